@@ -1,0 +1,68 @@
+# waexport — see README.md. `make` builds ./waexport; `make test` installs
+# what is missing, then runs the whole suite in a normal and an
+# ASan+UBSan build and ends with one "N passed, N failed" line.
+
+CC      ?= cc
+PKGS    := libcurl zlib
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
+STD     := -std=c11 -D_GNU_SOURCE
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS    = $(PKG_LIBS) -lcsv -lpthread
+
+SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJ     := $(SRC:src/%.c=build/obj/%.o)
+UNIT    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: all deps test test-deps unit e2e demo bench clean install fuzz
+all: waexport
+
+deps:
+	@scripts/deps.sh build
+
+waexport: build/obj/main.o $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+build/obj/%.o: src/%.c $(wildcard src/*.h) | build/obj
+	$(CC) $(STD) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/obj build/asan build/unit build/asan/unit:
+	@mkdir -p $@
+
+# The sanitizer build: every object again, in its own directory.
+build/asan/%.o: src/%.c $(wildcard src/*.h) | build/asan
+	$(CC) $(STD) $(SAN_FLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/asan/waexport: build/asan/main.o $(SRC:src/%.c=build/asan/%.o)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+# Unit tests link the modules (not main.c) with cmocka.
+build/unit/%: tests/unit/%.c $(OBJ) | build/unit
+	$(CC) $(STD) $(CFLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(OBJ) $(LIBS) $$(pkg-config --libs cmocka)
+
+build/asan/unit/%: tests/unit/%.c $(SRC:src/%.c=build/asan/%.o) | build/asan/unit
+	$(CC) $(STD) $(SAN_FLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(SRC:src/%.c=build/asan/%.o) $(LIBS) $$(pkg-config --libs cmocka)
+
+test-deps:
+	@scripts/deps.sh test
+
+test: test-deps
+	@$(MAKE) --no-print-directory waexport build/asan/waexport \
+		$(UNIT:%=build/unit/%) $(UNIT:%=build/asan/unit/%)
+	@scripts/run_tests.sh $(UNIT)
+
+demo:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory waexport
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory waexport
+	@scripts/bench.sh
+
+clean:
+	rm -rf build waexport out

@@ -1,0 +1,26 @@
+/*
+ * fsutil: the small file-system steps atomic output is made of, shared by
+ * every file the tool writes (outputs, spools, state, metrics).
+ */
+#ifndef WAEXPORT_FSUTIL_H
+#define WAEXPORT_FSUTIL_H
+
+#include <stddef.h>
+
+/* write(2) until done, retrying EINTR and short writes. 0, or -1 with errno. */
+int fsutil_write_all(int fd, const void *p, size_t n);
+
+/*
+ * Create a temporary file beside `path` (same directory, so rename is
+ * atomic), mode 0600, O_CLOEXEC. Returns the fd and its name in *tmp
+ * (caller frees), or -1 with errno.
+ */
+int fsutil_temp_beside(const char *path, char **tmp);
+
+/* fsync the directory holding `path`, so a rename survives a crash. */
+void fsutil_sync_dir(const char *path);
+
+/* Directory part of path into out (at least PATH_MAX), "." when none. */
+void fsutil_dirname(const char *path, char *out, size_t size);
+
+#endif

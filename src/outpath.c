@@ -1,0 +1,103 @@
+#include "outpath.h"
+#include "buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void outpath_sanitize(const char *value, char *out, size_t size)
+{
+	size_t n = 0;
+	int only_dots = 1;
+
+	for (const char *p = value; *p && n + 1 < size; p++) {
+		char c = *p;
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			 c == '.' || c == '_' || c == '-' || c == '+';
+
+		out[n++] = ok ? c : '_';
+		if (c != '.')
+			only_dots = 0;
+	}
+	out[n] = '\0';
+	if (!n || only_dots)
+		snprintf(out, size, "_");
+}
+
+int outpath_uses(const char *tmpl, const char *placeholder)
+{
+	return strstr(tmpl, placeholder) != NULL;
+}
+
+int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	const char *p = tmpl;
+
+	while (*p) {
+		const char *open = strchr(p, '{'), *close;
+		const char *value = NULL;
+		char safe[256];
+		size_t n;
+
+		if (!open) {
+			if (buf_adds(&b, p))
+				goto nomem;
+			break;
+		}
+		if (buf_add(&b, p, (size_t)(open - p)))
+			goto nomem;
+		close = strchr(open, '}');
+		n = close ? (size_t)(close - open + 1) : 0;
+		if (n == 6 && !memcmp(open, "{from}", 6)) {
+			value = v->from;
+			if (!value) {
+				buf_free(&b);
+				return err_set(e, ERR_USAGE, "-o %s: {from} is known only to fetch", tmpl);
+			}
+		} else if (n == 4 && !memcmp(open, "{to}", 4)) {
+			value = v->to ? v->to : "all";
+			if (!v->from) {
+				buf_free(&b);
+				return err_set(e, ERR_USAGE, "-o %s: {to} is known only to fetch", tmpl);
+			}
+		} else if (n == 6 && !memcmp(open, "{date}", 6)) {
+			value = v->date;
+		} else {
+			buf_free(&b);
+			return err_set(e, ERR_USAGE, "-o %s: unknown placeholder '%.*s'; the placeholders "
+				       "are {from}, {to} and {date}", tmpl, close ? (int)n : 1, open);
+		}
+		outpath_sanitize(value, safe, sizeof(safe));
+		if (buf_adds(&b, safe))
+			goto nomem;
+		p = open + n;
+	}
+	if (buf_addc(&b, '\0'))
+		goto nomem;
+	*out = b.data;
+	return 0;
+nomem:
+	buf_free(&b);
+	return err_nomem(e);
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+void outpath_infer(const char *path, int *ndjson, int *gzip)
+{
+	size_t n = strlen(path);
+
+	*gzip = ends_with(path, n, ".gz");
+	if (*gzip)
+		n -= 3;
+	*ndjson = 0;
+	if (n >= 7 && !strncmp(path + n - 7, ".ndjson", 7))
+		*ndjson = 1;
+	if (n >= 6 && !strncmp(path + n - 6, ".jsonl", 6))
+		*ndjson = 1;
+}

@@ -1,0 +1,32 @@
+/*
+ * outpath: the -o template (SPEC §2, §4.5). Expands {from}, {to}, {date}
+ * with values made safe for a file name (nothing can climb out of the
+ * target directory), and tells the format and compression a path implies.
+ */
+#ifndef WAEXPORT_OUTPATH_H
+#define WAEXPORT_OUTPATH_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct outpath_vars {
+	const char *from;   /* NULL: not available (convert) */
+	const char *to;     /* NULL: whole account */
+	const char *date;   /* YYYY-MM-DD */
+};
+
+/* Expand tmpl into a new string (*out, caller frees). ERR_USAGE on a bad template. */
+int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, struct err *e);
+
+/* Does the template use this placeholder (e.g. "{to}")? */
+int outpath_uses(const char *tmpl, const char *placeholder);
+
+/* Format and gzip implied by a path's extension (.csv .ndjson .jsonl, + .gz). */
+void outpath_infer(const char *path, int *ndjson, int *gzip);
+
+/* Copy value into out (size bytes) keeping [A-Za-z0-9._+-] and replacing
+ * the rest with '_'; a value of only dots becomes '_'. */
+void outpath_sanitize(const char *value, char *out, size_t size);
+
+#endif

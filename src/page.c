@@ -1,0 +1,392 @@
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+
+#include "page.h"
+#include "text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct page {
+	jsmn_parser parser;
+	jsmntok_t *tok;
+	unsigned ntok_cap;
+	int ntok;               /* tokens of the parsed body */
+	size_t *elem;           /* token index of each array element */
+	size_t nelem, elem_cap;
+	struct extra *extra;    /* the current record's unknown fields */
+	size_t extra_cap;
+	size_t root_end;
+};
+
+struct page *page_new(void)
+{
+	struct page *pg = calloc(1, sizeof(*pg));
+
+	if (!pg)
+		return NULL;
+	pg->ntok_cap = 1024;
+	pg->tok = malloc(pg->ntok_cap * sizeof(*pg->tok));
+	if (!pg->tok) {
+		free(pg);
+		return NULL;
+	}
+	page_reset(pg);
+	return pg;
+}
+
+void page_free(struct page *pg)
+{
+	if (!pg)
+		return;
+	free(pg->tok);
+	free(pg->elem);
+	free(pg->extra);
+	free(pg);
+}
+
+void page_reset(struct page *pg)
+{
+	jsmn_init(&pg->parser);
+	pg->ntok = 0;
+	pg->nelem = 0;
+	pg->root_end = 0;
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* RFC 8259 §6 number grammar, in full (jsmn accepts `01`, `-`, `1.`). */
+static int valid_number(const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p == end)
+		return 0;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return 0;
+	if (p < end && *p == '.') {
+		if (++p == end || *p < '0' || *p > '9')
+			return 0;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || *p < '0' || *p > '9')
+			return 0;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	return p == end;
+}
+
+static enum field_kind primitive_kind(const char *p, size_t len)
+{
+	if ((len == 4 && !memcmp(p, "true", 4)) || (len == 5 && !memcmp(p, "false", 5)))
+		return FIELD_BOOL;
+	if (len == 4 && !memcmp(p, "null", 4))
+		return FIELD_ABSENT;
+	if (valid_number(p, len))
+		return FIELD_NUMBER;
+	return (enum field_kind)-1;
+}
+
+/* Index of the token after tok's whole subtree. */
+static int skip(const struct page *pg, int i)
+{
+	int pending = 1;
+
+	while (pending && i < pg->ntok) {
+		pending += pg->tok[i].size - 1;
+		i++;
+	}
+	return i;
+}
+
+/*
+ * What jsmn lets through (LIBRARY-NOTES §1): every object key must be a
+ * string with exactly one value, every primitive a real number or literal.
+ */
+static int check_tokens(const struct page *pg, const char *body, struct err *e)
+{
+	for (int i = 1; i < pg->ntok; i++) {
+		const jsmntok_t *t = &pg->tok[i];
+		int parent = t->parent;
+
+		if (parent >= 0 && pg->tok[parent].type == JSMN_OBJECT &&
+		    (t->type != JSMN_STRING || t->size != 1))
+			return err_data(e, t->start, "object key without a value");
+		if (t->type == JSMN_PRIMITIVE &&
+		    (int)primitive_kind(body + t->start, (size_t)(t->end - t->start)) < 0)
+			return err_data(e, t->start, "invalid JSON value '%.*s'",
+				       t->end - t->start > 20 ? 20 : t->end - t->start, body + t->start);
+	}
+	return 0;
+}
+
+const char *page_fail_reason(long long code)
+{
+	switch (code) {
+	case 2: return "the 'from' account does not exist (or the request was malformed)";
+	case 3: return "wrong apiKey";
+	case 4: return "'to' is empty or in a wrong format";
+	default: return NULL;
+	}
+}
+
+static int token_is(const char *body, const jsmntok_t *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	return (size_t)(t->end - t->start) == n && !memcmp(body + t->start, s, n);
+}
+
+/* A root object: the API's refusal, or something we do not understand. */
+static int root_object(const struct page *pg, const char *body, struct err *e)
+{
+	const jsmntok_t *status = NULL, *reason = NULL;
+	int i = 1;
+
+	for (int k = 0; k < pg->tok[0].size && i + 1 < pg->ntok; k++) {
+		if (token_is(body, &pg->tok[i], "status"))
+			status = &pg->tok[i + 1];
+		else if (token_is(body, &pg->tok[i], "reason"))
+			reason = &pg->tok[i + 1];
+		i = skip(pg, i + 1);
+	}
+	if (status && token_is(body, status, "FAIL")) {
+		struct field f = { 0 };
+		long long code;
+		const char *meaning = NULL;
+
+		if (!reason)
+			return err_set(e, ERR_REFUSED, "the API refused the request (status FAIL, no reason given)");
+		f.p = body + reason->start;
+		f.len = (size_t)(reason->end - reason->start);
+		f.kind = reason->type == JSMN_STRING ? FIELD_STRING : FIELD_NUMBER;
+		if (!record_int(&f, &code))
+			meaning = page_fail_reason(code);
+		if (meaning)
+			return err_set(e, ERR_REFUSED, "the API refused the request: reason %lld, %s",
+				       code, meaning);
+		return err_set(e, ERR_REFUSED,
+			       "the API refused the request: reason '%.*s' (a code this tool does not know)",
+			       (int)(f.len > 40 ? 40 : f.len), f.p);
+	}
+	return err_data(e, pg->tok[0].start, "expected a JSON array of messages, got an object");
+}
+
+static int collect_elements(struct page *pg, struct err *e)
+{
+	size_t n = (size_t)pg->tok[0].size;
+	int i = 1;
+
+	if (n > pg->elem_cap) {
+		size_t *p = realloc(pg->elem, n * sizeof(*p));
+
+		if (!p)
+			return err_nomem(e);
+		pg->elem = p;
+		pg->elem_cap = n;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (i >= pg->ntok)
+			return err_data(e, pg->tok[0].start, "malformed array");
+		pg->elem[k] = (size_t)i;
+		i = skip(pg, i);
+	}
+	if (i != pg->ntok)
+		return err_data(e, pg->tok[i].start, "unexpected value after the array");
+	pg->nelem = n;
+	return 0;
+}
+
+int page_parse(struct page *pg, const char *body, size_t len, int final, struct err *e)
+{
+	int r;
+	size_t pos;
+
+	if (len > PAGE_MAX_BODY)
+		return err_data(e, 0, "body of %zu bytes is larger than the %u-byte limit",
+			       len, PAGE_MAX_BODY);
+	for (;;) {
+		r = jsmn_parse(&pg->parser, body, len, pg->tok, pg->ntok_cap);
+		if (r != JSMN_ERROR_NOMEM)
+			break;
+		if (pg->ntok_cap > (1u << 27))
+			return err_nomem(e);
+		jsmntok_t *t = realloc(pg->tok, 2 * pg->ntok_cap * sizeof(*t));
+		if (!t)
+			return err_nomem(e);
+		pg->tok = t;
+		pg->ntok_cap *= 2;
+	}
+	pos = pg->parser.pos;
+	if (r == JSMN_ERROR_INVAL)
+		return err_data(e, (long long)pos, "invalid JSON");
+	if (r == JSMN_ERROR_PART || (r > 0 && pg->tok[0].end < 0)) {
+		if (pos < len && body[pos] == '\0')
+			return err_data(e, (long long)pos, "NUL byte in JSON");
+		if (!final)
+			return PAGE_MORE;
+		return err_data(e, (long long)len, "JSON ends early (truncated?)");
+	}
+	if (r == 0) {
+		for (pos = 0; pos < len; pos++)
+			if (!is_ws(body[pos]))
+				return err_data(e, (long long)pos, "invalid JSON");
+		if (!final)
+			return PAGE_MORE; /* nothing but white space yet */
+		pg->ntok = 0;
+		pg->nelem = 0;
+		pg->root_end = len;
+		return PAGE_DONE;
+	}
+	pg->ntok = r;
+	pg->root_end = (size_t)pg->tok[0].end;
+	for (pos = pg->root_end; pos < len; pos++)
+		if (!is_ws(body[pos]))
+			return err_data(e, (long long)pos, "unexpected data after the JSON value");
+	if (check_tokens(pg, body, e))
+		return -1;
+	if (pg->tok[0].type == JSMN_OBJECT)
+		return root_object(pg, body, e);
+	if (pg->tok[0].type != JSMN_ARRAY)
+		return err_data(e, pg->tok[0].start, "expected a JSON array of messages");
+	return collect_elements(pg, e) ? -1 : PAGE_DONE;
+}
+
+size_t page_count(const struct page *pg)
+{
+	return pg->nelem;
+}
+
+size_t page_root_end(const struct page *pg)
+{
+	return pg->root_end;
+}
+
+static void set_field(struct field *f, const char *body, const jsmntok_t *t, int idx)
+{
+	f->p = body + t->start;
+	f->len = (size_t)(t->end - t->start);
+	f->tok = idx;
+	switch (t->type) {
+	case JSMN_STRING:
+		f->kind = FIELD_STRING;
+		break;
+	case JSMN_PRIMITIVE:
+		f->kind = primitive_kind(f->p, f->len); /* validated by check_tokens */
+		break;
+	default:
+		f->kind = FIELD_COMPOUND;
+		break;
+	}
+}
+
+int page_record(struct page *pg, const char *body, size_t i, struct record *r)
+{
+	int t = (int)pg->elem[i];
+	const jsmntok_t *obj = &pg->tok[t];
+	int k = t + 1;
+
+	memset(r->f, 0, sizeof(r->f));
+	r->n_extra = 0;
+	r->extra = pg->extra;
+	r->offset = (size_t)obj->start;
+	if (obj->type != JSMN_OBJECT)
+		return 1;
+	for (int n = 0; n < obj->size; n++) {
+		const jsmntok_t *key = &pg->tok[k];
+		int which = record_key_of(body + key->start, (size_t)(key->end - key->start));
+
+		if (which >= 0) {
+			set_field(&r->f[which], body, &pg->tok[k + 1], k + 1);
+		} else {
+			if (r->n_extra == pg->extra_cap) {
+				size_t cap = pg->extra_cap ? 2 * pg->extra_cap : 8;
+				struct extra *x = realloc(pg->extra, cap * sizeof(*x));
+
+				if (!x)
+					return -1;
+				pg->extra = x;
+				pg->extra_cap = cap;
+				r->extra = x;
+			}
+			set_field(&pg->extra[r->n_extra].key, body, key, k);
+			set_field(&pg->extra[r->n_extra].value, body, &pg->tok[k + 1], k + 1);
+			r->n_extra++;
+		}
+		k = skip(pg, k + 1);
+	}
+	return 0;
+}
+
+/* Deeper than this, a nested value is written as null and counted as bad. */
+#define MAX_DEPTH 64
+
+static int value_json(const struct page *pg, const char *body, int i, struct buf *out,
+		      unsigned *bad, int *next, int depth)
+{
+	const jsmntok_t *t = &pg->tok[i];
+	size_t len = (size_t)(t->end - t->start);
+
+	if (depth > MAX_DEPTH && t->type != JSMN_STRING && t->type != JSMN_PRIMITIVE) {
+		++*bad;
+		*next = skip(pg, i);
+		return buf_adds(out, "null");
+	}
+	switch (t->type) {
+	case JSMN_STRING:
+		if (buf_reserve(out, TEXT_RECODE_MAX(len) + 2))
+			return -1;
+		out->data[out->len++] = '"';
+		out->len += text_json_recode(buf_tail(out), body + t->start, len, bad);
+		out->data[out->len++] = '"';
+		*next = i + 1;
+		return 0;
+	case JSMN_PRIMITIVE:
+		*next = i + 1;
+		return buf_add(out, body + t->start, len);
+	default: {
+		int obj = t->type == JSMN_OBJECT, k = i + 1;
+
+		if (buf_addc(out, obj ? '{' : '['))
+			return -1;
+		for (int n = 0; n < t->size; n++) {
+			if (n && buf_addc(out, ','))
+				return -1;
+			if (obj) {
+				if (value_json(pg, body, k, out, bad, &k, depth + 1) || buf_addc(out, ':'))
+					return -1;
+			}
+			if (value_json(pg, body, k, out, bad, &k, depth + 1))
+				return -1;
+		}
+		*next = k;
+		return buf_addc(out, obj ? '}' : ']');
+	}
+	}
+}
+
+int page_value_json(const struct page *pg, const char *body, int tok, struct buf *out,
+		    unsigned *bad)
+{
+	int next;
+
+	return value_json(pg, body, tok, out, bad, &next, 0);
+}

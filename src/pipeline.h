@@ -1,0 +1,57 @@
+/*
+ * pipeline: everything after the page stage that `convert` and `fetch`
+ * share — de-duplication by `unique` (SPEC §5.2), row order, the writer and
+ * the output file. Pages go in newest first, as the API pages them; rows
+ * come out in --order. For `oldest`, each page's rows are formatted
+ * oldest-first and spooled, and the spool is replayed backwards at commit:
+ * memory stays flat whatever the size of the history.
+ */
+#ifndef WAEXPORT_PIPELINE_H
+#define WAEXPORT_PIPELINE_H
+
+#include "err.h"
+#include "page.h"
+#include "sink.h"
+#include "warn.h"
+#include "writer.h"
+
+enum pipeline_order { ORDER_OLDEST, ORDER_NEWEST };
+
+struct pipeline_opts {
+	struct writer_opts writer;
+	struct sink_opts sink;          /* path already expanded */
+	enum pipeline_order order;
+};
+
+struct pipeline_stats {
+	unsigned long long pages;
+	unsigned long long messages;    /* rows written */
+	unsigned long long duplicates;  /* dropped as already written */
+	unsigned long long skipped;     /* array elements that are not objects */
+};
+
+/* What one page contributed (fetch uses it for the loop guard of §5.2). */
+struct pipeline_page_result {
+	size_t records;
+	size_t fresh;                   /* not seen before in this run */
+};
+
+struct pipeline;
+
+int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct warn *warn,
+		  struct err *e);
+
+/* Feed one parsed page (body is the text page_parse saw). */
+int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
+		  struct pipeline_page_result *res, struct err *e);
+
+/* Write everything out and move the file into place. */
+int pipeline_commit(struct pipeline *pl, struct err *e);
+
+/* Free pl; without a successful commit, leave no trace. NULL is fine. */
+void pipeline_close(struct pipeline *pl);
+
+const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
+unsigned long long pipeline_bytes_out(const struct pipeline *pl);
+
+#endif

@@ -1,0 +1,104 @@
+#include "record.h"
+
+#include <limits.h>
+#include <string.h>
+
+static const char *const key_names[REC_NKEYS] = {
+	[REC_UNIQUE] = "unique",
+	[REC_TIMESTAMP] = "timestamp",
+	[REC_DIRECTION] = "direction",
+	[REC_FROM] = "from",
+	[REC_TO] = "to",
+	[REC_TYPE] = "type",
+	[REC_STATE] = "state",
+	[REC_MESSAGE] = "message",
+	[REC_REASON] = "reason",
+};
+
+int record_key_of(const char *name, size_t len)
+{
+	/* Dispatch on length then compare: this runs for every key of every message. */
+	switch (len) {
+	case 2:
+		return !memcmp(name, "to", 2) ? REC_TO : -1;
+	case 4:
+		if (!memcmp(name, "from", 4))
+			return REC_FROM;
+		return !memcmp(name, "type", 4) ? REC_TYPE : -1;
+	case 5:
+		return !memcmp(name, "state", 5) ? REC_STATE : -1;
+	case 6:
+		if (!memcmp(name, "unique", 6))
+			return REC_UNIQUE;
+		return !memcmp(name, "reason", 6) ? REC_REASON : -1;
+	case 7:
+		return !memcmp(name, "message", 7) ? REC_MESSAGE : -1;
+	case 9:
+		if (!memcmp(name, "timestamp", 9))
+			return REC_TIMESTAMP;
+		return !memcmp(name, "direction", 9) ? REC_DIRECTION : -1;
+	default:
+		return -1;
+	}
+}
+
+const char *record_key_name(enum record_key k)
+{
+	return key_names[k];
+}
+
+int record_int(const struct field *f, long long *out)
+{
+	const char *p = f->p, *end = f->p + f->len;
+	int neg = 0;
+	unsigned long long v = 0, limit;
+
+	if (f->kind != FIELD_STRING && f->kind != FIELD_NUMBER)
+		return -1;
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p == end)
+		return -1;
+	limit = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+	for (; p < end; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (d > 9 || v > (limit - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = neg ? (long long)(0ULL - v) : (long long)v;
+	return 0;
+}
+
+const char *record_direction_label(int known, long long code)
+{
+	if (known && code == DIRECTION_INCOMING)
+		return "incoming";
+	if (known && code == DIRECTION_OUTGOING)
+		return "outgoing";
+	return "unknown";
+}
+
+/*
+ * SPEC §4.3. Codes 2 and 3 are inferred from the provider's
+ * sent/delivered/read notifications, not documented: correct them here.
+ */
+static const char *const state_labels[] = {
+	[0] = "failed",
+	[1] = "sent",
+	[2] = "delivered",
+	[3] = "read",
+};
+
+const char *record_state_label(int direction_known, long long direction,
+			       int state_known, long long state)
+{
+	if (direction_known && direction == DIRECTION_INCOMING)
+		return NULL;
+	if (state_known && state >= 0 && state < (long long)(sizeof(state_labels) / sizeof(state_labels[0])))
+		return state_labels[state];
+	return "unknown";
+}

@@ -1,0 +1,72 @@
+/*
+ * record: one message of a page, as spans into the page body (zero-copy),
+ * and the labels SPEC §4.3 gives its codes. Filled by page_record; read by
+ * the writers. Nothing here owns memory: a record is valid until the page
+ * it came from is reset.
+ */
+#ifndef WAEXPORT_RECORD_H
+#define WAEXPORT_RECORD_H
+
+#include <stddef.h>
+
+enum field_kind {
+	FIELD_ABSENT = 0,  /* key missing, or JSON null */
+	FIELD_STRING,      /* span is the raw string body, escapes undecoded */
+	FIELD_NUMBER,      /* span is a valid JSON number */
+	FIELD_BOOL,        /* span is true or false */
+	FIELD_COMPOUND,    /* span is a whole object or array */
+};
+
+struct field {
+	const char *p;
+	size_t len;
+	enum field_kind kind;
+	int tok;            /* token index in the page, for page_value_json */
+};
+
+/* The keys SPEC §1 names, in the order the API documents them. */
+enum record_key {
+	REC_UNIQUE,
+	REC_TIMESTAMP,
+	REC_DIRECTION,
+	REC_FROM,
+	REC_TO,
+	REC_TYPE,
+	REC_STATE,
+	REC_MESSAGE,
+	REC_REASON,
+	REC_NKEYS
+};
+
+/* A field the SPEC does not name, carried through after the known keys. */
+struct extra {
+	struct field key;
+	struct field value;
+};
+
+struct record {
+	struct field f[REC_NKEYS];
+	const struct extra *extra;  /* owned by the page */
+	size_t n_extra;
+	size_t offset;              /* byte offset of the object in its body */
+};
+
+/* Map a key name (raw, as in the body) to its record_key, or -1. */
+int record_key_of(const char *name, size_t len);
+const char *record_key_name(enum record_key k);
+
+/*
+ * Integer value of a field that is a JSON integer or a string of decimal
+ * digits (optional '-'), within 64 bits. 0 on success, -1 otherwise.
+ */
+int record_int(const struct field *f, long long *out);
+
+/* SPEC §4.3 labels: the one table of codes and their meaning. */
+#define DIRECTION_INCOMING 1
+#define DIRECTION_OUTGOING 2
+const char *record_direction_label(int known, long long code);
+/* NULL for incoming messages (the state label stays empty for them). */
+const char *record_state_label(int direction_known, long long direction,
+			       int state_known, long long state);
+
+#endif

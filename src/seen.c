@@ -1,0 +1,101 @@
+#include "seen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Each generation's table is twice the window: load factor at most 1/2. */
+#define TABLE_SIZE (2 * SEEN_WINDOW)
+
+struct seen {
+	uint64_t *cur, *old;
+	size_t ncur;
+};
+
+struct seen *seen_new(void)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->cur = calloc(TABLE_SIZE, sizeof(uint64_t));
+	s->old = calloc(TABLE_SIZE, sizeof(uint64_t));
+	if (!s->cur || !s->old) {
+		seen_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void seen_free(struct seen *s)
+{
+	if (!s)
+		return;
+	free(s->cur);
+	free(s->old);
+	free(s);
+}
+
+static inline uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t seen_hash(const char *p, size_t len)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
+
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h = mix(h ^ w);
+		p += 8;
+		len -= 8;
+	}
+	if (len) {
+		uint64_t w = 0;
+
+		memcpy(&w, p, len);
+		h = mix(h ^ w ^ 0xA5);
+	}
+	h = mix(h);
+	return h ? h : 1; /* 0 marks an empty slot */
+}
+
+static int lookup(const uint64_t *t, uint64_t h, size_t *slot)
+{
+	size_t i = (size_t)h & (TABLE_SIZE - 1);
+
+	while (t[i]) {
+		if (t[i] == h)
+			return 1;
+		i = (i + 1) & (TABLE_SIZE - 1);
+	}
+	*slot = i;
+	return 0;
+}
+
+int seen_check(struct seen *s, uint64_t h)
+{
+	size_t slot, unused;
+
+	if (lookup(s->old, h, &unused) || lookup(s->cur, h, &slot))
+		return 1;
+	if (s->ncur == SEEN_WINDOW) {
+		uint64_t *t = s->old;
+
+		s->old = s->cur;
+		s->cur = t;
+		memset(s->cur, 0, TABLE_SIZE * sizeof(uint64_t));
+		s->ncur = 0;
+		lookup(s->cur, h, &slot);
+	}
+	s->cur[slot] = h;
+	s->ncur++;
+	return 0;
+}

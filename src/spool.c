@@ -1,0 +1,130 @@
+#include "spool.h"
+#include "buf.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SPOOL_WBUF (1u << 20)
+
+struct spool {
+	int fd;
+	char *dir;
+	struct buf wbuf;       /* pending writes */
+	struct buf rbuf;       /* one record while replaying */
+	unsigned long long size;
+};
+
+static int spool_io(struct spool *sp, const char *what, struct err *e)
+{
+	err_set(e, ERR_IO, "temporary spool in %s: %s failed: %s (it needs about as much free "
+		"space as the output)", sp->dir, what, strerror(errno));
+	e->errnum = errno;
+	return -1;
+}
+
+int spool_open(struct spool **out, const char *dir, struct err *e)
+{
+	struct spool *sp = calloc(1, sizeof(*sp));
+	char path[4096];
+	char *tmp = NULL;
+
+	if (!sp || !(sp->dir = strdup(dir))) {
+		free(sp);
+		return err_nomem(e);
+	}
+	snprintf(path, sizeof(path), "%s/waexport-spool", dir);
+	sp->fd = fsutil_temp_beside(path, &tmp);
+	if (sp->fd < 0) {
+		err_set(e, ERR_CANTCREAT, "cannot create a temporary spool in %s: %s", dir, strerror(errno));
+		free(sp->dir);
+		free(sp);
+		return -1;
+	}
+	unlink(tmp);
+	free(tmp);
+	*out = sp;
+	return 0;
+}
+
+static int flush_wbuf(struct spool *sp, struct err *e)
+{
+	if (fsutil_write_all(sp->fd, sp->wbuf.data, sp->wbuf.len))
+		return spool_io(sp, "write", e);
+	sp->size += sp->wbuf.len;
+	sp->wbuf.len = 0;
+	return 0;
+}
+
+int spool_add(struct spool *sp, const void *p, size_t n, struct err *e)
+{
+	uint64_t len = n;
+
+	if (buf_add(&sp->wbuf, p, n) || buf_add(&sp->wbuf, &len, sizeof(len)))
+		return err_nomem(e);
+	return sp->wbuf.len >= SPOOL_WBUF ? flush_wbuf(sp, e) : 0;
+}
+
+static int read_at(struct spool *sp, void *p, size_t n, unsigned long long off, struct err *e)
+{
+	char *c = p;
+
+	while (n) {
+		ssize_t r = pread(sp->fd, c, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return spool_io(sp, "read", e);
+		}
+		c += r;
+		n -= (size_t)r;
+		off += (unsigned long long)r;
+	}
+	return 0;
+}
+
+int spool_replay(struct spool *sp, spool_emit_fn emit, void *ctx, struct err *e)
+{
+	unsigned long long pos;
+
+	if (sp->wbuf.len && flush_wbuf(sp, e))
+		return -1;
+	buf_free(&sp->wbuf);
+	pos = sp->size;
+	while (pos) {
+		uint64_t len;
+
+		if (pos < sizeof(len) || read_at(sp, &len, sizeof(len), pos - sizeof(len), e))
+			return pos < sizeof(len) ? err_set(e, ERR_SOFTWARE, "spool is corrupt") : -1;
+		pos -= sizeof(len);
+		if (len > pos)
+			return err_set(e, ERR_SOFTWARE, "spool is corrupt");
+		sp->rbuf.len = 0;
+		if (buf_reserve(&sp->rbuf, (size_t)len))
+			return err_nomem(e);
+		if (read_at(sp, sp->rbuf.data, (size_t)len, pos - len, e))
+			return -1;
+		pos -= len;
+		if (emit(ctx, sp->rbuf.data, (size_t)len, e))
+			return -1;
+	}
+	return 0;
+}
+
+void spool_close(struct spool *sp)
+{
+	if (!sp)
+		return;
+	close(sp->fd);
+	buf_free(&sp->wbuf);
+	buf_free(&sp->rbuf);
+	free(sp->dir);
+	free(sp);
+}

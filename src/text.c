@@ -1,0 +1,364 @@
+#include "text.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Nonzero when some byte of w equals c (classic SWAR zero-byte test). */
+static inline uint64_t has_byte(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (ONES * c);
+
+	return (x - ONES) & ~x & HIGHS;
+}
+
+/* Nonzero when some byte of w is below n (n <= 128). */
+static inline uint64_t has_less(uint64_t w, unsigned char n)
+{
+	return (w - ONES * n) & ~w & HIGHS;
+}
+
+static inline uint64_t load64(const char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+static const signed char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+/* Four hex digits at p (end-bounded) → 0..0xFFFF, or -1. Table holds v+1. */
+static inline long hex4(const char *p, const char *end)
+{
+	int a, b, c, d;
+
+	if (end - p < 4)
+		return -1;
+	a = hexval[(unsigned char)p[0]];
+	b = hexval[(unsigned char)p[1]];
+	c = hexval[(unsigned char)p[2]];
+	d = hexval[(unsigned char)p[3]];
+	if (!a || !b || !c || !d)
+		return -1;
+	return (long)((a - 1) << 12 | (b - 1) << 8 | (c - 1) << 4 | (d - 1));
+}
+
+static inline size_t put_utf8(char *dst, unsigned long cp)
+{
+	unsigned char *d = (unsigned char *)dst;
+
+	if (cp < 0x80) {
+		d[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (unsigned char)(0xC0 | cp >> 6);
+		d[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (unsigned char)(0xE0 | cp >> 12);
+		d[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		d[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	d[0] = (unsigned char)(0xF0 | cp >> 18);
+	d[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	d[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	d[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+#define REPLACEMENT 0xFFFDUL
+
+/*
+ * One escape sequence at p (p[0] == '\\'). Sets *cp to the code point, with
+ * U+FFFD for what SPEC §4.1 replaces (and *bad counted), and returns the
+ * number of source bytes consumed.
+ */
+static size_t decode_escape(const char *p, const char *end, unsigned long *cp, unsigned *bad)
+{
+	long hi, lo;
+
+	if (end - p < 2) {
+		*cp = REPLACEMENT;
+		++*bad;
+		return 1;
+	}
+	switch (p[1]) {
+	case '"': *cp = '"'; return 2;
+	case '\\': *cp = '\\'; return 2;
+	case '/': *cp = '/'; return 2;
+	case 'b': *cp = '\b'; return 2;
+	case 'f': *cp = '\f'; return 2;
+	case 'n': *cp = '\n'; return 2;
+	case 'r': *cp = '\r'; return 2;
+	case 't': *cp = '\t'; return 2;
+	case 'u':
+		break;
+	default:
+		*cp = REPLACEMENT;
+		++*bad;
+		return 2;
+	}
+	hi = hex4(p + 2, end);
+	if (hi < 0) {
+		*cp = REPLACEMENT;
+		++*bad;
+		return 2;
+	}
+	if (hi == 0 || (hi >= 0xDC00 && hi <= 0xDFFF)) {
+		*cp = REPLACEMENT;
+		++*bad;
+		return 6;
+	}
+	if (hi < 0xD800 || hi > 0xDBFF) {
+		*cp = (unsigned long)hi;
+		return 6;
+	}
+	if (end - p >= 12 && p[6] == '\\' && p[7] == 'u') {
+		lo = hex4(p + 8, end);
+		if (lo >= 0xDC00 && lo <= 0xDFFF) {
+			*cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+			return 12;
+		}
+	}
+	*cp = REPLACEMENT; /* high surrogate not followed by a low one */
+	++*bad;
+	return 6;
+}
+
+/*
+ * Length of the valid UTF-8 sequence at p (RFC 3629 §4: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is invalid.
+ */
+static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+
+		return end - p >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+
+		return end - p >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
+		       (p[3] & 0xC0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad)
+{
+	const char *p = src, *end = src + len;
+	char *d = dst;
+
+	while (p < end) {
+		/* Copy plain ASCII eight bytes at a time. */
+		while (end - p >= 8) {
+			uint64_t w = load64(p);
+
+			if ((w & HIGHS) | has_byte(w, '\\'))
+				break;
+			memcpy(d, &w, 8);
+			p += 8;
+			d += 8;
+		}
+		if (p >= end)
+			break;
+		unsigned char c = (unsigned char)*p;
+		if (c == '\\') {
+			unsigned long cp;
+
+			p += decode_escape(p, end, &cp, bad);
+			d += put_utf8(d, cp);
+		} else if (c < 0x80) {
+			*d++ = (char)c;
+			p++;
+		} else {
+			size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+
+			if (n) {
+				memcpy(d, p, n);
+				d += n;
+				p += n;
+			} else {
+				d += put_utf8(d, REPLACEMENT);
+				++*bad;
+				p++;
+			}
+		}
+	}
+	return (size_t)(d - dst);
+}
+
+static const char hexdigit[] = "0123456789abcdef";
+
+/* Short escapes that a normalised JSON string keeps as they are (not \/). */
+static const char canonical_escape[256] = {
+	['"'] = 1, ['\\'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1, ['t'] = 1,
+};
+
+/* Append the JSON form of one code point that needs care, or its UTF-8. */
+static inline size_t put_json_cp(char *d, unsigned long cp)
+{
+	switch (cp) {
+	case '"': d[0] = '\\'; d[1] = '"'; return 2;
+	case '\\': d[0] = '\\'; d[1] = '\\'; return 2;
+	case '\n': d[0] = '\\'; d[1] = 'n'; return 2;
+	case '\r': d[0] = '\\'; d[1] = 'r'; return 2;
+	case '\t': d[0] = '\\'; d[1] = 't'; return 2;
+	case '\b': d[0] = '\\'; d[1] = 'b'; return 2;
+	case '\f': d[0] = '\\'; d[1] = 'f'; return 2;
+	default:
+		break;
+	}
+	if (cp < 0x20 || cp == 0x2028 || cp == 0x2029) {
+		d[0] = '\\';
+		d[1] = 'u';
+		d[2] = hexdigit[cp >> 12 & 0xF];
+		d[3] = hexdigit[cp >> 8 & 0xF];
+		d[4] = hexdigit[cp >> 4 & 0xF];
+		d[5] = hexdigit[cp & 0xF];
+		return 6;
+	}
+	return put_utf8(d, cp);
+}
+
+/* Is the 3-byte sequence at p U+2028 or U+2029? */
+static inline int is_line_sep(const unsigned char *p, size_t n)
+{
+	return n == 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9);
+}
+
+size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
+{
+	const char *p = src, *end = src + len;
+	char *d = dst;
+
+	while (p < end) {
+		while (end - p >= 8) {
+			uint64_t w = load64(p);
+
+			if ((w & HIGHS) | has_byte(w, '\\') | has_byte(w, '"') | has_less(w, 0x20))
+				break;
+			memcpy(d, &w, 8);
+			p += 8;
+			d += 8;
+		}
+		if (p >= end)
+			break;
+		unsigned char c = (unsigned char)*p;
+		if (c == '\\') {
+			unsigned long cp;
+
+			/* Short escapes other than \/ are already in canonical form. */
+			if (end - p >= 2 && canonical_escape[(unsigned char)p[1]]) {
+				d[0] = p[0];
+				d[1] = p[1];
+				d += 2;
+				p += 2;
+				continue;
+			}
+			p += decode_escape(p, end, &cp, bad);
+			d += put_json_cp(d, cp);
+		} else if (c < 0x80) {
+			d += put_json_cp(d, c);
+			p++;
+		} else {
+			size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+
+			if (!n) {
+				d += put_utf8(d, REPLACEMENT);
+				++*bad;
+				p++;
+			} else if (is_line_sep((const unsigned char *)p, n)) {
+				d += put_json_cp(d, (unsigned char)p[2] == 0xA8 ? 0x2028 : 0x2029);
+				p += n;
+			} else {
+				memcpy(d, p, n);
+				d += n;
+				p += n;
+			}
+		}
+	}
+	return (size_t)(d - dst);
+}
+
+size_t text_json_escape(char *dst, const char *src, size_t len)
+{
+	const char *p = src, *end = src + len;
+	char *d = dst;
+
+	while (p < end) {
+		while (end - p >= 8) {
+			uint64_t w = load64(p);
+
+			if (has_byte(w, 0xE2) | has_byte(w, '\\') | has_byte(w, '"') | has_less(w, 0x20))
+				break;
+			memcpy(d, &w, 8);
+			p += 8;
+			d += 8;
+		}
+		if (p >= end)
+			break;
+		unsigned char c = (unsigned char)*p;
+		if (c == 0xE2 && is_line_sep((const unsigned char *)p, (size_t)(end - p) >= 3 ? 3 : 0)) {
+			d += put_json_cp(d, (unsigned char)p[2] == 0xA8 ? 0x2028 : 0x2029);
+			p += 3;
+		} else if (c < 0x80) {
+			d += put_json_cp(d, c);
+			p++;
+		} else {
+			*d++ = (char)c;
+			p++;
+		}
+	}
+	return (size_t)(d - dst);
+}
+
+size_t text_utf16_len(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xC0) != 0x80)
+			n++;        /* a lead byte or ASCII starts a code point */
+		if (c >= 0xF0)
+			n++;        /* astral: a surrogate pair in UTF-16 */
+	}
+	return n;
+}
+
+int text_csv_needs_quotes(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len;
+
+	while (end - p >= 8) {
+		uint64_t w = load64(p);
+
+		if (has_byte(w, ',') | has_byte(w, '"') | has_byte(w, '\n') | has_byte(w, '\r'))
+			return 1;
+		p += 8;
+	}
+	for (; p < end; p++)
+		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
+			return 1;
+	return 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * The parts of a row both formats share: the column table, and each
+ * record's decoded time, codes and labels (SPEC §4.1, §4.3).
+ */
+#include "writer.h"
+#include "writer_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const column_names[COL_COUNT] = {
+	[COL_UNIQUE] = "unique",
+	[COL_TIMESTAMP] = "timestamp",
+	[COL_TIME] = "time",
+	[COL_DIRECTION] = "direction",
+	[COL_DIRECTION_CODE] = "direction_code",
+	[COL_FROM] = "from",
+	[COL_TO] = "to",
+	[COL_TYPE] = "type",
+	[COL_STATE] = "state",
+	[COL_STATE_CODE] = "state_code",
+	[COL_REASON] = "reason",
+	[COL_MESSAGE] = "message",
+	[COL_MEDIA_FILE] = "media_file",
+};
+
+const char *writer_column_name(enum column c)
+{
+	return column_names[c];
+}
+
+void writer_default_columns(struct writer_opts *opts, int with_media)
+{
+	opts->ncolumns = 0;
+	for (int c = 0; c < COL_COUNT; c++)
+		if (c != COL_MEDIA_FILE || with_media)
+			opts->columns[opts->ncolumns++] = (enum column)c;
+}
+
+int writer_parse_columns(struct writer_opts *opts, const char *list, struct err *e)
+{
+	const char *p = list;
+
+	opts->ncolumns = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		int found = -1;
+
+		for (int c = 0; c < COL_COUNT; c++)
+			if (strlen(column_names[c]) == n && !memcmp(p, column_names[c], n))
+				found = c;
+		if (found < 0)
+			return err_set(e, ERR_USAGE,
+				       "--columns: unknown column '%.*s'; the columns are unique, timestamp, "
+				       "time, direction, direction_code, from, to, type, state, state_code, "
+				       "reason, message, media_file", (int)n, p);
+		for (size_t i = 0; i < opts->ncolumns; i++)
+			if (opts->columns[i] == (enum column)found)
+				return err_set(e, ERR_USAGE, "--columns: '%.*s' is named twice", (int)n, p);
+		opts->columns[opts->ncolumns++] = (enum column)found;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (!opts->ncolumns)
+		return err_set(e, ERR_USAGE, "--columns: name at least one column");
+	return 0;
+}
+
+struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->opts = *opts;
+	w->warn = warn;
+	w->ops = opts->format == WRITER_CSV ? &writer_csv_ops : &writer_ndjson_ops;
+	return w;
+}
+
+void writer_free(struct writer *w)
+{
+	if (!w)
+		return;
+	buf_free(&w->scratch);
+	free(w);
+}
+
+int writer_begin(struct writer *w, struct buf *out)
+{
+	return w->ops->begin(w, out);
+}
+
+static const char *unique_for_warning(const struct record *r, char *tmp, size_t size)
+{
+	const struct field *u = &r->f[REC_UNIQUE];
+	size_t n;
+
+	if (u->kind == FIELD_ABSENT)
+		return "(no unique)";
+	n = u->len < size - 1 ? u->len : size - 1;
+	memcpy(tmp, u->p, n);
+	tmp[n] = '\0';
+	return tmp;
+}
+
+void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad)
+{
+	char tmp[64];
+
+	warn_note(w->warn, "message %s: %u invalid character(s) (broken surrogate, invalid UTF-8 "
+		  "or U+0000) replaced with U+FFFD", unique_for_warning(r, tmp, sizeof(tmp)), bad);
+}
+
+void writer_warn(struct writer *w, const struct record *r, const char *what)
+{
+	char tmp[64];
+
+	warn_note(w->warn, "message %s: %s", unique_for_warning(r, tmp, sizeof(tmp)), what);
+}
+
+void writer_prepare(struct writer *w, const struct record *r, struct row *row)
+{
+	row->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &row->ts);
+	row->time_len = 0;
+	if (row->ts_ok)
+		row->time_len = tz_format(w->opts.tz, row->ts,
+					  w->opts.excel ? TZ_SPREADSHEET : TZ_ISO8601, row->time);
+	if (!row->time_len && r->f[REC_TIMESTAMP].kind != FIELD_ABSENT)
+		writer_warn(w, r, "timestamp is not a usable epoch time; 'time' left empty");
+	row->dir_ok = !record_int(&r->f[REC_DIRECTION], &row->dir);
+	row->state_ok = !record_int(&r->f[REC_STATE], &row->state);
+	row->dir_label = record_direction_label(row->dir_ok, row->dir);
+	row->state_label = record_state_label(row->dir_ok, row->dir, row->state_ok, row->state);
+	if (r->f[REC_STATE].kind == FIELD_ABSENT && row->state_label && !row->state_ok)
+		row->state_label = "unknown";
+}
+
+int writer_row(struct writer *w, const struct page *pg, const char *body,
+	       const struct record *r, const char *media_file, struct buf *out)
+{
+	struct row row;
+
+	writer_prepare(w, r, &row);
+	return w->ops->row(w, pg, body, r, &row, media_file, out);
+}

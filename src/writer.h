@@ -1,0 +1,71 @@
+/*
+ * writer: one record → one row of bytes, in CSV (RFC 4180 through libcsv,
+ * SPEC §4.2) or NDJSON (SPEC §4.1). Writers append to a caller's buffer and
+ * know nothing of files, gzip or HTTP; the output stage decides where the
+ * bytes go. A writer owns its scratch buffer and nothing else.
+ */
+#ifndef WAEXPORT_WRITER_H
+#define WAEXPORT_WRITER_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "page.h"
+#include "record.h"
+#include "tz.h"
+#include "warn.h"
+
+/* SPEC §4.1 columns, in their default order. */
+enum column {
+	COL_UNIQUE,
+	COL_TIMESTAMP,
+	COL_TIME,
+	COL_DIRECTION,
+	COL_DIRECTION_CODE,
+	COL_FROM,
+	COL_TO,
+	COL_TYPE,
+	COL_STATE,
+	COL_STATE_CODE,
+	COL_REASON,
+	COL_MESSAGE,
+	COL_MEDIA_FILE,
+	COL_COUNT
+};
+
+enum writer_format { WRITER_CSV, WRITER_NDJSON };
+
+struct writer_opts {
+	enum writer_format format;
+	int excel;                      /* SPEC §4.2 spreadsheet dialect (CSV) */
+	enum column columns[COL_COUNT];
+	size_t ncolumns;
+	int extras;                     /* NDJSON: carry unknown fields through */
+	struct tz *tz;
+};
+
+struct writer;
+
+/* A writer for opts (copied). NULL on ENOMEM. */
+struct writer *writer_new(const struct writer_opts *opts, struct warn *warn);
+void writer_free(struct writer *w);
+
+/* Bytes that open the output: BOM (--excel) and header row (CSV). */
+int writer_begin(struct writer *w, struct buf *out);
+
+/* Append one row. media_file may be NULL. -1 only on ENOMEM. */
+int writer_row(struct writer *w, const struct page *pg, const char *body,
+	       const struct record *r, const char *media_file, struct buf *out);
+
+const char *writer_column_name(enum column c);
+
+/*
+ * Parse a --columns list ("unique,time,message") into opts. Returns 0, or
+ * -1 with e set (ERR_USAGE naming the unknown column).
+ */
+int writer_parse_columns(struct writer_opts *opts, const char *list, struct err *e);
+
+/* The default columns: all of §4.1, media_file only with --media-dir. */
+void writer_default_columns(struct writer_opts *opts, int with_media);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * CSV rows: RFC 4180 with CRLF line ends and one header row. libcsv's
+ * csv_write quotes every field it is given (LIBRARY-NOTES §2), so we decide:
+ * a field is quoted when it holds , " CR or LF, and a present but empty
+ * string is written as "" so that loaders such as PostgreSQL's COPY can tell
+ * it from an absent value (an unquoted empty field). With --excel (SPEC
+ * §4.2): a UTF-8 BOM, spreadsheet date-times, and a ' before any text cell
+ * that a spreadsheet would run as a formula (OWASP "CSV injection").
+ */
+#include "writer_impl.h"
+#include "text.h"
+
+#include <csv.h>
+#include <string.h>
+
+#define EXCEL_CELL_MAX 32767 /* UTF-16 code units per cell */
+
+static int formula_lead(char c)
+{
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Append one text cell. Decoded text is written straight at the buffer's
+ * tail; only a cell that needs quotes goes through scratch and csv_write.
+ */
+static int put_text(struct writer *w, const struct record *r, const char *src, size_t len,
+		    int decode, int present, struct buf *out, unsigned *bad)
+{
+	char *t;
+	size_t n;
+	int lead;
+
+	if (!present)
+		return 0;
+	if (buf_reserve(out, TEXT_DECODE_MAX(len) + 1))
+		return -1;
+	t = buf_tail(out);
+	if (decode) {
+		n = text_decode(t, src, len, bad);
+	} else {
+		memcpy(t, src, len);
+		n = len;
+	}
+	lead = w->opts.excel && n && formula_lead(t[0]);
+	if (w->opts.excel && n > EXCEL_CELL_MAX / 3 && text_utf16_len(t, n) > EXCEL_CELL_MAX)
+		writer_warn(w, r, "a cell is longer than Excel's 32,767-character limit");
+	if (n && !text_csv_needs_quotes(t, n)) {
+		if (lead) {
+			memmove(t + 1, t, n);
+			t[0] = '\'';
+			n++;
+		}
+		out->len += n;
+		return 0;
+	}
+	/* Quote: the decoded text moves to scratch, csv_write brings it back. */
+	w->scratch.len = 0;
+	if ((lead && buf_addc(&w->scratch, '\'')) || buf_add(&w->scratch, t, n) ||
+	    buf_reserve(out, 2 * w->scratch.len + 2))
+		return -1;
+	out->len += csv_write(buf_tail(out), 2 * w->scratch.len + 2, w->scratch.data, w->scratch.len);
+	return 0;
+}
+
+static int put_field(struct writer *w, const struct page *pg, const char *body,
+		     const struct record *r, const struct field *f, struct buf *out, unsigned *bad)
+{
+	switch (f->kind) {
+	case FIELD_ABSENT:
+		return 0;
+	case FIELD_STRING:
+		return put_text(w, r, f->p, f->len, 1, 1, out, bad);
+	case FIELD_COMPOUND: {
+		/* Lose nothing: an object or array is kept as its JSON text. */
+		struct buf json = BUF_INIT;
+		int rc = page_value_json(pg, body, f->tok, &json, bad);
+
+		if (!rc)
+			rc = put_text(w, r, json.data, json.len, 0, 1, out, bad);
+		buf_free(&json);
+		return rc;
+	}
+	default:
+		return put_text(w, r, f->p, f->len, 0, 1, out, bad);
+	}
+}
+
+static int csv_begin(struct writer *w, struct buf *out)
+{
+	if (w->opts.excel && buf_add(out, "\xEF\xBB\xBF", 3))
+		return -1;
+	for (size_t i = 0; i < w->opts.ncolumns; i++)
+		if ((i && buf_addc(out, ',')) || buf_adds(out, writer_column_name(w->opts.columns[i])))
+			return -1;
+	return buf_add(out, "\r\n", 2);
+}
+
+static int csv_row(struct writer *w, const struct page *pg, const char *body,
+		   const struct record *r, const struct row *row, const char *media_file,
+		   struct buf *out)
+{
+	unsigned bad = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < w->opts.ncolumns && !rc; i++) {
+		if (i && buf_addc(out, ','))
+			return -1;
+		switch (w->opts.columns[i]) {
+		case COL_UNIQUE:
+			rc = put_field(w, pg, body, r, &r->f[REC_UNIQUE], out, &bad);
+			break;
+		case COL_TIMESTAMP:
+			if (row->ts_ok)
+				rc = buf_add_i64(out, row->ts);
+			else
+				rc = put_field(w, pg, body, r, &r->f[REC_TIMESTAMP], out, &bad);
+			break;
+		case COL_TIME:
+			rc = buf_add(out, row->time, row->time_len);
+			break;
+		case COL_DIRECTION:
+			rc = buf_adds(out, row->dir_label);
+			break;
+		case COL_DIRECTION_CODE:
+			if (row->dir_ok)
+				rc = buf_add_i64(out, row->dir);
+			else
+				rc = put_field(w, pg, body, r, &r->f[REC_DIRECTION], out, &bad);
+			break;
+		case COL_FROM:
+			rc = put_field(w, pg, body, r, &r->f[REC_FROM], out, &bad);
+			break;
+		case COL_TO:
+			rc = put_field(w, pg, body, r, &r->f[REC_TO], out, &bad);
+			break;
+		case COL_TYPE:
+			rc = put_field(w, pg, body, r, &r->f[REC_TYPE], out, &bad);
+			break;
+		case COL_STATE:
+			if (row->state_label)
+				rc = buf_adds(out, row->state_label);
+			break;
+		case COL_STATE_CODE:
+			if (row->state_ok)
+				rc = buf_add_i64(out, row->state);
+			else
+				rc = put_field(w, pg, body, r, &r->f[REC_STATE], out, &bad);
+			break;
+		case COL_REASON:
+			rc = put_field(w, pg, body, r, &r->f[REC_REASON], out, &bad);
+			break;
+		case COL_MESSAGE:
+			rc = put_field(w, pg, body, r, &r->f[REC_MESSAGE], out, &bad);
+			break;
+		case COL_MEDIA_FILE:
+			if (media_file)
+				rc = put_text(w, r, media_file, strlen(media_file), 0, 1, out, &bad);
+			break;
+		case COL_COUNT:
+			break;
+		}
+	}
+	if (rc || buf_add(out, "\r\n", 2))
+		return -1;
+	if (bad)
+		writer_warn_bad_text(w, r, bad);
+	return 0;
+}
+
+const struct writer_ops writer_csv_ops = { csv_begin, csv_row };

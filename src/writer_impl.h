@@ -1,0 +1,41 @@
+/*
+ * What the CSV and NDJSON writers share inside the writer stage; not part
+ * of the stage's interface (writer.h).
+ */
+#ifndef WAEXPORT_WRITER_IMPL_H
+#define WAEXPORT_WRITER_IMPL_H
+
+#include "writer.h"
+
+/* A record's computed values, worked out once per row. */
+struct row {
+	long long ts, dir, state;
+	int ts_ok, dir_ok, state_ok;
+	const char *dir_label;
+	const char *state_label;   /* NULL: empty (incoming message) */
+	char time[TZ_FORMAT_MAX];
+	size_t time_len;           /* 0: no usable time */
+};
+
+struct writer_ops {
+	int (*begin)(struct writer *w, struct buf *out);
+	int (*row)(struct writer *w, const struct page *pg, const char *body,
+		   const struct record *r, const struct row *row, const char *media_file,
+		   struct buf *out);
+};
+
+struct writer {
+	struct writer_opts opts;
+	const struct writer_ops *ops;
+	struct warn *warn;
+	struct buf scratch;
+};
+
+extern const struct writer_ops writer_csv_ops;
+extern const struct writer_ops writer_ndjson_ops;
+
+void writer_prepare(struct writer *w, const struct record *r, struct row *row);
+void writer_warn(struct writer *w, const struct record *r, const char *what);
+void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad);
+
+#endif
