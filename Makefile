@@ -9,7 +9,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 STD     := -std=c11 -D_GNU_SOURCE
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS    = $(PKG_LIBS) -lcsv -lpthread
+LIBS    = $(PKG_LIBS) -lcsv -lpthread -lm
 
 SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
 OBJ     := $(SRC:src/%.c=build/obj/%.o)

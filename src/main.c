@@ -6,21 +6,26 @@
  */
 #include "cli.h"
 #include "err.h"
+#include "fetch.h"
 #include "input.h"
 #include "outpath.h"
 #include "page.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "text.h"
 #include "tz.h"
 #include "warn.h"
+#include "when.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <curl/curl.h>
 #include <zlib.h>
 
 static volatile sig_atomic_t got_signal;
@@ -62,18 +67,34 @@ static int exit_code(const struct err *e)
 	return 70;
 }
 
-/* What the whole run shares, whichever command feeds the pipeline. */
+/* One output file and what feeds it. */
+struct target {
+	const char *to;              /* fetch: the contact, NULL for the whole account */
+	char *path;
+	struct pipeline *pipeline;
+	int shared;                  /* the pipeline belongs to an earlier target */
+};
+
+/* What the whole run shares, whichever command feeds the pipelines. */
 struct run {
 	struct options *opts;
 	struct tz *tz;
 	struct warn warn;
 	struct progress progress;
 	struct page *page;
-	struct pipeline *pipeline;
-	char *path;
+	struct target *targets;
+	size_t ntargets;
+	struct target *current;
+	struct sink *raw;            /* --save-raw */
+	struct buf line;             /* a raw page made single-line */
+	struct fetch_stats fetch;
+	unsigned consecutive_seen;   /* full pages with nothing new (SPEC §5.2) */
+	long long fetch_since;       /* --since, for the early end of paging */
 	unsigned long long bytes_in;
 	double started;
 };
+
+#define API_PAGE_SIZE 50
 
 static int check_stop(struct err *e)
 {
@@ -83,28 +104,50 @@ static int check_stop(struct err *e)
 	return -1;
 }
 
+static void totals(const struct run *r, struct pipeline_stats *t, unsigned long long *bytes)
+{
+	memset(t, 0, sizeof(*t));
+	*bytes = 0;
+	for (size_t i = 0; i < r->ntargets; i++) {
+		const struct target *g = &r->targets[i];
+		const struct pipeline_stats *s;
+
+		if (!g->pipeline || g->shared)
+			continue;
+		s = pipeline_stats(g->pipeline);
+		t->pages += s->pages;
+		t->messages += s->messages;
+		t->duplicates += s->duplicates;
+		t->filtered += s->filtered;
+		*bytes += pipeline_bytes_out(g->pipeline);
+	}
+}
+
 static void show_progress(struct run *r)
 {
-	const struct pipeline_stats *s = pipeline_stats(r->pipeline);
-	struct progress_figures f = {
-		.pages = s->pages, .messages = s->messages, .duplicates = s->duplicates,
-		.warnings = r->warn.count, .bytes = pipeline_bytes_out(r->pipeline),
-	};
+	struct pipeline_stats t;
+	struct progress_figures f;
 
+	if (!r->progress.live)
+		return;
+	totals(r, &t, &f.bytes);
+	f.pages = t.pages;
+	f.messages = t.messages;
+	f.duplicates = t.duplicates;
+	f.warnings = r->warn.count;
+	f.retries = r->fetch.retries;
 	progress_update(&r->progress, &f);
 }
 
-static int build_pipeline_opts(struct run *r, const struct outpath_vars *vars,
-			       struct pipeline_opts *po, struct err *e)
+static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_opts *po,
+			       struct err *e)
 {
 	struct options *o = r->opts;
 	int ndjson = 0, gz = 0;
 
 	memset(po, 0, sizeof(*po));
-	if (outpath_expand(o->output, vars, &r->path, e))
-		return -1;
-	if (strcmp(r->path, "-"))
-		outpath_infer(r->path, &ndjson, &gz);
+	if (strcmp(path, "-"))
+		outpath_infer(path, &ndjson, &gz);
 	if (o->format)
 		ndjson = !strcmp(o->format, "ndjson");
 	po->writer.format = ndjson ? WRITER_NDJSON : WRITER_CSV;
@@ -119,22 +162,71 @@ static int build_pipeline_opts(struct run *r, const struct outpath_vars *vars,
 		writer_default_columns(&po->writer, 0);
 		po->writer.extras = 1;
 	}
-	po->sink.path = r->path;
+	po->sink.path = path;
 	po->sink.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->sink.level = o->gzip_level;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
 	return 0;
 }
 
-static int on_page(void *ctx, struct page *pg, const char *body, size_t len,
-		   unsigned long page_no, struct err *e)
+/*
+ * One target per --to when the path says {to}, else one file for all.
+ * Every pipeline is opened before any page is fetched, so a bad path fails
+ * first, and none is committed before the whole run succeeded (SPEC §4.5).
+ */
+static int open_targets(struct run *r, const struct pipeline_opts *filter, struct err *e)
+{
+	struct options *o = r->opts;
+	struct outpath_vars vars = { 0 };
+	char today[11];
+	size_t n = o->cmd == CMD_FETCH && o->nto ? o->nto : 1;
+	int per_contact = outpath_uses(o->output, "{to}");
+
+	if (tz_date(r->tz, (long long)time(NULL), today))
+		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
+	vars.date = today;
+	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
+	r->targets = calloc(n, sizeof(*r->targets));
+	if (!r->targets)
+		return err_nomem(e);
+	r->ntargets = n;
+	for (size_t i = 0; i < n; i++) {
+		struct target *g = &r->targets[i];
+		struct pipeline_opts po;
+
+		g->to = o->cmd == CMD_FETCH && o->nto ? o->to[i] : NULL;
+		if (i > 0 && !per_contact) {
+			g->pipeline = r->targets[0].pipeline;
+			g->shared = 1;
+			continue;
+		}
+		vars.to = g->to;
+		if (outpath_expand(o->output, &vars, &g->path, e) ||
+		    build_pipeline_opts(r, g->path, &po, e))
+			return -1;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(r->targets[k].path, g->path))
+				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
+					       "file name", o->output, r->targets[k].to, g->to);
+		po.has_since = filter->has_since;
+		po.since = filter->since;
+		po.has_until = filter->has_until;
+		po.until = filter->until;
+		if (pipeline_open(&g->pipeline, &po, &r->warn, e))
+			return -1;
+	}
+	return 0;
+}
+
+static int on_input_page(void *ctx, struct page *pg, const char *body, size_t len,
+			 unsigned long page_no, struct err *e)
 {
 	struct run *r = ctx;
 	struct pipeline_page_result res;
 
 	(void)len;
 	(void)page_no;
-	if (check_stop(e) || pipeline_page(r->pipeline, pg, body, &res, e))
+	if (check_stop(e) || pipeline_page(r->current->pipeline, pg, body, &res, e))
 		return -1;
 	show_progress(r);
 	return 0;
@@ -154,52 +246,263 @@ static int run_convert(struct run *r, struct err *e)
 	for (size_t i = 0; i < nfiles; i++)
 		if (strcmp(files[i], "-") && access(files[i], R_OK))
 			return err_set(e, ERR_USAGE, "%s: cannot read: %s", files[i], strerror(errno));
+	r->current = &r->targets[0];
 	for (size_t i = 0; i < nfiles; i++) {
 		warn_where(&r->warn, "%s", strcmp(files[i], "-") ? files[i] : "standard input");
-		if (input_read(files[i], r->page, on_page, r, &r->bytes_in, &stop_flag, e))
+		if (input_read(files[i], r->page, on_input_page, r, &r->bytes_in, &stop_flag, e))
 			return -1;
 	}
 	return 0;
 }
 
-static void summary(struct run *r, const char *verb)
+static int save_raw(struct run *r, const char *body, size_t len, struct err *e)
 {
-	const struct pipeline_stats *s = pipeline_stats(r->pipeline);
+	if (!r->raw)
+		return 0;
+	r->line.len = 0;
+	if (buf_reserve(&r->line, 2 * len + 1))
+		return err_nomem(e);
+	r->line.len = text_json_single_line(r->line.data, body, len);
+	r->line.data[r->line.len++] = '\n';
+	if (sink_write(r->raw, r->line.data, r->line.len, e))
+		return err_prefix(e, "--save-raw: ");
+	return 0;
+}
+
+static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, size_t len,
+			 struct err *e)
+{
+	struct run *r = ctx;
+	struct pipeline_page_result res;
+	size_t n;
+
+	if (check_stop(e))
+		return -1;
+	warn_where(&r->warn, "page %lu", page_no);
+	page_reset(r->page);
+	if (page_parse(r->page, body, len, 1, e) < 0) {
+		if (e->kind == ERR_DATA && e->offset >= 0)
+			err_prefix(e, "byte %lld: ", e->offset);
+		if (e->kind == ERR_DATA)
+			return err_prefix(e, "the API answered something that is not a page of "
+					  "messages: ");
+		return -1;
+	}
+	if (save_raw(r, body, len, e) || pipeline_page(r->current->pipeline, r->page, body, &res, e))
+		return -1;
+	show_progress(r);
+	n = page_count(r->page);
+	if (n < API_PAGE_SIZE)
+		return FETCH_END; /* SPEC §5.1: an empty or short page is the last */
+	if (res.fresh == 0) {
+		if (++r->consecutive_seen >= 2)
+			return err_set(e, ERR_DATA, "page %lu: a second full page of messages already "
+				       "seen; the server seems to ignore 'page' (stopping so the run "
+				       "cannot loop forever)", page_no);
+	} else {
+		r->consecutive_seen = 0;
+	}
+	if (res.has_oldest && r->opts->since && res.oldest < r->fetch_since)
+		return FETCH_END; /* older pages hold only messages before --since */
+	return FETCH_MORE;
+}
+#define DEFAULT_URL "https://api.99digital.co.il/whatsapp/v2/getHistory"
+
+/* The key: --api-key-file, else $WAEXPORT_API_KEY; never an option (SPEC §2). */
+static int load_key(struct run *r, struct buf *key, struct err *e)
+{
+	const char *file = r->opts->api_key_file, *env = getenv("WAEXPORT_API_KEY");
+
+	key->len = 0;
+	if (file) {
+		FILE *f = fopen(file, "r");
+		struct stat st;
+		char chunk[4096];
+		size_t n;
+
+		if (!f)
+			return err_set(e, ERR_USAGE, "--api-key-file %s: cannot read: %s", file,
+				       strerror(errno));
+		if (!fstat(fileno(f), &st) && (st.st_mode & 077))
+			warn_note(&r->warn, "--api-key-file %s is readable by other users; "
+				  "run 'chmod 600 %s'", file, file);
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			if (key->len + n > 4096 || buf_add(key, chunk, n)) {
+				fclose(f);
+				return err_set(e, ERR_USAGE, "--api-key-file %s: too large for a key", file);
+			}
+		fclose(f);
+		memset(chunk, 0, sizeof(chunk));
+	} else if (env) {
+		if (buf_adds(key, env))
+			return err_nomem(e);
+	}
+	while (key->len && strchr(" \t\r\n", key->data[key->len - 1]))
+		key->len--;
+	if (buf_addc(key, '\0'))
+		return err_nomem(e);
+	key->len--;
+	if (!key->len) {
+		if (file)
+			return err_set(e, ERR_USAGE, "--api-key-file %s holds no key", file);
+		return err_set(e, ERR_USAGE, "no API key: set WAEXPORT_API_KEY or use --api-key-file PATH");
+	}
+	if (strpbrk(key->data, "\r\n"))
+		return err_set(e, ERR_USAGE, "the API key holds a line break; put only the key in the file");
+	return 0;
+}
+
+static const char *fetch_url(const struct options *o)
+{
+	const char *env_url = getenv("WAEXPORT_URL");
+
+	return o->url ? o->url : env_url && *env_url ? env_url : DEFAULT_URL;
+}
+
+static int run_fetch(struct run *r, struct buf *key, struct err *e)
+{
+	struct options *o = r->opts;
+	struct fetch_opts fo = { 0 };
+	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
+
+	fo.url = fetch_url(o);
+	fo.api_key = key->data;
+	fo.from = o->from;
+	fo.concurrency = o->concurrency;
+	fo.retries = o->retries;
+	fo.timeout = o->timeout;
+	fo.max_pages = o->max_pages;
+	fo.cacert = o->cacert;
+	fo.stop = &stop_flag;
+	fo.retry_base = base ? atof(base) : 0;
+	for (size_t i = 0; i < r->ntargets; i++) {
+		struct target *g = &r->targets[i];
+
+		r->current = g;
+		r->consecutive_seen = 0;
+		fo.to = g->to;
+		if (fetch_run(&fo, on_fetch_page, r, &r->fetch, e)) {
+			if (g->to && (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA ||
+				      e->kind == ERR_REFUSED))
+				err_prefix(e, "--to %s: ", g->to);
+			return -1;
+		}
+		if (g->shared || (i + 1 < r->ntargets && r->targets[i + 1].shared))
+			if (pipeline_segment_end(g->pipeline, e))
+				return -1;
+	}
+	return 0;
+}
+
+static void summary(struct run *r)
+{
+	struct pipeline_stats t;
+	unsigned long long bytes;
 	char size[32];
 	double secs = progress_now() - r->started;
+	const char *path = r->targets[0].path;
 
 	progress_clear(&r->progress);
 	if (r->opts->quiet)
 		return;
-	fprintf(stderr, "waexport: %s %llu messages from %llu pages (%llu duplicates dropped, "
-		"%llu warnings) to %s (%s) in %.2f s\n", verb, s->messages, s->pages, s->duplicates,
-		r->warn.count, strcmp(r->path, "-") ? r->path : "standard output",
-		progress_bytes(pipeline_bytes_out(r->pipeline), size, sizeof(size)), secs);
+	totals(r, &t, &bytes);
+	fprintf(stderr, "waexport: wrote %llu messages from %llu pages (%llu duplicates dropped, ",
+		t.messages, t.pages, t.duplicates);
+	if (r->opts->cmd == CMD_FETCH)
+		fprintf(stderr, "%llu retries, ", r->fetch.retries);
+	if (t.filtered)
+		fprintf(stderr, "%llu outside --since/--until, ", t.filtered);
+	fprintf(stderr, "%llu warnings) to ", r->warn.count);
+	if (r->ntargets > 1 && !r->targets[1].shared)
+		fprintf(stderr, "%zu files", r->ntargets);
+	else
+		fprintf(stderr, "%s", strcmp(path, "-") ? path : "standard output");
+	fprintf(stderr, " (%s) in %.2f s\n", progress_bytes(bytes, size, sizeof(size)), secs);
+}
+
+static int commit_all(struct run *r, struct err *e)
+{
+	for (size_t i = 0; i < r->ntargets; i++)
+		if (!r->targets[i].shared && pipeline_commit(r->targets[i].pipeline, e))
+			return -1;
+	if (r->raw && sink_commit(r->raw, e))
+		return err_prefix(e, "--save-raw: ");
+	return 0;
+}
+
+/* Everything checkable is checked before the first connection or file. */
+static int prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf *key,
+			 struct err *e)
+{
+	struct options *o = r->opts;
+	long long now = (long long)time(NULL);
+
+	if (fetch_check_url(fetch_url(o), e))
+		return -1;
+	if (o->cacert && access(o->cacert, R_OK))
+		return err_set(e, ERR_USAGE, "--cacert %s: cannot read: %s", o->cacert, strerror(errno));
+	if (o->since && when_parse("--since", o->since, r->tz, now, &filter->since, e))
+		return -1;
+	if (o->until && when_parse("--until", o->until, r->tz, now, &filter->until, e))
+		return -1;
+	filter->has_since = o->since != NULL;
+	filter->has_until = o->until != NULL;
+	r->fetch_since = filter->since;
+	return load_key(r, key, e);
 }
 
 static int run(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
-	struct outpath_vars vars = { 0 };
-	struct pipeline_opts po;
-	char today[11];
+	struct pipeline_opts filter = { 0 };
+	struct buf key = BUF_INIT;
+	int rc = -1;
 
 	if (tz_open(&r->tz, o->tz, e))
-		return -1;
-	if (tz_date(r->tz, (long long)time(NULL), today))
-		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
-	vars.date = today;
-	if (build_pipeline_opts(r, &vars, &po, e))
-		return -1;
+		goto out;
+	if (o->cmd == CMD_FETCH && prepare_fetch(r, &filter, &key, e))
+		goto out;
 	r->page = page_new();
-	if (!r->page)
-		return err_nomem(e);
-	if (pipeline_open(&r->pipeline, &po, &r->warn, e))
-		return -1;
-	if (run_convert(r, e) || check_stop(e) || pipeline_commit(r->pipeline, e))
-		return -1;
-	summary(r, "wrote");
-	return 0;
+	if (!r->page) {
+		err_nomem(e);
+		goto out;
+	}
+	if (open_targets(r, &filter, e))
+		goto out;
+	if (o->save_raw) {
+		struct sink_opts so = { o->save_raw, 0, 6 };
+		int ndjson;
+
+		outpath_infer(o->save_raw, &ndjson, &so.gzip);
+		if (sink_open(&r->raw, &so, e)) {
+			err_prefix(e, "--save-raw: ");
+			goto out;
+		}
+	}
+	if ((o->cmd == CMD_FETCH ? run_fetch(r, &key, e) : run_convert(r, e)) || check_stop(e) ||
+	    commit_all(r, e))
+		goto out;
+	summary(r);
+	rc = 0;
+out:
+	if (key.data)
+		memset(key.data, 0, key.cap);
+	buf_free(&key);
+	return rc;
+}
+
+static void close_run(struct run *r)
+{
+	for (size_t i = 0; i < r->ntargets; i++) {
+		if (!r->targets[i].shared)
+			pipeline_close(r->targets[i].pipeline);
+		free(r->targets[i].path);
+	}
+	free(r->targets);
+	sink_close(r->raw);
+	buf_free(&r->line);
+	page_free(r->page);
+	tz_free(r->tz);
 }
 
 int main(int argc, char **argv)
@@ -210,9 +513,14 @@ int main(int argc, char **argv)
 	int rc;
 
 	install_signals();
+	if (fetch_global_init(&e)) {
+		fprintf(stderr, "waexport: %s\n", e.msg);
+		return exit_code(&e);
+	}
 	if (cli_parse(&opts, argc, argv, &e)) {
 		fprintf(stderr, "waexport: %s\n", e.msg);
 		cli_free(&opts);
+		fetch_global_cleanup();
 		return exit_code(&e);
 	}
 	if (opts.cmd == CMD_HELP) {
@@ -221,7 +529,8 @@ int main(int argc, char **argv)
 		return fflush(stdout) ? 74 : 0;
 	}
 	if (opts.cmd == CMD_VERSION) {
-		printf("waexport %s (jsmn 1.1.0, libcsv 3.0.3, zlib %s)\n", WAEXPORT_VERSION, zlibVersion());
+		printf("waexport %s (%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n", WAEXPORT_VERSION,
+		       curl_version(), zlibVersion());
 		cli_free(&opts);
 		return fflush(stdout) ? 74 : 0;
 	}
@@ -247,10 +556,8 @@ int main(int argc, char **argv)
 			rc = exit_code(&e);
 		}
 	}
-	pipeline_close(r.pipeline);
-	page_free(r.page);
-	tz_free(r.tz);
-	free(r.path);
+	close_run(&r);
+	fetch_global_cleanup();
 	cli_free(&opts);
 	return rc;
 }

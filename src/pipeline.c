@@ -70,6 +70,7 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		      struct pipeline_page_result *res, struct err *e)
 {
 	struct record r;
+	long long ts;
 
 	if (n > pl->keep_cap) {
 		unsigned char *k = realloc(pl->keep, n);
@@ -93,6 +94,16 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 			continue;
 		}
 		res->records++;
+		if (!record_int(&r.f[REC_TIMESTAMP], &ts)) {
+			if (!res->has_oldest || ts < res->oldest)
+				res->oldest = ts;
+			res->has_oldest = 1;
+			if ((pl->opts.has_since && ts < pl->opts.since) ||
+			    (pl->opts.has_until && ts >= pl->opts.until)) {
+				pl->stats.filtered++;
+				continue;
+			}
+		}
 		if (u->kind == FIELD_ABSENT) {
 			warn_note(pl->warn, "byte %zu: message without 'unique'; written, but it cannot "
 				  "be de-duplicated", r.offset);
@@ -147,11 +158,17 @@ static int emit_to_sink(void *ctx, const char *p, size_t n, struct err *e)
 	return sink_write(ctx, p, n, e);
 }
 
+int pipeline_segment_end(struct pipeline *pl, struct err *e)
+{
+	if (pl->spool && (spool_replay(pl->spool, emit_to_sink, pl->sink, e) ||
+			  spool_truncate(pl->spool, e)))
+		return -1;
+	return 0;
+}
+
 int pipeline_commit(struct pipeline *pl, struct err *e)
 {
-	if (pl->spool && spool_replay(pl->spool, emit_to_sink, pl->sink, e))
-		return -1;
-	return sink_commit(pl->sink, e);
+	return pipeline_segment_end(pl, e) ? -1 : sink_commit(pl->sink, e);
 }
 
 void pipeline_close(struct pipeline *pl)

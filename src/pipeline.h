@@ -21,6 +21,8 @@ struct pipeline_opts {
 	struct writer_opts writer;
 	struct sink_opts sink;          /* path already expanded */
 	enum pipeline_order order;
+	int has_since, has_until;       /* keep times in [since, until) */
+	long long since, until;
 };
 
 struct pipeline_stats {
@@ -28,12 +30,15 @@ struct pipeline_stats {
 	unsigned long long messages;    /* rows written */
 	unsigned long long duplicates;  /* dropped as already written */
 	unsigned long long skipped;     /* array elements that are not objects */
+	unsigned long long filtered;    /* outside --since/--until */
 };
 
 /* What one page contributed (fetch uses it for the loop guard of §5.2). */
 struct pipeline_page_result {
 	size_t records;
 	size_t fresh;                   /* not seen before in this run */
+	int has_oldest;
+	long long oldest;               /* the page's oldest timestamp */
 };
 
 struct pipeline;
@@ -44,6 +49,13 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 /* Feed one parsed page (body is the text page_parse saw). */
 int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 		  struct pipeline_page_result *res, struct err *e);
+
+/*
+ * End a segment (one --to contact sharing a file with others): with
+ * --order oldest, write out what is spooled so each contact's block is
+ * chronological, in the order the contacts were given.
+ */
+int pipeline_segment_end(struct pipeline *pl, struct err *e);
 
 /* Write everything out and move the file into place. */
 int pipeline_commit(struct pipeline *pl, struct err *e);

@@ -96,7 +96,6 @@ int spool_replay(struct spool *sp, spool_emit_fn emit, void *ctx, struct err *e)
 
 	if (sp->wbuf.len && flush_wbuf(sp, e))
 		return -1;
-	buf_free(&sp->wbuf);
 	pos = sp->size;
 	while (pos) {
 		uint64_t len;
@@ -115,6 +114,15 @@ int spool_replay(struct spool *sp, spool_emit_fn emit, void *ctx, struct err *e)
 		if (emit(ctx, sp->rbuf.data, (size_t)len, e))
 			return -1;
 	}
+	return 0;
+}
+
+int spool_truncate(struct spool *sp, struct err *e)
+{
+	sp->wbuf.len = 0;
+	if (ftruncate(sp->fd, 0))
+		return spool_io(sp, "truncate", e);
+	sp->size = 0;
 	return 0;
 }
 

@@ -21,6 +21,8 @@ int spool_add(struct spool *sp, const void *p, size_t n, struct err *e);
 /* Feed every record, last first, to emit. Stops at emit's first error. */
 typedef int (*spool_emit_fn)(void *ctx, const char *p, size_t n, struct err *e);
 int spool_replay(struct spool *sp, spool_emit_fn emit, void *ctx, struct err *e);
+/* Empty the spool for reuse. */
+int spool_truncate(struct spool *sp, struct err *e);
 void spool_close(struct spool *sp);
 
 #endif

@@ -362,3 +362,32 @@ int text_csv_needs_quotes(const char *s, size_t len)
 			return 1;
 	return 0;
 }
+
+size_t text_json_single_line(char *dst, const char *src, size_t len)
+{
+	int in_string = 0, escaped = 0;
+	char *d = dst;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = src[i];
+
+		if (c == '\n' || c == '\r') {
+			if (in_string) {
+				*d++ = '\\';
+				*d++ = c == '\n' ? 'n' : 'r';
+			} else {
+				*d++ = ' ';
+			}
+			escaped = 0;
+			continue;
+		}
+		*d++ = c;
+		if (escaped)
+			escaped = 0;
+		else if (in_string && c == '\\')
+			escaped = 1;
+		else if (c == '"')
+			in_string = !in_string;
+	}
+	return (size_t)(d - dst);
+}

@@ -34,6 +34,13 @@ size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad);
 /* Escape already clean UTF-8 as a JSON string body (same rules as recode). */
 size_t text_json_escape(char *dst, const char *src, size_t len);
 
+/*
+ * Copy a JSON text onto one line (what --save-raw writes): line breaks
+ * between tokens become spaces, raw ones inside strings (invalid JSON, but
+ * lenient servers send them) become \n and \r escapes. dst: 2 * len bytes.
+ */
+size_t text_json_single_line(char *dst, const char *src, size_t len);
+
 /* Length of valid UTF-8 text in UTF-16 code units (Excel's cell limit). */
 size_t text_utf16_len(const char *s, size_t len);
 

@@ -1,0 +1,425 @@
+#include "fetch.h"
+#include "buf.h"
+#include "text.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A page body larger than this is refused (50 messages are ~20 kB). */
+#define BODY_MAX (64u * 1024u * 1024u)
+#define RETRY_AFTER_CAP 300.0
+#define BACKOFF_CAP 60.0
+
+enum slot_state { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING, SLOT_DONE };
+
+struct slot {
+	CURL *easy;
+	enum slot_state state;
+	unsigned long page_no;
+	int attempts;
+	double not_before;          /* SLOT_WAITING: monotonic time to retry */
+	struct buf body;
+	struct buf post;            /* the request body: holds the key */
+	char errbuf[CURL_ERROR_SIZE];
+	int too_big;
+};
+
+struct fetcher {
+	const struct fetch_opts *opts;
+	CURLM *multi;
+	struct curl_slist *headers;
+	struct slot *slots;
+	int nslots;
+	int running;                /* handles in the multi */
+	struct fetch_stats *stats;
+	unsigned rng;
+};
+
+int fetch_global_init(struct err *e)
+{
+	if (curl_global_init(CURL_GLOBAL_ALL))
+		return err_set(e, ERR_SOFTWARE, "cannot initialise libcurl");
+	return 0;
+}
+
+void fetch_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int is_loopback(const char *host)
+{
+	if (!strcmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "::1"))
+		return 1;
+	return !strncmp(host, "127.", 4) && strspn(host, "0123456789.") == strlen(host);
+}
+
+int fetch_check_url(const char *url, struct err *e)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int rc = 0;
+
+	if (!u)
+		return err_nomem(e);
+	if (curl_url_set(u, CURLUPART_URL, url, 0) ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+		rc = err_set(e, ERR_USAGE, "--url '%s': not a valid URL", url);
+	} else if (!strcmp(scheme, "http") && !is_loopback(host)) {
+		rc = err_set(e, ERR_USAGE, "--url '%s': plain http is allowed only to this machine "
+			     "(127.0.0.1, localhost, ::1): the API key would travel in clear; use https",
+			     url);
+	} else if (strcmp(scheme, "https") && strcmp(scheme, "http")) {
+		rc = err_set(e, ERR_USAGE, "--url '%s': only https (or http to this machine) is "
+			     "supported", url);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct slot *s = arg;
+	size_t len = size * n;
+
+	if (s->body.len + len > BODY_MAX) {
+		s->too_big = 1;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	if (buf_add(&s->body, p, len))
+		return CURL_WRITEFUNC_ERROR;
+	return len;
+}
+
+/* {"apiKey":"…","from":"…","to":"…","page":N}, strings JSON-escaped. */
+static int build_post(struct fetcher *f, struct slot *s)
+{
+	const struct fetch_opts *o = f->opts;
+	struct buf *b = &s->post;
+	size_t klen = strlen(o->api_key);
+
+	b->len = 0;
+	if (buf_adds(b, "{\"apiKey\":\"") || buf_reserve(b, TEXT_RECODE_MAX(klen)))
+		return -1;
+	b->len += text_json_escape(buf_tail(b), o->api_key, klen);
+	if (buf_adds(b, "\",\"from\":\"") || buf_adds(b, o->from) || buf_addc(b, '"'))
+		return -1;
+	if (o->to && (buf_adds(b, ",\"to\":\"") || buf_adds(b, o->to) || buf_addc(b, '"')))
+		return -1;
+	return buf_adds(b, ",\"page\":") || buf_add_i64(b, (long long)s->page_no) || buf_addc(b, '}');
+}
+
+static int setup_easy(struct fetcher *f, struct slot *s, struct err *e)
+{
+	const struct fetch_opts *o = f->opts;
+	CURL *c = curl_easy_init();
+	long tmo = o->timeout;
+	int ok = 1;
+
+	if (!c)
+		return err_nomem(e);
+	s->easy = c;
+	ok &= curl_easy_setopt(c, CURLOPT_URL, o->url) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_PRIVATE, s) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, tmo) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, tmo < 10 ? tmo : 10L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "waexport/" "0.1") == CURLE_OK;
+	if (o->cacert)
+		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
+	if (!ok)
+		return err_set(e, ERR_SOFTWARE, "libcurl refused an option (is it built with https?)");
+	return 0;
+}
+
+static int start(struct fetcher *f, struct slot *s, struct err *e)
+{
+	CURLMcode mc;
+
+	s->body.len = 0;
+	s->errbuf[0] = '\0';
+	s->too_big = 0;
+	if (build_post(f, s))
+		return err_nomem(e);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->post.data);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->post.len);
+	mc = curl_multi_add_handle(f->multi, s->easy);
+	if (mc != CURLM_OK)
+		return err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
+	s->state = SLOT_RUNNING;
+	s->attempts++;
+	f->running++;
+	f->stats->requests++;
+	if (f->running > f->stats->max_in_flight)
+		f->stats->max_in_flight = f->running;
+	return 0;
+}
+
+static void stop_slot(struct fetcher *f, struct slot *s)
+{
+	if (s->state == SLOT_RUNNING) {
+		curl_multi_remove_handle(f->multi, s->easy);
+		f->running--;
+	}
+	s->state = SLOT_IDLE;
+	s->attempts = 0;
+	s->body.len = 0;
+}
+
+static int transient(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static unsigned next_rand(struct fetcher *f)
+{
+	f->rng = f->rng * 1103515245u + 12345u;
+	return f->rng >> 8;
+}
+
+/* Seconds to wait before try number `attempts + 1`: Retry-After, else full jitter. */
+static double backoff(struct fetcher *f, struct slot *s, long status)
+{
+	curl_off_t ra = -1;
+	double cap, base = f->opts->retry_base > 0 ? f->opts->retry_base : 0.5;
+
+	/* libcurl 7.88 gives a negative value for a past HTTP date: that, or no
+	 * header at all, falls through to the jittered backoff. */
+	if ((status == 429 || status == 503) &&
+	    curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+		return (double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
+	cap = base * pow(2.0, s->attempts - 1);
+	if (cap > BACKOFF_CAP)
+		cap = BACKOFF_CAP;
+	return cap * (double)(next_rand(f) % 1000) / 1000.0;
+}
+
+static const char *describe(struct slot *s, CURLcode rc, char *tmp, size_t size)
+{
+	if (s->too_big)
+		snprintf(tmp, size, "answer larger than %u bytes", BODY_MAX);
+	else
+		snprintf(tmp, size, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+	return tmp;
+}
+
+/* A transfer ended: done, scheduled for retry, or the run fails. */
+static int finished(struct fetcher *f, struct slot *s, CURLcode rc, struct err *e)
+{
+	long status = 0;
+	char why[CURL_ERROR_SIZE + 64];
+	int retry;
+
+	curl_multi_remove_handle(f->multi, s->easy);
+	f->running--;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OK && status >= 200 && status < 300) {
+		s->state = SLOT_DONE;
+		f->stats->bytes += s->body.len;
+		return 0;
+	}
+	if (rc == CURLE_OK) {
+		retry = status == 408 || status == 429 || status >= 500;
+		snprintf(why, sizeof(why), "server answered HTTP %ld", status);
+	} else {
+		retry = transient(rc) && !s->too_big;
+		describe(s, rc, why, sizeof(why));
+	}
+	if (!retry) {
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+			return err_set(e, ERR_UNAVAILABLE, "page %lu: %s (is the server's certificate "
+				       "signed by a CA you trust? see --cacert)", s->page_no, why);
+		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
+	}
+	if (s->attempts > f->opts->retries)
+		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s on each of %d tries; giving up "
+			       "(check the URL and the service, then run again)", s->page_no, why,
+			       s->attempts);
+	s->state = SLOT_WAITING;
+	s->not_before = now_s() + backoff(f, s, status);
+	f->stats->retries++;
+	return 0;
+}
+
+static int drain_messages(struct fetcher *f, struct err *e)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(f->multi, &left))) {
+		struct slot *s;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		if (finished(f, s, m->data.result, e))
+			return -1;
+	}
+	return 0;
+}
+
+static int init_fetcher(struct fetcher *f, const struct fetch_opts *o, struct fetch_stats *stats,
+			struct err *e)
+{
+	memset(f, 0, sizeof(*f));
+	f->opts = o;
+	f->stats = stats;
+	f->nslots = o->concurrency;
+	f->rng = (unsigned)time(NULL) ^ (unsigned)(size_t)f;
+	f->multi = curl_multi_init();
+	f->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
+	if (!f->multi || !f->headers || !f->slots)
+		return err_nomem(e);
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->nslots);
+	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	for (int i = 0; i < f->nslots; i++)
+		if (setup_easy(f, &f->slots[i], e))
+			return -1;
+	return 0;
+}
+
+static void free_fetcher(struct fetcher *f)
+{
+	for (int i = 0; f->slots && i < f->nslots; i++) {
+		struct slot *s = &f->slots[i];
+
+		if (s->easy) {
+			stop_slot(f, s);
+			curl_easy_cleanup(s->easy);
+		}
+		buf_free(&s->body);
+		/* The POST body holds the key: wipe it before it goes back to the heap. */
+		if (s->post.data)
+			memset(s->post.data, 0, s->post.cap);
+		buf_free(&s->post);
+	}
+	free(f->slots);
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	curl_slist_free_all(f->headers);
+}
+
+int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
+	      struct fetch_stats *stats, struct err *e)
+{
+	struct fetcher f;
+	unsigned long next_request = 1, next_emit = 1;
+	int end = 0, rc = -1;
+
+	if (init_fetcher(&f, o, stats, e))
+		goto out;
+	for (;;) {
+		double now = now_s(), wake = now + 1.0;
+		int still;
+		CURLMcode mc;
+
+		if (o->stop && *o->stop) {
+			err_set(e, ERR_INTERRUPTED, "interrupted");
+			goto out;
+		}
+		/* New pages while there is room in the window, then due retries. */
+		while (!end && next_request < next_emit + (unsigned long)f.nslots &&
+		       (!o->max_pages || next_request <= (unsigned long)o->max_pages)) {
+			struct slot *s = &f.slots[next_request % (unsigned long)f.nslots];
+
+			s->page_no = next_request++;
+			s->attempts = 0;
+			if (start(&f, s, e))
+				goto out;
+		}
+		for (int i = 0; i < f.nslots; i++) {
+			struct slot *s = &f.slots[i];
+
+			if (s->state != SLOT_WAITING)
+				continue;
+			if (s->not_before <= now) {
+				if (start(&f, s, e))
+					goto out;
+			} else if (s->not_before < wake) {
+				wake = s->not_before;
+			}
+		}
+		mc = curl_multi_perform(f.multi, &still);
+		if (mc != CURLM_OK) {
+			err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
+			goto out;
+		}
+		if (drain_messages(&f, e))
+			goto out;
+		/* Hand on finished pages in order. */
+		for (;;) {
+			struct slot *s = &f.slots[next_emit % (unsigned long)f.nslots];
+			int verdict;
+
+			if (s->state != SLOT_DONE || s->page_no != next_emit)
+				break;
+			stats->pages++;
+			verdict = on_page(ctx, s->page_no, s->body.data ? s->body.data : "", s->body.len, e);
+			if (verdict < 0) {
+				if (e->kind == ERR_DATA)
+					err_prefix(e, "page %lu: ", s->page_no);
+				goto out;
+			}
+			s->state = SLOT_IDLE;
+			next_emit++;
+			if (verdict == FETCH_END || (o->max_pages && next_emit > (unsigned long)o->max_pages)) {
+				end = 1;
+				/* Requests past the end: abort them, ignore their answers. */
+				for (int i = 0; i < f.nslots; i++)
+					stop_slot(&f, &f.slots[i]);
+				break;
+			}
+		}
+		if (end) {
+			rc = 0;
+			goto out;
+		}
+		now = now_s();
+		mc = curl_multi_poll(f.multi, NULL, 0,
+				     (int)(wake > now ? (wake - now) * 1000 + 1 : 0), NULL);
+		if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) {
+			err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
+			goto out;
+		}
+	}
+out:
+	free_fetcher(&f);
+	return rc;
+}

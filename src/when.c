@@ -1,0 +1,133 @@
+#include "when.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+int when_duration(const char *opt, const char *s, long long *out, struct err *e)
+{
+	long long total = 0;
+	const char *p = s;
+
+	if (!strcmp(s, "0")) {
+		*out = 0;
+		return 0;
+	}
+	if (!*p)
+		goto bad;
+	while (*p) {
+		long long n = 0, unit;
+
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		while (isdigit((unsigned char)*p)) {
+			if (n > 100000000)
+				goto bad;
+			n = n * 10 + (*p++ - '0');
+		}
+		switch (*p++) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		case 'w': unit = 7 * 86400; break;
+		default: goto bad;
+		}
+		total += n * unit;
+	}
+	*out = total;
+	return 0;
+bad:
+	return err_set(e, ERR_USAGE, "%s '%s': expected a duration such as 90s, 45m, 36h, 7d or 2w",
+		       opt, s);
+}
+
+/* Days from 1970-01-01 to y-m-d (H. Hinnant's days_from_civil). */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+	long long era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+/* Local wall time in zone z → epoch: two passes settle the offset around DST. */
+static long long from_local(struct tz *z, long long local)
+{
+	long long t = local - tz_offset(z, local);
+
+	return local - tz_offset(z, t);
+}
+
+static int all_digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+int when_parse(const char *opt, const char *s, struct tz *z, long long now, long long *out,
+	       struct err *e)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh = 0, om = 0;
+	char sign = 0;
+	long long local;
+	const char *rest;
+
+	if (all_digits(s) && strlen(s) >= 9) {
+		if (sscanf(s, "%lld", out) != 1)
+			goto bad;
+		return 0;
+	}
+	if (isdigit((unsigned char)s[0]) && strchr("smhdw", s[strlen(s) - 1]) && !strchr(s, '-')) {
+		long long back;
+
+		if (when_duration(opt, s, &back, e))
+			return -1;
+		*out = now - back;
+		return 0;
+	}
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+		goto bad;
+	rest = s + 10;
+	if (*rest == 'T' || *rest == ' ') {
+		n = 0;
+		if (sscanf(rest + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5)
+			goto bad;
+		rest += 6;
+		if (*rest == ':') {
+			n = 0;
+			if (sscanf(rest + 1, "%2d%n", &sec, &n) != 1 || n != 2)
+				goto bad;
+			rest += 3;
+		}
+		if (*rest == 'Z') {
+			sign = 'Z';
+			rest++;
+		} else if (*rest == '+' || *rest == '-') {
+			sign = *rest;
+			n = 0;
+			if (sscanf(rest + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5)
+				goto bad;
+			rest += 6;
+		}
+	}
+	if (*rest || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+	    oh > 14 || om > 59)
+		goto bad;
+	local = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+	if (sign == 'Z')
+		*out = local;
+	else if (sign)
+		*out = local - (sign == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+	else
+		*out = from_local(z, local);
+	return 0;
+bad:
+	return err_set(e, ERR_USAGE, "%s '%s': expected YYYY-MM-DD, an ISO 8601 time such as "
+		       "2024-05-01T08:00:00+03:00, epoch seconds, or a duration such as 36h or 7d",
+		       opt, s);
+}
