@@ -220,3 +220,209 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 	}
 	return rc;
 }
+
+/* ---- the reader thread ---- */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#define FEED_SLOTS 8
+
+struct feed_slot {
+	struct page *pg;
+	struct buf body;
+	const char *file;
+};
+
+struct input_feed {
+	char **files;
+	size_t nfiles;
+	const char *current_file;
+	struct page *scratch;        /* the page input_read parses into */
+	struct feed_slot slot[FEED_SLOTS];
+	unsigned long long head, tail; /* slots filled: [tail, head) */
+	int consumed;                /* the consumer holds slot tail - 1 */
+	int done;                    /* the reader finished (ok or error) */
+	int failed;
+	struct err err;
+	volatile int cancel;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long long bytes;
+};
+
+static void on_wake(int signo)
+{
+	(void)signo; /* only to make a blocked read(2) return EINTR */
+}
+
+static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
+		     unsigned long page_no, struct err *e)
+{
+	struct input_feed *f = ctx;
+	struct feed_slot *s;
+
+	(void)page_no;
+	pthread_mutex_lock(&f->mu);
+	while (f->head - f->tail >= FEED_SLOTS - 1 && !f->cancel)
+		pthread_cond_wait(&f->cv, &f->mu);
+	pthread_mutex_unlock(&f->mu);
+	if (f->cancel)
+		return err_set(e, ERR_INTERRUPTED, "interrupted");
+	/* Slot head is free: the consumer holds at most slot tail - 1. */
+	s = &f->slot[f->head % FEED_SLOTS];
+	s->body.len = 0;
+	if (buf_add(&s->body, body, len))
+		return err_nomem(e);
+	page_swap(s->pg, pg);
+	if (page_extract(s->pg, s->body.data))
+		return err_nomem(e);
+	s->file = f->current_file;
+	pthread_mutex_lock(&f->mu);
+	f->head++;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static void *feed_main(void *arg)
+{
+	struct input_feed *f = arg;
+	struct err e = { .kind = ERR_NONE, .offset = -1 };
+	int rc = 0;
+
+	for (size_t i = 0; i < f->nfiles && !rc; i++) {
+		f->current_file = strcmp(f->files[i], "-") ? f->files[i] : "standard input";
+		rc = input_read(f->files[i], f->scratch, feed_page, f, &f->bytes, &f->cancel, &e);
+	}
+	pthread_mutex_lock(&f->mu);
+	f->done = 1;
+	f->failed = rc != 0;
+	f->err = e;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+int input_feed_start(struct input_feed **out, char **files, size_t nfiles, struct err *e)
+{
+	struct input_feed *f = calloc(1, sizeof(*f));
+	struct sigaction sa;
+	sigset_t all, old;
+
+	if (!f)
+		return err_nomem(e);
+	f->files = files;
+	f->nfiles = nfiles;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	int ok = (f->scratch = page_new()) != NULL;
+
+	for (int i = 0; i < FEED_SLOTS; i++)
+		ok &= (f->slot[i].pg = page_new()) != NULL;
+	if (!ok) {
+		input_feed_stop(f);
+		return err_nomem(e);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_wake;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL); /* no SA_RESTART */
+	/* The reader takes no signal but SIGUSR2, which input_feed_stop sends it. */
+	sigfillset(&all);
+	sigdelset(&all, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	f->started = pthread_create(&f->thread, NULL, feed_main, f) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!f->started) {
+		input_feed_stop(f);
+		return err_set(e, ERR_SOFTWARE, "cannot start the reader thread");
+	}
+	*out = f;
+	return 0;
+}
+
+int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
+		    const char **file, const volatile int *stop, struct err *e)
+{
+	struct feed_slot *s;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->consumed) {
+		f->tail++;         /* give the previous page back */
+		f->consumed = 0;
+		pthread_cond_broadcast(&f->cv);
+	}
+	while (f->tail == f->head && !f->done && !(stop && *stop)) {
+		struct timespec ts;
+
+		/* Wake now and then: a signal does not end a condition wait. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+	}
+	if (stop && *stop) {
+		pthread_mutex_unlock(&f->mu);
+		return err_set(e, ERR_INTERRUPTED, "interrupted");
+	}
+	if (f->tail == f->head) {
+		int failed = f->failed;
+
+		if (failed)
+			*e = f->err;
+		pthread_mutex_unlock(&f->mu);
+		return failed ? -1 : 0;
+	}
+	s = &f->slot[f->tail % FEED_SLOTS];
+	f->consumed = 1;
+	pthread_mutex_unlock(&f->mu);
+	*pg = s->pg;
+	*body = s->body.data;
+	*file = s->file;
+	return 1;
+}
+
+unsigned long long input_feed_bytes(const struct input_feed *f)
+{
+	return f->bytes;
+}
+
+void input_feed_stop(struct input_feed *f)
+{
+	if (!f)
+		return;
+	if (f->started) {
+		pthread_mutex_lock(&f->mu);
+		f->cancel = 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		/* A reader blocked in read(2) on a pipe or terminal: wake it. */
+		while (1) {
+			int done;
+
+			pthread_mutex_lock(&f->mu);
+			done = f->done;
+			pthread_mutex_unlock(&f->mu);
+			if (done)
+				break;
+			pthread_kill(f->thread, SIGUSR2);
+			usleep(10000);
+		}
+		pthread_join(f->thread, NULL);
+	}
+	for (int i = 0; i < FEED_SLOTS; i++) {
+		page_free(f->slot[i].pg);
+		buf_free(&f->slot[i].body);
+	}
+	page_free(f->scratch);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(f);
+}

@@ -27,3 +27,26 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 	       unsigned long long *bytes_in, const volatile int *stop, struct err *e);
 
 #endif
+
+/*
+ * A reader thread over all convert inputs: it reads, tokenizes and extracts
+ * pages ahead of the consumer (a ring of a few pages), so jsmn runs on one
+ * core while the writers run on the other. Pages come out in input order.
+ */
+struct input_feed;
+
+int input_feed_start(struct input_feed **out, char **files, size_t nfiles, struct err *e);
+
+/*
+ * The next page: 1 with *pg, *body and *file set (valid until the next
+ * call), 0 after the last page, -1 with e set (the reader's error, or
+ * ERR_INTERRUPTED once *stop is set).
+ */
+int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
+		    const char **file, const volatile int *stop, struct err *e);
+
+/* Input bytes read so far (as on disk). */
+unsigned long long input_feed_bytes(const struct input_feed *f);
+
+/* Stop the reader (interrupting a blocked read), join it, free. NULL is fine. */
+void input_feed_stop(struct input_feed *f);

@@ -218,26 +218,16 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter, struc
 	return 0;
 }
 
-static int on_input_page(void *ctx, struct page *pg, const char *body, size_t len,
-			 unsigned long page_no, struct err *e)
-{
-	struct run *r = ctx;
-	struct pipeline_page_result res;
-
-	(void)len;
-	(void)page_no;
-	if (check_stop(e) || pipeline_page(r->current->pipeline, pg, body, &res, e))
-		return -1;
-	show_progress(r);
-	return 0;
-}
-
 static int run_convert(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
 	char *stdin_only[] = { "-" };
 	char **files = o->nfiles ? o->files : stdin_only;
 	size_t nfiles = o->nfiles ? o->nfiles : 1;
+	struct input_feed *feed = NULL;
+	struct page *pg;
+	const char *body, *file, *last_file = NULL;
+	int got;
 
 	if (!o->nfiles && isatty(STDIN_FILENO))
 		return err_set(e, ERR_USAGE, "no input: name saved API responses (FILE...) or pipe "
@@ -246,13 +236,24 @@ static int run_convert(struct run *r, struct err *e)
 	for (size_t i = 0; i < nfiles; i++)
 		if (strcmp(files[i], "-") && access(files[i], R_OK))
 			return err_set(e, ERR_USAGE, "%s: cannot read: %s", files[i], strerror(errno));
+	if (input_feed_start(&feed, files, nfiles, e))
+		return -1;
 	r->current = &r->targets[0];
-	for (size_t i = 0; i < nfiles; i++) {
-		warn_where(&r->warn, "%s", strcmp(files[i], "-") ? files[i] : "standard input");
-		if (input_read(files[i], r->page, on_input_page, r, &r->bytes_in, &stop_flag, e))
-			return -1;
+	while ((got = input_feed_next(feed, &pg, &body, &file, &stop_flag, e)) > 0) {
+		struct pipeline_page_result res;
+
+		if (file != last_file) {
+			warn_where(&r->warn, "%s", file);
+			last_file = file;
+		}
+		if (pipeline_page(r->current->pipeline, pg, body, &res, e)) {
+			got = -1;
+			break;
+		}
+		show_progress(r);
 	}
-	return 0;
+	input_feed_stop(feed);
+	return got < 0 ? -1 : 0;
 }
 
 static int save_raw(struct run *r, const char *body, size_t len, struct err *e)
@@ -470,7 +471,7 @@ static int run(struct run *r, struct err *e)
 	if (open_targets(r, &filter, e))
 		goto out;
 	if (o->save_raw) {
-		struct sink_opts so = { o->save_raw, 0, 6 };
+		struct sink_opts so = { .path = o->save_raw, .level = 6 };
 		int ndjson;
 
 		outpath_infer(o->save_raw, &ndjson, &so.gzip);

@@ -16,8 +16,12 @@ struct page {
 	int ntok;               /* tokens of the parsed body */
 	size_t *elem;           /* token index of each array element */
 	size_t nelem, elem_cap;
-	struct extra *extra;    /* the current record's unknown fields */
-	size_t extra_cap;
+	struct record *rec;     /* every element, extracted once per page */
+	unsigned char *is_obj;
+	size_t rec_cap;
+	int extracted;
+	struct extra *extra;    /* unknown fields of all records, in order */
+	size_t nextra, extra_cap;
 	size_t root_end;
 };
 
@@ -43,6 +47,8 @@ void page_free(struct page *pg)
 		return;
 	free(pg->tok);
 	free(pg->elem);
+	free(pg->rec);
+	free(pg->is_obj);
 	free(pg->extra);
 	free(pg);
 }
@@ -53,6 +59,8 @@ void page_reset(struct page *pg)
 	pg->ntok = 0;
 	pg->nelem = 0;
 	pg->root_end = 0;
+	pg->extracted = 0;
+	pg->nextra = 0;
 }
 
 static int is_ws(char c)
@@ -257,6 +265,7 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 		return PAGE_DONE;
 	}
 	pg->ntok = r;
+	pg->extracted = 0;
 	pg->root_end = (size_t)pg->tok[0].end;
 	for (pos = pg->root_end; pos < len; pos++)
 		if (!is_ws(body[pos]))
@@ -298,42 +307,110 @@ static void set_field(struct field *f, const char *body, const jsmntok_t *t, int
 	}
 }
 
-int page_record(struct page *pg, const char *body, size_t i, struct record *r)
+/* Index of the token after a value: scalars (the common case) are one token. */
+static inline int skip_value(const struct page *pg, int i)
+{
+	return pg->tok[i].size == 0 ? i + 1 : skip(pg, i);
+}
+
+static int add_extra(struct page *pg, const char *body, int k)
+{
+	struct extra *x;
+
+	if (pg->nextra == pg->extra_cap) {
+		size_t cap = pg->extra_cap ? 2 * pg->extra_cap : 16;
+
+		x = realloc(pg->extra, cap * sizeof(*x));
+		if (!x)
+			return -1;
+		pg->extra = x;
+		pg->extra_cap = cap;
+	}
+	x = &pg->extra[pg->nextra++];
+	set_field(&x->key, body, &pg->tok[k], k);
+	set_field(&x->value, body, &pg->tok[k + 1], k + 1);
+	return 0;
+}
+
+static void extract_one(struct page *pg, const char *body, size_t i, struct record *r)
 {
 	int t = (int)pg->elem[i];
 	const jsmntok_t *obj = &pg->tok[t];
 	int k = t + 1;
 
-	memset(r->f, 0, sizeof(r->f));
-	r->n_extra = 0;
-	r->extra = pg->extra;
+	memset(r, 0, sizeof(*r));
 	r->offset = (size_t)obj->start;
-	if (obj->type != JSMN_OBJECT)
-		return 1;
+	r->n_extra = pg->nextra; /* first index until the pointers are fixed */
+	pg->is_obj[i] = obj->type == JSMN_OBJECT;
+	if (!pg->is_obj[i])
+		return;
 	for (int n = 0; n < obj->size; n++) {
 		const jsmntok_t *key = &pg->tok[k];
 		int which = record_key_of(body + key->start, (size_t)(key->end - key->start));
 
-		if (which >= 0) {
+		if (which >= 0)
 			set_field(&r->f[which], body, &pg->tok[k + 1], k + 1);
-		} else {
-			if (r->n_extra == pg->extra_cap) {
-				size_t cap = pg->extra_cap ? 2 * pg->extra_cap : 8;
-				struct extra *x = realloc(pg->extra, cap * sizeof(*x));
-
-				if (!x)
-					return -1;
-				pg->extra = x;
-				pg->extra_cap = cap;
-				r->extra = x;
-			}
-			set_field(&pg->extra[r->n_extra].key, body, key, k);
-			set_field(&pg->extra[r->n_extra].value, body, &pg->tok[k + 1], k + 1);
-			r->n_extra++;
-		}
-		k = skip(pg, k + 1);
+		else if (add_extra(pg, body, k))
+			pg->is_obj[i] = 2; /* out of memory: reported by page_record */
+		k = skip_value(pg, k + 1);
 	}
+	r->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &r->ts);
+	r->dir_ok = !record_int(&r->f[REC_DIRECTION], &r->dir);
+	r->state_ok = !record_int(&r->f[REC_STATE], &r->state);
+}
+
+/* All records of the page at once; extras pointers are fixed at the end. */
+static int extract(struct page *pg, const char *body)
+{
+	size_t first;
+
+	if (pg->nelem > pg->rec_cap) {
+		struct record *rec = realloc(pg->rec, pg->nelem * sizeof(*rec));
+		unsigned char *obj;
+
+		if (!rec)
+			return -1;
+		pg->rec = rec;
+		obj = realloc(pg->is_obj, pg->nelem);
+		if (!obj)
+			return -1;
+		pg->is_obj = obj;
+		pg->rec_cap = pg->nelem;
+	}
+	pg->nextra = 0;
+	for (size_t i = 0; i < pg->nelem; i++) {
+		extract_one(pg, body, i, &pg->rec[i]);
+		if (pg->is_obj[i] == 2)
+			return -1;
+	}
+	for (size_t i = 0; i < pg->nelem; i++) {
+		first = pg->rec[i].n_extra;
+		pg->rec[i].extra = pg->extra ? pg->extra + first : NULL;
+		pg->rec[i].n_extra = (i + 1 < pg->nelem ? pg->rec[i + 1].n_extra : pg->nextra) - first;
+	}
+	pg->extracted = 1;
 	return 0;
+}
+
+int page_extract(struct page *pg, const char *body)
+{
+	return pg->extracted ? 0 : extract(pg, body);
+}
+
+void page_swap(struct page *a, struct page *b)
+{
+	struct page t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+int page_record(struct page *pg, const char *body, size_t i, struct record *r)
+{
+	if (!pg->extracted && extract(pg, body))
+		return -1;
+	*r = pg->rec[i];
+	return pg->is_obj[i] ? 0 : 1;
 }
 
 /* Deeper than this, a nested value is written as null and counted as bad. */

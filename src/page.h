@@ -43,6 +43,12 @@ void page_reset(struct page *pg);
  */
 int page_parse(struct page *pg, const char *body, size_t len, int final, struct err *e);
 
+/* Exchange two pages' whole state (O(1)): hands a parsed page to another owner. */
+void page_swap(struct page *a, struct page *b);
+
+/* Extract every record now (page_record does it on first use otherwise). -1 on ENOMEM. */
+int page_extract(struct page *pg, const char *body);
+
 /* Number of array elements in the parsed page. */
 size_t page_count(const struct page *pg);
 
@@ -50,8 +56,10 @@ size_t page_count(const struct page *pg);
 size_t page_root_end(const struct page *pg);
 
 /*
- * Fill r with element i (in page order, newest first). Returns 0, or 1 when
- * the element is not an object (the caller skips it and warns).
+ * Fill r with element i (in page order, newest first). The first call
+ * extracts every record of the page once; later calls copy. Returns 0, 1
+ * when the element is not an object (the caller skips it and warns), or -1
+ * on ENOMEM.
  */
 int page_record(struct page *pg, const char *body, size_t i, struct record *r);
 

@@ -1,7 +1,5 @@
 #include "pipeline.h"
-#include "fsutil.h"
 #include "seen.h"
-#include "spool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,24 +9,19 @@ struct pipeline {
 	struct warn *warn;
 	struct writer *writer;
 	struct sink *sink;
-	struct spool *spool;        /* ORDER_OLDEST only */
 	struct seen *seen;
-	struct buf chunk;           /* a page's rows on their way to the spool */
+	/* ORDER_OLDEST: pages' rows, each page's oldest first, in page order... */
+	struct buf batch;
+	size_t *ends;               /* ...with where each page's rows end */
+	size_t nends, ends_cap;
+	struct buf chunk;           /* the batch with its pages reversed, for the sink */
 	unsigned char *keep;        /* per element of the current page */
 	size_t keep_cap;
 	struct pipeline_stats stats;
 };
 
-static int spool_dir(const struct pipeline_opts *opts, char *dir, size_t size)
-{
-	const char *t = getenv("TMPDIR");
-
-	if (opts->sink.path && strcmp(opts->sink.path, "-"))
-		fsutil_dirname(opts->sink.path, dir, size);
-	else
-		snprintf(dir, size, "%s", t && *t ? t : "/tmp");
-	return 0;
-}
+/* Rows are handed to the sink in chunks of about this size (oldest order). */
+#define BATCH_BYTES (256u * 1024u)
 
 int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct warn *warn,
 		  struct err *e)
@@ -45,14 +38,8 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		err_nomem(e);
 		goto fail;
 	}
-	if (opts->order == ORDER_OLDEST) {
-		char dir[4096];
-
-		spool_dir(opts, dir, sizeof(dir));
-		if (spool_open(&pl->spool, dir, e))
-			goto fail;
-	}
-	if (sink_open(&pl->sink, &opts->sink, e))
+	pl->opts.sink.reverse = opts->order == ORDER_OLDEST;
+	if (sink_open(&pl->sink, &pl->opts.sink, e))
 		goto fail;
 	if (writer_begin(pl->writer, sink_buf(pl->sink))) {
 		err_nomem(e);
@@ -94,7 +81,8 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 			continue;
 		}
 		res->records++;
-		if (!record_int(&r.f[REC_TIMESTAMP], &ts)) {
+		if (r.ts_ok) {
+			ts = r.ts;
 			if (!res->has_oldest || ts < res->oldest)
 				res->oldest = ts;
 			res->has_oldest = 1;
@@ -128,6 +116,47 @@ static int write_row(struct pipeline *pl, struct page *pg, const char *body, siz
 	return 0;
 }
 
+/*
+ * Oldest order: the batch holds pages in arrival order; the chunk gets them
+ * last page first, so the chunk reads oldest first. The sink then writes
+ * chunks last first.
+ */
+static int flush_batch(struct pipeline *pl, struct err *e)
+{
+	size_t end = pl->batch.len;
+
+	if (!pl->nends)
+		return 0;
+	pl->chunk.len = 0;
+	if (buf_reserve(&pl->chunk, pl->batch.len))
+		return err_nomem(e);
+	for (size_t i = pl->nends; i-- > 0;) {
+		size_t start = i ? pl->ends[i - 1] : 0;
+
+		memcpy(pl->chunk.data + pl->chunk.len, pl->batch.data + start, end - start);
+		pl->chunk.len += end - start;
+		end = start;
+	}
+	pl->batch.len = 0;
+	pl->nends = 0;
+	return sink_chunk(pl->sink, &pl->chunk, e);
+}
+
+static int end_page_in_batch(struct pipeline *pl, struct err *e)
+{
+	if (pl->nends == pl->ends_cap) {
+		size_t cap = pl->ends_cap ? 2 * pl->ends_cap : 64;
+		size_t *p = realloc(pl->ends, cap * sizeof(*p));
+
+		if (!p)
+			return err_nomem(e);
+		pl->ends = p;
+		pl->ends_cap = cap;
+	}
+	pl->ends[pl->nends++] = pl->batch.len;
+	return pl->batch.len >= BATCH_BYTES ? flush_batch(pl, e) : 0;
+}
+
 int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 		  struct pipeline_page_result *res, struct err *e)
 {
@@ -146,29 +175,20 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 		}
 		return 0;
 	}
-	pl->chunk.len = 0;
 	for (size_t i = n; i-- > 0;)
-		if (pl->keep[i] && write_row(pl, pg, body, i, &pl->chunk, e))
+		if (pl->keep[i] && write_row(pl, pg, body, i, &pl->batch, e))
 			return -1;
-	return pl->chunk.len ? spool_add(pl->spool, pl->chunk.data, pl->chunk.len, e) : 0;
-}
-
-static int emit_to_sink(void *ctx, const char *p, size_t n, struct err *e)
-{
-	return sink_write(ctx, p, n, e);
+	return end_page_in_batch(pl, e);
 }
 
 int pipeline_segment_end(struct pipeline *pl, struct err *e)
 {
-	if (pl->spool && (spool_replay(pl->spool, emit_to_sink, pl->sink, e) ||
-			  spool_truncate(pl->spool, e)))
-		return -1;
-	return 0;
+	return flush_batch(pl, e) || sink_segment_end(pl->sink, e) ? -1 : 0;
 }
 
 int pipeline_commit(struct pipeline *pl, struct err *e)
 {
-	return pipeline_segment_end(pl, e) ? -1 : sink_commit(pl->sink, e);
+	return flush_batch(pl, e) || sink_commit(pl->sink, e) ? -1 : 0;
 }
 
 void pipeline_close(struct pipeline *pl)
@@ -176,10 +196,11 @@ void pipeline_close(struct pipeline *pl)
 	if (!pl)
 		return;
 	sink_close(pl->sink);
-	spool_close(pl->spool);
 	writer_free(pl->writer);
 	seen_free(pl->seen);
+	buf_free(&pl->batch);
 	buf_free(&pl->chunk);
+	free(pl->ends);
 	free(pl->keep);
 	free(pl);
 }

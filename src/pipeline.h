@@ -3,7 +3,8 @@
  * share — de-duplication by `unique` (SPEC §5.2), row order, the writer and
  * the output file. Pages go in newest first, as the API pages them; rows
  * come out in --order. For `oldest`, each page's rows are formatted
- * oldest-first and spooled, and the spool is replayed backwards at commit:
+ * oldest-first and batched; batches go to the sink's reverse mode, which
+ * spools (and compresses) them and writes them last first at commit:
  * memory stays flat whatever the size of the history.
  */
 #ifndef WAEXPORT_PIPELINE_H

@@ -49,6 +49,9 @@ struct record {
 	const struct extra *extra;  /* owned by the page */
 	size_t n_extra;
 	size_t offset;              /* byte offset of the object in its body */
+	/* The codes, parsed once with record_int (valid when *_ok). */
+	long long ts, dir, state;
+	unsigned char ts_ok, dir_ok, state_ok;
 };
 
 /* Map a key name (raw, as in the body) to its record_key, or -1. */

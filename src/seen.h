@@ -6,7 +6,7 @@
  * order. So the set remembers the most recent uniques, not all of them:
  * two generations of 64-bit hashes, each of SEEN_WINDOW entries, so every
  * one of the last SEEN_WINDOW messages is always remembered, in bounded
- * memory (about 4 MiB) whatever the size of the history. A duplicate more
+ * memory (1 MiB, small enough to stay in cache) whatever the size of the history. A duplicate more
  * than SEEN_WINDOW messages after its first sighting would need that many
  * new messages to arrive during one run; it would be written twice, never
  * lost. Hashes are 64-bit: a false match among a million messages has a
@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEEN_WINDOW (1u << 17)
+#define SEEN_WINDOW (1u << 15)
 
 struct seen;
 

@@ -1,10 +1,12 @@
 #include "sink.h"
 #include "fsutil.h"
+#include "spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +17,25 @@
 /* Hand-off size: large enough for deflate and write(2), small for RSS. */
 #define SINK_CHUNK (512u * 1024u)
 #define ZOUT_SIZE (256u * 1024u)
+/* A spooled compressed chunk starts with its CRC-32 and raw length. */
+#define CHUNK_HEAD 12
 
 struct sink {
 	int fd;
 	int is_stdout;
 	int in_place;              /* writing the target itself (not regular) */
+	int committed;
 	char *target;              /* final path */
 	char *tmp;                 /* temporary path, NULL when none */
-	int gzip;
-	z_stream z;
+	int gzip, reverse;
+	z_stream z;                /* forward: one gzip stream; reverse: raw deflate per chunk */
 	int z_ready;
 	unsigned char *zout;
+	struct buf zchunk;         /* reverse: a compressed chunk on its way to the spool */
+	struct spool *spool;       /* reverse */
+	int head_done;             /* reverse: head written to the file */
+	uLong crc;                 /* reverse gzip: CRC-32 of what the file holds so far */
+	unsigned long long isize;
 
 	struct buf cur;            /* the producer fills this */
 	struct buf work;           /* the worker drains this */
@@ -36,7 +46,8 @@ struct sink {
 	pthread_cond_t cv;
 	int busy;                  /* work holds bytes for the worker */
 	int stop;
-	int werrno;                /* first write errno (worker), 0 if none */
+	int werrno;                /* first worker errno, 0 if none */
+	struct err werr;           /* a worker spool error */
 	int zerr;                  /* deflate failed */
 
 	unsigned long long in;
@@ -51,7 +62,7 @@ static int write_bytes(struct sink *s, const void *p, size_t n)
 	return 0;
 }
 
-/* Compress or copy one chunk to the file. Returns 0 or an errno. */
+/* Forward mode: compress or copy one buffer to the file. Returns 0 or an errno. */
 static int drain(struct sink *s, const char *p, size_t n, int finish)
 {
 	if (!s->gzip)
@@ -79,6 +90,52 @@ static int drain(struct sink *s, const char *p, size_t n, int finish)
 	}
 }
 
+/*
+ * Raw-deflate p[0..n) on its own, ending in a sync flush (byte-aligned, not
+ * final), into s->zchunk after a CRC-32 + length head.
+ */
+static int compress_chunk(struct sink *s, const char *p, size_t n, int final)
+{
+	uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)p, (uInt)n);
+	uint64_t raw = n;
+	size_t bound = deflateBound(&s->z, (uLong)n) + 64;
+
+	s->zchunk.len = 0;
+	if (buf_reserve(&s->zchunk, CHUNK_HEAD + bound))
+		return ENOMEM;
+	memcpy(s->zchunk.data, &crc, 4);
+	memcpy(s->zchunk.data + 4, &raw, 8);
+	if (deflateReset(&s->z) != Z_OK) {
+		s->zerr = 1;
+		return EIO;
+	}
+	s->z.next_in = (unsigned char *)p;
+	s->z.avail_in = (uInt)n;
+	s->z.next_out = (unsigned char *)s->zchunk.data + CHUNK_HEAD;
+	s->z.avail_out = (uInt)bound;
+	if (deflate(&s->z, final ? Z_FINISH : Z_SYNC_FLUSH) == Z_STREAM_ERROR || s->z.avail_in) {
+		s->zerr = 1;
+		return EIO;
+	}
+	s->zchunk.len = CHUNK_HEAD + bound - s->z.avail_out;
+	return 0;
+}
+
+/* Reverse mode, in the worker: one chunk into the spool. */
+static int spool_chunk(struct sink *s, const char *p, size_t n)
+{
+	int rc;
+
+	if (!s->gzip)
+		return spool_add(s->spool, p, n, &s->werr) ? (s->werr.errnum ? s->werr.errnum : EIO) : 0;
+	rc = compress_chunk(s, p, n, 0);
+	if (rc)
+		return rc;
+	if (spool_add(s->spool, s->zchunk.data, s->zchunk.len, &s->werr))
+		return s->werr.errnum ? s->werr.errnum : EIO;
+	return 0;
+}
+
 static void *worker(void *arg)
 {
 	struct sink *s = arg;
@@ -90,7 +147,10 @@ static void *worker(void *arg)
 		if (!s->busy && s->stop)
 			break;
 		pthread_mutex_unlock(&s->mu);
-		int rc = s->werrno ? 0 : drain(s, s->work.data, s->work.len, 0);
+		int rc = 0;
+		if (!s->werrno)
+			rc = s->reverse ? spool_chunk(s, s->work.data, s->work.len)
+					: drain(s, s->work.data, s->work.len, 0);
 		pthread_mutex_lock(&s->mu);
 		if (rc && !s->werrno)
 			s->werrno = rc;
@@ -108,6 +168,8 @@ static int io_error(struct sink *s, int errnum, struct err *e)
 
 	if (s->zerr)
 		return err_set(e, ERR_SOFTWARE, "%s: gzip compression failed", where);
+	if (errnum == ENOMEM)
+		return err_nomem(e);
 	err_set(e, ERR_IO, "%s: write failed: %s%s", where, strerror(errnum),
 		errnum == ENOSPC ? " (free some space and run again; the previous file is untouched)" : "");
 	e->errnum = errnum;
@@ -127,18 +189,19 @@ static int wait_idle(struct sink *s)
 	return rc;
 }
 
-static int hand_off(struct sink *s, struct err *e)
+/* Give `full` to the worker; full gets the worker's emptied buffer back. */
+static int hand_off(struct sink *s, struct buf *full, struct err *e)
 {
 	struct buf t;
 	int rc = wait_idle(s);
 
 	if (rc)
 		return io_error(s, rc, e);
-	s->in += s->cur.len;
+	s->in += full->len;
 	pthread_mutex_lock(&s->mu);
 	t = s->work;
-	s->work = s->cur;
-	s->cur = t;
+	s->work = *full;
+	*full = t;
 	s->busy = 1;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
@@ -173,6 +236,35 @@ static int open_target(struct sink *s, const struct sink_opts *opts, struct err 
 	return 0;
 }
 
+static int open_zlib(struct sink *s, int level, struct err *e)
+{
+	/* Forward: one gzip stream (window bits 15 + 16). Reverse: raw deflate. */
+	int bits = s->reverse ? -15 : 15 + 16;
+
+	s->zout = malloc(ZOUT_SIZE);
+	if (!s->zout)
+		return err_nomem(e);
+	if (deflateInit2(&s->z, level, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return err_set(e, ERR_SOFTWARE, "gzip: cannot initialise zlib (level %d)", level);
+	s->z_ready = 1;
+	s->crc = crc32(0L, Z_NULL, 0);
+	return 0;
+}
+
+static int open_spool(struct sink *s, const struct sink_opts *opts, struct err *e)
+{
+	char dir[4096];
+	const char *t = getenv("TMPDIR");
+
+	if (opts->spool_dir)
+		snprintf(dir, sizeof(dir), "%s", opts->spool_dir);
+	else if (!s->is_stdout && !s->in_place)
+		fsutil_dirname(s->target, dir, sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%s", t && *t ? t : "/tmp");
+	return spool_open(&s->spool, dir, e);
+}
+
 int sink_open(struct sink **out, const struct sink_opts *opts, struct err *e)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -181,6 +273,8 @@ int sink_open(struct sink **out, const struct sink_opts *opts, struct err *e)
 	if (!s)
 		return err_nomem(e);
 	s->fd = -1;
+	s->gzip = opts->gzip;
+	s->reverse = opts->reverse;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (!opts->path || !strcmp(opts->path, "-")) {
@@ -189,20 +283,10 @@ int sink_open(struct sink **out, const struct sink_opts *opts, struct err *e)
 	} else if (open_target(s, opts, e)) {
 		goto fail;
 	}
-	s->gzip = opts->gzip;
-	if (s->gzip) {
-		s->zout = malloc(ZOUT_SIZE);
-		if (!s->zout) {
-			err_nomem(e);
-			goto fail;
-		}
-		if (deflateInit2(&s->z, opts->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			err_set(e, ERR_SOFTWARE, "gzip: cannot initialise zlib (level %d)", opts->level);
-			goto fail;
-		}
-		s->z_ready = 1;
-	}
-	if (buf_reserve(&s->cur, SINK_CHUNK + SINK_CHUNK / 4) || buf_reserve(&s->work, SINK_CHUNK + SINK_CHUNK / 4)) {
+	if ((s->gzip && open_zlib(s, opts->level, e)) || (s->reverse && open_spool(s, opts, e)))
+		goto fail;
+	if (buf_reserve(&s->cur, SINK_CHUNK + SINK_CHUNK / 4) ||
+	    buf_reserve(&s->work, SINK_CHUNK + SINK_CHUNK / 4)) {
 		err_nomem(e);
 		goto fail;
 	}
@@ -229,7 +313,7 @@ struct buf *sink_buf(struct sink *s)
 
 int sink_flush(struct sink *s, struct err *e)
 {
-	return s->cur.len >= SINK_CHUNK ? hand_off(s, e) : 0;
+	return !s->reverse && s->cur.len >= SINK_CHUNK ? hand_off(s, &s->cur, e) : 0;
 }
 
 int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
@@ -248,6 +332,90 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 	return 0;
 }
 
+int sink_chunk(struct sink *s, struct buf *chunk, struct err *e)
+{
+	return chunk->len ? hand_off(s, chunk, e) : 0;
+}
+
+/* Reverse gzip: raw deflate a piece that goes straight to the file. */
+static int write_compressed(struct sink *s, const char *p, size_t n, int final)
+{
+	int rc = compress_chunk(s, p, n, final);
+
+	if (rc)
+		return rc;
+	s->crc = crc32_combine(s->crc, crc32(0L, (const Bytef *)p, (uInt)n), (z_off_t)n);
+	s->isize += n;
+	return write_bytes(s, s->zchunk.data + CHUNK_HEAD, s->zchunk.len - CHUNK_HEAD);
+}
+
+/* Reverse mode: the head once, before the first chunk. */
+static int write_head(struct sink *s)
+{
+	/* RFC 1952 §2.3: magic, deflate, no flags, mtime 0, no extra flags, OS Unix. */
+	static const unsigned char gz_header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+	int rc;
+
+	if (s->head_done)
+		return 0;
+	s->head_done = 1;
+	if (!s->gzip)
+		return write_bytes(s, s->cur.data, s->cur.len);
+	rc = write_bytes(s, gz_header, sizeof(gz_header));
+	return rc ? rc : write_compressed(s, s->cur.data, s->cur.len, 0);
+}
+
+static int emit_chunk(void *ctx, const char *p, size_t n, struct err *e)
+{
+	struct sink *s = ctx;
+	int rc;
+
+	if (!s->gzip) {
+		rc = write_bytes(s, p, n);
+	} else {
+		uint32_t crc;
+		uint64_t raw;
+
+		memcpy(&crc, p, 4);
+		memcpy(&raw, p + 4, 8);
+		s->crc = crc32_combine(s->crc, crc, (z_off_t)raw);
+		s->isize += raw;
+		rc = write_bytes(s, p + CHUNK_HEAD, n - CHUNK_HEAD);
+	}
+	return rc ? io_error(s, rc, e) : 0;
+}
+
+int sink_segment_end(struct sink *s, struct err *e)
+{
+	int rc;
+
+	if (!s->reverse)
+		return 0;
+	rc = wait_idle(s);
+	if (!rc)
+		rc = write_head(s);
+	if (rc)
+		return io_error(s, rc, e);
+	if (spool_replay(s->spool, emit_chunk, s, e) || spool_truncate(s->spool, e))
+		return -1;
+	return 0;
+}
+
+/* Reverse gzip: the final empty block and the trailer (CRC-32, ISIZE, little-endian). */
+static int write_trailer(struct sink *s)
+{
+	unsigned char t[8];
+	int rc = write_compressed(s, "", 0, 1);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < 4; i++) {
+		t[i] = (unsigned char)(s->crc >> (8 * i));
+		t[4 + i] = (unsigned char)(s->isize >> (8 * i));
+	}
+	return write_bytes(s, t, sizeof(t));
+}
+
 static void stop_thread(struct sink *s)
 {
 	if (!s->thread_ready)
@@ -260,39 +428,30 @@ static void stop_thread(struct sink *s)
 	s->thread_ready = 0;
 }
 
-static void sink_free(struct sink *s)
+static int finish(struct sink *s, struct err *e)
 {
-	stop_thread(s);
-	if (s->z_ready)
-		deflateEnd(&s->z);
-	if (s->fd >= 0 && !s->is_stdout)
-		close(s->fd);
-	if (s->tmp)
-		unlink(s->tmp);
-	free(s->tmp);
-	free(s->target);
-	free(s->zout);
-	buf_free(&s->cur);
-	buf_free(&s->work);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
+	int rc;
+
+	if (s->reverse) {
+		if (sink_segment_end(s, e))
+			return -1;
+		rc = s->gzip ? write_trailer(s) : 0;
+	} else {
+		rc = wait_idle(s);
+		if (!rc) {
+			s->in += s->cur.len;
+			rc = drain(s, s->cur.data, s->cur.len, 1);
+			s->cur.len = 0;
+		}
+	}
+	return rc ? io_error(s, rc, e) : 0;
 }
 
 int sink_commit(struct sink *s, struct err *e)
 {
-	int rc = wait_idle(s);
-
-	stop_thread(s);
-	if (!rc) {
-		s->in += s->cur.len;
-		rc = drain(s, s->cur.data, s->cur.len, 1);
-		s->cur.len = 0;
-	}
-	if (rc) {
-		io_error(s, rc, e);
+	if (finish(s, e))
 		goto fail;
-	}
+	stop_thread(s);
 	if (s->is_stdout || s->in_place) {
 		if (!s->is_stdout && close(s->fd)) {
 			s->fd = -1;
@@ -300,6 +459,7 @@ int sink_commit(struct sink *s, struct err *e)
 			goto fail;
 		}
 		s->fd = -1;
+		s->committed = 1;
 		return 0;
 	}
 	if (fsync(s->fd) || close(s->fd)) {
@@ -316,6 +476,7 @@ int sink_commit(struct sink *s, struct err *e)
 	free(s->tmp);
 	s->tmp = NULL;
 	fsutil_sync_dir(s->target);
+	s->committed = 1;
 	return 0;
 fail:
 	if (s->tmp)
@@ -325,8 +486,25 @@ fail:
 
 void sink_close(struct sink *s)
 {
-	if (s)
-		sink_free(s);
+	if (!s)
+		return;
+	stop_thread(s);
+	if (s->z_ready)
+		deflateEnd(&s->z);
+	if (s->fd >= 0 && !s->is_stdout)
+		close(s->fd);
+	if (s->tmp)
+		unlink(s->tmp);
+	spool_close(s->spool);
+	free(s->tmp);
+	free(s->target);
+	free(s->zout);
+	buf_free(&s->zchunk);
+	buf_free(&s->cur);
+	buf_free(&s->work);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
 }
 
 unsigned long long sink_bytes_in(const struct sink *s)

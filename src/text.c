@@ -162,18 +162,31 @@ static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 	return 0;
 }
 
-size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad)
+/* Decoded characters a CSV cell must be quoted for (RFC 4180 §2.6). */
+static inline int csv_special(unsigned long cp)
+{
+	return cp == ',' || cp == '"' || cp == '\n' || cp == '\r';
+}
+
+/*
+ * The decoder behind text_decode and text_decode_csv. *quote is set when
+ * the decoded text holds a character CSV must quote for, so the writer need
+ * not scan the text again.
+ */
+static inline size_t decode(char *dst, const char *src, size_t len, unsigned *bad, int *quote)
 {
 	const char *p = src, *end = src + len;
 	char *d = dst;
+	uint64_t commas = 0;
 
 	while (p < end) {
-		/* Copy plain ASCII eight bytes at a time. */
+		/* Copy plain ASCII eight bytes at a time (raw control bytes leave it). */
 		while (end - p >= 8) {
 			uint64_t w = load64(p);
 
-			if ((w & HIGHS) | has_byte(w, '\\'))
+			if ((w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20))
 				break;
+			commas |= has_byte(w, ',');
 			memcpy(d, &w, 8);
 			p += 8;
 			d += 8;
@@ -184,9 +197,23 @@ size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad)
 		if (c == '\\') {
 			unsigned long cp;
 
+			/* The common escape, \uXXXX outside the surrogates and NUL: inline. */
+			if (end - p >= 6 && p[1] == 'u') {
+				long v = hex4(p + 2, end);
+
+				if (v > 0 && (v < 0xD800 || v > 0xDFFF)) {
+					p += 6;
+					if (v < 0x80)
+						*quote |= csv_special((unsigned long)v);
+					d += put_utf8(d, (unsigned long)v);
+					continue;
+				}
+			}
 			p += decode_escape(p, end, &cp, bad);
+			*quote |= csv_special(cp);
 			d += put_utf8(d, cp);
 		} else if (c < 0x80) {
+			*quote |= csv_special(c);
 			*d++ = (char)c;
 			p++;
 		} else {
@@ -203,7 +230,21 @@ size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad)
 			}
 		}
 	}
+	*quote |= commas != 0;
 	return (size_t)(d - dst);
+}
+
+size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad)
+{
+	int quote = 0;
+
+	return decode(dst, src, len, bad, &quote);
+}
+
+size_t text_decode_csv(char *dst, const char *src, size_t len, unsigned *bad, int *quote)
+{
+	*quote = 0;
+	return decode(dst, src, len, bad, quote);
 }
 
 static const char hexdigit[] = "0123456789abcdef";

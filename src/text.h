@@ -24,6 +24,9 @@
 /* Decode a raw JSON string body (between the quotes) to UTF-8. */
 size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad);
 
+/* text_decode that also says whether the text needs CSV quotes (, " CR LF). */
+size_t text_decode_csv(char *dst, const char *src, size_t len, unsigned *bad, int *quote);
+
 /*
  * Recode a raw JSON string body into a JSON string body that is valid UTF-8,
  * keeps non-ASCII as raw UTF-8, and escapes only what RFC 8259 §7 requires

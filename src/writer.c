@@ -122,15 +122,18 @@ void writer_warn(struct writer *w, const struct record *r, const char *what)
 
 void writer_prepare(struct writer *w, const struct record *r, struct row *row)
 {
-	row->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &row->ts);
+	row->ts_ok = r->ts_ok;
+	row->ts = r->ts;
 	row->time_len = 0;
 	if (row->ts_ok)
 		row->time_len = tz_format(w->opts.tz, row->ts,
 					  w->opts.excel ? TZ_SPREADSHEET : TZ_ISO8601, row->time);
 	if (!row->time_len && r->f[REC_TIMESTAMP].kind != FIELD_ABSENT)
 		writer_warn(w, r, "timestamp is not a usable epoch time; 'time' left empty");
-	row->dir_ok = !record_int(&r->f[REC_DIRECTION], &row->dir);
-	row->state_ok = !record_int(&r->f[REC_STATE], &row->state);
+	row->dir_ok = r->dir_ok;
+	row->dir = r->dir;
+	row->state_ok = r->state_ok;
+	row->state = r->state;
 	row->dir_label = record_direction_label(row->dir_ok, row->dir);
 	row->state_label = record_state_label(row->dir_ok, row->dir, row->state_ok, row->state);
 	if (r->f[REC_STATE].kind == FIELD_ABSENT && row->state_label && !row->state_ok)

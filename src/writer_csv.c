@@ -29,7 +29,7 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 {
 	char *t;
 	size_t n;
-	int lead;
+	int lead, quote;
 
 	if (!present)
 		return 0;
@@ -37,15 +37,16 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 		return -1;
 	t = buf_tail(out);
 	if (decode) {
-		n = text_decode(t, src, len, bad);
+		n = text_decode_csv(t, src, len, bad, &quote);
 	} else {
 		memcpy(t, src, len);
 		n = len;
+		quote = text_csv_needs_quotes(t, n);
 	}
 	lead = w->opts.excel && n && formula_lead(t[0]);
 	if (w->opts.excel && n > EXCEL_CELL_MAX / 3 && text_utf16_len(t, n) > EXCEL_CELL_MAX)
 		writer_warn(w, r, "a cell is longer than Excel's 32,767-character limit");
-	if (n && !text_csv_needs_quotes(t, n)) {
+	if (n && !quote) {
 		if (lead) {
 			memmove(t + 1, t, n);
 			t[0] = '\'';
