@@ -278,8 +278,6 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	if (buf_add(&s->body, body, len))
 		return err_nomem(e);
 	page_swap(s->pg, pg);
-	if (page_extract(s->pg, s->body.data))
-		return err_nomem(e);
 	s->file = f->current_file;
 	pthread_mutex_lock(&f->mu);
 	f->head++;
