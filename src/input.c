@@ -227,7 +227,12 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 #include <signal.h>
 #include <stdlib.h>
 
-#define FEED_SLOTS 8
+/*
+ * Pages in the ring, and how many must be ready (or free) before a waiting
+ * side is woken: waking per page would cost a futex round trip each.
+ */
+#define FEED_SLOTS 16
+#define FEED_WAKE (FEED_SLOTS / 2)
 
 struct feed_slot {
 	struct page *pg;
@@ -242,7 +247,8 @@ struct input_feed {
 	struct page *scratch;        /* the page input_read parses into */
 	struct feed_slot slot[FEED_SLOTS];
 	unsigned long long head, tail; /* slots filled: [tail, head) */
-	int consumed;                /* the consumer holds slot tail - 1 */
+	int consumed;                /* the consumer holds slot tail */
+	int reader_waits, consumer_waits;
 	int done;                    /* the reader finished (ok or error) */
 	int failed;
 	struct err err;
@@ -267,8 +273,11 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 
 	(void)page_no;
 	pthread_mutex_lock(&f->mu);
-	while (f->head - f->tail >= FEED_SLOTS - 1 && !f->cancel)
+	while (f->head - f->tail >= FEED_SLOTS - 1 && !f->cancel) {
+		f->reader_waits = 1;
 		pthread_cond_wait(&f->cv, &f->mu);
+		f->reader_waits = 0;
+	}
 	pthread_mutex_unlock(&f->mu);
 	if (f->cancel)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
@@ -281,7 +290,8 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	s->file = f->current_file;
 	pthread_mutex_lock(&f->mu);
 	f->head++;
-	pthread_cond_broadcast(&f->cv);
+	if (f->consumer_waits && f->head - f->tail >= FEED_WAKE)
+		pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 	return 0;
 }
@@ -352,7 +362,8 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 	if (f->consumed) {
 		f->tail++;         /* give the previous page back */
 		f->consumed = 0;
-		pthread_cond_broadcast(&f->cv);
+		if (f->reader_waits && FEED_SLOTS - (f->head - f->tail) >= FEED_WAKE)
+			pthread_cond_broadcast(&f->cv);
 	}
 	while (f->tail == f->head && !f->done && !(stop && *stop)) {
 		struct timespec ts;
@@ -364,7 +375,9 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
+		f->consumer_waits = 1;
 		pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+		f->consumer_waits = 0;
 	}
 	if (stop && *stop) {
 		pthread_mutex_unlock(&f->mu);

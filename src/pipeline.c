@@ -16,6 +16,7 @@ struct pipeline {
 	size_t nends, ends_cap;
 	struct buf chunk;           /* the batch with its pages reversed, for the sink */
 	unsigned char *keep;        /* per element of the current page */
+	uint64_t *hash;             /* per element: its unique's hash */
 	size_t keep_cap;
 	struct pipeline_stats stats;
 };
@@ -57,24 +58,36 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		      struct pipeline_page_result *res, struct err *e)
 {
 	struct record r;
-	long long ts;
 
 	if (n > pl->keep_cap) {
 		unsigned char *k = realloc(pl->keep, n);
+		uint64_t *h = realloc(pl->hash, n * sizeof(*h));
 
-		if (!k)
+		if (k)
+			pl->keep = k;
+		if (h)
+			pl->hash = h;
+		if (!k || !h)
 			return err_nomem(e);
-		pl->keep = k;
 		pl->keep_cap = n;
 	}
+	/* Hash every unique first and prefetch its slots: the misses overlap. */
 	for (size_t i = 0; i < n; i++) {
 		int rc = page_record(pg, body, i, &r);
-		const struct field *u = &r.f[REC_UNIQUE];
 
-		pl->keep[i] = 0;
 		if (rc < 0)
 			return err_nomem(e);
-		if (rc > 0) {
+		pl->keep[i] = rc == 0 && r.f[REC_UNIQUE].kind != FIELD_ABSENT;
+		if (pl->keep[i]) {
+			pl->hash[i] = seen_hash(r.f[REC_UNIQUE].p, r.f[REC_UNIQUE].len);
+			seen_prefetch(pl->seen, pl->hash[i]);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int has_unique = pl->keep[i];
+
+		pl->keep[i] = 0;
+		if (page_record(pg, body, i, &r) > 0) {
 			warn_note(pl->warn, "byte %zu: array element is not a message object; skipped",
 				  r.offset);
 			pl->stats.skipped++;
@@ -82,20 +95,19 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		}
 		res->records++;
 		if (r.ts_ok) {
-			ts = r.ts;
-			if (!res->has_oldest || ts < res->oldest)
-				res->oldest = ts;
+			if (!res->has_oldest || r.ts < res->oldest)
+				res->oldest = r.ts;
 			res->has_oldest = 1;
-			if ((pl->opts.has_since && ts < pl->opts.since) ||
-			    (pl->opts.has_until && ts >= pl->opts.until)) {
+			if ((pl->opts.has_since && r.ts < pl->opts.since) ||
+			    (pl->opts.has_until && r.ts >= pl->opts.until)) {
 				pl->stats.filtered++;
 				continue;
 			}
 		}
-		if (u->kind == FIELD_ABSENT) {
+		if (!has_unique) {
 			warn_note(pl->warn, "byte %zu: message without 'unique'; written, but it cannot "
 				  "be de-duplicated", r.offset);
-		} else if (seen_check(pl->seen, seen_hash(u->p, u->len))) {
+		} else if (seen_check(pl->seen, pl->hash[i])) {
 			pl->stats.duplicates++;
 			continue;
 		}
@@ -202,6 +214,7 @@ void pipeline_close(struct pipeline *pl)
 	buf_free(&pl->chunk);
 	free(pl->ends);
 	free(pl->keep);
+	free(pl->hash);
 	free(pl);
 }
 

@@ -80,6 +80,14 @@ static int lookup(const uint64_t *t, uint64_t h, size_t *slot)
 	return 0;
 }
 
+void seen_prefetch(const struct seen *s, uint64_t h)
+{
+	size_t i = (size_t)h & (TABLE_SIZE - 1);
+
+	__builtin_prefetch(&s->old[i]);
+	__builtin_prefetch(&s->cur[i], 1);
+}
+
 int seen_check(struct seen *s, uint64_t h)
 {
 	size_t slot, unused;

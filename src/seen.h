@@ -27,6 +27,12 @@ void seen_free(struct seen *s);
 
 uint64_t seen_hash(const char *p, size_t len);
 
+/*
+ * Start loading the slots a later seen_check(h) will probe: a page's hashes
+ * are prefetched together, so the cache misses overlap instead of queueing.
+ */
+void seen_prefetch(const struct seen *s, uint64_t h);
+
 /* 1 if the hash was seen (a duplicate), else remember it and return 0. */
 int seen_check(struct seen *s, uint64_t h);
 
