@@ -86,6 +86,7 @@ struct run {
 	size_t ntargets;
 	struct target *current;
 	struct sink *raw;            /* --save-raw */
+	char *raw_path;
 	struct buf line;             /* a raw page made single-line */
 	struct fetch_stats fetch;
 	unsigned consecutive_seen;   /* full pages with nothing new (SPEC §5.2) */
@@ -174,18 +175,13 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
  * Every pipeline is opened before any page is fetched, so a bad path fails
  * first, and none is committed before the whole run succeeded (SPEC §4.5).
  */
-static int open_targets(struct run *r, const struct pipeline_opts *filter, struct err *e)
+static int open_targets(struct run *r, const struct pipeline_opts *filter,
+			struct outpath_vars vars, struct err *e)
 {
 	struct options *o = r->opts;
-	struct outpath_vars vars = { 0 };
-	char today[11];
 	size_t n = o->cmd == CMD_FETCH && o->nto ? o->nto : 1;
 	int per_contact = outpath_uses(o->output, "{to}");
 
-	if (tz_date(r->tz, (long long)time(NULL), today))
-		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
-	vars.date = today;
-	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
 	r->targets = calloc(n, sizeof(*r->targets));
 	if (!r->targets)
 		return err_nomem(e);
@@ -456,7 +452,9 @@ static int run(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
 	struct pipeline_opts filter = { 0 };
+	struct outpath_vars vars = { 0 };
 	struct buf key = BUF_INIT;
+	char today[11];
 	int rc = -1;
 
 	if (tz_open(&r->tz, o->tz, e))
@@ -468,13 +466,25 @@ static int run(struct run *r, struct err *e)
 		err_nomem(e);
 		goto out;
 	}
-	if (open_targets(r, &filter, e))
+	if (tz_date(r->tz, (long long)time(NULL), today)) {
+		err_set(e, ERR_SOFTWARE, "cannot read the clock");
+		goto out;
+	}
+	vars.date = today;
+	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
+	if (open_targets(r, &filter, vars, e))
 		goto out;
 	if (o->save_raw) {
-		struct sink_opts so = { .path = o->save_raw, .level = 6 };
+		struct sink_opts so = { .level = 6 };
 		int ndjson;
 
-		outpath_infer(o->save_raw, &ndjson, &so.gzip);
+		vars.to = o->nto == 1 ? o->to[0] : NULL;
+		if (outpath_expand(o->save_raw, &vars, &r->raw_path, e)) {
+			err_prefix(e, "--save-raw: ");
+			goto out;
+		}
+		so.path = r->raw_path;
+		outpath_infer(r->raw_path, &ndjson, &so.gzip);
 		if (sink_open(&r->raw, &so, e)) {
 			err_prefix(e, "--save-raw: ");
 			goto out;
@@ -501,6 +511,7 @@ static void close_run(struct run *r)
 	}
 	free(r->targets);
 	sink_close(r->raw);
+	free(r->raw_path);
 	buf_free(&r->line);
 	page_free(r->page);
 	tz_free(r->tz);
