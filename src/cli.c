@@ -8,7 +8,8 @@
 enum {
 	OPT_FORMAT = 256, OPT_GZIP, OPT_GZIP_LEVEL, OPT_TZ, OPT_EXCEL, OPT_ORDER, OPT_COLUMNS,
 	OPT_PROGRESS, OPT_FROM, OPT_TO, OPT_URL, OPT_API_KEY_FILE, OPT_CONCURRENCY, OPT_RETRIES,
-	OPT_TIMEOUT, OPT_SINCE, OPT_UNTIL, OPT_MAX_PAGES, OPT_SAVE_RAW, OPT_CACERT, OPT_VERSION,
+	OPT_TIMEOUT, OPT_SINCE, OPT_UNTIL, OPT_MAX_PAGES, OPT_SAVE_RAW, OPT_STATE, OPT_LOOKBACK,
+	OPT_METRICS_FILE, OPT_CACERT, OPT_VERSION,
 	OPT_API_KEY,
 };
 
@@ -38,6 +39,9 @@ static const struct option output_options[] = {
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "max-pages", required_argument, NULL, OPT_MAX_PAGES },
 	{ "save-raw", required_argument, NULL, OPT_SAVE_RAW },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "lookback", required_argument, NULL, OPT_LOOKBACK },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ NULL, 0, NULL, 0 },
 };
@@ -115,6 +119,14 @@ static const char help_fetch[] =
 	"      --max-pages N       stop after N pages\n"
 	"      --save-raw PATH     also keep every raw page, one array per line\n"
 	"                          (gzip when PATH ends in .gz); 'convert' reads it back\n"
+	"\n"
+	"Nightly runs:\n"
+	"      --state PATH        checkpoint file: export only what is new since the last\n"
+	"                          successful run (locked: a concurrent run exits 75)\n"
+	"      --lookback DUR      with --state, also re-export this far behind the\n"
+	"                          checkpoint to pick up state changes (e.g. 2d)\n"
+	"      --metrics-file PATH write run metrics for node_exporter's textfile collector\n"
+	"                          after every run, success or failure\n"
 	"\n"
 	OUTPUT_HELP
 	"\n"
@@ -214,14 +226,21 @@ int cli_parse(struct options *o, int argc, char **argv, struct err *e)
 
 	opterr = 0;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, ":o:qh", output_options, NULL)) != -1) {
+	int li = -1;
+
+	while ((c = getopt_long(argc, argv, ":o:qh", output_options, &li)) != -1) {
 		int fetch_only = c >= OPT_FROM && c <= OPT_CACERT;
 
 		if (fetch_only && o->cmd != CMD_FETCH)
-			return err_set(e, ERR_USAGE, "%s is an option of 'fetch', not of '%s'",
-				       argv[optind - 1], command_name(o->cmd));
+			return err_set(e, ERR_USAGE, "--%s is an option of 'fetch', not of '%s'",
+				       output_options[li].name, command_name(o->cmd));
+		li = -1;
 		switch (c) {
-		case 'o': o->output = optarg; break;
+		case 'o':
+			if (!*optarg)
+				return err_set(e, ERR_USAGE, "-o needs a file name ('-' for standard output)");
+			o->output = optarg;
+			break;
 		case 'q': o->quiet = 1; break;
 		case 'h':
 			o->help_for = o->cmd;
@@ -301,6 +320,9 @@ int cli_parse(struct options *o, int argc, char **argv, struct err *e)
 			break;
 		case OPT_SAVE_RAW: o->save_raw = optarg; break;
 		case OPT_CACERT: o->cacert = optarg; break;
+		case OPT_STATE: o->state = optarg; break;
+		case OPT_LOOKBACK: o->lookback = optarg; break;
+		case OPT_METRICS_FILE: o->metrics_file = optarg; break;
 		case ':':
 			return err_set(e, ERR_USAGE, "%s needs a value (see 'waexport %s --help')",
 				       argv[optind - 1], command_name(o->cmd));
@@ -311,6 +333,9 @@ int cli_parse(struct options *o, int argc, char **argv, struct err *e)
 	}
 	o->files = argv + optind;
 	o->nfiles = (size_t)(argc - optind);
+	if (o->lookback && !o->state)
+		return err_set(e, ERR_USAGE, "--lookback goes with --state (it widens the window behind "
+			       "the checkpoint)");
 	if (o->cmd == CMD_FETCH) {
 		if (o->nfiles)
 			return err_set(e, ERR_USAGE, "fetch takes no file arguments ('%s'); did you mean "

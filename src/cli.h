@@ -41,6 +41,9 @@ struct options {
 	long max_pages;             /* 0: no limit */
 	const char *save_raw;
 	const char *cacert;
+	const char *state;
+	const char *lookback;
+	const char *metrics_file;
 
 	/* convert */
 	char **files;

@@ -340,11 +340,12 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 	      struct fetch_stats *stats, struct err *e)
 {
 	struct fetcher f;
-	unsigned long next_request = 1, next_emit = 1;
+	unsigned long next_request = 1, next_emit = 1, window;
 	int end = 0, rc = -1;
 
 	if (init_fetcher(&f, o, stats, e))
 		goto out;
+	window = o->slow_start ? 1 : (unsigned long)f.nslots;
 	for (;;) {
 		double now = now_s(), wake = now + 1.0;
 		int still;
@@ -355,7 +356,7 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 			goto out;
 		}
 		/* New pages while there is room in the window, then due retries. */
-		while (!end && next_request < next_emit + (unsigned long)f.nslots &&
+		while (!end && next_request < next_emit + window &&
 		       (!o->max_pages || next_request <= (unsigned long)o->max_pages)) {
 			struct slot *s = &f.slots[next_request % (unsigned long)f.nslots];
 
@@ -399,6 +400,10 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 			}
 			s->state = SLOT_IDLE;
 			next_emit++;
+			if (window < (unsigned long)f.nslots)
+				window *= 2;
+			if (window > (unsigned long)f.nslots)
+				window = (unsigned long)f.nslots;
 			if (verdict == FETCH_END || (o->max_pages && next_emit > (unsigned long)o->max_pages)) {
 				end = 1;
 				/* Requests past the end: abort them, ignore their answers. */

@@ -29,6 +29,8 @@ struct fetch_opts {
 	const char *cacert;          /* NULL: the system bundle */
 	const volatile int *stop;    /* set by a signal: give up at once */
 	double retry_base;           /* first backoff in seconds (default 0.5) */
+	int slow_start;              /* start with one page in flight, double per page:
+	                                a nightly run that ends on page 1 asks once */
 };
 
 struct fetch_stats {

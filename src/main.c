@@ -8,10 +8,12 @@
 #include "err.h"
 #include "fetch.h"
 #include "input.h"
+#include "metrics.h"
 #include "outpath.h"
 #include "page.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "state.h"
 #include "text.h"
 #include "tz.h"
 #include "warn.h"
@@ -91,6 +93,10 @@ struct run {
 	struct fetch_stats fetch;
 	unsigned consecutive_seen;   /* full pages with nothing new (SPEC §5.2) */
 	long long fetch_since;       /* --since, for the early end of paging */
+	struct state *state;         /* --state */
+	long long lookback;
+	int has_floor;               /* the current target has a checkpoint */
+	long long floor;
 	unsigned long long bytes_in;
 	double started;
 };
@@ -301,6 +307,8 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 	}
 	if (res.has_oldest && r->opts->since && res.oldest < r->fetch_since)
 		return FETCH_END; /* older pages hold only messages before --since */
+	if (res.has_oldest && r->has_floor && res.oldest < r->floor)
+		return FETCH_END; /* SPEC §5.3: the rest was exported by an earlier run */
 	return FETCH_MORE;
 }
 #define DEFAULT_URL "https://api.99digital.co.il/whatsapp/v2/getHistory"
@@ -375,14 +383,35 @@ static int run_fetch(struct run *r, struct buf *key, struct err *e)
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct target *g = &r->targets[i];
 
+		const struct checkpoint *cp = r->state ? state_get(r->state, o->from, g->to) : NULL;
+		struct pipeline_checkpoint pc;
+
 		r->current = g;
 		r->consecutive_seen = 0;
 		fo.to = g->to;
+		r->has_floor = cp != NULL;
+		fo.slow_start = cp != NULL;
+		if (cp) {
+			/* Without --lookback, skip exactly what the last run wrote at its newest second. */
+			pc.floor = r->floor = cp->ts - r->lookback;
+			pc.skip_ts = cp->ts;
+			pc.skip = cp->uniques;
+			pc.nskip = r->lookback ? 0 : cp->nuniques;
+		}
+		pipeline_set_checkpoint(g->pipeline, cp ? &pc : NULL);
 		if (fetch_run(&fo, on_fetch_page, r, &r->fetch, e)) {
 			if (g->to && (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA ||
 				      e->kind == ERR_REFUSED))
 				err_prefix(e, "--to %s: ", g->to);
 			return -1;
+		}
+		if (r->state) {
+			const struct pipeline_newest *n = pipeline_take_newest(g->pipeline);
+
+			/* The file itself is replaced only after the outputs are committed. */
+			if (n->have && n->nuniques &&
+			    state_set(r->state, o->from, g->to, n->ts, n->uniques, n->nuniques, e))
+				return -1;
 		}
 		if (g->shared || (i + 1 < r->ntargets && r->targets[i + 1].shared))
 			if (pipeline_segment_end(g->pipeline, e))
@@ -424,6 +453,9 @@ static int commit_all(struct run *r, struct err *e)
 			return -1;
 	if (r->raw && sink_commit(r->raw, e))
 		return err_prefix(e, "--save-raw: ");
+	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
+	if (r->state && state_commit(r->state, e))
+		return -1;
 	return 0;
 }
 
@@ -445,7 +477,12 @@ static int prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf
 	filter->has_since = o->since != NULL;
 	filter->has_until = o->until != NULL;
 	r->fetch_since = filter->since;
-	return load_key(r, key, e);
+	if (o->lookback && when_duration("--lookback", o->lookback, &r->lookback, e))
+		return -1;
+	if (load_key(r, key, e))
+		return -1;
+	/* Lock before any output is touched: a concurrent run must change nothing. */
+	return o->state ? state_open(&r->state, o->state, e) : 0;
 }
 
 static int run(struct run *r, struct err *e)
@@ -512,9 +549,35 @@ static void close_run(struct run *r)
 	free(r->targets);
 	sink_close(r->raw);
 	free(r->raw_path);
+	state_close(r->state);
 	buf_free(&r->line);
 	page_free(r->page);
 	tz_free(r->tz);
+}
+
+/* SPEC §6: after every run, success or failure. */
+static void write_metrics(struct run *r, int exit_code)
+{
+	struct pipeline_stats t = { 0 };
+	unsigned long long bytes = 0;
+	struct metrics mt = { 0 };
+	struct err e = { .kind = ERR_NONE, .offset = -1 };
+	struct timespec now;
+
+	if (r->targets)
+		totals(r, &t, &bytes);
+	clock_gettime(CLOCK_REALTIME, &now);
+	mt.from = r->opts->from;
+	mt.exit_code = exit_code;
+	mt.end_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	mt.duration = progress_now() - r->started;
+	mt.messages = exit_code ? 0 : t.messages;
+	mt.pages = t.pages;
+	mt.retries = r->fetch.retries;
+	mt.duplicates = t.duplicates;
+	mt.warnings = r->warn.count;
+	if (metrics_write(r->opts->metrics_file, &mt, &e))
+		fprintf(stderr, "waexport: %s\n", e.msg);
 }
 
 int main(int argc, char **argv)
@@ -568,6 +631,8 @@ int main(int argc, char **argv)
 			rc = exit_code(&e);
 		}
 	}
+	if (opts.metrics_file)
+		write_metrics(&r, rc);
 	close_run(&r);
 	fetch_global_cleanup();
 	cli_free(&opts);

@@ -125,19 +125,89 @@ static int skip(const struct page *pg, int i)
 	return i;
 }
 
+static int is_container(const jsmntok_t *t)
+{
+	return t->type == JSMN_OBJECT || t->type == JSMN_ARRAY;
+}
+
+/* Where a token's text ends, closing quote included. */
+static int token_after(const jsmntok_t *t)
+{
+	return is_container(t) ? t->start + 1 : t->end + (t->type == JSMN_STRING);
+}
+
+static int skip_ws(const char *body, int p, int end)
+{
+	while (p < end && is_ws(body[p]))
+		p++;
+	return p;
+}
+
 /*
- * What jsmn lets through (LIBRARY-NOTES §1): every object key must be a
- * string with exactly one value, every primitive a real number or literal.
+ * The bytes between token i and token i + 1 (or the root's end when next is
+ * -1) must be what RFC 8259 puts there: after a key, ':'; after a container's
+ * opening bracket, nothing; otherwise the closing brackets of every container
+ * that ends here, then ',' before a sibling. jsmn does not check this: it
+ * takes `[1 2]`, `[1,,2]` and `{"a":1,}`.
+ */
+static int check_gap(const struct page *pg, const char *body, int i, int next, struct err *e)
+{
+	const jsmntok_t *t = &pg->tok[i];
+	int p = token_after(t);
+	int end = next >= 0 ? pg->tok[next].start - (pg->tok[next].type == JSMN_STRING)
+			    : pg->tok[0].end;
+	int parent = next >= 0 ? pg->tok[next].parent : -1;
+
+	if (next >= 0 && parent == i) {
+		p = skip_ws(body, p, end);
+		if (t->type == JSMN_STRING) {   /* a key and its value */
+			if (p >= end || body[p] != ':')
+				return err_data(e, p, "expected ':' after an object key");
+			p = skip_ws(body, p + 1, end);
+		}
+		return p == end ? 0 : err_data(e, p, "unexpected '%c' in JSON", body[p]);
+	}
+	/* Close every container from token i up to the next token's parent. */
+	for (int x = i; x != parent && x >= 0; x = pg->tok[x].parent) {
+		if (!is_container(&pg->tok[x]))
+			continue;
+		p = skip_ws(body, p, end);
+		if (p >= end || body[p] != (pg->tok[x].type == JSMN_OBJECT ? '}' : ']'))
+			return err_data(e, p < end ? p : end, "expected '%c' or ','",
+					pg->tok[x].type == JSMN_OBJECT ? '}' : ']');
+		p++;
+	}
+	p = skip_ws(body, p, end);
+	if (next >= 0) {
+		if (p >= end || body[p] != ',')
+			return err_data(e, p, "expected ',' between values");
+		p = skip_ws(body, p + 1, end);
+	}
+	if (p != end)
+		return err_data(e, p, "unexpected '%c' in JSON", body[p]);
+	return 0;
+}
+
+/*
+ * What jsmn lets through (LIBRARY-NOTES §1): the separators between tokens,
+ * every object key a string with exactly one value, every primitive a real
+ * number or literal.
  */
 static int check_tokens(const struct page *pg, const char *body, struct err *e)
 {
-	for (int i = 1; i < pg->ntok; i++) {
+	for (int i = 0; i < pg->ntok; i++)
+		if (check_gap(pg, body, i, i + 1 < pg->ntok ? i + 1 : -1, e))
+			return -1;
+	for (int i = 0; i < pg->ntok; i++) {
 		const jsmntok_t *t = &pg->tok[i];
 		int parent = t->parent;
 
 		if (parent >= 0 && pg->tok[parent].type == JSMN_OBJECT &&
 		    (t->type != JSMN_STRING || t->size != 1))
-			return err_data(e, t->start, "object key without a value");
+			return err_data(e, t->start - (t->type == JSMN_STRING),
+					"object key without a value");
+		if (parent >= 0 && pg->tok[parent].type == JSMN_STRING && pg->tok[parent].size != 1)
+			return err_data(e, t->start, "object key with more than one value");
 		if (t->type == JSMN_PRIMITIVE &&
 		    (int)primitive_kind(body + t->start, (size_t)(t->end - t->start)) < 0)
 			return err_data(e, t->start, "invalid JSON value '%.*s'",
@@ -244,6 +314,13 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 		pg->ntok_cap *= 2;
 	}
 	pos = pg->parser.pos;
+	for (size_t k = 0; k < len && k < pos + 1; k++) {
+		if (is_ws(body[k]))
+			continue;
+		if (body[k] != '[' && body[k] != '{')
+			return err_data(e, (long long)k, "expected a JSON array of messages");
+		break;
+	}
 	if (r == JSMN_ERROR_INVAL)
 		return err_data(e, (long long)pos, "invalid JSON");
 	if (r == JSMN_ERROR_PART || (r > 0 && pg->tok[0].end < 0)) {

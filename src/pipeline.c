@@ -19,7 +19,75 @@ struct pipeline {
 	uint64_t *hash;             /* per element: its unique's hash */
 	size_t keep_cap;
 	struct pipeline_stats stats;
+	struct pipeline_checkpoint cp;
+	int has_cp;
+	struct pipeline_newest newest, taken;
 };
+
+static void newest_clear(struct pipeline_newest *n)
+{
+	for (size_t i = 0; i < n->nuniques; i++)
+		free(n->uniques[i]);
+	memset(n, 0, sizeof(*n));
+}
+
+/* Remember the newest written message(s); uniques with control bytes are left out. */
+static int newest_note(struct pipeline_newest *n, const struct record *r)
+{
+	const struct field *u = &r->f[REC_UNIQUE];
+	char *copy;
+
+	if (!r->ts_ok || u->kind != FIELD_STRING || (n->have && r->ts < n->ts))
+		return 0;
+	if (n->have && r->ts > n->ts)
+		newest_clear(n);
+	n->have = 1;
+	n->ts = r->ts;
+	for (size_t i = 0; i < u->len; i++)
+		if ((unsigned char)u->p[i] < 0x20)
+			return 0;
+	if (n->nuniques == sizeof(n->uniques) / sizeof(n->uniques[0]))
+		return 0;
+	copy = malloc(u->len + 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, u->p, u->len);
+	copy[u->len] = '\0';
+	n->uniques[n->nuniques++] = copy;
+	return 0;
+}
+
+/* Did an earlier run (the checkpoint) export this message? */
+static int covered(const struct pipeline *pl, const struct record *r)
+{
+	const struct field *u = &r->f[REC_UNIQUE];
+
+	if (!pl->has_cp || !r->ts_ok)
+		return 0;
+	if (r->ts < pl->cp.floor)
+		return 1;
+	if (r->ts != pl->cp.skip_ts || u->kind == FIELD_ABSENT)
+		return 0;
+	for (size_t i = 0; i < pl->cp.nskip; i++)
+		if (strlen(pl->cp.skip[i]) == u->len && !memcmp(pl->cp.skip[i], u->p, u->len))
+			return 1;
+	return 0;
+}
+
+void pipeline_set_checkpoint(struct pipeline *pl, const struct pipeline_checkpoint *cp)
+{
+	pl->has_cp = cp != NULL;
+	if (cp)
+		pl->cp = *cp;
+}
+
+const struct pipeline_newest *pipeline_take_newest(struct pipeline *pl)
+{
+	newest_clear(&pl->taken);
+	pl->taken = pl->newest;
+	memset(&pl->newest, 0, sizeof(pl->newest));
+	return &pl->taken;
+}
 
 /* Rows are handed to the sink in chunks of about this size (oldest order). */
 #define BATCH_BYTES (256u * 1024u)
@@ -103,6 +171,10 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 				pl->stats.filtered++;
 				continue;
 			}
+			if (covered(pl, &r)) {
+				pl->stats.checkpointed++;
+				continue;
+			}
 		}
 		if (!has_unique) {
 			warn_note(pl->warn, "byte %zu: message without 'unique'; written, but it cannot "
@@ -113,6 +185,8 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		}
 		pl->keep[i] = 1;
 		res->fresh++;
+		if (newest_note(&pl->newest, &r))
+			return err_nomem(e);
 	}
 	return 0;
 }
@@ -137,8 +211,10 @@ static int flush_batch(struct pipeline *pl, struct err *e)
 {
 	size_t end = pl->batch.len;
 
-	if (!pl->nends)
+	if (!pl->batch.len) {
+		pl->nends = 0;
 		return 0;
+	}
 	pl->chunk.len = 0;
 	if (buf_reserve(&pl->chunk, pl->batch.len))
 		return err_nomem(e);
@@ -215,6 +291,8 @@ void pipeline_close(struct pipeline *pl)
 	free(pl->ends);
 	free(pl->keep);
 	free(pl->hash);
+	newest_clear(&pl->newest);
+	newest_clear(&pl->taken);
 	free(pl);
 }
 

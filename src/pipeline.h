@@ -32,6 +32,7 @@ struct pipeline_stats {
 	unsigned long long duplicates;  /* dropped as already written */
 	unsigned long long skipped;     /* array elements that are not objects */
 	unsigned long long filtered;    /* outside --since/--until */
+	unsigned long long checkpointed; /* exported by an earlier run (--state) */
 };
 
 /* What one page contributed (fetch uses it for the loop guard of §5.2). */
@@ -42,6 +43,25 @@ struct pipeline_page_result {
 	long long oldest;               /* the page's oldest timestamp */
 };
 
+/*
+ * --state (SPEC §5.3): what an earlier run exported is skipped — messages
+ * before floor, and at exactly skip_ts those whose unique is listed.
+ */
+struct pipeline_checkpoint {
+	long long floor;
+	long long skip_ts;
+	char *const *skip;
+	size_t nskip;
+};
+
+/* The newest message this segment wrote: the next checkpoint. */
+struct pipeline_newest {
+	int have;
+	long long ts;
+	char *uniques[64];          /* raw uniques written at ts (owned by the pipeline) */
+	size_t nuniques;
+};
+
 struct pipeline;
 
 int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct warn *warn,
@@ -50,6 +70,12 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 /* Feed one parsed page (body is the text page_parse saw). */
 int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 		  struct pipeline_page_result *res, struct err *e);
+
+/* Skip what a checkpoint covers, from the next page on (NULL: nothing). */
+void pipeline_set_checkpoint(struct pipeline *pl, const struct pipeline_checkpoint *cp);
+
+/* The newest message written since the last call, and forget it. */
+const struct pipeline_newest *pipeline_take_newest(struct pipeline *pl);
 
 /*
  * End a segment (one --to contact sharing a file with others): with

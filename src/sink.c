@@ -213,7 +213,10 @@ static int open_target(struct sink *s, const struct sink_opts *opts, struct err 
 	struct stat st;
 	int have = stat(opts->path, &st) == 0;
 
-	s->target = strdup(opts->path);
+	/* Through a symlink, write what it points to: never replace the link. */
+	s->target = have ? realpath(opts->path, NULL) : NULL;
+	if (!s->target)
+		s->target = strdup(opts->path);
 	if (!s->target)
 		return err_nomem(e);
 	if (have && S_ISDIR(st.st_mode))
@@ -226,7 +229,7 @@ static int open_target(struct sink *s, const struct sink_opts *opts, struct err 
 			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", opts->path, strerror(errno));
 		return 0;
 	}
-	s->fd = fsutil_temp_beside(opts->path, &s->tmp);
+	s->fd = fsutil_temp_beside(s->target, &s->tmp);
 	if (s->fd < 0)
 		return err_set(e, ERR_CANTCREAT, "%s: cannot create a file in its directory: %s "
 			       "(check that the directory exists and is writable)", opts->path,

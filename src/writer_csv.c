@@ -44,7 +44,8 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 		quote = text_csv_needs_quotes(t, n);
 	}
 	lead = w->opts.excel && n && formula_lead(t[0]);
-	if (w->opts.excel && n > EXCEL_CELL_MAX / 3 && text_utf16_len(t, n) > EXCEL_CELL_MAX)
+	if (w->opts.excel && n + 1 > EXCEL_CELL_MAX / 3 &&
+	    text_utf16_len(t, n) + (size_t)lead > EXCEL_CELL_MAX)
 		writer_warn(w, r, "a cell is longer than Excel's 32,767-character limit");
 	if (n && !quote) {
 		if (lead) {
