@@ -203,9 +203,11 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 			continue;
 		}
 		vars.to = g->to;
+		vars.keep_chat = 1;
 		if (outpath_expand(o->output, &vars, &g->path, e) ||
 		    build_pipeline_opts(r, g->path, &po, e))
 			return -1;
+		po.split_chats = outpath_uses(g->path, "{chat}");
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(r->targets[k].path, g->path))
 				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
@@ -427,6 +429,7 @@ static void summary(struct run *r)
 	char size[32];
 	double secs = progress_now() - r->started;
 	const char *path = r->targets[0].path;
+	size_t files = 0;
 
 	progress_clear(&r->progress);
 	if (r->opts->quiet)
@@ -439,8 +442,11 @@ static void summary(struct run *r)
 	if (t.filtered)
 		fprintf(stderr, "%llu outside --since/--until, ", t.filtered);
 	fprintf(stderr, "%llu warnings) to ", r->warn.count);
-	if (r->ntargets > 1 && !r->targets[1].shared)
-		fprintf(stderr, "%zu files", r->ntargets);
+	for (size_t i = 0; i < r->ntargets; i++)
+		if (!r->targets[i].shared)
+			files += pipeline_files(r->targets[i].pipeline);
+	if (files > 1 || r->ntargets > 1)
+		fprintf(stderr, "%zu files (%s)", files, r->opts->output);
 	else
 		fprintf(stderr, "%s", strcmp(path, "-") ? path : "standard output");
 	fprintf(stderr, " (%s) in %.2f s\n", progress_bytes(bytes, size, sizeof(size)), secs);

@@ -62,10 +62,18 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 			}
 		} else if (n == 6 && !memcmp(open, "{date}", 6)) {
 			value = v->date;
+		} else if (n == 6 && !memcmp(open, "{chat}", 6) && (v->keep_chat || v->chat)) {
+			if (v->keep_chat) {
+				if (buf_add(&b, open, n))
+					goto nomem;
+				p = open + n;
+				continue;
+			}
+			value = v->chat;
 		} else {
 			buf_free(&b);
 			return err_set(e, ERR_USAGE, "-o %s: unknown placeholder '%.*s'; the placeholders "
-				       "are {from}, {to} and {date}", tmpl, close ? (int)n : 1, open);
+				       "are {from}, {to}, {chat} and {date}", tmpl, close ? (int)n : 1, open);
 		}
 		outpath_sanitize(value, safe, sizeof(safe));
 		if (buf_adds(&b, safe))

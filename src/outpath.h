@@ -1,5 +1,5 @@
 /*
- * outpath: the -o template (SPEC §2, §4.5). Expands {from}, {to}, {date}
+ * outpath: the -o template (SPEC §2, §4.5). Expands {from}, {to}, {date}, {chat}
  * with values made safe for a file name (nothing can climb out of the
  * target directory), and tells the format and compression a path implies.
  */
@@ -14,6 +14,8 @@ struct outpath_vars {
 	const char *from;   /* NULL: not available (convert) */
 	const char *to;     /* NULL: whole account */
 	const char *date;   /* YYYY-MM-DD */
+	const char *chat;   /* one conversation's id */
+	int keep_chat;      /* leave {chat} in place (expanded later, per chat) */
 };
 
 /* Expand tmpl into a new string (*out, caller frees). ERR_USAGE on a bad template. */

@@ -1,5 +1,9 @@
 #include "pipeline.h"
+#include "fsutil.h"
+#include "outpath.h"
 #include "seen.h"
+#include "split.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +14,11 @@ struct pipeline {
 	struct writer *writer;
 	struct sink *sink;
 	struct seen *seen;
+	struct split *split;        /* {chat}: rows per conversation */
+	struct sink **chat_sinks;   /* {chat}: finished files waiting to be published */
+	size_t nchat_sinks;
+	unsigned long long chat_bytes;
+	struct buf chat_name;
 	/* ORDER_OLDEST: pages' rows, each page's oldest first, in page order... */
 	struct buf batch;
 	size_t *ends;               /* ...with where each page's rows end */
@@ -108,6 +117,23 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		goto fail;
 	}
 	pl->opts.sink.reverse = opts->order == ORDER_OLDEST;
+	if (opts->split_chats) {
+		char dir[4096];
+		const char *t = getenv("TMPDIR");
+
+		if (strchr(opts->sink.path, '/'))
+			fsutil_dirname(opts->sink.path, dir, sizeof(dir));
+		else
+			snprintf(dir, sizeof(dir), "%s", strcmp(opts->sink.path, "-") ? "." : t && *t ? t : "/tmp");
+		if (!strcmp(opts->sink.path, "-")) {
+			err_set(e, ERR_USAGE, "{chat} needs a file name in -o, not standard output");
+			goto fail;
+		}
+		if (split_open(&pl->split, dir, e))
+			goto fail;
+		*out = pl;
+		return 0;
+	}
 	if (sink_open(&pl->sink, &pl->opts.sink, e))
 		goto fail;
 	if (writer_begin(pl->writer, sink_buf(pl->sink))) {
@@ -203,6 +229,114 @@ static int write_row(struct pipeline *pl, struct page *pg, const char *body, siz
 }
 
 /*
+ * The conversation of a message (SPEC §4.5): its counterpart — the `to` of
+ * an outgoing message, the `from` of an incoming one; `to` when the
+ * direction is unknown.
+ */
+static int chat_of(struct pipeline *pl, const struct record *r, struct err *e)
+{
+	const struct field *f = &r->f[r->dir_ok && r->dir == DIRECTION_INCOMING ? REC_FROM : REC_TO];
+	unsigned bad = 0;
+
+	pl->chat_name.len = 0;
+	if (f->kind == FIELD_ABSENT || f->kind == FIELD_COMPOUND || !f->len)
+		return buf_adds(&pl->chat_name, "unknown") ? err_nomem(e) : 0;
+	if (buf_reserve(&pl->chat_name, TEXT_DECODE_MAX(f->len)))
+		return err_nomem(e);
+	if (f->kind == FIELD_STRING)
+		pl->chat_name.len = text_decode(pl->chat_name.data, f->p, f->len, &bad);
+	else
+		memcpy(pl->chat_name.data, f->p, pl->chat_name.len = f->len);
+	return 0;
+}
+
+static int split_page(struct pipeline *pl, struct page *pg, const char *body, size_t n,
+		      struct err *e)
+{
+	struct record r;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!pl->keep[i])
+			continue;
+		pl->chunk.len = 0;
+		if (write_row(pl, pg, body, i, &pl->chunk, e) || page_record(pg, body, i, &r) < 0 ||
+		    chat_of(pl, &r, e) ||
+		    split_add(pl->split, pl->chat_name.data, pl->chat_name.len, pl->chunk.data,
+			      pl->chunk.len, e))
+			return -1;
+	}
+	return 0;
+}
+
+static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
+{
+	return sink_write(ctx, row, len, e);
+}
+
+/*
+ * {chat} at commit: one file at a time, each finished (fsynced) but left
+ * under its temporary name; only when every one is done are they renamed
+ * into place (SPEC §4.5).
+ */
+static int commit_chats(struct pipeline *pl, struct err *e)
+{
+	size_t n;
+	struct seen *names = seen_new();
+	int rc = -1;
+
+	if (!names)
+		return err_nomem(e);
+	if (split_scatter(pl->split, e))
+		goto out;
+	n = split_count(pl->split);
+	pl->chat_sinks = calloc(n ? n : 1, sizeof(*pl->chat_sinks));
+	if (!pl->chat_sinks) {
+		err_nomem(e);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct outpath_vars v = { 0 };
+		struct sink_opts so = pl->opts.sink;
+		char *path = NULL, unique_name[300];
+		const char *chat = split_chat(pl->split, i);
+		int k = 1;
+
+		v.chat = chat;
+		so.reverse = 0;
+		/* Two ids that sanitise alike (IL.1 and IL/1) must not share a file. */
+		for (;;) {
+			if (outpath_expand(pl->opts.sink.path, &v, &path, e))
+				goto out;
+			if (!seen_check(names, seen_hash(path, strlen(path))))
+				break;
+			free(path);
+			snprintf(unique_name, sizeof(unique_name), "%.200s-%d", chat, ++k);
+			v.chat = unique_name;
+		}
+		so.path = path;
+		rc = sink_open(&pl->chat_sinks[i], &so, e);
+		free(path);
+		if (rc)
+			goto out;
+		rc = -1;
+		pl->nchat_sinks = i + 1;
+		if (writer_begin(pl->writer, sink_buf(pl->chat_sinks[i])) ||
+		    split_read_chat(pl->split, i, pl->opts.order == ORDER_OLDEST, emit_row,
+				    pl->chat_sinks[i], e) ||
+		    sink_finish(pl->chat_sinks[i], e))
+			goto out;
+		pl->chat_bytes += sink_bytes_out(pl->chat_sinks[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (sink_publish(pl->chat_sinks[i], e))
+			goto out;
+	rc = 0;
+out:
+	seen_free(names);
+	return rc;
+}
+
+/*
  * Oldest order: the batch holds pages in arrival order; the chunk gets them
  * last page first, so the chunk reads oldest first. The sink then writes
  * chunks last first.
@@ -254,6 +388,8 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 	pl->stats.pages++;
 	if (mark_fresh(pl, pg, body, n, res, e))
 		return -1;
+	if (pl->split)
+		return split_page(pl, pg, body, n, e);
 	if (pl->opts.order == ORDER_NEWEST) {
 		for (size_t i = 0; i < n; i++) {
 			if (!pl->keep[i])
@@ -271,12 +407,21 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 
 int pipeline_segment_end(struct pipeline *pl, struct err *e)
 {
+	if (pl->split)
+		return 0;
 	return flush_batch(pl, e) || sink_segment_end(pl->sink, e) ? -1 : 0;
 }
 
 int pipeline_commit(struct pipeline *pl, struct err *e)
 {
+	if (pl->split)
+		return commit_chats(pl, e);
 	return flush_batch(pl, e) || sink_commit(pl->sink, e) ? -1 : 0;
+}
+
+size_t pipeline_files(const struct pipeline *pl)
+{
+	return pl->split ? split_count(pl->split) : 1;
 }
 
 void pipeline_close(struct pipeline *pl)
@@ -284,6 +429,11 @@ void pipeline_close(struct pipeline *pl)
 	if (!pl)
 		return;
 	sink_close(pl->sink);
+	for (size_t i = 0; i < pl->nchat_sinks; i++)
+		sink_close(pl->chat_sinks[i]);
+	free(pl->chat_sinks);
+	split_close(pl->split);
+	buf_free(&pl->chat_name);
 	writer_free(pl->writer);
 	seen_free(pl->seen);
 	buf_free(&pl->batch);
@@ -303,5 +453,5 @@ const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
 
 unsigned long long pipeline_bytes_out(const struct pipeline *pl)
 {
-	return sink_bytes_out(pl->sink);
+	return pl->sink ? sink_bytes_out(pl->sink) : pl->chat_bytes;
 }

@@ -20,7 +20,8 @@ enum pipeline_order { ORDER_OLDEST, ORDER_NEWEST };
 
 struct pipeline_opts {
 	struct writer_opts writer;
-	struct sink_opts sink;          /* path already expanded */
+	struct sink_opts sink;          /* path already expanded (but {chat}) */
+	int split_chats;                /* sink.path holds {chat}: one file per conversation */
 	enum pipeline_order order;
 	int has_since, has_until;       /* keep times in [since, until) */
 	long long since, until;
@@ -91,6 +92,8 @@ int pipeline_commit(struct pipeline *pl, struct err *e);
 void pipeline_close(struct pipeline *pl);
 
 const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
+/* Files the pipeline writes (one, or one per conversation once committed). */
+size_t pipeline_files(const struct pipeline *pl);
 unsigned long long pipeline_bytes_out(const struct pipeline *pl);
 
 #endif

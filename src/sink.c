@@ -450,7 +450,23 @@ static int finish(struct sink *s, struct err *e)
 	return rc ? io_error(s, rc, e) : 0;
 }
 
-int sink_commit(struct sink *s, struct err *e)
+/* Release what only writing needed: a finished sink waiting to be published is small. */
+static void release_buffers(struct sink *s)
+{
+	stop_thread(s);
+	if (s->z_ready)
+		deflateEnd(&s->z);
+	s->z_ready = 0;
+	free(s->zout);
+	s->zout = NULL;
+	buf_free(&s->zchunk);
+	buf_free(&s->cur);
+	buf_free(&s->work);
+	spool_close(s->spool);
+	s->spool = NULL;
+}
+
+int sink_finish(struct sink *s, struct err *e)
 {
 	if (finish(s, e))
 		goto fail;
@@ -471,6 +487,18 @@ int sink_commit(struct sink *s, struct err *e)
 		goto fail;
 	}
 	s->fd = -1;
+	release_buffers(s);
+	return 0;
+fail:
+	if (s->tmp)
+		unlink(s->tmp);
+	return -1;
+}
+
+int sink_publish(struct sink *s, struct err *e)
+{
+	if (s->committed || !s->tmp)
+		return 0;
 	if (rename(s->tmp, s->target)) {
 		err_set(e, ERR_CANTCREAT, "%s: cannot rename %s into place: %s", s->target, s->tmp,
 			strerror(errno));
@@ -487,24 +515,22 @@ fail:
 	return -1;
 }
 
+int sink_commit(struct sink *s, struct err *e)
+{
+	return sink_finish(s, e) || sink_publish(s, e) ? -1 : 0;
+}
+
 void sink_close(struct sink *s)
 {
 	if (!s)
 		return;
-	stop_thread(s);
-	if (s->z_ready)
-		deflateEnd(&s->z);
+	release_buffers(s);
 	if (s->fd >= 0 && !s->is_stdout)
 		close(s->fd);
 	if (s->tmp)
 		unlink(s->tmp);
-	spool_close(s->spool);
 	free(s->tmp);
 	free(s->target);
-	free(s->zout);
-	buf_free(&s->zchunk);
-	buf_free(&s->cur);
-	buf_free(&s->work);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);

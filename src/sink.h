@@ -67,6 +67,14 @@ int sink_segment_end(struct sink *s, struct err *e);
 /* Finish, fsync, rename into place. The sink still needs sink_close. */
 int sink_commit(struct sink *s, struct err *e);
 
+/*
+ * sink_commit in two steps, for runs that publish many files together:
+ * sink_finish writes everything and fsyncs the temporary file (and frees
+ * the buffers), sink_publish renames it into place.
+ */
+int sink_finish(struct sink *s, struct err *e);
+int sink_publish(struct sink *s, struct err *e);
+
 /* Free the sink; if it was not committed, remove its temporary file. NULL is fine. */
 void sink_close(struct sink *s);
 

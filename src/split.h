@@ -1,0 +1,41 @@
+/*
+ * split: rows routed to one output per conversation ({chat} in -o, SPEC
+ * §4.5) in one pass over the pages, with no limit from open file
+ * descriptors: spool, then commit.
+ *
+ * Rows go into one spool tagged with their chat. When the input is done,
+ * split_scatter sorts them by chat into a second spool (a counting sort:
+ * each chat gets a region, rows keep their order), and split_read_chat
+ * reads one chat's rows forwards or backwards, so the caller writes one
+ * file at a time. Memory: the chat names, plus small write buffers capped
+ * at 8 MiB in all.
+ */
+#ifndef WAEXPORT_SPLIT_H
+#define WAEXPORT_SPLIT_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct split;
+
+int split_open(struct split **out, const char *spool_dir, struct err *e);
+void split_close(struct split *sp);
+
+/* Append a row for chat (clean UTF-8, any bytes). */
+int split_add(struct split *sp, const char *chat, size_t chat_len, const char *row, size_t len,
+	      struct err *e);
+
+/* After the last split_add: group the rows by chat. */
+int split_scatter(struct split *sp, struct err *e);
+
+size_t split_count(const struct split *sp);
+/* Chat i's name (NUL-terminated), in order of first appearance. */
+const char *split_chat(const struct split *sp, size_t i);
+
+/* Feed chat i's rows to emit, in the order added (or reversed). */
+typedef int (*split_emit_fn)(void *ctx, const char *row, size_t len, struct err *e);
+int split_read_chat(struct split *sp, size_t i, int reverse, split_emit_fn emit, void *ctx,
+		    struct err *e);
+
+#endif
