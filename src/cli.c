@@ -9,7 +9,7 @@ enum {
 	OPT_FORMAT = 256, OPT_GZIP, OPT_GZIP_LEVEL, OPT_TZ, OPT_EXCEL, OPT_ORDER, OPT_COLUMNS,
 	OPT_PROGRESS, OPT_FROM, OPT_TO, OPT_URL, OPT_API_KEY_FILE, OPT_CONCURRENCY, OPT_RETRIES,
 	OPT_TIMEOUT, OPT_SINCE, OPT_UNTIL, OPT_MAX_PAGES, OPT_SAVE_RAW, OPT_STATE, OPT_LOOKBACK,
-	OPT_METRICS_FILE, OPT_CACERT, OPT_VERSION,
+	OPT_METRICS_FILE, OPT_MEDIA_DIR, OPT_CACERT, OPT_VERSION,
 	OPT_API_KEY,
 };
 
@@ -42,6 +42,7 @@ static const struct option output_options[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "lookback", required_argument, NULL, OPT_LOOKBACK },
 	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+	{ "media-dir", required_argument, NULL, OPT_MEDIA_DIR },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ NULL, 0, NULL, 0 },
 };
@@ -81,7 +82,7 @@ static const char help_overview[] =
 	"  -h, --help              this help\n" \
 	"\n" \
 	"Columns: unique timestamp time direction direction_code from to type state\n" \
-	"         state_code reason message\n"
+	"         state_code reason message (media_file with fetch --media-dir)\n"
 
 static const char help_convert[] =
 	"Usage: waexport convert [options] [FILE...]\n"
@@ -127,6 +128,9 @@ static const char help_fetch[] =
 	"                          checkpoint to pick up state changes (e.g. 2d)\n"
 	"      --metrics-file PATH write run metrics for node_exporter's textfile collector\n"
 	"                          after every run, success or failure\n"
+	"      --media-dir DIR     download each media message's file into DIR as\n"
+	"                          <unique>.<ext> before its link expires (7 days);\n"
+	"                          adds the media_file column\n"
 	"\n"
 	OUTPUT_HELP
 	"\n"
@@ -323,6 +327,7 @@ int cli_parse(struct options *o, int argc, char **argv, struct err *e)
 		case OPT_STATE: o->state = optarg; break;
 		case OPT_LOOKBACK: o->lookback = optarg; break;
 		case OPT_METRICS_FILE: o->metrics_file = optarg; break;
+		case OPT_MEDIA_DIR: o->media_dir = optarg; break;
 		case ':':
 			return err_set(e, ERR_USAGE, "%s needs a value (see 'waexport %s --help')",
 				       argv[optind - 1], command_name(o->cmd));

@@ -44,6 +44,7 @@ struct options {
 	const char *state;
 	const char *lookback;
 	const char *metrics_file;
+	const char *media_dir;
 
 	/* convert */
 	char **files;

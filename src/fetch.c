@@ -124,33 +124,51 @@ static int build_post(struct fetcher *f, struct slot *s)
 	return buf_adds(b, ",\"page\":") || buf_add_i64(b, (long long)s->page_no) || buf_addc(b, '}');
 }
 
-static int setup_easy(struct fetcher *f, struct slot *s, struct err *e)
+/* An easy handle with what every transfer shares: timeouts, TLS, no signals. */
+static CURL *new_easy(const struct fetch_opts *o, char *errbuf, void *private, struct err *e)
 {
-	const struct fetch_opts *o = f->opts;
 	CURL *c = curl_easy_init();
 	long tmo = o->timeout;
 	int ok = 1;
 
-	if (!c)
-		return err_nomem(e);
-	s->easy = c;
-	ok &= curl_easy_setopt(c, CURLOPT_URL, o->url) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_PRIVATE, s) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers) == CURLE_OK;
+	if (!c) {
+		err_nomem(e);
+		return NULL;
+	}
+	ok &= curl_easy_setopt(c, CURLOPT_PRIVATE, private) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, tmo) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, tmo < 10 ? tmo : 10L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "waexport/" "0.1") == CURLE_OK;
 	if (o->cacert)
 		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
+	if (!ok) {
+		curl_easy_cleanup(c);
+		err_set(e, ERR_SOFTWARE, "libcurl refused an option (is it built with https?)");
+		return NULL;
+	}
+	return c;
+}
+
+static int setup_easy(struct fetcher *f, struct slot *s, struct err *e)
+{
+	CURL *c = new_easy(f->opts, s->errbuf, s, e);
+	int ok = 1;
+
+	if (!c)
+		return -1;
+	s->easy = c;
+	ok &= curl_easy_setopt(c, CURLOPT_URL, f->opts->url) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers) == CURLE_OK;
 	if (!ok)
-		return err_set(e, ERR_SOFTWARE, "libcurl refused an option (is it built with https?)");
+		return err_set(e, ERR_SOFTWARE, "libcurl refused an option");
 	return 0;
 }
 
@@ -427,4 +445,215 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 out:
 	free_fetcher(&f);
 	return rc;
+}
+
+/* ---- media downloads (SPEC §5.4) ---- */
+
+#include "fsutil.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+struct dl_slot {
+	CURL *easy;
+	struct fetch_download *job;
+	int fd;
+	char *tmp;
+	unsigned long long bytes, max;
+	int too_big, write_failed;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct fetch_downloader {
+	struct fetch_opts opts;
+	CURLM *multi;
+	struct dl_slot *slots;
+	int nslots;
+};
+
+static size_t on_file(char *p, size_t size, size_t n, void *arg)
+{
+	struct dl_slot *s = arg;
+	size_t len = size * n;
+
+	if (s->bytes + len > s->max) {
+		s->too_big = 1;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	if (fsutil_write_all(s->fd, p, len)) {
+		s->write_failed = errno ? errno : EIO;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	s->bytes += len;
+	return len;
+}
+
+int fetch_downloader_new(struct fetch_downloader **out, const struct fetch_opts *o, struct err *e)
+{
+	struct fetch_downloader *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return err_nomem(e);
+	d->opts = *o;
+	d->nslots = o->concurrency;
+	d->multi = curl_multi_init();
+	d->slots = calloc((size_t)d->nslots, sizeof(*d->slots));
+	if (!d->multi || !d->slots) {
+		fetch_downloader_free(d);
+		return err_nomem(e);
+	}
+	curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)d->nslots);
+	for (int i = 0; i < d->nslots; i++) {
+		struct dl_slot *s = &d->slots[i];
+		int ok = 1;
+
+		s->fd = -1;
+		s->easy = new_easy(o, s->errbuf, s, e);
+		if (!s->easy) {
+			fetch_downloader_free(d);
+			return -1;
+		}
+		ok &= curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_file) == CURLE_OK;
+		ok &= curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) == CURLE_OK;
+		ok &= curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK;
+		ok &= curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 5L) == CURLE_OK;
+		ok &= curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, NULL) == CURLE_OK;
+		if (!ok) {
+			fetch_downloader_free(d);
+			return err_set(e, ERR_SOFTWARE, "libcurl refused an option");
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+void fetch_downloader_free(struct fetch_downloader *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; d->slots && i < d->nslots; i++) {
+		struct dl_slot *s = &d->slots[i];
+
+		if (s->job)
+			curl_multi_remove_handle(d->multi, s->easy);
+		if (s->fd >= 0)
+			close(s->fd);
+		if (s->tmp)
+			unlink(s->tmp);
+		free(s->tmp);
+		if (s->easy)
+			curl_easy_cleanup(s->easy);
+	}
+	free(d->slots);
+	if (d->multi)
+		curl_multi_cleanup(d->multi);
+	free(d);
+}
+
+static int dl_start(struct fetch_downloader *d, struct dl_slot *s, struct fetch_download *job,
+		    struct err *e)
+{
+	s->fd = fsutil_temp_beside(job->path, &s->tmp);
+	if (s->fd < 0) {
+		snprintf(job->why, sizeof(job->why), "cannot create a file in the media directory: %s",
+			 strerror(errno));
+		job->done = 1;
+		return 0;
+	}
+	s->job = job;
+	s->bytes = 0;
+	s->max = job->max_bytes;
+	s->too_big = s->write_failed = 0;
+	s->errbuf[0] = '\0';
+	curl_easy_setopt(s->easy, CURLOPT_URL, job->url);
+	if (curl_multi_add_handle(d->multi, s->easy) != CURLM_OK)
+		return err_set(e, ERR_SOFTWARE, "libcurl: cannot add a transfer");
+	return 0;
+}
+
+static void dl_finish(struct fetch_downloader *d, struct dl_slot *s, CURLcode rc)
+{
+	struct fetch_download *job = s->job;
+	long status = 0;
+	int ok;
+
+	curl_multi_remove_handle(d->multi, s->easy);
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	ok = rc == CURLE_OK && status >= 200 && status < 300;
+	if (ok && (fsync(s->fd) || close(s->fd))) {
+		s->fd = -1;
+		ok = 0;
+		snprintf(job->why, sizeof(job->why), "cannot write the file: %s", strerror(errno));
+	} else if (!ok) {
+		if (s->too_big)
+			snprintf(job->why, sizeof(job->why), "larger than %llu bytes; skipped", s->max);
+		else if (s->write_failed)
+			snprintf(job->why, sizeof(job->why), "cannot write the file: %s",
+				 strerror(s->write_failed));
+		else if (rc == CURLE_OK)
+			snprintf(job->why, sizeof(job->why), "HTTP %ld%s", status,
+				 status == 404 || status == 410 || status == 403 ?
+				 " (media links expire after 7 days)" : "");
+		else
+			snprintf(job->why, sizeof(job->why), "%s",
+				 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (ok && rename(s->tmp, job->path)) {
+		ok = 0;
+		snprintf(job->why, sizeof(job->why), "cannot rename into place: %s", strerror(errno));
+	}
+	if (!ok)
+		unlink(s->tmp);
+	free(s->tmp);
+	s->tmp = NULL;
+	job->ok = ok;
+	job->bytes = s->bytes;
+	job->done = 1;
+	s->job = NULL;
+}
+
+int fetch_download(struct fetch_downloader *d, struct fetch_download *jobs, size_t n, struct err *e)
+{
+	size_t next = 0, done = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].done)
+			done++;
+	while (done < n) {
+		CURLMsg *m;
+		int still, left;
+
+		if (d->opts.stop && *d->opts.stop)
+			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		for (int i = 0; i < d->nslots && next < n; i++) {
+			if (d->slots[i].job)
+				continue;
+			while (next < n && jobs[next].done)
+				next++;
+			if (next == n)
+				break;
+			if (dl_start(d, &d->slots[i], &jobs[next], e))
+				return -1;
+			if (jobs[next].done)
+				done++; /* could not even start: counted as failed */
+			next++;
+		}
+		if (curl_multi_perform(d->multi, &still) != CURLM_OK)
+			return err_set(e, ERR_SOFTWARE, "libcurl: multi perform failed");
+		while ((m = curl_multi_info_read(d->multi, &left))) {
+			struct dl_slot *s;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			dl_finish(d, s, m->data.result);
+			done++;
+		}
+		if (done < n)
+			curl_multi_poll(d->multi, NULL, 0, 200, NULL);
+	}
+	return 0;
 }

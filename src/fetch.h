@@ -60,4 +60,30 @@ int fetch_check_url(const char *url, struct err *e);
 int fetch_run(const struct fetch_opts *opts, fetch_page_fn on_page, void *ctx,
 	      struct fetch_stats *stats, struct err *e);
 
+/*
+ * Media downloads (SPEC §5.4) on the same machinery: up to `concurrency`
+ * files at once on reused connections, each written to a temporary file in
+ * its directory and renamed into place only when complete.
+ */
+struct fetch_download {
+	const char *url;
+	const char *path;               /* final file name */
+	unsigned long long max_bytes;   /* larger files are abandoned */
+	int done, ok;
+	unsigned long long bytes;
+	char why[320];                  /* why it failed */
+};
+
+struct fetch_downloader;
+
+int fetch_downloader_new(struct fetch_downloader **out, const struct fetch_opts *o, struct err *e);
+void fetch_downloader_free(struct fetch_downloader *d);
+
+/*
+ * Download every job not already done. A job that fails is marked (ok 0,
+ * why set) and the others go on; -1 only for an interruption or a libcurl
+ * failure.
+ */
+int fetch_download(struct fetch_downloader *d, struct fetch_download *jobs, size_t n, struct err *e);
+
 #endif

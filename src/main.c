@@ -8,6 +8,7 @@
 #include "err.h"
 #include "fetch.h"
 #include "input.h"
+#include "media.h"
 #include "metrics.h"
 #include "outpath.h"
 #include "page.h"
@@ -94,6 +95,7 @@ struct run {
 	unsigned consecutive_seen;   /* full pages with nothing new (SPEC §5.2) */
 	long long fetch_since;       /* --since, for the early end of paging */
 	struct state *state;         /* --state */
+	struct media *media;         /* --media-dir */
 	long long lookback;
 	int has_floor;               /* the current target has a checkpoint */
 	long long floor;
@@ -166,7 +168,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 		if (writer_parse_columns(&po->writer, o->columns, e))
 			return -1;
 	} else {
-		writer_default_columns(&po->writer, 0);
+		writer_default_columns(&po->writer, o->media_dir != NULL);
 		po->writer.extras = 1;
 	}
 	po->sink.path = path;
@@ -293,7 +295,16 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 					  "messages: ");
 		return -1;
 	}
-	if (save_raw(r, body, len, e) || pipeline_page(r->current->pipeline, r->page, body, &res, e))
+	if (save_raw(r, body, len, e))
+		return -1;
+	if (r->media) {
+		const char *const *files;
+
+		if (media_page(r->media, r->page, body, &files, e))
+			return -1;
+		pipeline_set_media(r->current->pipeline, files);
+	}
+	if (pipeline_page(r->current->pipeline, r->page, body, &res, e))
 		return -1;
 	show_progress(r);
 	n = page_count(r->page);
@@ -382,6 +393,8 @@ static int run_fetch(struct run *r, struct buf *key, struct err *e)
 	fo.cacert = o->cacert;
 	fo.stop = &stop_flag;
 	fo.retry_base = base ? atof(base) : 0;
+	if (o->media_dir && media_open(&r->media, o->media_dir, &fo, &r->warn, e))
+		return -1;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct target *g = &r->targets[i];
 
@@ -441,6 +454,8 @@ static void summary(struct run *r)
 		fprintf(stderr, "%llu retries, ", r->fetch.retries);
 	if (t.filtered)
 		fprintf(stderr, "%llu outside --since/--until, ", t.filtered);
+	if (r->media)
+		fprintf(stderr, "%llu media files saved, ", media_downloaded(r->media));
 	fprintf(stderr, "%llu warnings) to ", r->warn.count);
 	for (size_t i = 0; i < r->ntargets; i++)
 		if (!r->targets[i].shared)
@@ -556,6 +571,7 @@ static void close_run(struct run *r)
 	sink_close(r->raw);
 	free(r->raw_path);
 	state_close(r->state);
+	media_close(r->media);
 	buf_free(&r->line);
 	page_free(r->page);
 	tz_free(r->tz);
@@ -582,6 +598,7 @@ static void write_metrics(struct run *r, int exit_code)
 	mt.retries = r->fetch.retries;
 	mt.duplicates = t.duplicates;
 	mt.warnings = r->warn.count;
+	mt.media = r->media ? media_downloaded(r->media) : 0;
 	if (metrics_write(r->opts->metrics_file, &mt, &e))
 		fprintf(stderr, "waexport: %s\n", e.msg);
 }

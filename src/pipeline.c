@@ -30,6 +30,7 @@ struct pipeline {
 	struct pipeline_stats stats;
 	struct pipeline_checkpoint cp;
 	int has_cp;
+	const char *const *media;   /* per element of the next page, or NULL */
 	struct pipeline_newest newest, taken;
 };
 
@@ -81,6 +82,11 @@ static int covered(const struct pipeline *pl, const struct record *r)
 		if (strlen(pl->cp.skip[i]) == u->len && !memcmp(pl->cp.skip[i], u->p, u->len))
 			return 1;
 	return 0;
+}
+
+void pipeline_set_media(struct pipeline *pl, const char *const *files)
+{
+	pl->media = files;
 }
 
 void pipeline_set_checkpoint(struct pipeline *pl, const struct pipeline_checkpoint *cp)
@@ -222,7 +228,8 @@ static int write_row(struct pipeline *pl, struct page *pg, const char *body, siz
 {
 	struct record r;
 
-	if (page_record(pg, body, i, &r) < 0 || writer_row(pl->writer, pg, body, &r, NULL, out))
+	if (page_record(pg, body, i, &r) < 0 ||
+	    writer_row(pl->writer, pg, body, &r, pl->media ? pl->media[i] : NULL, out))
 		return err_nomem(e);
 	pl->stats.messages++;
 	return 0;
@@ -388,8 +395,12 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 	pl->stats.pages++;
 	if (mark_fresh(pl, pg, body, n, res, e))
 		return -1;
-	if (pl->split)
-		return split_page(pl, pg, body, n, e);
+	if (pl->split) {
+		int rc = split_page(pl, pg, body, n, e);
+
+		pl->media = NULL;
+		return rc;
+	}
 	if (pl->opts.order == ORDER_NEWEST) {
 		for (size_t i = 0; i < n; i++) {
 			if (!pl->keep[i])
@@ -397,11 +408,13 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 			if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) || sink_flush(pl->sink, e))
 				return -1;
 		}
+		pl->media = NULL;
 		return 0;
 	}
 	for (size_t i = n; i-- > 0;)
 		if (pl->keep[i] && write_row(pl, pg, body, i, &pl->batch, e))
 			return -1;
+	pl->media = NULL;
 	return end_page_in_batch(pl, e);
 }
 

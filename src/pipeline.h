@@ -72,6 +72,9 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 		  struct pipeline_page_result *res, struct err *e);
 
+/* media_file per page element for the next pipeline_page (NULL: none). */
+void pipeline_set_media(struct pipeline *pl, const char *const *files);
+
 /* Skip what a checkpoint covers, from the next page on (NULL: nothing). */
 void pipeline_set_checkpoint(struct pipeline *pl, const struct pipeline_checkpoint *cp);
 

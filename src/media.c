@@ -1,0 +1,236 @@
+#include "media.h"
+#include "buf.h"
+#include "outpath.h"
+#include "text.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct media {
+	char *dir;
+	struct fetch_downloader *dl;
+	struct warn *warn;
+	struct fetch_download *jobs;
+	size_t *job_elem;           /* the page element of each job */
+	size_t jobs_cap;
+	const char **files;         /* per element */
+	size_t files_cap;
+	struct buf names;           /* "unique.ext\0" per element with media */
+	struct buf paths;           /* "DIR/unique.ext\0" per job */
+	struct buf urls;            /* decoded links per job */
+	unsigned long long downloaded;
+};
+
+int media_open(struct media **out, const char *dir, const struct fetch_opts *fo, struct warn *w,
+	       struct err *e)
+{
+	struct media *m = calloc(1, sizeof(*m));
+	struct stat st;
+
+	if (!m || !(m->dir = strdup(dir))) {
+		free(m);
+		return err_nomem(e);
+	}
+	m->warn = w;
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		media_close(m);
+		return err_set(e, ERR_CANTCREAT, "--media-dir %s: cannot create it: %s", dir,
+			       strerror(errno));
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		media_close(m);
+		return err_set(e, ERR_CANTCREAT, "--media-dir %s: not a directory", dir);
+	}
+	if (fetch_downloader_new(&m->dl, fo, e)) {
+		media_close(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+void media_close(struct media *m)
+{
+	if (!m)
+		return;
+	fetch_downloader_free(m->dl);
+	free(m->jobs);
+	free(m->job_elem);
+	free(m->files);
+	buf_free(&m->names);
+	buf_free(&m->paths);
+	buf_free(&m->urls);
+	free(m->dir);
+	free(m);
+}
+
+unsigned long long media_downloaded(const struct media *m)
+{
+	return m->downloaded;
+}
+
+static int field_is(const struct field *f, const char *s)
+{
+	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
+}
+
+/* A media message: a link that is not plain text (SPEC §5.4). */
+static int is_media(const struct record *r)
+{
+	const struct field *msg = &r->f[REC_MESSAGE], *type = &r->f[REC_TYPE];
+
+	if (msg->kind != FIELD_STRING || field_is(type, "text") || field_is(type, "chat") ||
+	    field_is(type, "location"))
+		return 0;
+	return (msg->len > 8 && !memcmp(msg->p, "https:", 6)) || (msg->len > 7 && !memcmp(msg->p, "http:", 5));
+}
+
+/* The extension: from the link's last path segment if it looks like one, else by type. */
+static void extension(const char *url, const struct field *type, char *out, size_t size)
+{
+	const char *end = url + strcspn(url, "?#"), *slash = url, *dot = NULL;
+	size_t n;
+
+	for (const char *p = url; p < end; p++) {
+		if (*p == '/')
+			slash = p;
+		else if (*p == '.')
+			dot = p;
+	}
+	if (dot && dot > slash && (n = (size_t)(end - dot - 1)) >= 1 && n <= 8) {
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			char c = dot[1 + i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+				break;
+			out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		if (i == n) {
+			out[n] = '\0';
+			return;
+		}
+	}
+	snprintf(out, size, "%s", field_is(type, "image") ? "jpg" : field_is(type, "video") ? "mp4" :
+		 field_is(type, "audio") || field_is(type, "ptt") ? "ogg" :
+		 field_is(type, "sticker") ? "webp" : "bin");
+}
+
+/* Element i's media link and file name, appended to the page's buffers; 0 if none. */
+static int describe(struct media *m, const struct record *r, size_t *url_at, size_t *name_at)
+{
+	const struct field *u = &r->f[REC_UNIQUE], *msg = &r->f[REC_MESSAGE];
+	char raw[200], safe[200], ext[16];
+	unsigned bad = 0;
+	size_t k;
+
+	if (!is_media(r) || u->kind != FIELD_STRING || !u->len)
+		return 0;
+	*url_at = m->urls.len;
+	if (buf_reserve(&m->urls, TEXT_DECODE_MAX(msg->len) + 1))
+		return -1;
+	m->urls.len += text_decode(buf_tail(&m->urls), msg->p, msg->len, &bad);
+	m->urls.data[m->urls.len++] = '\0';
+	k = u->len < sizeof(raw) - 1 ? u->len : sizeof(raw) - 1;
+	memcpy(raw, u->p, k);
+	raw[k] = '\0';
+	outpath_sanitize(raw, safe, sizeof(safe));      /* nothing can leave DIR */
+	extension(m->urls.data + *url_at, &r->f[REC_TYPE], ext, sizeof(ext));
+	*name_at = m->names.len;
+	if (buf_adds(&m->names, safe) || buf_addc(&m->names, '.') || buf_adds(&m->names, ext) ||
+	    buf_addc(&m->names, '\0'))
+		return -1;
+	return 1;
+}
+
+int media_page(struct media *m, struct page *pg, const char *body, const char *const **files,
+	       struct err *e)
+{
+	size_t n = page_count(pg), njobs = 0;
+	size_t *url_at = NULL, *name_at = NULL;
+	struct record r;
+	int rc = -1;
+
+	if (n > m->files_cap) {
+		const char **f = realloc(m->files, n * sizeof(*f));
+		struct fetch_download *j = realloc(m->jobs, n * sizeof(*j));
+		size_t *je = realloc(m->job_elem, n * sizeof(*je));
+
+		if (f)
+			m->files = f;
+		if (j)
+			m->jobs = j;
+		if (je)
+			m->job_elem = je;
+		if (!f || !j || !je)
+			return err_nomem(e);
+		m->files_cap = n;
+	}
+	url_at = calloc(n ? n : 1, sizeof(*url_at));
+	name_at = calloc(n ? n : 1, sizeof(*name_at));
+	if (!url_at || !name_at)
+		goto nomem;
+	m->names.len = m->urls.len = m->paths.len = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = page_record(pg, body, i, &r) == 0 ? describe(m, &r, &url_at[i], &name_at[i]) : 0;
+
+		if (d < 0)
+			goto nomem;
+		if (!d)
+			name_at[i] = (size_t)-1;
+	}
+	/* The buffers are complete: now pointers into them stay valid. */
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		char path[4096];
+
+		m->files[i] = name_at[i] == (size_t)-1 ? NULL : m->names.data + name_at[i];
+		if (!m->files[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", m->dir, m->files[i]);
+		if (!stat(path, &st))
+			continue; /* already saved by an earlier run */
+		memset(&m->jobs[njobs], 0, sizeof(m->jobs[njobs]));
+		m->jobs[njobs].url = m->urls.data + url_at[i];
+		m->jobs[njobs].max_bytes = MEDIA_MAX_BYTES;
+		m->job_elem[njobs++] = i;
+	}
+	for (size_t j = 0; j < njobs; j++) {
+		size_t at = m->paths.len;
+
+		if (buf_adds(&m->paths, m->dir) || buf_addc(&m->paths, '/') ||
+		    buf_adds(&m->paths, m->files[m->job_elem[j]]) || buf_addc(&m->paths, '\0'))
+			goto nomem;
+		name_at[j] = at; /* reused: where job j's path starts */
+	}
+	for (size_t j = 0; j < njobs; j++)
+		m->jobs[j].path = m->paths.data + name_at[j];
+	if (njobs && fetch_download(m->dl, m->jobs, njobs, e))
+		goto out;
+	for (size_t j = 0; j < njobs; j++) {
+		const struct field *u;
+
+		if (m->jobs[j].ok) {
+			m->downloaded++;
+			continue;
+		}
+		page_record(pg, body, m->job_elem[j], &r);
+		u = &r.f[REC_UNIQUE];
+		warn_note(m->warn, "message %.*s: media not saved: %s", (int)(u->len > 60 ? 60 : u->len),
+			  u->p, m->jobs[j].why);
+		m->files[m->job_elem[j]] = NULL;
+	}
+	*files = m->files;
+	rc = 0;
+	goto out;
+nomem:
+	err_nomem(e);
+out:
+	free(url_at);
+	free(name_at);
+	return rc;
+}

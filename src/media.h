@@ -1,0 +1,35 @@
+/*
+ * media: --media-dir (SPEC §5.4). Before a page's rows are written, the
+ * files its media messages link to are downloaded into DIR as
+ * <unique>.<ext> (the name sanitised so nothing can leave DIR), through
+ * fetch's downloader: concurrently, skipping files already there, each
+ * capped in size. A dead link (they expire after 7 days) is a warning; its
+ * row keeps an empty media_file.
+ */
+#ifndef WAEXPORT_MEDIA_H
+#define WAEXPORT_MEDIA_H
+
+#include "err.h"
+#include "fetch.h"
+#include "page.h"
+#include "warn.h"
+
+/* Files larger than this are not kept. */
+#define MEDIA_MAX_BYTES (256ull * 1024 * 1024)
+
+struct media;
+
+int media_open(struct media **out, const char *dir, const struct fetch_opts *fo, struct warn *w,
+	       struct err *e);
+void media_close(struct media *m);
+
+/*
+ * Fetch the page's media. *files gets one entry per page element: the file
+ * name relative to DIR, or NULL (valid until the next call).
+ */
+int media_page(struct media *m, struct page *pg, const char *body, const char *const **files,
+	       struct err *e);
+
+unsigned long long media_downloaded(const struct media *m);
+
+#endif
