@@ -64,5 +64,13 @@ bench:
 	@$(MAKE) --no-print-directory waexport
 	@scripts/bench.sh
 
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+install: waexport
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 waexport $(DESTDIR)$(PREFIX)/bin/waexport
+	install -m 0644 waexport.1 $(DESTDIR)$(PREFIX)/share/man/man1/waexport.1
+
 clean:
 	rm -rf build waexport out
