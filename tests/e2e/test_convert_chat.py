@@ -1,0 +1,48 @@
+"""convert -o with {chat}: one file per conversation (SPEC §2 output options, §4.5).
+
+The chat of a message is its counterpart: `to` of an outgoing message, `from` of an
+incoming one, `to` when the direction is unknown. Names are sanitised so nothing
+escapes the target directory."""
+import json
+import os
+
+from helpers import HISTORY, expected_csv, int_code, ordered, read_csv, tmp_leftovers
+
+
+def chat_of(msg):
+    return msg.get("from") if int_code(msg.get("direction")) == 1 else msg.get("to")
+
+
+def test_chat_placeholder_writes_one_file_per_conversation(waexport, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    p = waexport(["convert", "-q", "-o", out / "{chat}.csv"] + HISTORY)
+    assert p.returncode == 0, p.stderr.decode()
+    chats = {}
+    for m in ordered(HISTORY):
+        chats.setdefault(chat_of(m), []).append(m)
+    assert sorted(os.listdir(out)) == sorted(f"{c}.csv" for c in chats)
+    for chat, msgs in chats.items():
+        rows = read_csv((out / f"{chat}.csv").read_bytes())
+        assert rows[1:] == [expected_csv(m) for m in msgs], chat
+
+
+def test_chat_placeholder_cannot_escape_the_directory(waexport, tmp_path):
+    out = tmp_path / "a" / "b"
+    out.mkdir(parents=True)
+    evil = ["../../../escaped", "/etc/passwd", "x/../../y", "..", ".", "", "con\nsole", "-rf"]
+    msgs = [{"unique": f"E{i}", "timestamp": str(1720000000 - i), "direction": "2",
+             "from": "972501234567", "to": to, "type": "text", "state": 1, "message": f"m{i}"}
+            for i, to in enumerate(evil)]
+    f = tmp_path / "evil.json"
+    f.write_text(json.dumps(msgs))
+    before = sorted(os.listdir(tmp_path))
+    p = waexport(["convert", "-q", "-o", out / "chat-{chat}.csv", f])
+    assert p.returncode == 0, p.stderr.decode()
+    assert sorted(os.listdir(tmp_path)) == before
+    assert os.listdir(tmp_path / "a") == ["b"]
+    names = os.listdir(out)
+    assert names and all(os.path.isfile(out / n) and "/" not in n for n in names)
+    assert tmp_leftovers(out) == []
+    written = [r[0] for n in names for r in read_csv((out / n).read_bytes())[1:]]
+    assert sorted(written) == sorted(m["unique"] for m in msgs)   # every message, once

@@ -1,0 +1,148 @@
+"""convert: odd and drifting records (SPEC §1 "defensively", §4.1, §4.3) and de-duplication (§5.2)."""
+import pytest
+
+from helpers import (COLUMNS, FIXTURES, HISTORY, expected_csv, expected_ndjson, ordered, read_csv,
+                     read_ndjson, summary)
+
+DRIFT = FIXTURES / "drift.json"
+DUP = [FIXTURES / "dup" / "page-1.json", FIXTURES / "dup" / "page-2.json"]
+
+
+def convert(waexport, fmt, paths, *extra):
+    p = waexport(["convert", "--format", fmt] + list(extra) + list(paths))
+    assert p.returncode == 0, p.stderr.decode()
+    return p
+
+
+def by_unique_ndjson(waexport, paths):
+    return {o["unique"]: o for o in read_ndjson(convert(waexport, "ndjson", paths, "-q").stdout)}
+
+
+def by_unique_csv(waexport, paths):
+    rows = read_csv(convert(waexport, "csv", paths, "-q").stdout)
+    assert rows[0] == COLUMNS
+    return {r[0]: dict(zip(COLUMNS, r)) for r in rows[1:]}
+
+
+# ---------------------------------------------------------------- type drift, odd records
+
+def test_drifting_records_all_written_and_match_ground_truth(waexport):
+    p = convert(waexport, "ndjson", [DRIFT])
+    objs = read_ndjson(p.stdout)
+    expected = [expected_ndjson(m) for m in ordered([DRIFT])]
+    assert len(objs) == 11                               # no message lost
+    for got, exp in zip(objs, expected):
+        assert list(got) == list(exp)
+        assert got == exp
+    rows = read_csv(convert(waexport, "csv", [DRIFT], "-q").stdout)[1:]
+    assert rows == [expected_csv(m) for m in ordered([DRIFT])]
+
+
+def test_numbers_where_strings_were_and_strings_where_numbers_were(waexport):
+    o = by_unique_ndjson(waexport, [DRIFT])["DR10"]   # timestamp, direction, from as numbers; state as string
+    assert (o["timestamp"], o["time"]) == (1720000010, "2024-07-03T09:46:50Z")
+    assert (o["direction"], o["direction_code"]) == ("outgoing", 2)
+    assert o["from"] == "972501234567" and o["to"] == "0501234567"
+    assert (o["state"], o["state_code"]) == ("delivered", 2)
+    c = by_unique_csv(waexport, [DRIFT])["DR10"]
+    assert (c["timestamp"], c["direction_code"], c["from"], c["state"], c["state_code"]) == \
+        ("1720000010", "2", "972501234567", "delivered", "2")
+
+
+def test_state_labels(waexport):
+    o = by_unique_ndjson(waexport, [DRIFT] + HISTORY)
+    assert (o["DR08"]["state"], o["DR08"]["state_code"]) == ("unknown", 7)   # undocumented code
+    assert (o["DR07"]["state"], o["DR07"]["state_code"]) == ("", 3)         # incoming: empty label
+    assert (o["DR05"]["state"], o["DR05"]["state_code"]) == ("failed", 0)
+    assert (o["BAE52B3F1EF11591D0F7"]["state"], o["BAE52B3F1EF11591D0F7"]["state_code"]) == ("read", 3)
+    assert o["BAE5C0FFEE0000000001"]["state"] == "delivered"
+    assert o["BAE5000000000000FRM1"]["state"] == "sent"
+    assert o["DR09"]["state_code"] is None                                   # outgoing, no state
+
+
+def test_unknown_direction_keeps_its_code(waexport):
+    o = by_unique_ndjson(waexport, [DRIFT])["DR02"]
+    assert (o["direction"], o["direction_code"]) == ("unknown", 3)
+    assert by_unique_csv(waexport, [DRIFT])["DR02"]["direction"] == "unknown"
+
+
+def test_unknown_type_passes_verbatim(waexport):
+    assert by_unique_ndjson(waexport, [DRIFT])["DR03"]["type"] == "poll_creation_v2"
+    assert by_unique_csv(waexport, [DRIFT])["DR03"]["type"] == "poll_creation_v2"
+
+
+def test_reason_as_number_null_or_absent(waexport):
+    o = by_unique_ndjson(waexport, [DRIFT] + HISTORY)
+    assert o["DR05"]["reason"] == "3"                  # number -> its text
+    assert o["DR04"]["reason"] is None                 # null
+    assert o["DR09"]["reason"] is None                 # absent
+    assert o["BAE5000000000000FAIL"]["reason"] == "number is not on WhatsApp"
+    c = by_unique_csv(waexport, [DRIFT] + HISTORY)
+    assert (c["DR05"]["reason"], c["DR04"]["reason"], c["DR09"]["reason"]) == ("3", "", "")
+    assert c["BAE5000000000000FAIL"]["reason"] == "number is not on WhatsApp"
+
+
+def test_missing_and_null_message_and_state(waexport):
+    c = by_unique_csv(waexport, [DRIFT])
+    assert c["DR06"]["message"] == ""                  # no message key at all
+    assert c["DR04"]["message"] == "" and c["DR04"]["state_code"] == ""
+    o = by_unique_ndjson(waexport, [DRIFT])
+    assert o["DR06"]["message"] in (None, "")
+    assert o["DR04"]["message"] in (None, "") and o["DR04"]["state_code"] is None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_non_numeric_timestamp_keeps_raw_value_empty_time_and_warns(waexport, fmt):
+    p = convert(waexport, fmt, [DRIFT])
+    if fmt == "csv":
+        row = {r[0]: dict(zip(COLUMNS, r)) for r in read_csv(p.stdout)[1:]}["DR01"]
+        assert (row["timestamp"], row["time"]) == ("yesterday", "")
+    else:
+        row = {o["unique"]: o for o in read_ndjson(p.stdout)}["DR01"]
+        assert row["timestamp"] == "yesterday" and row["time"] in (None, "")
+    err = p.stderr.decode()
+    assert any("DR01" in ln or "timestamp" in ln for ln in err.splitlines()[:-1]), err
+    messages, _, _, warnings = summary(p.stderr)
+    assert messages == 11 and warnings >= 1
+
+
+def test_missing_timestamp_leaves_time_empty_and_keeps_the_message(waexport):
+    c = by_unique_csv(waexport, [DRIFT])["DR00"]
+    assert (c["timestamp"], c["time"], c["message"]) == ("", "", "no timestamp at all")
+
+
+def test_non_object_array_elements_are_skipped_with_a_warning(waexport, tmp_path):
+    f = tmp_path / "mixed.json"
+    f.write_text('[1,{"unique":"M1","timestamp":"1720000000","direction":"1","message":"kept"},"x",null,[2]]')
+    p = convert(waexport, "csv", [f])
+    rows = read_csv(p.stdout)[1:]
+    assert [r[0] for r in rows] == ["M1"]
+    assert summary(p.stderr)[3] >= 1
+
+
+# ---------------------------------------------------------------- de-duplication
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_message_seen_on_two_pages_is_written_once(waexport, fmt):
+    p = convert(waexport, fmt, DUP)
+    if fmt == "csv":
+        ids = [r[0] for r in read_csv(p.stdout)[1:]]
+    else:
+        ids = [o["unique"] for o in read_ndjson(p.stdout)]
+    assert ids == ["D1", "D2", "D3", "D4", "D5"]
+    assert ids == [m["unique"] for m in ordered(DUP)]
+    assert summary(p.stderr) == (5, 2, 1, 0)
+
+
+def test_duplicates_across_files_and_lines_are_dropped(waexport, tmp_path):
+    raw = tmp_path / "twice.jsonl"
+    raw.write_bytes(b"".join(p.read_bytes().strip() + b"\n" for p in HISTORY + HISTORY))
+    p = convert(waexport, "csv", [raw, HISTORY[0]])
+    rows = read_csv(p.stdout)[1:]
+    assert rows == [expected_csv(m) for m in ordered(HISTORY)]
+    assert summary(p.stderr) == (13, 7, 18, 0)
+
+
+def test_newest_order_with_duplicates(waexport):
+    p = convert(waexport, "csv", DUP, "--order", "newest")
+    assert [r[0] for r in read_csv(p.stdout)[1:]] == ["D5", "D4", "D3", "D2", "D1"]
