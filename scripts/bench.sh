@@ -11,6 +11,9 @@
 #   BENCH_QUICK=1     100k-message corpus, 3 runs, RSS scaling 10k->100k only
 #   BENCH_TOOLS="..." subset of tools to time (default: all, see TOOLS below)
 #   BENCH_SEED=S      generator seed (default 1)
+#   BENCH_FETCH=0     skip the fetch section (scripts/bench/fetch_bench.sh, run
+#                     last; its own knobs are described there)
+#   BENCH_CONVERT=0   run only the fetch section
 #
 # What it does (results in build/bench/results.md, raw data in build/bench/run/):
 #  1. Installs what is missing (jq, GNU time, node/npm, cc, libjsmn-dev,
@@ -31,6 +34,10 @@ set -euo pipefail
 export LC_ALL=C   # '.' decimal point in $EPOCHREALTIME and printf
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ ${BENCH_CONVERT:-1} == 0 ]]; then
+    [[ ${BENCH_FETCH:-1} == 0 ]] && exit 0
+    exec scripts/bench/fetch_bench.sh
+fi
 BENCH=build/bench
 OUT=$BENCH/out
 RUN=$BENCH/run
@@ -304,3 +311,9 @@ fi
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$HELPERS/report.py" "$RUN" | tee "$BENCH/results.md"
 say "written to $BENCH/results.md (raw data in $RUN/)"
+
+# ---------------------------------------------------------------- 7. fetch
+# `waexport fetch` against the mock API; appends its section to results.md.
+if [[ ${BENCH_FETCH:-1} != 0 ]]; then
+    scripts/bench/fetch_bench.sh
+fi

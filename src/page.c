@@ -150,7 +150,7 @@ static int skip_ws(const char *body, int p, int end)
  * that ends here, then ',' before a sibling. jsmn does not check this: it
  * takes `[1 2]`, `[1,,2]` and `{"a":1,}`.
  */
-static int check_gap(const struct page *pg, const char *body, int i, int next, struct err *e)
+static int check_gap_slow(const struct page *pg, const char *body, int i, int next, struct err *e)
 {
 	const jsmntok_t *t = &pg->tok[i];
 	int p = token_after(t);
@@ -189,31 +189,69 @@ static int check_gap(const struct page *pg, const char *body, int i, int next, s
 }
 
 /*
+ * The common gaps, compact as the API sends them (`":"`, `","`, nothing after
+ * an opening bracket), are recognised here; anything else takes the full
+ * check above.
+ */
+static inline int check_gap(const struct page *pg, const char *body, int i, int next,
+			    struct err *e)
+{
+	const jsmntok_t *t = &pg->tok[i];
+
+	if (next >= 0) {
+		const jsmntok_t *n = &pg->tok[next];
+		int p = token_after(t), end = n->start - (n->type == JSMN_STRING);
+
+		if (n->parent == i) {
+			if (t->type == JSMN_STRING ? end - p == 1 && body[p] == ':' : p == end)
+				return 0;
+		} else if (!is_container(t) && end - p == 1 && body[p] == ',' &&
+			   (t->parent == n->parent ||
+			    (t->parent >= 0 && pg->tok[t->parent].parent == n->parent &&
+			     pg->tok[t->parent].type == JSMN_STRING))) {
+			return 0;
+		}
+	}
+	return check_gap_slow(pg, body, i, next, e);
+}
+
+/*
  * What jsmn lets through (LIBRARY-NOTES §1): the separators between tokens,
  * every object key a string with exactly one value, every primitive a real
  * number or literal.
  */
+/* Key sizes and primitives of token i (the structure jsmn does not check). */
+static inline int check_token(const struct page *pg, const char *body, int i, struct err *e)
+{
+	const jsmntok_t *t = &pg->tok[i];
+	int parent = t->parent;
+
+	if (parent >= 0 && pg->tok[parent].type == JSMN_OBJECT &&
+	    (t->type != JSMN_STRING || t->size != 1))
+		return err_data(e, t->start - (t->type == JSMN_STRING), "object key without a value");
+	if (parent >= 0 && pg->tok[parent].type == JSMN_STRING && pg->tok[parent].size != 1)
+		return err_data(e, t->start, "object key with more than one value");
+	if (t->type == JSMN_PRIMITIVE &&
+	    (int)primitive_kind(body + t->start, (size_t)(t->end - t->start)) < 0)
+		return err_data(e, t->start, "invalid JSON value '%.*s'",
+				t->end - t->start > 20 ? 20 : t->end - t->start, body + t->start);
+	return 0;
+}
+
+/*
+ * One pass over the tokens. Token i - 1 is checked after the gap behind
+ * token i, so a missing separator is reported where it is missing rather
+ * than as the odd key sizes it makes jsmn produce.
+ */
 static int check_tokens(const struct page *pg, const char *body, struct err *e)
 {
-	for (int i = 0; i < pg->ntok; i++)
+	for (int i = 0; i < pg->ntok; i++) {
 		if (check_gap(pg, body, i, i + 1 < pg->ntok ? i + 1 : -1, e))
 			return -1;
-	for (int i = 0; i < pg->ntok; i++) {
-		const jsmntok_t *t = &pg->tok[i];
-		int parent = t->parent;
-
-		if (parent >= 0 && pg->tok[parent].type == JSMN_OBJECT &&
-		    (t->type != JSMN_STRING || t->size != 1))
-			return err_data(e, t->start - (t->type == JSMN_STRING),
-					"object key without a value");
-		if (parent >= 0 && pg->tok[parent].type == JSMN_STRING && pg->tok[parent].size != 1)
-			return err_data(e, t->start, "object key with more than one value");
-		if (t->type == JSMN_PRIMITIVE &&
-		    (int)primitive_kind(body + t->start, (size_t)(t->end - t->start)) < 0)
-			return err_data(e, t->start, "invalid JSON value '%.*s'",
-				       t->end - t->start > 20 ? 20 : t->end - t->start, body + t->start);
+		if (i > 0 && check_token(pg, body, i - 1, e))
+			return -1;
 	}
-	return 0;
+	return pg->ntok > 0 ? check_token(pg, body, pg->ntok - 1, e) : 0;
 }
 
 const char *page_fail_reason(long long code)
