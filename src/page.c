@@ -23,6 +23,7 @@ struct page {
 	struct extra *extra;    /* unknown fields of all records, in order */
 	size_t nextra, extra_cap;
 	size_t root_end;
+	size_t nul_scanned;     /* bytes of the body already searched for NUL */
 };
 
 struct page *page_new(void)
@@ -61,6 +62,7 @@ void page_reset(struct page *pg)
 	pg->root_end = 0;
 	pg->extracted = 0;
 	pg->nextra = 0;
+	pg->nul_scanned = 0;
 }
 
 static int is_ws(char c)
@@ -339,6 +341,14 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 	if (len > PAGE_MAX_BODY)
 		return err_data(e, 0, "body of %zu bytes is larger than the %u-byte limit",
 			       len, PAGE_MAX_BODY);
+	/* jsmn stops at a NUL byte as if the text ended there: look for one first. */
+	if (len > pg->nul_scanned) {
+		const char *nul = memchr(body + pg->nul_scanned, '\0', len - pg->nul_scanned);
+
+		if (nul)
+			return err_data(e, (long long)(nul - body), "NUL byte in JSON");
+		pg->nul_scanned = len;
+	}
 	for (;;) {
 		r = jsmn_parse(&pg->parser, body, len, pg->tok, pg->ntok_cap);
 		if (r != JSMN_ERROR_NOMEM)
@@ -362,8 +372,6 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 	if (r == JSMN_ERROR_INVAL)
 		return err_data(e, (long long)pos, "invalid JSON");
 	if (r == JSMN_ERROR_PART || (r > 0 && pg->tok[0].end < 0)) {
-		if (pos < len && body[pos] == '\0')
-			return err_data(e, (long long)pos, "NUL byte in JSON");
 		if (!final)
 			return PAGE_MORE;
 		return err_data(e, (long long)len, "JSON ends early (truncated?)");
@@ -428,6 +436,19 @@ static inline int skip_value(const struct page *pg, int i)
 	return pg->tok[i].size == 0 ? i + 1 : skip(pg, i);
 }
 
+/* record_key_of, but a key written with escapes ("messag\u0065") is decoded first. */
+static int key_of(const char *p, size_t len)
+{
+	char tmp[16 * 3];
+	unsigned bad = 0;
+
+	if (!memchr(p, '\\', len))
+		return record_key_of(p, len);
+	if (len > 16)
+		return -1;
+	return record_key_of(tmp, text_decode(tmp, p, len, &bad));
+}
+
 static int add_extra(struct page *pg, const char *body, int k)
 {
 	struct extra *x;
@@ -461,7 +482,7 @@ static void extract_one(struct page *pg, const char *body, size_t i, struct reco
 		return;
 	for (int n = 0; n < obj->size; n++) {
 		const jsmntok_t *key = &pg->tok[k];
-		int which = record_key_of(body + key->start, (size_t)(key->end - key->start));
+		int which = key_of(body + key->start, (size_t)(key->end - key->start));
 
 		if (which >= 0)
 			set_field(&r->f[which], body, &pg->tok[k + 1], k + 1);

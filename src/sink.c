@@ -362,34 +362,55 @@ static int write_head(struct sink *s)
 	if (s->head_done)
 		return 0;
 	s->head_done = 1;
+	s->in += s->cur.len;
 	if (!s->gzip)
 		return write_bytes(s, s->cur.data, s->cur.len);
 	rc = write_bytes(s, gz_header, sizeof(gz_header));
 	return rc ? rc : write_compressed(s, s->cur.data, s->cur.len, 0);
 }
 
-static int emit_chunk(void *ctx, const char *p, size_t n, struct err *e)
+/*
+ * Copy len bytes at off in the spool to the output. copy_file_range keeps
+ * the bytes in the kernel (no round trip through a user buffer); where it
+ * is not supported, read and write.
+ */
+static int copy_out(struct sink *s, unsigned long long off, size_t len, struct err *e)
 {
-	struct sink *s = ctx;
-	int rc;
+	loff_t in = (loff_t)off;
 
-	if (!s->gzip) {
-		rc = write_bytes(s, p, n);
-	} else {
-		uint32_t crc;
-		uint64_t raw;
+	while (len) {
+		ssize_t n = copy_file_range(spool_fd(s->spool), &in, s->fd, NULL, len, 0);
 
-		memcpy(&crc, p, 4);
-		memcpy(&raw, p + 4, 8);
-		s->crc = crc32_combine(s->crc, crc, (z_off_t)raw);
-		s->isize += raw;
-		rc = write_bytes(s, p + CHUNK_HEAD, n - CHUNK_HEAD);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len -= (size_t)n;
+		s->out += (unsigned long long)n;
 	}
-	return rc ? io_error(s, rc, e) : 0;
+	while (len) {
+		char tmp[64 * 1024];
+		size_t k = len < sizeof(tmp) ? len : sizeof(tmp);
+		ssize_t r = pread(spool_fd(s->spool), tmp, k, in);
+		int rc;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return io_error(s, r ? errno : EIO, e);
+		rc = write_bytes(s, tmp, (size_t)r);
+		if (rc)
+			return io_error(s, rc, e);
+		in += r;
+		len -= (size_t)r;
+	}
+	return 0;
 }
 
 int sink_segment_end(struct sink *s, struct err *e)
 {
+	unsigned long long pos, off;
+	size_t len;
 	int rc;
 
 	if (!s->reverse)
@@ -399,9 +420,28 @@ int sink_segment_end(struct sink *s, struct err *e)
 		rc = write_head(s);
 	if (rc)
 		return io_error(s, rc, e);
-	if (spool_replay(s->spool, emit_chunk, s, e) || spool_truncate(s->spool, e))
+	if (spool_flush(s->spool, e))
 		return -1;
-	return 0;
+	pos = spool_end(s->spool);
+	while ((rc = spool_prev(s->spool, &pos, &off, &len, e)) > 0) {
+		if (s->gzip) {
+			unsigned char head[CHUNK_HEAD];
+			uint32_t crc;
+			uint64_t raw;
+
+			if (len < CHUNK_HEAD || pread(spool_fd(s->spool), head, CHUNK_HEAD, (off_t)off) != CHUNK_HEAD)
+				return err_set(e, ERR_SOFTWARE, "spool is corrupt");
+			memcpy(&crc, head, 4);
+			memcpy(&raw, head + 4, 8);
+			s->crc = crc32_combine(s->crc, crc, (z_off_t)raw);
+			s->isize += raw;
+			off += CHUNK_HEAD;
+			len -= CHUNK_HEAD;
+		}
+		if (copy_out(s, off, len, e))
+			return -1;
+	}
+	return rc < 0 || spool_truncate(s->spool, e) ? -1 : 0;
 }
 
 /* Reverse gzip: the final empty block and the trailer (CRC-32, ISIZE, little-endian). */
@@ -538,7 +578,7 @@ void sink_close(struct sink *s)
 
 unsigned long long sink_bytes_in(const struct sink *s)
 {
-	return s->in + s->cur.len;
+	return s->in + (s->head_done ? 0 : s->cur.len);
 }
 
 unsigned long long sink_bytes_out(const struct sink *s)

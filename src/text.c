@@ -212,6 +212,10 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 			p += decode_escape(p, end, &cp, bad);
 			*quote |= csv_special(cp);
 			d += put_utf8(d, cp);
+		} else if (c == 0) {
+			d += put_utf8(d, REPLACEMENT); /* SPEC §4.1: U+0000 becomes U+FFFD */
+			++*bad;
+			p++;
 		} else if (c < 0x80) {
 			*quote |= csv_special(c);
 			*d++ = (char)c;
@@ -317,6 +321,10 @@ size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
 			}
 			p += decode_escape(p, end, &cp, bad);
 			d += put_json_cp(d, cp);
+		} else if (c == 0) {
+			d += put_utf8(d, REPLACEMENT);
+			++*bad;
+			p++;
 		} else if (c < 0x80) {
 			d += put_json_cp(d, c);
 			p++;

@@ -46,6 +46,8 @@ int writer_parse_columns(struct writer_opts *opts, const char *list, struct err 
 		size_t n = strcspn(p, ",");
 		int found = -1;
 
+		if (!n)
+			return err_set(e, ERR_USAGE, "--columns: empty column name in '%s'", list);
 		for (int c = 0; c < COL_COUNT; c++)
 			if (strlen(column_names[c]) == n && !memcmp(p, column_names[c], n))
 				found = c;
@@ -59,8 +61,8 @@ int writer_parse_columns(struct writer_opts *opts, const char *list, struct err 
 				return err_set(e, ERR_USAGE, "--columns: '%.*s' is named twice", (int)n, p);
 		opts->columns[opts->ncolumns++] = (enum column)found;
 		p += n;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && !*++p)
+			return err_set(e, ERR_USAGE, "--columns: a column name is missing after the last ','");
 	}
 	if (!opts->ncolumns)
 		return err_set(e, ERR_USAGE, "--columns: name at least one column");

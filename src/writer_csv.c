@@ -56,6 +56,8 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 		out->len += n;
 		return 0;
 	}
+	if (!n) /* a present empty string: "" (csv_write writes nothing for no bytes) */
+		return buf_add(out, "\"\"", 2);
 	/* Quote: the decoded text moves to scratch, csv_write brings it back. */
 	w->scratch.len = 0;
 	if ((lead && buf_addc(&w->scratch, '\'')) || buf_add(&w->scratch, t, n) ||

@@ -72,8 +72,15 @@ static int put_code(struct writer *w, const struct record *r, const struct field
 	return buf_add(out, "null", 4);
 }
 
-static int is_output_key(const char *p, size_t len)
+static int is_output_key(const char *raw, size_t raw_len)
 {
+	char p[64 * 3];
+	size_t len;
+	unsigned bad = 0;
+
+	if (raw_len > 64)
+		return 0;
+	len = text_decode(p, raw, raw_len, &bad); /* "tim\u0065" is "time" */
 	for (int c = 0; c < COL_COUNT; c++) {
 		const char *name = writer_column_name((enum column)c);
 

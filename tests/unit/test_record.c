@@ -1,0 +1,190 @@
+/*
+ * record: key lookup, integer fields with type drift, and the SPEC §4.3
+ * label table.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <string.h>
+
+#include "record.h"
+
+static int key_of(const char *s)
+{
+	return record_key_of(s, strlen(s));
+}
+
+static void test_key_of_every_key(void **state)
+{
+	(void)state;
+	assert_int_equal(key_of("unique"), REC_UNIQUE);
+	assert_int_equal(key_of("timestamp"), REC_TIMESTAMP);
+	assert_int_equal(key_of("direction"), REC_DIRECTION);
+	assert_int_equal(key_of("from"), REC_FROM);
+	assert_int_equal(key_of("to"), REC_TO);
+	assert_int_equal(key_of("type"), REC_TYPE);
+	assert_int_equal(key_of("state"), REC_STATE);
+	assert_int_equal(key_of("message"), REC_MESSAGE);
+	assert_int_equal(key_of("reason"), REC_REASON);
+	for (int k = 0; k < REC_NKEYS; k++) {
+		const char *name = record_key_name((enum record_key)k);
+
+		assert_non_null(name);
+		assert_int_equal(key_of(name), k);
+	}
+}
+
+static void test_key_of_near_misses(void **state)
+{
+	static const char *const misses[] = {
+		"", "t", "To", "TO", "tO", "ot", "tos", "from ", " from", "fro", "frum", "From",
+		"type ", "typ", "tipe", "types", "Type", "stat", "states", "State", "stats",
+		"uniqu", "uniquE", "uniques", "Unique", "unique_id", "reaso", "reasons", "rEason",
+		"messag", "messages", "Message", "mesage", "timestam", "timestamps", "Timestamp",
+		"directio", "directions", "Direction", "time", "date", "id", "abcdefghi",
+		"abcdef", "abcde", "abcd", "ab", "chat", "media_file", "state_code",
+		"direction_code",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++)
+		assert_int_equal(key_of(misses[i]), -1);
+	/* The length is what counts, not a NUL terminator. */
+	assert_int_equal(record_key_of("tofu", 2), REC_TO);
+	assert_int_equal(record_key_of("to", 1), -1);
+	assert_int_equal(record_key_of("message\0", 8), -1);
+	assert_int_equal(record_key_of("unique\0x", 6), REC_UNIQUE);
+}
+
+static int int_of(enum field_kind kind, const char *s, long long *out)
+{
+	struct field f = { s, strlen(s), kind, 0 };
+
+	return record_int(&f, out);
+}
+
+static void ok_int(enum field_kind kind, const char *s, long long want)
+{
+	long long v = 12345;
+
+	assert_int_equal(int_of(kind, s, &v), 0);
+	assert_true(v == want);
+}
+
+static void bad_int(enum field_kind kind, const char *s)
+{
+	long long v = 0;
+
+	assert_int_equal(int_of(kind, s, &v), -1);
+}
+
+static void test_record_int(void **state)
+{
+	(void)state;
+	ok_int(FIELD_STRING, "123", 123);
+	ok_int(FIELD_NUMBER, "123", 123);
+	ok_int(FIELD_STRING, "-5", -5);
+	ok_int(FIELD_NUMBER, "-5", -5);
+	ok_int(FIELD_STRING, "0", 0);
+	ok_int(FIELD_NUMBER, "-0", 0);
+	ok_int(FIELD_STRING, "1614198777", 1614198777LL);
+	ok_int(FIELD_STRING, "9223372036854775807", LLONG_MAX);
+	ok_int(FIELD_NUMBER, "9223372036854775807", LLONG_MAX);
+	ok_int(FIELD_STRING, "-9223372036854775808", LLONG_MIN);
+	ok_int(FIELD_STRING, "007", 7);
+
+	bad_int(FIELD_STRING, "");
+	bad_int(FIELD_STRING, "-");
+	bad_int(FIELD_STRING, "12a");
+	bad_int(FIELD_STRING, "a12");
+	bad_int(FIELD_STRING, " 1");
+	bad_int(FIELD_STRING, "1 ");
+	bad_int(FIELD_STRING, "+5");
+	bad_int(FIELD_STRING, "--5");
+	bad_int(FIELD_STRING, "0x10");
+	bad_int(FIELD_STRING, "9223372036854775808");
+	bad_int(FIELD_NUMBER, "9223372036854775808");
+	bad_int(FIELD_STRING, "-9223372036854775809");
+	bad_int(FIELD_STRING, "99999999999999999999");
+	bad_int(FIELD_STRING, "18446744073709551616");
+	bad_int(FIELD_NUMBER, "1.5");
+	bad_int(FIELD_STRING, "1.5");
+	bad_int(FIELD_NUMBER, "1e3");
+	bad_int(FIELD_NUMBER, "1614198777.0");
+	bad_int(FIELD_BOOL, "true");
+	bad_int(FIELD_BOOL, "false");
+	bad_int(FIELD_ABSENT, "");
+	bad_int(FIELD_ABSENT, "null");
+	bad_int(FIELD_ABSENT, "1");
+	bad_int(FIELD_COMPOUND, "[1]");
+	bad_int(FIELD_COMPOUND, "1");
+	/* Escapes are not decoded by record_int: "\u0031" is not digits. */
+	bad_int(FIELD_STRING, "\\u0031");
+}
+
+static void test_direction_labels(void **state)
+{
+	(void)state;
+	assert_string_equal(record_direction_label(1, 1), "incoming");
+	assert_string_equal(record_direction_label(1, 2), "outgoing");
+	assert_string_equal(record_direction_label(1, 0), "unknown");
+	assert_string_equal(record_direction_label(1, 3), "unknown");
+	assert_string_equal(record_direction_label(1, -1), "unknown");
+	assert_string_equal(record_direction_label(1, 4294967297LL), "unknown");
+	/* Absent or not a number: unknown, whatever the leftover code. */
+	assert_string_equal(record_direction_label(0, 1), "unknown");
+	assert_string_equal(record_direction_label(0, 2), "unknown");
+	assert_int_equal(DIRECTION_INCOMING, 1);
+	assert_int_equal(DIRECTION_OUTGOING, 2);
+}
+
+static void test_state_labels_outgoing(void **state)
+{
+	(void)state;
+	assert_string_equal(record_state_label(1, 2, 1, 0), "failed");
+	assert_string_equal(record_state_label(1, 2, 1, 1), "sent");
+	assert_string_equal(record_state_label(1, 2, 1, 2), "delivered");
+	assert_string_equal(record_state_label(1, 2, 1, 3), "read");
+	assert_string_equal(record_state_label(1, 2, 1, 4), "unknown");
+	assert_string_equal(record_state_label(1, 2, 1, 7), "unknown");
+	assert_string_equal(record_state_label(1, 2, 1, -1), "unknown");
+	assert_string_equal(record_state_label(1, 2, 1, LLONG_MAX), "unknown");
+	assert_string_equal(record_state_label(1, 2, 1, LLONG_MIN), "unknown");
+	/* A state that is not a code. */
+	assert_string_equal(record_state_label(1, 2, 0, 1), "unknown");
+}
+
+static void test_state_labels_incoming_and_unknown_direction(void **state)
+{
+	(void)state;
+	/* Incoming: the label stays empty whatever the state. */
+	for (long long s = -1; s <= 7; s++) {
+		assert_null(record_state_label(1, 1, 1, s));
+		assert_null(record_state_label(1, 1, 0, s));
+	}
+	/* Direction unknown or absent: the label comes from the table. */
+	assert_string_equal(record_state_label(1, 5, 1, 0), "failed");
+	assert_string_equal(record_state_label(1, 0, 1, 3), "read");
+	assert_string_equal(record_state_label(1, -1, 1, 2), "delivered");
+	assert_string_equal(record_state_label(0, 0, 1, 1), "sent");
+	assert_string_equal(record_state_label(0, 1, 1, 1), "sent");  /* code 1 but not known */
+	assert_string_equal(record_state_label(0, 0, 1, 9), "unknown");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_of_every_key),
+		cmocka_unit_test(test_key_of_near_misses),
+		cmocka_unit_test(test_record_int),
+		cmocka_unit_test(test_direction_labels),
+		cmocka_unit_test(test_state_labels_outgoing),
+		cmocka_unit_test(test_state_labels_incoming_and_unknown_direction),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,195 @@
+/*
+ * seen: de-duplication by `unique` in a bounded window (SPEC §5.2, seen.h).
+ * The guarantee tested precisely: after any number of insertions, every one
+ * of the last SEEN_WINDOW distinct uniques is still reported as seen.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "seen.h"
+
+static uint64_t hash_of(const char *s)
+{
+	return seen_hash(s, strlen(s));
+}
+
+static uint64_t hash_n(unsigned long n)
+{
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "wamid.%08lx", n);
+
+	return seen_hash(tmp, (size_t)len);
+}
+
+static void test_hash_determinism_and_differences(void **state)
+{
+	static const char *const ids[] = {
+		"", "a", "b", "ab", "ba", "abcdefg", "abcdefgh", "abcdefghi", "abcdefgj",
+		"3EB0C767D097B7B5E6D1", "3EB0C767D097B7B5E6D2", "IL.1605856887361213",
+	};
+	enum { N = sizeof(ids) / sizeof(ids[0]) };
+	uint64_t h[N];
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		h[i] = hash_of(ids[i]);
+		assert_true(h[i] != 0);                 /* 0 marks an empty slot */
+		assert_true(h[i] == hash_of(ids[i]));
+	}
+	for (size_t i = 0; i < N; i++)
+		for (size_t j = i + 1; j < N; j++)
+			assert_true(h[i] != h[j]);
+	/* The length is part of the key: a NUL byte and a shorter span differ. */
+	assert_true(seen_hash("abc\0", 4) != seen_hash("abc", 3));
+	assert_true(seen_hash("\0", 1) != seen_hash("", 0));
+	assert_true(seen_hash("\0\0\0\0\0\0\0\0", 8) != seen_hash("\0\0\0\0\0\0\0", 7));
+	/* Only the span counts, not what lies after it. */
+	assert_true(seen_hash("uniqueXYZ", 6) == hash_of("unique"));
+	/* No collisions among many similar ids. */
+	{
+		enum { M = 200000 };
+		static uint64_t all[M];
+
+		for (unsigned long i = 0; i < M; i++)
+			all[i] = hash_n(i);
+		for (unsigned long i = 0; i < M; i++) {
+			/* Cheap check: compare with neighbours in a few strides. */
+			for (unsigned long d = 1; d <= 64 && i + d < M; d *= 2)
+				assert_true(all[i] != all[i + d]);
+		}
+	}
+}
+
+static void test_check_first_then_duplicate(void **state)
+{
+	struct seen *s = seen_new();
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(seen_check(s, hash_of("m1")), 0);
+	assert_int_equal(seen_check(s, hash_of("m1")), 1);
+	assert_int_equal(seen_check(s, hash_of("m1")), 1);
+	assert_int_equal(seen_check(s, hash_of("m2")), 0);
+	assert_int_equal(seen_check(s, hash_of("m2")), 1);
+	assert_int_equal(seen_check(s, hash_of("m1")), 1);
+	assert_int_equal(seen_check(s, hash_of("")), 0);
+	assert_int_equal(seen_check(s, hash_of("")), 1);
+	seen_free(s);
+}
+
+/* Insert n distinct hashes, then check that the last SEEN_WINDOW are all remembered. */
+static void window_after(unsigned long n)
+{
+	struct seen *s = seen_new();
+	unsigned long first = n > SEEN_WINDOW ? n - SEEN_WINDOW : 0;
+
+	assert_non_null(s);
+	for (unsigned long i = 0; i < n; i++)
+		assert_int_equal(seen_check(s, hash_n(i)), 0);
+	/*
+	 * A remembered hash is not inserted again, so checking the window does
+	 * not change it; newest first, so a forgotten one would show as the
+	 * first failure rather than disturb the rest.
+	 */
+	for (unsigned long i = n; i-- > first;) {
+		if (seen_check(s, hash_n(i)) != 1)
+			fprintf(stderr, "after %lu insertions, #%lu (%lu back) is forgotten\n", n, i,
+				n - i);
+		assert_int_equal(seen_check(s, hash_n(i)), 1);
+	}
+	/* Something never inserted is new. */
+	assert_int_equal(seen_check(s, hash_n(n + 1000000)), 0);
+	seen_free(s);
+}
+
+static void test_window_guarantee(void **state)
+{
+	static const unsigned long counts[] = {
+		1, 100, SEEN_WINDOW - 1, SEEN_WINDOW, SEEN_WINDOW + 1, 2 * SEEN_WINDOW - 1,
+		2 * SEEN_WINDOW, 2 * SEEN_WINDOW + 1, 3 * SEEN_WINDOW + 12345, 7 * SEEN_WINDOW + 3,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		window_after(counts[i]);
+}
+
+/* Interleaved duplicates (a page shifted by a few messages) never count as new. */
+static void test_shifted_pages(void **state)
+{
+	struct seen *s = seen_new();
+	unsigned long next = 0, dups = 0, fresh = 0;
+
+	(void)state;
+	assert_non_null(s);
+	/* Pages of 50, each repeating the last 3 of the previous page, for 5 windows. */
+	for (int page = 0; page < (int)(5 * SEEN_WINDOW / 47); page++) {
+		unsigned long startp = next >= 3 ? next - 3 : 0;
+
+		for (unsigned long i = startp; i < startp + 50; i++) {
+			int r = seen_check(s, hash_n(i));
+
+			if (i < next) {
+				assert_int_equal(r, 1);
+				dups++;
+			} else {
+				assert_int_equal(r, 0);
+				fresh++;
+			}
+		}
+		next = startp + 50;
+	}
+	assert_int_equal(fresh, next);
+	assert_true(dups > 0);
+	seen_free(s);
+}
+
+/* The early ones may be forgotten: memory is bounded (seen.h). */
+static void test_bounded_memory_forgets_old(void **state)
+{
+	struct seen *s = seen_new();
+	unsigned long forgotten = 0;
+
+	(void)state;
+	assert_non_null(s);
+	for (unsigned long i = 0; i < 4 * SEEN_WINDOW; i++)
+		assert_int_equal(seen_check(s, hash_n(i)), 0);
+	/* The first window is long gone (at most two generations of SEEN_WINDOW are kept). */
+	for (unsigned long i = 0; i < 1000; i++)
+		forgotten += seen_check(s, hash_n(i)) == 0;
+	assert_int_equal(forgotten, 1000);
+	seen_free(s);
+}
+
+static void test_prefetch_is_harmless(void **state)
+{
+	struct seen *s = seen_new();
+
+	(void)state;
+	assert_non_null(s);
+	seen_prefetch(s, hash_of("a"));
+	assert_int_equal(seen_check(s, hash_of("a")), 0);
+	seen_prefetch(s, hash_of("a"));
+	assert_int_equal(seen_check(s, hash_of("a")), 1);
+	seen_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_determinism_and_differences),
+		cmocka_unit_test(test_check_first_then_duplicate),
+		cmocka_unit_test(test_window_guarantee),
+		cmocka_unit_test(test_shifted_pages),
+		cmocka_unit_test(test_bounded_memory_forgets_old),
+		cmocka_unit_test(test_prefetch_is_harmless),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
