@@ -412,7 +412,7 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 			stats->pages++;
 			verdict = on_page(ctx, s->page_no, s->body.data ? s->body.data : "", s->body.len, e);
 			if (verdict < 0) {
-				if (e->kind == ERR_DATA)
+				if (e->kind == ERR_DATA || e->kind == ERR_REFUSED)
 					err_prefix(e, "page %lu: ", s->page_no);
 				goto out;
 			}

@@ -76,6 +76,9 @@ struct target {
 	char *path;
 	struct pipeline *pipeline;
 	int shared;                  /* the pipeline belongs to an earlier target */
+	long long newest_ts;         /* --state: the checkpoint this run found */
+	char *newest[64];
+	size_t nnewest;
 };
 
 /* What the whole run shares, whichever command feeds the pipelines. */
@@ -99,6 +102,9 @@ struct run {
 	long long lookback;
 	int has_floor;               /* the current target has a checkpoint */
 	long long floor;
+	int probe_grew;
+	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
+	int sequential;              /* growth seen: one page at a time */
 	unsigned long long bytes_in;
 	double started;
 };
@@ -210,6 +216,7 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 		    build_pipeline_opts(r, g->path, &po, e))
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
+		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(r->targets[k].path, g->path))
 				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
@@ -295,6 +302,15 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 					  "messages: ");
 		return -1;
 	}
+	if (page_no == 1) {
+		struct record first;
+
+		r->first_unique.len = 0;
+		if (page_count(r->page) && page_record(r->page, body, 0, &first) == 0 &&
+		    first.f[REC_UNIQUE].kind == FIELD_STRING &&
+		    buf_add(&r->first_unique, first.f[REC_UNIQUE].p, first.f[REC_UNIQUE].len))
+			return err_nomem(e);
+	}
 	if (save_raw(r, body, len, e))
 		return -1;
 	if (r->media) {
@@ -310,11 +326,12 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 	n = page_count(r->page);
 	if (n < API_PAGE_SIZE)
 		return FETCH_END; /* SPEC §5.1: an empty or short page is the last */
-	if (res.fresh == 0) {
+	/* SPEC §5.2: only messages already written count, not ones filtered out. */
+	if (res.repeated == res.records) {
 		if (++r->consecutive_seen >= 2)
-			return err_set(e, ERR_DATA, "page %lu: a second full page of messages already "
-				       "seen; the server seems to ignore 'page' (stopping so the run "
-				       "cannot loop forever)", page_no);
+			return err_set(e, ERR_DATA, "a second full page of messages already seen; the "
+				       "server seems to ignore 'page' (stopping so the run cannot loop "
+				       "forever)");
 	} else {
 		r->consecutive_seen = 0;
 	}
@@ -377,6 +394,53 @@ static const char *fetch_url(const struct options *o)
 	return o->url ? o->url : env_url && *env_url ? env_url : DEFAULT_URL;
 }
 
+/* The probe's answer: is page 1 still led by the message that led it at the start? */
+static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	struct run *r = ctx;
+	struct record first;
+	const struct field *u;
+
+	(void)page_no;
+	page_reset(r->page);
+	if (page_parse(r->page, body, len, 1, e) < 0)
+		return -1;
+	r->probe_grew = 0;
+	if (!page_count(r->page) || page_record(r->page, body, 0, &first) != 0)
+		return FETCH_END;
+	u = &first.f[REC_UNIQUE];
+	r->probe_grew = u->kind != FIELD_STRING || u->len != r->first_unique.len ||
+			memcmp(u->p, r->first_unique.data, u->len);
+	return FETCH_END;
+}
+
+/*
+ * SPEC §5.2: pages fetched together may be answered on either side of new
+ * messages arriving, and a page answered before a shift next to one
+ * answered after it leaves a gap no page shows. So when pages were in
+ * flight together, page 1 is asked again at the end: if new messages came
+ * in meanwhile, the walk may have skipped some, and the run is redone one
+ * page at a time (each page asked for after the previous one arrived,
+ * which can only repeat messages, and repeats are dropped).
+ */
+static int history_grew(struct run *r, const struct fetch_opts *walk, struct err *e)
+{
+	struct fetch_opts fo = *walk;
+	struct fetch_stats st = { 0 };
+
+	fo.concurrency = 1;
+	fo.max_pages = 1;
+	fo.slow_start = 0;
+	r->probe_grew = 0;
+	if (fetch_run(&fo, on_probe, r, &st, e))
+		return -1;
+	r->fetch.requests += st.requests;
+	r->fetch.retries += st.retries;
+	return r->probe_grew;
+}
+
+#define RUN_AGAIN 1
+
 static int run_fetch(struct run *r, struct buf *key, struct err *e)
 {
 	struct options *o = r->opts;
@@ -386,23 +450,26 @@ static int run_fetch(struct run *r, struct buf *key, struct err *e)
 	fo.url = fetch_url(o);
 	fo.api_key = key->data;
 	fo.from = o->from;
-	fo.concurrency = o->concurrency;
+	fo.concurrency = r->sequential ? 1 : o->concurrency;
 	fo.retries = o->retries;
 	fo.timeout = o->timeout;
 	fo.max_pages = o->max_pages;
 	fo.cacert = o->cacert;
 	fo.stop = &stop_flag;
 	fo.retry_base = base ? atof(base) : 0;
-	if (o->media_dir && media_open(&r->media, o->media_dir, &fo, &r->warn, e))
+	if (o->media_dir && !r->media && media_open(&r->media, o->media_dir, &fo, &r->warn, e))
 		return -1;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct target *g = &r->targets[i];
-
 		const struct checkpoint *cp = r->state ? state_get(r->state, o->from, g->to) : NULL;
 		struct pipeline_checkpoint pc;
+		int before = r->fetch.max_in_flight, grew;
+		unsigned long long pages = r->fetch.pages;
 
 		r->current = g;
 		r->consecutive_seen = 0;
+		r->first_unique.len = 0;
+		r->fetch.max_in_flight = 0;
 		fo.to = g->to;
 		r->has_floor = cp != NULL;
 		fo.slow_start = cp != NULL;
@@ -420,17 +487,39 @@ static int run_fetch(struct run *r, struct buf *key, struct err *e)
 				err_prefix(e, "--to %s: ", g->to);
 			return -1;
 		}
+		grew = 0;
+		if (r->fetch.max_in_flight > 1 && r->fetch.pages - pages > 1 && r->first_unique.len) {
+			grew = history_grew(r, &fo, e);
+			if (grew < 0)
+				return -1;
+		}
+		if (r->fetch.max_in_flight < before)
+			r->fetch.max_in_flight = before;
+		if (grew) {
+			warn_note(&r->warn, "%s%snew messages arrived while pages were fetched side by "
+				  "side; fetching again one page at a time so none is missed",
+				  g->to ? "--to " : "", g->to ? g->to : "");
+			return RUN_AGAIN;
+		}
 		if (r->state) {
 			const struct pipeline_newest *n = pipeline_take_newest(g->pipeline);
 
-			/* The file itself is replaced only after the outputs are committed. */
-			if (n->have && n->nuniques &&
-			    state_set(r->state, o->from, g->to, n->ts, n->uniques, n->nuniques, e))
-				return -1;
+			g->newest_ts = n->ts;
+			for (size_t k = 0; n->have && k < n->nuniques; k++)
+				if (!(g->newest[g->nnewest++] = strdup(n->uniques[k])))
+					return err_nomem(e);
 		}
 		if (g->shared || (i + 1 < r->ntargets && r->targets[i + 1].shared))
 			if (pipeline_segment_end(g->pipeline, e))
 				return -1;
+	}
+	/* The checkpoints move in memory now; the file is replaced after the outputs. */
+	for (size_t i = 0; r->state && i < r->ntargets; i++) {
+		struct target *g = &r->targets[i];
+
+		if (g->nnewest && state_set(r->state, o->from, g->to, g->newest_ts, g->newest,
+					    g->nnewest, e))
+			return -1;
 	}
 	return 0;
 }
@@ -506,6 +595,51 @@ static int prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf
 	return o->state ? state_open(&r->state, o->state, e) : 0;
 }
 
+/* The output files of one attempt (and --save-raw), opened before any page. */
+static int open_outputs(struct run *r, const struct pipeline_opts *filter,
+			struct outpath_vars vars, struct err *e)
+{
+	struct options *o = r->opts;
+
+	if (open_targets(r, filter, vars, e))
+		return -1;
+	if (o->save_raw) {
+		struct sink_opts so = { .level = 6 };
+		int ndjson;
+
+		vars.to = o->nto == 1 ? o->to[0] : NULL;
+		vars.keep_chat = 0;
+		if (outpath_expand(o->save_raw, &vars, &r->raw_path, e))
+			return err_prefix(e, "--save-raw: ");
+		outpath_infer(r->raw_path, &ndjson, &so.gzip);
+		so.path = r->raw_path;
+		if (sink_open(&r->raw, &so, e))
+			return err_prefix(e, "--save-raw: ");
+	}
+	return 0;
+}
+
+/* Drop every output of an attempt: temporary files removed, targets untouched. */
+static void close_outputs(struct run *r)
+{
+	for (size_t i = 0; i < r->ntargets; i++) {
+		struct target *g = &r->targets[i];
+
+		if (!g->shared)
+			pipeline_close(g->pipeline);
+		free(g->path);
+		for (size_t k = 0; k < g->nnewest; k++)
+			free(g->newest[k]);
+	}
+	free(r->targets);
+	r->targets = NULL;
+	r->ntargets = 0;
+	sink_close(r->raw);
+	r->raw = NULL;
+	free(r->raw_path);
+	r->raw_path = NULL;
+}
+
 static int run(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
@@ -530,26 +664,20 @@ static int run(struct run *r, struct err *e)
 	}
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
-	if (open_targets(r, &filter, vars, e))
-		goto out;
-	if (o->save_raw) {
-		struct sink_opts so = { .level = 6 };
-		int ndjson;
+	for (;;) {
+		int got;
 
-		vars.to = o->nto == 1 ? o->to[0] : NULL;
-		if (outpath_expand(o->save_raw, &vars, &r->raw_path, e)) {
-			err_prefix(e, "--save-raw: ");
+		if (open_outputs(r, &filter, vars, e))
 			goto out;
-		}
-		so.path = r->raw_path;
-		outpath_infer(r->raw_path, &ndjson, &so.gzip);
-		if (sink_open(&r->raw, &so, e)) {
-			err_prefix(e, "--save-raw: ");
+		got = o->cmd == CMD_FETCH ? run_fetch(r, &key, e) : run_convert(r, e);
+		if (got < 0)
 			goto out;
-		}
+		if (got != RUN_AGAIN)
+			break;
+		close_outputs(r);  /* nothing was committed: start again, sequentially */
+		r->sequential = 1;
 	}
-	if ((o->cmd == CMD_FETCH ? run_fetch(r, &key, e) : run_convert(r, e)) || check_stop(e) ||
-	    commit_all(r, e))
+	if (check_stop(e) || commit_all(r, e))
 		goto out;
 	summary(r);
 	rc = 0;
@@ -562,16 +690,10 @@ out:
 
 static void close_run(struct run *r)
 {
-	for (size_t i = 0; i < r->ntargets; i++) {
-		if (!r->targets[i].shared)
-			pipeline_close(r->targets[i].pipeline);
-		free(r->targets[i].path);
-	}
-	free(r->targets);
-	sink_close(r->raw);
-	free(r->raw_path);
+	close_outputs(r);
 	state_close(r->state);
 	media_close(r->media);
+	buf_free(&r->first_unique);
 	buf_free(&r->line);
 	page_free(r->page);
 	tz_free(r->tz);

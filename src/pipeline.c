@@ -19,6 +19,9 @@ struct pipeline {
 	size_t nchat_sinks;
 	unsigned long long chat_bytes;
 	struct buf chat_name;
+	int merge;                  /* merge_segments: rows spooled per segment */
+	unsigned segment;
+	long long segment_ts;       /* the last valid time seen in this segment */
 	/* ORDER_OLDEST: pages' rows, each page's oldest first, in page order... */
 	struct buf batch;
 	size_t *ends;               /* ...with where each page's rows end */
@@ -123,7 +126,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		goto fail;
 	}
 	pl->opts.sink.reverse = opts->order == ORDER_OLDEST;
-	if (opts->split_chats) {
+	if (opts->split_chats || opts->merge_segments) {
 		char dir[4096];
 		const char *t = getenv("TMPDIR");
 
@@ -131,14 +134,18 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 			fsutil_dirname(opts->sink.path, dir, sizeof(dir));
 		else
 			snprintf(dir, sizeof(dir), "%s", strcmp(opts->sink.path, "-") ? "." : t && *t ? t : "/tmp");
-		if (!strcmp(opts->sink.path, "-")) {
+		if (opts->split_chats && !strcmp(opts->sink.path, "-")) {
 			err_set(e, ERR_USAGE, "{chat} needs a file name in -o, not standard output");
 			goto fail;
 		}
 		if (split_open(&pl->split, dir, e))
 			goto fail;
-		*out = pl;
-		return 0;
+		if (opts->split_chats) {
+			*out = pl;
+			return 0;
+		}
+		pl->merge = 1;
+		pl->opts.sink.reverse = 0; /* the merge writes rows in their final order */
 	}
 	if (sink_open(&pl->sink, &pl->opts.sink, e))
 		goto fail;
@@ -213,6 +220,7 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 				  "be de-duplicated", r.offset);
 		} else if (seen_check(pl->seen, pl->hash[i])) {
 			pl->stats.duplicates++;
+			res->repeated++;
 			continue;
 		}
 		pl->keep[i] = 1;
@@ -273,6 +281,103 @@ static int split_page(struct pipeline *pl, struct page *pg, const char *body, si
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * Several --to contacts in one file: each contact's rows are spooled as a
+ * segment, prefixed with their time, and merged by time at commit so the
+ * whole file is in --order (SPEC §2).
+ */
+static int merge_page(struct pipeline *pl, struct page *pg, const char *body, size_t n,
+		      struct err *e)
+{
+	char name[16];
+	struct record r;
+
+	snprintf(name, sizeof(name), "%u", pl->segment);
+	for (size_t i = 0; i < n; i++) {
+		long long ts;
+
+		if (!pl->keep[i])
+			continue;
+		if (page_record(pg, body, i, &r) < 0)
+			return err_nomem(e);
+		if (r.ts_ok)
+			pl->segment_ts = r.ts;
+		ts = pl->segment_ts; /* a row without a time stays beside its neighbours */
+		pl->chunk.len = 0;
+		if (buf_add(&pl->chunk, &ts, sizeof(ts)) || write_row(pl, pg, body, i, &pl->chunk, e) ||
+		    split_add(pl->split, name, strlen(name), pl->chunk.data, pl->chunk.len, e))
+			return -1;
+	}
+	return 0;
+}
+
+static int commit_merge(struct pipeline *pl, struct err *e)
+{
+	size_t k;
+	struct split_cursor **cur = NULL;
+	const char **row = NULL;
+	size_t *len = NULL;
+	int oldest = pl->opts.order == ORDER_OLDEST, rc = -1;
+
+	if (split_scatter(pl->split, e))
+		return -1;
+	k = split_count(pl->split);
+	cur = calloc(k + 1, sizeof(*cur));
+	row = calloc(k + 1, sizeof(*row));
+	len = calloc(k + 1, sizeof(*len));
+	if (!cur || !row || !len) {
+		err_nomem(e);
+		goto out;
+	}
+	/* Segments were added in --to order: chat i is segment i. */
+	for (size_t i = 0; i < k; i++) {
+		int got;
+
+		if (split_cursor_open(pl->split, i, oldest, &cur[i], e) ||
+		    (got = split_cursor_next(cur[i], &row[i], &len[i], e)) < 0)
+			goto out;
+		if (!got)
+			row[i] = NULL;
+	}
+	for (;;) {
+		size_t best = k;
+		long long bt = 0;
+
+		for (size_t i = 0; i < k; i++) {
+			long long t;
+
+			if (!row[i])
+				continue;
+			memcpy(&t, row[i], sizeof(t));
+			if (best == k || (oldest ? t < bt : t > bt)) {
+				best = i;
+				bt = t;
+			}
+		}
+		if (best == k)
+			break;
+		if (sink_write(pl->sink, row[best] + sizeof(long long), len[best] - sizeof(long long), e))
+			goto out;
+		switch (split_cursor_next(cur[best], &row[best], &len[best], e)) {
+		case -1:
+			goto out;
+		case 0:
+			row[best] = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+	rc = sink_commit(pl->sink, e);
+out:
+	for (size_t i = 0; cur && i < k; i++)
+		split_cursor_close(cur[i]);
+	free(cur);
+	free(row);
+	free(len);
+	return rc;
 }
 
 static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
@@ -395,6 +500,12 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 	pl->stats.pages++;
 	if (mark_fresh(pl, pg, body, n, res, e))
 		return -1;
+	if (pl->merge) {
+		int rc = merge_page(pl, pg, body, n, e);
+
+		pl->media = NULL;
+		return rc;
+	}
 	if (pl->split) {
 		int rc = split_page(pl, pg, body, n, e);
 
@@ -420,6 +531,10 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 
 int pipeline_segment_end(struct pipeline *pl, struct err *e)
 {
+	if (pl->merge) {
+		pl->segment++;
+		return 0;
+	}
 	if (pl->split)
 		return 0;
 	return flush_batch(pl, e) || sink_segment_end(pl->sink, e) ? -1 : 0;
@@ -427,6 +542,8 @@ int pipeline_segment_end(struct pipeline *pl, struct err *e)
 
 int pipeline_commit(struct pipeline *pl, struct err *e)
 {
+	if (pl->merge)
+		return commit_merge(pl, e);
 	if (pl->split)
 		return commit_chats(pl, e);
 	return flush_batch(pl, e) || sink_commit(pl->sink, e) ? -1 : 0;
@@ -434,7 +551,7 @@ int pipeline_commit(struct pipeline *pl, struct err *e)
 
 size_t pipeline_files(const struct pipeline *pl)
 {
-	return pl->split ? split_count(pl->split) : 1;
+	return pl->split && !pl->merge ? split_count(pl->split) : 1;
 }
 
 void pipeline_close(struct pipeline *pl)

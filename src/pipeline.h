@@ -22,6 +22,7 @@ struct pipeline_opts {
 	struct writer_opts writer;
 	struct sink_opts sink;          /* path already expanded (but {chat}) */
 	int split_chats;                /* sink.path holds {chat}: one file per conversation */
+	int merge_segments;             /* several --to in one file: merged by time at commit */
 	enum pipeline_order order;
 	int has_since, has_until;       /* keep times in [since, until) */
 	long long since, until;
@@ -39,7 +40,8 @@ struct pipeline_stats {
 /* What one page contributed (fetch uses it for the loop guard of §5.2). */
 struct pipeline_page_result {
 	size_t records;
-	size_t fresh;                   /* not seen before in this run */
+	size_t fresh;                   /* written: not seen before, not filtered */
+	size_t repeated;                /* already written earlier in this run */
 	int has_oldest;
 	long long oldest;               /* the page's oldest timestamp */
 };

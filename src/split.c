@@ -229,7 +229,8 @@ static int need(struct split *sp, size_t *at, unsigned long long *file_pos, size
 
 	if (have >= n)
 		return 0;
-	memmove(sp->rbuf.data, sp->rbuf.data + *at, have);
+	if (have)
+		memmove(sp->rbuf.data, sp->rbuf.data + *at, have);
 	sp->rbuf.len = have;
 	*at = 0;
 	while (sp->rbuf.len < n) {
@@ -302,34 +303,82 @@ int split_scatter(struct split *sp, struct err *e)
 	return 0;
 }
 
+struct split_cursor {
+	struct split *sp;
+	unsigned long long lo, hi;
+	int reverse;
+	struct buf row;
+};
+
+int split_cursor_open(struct split *sp, size_t i, int reverse, struct split_cursor **out,
+		      struct err *e)
+{
+	struct split_cursor *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return err_nomem(e);
+	c->sp = sp;
+	c->lo = sp->chat[i].start;
+	c->hi = sp->chat[i].start + sp->chat[i].bytes;
+	c->reverse = reverse;
+	*out = c;
+	return 0;
+}
+
+/* Each row is framed by its length on both sides: [len][row][len]. */
+int split_cursor_next(struct split_cursor *c, const char **row, size_t *len, struct err *e)
+{
+	struct split *sp = c->sp;
+	uint32_t n;
+	unsigned long long at;
+
+	if (c->lo >= c->hi)
+		return 0;
+	if (read_at(sp, sp->out_fd, (char *)&n, sizeof(n), c->reverse ? c->hi - sizeof(n) : c->lo, e))
+		return -1;
+	if ((unsigned long long)n + 2 * sizeof(n) > c->hi - c->lo)
+		return err_set(e, ERR_SOFTWARE, "chat spool is corrupt");
+	if (c->reverse) {
+		at = c->hi - sizeof(n) - n;
+		c->hi = at - sizeof(n);
+	} else {
+		at = c->lo + sizeof(n);
+		c->lo = at + n + sizeof(n);
+	}
+	c->row.len = 0;
+	if (buf_reserve(&c->row, n ? n : 1))
+		return err_nomem(e);
+	if (read_at(sp, sp->out_fd, c->row.data, n, at, e))
+		return -1;
+	c->row.len = n;
+	*row = c->row.data;
+	*len = n;
+	return 1;
+}
+
+void split_cursor_close(struct split_cursor *c)
+{
+	if (!c)
+		return;
+	buf_free(&c->row);
+	free(c);
+}
+
 int split_read_chat(struct split *sp, size_t i, int reverse, split_emit_fn emit, void *ctx,
 		    struct err *e)
 {
-	const struct chat *c = &sp->chat[i];
-	unsigned long long lo = c->start, hi = c->start + c->bytes;
+	struct split_cursor *c = NULL;
+	const char *row;
+	size_t len;
+	int rc;
 
-	/* Each row is framed by its length on both sides: [len][row][len]. */
-	while (lo < hi) {
-		uint32_t len;
-		unsigned long long at;
-
-		if (read_at(sp, sp->out_fd, (char *)&len, sizeof(len),
-			    reverse ? hi - sizeof(len) : lo, e))
-			return -1;
-		if ((unsigned long long)len + 2 * sizeof(len) > hi - lo)
-			return err_set(e, ERR_SOFTWARE, "chat spool is corrupt");
-		if (reverse) {
-			at = hi - sizeof(len) - len;
-			hi = at - sizeof(len);
-		} else {
-			at = lo + sizeof(len);
-			lo = at + len + sizeof(len);
+	if (split_cursor_open(sp, i, reverse, &c, e))
+		return -1;
+	while ((rc = split_cursor_next(c, &row, &len, e)) > 0)
+		if (emit(ctx, row, len, e)) {
+			rc = -1;
+			break;
 		}
-		sp->rbuf.len = 0;
-		if (buf_reserve(&sp->rbuf, len))
-			return err_nomem(e);
-		if (read_at(sp, sp->out_fd, sp->rbuf.data, len, at, e) || emit(ctx, sp->rbuf.data, len, e))
-			return -1;
-	}
-	return 0;
+	split_cursor_close(c);
+	return rc;
 }

@@ -38,4 +38,13 @@ typedef int (*split_emit_fn)(void *ctx, const char *row, size_t len, struct err 
 int split_read_chat(struct split *sp, size_t i, int reverse, split_emit_fn emit, void *ctx,
 		    struct err *e);
 
+/* Reading one chat's rows a row at a time (for merging several chats). */
+struct split_cursor;
+
+int split_cursor_open(struct split *sp, size_t i, int reverse, struct split_cursor **out,
+		      struct err *e);
+/* 1 with the row set (valid until the next call), 0 at the end, -1 on error. */
+int split_cursor_next(struct split_cursor *c, const char **row, size_t *len, struct err *e);
+void split_cursor_close(struct split_cursor *c);
+
 #endif

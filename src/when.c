@@ -64,6 +64,14 @@ static long long from_local(struct tz *z, long long local)
 	return local - tz_offset(z, t);
 }
 
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return days[m - 1] + (m == 2 && leap);
+}
+
 static int all_digits(const char *s)
 {
 	return *s && strspn(s, "0123456789") == strlen(s);
@@ -115,8 +123,8 @@ int when_parse(const char *opt, const char *s, struct tz *z, long long now, long
 			rest += 6;
 		}
 	}
-	if (*rest || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-	    oh > 14 || om > 59)
+	if (*rest || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+	    sec > 60 || oh > 14 || om > 59)
 		goto bad;
 	local = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
 	if (sign == 'Z')

@@ -1,0 +1,307 @@
+"""`waexport fetch` when the server misbehaves: shifting pages, transient faults,
+persistent failures, FAIL objects, invalid data, a server ignoring `page`
+(SPEC §1, §3, §4.4, §5.1, §5.2, §5.5)."""
+import json
+import os
+import re
+from collections import Counter
+
+import pytest
+
+from fetch_helpers import (ACCOUNT, KEY, convert_pages, convert_samples, csv_rows,
+                           fetch_env, free_port, mock_factory, samples_mock,  # noqa: F401
+                           samples_server, stderr_lines, summary_number)
+
+FETCH = ["fetch", "--from", ACCOUNT]
+
+
+def one_error_line(r):
+    lines = stderr_lines(r)
+    assert len(lines) == 1, "expected one error line on stderr, got %r" % r.stderr
+    assert KEY.encode() not in r.stderr
+    return lines[0]
+
+
+def per_page(mock):
+    return Counter(e["page"] for e in mock.requests())
+
+
+# ------------------------------------------------------------------ 4. shifting pages
+
+@pytest.mark.parametrize("conc", [1, 4])
+def test_growth_mid_run_writes_each_message_once(waexport, mock_factory, tmp_path, conc):
+    """New messages arrive while the export runs (7 every 2 requests): each message
+    that existed at the start is written exactly once, nothing is written twice,
+    and the summary counts the duplicates it dropped.  With pages in flight
+    together the server may answer page N+1 before a shift and page N after it;
+    a client that does not notice skips messages, so that case runs a few times."""
+    m = mock_factory("--messages", 500, "--seed", 9)
+    initial = [json.loads(p) for p in m.pages()]
+    initial_uniques = [msg["unique"] for page in initial for msg in page]
+    assert len(initial_uniques) == 500
+    for attempt in range(1 if conc == 1 else 3):
+        m.reset()
+        m.control(grow_every=2, grow_by=7)
+        out = tmp_path / ("out%d.csv" % attempt)
+        r = waexport(FETCH + ["--url", m.url, "--concurrency", conc, "-o", out],
+                     env=fetch_env())
+        assert r.returncode == 0, r.stderr
+        m.quiesce()
+        assert m.log()["grown"] > 0, "the mock should have grown during the run"
+        served = sum(e["messages"] for e in m.requests() if e["kind"] == "page")
+        m.control(grow_every=0)
+        final = {msg["unique"] for p in m.pages() for msg in json.loads(p)}
+        rows = csv_rows(out.read_bytes())
+        written = [row["unique"] for row in rows]
+        counts = Counter(written)
+        assert [u for u, n in counts.items() if n > 1] == [], "duplicate uniques written"
+        missing = [u for u in initial_uniques if u not in counts]
+        assert missing == [], "run %d: %d messages that existed at start were skipped" % (
+            attempt + 1, len(missing))
+        assert set(written) <= final, "wrote messages the server never had"
+        dups = summary_number(r, "duplicates")
+        assert dups is not None and dups > 0, r.stderr
+        if conc == 1:
+            # One page at a time: every message served and not written is a dropped duplicate.
+            assert dups == served - len(written), r.stderr
+        ts = [int(row["timestamp"]) for row in rows]
+        assert ts == sorted(ts), "still written oldest first"
+
+
+# ------------------------------------------------------------------ 5. transient faults
+
+FAULTS = {
+    "5xx-twice": dict(fail_5xx="3:2"),
+    "502-once": dict(fail_5xx="1", fail_5xx_status=502),
+    "429-retry-after-1s": dict(fail_429="2", retry_after="1"),
+    "429-retry-after-past-date": dict(fail_429="2:2",
+                                      retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
+    "429-no-retry-after": dict(fail_429="4"),
+    # A reset on a reused connection is retried inside libcurl, unseen; the second
+    # one (on the fresh connection) reaches waexport.
+    "reset": dict(reset="2:2"),
+    "truncate": dict(truncate="3"),
+    "truncate-last-page": dict(truncate="7"),
+    "mixed": dict(reset="1", truncate="1", fail_5xx="1", fail_429="5"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_transient_fault_recovered(waexport, samples_mock, tmp_path, fault, fmt):
+    knobs = FAULTS[fault]
+    samples_mock.control(**knobs)
+    out = tmp_path / ("out." + fmt)
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == convert_samples("--format", fmt), "output differs from fault-free"
+    kinds = Counter(e["kind"] for e in samples_mock.requests())
+    faults = sum(n for k, n in kinds.items() if k not in ("page", "end"))
+    assert faults > 0, kinds
+    assert kinds["page"] == 7, kinds
+    retries = summary_number(r, "retries")
+    assert retries is not None and retries >= 1, r.stderr
+    # Only a reset can be retried invisibly by libcurl itself; every other fault is
+    # an answer waexport saw and had to retry.
+    assert retries >= faults - kinds["reset"], (retries, kinds)
+
+
+def test_truncated_gzip_transfer_recovered(waexport, mock_factory, tmp_path):
+    from fetch_helpers import SAMPLES
+    m = mock_factory("--samples", SAMPLES, "--gzip", "--truncate", "2")
+    out = tmp_path / "out.csv"
+    r = waexport(FETCH + ["--url", m.url, "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == convert_samples()
+    assert summary_number(r, "retries") >= 1
+
+
+# ------------------------------------------------------------------ 6. persistent failure
+
+def test_persistent_5xx_exit_69_keeps_old_file(waexport, samples_mock, tmp_path):
+    samples_mock.control(fail_5xx="all")
+    d = tmp_path / "exports"
+    d.mkdir()
+    out = d / "history.csv"
+    old = b"previous export\r\n"
+    out.write_bytes(old)
+    before = sorted(os.listdir(d))
+    r = waexport(FETCH + ["--url", samples_mock.url, "--retries", "2", "-o", out],
+                 env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    line = one_error_line(r)
+    m = re.search(r"page (\d+)", line)
+    assert m, line
+    assert "503" in line, line
+    assert out.read_bytes() == old, "a failed run must leave the previous file untouched"
+    assert sorted(os.listdir(d)) == before, "temporary files left behind"
+    # --retries 2: the named page was tried 1 + 2 times, no more.
+    assert per_page(samples_mock)[int(m.group(1))] == 3, per_page(samples_mock)
+
+
+def test_persistent_5xx_new_file_not_created(waexport, samples_mock, tmp_path):
+    samples_mock.control(fail_5xx="2:100")
+    out = tmp_path / "new.ndjson"
+    raw = tmp_path / "raw.ndjson"
+    r = waexport(FETCH + ["--url", samples_mock.url, "--retries", "1", "--save-raw", raw,
+                          "-o", out], env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    line = one_error_line(r)
+    assert "page 2" in line, line
+    assert not out.exists()
+    assert os.listdir(tmp_path) in ([], ["raw.ndjson"]), os.listdir(tmp_path)
+
+
+def test_persistent_429_exit_69(waexport, samples_mock, tmp_path):
+    samples_mock.control(fail_429="all", retry_after="0")
+    r = waexport(FETCH + ["--url", samples_mock.url, "--retries", "1", "-o",
+                          tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    line = one_error_line(r)
+    assert "429" in line and re.search(r"page \d+", line), line
+    assert os.listdir(tmp_path) == []
+
+
+def test_persistent_reset_exit_69(waexport, samples_mock, tmp_path):
+    samples_mock.control(reset="all")
+    r = waexport(FETCH + ["--url", samples_mock.url, "--retries", "1", "-o",
+                          tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    assert re.search(r"page \d+", one_error_line(r))
+    assert os.listdir(tmp_path) == []
+
+
+def test_connection_refused_exit_69(waexport, tmp_path):
+    url = "http://127.0.0.1:%d/whatsapp/v2/getHistory" % free_port()
+    out = tmp_path / "o.csv"
+    r = waexport(FETCH + ["--url", url, "--retries", "1", "-o", out], env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    one_error_line(r)
+    assert os.listdir(tmp_path) == []
+
+
+def test_http_404_not_retried(waexport, samples_mock, tmp_path):
+    """Another 4xx is not retried (SPEC §5.5) and is not a FAIL object: exit 69."""
+    url = samples_mock.base + "/no/such/endpoint"
+    r = waexport(FETCH + ["--url", url, "-o", tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    assert "404" in one_error_line(r)
+    assert summary_number(r, "retries") in (None, 0)
+
+
+# ------------------------------------------------------------------ 7. FAIL objects
+
+def test_wrong_key_exit_77(waexport, samples_mock, tmp_path):
+    out = tmp_path / "o.csv"
+    out.write_bytes(b"old")
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", out],
+                 env=fetch_env(key="not-the-right-key"))
+    assert r.returncode == 77, r.stderr
+    line = one_error_line(r)
+    assert re.search(r"\b3\b", line), line
+    assert re.search(r"key", line, re.I), line
+    assert b"not-the-right-key" not in r.stderr
+    assert out.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["o.csv"]
+    counts = per_page(samples_mock)
+    assert counts and max(counts.values()) == 1, "FAIL must not be retried: %r" % counts
+
+
+def test_unknown_from_exit_77(waexport, samples_mock, tmp_path):
+    r = waexport(["fetch", "--from", "972500000000", "--url", samples_mock.url,
+                  "-o", tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 77, r.stderr
+    line = one_error_line(r)
+    assert re.search(r"\b2\b", line), line
+    assert re.search(r"account|from", line, re.I), line
+    counts = per_page(samples_mock)
+    assert counts and max(counts.values()) == 1, counts
+
+
+def test_unknown_fail_reason_shows_code(waexport, samples_mock, tmp_path):
+    samples_mock.control(fail_object="2", fail_reason=9)
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", tmp_path / "o.csv"],
+                 env=fetch_env())
+    assert r.returncode == 77, r.stderr
+    line = one_error_line(r)
+    assert re.search(r"\b9\b", line), line
+    assert re.search(r"page 2\b", line), "SPEC §3: the line names the page: %r" % line
+    assert per_page(samples_mock)[2] == 1, "FAIL must not be retried"
+    assert os.listdir(tmp_path) == []
+
+
+def test_fail_object_with_string_reason(waexport, samples_mock, tmp_path):
+    samples_mock.control(fail_object="1", fail_reason="quota")
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", tmp_path / "o.csv"],
+                 env=fetch_env())
+    assert r.returncode == 77, r.stderr
+    assert "quota" in one_error_line(r)
+
+
+# ------------------------------------------------------------------ 8. bad data, endless walk
+
+def test_invalid_json_exit_65_names_page(waexport, samples_mock, tmp_path):
+    samples_mock.control(invalid_json="3:100")
+    out = tmp_path / "o.csv"
+    out.write_bytes(b"old")
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", out], env=fetch_env())
+    assert r.returncode == 65, r.stderr
+    line = one_error_line(r)
+    assert re.search(r"page 3\b", line), line
+    assert out.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["o.csv"]
+
+
+def test_html_instead_of_json_exit_65(waexport, mock_factory, tmp_path):
+    """invalid-json past the end answers an HTML page with HTTP 200."""
+    m = mock_factory("--messages", 100, "--invalid-json", "3:100")
+    r = waexport(FETCH + ["--url", m.url, "--concurrency", "1", "-o", tmp_path / "o.csv"],
+                 env=fetch_env())
+    assert r.returncode == 65, r.stderr
+    assert re.search(r"page 3\b", one_error_line(r))
+
+
+def test_ignored_page_exit_65(waexport, samples_mock, tmp_path):
+    samples_mock.control(ignore_page=True)
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", tmp_path / "o.csv"],
+                 env=fetch_env())
+    assert r.returncode == 65, r.stderr
+    line = one_error_line(r)
+    assert "seen" in line.lower() and re.search(r"page \d+", line), line
+    # Pages 2 and 3 repeat page 1: the run stops there, give or take what was in flight.
+    assert samples_mock.log()["total"] <= 3 + 4, samples_mock.log()["total"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_ignored_page_error_names_page_once(waexport, samples_mock, tmp_path):
+    samples_mock.control(ignore_page=True)
+    r = waexport(FETCH + ["--url", samples_mock.url, "--concurrency", "1", "-o",
+                          tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 65, r.stderr
+    line = one_error_line(r)
+    assert re.search(r"page 3\b", line), line
+    assert len(re.findall(r"page 3\b", line)) == 1, "page named twice: %r" % line
+    assert [e["page"] for e in samples_mock.requests()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("conc", [1, 4])
+def test_max_pages_stops_after_n(waexport, samples_mock, tmp_path, conc):
+    out = tmp_path / "o.csv"
+    r = waexport(FETCH + ["--url", samples_mock.url, "--max-pages", "2",
+                          "--concurrency", conc, "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    truth = convert_pages(tmp_path, [p.read_bytes() for p in
+                                     __import__("fetch_helpers").SAMPLE_PAGES[:2]])
+    assert out.read_bytes() == truth
+    assert len(csv_rows(truth)) == 100
+    pages = [e["page"] for e in samples_mock.requests()]
+    assert max(pages) == 2, "--max-pages 2 must not ask for page %d" % max(pages)
+
+
+def test_max_pages_bounds_ignored_page(waexport, samples_mock, tmp_path):
+    samples_mock.control(ignore_page=True)
+    out = tmp_path / "o.csv"
+    r = waexport(FETCH + ["--url", samples_mock.url, "--max-pages", "1", "-o", out],
+                 env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert len(csv_rows(out.read_bytes())) == 50
