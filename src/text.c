@@ -28,6 +28,7 @@ static inline uint64_t load64(const char *p)
 	return w;
 }
 
+/* Hex digit value + 1; 0 for anything else. */
 static const signed char hexval[256] = {
 	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
 	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
@@ -35,20 +36,20 @@ static const signed char hexval[256] = {
 	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
-/* Four hex digits at p (end-bounded) → 0..0xFFFF, or -1. Table holds v+1. */
+/* Four hex digits at p (end-bounded) → 0..0xFFFF, or -1; one branch. */
 static inline long hex4(const char *p, const char *end)
 {
 	int a, b, c, d;
 
 	if (end - p < 4)
 		return -1;
-	a = hexval[(unsigned char)p[0]];
-	b = hexval[(unsigned char)p[1]];
-	c = hexval[(unsigned char)p[2]];
-	d = hexval[(unsigned char)p[3]];
-	if (!a || !b || !c || !d)
+	a = hexval[(unsigned char)p[0]] - 1;
+	b = hexval[(unsigned char)p[1]] - 1;
+	c = hexval[(unsigned char)p[2]] - 1;
+	d = hexval[(unsigned char)p[3]] - 1;
+	if ((a | b | c | d) < 0) /* a non-digit gave -1 */
 		return -1;
-	return (long)((a - 1) << 12 | (b - 1) << 8 | (c - 1) << 4 | (d - 1));
+	return (long)(a << 12 | b << 8 | c << 4 | d);
 }
 
 static inline size_t put_utf8(char *dst, unsigned long cp)
@@ -180,16 +181,29 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 	uint64_t commas = 0;
 
 	while (p < end) {
-		/* Copy plain ASCII eight bytes at a time (raw control bytes leave it). */
+		/*
+		 * Copy plain ASCII eight bytes at a time (raw control bytes leave it);
+		 * at the first special byte, copy the plain bytes before it in one go.
+		 * The lowest set bit of the SWAR masks is exact.
+		 */
 		while (end - p >= 8) {
 			uint64_t w = load64(p);
+			uint64_t special = (w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20);
+			unsigned k;
 
-			if ((w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20))
-				break;
-			commas |= has_byte(w, ',');
-			memcpy(d, &w, 8);
-			p += 8;
-			d += 8;
+			memcpy(d, &w, 8); /* room: see TEXT_DECODE_MAX */
+			if (!special) {
+				commas |= has_byte(w, ',');
+				p += 8;
+				d += 8;
+				continue;
+			}
+			k = (unsigned)__builtin_ctzll(special) >> 3;
+			if (k)
+				commas |= has_byte(w, ',') & ((1ULL << (8 * k)) - 1);
+			p += k;
+			d += k;
+			break;
 		}
 		if (p >= end)
 			break;
@@ -197,15 +211,23 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 		if (c == '\\') {
 			unsigned long cp;
 
-			/* The common escape, \uXXXX outside the surrogates and NUL: inline. */
+			/*
+			 * The common escape, \uXXXX outside the surrogates and NUL, inline —
+			 * and runs of them (a Hebrew word is one) without leaving this loop.
+			 */
 			if (end - p >= 6 && p[1] == 'u') {
 				long v = hex4(p + 2, end);
 
 				if (v > 0 && (v < 0xD800 || v > 0xDFFF)) {
-					p += 6;
-					if (v < 0x80)
-						*quote |= csv_special((unsigned long)v);
-					d += put_utf8(d, (unsigned long)v);
+					do {
+						p += 6;
+						if (v < 0x80)
+							*quote |= csv_special((unsigned long)v);
+						d += put_utf8(d, (unsigned long)v);
+						if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+							break;
+						v = hex4(p + 2, end);
+					} while (v > 0 && (v < 0xD800 || v > 0xDFFF));
 					continue;
 				}
 			}
@@ -298,12 +320,20 @@ size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
 	while (p < end) {
 		while (end - p >= 8) {
 			uint64_t w = load64(p);
+			uint64_t special = (w & HIGHS) | has_byte(w, '\\') | has_byte(w, '"') |
+					   has_less(w, 0x20);
+			unsigned k;
 
-			if ((w & HIGHS) | has_byte(w, '\\') | has_byte(w, '"') | has_less(w, 0x20))
-				break;
-			memcpy(d, &w, 8);
-			p += 8;
-			d += 8;
+			memcpy(d, &w, 8); /* room: see TEXT_RECODE_MAX */
+			if (!special) {
+				p += 8;
+				d += 8;
+				continue;
+			}
+			k = (unsigned)__builtin_ctzll(special) >> 3; /* plain bytes before it */
+			p += k;
+			d += k;
+			break;
 		}
 		if (p >= end)
 			break;

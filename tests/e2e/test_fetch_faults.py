@@ -98,7 +98,8 @@ def test_transient_fault_recovered(waexport, samples_mock, tmp_path, fault, fmt)
     kinds = Counter(e["kind"] for e in samples_mock.requests())
     faults = sum(n for k, n in kinds.items() if k not in ("page", "end"))
     assert faults > 0, kinds
-    assert kinds["page"] == 7, kinds
+    served = {e["page"] for e in samples_mock.requests() if e["kind"] == "page"}
+    assert served == set(range(1, 8)), kinds
     retries = summary_number(r, "retries")
     assert retries is not None and retries >= 1, r.stderr
     # Only a reset can be retried invisibly by libcurl itself; every other fault is
