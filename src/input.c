@@ -287,6 +287,9 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	if (buf_add(&s->body, body, len))
 		return err_nomem(e);
 	page_swap(s->pg, pg);
+	/* Extraction here, too: it balances the reader's work against the writers'. */
+	if (page_extract(s->pg, s->body.data))
+		return err_nomem(e);
 	s->file = f->current_file;
 	pthread_mutex_lock(&f->mu);
 	f->head++;

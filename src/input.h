@@ -29,7 +29,7 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 #endif
 
 /*
- * A reader thread over all convert inputs: it reads and tokenizes
+ * A reader thread over all convert inputs: it reads, tokenizes and extracts
  * pages ahead of the consumer (a ring of a few pages), so jsmn runs on one
  * core while the writers run on the other. Pages come out in input order.
  */
