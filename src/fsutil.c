@@ -29,6 +29,27 @@ int fsutil_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off)
+{
+	char *c = p;
+
+	while (n) {
+		ssize_t r = pread(fd, c, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (!r)
+				errno = EIO;
+			return -1;
+		}
+		c += r;
+		n -= (size_t)r;
+		off += (unsigned long long)r;
+	}
+	return 0;
+}
+
 void fsutil_dirname(const char *path, char *out, size_t size)
 {
 	const char *slash = strrchr(path, '/');

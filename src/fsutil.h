@@ -10,6 +10,9 @@
 /* write(2) until done, retrying EINTR and short writes. 0, or -1 with errno. */
 int fsutil_write_all(int fd, const void *p, size_t n);
 
+/* pread(2) exactly n bytes at off, retrying EINTR; end of file is EIO. 0, or -1 with errno. */
+int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off);
+
 /*
  * Create a temporary file beside `path` (same directory, so rename is
  * atomic), mode 0600, O_CLOEXEC. Returns the fd and its name in *tmp

@@ -205,21 +205,7 @@ static int flush_chat(struct split *sp, struct chat *c, struct err *e)
 
 static int read_at(struct split *sp, int fd, char *p, size_t n, unsigned long long off, struct err *e)
 {
-	while (n) {
-		ssize_t r = pread(fd, p, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (!r)
-				errno = EIO;
-			return io_fail(sp, "read", e);
-		}
-		p += r;
-		n -= (size_t)r;
-		off += (unsigned long long)r;
-	}
-	return 0;
+	return fsutil_pread_all(fd, p, n, off) ? io_fail(sp, "read", e) : 0;
 }
 
 /* Make n bytes of the tagged spool available at sp->rbuf.data + *at (buffered reads). */

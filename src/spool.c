@@ -131,23 +131,7 @@ int spool_prev(struct spool *sp, unsigned long long *pos, unsigned long long *of
 
 static int read_at(struct spool *sp, void *p, size_t n, unsigned long long off, struct err *e)
 {
-	char *c = p;
-
-	while (n) {
-		ssize_t r = pread(sp->fd, c, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return spool_io(sp, "read", e);
-		}
-		c += r;
-		n -= (size_t)r;
-		off += (unsigned long long)r;
-	}
-	return 0;
+	return fsutil_pread_all(sp->fd, p, n, off) ? spool_io(sp, "read", e) : 0;
 }
 
 int spool_replay(struct spool *sp, spool_emit_fn emit, void *ctx, struct err *e)
