@@ -64,9 +64,10 @@ static const char help_overview[] =
 
 #define OUTPUT_HELP \
 	"Output:\n" \
-	"  -o, --output PATH       output file, '-' for stdout (default). {date} expands to\n" \
-	"                          YYYY-MM-DD in --tz; the file is replaced only when the\n" \
-	"                          run succeeds\n" \
+	"  -o, --output PATH       output file, '-' for stdout (default); replaced only\n" \
+	"                          when the run succeeds. {date} is YYYY-MM-DD in --tz,\n" \
+	"                          {chat} one file per conversation; with fetch also\n" \
+	"                          {from}, and {to} for one file per --to\n" \
 	"      --format csv|ndjson output format (default: from PATH's extension\n" \
 	"                          .csv .ndjson .jsonl, optionally .gz; else csv)\n" \
 	"      --gzip              gzip the output (on when PATH ends in .gz)\n" \

@@ -749,8 +749,8 @@ int main(int argc, char **argv)
 		return fflush(stdout) ? 74 : 0;
 	}
 	if (opts.cmd == CMD_VERSION) {
-		printf("waexport %s (%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n", WAEXPORT_VERSION,
-		       curl_version(), zlibVersion());
+		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n",
+		       WAEXPORT_VERSION, curl_version_info(CURLVERSION_NOW)->version, zlibVersion());
 		cli_free(&opts);
 		return fflush(stdout) ? 74 : 0;
 	}
