@@ -359,7 +359,7 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 {
 	struct fetcher f;
 	unsigned long next_request = 1, next_emit = 1, window;
-	int end = 0, rc = -1;
+	int end = 0, rc = -1, emitted;
 
 	if (init_fetcher(&f, o, stats, e))
 		goto out;
@@ -403,6 +403,7 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 		if (drain_messages(&f, e))
 			goto out;
 		/* Hand on finished pages in order. */
+		emitted = 0;
 		for (;;) {
 			struct slot *s = &f.slots[next_emit % (unsigned long)f.nslots];
 			int verdict;
@@ -418,6 +419,7 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 			}
 			s->state = SLOT_IDLE;
 			next_emit++;
+			emitted = 1;
 			if (window < (unsigned long)f.nslots)
 				window *= 2;
 			if (window > (unsigned long)f.nslots)
@@ -434,6 +436,8 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 			rc = 0;
 			goto out;
 		}
+		if (emitted)
+			continue; /* a slot came free: start the next request before waiting */
 		now = now_s();
 		mc = curl_multi_poll(f.multi, NULL, 0,
 				     (int)(wake > now ? (wake - now) * 1000 + 1 : 0), NULL);
