@@ -151,6 +151,7 @@ static void show_progress(struct run *r)
 	f.duplicates = t.duplicates;
 	f.warnings = r->warn.count;
 	f.retries = r->fetch.retries;
+	f.media = r->media ? media_downloaded(r->media) : 0;
 	progress_update(&r->progress, &f);
 }
 

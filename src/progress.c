@@ -45,6 +45,8 @@ void progress_update(struct progress *p, const struct progress_figures *f)
 	fprintf(p->to, "\r\033[K%llu pages, %llu messages, %.0f msg/s, %s written",
 		f->pages, f->messages, (double)f->messages / (now - p->start + 1e-9),
 		progress_bytes(f->bytes, bytes, sizeof(bytes)));
+	if (f->media)
+		fprintf(p->to, ", %llu media files", f->media);
 	if (f->retries)
 		fprintf(p->to, ", %llu retries", f->retries);
 	fflush(p->to);

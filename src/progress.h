@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 struct progress_figures {
-	unsigned long long pages, messages, duplicates, warnings, retries, bytes;
+	unsigned long long pages, messages, duplicates, warnings, retries, bytes, media;
 };
 
 struct progress {
