@@ -146,6 +146,10 @@ static void show_progress(struct run *r)
 	if (!r->progress.live)
 		return;
 	totals(r, &t, &f.bytes);
+	f.bytes = 0;
+	for (size_t i = 0; i < r->ntargets; i++)
+		if (!r->targets[i].shared)
+			f.bytes += pipeline_bytes_made(r->targets[i].pipeline);
 	f.pages = t.pages;
 	f.messages = t.messages;
 	f.duplicates = t.duplicates;

@@ -18,6 +18,7 @@ struct pipeline {
 	struct sink **chat_sinks;   /* {chat}: finished files waiting to be published */
 	size_t nchat_sinks;
 	unsigned long long chat_bytes;
+	unsigned long long made_split; /* rows spooled for {chat} or a merge */
 	struct buf chat_name;
 	int merge;                  /* merge_segments: rows spooled per segment */
 	unsigned segment;
@@ -279,6 +280,7 @@ static int split_page(struct pipeline *pl, struct page *pg, const char *body, si
 		    split_add(pl->split, pl->chat_name.data, pl->chat_name.len, pl->chunk.data,
 			      pl->chunk.len, e))
 			return -1;
+		pl->made_split += pl->chunk.len;
 	}
 	return 0;
 }
@@ -309,6 +311,7 @@ static int merge_page(struct pipeline *pl, struct page *pg, const char *body, si
 		if (buf_add(&pl->chunk, &ts, sizeof(ts)) || write_row(pl, pg, body, i, &pl->chunk, e) ||
 		    split_add(pl->split, name, strlen(name), pl->chunk.data, pl->chunk.len, e))
 			return -1;
+		pl->made_split += pl->chunk.len - sizeof(ts);
 	}
 	return 0;
 }
@@ -579,6 +582,11 @@ void pipeline_close(struct pipeline *pl)
 const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
 {
 	return &pl->stats;
+}
+
+unsigned long long pipeline_bytes_made(const struct pipeline *pl)
+{
+	return (pl->sink ? sink_bytes_in(pl->sink) : 0) + pl->batch.len + pl->made_split;
 }
 
 unsigned long long pipeline_bytes_out(const struct pipeline *pl)

@@ -100,5 +100,7 @@ const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
 /* Files the pipeline writes (one, or one per conversation once committed). */
 size_t pipeline_files(const struct pipeline *pl);
 unsigned long long pipeline_bytes_out(const struct pipeline *pl);
+/* Output bytes produced so far, before compression (for the progress line). */
+unsigned long long pipeline_bytes_made(const struct pipeline *pl);
 
 #endif

@@ -42,7 +42,7 @@ void progress_update(struct progress *p, const struct progress_figures *f)
 	if (now - p->last < 0.2)
 		return;
 	p->last = now;
-	fprintf(p->to, "\r\033[K%llu pages, %llu messages, %.0f msg/s, %s written",
+	fprintf(p->to, "\r\033[K%llu pages, %llu messages, %.0f msg/s, %s of output",
 		f->pages, f->messages, (double)f->messages / (now - p->start + 1e-9),
 		progress_bytes(f->bytes, bytes, sizeof(bytes)));
 	if (f->media)
