@@ -541,6 +541,13 @@ void page_swap(struct page *a, struct page *b)
 	*b = t;
 }
 
+const struct record *page_rec(struct page *pg, const char *body, size_t i)
+{
+	if (!pg->extracted && extract(pg, body))
+		return NULL;
+	return pg->is_obj[i] ? &pg->rec[i] : NULL;
+}
+
 int page_record(struct page *pg, const char *body, size_t i, struct record *r)
 {
 	if (!pg->extracted && extract(pg, body))

@@ -63,6 +63,9 @@ size_t page_root_end(const struct page *pg);
  */
 int page_record(struct page *pg, const char *body, size_t i, struct record *r);
 
+/* The same record in place, without a copy (NULL on ENOMEM or when not an object). */
+const struct record *page_rec(struct page *pg, const char *body, size_t i);
+
 /*
  * Append the value of token `tok` as canonical compact JSON (strings
  * recoded, numbers and literals as they are). *bad counts replacements.

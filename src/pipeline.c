@@ -165,8 +165,6 @@ fail:
 static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, size_t n,
 		      struct pipeline_page_result *res, struct err *e)
 {
-	struct record r;
-
 	if (n > pl->keep_cap) {
 		unsigned char *k = realloc(pl->keep, n);
 		uint64_t *h = realloc(pl->hash, n * sizeof(*h));
@@ -179,46 +177,50 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 			return err_nomem(e);
 		pl->keep_cap = n;
 	}
+	if (page_extract(pg, body))
+		return err_nomem(e);
 	/* Hash every unique first and prefetch its slots: the misses overlap. */
 	for (size_t i = 0; i < n; i++) {
-		int rc = page_record(pg, body, i, &r);
+		const struct record *r = page_rec(pg, body, i);
 
-		if (rc < 0)
-			return err_nomem(e);
-		pl->keep[i] = rc == 0 && r.f[REC_UNIQUE].kind != FIELD_ABSENT;
+		pl->keep[i] = r && r->f[REC_UNIQUE].kind != FIELD_ABSENT;
 		if (pl->keep[i]) {
-			pl->hash[i] = seen_hash(r.f[REC_UNIQUE].p, r.f[REC_UNIQUE].len);
+			pl->hash[i] = seen_hash(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len);
 			seen_prefetch(pl->seen, pl->hash[i]);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
+		const struct record *r = page_rec(pg, body, i);
 		int has_unique = pl->keep[i];
 
 		pl->keep[i] = 0;
-		if (page_record(pg, body, i, &r) > 0) {
+		if (!r) {
+			struct record any;
+
+			page_record(pg, body, i, &any);
 			warn_note(pl->warn, "byte %zu: array element is not a message object; skipped",
-				  r.offset);
+				  any.offset);
 			pl->stats.skipped++;
 			continue;
 		}
 		res->records++;
-		if (r.ts_ok) {
-			if (!res->has_oldest || r.ts < res->oldest)
-				res->oldest = r.ts;
+		if (r->ts_ok) {
+			if (!res->has_oldest || r->ts < res->oldest)
+				res->oldest = r->ts;
 			res->has_oldest = 1;
-			if ((pl->opts.has_since && r.ts < pl->opts.since) ||
-			    (pl->opts.has_until && r.ts >= pl->opts.until)) {
+			if ((pl->opts.has_since && r->ts < pl->opts.since) ||
+			    (pl->opts.has_until && r->ts >= pl->opts.until)) {
 				pl->stats.filtered++;
 				continue;
 			}
-			if (covered(pl, &r)) {
+			if (covered(pl, r)) {
 				pl->stats.checkpointed++;
 				continue;
 			}
 		}
 		if (!has_unique) {
 			warn_note(pl->warn, "byte %zu: message without 'unique'; written, but it cannot "
-				  "be de-duplicated", r.offset);
+				  "be de-duplicated", r->offset);
 		} else if (seen_check(pl->seen, pl->hash[i])) {
 			pl->stats.duplicates++;
 			res->repeated++;
@@ -226,7 +228,7 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		}
 		pl->keep[i] = 1;
 		res->fresh++;
-		if (newest_note(&pl->newest, &r))
+		if (newest_note(&pl->newest, r))
 			return err_nomem(e);
 	}
 	return 0;
@@ -235,10 +237,9 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 static int write_row(struct pipeline *pl, struct page *pg, const char *body, size_t i,
 		     struct buf *out, struct err *e)
 {
-	struct record r;
+	const struct record *r = page_rec(pg, body, i); /* kept rows are objects */
 
-	if (page_record(pg, body, i, &r) < 0 ||
-	    writer_row(pl->writer, pg, body, &r, pl->media ? pl->media[i] : NULL, out))
+	if (!r || writer_row(pl->writer, pg, body, r, pl->media ? pl->media[i] : NULL, out))
 		return err_nomem(e);
 	pl->stats.messages++;
 	return 0;

@@ -45,15 +45,20 @@ static inline uint64_t mix(uint64_t h)
 	return h;
 }
 
+/*
+ * One multiply per eight bytes, one full mix at the end: uniques are short
+ * (20 hex digits), and this runs for every message.
+ */
 uint64_t seen_hash(const char *p, size_t len)
 {
-	uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
+	uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)len * 0xC2B2AE3D27D4EB4FULL);
 
 	while (len >= 8) {
 		uint64_t w;
 
 		memcpy(&w, p, 8);
-		h = mix(h ^ w);
+		h = (h ^ w) * 0x87C37B91114253D5ULL;
+		h ^= h >> 29;
 		p += 8;
 		len -= 8;
 	}
@@ -61,7 +66,8 @@ uint64_t seen_hash(const char *p, size_t len)
 		uint64_t w = 0;
 
 		memcpy(&w, p, len);
-		h = mix(h ^ w ^ 0xA5);
+		h = (h ^ w) * 0x4CF5AD432745937FULL;
+		h ^= h >> 29;
 	}
 	h = mix(h);
 	return h ? h : 1; /* 0 marks an empty slot */
