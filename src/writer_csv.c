@@ -4,8 +4,9 @@
  * a field is quoted when it holds , " CR or LF, and a present but empty
  * string is written as "" so that loaders such as PostgreSQL's COPY can tell
  * it from an absent value (an unquoted empty field). With --excel (SPEC
- * §4.2): a UTF-8 BOM, spreadsheet date-times, and a ' before any text cell
- * that a spreadsheet would run as a formula (OWASP "CSV injection").
+ * §4.2): a UTF-8 BOM, spreadsheet date-times, a ' before any text cell
+ * that a spreadsheet would run as a formula (OWASP "CSV injection"), and
+ * every text cell quoted.
  */
 #include "writer_impl.h"
 #include "text.h"
@@ -47,7 +48,10 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 	if (w->opts.excel && n + 1 > EXCEL_CELL_MAX / 3 &&
 	    text_utf16_len(t, n) + (size_t)lead > EXCEL_CELL_MAX)
 		writer_warn(w, r, "a cell is longer than Excel's 32,767-character limit");
-	if (n && !quote) {
+	/* --excel: every text cell quoted, so an import that keeps quoted fields as
+	 * text (LibreOffice's "format quoted field as text") never turns an id such
+	 * as 0541112233 into a number. Generated numbers and times stay unquoted. */
+	if (n && !quote && !w->opts.excel) {
 		if (lead) {
 			memmove(t + 1, t, n);
 			t[0] = '\'';

@@ -1,0 +1,174 @@
+"""Write failures (SPEC §3 exit 74 with one line; §4.4 nothing half-written, the
+previous file intact) and a reader that goes away (`| head -1`: a quiet end).
+
+* /dev/full: every write fails with ENOSPC.
+* A real full filesystem: a 1 MiB tmpfs mounted for this module (the tests run as
+  root on CI; where mount is refused the tmpfs tests are skipped with the reason).
+  waexport's output (several MB) cannot fit: the run must fail with exit 74, the
+  previous file must keep its bytes, and the temporary file must be gone (the
+  space it took is free again).
+* stdout closed early: exit 141 (SIGPIPE), nothing on stderr, no sanitizer report.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BIN, PY, ROOT, run
+from fetch_helpers import ACCOUNT, fetch_env, mock_factory  # noqa: F401
+from helpers import assert_error, assert_no_sanitizer_report
+from tools import roundtrip_data as rt
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """~6 MB of pages (20,000 messages), one array per line."""
+    f = tmp_path_factory.mktemp("hist") / "history.jsonl"
+    subprocess.run([PY, str(ROOT / "scripts" / "gen_history.py"), "--messages", "20000",
+                    "--seed", "8", "--out", str(f)], check=True, timeout=120)
+    return f
+
+
+# ---------------------------------------------------------------- /dev/full
+
+@pytest.mark.parametrize("extra", [[], ["--format", "ndjson"], ["--gzip"], ["--excel"]],
+                         ids=["csv", "ndjson", "gzip", "excel"])
+def test_convert_to_dev_full(waexport, extra):
+    """-q: the samples' two U+FFFD warnings would be extra lines; the error still shows."""
+    line = assert_error(waexport(["convert", "-q", "-o", "/dev/full"] + extra + rt.SAMPLE_PAGES), 74)
+    assert "/dev/full" in line, line
+
+
+def test_fetch_to_dev_full(waexport, mock_factory, tmp_path):  # noqa: F811
+    mock = mock_factory("--samples", ROOT / "samples")
+    state = tmp_path / "state"
+    r = waexport(["fetch", "--from", ACCOUNT, "--url", mock.url, "--state", state,
+                  "-q", "-o", "/dev/full"], env=fetch_env())
+    line = assert_error(r, 74)
+    assert "/dev/full" in line, line
+    assert not state.exists() or b"972501234567" not in state.read_bytes(), \
+        "a failed run must not advance the checkpoint"
+
+
+# ---------------------------------------------------------------- a real full filesystem
+
+@pytest.fixture(scope="module")
+def small_fs():
+    d = tempfile.mkdtemp(prefix="waexport-fullfs-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", d],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        os.rmdir(d)
+        pytest.skip("cannot mount a 1 MiB tmpfs here (%s): %s" % (
+            "not root" if os.geteuid() else "mount refused", r.stderr.decode().strip()))
+    yield d
+    if subprocess.run(["umount", d]).returncode != 0:
+        subprocess.run(["umount", "-l", d])
+    os.rmdir(d)
+
+
+@pytest.fixture
+def full_dir(small_fs):
+    """A fresh directory on the 1 MiB tmpfs, emptied afterwards."""
+    d = tempfile.mkdtemp(dir=small_fs)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+@pytest.mark.parametrize("name", ["chats.csv", "chats.ndjson", "chats.csv.gz"])
+def test_convert_onto_full_filesystem_keeps_previous_file(history, full_dir, name):
+    out = os.path.join(full_dir, name)
+    old = b"previous export\r\n" * 1000
+    with open(out, "wb") as f:
+        f.write(old)
+    before = free_bytes(full_dir)
+    # gzip shrinks generated text a lot; give it something that does not compress.
+    args = ["convert", "-o", out, history]
+    if name.endswith(".gz"):
+        args = ["convert", "--gzip-level", "1", "-o", out, history]
+    r = run(args)
+    line = assert_error(r, 74)
+    assert name in line, line
+    assert_no_sanitizer_report(r.stderr)
+    assert os.listdir(full_dir) == [name], "a temporary file was left behind"
+    assert open(out, "rb").read() == old
+    assert free_bytes(full_dir) == before, "space still held after the failed run"
+
+
+def test_convert_onto_full_filesystem_creates_nothing(history, full_dir):
+    out = os.path.join(full_dir, "new.ndjson")
+    r = run(["convert", "--order", "newest", "-o", out, history])
+    assert_error(r, 74)
+    assert os.listdir(full_dir) == []
+
+
+def test_fetch_onto_full_filesystem_keeps_previous_file_and_state(mock_factory, full_dir,  # noqa: F811
+                                                                  tmp_path):
+    mock = mock_factory("--messages", 12000, "--seed", 4)
+    out = os.path.join(full_dir, "history.ndjson")
+    state = os.path.join(full_dir, "run.state")
+    old = b'{"previous":true}\n'
+    with open(out, "wb") as f:
+        f.write(old)
+    # A real checkpoint first: one contact's chat, fetched in full (it fits).
+    msg = json.loads(mock.page(1))[0]
+    contact = msg["from"] if str(msg["direction"]) == "1" else msg["to"]
+    first = run(["fetch", "--from", ACCOUNT, "--url", mock.url, "--to", contact,
+                 "--state", state, "-q", "-o", tmp_path / "one-contact.csv"], env=fetch_env())
+    assert first.returncode == 0, first.stderr.decode()
+    state_before = open(state, "rb").read()
+    assert state_before
+    r = run(["fetch", "--from", ACCOUNT, "--url", mock.url, "--concurrency", "8",
+             "--state", state, "-o", out], env=fetch_env())
+    line = assert_error(r, 74)
+    assert "history.ndjson" in line, line
+    assert_no_sanitizer_report(r.stderr)
+    assert open(out, "rb").read() == old
+    assert open(state, "rb").read() == state_before
+    assert sorted(n for n in os.listdir(full_dir) if not n.startswith("run.state")) == \
+        ["history.ndjson"], os.listdir(full_dir)
+
+
+# ---------------------------------------------------------------- | head -1
+
+def pipe_to_head(args, env=None):
+    full_env = dict(os.environ)
+    full_env.pop("WAEXPORT_API_KEY", None)
+    full_env.update(env or {})
+    with tempfile.TemporaryFile() as err:
+        p1 = subprocess.Popen([BIN] + [str(a) for a in args], stdout=subprocess.PIPE,
+                              stderr=err, env=full_env)
+        p2 = subprocess.Popen(["head", "-1"], stdin=p1.stdout, stdout=subprocess.PIPE)
+        p1.stdout.close()
+        first, _ = p2.communicate(timeout=120)
+        rc = p1.wait(timeout=120)
+        err.seek(0)
+        return rc, first, err.read()
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "ndjson", "--order", "newest"], ["--excel"]],
+                         ids=["csv", "ndjson-newest", "excel"])
+def test_convert_into_head_ends_quietly(history, extra):
+    rc, first, err = pipe_to_head(["convert"] + extra + [history])
+    assert first.endswith(b"\n") and len(first) > 10
+    assert_no_sanitizer_report(err)
+    assert rc in (141, -13), (rc, err.decode())
+    assert err == b"", err.decode()
+
+
+def test_fetch_into_head_ends_quietly(mock_factory):  # noqa: F811
+    mock = mock_factory("--messages", 4000, "--seed", 6)
+    rc, first, err = pipe_to_head(["fetch", "--from", ACCOUNT, "--url", mock.url, "-q"],
+                                  env=fetch_env())
+    assert first.startswith(b"unique,")
+    assert_no_sanitizer_report(err)
+    assert rc in (141, -13), (rc, err.decode())
+    assert err == b"", err.decode()
