@@ -72,5 +72,9 @@ install: waexport
 	install -m 0755 waexport $(DESTDIR)$(PREFIX)/bin/waexport
 	install -m 0644 waexport.1 $(DESTDIR)$(PREFIX)/share/man/man1/waexport.1
 
+FUZZ_SECONDS ?= 600
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build waexport out

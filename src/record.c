@@ -49,12 +49,14 @@ const char *record_key_name(enum record_key k)
 
 int record_int(const struct field *f, long long *out)
 {
-	const char *p = f->p, *end = f->p + f->len;
+	const char *p, *end;
 	int neg = 0;
 	unsigned long long v = 0, limit;
 
 	if (f->kind != FIELD_STRING && f->kind != FIELD_NUMBER)
 		return -1;
+	p = f->p; /* an absent field has p == NULL: no arithmetic on it before this */
+	end = p + f->len;
 	if (p < end && *p == '-') {
 		neg = 1;
 		p++;

@@ -193,14 +193,15 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 
 			memcpy(d, &w, 8); /* room: see TEXT_DECODE_MAX */
 			if (!special) {
-				commas |= has_byte(w, ',');
+				/* a raw '"' cannot be in a jsmn string, but any bytes may come here */
+				commas |= has_byte(w, ',') | has_byte(w, '"');
 				p += 8;
 				d += 8;
 				continue;
 			}
 			k = (unsigned)__builtin_ctzll(special) >> 3;
 			if (k)
-				commas |= has_byte(w, ',') & ((1ULL << (8 * k)) - 1);
+				commas |= (has_byte(w, ',') | has_byte(w, '"')) & ((1ULL << (8 * k)) - 1);
 			p += k;
 			d += k;
 			break;
