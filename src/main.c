@@ -77,7 +77,7 @@ struct target {
 	struct pipeline *pipeline;
 	int shared;                  /* the pipeline belongs to an earlier target */
 	long long newest_ts;         /* --state: the checkpoint this run found */
-	char *newest[64];
+	char **newest;
 	size_t nnewest;
 };
 
@@ -318,14 +318,18 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 	}
 	if (save_raw(r, body, len, e))
 		return -1;
+	if (pipeline_select(r->current->pipeline, r->page, body, &res, e))
+		return -1;
 	if (r->media) {
 		const char *const *files;
 
-		if (media_page(r->media, r->page, body, &files, e))
+		/* Only the messages being written: not duplicates, not outside --since. */
+		if (media_page(r->media, r->page, body, pipeline_selected(r->current->pipeline),
+			       &files, e))
 			return -1;
 		pipeline_set_media(r->current->pipeline, files);
 	}
-	if (pipeline_page(r->current->pipeline, r->page, body, &res, e))
+	if (pipeline_write(r->current->pipeline, r->page, body, e))
 		return -1;
 	show_progress(r);
 	n = page_count(r->page);
@@ -510,6 +514,11 @@ static int run_fetch(struct run *r, struct buf *key, struct err *e)
 			const struct pipeline_newest *n = pipeline_take_newest(g->pipeline);
 
 			g->newest_ts = n->ts;
+			if (n->have && n->nuniques) {
+				g->newest = calloc(n->nuniques, sizeof(*g->newest));
+				if (!g->newest)
+					return err_nomem(e);
+			}
 			for (size_t k = 0; n->have && k < n->nuniques; k++)
 				if (!(g->newest[g->nnewest++] = strdup(n->uniques[k])))
 					return err_nomem(e);
@@ -635,6 +644,7 @@ static void close_outputs(struct run *r)
 		free(g->path);
 		for (size_t k = 0; k < g->nnewest; k++)
 			free(g->newest[k]);
+		free(g->newest);
 	}
 	free(r->targets);
 	r->targets = NULL;

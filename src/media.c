@@ -1,6 +1,6 @@
 #include "media.h"
 #include "buf.h"
-#include "outpath.h"
+#include "seen.h"
 #include "text.h"
 
 #include <errno.h>
@@ -120,11 +120,40 @@ static void extension(const char *url, const struct field *type, char *out, size
 		 field_is(type, "sticker") ? "webp" : "bin");
 }
 
+/*
+ * A file name for a unique, one to one: [A-Za-z0-9_-] as they are, a dot
+ * too except in front, everything else as %XX. An id longer than 60 bytes
+ * keeps its first 60 and a 64-bit hash of the whole (uniques are 20 hex
+ * digits; two long ids would have to collide in the hash to meet).
+ */
+static void escape_name(const char *s, size_t n, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			    c == '_' || c == '-' || (c == '.' && i > 0);
+
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	if (!o)
+		snprintf(out, size, "%%");
+}
+
 /* Element i's media link and file name, appended to the page's buffers; 0 if none. */
 static int describe(struct media *m, const struct record *r, size_t *url_at, size_t *name_at)
 {
 	const struct field *u = &r->f[REC_UNIQUE], *msg = &r->f[REC_MESSAGE];
-	char raw[200], safe[200], ext[16];
+	char raw[200], safe[620], ext[16];
 	unsigned bad = 0;
 	size_t k;
 
@@ -135,10 +164,11 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 		return -1;
 	m->urls.len += text_decode(buf_tail(&m->urls), msg->p, msg->len, &bad);
 	m->urls.data[m->urls.len++] = '\0';
-	k = u->len < sizeof(raw) - 1 ? u->len : sizeof(raw) - 1;
-	memcpy(raw, u->p, k);
-	raw[k] = '\0';
-	outpath_sanitize(raw, safe, sizeof(safe));      /* nothing can leave DIR */
+	k = text_decode(raw, u->p, u->len < 60 ? u->len : 60, &bad);
+	escape_name(raw, k, safe, sizeof(safe));        /* nothing can leave DIR */
+	if (u->len > 60) /* a long id: its first part, then a hash of all of it */
+		snprintf(safe + strlen(safe), sizeof(safe) - strlen(safe), "~%016llx",
+			 (unsigned long long)seen_hash(u->p, u->len));
 	extension(m->urls.data + *url_at, &r->f[REC_TYPE], ext, sizeof(ext));
 	*name_at = m->names.len;
 	if (buf_adds(&m->names, safe) || buf_addc(&m->names, '.') || buf_adds(&m->names, ext) ||
@@ -147,8 +177,8 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	return 1;
 }
 
-int media_page(struct media *m, struct page *pg, const char *body, const char *const **files,
-	       struct err *e)
+int media_page(struct media *m, struct page *pg, const char *body,
+	       const unsigned char *wanted, const char *const **files, struct err *e)
 {
 	size_t n = page_count(pg), njobs = 0;
 	size_t *url_at = NULL, *name_at = NULL;
@@ -176,7 +206,8 @@ int media_page(struct media *m, struct page *pg, const char *body, const char *c
 		goto nomem;
 	m->names.len = m->urls.len = m->paths.len = 0;
 	for (size_t i = 0; i < n; i++) {
-		int d = page_record(pg, body, i, &r) == 0 ? describe(m, &r, &url_at[i], &name_at[i]) : 0;
+		int d = (!wanted || wanted[i]) && page_record(pg, body, i, &r) == 0 ?
+			describe(m, &r, &url_at[i], &name_at[i]) : 0;
 
 		if (d < 0)
 			goto nomem;

@@ -24,11 +24,14 @@ int media_open(struct media **out, const char *dir, const struct fetch_opts *fo,
 void media_close(struct media *m);
 
 /*
- * Fetch the page's media. *files gets one entry per page element: the file
- * name relative to DIR, or NULL (valid until the next call).
+ * Fetch the media of the page's elements whose flag in `wanted` is set (the
+ * messages being written). *files gets one entry per page element: the file
+ * name relative to DIR, or NULL (valid until the next call). Names are
+ * <unique>.<ext> with every byte outside [A-Za-z0-9_-] (and a leading dot)
+ * written as %XX: distinct uniques never share a file, none leaves DIR.
  */
-int media_page(struct media *m, struct page *pg, const char *body, const char *const **files,
-	       struct err *e);
+int media_page(struct media *m, struct page *pg, const char *body,
+	       const unsigned char *wanted, const char *const **files, struct err *e);
 
 unsigned long long media_downloaded(const struct media *m);
 

@@ -3,6 +3,7 @@
 #include "outpath.h"
 #include "seen.h"
 #include "split.h"
+#include "state.h"
 #include "text.h"
 
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static void newest_clear(struct pipeline_newest *n)
 {
 	for (size_t i = 0; i < n->nuniques; i++)
 		free(n->uniques[i]);
+	free(n->uniques);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -60,8 +62,17 @@ static int newest_note(struct pipeline_newest *n, const struct record *r)
 	for (size_t i = 0; i < u->len; i++)
 		if ((unsigned char)u->p[i] < 0x20)
 			return 0;
-	if (n->nuniques == sizeof(n->uniques) / sizeof(n->uniques[0]))
-		return 0;
+	if (n->nuniques == STATE_MAX_UNIQUES)
+		return 0; /* beyond this, the rest of that second is exported again: at least once */
+	if (n->nuniques == n->cap) {
+		size_t cap = n->cap ? 2 * n->cap : 16;
+		char **grown = realloc(n->uniques, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		n->uniques = grown;
+		n->cap = cap;
+	}
 	copy = malloc(u->len + 1);
 	if (!copy)
 		return -1;
@@ -495,27 +506,27 @@ static int end_page_in_batch(struct pipeline *pl, struct err *e)
 	return pl->batch.len >= BATCH_BYTES ? flush_batch(pl, e) : 0;
 }
 
-int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
-		  struct pipeline_page_result *res, struct err *e)
+int pipeline_select(struct pipeline *pl, struct page *pg, const char *body,
+		    struct pipeline_page_result *res, struct err *e)
+{
+	memset(res, 0, sizeof(*res));
+	pl->stats.pages++;
+	return mark_fresh(pl, pg, body, page_count(pg), res, e);
+}
+
+const unsigned char *pipeline_selected(const struct pipeline *pl)
+{
+	return pl->keep;
+}
+
+static int write_selected(struct pipeline *pl, struct page *pg, const char *body, struct err *e)
 {
 	size_t n = page_count(pg);
 
-	memset(res, 0, sizeof(*res));
-	pl->stats.pages++;
-	if (mark_fresh(pl, pg, body, n, res, e))
-		return -1;
-	if (pl->merge) {
-		int rc = merge_page(pl, pg, body, n, e);
-
-		pl->media = NULL;
-		return rc;
-	}
-	if (pl->split) {
-		int rc = split_page(pl, pg, body, n, e);
-
-		pl->media = NULL;
-		return rc;
-	}
+	if (pl->merge)
+		return merge_page(pl, pg, body, n, e);
+	if (pl->split)
+		return split_page(pl, pg, body, n, e);
 	if (pl->opts.order == ORDER_NEWEST) {
 		for (size_t i = 0; i < n; i++) {
 			if (!pl->keep[i])
@@ -523,14 +534,26 @@ int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 			if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) || sink_flush(pl->sink, e))
 				return -1;
 		}
-		pl->media = NULL;
 		return 0;
 	}
 	for (size_t i = n; i-- > 0;)
 		if (pl->keep[i] && write_row(pl, pg, body, i, &pl->batch, e))
 			return -1;
-	pl->media = NULL;
 	return end_page_in_batch(pl, e);
+}
+
+int pipeline_write(struct pipeline *pl, struct page *pg, const char *body, struct err *e)
+{
+	int rc = write_selected(pl, pg, body, e);
+
+	pl->media = NULL;
+	return rc;
+}
+
+int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
+		  struct pipeline_page_result *res, struct err *e)
+{
+	return pipeline_select(pl, pg, body, res, e) || pipeline_write(pl, pg, body, e) ? -1 : 0;
 }
 
 int pipeline_segment_end(struct pipeline *pl, struct err *e)

@@ -61,7 +61,8 @@ struct pipeline_checkpoint {
 struct pipeline_newest {
 	int have;
 	long long ts;
-	char *uniques[64];          /* raw uniques written at ts (owned by the pipeline) */
+	char **uniques;             /* raw uniques written at ts (owned by the pipeline) */
+	size_t cap;
 	size_t nuniques;
 };
 
@@ -70,9 +71,19 @@ struct pipeline;
 int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct warn *warn,
 		  struct err *e);
 
-/* Feed one parsed page (body is the text page_parse saw). */
+/* Feed one parsed page (body is the text page_parse saw): select, then write. */
 int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
 		  struct pipeline_page_result *res, struct err *e);
+
+/*
+ * pipeline_page in two steps, for work that only the written messages need
+ * (media downloads): pipeline_select decides which elements are written
+ * (pipeline_selected: one flag per element), pipeline_write writes them.
+ */
+int pipeline_select(struct pipeline *pl, struct page *pg, const char *body,
+		    struct pipeline_page_result *res, struct err *e);
+const unsigned char *pipeline_selected(const struct pipeline *pl);
+int pipeline_write(struct pipeline *pl, struct page *pg, const char *body, struct err *e);
 
 /* media_file per page element for the next pipeline_page (NULL: none). */
 void pipeline_set_media(struct pipeline *pl, const char *const *files);

@@ -25,6 +25,7 @@ static void checkpoint_free(struct checkpoint *c)
 	free(c->to);
 	for (size_t i = 0; i < c->nuniques; i++)
 		free(c->uniques[i]);
+	free(c->uniques);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -74,6 +75,22 @@ static int corrupt(struct state *st, unsigned line, const char *why, struct err 
 		       "the whole history)", st->path, line, why);
 }
 
+static int add_unique(struct checkpoint *c, const char *u)
+{
+	/* Grow by doubling: nuniques is a power of two exactly when full. */
+	if (!(c->nuniques & (c->nuniques - 1))) {
+		char **p = realloc(c->uniques, (c->nuniques ? 2 * c->nuniques : 1) * sizeof(*p));
+
+		if (!p)
+			return -1;
+		c->uniques = p;
+	}
+	if (!(c->uniques[c->nuniques] = strdup(u)))
+		return -1;
+	c->nuniques++;
+	return 0;
+}
+
 static int add_cp(struct state *st, struct checkpoint **out)
 {
 	if (st->n == st->cap) {
@@ -92,24 +109,20 @@ static int add_cp(struct state *st, struct checkpoint **out)
 
 static int parse_line(struct state *st, char *line, unsigned no, struct err *e)
 {
-	char *field[3 + STATE_MAX_UNIQUES];
-	size_t nf = 0;
+	char *field[3];
+	char *p = line, *end;
 	struct checkpoint *c;
-	char *end;
+	size_t nf = 0;
 
-	for (char *p = line;; ) {
+	for (; nf < 3; nf++) {
 		char *tab = strchr(p, '\t');
 
-		if (nf == sizeof(field) / sizeof(field[0]))
-			return corrupt(st, no, "too many fields", e);
-		field[nf++] = p;
 		if (!tab)
-			break;
+			return corrupt(st, no, "expected FROM, TO, EPOCH and at least one UNIQUE", e);
 		*tab = '\0';
+		field[nf] = p;
 		p = tab + 1;
 	}
-	if (nf < 4)
-		return corrupt(st, no, "expected FROM, TO, EPOCH and at least one UNIQUE", e);
 	if (!*field[0] || strspn(field[0], "0123456789") != strlen(field[0]))
 		return corrupt(st, no, "FROM is not a number", e);
 	if (add_cp(st, &c))
@@ -121,11 +134,20 @@ static int parse_line(struct state *st, char *line, unsigned no, struct err *e)
 	c->to = strcmp(field[1], "*") ? strdup(field[1]) : NULL;
 	if (!c->from || (strcmp(field[1], "*") && !c->to))
 		return err_nomem(e);
-	for (size_t i = 3; i < nf; i++) {
-		if (!*field[i])
+	for (;;) {
+		char *tab = strchr(p, '\t');
+
+		if (tab)
+			*tab = '\0';
+		if (!*p)
 			return corrupt(st, no, "empty UNIQUE", e);
-		if (!(c->uniques[c->nuniques++] = strdup(field[i])))
+		if (c->nuniques == STATE_MAX_UNIQUES)
+			return corrupt(st, no, "too many uniques", e);
+		if (add_unique(c, p))
 			return err_nomem(e);
+		if (!tab)
+			break;
+		p = tab + 1;
 	}
 	return 0;
 }
@@ -209,7 +231,7 @@ int state_set(struct state *st, const char *from, const char *to, long long ts,
 	if (!c->from || (to && !c->to))
 		return err_nomem(e);
 	for (size_t i = 0; i < nuniques && i < STATE_MAX_UNIQUES; i++)
-		if (!(c->uniques[c->nuniques++] = strdup(uniques[i])))
+		if (add_unique(c, uniques[i]))
 			return err_nomem(e);
 	return 0;
 }

@@ -21,12 +21,13 @@
 
 #include "err.h"
 
-#define STATE_MAX_UNIQUES 64
+/* Uniques kept for the newest second: a broadcast to this many at once is still exact. */
+#define STATE_MAX_UNIQUES 100000
 
 struct checkpoint {
 	char *from, *to;            /* to: NULL for the whole account */
 	long long ts;
-	char *uniques[STATE_MAX_UNIQUES];
+	char **uniques;
 	size_t nuniques;
 };
 
