@@ -1,0 +1,375 @@
+"""--media-dir in a nightly run (SPEC §5.4): media files saved as <unique>.<ext>,
+a dead link (404) is a warning counted in the summary and the metrics, the
+media_file column, files already present skipped, and hostile uniques that
+cannot write outside the media directory.
+
+The media links point at a small threaded http.server on loopback started by
+the test; the API page is crafted here and served by the mock (--samples).
+"""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import run
+from fetch_helpers import (ACCOUNT, KEY, csv_rows, fetch_env,  # noqa: F401
+                           mock_factory, stderr_lines, summary_number)
+from nightly_helpers import (FETCH, metric_value, parse_prometheus, snapshot,
+                             temp_leftovers, write_samples)
+
+
+class MediaServer:
+    """Serves FILES[path] with 200, 'redirect:' entries with 302, anything else 404.
+    Records every request (method, path, headers, body)."""
+
+    def __init__(self, files):
+        self.files = dict(files)
+        self.log = []
+        lock = threading.Lock()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _serve(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with lock:
+                    outer.log.append({"method": self.command, "path": self.path,
+                                      "headers": str(self.headers), "body": body})
+                data = outer.files.get(self.path.split("?")[0])
+                if isinstance(data, str) and data.startswith("redirect:"):
+                    self.send_response(302)
+                    self.send_header("Location", data[len("redirect:"):])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if data is None:
+                    out = b"<html><body>404 not found</body></html>"
+                    self.send_response(404)
+                else:
+                    out = data
+                    self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = _serve
+            do_POST = _serve
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def hits(self, path):
+        return sum(1 for e in self.log if e["path"] == path)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def media_server():
+    servers = []
+
+    def start(files):
+        s = MediaServer(files)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def blob(tag, n=3000):
+    """Distinct binary content (all byte values, so no text mangling goes unseen)."""
+    return (tag.encode() + bytes(range(256))) * (n // 256 + 1)
+
+
+T0 = 1731990000
+
+
+def msg(unique, mtype, message, ts, direction="1", state=0, contact="972509876543"):
+    frm, to = (contact, ACCOUNT) if direction == "1" else (ACCOUNT, contact)
+    return {"unique": unique, "timestamp": str(ts), "direction": direction,
+            "from": frm, "to": to, "type": mtype, "state": state, "message": message}
+
+
+def build(media, outside):
+    """(messages newest first, {unique: (served path, bytes or None)})."""
+    files = {
+        "/files/photo.jpg": blob("IMG"),
+        "/files/clip.mp4": blob("VID", 9000),
+        "/files/report.pdf": blob("DOC"),
+        "/files/out.zip": blob("ZIP"),
+        "/files/h1.jpg": blob("H1"),
+        "/files/h2.jpg": blob("H2"),
+        "/files/h3.png": blob("H3"),
+        "/files/h4.jpg": blob("H4"),
+        "/files/h5.jpg": blob("H5"),
+        "/files/target.jpg": blob("REDIR"),
+        "/files/moved.jpg": "redirect:/files/target.jpg",
+        "/files/sneaky.jpg": "redirect:file:///etc/hostname",
+    }
+    srv = media(files)
+    u = srv.url
+    plan = [
+        # unique, type, link path (None: not a link), expected saved name or None
+        ("IMG001", "image", "/files/photo.jpg", "IMG001.jpg"),
+        ("VID001", "video", "/files/clip.mp4", "VID001.mp4"),
+        ("DEAD001", "audio", "/files/gone.ogg", None),           # 404: link expired
+        ("DOC001", "document", "/files/report.pdf?token=abc", "DOC001.pdf"),
+        ("MOVED01", "image", "/files/moved.jpg", "MOVED01.jpg"),  # 302 to a live file
+        ("SNEAKY1", "image", "/files/sneaky.jpg", None),          # 302 to file://
+        ("../../x", "image", "/files/h1.jpg", "?"),               # hostile uniques
+        (str(outside / "abs"), "image", "/files/h2.jpg", "?"),
+        ("..", "image", "/files/h3.png", "?"),
+        ("a/../../../y", "image", "/files/h4.jpg", "?"),
+        (".", "image", "/files/h5.jpg", "?"),
+    ]
+    msgs = []
+    ts = T0
+    expect = {}
+    for unique, mtype, path, name in plan:
+        ts += 7
+        msgs.append(msg(unique, mtype, u(path), ts))
+        served = files.get(path.split("?")[0])
+        if isinstance(served, str) and served.startswith("redirect:/"):
+            served = files.get(served[len("redirect:"):])
+        expect[unique] = (path, name, served if isinstance(served, bytes) else None)
+    # Outgoing "file" with a link.
+    ts += 7
+    msgs.append(msg("OUTF001", "file", u("/files/out.zip"), ts, direction="2", state=3))
+    expect["OUTF001"] = ("/files/out.zip", "OUTF001.zip", files["/files/out.zip"])
+    # Not media: a text that is a bare link, a location, a plain text.
+    for unique, mtype, text in (("TXT001", "text", u("/files/text.jpg")),
+                                ("CHAT01", "chat", u("/files/chat.jpg")),
+                                ("LOC001", "location", "32.0853,34.7818"),
+                                ("TXT002", "text", "hello")):
+        ts += 7
+        msgs.append(msg(unique, mtype, text, ts))
+        expect[unique] = (None, None, None)
+    msgs.reverse()                                          # newest first
+    return srv, msgs, expect
+
+
+def media_names(out_csv):
+    return {row["unique"]: row["media_file"] for row in csv_rows(out_csv.read_bytes())}
+
+
+def test_media_saved_dead_link_warns_hostile_uniques_stay_inside(
+        mock_factory, media_server, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "exp" / "a" / "b" / "media"
+    mdir.mkdir(parents=True)
+    srv, msgs, expect = build(media_server, outside)
+    pages = write_samples(tmp_path / "pages.jsonl", msgs)
+    mock = mock_factory("--samples", pages)
+    out = tmp_path / "exp" / "out.csv"
+    prom = tmp_path / "exp" / "waexport.prom"
+    state = tmp_path / "exp" / "state"
+    before = snapshot(tmp_path)
+
+    r = run(FETCH + ["--url", mock.url, "--state", state, "--media-dir", mdir, "-o", out,
+                     "--metrics-file", prom], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+
+    # 1. Nothing appeared outside the media dir but the run's own files.
+    after = snapshot(tmp_path)
+    new = set(after) - set(before)
+    own = {"exp/out.csv", "exp/waexport.prom", "exp/state", "exp/state.lock"}
+    stray = sorted(p for p in new if p not in own and not p.startswith("exp/a/b/media/"))
+    assert stray == [], "files written outside --media-dir: %s" % stray
+    assert list(outside.iterdir()) == []
+    assert temp_leftovers(mdir) == []
+    # Everything in the media dir is a plain file directly inside it.
+    entries = list(mdir.iterdir())
+    assert all(p.is_file() and not p.is_symlink() for p in entries), entries
+
+    # 2. The media_file column and the files.
+    names = media_names(out)
+    assert set(names) == set(expect)
+    saved = 0
+    for unique, (path, name, data) in expect.items():
+        got = names[unique]
+        if name is None:
+            assert got == "", (unique, got)
+            continue
+        assert got, "media of %r not saved: %r" % (unique, r.stderr)
+        assert "/" not in got and got not in (".", ".."), got
+        f = mdir / got
+        assert f.is_file(), (unique, got)
+        assert f.resolve().parent == mdir.resolve()
+        assert f.read_bytes() == data, unique
+        assert f.stat().st_mode & 0o077 == 0, "media files are personal data (0600)"
+        if name != "?":
+            assert got == name, (unique, got)
+        saved += 1
+    assert saved == 10
+    assert len(entries) == saved, sorted(p.name for p in entries)
+    # The dead link left no file (a 404 page saved as media would be skipped forever).
+    assert not [p for p in entries if p.name.startswith(("DEAD001", "SNEAKY1"))]
+    # Not media: never requested.
+    assert srv.hits("/files/text.jpg") == 0 and srv.hits("/files/chat.jpg") == 0
+
+    # 3. The dead link is a warning naming the message; the summary counts it.
+    lines = stderr_lines(r)
+    assert any("DEAD001" in ln for ln in lines), lines
+    assert summary_number(r, "media files saved") == saved, lines
+    assert summary_number(r, "warnings") == 2, lines        # DEAD001 and SNEAKY1
+    m = parse_prometheus(prom.read_text())
+    assert metric_value(m, "waexport_media_downloaded", **{"from": ACCOUNT}) == saved
+    assert metric_value(m, "waexport_warnings", **{"from": ACCOUNT}) == 2
+    assert metric_value(m, "waexport_exit_code", **{"from": ACCOUNT}) == 0
+
+    # 4. The key never travels to a media host; media are plain GETs.
+    for e in srv.log:
+        assert e["method"] == "GET", e
+        blob_ = (e["path"] + e["headers"]).encode() + e["body"]
+        assert KEY.encode() not in blob_, e["path"]
+
+    # 5. The rows are the page's rows plus media_file.
+    assert csv_rows(out.read_bytes())[0].keys() >= {"unique", "message", "media_file"}
+
+
+def test_media_already_present_are_skipped_and_still_named(
+        mock_factory, media_server, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "media"
+    mdir.mkdir()
+    srv, msgs, expect = build(media_server, outside)
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    out1, out2 = tmp_path / "o1.csv", tmp_path / "o2.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out1], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    files1 = snapshot(mdir)
+    hits1 = {p: srv.hits(p) for p in ("/files/photo.jpg", "/files/clip.mp4",
+                                      "/files/report.pdf?token=abc", "/files/out.zip")}
+    assert all(v == 1 for v in hits1.values()), hits1
+
+    prom = tmp_path / "m.prom"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out2,
+                     "--metrics-file", prom], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert out2.read_bytes() == out1.read_bytes()
+    assert snapshot(mdir) == files1
+    for p, n in hits1.items():
+        assert srv.hits(p) == n, "%s downloaded again although present" % p
+    m = parse_prometheus(prom.read_text())
+    assert metric_value(m, "waexport_media_downloaded", **{"from": ACCOUNT}) == 0
+
+
+def test_media_ndjson_media_file_null_or_name(mock_factory, media_server, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "media"
+    srv, msgs, expect = build(media_server, outside)
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    out = tmp_path / "o.ndjson"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out, "-q"],
+            env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(ln) for ln in out.read_text(encoding="utf-8").splitlines()]
+    by = {x["unique"]: x for x in recs}
+    assert set(by) == set(expect)
+    for unique, (path, name, data) in expect.items():
+        assert "media_file" in by[unique]
+        if name is None:
+            assert by[unique]["media_file"] is None, (unique, by[unique]["media_file"])
+        else:
+            assert isinstance(by[unique]["media_file"], str)
+            assert (mdir / by[unique]["media_file"]).read_bytes() == data
+            if name != "?":
+                assert by[unique]["media_file"] == name
+    assert list(outside.iterdir()) == []
+
+
+def test_media_on_the_second_night_only_for_new_messages(mock_factory, media_server,
+                                                         tmp_path):
+    """Night 2 (--state) downloads the media of its new messages only."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "media"
+    mdir.mkdir()
+    srv, msgs, expect = build(media_server, outside)
+    srv.files["/files/new.jpg"] = blob("NEW")
+    newest = int(msgs[0]["timestamp"])
+    night2 = [msg("NEW001", "image", srv.url("/files/new.jpg"), newest + 60)] + msgs
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "p1.jsonl", msgs))
+    r = run(FETCH + ["--url", m1.url, "--state", state, "--media-dir", mdir,
+                     "-o", tmp_path / "n1.csv", "-q"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    n_req = len(srv.log)
+    m2 = mock_factory("--samples", write_samples(tmp_path / "p2.jsonl", night2))
+    out2 = tmp_path / "n2.csv"
+    r = run(FETCH + ["--url", m2.url, "--state", state, "--media-dir", mdir,
+                     "-o", out2], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert media_names(out2) == {"NEW001": "NEW001.jpg"}
+    assert (mdir / "NEW001.jpg").read_bytes() == blob("NEW")
+    assert summary_number(r, "media files saved") == 1
+    # Messages the checkpoint covers are not exported tonight: their links are not
+    # fetched again, and their dead links do not warn again every night.
+    assert [e["path"] for e in srv.log[n_req:]] == ["/files/new.jpg"]
+    assert summary_number(r, "warnings") == 0, stderr_lines(r)
+
+
+def test_media_not_fetched_for_messages_outside_since(mock_factory, media_server, tmp_path):
+    """--since keeps the newest messages only: the links of the messages it drops
+    are not fetched (a year of expired links would be a year of warnings)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "media"
+    srv, msgs, expect = build(media_server, outside)
+    srv.files["/files/new.jpg"] = blob("NEW")
+    newest = int(msgs[0]["timestamp"])
+    page = [msg("NEW001", "image", srv.url("/files/new.jpg"), newest + 60)] + msgs
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", page))
+    out = tmp_path / "o.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out,
+                     "--since", str(newest + 30)], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert media_names(out) == {"NEW001": "NEW001.jpg"}
+    assert [e["path"] for e in srv.log] == ["/files/new.jpg"]
+    assert sorted(p.name for p in mdir.iterdir()) == ["NEW001.jpg"]
+    assert summary_number(r, "warnings") == 0, stderr_lines(r)
+
+
+def test_media_of_uniques_that_sanitise_alike_are_not_mixed_up(mock_factory, media_server,
+                                                              tmp_path):
+    """Each row's media_file holds that message's own file, even when two uniques
+    sanitise to the same name (a/b, a_b, a:b) or share a long prefix."""
+    long_a, long_b = "L" * 250 + "1", "L" * 250 + "2"
+    ids = ["a/b", "a_b", "a:b", long_a, long_b, "true_972501234567@c.us_3EB0C7"]
+    files = {"/files/%d.jpg" % i: blob("F%d" % i) for i in range(len(ids))}
+    srv = media_server(files)
+    msgs = [msg(u, "image", srv.url("/files/%d.jpg" % i), T0 + 10 * i)
+            for i, u in enumerate(ids)]
+    msgs.reverse()
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    mdir = tmp_path / "media"
+    out = tmp_path / "o.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out, "-q"],
+            env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    names = media_names(out)
+    for i, u in enumerate(ids):
+        assert names[u], u
+        assert (mdir / names[u]).read_bytes() == blob("F%d" % i), \
+            "media_file of %r (%s) holds another message's file" % (u[:20], names[u][:40])
+    assert len(set(names.values())) == len(ids)
