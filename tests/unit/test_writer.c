@@ -292,12 +292,13 @@ static void test_csv_excel_formula_prefix(void **state)
 	opts_init(&o, WRITER_CSV, 1, NULL);
 	render(&o, body, 1, NULL, &out);
 	buf_is(&out, BOM HEADER
-	       "e1,1614198777,2021-02-24 20:32:57,outgoing,2,'+972501234567,'@x,'-t,read,3,'\tr,"
-	       "'=1+1\r\n"
-	       "'-e2,-5,1969-12-31 23:59:55,unknown,-1,,,,unknown,-2,,\"'\r\nx\"\r\n"
-	       "e3,,,unknown,'=1+2,,,,unknown,'@s,,\"'\nx=\"\r\n"
-	       "e4,'-cmd,,unknown,,,,a=b,unknown,,,\"'=a,b\"\r\n"
-	       "e5,,,unknown,, =x,,,unknown,,,'=HYPERLINK(1)\r\n");
+	       /* --excel quotes every text cell; generated numbers, labels and times stay bare */
+	       "\"e1\",1614198777,2021-02-24 20:32:57,outgoing,2,\"'+972501234567\",\"'@x\","
+	       "\"'-t\",read,3,\"'\tr\",\"'=1+1\"\r\n"
+	       "\"'-e2\",-5,1969-12-31 23:59:55,unknown,-1,,,,unknown,-2,,\"'\r\nx\"\r\n"
+	       "\"e3\",,,unknown,\"'=1+2\",,,,unknown,\"'@s\",,\"'\nx=\"\r\n"
+	       "\"e4\",\"'-cmd\",,unknown,,,,\"a=b\",unknown,,,\"'=a,b\"\r\n"
+	       "\"e5\",,,unknown,,\" =x\",,,unknown,,,\"'=HYPERLINK(1)\"\r\n");
 	/* Without --excel nothing is prefixed. */
 	opts_init(&o, WRITER_CSV, 0, "unique,message");
 	render(&o, body, 0, NULL, &out);
@@ -317,7 +318,7 @@ static void test_csv_excel_time_in_zone(void **state)
 	opts_init(&o, WRITER_CSV, 1, "unique,timestamp,time");
 	o.tz = jlm;
 	render(&o, normal_page, 0, NULL, &out);
-	buf_is(&out, "m1,1614198777,2021-02-24 22:32:57\r\nm2,1614198700,2021-02-24 22:31:40\r\n");
+	buf_is(&out, "\"m1\",1614198777,2021-02-24 22:32:57\r\n\"m2\",1614198700,2021-02-24 22:31:40\r\n");
 	opts_init(&o, WRITER_CSV, 0, "unique,time");
 	o.tz = jlm;
 	render(&o, normal_page, 0, NULL, &out);
@@ -354,8 +355,8 @@ static void excel_long_cell(const char *unit, size_t n, int excel, unsigned long
 
 	opts_init(&o, WRITER_CSV, excel, "unique,message");
 	assert_int_equal(render(&o, body, 0, NULL, &out), warnings);
-	/* Never truncated: "L," + cell + CRLF. */
-	assert_int_equal(out.len, 2 + cell_bytes + 2);
+	/* Never truncated: "L," + cell + CRLF; with --excel both text cells are quoted. */
+	assert_int_equal(out.len, 2 + cell_bytes + 2 + (excel ? 4 : 0));
 	free(body);
 	buf_free(&out);
 }
