@@ -59,6 +59,7 @@ def settle(mock, quiet=0.1, timeout=10):
 
 def night(mock, state, out, *extra, env=None):
     """One nightly fetch; returns (CompletedProcess, getHistory log entries of this run)."""
+    settle(mock)  # the test's own requests (grow, page reads) may still be logging
     mark = mock.log()["total"]
     args = FETCH + ["--url", mock.url, "--state", state, "-o", out] + list(extra)
     r = run(args, env=env or fetch_env())
