@@ -1,0 +1,70 @@
+/*
+ * run_impl: what the run modules share (run.c: outputs, convert, commit,
+ * summary; run_fetch.c: the fetch walk). Not part of the run interface.
+ */
+#ifndef WAEXPORT_RUN_IMPL_H
+#define WAEXPORT_RUN_IMPL_H
+
+#include "run.h"
+#include "buf.h"
+#include "fetch.h"
+#include "media.h"
+#include "page.h"
+#include "pipeline.h"
+#include "progress.h"
+#include "state.h"
+#include "tz.h"
+#include "warn.h"
+
+/* One output file and what feeds it. */
+struct target {
+	const char *to;              /* fetch: the contact, NULL for the whole account */
+	char *path;
+	struct pipeline *pipeline;
+	int shared;                  /* the pipeline belongs to an earlier target */
+	long long newest_ts;         /* --state: the checkpoint this run found */
+	char **newest;
+	size_t nnewest;
+};
+
+/* What the whole run shares, whichever command feeds the pipelines. */
+struct run {
+	struct options *opts;
+	const volatile int *stop;    /* set by a signal */
+	struct tz *tz;
+	struct warn warn;
+	struct progress progress;
+	struct page *page;
+	struct target *targets;
+	size_t ntargets;
+	struct target *current;
+	struct sink *raw;            /* --save-raw */
+	char *raw_path;
+	struct buf line;             /* a raw page made single-line */
+	struct fetch_stats fetch;
+	unsigned consecutive_seen;   /* full pages with nothing new (SPEC §5.2) */
+	long long fetch_since;       /* --since, for the early end of paging */
+	struct state *state;         /* --state */
+	struct media *media;         /* --media-dir */
+	long long lookback;
+	int has_floor;               /* the current target has a checkpoint */
+	long long floor;
+	int probe_grew;
+	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
+	int sequential;              /* growth seen: one page at a time */
+	unsigned long long bytes_in;
+	double started;
+};
+
+#define API_PAGE_SIZE 50
+#define RUN_AGAIN 1
+
+int run_check_stop(struct run *r, struct err *e);
+void run_totals(const struct run *r, struct pipeline_stats *t, unsigned long long *bytes);
+void run_show_progress(struct run *r);
+
+/* run_fetch.c */
+int run_prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf *key, struct err *e);
+int run_fetch(struct run *r, struct buf *key, struct err *e);
+
+#endif
