@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testdir.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,12 +38,10 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	const char *tmp = getenv("TMPDIR");
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_input.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir) || !(fx->pg = page_new()))
+	if (testdir_make(fx->dir, sizeof(fx->dir), "test_input") || !(fx->pg = page_new()))
 		return -1;
 	*state = fx;
 	return 0;
@@ -50,19 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	DIR *d = opendir(fx->dir);
-	struct dirent *de;
-	char p[1024];
 
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", fx->dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(fx->dir);
+	testdir_remove(fx->dir);
 	page_free(fx->pg);
 	free(fx);
 	return 0;

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testdir.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,13 +43,11 @@ static int count_entries(const char *dir)
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	const char *tmp = getenv("TMPDIR");
 	struct err e;
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir) || spool_open(&fx->sp, fx->dir, &e))
+	if (testdir_make(fx->dir, sizeof(fx->dir), "test_spool") || spool_open(&fx->sp, fx->dir, &e))
 		return -1;
 	*state = fx;
 	return 0;
