@@ -188,13 +188,10 @@ out:
 	return rc;
 }
 
-int input_read(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
-	       unsigned long long *bytes_in, const volatile int *stop, struct err *e)
+static int open_input(struct reader *rd, const char *path, unsigned long long *bytes_in,
+		      const volatile int *stop, struct err *e)
 {
-	static struct reader rd_storage; /* 256 KiB: keep it off the stack */
-	struct reader *rd = &rd_storage;
 	int is_stdin = !strcmp(path, "-");
-	int rc;
 
 	memset(rd, 0, sizeof(*rd));
 	rd->name = is_stdin ? "standard input" : path;
@@ -204,6 +201,21 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 	rd->fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (rd->fd < 0)
 		return err_set(e, ERR_USAGE, "%s: cannot open: %s", path, strerror(errno));
+	return 0;
+}
+
+/* One file is read at a time: its reader (256 KiB) lives here, not on the stack. */
+static struct reader rd_storage;
+
+int input_read(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
+	       unsigned long long *bytes_in, const volatile int *stop, struct err *e)
+{
+	struct reader *rd = &rd_storage;
+	int is_stdin = !strcmp(path, "-");
+	int rc;
+
+	if (open_input(rd, path, bytes_in, stop, e))
+		return -1;
 	rc = read_pages(rd, pg, on_page, ctx, stop, e);
 	if (rd->z_ready)
 		inflateEnd(&rd->z);
@@ -218,6 +230,143 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 		   strncmp(e->msg, rd->name, strlen(rd->name))) {
 		err_prefix(e, "%s: ", rd->name);
 	}
+	return rc;
+}
+
+/*
+ * Backward reading. The API pages newest first, one page per line in what
+ * --save-raw writes, so reading a file's lines from its end gives the
+ * history oldest first: --order oldest can then write rows straight to the
+ * output, with no spool to turn around at the end. Only regular files can be
+ * read this way, and only when every value is one line: the first line that
+ * is not a whole value (pretty-printed JSON, damage) stops the read with
+ * INPUT_NOT_LINES, and the caller reads forward instead, which also reports
+ * real damage at its true place.
+ */
+#include <sys/stat.h>
+
+#define BACK_CHUNK (1u << 20)
+
+int input_backward_ok(char *const *files, size_t nfiles)
+{
+	for (size_t i = 0; i < nfiles; i++) {
+		unsigned char magic[2];
+		struct stat st;
+		int fd = strcmp(files[i], "-") ? open(files[i], O_RDONLY | O_CLOEXEC) : -1;
+		int ok = fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+			 !(pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Prepend the BACK_CHUNK (or fewer) bytes before file offset *lo to b[0..*end). */
+static int read_before(struct reader *rd, struct buf *b, size_t *end, unsigned long long *lo,
+		       struct err *e)
+{
+	size_t n = *lo < BACK_CHUNK ? (size_t)*lo : BACK_CHUNK;
+	size_t got = 0;
+
+	b->len = *end;
+	if (buf_reserve(b, n))
+		return err_nomem(e);
+	memmove(b->data + n, b->data, *end);
+	while (got < n) {
+		ssize_t r = pread(rd->fd, b->data + got, n - got, (off_t)(*lo - n + got));
+
+		if (r < 0 && errno == EINTR && !(rd->stop && *rd->stop))
+			continue;
+		if (r < 0 && errno == EINTR)
+			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (r < 0)
+			return err_set(e, ERR_IO, "%s: read failed: %s", rd->name, strerror(errno));
+		if (r == 0) /* the file shrank under us: forward reading will see it */
+			return err_set(e, ERR_DATA, "%s: changed while being read", rd->name);
+		got += (size_t)r;
+	}
+	*rd->bytes_in += n;
+	*lo -= n;
+	*end += n;
+	b->len = *end;
+	return 0;
+}
+
+static int read_pages_backward(struct reader *rd, struct page *pg, input_page_fn on_page,
+			       void *ctx, struct err *e)
+{
+	struct buf b = BUF_INIT;   /* file bytes [lo, lo + end) not yet handed out */
+	struct stat st;
+	unsigned long long lo;
+	size_t end = 0, searched = 0; /* b[0..searched) is known to hold no line end */
+	int rc = -1;
+
+	if (fstat(rd->fd, &st))
+		return err_set(e, ERR_IO, "%s: %s", rd->name, strerror(errno));
+	lo = (unsigned long long)st.st_size;
+	for (;;) {
+		const char *nl = NULL;
+		size_t start;
+		int r;
+
+		if (rd->stop && *rd->stop) {
+			err_set(e, ERR_INTERRUPTED, "interrupted");
+			goto out;
+		}
+		/* The line ending at end: its own '\n' (end - 1) is not where it starts. */
+		if (end > 1 && end - 1 > searched)
+			nl = memrchr(b.data + searched, '\n', end - 1 - searched);
+		if (!nl && lo > 0) {
+			size_t before = end;
+
+			if (read_before(rd, &b, &end, &lo, e))
+				goto out;
+			/* Only the new bytes can hold the line start. */
+			searched = 0;
+			nl = memrchr(b.data, '\n', end - before);
+			if (!nl) {
+				searched = end - before;
+				continue;
+			}
+		}
+		start = nl ? (size_t)(nl - b.data) + 1 : 0;
+		searched = 0;
+		if (!only_ws(b.data + start, end - start)) {
+			page_reset(pg);
+			r = page_parse(pg, b.data + start, end - start, 1, e);
+			if (r != PAGE_DONE) {
+				rc = INPUT_NOT_LINES;
+				goto out;
+			}
+			if (on_page(ctx, pg, b.data + start, end - start, 0, e))
+				goto out;
+		}
+		end = start;
+		if (!end && !lo)
+			break;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+int input_read_backward(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
+			unsigned long long *bytes_in, const volatile int *stop, struct err *e)
+{
+	struct reader *rd = &rd_storage;
+	int rc;
+
+	if (open_input(rd, path, bytes_in, stop, e))
+		return -1;
+	rc = read_pages_backward(rd, pg, on_page, ctx, e);
+	close(rd->fd);
+	if (rc < 0 && e->kind != ERR_IO && e->kind != ERR_INTERRUPTED &&
+	    strncmp(e->msg, rd->name, strlen(rd->name)))
+		err_prefix(e, "%s: ", rd->name);
 	return rc;
 }
 
@@ -251,6 +400,8 @@ struct input_feed {
 	int reader_waits, consumer_waits;
 	int done;                    /* the reader finished (ok or error) */
 	int failed;
+	int backward;
+	int not_lines;               /* backward reading gave up (INPUT_NOT_LINES) */
 	struct err err;
 	volatile int cancel;
 	pthread_t thread;
@@ -305,20 +456,25 @@ static void *feed_main(void *arg)
 	struct err e = { .kind = ERR_NONE, .offset = -1 };
 	int rc = 0;
 
-	for (size_t i = 0; i < f->nfiles && !rc; i++) {
+	for (size_t k = 0; k < f->nfiles && !rc; k++) {
+		size_t i = f->backward ? f->nfiles - 1 - k : k;
+
 		f->current_file = strcmp(f->files[i], "-") ? f->files[i] : "standard input";
-		rc = input_read(f->files[i], f->scratch, feed_page, f, &f->bytes, &f->cancel, &e);
+		rc = (f->backward ? input_read_backward : input_read)(f->files[i], f->scratch, feed_page,
+								       f, &f->bytes, &f->cancel, &e);
 	}
 	pthread_mutex_lock(&f->mu);
 	f->done = 1;
 	f->failed = rc != 0;
+	f->not_lines = rc == INPUT_NOT_LINES;
 	f->err = e;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-int input_feed_start(struct input_feed **out, char **files, size_t nfiles, struct err *e)
+int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int backward,
+		     struct err *e)
 {
 	struct input_feed *f = calloc(1, sizeof(*f));
 	struct sigaction sa;
@@ -328,6 +484,7 @@ int input_feed_start(struct input_feed **out, char **files, size_t nfiles, struc
 		return err_nomem(e);
 	f->files = files;
 	f->nfiles = nfiles;
+	f->backward = backward;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	int ok = (f->scratch = page_new()) != NULL;
@@ -387,12 +544,12 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
 	}
 	if (f->tail == f->head) {
-		int failed = f->failed;
+		int failed = f->failed, not_lines = f->not_lines;
 
-		if (failed)
+		if (failed && !not_lines)
 			*e = f->err;
 		pthread_mutex_unlock(&f->mu);
-		return failed ? -1 : 0;
+		return not_lines ? INPUT_NOT_LINES : failed ? -1 : 0;
 	}
 	s = &f->slot[f->tail % FEED_SLOTS];
 	f->consumed = 1;

@@ -26,6 +26,19 @@ typedef int (*input_page_fn)(void *ctx, struct page *pg, const char *body, size_
 int input_read(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
 	       unsigned long long *bytes_in, const volatile int *stop, struct err *e);
 
+/*
+ * --order oldest without a spool: read a regular, uncompressed file from its
+ * last line to its first, so pages come out oldest first. on_page gets
+ * page_no 0 (unknown). Returns 0, -1 with e set, or INPUT_NOT_LINES when a
+ * line is not one whole JSON value (read the file forward instead).
+ */
+#define INPUT_NOT_LINES 2
+int input_read_backward(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
+			unsigned long long *bytes_in, const volatile int *stop, struct err *e);
+
+/* Whether every file can be read backward: regular files, not gzip. */
+int input_backward_ok(char *const *files, size_t nfiles);
+
 #endif
 
 /*
@@ -35,12 +48,15 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
  */
 struct input_feed;
 
-int input_feed_start(struct input_feed **out, char **files, size_t nfiles, struct err *e);
+/* backward: files last to first, each read backward (input_read_backward). */
+int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int backward,
+		     struct err *e);
 
 /*
  * The next page: 1 with *pg, *body and *file set (valid until the next
  * call), 0 after the last page, -1 with e set (the reader's error, or
- * ERR_INTERRUPTED once *stop is set).
+ * ERR_INTERRUPTED once *stop is set), INPUT_NOT_LINES when backward reading
+ * met input it cannot read that way (every page before was delivered).
  */
 int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 		    const char **file, const volatile int *stop, struct err *e);

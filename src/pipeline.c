@@ -1,5 +1,6 @@
 #include "pipeline.h"
 #include "fsutil.h"
+#include "hold.h"
 #include "outpath.h"
 #include "seen.h"
 #include "split.h"
@@ -29,6 +30,7 @@ struct pipeline {
 	size_t *ends;               /* ...with where each page's rows end */
 	size_t nends, ends_cap;
 	struct buf chunk;           /* the batch with its pages reversed, for the sink */
+	struct hold *hold;          /* ascending pages: the last rows, until no earlier copy comes */
 	unsigned char *keep;        /* per element of the current page */
 	uint64_t *hash;             /* per element: its unique's hash */
 	size_t keep_cap;
@@ -137,7 +139,8 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		err_nomem(e);
 		goto fail;
 	}
-	pl->opts.sink.reverse = opts->order == ORDER_OLDEST;
+	/* Oldest order from newest-first pages: the sink turns the batches around. */
+	pl->opts.sink.reverse = opts->order == ORDER_OLDEST && !opts->ascending;
 	if (opts->split_chats || opts->merge_segments) {
 		char dir[4096];
 		const char *t = getenv("TMPDIR");
@@ -161,6 +164,10 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 	}
 	if (sink_open(&pl->sink, &pl->opts.sink, e))
 		goto fail;
+	if (opts->ascending && !(pl->hold = hold_new())) {
+		err_nomem(e);
+		goto fail;
+	}
 	if (writer_begin(pl->writer, sink_buf(pl->sink))) {
 		err_nomem(e);
 		goto fail;
@@ -171,6 +178,9 @@ fail:
 	pipeline_close(pl);
 	return -1;
 }
+
+/* pl->keep[i]: not written, or written with or without a `unique` to tell it by. */
+enum { KEEP_NOT, KEEP_KEYED, KEEP_UNKEYED };
 
 /* The decision of §5.2, made in page order (newest first): first sighting wins. */
 static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, size_t n,
@@ -235,9 +245,12 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		} else if (seen_check(pl->seen, pl->hash[i])) {
 			pl->stats.duplicates++;
 			res->repeated++;
-			continue;
+			/* Backward reading: this copy comes first in the input; it wins if it can. */
+			if (!pl->hold || !hold_cancel(pl->hold, pl->hash[i]))
+				continue;
+			pl->stats.messages--;
 		}
-		pl->keep[i] = 1;
+		pl->keep[i] = has_unique ? KEEP_KEYED : KEEP_UNKEYED;
 		res->fresh++;
 		if (newest_note(&pl->newest, r))
 			return err_nomem(e);
@@ -519,6 +532,11 @@ const unsigned char *pipeline_selected(const struct pipeline *pl)
 	return pl->keep;
 }
 
+static int to_sink(void *ctx, const char *p, size_t n, struct err *e)
+{
+	return sink_write(ctx, p, n, e);
+}
+
 static int write_selected(struct pipeline *pl, struct page *pg, const char *body, struct err *e)
 {
 	size_t n = page_count(pg);
@@ -527,12 +545,24 @@ static int write_selected(struct pipeline *pl, struct page *pg, const char *body
 		return merge_page(pl, pg, body, n, e);
 	if (pl->split)
 		return split_page(pl, pg, body, n, e);
-	if (pl->opts.order == ORDER_NEWEST) {
-		for (size_t i = 0; i < n; i++) {
+	if (!pl->opts.sink.reverse) {
+		/* Rows go straight out: a page's own order, or turned for oldest first. */
+		int turn = pl->opts.order == ORDER_OLDEST;
+
+		for (size_t k = 0; k < n; k++) {
+			size_t i = turn ? n - 1 - k : k;
+
 			if (!pl->keep[i])
 				continue;
-			if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) || sink_flush(pl->sink, e))
+			if (pl->hold) {
+				if (write_row(pl, pg, body, i, hold_buf(pl->hold), e) ||
+				    hold_row(pl->hold, pl->keep[i] == KEEP_KEYED ? &pl->hash[i] : NULL,
+					     to_sink, pl->sink, e))
+					return -1;
+			} else if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) ||
+				   sink_flush(pl->sink, e)) {
 				return -1;
+			}
 		}
 		return 0;
 	}
@@ -564,6 +594,8 @@ int pipeline_segment_end(struct pipeline *pl, struct err *e)
 	}
 	if (pl->split)
 		return 0;
+	if (pl->hold && hold_drain(pl->hold, to_sink, pl->sink, e))
+		return -1;
 	return flush_batch(pl, e) || sink_segment_end(pl->sink, e) ? -1 : 0;
 }
 
@@ -573,6 +605,8 @@ int pipeline_commit(struct pipeline *pl, struct err *e)
 		return commit_merge(pl, e);
 	if (pl->split)
 		return commit_chats(pl, e);
+	if (pl->hold && hold_drain(pl->hold, to_sink, pl->sink, e))
+		return -1;
 	return flush_batch(pl, e) || sink_commit(pl->sink, e) ? -1 : 0;
 }
 
@@ -593,6 +627,7 @@ void pipeline_close(struct pipeline *pl)
 	buf_free(&pl->chat_name);
 	writer_free(pl->writer);
 	seen_free(pl->seen);
+	hold_free(pl->hold);
 	buf_free(&pl->batch);
 	buf_free(&pl->chunk);
 	free(pl->ends);

@@ -122,6 +122,7 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
+		po.ascending = r->backward;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(r->targets[k].path, g->path))
 				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
@@ -154,10 +155,10 @@ static int run_convert(struct run *r, struct err *e)
 	for (size_t i = 0; i < nfiles; i++)
 		if (strcmp(files[i], "-") && access(files[i], R_OK))
 			return err_set(e, ERR_USAGE, "%s: cannot read: %s", files[i], strerror(errno));
-	if (input_feed_start(&feed, files, nfiles, e))
+	if (input_feed_start(&feed, files, nfiles, r->backward, e))
 		return -1;
 	r->current = &r->targets[0];
-	while ((got = input_feed_next(feed, &pg, &body, &file, r->stop, e)) > 0) {
+	while ((got = input_feed_next(feed, &pg, &body, &file, r->stop, e)) == 1) {
 		struct pipeline_page_result res;
 
 		if (file != last_file) {
@@ -171,6 +172,12 @@ static int run_convert(struct run *r, struct err *e)
 		run_show_progress(r);
 	}
 	input_feed_stop(feed);
+	if (got == INPUT_NOT_LINES) {
+		/* Not one page per line: nothing is committed; read forward instead. */
+		r->backward = 0;
+		r->warn.count = 0;
+		return RUN_AGAIN;
+	}
 	return got < 0 ? -1 : 0;
 }
 
@@ -289,6 +296,9 @@ int run_execute(struct run *r, struct err *e)
 	}
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
+	/* Oldest first from files that allow it: pages in that order, no spool. */
+	r->backward = o->cmd == CMD_CONVERT && !o->order_newest && o->nfiles &&
+		      !outpath_uses(o->output, "{chat}") && input_backward_ok(o->files, o->nfiles);
 	for (;;) {
 		int got;
 

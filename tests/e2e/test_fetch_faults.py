@@ -101,7 +101,9 @@ def test_transient_fault_recovered(waexport, samples_mock, tmp_path, fault, fmt)
     served = {e["page"] for e in samples_mock.requests() if e["kind"] == "page"}
     assert served == set(range(1, 8)), kinds
     retries = summary_number(r, "retries")
-    assert retries is not None and retries >= 1, r.stderr
+    # Both resets can land on reused connections, which libcurl retries unseen
+    # (seen once in about 40 runs): then waexport counts none, and that is right.
+    assert retries is not None and (retries >= 1 or fault == "reset"), r.stderr
     # Only a reset can be retried invisibly by libcurl itself; every other fault is
     # an answer waexport saw and had to retry.
     assert retries >= faults - kinds["reset"], (retries, kinds)

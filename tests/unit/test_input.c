@@ -572,7 +572,7 @@ static void test_feed_files_in_order(void **state)
 		total += (unsigned long long)st.st_size;
 	}
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(input_feed_start(&f, files, 3, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 3, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
 	assert_int_equal(got.pages, 3 + 2 + 100);
 	assert_string_equal(got.first[0], "a");
@@ -611,7 +611,7 @@ static void test_feed_error_after_good_pages(void **state)
 	files[1] = strdup(put_file(fx, "bad.jsonl", S("[{\"unique\":\"z\"}]\n[01]\n")));
 	files[2] = strdup(put_file(fx, "never.jsonl", S(lines)));
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(input_feed_start(&f, files, 3, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 3, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), -1);
 	assert_int_equal(got.pages, 4);
 	assert_string_equal(got.first[3], "z");
@@ -632,13 +632,13 @@ static void test_feed_no_files_and_missing_file(void **state)
 	char missing[600], *files[1] = { missing };
 
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(input_feed_start(&f, NULL, 0, &e), 0);
+	assert_int_equal(input_feed_start(&f, NULL, 0, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
 	assert_int_equal(got.pages, 0);
 	input_feed_stop(f);
 
 	snprintf(missing, sizeof(missing), "%s/missing.json", fx->dir);
-	assert_int_equal(input_feed_start(&f, files, 1, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 1, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, missing));
 	input_feed_stop(f);
@@ -660,7 +660,7 @@ static void test_feed_stop_early(void **state)
 		assert_int_equal(buf_adds(&many, tmp), 0);
 	}
 	files[0] = strdup(put_file(fx, "many.jsonl", many.data, many.len));
-	assert_int_equal(input_feed_start(&f, files, 1, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 1, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 3, &stop, &e), 1);
 	assert_string_equal(got.first[2], "n2");
 	/* A signal arrived: the next call says so. */
@@ -671,6 +671,146 @@ static void test_feed_stop_early(void **state)
 	input_feed_stop(f);
 	free(files[0]);
 	buf_free(&many);
+}
+
+/* ---- backward reading (--order oldest without a spool) ---- */
+
+static void test_backward_ok_only_for_plain_regular_files(void **state)
+{
+	struct fx *fx = *state;
+	struct buf gz = BUF_INIT;
+	char *files[2], missing[600];
+
+	files[0] = strdup(put_file(fx, "plain.jsonl", S(lines)));
+	assert_int_equal(input_backward_ok(files, 1), 1);
+	gzip_append(&gz, S(lines));
+	files[1] = strdup(put_file(fx, "z.jsonl.gz", gz.data, gz.len));
+	assert_int_equal(input_backward_ok(files, 2), 0);   /* gzip: forward only */
+	files[1][0] = '\0';
+	snprintf(missing, sizeof(missing), "%s/missing.json", fx->dir);
+	free(files[1]);
+	files[1] = strdup(missing);
+	assert_int_equal(input_backward_ok(files, 2), 0);
+	free(files[1]);
+	files[1] = strdup("-");                             /* stdin: forward only */
+	assert_int_equal(input_backward_ok(files, 2), 0);
+	free(files[1]);
+	files[1] = strdup(fx->dir);                          /* a directory */
+	assert_int_equal(input_backward_ok(files, 2), 0);
+	for (int i = 0; i < 2; i++)
+		free(files[i]);
+	buf_free(&gz);
+}
+
+static void test_feed_backward_last_line_first(void **state)
+{
+	struct fx *fx = *state;
+	struct buf many = BUF_INIT;
+	static struct fed got;
+	char *files[2], tmp[64];
+	struct input_feed *f = NULL;
+	struct err e;
+	struct stat st;
+	unsigned long long total = 0;
+
+	memset(&got, 0, sizeof(got));
+	/* Blank lines, CRLF and no final line end. */
+	files[0] = strdup(put_file(fx, "a.jsonl", S("\n[{\"unique\":\"a\"}]\r\n\n  \n"
+						    "[{\"unique\":\"b\"},{\"unique\":\"c\"}]\n[]")));
+	for (int i = 0; i < 100; i++) {
+		snprintf(tmp, sizeof(tmp), "[{\"unique\":\"n%d\"},{\"unique\":\"x\"}]\n", i);
+		assert_int_equal(buf_adds(&many, tmp), 0);
+	}
+	files[1] = strdup(put_file(fx, "c.jsonl", many.data, many.len));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(stat(files[i], &st), 0);
+		total += (unsigned long long)st.st_size;
+	}
+	assert_int_equal(input_feed_start(&f, files, 2, 1, &e), 0);
+	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
+	/* The last file first, each from its last line. */
+	assert_int_equal(got.pages, 100 + 3);
+	for (int i = 0; i < 100; i++) {
+		snprintf(tmp, sizeof(tmp), "n%d", 99 - i);
+		assert_string_equal(got.first[i], tmp);
+		assert_string_equal(got.file[i], files[1]);
+	}
+	assert_int_equal(got.count[100], 0);
+	assert_string_equal(got.first[101], "b");
+	assert_int_equal(got.count[101], 2);
+	assert_string_equal(got.first[102], "a");
+	assert_string_equal(got.file[102], files[0]);
+	assert_int_equal(input_feed_bytes(f), total);
+	input_feed_stop(f);
+	for (int i = 0; i < 2; i++)
+		free(files[i]);
+	buf_free(&many);
+}
+
+/* Lines longer than the backward read chunk (1 MiB), and one line alone. */
+static void test_feed_backward_long_lines(void **state)
+{
+	struct fx *fx = *state;
+	struct buf text = BUF_INIT;
+	static struct fed got;
+	char *files[1];
+	struct input_feed *f = NULL;
+	struct err e;
+
+	memset(&got, 0, sizeof(got));
+	for (int line = 0; line < 3; line++) {
+		assert_int_equal(buf_adds(&text, "["), 0);
+		for (int i = 0; i < 30000; i++) {
+			char tmp[80];
+
+			snprintf(tmp, sizeof(tmp), "%s{\"unique\":\"L%d-%05d\",\"message\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}",
+				 i ? "," : "", line, i);
+			assert_int_equal(buf_adds(&text, tmp), 0);
+		}
+		assert_int_equal(buf_adds(&text, "]\n"), 0);
+	}
+	assert_true(text.len > 3 * (1u << 20));
+	files[0] = strdup(put_file(fx, "long.jsonl", text.data, text.len));
+	assert_int_equal(input_feed_start(&f, files, 1, 1, &e), 0);
+	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
+	assert_int_equal(got.pages, 3);
+	assert_string_equal(got.first[0], "L2-00000");
+	assert_string_equal(got.first[1], "L1-00000");
+	assert_string_equal(got.first[2], "L0-00000");
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(got.count[i], 30000);
+	input_feed_stop(f);
+	free(files[0]);
+	buf_free(&text);
+}
+
+/* Not one value per line: every page before is delivered, then INPUT_NOT_LINES. */
+static void test_feed_backward_gives_up_on_pretty_json(void **state)
+{
+	struct fx *fx = *state;
+	static struct fed got;
+	char *files[2];
+	struct input_feed *f = NULL;
+	struct err e;
+
+	memset(&got, 0, sizeof(got));
+	files[0] = strdup(put_file(fx, "pretty.json", S("[\n  {\"unique\": \"p\"}\n]\n")));
+	files[1] = strdup(put_file(fx, "ok.jsonl", S(lines)));
+	assert_int_equal(input_feed_start(&f, files, 2, 1, &e), 0);
+	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), INPUT_NOT_LINES);
+	assert_int_equal(got.pages, 3);
+	assert_string_equal(got.first[2], "a");
+	input_feed_stop(f);
+	/* Damage is the same: forward reading is what reports it, with its offset. */
+	free(files[0]);
+	files[0] = strdup(put_file(fx, "bad.jsonl", S("[{\"unique\":\"z\"}]\n[01]\n")));
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(input_feed_start(&f, files, 1, 1, &e), 0);
+	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), INPUT_NOT_LINES);
+	assert_int_equal(got.pages, 0);
+	input_feed_stop(f);
+	for (int i = 0; i < 2; i++)
+		free(files[i]);
 }
 
 int main(void)
@@ -697,6 +837,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_feed_error_after_good_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_no_files_and_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_stop_early, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backward_ok_only_for_plain_regular_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_backward_last_line_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_backward_long_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_backward_gives_up_on_pretty_json, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

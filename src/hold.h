@@ -1,0 +1,46 @@
+/*
+ * hold: the last rows written, held back before they reach the sink.
+ *
+ * When convert reads its input backward (--order oldest), a message seen
+ * twice is met last copy first, but the rule of SPEC §5.2 as this tool
+ * applies it everywhere is that the first copy in input order is the one
+ * written, in its place. Rows wait here for a while; a later duplicate
+ * (earlier in the input) cancels the held copy and is written instead, so
+ * the output is the same byte for byte as reading forward. Copies further
+ * apart than the hold are rare (the API repeats a message across adjacent
+ * pages); for them the copy nearer the end of the input is kept.
+ */
+#ifndef WAEXPORT_HOLD_H
+#define WAEXPORT_HOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct hold;
+
+/* Returns NULL when out of memory. */
+struct hold *hold_new(void);
+void hold_free(struct hold *h);
+
+/* Format the next row by appending to this buffer, then call hold_row. */
+struct buf *hold_buf(struct hold *h);
+
+typedef int (*hold_out_fn)(void *ctx, const char *p, size_t n, struct err *e);
+
+/*
+ * The row appended since the last call ends here; *hash identifies its
+ * message (NULL: a message without `unique`, never cancelled). When the
+ * hold is full, its oldest rows go to out.
+ */
+int hold_row(struct hold *h, const uint64_t *hash, hold_out_fn out, void *ctx, struct err *e);
+
+/* Drop the held row of this message: 1 if one was held, 0 if not. */
+int hold_cancel(struct hold *h, uint64_t hash);
+
+/* Every held row to out, oldest first. */
+int hold_drain(struct hold *h, hold_out_fn out, void *ctx, struct err *e);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * hold: rows held back so an earlier copy of a message can take its place
+ * (hold.h). What leaves must be every row not cancelled, in order, once.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "hold.h"
+
+static int collect(void *ctx, const char *p, size_t n, struct err *e)
+{
+	(void)e;
+	return buf_add(ctx, p, n);
+}
+
+static void add(struct hold *h, const char *row, uint64_t hash, int keyed, struct buf *out)
+{
+	struct err e;
+
+	assert_int_equal(buf_adds(hold_buf(h), row), 0);
+	assert_int_equal(hold_row(h, keyed ? &hash : NULL, collect, out, &e), 0);
+}
+
+static void test_rows_leave_in_order_without_the_cancelled(void **state)
+{
+	struct hold *h = hold_new();
+	struct buf out = BUF_INIT;
+	struct err e;
+
+	(void)state;
+	assert_non_null(h);
+	add(h, "a\n", 1, 1, &out);
+	add(h, "b\n", 2, 1, &out);
+	add(h, "c\n", 3, 0, &out);
+	add(h, "d\n", 4, 1, &out);
+	assert_int_equal(out.len, 0);                 /* all still held */
+	assert_int_equal(hold_cancel(h, 2), 1);
+	assert_int_equal(hold_cancel(h, 2), 0);       /* once */
+	assert_int_equal(hold_cancel(h, 3), 0);       /* no unique: never cancelled */
+	assert_int_equal(hold_cancel(h, 99), 0);
+	add(h, "b'\n", 2, 1, &out);                   /* the copy that wins */
+	assert_int_equal(hold_cancel(h, 1), 1);       /* first and last rows too */
+	assert_int_equal(hold_cancel(h, 2), 1);
+	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
+	assert_int_equal(out.len, strlen("c\nd\n"));
+	assert_memory_equal(out.data, "c\nd\n", out.len);
+	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
+	assert_int_equal(out.len, strlen("c\nd\n"));
+	hold_free(h);
+	buf_free(&out);
+}
+
+/* Many rows: the oldest leave as the hold fills; a cancel reaches only held rows. */
+static void test_full_hold_releases_the_oldest(void **state)
+{
+	struct hold *h = hold_new();
+	struct buf out = BUF_INIT, want = BUF_INIT;
+	struct err e;
+	char row[32];
+
+	(void)state;
+	for (uint64_t i = 0; i < 10000; i++) {
+		snprintf(row, sizeof(row), "row %llu\n", (unsigned long long)i);
+		add(h, row, i, 1, &out);
+		if (i != 5 && i != 9990)
+			assert_int_equal(buf_adds(&want, row), 0);
+	}
+	assert_true(out.len > 0);
+	assert_int_equal(hold_cancel(h, 5), 0);       /* long gone */
+	assert_int_equal(hold_cancel(h, 9990), 1);
+	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
+	/* row 5 was written before the cancel came: it stays. */
+	snprintf(row, sizeof(row), "row 4\n");
+	{
+		char *at = strstr(want.data, row);
+
+		assert_non_null(at);
+		at += strlen(row);
+		memmove(at + strlen("row 5\n"), at, want.len - (size_t)(at - want.data));
+		memcpy(at, "row 5\n", strlen("row 5\n"));
+		want.len += strlen("row 5\n");
+	}
+	assert_int_equal(out.len, want.len);
+	assert_memory_equal(out.data, want.data, want.len);
+	hold_free(h);
+	buf_free(&out);
+	buf_free(&want);
+}
+
+/* A row larger than the hold's byte budget passes straight through. */
+static void test_huge_row(void **state)
+{
+	struct hold *h = hold_new();
+	struct buf out = BUF_INIT;
+	struct err e;
+
+	(void)state;
+	add(h, "small\n", 1, 1, &out);
+	assert_int_equal(buf_reserve(hold_buf(h), 3u << 20), 0);
+	memset(buf_tail(hold_buf(h)), 'x', 3u << 20);
+	hold_buf(h)->len += 3u << 20;
+	assert_int_equal(hold_row(h, NULL, collect, &out, &e), 0);
+	assert_int_equal(out.len, strlen("small\n"));
+	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
+	assert_int_equal(out.len, strlen("small\n") + (3u << 20));
+	hold_free(h);
+	buf_free(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows_leave_in_order_without_the_cancelled),
+		cmocka_unit_test(test_full_hold_releases_the_oldest),
+		cmocka_unit_test(test_huge_row),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
