@@ -422,7 +422,9 @@ static void set_field(struct field *f, const char *body, const jsmntok_t *t, int
 		f->kind = FIELD_STRING;
 		break;
 	case JSMN_PRIMITIVE:
-		f->kind = primitive_kind(f->p, f->len); /* validated by check_tokens */
+		/* check_tokens let through only numbers and the three literals. */
+		f->kind = *f->p == 't' || *f->p == 'f' ? FIELD_BOOL
+			: *f->p == 'n' ? FIELD_ABSENT : FIELD_NUMBER;
 		break;
 	default:
 		f->kind = FIELD_COMPOUND;
@@ -441,11 +443,11 @@ static int key_of(const char *p, size_t len)
 {
 	char tmp[16 * 3];
 	unsigned bad = 0;
+	int k = record_key_of(p, len);
 
-	if (!memchr(p, '\\', len))
-		return record_key_of(p, len);
-	if (len > 16)
-		return -1;
+	/* A known name has no backslash: only a key that is not one can be escaped. */
+	if (k >= 0 || len > 16 || !memchr(p, '\\', len))
+		return k;
 	return record_key_of(tmp, text_decode(tmp, p, len, &bad));
 }
 

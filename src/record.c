@@ -63,6 +63,18 @@ int record_int(const struct field *f, long long *out)
 	}
 	if (p == end)
 		return -1;
+	if (end - p <= 18) {
+		/* Up to 18 digits cannot overflow: no check per digit (timestamps, codes). */
+		for (; p < end; p++) {
+			unsigned d = (unsigned)(*p - '0');
+
+			if (d > 9)
+				return -1;
+			v = v * 10 + d;
+		}
+		*out = neg ? -(long long)v : (long long)v;
+		return 0;
+	}
 	limit = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
 	for (; p < end; p++) {
 		unsigned d = (unsigned)(*p - '0');
