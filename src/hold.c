@@ -4,11 +4,12 @@
 #include <string.h>
 
 /*
- * Held rows, at most this many or about this many bytes. Page shifts repeat
- * a message within a page or two (50 messages each): 2048 rows are 40 pages.
+ * Each of the two buffers holds at most this many rows or about this many
+ * bytes, so between one and two of these stay held. Page shifts repeat a
+ * message within a page or two (50 messages each): 1024 rows are 20 pages.
  */
-#define HOLD_ROWS 2048
-#define HOLD_BYTES (1u << 20)
+#define HALF_ROWS 1024
+#define HALF_BYTES (512u * 1024u)
 
 enum { HELD_KEYED, HELD_UNKEYED, HELD_CANCELLED };
 
@@ -18,10 +19,16 @@ struct held {
 	int what;
 };
 
-struct hold {
+struct half {
 	struct buf text;
-	struct held row[HOLD_ROWS];
+	struct held row[HALF_ROWS];
 	size_t nrows;
+	int cancelled;      /* some row here is cancelled */
+};
+
+struct hold {
+	struct half h[2];
+	int newer;          /* index of the half rows are added to */
 };
 
 struct hold *hold_new(void)
@@ -33,65 +40,80 @@ void hold_free(struct hold *h)
 {
 	if (!h)
 		return;
-	buf_free(&h->text);
+	buf_free(&h->h[0].text);
+	buf_free(&h->h[1].text);
 	free(h);
 }
 
 struct buf *hold_buf(struct hold *h)
 {
-	return &h->text;
+	return &h->h[h->newer].text;
 }
 
-/* Rows [0, n) to out (cancelled ones left out); the rest move to the front. */
-static int release(struct hold *h, size_t n, hold_out_fn out, void *ctx, struct err *e)
+/* Squeeze the cancelled rows out of a half (rare: a duplicate was met). */
+static void compact(struct half *x)
 {
-	size_t start = 0, run = 0, cut = n ? h->row[n - 1].end : 0;
+	size_t from = 0, to = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (h->row[i].what == HELD_CANCELLED) {
-			if (run < start && out(ctx, h->text.data + run, start - run, e))
-				return -1;
-			run = h->row[i].end;
+	for (size_t i = 0; i < x->nrows; i++) {
+		size_t len = x->row[i].end - from;
+
+		if (x->row[i].what != HELD_CANCELLED) {
+			memmove(x->text.data + to, x->text.data + from, len);
+			to += len;
 		}
-		start = h->row[i].end;
+		from = x->row[i].end;
 	}
-	if (run < cut && out(ctx, h->text.data + run, cut - run, e))
-		return -1;
-	memmove(h->text.data, h->text.data + cut, h->text.len - cut);
-	h->text.len -= cut;
-	memmove(h->row, h->row + n, (h->nrows - n) * sizeof(h->row[0]));
-	h->nrows -= n;
-	for (size_t i = 0; i < h->nrows; i++)
-		h->row[i].end -= cut;
-	return 0;
+	x->text.len = to;
+	x->cancelled = 0;
+}
+
+/* Every row of half x to out. */
+static int release(struct half *x, hold_out_fn out, void *ctx, struct err *e)
+{
+	int rc = 0;
+
+	if (x->cancelled)
+		compact(x);
+	if (x->text.len)
+		rc = out(ctx, &x->text, e);
+	x->text.len = 0;
+	x->nrows = 0;
+	return rc;
 }
 
 int hold_row(struct hold *h, const uint64_t *hash, hold_out_fn out, void *ctx, struct err *e)
 {
-	h->row[h->nrows].hash = hash ? *hash : 0;
-	h->row[h->nrows].end = h->text.len;
-	h->row[h->nrows].what = hash ? HELD_KEYED : HELD_UNKEYED;
-	h->nrows++;
-	/* Full: the older half leaves, so each row is moved at most once or twice. */
-	if (h->nrows == HOLD_ROWS || h->text.len >= HOLD_BYTES) {
-		size_t n = h->nrows / 2;
+	struct half *x = &h->h[h->newer];
+	struct held *r = &x->row[x->nrows++];
 
-		return release(h, n ? n : 1, out, ctx, e);
-	}
-	return 0;
+	r->hash = hash ? *hash : 0;
+	r->end = x->text.len;
+	r->what = hash ? HELD_KEYED : HELD_UNKEYED;
+	if (x->nrows < HALF_ROWS && x->text.len < HALF_BYTES)
+		return 0;
+	/* The newer half is full: the older leaves, and takes the newer's place. */
+	h->newer ^= 1;
+	return release(&h->h[h->newer], out, ctx, e);
 }
 
 int hold_cancel(struct hold *h, uint64_t hash)
 {
-	for (size_t i = h->nrows; i-- > 0;)
-		if (h->row[i].hash == hash && h->row[i].what == HELD_KEYED) {
-			h->row[i].what = HELD_CANCELLED;
-			return 1;
-		}
+	for (int k = 0; k < 2; k++) {
+		struct half *x = &h->h[h->newer ^ k];
+
+		for (size_t i = x->nrows; i-- > 0;)
+			if (x->row[i].hash == hash && x->row[i].what == HELD_KEYED) {
+				x->row[i].what = HELD_CANCELLED;
+				x->cancelled = 1;
+				return 1;
+			}
+	}
 	return 0;
 }
 
 int hold_drain(struct hold *h, hold_out_fn out, void *ctx, struct err *e)
 {
-	return release(h, h->nrows, out, ctx, e);
+	return release(&h->h[h->newer ^ 1], out, ctx, e) ||
+	       release(&h->h[h->newer], out, ctx, e) ? -1 : 0;
 }

@@ -9,6 +9,9 @@
  * the output is the same byte for byte as reading forward. Copies further
  * apart than the hold are rare (the API repeats a message across adjacent
  * pages); for them the copy nearer the end of the input is kept.
+ *
+ * Two buffers take turns, so no row is copied: the newer one fills while
+ * the older one waits; when the newer is full, the older leaves whole.
  */
 #ifndef WAEXPORT_HOLD_H
 #define WAEXPORT_HOLD_H
@@ -28,7 +31,11 @@ void hold_free(struct hold *h);
 /* Format the next row by appending to this buffer, then call hold_row. */
 struct buf *hold_buf(struct hold *h);
 
-typedef int (*hold_out_fn)(void *ctx, const char *p, size_t n, struct err *e);
+/*
+ * Rows leave a buffer at a time: out takes full's bytes (and may swap its
+ * own emptied buffer in, as sink_chunk does); full is empty afterwards.
+ */
+typedef int (*hold_out_fn)(void *ctx, struct buf *full, struct err *e);
 
 /*
  * The row appended since the last call ends here; *hash identifies its

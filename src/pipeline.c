@@ -532,9 +532,12 @@ const unsigned char *pipeline_selected(const struct pipeline *pl)
 	return pl->keep;
 }
 
-static int to_sink(void *ctx, const char *p, size_t n, struct err *e)
+/* Held rows leave a buffer at a time, swapped into the sink after what it has. */
+static int to_sink(void *ctx, struct buf *full, struct err *e)
 {
-	return sink_write(ctx, p, n, e);
+	struct sink *s = ctx;
+
+	return (sink_buf(s)->len && sink_chunk(s, sink_buf(s), e)) || sink_chunk(s, full, e) ? -1 : 0;
 }
 
 static int write_selected(struct pipeline *pl, struct page *pg, const char *body, struct err *e)

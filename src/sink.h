@@ -56,8 +56,10 @@ int sink_flush(struct sink *s, struct err *e);
 int sink_write(struct sink *s, const void *p, size_t n, struct err *e);
 
 /*
- * Reverse mode: hand over one chunk. The sink takes chunk's bytes and
- * leaves an empty buffer of its own in *chunk (no copy).
+ * Hand over one chunk (reverse mode: one unit to turn around; forward mode:
+ * bytes that follow what sink_buf holds, which the caller hands over first).
+ * The sink takes chunk's bytes and leaves an empty buffer of its own in
+ * *chunk (no copy).
  */
 int sink_chunk(struct sink *s, struct buf *chunk, struct err *e);
 

@@ -99,7 +99,7 @@ def test_files_are_read_last_to_first(waexport, tmp_path):
 
 
 def test_far_apart_copies_are_still_written_once(waexport, tmp_path):
-    """Copies further apart than what is held back (2,048 rows): one copy each,
+    """Copies further apart than what is held back (1,024 to 2,048 rows): one copy each,
     the one nearer the end of the input (documented in the README)."""
     raw, pages = shifted_history(tmp_path, messages=6000)
     again = pages[0][:3]

@@ -15,10 +15,10 @@
 #include "err.h"
 #include "hold.h"
 
-static int collect(void *ctx, const char *p, size_t n, struct err *e)
+static int collect(void *ctx, struct buf *full, struct err *e)
 {
 	(void)e;
-	return buf_add(ctx, p, n);
+	return buf_add(ctx, full->data, full->len);
 }
 
 static void add(struct hold *h, const char *row, uint64_t hash, int keyed, struct buf *out)
@@ -95,22 +95,27 @@ static void test_full_hold_releases_the_oldest(void **state)
 	buf_free(&want);
 }
 
-/* A row larger than the hold's byte budget passes straight through. */
+/* A row larger than a half's byte budget fills it at once; order is kept. */
 static void test_huge_row(void **state)
 {
 	struct hold *h = hold_new();
 	struct buf out = BUF_INIT;
 	struct err e;
+	size_t big = 3u << 20;
 
 	(void)state;
 	add(h, "small\n", 1, 1, &out);
-	assert_int_equal(buf_reserve(hold_buf(h), 3u << 20), 0);
-	memset(buf_tail(hold_buf(h)), 'x', 3u << 20);
-	hold_buf(h)->len += 3u << 20;
+	assert_int_equal(buf_reserve(hold_buf(h), big), 0);
+	memset(buf_tail(hold_buf(h)), 'x', big);
+	hold_buf(h)->len += big;
 	assert_int_equal(hold_row(h, NULL, collect, &out, &e), 0);
-	assert_int_equal(out.len, strlen("small\n"));
+	assert_int_equal(out.len, 0);                 /* the older half was empty */
+	add(h, "after\n", 2, 1, &out);
+	assert_int_equal(hold_cancel(h, 1), 1);       /* the older half is still held */
 	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
-	assert_int_equal(out.len, strlen("small\n") + (3u << 20));
+	assert_int_equal(out.len, big + strlen("after\n"));
+	assert_int_equal(out.data[0], 'x');
+	assert_memory_equal(out.data + big, "after\n", strlen("after\n"));
 	hold_free(h);
 	buf_free(&out);
 }
