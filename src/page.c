@@ -308,11 +308,68 @@ static int root_object(const struct page *pg, const char *body, struct err *e)
 	return err_data(e, pg->tok[0].start, "expected a JSON array of messages, got an object");
 }
 
-static int collect_elements(struct page *pg, struct err *e)
+/*
+ * The shape the API sends — an array of flat objects, compact — checked and
+ * its elements collected in one tight pass: every separator exactly where
+ * it belongs, every key a string with one scalar value. Returns 1 when the
+ * page has that shape and is valid, 0 when it has not (or is not valid):
+ * then the general check decides, and names what is wrong.
+ */
+static int flat_array(struct page *pg, const char *body)
 {
-	size_t n = (size_t)pg->tok[0].size;
-	int i = 1;
+	const jsmntok_t *t = pg->tok;
+	int n = pg->ntok, i = 1, pos = t[0].start + 1; /* where the next value must begin */
+	size_t nelem = (size_t)t[0].size;
 
+	if (t[0].type != JSMN_ARRAY || nelem > pg->elem_cap)
+		return 0;
+	for (size_t k = 0; k < nelem; k++) {
+		int obj = i, q;
+
+		if (i >= n || t[i].type != JSMN_OBJECT || t[i].start != pos || t[i].parent != 0)
+			return 0;
+		pg->elem[k] = (size_t)i;
+		q = pos + 1;
+		i++;
+		for (int m = 0; m < t[obj].size; m++, i += 2) {
+			const jsmntok_t *key = &t[i], *val = &t[i + 1];
+			int after, end;
+
+			if (i + 1 >= n || key->type != JSMN_STRING || key->size != 1 ||
+			    key->start != q + 1 || key->parent != obj)
+				return 0;
+			after = key->end + 1;
+			if (body[after] != ':' || val->size != 0 || val->parent != i ||
+			    val->start - (val->type == JSMN_STRING) != after + 1)
+				return 0;
+			if (val->type == JSMN_PRIMITIVE &&
+			    (int)primitive_kind(body + val->start, (size_t)(val->end - val->start)) < 0)
+				return 0;
+			end = val->end + (val->type == JSMN_STRING);
+			if (m + 1 < t[obj].size) {
+				if (body[end] != ',')
+					return 0;
+				end++;
+			}
+			q = end;
+		}
+		if (body[q] != '}' || t[obj].end != q + 1)
+			return 0;
+		pos = q + 1;
+		if (k + 1 < nelem) {
+			if (body[pos] != ',')
+				return 0;
+			pos++;
+		}
+	}
+	if (i != n || body[pos] != ']' || t[0].end != pos + 1)
+		return 0;
+	pg->nelem = nelem;
+	return 1;
+}
+
+static int grow_elements(struct page *pg, size_t n, struct err *e)
+{
 	if (n > pg->elem_cap) {
 		size_t *p = realloc(pg->elem, n * sizeof(*p));
 
@@ -321,6 +378,16 @@ static int collect_elements(struct page *pg, struct err *e)
 		pg->elem = p;
 		pg->elem_cap = n;
 	}
+	return 0;
+}
+
+static int collect_elements(struct page *pg, struct err *e)
+{
+	size_t n = (size_t)pg->tok[0].size;
+	int i = 1;
+
+	if (grow_elements(pg, n, e))
+		return -1;
 	for (size_t k = 0; k < n; k++) {
 		if (i >= pg->ntok)
 			return err_data(e, pg->tok[0].start, "malformed array");
@@ -393,6 +460,10 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 	for (pos = pg->root_end; pos < len; pos++)
 		if (!is_ws(body[pos]))
 			return err_data(e, (long long)pos, "unexpected data after the JSON value");
+	if (pg->tok[0].type == JSMN_ARRAY && grow_elements(pg, (size_t)pg->tok[0].size, e))
+		return -1;
+	if (flat_array(pg, body))
+		return PAGE_DONE;
 	if (check_tokens(pg, body, e))
 		return -1;
 	if (pg->tok[0].type == JSMN_OBJECT)
