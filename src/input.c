@@ -504,6 +504,8 @@ int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int b
 	sigdelset(&all, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	f->started = pthread_create(&f->thread, NULL, feed_main, f) == 0;
+	if (f->started)
+		pthread_setname_np(f->thread, "waexport-read"); /* for top -H and perf */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!f->started) {
 		input_feed_stop(f);

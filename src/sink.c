@@ -319,6 +319,8 @@ int sink_open(struct sink **out, const struct sink_opts *opts, struct err *e)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	s->thread_ready = pthread_create(&s->thread, NULL, worker, s) == 0;
+	if (s->thread_ready)
+		pthread_setname_np(s->thread, "waexport-write");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->thread_ready) {
 		err_set(e, ERR_SOFTWARE, "cannot start the output thread");
