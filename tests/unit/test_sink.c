@@ -380,6 +380,44 @@ static void dev_full(size_t n, int gzip)
 	buf_free(&data);
 }
 
+/*
+ * Past two flush steps (32 MiB each, fdatasync from a thread of its own),
+ * handed over in whole buffers as the hold hands them (sink_chunk in
+ * forward mode, after what sink_buf holds): every byte, in order.
+ */
+static void test_plain_past_flush_steps_in_chunks(void **state)
+{
+	struct fx *fx = *state;
+	struct buf data = BUF_INIT, file = BUF_INIT, chunk = BUF_INIT;
+	struct sink *s;
+	struct err e;
+	char name[256];
+
+	make_rows(&data, (70u << 20) + 11);
+	s = open_sink(fx->path, 0);
+	assert_int_equal(buf_add(sink_buf(s), data.data, 100), 0);
+	for (size_t off = 100; off < data.len; off += 300000) {
+		size_t k = data.len - off < 300000 ? data.len - off : 300000;
+
+		if (sink_buf(s)->len)
+			assert_int_equal(sink_chunk(s, sink_buf(s), &e), 0);
+		chunk.len = 0;
+		assert_int_equal(buf_add(&chunk, data.data + off, k), 0);
+		assert_int_equal(sink_chunk(s, &chunk, &e), 0);
+		assert_int_equal(chunk.len, 0);
+	}
+	assert_int_equal(sink_commit(s, &e), 0);
+	assert_int_equal(sink_bytes_out(s), data.len);
+	sink_close(s);
+	read_file(fx->path, &file);
+	assert_int_equal(file.len, data.len);
+	assert_memory_equal(file.data, data.data, data.len);
+	assert_int_equal(count_entries(fx->dir, name, sizeof(name)), 1);
+	buf_free(&data);
+	buf_free(&file);
+	buf_free(&chunk);
+}
+
 /* sink_finish writes and syncs the temporary file; only sink_publish makes it visible. */
 static void test_finish_then_publish(void **state)
 {
@@ -754,6 +792,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gzip_large_crosses_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_large_via_sink_buf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_past_flush_steps_in_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_then_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinked_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dev_full_small, setup, teardown),
