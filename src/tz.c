@@ -16,6 +16,8 @@ struct tz {
 	int utc;
 	long long hour;   /* cached hour bucket (t / 3600), or LLONG_MIN */
 	long offset;      /* offset valid for the whole cached hour */
+	long long day;    /* cached local day (days since 1970), or LLONG_MIN */
+	char date[10];    /* its "YYYY-MM-DD" */
 };
 
 static int zone_file_ok(const char *name)
@@ -49,6 +51,7 @@ int tz_open(struct tz **out, const char *name, struct err *e)
 		return err_nomem(e);
 	z->utc = utc;
 	z->hour = LLONG_MIN;
+	z->day = LLONG_MIN;
 	if (!utc) {
 		/* A leading ':' makes glibc read the zone file, never a POSIX rule. */
 		char tzvar[256];
@@ -132,15 +135,20 @@ size_t tz_format(struct tz *z, long long t, enum tz_style style, char *out)
 	local = t + off;
 	days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
 	secs = local - days * 86400;
-	civil_from_days(days, &y, &m, &d);
-	if (y < 1 || y > 9999)
-		return 0;
-	put2(p, (unsigned)(y / 100));
-	put2(p + 2, (unsigned)(y % 100));
-	p[4] = '-';
-	put2(p + 5, m);
-	p[7] = '-';
-	put2(p + 8, d);
+	if (days != z->day) {
+		/* Messages come in time order: most share their day with the one before. */
+		civil_from_days(days, &y, &m, &d);
+		if (y < 1 || y > 9999)
+			return 0;
+		put2(z->date, (unsigned)(y / 100));
+		put2(z->date + 2, (unsigned)(y % 100));
+		z->date[4] = '-';
+		put2(z->date + 5, m);
+		z->date[7] = '-';
+		put2(z->date + 8, d);
+		z->day = days;
+	}
+	memcpy(p, z->date, 10);
 	p[10] = style == TZ_SPREADSHEET ? ' ' : 'T';
 	put2(p + 11, (unsigned)(secs / 3600));
 	p[13] = ':';

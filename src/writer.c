@@ -142,6 +142,14 @@ void writer_prepare(struct writer *w, const struct record *r, struct row *row)
 		row->state_label = "unknown";
 }
 
+int writer_put_int(struct buf *out, const struct field *f, long long v)
+{
+	/* Digits already canonical (no sign, no leading zero) are copied, not reformatted. */
+	if (f->len && f->len <= 18 && (f->p[0] >= '1' || f->len == 1) && f->p[0] <= '9')
+		return buf_add(out, f->p, f->len);
+	return buf_add_i64(out, v);
+}
+
 int writer_row(struct writer *w, const struct page *pg, const char *body,
 	       const struct record *r, const char *media_file, struct buf *out)
 {

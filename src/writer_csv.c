@@ -120,7 +120,7 @@ static int csv_row(struct writer *w, const struct page *pg, const char *body,
 			break;
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
-				rc = buf_add_i64(out, row->ts);
+				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
 			else
 				rc = put_field(w, pg, body, r, &r->f[REC_TIMESTAMP], out, &bad);
 			break;
@@ -132,7 +132,7 @@ static int csv_row(struct writer *w, const struct page *pg, const char *body,
 			break;
 		case COL_DIRECTION_CODE:
 			if (row->dir_ok)
-				rc = buf_add_i64(out, row->dir);
+				rc = writer_put_int(out, &r->f[REC_DIRECTION], row->dir);
 			else
 				rc = put_field(w, pg, body, r, &r->f[REC_DIRECTION], out, &bad);
 			break;
@@ -151,7 +151,7 @@ static int csv_row(struct writer *w, const struct page *pg, const char *body,
 			break;
 		case COL_STATE_CODE:
 			if (row->state_ok)
-				rc = buf_add_i64(out, row->state);
+				rc = writer_put_int(out, &r->f[REC_STATE], row->state);
 			else
 				rc = put_field(w, pg, body, r, &r->f[REC_STATE], out, &bad);
 			break;

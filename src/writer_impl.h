@@ -35,6 +35,8 @@ extern const struct writer_ops writer_csv_ops;
 extern const struct writer_ops writer_ndjson_ops;
 
 void writer_prepare(struct writer *w, const struct record *r, struct row *row);
+/* The integer v that field f holds (record_int), as decimal digits. */
+int writer_put_int(struct buf *out, const struct field *f, long long v);
 void writer_warn(struct writer *w, const struct record *r, const char *what);
 void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad);
 

@@ -66,7 +66,7 @@ static int put_code(struct writer *w, const struct record *r, const struct field
 		    long long v, const char *what, struct buf *out)
 {
 	if (ok)
-		return buf_add_i64(out, v);
+		return writer_put_int(out, f, v);
 	if (f->kind != FIELD_ABSENT)
 		writer_warn(w, r, what);
 	return buf_add(out, "null", 4);
@@ -135,7 +135,7 @@ static int ndjson_row(struct writer *w, const struct page *pg, const char *body,
 			break;
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
-				rc = buf_add_i64(out, row->ts);
+				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
 			else /* SPEC §4.1: a timestamp that is not a number keeps its raw value */
 				rc = put_string_field(pg, body, &r->f[REC_TIMESTAMP], out, &bad);
 			break;

@@ -241,6 +241,28 @@ static void test_cache_per_struct(void **state)
 	tz_free(z);
 }
 
+/* The date is cached per local day: going back and forth across midnight. */
+static void test_day_cache_across_midnight(void **state)
+{
+	struct tz *z;
+
+	(void)state;
+	z = open_zone("Asia/Jerusalem");
+	iso_is(z, 1731967200, "2024-11-19T00:00:00+02:00");
+	iso_is(z, 1731967199, "2024-11-18T23:59:59+02:00");
+	iso_is(z, 1731967200, "2024-11-19T00:00:00+02:00");
+	iso_is(z, 1763589600, "2025-11-20T00:00:00+02:00");
+	iso_is(z, 1731961200, "2024-11-18T22:20:00+02:00");
+	fmt_is(z, 1731961200, TZ_SPREADSHEET, "2024-11-18 22:20:00");
+	tz_free(z);
+	z = open_zone("UTC");
+	iso_is(z, 1731974399, "2024-11-18T23:59:59Z");
+	iso_is(z, 1731974400, "2024-11-19T00:00:00Z");
+	iso_is(z, -1, "1969-12-31T23:59:59Z");
+	iso_is(z, 0, "1970-01-01T00:00:00Z");
+	tz_free(z);
+}
+
 /* A UTC struct does not depend on the process's TZ. */
 static void test_utc_beside_another_zone(void **state)
 {
@@ -301,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_new_york),
 		cmocka_unit_test(test_transition_inside_an_hour),
 		cmocka_unit_test(test_cache_per_struct),
+		cmocka_unit_test(test_day_cache_across_midnight),
 		cmocka_unit_test(test_utc_beside_another_zone),
 		cmocka_unit_test(test_open_refuses),
 	};

@@ -255,6 +255,36 @@ static void test_csv_drifted_codes(void **state)
 	buf_free(&out);
 }
 
+/* Codes and timestamps come out canonical: raw digits only when they already are. */
+static void test_integer_fields_canonical(void **state)
+{
+	static const char body[] =
+		"[{\"unique\":\"i1\",\"timestamp\":\"0\",\"direction\":\"02\",\"state\":\"-0\"},"
+		"{\"unique\":\"i2\",\"timestamp\":\"007\",\"direction\":2,\"state\":0},"
+		"{\"unique\":\"i3\",\"timestamp\":-86400,\"direction\":\"1\",\"state\":\"-3\"},"
+		"{\"unique\":\"i4\",\"timestamp\":\"1000000000000000000\",\"direction\":-0,\"state\":12}]";
+	struct writer_opts o;
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	opts_init(&o, WRITER_CSV, 0, "unique,timestamp,direction_code,state_code");
+	render(&o, body, 0, NULL, &out);
+	buf_is(&out,
+	       "i1,0,2,0\r\n"
+	       "i2,7,2,0\r\n"
+	       "i3,-86400,1,-3\r\n"
+	       "i4,1000000000000000000,0,12\r\n");
+	out.len = 0;
+	opts_init(&o, WRITER_NDJSON, 0, "unique,timestamp,direction_code");
+	render(&o, body, 0, NULL, &out);
+	buf_is(&out,
+	       "{\"unique\":\"i1\",\"timestamp\":0,\"direction_code\":2}\n"
+	       "{\"unique\":\"i2\",\"timestamp\":7,\"direction_code\":2}\n"
+	       "{\"unique\":\"i3\",\"timestamp\":-86400,\"direction_code\":1}\n"
+	       "{\"unique\":\"i4\",\"timestamp\":1000000000000000000,\"direction_code\":0}\n");
+	buf_free(&out);
+}
+
 static void test_csv_bad_text_warns(void **state)
 {
 	static const char body[] =
@@ -609,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_csv_empty_string_first),
 		cmocka_unit_test(test_csv_types_and_compound),
 		cmocka_unit_test(test_csv_drifted_codes),
+		cmocka_unit_test(test_integer_fields_canonical),
 		cmocka_unit_test(test_csv_bad_text_warns),
 		cmocka_unit_test(test_csv_excel_formula_prefix),
 		cmocka_unit_test(test_csv_excel_time_in_zone),
