@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int fsutil_write_all(int fd, const void *p, size_t n)
@@ -100,4 +101,15 @@ void fsutil_sync_dir(const char *path)
 		return;
 	fsync(fd); /* best effort: some file systems refuse fsync on directories */
 	close(fd);
+}
+
+int fsutil_regular_or_new(const char *path)
+{
+	struct stat st;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	if (stat(path, &st))
+		return errno == ENOENT;
+	return S_ISREG(st.st_mode);
 }

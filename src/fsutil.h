@@ -23,6 +23,13 @@ int fsutil_temp_beside(const char *path, char **tmp);
 /* fsync the directory holding `path`, so a rename survives a crash. */
 void fsutil_sync_dir(const char *path);
 
+/*
+ * Whether output to path goes through a temporary file (so nothing is seen
+ * before the rename): a regular file, or one not there yet. Not for "-",
+ * devices, pipes.
+ */
+int fsutil_regular_or_new(const char *path);
+
 /* Directory part of path into out (at least PATH_MAX), "." when none. */
 void fsutil_dirname(const char *path, char *out, size_t size);
 

@@ -17,6 +17,7 @@ struct held {
 	uint64_t hash;
 	size_t end;         /* the row is text[previous end, end) */
 	int what;
+	unsigned long long note_first, note_end;
 };
 
 struct half {
@@ -82,14 +83,16 @@ static int release(struct half *x, hold_out_fn out, void *ctx, struct err *e)
 	return rc;
 }
 
-int hold_row(struct hold *h, const uint64_t *hash, hold_out_fn out, void *ctx, struct err *e)
+int hold_row(struct hold *h, const struct hold_tag *tag, hold_out_fn out, void *ctx, struct err *e)
 {
 	struct half *x = &h->h[h->newer];
 	struct held *r = &x->row[x->nrows++];
 
-	r->hash = hash ? *hash : 0;
+	r->hash = tag->hash ? *tag->hash : 0;
 	r->end = x->text.len;
-	r->what = hash ? HELD_KEYED : HELD_UNKEYED;
+	r->what = tag->hash ? HELD_KEYED : HELD_UNKEYED;
+	r->note_first = tag->note_first;
+	r->note_end = tag->note_end;
 	if (x->nrows < HALF_ROWS && x->text.len < HALF_BYTES)
 		return 0;
 	/* The newer half is full: the older leaves, and takes the newer's place. */
@@ -97,7 +100,8 @@ int hold_row(struct hold *h, const uint64_t *hash, hold_out_fn out, void *ctx, s
 	return release(&h->h[h->newer], out, ctx, e);
 }
 
-int hold_cancel(struct hold *h, uint64_t hash)
+int hold_cancel(struct hold *h, uint64_t hash, unsigned long long *notes_first,
+		unsigned long long *notes_end)
 {
 	for (int k = 0; k < 2; k++) {
 		struct half *x = &h->h[h->newer ^ k];
@@ -106,6 +110,8 @@ int hold_cancel(struct hold *h, uint64_t hash)
 			if (x->row[i].hash == hash && x->row[i].what == HELD_KEYED) {
 				x->row[i].what = HELD_CANCELLED;
 				x->cancelled = 1;
+				*notes_first = x->row[i].note_first;
+				*notes_end = x->row[i].note_end;
 				return 1;
 			}
 	}

@@ -37,15 +37,21 @@ struct buf *hold_buf(struct hold *h);
  */
 typedef int (*hold_out_fn)(void *ctx, struct buf *full, struct err *e);
 
-/*
- * The row appended since the last call ends here; *hash identifies its
- * message (NULL: a message without `unique`, never cancelled). When the
- * hold is full, its oldest rows go to out.
- */
-int hold_row(struct hold *h, const uint64_t *hash, hold_out_fn out, void *ctx, struct err *e);
+/* What a held row is, besides its bytes. */
+struct hold_tag {
+	const uint64_t *hash;        /* its message (NULL: no `unique`, never cancelled) */
+	unsigned long long note_first, note_end; /* the warnings writing it gave (warn seq) */
+};
 
-/* Drop the held row of this message: 1 if one was held, 0 if not. */
-int hold_cancel(struct hold *h, uint64_t hash);
+/* The row appended since the last call ends here. When the hold is full, its oldest rows go to out. */
+int hold_row(struct hold *h, const struct hold_tag *tag, hold_out_fn out, void *ctx, struct err *e);
+
+/*
+ * Drop the held row of this message: 1 if one was held (and *notes_first,
+ * *notes_end say which warnings it gave), 0 if not.
+ */
+int hold_cancel(struct hold *h, uint64_t hash, unsigned long long *notes_first,
+		unsigned long long *notes_end);
 
 /* Every held row to out, oldest first. */
 int hold_drain(struct hold *h, hold_out_fn out, void *ctx, struct err *e);

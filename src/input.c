@@ -252,10 +252,14 @@ int input_backward_ok(char *const *files, size_t nfiles)
 	for (size_t i = 0; i < nfiles; i++) {
 		unsigned char magic[2];
 		struct stat st;
-		int fd = strcmp(files[i], "-") ? open(files[i], O_RDONLY | O_CLOEXEC) : -1;
-		int ok = fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
-			 !(pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+		int fd, ok;
 
+		/* stat first: opening a FIFO would wait for its writer, then cut it off. */
+		if (!strcmp(files[i], "-") || stat(files[i], &st) || !S_ISREG(st.st_mode))
+			return 0;
+		fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		ok = fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		     !(pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
 		if (fd >= 0)
 			close(fd);
 		if (!ok)
@@ -264,11 +268,16 @@ int input_backward_ok(char *const *files, size_t nfiles)
 	return 1;
 }
 
-/* Prepend the BACK_CHUNK (or fewer) bytes before file offset *lo to b[0..*end). */
+/*
+ * Prepend the bytes before file offset *lo to b[0..*end): BACK_CHUNK, or as
+ * many as b holds already when that is more, so a very long line is read in
+ * steps that double (each byte moved a bounded number of times).
+ */
 static int read_before(struct reader *rd, struct buf *b, size_t *end, unsigned long long *lo,
 		       struct err *e)
 {
-	size_t n = *lo < BACK_CHUNK ? (size_t)*lo : BACK_CHUNK;
+	size_t step = *end > BACK_CHUNK ? *end : BACK_CHUNK;
+	size_t n = *lo < step ? (size_t)*lo : step;
 	size_t got = 0;
 
 	b->len = *end;
@@ -284,7 +293,7 @@ static int read_before(struct reader *rd, struct buf *b, size_t *end, unsigned l
 			return err_set(e, ERR_INTERRUPTED, "interrupted");
 		if (r < 0)
 			return err_set(e, ERR_IO, "%s: read failed: %s", rd->name, strerror(errno));
-		if (r == 0) /* the file shrank under us: forward reading will see it */
+		if (r == 0) /* the file shrank under us */
 			return err_set(e, ERR_DATA, "%s: changed while being read", rd->name);
 		got += (size_t)r;
 	}
@@ -325,16 +334,15 @@ static int read_pages_backward(struct reader *rd, struct page *pg, input_page_fn
 			if (read_before(rd, &b, &end, &lo, e))
 				goto out;
 			/* Only the new bytes can hold the line start. */
-			searched = 0;
 			nl = memrchr(b.data, '\n', end - before);
 			if (!nl) {
-				searched = end - before;
+				searched = end - 1; /* none before the line's own end either */
 				continue;
 			}
 		}
 		start = nl ? (size_t)(nl - b.data) + 1 : 0;
 		searched = 0;
-		if (!only_ws(b.data + start, end - start)) {
+		if (end > start && !only_ws(b.data + start, end - start)) {
 			page_reset(pg);
 			r = page_parse(pg, b.data + start, end - start, 1, e);
 			if (r != PAGE_DONE) {

@@ -233,6 +233,9 @@ static inline int check_token(const struct page *pg, const char *body, int i, st
 		return err_data(e, t->start - (t->type == JSMN_STRING), "object key without a value");
 	if (parent >= 0 && pg->tok[parent].type == JSMN_STRING && pg->tok[parent].size != 1)
 		return err_data(e, t->start, "object key with more than one value");
+	/* jsmn makes any string before a ':' a key, even a value ({"a":"b":1}, ["a":1]). */
+	if (t->type == JSMN_STRING && t->size && (parent < 0 || pg->tok[parent].type != JSMN_OBJECT))
+		return err_data(e, t->end + 1, "':' after a value (only an object key takes one)");
 	if (t->type == JSMN_PRIMITIVE &&
 	    (int)primitive_kind(body + t->start, (size_t)(t->end - t->start)) < 0)
 		return err_data(e, t->start, "invalid JSON value '%.*s'",
@@ -311,7 +314,8 @@ static int root_object(const struct page *pg, const char *body, struct err *e)
 /*
  * The shape the API sends — an array of flat objects, compact — checked and
  * its elements collected in one tight pass: every separator exactly where
- * it belongs, every key a string with one scalar value. Returns 1 when the
+ * it belongs, every key a string with one scalar value (a nested value,
+ * even an empty one, takes the general check). Returns 1 when the
  * page has that shape and is valid, 0 when it has not (or is not valid):
  * then the general check decides, and names what is wrong.
  */
@@ -339,7 +343,8 @@ static int flat_array(struct page *pg, const char *body)
 			    key->start != q + 1 || key->parent != obj)
 				return 0;
 			after = key->end + 1;
-			if (body[after] != ':' || val->size != 0 || val->parent != i ||
+			/* Scalars only: jsmn makes no token for a ',' or ':' inside `[,]` or `{:}`. */
+			if (body[after] != ':' || is_container(val) || val->size != 0 || val->parent != i ||
 			    val->start - (val->type == JSMN_STRING) != after + 1)
 				return 0;
 			if (val->type == JSMN_PRIMITIVE &&

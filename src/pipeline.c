@@ -243,12 +243,15 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 			warn_note(pl->warn, "byte %zu: message without 'unique'; written, but it cannot "
 				  "be de-duplicated", r->offset);
 		} else if (seen_check(pl->seen, pl->hash[i])) {
+			unsigned long long first, end;
+
 			pl->stats.duplicates++;
 			res->repeated++;
 			/* Backward reading: this copy comes first in the input; it wins if it can. */
-			if (!pl->hold || !hold_cancel(pl->hold, pl->hash[i]))
+			if (!pl->hold || !hold_cancel(pl->hold, pl->hash[i], &first, &end))
 				continue;
 			pl->stats.messages--;
+			warn_forget(pl->warn, first, end); /* forward reading never wrote that copy */
 		}
 		pl->keep[i] = has_unique ? KEEP_KEYED : KEEP_UNKEYED;
 		res->fresh++;
@@ -558,9 +561,15 @@ static int write_selected(struct pipeline *pl, struct page *pg, const char *body
 			if (!pl->keep[i])
 				continue;
 			if (pl->hold) {
-				if (write_row(pl, pg, body, i, hold_buf(pl->hold), e) ||
-				    hold_row(pl->hold, pl->keep[i] == KEEP_KEYED ? &pl->hash[i] : NULL,
-					     to_sink, pl->sink, e))
+				struct hold_tag tag = {
+					.hash = pl->keep[i] == KEEP_KEYED ? &pl->hash[i] : NULL,
+					.note_first = pl->warn->seq,
+				};
+
+				if (write_row(pl, pg, body, i, hold_buf(pl->hold), e))
+					return -1;
+				tag.note_end = pl->warn->seq;
+				if (hold_row(pl->hold, &tag, to_sink, pl->sink, e))
 					return -1;
 			} else if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) ||
 				   sink_flush(pl->sink, e)) {

@@ -1,4 +1,5 @@
 #include "run_impl.h"
+#include "fsutil.h"
 #include "input.h"
 #include "metrics.h"
 #include "outpath.h"
@@ -122,6 +123,9 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
+		/* Rows reach the output before the pass may give up: only a temporary file can take that back. */
+		if (r->backward && !fsutil_regular_or_new(g->path))
+			r->backward = 0;
 		po.ascending = r->backward;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(r->targets[k].path, g->path))
@@ -157,6 +161,8 @@ static int run_convert(struct run *r, struct err *e)
 			return err_set(e, ERR_USAGE, "%s: cannot read: %s", files[i], strerror(errno));
 	if (input_feed_start(&feed, files, nfiles, r->backward, e))
 		return -1;
+	if (r->backward)
+		warn_hold(&r->warn); /* held rows may be replaced, the pass may start again */
 	r->current = &r->targets[0];
 	while ((got = input_feed_next(feed, &pg, &body, &file, r->stop, e)) == 1) {
 		struct pipeline_page_result res;
@@ -173,11 +179,12 @@ static int run_convert(struct run *r, struct err *e)
 	}
 	input_feed_stop(feed);
 	if (got == INPUT_NOT_LINES) {
-		/* Not one page per line: nothing is committed; read forward instead. */
+		/* Not one page per line: nothing is committed or shown; read forward instead. */
 		r->backward = 0;
-		r->warn.count = 0;
+		warn_discard(&r->warn);
 		return RUN_AGAIN;
 	}
+	warn_release(&r->warn);
 	return got < 0 ? -1 : 0;
 }
 

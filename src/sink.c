@@ -118,11 +118,17 @@ static void *flusher(void *arg)
 	return NULL;
 }
 
-/* From the worker thread (signals already blocked there). Best effort. */
+/* Best effort: without the thread, the final fsync does it all. */
 static void ask_flush(struct sink *s)
 {
 	if (!s->flusher_ready) {
+		sigset_t all, old;
+
+		/* Signals are for the main thread, which may be the one asking here. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
 		s->flusher_ready = pthread_create(&s->flusher, NULL, flusher, s) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (!s->flusher_ready)
 			return;
 		pthread_setname_np(s->flusher, "waexport-sync");
@@ -619,13 +625,17 @@ int sink_finish(struct sink *s, struct err *e)
 		s->committed = 1;
 		return 0;
 	}
-	if (s->flush_errno || fsync(s->fd) || close(s->fd)) {
+	if (s->flush_errno || fsync(s->fd)) {
 		int errnum = s->flush_errno ? s->flush_errno : errno;
 
-		if (s->flush_errno)
-			close(s->fd);
+		close(s->fd);
 		s->fd = -1;
 		io_error(s, errnum, e);
+		goto fail;
+	}
+	if (close(s->fd)) {
+		s->fd = -1;
+		io_error(s, errno, e);
 		goto fail;
 	}
 	s->fd = -1;

@@ -146,3 +146,73 @@ def test_damage_is_reported_where_forward_reading_finds_it(waexport, tmp_path):
     offset = sum(len(x) for x in lines[:3]) + len(b"[{\"unique\": ")
     assert "%s: byte %d:" % (raw, offset) in line, line
     assert not out.exists()
+
+
+def test_standard_output_is_never_read_backward(waexport, tmp_path):
+    """Rows reach stdout as they are made, so a pass that might give up is not
+    tried there: a pretty-printed page before 59 one-line pages gives one
+    header and every row once."""
+    raw, _ = shifted_history(tmp_path, messages=3000)
+    lines = raw.read_bytes().splitlines(keepends=True)
+    mixed = tmp_path / "mixed.json"
+    mixed.write_bytes(json.dumps(json.loads(lines[0]), indent=1).encode() + b"\n" + b"".join(lines[1:]))
+    p = waexport(["convert", "-q", mixed])
+    fwd = waexport(["convert", "-q", "-"], input=raw.read_bytes())
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout == fwd.stdout
+    assert p.stdout.count(b"unique,timestamp") == 1
+    # Damage at the top of a file: nothing at all on stdout, as before.
+    damaged = tmp_path / "damaged.json"
+    damaged.write_bytes(b"[{\"unique\": \"x\"\n" + b"".join(lines[1:]))
+    p = waexport(["convert", damaged])
+    assert_error(p, 65)
+    assert p.stdout == b""
+
+
+def test_warnings_match_forward_reading(waexport, tmp_path):
+    """A copy replaced in the hold takes its warnings with it, and a pass that
+    gives up shows nothing: the same count and the same lines as forward."""
+    bad = {"unique": "a", "timestamp": 300, "direction": 1, "from": "1", "to": "2",
+           "type": "text", "state": 2}
+    pages = [
+        [dict(bad, message="bad \ud800 one"), dict(bad, unique="b", timestamp=200, message="x")],
+        [dict(bad, message="bad \ud800 two"), dict(bad, unique="c", timestamp=100, message="y")],
+    ]
+    dup = tmp_path / "dup.json"
+    dup.write_bytes(b"".join(json.dumps(p).encode() + b"\n" for p in pages))
+    out = tmp_path / "out.csv"
+    back = waexport(["convert", "-o", out, dup])
+    fwd = waexport(["convert", "-"], input=dup.read_bytes())
+    assert back.returncode == 0, back.stderr.decode()
+    assert out.read_bytes() == fwd.stdout
+    assert summary(back.stderr) == summary(fwd.stderr) == (3, 2, 1, 1)
+    warned = [ln for ln in back.stderr.decode().splitlines() if "warning:" in ln]
+    assert len(warned) == 1 and "message a:" in warned[0], back.stderr.decode()
+    # The pass that gives up (pretty-printed first file) shows its warning once.
+    pretty = tmp_path / "first.json"
+    pretty.write_text(json.dumps([{"unique": "z", "timestamp": 50, "message": "ok"}], indent=1))
+    back = waexport(["convert", "-o", out, pretty, dup])
+    warned = [ln for ln in back.stderr.decode().splitlines() if "warning:" in ln]
+    assert back.returncode == 0 and len(warned) == 1, back.stderr.decode()
+    assert summary(back.stderr) == (4, 3, 1, 1)
+
+
+def test_named_pipe_input_is_read_forward(waexport, tmp_path):
+    """A FIFO is not opened to look at it (that would wait for, then cut off, its writer)."""
+    import os
+    import threading
+    raw, _ = shifted_history(tmp_path, messages=500)
+    fifo = tmp_path / "pages.fifo"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(raw.read_bytes())
+
+    t = threading.Thread(target=feed)
+    t.start()
+    out = tmp_path / "out.csv"
+    p = waexport(["convert", "-q", "-o", out, fifo], timeout=60)
+    t.join(timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    assert out.read_bytes() == waexport(["convert", "-q", "-"], input=raw.read_bytes()).stdout

@@ -25,8 +25,25 @@ static void add(struct hold *h, const char *row, uint64_t hash, int keyed, struc
 {
 	struct err e;
 
+	struct hold_tag tag = { keyed ? &hash : NULL, hash * 10, hash * 10 + 1 };
+
 	assert_int_equal(buf_adds(hold_buf(h), row), 0);
-	assert_int_equal(hold_row(h, keyed ? &hash : NULL, collect, out, &e), 0);
+	assert_int_equal(hold_row(h, &tag, collect, out, &e), 0);
+}
+
+/* hold_cancel, checking the cancelled row's notes are the ones add() gave it. */
+static int cancel(struct hold *h, uint64_t hash)
+{
+	unsigned long long first = 7, end = 7;
+	int rc = hold_cancel(h, hash, &first, &end);
+
+	if (rc) {
+		assert_int_equal(first, hash * 10);
+		assert_int_equal(end, hash * 10 + 1);
+	} else {
+		assert_int_equal(first, 7);
+	}
+	return rc;
 }
 
 static void test_rows_leave_in_order_without_the_cancelled(void **state)
@@ -42,13 +59,13 @@ static void test_rows_leave_in_order_without_the_cancelled(void **state)
 	add(h, "c\n", 3, 0, &out);
 	add(h, "d\n", 4, 1, &out);
 	assert_int_equal(out.len, 0);                 /* all still held */
-	assert_int_equal(hold_cancel(h, 2), 1);
-	assert_int_equal(hold_cancel(h, 2), 0);       /* once */
-	assert_int_equal(hold_cancel(h, 3), 0);       /* no unique: never cancelled */
-	assert_int_equal(hold_cancel(h, 99), 0);
+	assert_int_equal(cancel(h, 2), 1);
+	assert_int_equal(cancel(h, 2), 0);       /* once */
+	assert_int_equal(cancel(h, 3), 0);       /* no unique: never cancelled */
+	assert_int_equal(cancel(h, 99), 0);
 	add(h, "b'\n", 2, 1, &out);                   /* the copy that wins */
-	assert_int_equal(hold_cancel(h, 1), 1);       /* first and last rows too */
-	assert_int_equal(hold_cancel(h, 2), 1);
+	assert_int_equal(cancel(h, 1), 1);       /* first and last rows too */
+	assert_int_equal(cancel(h, 2), 1);
 	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
 	assert_int_equal(out.len, strlen("c\nd\n"));
 	assert_memory_equal(out.data, "c\nd\n", out.len);
@@ -74,8 +91,8 @@ static void test_full_hold_releases_the_oldest(void **state)
 			assert_int_equal(buf_adds(&want, row), 0);
 	}
 	assert_true(out.len > 0);
-	assert_int_equal(hold_cancel(h, 5), 0);       /* long gone */
-	assert_int_equal(hold_cancel(h, 9990), 1);
+	assert_int_equal(cancel(h, 5), 0);       /* long gone */
+	assert_int_equal(cancel(h, 9990), 1);
 	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
 	/* row 5 was written before the cancel came: it stays. */
 	snprintf(row, sizeof(row), "row 4\n");
@@ -108,10 +125,10 @@ static void test_huge_row(void **state)
 	assert_int_equal(buf_reserve(hold_buf(h), big), 0);
 	memset(buf_tail(hold_buf(h)), 'x', big);
 	hold_buf(h)->len += big;
-	assert_int_equal(hold_row(h, NULL, collect, &out, &e), 0);
+	assert_int_equal(hold_row(h, &(struct hold_tag){ NULL, 0, 0 }, collect, &out, &e), 0);
 	assert_int_equal(out.len, 0);                 /* the older half was empty */
 	add(h, "after\n", 2, 1, &out);
-	assert_int_equal(hold_cancel(h, 1), 1);       /* the older half is still held */
+	assert_int_equal(cancel(h, 1), 1);       /* the older half is still held */
 	assert_int_equal(hold_drain(h, collect, &out, &e), 0);
 	assert_int_equal(out.len, big + strlen("after\n"));
 	assert_int_equal(out.data[0], 'x');
