@@ -6,10 +6,12 @@
 /*
  * Each of the two buffers holds at most this many rows or about this many
  * bytes, so between one and two of these stay held. Page shifts repeat a
- * message within a page or two (50 messages each): 1024 rows are 20 pages.
+ * message within a page or two (50 messages each); the byte budget usually
+ * fills a half first (256 KiB is ~1,500 rows of the API's messages, 30
+ * pages), and each full half is one hand-over to the sink.
  */
-#define HALF_ROWS 1024
-#define HALF_BYTES (512u * 1024u)
+#define HALF_ROWS 4096
+#define HALF_BYTES (256u * 1024u)
 
 enum { HELD_KEYED, HELD_UNKEYED, HELD_CANCELLED };
 

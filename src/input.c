@@ -403,9 +403,9 @@ struct input_feed {
 	const char *current_file;
 	struct page *scratch;        /* the page input_read parses into */
 	struct feed_slot slot[FEED_SLOTS];
-	unsigned long long head, tail; /* slots filled: [tail, head) */
+	unsigned long long head, tail; /* slots filled: [tail, head); see load_count */
 	int consumed;                /* the consumer holds slot tail */
-	int reader_waits, consumer_waits;
+	int reader_waits, consumer_waits; /* a side sleeps (or is about to) */
 	int done;                    /* the reader finished (ok or error) */
 	int failed;
 	int backward;
@@ -424,6 +424,42 @@ static void on_wake(int signo)
 	(void)signo; /* only to make a blocked read(2) return EINTR */
 }
 
+/*
+ * head and tail move without the mutex: each has one writer, and a page is
+ * handed over by a store of head (taken back by a store of tail) that the
+ * other side loads before it touches the slot. The mutex and the condition
+ * variable are only for sleeping. A side sets its *_waits flag under the
+ * mutex and then checks once more before it sleeps; the other side stores
+ * its count and then loads that flag (all sequentially consistent), so one
+ * of the two always sees the other and no wake-up is lost.
+ */
+static inline unsigned long long load_count(const unsigned long long *v)
+{
+	return __atomic_load_n(v, __ATOMIC_SEQ_CST);
+}
+
+static inline void store_count(unsigned long long *v, unsigned long long x)
+{
+	__atomic_store_n(v, x, __ATOMIC_SEQ_CST);
+}
+
+static inline int load_flag(const int *v)
+{
+	return __atomic_load_n(v, __ATOMIC_SEQ_CST);
+}
+
+static inline void store_flag(int *v, int x)
+{
+	__atomic_store_n(v, x, __ATOMIC_SEQ_CST);
+}
+
+static void wake(struct input_feed *f)
+{
+	pthread_mutex_lock(&f->mu);
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
 static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 		     unsigned long page_no, struct err *e)
 {
@@ -431,13 +467,14 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	struct feed_slot *s;
 
 	(void)page_no;
-	pthread_mutex_lock(&f->mu);
-	while (f->head - f->tail >= FEED_SLOTS - 1 && !f->cancel) {
-		f->reader_waits = 1;
-		pthread_cond_wait(&f->cv, &f->mu);
-		f->reader_waits = 0;
+	if (f->head - load_count(&f->tail) >= FEED_SLOTS - 1) {
+		pthread_mutex_lock(&f->mu);
+		store_flag(&f->reader_waits, 1);
+		while (f->head - load_count(&f->tail) >= FEED_SLOTS - 1 && !f->cancel)
+			pthread_cond_wait(&f->cv, &f->mu);
+		store_flag(&f->reader_waits, 0);
+		pthread_mutex_unlock(&f->mu);
 	}
-	pthread_mutex_unlock(&f->mu);
 	if (f->cancel)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
 	/* Slot head is free: the consumer holds at most slot tail - 1. */
@@ -450,11 +487,9 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	if (page_extract(s->pg, s->body.data))
 		return err_nomem(e);
 	s->file = f->current_file;
-	pthread_mutex_lock(&f->mu);
-	f->head++;
-	if (f->consumer_waits && f->head - f->tail >= FEED_WAKE)
-		pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
+	store_count(&f->head, f->head + 1);
+	if (load_flag(&f->consumer_waits) && f->head - load_count(&f->tail) >= FEED_WAKE)
+		wake(f);
 	return 0;
 }
 
@@ -528,42 +563,47 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 {
 	struct feed_slot *s;
 
-	pthread_mutex_lock(&f->mu);
 	if (f->consumed) {
-		f->tail++;         /* give the previous page back */
+		store_count(&f->tail, f->tail + 1); /* give the previous page back */
 		f->consumed = 0;
-		if (f->reader_waits && FEED_SLOTS - (f->head - f->tail) >= FEED_WAKE)
-			pthread_cond_broadcast(&f->cv);
+		if (load_flag(&f->reader_waits) &&
+		    FEED_SLOTS - (load_count(&f->head) - f->tail) >= FEED_WAKE)
+			wake(f);
 	}
-	while (f->tail == f->head && !f->done && !(stop && *stop)) {
-		struct timespec ts;
-
-		/* Wake now and then: a signal does not end a condition wait. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		f->consumer_waits = 1;
-		pthread_cond_timedwait(&f->cv, &f->mu, &ts);
-		f->consumer_waits = 0;
-	}
-	if (stop && *stop) {
-		pthread_mutex_unlock(&f->mu);
+	if (stop && *stop)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	}
-	if (f->tail == f->head) {
-		int failed = f->failed, not_lines = f->not_lines;
+	if (load_count(&f->head) == f->tail) {
+		pthread_mutex_lock(&f->mu);
+		store_flag(&f->consumer_waits, 1);
+		while (load_count(&f->head) == f->tail && !f->done && !(stop && *stop)) {
+			struct timespec ts;
 
-		if (failed && !not_lines)
-			*e = f->err;
+			/* Wake now and then: a signal does not end a condition wait. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+		}
+		store_flag(&f->consumer_waits, 0);
+		if (stop && *stop) {
+			pthread_mutex_unlock(&f->mu);
+			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		}
+		if (load_count(&f->head) == f->tail) {
+			int failed = f->failed, not_lines = f->not_lines;
+
+			if (failed && !not_lines)
+				*e = f->err;
+			pthread_mutex_unlock(&f->mu);
+			return not_lines ? INPUT_NOT_LINES : failed ? -1 : 0;
+		}
 		pthread_mutex_unlock(&f->mu);
-		return not_lines ? INPUT_NOT_LINES : failed ? -1 : 0;
 	}
 	s = &f->slot[f->tail % FEED_SLOTS];
 	f->consumed = 1;
-	pthread_mutex_unlock(&f->mu);
 	*pg = s->pg;
 	*body = s->body.data;
 	*file = s->file;

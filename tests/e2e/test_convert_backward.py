@@ -99,9 +99,9 @@ def test_files_are_read_last_to_first(waexport, tmp_path):
 
 
 def test_far_apart_copies_are_still_written_once(waexport, tmp_path):
-    """Copies further apart than what is held back (1,024 to 2,048 rows): one copy each,
+    """Copies further apart than what is held back (256 to 512 KiB of rows): one copy each,
     the one nearer the end of the input (documented in the README)."""
-    raw, pages = shifted_history(tmp_path, messages=6000)
+    raw, pages = shifted_history(tmp_path, messages=20000)
     again = pages[0][:3]
     data = raw.read_bytes() + json.dumps(again).encode() + b"\n"
     raw.write_bytes(data)
@@ -109,7 +109,7 @@ def test_far_apart_copies_are_still_written_once(waexport, tmp_path):
     assert p.returncode == 0, p.stderr.decode()
     rows = read_csv(p.stdout)[1:]
     uniques = [r[0] for r in rows]
-    assert len(uniques) == len(set(uniques)) == 6000
+    assert len(uniques) == len(set(uniques)) == 20000
     fwd = waexport(["convert", "-"], input=data)
     assert sorted(read_csv(fwd.stdout)[1:]) == sorted(rows)
 
