@@ -3,6 +3,7 @@
 #include "text.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,16 +40,106 @@ struct fetcher {
 	unsigned rng;
 };
 
+/*
+ * libcurl is opened the first time a command needs it, not linked: only
+ * fetch talks to the network, and loading libcurl with the thirty-odd
+ * libraries it depends on (TLS, HTTP/2, SSH, LDAP, Kerberos...) cost every
+ * run 13 ms and 6 MiB of memory before convert read a byte (a hello-world
+ * linked with and without -lcurl). waexport is still built against
+ * libcurl's header (pkg-config --cflags libcurl); the functions it calls
+ * come from libcurl.so.4, the library's stable name, through this table.
+ * The variadic setopt/getinfo calls lose curl's compile-time type check
+ * this way: pass long, pointers and curl_off_t exactly as the option says.
+ */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long flags);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *easy, CURLoption option, ...);
+	CURLcode (*easy_getinfo)(CURL *easy, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *easy);
+	const char *(*easy_strerror)(CURLcode code);
+	void (*free)(void *p);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_add_handle)(CURLM *multi, CURL *easy);
+	CURLMcode (*multi_remove_handle)(CURLM *multi, CURL *easy);
+	CURLMcode (*multi_perform)(CURLM *multi, int *running);
+	CURLMcode (*multi_poll)(CURLM *multi, struct curl_waitfd extra[], unsigned n,
+				int timeout_ms, int *numfds);
+	CURLMsg *(*multi_info_read)(CURLM *multi, int *left);
+	CURLMcode (*multi_setopt)(CURLM *multi, CURLMoption option, ...);
+	CURLMcode (*multi_cleanup)(CURLM *multi);
+	const char *(*multi_strerror)(CURLMcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+	void (*slist_free_all)(struct curl_slist *list);
+	CURLU *(*url)(void);
+	void (*url_cleanup)(CURLU *u);
+	CURLUcode (*url_get)(const CURLU *u, CURLUPart what, char **part, unsigned flags);
+	CURLUcode (*url_set)(CURLU *u, CURLUPart what, const char *part, unsigned flags);
+	curl_version_info_data *(*version_info)(CURLversion age);
+	int ready;                  /* global_init done */
+} C;
+
+static int load(void *lib, const char *name, void *fn, size_t size)
+{
+	void *sym = dlsym(lib, name);
+
+	if (!sym || size != sizeof(sym))
+		return -1;
+	memcpy(fn, &sym, size); /* POSIX: a function's address may pass through void * */
+	return 0;
+}
+
+#define LOAD(f) load(lib, "curl_" #f, &C.f, sizeof(C.f))
+
+static int open_libcurl(struct err *e)
+{
+	void *lib;
+
+	if (C.lib)
+		return 0;
+	lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return err_set(e, ERR_SOFTWARE, "fetch needs libcurl, which cannot be loaded (%s); "
+			       "install it (Debian: apt-get install libcurl4)", dlerror());
+	if (LOAD(global_init) || LOAD(global_cleanup) || LOAD(easy_init) ||
+	    LOAD(easy_setopt) || LOAD(easy_getinfo) || LOAD(easy_cleanup) ||
+	    LOAD(easy_strerror) || LOAD(free) || LOAD(multi_init) || LOAD(multi_add_handle) ||
+	    LOAD(multi_remove_handle) || LOAD(multi_perform) || LOAD(multi_poll) ||
+	    LOAD(multi_info_read) || LOAD(multi_setopt) || LOAD(multi_cleanup) ||
+	    LOAD(multi_strerror) || LOAD(slist_append) || LOAD(slist_free_all) || LOAD(url) ||
+	    LOAD(url_cleanup) || LOAD(url_get) || LOAD(url_set) || LOAD(version_info)) {
+		dlclose(lib);
+		return err_set(e, ERR_SOFTWARE, "libcurl.so.4 lacks a function waexport needs "
+			       "(libcurl 7.66 or newer is required)");
+	}
+	C.lib = lib;
+	return 0;
+}
+
+const char *fetch_curl_version(void)
+{
+	struct err e;
+
+	return open_libcurl(&e) ? "none" : C.version_info(CURLVERSION_NOW)->version;
+}
+
 int fetch_global_init(struct err *e)
 {
-	if (curl_global_init(CURL_GLOBAL_ALL))
+	if (open_libcurl(e))
+		return -1;
+	if (C.global_init(CURL_GLOBAL_ALL))
 		return err_set(e, ERR_SOFTWARE, "cannot initialise libcurl");
+	C.ready = 1;
 	return 0;
 }
 
 void fetch_global_cleanup(void)
 {
-	curl_global_cleanup();
+	if (C.ready)
+		C.global_cleanup();
+	C.ready = 0;
 }
 
 static double now_s(void)
@@ -68,15 +159,15 @@ static int is_loopback(const char *host)
 
 int fetch_check_url(const char *url, struct err *e)
 {
-	CURLU *u = curl_url();
+	CURLU *u = C.url();
 	char *scheme = NULL, *host = NULL;
 	int rc = 0;
 
 	if (!u)
 		return err_nomem(e);
-	if (curl_url_set(u, CURLUPART_URL, url, 0) ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+	if (C.url_set(u, CURLUPART_URL, url, 0) ||
+	    C.url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    C.url_get(u, CURLUPART_HOST, &host, 0)) {
 		rc = err_set(e, ERR_USAGE, "--url '%s': not a valid URL", url);
 	} else if (!strcmp(scheme, "http") && !is_loopback(host)) {
 		rc = err_set(e, ERR_USAGE, "--url '%s': plain http is allowed only to this machine "
@@ -86,9 +177,9 @@ int fetch_check_url(const char *url, struct err *e)
 		rc = err_set(e, ERR_USAGE, "--url '%s': only https (or http to this machine) is "
 			     "supported", url);
 	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	C.free(scheme);
+	C.free(host);
+	C.url_cleanup(u);
 	return rc;
 }
 
@@ -127,7 +218,7 @@ static int build_post(struct fetcher *f, struct slot *s)
 /* An easy handle with what every transfer shares: timeouts, TLS, no signals. */
 static CURL *new_easy(const struct fetch_opts *o, char *errbuf, void *private, struct err *e)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = C.easy_init();
 	long tmo = o->timeout;
 	int ok = 1;
 
@@ -135,20 +226,20 @@ static CURL *new_easy(const struct fetch_opts *o, char *errbuf, void *private, s
 		err_nomem(e);
 		return NULL;
 	}
-	ok &= curl_easy_setopt(c, CURLOPT_PRIVATE, private) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, tmo) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, tmo < 10 ? tmo : 10L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "waexport/" "0.1") == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_PRIVATE, private) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_TIMEOUT, tmo) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, tmo < 10 ? tmo : 10L) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_USERAGENT, "waexport/" "0.1") == CURLE_OK;
 	if (o->cacert)
-		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
+		ok &= C.easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
 	if (!ok) {
-		curl_easy_cleanup(c);
+		C.easy_cleanup(c);
 		err_set(e, ERR_SOFTWARE, "libcurl refused an option (is it built with https?)");
 		return NULL;
 	}
@@ -163,10 +254,10 @@ static int setup_easy(struct fetcher *f, struct slot *s, struct err *e)
 	if (!c)
 		return -1;
 	s->easy = c;
-	ok &= curl_easy_setopt(c, CURLOPT_URL, f->opts->url) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_URL, f->opts->url) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
+	ok &= C.easy_setopt(c, CURLOPT_HTTPHEADER, f->headers) == CURLE_OK;
 	if (!ok)
 		return err_set(e, ERR_SOFTWARE, "libcurl refused an option");
 	return 0;
@@ -181,11 +272,11 @@ static int start(struct fetcher *f, struct slot *s, struct err *e)
 	s->too_big = 0;
 	if (build_post(f, s))
 		return err_nomem(e);
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->post.data);
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->post.len);
-	mc = curl_multi_add_handle(f->multi, s->easy);
+	C.easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->post.data);
+	C.easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->post.len);
+	mc = C.multi_add_handle(f->multi, s->easy);
 	if (mc != CURLM_OK)
-		return err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
+		return err_set(e, ERR_SOFTWARE, "libcurl: %s", C.multi_strerror(mc));
 	s->state = SLOT_RUNNING;
 	s->attempts++;
 	f->running++;
@@ -198,7 +289,7 @@ static int start(struct fetcher *f, struct slot *s, struct err *e)
 static void stop_slot(struct fetcher *f, struct slot *s)
 {
 	if (s->state == SLOT_RUNNING) {
-		curl_multi_remove_handle(f->multi, s->easy);
+		C.multi_remove_handle(f->multi, s->easy);
 		f->running--;
 	}
 	s->state = SLOT_IDLE;
@@ -240,7 +331,7 @@ static double backoff(struct fetcher *f, struct slot *s, long status)
 	/* libcurl 7.88 gives a negative value for a past HTTP date: that, or no
 	 * header at all, falls through to the jittered backoff. */
 	if ((status == 429 || status == 503) &&
-	    curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+	    C.easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		return (double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
 	cap = base * pow(2.0, s->attempts - 1);
 	if (cap > BACKOFF_CAP)
@@ -253,7 +344,7 @@ static const char *describe(struct slot *s, CURLcode rc, char *tmp, size_t size)
 	if (s->too_big)
 		snprintf(tmp, size, "answer larger than %u bytes", BODY_MAX);
 	else
-		snprintf(tmp, size, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		snprintf(tmp, size, "%s", s->errbuf[0] ? s->errbuf : C.easy_strerror(rc));
 	return tmp;
 }
 
@@ -264,9 +355,9 @@ static int finished(struct fetcher *f, struct slot *s, CURLcode rc, struct err *
 	char why[CURL_ERROR_SIZE + 64];
 	int retry;
 
-	curl_multi_remove_handle(f->multi, s->easy);
+	C.multi_remove_handle(f->multi, s->easy);
 	f->running--;
-	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	C.easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == CURLE_OK && status >= 200 && status < 300) {
 		s->state = SLOT_DONE;
 		f->stats->bytes += s->body.len;
@@ -300,12 +391,12 @@ static int drain_messages(struct fetcher *f, struct err *e)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(f->multi, &left))) {
+	while ((m = C.multi_info_read(f->multi, &left))) {
 		struct slot *s;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		C.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
 		if (finished(f, s, m->data.result, e))
 			return -1;
 	}
@@ -320,13 +411,13 @@ static int init_fetcher(struct fetcher *f, const struct fetch_opts *o, struct fe
 	f->stats = stats;
 	f->nslots = o->concurrency;
 	f->rng = (unsigned)time(NULL) ^ (unsigned)(size_t)f;
-	f->multi = curl_multi_init();
-	f->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	f->multi = C.multi_init();
+	f->headers = C.slist_append(NULL, "Content-Type: application/json");
 	f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
 	if (!f->multi || !f->headers || !f->slots)
 		return err_nomem(e);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->nslots);
-	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	C.multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->nslots);
+	C.multi_setopt(f->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	for (int i = 0; i < f->nslots; i++)
 		if (setup_easy(f, &f->slots[i], e))
 			return -1;
@@ -340,7 +431,7 @@ static void free_fetcher(struct fetcher *f)
 
 		if (s->easy) {
 			stop_slot(f, s);
-			curl_easy_cleanup(s->easy);
+			C.easy_cleanup(s->easy);
 		}
 		buf_free(&s->body);
 		/* The POST body holds the key: wipe it before it goes back to the heap. */
@@ -350,8 +441,8 @@ static void free_fetcher(struct fetcher *f)
 	}
 	free(f->slots);
 	if (f->multi)
-		curl_multi_cleanup(f->multi);
-	curl_slist_free_all(f->headers);
+		C.multi_cleanup(f->multi);
+	C.slist_free_all(f->headers);
 }
 
 int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
@@ -395,9 +486,9 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 				wake = s->not_before;
 			}
 		}
-		mc = curl_multi_perform(f.multi, &still);
+		mc = C.multi_perform(f.multi, &still);
 		if (mc != CURLM_OK) {
-			err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
+			err_set(e, ERR_SOFTWARE, "libcurl: %s", C.multi_strerror(mc));
 			goto out;
 		}
 		if (drain_messages(&f, e))
@@ -439,10 +530,10 @@ int fetch_run(const struct fetch_opts *o, fetch_page_fn on_page, void *ctx,
 		if (emitted)
 			continue; /* a slot came free: start the next request before waiting */
 		now = now_s();
-		mc = curl_multi_poll(f.multi, NULL, 0,
+		mc = C.multi_poll(f.multi, NULL, 0,
 				     (int)(wake > now ? (wake - now) * 1000 + 1 : 0), NULL);
 		if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) {
-			err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
+			err_set(e, ERR_SOFTWARE, "libcurl: %s", C.multi_strerror(mc));
 			goto out;
 		}
 	}
@@ -500,13 +591,13 @@ int fetch_downloader_new(struct fetch_downloader **out, const struct fetch_opts 
 		return err_nomem(e);
 	d->opts = *o;
 	d->nslots = o->concurrency;
-	d->multi = curl_multi_init();
+	d->multi = C.multi_init();
 	d->slots = calloc((size_t)d->nslots, sizeof(*d->slots));
 	if (!d->multi || !d->slots) {
 		fetch_downloader_free(d);
 		return err_nomem(e);
 	}
-	curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)d->nslots);
+	C.multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)d->nslots);
 	for (int i = 0; i < d->nslots; i++) {
 		struct dl_slot *s = &d->slots[i];
 		int ok = 1;
@@ -517,11 +608,11 @@ int fetch_downloader_new(struct fetch_downloader **out, const struct fetch_opts 
 			fetch_downloader_free(d);
 			return -1;
 		}
-		ok &= curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_file) == CURLE_OK;
-		ok &= curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) == CURLE_OK;
-		ok &= curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK;
-		ok &= curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 5L) == CURLE_OK;
-		ok &= curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, NULL) == CURLE_OK;
+		ok &= C.easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_file) == CURLE_OK;
+		ok &= C.easy_setopt(s->easy, CURLOPT_WRITEDATA, s) == CURLE_OK;
+		ok &= C.easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK;
+		ok &= C.easy_setopt(s->easy, CURLOPT_MAXREDIRS, 5L) == CURLE_OK;
+		ok &= C.easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, NULL) == CURLE_OK;
 		if (!ok) {
 			fetch_downloader_free(d);
 			return err_set(e, ERR_SOFTWARE, "libcurl refused an option");
@@ -539,18 +630,18 @@ void fetch_downloader_free(struct fetch_downloader *d)
 		struct dl_slot *s = &d->slots[i];
 
 		if (s->job)
-			curl_multi_remove_handle(d->multi, s->easy);
+			C.multi_remove_handle(d->multi, s->easy);
 		if (s->fd >= 0)
 			close(s->fd);
 		if (s->tmp)
 			unlink(s->tmp);
 		free(s->tmp);
 		if (s->easy)
-			curl_easy_cleanup(s->easy);
+			C.easy_cleanup(s->easy);
 	}
 	free(d->slots);
 	if (d->multi)
-		curl_multi_cleanup(d->multi);
+		C.multi_cleanup(d->multi);
 	free(d);
 }
 
@@ -569,8 +660,8 @@ static int dl_start(struct fetch_downloader *d, struct dl_slot *s, struct fetch_
 	s->max = job->max_bytes;
 	s->too_big = s->write_failed = 0;
 	s->errbuf[0] = '\0';
-	curl_easy_setopt(s->easy, CURLOPT_URL, job->url);
-	if (curl_multi_add_handle(d->multi, s->easy) != CURLM_OK)
+	C.easy_setopt(s->easy, CURLOPT_URL, job->url);
+	if (C.multi_add_handle(d->multi, s->easy) != CURLM_OK)
 		return err_set(e, ERR_SOFTWARE, "libcurl: cannot add a transfer");
 	return 0;
 }
@@ -581,8 +672,8 @@ static void dl_finish(struct fetch_downloader *d, struct dl_slot *s, CURLcode rc
 	long status = 0;
 	int ok;
 
-	curl_multi_remove_handle(d->multi, s->easy);
-	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	C.multi_remove_handle(d->multi, s->easy);
+	C.easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	ok = rc == CURLE_OK && status >= 200 && status < 300;
 	if (ok && (fsync(s->fd) || close(s->fd))) {
 		s->fd = -1;
@@ -600,7 +691,7 @@ static void dl_finish(struct fetch_downloader *d, struct dl_slot *s, CURLcode rc
 				 " (media links expire after 7 days)" : "");
 		else
 			snprintf(job->why, sizeof(job->why), "%s",
-				 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+				 s->errbuf[0] ? s->errbuf : C.easy_strerror(rc));
 	}
 	if (s->fd >= 0)
 		close(s->fd);
@@ -645,19 +736,19 @@ int fetch_download(struct fetch_downloader *d, struct fetch_download *jobs, size
 				done++; /* could not even start: counted as failed */
 			next++;
 		}
-		if (curl_multi_perform(d->multi, &still) != CURLM_OK)
+		if (C.multi_perform(d->multi, &still) != CURLM_OK)
 			return err_set(e, ERR_SOFTWARE, "libcurl: multi perform failed");
-		while ((m = curl_multi_info_read(d->multi, &left))) {
+		while ((m = C.multi_info_read(d->multi, &left))) {
 			struct dl_slot *s;
 
 			if (m->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			C.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
 			dl_finish(d, s, m->data.result);
 			done++;
 		}
 		if (done < n)
-			curl_multi_poll(d->multi, NULL, 0, 200, NULL);
+			C.multi_poll(d->multi, NULL, 0, 200, NULL);
 	}
 	return 0;
 }

@@ -47,9 +47,15 @@ enum fetch_verdict { FETCH_MORE = 0, FETCH_END = 1 };
 typedef int (*fetch_page_fn)(void *ctx, unsigned long page_no, const char *body, size_t len,
 			     struct err *e);
 
-/* Call once at start-up and once at exit (curl_global_init/cleanup). */
+/*
+ * Load libcurl (it is opened, not linked: see fetch.c) and initialise it.
+ * Call before any other thread starts, and fetch_global_cleanup at exit.
+ */
 int fetch_global_init(struct err *e);
 void fetch_global_cleanup(void);
+
+/* libcurl's version, loading it if need be; "none" when it cannot be loaded. */
+const char *fetch_curl_version(void);
 
 /*
  * Check a URL before anything connects: https, or http only to a loopback

@@ -13,7 +13,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <zlib.h>
 
 static volatile sig_atomic_t got_signal;
@@ -63,14 +62,15 @@ int main(int argc, char **argv)
 	int rc;
 
 	install_signals();
-	if (fetch_global_init(&e)) {
-		fprintf(stderr, "waexport: %s\n", e.msg);
-		return exit_code(&e);
-	}
 	if (cli_parse(&opts, argc, argv, &e)) {
 		fprintf(stderr, "waexport: %s\n", e.msg);
 		cli_free(&opts);
-		fetch_global_cleanup();
+		return exit_code(&e);
+	}
+	/* Only fetch needs libcurl: convert never loads it. */
+	if (opts.cmd == CMD_FETCH && fetch_global_init(&e)) {
+		fprintf(stderr, "waexport: %s\n", e.msg);
+		cli_free(&opts);
 		return exit_code(&e);
 	}
 	if (opts.cmd == CMD_HELP) {
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.cmd == CMD_VERSION) {
 		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n",
-		       WAEXPORT_VERSION, curl_version_info(CURLVERSION_NOW)->version, zlibVersion());
+		       WAEXPORT_VERSION, fetch_curl_version(), zlibVersion());
 		cli_free(&opts);
 		return fflush(stdout) ? 74 : 0;
 	}

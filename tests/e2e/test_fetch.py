@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from helpers import HISTORY
 from fetch_helpers import (ACCOUNT, SAMPLE_PAGES, convert_pages, convert_samples,
                            csv_rows, fetch_env, mock_factory, samples_mock,  # noqa: F401
                            samples_server, stderr_lines, summary_number)
@@ -253,3 +254,22 @@ def test_gzip_transfer_accepted(waexport, mock_factory, tmp_path):
     pages = [e for e in m.requests() if e["kind"] == "page"]
     assert {e["page"] for e in pages} == set(range(1, 8))
     assert all(e["gzip"] for e in pages), "the client must offer Accept-Encoding: gzip"
+
+
+def loaded_libcurl(stderr):
+    """glibc's LD_DEBUG=libs names every library it opens."""
+    return b"libcurl.so.4" in stderr and b"calling init" in stderr
+
+
+def test_convert_never_loads_libcurl_fetch_does(waexport, samples_mock, tmp_path):
+    # convert: no network, so none of libcurl's thirty-odd libraries (src/fetch.c)
+    r = waexport(["convert", "-q", "-o", tmp_path / "c.csv", HISTORY[0]],
+                 env={"LD_DEBUG": "libs"})
+    assert r.returncode == 0, r.stderr
+    assert not loaded_libcurl(r.stderr)
+    # fetch opens it when it runs, and works through it
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", tmp_path / "f.csv"],
+                 env=dict(fetch_env(), LD_DEBUG="libs"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert loaded_libcurl(r.stderr)
+    assert len(csv_rows((tmp_path / "f.csv").read_bytes())) == 320
