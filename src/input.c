@@ -385,22 +385,11 @@ int input_read_backward(const char *path, struct page *pg, input_page_fn on_page
 #include <stdlib.h>
 
 /*
- * Pages in the ring (64 API pages take ~4 MiB), and how many must be ready
- * (or free) before a waiting side is woken: waking per page would cost a
- * futex round trip each. A deep ring rides out the host's pauses of either
- * core; now that convert does not load libcurl, the memory is there.
+ * Pages in the ring, and how many must be ready (or free) before a waiting
+ * side is woken: waking per page would cost a futex round trip each.
  */
-#define FEED_SLOTS 64
+#define FEED_SLOTS 16
 #define FEED_WAKE (FEED_SLOTS / 2)
-/*
- * The ring is this full: the consumer is behind, and the reader would soon
- * wait for it. It renders the page's rows instead (input_render_fn), so
- * the consumer only copies them: the two threads balance their work by
- * themselves, whatever the input and however the host slows either core.
- */
-#define FEED_RENDER_AT (FEED_SLOTS - FEED_SLOTS / 8)
-/* Fewer waiting than this: the consumer is about to wait for pages; extraction is left to it. */
-#define FEED_EXTRACT_AT 2
 
 struct feed_slot {
 	struct page *pg;
@@ -420,8 +409,6 @@ struct input_feed {
 	int done;                    /* the reader finished (ok or error) */
 	int failed;
 	int backward;
-	input_render_fn render;
-	void *render_ctx;
 	int not_lines;               /* backward reading gave up (INPUT_NOT_LINES) */
 	struct err err;
 	volatile int cancel;
@@ -478,7 +465,6 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 {
 	struct input_feed *f = ctx;
 	struct feed_slot *s;
-	unsigned long long waiting;
 
 	(void)page_no;
 	if (f->head - load_count(&f->tail) >= FEED_SLOTS - 1) {
@@ -497,16 +483,9 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	if (buf_add(&s->body, body, len))
 		return err_nomem(e);
 	page_swap(s->pg, pg);
-	/*
-	 * The more pages wait for the consumer, the more of its work the reader
-	 * does: with a few waiting, the records' extraction (else page_rec does
-	 * it on the consumer's side); with the ring nearly full, the rows too.
-	 */
-	waiting = f->head - load_count(&f->tail);
-	if (waiting >= FEED_EXTRACT_AT && page_extract(s->pg, s->body.data))
+	/* Extraction here, too: it balances the reader's work against the writers'. */
+	if (page_extract(s->pg, s->body.data))
 		return err_nomem(e);
-	if (f->render && waiting >= FEED_RENDER_AT)
-		(void)f->render(f->render_ctx, s->pg, s->body.data); /* else the consumer writes them */
 	s->file = f->current_file;
 	store_count(&f->head, f->head + 1);
 	if (load_flag(&f->consumer_waits) && f->head - load_count(&f->tail) >= FEED_WAKE)
@@ -538,7 +517,7 @@ static void *feed_main(void *arg)
 }
 
 int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int backward,
-		     input_render_fn render, void *render_ctx, struct err *e)
+		     struct err *e)
 {
 	struct input_feed *f = calloc(1, sizeof(*f));
 	struct sigaction sa;
@@ -549,8 +528,6 @@ int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int b
 	f->files = files;
 	f->nfiles = nfiles;
 	f->backward = backward;
-	f->render = render;
-	f->render_ctx = render_ctx;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	int ok = (f->scratch = page_new()) != NULL;

@@ -48,20 +48,9 @@ int input_backward_ok(char *const *files, size_t nfiles);
  */
 struct input_feed;
 
-/*
- * Work the reader may take over from the consumer, on the reader's thread,
- * for a page it has ready while the consumer is behind (see FEED_RENDER_AT):
- * it must not change what the consumer makes of the page, only how much is
- * left to do. Non-zero: not done, and the consumer does it all.
- */
-typedef int (*input_render_fn)(void *ctx, struct page *pg, const char *body);
-
-/*
- * backward: files last to first, each read backward (input_read_backward).
- * render may be NULL.
- */
+/* backward: files last to first, each read backward (input_read_backward). */
 int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int backward,
-		     input_render_fn render, void *render_ctx, struct err *e);
+		     struct err *e);
 
 /*
  * The next page: 1 with *pg, *body and *file set (valid until the next

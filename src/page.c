@@ -24,7 +24,6 @@ struct page {
 	size_t nextra, extra_cap;
 	size_t root_end;
 	size_t nul_scanned;     /* bytes of the body already searched for NUL */
-	struct page_rows rows;
 };
 
 struct page *page_new(void)
@@ -52,10 +51,6 @@ void page_free(struct page *pg)
 	free(pg->rec);
 	free(pg->is_obj);
 	free(pg->extra);
-	buf_free(&pg->rows.text);
-	buf_free(&pg->rows.notes);
-	free(pg->rows.end);
-	free(pg->rows.notes_end);
 	free(pg);
 }
 
@@ -68,7 +63,6 @@ void page_reset(struct page *pg)
 	pg->extracted = 0;
 	pg->nextra = 0;
 	pg->nul_scanned = 0;
-	pg->rows.ready = 0;
 }
 
 static int is_ws(char c)
@@ -467,7 +461,6 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 	}
 	pg->ntok = r;
 	pg->extracted = 0;
-	pg->rows.ready = 0;
 	pg->root_end = (size_t)pg->tok[0].end;
 	for (pos = pg->root_end; pos < len; pos++)
 		if (!is_ws(body[pos]))
@@ -628,29 +621,6 @@ static int extract(struct page *pg, const char *body)
 int page_extract(struct page *pg, const char *body)
 {
 	return pg->extracted ? 0 : extract(pg, body);
-}
-
-struct page_rows *page_rows(struct page *pg)
-{
-	return &pg->rows;
-}
-
-int page_rows_reserve(struct page_rows *rows, size_t n)
-{
-	size_t *end, *notes_end;
-
-	if (n <= rows->cap)
-		return 0;
-	end = realloc(rows->end, n * sizeof(*end));
-	if (end)
-		rows->end = end;
-	notes_end = realloc(rows->notes_end, n * sizeof(*notes_end));
-	if (notes_end)
-		rows->notes_end = notes_end;
-	if (!end || !notes_end)
-		return -1;
-	rows->cap = n;
-	return 0;
 }
 
 void page_swap(struct page *a, struct page *b)

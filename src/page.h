@@ -73,27 +73,6 @@ const struct record *page_rec(struct page *pg, const char *body, size_t i);
 int page_value_json(const struct page *pg, const char *body, int tok, struct buf *out,
 		    unsigned *bad);
 
-/*
- * The page's rows, written ahead of time by whichever thread has the time
- * (convert's reader, when the writers fall behind: see input_feed_start):
- * each element's output row and the warnings writing it gave, ready to be
- * copied. They belong to the page (page_swap moves them with it) and are
- * void again after page_reset or page_parse.
- */
-struct page_rows {
-	struct buf text;        /* the rows, element after element (none for a non-object) */
-	struct buf notes;       /* the warnings, each a NUL-terminated text */
-	size_t *end;            /* per element: where its row ends in text */
-	size_t *notes_end;      /* per element: where its warnings end in notes */
-	size_t cap;
-	int ready;              /* every element's row is here */
-};
-
-struct page_rows *page_rows(struct page *pg);
-
-/* Room for n elements in rows->end and ->notes_end; -1 on ENOMEM. */
-int page_rows_reserve(struct page_rows *rows, size_t n);
-
 /* What an API refusal's reason code means (SPEC §1), or NULL. */
 const char *page_fail_reason(long long code);
 

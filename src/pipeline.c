@@ -261,94 +261,14 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 	return 0;
 }
 
-/* A row rendered ahead (pipeline_render): its bytes, then its warnings, as writer_row gives them. */
-static int copy_row(struct pipeline *pl, const struct page_rows *rows, size_t i, struct buf *out)
-{
-	size_t from = i ? rows->end[i - 1] : 0;
-	const char *note = rows->notes.data + (i ? rows->notes_end[i - 1] : 0);
-	const char *notes_end = rows->notes.data + rows->notes_end[i];
-
-	if (buf_add(out, rows->text.data + from, rows->end[i] - from))
-		return -1;
-	for (; note < notes_end; note += strlen(note) + 1)
-		warn_note(pl->warn, "%s", note);
-	return 0;
-}
-
 static int write_row(struct pipeline *pl, struct page *pg, const char *body, size_t i,
 		     struct buf *out, struct err *e)
 {
 	const struct record *r = page_rec(pg, body, i); /* kept rows are objects */
-	const struct page_rows *rows = page_rows(pg);
 
-	if (!r)
-		return err_nomem(e);
-	if (rows->ready && !pl->media ? copy_row(pl, rows, i, out)
-	    : writer_row(pl->writer, pg, body, r, pl->media ? pl->media[i] : NULL, out))
+	if (!r || writer_row(pl->writer, pg, body, r, pl->media ? pl->media[i] : NULL, out))
 		return err_nomem(e);
 	pl->stats.messages++;
-	return 0;
-}
-
-struct pipeline_renderer {
-	struct writer *writer;
-	struct tz *tz;
-	struct warn warn;
-};
-
-int pipeline_renderer_new(struct pipeline_renderer **out, const struct pipeline *pl,
-			  struct err *e)
-{
-	struct pipeline_renderer *rn = calloc(1, sizeof(*rn));
-	struct writer_opts wo = pl->opts.writer;
-
-	if (!rn)
-		return err_nomem(e);
-	warn_init(&rn->warn, 0);
-	rn->tz = wo.tz ? tz_clone(wo.tz) : NULL;
-	wo.tz = rn->tz;
-	rn->writer = (rn->tz || !pl->opts.writer.tz) ? writer_new(&wo, &rn->warn) : NULL;
-	if (!rn->writer) {
-		pipeline_renderer_free(rn);
-		return err_nomem(e);
-	}
-	*out = rn;
-	return 0;
-}
-
-void pipeline_renderer_free(struct pipeline_renderer *rn)
-{
-	if (!rn)
-		return;
-	writer_free(rn->writer);
-	tz_free(rn->tz);
-	free(rn);
-}
-
-int pipeline_render(struct pipeline_renderer *rn, struct page *pg, const char *body)
-{
-	struct page_rows *rows = page_rows(pg);
-	size_t n = page_count(pg);
-
-	rows->ready = 0;
-	rows->text.len = 0;
-	rows->notes.len = 0;
-	if (page_rows_reserve(rows, n))
-		return -1;
-	rn->warn.capture = &rows->notes;
-	rn->warn.capture_failed = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct record *r = page_rec(pg, body, i);
-
-		if (r && writer_row(rn->writer, pg, body, r, NULL, &rows->text))
-			return -1;
-		rows->end[i] = rows->text.len;
-		rows->notes_end[i] = rows->notes.len;
-	}
-	rn->warn.capture = NULL;
-	if (rn->warn.capture_failed)
-		return -1;
-	rows->ready = 1;
 	return 0;
 }
 

@@ -87,23 +87,6 @@ int pipeline_select(struct pipeline *pl, struct page *pg, const char *body,
 const unsigned char *pipeline_selected(const struct pipeline *pl);
 int pipeline_write(struct pipeline *pl, struct page *pg, const char *body, struct err *e);
 
-/*
- * Rows written ahead, on another thread (convert's reader, when the writers
- * fall behind): a renderer writes each row of a page into page_rows(pg)
- * with a writer of its own (the pipeline's options, a time-zone cache of
- * its own) and collects the warnings. pipeline_page then copies each row it
- * keeps and gives its warnings, exactly where writing it would have, so the
- * output is the same byte for byte. After pipeline_renderer_new the
- * renderer shares nothing with the pipeline.
- */
-struct pipeline_renderer;
-
-int pipeline_renderer_new(struct pipeline_renderer **out, const struct pipeline *pl,
-			  struct err *e);
-void pipeline_renderer_free(struct pipeline_renderer *rn);
-/* Fill page_rows(pg); -1 on ENOMEM (the rows are then not ready: written as usual). */
-int pipeline_render(struct pipeline_renderer *rn, struct page *pg, const char *body);
-
 /* media_file per page element for the next pipeline_page (NULL: none). */
 void pipeline_set_media(struct pipeline *pl, const char *const *files);
 

@@ -141,11 +141,6 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 	return 0;
 }
 
-static int render_page(void *ctx, struct page *pg, const char *body)
-{
-	return pipeline_render(ctx, pg, body);
-}
-
 static int run_convert(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
@@ -153,7 +148,6 @@ static int run_convert(struct run *r, struct err *e)
 	char **files = o->nfiles ? o->files : stdin_only;
 	size_t nfiles = o->nfiles ? o->nfiles : 1;
 	struct input_feed *feed = NULL;
-	struct pipeline_renderer *renderer = NULL;
 	struct page *pg;
 	const char *body, *file, *last_file = NULL;
 	int got;
@@ -165,13 +159,8 @@ static int run_convert(struct run *r, struct err *e)
 	for (size_t i = 0; i < nfiles; i++)
 		if (strcmp(files[i], "-") && access(files[i], R_OK))
 			return err_set(e, ERR_USAGE, "%s: cannot read: %s", files[i], strerror(errno));
-	/* The reader writes rows too when the writers fall behind (pipeline_render). */
-	if (pipeline_renderer_new(&renderer, r->targets[0].pipeline, e))
+	if (input_feed_start(&feed, files, nfiles, r->backward, e))
 		return -1;
-	if (input_feed_start(&feed, files, nfiles, r->backward, render_page, renderer, e)) {
-		pipeline_renderer_free(renderer);
-		return -1;
-	}
 	if (r->backward)
 		warn_hold(&r->warn); /* held rows may be replaced, the pass may start again */
 	r->current = &r->targets[0];
@@ -189,7 +178,6 @@ static int run_convert(struct run *r, struct err *e)
 		run_show_progress(r);
 	}
 	input_feed_stop(feed);
-	pipeline_renderer_free(renderer);
 	if (got == INPUT_NOT_LINES) {
 		/* Not one page per line: nothing is committed or shown; read forward instead. */
 		r->backward = 0;

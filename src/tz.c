@@ -72,18 +72,6 @@ void tz_free(struct tz *z)
 	free(z);
 }
 
-struct tz *tz_clone(const struct tz *z)
-{
-	struct tz *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->utc = z->utc;
-	c->hour = LLONG_MIN;
-	c->day = LLONG_MIN;
-	return c;
-}
-
 static long offset_at(long long t)
 {
 	time_t tt = (time_t)t;

@@ -22,9 +22,6 @@ struct tz;
 int tz_open(struct tz **out, const char *name, struct err *e);
 void tz_free(struct tz *z);
 
-/* The same zone with caches of its own, for another thread (NULL on ENOMEM). */
-struct tz *tz_clone(const struct tz *z);
-
 enum tz_style { TZ_ISO8601, TZ_SPREADSHEET };
 
 /*

@@ -37,14 +37,6 @@ void warn_note(struct warn *w, const char *fmt, ...)
 
 	w->count++;
 	line.seq = w->seq++;
-	if (w->capture) {
-		va_start(ap, fmt);
-		vsnprintf(line.text, sizeof(line.text), fmt, ap);
-		va_end(ap);
-		if (buf_add(w->capture, line.text, strlen(line.text) + 1))
-			w->capture_failed = 1;
-		return;
-	}
 	if (w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX ||
 	    (w->holding && w->nheld == WARN_HELD_MAX))
 		return;

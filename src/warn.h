@@ -13,8 +13,6 @@
 
 #include <stdio.h>
 
-#include "buf.h"
-
 #define WARN_SHOWN_MAX 5
 /* Lines kept while holding: a few more than shown, for the ones forgotten. */
 #define WARN_HELD_MAX 16
@@ -35,10 +33,6 @@ struct warn {
 	unsigned long long count_before_hold;
 	unsigned nheld;
 	struct warn_line held[WARN_HELD_MAX];
-	/* Not NULL: notes are only collected here, as NUL-terminated texts
-	 * without the place, for another warn to take up (page_rows). */
-	struct buf *capture;
-	int capture_failed;   /* out of memory while collecting */
 };
 
 void warn_init(struct warn *w, int quiet);

@@ -561,7 +561,7 @@ static void test_feed_files_in_order(void **state)
 	gzip_append(&gz, S("[{\"unique\":\"g1\"}]\n[{\"unique\":\"g2\"}]\n"));
 	files[1] = strdup(put_file(fx, "b.jsonl.gz", gz.data, gz.len));
 	/* Enough pages to wrap the ring several times. */
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 100; i++) {
 		snprintf(tmp, sizeof(tmp), "[{\"unique\":\"n%d\"},{\"unique\":\"x\"}]\n", i);
 		assert_int_equal(buf_adds(&many, tmp), 0);
 	}
@@ -572,16 +572,16 @@ static void test_feed_files_in_order(void **state)
 		total += (unsigned long long)st.st_size;
 	}
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(input_feed_start(&f, files, 3, 0, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 3, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
-	assert_int_equal(got.pages, 3 + 2 + 400);
+	assert_int_equal(got.pages, 3 + 2 + 100);
 	assert_string_equal(got.first[0], "a");
 	assert_string_equal(got.first[1], "b");
 	assert_int_equal(got.count[1], 2);
 	assert_string_equal(got.first[2], "");
 	assert_string_equal(got.first[3], "g1");
 	assert_string_equal(got.first[4], "g2");
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 100; i++) {
 		snprintf(tmp, sizeof(tmp), "n%d", i);
 		assert_string_equal(got.first[5 + i], tmp);
 		assert_int_equal(got.count[5 + i], 2);
@@ -598,58 +598,6 @@ static void test_feed_files_in_order(void **state)
 	buf_free(&many);
 }
 
-/* Stands in for pipeline_render: marks the page's rows as rendered. */
-static int mark_rendered(void *ctx, struct page *pg, const char *body)
-{
-	(void)body;
-	++*(unsigned long *)ctx;
-	page_rows(pg)->ready = 1;
-	return 0;
-}
-
-/*
- * A consumer that lags lets the ring fill: the reader then renders what it
- * hands over, and only then. Every page still comes, in order.
- */
-static void test_feed_renders_while_the_consumer_lags(void **state)
-{
-	struct fx *fx = *state;
-	struct buf many = BUF_INIT;
-	char *files[1], tmp[64];
-	struct input_feed *f = NULL;
-	unsigned long rendered = 0, seen_ready = 0, n = 0;
-	struct page *pg;
-	const char *body, *file;
-	struct err e;
-	int rc;
-
-	for (int i = 0; i < 500; i++) {
-		snprintf(tmp, sizeof(tmp), "[{\"unique\":\"n%d\"}]\n", i);
-		assert_int_equal(buf_adds(&many, tmp), 0);
-	}
-	files[0] = strdup(put_file(fx, "lag.jsonl", many.data, many.len));
-	memset(&e, 0, sizeof(e));
-	assert_int_equal(input_feed_start(&f, files, 1, 0, mark_rendered, &rendered, &e), 0);
-	while ((rc = input_feed_next(f, &pg, &body, &file, NULL, &e)) == 1) {
-		struct record r;
-
-		assert_int_equal(page_record(pg, body, 0, &r), 0);
-		snprintf(tmp, sizeof(tmp), "n%lu", n++);
-		assert_int_equal(r.f[REC_UNIQUE].len, strlen(tmp));
-		assert_memory_equal(r.f[REC_UNIQUE].p, tmp, strlen(tmp));
-		seen_ready += page_rows(pg)->ready;
-		if (n % 100 == 1)
-			usleep(100 * 1000); /* the reader fills the ring meanwhile */
-	}
-	assert_int_equal(rc, 0);
-	assert_int_equal(n, 500);
-	assert_true(rendered > 0 && rendered < 500);
-	assert_int_equal(seen_ready, rendered);
-	input_feed_stop(f);
-	free(files[0]);
-	buf_free(&many);
-}
-
 static void test_feed_error_after_good_pages(void **state)
 {
 	struct fx *fx = *state;
@@ -663,7 +611,7 @@ static void test_feed_error_after_good_pages(void **state)
 	files[1] = strdup(put_file(fx, "bad.jsonl", S("[{\"unique\":\"z\"}]\n[01]\n")));
 	files[2] = strdup(put_file(fx, "never.jsonl", S(lines)));
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(input_feed_start(&f, files, 3, 0, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 3, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), -1);
 	assert_int_equal(got.pages, 4);
 	assert_string_equal(got.first[3], "z");
@@ -684,13 +632,13 @@ static void test_feed_no_files_and_missing_file(void **state)
 	char missing[600], *files[1] = { missing };
 
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(input_feed_start(&f, NULL, 0, 0, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, NULL, 0, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
 	assert_int_equal(got.pages, 0);
 	input_feed_stop(f);
 
 	snprintf(missing, sizeof(missing), "%s/missing.json", fx->dir);
-	assert_int_equal(input_feed_start(&f, files, 1, 0, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 1, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), -1);
 	assert_non_null(strstr(e.msg, missing));
 	input_feed_stop(f);
@@ -712,7 +660,7 @@ static void test_feed_stop_early(void **state)
 		assert_int_equal(buf_adds(&many, tmp), 0);
 	}
 	files[0] = strdup(put_file(fx, "many.jsonl", many.data, many.len));
-	assert_int_equal(input_feed_start(&f, files, 1, 0, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 1, 0, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 3, &stop, &e), 1);
 	assert_string_equal(got.first[2], "n2");
 	/* A signal arrived: the next call says so. */
@@ -778,7 +726,7 @@ static void test_feed_backward_last_line_first(void **state)
 		assert_int_equal(stat(files[i], &st), 0);
 		total += (unsigned long long)st.st_size;
 	}
-	assert_int_equal(input_feed_start(&f, files, 2, 1, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 2, 1, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
 	/* The last file first, each from its last line. */
 	assert_int_equal(got.pages, 100 + 3);
@@ -823,7 +771,7 @@ static void test_feed_backward_long_lines(void **state)
 	}
 	assert_true(text.len > 3 * (1u << 20));
 	files[0] = strdup(put_file(fx, "long.jsonl", text.data, text.len));
-	assert_int_equal(input_feed_start(&f, files, 1, 1, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 1, 1, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), 0);
 	assert_int_equal(got.pages, 3);
 	assert_string_equal(got.first[0], "L2-00000");
@@ -848,7 +796,7 @@ static void test_feed_backward_gives_up_on_pretty_json(void **state)
 	memset(&got, 0, sizeof(got));
 	files[0] = strdup(put_file(fx, "pretty.json", S("[\n  {\"unique\": \"p\"}\n]\n")));
 	files[1] = strdup(put_file(fx, "ok.jsonl", S(lines)));
-	assert_int_equal(input_feed_start(&f, files, 2, 1, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 2, 1, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), INPUT_NOT_LINES);
 	assert_int_equal(got.pages, 3);
 	assert_string_equal(got.first[2], "a");
@@ -857,7 +805,7 @@ static void test_feed_backward_gives_up_on_pretty_json(void **state)
 	free(files[0]);
 	files[0] = strdup(put_file(fx, "bad.jsonl", S("[{\"unique\":\"z\"}]\n[01]\n")));
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(input_feed_start(&f, files, 1, 1, NULL, NULL, &e), 0);
+	assert_int_equal(input_feed_start(&f, files, 1, 1, &e), 0);
 	assert_int_equal(drain_feed(f, &got, 600, NULL, &e), INPUT_NOT_LINES);
 	assert_int_equal(got.pages, 0);
 	input_feed_stop(f);
@@ -886,8 +834,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_single_array, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_files_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_feed_renders_while_the_consumer_lags, setup,
-						teardown),
 		cmocka_unit_test_setup_teardown(test_feed_error_after_good_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_no_files_and_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_stop_early, setup, teardown),
