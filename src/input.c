@@ -484,7 +484,7 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 		return err_nomem(e);
 	page_swap(s->pg, pg);
 	/* Extraction here, too: it balances the reader's work against the writers'. */
-	if (page_extract(s->pg, s->body.data))
+	if (page_extract_handoff(s->pg, s->body.data))
 		return err_nomem(e);
 	s->file = f->current_file;
 	store_count(&f->head, f->head + 1);

@@ -6,8 +6,12 @@
 #include "page.h"
 #include "text.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct page {
 	jsmn_parser parser;
@@ -546,11 +550,39 @@ static int add_extra(struct page *pg, const char *body, int k)
 	return 0;
 }
 
-static void extract_one(struct page *pg, const char *body, size_t i, struct record *r)
+/*
+ * Store a finished record. For a page another thread will read (handoff),
+ * past the cache: the record array was last read by that thread's core, so
+ * ordinary stores would each wait for the line to be taken back from it —
+ * perf put a seventh of the reader's time there. Streaming stores (SSE2)
+ * do not fetch the line first. The reader fences before it hands over.
+ */
+static void put_record(struct record *out, const struct record *r, int handoff)
+{
+#ifdef __SSE2__
+	_Static_assert(sizeof(*r) % 16 == 0, "a record is stored 16 bytes at a time");
+	if (handoff && ((uintptr_t)out & 15) == 0) {
+		const __m128i *from = (const __m128i *)(const void *)r;
+		__m128i *to = (__m128i *)(void *)out;
+
+		for (size_t i = 0; i < sizeof(*r) / 16; i++)
+			_mm_stream_si128(to + i, _mm_loadu_si128(from + i));
+		return;
+	}
+#endif
+	(void)handoff;
+	*out = *r;
+}
+
+/* Element i into *out, built in a local (the stores and loads stay in cache). */
+static void extract_one(struct page *pg, const char *body, size_t i, struct record *out,
+			int handoff)
 {
 	int t = (int)pg->elem[i];
 	const jsmntok_t *obj = &pg->tok[t];
 	int k = t + 1;
+	size_t first = pg->nextra;
+	struct record rec, *r = &rec;
 
 	/*
 	 * Field by field, not memset: GCC turns a memset of this size into
@@ -563,13 +595,16 @@ static void extract_one(struct page *pg, const char *body, size_t i, struct reco
 		r->f[f].kind = FIELD_ABSENT;
 		r->f[f].tok = 0;
 	}
-	r->extra = NULL;
+	r->extra = NULL;                 /* set by extract once the extras stop moving */
+	r->n_extra = 0;
 	r->ts = r->dir = r->state = 0;
+	r->ts_ok = r->dir_ok = r->state_ok = 0;
 	r->offset = (size_t)obj->start;
-	r->n_extra = pg->nextra; /* first index until the pointers are fixed */
 	pg->is_obj[i] = obj->type == JSMN_OBJECT;
-	if (!pg->is_obj[i])
+	if (!pg->is_obj[i]) {
+		put_record(out, r, handoff);
 		return;
+	}
 	for (int n = 0; n < obj->size; n++) {
 		const jsmntok_t *key = &pg->tok[k];
 		int which = key_of(body + key->start, (size_t)(key->end - key->start));
@@ -583,12 +618,14 @@ static void extract_one(struct page *pg, const char *body, size_t i, struct reco
 	r->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &r->ts);
 	r->dir_ok = !record_int(&r->f[REC_DIRECTION], &r->dir);
 	r->state_ok = !record_int(&r->f[REC_STATE], &r->state);
+	r->n_extra = pg->nextra - first;
+	put_record(out, r, handoff);
 }
 
 /* All records of the page at once; extras pointers are fixed at the end. */
-static int extract(struct page *pg, const char *body)
+static int extract(struct page *pg, const char *body, int handoff)
 {
-	size_t first;
+	size_t first = 0;
 
 	if (pg->nelem > pg->rec_cap) {
 		struct record *rec = realloc(pg->rec, pg->nelem * sizeof(*rec));
@@ -605,22 +642,32 @@ static int extract(struct page *pg, const char *body)
 	}
 	pg->nextra = 0;
 	for (size_t i = 0; i < pg->nelem; i++) {
-		extract_one(pg, body, i, &pg->rec[i]);
+		extract_one(pg, body, i, &pg->rec[i], handoff);
 		if (pg->is_obj[i] == 2)
 			return -1;
 	}
-	for (size_t i = 0; i < pg->nelem; i++) {
-		first = pg->rec[i].n_extra;
-		pg->rec[i].extra = pg->extra ? pg->extra + first : NULL;
-		pg->rec[i].n_extra = (i + 1 < pg->nelem ? pg->rec[i + 1].n_extra : pg->nextra) - first;
+	/* Unknown fields (rare): point each record at its own, now that the array stays put. */
+	for (size_t i = 0; pg->nextra && i < pg->nelem; i++) {
+		if (pg->rec[i].n_extra)
+			pg->rec[i].extra = pg->extra + first;
+		first += pg->rec[i].n_extra;
 	}
+#ifdef __SSE2__
+	if (handoff)
+		_mm_sfence(); /* the streaming stores are seen before the page is handed over */
+#endif
 	pg->extracted = 1;
 	return 0;
 }
 
 int page_extract(struct page *pg, const char *body)
 {
-	return pg->extracted ? 0 : extract(pg, body);
+	return pg->extracted ? 0 : extract(pg, body, 0);
+}
+
+int page_extract_handoff(struct page *pg, const char *body)
+{
+	return pg->extracted ? 0 : extract(pg, body, 1);
 }
 
 void page_swap(struct page *a, struct page *b)
@@ -633,14 +680,14 @@ void page_swap(struct page *a, struct page *b)
 
 const struct record *page_rec(struct page *pg, const char *body, size_t i)
 {
-	if (!pg->extracted && extract(pg, body))
+	if (!pg->extracted && extract(pg, body, 0))
 		return NULL;
 	return pg->is_obj[i] ? &pg->rec[i] : NULL;
 }
 
 int page_record(struct page *pg, const char *body, size_t i, struct record *r)
 {
-	if (!pg->extracted && extract(pg, body))
+	if (!pg->extracted && extract(pg, body, 0))
 		return -1;
 	*r = pg->rec[i];
 	return pg->is_obj[i] ? 0 : 1;

@@ -49,6 +49,12 @@ void page_swap(struct page *a, struct page *b);
 /* Extract every record now (page_record does it on first use otherwise). -1 on ENOMEM. */
 int page_extract(struct page *pg, const char *body);
 
+/*
+ * The same, for a page another thread will read next: the records are
+ * written past this core's cache (see put_record in page.c) and fenced.
+ */
+int page_extract_handoff(struct page *pg, const char *body);
+
 /* Number of array elements in the parsed page. */
 size_t page_count(const struct page *pg);
 

@@ -753,7 +753,10 @@ static void test_value_json_depth_limit(void **state)
 }
 
 /* Extras belong to their own record when several records carry them. */
-static void test_extras_per_record(void **state)
+typedef int (*extract_fn)(struct page *pg, const char *body);
+
+/* Extraction, plain or for a page handed to another thread: the same records. */
+static void extras_per_record(struct page *pg, extract_fn extract)
 {
 	static const char body[] =
 		"[{\"unique\":\"a\",\"x1\":1,\"x2\":2},"
@@ -761,13 +764,12 @@ static void test_extras_per_record(void **state)
 		"7,"
 		"{\"y1\":\"s\",\"unique\":\"c\",\"y2\":[1],\"y3\":{}},"
 		"{\"z\":null}]";
-	struct page *pg = *state;
 	struct err e;
 	struct record r;
 
 	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
-	assert_int_equal(page_extract(pg, body), 0);
-	assert_int_equal(page_extract(pg, body), 0);   /* idempotent */
+	assert_int_equal(extract(pg, body), 0);
+	assert_int_equal(extract(pg, body), 0);   /* idempotent */
 	/* Read out of order: records are independent. */
 	assert_int_equal(page_record(pg, body, 3, &r), 0);
 	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "c");
@@ -788,12 +790,60 @@ static void test_extras_per_record(void **state)
 	assert_int_equal(r.extra[0].value.kind, FIELD_ABSENT);
 	/* The codes are parsed once with the record. */
 	assert_int_equal(parse(pg, S(normal_page), &e), PAGE_DONE);
+	assert_int_equal(extract(pg, normal_page), 0);
 	assert_int_equal(page_record(pg, normal_page, 1, &r), 0);
 	assert_true(r.ts_ok && r.dir_ok && r.state_ok);
 	assert_true(r.ts == 1614198700 && r.dir == 2 && r.state == 1);
 	assert_int_equal(page_record(pg, normal_page, 0, &r), 0);
 	assert_true(r.ts_ok && r.dir_ok && r.state_ok);
 	assert_true(r.ts == 1614198777 && r.dir == 1 && r.state == 0);
+}
+
+static void test_extras_per_record(void **state)
+{
+	extras_per_record(*state, page_extract);
+}
+
+static void test_extras_per_record_handoff(void **state)
+{
+	extras_per_record(*state, page_extract_handoff);
+}
+
+/* Extras that outgrow their array while the page is extracted, handed off. */
+static void test_many_extras_handoff(void **state)
+{
+	struct page *pg = *state;
+	struct buf b = BUF_INIT;
+	struct err e;
+	struct record r;
+	char tmp[64];
+
+	assert_int_equal(buf_adds(&b, "["), 0);
+	for (int m = 0; m < 5; m++) {
+		snprintf(tmp, sizeof(tmp), "%s{\"unique\":\"u%d\"", m ? "," : "", m);
+		assert_int_equal(buf_adds(&b, tmp), 0);
+		for (int i = 0; i < 30 * m; i++) {
+			snprintf(tmp, sizeof(tmp), ",\"k%d_%d\":%d", m, i, i);
+			assert_int_equal(buf_adds(&b, tmp), 0);
+		}
+		assert_int_equal(buf_adds(&b, ",\"timestamp\":\"1700000000\"}"), 0);
+	}
+	assert_int_equal(buf_adds(&b, "]"), 0);
+	assert_int_equal(parse(pg, b.data, b.len, &e), PAGE_DONE);
+	assert_int_equal(page_extract_handoff(pg, b.data), 0);
+	for (int m = 0; m < 5; m++) {
+		assert_int_equal(page_record(pg, b.data, (size_t)m, &r), 0);
+		snprintf(tmp, sizeof(tmp), "u%d", m);
+		assert_field(&r.f[REC_UNIQUE], FIELD_STRING, tmp);
+		assert_true(r.ts_ok && r.ts == 1700000000);
+		assert_int_equal(r.n_extra, 30 * m);
+		assert_true(m ? r.extra != NULL : r.extra == NULL);
+		for (int i = 0; i < 30 * m; i++) {
+			snprintf(tmp, sizeof(tmp), "k%d_%d", m, i);
+			assert_field(&r.extra[i].key, FIELD_STRING, tmp);
+		}
+	}
+	buf_free(&b);
 }
 
 static void test_swap(void **state)
@@ -846,6 +896,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_value_json_canonical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_json_depth_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extras_per_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extras_per_record_handoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_extras_handoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
 	};
 
