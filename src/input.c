@@ -603,6 +603,11 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 		pthread_mutex_unlock(&f->mu);
 	}
 	s = &f->slot[f->tail % FEED_SLOTS];
+	if (load_count(&f->head) - f->tail >= 2) { /* the next page is ready too: warm it up */
+		const struct feed_slot *n = &f->slot[(f->tail + 1) % FEED_SLOTS];
+
+		page_prefetch(n->pg, n->body.data, n->body.len);
+	}
 	f->consumed = 1;
 	*pg = s->pg;
 	*body = s->body.data;

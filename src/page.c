@@ -660,6 +660,17 @@ static int extract(struct page *pg, const char *body, int handoff)
 	return 0;
 }
 
+void page_prefetch(const struct page *pg, const char *body, size_t len)
+{
+	const char *p = (const char *)pg->rec;
+	const char *end = pg->extracted ? p + pg->nelem * sizeof(*pg->rec) : p;
+
+	for (; p < end; p += 64)
+		__builtin_prefetch(p);
+	for (size_t o = 0; o < len; o += 64)
+		__builtin_prefetch(body + o);
+}
+
 int page_extract(struct page *pg, const char *body)
 {
 	return pg->extracted ? 0 : extract(pg, body, 0);

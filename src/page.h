@@ -46,6 +46,15 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 /* Exchange two pages' whole state (O(1)): hands a parsed page to another owner. */
 void page_swap(struct page *a, struct page *b);
 
+/*
+ * Ask the cache for a page's records and body[0..len), to be read soon (a
+ * hint: nothing is read now). The consumer does it for the next page in the
+ * ring, which the other core wrote: the first touch of each line would
+ * otherwise wait for it, and the lines of the next slot are where the
+ * hardware's own prefetcher cannot guess.
+ */
+void page_prefetch(const struct page *pg, const char *body, size_t len);
+
 /* Extract every record now (page_record does it on first use otherwise). -1 on ENOMEM. */
 int page_extract(struct page *pg, const char *body);
 
