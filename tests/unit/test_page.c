@@ -623,6 +623,17 @@ static void test_extras(void **state)
 	buf_free(&out);
 }
 
+/* Append n unknown fields ,"<prefix><i>":<i> to b. */
+static void add_extras(struct buf *b, const char *prefix, int n)
+{
+	char tmp[64];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(tmp, sizeof(tmp), ",\"%s%d\":%d", prefix, i, i);
+		assert_int_equal(buf_adds(b, tmp), 0);
+	}
+}
+
 /* Many extras: the page's extra array grows while a record is filled. */
 static void test_many_extras(void **state)
 {
@@ -633,10 +644,7 @@ static void test_many_extras(void **state)
 	char tmp[64];
 
 	assert_int_equal(buf_adds(&b, "[{\"unique\":\"u\""), 0);
-	for (int i = 0; i < 100; i++) {
-		snprintf(tmp, sizeof(tmp), ",\"k%d\":%d", i, i);
-		assert_int_equal(buf_adds(&b, tmp), 0);
-	}
+	add_extras(&b, "k", 100);
 	assert_int_equal(buf_adds(&b, ",\"message\":\"last\"}]"), 0);
 	assert_int_equal(parse(pg, b.data, b.len, &e), PAGE_DONE);
 	assert_int_equal(page_record(pg, b.data, 0, &r), 0);
@@ -822,10 +830,8 @@ static void test_many_extras_handoff(void **state)
 	for (int m = 0; m < 5; m++) {
 		snprintf(tmp, sizeof(tmp), "%s{\"unique\":\"u%d\"", m ? "," : "", m);
 		assert_int_equal(buf_adds(&b, tmp), 0);
-		for (int i = 0; i < 30 * m; i++) {
-			snprintf(tmp, sizeof(tmp), ",\"k%d_%d\":%d", m, i, i);
-			assert_int_equal(buf_adds(&b, tmp), 0);
-		}
+		snprintf(tmp, sizeof(tmp), "k%d_", m);
+		add_extras(&b, tmp, 30 * m);
 		assert_int_equal(buf_adds(&b, ",\"timestamp\":\"1700000000\"}"), 0);
 	}
 	assert_int_equal(buf_adds(&b, "]"), 0);
