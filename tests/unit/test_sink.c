@@ -322,10 +322,25 @@ static void test_gzip_large_via_sink_buf(void **state)
 	gzip_round_trip(*state, (5u << 20) + 777, 1);
 }
 
+/* Commit, close, and the file holds exactly data. */
+static void commit_holds(struct sink *s, const char *path, const struct buf *data)
+{
+	struct buf file = BUF_INIT;
+	struct err e;
+
+	assert_int_equal(sink_commit(s, &e), 0);
+	assert_int_equal(sink_bytes_out(s), data->len);
+	sink_close(s);
+	read_file(path, &file);
+	assert_int_equal(file.len, data->len);
+	assert_memory_equal(file.data, data->data, data->len);
+	buf_free(&file);
+}
+
 static void test_plain_large(void **state)
 {
 	struct fx *fx = *state;
-	struct buf data = BUF_INIT, file = BUF_INIT;
+	struct buf data = BUF_INIT;
 	struct sink *s;
 	struct err e;
 
@@ -340,14 +355,8 @@ static void test_plain_large(void **state)
 		assert_int_equal(sink_flush(s, &e), 0);
 	}
 	assert_int_equal(sink_bytes_in(s), data.len);
-	assert_int_equal(sink_commit(s, &e), 0);
-	assert_int_equal(sink_bytes_out(s), data.len);
-	sink_close(s);
-	read_file(fx->path, &file);
-	assert_int_equal(file.len, data.len);
-	assert_memory_equal(file.data, data.data, data.len);
+	commit_holds(s, fx->path, &data);
 	buf_free(&data);
-	buf_free(&file);
 }
 
 static void need_dev_full(void)
@@ -388,7 +397,7 @@ static void dev_full(size_t n, int gzip)
 static void test_plain_past_flush_steps_in_chunks(void **state)
 {
 	struct fx *fx = *state;
-	struct buf data = BUF_INIT, file = BUF_INIT, chunk = BUF_INIT;
+	struct buf data = BUF_INIT, chunk = BUF_INIT;
 	struct sink *s;
 	struct err e;
 	char name[256];
@@ -406,15 +415,9 @@ static void test_plain_past_flush_steps_in_chunks(void **state)
 		assert_int_equal(sink_chunk(s, &chunk, &e), 0);
 		assert_int_equal(chunk.len, 0);
 	}
-	assert_int_equal(sink_commit(s, &e), 0);
-	assert_int_equal(sink_bytes_out(s), data.len);
-	sink_close(s);
-	read_file(fx->path, &file);
-	assert_int_equal(file.len, data.len);
-	assert_memory_equal(file.data, data.data, data.len);
+	commit_holds(s, fx->path, &data);
 	assert_int_equal(count_entries(fx->dir, name, sizeof(name)), 1);
 	buf_free(&data);
-	buf_free(&file);
 	buf_free(&chunk);
 }
 
