@@ -163,6 +163,44 @@ static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 	return 0;
 }
 
+/*
+ * A run of escaped two-byte letters (U+0080..U+07FF: Hebrew, Arabic,
+ * Cyrillic, Greek) and the spaces between them, as the API writes a word
+ * of Hebrew: eight bytes loaded at once, `\u0` and a digit 0-7 telling the
+ * range, two table loads the rest. Returns where it stopped: at anything
+ * else, for the general code. Writes only letters and spaces (nothing CSV
+ * quotes for), at most as many bytes as it reads.
+ */
+static inline const char *two_byte_run(const char *p, const char *end, char **dst)
+{
+	char *d = *dst;
+
+	while (end - p >= 8) {
+		uint64_t w = load64(p);
+		int hi, lo;
+		unsigned u;
+
+		if ((w & 0xF8FFFFFFu) != 0x3030755Cu) { /* "\\u0" then '0'..'7' */
+			if ((w & 0xFFFFFFu) != 0x755C20u) /* " \\u": a space between words */
+				break;
+			*d++ = ' ';
+			p++;
+			continue;
+		}
+		hi = hexval[(unsigned char)(w >> 32)] - 1;
+		lo = hexval[(unsigned char)(w >> 40)] - 1;
+		u = (unsigned)((w >> 24) & 7) << 8 | (unsigned)hi << 4 | (unsigned)lo;
+		if ((hi | lo) < 0 || u < 0x80)
+			break;
+		d[0] = (char)(0xC0 | u >> 6);
+		d[1] = (char)(0x80 | (u & 0x3F));
+		d += 2;
+		p += 6;
+	}
+	*dst = d;
+	return p;
+}
+
 /* Decoded characters a CSV cell must be quoted for (RFC 4180 §2.6). */
 static inline int csv_special(unsigned long cp)
 {
@@ -212,9 +250,12 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 		if (c == '\\') {
 			unsigned long cp;
 
+			p = two_byte_run(p, end, &d);
+			if (p >= end || *p != '\\')
+				continue;
 			/*
-			 * The common escape, \uXXXX outside the surrogates and NUL, inline —
-			 * and runs of them (a Hebrew word is one) without leaving this loop.
+			 * Other \uXXXX outside the surrogates and NUL inline, and runs of
+			 * them without leaving this loop.
 			 */
 			if (end - p >= 6 && p[1] == 'u') {
 				long v = hex4(p + 2, end);
@@ -342,6 +383,9 @@ size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
 		if (c == '\\') {
 			unsigned long cp;
 
+			p = two_byte_run(p, end, &d);
+			if (p >= end || *p != '\\')
+				continue;
 			/* Short escapes other than \/ are already in canonical form. */
 			if (end - p >= 2 && canonical_escape[(unsigned char)p[1]]) {
 				d[0] = p[0];

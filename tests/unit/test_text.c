@@ -164,6 +164,46 @@ static void test_decode_unicode_escapes(void **state)
 	DEC("\\u001F", "\x1f", 0);
 }
 
+/*
+ * Runs of escaped two-byte letters (what the API sends for Hebrew) take an
+ * eight-bytes-at-a-time path: its edges must decode as any escape does —
+ * hex in either case, the ends of the 0x80..0x7FF range, an escape too near
+ * the end for an eight-byte load, spaces inside and at the ends of a run,
+ * and whatever breaks a run off.
+ */
+static void test_decode_two_byte_runs(void **state)
+{
+	(void)state;
+	DEC("\\u05D0\\u05d0\\u05Da\\u05dA", "\xD7\x90\xD7\x90\xD7\x9A\xD7\x9A", 0);
+	DEC("\\u0080\\u07FF\\u07ff\\u0100", "\xC2\x80\xDF\xBF\xDF\xBF\xC4\x80", 0);
+	/* Below 0x80 and above 0x7FF: the general path, inside a run. */
+	DEC("\\u05d0\\u007f\\u05d0", "\xD7\x90\x7F\xD7\x90", 0);
+	DEC("\\u05d0\\u0800\\u05d0", "\xD7\x90\xE0\xA0\x80\xD7\x90", 0);
+	DEC("\\u05d0\\u0041\\u05d0", "\xD7\x90" "A" "\xD7\x90", 0);
+	DEC("\\u05d0\\u0000\\u05d0", "\xD7\x90" FFFD "\xD7\x90", 1);
+	DEC("\\u05d0\\ud83d\\ude00\\u05d0", "\xD7\x90\xF0\x9F\x98\x80\xD7\x90", 0);
+	/* Not hex: U+FFFD for the escape, the rest as it is. */
+	DEC("\\u05g0\\u05d0", FFFD "05g0\xD7\x90", 1);
+	DEC("\\u05d0\\u0-d0\\u05d0", "\xD7\x90" FFFD "0-d0\xD7\x90", 1);
+	DEC("\\u05d0\\u08d0", "\xD7\x90\xE0\xA3\x90", 0);
+	/* Spaces between words, at either end, doubled, before something else. */
+	DEC("\\u05e9\\u05dc \\u05d5\\u05dd", "\xD7\xA9\xD7\x9C \xD7\x95\xD7\x9D", 0);
+	DEC("\\u05e9 \\u05dc \\u05d5 ", "\xD7\xA9 \xD7\x9C \xD7\x95 ", 0);
+	DEC(" \\u05e9\\u05dc\\u05d5\\u05dd", " \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D", 0);
+	DEC("\\u05e9  \\u05dc\\u05d5\\u05dd", "\xD7\xA9  \xD7\x9C\xD7\x95\xD7\x9D", 0);
+	DEC("\\u05e9 x\\u05dc\\u05d5\\u05dd", "\xD7\xA9 x\xD7\x9C\xD7\x95\xD7\x9D", 0);
+	DEC("\\u05e9 \\n\\u05dc\\u05d5\\u05dd", "\xD7\xA9 \n\xD7\x9C\xD7\x95\xD7\x9D", 0);
+	DEC("\\u05e9 \\u", "\xD7\xA9 " FFFD, 1);
+	/* The last escapes, under eight bytes from the end, and cut-off ones. */
+	DEC("\\u05d0\\u05d1", "\xD7\x90\xD7\x91", 0);
+	DEC("\\u05d0\\u05d1x", "\xD7\x90\xD7\x91x", 0);
+	DEC("\\u05d0\\u05d", "\xD7\x90" FFFD "05d", 1);
+	DEC("\\u05d0\\u05", "\xD7\x90" FFFD "05", 1);
+	/* The NDJSON recoder shares the path: letters come out as UTF-8. */
+	REC("\\u05e9\\u05dc \\u05d5\\u05dd", "\xD7\xA9\xD7\x9C \xD7\x95\xD7\x9D", 0);
+	REC("\\u05d0\\u0022\\u05D0 \\u000a", "\xD7\x90\\\"\xD7\x90 \\n", 0);
+}
+
 static void test_decode_surrogates(void **state)
 {
 	(void)state;
@@ -848,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_decode_escape_at_every_position),
 		cmocka_unit_test(test_decode_short_escapes),
 		cmocka_unit_test(test_decode_unicode_escapes),
+		cmocka_unit_test(test_decode_two_byte_runs),
 		cmocka_unit_test(test_decode_surrogates),
 		cmocka_unit_test(test_decode_nul),
 		cmocka_unit_test(test_decode_invalid_utf8),
