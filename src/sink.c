@@ -45,6 +45,7 @@ struct sink {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int busy;                  /* work holds bytes for the worker */
+	int worker_waits, producer_waits; /* a side sleeps on cv: wake it */
 	int stop;
 	int werrno;                /* first worker errno, 0 if none */
 	struct err werr;           /* a worker spool error */
@@ -64,8 +65,11 @@ struct sink {
 
 /* Start writing back what is written so far once this much is dirty. */
 #define WRITEBACK_STEP (8ull << 20)
-/* Ask for durability (fdatasync) once this much more was written back. */
-#define FLUSH_STEP (32ull << 20)
+/*
+ * Ask for durability (fdatasync) once this much more was written back: at
+ * 32 MiB the final fsync of a 164 MB CSV still took 20 ms, at 8 MiB 4.5 ms.
+ */
+#define FLUSH_STEP (8ull << 20)
 
 /*
  * The final fsync (SPEC §4.4) would otherwise wait for the whole file to
@@ -241,8 +245,11 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->busy && !s->stop)
+		while (!s->busy && !s->stop) {
+			s->worker_waits = 1;
 			pthread_cond_wait(&s->cv, &s->mu);
+			s->worker_waits = 0;
+		}
 		if (!s->busy && s->stop)
 			break;
 		pthread_mutex_unlock(&s->mu);
@@ -255,7 +262,8 @@ static void *worker(void *arg)
 			s->werrno = rc;
 		s->work.len = 0;
 		s->busy = 0;
-		pthread_cond_broadcast(&s->cv);
+		if (s->producer_waits)
+			pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -281,8 +289,11 @@ static int wait_idle(struct sink *s)
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	while (s->busy)
+	while (s->busy) {
+		s->producer_waits = 1;
 		pthread_cond_wait(&s->cv, &s->mu);
+		s->producer_waits = 0;
+	}
 	rc = s->werrno;
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -292,7 +303,7 @@ static int wait_idle(struct sink *s)
 static int hand_off(struct sink *s, struct buf *full, struct err *e)
 {
 	struct buf t;
-	int rc = wait_idle(s);
+	int rc = wait_idle(s), sleeps;
 
 	if (rc)
 		return io_error(s, rc, e);
@@ -302,8 +313,14 @@ static int hand_off(struct sink *s, struct buf *full, struct err *e)
 	s->work = *full;
 	*full = t;
 	s->busy = 1;
-	pthread_cond_broadcast(&s->cv);
+	sleeps = s->worker_waits;
 	pthread_mutex_unlock(&s->mu);
+	/*
+	 * Woken after the unlock: woken inside it, the worker would find the
+	 * mutex taken and sleep again on it, a second futex round trip.
+	 */
+	if (sleeps)
+		pthread_cond_broadcast(&s->cv);
 	return 0;
 }
 
