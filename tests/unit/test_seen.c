@@ -27,6 +27,32 @@ static uint64_t hash_n(unsigned long n)
 	return seen_hash(tmp, (size_t)len);
 }
 
+/*
+ * The values themselves are part of the contract: --media-dir names the
+ * file of a long id after its hash, so a changed function would download
+ * the same media again under a new name. Tails of every length, and ids of
+ * the API's shapes.
+ */
+static void test_hash_values_are_stable(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t h;
+	} want[] = {
+		{ "", 0x9ca066f1a4ab2eeaULL },
+		{ "a", 0xc156ad7df1c95db8ULL },
+		{ "abcdefg", 0x8676590e1ef8cb4dULL },
+		{ "abcdefgh", 0x5975d91f38247779ULL },
+		{ "3EB062740078977EA9E5", 0xc84a8814f461980aULL },
+		{ "false_972501234567@c.us_3EB0C431C4A4AB8A2E51_972502456323@c.us",
+		  0x5918d600e6587d22ULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_true(hash_of(want[i].s) == want[i].h);
+}
+
 static void test_hash_determinism_and_differences(void **state)
 {
 	static const char *const ids[] = {
@@ -183,6 +209,7 @@ static void test_prefetch_is_harmless(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_values_are_stable),
 		cmocka_unit_test(test_hash_determinism_and_differences),
 		cmocka_unit_test(test_check_first_then_duplicate),
 		cmocka_unit_test(test_window_guarantee),
