@@ -4,6 +4,7 @@
 #include <jsmn.h>
 
 #include "page.h"
+#include "seen.h"
 #include "text.h"
 
 #include <stdint.h>
@@ -598,6 +599,7 @@ static void extract_one(struct page *pg, const char *body, size_t i, struct reco
 	r->extra = NULL;                 /* set by extract once the extras stop moving */
 	r->n_extra = 0;
 	r->ts = r->dir = r->state = 0;
+	r->unique_hash = 0;
 	r->ts_ok = r->dir_ok = r->state_ok = 0;
 	r->offset = (size_t)obj->start;
 	pg->is_obj[i] = obj->type == JSMN_OBJECT;
@@ -618,7 +620,9 @@ static void extract_one(struct page *pg, const char *body, size_t i, struct reco
 	r->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &r->ts);
 	r->dir_ok = !record_int(&r->f[REC_DIRECTION], &r->dir);
 	r->state_ok = !record_int(&r->f[REC_STATE], &r->state);
-	r->n_extra = pg->nextra - first;
+	if (r->f[REC_UNIQUE].kind != FIELD_ABSENT)
+		r->unique_hash = seen_hash(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len);
+	r->n_extra = (unsigned)(pg->nextra - first);
 	put_record(out, r, handoff);
 }
 

@@ -200,13 +200,13 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 	}
 	if (page_extract(pg, body))
 		return err_nomem(e);
-	/* Hash every unique first and prefetch its slots: the misses overlap. */
+	/* Prefetch the slots of every unique first (hashed by extraction): the misses overlap. */
 	for (size_t i = 0; i < n; i++) {
 		const struct record *r = page_rec(pg, body, i);
 
 		pl->keep[i] = r && r->f[REC_UNIQUE].kind != FIELD_ABSENT;
 		if (pl->keep[i]) {
-			pl->hash[i] = seen_hash(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len);
+			pl->hash[i] = r->unique_hash;
 			seen_prefetch(pl->seen, pl->hash[i]);
 		}
 	}

@@ -47,10 +47,12 @@ struct extra {
 struct record {
 	struct field f[REC_NKEYS];
 	const struct extra *extra;  /* owned by the page */
-	size_t n_extra;
 	size_t offset;              /* byte offset of the object in its body */
 	/* The codes, parsed once with record_int (valid when *_ok). */
 	long long ts, dir, state;
+	/* seen_hash of the unique's raw bytes (0 without one), hashed where they are in cache. */
+	unsigned long long unique_hash;
+	unsigned n_extra;
 	unsigned char ts_ok, dir_ok, state_ok;
 };
 

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "page.h"
 #include "record.h"
+#include "seen.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -586,6 +587,49 @@ static void test_type_drift_and_absent_fields(void **state)
 	assert_int_equal(r.f[REC_UNIQUE].kind, FIELD_ABSENT);
 }
 
+/*
+ * Each record carries the hash de-duplication uses: seen_hash of the raw
+ * bytes of its unique, whatever their JSON type; 0 without one (absent or
+ * null). Both extractions, the plain one and the one for another thread.
+ */
+static void unique_hashes(struct page *pg, int (*extract)(struct page *, const char *))
+{
+	static const char body[] =
+		"[{\"unique\":\"3EB062740078977EA9E5\",\"message\":\"x\"},{\"unique\":12345},"
+		"{\"message\":\"no id\"},{\"unique\":null},{\"unique\":\"a\\u0062\"},"
+		"{\"unique\":\"\"}]";
+	static const struct {
+		const char *raw;
+		int has;
+	} want[] = {
+		{ "3EB062740078977EA9E5", 1 }, { "12345", 1 }, { NULL, 0 }, { NULL, 0 },
+		{ "a\\u0062", 1 }, { "", 1 },
+	};
+	struct err e;
+	struct record r;
+
+	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
+	assert_int_equal(extract(pg, body), 0);
+	assert_int_equal(page_count(pg), 6);
+	for (size_t i = 0; i < 6; i++) {
+		assert_int_equal(page_record(pg, body, i, &r), 0);
+		if (want[i].has)
+			assert_true(r.unique_hash == seen_hash(want[i].raw, strlen(want[i].raw)));
+		else
+			assert_true(r.unique_hash == 0);
+	}
+}
+
+static void test_unique_hash(void **state)
+{
+	unique_hashes(*state, page_extract);
+}
+
+static void test_unique_hash_handoff(void **state)
+{
+	unique_hashes(*state, page_extract_handoff);
+}
+
 static void test_extras(void **state)
 {
 	static const char body[] =
@@ -904,6 +948,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_extras_per_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extras_per_record_handoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_extras_handoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unique_hash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unique_hash_handoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
 	};
 
