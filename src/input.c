@@ -456,12 +456,14 @@ static inline void store_flag(int *v, int x)
 
 /*
  * A futex wake-up costs the waking thread some 30 us on a virtual machine
- * (measured here), longer than a page takes. So a side that finds the ring
- * full (or empty) first watches the other side's count for up to SPIN_NS,
- * and sleeps only if that was not enough: in a steady run neither side
- * sleeps, and neither has to wake the other. Returns 1 when *v moved off x.
+ * (measured here), longer than a page takes (~20 us). So a side that finds
+ * the ring full (or empty) first watches the other side's count for about
+ * a page's time, and sleeps only if that was not enough: in a steady run
+ * neither side sleeps, and neither has to wake the other. Longer spins
+ * (50, 200 us) only burned CPU when the host stalled the other thread.
+ * spin_while returns 1 when *v moved off x.
  */
-#define SPIN_NS 50000
+#define SPIN_NS 20000
 
 static unsigned long long now_ns(void)
 {
