@@ -244,6 +244,26 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 			d += k;
 			break;
 		}
+		/*
+		 * The last one to seven bytes the same way, by the eight-byte load
+		 * that ends at the end, shifted: most cells (ids, numbers, words)
+		 * end in such a tail, which went a byte at a time. The zero bytes
+		 * shifted in sit above the tail, where the masks do not look (the
+		 * SWAR tests err only above a true hit).
+		 */
+		if (p < end && end - p < 8 && len >= 8 && (size_t)(d - dst) + 8 <= TEXT_DECODE_MAX(len)) {
+			unsigned r = (unsigned)(end - p), k;
+			uint64_t w = load64(end - 8) >> (8 * (8 - r));
+			uint64_t special = ((w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20)) &
+					   (~0ULL >> (8 * (8 - r)));
+
+			memcpy(d, &w, 8); /* room: checked above */
+			k = special ? (unsigned)__builtin_ctzll(special) >> 3 : r;
+			if (k)
+				commas |= (has_byte(w, ',') | has_byte(w, '"')) & (~0ULL >> (8 * (8 - k)));
+			p += k;
+			d += k;
+		}
 		if (p >= end)
 			break;
 		unsigned char c = (unsigned char)*p;
