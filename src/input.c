@@ -239,9 +239,9 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
  * history oldest first: --order oldest can then write rows straight to the
  * output, with no spool to turn around at the end. Only regular files can be
  * read this way, and only when every value is one line: the first line that
- * is not a whole value (pretty-printed JSON, damage) stops the read with
- * INPUT_NOT_LINES, and the caller reads forward instead, which also reports
- * real damage at its true place.
+ * is not a whole value (pretty-printed JSON, damage) stops the read (the
+ * feed says INPUT_NOT_LINES), and the caller reads forward instead, which
+ * also reports real damage at its true place.
  */
 #include <sys/stat.h>
 
@@ -304,8 +304,8 @@ static int read_before(struct reader *rd, struct buf *b, size_t *end, unsigned l
 	return 0;
 }
 
-static int read_pages_backward(struct reader *rd, struct page *pg, input_page_fn on_page,
-			       void *ctx, struct err *e)
+static int read_lines_backward(struct reader *rd, input_line_fn on_line, void *ctx,
+			       struct err *e)
 {
 	struct buf b = BUF_INIT;   /* file bytes [lo, lo + end) not yet handed out */
 	struct stat st;
@@ -343,14 +343,11 @@ static int read_pages_backward(struct reader *rd, struct page *pg, input_page_fn
 		start = nl ? (size_t)(nl - b.data) + 1 : 0;
 		searched = 0;
 		if (end > start && !only_ws(b.data + start, end - start)) {
-			page_reset(pg);
-			r = page_parse(pg, b.data + start, end - start, 1, e);
-			if (r != PAGE_DONE) {
-				rc = INPUT_NOT_LINES;
+			r = on_line(ctx, b.data + start, end - start, e);
+			if (r) {
+				rc = r < 0 ? -1 : 0;
 				goto out;
 			}
-			if (on_page(ctx, pg, b.data + start, end - start, 0, e))
-				goto out;
 		}
 		end = start;
 		if (!end && !lo)
@@ -362,7 +359,7 @@ out:
 	return rc;
 }
 
-int input_read_backward(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
+int input_read_backward(const char *path, input_line_fn on_line, void *ctx,
 			unsigned long long *bytes_in, const volatile int *stop, struct err *e)
 {
 	struct reader *rd = &rd_storage;
@@ -370,7 +367,7 @@ int input_read_backward(const char *path, struct page *pg, input_page_fn on_page
 
 	if (open_input(rd, path, bytes_in, stop, e))
 		return -1;
-	rc = read_pages_backward(rd, pg, on_page, ctx, e);
+	rc = read_lines_backward(rd, on_line, ctx, e);
 	close(rd->fd);
 	if (rc < 0 && e->kind != ERR_IO && e->kind != ERR_INTERRUPTED &&
 	    strncmp(e->msg, rd->name, strlen(rd->name)))
@@ -392,10 +389,25 @@ int input_read_backward(const char *path, struct page *pg, input_page_fn on_page
 #define FEED_SLOTS 16
 #define FEED_WAKE (FEED_SLOTS / 2)
 
+/*
+ * Reading backward, a slot is handed over as soon as its line is read
+ * (RAW), and tokenized by whichever thread claims it first: the reader,
+ * FEED_AHEAD lines behind the one it reads, or the consumer when it gets
+ * there first. Reading forward, slots are handed over READY.
+ */
+enum slot_state {
+	SLOT_READY,       /* parsed and extracted */
+	SLOT_RAW,         /* the line only: to be claimed */
+	SLOT_CLAIMED,     /* being parsed */
+	SLOT_NOT_LINES,   /* the line is not one whole value */
+	SLOT_NOMEM,
+};
+
 struct feed_slot {
 	struct page *pg;
 	struct buf body;
 	const char *file;
+	int state;        /* enum slot_state; moves by atomic operations */
 };
 
 struct input_feed {
@@ -405,12 +417,13 @@ struct input_feed {
 	struct page *scratch;        /* the page input_read parses into */
 	struct feed_slot slot[FEED_SLOTS];
 	unsigned long long head, tail; /* slots filled: [tail, head); see load_count */
+	unsigned long long parsed;   /* reader: slots before this are claimed or done */
+	int stopped;                 /* reader: a line was not a whole value */
 	int consumed;                /* the consumer holds slot tail */
 	int reader_waits, consumer_waits; /* a side sleeps (or is about to) */
 	int done;                    /* the reader finished (ok or error) */
 	int failed;
 	int backward;
-	int not_lines;               /* backward reading gave up (INPUT_NOT_LINES) */
 	struct err err;
 	volatile int cancel;
 	pthread_t thread;
@@ -461,7 +474,7 @@ static inline void store_flag(int *v, int x)
  * a page's time, and sleeps only if that was not enough: in a steady run
  * neither side sleeps, and neither has to wake the other. Longer spins
  * (50, 200 us) only burned CPU when the host stalled the other thread.
- * spin_while returns 1 when *v moved off x.
+ * spin_until returns 1 once ok(f) holds, 0 when the time is up.
  */
 #define SPIN_NS 20000
 
@@ -473,12 +486,12 @@ static unsigned long long now_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
-static int spin_while(const unsigned long long *v, unsigned long long x)
+static int spin_until(int (*ok)(struct input_feed *), struct input_feed *f)
 {
 	unsigned long long until = 0;
 
 	for (unsigned i = 1;; i++) {
-		if (load_count(v) != x)
+		if (ok(f))
 			return 1;
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
@@ -494,6 +507,24 @@ static int spin_while(const unsigned long long *v, unsigned long long x)
 	}
 }
 
+/* The reader may fill a slot: the consumer holds at most slot tail - 1. */
+static int has_room(struct input_feed *f)
+{
+	return f->head - load_count(&f->tail) < FEED_SLOTS - 1;
+}
+
+static int load_state(const struct feed_slot *s)
+{
+	return __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
+}
+
+/* The consumer may take slot tail: it is filled, and the reader is not parsing it. */
+static int has_page(struct input_feed *f)
+{
+	return load_count(&f->head) != f->tail &&
+	       load_state(&f->slot[f->tail % FEED_SLOTS]) != SLOT_CLAIMED;
+}
+
 /*
  * The sleeper set its flag under the mutex and sleeps without letting go of
  * it in between: once we have held the mutex, it sleeps. Woken after the
@@ -506,6 +537,48 @@ static void wake(struct input_feed *f)
 	pthread_cond_broadcast(&f->cv);
 }
 
+/* Wait until slot head is free (the reader). */
+static int wait_room(struct input_feed *f, struct err *e)
+{
+	if (!has_room(f) && !spin_until(has_room, f)) {
+		pthread_mutex_lock(&f->mu);
+		store_flag(&f->reader_waits, 1);
+		while (!has_room(f) && !f->cancel)
+			pthread_cond_wait(&f->cv, &f->mu);
+		store_flag(&f->reader_waits, 0);
+		pthread_mutex_unlock(&f->mu);
+	}
+	return f->cancel ? err_set(e, ERR_INTERRUPTED, "interrupted") : 0;
+}
+
+/* Slot head, once free, with a copy of the body; NULL with e set. */
+static struct feed_slot *fill_slot(struct input_feed *f, const char *body, size_t len,
+				   struct err *e)
+{
+	struct feed_slot *s;
+
+	if (wait_room(f, e))
+		return NULL;
+	s = &f->slot[f->head % FEED_SLOTS];
+	s->body.len = 0;
+	if (buf_add(&s->body, body, len)) {
+		err_nomem(e);
+		return NULL;
+	}
+	return s;
+}
+
+/* Slot head is filled: hand it over. */
+static void publish(struct input_feed *f, struct feed_slot *s, int state)
+{
+	s->file = f->current_file;
+	__atomic_store_n(&s->state, state, __ATOMIC_SEQ_CST);
+	store_count(&f->head, f->head + 1);
+	if (load_flag(&f->consumer_waits) && f->head - load_count(&f->tail) >= FEED_WAKE)
+		wake(f);
+}
+
+/* Reading forward: the page was parsed to find where it ends. */
 static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 		     unsigned long page_no, struct err *e)
 {
@@ -513,31 +586,84 @@ static int feed_page(void *ctx, struct page *pg, const char *body, size_t len,
 	struct feed_slot *s;
 
 	(void)page_no;
-	if (f->head - load_count(&f->tail) >= FEED_SLOTS - 1 &&
-	    !spin_while(&f->tail, f->head - (FEED_SLOTS - 1))) {
-		pthread_mutex_lock(&f->mu);
-		store_flag(&f->reader_waits, 1);
-		while (f->head - load_count(&f->tail) >= FEED_SLOTS - 1 && !f->cancel)
-			pthread_cond_wait(&f->cv, &f->mu);
-		store_flag(&f->reader_waits, 0);
-		pthread_mutex_unlock(&f->mu);
-	}
-	if (f->cancel)
-		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	/* Slot head is free: the consumer holds at most slot tail - 1. */
-	s = &f->slot[f->head % FEED_SLOTS];
-	s->body.len = 0;
-	if (buf_add(&s->body, body, len))
-		return err_nomem(e);
+	if (!(s = fill_slot(f, body, len, e)))
+		return -1;
 	page_swap(s->pg, pg);
 	/* Extraction here, too: it balances the reader's work against the writers'. */
 	if (page_extract_handoff(s->pg, s->body.data))
 		return err_nomem(e);
-	s->file = f->current_file;
-	store_count(&f->head, f->head + 1);
-	if (load_flag(&f->consumer_waits) && f->head - load_count(&f->tail) >= FEED_WAKE)
-		wake(f);
+	publish(f, s, SLOT_READY);
 	return 0;
+}
+
+/*
+ * Parse and extract a claimed slot; handoff for the reader (see
+ * page_extract_handoff). Returns the slot's new state.
+ */
+static int parse_slot(struct feed_slot *s, int handoff)
+{
+	struct err ignored = { .kind = ERR_NONE, .offset = -1 };
+
+	page_reset(s->pg);
+	if (page_parse(s->pg, s->body.data, s->body.len, 1, &ignored) != PAGE_DONE)
+		return SLOT_NOT_LINES;
+	if (handoff ? page_extract_handoff(s->pg, s->body.data) : page_extract(s->pg, s->body.data))
+		return SLOT_NOMEM;
+	return SLOT_READY;
+}
+
+static int claim(struct feed_slot *s)
+{
+	int raw = SLOT_RAW;
+
+	return __atomic_compare_exchange_n(&s->state, &raw, SLOT_CLAIMED, 0, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
+/* The reader parses the slots it filled before `upto` that the consumer has not taken. */
+static void parse_upto(struct input_feed *f, unsigned long long upto)
+{
+	for (; f->parsed < upto; f->parsed++) {
+		struct feed_slot *s = &f->slot[f->parsed % FEED_SLOTS];
+		int state;
+
+		if (!claim(s))
+			continue;
+		state = parse_slot(s, 1);
+		__atomic_store_n(&s->state, state, __ATOMIC_SEQ_CST);
+		if (state == SLOT_NOT_LINES)
+			f->stopped = 1;
+		if (load_flag(&f->consumer_waits))
+			wake(f);
+	}
+}
+
+/*
+ * Reading backward: hand the line over unparsed, and parse the slots
+ * FEED_AHEAD lines behind it. Whichever thread comes first parses a page:
+ * the consumer, when it catches up, takes up to FEED_AHEAD pages itself,
+ * so when the host slows the reader's core the other core does its work
+ * (1 to 7% of the pages of a 1M-message convert). Alternating runs, 1M
+ * messages: on a noisy host median 0.66 -> 0.58 s (11 runs), on a quiet
+ * one 0.46 -> 0.45 s (15 runs).
+ */
+#define FEED_AHEAD 4
+
+static int feed_line(void *ctx, const char *line, size_t len, struct err *e)
+{
+	struct input_feed *f = ctx;
+	struct feed_slot *s;
+
+	if (!has_room(f))
+		parse_upto(f, f->head); /* while the consumer works: then wait */
+	if (f->stopped)
+		return 1;
+	if (!(s = fill_slot(f, line, len, e)))
+		return -1;
+	publish(f, s, SLOT_RAW);
+	if (f->head > FEED_AHEAD)
+		parse_upto(f, f->head - FEED_AHEAD);
+	return f->stopped;
 }
 
 static void *feed_main(void *arg)
@@ -546,17 +672,19 @@ static void *feed_main(void *arg)
 	struct err e = { .kind = ERR_NONE, .offset = -1 };
 	int rc = 0;
 
-	for (size_t k = 0; k < f->nfiles && !rc; k++) {
+	for (size_t k = 0; k < f->nfiles && !rc && !f->stopped; k++) {
 		size_t i = f->backward ? f->nfiles - 1 - k : k;
 
 		f->current_file = strcmp(f->files[i], "-") ? f->files[i] : "standard input";
-		rc = (f->backward ? input_read_backward : input_read)(f->files[i], f->scratch, feed_page,
-								       f, &f->bytes, &f->cancel, &e);
+		rc = f->backward ? input_read_backward(f->files[i], feed_line, f, &f->bytes, &f->cancel, &e)
+				 : input_read(f->files[i], f->scratch, feed_page, f, &f->bytes,
+					      &f->cancel, &e);
 	}
+	if (!f->cancel)
+		parse_upto(f, f->head); /* the last line read; the pages before an error */
 	pthread_mutex_lock(&f->mu);
 	f->done = 1;
 	f->failed = rc != 0;
-	f->not_lines = rc == INPUT_NOT_LINES;
 	f->err = e;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
@@ -609,6 +737,7 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 		    const char **file, const volatile int *stop, struct err *e)
 {
 	struct feed_slot *s;
+	int state;
 
 	if (f->consumed) {
 		store_count(&f->tail, f->tail + 1); /* give the previous page back */
@@ -619,10 +748,11 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 	}
 	if (stop && *stop)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	if (load_count(&f->head) == f->tail && !spin_while(&f->head, f->tail)) {
+again:
+	if (!has_page(f) && !spin_until(has_page, f)) {
 		pthread_mutex_lock(&f->mu);
 		store_flag(&f->consumer_waits, 1);
-		while (load_count(&f->head) == f->tail && !f->done && !(stop && *stop)) {
+		while (!has_page(f) && !f->done && !(stop && *stop)) {
 			struct timespec ts;
 
 			/* Wake now and then: a signal does not end a condition wait. */
@@ -640,16 +770,28 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 			return err_set(e, ERR_INTERRUPTED, "interrupted");
 		}
 		if (load_count(&f->head) == f->tail) {
-			int failed = f->failed, not_lines = f->not_lines;
+			int failed = f->failed;
 
-			if (failed && !not_lines)
+			if (failed)
 				*e = f->err;
 			pthread_mutex_unlock(&f->mu);
-			return not_lines ? INPUT_NOT_LINES : failed ? -1 : 0;
+			return failed ? -1 : 0;
 		}
 		pthread_mutex_unlock(&f->mu);
 	}
 	s = &f->slot[f->tail % FEED_SLOTS];
+	state = load_state(s);
+	/* The reader may have claimed it since has_page looked: then wait for it. */
+	if (state == SLOT_CLAIMED || (state == SLOT_RAW && !claim(s)))
+		goto again;
+	if (state == SLOT_RAW) { /* caught up with the reader: parse it here */
+		state = parse_slot(s, 0);
+		__atomic_store_n(&s->state, state, __ATOMIC_SEQ_CST);
+	}
+	if (state == SLOT_NOT_LINES)
+		return INPUT_NOT_LINES; /* every page before was delivered */
+	if (state == SLOT_NOMEM)
+		return err_nomem(e);
 	/*
 	 * Ask for this page's lines all at once, and for the next page's when
 	 * it is ready too. The reader's core wrote them; fetched together they
@@ -664,7 +806,8 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 	if (load_count(&f->head) - f->tail >= 2) {
 		const struct feed_slot *n = &f->slot[(f->tail + 1) % FEED_SLOTS];
 
-		page_prefetch(n->pg, n->body.data, n->body.len);
+		if (load_state(n) == SLOT_READY)
+			page_prefetch(n->pg, n->body.data, n->body.len);
 	}
 	f->consumed = 1;
 	*pg = s->pg;

@@ -28,12 +28,16 @@ int input_read(const char *path, struct page *pg, input_page_fn on_page, void *c
 
 /*
  * --order oldest without a spool: read a regular, uncompressed file from its
- * last line to its first, so pages come out oldest first. on_page gets
- * page_no 0 (unknown). Returns 0, -1 with e set, or INPUT_NOT_LINES when a
- * line is not one whole JSON value (read the file forward instead).
+ * last line to its first, so pages come out oldest first. Each line that is
+ * not blank goes to on_line (valid for the call), unparsed: the caller
+ * parses it, and a line that is not one whole JSON value means the file is
+ * not one page per line (INPUT_NOT_LINES: read it forward instead). on_line
+ * returns 0 to go on, 1 to stop quietly, -1 with e set to fail. Returns 0
+ * or -1 with e set.
  */
 #define INPUT_NOT_LINES 2
-int input_read_backward(const char *path, struct page *pg, input_page_fn on_page, void *ctx,
+typedef int (*input_line_fn)(void *ctx, const char *line, size_t len, struct err *e);
+int input_read_backward(const char *path, input_line_fn on_line, void *ctx,
 			unsigned long long *bytes_in, const volatile int *stop, struct err *e);
 
 /* Whether every file can be read backward: regular files, not gzip. */

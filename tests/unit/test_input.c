@@ -813,6 +813,68 @@ static void test_feed_backward_gives_up_on_pretty_json(void **state)
 		free(files[i]);
 }
 
+/*
+ * Reading backward, a page is parsed by whichever thread claims it first:
+ * the reader, or the consumer when it catches up. A consumer that is
+ * quick for a while (it catches up and parses pages itself) and slow for a
+ * while (the reader runs ahead) must still get every page, in order, each
+ * whole: the first and last unique of every page are checked, over rounds.
+ */
+static void test_feed_backward_fast_and_slow_consumer(void **state)
+{
+	enum { PAGES = 1500, ROUNDS = 3 };
+	struct fx *fx = *state;
+	struct buf text = BUF_INIT;
+	char *files[1];
+	char tmp[96];
+
+	for (int i = 0; i < PAGES; i++) {
+		int n = 1 + i % 7;
+
+		assert_int_equal(buf_addc(&text, '['), 0);
+		for (int j = 0; j < n; j++) {
+			snprintf(tmp, sizeof(tmp), "%s{\"unique\":\"p%d-%d\",\"message\":\"\\u05e9 %d\"}",
+				 j ? "," : "", i, j, j);
+			assert_int_equal(buf_adds(&text, tmp), 0);
+		}
+		assert_int_equal(buf_adds(&text, "]\n"), 0);
+	}
+	files[0] = strdup(put_file(fx, "many.jsonl", text.data, text.len));
+	for (int round = 0; round < ROUNDS; round++) {
+		struct input_feed *f = NULL;
+		struct page *pg;
+		const char *body, *file;
+		struct err e;
+		int rc, k = 0;
+
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(input_feed_start(&f, files, 1, 1, &e), 0);
+		while ((rc = input_feed_next(f, &pg, &body, &file, NULL, &e)) == 1) {
+			int i = PAGES - 1 - k, n = 1 + i % 7;
+			struct record r;
+
+			assert_true(k < PAGES);
+			assert_int_equal(page_count(pg), n);
+			assert_int_equal(page_record(pg, body, 0, &r), 0);
+			snprintf(tmp, sizeof(tmp), "p%d-0", i);
+			assert_int_equal(r.f[REC_UNIQUE].len, strlen(tmp));
+			assert_memory_equal(r.f[REC_UNIQUE].p, tmp, strlen(tmp));
+			assert_int_equal(page_record(pg, body, (size_t)n - 1, &r), 0);
+			snprintf(tmp, sizeof(tmp), "p%d-%d", i, n - 1);
+			assert_int_equal(r.f[REC_UNIQUE].len, strlen(tmp));
+			assert_memory_equal(r.f[REC_UNIQUE].p, tmp, strlen(tmp));
+			if ((k / 100 + round) % 2)
+				usleep(50); /* slow for a hundred pages, then quick */
+			k++;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(k, PAGES);
+		input_feed_stop(f);
+	}
+	free(files[0]);
+	buf_free(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -841,6 +903,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_feed_backward_last_line_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_backward_long_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed_backward_gives_up_on_pretty_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed_backward_fast_and_slow_consumer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
