@@ -10,6 +10,15 @@
 
 #define READ_CHUNK (256u * 1024u)
 
+/*
+ * A stop flag set by another thread or a signal handler: read atomically,
+ * so the read is not a data race (ThreadSanitizer).
+ */
+static inline int stop_set(const volatile int *stop)
+{
+	return stop && __atomic_load_n(stop, __ATOMIC_RELAXED);
+}
+
 struct reader {
 	int fd;
 	const char *name;
@@ -30,7 +39,7 @@ static int read_raw(struct reader *rd, struct err *e)
 
 	do
 		n = read(rd->fd, rd->raw, sizeof(rd->raw));
-	while (n < 0 && errno == EINTR && !(rd->stop && *rd->stop));
+	while (n < 0 && errno == EINTR && !stop_set(rd->stop));
 	if (n < 0 && errno == EINTR)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
 	if (n < 0)
@@ -128,7 +137,7 @@ static int read_pages(struct reader *rd, struct page *pg, input_page_fn on_page,
 		size_t end;
 		int final = 0, r;
 
-		if (stop && *stop) {
+		if (stop_set(stop)) {
 			err_set(e, ERR_INTERRUPTED, "interrupted");
 			goto out;
 		}
@@ -287,7 +296,7 @@ static int read_before(struct reader *rd, struct buf *b, size_t *end, unsigned l
 	while (got < n) {
 		ssize_t r = pread(rd->fd, b->data + got, n - got, (off_t)(*lo - n + got));
 
-		if (r < 0 && errno == EINTR && !(rd->stop && *rd->stop))
+		if (r < 0 && errno == EINTR && !stop_set(rd->stop))
 			continue;
 		if (r < 0 && errno == EINTR)
 			return err_set(e, ERR_INTERRUPTED, "interrupted");
@@ -321,7 +330,7 @@ static int read_lines_backward(struct reader *rd, input_line_fn on_line, void *c
 		size_t start;
 		int r;
 
-		if (rd->stop && *rd->stop) {
+		if (stop_set(rd->stop)) {
 			err_set(e, ERR_INTERRUPTED, "interrupted");
 			goto out;
 		}
@@ -543,12 +552,12 @@ static int wait_room(struct input_feed *f, struct err *e)
 	if (!has_room(f) && !spin_until(has_room, f)) {
 		pthread_mutex_lock(&f->mu);
 		store_flag(&f->reader_waits, 1);
-		while (!has_room(f) && !f->cancel)
+		while (!has_room(f) && !stop_set(&f->cancel))
 			pthread_cond_wait(&f->cv, &f->mu);
 		store_flag(&f->reader_waits, 0);
 		pthread_mutex_unlock(&f->mu);
 	}
-	return f->cancel ? err_set(e, ERR_INTERRUPTED, "interrupted") : 0;
+	return stop_set(&f->cancel) ? err_set(e, ERR_INTERRUPTED, "interrupted") : 0;
 }
 
 /* Slot head, once free, with a copy of the body; NULL with e set. */
@@ -680,7 +689,7 @@ static void *feed_main(void *arg)
 				 : input_read(f->files[i], f->scratch, feed_page, f, &f->bytes,
 					      &f->cancel, &e);
 	}
-	if (!f->cancel)
+	if (!stop_set(&f->cancel))
 		parse_upto(f, f->head); /* the last line read; the pages before an error */
 	pthread_mutex_lock(&f->mu);
 	f->done = 1;
@@ -746,13 +755,13 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 		    FEED_SLOTS - (load_count(&f->head) - f->tail) >= FEED_WAKE)
 			wake(f);
 	}
-	if (stop && *stop)
+	if (stop_set(stop))
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
 again:
 	if (!has_page(f) && !spin_until(has_page, f)) {
 		pthread_mutex_lock(&f->mu);
 		store_flag(&f->consumer_waits, 1);
-		while (!has_page(f) && !f->done && !(stop && *stop)) {
+		while (!has_page(f) && !f->done && !stop_set(stop)) {
 			struct timespec ts;
 
 			/* Wake now and then: a signal does not end a condition wait. */
@@ -765,7 +774,7 @@ again:
 			pthread_cond_timedwait(&f->cv, &f->mu, &ts);
 		}
 		store_flag(&f->consumer_waits, 0);
-		if (stop && *stop) {
+		if (stop_set(stop)) {
 			pthread_mutex_unlock(&f->mu);
 			return err_set(e, ERR_INTERRUPTED, "interrupted");
 		}
@@ -827,7 +836,7 @@ void input_feed_stop(struct input_feed *f)
 		return;
 	if (f->started) {
 		pthread_mutex_lock(&f->mu);
-		f->cancel = 1;
+		__atomic_store_n(&f->cancel, 1, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&f->cv);
 		pthread_mutex_unlock(&f->mu);
 		/* A reader blocked in read(2) on a pipe or terminal: wake it. */
