@@ -1,6 +1,7 @@
 # waexport — see README.md. `make` builds ./waexport; `make test` installs
 # what is missing, then runs the whole suite in a normal and an
-# ASan+UBSan build and ends with one "N passed, N failed" line.
+# ASan+UBSan build, the tests of the threaded modules once more under
+# ThreadSanitizer, and ends with one "N passed, N failed" line.
 
 CC      ?= cc
 PKGS    := libcurl zlib
@@ -17,6 +18,9 @@ OBJ     := $(SRC:src/%.c=build/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN_FLAGS := -O1 -g -fsanitize=thread
+# The modules that run threads: their tests again under ThreadSanitizer.
+TSAN_UNIT := test_input test_sink test_spool
 
 .PHONY: all deps test test-deps unit e2e demo bench clean install fuzz
 all: waexport
@@ -30,7 +34,7 @@ waexport: build/obj/main.o $(OBJ)
 build/obj/%.o: src/%.c $(wildcard src/*.h) | build/obj
 	$(CC) $(STD) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
 
-build/obj build/asan build/unit build/asan/unit:
+build/obj build/asan build/unit build/asan/unit build/tsan build/tsan/unit:
 	@mkdir -p $@
 
 # The sanitizer build: every object again, in its own directory.
@@ -47,13 +51,20 @@ build/unit/%: tests/unit/%.c $(OBJ) | build/unit
 build/asan/unit/%: tests/unit/%.c $(SRC:src/%.c=build/asan/%.o) | build/asan/unit
 	$(CC) $(STD) $(SAN_FLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(SRC:src/%.c=build/asan/%.o) $(LIBS) $$(pkg-config --libs cmocka)
 
+# ThreadSanitizer: the same again, for the threaded modules' tests.
+build/tsan/%.o: src/%.c $(wildcard src/*.h) | build/tsan
+	$(CC) $(STD) $(TSAN_FLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/tsan/unit/%: tests/unit/%.c $(SRC:src/%.c=build/tsan/%.o) | build/tsan/unit
+	$(CC) $(STD) $(TSAN_FLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(SRC:src/%.c=build/tsan/%.o) $(LIBS) $$(pkg-config --libs cmocka)
+
 test-deps:
 	@scripts/deps.sh test
 
 test: test-deps
 	@$(MAKE) --no-print-directory waexport build/asan/waexport \
-		$(UNIT:%=build/unit/%) $(UNIT:%=build/asan/unit/%)
-	@scripts/run_tests.sh $(UNIT)
+		$(UNIT:%=build/unit/%) $(UNIT:%=build/asan/unit/%) $(TSAN_UNIT:%=build/tsan/unit/%)
+	@TSAN_UNIT="$(TSAN_UNIT)" scripts/run_tests.sh $(UNIT)
 
 demo:
 	@scripts/deps.sh build

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every test twice — the normal build and the ASan+UBSan build — and end
+# Run every test twice — the normal build and the ASan+UBSan build — then the
+# unit tests named in $TSAN_UNIT once more under ThreadSanitizer, and end
 # with one line counting everything: "N passed, N failed".
 # Usage: scripts/run_tests.sh test_a test_b ...   (the cmocka unit binaries)
 set -uo pipefail
@@ -10,6 +11,7 @@ export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=exitcode=86
+export TSAN_OPTIONS=halt_on_error=1:exitcode=86
 mkdir -p build/test-logs
 passed=0
 failed=0
@@ -70,6 +72,13 @@ for variant in normal asan; do
 	done
 	run_e2e "$variant" "$bin"
 done
+
+if [ -n "${TSAN_UNIT:-}" ]; then
+	echo "== tsan build (threaded modules)"
+	for t in $TSAN_UNIT; do
+		run_unit tsan build/tsan/unit "$t"
+	done
+fi
 
 if [ ${#failures[@]} -ne 0 ]; then
 	echo "failed:"
