@@ -516,6 +516,29 @@ static int spin_until(int (*ok)(struct input_feed *), struct input_feed *f)
 	}
 }
 
+/*
+ * After the spin, a side naps a few times, each nap twice as long (50 us
+ * to 0.8 ms), and looks again: only then does it ask to be woken. A nap
+ * costs the side that waits, the one with time to spare; a wake-up costs
+ * the side that works. Measured (1M messages): futex calls 4,400 -> 2,000,
+ * kernel samples (pvm_irq_enable) of the converting thread 331-382 ->
+ * 204-207 and of the reader 226-257 -> 115-137.
+ */
+#define NAP_FIRST_NS 50000L
+#define NAP_LAST_NS 800000L
+
+static int nap_until(int (*ok)(struct input_feed *), struct input_feed *f)
+{
+	for (long ns = NAP_FIRST_NS; ns <= NAP_LAST_NS; ns *= 2) {
+		struct timespec ts = { 0, ns };
+
+		nanosleep(&ts, NULL);
+		if (ok(f))
+			return 1;
+	}
+	return 0;
+}
+
 /* The reader may fill a slot: the consumer holds at most slot tail - 1. */
 static int has_room(struct input_feed *f)
 {
@@ -534,6 +557,16 @@ static int has_page(struct input_feed *f)
 	       load_state(&f->slot[f->tail % FEED_SLOTS]) != SLOT_CLAIMED;
 }
 
+static int has_page_or_end(struct input_feed *f)
+{
+	return has_page(f) || load_flag(&f->done);
+}
+
+static int has_room_or_stop(struct input_feed *f)
+{
+	return has_room(f) || stop_set(&f->cancel);
+}
+
 /*
  * The sleeper set its flag under the mutex and sleeps without letting go of
  * it in between: once we have held the mutex, it sleeps. Woken after the
@@ -549,7 +582,7 @@ static void wake(struct input_feed *f)
 /* Wait until slot head is free (the reader). */
 static int wait_room(struct input_feed *f, struct err *e)
 {
-	if (!has_room(f) && !spin_until(has_room, f)) {
+	if (!has_room(f) && !spin_until(has_room, f) && !nap_until(has_room_or_stop, f)) {
 		pthread_mutex_lock(&f->mu);
 		store_flag(&f->reader_waits, 1);
 		while (!has_room(f) && !stop_set(&f->cancel))
@@ -692,7 +725,7 @@ static void *feed_main(void *arg)
 	if (!stop_set(&f->cancel))
 		parse_upto(f, f->head); /* the last line read; the pages before an error */
 	pthread_mutex_lock(&f->mu);
-	f->done = 1;
+	store_flag(&f->done, 1);
 	f->failed = rc != 0;
 	f->err = e;
 	pthread_cond_broadcast(&f->cv);
@@ -758,7 +791,8 @@ int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 	if (stop_set(stop))
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
 again:
-	if (!has_page(f) && !spin_until(has_page, f)) {
+	if (!has_page(f) && !spin_until(has_page, f) &&
+	    (!nap_until(has_page_or_end, f) || !has_page(f))) {
 		pthread_mutex_lock(&f->mu);
 		store_flag(&f->consumer_waits, 1);
 		while (!has_page(f) && !f->done && !stop_set(stop)) {
