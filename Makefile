@@ -55,6 +55,9 @@ build/asan/unit/%: tests/unit/%.c $(SRC:src/%.c=build/asan/%.o) | build/asan/uni
 build/tsan/%.o: src/%.c $(wildcard src/*.h) | build/tsan
 	$(CC) $(STD) $(TSAN_FLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
 
+# Kept between runs (make would delete them as intermediate files).
+.SECONDARY: $(SRC:src/%.c=build/tsan/%.o)
+
 build/tsan/unit/%: tests/unit/%.c $(SRC:src/%.c=build/tsan/%.o) | build/tsan/unit
 	$(CC) $(STD) $(TSAN_FLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(SRC:src/%.c=build/tsan/%.o) $(LIBS) $$(pkg-config --libs cmocka)
 

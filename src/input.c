@@ -539,7 +539,7 @@ static int nap_until(int (*ok)(struct input_feed *), struct input_feed *f)
 	return 0;
 }
 
-/* The reader may fill a slot: the consumer holds at most slot tail - 1. */
+/* The reader may fill slot head: the consumer holds slot tail until its next call. */
 static int has_room(struct input_feed *f)
 {
 	return f->head - load_count(&f->tail) < FEED_SLOTS - 1;

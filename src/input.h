@@ -65,7 +65,7 @@ int input_feed_start(struct input_feed **out, char **files, size_t nfiles, int b
 int input_feed_next(struct input_feed *f, struct page **pg, const char **body,
 		    const char **file, const volatile int *stop, struct err *e);
 
-/* Input bytes read so far (as on disk). */
+/* Input bytes read (as on disk): the total once input_feed_next has returned 0. */
 unsigned long long input_feed_bytes(const struct input_feed *f);
 
 /* Stop the reader (interrupting a blocked read), join it, free. NULL is fine. */
