@@ -20,7 +20,7 @@ UNIT    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -O1 -g -fsanitize=thread
 # The modules that run threads: their tests again under ThreadSanitizer.
-TSAN_UNIT := test_input test_sink test_spool
+TSAN_UNIT := test_pool test_sink test_spool
 
 .PHONY: all deps test test-deps unit e2e demo bench clean install fuzz
 all: waexport

@@ -11,6 +11,7 @@ enum err_kind {
 	ERR_NONE = 0,
 	ERR_USAGE,       /* 64: bad option, number, date, missing key */
 	ERR_DATA,        /* 65: invalid JSON or unexpected shape */
+	ERR_NOINPUT,     /* 66: an input file cannot be opened or read */
 	ERR_UNAVAILABLE, /* 69: API unreachable or failing after retries */
 	ERR_SOFTWARE,    /* 70: out of memory, internal failure */
 	ERR_CANTCREAT,   /* 73: output file could not be created */

@@ -43,6 +43,7 @@ static int exit_code(const struct err *e)
 	case ERR_NONE: return 0;
 	case ERR_USAGE: return 64;
 	case ERR_DATA: return 65;
+	case ERR_NOINPUT: return 66;
 	case ERR_UNAVAILABLE: return 69;
 	case ERR_SOFTWARE: return 70;
 	case ERR_CANTCREAT: return 73;

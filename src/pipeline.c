@@ -1,6 +1,5 @@
 #include "pipeline.h"
 #include "fsutil.h"
-#include "hold.h"
 #include "outpath.h"
 #include "seen.h"
 #include "split.h"
@@ -30,9 +29,7 @@ struct pipeline {
 	size_t *ends;               /* ...with where each page's rows end */
 	size_t nends, ends_cap;
 	struct buf chunk;           /* the batch with its pages reversed, for the sink */
-	struct hold *hold;          /* ascending pages: the last rows, until no earlier copy comes */
 	unsigned char *keep;        /* per element of the current page */
-	uint64_t *hash;             /* per element: its unique's hash */
 	size_t keep_cap;
 	struct pipeline_stats stats;
 	struct pipeline_checkpoint cp;
@@ -140,7 +137,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		goto fail;
 	}
 	/* Oldest order from newest-first pages: the sink turns the batches around. */
-	pl->opts.sink.reverse = opts->order == ORDER_OLDEST && !opts->ascending;
+	pl->opts.sink.reverse = opts->order == ORDER_OLDEST;
 	if (opts->split_chats || opts->merge_segments) {
 		char dir[4096];
 		const char *t = getenv("TMPDIR");
@@ -164,10 +161,6 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 	}
 	if (sink_open(&pl->sink, &pl->opts.sink, e))
 		goto fail;
-	if (opts->ascending && !(pl->hold = hold_new())) {
-		err_nomem(e);
-		goto fail;
-	}
 	if (writer_begin(pl->writer, sink_buf(pl->sink))) {
 		err_nomem(e);
 		goto fail;
@@ -188,31 +181,17 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 {
 	if (n > pl->keep_cap) {
 		unsigned char *k = realloc(pl->keep, n);
-		uint64_t *h = realloc(pl->hash, n * sizeof(*h));
 
-		if (k)
-			pl->keep = k;
-		if (h)
-			pl->hash = h;
-		if (!k || !h)
+		if (!k)
 			return err_nomem(e);
+		pl->keep = k;
 		pl->keep_cap = n;
 	}
 	if (page_extract(pg, body))
 		return err_nomem(e);
-	/* Prefetch the slots of every unique first (hashed by extraction): the misses overlap. */
 	for (size_t i = 0; i < n; i++) {
 		const struct record *r = page_rec(pg, body, i);
-
-		pl->keep[i] = r && r->f[REC_UNIQUE].kind != FIELD_ABSENT;
-		if (pl->keep[i]) {
-			pl->hash[i] = r->unique_hash;
-			seen_prefetch(pl->seen, pl->hash[i]);
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct record *r = page_rec(pg, body, i);
-		int has_unique = pl->keep[i];
+		int has_unique = r && r->f[REC_UNIQUE].kind != FIELD_ABSENT, dup;
 
 		pl->keep[i] = 0;
 		if (!r) {
@@ -242,16 +221,12 @@ static int mark_fresh(struct pipeline *pl, struct page *pg, const char *body, si
 		if (!has_unique) {
 			warn_note(pl->warn, "byte %zu: message without 'unique'; written, but it cannot "
 				  "be de-duplicated", r->offset);
-		} else if (seen_check(pl->seen, pl->hash[i])) {
-			unsigned long long first, end;
-
+		} else if ((dup = seen_check(pl->seen, r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len))) {
+			if (dup < 0)
+				return err_nomem(e);
 			pl->stats.duplicates++;
 			res->repeated++;
-			/* Backward reading: this copy comes first in the input; it wins if it can. */
-			if (!pl->hold || !hold_cancel(pl->hold, pl->hash[i], &first, &end))
-				continue;
-			pl->stats.messages--;
-			warn_forget(pl->warn, first, end); /* forward reading never wrote that copy */
+			continue;
 		}
 		pl->keep[i] = has_unique ? KEEP_KEYED : KEEP_UNKEYED;
 		res->fresh++;
@@ -450,7 +425,7 @@ static int commit_chats(struct pipeline *pl, struct err *e)
 		for (;;) {
 			if (outpath_expand(pl->opts.sink.path, &v, &path, e))
 				goto out;
-			if (!seen_check(names, seen_hash(path, strlen(path))))
+			if (!seen_check_bytes(names, path, strlen(path)))
 				break;
 			free(path);
 			snprintf(unique_name, sizeof(unique_name), "%.200s-%d", chat, ++k);
@@ -535,14 +510,6 @@ const unsigned char *pipeline_selected(const struct pipeline *pl)
 	return pl->keep;
 }
 
-/* Held rows leave a buffer at a time, swapped into the sink after what it has. */
-static int to_sink(void *ctx, struct buf *full, struct err *e)
-{
-	struct sink *s = ctx;
-
-	return (sink_buf(s)->len && sink_chunk(s, sink_buf(s), e)) || sink_chunk(s, full, e) ? -1 : 0;
-}
-
 static int write_selected(struct pipeline *pl, struct page *pg, const char *body, struct err *e)
 {
 	size_t n = page_count(pg);
@@ -560,18 +527,7 @@ static int write_selected(struct pipeline *pl, struct page *pg, const char *body
 
 			if (!pl->keep[i])
 				continue;
-			if (pl->hold) {
-				struct hold_tag tag = {
-					.hash = pl->keep[i] == KEEP_KEYED ? &pl->hash[i] : NULL,
-					.note_first = pl->warn->seq,
-				};
-
-				if (write_row(pl, pg, body, i, hold_buf(pl->hold), e))
-					return -1;
-				tag.note_end = pl->warn->seq;
-				if (hold_row(pl->hold, &tag, to_sink, pl->sink, e))
-					return -1;
-			} else if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) ||
+			if (write_row(pl, pg, body, i, sink_buf(pl->sink), e) ||
 				   sink_flush(pl->sink, e)) {
 				return -1;
 			}
@@ -584,12 +540,23 @@ static int write_selected(struct pipeline *pl, struct page *pg, const char *body
 	return end_page_in_batch(pl, e);
 }
 
+/* A spool's failure is the output's: say which output (SPEC §3). */
+static int name_output(const struct pipeline *pl, struct err *e)
+{
+	const char *path = pl->opts.sink.path;
+
+	if ((e->kind == ERR_IO || e->kind == ERR_CANTCREAT) && path && strcmp(path, "-") &&
+	    !strstr(e->msg, path))
+		err_prefix(e, "%s: ", path);
+	return -1;
+}
+
 int pipeline_write(struct pipeline *pl, struct page *pg, const char *body, struct err *e)
 {
 	int rc = write_selected(pl, pg, body, e);
 
 	pl->media = NULL;
-	return rc;
+	return rc ? name_output(pl, e) : 0;
 }
 
 int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
@@ -606,8 +573,6 @@ int pipeline_segment_end(struct pipeline *pl, struct err *e)
 	}
 	if (pl->split)
 		return 0;
-	if (pl->hold && hold_drain(pl->hold, to_sink, pl->sink, e))
-		return -1;
 	return flush_batch(pl, e) || sink_segment_end(pl->sink, e) ? -1 : 0;
 }
 
@@ -617,9 +582,7 @@ int pipeline_commit(struct pipeline *pl, struct err *e)
 		return commit_merge(pl, e);
 	if (pl->split)
 		return commit_chats(pl, e);
-	if (pl->hold && hold_drain(pl->hold, to_sink, pl->sink, e))
-		return -1;
-	return flush_batch(pl, e) || sink_commit(pl->sink, e) ? -1 : 0;
+	return flush_batch(pl, e) || sink_commit(pl->sink, e) ? name_output(pl, e) : 0;
 }
 
 size_t pipeline_files(const struct pipeline *pl)
@@ -639,12 +602,10 @@ void pipeline_close(struct pipeline *pl)
 	buf_free(&pl->chat_name);
 	writer_free(pl->writer);
 	seen_free(pl->seen);
-	hold_free(pl->hold);
 	buf_free(&pl->batch);
 	buf_free(&pl->chunk);
 	free(pl->ends);
 	free(pl->keep);
-	free(pl->hash);
 	newest_clear(&pl->newest);
 	newest_clear(&pl->taken);
 	free(pl);

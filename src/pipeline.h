@@ -24,8 +24,6 @@ struct pipeline_opts {
 	int split_chats;                /* sink.path holds {chat}: one file per conversation */
 	int merge_segments;             /* several --to in one file: merged by time at commit */
 	enum pipeline_order order;
-	int ascending;                  /* pages come oldest first (convert reading backward);
-					   not with split_chats or merge_segments */
 	int has_since, has_until;       /* keep times in [since, until) */
 	long long since, until;
 };

@@ -1,6 +1,8 @@
 #include "run_impl.h"
 #include "fsutil.h"
-#include "input.h"
+#include "pages.h"
+#include "pool.h"
+#include "source.h"
 #include "metrics.h"
 #include "outpath.h"
 #include "when.h"
@@ -123,10 +125,6 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
-		/* Rows reach the output before the pass may give up: only a temporary file can take that back. */
-		if (r->backward && !fsutil_regular_or_new(g->path))
-			r->backward = 0;
-		po.ascending = r->backward;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(r->targets[k].path, g->path))
 				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
@@ -141,51 +139,46 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 	return 0;
 }
 
+static int on_convert_page(void *ctx, struct page *pg, const char *body, size_t len,
+			   const char *file, struct err *e)
+{
+	struct run *r = ctx;
+	struct pipeline_page_result res;
+
+	(void)len;
+	if (file != r->last_file) {
+		warn_where(&r->warn, "%s", file);
+		r->last_file = file;
+	}
+	if (pipeline_page(r->current->pipeline, pg, body, &res, e))
+		return -1;
+	run_show_progress(r);
+	return 0;
+}
+
 static int run_convert(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
 	char *stdin_only[] = { "-" };
 	char **files = o->nfiles ? o->files : stdin_only;
 	size_t nfiles = o->nfiles ? o->nfiles : 1;
-	struct input_feed *feed = NULL;
-	struct page *pg;
-	const char *body, *file, *last_file = NULL;
-	int got;
+	struct source *src = NULL;
+	struct pages *pages = NULL;
+	int rc = -1;
 
 	if (!o->nfiles && isatty(STDIN_FILENO))
 		return err_set(e, ERR_USAGE, "no input: name saved API responses (FILE...) or pipe "
 			       "them into standard input (see 'waexport convert --help')");
-	/* Fail before writing anything when an input cannot be read. */
-	for (size_t i = 0; i < nfiles; i++)
-		if (strcmp(files[i], "-") && access(files[i], R_OK))
-			return err_set(e, ERR_USAGE, "%s: cannot read: %s", files[i], strerror(errno));
-	if (input_feed_start(&feed, files, nfiles, r->backward, e))
-		return -1;
-	if (r->backward)
-		warn_hold(&r->warn); /* held rows may be replaced, the pass may start again */
 	r->current = &r->targets[0];
-	while ((got = input_feed_next(feed, &pg, &body, &file, r->stop, e)) == 1) {
-		struct pipeline_page_result res;
-
-		if (file != last_file) {
-			warn_where(&r->warn, "%s", file);
-			last_file = file;
-		}
-		if (pipeline_page(r->current->pipeline, pg, body, &res, e)) {
-			got = -1;
-			break;
-		}
-		run_show_progress(r);
-	}
-	input_feed_stop(feed);
-	if (got == INPUT_NOT_LINES) {
-		/* Not one page per line: nothing is committed or shown; read forward instead. */
-		r->backward = 0;
-		warn_discard(&r->warn);
-		return RUN_AGAIN;
-	}
-	warn_release(&r->warn);
-	return got < 0 ? -1 : 0;
+	if (source_open(&src, files, nfiles, r->stop, &r->warn, e) ||
+	    pages_open(&pages, pool_default_workers(), e))
+		goto out;
+	rc = pages_run(pages, src, on_convert_page, r, r->stop, e);
+	r->bytes_in = source_bytes(src);
+out:
+	pages_close(pages);
+	source_close(src);
+	return rc;
 }
 
 static void summary(struct run *r)
@@ -303,9 +296,6 @@ int run_execute(struct run *r, struct err *e)
 	}
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
-	/* Oldest first from files that allow it: pages in that order, no spool. */
-	r->backward = o->cmd == CMD_CONVERT && !o->order_newest && o->nfiles &&
-		      !outpath_uses(o->output, "{chat}") && input_backward_ok(o->files, o->nfiles);
 	for (;;) {
 		int got;
 

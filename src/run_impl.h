@@ -52,7 +52,7 @@ struct run {
 	int probe_grew;
 	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
 	int sequential;              /* growth seen: one page at a time */
-	int backward;                /* convert reads its files last line first */
+	const char *last_file;       /* convert: the file of the last page, for warnings */
 	unsigned long long bytes_in;
 	double started;
 };

@@ -9,6 +9,8 @@
 struct seen {
 	uint64_t *cur, *old;
 	size_t ncur;
+	char *key;               /* a unique with escapes, in its canonical form */
+	size_t key_cap;
 };
 
 struct seen *seen_new(void)
@@ -32,6 +34,7 @@ void seen_free(struct seen *s)
 		return;
 	free(s->cur);
 	free(s->old);
+	free(s->key);
 	free(s);
 }
 
@@ -99,15 +102,103 @@ static int lookup(const uint64_t *t, uint64_t h, size_t *slot)
 	return 0;
 }
 
-void seen_prefetch(const struct seen *s, uint64_t h)
+static int hex4(const char *p, unsigned *out)
 {
-	size_t i = (size_t)h & (TABLE_SIZE - 1);
+	unsigned v = 0;
 
-	__builtin_prefetch(&s->old[i]);
-	__builtin_prefetch(&s->cur[i], 1);
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v |= (unsigned)((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
 }
 
-int seen_check(struct seen *s, uint64_t h)
+static size_t put_utf8(char *d, unsigned cp)
+{
+	if (cp < 0x80) {
+		d[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (char)(0xC0 | cp >> 6);
+		d[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (char)(0xE0 | cp >> 12);
+		d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		d[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	d[0] = (char)(0xF0 | cp >> 18);
+	d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	d[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/*
+ * The unique as the string it stands for, one form per string: escapes of
+ * valid characters decoded, so "\u0064" is "d" (SPEC §5.7). What decodes to
+ * nothing valid (a lone surrogate) or to NUL keeps a \uxxxx form, and a real
+ * backslash is written doubled, so no two different strings meet, as they
+ * would if both became U+FFFD. Never longer than the escaped text.
+ */
+static size_t canonical(char *d, const char *p, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned cp, lo;
+
+		if (p[i] != '\\' || i + 1 == len) {
+			d[n++] = p[i];
+			continue;
+		}
+		i++;
+		if (p[i] != 'u' || i + 4 >= len || hex4(p + i + 1, &cp)) {
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			const char *k = strchr(from, p[i]);
+
+			if (p[i] == '\\') {
+				d[n++] = '\\';
+				d[n++] = '\\';
+			} else {
+				d[n++] = k && *k ? to[k - from] : p[i];
+			}
+			continue;
+		}
+		i += 4;
+		if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < len && p[i + 1] == '\\' &&
+		    p[i + 2] == 'u' && !hex4(p + i + 3, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+			n += put_utf8(d + n, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+			i += 6;
+		} else if ((cp >= 0xD800 && cp < 0xE000) || cp == 0) {
+			static const char hexd[] = "0123456789abcdef";
+
+			d[n++] = '\\';
+			d[n++] = 'u';
+			for (int k = 12; k >= 0; k -= 4)
+				d[n++] = hexd[(cp >> k) & 0xF];
+		} else if (cp == '\\') {
+			d[n++] = '\\';
+			d[n++] = '\\';
+		} else {
+			n += put_utf8(d + n, cp);
+		}
+	}
+	return n;
+}
+
+static int check_hash(struct seen *s, uint64_t h)
 {
 	size_t slot, unused;
 
@@ -125,4 +216,24 @@ int seen_check(struct seen *s, uint64_t h)
 	s->cur[slot] = h;
 	s->ncur++;
 	return 0;
+}
+
+int seen_check(struct seen *s, const char *unique, size_t len)
+{
+	if (!memchr(unique, '\\', len))
+		return check_hash(s, seen_hash(unique, len));
+	if (len > s->key_cap) {
+		char *k = realloc(s->key, len);
+
+		if (!k)
+			return -1;
+		s->key = k;
+		s->key_cap = len;
+	}
+	return check_hash(s, seen_hash(s->key, canonical(s->key, unique, len)));
+}
+
+int seen_check_bytes(struct seen *s, const char *p, size_t len)
+{
+	return check_hash(s, seen_hash(p, len));
 }

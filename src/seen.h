@@ -25,15 +25,18 @@ struct seen;
 struct seen *seen_new(void);
 void seen_free(struct seen *s);
 
+/* A 64-bit hash of bytes (never 0), for tables keyed by names. */
 uint64_t seen_hash(const char *p, size_t len);
 
 /*
- * Start loading the slots a later seen_check(h) will probe: a page's hashes
- * are prefetched together, so the cache misses overlap instead of queueing.
+ * 1 when this unique (the body of a JSON string as sent, escapes and all)
+ * was seen among the last SEEN_WINDOW, else remember it and return 0; -1
+ * when memory runs out. Uniques are compared as the strings they stand for
+ * ("\u0064" is "d"), and strings that differ never compare equal.
  */
-void seen_prefetch(const struct seen *s, uint64_t h);
+int seen_check(struct seen *s, const char *unique, size_t len);
 
-/* 1 if the hash was seen (a duplicate), else remember it and return 0. */
-int seen_check(struct seen *s, uint64_t h);
+/* The same for plain bytes, compared as they are. */
+int seen_check_bytes(struct seen *s, const char *p, size_t len);
 
 #endif

@@ -31,56 +31,19 @@ static void show(struct warn *w, const char *text)
 
 void warn_note(struct warn *w, const char *fmt, ...)
 {
-	struct warn_line line;
+	char text[320];
 	size_t n = 0;
 	va_list ap;
 
 	w->count++;
-	line.seq = w->seq++;
-	if (w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX ||
-	    (w->holding && w->nheld == WARN_HELD_MAX))
+	if (w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
 		return;
 	if (w->where[0])
-		n = (size_t)snprintf(line.text, sizeof(line.text), "%s: ", w->where);
-	if (n < sizeof(line.text)) {
+		n = (size_t)snprintf(text, sizeof(text), "%s: ", w->where);
+	if (n < sizeof(text)) {
 		va_start(ap, fmt);
-		vsnprintf(line.text + n, sizeof(line.text) - n, fmt, ap);
+		vsnprintf(text + n, sizeof(text) - n, fmt, ap);
 		va_end(ap);
 	}
-	if (w->holding)
-		w->held[w->nheld++] = line;
-	else
-		show(w, line.text);
-}
-
-void warn_hold(struct warn *w)
-{
-	w->holding = 1;
-	w->count_before_hold = w->count;
-}
-
-void warn_forget(struct warn *w, unsigned long long first, unsigned long long end)
-{
-	unsigned k = 0;
-
-	w->count -= end - first;
-	for (unsigned i = 0; i < w->nheld; i++)
-		if (w->held[i].seq < first || w->held[i].seq >= end)
-			w->held[k++] = w->held[i];
-	w->nheld = k;
-}
-
-void warn_release(struct warn *w)
-{
-	w->holding = 0;
-	for (unsigned i = 0; i < w->nheld; i++)
-		show(w, w->held[i].text);
-	w->nheld = 0;
-}
-
-void warn_discard(struct warn *w)
-{
-	w->holding = 0;
-	w->nheld = 0;
-	w->count = w->count_before_hold;
+	show(w, text);
 }

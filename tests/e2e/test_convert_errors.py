@@ -136,9 +136,47 @@ def test_fail_object_after_good_pages_fails_the_run(waexport, tmp_path):
 
 # ---------------------------------------------------------------- usage: 64
 
-def test_missing_input_file(waexport, tmp_path):
-    line = assert_error(waexport(["convert", GOOD, tmp_path / "no-such-page.json"]), 64)
+def test_missing_input_file_is_66_and_nothing_is_written(waexport, tmp_path):
+    """SPEC §3: an input that cannot be opened is 66, named, before any output."""
+    out = tmp_path / "out.csv"
+    line = assert_error(waexport(["convert", "-o", out, GOOD, tmp_path / "no-such-page.json"]), 66)
     assert "no-such-page.json" in line
+    assert not out.exists()
+
+
+def test_directory_as_input_is_66_naming_it(waexport, tmp_path):
+    line = assert_error(waexport(["convert", tmp_path]), 66)
+    assert str(tmp_path) in line and "directory" in line
+
+
+def test_unreadable_input_is_66(waexport, tmp_path):
+    import os
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    f = tmp_path / "secret.json"
+    f.write_text("[]")
+    f.chmod(0)
+    assert_error(waexport(["convert", f]), 66)
+
+
+def test_empty_input_file_is_a_warning(waexport, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    p = waexport(["convert", empty, GOOD])
+    assert p.returncode == 0, p.stderr.decode()
+    err = p.stderr.decode()
+    assert "warning:" in err and "empty.json" in err and "empty" in err
+
+
+def test_byte_order_mark_is_skipped_with_a_warning(waexport, tmp_path):
+    """SPEC §5.7: a leading UTF-8 BOM is skipped with a warning, the pages are read."""
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + open(GOOD, "rb").read())
+    p = waexport(["convert", bom])
+    q = waexport(["convert", GOOD])
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout == q.stdout
+    assert "byte-order mark" in p.stderr.decode()
 
 
 @pytest.mark.parametrize("args", [

@@ -27,6 +27,19 @@ static uint64_t hash_n(unsigned long n)
 	return seen_hash(tmp, (size_t)len);
 }
 
+static int check_n(struct seen *s, unsigned long n)
+{
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "wamid.%08lx", n);
+
+	return seen_check(s, tmp, (size_t)len);
+}
+
+static int check_str(struct seen *s, const char *u)
+{
+	return seen_check(s, u, strlen(u));
+}
+
 /*
  * The values themselves are part of the contract: --media-dir names the
  * file of a long id after its hash, so a changed function would download
@@ -98,14 +111,14 @@ static void test_check_first_then_duplicate(void **state)
 
 	(void)state;
 	assert_non_null(s);
-	assert_int_equal(seen_check(s, hash_of("m1")), 0);
-	assert_int_equal(seen_check(s, hash_of("m1")), 1);
-	assert_int_equal(seen_check(s, hash_of("m1")), 1);
-	assert_int_equal(seen_check(s, hash_of("m2")), 0);
-	assert_int_equal(seen_check(s, hash_of("m2")), 1);
-	assert_int_equal(seen_check(s, hash_of("m1")), 1);
-	assert_int_equal(seen_check(s, hash_of("")), 0);
-	assert_int_equal(seen_check(s, hash_of("")), 1);
+	assert_int_equal(check_str(s, "m1"), 0);
+	assert_int_equal(check_str(s, "m1"), 1);
+	assert_int_equal(check_str(s, "m1"), 1);
+	assert_int_equal(check_str(s, "m2"), 0);
+	assert_int_equal(check_str(s, "m2"), 1);
+	assert_int_equal(check_str(s, "m1"), 1);
+	assert_int_equal(check_str(s, ""), 0);
+	assert_int_equal(check_str(s, ""), 1);
 	seen_free(s);
 }
 
@@ -117,20 +130,20 @@ static void window_after(unsigned long n)
 
 	assert_non_null(s);
 	for (unsigned long i = 0; i < n; i++)
-		assert_int_equal(seen_check(s, hash_n(i)), 0);
+		assert_int_equal(check_n(s, i), 0);
 	/*
 	 * A remembered hash is not inserted again, so checking the window does
 	 * not change it; newest first, so a forgotten one would show as the
 	 * first failure rather than disturb the rest.
 	 */
 	for (unsigned long i = n; i-- > first;) {
-		if (seen_check(s, hash_n(i)) != 1)
+		if (check_n(s, i) != 1)
 			fprintf(stderr, "after %lu insertions, #%lu (%lu back) is forgotten\n", n, i,
 				n - i);
-		assert_int_equal(seen_check(s, hash_n(i)), 1);
+		assert_int_equal(check_n(s, i), 1);
 	}
 	/* Something never inserted is new. */
-	assert_int_equal(seen_check(s, hash_n(n + 1000000)), 0);
+	assert_int_equal(check_n(s, n + 1000000), 0);
 	seen_free(s);
 }
 
@@ -159,7 +172,7 @@ static void test_shifted_pages(void **state)
 		unsigned long startp = next >= 3 ? next - 3 : 0;
 
 		for (unsigned long i = startp; i < startp + 50; i++) {
-			int r = seen_check(s, hash_n(i));
+			int r = check_n(s, i);
 
 			if (i < next) {
 				assert_int_equal(r, 1);
@@ -185,24 +198,38 @@ static void test_bounded_memory_forgets_old(void **state)
 	(void)state;
 	assert_non_null(s);
 	for (unsigned long i = 0; i < 4 * SEEN_WINDOW; i++)
-		assert_int_equal(seen_check(s, hash_n(i)), 0);
+		assert_int_equal(check_n(s, i), 0);
 	/* The first window is long gone (at most two generations of SEEN_WINDOW are kept). */
 	for (unsigned long i = 0; i < 1000; i++)
-		forgotten += seen_check(s, hash_n(i)) == 0;
+		forgotten += check_n(s, i) == 0;
 	assert_int_equal(forgotten, 1000);
 	seen_free(s);
 }
 
-static void test_prefetch_is_harmless(void **state)
+/* SPEC §5.7: uniques are compared decoded; strings that differ stay apart. */
+static void test_uniques_compare_as_decoded_strings(void **state)
 {
 	struct seen *s = seen_new();
 
 	(void)state;
 	assert_non_null(s);
-	seen_prefetch(s, hash_of("a"));
-	assert_int_equal(seen_check(s, hash_of("a")), 0);
-	seen_prefetch(s, hash_of("a"));
-	assert_int_equal(seen_check(s, hash_of("a")), 1);
+	assert_int_equal(check_str(s, "d"), 0);
+	assert_int_equal(check_str(s, "\\u0064"), 1);        /* \u0064 is d */
+	assert_int_equal(check_str(s, "\\u05e9x"), 0);
+	assert_int_equal(check_str(s, "\xd7\xa9x"), 1);      /* the same letter, raw UTF-8 */
+	assert_int_equal(check_str(s, "\\ud83d\\ude00"), 0);
+	assert_int_equal(check_str(s, "\xf0\x9f\x98\x80"), 1);
+	assert_int_equal(check_str(s, "a\\/b"), 0);
+	assert_int_equal(check_str(s, "a/b"), 1);
+	/* Each of these would be U+FFFD decoded; as uniques they are four messages. */
+	assert_int_equal(check_str(s, "a\\u0000b"), 0);
+	assert_int_equal(check_str(s, "a\\ufffdb"), 0);
+	assert_int_equal(check_str(s, "a\\ud800b"), 0);
+	assert_int_equal(check_str(s, "a\\udbffb"), 0);
+	assert_int_equal(check_str(s, "a\\uD800b"), 1);      /* hex case does not matter */
+	/* An escaped backslash followed by "ud800" is another string again. */
+	assert_int_equal(check_str(s, "a\\\\ud800b"), 0);
+	assert_int_equal(check_str(s, "a\\u005cud800b"), 1);   /* \u005c is that backslash */
 	seen_free(s);
 }
 
@@ -215,7 +242,7 @@ int main(void)
 		cmocka_unit_test(test_window_guarantee),
 		cmocka_unit_test(test_shifted_pages),
 		cmocka_unit_test(test_bounded_memory_forgets_old),
-		cmocka_unit_test(test_prefetch_is_harmless),
+		cmocka_unit_test(test_uniques_compare_as_decoded_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
