@@ -286,10 +286,18 @@ static void release_buffers(struct out *s)
 /* The gzip trailer and every pending byte out to the file. */
 static int drain(struct out *s, struct err *e)
 {
-	if (s->z && sync_own_stream(s, e))
-		return -1;
-	if (s->z && gz_member_trailer(&s->pend, s->crc, s->isize))
-		return err_nomem(e);
+	/*
+	 * Appending nothing leaves the file's bytes as they were (issue 13): no
+	 * empty member. Only the header waits in pend then, never written.
+	 */
+	if (s->z && s->appending && !s->isize && !s->z_dirty) {
+		s->pend.len = 0;
+	} else if (s->z) {
+		if (sync_own_stream(s, e))
+			return -1;
+		if (gz_member_trailer(&s->pend, s->crc, s->isize))
+			return err_nomem(e);
+	}
 	return flush_pend(s, e);
 }
 

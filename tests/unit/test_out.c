@@ -575,6 +575,15 @@ static void test_append_gzip_new_member(void **state)
 	check_gzip_file(fx->path, &want, 2);
 	assert_int_equal(file_mode(fx->path), 0660);
 	assert_int_equal(count_entries(fx->dir), 1);
+
+	/* A quiet run adds no empty member: the bytes stay as they were. */
+	read_file(fx->path, &one);
+	s = open_out(fx->path, 1, 1);
+	assert_int_equal(out_write(s, "", 0, &e), 0);
+	commit(s);
+	read_file(fx->path, &two);
+	assert_int_equal(two.len, one.len);
+	assert_memory_equal(two.data, one.data, one.len);
 	gz_deflater_free(d);
 	buf_free(&one);
 	buf_free(&two);
