@@ -19,8 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -523,6 +528,60 @@ static void test_append_plain(void **state)
 	buf_free(&got);
 }
 
+/* In a child: copy_file_range refused (EXDEV), as on file systems that lack it. */
+static void refuse_copy_file_range(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_copy_file_range, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EXDEV & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		_exit(2);
+}
+
+/* Without shared extents or copy_file_range the bytes are read and written. */
+static void test_append_by_read_and_write(void **state)
+{
+	struct fx *fx = *state;
+	struct buf old = BUF_INIT, got = BUF_INIT;
+	int status;
+	pid_t pid;
+
+	make_rows(&old, 200000, 14);
+	write_file(fx->path, old.data, old.len, 0640);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct out_opts o = { .path = fx->path, .gzip = 0, .level = 6, .append = 1 };
+		struct out *s = NULL;
+		struct err e;
+
+		refuse_copy_file_range();
+		/* A probe: the filter is in place. */
+		if (syscall(__NR_copy_file_range, -1, NULL, -1, NULL, 1, 0) != -1 || errno != EXDEV)
+			_exit(3);
+		_exit(out_open(&s, &o, &e) || !out_appending(s) || out_write(s, "end\n", 4, &e) ||
+		      out_commit(s, &e) ? 4 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2)
+		skip(); /* no seccomp here */
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(buf_add(&old, "end\n", 4), 0);
+	read_file(fx->path, &got);
+	assert_int_equal(got.len, old.len);
+	assert_memory_equal(got.data, old.data, old.len);
+	assert_int_equal(file_mode(fx->path), 0640);
+	assert_int_equal(count_entries(fx->dir), 1);
+	buf_free(&old);
+	buf_free(&got);
+}
+
 /* Nothing to append to: a missing or empty target is written from the start. */
 static void test_append_to_missing_or_empty(void **state)
 {
@@ -737,6 +796,7 @@ int main(void)
 		T(test_mix_write_and_deflated),
 		T(test_deflated_needs_gzip),
 		T(test_append_plain),
+		T(test_append_by_read_and_write),
 		T(test_append_to_missing_or_empty),
 		T(test_append_gzip_new_member),
 		T(test_symlinked_target),
