@@ -78,9 +78,7 @@ static int write_fd(struct out *s, const void *p, size_t n, struct err *e)
 
 static int flush_pend(struct out *s, struct err *e)
 {
-	if (!s->pend.len)
-		return 0;
-	if (write_fd(s, s->pend.data, s->pend.len, e))
+	if (s->pend.len && write_fd(s, s->pend.data, s->pend.len, e))
 		return -1;
 	s->pend.len = 0;
 	return 0;
@@ -89,9 +87,7 @@ static int flush_pend(struct out *s, struct err *e)
 /* Bytes that go to the file as they are: gathered, or written at once when large. */
 static int emit(struct out *s, const void *p, size_t n, struct err *e)
 {
-	if (s->pend.len + n <= OUT_BUF)
-		return buf_add(&s->pend, p, n) ? err_nomem(e) : 0;
-	if (flush_pend(s, e))
+	if (s->pend.len + n > OUT_BUF && flush_pend(s, e))
 		return -1;
 	if (n >= OUT_BUF)
 		return write_fd(s, p, n, e);
@@ -158,24 +154,24 @@ int out_write_deflated(struct out *s, const void *z, size_t zlen, uint32_t crc,
  */
 static int carry_bytes(struct out *s, int old, unsigned long long size, struct err *e)
 {
-	loff_t off = 0;
+	unsigned long long done = 0;
 	char tmp[64 * 1024];
 
 	if (ioctl(s->fd, FICLONE, old) == 0)
 		return lseek(s->fd, 0, SEEK_END) < 0 ? io_error(s, errno, "seek", e) : 0;
-	while ((unsigned long long)off < size) {
-		ssize_t n = copy_file_range(old, &off, s->fd, NULL, size - (unsigned long long)off, 0);
+	while (done < size) {
+		loff_t off = (loff_t)done;
+		ssize_t n = copy_file_range(old, &off, s->fd, NULL, size - done, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break; /* not offered here (EXDEV, ENOSYS, EINVAL...): read and write the rest */
+		done += (unsigned long long)n;
 	}
-	while ((unsigned long long)off < size) {
-		size_t want = size - (unsigned long long)off < sizeof(tmp)
-				      ? (size_t)(size - (unsigned long long)off)
-				      : sizeof(tmp);
-		ssize_t r = pread(old, tmp, want, off);
+	while (done < size) {
+		size_t want = size - done < sizeof(tmp) ? (size_t)(size - done) : sizeof(tmp);
+		ssize_t r = pread(old, tmp, want, (off_t)done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -183,7 +179,7 @@ static int carry_bytes(struct out *s, int old, unsigned long long size, struct e
 			return io_error(s, r ? errno : EIO, "reading the existing file", e);
 		if (fsutil_write_all(s->fd, tmp, (size_t)r))
 			return io_error(s, errno, "copying the existing file", e);
-		off += r;
+		done += (unsigned long long)r;
 	}
 	return 0;
 }
