@@ -1,0 +1,171 @@
+#include "order.h"
+#include "buf.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Small chunks gather here before a write(2); larger ones go straight from the caller. */
+#define ORDER_WBUF (1u << 20)
+/* Marks each chunk's tail, so a replay that lands anywhere else says so. */
+#define ORDER_MAGIC 0x6f726472u
+
+/*
+ * Each chunk is stored as its bytes followed by this tail: reading the file
+ * backwards, the tail says how far back the chunk starts.
+ */
+struct tail {
+	uint64_t len;
+	uint64_t raw_len;
+	uint32_t crc;
+	uint32_t magic;
+};
+
+struct order {
+	int fd;
+	char *dir;
+	struct buf wbuf;         /* chunks not yet written */
+	struct buf rbuf;         /* one chunk while replaying */
+	unsigned long long size; /* bytes in the file */
+};
+
+static int order_io(struct order *o, const char *what, struct err *e)
+{
+	int errnum = errno ? errno : EIO;
+
+	err_set(e, ERR_IO, "temporary spool for --order oldest in %s: %s failed: %s (it needs "
+		"about as much free space as the output; TMPDIR chooses the directory)", o->dir, what,
+		strerror(errnum));
+	e->errnum = errnum;
+	return -1;
+}
+
+/* An unnamed file in dir: O_TMPFILE, or a named one unlinked at once. */
+static int open_unlinked(const char *dir)
+{
+	char path[4096];
+	char *tmp = NULL;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	snprintf(path, sizeof(path), "%s/waexport-order", dir);
+	fd = fsutil_temp_beside(path, &tmp);
+	if (fd >= 0) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return fd;
+}
+
+int order_open(struct order **out, const char *dir, struct err *e)
+{
+	struct order *o = calloc(1, sizeof(*o));
+	const char *t = getenv("TMPDIR");
+
+	*out = NULL;
+	if (!dir)
+		dir = t && *t ? t : "/tmp";
+	if (!o || !(o->dir = strdup(dir))) {
+		free(o);
+		return err_nomem(e);
+	}
+	o->fd = open_unlinked(dir);
+	if (o->fd < 0) {
+		err_set(e, ERR_CANTCREAT, "cannot create a temporary spool for --order oldest in %s: %s "
+			"(TMPDIR chooses the directory)", dir, strerror(errno));
+		e->errnum = errno;
+		order_close(o);
+		return -1;
+	}
+	*out = o;
+	return 0;
+}
+
+static int flush_wbuf(struct order *o, struct err *e)
+{
+	if (o->wbuf.len && fsutil_write_all(o->fd, o->wbuf.data, o->wbuf.len))
+		return order_io(o, "write", e);
+	o->size += o->wbuf.len;
+	o->wbuf.len = 0;
+	return 0;
+}
+
+int order_add(struct order *o, const void *p, size_t n, uint32_t crc, unsigned long long raw_len,
+	      struct err *e)
+{
+	struct tail t = { n, raw_len, crc, ORDER_MAGIC };
+
+	if (n < ORDER_WBUF / 8) {
+		if (buf_add(&o->wbuf, p, n) || buf_add(&o->wbuf, &t, sizeof(t)))
+			return err_nomem(e);
+		return o->wbuf.len >= ORDER_WBUF ? flush_wbuf(o, e) : 0;
+	}
+	/* A large chunk is not copied: the buffered ones first, then it. */
+	if (flush_wbuf(o, e))
+		return -1;
+	if (fsutil_write_all(o->fd, p, n) || fsutil_write_all(o->fd, &t, sizeof(t)))
+		return order_io(o, "write", e);
+	o->size += n + sizeof(t);
+	return 0;
+}
+
+static int read_at(struct order *o, void *p, size_t n, unsigned long long off, struct err *e)
+{
+	return fsutil_pread_all(o->fd, p, n, off) ? order_io(o, "read", e) : 0;
+}
+
+/* Empty the file for the next segment. */
+static int truncate_spool(struct order *o, struct err *e)
+{
+	/* ftruncate keeps the file offset: without the lseek the next write leaves a hole. */
+	if (ftruncate(o->fd, 0) || lseek(o->fd, 0, SEEK_SET) < 0)
+		return order_io(o, "truncate", e);
+	o->size = 0;
+	return 0;
+}
+
+int order_replay(struct order *o, order_emit_fn emit, void *ctx, struct err *e)
+{
+	unsigned long long pos;
+
+	if (flush_wbuf(o, e))
+		return -1;
+	pos = o->size;
+	while (pos) {
+		struct tail t;
+
+		if (pos < sizeof(t))
+			return err_set(e, ERR_SOFTWARE, "temporary spool in %s is corrupt", o->dir);
+		if (read_at(o, &t, sizeof(t), pos - sizeof(t), e))
+			return -1;
+		pos -= sizeof(t);
+		if (t.magic != ORDER_MAGIC || t.len > pos)
+			return err_set(e, ERR_SOFTWARE, "temporary spool in %s is corrupt", o->dir);
+		pos -= t.len;
+		o->rbuf.len = 0;
+		if (buf_reserve(&o->rbuf, (size_t)t.len))
+			return err_nomem(e);
+		if (read_at(o, o->rbuf.data, (size_t)t.len, pos, e))
+			return -1;
+		if (emit(ctx, o->rbuf.data, (size_t)t.len, t.crc, t.raw_len, e))
+			return -1;
+	}
+	return truncate_spool(o, e);
+}
+
+void order_close(struct order *o)
+{
+	if (!o)
+		return;
+	if (o->fd >= 0)
+		close(o->fd);
+	buf_free(&o->wbuf);
+	buf_free(&o->rbuf);
+	free(o->dir);
+	free(o);
+}
