@@ -1,18 +1,26 @@
 /*
- * pipeline: everything after the page stage that `convert` and `fetch`
- * share — de-duplication by `unique` (SPEC §5.2), row order, the writer and
- * the output file. Pages go in newest first, as the API pages them; rows
- * come out in --order. For `oldest`, each page's rows are formatted
- * oldest-first and batched; batches go to the sink's reverse mode, which
- * spools (and compresses) them and writes them last first at commit:
- * memory stays flat whatever the size of the history.
+ * pipeline: everything after the source that `convert` and `fetch` share,
+ * for one output: page bodies go in newest first, as the API pages them;
+ * the pool's workers parse them and format rows (batch.h); the pipeline, on
+ * the caller's thread, takes the batches back in order and decides what is
+ * written (select.h), then sends the rows on in --order: straight to the
+ * output (newest), through the order spool (oldest, order.h), or to several
+ * files ({chat}, or several --to merged by time: route.h).
+ *
+ *   source ─> [pool: batch_map] ─> select ─> order | route ─> out
+ *
+ * Memory stays flat whatever the history: the batches in flight, and the
+ * spools on disk.
  */
 #ifndef WAEXPORT_PIPELINE_H
 #define WAEXPORT_PIPELINE_H
 
 #include "err.h"
-#include "page.h"
-#include "sink.h"
+#include "out.h"
+#include "pool.h"
+#include "record.h"
+#include "select.h"
+#include "source.h"
 #include "warn.h"
 #include "writer.h"
 
@@ -20,98 +28,70 @@ enum pipeline_order { ORDER_OLDEST, ORDER_NEWEST };
 
 struct pipeline_opts {
 	struct writer_opts writer;
-	struct sink_opts sink;          /* path already expanded (but {chat}) */
-	int split_chats;                /* sink.path holds {chat}: one file per conversation */
-	int merge_segments;             /* several --to in one file: merged by time at commit */
+	struct out_opts out;             /* path expanded but for {chat} */
+	int split_chats;                 /* the path holds {chat}: one file per conversation */
+	int merge_segments;              /* several --to in one file: merged by time */
 	enum pipeline_order order;
-	int has_since, has_until;       /* keep times in [since, until) */
+	int has_since, has_until;        /* keep times in [since, until) */
 	long long since, until;
+	int late_format;                 /* fetch: rows made after selecting (media names) */
+	int quiet;
 };
 
 struct pipeline_stats {
 	unsigned long long pages;
-	unsigned long long messages;    /* rows written */
-	unsigned long long duplicates;  /* dropped as already written */
-	unsigned long long skipped;     /* array elements that are not objects */
-	unsigned long long filtered;    /* outside --since/--until */
-	unsigned long long checkpointed; /* exported by an earlier run (--state) */
-};
-
-/* What one page contributed (fetch uses it for the loop guard of §5.2). */
-struct pipeline_page_result {
-	size_t records;
-	size_t fresh;                   /* written: not seen before, not filtered */
-	size_t repeated;                /* already written earlier in this run */
-	int has_oldest;
-	long long oldest;               /* the page's oldest timestamp */
+	struct select_stats sel;
 };
 
 /*
- * --state (SPEC §5.3): what an earlier run exported is skipped — messages
- * before floor, and at exactly skip_ts those whose unique is listed.
+ * --media-dir (fetch): called with a page once its messages are selected
+ * (keep[i] for element i), before their rows are made; sets files[i] to
+ * the media_file of element i, or NULL.
  */
-struct pipeline_checkpoint {
-	long long floor;
-	long long skip_ts;
-	char *const *skip;
-	size_t nskip;
-};
-
-/* The newest message this segment wrote: the next checkpoint. */
-struct pipeline_newest {
-	int have;
-	long long ts;
-	char **uniques;             /* raw uniques written at ts (owned by the pipeline) */
-	size_t cap;
-	size_t nuniques;
-};
+typedef int (*pipeline_media_fn)(void *ctx, struct page *pg, const char *body,
+				 const unsigned char *keep, const char *const **files,
+				 struct err *e);
 
 struct pipeline;
 
-int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct warn *warn,
-		  struct err *e);
+/* Everything is opened now, so a bad path fails before any page. */
+int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct pool *pool,
+		  struct warn *warn, struct err *e);
 
-/* Feed one parsed page (body is the text page_parse saw): select, then write. */
-int pipeline_page(struct pipeline *pl, struct page *pg, const char *body,
-		  struct pipeline_page_result *res, struct err *e);
-
-/*
- * pipeline_page in two steps, for work that only the written messages need
- * (media downloads): pipeline_select decides which elements are written
- * (pipeline_selected: one flag per element), pipeline_write writes them.
- */
-int pipeline_select(struct pipeline *pl, struct page *pg, const char *body,
-		    struct pipeline_page_result *res, struct err *e);
-const unsigned char *pipeline_selected(const struct pipeline *pl);
-int pipeline_write(struct pipeline *pl, struct page *pg, const char *body, struct err *e);
-
-/* media_file per page element for the next pipeline_page (NULL: none). */
-void pipeline_set_media(struct pipeline *pl, const char *const *files);
-
-/* Skip what a checkpoint covers, from the next page on (NULL: nothing). */
-void pipeline_set_checkpoint(struct pipeline *pl, const struct pipeline_checkpoint *cp);
-
-/* The newest message written since the last call, and forget it. */
-const struct pipeline_newest *pipeline_take_newest(struct pipeline *pl);
+void pipeline_set_media(struct pipeline *pl, pipeline_media_fn fn, void *ctx);
+void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp);
 
 /*
- * End a segment (one --to contact sharing a file with others): with
- * --order oldest, write out what is spooled so each contact's block is
- * chronological, in the order the contacts were given.
+ * fetch: one page body, parsed, selected and written before this returns.
+ * res says what the page held; res->first (its first message) is valid until
+ * the next call. Bad data is ERR_DATA with the byte offset in the body.
  */
-int pipeline_segment_end(struct pipeline *pl, struct err *e);
+int pipeline_page(struct pipeline *pl, const char *body, size_t len, const char *where,
+		  struct select_page *res, const struct record **first, struct err *e);
 
-/* Write everything out and move the file into place. */
+/*
+ * convert: every body src gives, in parallel. Bad data names the file and
+ * the byte offset. ERR_INTERRUPTED once *stop is set.
+ */
+int pipeline_source(struct pipeline *pl, struct source *src, const volatile int *stop,
+		    struct err *e);
+
+/* The newest message written since the last call (the next checkpoint), and forget it. */
+const struct select_newest *pipeline_take_newest(struct pipeline *pl);
+
+/* Several --to in one file: the next contact begins. */
+void pipeline_segment_end(struct pipeline *pl);
+
+/* Write everything out and move the file(s) into place. */
 int pipeline_commit(struct pipeline *pl, struct err *e);
 
-/* Free pl; without a successful commit, leave no trace. NULL is fine. */
+/* Free; without a successful commit, leave no trace. NULL is fine. */
 void pipeline_close(struct pipeline *pl);
 
 const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
-/* Files the pipeline writes (one, or one per conversation once committed). */
 size_t pipeline_files(const struct pipeline *pl);
 unsigned long long pipeline_bytes_out(const struct pipeline *pl);
-/* Output bytes produced so far, before compression (for the progress line). */
+/* Output bytes made so far, before compression (the progress line). */
 unsigned long long pipeline_bytes_made(const struct pipeline *pl);
 
 #endif

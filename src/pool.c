@@ -107,6 +107,11 @@ int pool_full(const struct pool *p)
 	return p->tail - p->head >= p->cap;
 }
 
+size_t pool_capacity(const struct pool *p)
+{
+	return p->cap;
+}
+
 size_t pool_outstanding(const struct pool *p)
 {
 	return p->tail - p->head;

@@ -46,6 +46,9 @@ void pool_submit(struct pool *p, void *job);
 /* Are `capacity` jobs outstanding? */
 int pool_full(const struct pool *p);
 
+/* The most jobs that can be outstanding. */
+size_t pool_capacity(const struct pool *p);
+
 /* Jobs submitted and not yet taken. */
 size_t pool_outstanding(const struct pool *p);
 

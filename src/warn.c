@@ -31,12 +31,13 @@ static void show(struct warn *w, const char *text)
 
 void warn_note(struct warn *w, const char *fmt, ...)
 {
-	char text[320];
+	char text[WARN_TEXT_MAX];
 	size_t n = 0;
 	va_list ap;
 
 	w->count++;
-	if (w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
+	if (w->collect ? w->nkept >= WARN_SHOWN_MAX
+		       : w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
 		return;
 	if (w->where[0])
 		n = (size_t)snprintf(text, sizeof(text), "%s: ", w->where);
@@ -45,5 +46,23 @@ void warn_note(struct warn *w, const char *fmt, ...)
 		vsnprintf(text + n, sizeof(text) - n, fmt, ap);
 		va_end(ap);
 	}
-	show(w, text);
+	if (w->collect)
+		memcpy(w->kept[w->nkept++], text, sizeof(text));
+	else
+		show(w, text);
+}
+
+void warn_collect(struct warn *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->collect = 1;
+}
+
+void warn_merge(struct warn *into, struct warn *from)
+{
+	for (unsigned i = 0; i < from->nkept; i++)
+		show(into, from->kept[i]);
+	into->count += from->count;
+	from->count = 0;
+	from->nkept = 0;
 }

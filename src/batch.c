@@ -1,0 +1,180 @@
+#include "batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int batch_new(struct batch **out, const struct batch_opts *opts, struct err *e)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	*out = NULL;
+	if (!b)
+		return err_nomem(e);
+	b->opts = opts;
+	warn_collect(&b->warn);
+	b->writer = writer_new(&opts->writer, &b->warn);
+	if (!b->writer) {
+		free(b);
+		return err_nomem(e);
+	}
+	if (opts->gzip && opts->format && gz_deflater_new(&b->gz, opts->level, e)) {
+		batch_free(b);
+		return -1;
+	}
+	batch_reset(b);
+	*out = b;
+	return 0;
+}
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < BATCH_BODIES; i++)
+		page_free(b->page[i]);
+	writer_free(b->writer);
+	gz_deflater_free(b->gz);
+	buf_free(&b->bodies);
+	buf_free(&b->rows);
+	buf_free(&b->z);
+	free(b->msg);
+	free(b);
+}
+
+void batch_reset(struct batch *b)
+{
+	b->bodies.len = 0;
+	b->n = b->parsed = 0;
+	b->nmsg = b->formatted = 0;
+	b->rows.len = b->z.len = 0;
+	b->deflated = 0;
+	b->crc = 0;
+	b->err = (struct err){ .kind = ERR_NONE, .offset = -1 };
+	b->warn.count = 0;
+	b->warn.nkept = 0;
+	b->warn.where[0] = '\0';
+	b->where_body = (unsigned)-1;
+}
+
+int batch_add(struct batch *b, const char *body, size_t len, const char *where, struct err *e)
+{
+	struct batch_body *at = &b->body[b->n];
+
+	if (b->n == BATCH_BODIES)
+		return err_set(e, ERR_SOFTWARE, "a batch holds at most %d pages", BATCH_BODIES);
+	at->off = b->bodies.len;
+	at->len = len;
+	at->file_off = 0;
+	at->where = where;
+	if (buf_add(&b->bodies, body, len))
+		return err_nomem(e);
+	b->n++;
+	return 0;
+}
+
+static int grow_msgs(struct batch *b, size_t more)
+{
+	size_t want = b->nmsg + more;
+	struct batch_msg *m;
+
+	if (want <= b->msg_cap)
+		return 0;
+	want = want < 2 * b->msg_cap ? 2 * b->msg_cap : want;
+	m = realloc(b->msg, want * sizeof(*m));
+	if (!m)
+		return -1;
+	b->msg = m;
+	b->msg_cap = want;
+	return 0;
+}
+
+/* Tokenize, check and extract body i; its messages join the batch's list. */
+static int parse_body(struct batch *b, size_t i)
+{
+	const char *body = b->bodies.data + b->body[i].off;
+	const struct batch_opts *o = b->opts;
+	size_t n;
+
+	if (!b->page[i] && !(b->page[i] = page_new()))
+		return err_nomem(&b->err);
+	page_reset(b->page[i]);
+	if (page_parse(b->page[i], body, b->body[i].len, 1, &b->err) < 0)
+		return -1;
+	if (page_extract(b->page[i], body))
+		return err_nomem(&b->err);
+	n = page_count(b->page[i]);
+	if (grow_msgs(b, n))
+		return err_nomem(&b->err);
+	for (size_t k = 0; k < n; k++) {
+		const struct record *r = page_rec(b->page[i], body, k);
+		struct batch_msg *m = &b->msg[b->nmsg];
+
+		if (!r) {
+			struct record any;
+
+			page_record(b->page[i], body, k, &any);
+			return err_data(&b->err, (long long)any.offset,
+					"array element %zu is not a message object (SPEC §5.7: a page "
+					"is an array of messages)", k);
+		}
+		m->r = r;
+		m->row_off = m->row_len = 0;
+		m->body = (unsigned)i;
+		m->in_range = !r->ts_ok || ((!o->has_since || r->ts >= o->since) &&
+					    (!o->has_until || r->ts < o->until));
+		b->nmsg++;
+	}
+	return 0;
+}
+
+int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out,
+		 struct err *e)
+{
+	struct batch_msg *msg = &b->msg[m];
+
+	if (b->where_body != msg->body) {
+		snprintf(b->warn.where, sizeof(b->warn.where), "%s", b->body[msg->body].where);
+		b->where_body = msg->body;
+	}
+	msg->row_off = out->len;
+	if (writer_row(b->writer, msg->r, media_file, out))
+		return err_nomem(e);
+	msg->row_len = out->len - msg->row_off;
+	return 0;
+}
+
+/* Every message within range, each body's rows in API order or all of them backwards. */
+static int format_all(struct batch *b)
+{
+	for (size_t k = 0; k < b->nmsg; k++) {
+		size_t m = b->opts->reverse ? b->nmsg - 1 - k : k;
+
+		if (!b->msg[m].in_range)
+			continue;
+		if (batch_format(b, m, NULL, &b->rows, &b->err))
+			return -1;
+		b->formatted++;
+	}
+	return 0;
+}
+
+void batch_map(void *ctx, void *job)
+{
+	struct batch *b = job;
+
+	(void)ctx;
+	for (b->parsed = 0; b->parsed < b->n; b->parsed++) {
+		b->first_msg[b->parsed] = b->nmsg;
+		if (parse_body(b, b->parsed))
+			return;
+	}
+	b->first_msg[b->n] = b->nmsg;
+	if (!b->opts->format || format_all(b))
+		return;
+	if (b->gz && b->rows.len) {
+		if (gz_deflate_chunk(b->gz, b->rows.data, b->rows.len, &b->z, &b->crc, &b->err))
+			return;
+		b->deflated = 1;
+	}
+}

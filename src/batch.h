@@ -1,0 +1,97 @@
+/*
+ * batch: the pool's job — a run of page bodies in API order, and everything
+ * a worker makes of them: every page tokenized, checked and extracted into
+ * records, the rows of the messages within --since/--until formatted by the
+ * batch's own writer, and, for a gzip output, those rows deflated as one
+ * independent chunk (gz.h). What must be decided in order (duplicates, the
+ * checkpoint, where rows go) is the consumer's (pipeline.c): it reads the
+ * batch's messages and rows once the pool hands the batch back.
+ *
+ * A batch owns its bodies, pages, writer, deflater and warnings; batches are
+ * recycled, so the buffers stop growing once they fit the largest batch.
+ * Warnings go to the batch's own collector (warn.h) and reach the run's
+ * stderr in input order when the consumer merges them.
+ */
+#ifndef WAEXPORT_BATCH_H
+#define WAEXPORT_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "gz.h"
+#include "page.h"
+#include "record.h"
+#include "warn.h"
+#include "writer.h"
+
+/* A batch goes to a worker once it holds this much input, or this many bodies. */
+#define BATCH_BYTES (256u * 1024)
+#define BATCH_BODIES 64
+
+/* What the workers do with a batch; shared, read-only while they run. */
+struct batch_opts {
+	struct writer_opts writer;
+	int format;          /* workers format rows; else the consumer formats what it keeps */
+	int reverse;         /* rows oldest first (--order oldest): the batch's messages backwards */
+	int gzip, level;     /* with format: rows deflated into one chunk */
+	int has_since, has_until;
+	long long since, until;
+	int quiet;
+};
+
+struct batch_body {
+	size_t off, len;               /* in the batch's bodies */
+	unsigned long long file_off;   /* where the body starts in its file (convert) */
+	const char *where;             /* "FILE" or "page N", for messages; owned by the caller */
+};
+
+/* One message of the batch, in API order. */
+struct batch_msg {
+	const struct record *r;        /* in its page; valid until the batch is reset */
+	size_t row_off, row_len;       /* its row in rows (row_len 0: not formatted) */
+	unsigned body;                 /* which body it came from */
+	unsigned char in_range;        /* within --since/--until */
+};
+
+struct batch {
+	const struct batch_opts *opts;
+	struct buf bodies;
+	struct batch_body body[BATCH_BODIES];
+	struct page *page[BATCH_BODIES];
+	char where[BATCH_BODIES][24];  /* "page N" for fetch */
+	size_t n;                      /* bodies */
+	size_t parsed;                 /* bodies parsed: < n when body[parsed] failed */
+	struct err err;
+	struct batch_msg *msg;
+	size_t nmsg, msg_cap;
+	size_t first_msg[BATCH_BODIES + 1]; /* body i's messages: [first_msg[i], first_msg[i+1]) */
+	struct buf rows;               /* formatted rows, in output order */
+	size_t formatted;              /* messages with a row */
+	struct buf z;                  /* rows deflated (gzip with format) */
+	uint32_t crc;
+	int deflated;
+	struct writer *writer;
+	struct gz_deflater *gz;
+	struct warn warn;              /* a collector: merged into the run's by the consumer */
+	unsigned where_body;           /* the body warn.where names */
+};
+
+int batch_new(struct batch **out, const struct batch_opts *opts, struct err *e);
+void batch_free(struct batch *b);
+
+/* Empty the batch for new bodies (its buffers and pages are kept). */
+void batch_reset(struct batch *b);
+
+/* Append one body (fetch: a page the walk received). -1 on ENOMEM. */
+int batch_add(struct batch *b, const char *body, size_t len, const char *where, struct err *e);
+
+/* The pool's map function: parse, extract, format, deflate (see above). */
+void batch_map(void *ctx, void *job);
+
+/* Format message m into out (the consumer's late formatting, fetch). -1 on ENOMEM. */
+int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out,
+		 struct err *e);
+
+#endif

@@ -1,0 +1,283 @@
+#include "route.h"
+#include "fsutil.h"
+#include "outpath.h"
+#include "seen.h"
+#include "split.h"
+#include "text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct route {
+	struct route_opts o;
+	const struct buf *head;
+	struct split *split;
+	struct out **files;          /* finished, waiting to be renamed together */
+	size_t nfiles;
+	struct buf name;             /* the chat of the current row, decoded */
+	struct buf row;              /* merge: the row behind its time */
+	unsigned segment;
+	long long segment_ts;        /* merge: the last valid time of this segment */
+	unsigned long long made, bytes_out;
+};
+
+int route_open(struct route **out, const struct route_opts *o, const struct buf *head,
+	       struct err *e)
+{
+	struct route *rt;
+	char dir[4096];
+	const char *t = getenv("TMPDIR");
+
+	*out = NULL;
+	if (o->chats && !strcmp(o->path, "-"))
+		return err_set(e, ERR_USAGE, "{chat} needs a file name in -o, not standard output");
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return err_nomem(e);
+	rt->o = *o;
+	rt->head = head;
+	if (strchr(o->path, '/'))
+		fsutil_dirname(o->path, dir, sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%s", strcmp(o->path, "-") ? "." : t && *t ? t : "/tmp");
+	if (split_open(&rt->split, dir, e)) {
+		free(rt);
+		return -1;
+	}
+	*out = rt;
+	return 0;
+}
+
+void route_chat_name(const char *id, size_t len, char *out, size_t size)
+{
+	size_t n = 0;
+	int safe = len > 0 && len <= ROUTE_NAME_MAX, dots = 1;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = id[i];
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			 c == '.' || c == '_' || c == '-' || c == '+';
+
+		safe &= ok;
+		dots &= c == '.';
+		if (n + 1 < size && n < ROUTE_NAME_MAX - 17)
+			out[n++] = ok ? c : '_';
+	}
+	if (safe && !dots && len < size) {
+		memcpy(out, id, len);
+		out[len] = '\0';
+		return;
+	}
+	snprintf(out + n, size - n, "-%016llx", (unsigned long long)seen_hash(id, len));
+}
+
+/* SPEC §4.5: a message's chat is its counterpart. */
+static int chat_of(struct route *rt, const struct record *r, struct err *e)
+{
+	const struct field *f = &r->f[r->dir_ok && r->dir == DIRECTION_INCOMING ? REC_FROM : REC_TO];
+	unsigned bad = 0;
+
+	rt->name.len = 0;
+	if (f->kind == FIELD_ABSENT || f->kind == FIELD_COMPOUND || !f->len)
+		return buf_adds(&rt->name, "unknown") ? err_nomem(e) : 0;
+	if (buf_reserve(&rt->name, TEXT_DECODE_MAX(f->len)))
+		return err_nomem(e);
+	if (f->kind == FIELD_STRING)
+		rt->name.len = text_decode(rt->name.data, f->p, f->len, &bad);
+	else
+		memcpy(rt->name.data, f->p, rt->name.len = f->len);
+	return 0;
+}
+
+int route_add(struct route *rt, const struct record *r, const char *row, size_t len,
+	      struct err *e)
+{
+	char name[16];
+	long long ts;
+
+	rt->made += len;
+	if (rt->o.chats)
+		return chat_of(rt, r, e) ||
+		       split_add(rt->split, rt->name.data, rt->name.len, row, len, e) ? -1 : 0;
+	/* Merge: each row behind its time; a row without one stays beside its neighbours. */
+	if (r->ts_ok)
+		rt->segment_ts = r->ts;
+	ts = rt->segment_ts;
+	snprintf(name, sizeof(name), "%u", rt->segment);
+	rt->row.len = 0;
+	if (buf_add(&rt->row, &ts, sizeof(ts)) || buf_add(&rt->row, row, len))
+		return err_nomem(e);
+	return split_add(rt->split, name, strlen(name), rt->row.data, rt->row.len, e);
+}
+
+void route_segment_end(struct route *rt)
+{
+	rt->segment++;
+}
+
+/* A new file: its output opened, the head written unless it is appended to. */
+static int open_file(struct route *rt, const char *path, struct out **f, struct err *e)
+{
+	struct out_opts oo = rt->o.out;
+
+	oo.path = path;
+	if (out_open(f, &oo, e))
+		return -1;
+	if (!out_appending(*f) && rt->head->len && out_write(*f, rt->head->data, rt->head->len, e))
+		return -1;
+	return 0;
+}
+
+static int add_file(struct route *rt, struct out *f, struct err *e)
+{
+	struct out **grown = realloc(rt->files, (rt->nfiles + 1) * sizeof(*grown));
+
+	if (!grown) {
+		out_close(f);
+		return err_nomem(e);
+	}
+	rt->files = grown;
+	rt->files[rt->nfiles++] = f;
+	return 0;
+}
+
+static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
+{
+	return out_write(ctx, row, len, e);
+}
+
+static int commit_chats(struct route *rt, struct err *e)
+{
+	size_t n = split_count(rt->split);
+
+	for (size_t i = 0; i < n; i++) {
+		struct outpath_vars v = { 0 };
+		const char *chat = split_chat(rt->split, i);
+		char name[ROUTE_NAME_MAX + 24], *path = NULL;
+		struct out *f = NULL;
+		int rc;
+
+		route_chat_name(chat, strlen(chat), name, sizeof(name));
+		v.chat = name;
+		if (outpath_expand(rt->o.path, &v, &path, e))
+			return -1;
+		rc = open_file(rt, path, &f, e);
+		free(path);
+		if (rc || add_file(rt, f, e))
+			return -1;
+		if (split_read_chat(rt->split, i, rt->o.oldest, emit_row, f, e) || out_finish(f, e))
+			return -1;
+		rt->bytes_out += out_bytes_out(f);
+	}
+	return 0;
+}
+
+/* The next row of segment i into row[i] (NULL at its end). */
+static int advance(struct split_cursor *c, const char **row, size_t *len, struct err *e)
+{
+	int got = split_cursor_next(c, row, len, e);
+
+	if (got < 0)
+		return -1;
+	if (!got)
+		*row = NULL;
+	return 0;
+}
+
+/* Several --to in one file: each segment is in order; take the next row by time. */
+static int merge_segments(struct route *rt, struct out *f, struct err *e)
+{
+	size_t k = split_count(rt->split);
+	struct split_cursor **cur = calloc(k + 1, sizeof(*cur));
+	const char **row = calloc(k + 1, sizeof(*row));
+	size_t *len = calloc(k + 1, sizeof(*len));
+	int oldest = rt->o.oldest, rc = -1;
+
+	if (!cur || !row || !len) {
+		err_nomem(e);
+		goto out;
+	}
+	/* Segments were added in --to order: chat i is segment i. */
+	for (size_t i = 0; i < k; i++)
+		if (split_cursor_open(rt->split, i, oldest, &cur[i], e) ||
+		    advance(cur[i], &row[i], &len[i], e))
+			goto out;
+	for (;;) {
+		size_t best = k;
+		long long bt = 0, t;
+
+		for (size_t i = 0; i < k; i++) {
+			if (!row[i])
+				continue;
+			memcpy(&t, row[i], sizeof(t));
+			if (best == k || (oldest ? t < bt : t > bt)) {
+				best = i;
+				bt = t;
+			}
+		}
+		if (best == k)
+			break;
+		if (out_write(f, row[best] + sizeof(t), len[best] - sizeof(t), e) ||
+		    advance(cur[best], &row[best], &len[best], e))
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; cur && i < k; i++)
+		split_cursor_close(cur[i]);
+	free(cur);
+	free(row);
+	free(len);
+	return rc;
+}
+
+static int commit_merge(struct route *rt, struct err *e)
+{
+	struct out *f = NULL;
+
+	if (open_file(rt, rt->o.path, &f, e) || add_file(rt, f, e) ||
+	    merge_segments(rt, f, e) || out_finish(f, e))
+		return -1;
+	rt->bytes_out += out_bytes_out(f);
+	return 0;
+}
+
+int route_commit(struct route *rt, struct err *e)
+{
+	if (split_scatter(rt->split, e) ||
+	    (rt->o.chats ? commit_chats(rt, e) : commit_merge(rt, e)))
+		return -1;
+	for (size_t i = 0; i < rt->nfiles; i++)
+		if (out_publish(rt->files[i], e))
+			return -1;
+	return 0;
+}
+
+void route_close(struct route *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = 0; i < rt->nfiles; i++)
+		out_close(rt->files[i]);
+	free(rt->files);
+	split_close(rt->split);
+	buf_free(&rt->name);
+	buf_free(&rt->row);
+	free(rt);
+}
+
+size_t route_files(const struct route *rt)
+{
+	return rt->nfiles;
+}
+
+unsigned long long route_bytes_out(const struct route *rt)
+{
+	return rt->bytes_out;
+}
+
+unsigned long long route_bytes_made(const struct route *rt)
+{
+	return rt->made;
+}

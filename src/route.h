@@ -1,0 +1,58 @@
+/*
+ * route: rows that go to more than one file, or to one file in another order
+ * than they come — one file per conversation ({chat} in -o, SPEC §4.5), or
+ * several --to contacts in one file, merged by time. Rows are spooled (split.h)
+ * as they come, so the number of chats is not bounded by file descriptors,
+ * and at commit every file is written whole, then all are renamed into place.
+ *
+ * A chat's file name is its id when the id is a safe file name of at most
+ * ROUTE_NAME_MAX bytes; otherwise the id made safe and shortened, followed by
+ * a hash of the id's bytes (SPEC §5.7): two ids never share a file, and the
+ * name of a chat does not depend on which other chats the run met first.
+ */
+#ifndef WAEXPORT_ROUTE_H
+#define WAEXPORT_ROUTE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+#include "out.h"
+#include "record.h"
+
+#define ROUTE_NAME_MAX 100
+
+struct route_opts {
+	const char *path;      /* the -o path, {chat} not yet expanded */
+	struct out_opts out;   /* gzip, level, append (the path is the route's) */
+	int chats;             /* one file per chat; else one file, segments merged by time */
+	int oldest;            /* rows oldest first (they come newest first) */
+};
+
+struct route;
+
+/* head: what every file opens with (BOM, header row), left out when appending. */
+int route_open(struct route **out, const struct route_opts *o, const struct buf *head,
+	       struct err *e);
+
+/* One row, for the chat of r (chats) or the current segment (merge). */
+int route_add(struct route *rt, const struct record *r, const char *row, size_t len,
+	      struct err *e);
+
+/* Merge: the rows that follow belong to the next --to contact. */
+void route_segment_end(struct route *rt);
+
+/* Write every file, then rename them all into place. */
+int route_commit(struct route *rt, struct err *e);
+
+/* Free; files not committed leave no trace. NULL is fine. */
+void route_close(struct route *rt);
+
+size_t route_files(const struct route *rt);
+unsigned long long route_bytes_out(const struct route *rt);
+unsigned long long route_bytes_made(const struct route *rt);
+
+/* The file-name form of a chat id (see above) into out (size > ROUTE_NAME_MAX + 18). */
+void route_chat_name(const char *id, size_t len, char *out, size_t size);
+
+#endif
