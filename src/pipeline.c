@@ -266,7 +266,7 @@ static int write_row(struct pipeline *pl, struct page *pg, const char *body, siz
 {
 	const struct record *r = page_rec(pg, body, i); /* kept rows are objects */
 
-	if (!r || writer_row(pl->writer, pg, body, r, pl->media ? pl->media[i] : NULL, out))
+	if (!r || writer_row(pl->writer, r, pl->media ? pl->media[i] : NULL, out))
 		return err_nomem(e);
 	pl->stats.messages++;
 	return 0;
