@@ -1,16 +1,18 @@
 /*
- * page: one API response body → messages, with jsmn and without trees.
+ * page: one API response body → records, without trees.
  *
- * The page owns a jsmn parser and one token array kept across bodies (grown
- * on JSMN_ERROR_NOMEM, and jsmn resumes where it stopped: LIBRARY-NOTES §1).
+ * The page reads the tokens of json.h (strict JSON, within the SPEC §5.7
+ * limits) as the API's shape: an array of message objects, each element an
+ * object (anything else is bad data naming the element), or the refusal
+ * object {"status":"FAIL","reason":N}, reported as ERR_REFUSED. It
+ * extracts each message into a record (record.h) with the known fields and
+ * the extras; a key repeated in a message keeps its first value and marks
+ * the record (dup_keys) for the writer's warning.
+ *
  * page_parse may be fed a growing prefix of the same body (convert reads a
- * line at a time) and says PAGE_MORE until the value is complete. It checks
- * what jsmn lets through: key sizes, numbers and literals in full, and that
- * the root ends where the body does. A refusal object from the API
- * ({"status":"FAIL","reason":N}) is reported as ERR_REFUSED.
- *
- * Records (record.h) are spans into the body: the body must stay in place
- * (or move with the same bytes) until the next page_reset.
+ * line at a time) and says PAGE_MORE until the value is complete. Records
+ * are spans into the body: the body must stay in place (or move with the
+ * same bytes) until the next page_reset. A page is confined to one thread.
  */
 #ifndef WAEXPORT_PAGE_H
 #define WAEXPORT_PAGE_H
@@ -20,9 +22,6 @@
 #include "buf.h"
 #include "err.h"
 #include "record.h"
-
-/* Bodies larger than this are refused: jsmn offsets are int. */
-#define PAGE_MAX_BODY (1024u * 1024u * 1024u)
 
 enum page_status { PAGE_DONE = 0, PAGE_MORE = 1 };
 
@@ -39,29 +38,24 @@ void page_reset(struct page *pg);
  * PAGE_MORE (call again with a longer prefix of the same body); with final
  * set it is an error. Returns PAGE_DONE, PAGE_MORE or -1 with e filled
  * (ERR_DATA with the byte offset in the body, ERR_REFUSED for a FAIL object).
+ * The limits and strict checks of json.h apply as the bytes arrive.
  * A body of only white space is an empty page.
  */
 int page_parse(struct page *pg, const char *body, size_t len, int final, struct err *e);
 
-/* Exchange two pages' whole state (O(1)): hands a parsed page to another owner. */
+/*
+ * Exchange two pages' whole state (O(1)): hands a parsed page to another
+ * owner. Kept for input.c's reader thread; removable with it.
+ */
 void page_swap(struct page *a, struct page *b);
 
-/*
- * Ask the cache for a page's records and body[0..len), to be read soon (a
- * hint: nothing is read now). The consumer does it for the next page in the
- * ring, which the other core wrote: the first touch of each line would
- * otherwise wait for it, and the lines of the next slot are where the
- * hardware's own prefetcher cannot guess.
- */
+/* Formerly a cache hint for the reader thread; now does nothing. Removable with input.c's ring. */
 void page_prefetch(const struct page *pg, const char *body, size_t len);
 
 /* Extract every record now (page_record does it on first use otherwise). -1 on ENOMEM. */
 int page_extract(struct page *pg, const char *body);
 
-/*
- * The same, for a page another thread will read next: the records are
- * written past this core's cache (see put_record in page.c) and fenced.
- */
+/* page_extract under its old name for input.c's reader thread; removable with it. */
 int page_extract_handoff(struct page *pg, const char *body);
 
 /* Number of array elements in the parsed page. */
@@ -72,21 +66,13 @@ size_t page_root_end(const struct page *pg);
 
 /*
  * Fill r with element i (in page order, newest first). The first call
- * extracts every record of the page once; later calls copy. Returns 0, 1
- * when the element is not an object (the caller skips it and warns), or -1
- * on ENOMEM.
+ * extracts every record of the page once; later calls copy. Returns 0, or
+ * -1 on ENOMEM (every element is an object: page_parse refuses others).
  */
 int page_record(struct page *pg, const char *body, size_t i, struct record *r);
 
-/* The same record in place, without a copy (NULL on ENOMEM or when not an object). */
+/* The same record in place, without a copy (NULL on ENOMEM). */
 const struct record *page_rec(struct page *pg, const char *body, size_t i);
-
-/*
- * Append the value of token `tok` as canonical compact JSON (strings
- * recoded, numbers and literals as they are). *bad counts replacements.
- */
-int page_value_json(const struct page *pg, const char *body, int tok, struct buf *out,
-		    unsigned *bad);
 
 /* What an API refusal's reason code means (SPEC §1), or NULL. */
 const char *page_fail_reason(long long code);

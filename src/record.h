@@ -1,8 +1,9 @@
 /*
  * record: one message of a page, as spans into the page body (zero-copy),
  * and the labels SPEC §4.3 gives its codes. Filled by page_record; read by
- * the writers. Nothing here owns memory: a record is valid until the page
- * it came from is reset.
+ * the writers, which need nothing else: a compound value (object or array)
+ * is its raw span, re-emitted with text_json_compact. Nothing here owns
+ * memory: a record is valid until the page it came from is reset.
  */
 #ifndef WAEXPORT_RECORD_H
 #define WAEXPORT_RECORD_H
@@ -21,7 +22,6 @@ struct field {
 	const char *p;
 	size_t len;
 	enum field_kind kind;
-	int tok;            /* token index in the page, for page_value_json */
 };
 
 /* The keys SPEC §1 names, in the order the API documents them. */
@@ -55,6 +55,7 @@ struct record {
 	unsigned long long unique_hash;
 	unsigned n_extra;
 	unsigned char ts_ok, dir_ok, state_ok;
+	unsigned char dup_keys;     /* a key was repeated: the first copy was kept */
 };
 
 /* Map a key name (raw, as in the body) to its record_key, or -1. */

@@ -1,32 +1,10 @@
 #include "text.h"
+#include "swar.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Nonzero when some byte of w equals c (classic SWAR zero-byte test). */
-static inline uint64_t has_byte(uint64_t w, unsigned char c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return (x - ONES) & ~x & HIGHS;
-}
-
-/* Nonzero when some byte of w is below n (n <= 128). */
-static inline uint64_t has_less(uint64_t w, unsigned char n)
-{
-	return (w - ONES * n) & ~w & HIGHS;
-}
-
-static inline uint64_t load64(const char *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, sizeof(w));
-	return w;
-}
+#define HIGHS SWAR_HIGHS
 
 /* Hex digit value + 1; 0 for anything else. */
 static const signed char hexval[256] = {
@@ -534,5 +512,80 @@ size_t text_json_single_line(char *dst, const char *src, size_t len)
 		else if (c == '"')
 			in_string = !in_string;
 	}
+	return (size_t)(d - dst);
+}
+
+size_t text_json_compact(char *dst, const char *src, size_t len, unsigned *bad)
+{
+	const char *p = src, *end = src + len;
+	char *d = dst;
+
+	while (p < end) {
+		char c = *p++;
+
+		if (c == '"') {
+			const char *s = p;
+
+			/* The value was validated: every escape is complete, so the pair skip stays in. */
+			while (p < end && *p != '"')
+				p += *p == '\\' ? 2 : 1;
+			if (p > end)
+				p = end;
+			*d++ = '"';
+			d += text_json_recode(d, s, (size_t)(p - s), bad);
+			*d++ = '"';
+			p += p < end;
+		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			*d++ = c;
+		}
+	}
+	return (size_t)(d - dst);
+}
+
+/* Append "\xHH" for byte c if it fits before end; 0 when it does not. */
+static size_t put_hex_escape(char *d, const char *end, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (end - d < 4)
+		return 0;
+	d[0] = '\\';
+	d[1] = 'x';
+	d[2] = hex[c >> 4];
+	d[3] = hex[c & 15];
+	return 4;
+}
+
+size_t text_escape_controls(char *dst, size_t size, const char *src, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)src, *e = p + len;
+	char *d = dst, *end = dst + (size ? size - 1 : 0);
+
+	if (!size)
+		return 0;
+	while (p < e && d < end) {
+		size_t n = *p < 0x80 ? 1 : utf8_seq(p, e);
+		/* C0, DEL, C1 (U+0080-U+009F: 0x9b is a CSI) and bytes that are not UTF-8. */
+		int escape = *p < 0x20 || *p == 0x7f || n == 0 || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0);
+
+		if (!escape) {
+			if ((size_t)(end - d) < n)
+				break;
+			memcpy(d, p, n);
+			d += n;
+			p += n;
+			continue;
+		}
+		for (size_t k = 0; k < (n ? n : 1); k++) {
+			size_t w = put_hex_escape(d, end, p[k]);
+
+			if (!w)
+				goto out;
+			d += w;
+		}
+		p += n ? n : 1;
+	}
+out:
+	*d = '\0';
 	return (size_t)(d - dst);
 }

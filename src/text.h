@@ -44,6 +44,23 @@ size_t text_json_escape(char *dst, const char *src, size_t len);
  */
 size_t text_json_single_line(char *dst, const char *src, size_t len);
 
+/*
+ * Canonical compact JSON of an already validated JSON value (an object or
+ * array from a page): white space outside strings dropped, each string
+ * recoded as text_json_recode does, numbers and literals copied. Linear in
+ * len, no recursion. dst: TEXT_RECODE_MAX(len) bytes.
+ */
+size_t text_json_compact(char *dst, const char *src, size_t len, unsigned *bad);
+
+/*
+ * Text from a server made safe to print in a message (a FAIL reason, a
+ * unique in a warning): C0 controls, DEL, C1 controls and bytes that are not
+ * UTF-8 become \xHH, so no terminal escape gets through. Writes at most
+ * size - 1 bytes (never half an escape or half a character) and a NUL;
+ * returns the length written.
+ */
+size_t text_escape_controls(char *dst, size_t size, const char *src, size_t len);
+
 /* Length of valid UTF-8 text in UTF-16 code units (Excel's cell limit). */
 size_t text_utf16_len(const char *s, size_t len);
 

@@ -4,6 +4,7 @@
  */
 #include "writer.h"
 #include "writer_impl.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,7 @@ void writer_free(struct writer *w)
 	if (!w)
 		return;
 	buf_free(&w->scratch);
+	buf_free(&w->json);
 	free(w);
 }
 
@@ -97,13 +99,11 @@ int writer_begin(struct writer *w, struct buf *out)
 static const char *unique_for_warning(const struct record *r, char *tmp, size_t size)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
-	size_t n;
 
 	if (u->kind == FIELD_ABSENT)
 		return "(no unique)";
-	n = u->len < size - 1 ? u->len : size - 1;
-	memcpy(tmp, u->p, n);
-	tmp[n] = '\0';
+	/* The server's bytes: no terminal escape may reach stderr through them. */
+	text_escape_controls(tmp, size, u->p, u->len);
 	return tmp;
 }
 
@@ -150,11 +150,22 @@ int writer_put_int(struct buf *out, const struct field *f, long long v)
 	return buf_add_i64(out, v);
 }
 
-int writer_row(struct writer *w, const struct page *pg, const char *body,
-	       const struct record *r, const char *media_file, struct buf *out)
+int writer_compound(struct writer *w, const struct field *f, unsigned *bad)
+{
+	w->json.len = 0;
+	if (buf_reserve(&w->json, TEXT_RECODE_MAX(f->len)))
+		return -1;
+	w->json.len = text_json_compact(w->json.data, f->p, f->len, bad);
+	return 0;
+}
+
+int writer_row(struct writer *w, const struct record *r, const char *media_file,
+	       struct buf *out)
 {
 	struct row row;
 
 	writer_prepare(w, r, &row);
-	return w->ops->row(w, pg, body, r, &row, media_file, out);
+	if (r->dup_keys)
+		writer_warn(w, r, "a key appears more than once in the message; the first is kept");
+	return w->ops->row(w, r, &row, media_file, out);
 }

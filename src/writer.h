@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "page.h"
+#include "err.h"
 #include "record.h"
 #include "tz.h"
 #include "warn.h"
@@ -54,8 +54,8 @@ void writer_free(struct writer *w);
 int writer_begin(struct writer *w, struct buf *out);
 
 /* Append one row. media_file may be NULL. -1 only on ENOMEM. */
-int writer_row(struct writer *w, const struct page *pg, const char *body,
-	       const struct record *r, const char *media_file, struct buf *out);
+int writer_row(struct writer *w, const struct record *r, const char *media_file,
+	       struct buf *out);
 
 const char *writer_column_name(enum column c);
 

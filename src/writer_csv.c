@@ -85,24 +85,19 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 	return 0;
 }
 
-static int put_field(struct writer *w, const struct page *pg, const char *body,
-		     const struct record *r, const struct field *f, struct buf *out, unsigned *bad)
+static int put_field(struct writer *w, const struct record *r, const struct field *f,
+		     struct buf *out, unsigned *bad)
 {
 	switch (f->kind) {
 	case FIELD_ABSENT:
 		return 0;
 	case FIELD_STRING:
 		return put_text(w, r, f->p, f->len, 1, 1, out, bad);
-	case FIELD_COMPOUND: {
+	case FIELD_COMPOUND:
 		/* Lose nothing: an object or array is kept as its JSON text. */
-		struct buf json = BUF_INIT;
-		int rc = page_value_json(pg, body, f->tok, &json, bad);
-
-		if (!rc)
-			rc = put_text(w, r, json.data, json.len, 0, 1, out, bad);
-		buf_free(&json);
-		return rc;
-	}
+		if (writer_compound(w, f, bad))
+			return -1;
+		return put_text(w, r, w->json.data, w->json.len, 0, 1, out, bad);
 	default:
 		return put_text(w, r, f->p, f->len, 0, 1, out, bad);
 	}
@@ -118,9 +113,8 @@ static int csv_begin(struct writer *w, struct buf *out)
 	return buf_add(out, "\r\n", 2);
 }
 
-static int csv_row(struct writer *w, const struct page *pg, const char *body,
-		   const struct record *r, const struct row *row, const char *media_file,
-		   struct buf *out)
+static int csv_row(struct writer *w, const struct record *r, const struct row *row,
+		   const char *media_file, struct buf *out)
 {
 	unsigned bad = 0;
 	int rc = 0;
@@ -130,13 +124,13 @@ static int csv_row(struct writer *w, const struct page *pg, const char *body,
 			return -1;
 		switch (w->opts.columns[i]) {
 		case COL_UNIQUE:
-			rc = put_field(w, pg, body, r, &r->f[REC_UNIQUE], out, &bad);
+			rc = put_field(w, r, &r->f[REC_UNIQUE], out, &bad);
 			break;
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
 				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
 			else
-				rc = put_field(w, pg, body, r, &r->f[REC_TIMESTAMP], out, &bad);
+				rc = put_field(w, r, &r->f[REC_TIMESTAMP], out, &bad);
 			break;
 		case COL_TIME:
 			rc = buf_add(out, row->time, row->time_len);
@@ -148,16 +142,16 @@ static int csv_row(struct writer *w, const struct page *pg, const char *body,
 			if (row->dir_ok)
 				rc = writer_put_int(out, &r->f[REC_DIRECTION], row->dir);
 			else
-				rc = put_field(w, pg, body, r, &r->f[REC_DIRECTION], out, &bad);
+				rc = put_field(w, r, &r->f[REC_DIRECTION], out, &bad);
 			break;
 		case COL_FROM:
-			rc = put_field(w, pg, body, r, &r->f[REC_FROM], out, &bad);
+			rc = put_field(w, r, &r->f[REC_FROM], out, &bad);
 			break;
 		case COL_TO:
-			rc = put_field(w, pg, body, r, &r->f[REC_TO], out, &bad);
+			rc = put_field(w, r, &r->f[REC_TO], out, &bad);
 			break;
 		case COL_TYPE:
-			rc = put_field(w, pg, body, r, &r->f[REC_TYPE], out, &bad);
+			rc = put_field(w, r, &r->f[REC_TYPE], out, &bad);
 			break;
 		case COL_STATE:
 			if (row->state_label)
@@ -167,13 +161,13 @@ static int csv_row(struct writer *w, const struct page *pg, const char *body,
 			if (row->state_ok)
 				rc = writer_put_int(out, &r->f[REC_STATE], row->state);
 			else
-				rc = put_field(w, pg, body, r, &r->f[REC_STATE], out, &bad);
+				rc = put_field(w, r, &r->f[REC_STATE], out, &bad);
 			break;
 		case COL_REASON:
-			rc = put_field(w, pg, body, r, &r->f[REC_REASON], out, &bad);
+			rc = put_field(w, r, &r->f[REC_REASON], out, &bad);
 			break;
 		case COL_MESSAGE:
-			rc = put_field(w, pg, body, r, &r->f[REC_MESSAGE], out, &bad);
+			rc = put_field(w, r, &r->f[REC_MESSAGE], out, &bad);
 			break;
 		case COL_MEDIA_FILE:
 			if (media_file)

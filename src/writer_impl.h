@@ -19,9 +19,8 @@ struct row {
 
 struct writer_ops {
 	int (*begin)(struct writer *w, struct buf *out);
-	int (*row)(struct writer *w, const struct page *pg, const char *body,
-		   const struct record *r, const struct row *row, const char *media_file,
-		   struct buf *out);
+	int (*row)(struct writer *w, const struct record *r, const struct row *row,
+		   const char *media_file, struct buf *out);
 };
 
 struct writer {
@@ -29,6 +28,7 @@ struct writer {
 	const struct writer_ops *ops;
 	struct warn *warn;
 	struct buf scratch;
+	struct buf json;        /* a compound value, compacted (writer_compound) */
 };
 
 extern const struct writer_ops writer_csv_ops;
@@ -37,6 +37,11 @@ extern const struct writer_ops writer_ndjson_ops;
 void writer_prepare(struct writer *w, const struct record *r, struct row *row);
 /* The integer v that field f holds (record_int), as decimal digits. */
 int writer_put_int(struct buf *out, const struct field *f, long long v);
+/*
+ * A compound field (object or array) as canonical compact JSON, in w->json:
+ * valid until the next call. -1 on ENOMEM.
+ */
+int writer_compound(struct writer *w, const struct field *f, unsigned *bad);
 void writer_warn(struct writer *w, const struct record *r, const char *what);
 void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad);
 

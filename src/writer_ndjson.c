@@ -40,23 +40,18 @@ static int put_string_raw(struct buf *out, const char *s, size_t len, int recode
 }
 
 /* A field as a JSON string (numbers become their digits, SPEC: never reformat), or null. */
-static int put_string_field(const struct page *pg, const char *body, const struct field *f,
-			    struct buf *out, unsigned *bad)
+static int put_string_field(struct writer *w, const struct field *f, struct buf *out,
+			    unsigned *bad)
 {
 	switch (f->kind) {
 	case FIELD_ABSENT:
 		return buf_add(out, "null", 4);
 	case FIELD_STRING:
 		return put_string_raw(out, f->p, f->len, 1, bad);
-	case FIELD_COMPOUND: {
-		struct buf json = BUF_INIT;
-		int rc = page_value_json(pg, body, f->tok, &json, bad);
-
-		if (!rc)
-			rc = put_string_raw(out, json.data, json.len, 0, bad);
-		buf_free(&json);
-		return rc;
-	}
+	case FIELD_COMPOUND:
+		if (writer_compound(w, f, bad))
+			return -1;
+		return put_string_raw(out, w->json.data, w->json.len, 0, bad);
 	default:
 		return put_string_raw(out, f->p, f->len, 0, bad);
 	}
@@ -72,38 +67,98 @@ static int put_code(struct writer *w, const struct record *r, const struct field
 	return buf_add(out, "null", 4);
 }
 
-static int is_output_key(const char *raw, size_t raw_len)
+/* The column that a decoded key names, or NULL. */
+static const char *column_named(const char *p, size_t len)
 {
-	char p[64 * 3];
-	size_t len;
-	unsigned bad = 0;
-
-	if (raw_len > 64)
-		return 0;
-	len = text_decode(p, raw, raw_len, &bad); /* "tim\u0065" is "time" */
 	for (int c = 0; c < COL_COUNT; c++) {
 		const char *name = writer_column_name((enum column)c);
 
 		if (strlen(name) == len && !memcmp(name, p, len))
-			return 1;
+			return name;
 	}
+	return NULL;
+}
+
+/* x's key decoded into w->scratch ("tim\u0065" is "time"). -1 on ENOMEM. */
+static int decode_key(struct writer *w, const struct extra *x, unsigned *bad)
+{
+	w->scratch.len = 0;
+	if (buf_reserve(&w->scratch, TEXT_DECODE_MAX(x->key.len)))
+		return -1;
+	w->scratch.len = text_decode(w->scratch.data, x->key.p, x->key.len, bad);
 	return 0;
 }
 
-/* Unknown fields, after the known keys; one that would clash with ours gets an api_ prefix. */
-static int put_extras(const struct page *pg, const char *body, const struct record *r,
-		      struct buf *out, unsigned *bad)
+/*
+ * How many "api_" prefixes an extra named like column `col` takes: one more
+ * than the most any other extra of the row already has before `col`
+ * (`time` → `api_time`, or `api_api_time` when `api_time` was sent too).
+ * No column name starts with "api_" and the page keeps one field per
+ * decoded key, so every NDJSON key of the row stays unique. Linear in the
+ * keys' length.
+ */
+static int api_prefixes(struct writer *w, const struct record *r, const char *col, unsigned *n)
+{
+	size_t clen = strlen(col);
+	unsigned most = 0, ignored = 0;
+
+	for (size_t i = 0; i < r->n_extra; i++) {
+		const char *k;
+		size_t len;
+		unsigned j = 0;
+
+		if (decode_key(w, &r->extra[i], &ignored))
+			return -1;
+		k = w->scratch.data;
+		len = w->scratch.len;
+		while (len > clen && len >= 4 && !memcmp(k, "api_", 4)) {
+			k += 4;
+			len -= 4;
+			j++;
+		}
+		if (j && len == clen && !memcmp(k, col, clen) && j > most)
+			most = j;
+	}
+	*n = most + 1;
+	return 0;
+}
+
+/* Unknown fields, after the known keys; one that would clash with ours gets api_ prefixes. */
+static int put_extras(struct writer *w, const struct record *r, struct buf *out, unsigned *bad)
 {
 	for (size_t i = 0; i < r->n_extra; i++) {
 		const struct extra *x = &r->extra[i];
+		const char *col = NULL;
+		unsigned prefixes = 0, ignored = 0;
 
-		if (buf_addc(out, ',') || buf_addc(out, '"') ||
-		    (is_output_key(x->key.p, x->key.len) && buf_add(out, "api_", 4)) ||
-		    buf_reserve(out, TEXT_RECODE_MAX(x->key.len) + 2))
+		if (x->key.len <= 64) { /* longer than any column name, even escaped */
+			if (decode_key(w, x, &ignored))
+				return -1;
+			col = column_named(w->scratch.data, w->scratch.len);
+		}
+		if ((col && api_prefixes(w, r, col, &prefixes)) || buf_addc(out, ',') ||
+		    buf_addc(out, '"'))
+			return -1;
+		while (prefixes--)
+			if (buf_add(out, "api_", 4))
+				return -1;
+		if (buf_reserve(out, TEXT_RECODE_MAX(x->key.len) + 2))
 			return -1;
 		out->len += text_json_recode(buf_tail(out), x->key.p, x->key.len, bad);
-		if (buf_add(out, "\":", 2) || page_value_json(pg, body, x->value.tok, out, bad))
+		if (buf_add(out, "\":", 2))
 			return -1;
+		if (x->value.kind == FIELD_COMPOUND) {
+			if (writer_compound(w, &x->value, bad) || buf_add(out, w->json.data, w->json.len))
+				return -1;
+		} else if (x->value.kind == FIELD_STRING) {
+			if (put_string_raw(out, x->value.p, x->value.len, 1, bad))
+				return -1;
+		} else if (x->value.kind == FIELD_ABSENT) {
+			if (buf_add(out, "null", 4))
+				return -1;
+		} else if (buf_add(out, x->value.p, x->value.len)) {
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -115,9 +170,8 @@ static int ndjson_begin(struct writer *w, struct buf *out)
 	return 0;
 }
 
-static int ndjson_row(struct writer *w, const struct page *pg, const char *body,
-		      const struct record *r, const struct row *row, const char *media_file,
-		      struct buf *out)
+static int ndjson_row(struct writer *w, const struct record *r, const struct row *row,
+		      const char *media_file, struct buf *out)
 {
 	unsigned bad = 0;
 	int rc = 0;
@@ -131,13 +185,13 @@ static int ndjson_row(struct writer *w, const struct page *pg, const char *body,
 			return -1;
 		switch (c) {
 		case COL_UNIQUE:
-			rc = put_string_field(pg, body, &r->f[REC_UNIQUE], out, &bad);
+			rc = put_string_field(w, &r->f[REC_UNIQUE], out, &bad);
 			break;
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
 				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
 			else /* SPEC §4.1: a timestamp that is not a number keeps its raw value */
-				rc = put_string_field(pg, body, &r->f[REC_TIMESTAMP], out, &bad);
+				rc = put_string_field(w, &r->f[REC_TIMESTAMP], out, &bad);
 			break;
 		case COL_TIME:
 			if (row->time_len)
@@ -153,13 +207,13 @@ static int ndjson_row(struct writer *w, const struct page *pg, const char *body,
 				      "direction is not an integer code; direction_code is null", out);
 			break;
 		case COL_FROM:
-			rc = put_string_field(pg, body, &r->f[REC_FROM], out, &bad);
+			rc = put_string_field(w, &r->f[REC_FROM], out, &bad);
 			break;
 		case COL_TO:
-			rc = put_string_field(pg, body, &r->f[REC_TO], out, &bad);
+			rc = put_string_field(w, &r->f[REC_TO], out, &bad);
 			break;
 		case COL_TYPE:
-			rc = put_string_field(pg, body, &r->f[REC_TYPE], out, &bad);
+			rc = put_string_field(w, &r->f[REC_TYPE], out, &bad);
 			break;
 		case COL_STATE:
 			rc = put_string_raw(out, row->state_label ? row->state_label : "",
@@ -170,10 +224,10 @@ static int ndjson_row(struct writer *w, const struct page *pg, const char *body,
 				      "state is not an integer code; state_code is null", out);
 			break;
 		case COL_REASON:
-			rc = put_string_field(pg, body, &r->f[REC_REASON], out, &bad);
+			rc = put_string_field(w, &r->f[REC_REASON], out, &bad);
 			break;
 		case COL_MESSAGE:
-			rc = put_string_field(pg, body, &r->f[REC_MESSAGE], out, &bad);
+			rc = put_string_field(w, &r->f[REC_MESSAGE], out, &bad);
 			break;
 		case COL_MEDIA_FILE:
 			if (media_file)
@@ -185,7 +239,7 @@ static int ndjson_row(struct writer *w, const struct page *pg, const char *body,
 			break;
 		}
 	}
-	if (rc || (w->opts.extras && put_extras(pg, body, r, out, &bad)) || buf_add(out, "}\n", 2))
+	if (rc || (w->opts.extras && put_extras(w, r, out, &bad)) || buf_add(out, "}\n", 2))
 		return -1;
 	if (bad)
 		writer_warn_bad_text(w, r, bad);

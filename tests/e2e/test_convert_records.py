@@ -111,13 +111,16 @@ def test_missing_timestamp_leaves_time_empty_and_keeps_the_message(waexport):
     assert (c["timestamp"], c["time"], c["message"]) == ("", "", "no timestamp at all")
 
 
-def test_non_object_array_elements_are_skipped_with_a_warning(waexport, tmp_path):
+def test_non_object_array_elements_are_bad_data(waexport, tmp_path):
+    # SPEC §5.7: a page that is not an array of message objects is bad data (65), naming the element.
     f = tmp_path / "mixed.json"
-    f.write_text('[1,{"unique":"M1","timestamp":"1720000000","direction":"1","message":"kept"},"x",null,[2]]')
-    p = convert(waexport, "csv", [f])
-    rows = read_csv(p.stdout)[1:]
-    assert [r[0] for r in rows] == ["M1"]
-    assert summary(p.stderr)[3] >= 1
+    f.write_text('[{"unique":"M1","timestamp":"1720000000","direction":"1","message":"kept"},1,"x",null,[2]]')
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"previous\r\n")
+    p = waexport(["convert", "-o", str(out), str(f)])
+    assert p.returncode == 65, p.stderr.decode()
+    assert b"element 1 is a number, not a message object" in p.stderr
+    assert out.read_bytes() == b"previous\r\n"
 
 
 # ---------------------------------------------------------------- de-duplication

@@ -17,6 +17,10 @@
 #include "page.h"
 #include "record.h"
 #include "seen.h"
+#include "json.h"
+#include "text.h"
+
+#include <time.h>
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -52,6 +56,14 @@ static void assert_field(const struct field *f, enum field_kind kind, const char
 		assert_int_equal(f->len, strlen(raw));
 		assert_memory_equal(f->p, raw, f->len);
 	}
+}
+
+/* A compound field as canonical compact JSON, as the writers emit it. */
+static void compact_of(const struct field *f, struct buf *out, unsigned *bad)
+{
+	out->len = 0;
+	assert_int_equal(buf_reserve(out, TEXT_RECODE_MAX(f->len)), 0);
+	out->len = text_json_compact(out->data, f->p, f->len, bad);
 }
 
 static const char normal_page[] =
@@ -429,8 +441,8 @@ static const char pretty_page[] =
 	"    \"state\": \"3\",\n"
 	"    \"reason\": null\n"
 	"  },\n"
-	"  17,\n"
-	"  \"text\"\n"
+	"  {\"unique\": \"p3\"},\n"
+	"  {}\n"
 	"]\n";
 
 /* convert feeds a growing prefix, one line at a time (page.h). */
@@ -656,7 +668,7 @@ static void test_extras(void **state)
 	assert_field(&r.extra[3].value, FIELD_COMPOUND, "{\"a\":[1,\"\\u00e9\\/\"]}");
 	assert_field(&r.extra[4].key, FIELD_STRING, "unique2");
 
-	assert_int_equal(page_value_json(pg, body, r.extra[3].value.tok, &out, &bad), 0);
+	compact_of(&r.extra[3].value, &out, &bad);
 	assert_int_equal(out.len, strlen("{\"a\":[1,\"\xC3\xA9/\"]}"));
 	assert_memory_equal(out.data, "{\"a\":[1,\"\xC3\xA9/\"]}", out.len);
 	assert_int_equal(bad, 0);
@@ -703,19 +715,32 @@ static void test_many_extras(void **state)
 	buf_free(&b);
 }
 
+/* SPEC §5.7: a page is an array of message objects; any other element is bad data. */
 static void test_non_object_elements(void **state)
 {
-	static const char body[] = "[1,\"s\",[{\"unique\":\"in\"}],null,true,{\"unique\":\"u\"}]";
+	static const struct {
+		const char *body;
+		long long offset;
+		const char *what;
+	} cases[] = {
+		{ "[1,\"x\",null,[],true]", 1, "element 0 is a number" },
+		{ "[{\"unique\":\"u\"},\"s\"]", 16, "element 1 is a string" },
+		{ "[{\"unique\":\"u\"},{},null]", 19, "element 2 is null" },
+		{ "[{},[{\"unique\":\"in\"}]]", 4, "element 1 is an array" },
+		{ "[ true ]", 2, "element 0 is a boolean" },
+	};
 	struct page *pg = *state;
 	struct err e;
-	struct record r;
 
-	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
-	assert_int_equal(page_count(pg), 6);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(page_record(pg, body, i, &r), 1);
-	assert_int_equal(page_record(pg, body, 5, &r), 0);
-	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "u");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse(pg, cases[i].body, strlen(cases[i].body), &e), -1);
+		assert_int_equal(e.kind, ERR_DATA);
+		assert_int_equal(e.offset, cases[i].offset);
+		if (!strstr(e.msg, cases[i].what))
+			fprintf(stderr, "'%s': '%s'\n", cases[i].body, e.msg);
+		assert_non_null(strstr(e.msg, cases[i].what));
+		assert_int_equal(page_count(pg), 0);
+	}
 }
 
 static void value_json_is(struct page *pg, const char *body, size_t len, const char *want,
@@ -729,7 +754,7 @@ static void value_json_is(struct page *pg, const char *body, size_t len, const c
 	assert_int_equal(parse(pg, body, len, &e), PAGE_DONE);
 	assert_int_equal(page_record(pg, body, 0, &r), 0);
 	assert_int_equal(r.n_extra, 1);
-	assert_int_equal(page_value_json(pg, body, r.extra[0].value.tok, &out, &bad), 0);
+	compact_of(&r.extra[0].value, &out, &bad);
 	if (out.len != want_len || memcmp(out.data, want, want_len))
 		fprintf(stderr, "got '%.*s'\nwant '%.*s'\n", (int)out.len, out.data, (int)want_len, want);
 	assert_int_equal(out.len, want_len);
@@ -749,7 +774,6 @@ static void test_value_json_canonical(void **state)
 	/* Keys are recoded too; broken text is replaced and counted. */
 	value_json_is(pg, S("[{\"x\":{\"k\\u00e9\\/\":\"\\ud83d\",\"\\u2028\":\"\\u0001\\n\"}}]"),
 		      S("{\"k\xC3\xA9/\":\"\xEF\xBF\xBD\",\"\\u2028\":\"\\u0001\\n\"}"), 1);
-	value_json_is(pg, S("[{\"x\":\"plain \\\"q\\\"\"}]"), S("\"plain \\\"q\\\"\""), 0);
 	value_json_is(pg, S("[{\"x\":12}]"), S("12"), 0);
 }
 
@@ -764,44 +788,187 @@ static void nested(struct buf *b, int depth)
 	assert_int_equal(buf_adds(b, ",\"y\":1}]"), 0);
 }
 
-static void test_value_json_depth_limit(void **state)
+/* Nested values within the depth limit are kept whole; deeper bodies are refused. */
+static void test_depth_limit(void **state)
 {
 	struct page *pg = *state;
 	struct buf body = BUF_INIT, out = BUF_INIT;
 	struct err e;
 	struct record r;
 	unsigned bad = 0;
-	size_t kept = 0;
 
-	/* 64 levels are written as they are. */
-	nested(&body, 64);
+	/* The page array and the message object take two of the levels. */
+	nested(&body, JSON_MAX_DEPTH - 2);
 	assert_int_equal(parse(pg, body.data, body.len, &e), PAGE_DONE);
 	assert_int_equal(page_record(pg, body.data, 0, &r), 0);
-	assert_int_equal(page_value_json(pg, body.data, r.extra[0].value.tok, &out, &bad), 0);
+	compact_of(&r.extra[0].value, &out, &bad);
 	assert_int_equal(bad, 0);
-	assert_int_equal(out.len, 64 * 2 + 6);
+	assert_int_equal(out.len, (JSON_MAX_DEPTH - 2) * 2 + 6);
 	assert_memory_equal(out.data, r.extra[0].value.p, out.len);
-
-	/* Far deeper: the part beyond the limit is null, counted once, brackets balanced. */
-	body.len = out.len = 0;
-	nested(&body, 5000);
-	assert_int_equal(parse(pg, body.data, body.len, &e), PAGE_DONE);
-	assert_int_equal(page_record(pg, body.data, 0, &r), 0);
-	assert_int_equal(r.n_extra, 2);
-	assert_int_equal(page_value_json(pg, body.data, r.extra[0].value.tok, &out, &bad), 0);
-	assert_int_equal(bad, 1);
-	while (kept < out.len && out.data[kept] == '[')
-		kept++;
-	assert_in_range(kept, 64, 65);
-	assert_int_equal(out.len, 2 * kept + 4);
-	assert_memory_equal(out.data + kept, "null", 4);
-	for (size_t i = kept + 4; i < out.len; i++)
-		assert_int_equal(out.data[i], ']');
-	/* The walk continues correctly after the skipped subtree. */
 	assert_field(&r.extra[1].key, FIELD_STRING, "y");
-	assert_field(&r.extra[1].value, FIELD_NUMBER, "1");
+
+	body.len = 0;
+	nested(&body, JSON_MAX_DEPTH - 1);
+	assert_int_equal(parse(pg, body.data, body.len, &e), -1);
+	assert_int_equal(e.kind, ERR_DATA);
+	assert_int_equal(e.offset, 6 + JSON_MAX_DEPTH - 2); /* the bracket one level too deep */
+	assert_non_null(strstr(e.msg, "depth limit"));
 	buf_free(&body);
 	buf_free(&out);
+}
+
+/* Parse a hostile body (final) and return the CPU seconds it took; it must be refused. */
+static double refused_in(struct page *pg, const char *body, size_t len, const char *limit)
+{
+	struct err e;
+	clock_t t0 = clock();
+
+	assert_int_equal(parse(pg, body, len, &e), -1);
+	assert_int_equal(e.kind, ERR_DATA);
+	if (!strstr(e.msg, limit))
+		fprintf(stderr, "want '%s': '%s'\n", limit, e.msg);
+	assert_non_null(strstr(e.msg, limit));
+	return (double)(clock() - t0) / CLOCKS_PER_SEC;
+}
+
+/* A body of n copies of unit inside open .. close. */
+static void repeat(struct buf *b, const char *open, const char *unit, size_t n, const char *close)
+{
+	size_t u = strlen(unit);
+
+	b->len = 0;
+	assert_int_equal(buf_adds(b, open), 0);
+	assert_int_equal(buf_reserve(b, u * n + strlen(close) + 1), 0);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(b->data + b->len, unit, u);
+		b->len += u;
+	}
+	assert_int_equal(buf_adds(b, close), 0);
+}
+
+/* SPEC §5.7: each limit refused during the scan or the parse, promptly, naming the limit. */
+static void test_limits(void **state)
+{
+	struct page *pg = *state;
+	struct buf b = BUF_INIT;
+	char *big;
+
+	/* 100k nested arrays: jsmn alone would take time quadratic in the depth. */
+	repeat(&b, "", "[", 100000, "");
+	assert_int_equal(buf_reserve(&b, 100000), 0);
+	memset(b.data + b.len, ']', 100000);
+	b.len += 100000;
+	assert_true(refused_in(pg, b.data, b.len, "depth limit") < 0.5);
+
+	repeat(&b, "[", "{},", JSON_MAX_ELEMENTS, "{}]");
+	assert_true(refused_in(pg, b.data, b.len, "element limit") < 1.0);
+	/* One element fewer is a page (of empty messages). */
+	repeat(&b, "[", "{},", JSON_MAX_ELEMENTS - 1, "{}]");
+	assert_int_equal(parse(pg, b.data, b.len, &(struct err){ 0 }), PAGE_DONE);
+	assert_int_equal(page_count(pg), JSON_MAX_ELEMENTS);
+
+	/* Values inside one element: only the token limit applies. */
+	repeat(&b, "[[", "0,", JSON_MAX_TOKENS, "0]]");
+	assert_true(refused_in(pg, b.data, b.len, "token limit") < 2.0);
+
+	/* The byte limit is checked before any byte is read. */
+	big = malloc((size_t)JSON_MAX_BODY + 1);
+	assert_non_null(big);
+	memset(big, ' ', (size_t)JSON_MAX_BODY + 1);
+	big[0] = '[';
+	assert_true(refused_in(pg, big, (size_t)JSON_MAX_BODY + 1, "64 MiB") < 0.5);
+	free(big);
+	buf_free(&b);
+}
+
+/* Raw control characters inside strings are invalid JSON; escaped ones are text. */
+static void test_raw_control_characters(void **state)
+{
+	static const struct {
+		const char *body;
+		size_t len;
+		long long offset;
+	} cases[] = {
+		{ S("[{\"message\":\"a\x01" "b\"}]"), 14 },
+		{ S("[{\"message\":\"tab\there\"}]"), 16 },
+		{ S("[{\"mes\x1bsage\":\"x\"}]"), 6 },
+		{ S("[{\"message\":\"a\\\x0a\"}]"), 15 },     /* a backslash before a raw line feed */
+		{ S("[{\"unique\":\"12345678901234\x1f\"}]"), 26 }, /* found by the word-wide skip */
+	};
+	struct page *pg = *state;
+	struct err e;
+	struct record r;
+	static const char ok[] = "[{\"message\":\"\\u0001\\t\\u001b\"}]";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse(pg, cases[i].body, cases[i].len, &e), -1);
+		assert_int_equal(e.kind, ERR_DATA);
+		assert_int_equal(e.offset, cases[i].offset);
+	}
+	assert_non_null(strstr(e.msg, "control character"));
+	assert_int_equal(parse(pg, S(ok), &e), PAGE_DONE);
+	assert_int_equal(page_record(pg, ok, 0, &r), 0);
+	assert_field(&r.f[REC_MESSAGE], FIELD_STRING, "\\u0001\\t\\u001b");
+}
+
+/* SPEC §5.7: a repeated key keeps its first value, known field or extra, and is counted. */
+static void test_duplicate_keys(void **state)
+{
+	static const char body[] =
+		"[{\"unique\":\"a\",\"unique\":\"b\",\"x\":1,\"message\":\"m\",\"x\":2,"
+		"\"\\u0078\":3,\"messag\\u0065\":\"n\",\"y\":[1,{\"x\":1,\"x\":2}]},"
+		"{\"unique\":\"c\",\"x\":9}]";
+	struct page *pg = *state;
+	struct err e;
+	struct record r;
+
+	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
+	assert_int_equal(page_record(pg, body, 0, &r), 0);
+	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "a");
+	assert_field(&r.f[REC_MESSAGE], FIELD_STRING, "m");
+	assert_int_equal(r.n_extra, 2);
+	assert_field(&r.extra[0].key, FIELD_STRING, "x");
+	assert_field(&r.extra[0].value, FIELD_NUMBER, "1");
+	assert_field(&r.extra[1].key, FIELD_STRING, "y");
+	assert_int_equal(r.dup_keys, 4);
+	assert_int_equal(page_record(pg, body, 1, &r), 0);
+	assert_int_equal(r.dup_keys, 0);
+	assert_int_equal(r.n_extra, 1);
+	assert_field(&r.extra[0].value, FIELD_NUMBER, "9");
+}
+
+/* Finding repeats is linear: a message with 200k distinct keys, and as many repeats. */
+static void test_many_keys_linear(void **state)
+{
+	struct page *pg = *state;
+	struct buf b = BUF_INIT;
+	struct err e;
+	struct record r;
+	clock_t t0;
+
+	assert_int_equal(buf_adds(&b, "[{\"unique\":\"u\""), 0);
+	add_extras(&b, "k", 200000);
+	add_extras(&b, "k", 200000);
+	assert_int_equal(buf_adds(&b, "}]"), 0);
+	t0 = clock();
+	assert_int_equal(parse(pg, b.data, b.len, &e), PAGE_DONE);
+	assert_int_equal(page_record(pg, b.data, 0, &r), 0);
+	assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
+	assert_int_equal(r.n_extra, 200000);
+	assert_int_equal(r.dup_keys, 255); /* saturated */
+	buf_free(&b);
+}
+
+/* Server text in a refusal is shown with its control characters escaped. */
+static void test_refusal_text_is_escaped(void **state)
+{
+	static const char body[] = "{\"status\":\"FAIL\",\"reason\":\"x\xC2\x9B" "31m\\u001b\"}";
+	struct page *pg = *state;
+	struct err e;
+
+	assert_int_equal(parse(pg, S(body), &e), -1);
+	assert_int_equal(e.kind, ERR_REFUSED);
+	assert_non_null(strstr(e.msg, "'x\\xc2\\x9b31m\\u001b'"));
 }
 
 /* Extras belong to their own record when several records carry them. */
@@ -813,7 +980,6 @@ static void extras_per_record(struct page *pg, extract_fn extract)
 	static const char body[] =
 		"[{\"unique\":\"a\",\"x1\":1,\"x2\":2},"
 		"{\"unique\":\"b\"},"
-		"7,"
 		"{\"y1\":\"s\",\"unique\":\"c\",\"y2\":[1],\"y3\":{}},"
 		"{\"z\":null}]";
 	struct err e;
@@ -823,7 +989,7 @@ static void extras_per_record(struct page *pg, extract_fn extract)
 	assert_int_equal(extract(pg, body), 0);
 	assert_int_equal(extract(pg, body), 0);   /* idempotent */
 	/* Read out of order: records are independent. */
-	assert_int_equal(page_record(pg, body, 3, &r), 0);
+	assert_int_equal(page_record(pg, body, 2, &r), 0);
 	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "c");
 	assert_int_equal(r.n_extra, 3);
 	assert_field(&r.extra[0].key, FIELD_STRING, "y1");
@@ -835,8 +1001,7 @@ static void extras_per_record(struct page *pg, extract_fn extract)
 	assert_field(&r.extra[1].value, FIELD_NUMBER, "2");
 	assert_int_equal(page_record(pg, body, 1, &r), 0);
 	assert_int_equal(r.n_extra, 0);
-	assert_int_equal(page_record(pg, body, 2, &r), 1);
-	assert_int_equal(page_record(pg, body, 4, &r), 0);
+	assert_int_equal(page_record(pg, body, 3, &r), 0);
 	assert_int_equal(r.n_extra, 1);
 	assert_field(&r.extra[0].key, FIELD_STRING, "z");
 	assert_int_equal(r.extra[0].value.kind, FIELD_ABSENT);
@@ -944,7 +1109,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_extras, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_object_elements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_json_canonical, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_value_json_depth_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_control_characters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_keys_linear, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_text_is_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extras_per_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extras_per_record_handoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_extras_handoff, setup, teardown),

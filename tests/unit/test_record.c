@@ -62,7 +62,7 @@ static void test_key_of_near_misses(void **state)
 
 static int int_of(enum field_kind kind, const char *s, long long *out)
 {
-	struct field f = { s, strlen(s), kind, 0 };
+	struct field f = { s, strlen(s), kind };
 
 	return record_int(&f, out);
 }

@@ -881,6 +881,91 @@ static void test_decode_csv_random(void **state)
 	}
 }
 
+/* text_json_compact into an exact-size heap block (ASan sees any overrun). */
+static void compact_is(const char *src, size_t len, const char *want, size_t want_len,
+		       unsigned want_bad, int line)
+{
+	char *dst = malloc(TEXT_RECODE_MAX(len) + 1);
+	unsigned bad = 0;
+	size_t n;
+
+	assert_non_null(dst);
+	n = text_json_compact(dst, src, len, &bad);
+	if (n != want_len || memcmp(dst, want, n) || bad != want_bad)
+		fprintf(stderr, "line %d: got '%.*s' bad %u\n", line, (int)n, dst, bad);
+	assert_int_equal(n, want_len);
+	assert_memory_equal(dst, want, n);
+	assert_int_equal(bad, want_bad);
+	free(dst);
+}
+
+#define COMPACT(src, want, bad) compact_is(S(src), S(want), (bad), __LINE__)
+
+static void test_json_compact(void **state)
+{
+	(void)state;
+	COMPACT("{ \"a\" : [ 1 , \"\\u00e9\\/\" ] }", "{\"a\":[1,\"\xC3\xA9/\"]}", 0);
+	COMPACT("[true,false,null,-1.5e3,{},[]]", "[true,false,null,-1.5e3,{},[]]", 0);
+	COMPACT("\n[\t1,\r\n 2 ]\n", "[1,2]", 0);
+	/* White space inside strings stays; escapes are recoded as text_json_recode does. */
+	COMPACT("{\"k \\u00e9\\/\":\"\\ud83d\",\"\\u2028\":\"\\u0001\\n\"}",
+		"{\"k \xC3\xA9/\":\"" FFFD "\",\"\\u2028\":\"\\u0001\\n\"}", 1);
+	/* Escaped quotes and backslashes do not end a string. */
+	COMPACT("[\"a\\\"b\\\\\", \"c\"]", "[\"a\\\"b\\\\\",\"c\"]", 0);
+	COMPACT("[\"\\\\\"]", "[\"\\\\\"]", 0);
+	COMPACT("[]", "[]", 0);
+	COMPACT("", "", 0);
+}
+
+/* Deep and long values take time linear in their length (no recursion). */
+static void test_json_compact_linear(void **state)
+{
+	size_t depth = 1000000, len = 2 * depth;
+	char *src = malloc(len), *dst = malloc(TEXT_RECODE_MAX(len));
+	unsigned bad = 0;
+
+	(void)state;
+	assert_non_null(src);
+	assert_non_null(dst);
+	memset(src, '[', depth);
+	memset(src + depth, ']', depth);
+	assert_int_equal(text_json_compact(dst, src, len, &bad), len);
+	assert_memory_equal(dst, src, len);
+	free(src);
+	free(dst);
+}
+
+static void escaped_is(const char *src, size_t len, size_t size, const char *want, int line)
+{
+	char dst[256];
+	size_t n;
+
+	assert_true(size <= sizeof(dst));
+	memset(dst, 'Z', sizeof(dst));
+	n = text_escape_controls(dst, size, src, len);
+	if (strcmp(dst, want))
+		fprintf(stderr, "line %d: got '%s'\n", line, dst);
+	assert_string_equal(dst, want);
+	assert_int_equal(n, strlen(want));
+	assert_true(n < size);
+}
+
+static void test_escape_controls(void **state)
+{
+	(void)state;
+	escaped_is(S("plain \\u001b text"), 64, "plain \\u001b text", __LINE__);
+	escaped_is(S("\x1b[31mred\x07"), 64, "\\x1b[31mred\\x07", __LINE__);
+	escaped_is(S("a\0b\x7f"), 64, "a\\x00b\\x7f", __LINE__);
+	/* C1 controls (CSI is U+009B) and bytes that are not UTF-8; other UTF-8 stays. */
+	escaped_is(S("x\xC2\x9B" "1m\xC2\xA0\xD7\xA9\x9B\xFF"), 64,
+		   "x\\xc2\\x9b1m\xC2\xA0\xD7\xA9\\x9b\\xff", __LINE__);
+	/* Cut to the room given, never half an escape or half a character. */
+	escaped_is(S("abc\x1b"), 6, "abc", __LINE__);
+	escaped_is(S("abc\x1b"), 8, "abc\\x1b", __LINE__);
+	escaped_is(S("ab\xD7\xA9"), 4, "ab", __LINE__);
+	escaped_is(S("abc"), 1, "", __LINE__);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -912,6 +997,9 @@ int main(void)
 		cmocka_unit_test(test_decode_csv_quote_flag),
 		cmocka_unit_test(test_decode_csv_every_position),
 		cmocka_unit_test(test_decode_csv_random),
+		cmocka_unit_test(test_json_compact),
+		cmocka_unit_test(test_json_compact_linear),
+		cmocka_unit_test(test_escape_controls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

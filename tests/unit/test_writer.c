@@ -83,7 +83,7 @@ static unsigned long long render(const struct writer_opts *o, const char *body, 
 		struct record r;
 
 		if (page_record(pg, body, i, &r) == 0)
-			assert_int_equal(writer_row(w, pg, body, &r, media, out), 0);
+			assert_int_equal(writer_row(w, &r, media, out), 0);
 	}
 	writer_free(w);
 	page_free(pg);
@@ -630,6 +630,82 @@ static void test_default_columns_and_names(void **state)
 	assert_int_equal(o.columns[COL_COUNT - 1], COL_MEDIA_FILE);
 }
 
+/*
+ * SPEC §5.7: NDJSON keys stay unique. An extra named like a column gets one
+ * more "api_" than any other extra of the row already has before that name.
+ */
+static void test_ndjson_keys_stay_unique(void **state)
+{
+	static const char body[] =
+		"[{\"unique\":\"u1\",\"time\":1,\"api_time\":2,\"api_api_time\":3,\"to\":\"x\","
+		"\"state_code\":4,\"api_state_code\":5},"
+		"{\"unique\":\"u2\",\"api_time\":6,\"time\":7},"
+		"{\"unique\":\"u3\",\"api_\\u0074ime\":8,\"tim\\u0065\":9,\"api_\":10,\"api\":11}]";
+	struct writer_opts o;
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	opts_init(&o, WRITER_NDJSON, 0, "unique");
+	assert_int_equal(render(&o, body, 0, NULL, &out), 0);
+	buf_is(&out,
+	       "{\"unique\":\"u1\",\"api_api_api_time\":1,\"api_time\":2,\"api_api_time\":3,"
+	       "\"api_api_state_code\":4,\"api_state_code\":5}\n"
+	       "{\"unique\":\"u2\",\"api_time\":6,\"api_api_time\":7}\n"
+	       "{\"unique\":\"u3\",\"api_time\":8,\"api_api_time\":9,\"api_\":10,\"api\":11}\n");
+	buf_free(&out);
+}
+
+/* A repeated key keeps its first value and is a warning; the row is written once. */
+static void test_duplicate_keys_warn(void **state)
+{
+	static const char body[] =
+		"[{\"unique\":\"d1\",\"message\":\"first\",\"message\":\"second\",\"x\":1,\"x\":2},"
+		"{\"unique\":\"d2\",\"message\":\"once\"}]";
+	struct writer_opts o;
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	opts_init(&o, WRITER_NDJSON, 0, "unique,message");
+	assert_int_equal(render(&o, body, 0, NULL, &out), 1);
+	buf_is(&out, "{\"unique\":\"d1\",\"message\":\"first\",\"x\":1}\n"
+	       "{\"unique\":\"d2\",\"message\":\"once\"}\n");
+	buf_free(&out);
+}
+
+/* The unique a warning names is the server's text: its control characters are escaped. */
+static void test_warning_escapes_unique(void **state)
+{
+	static const char body[] = "[{\"unique\":\"u\xC2\x9B" "2J\\u001b\",\"timestamp\":\"soon\"}]";
+	struct writer_opts o;
+	struct writer *w;
+	struct page *pg = page_new();
+	struct warn warn;
+	struct err e;
+	struct record r;
+	struct buf out = BUF_INIT;
+	char *text = NULL;
+	size_t text_len = 0;
+
+	(void)state;
+	opts_init(&o, WRITER_CSV, 0, "unique,time");
+	warn_init(&warn, 0);
+	warn.to = open_memstream(&text, &text_len);
+	assert_non_null(warn.to);
+	w = writer_new(&o, &warn);
+	assert_non_null(w);
+	assert_non_null(pg);
+	assert_int_equal(page_parse(pg, body, sizeof(body) - 1, 1, &e), PAGE_DONE);
+	assert_int_equal(page_record(pg, body, 0, &r), 0);
+	assert_int_equal(writer_row(w, &r, NULL, &out), 0);
+	fclose(warn.to);
+	assert_non_null(strstr(text, "message u\\xc2\\x9b2J\\u001b: timestamp"));
+	assert_null(strchr(text, '\x1b'));
+	free(text);
+	writer_free(w);
+	page_free(pg);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +725,9 @@ int main(void)
 		cmocka_unit_test(test_ndjson_types),
 		cmocka_unit_test(test_ndjson_extras),
 		cmocka_unit_test(test_ndjson_escaped_keys),
+		cmocka_unit_test(test_ndjson_keys_stay_unique),
+		cmocka_unit_test(test_duplicate_keys_warn),
+		cmocka_unit_test(test_warning_escapes_unique),
 		cmocka_unit_test(test_ndjson_column_order_and_media),
 		cmocka_unit_test(test_parse_columns),
 		cmocka_unit_test(test_default_columns_and_names),
