@@ -34,6 +34,7 @@ void batch_free(struct batch *b)
 	for (size_t i = 0; i < BATCH_BODIES; i++)
 		page_free(b->page[i]);
 	writer_free(b->writer);
+	warn_free_collector(&b->warn);
 	gz_deflater_free(b->gz);
 	buf_free(&b->bodies);
 	buf_free(&b->rows);
@@ -52,7 +53,9 @@ void batch_reset(struct batch *b)
 	b->crc = 0;
 	b->err = (struct err){ .kind = ERR_NONE, .offset = -1 };
 	b->warn.count = 0;
+	b->warn.ntags = 0;
 	b->warn.nkept = 0;
+	b->warn.tag = WARN_UNTAGGED;
 	b->warn.where[0] = '\0';
 	b->where_body = (unsigned)-1;
 }
@@ -137,6 +140,7 @@ int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *
 		snprintf(b->warn.where, sizeof(b->warn.where), "%s", b->body[msg->body].where);
 		b->where_body = msg->body;
 	}
+	warn_tag(&b->warn, (long)m);
 	msg->row_off = out->len;
 	if (writer_row(b->writer, msg->r, media_file, out))
 		return err_nomem(e);

@@ -27,7 +27,7 @@
 #include "writer.h"
 
 /* A batch goes to a worker once it holds this much input, or this many bodies. */
-#define BATCH_BYTES (256u * 1024)
+#define BATCH_BYTES (128u * 1024)
 #define BATCH_BODIES 64
 
 /* What the workers do with a batch; shared, read-only while they run. */

@@ -8,7 +8,7 @@
 #include "err.h"
 #include "fetch.h"
 #include "run.h"
-#include "sink.h"
+#include "out.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 			snprintf(e.msg, sizeof(e.msg), "interrupted by %s; nothing was written (any "
 				 "previous output is untouched)", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 		}
-		if (sink_broken_pipe(&e)) {
+		if (out_broken_pipe(&e)) {
 			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */
 		} else {
 			fprintf(stderr, "waexport: %s\n", e.msg);

@@ -201,7 +201,7 @@ static int late_format(struct pipeline *pl, struct batch *b, struct err *e)
 
 static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct err *e)
 {
-	warn_merge(pl->warn, &b->warn);
+	warn_merge(pl->warn, &b->warn, pl->keep);
 	if (pl->route) {
 		for (size_t m = 0; m < b->nmsg; m++)
 			if (pl->keep[m] && route_add(pl->route, b->msg[m].r,

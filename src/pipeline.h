@@ -43,6 +43,8 @@ struct pipeline_stats {
 	struct select_stats sel;
 };
 
+struct page;
+
 /*
  * --media-dir (fetch): called with a page once its messages are selected
  * (keep[i] for element i), before their rows are made; sets files[i] to

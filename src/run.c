@@ -1,6 +1,6 @@
 #include "run_impl.h"
 #include "fsutil.h"
-#include "pages.h"
+#include "batch.h"
 #include "pool.h"
 #include "source.h"
 #include "metrics.h"
@@ -22,7 +22,7 @@ int run_check_stop(struct run *r, struct err *e)
 	return -1;
 }
 
-void run_totals(const struct run *r, struct pipeline_stats *t, unsigned long long *bytes)
+void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes)
 {
 	memset(t, 0, sizeof(*t));
 	*bytes = 0;
@@ -34,16 +34,16 @@ void run_totals(const struct run *r, struct pipeline_stats *t, unsigned long lon
 			continue;
 		s = pipeline_stats(g->pipeline);
 		t->pages += s->pages;
-		t->messages += s->messages;
-		t->duplicates += s->duplicates;
-		t->filtered += s->filtered;
+		t->messages += s->sel.messages;
+		t->duplicates += s->sel.duplicates;
+		t->filtered += s->sel.filtered;
 		*bytes += pipeline_bytes_out(g->pipeline);
 	}
 }
 
 void run_show_progress(struct run *r)
 {
-	struct pipeline_stats t;
+	struct run_totals t;
 	struct progress_figures f;
 
 	if (!r->progress.live)
@@ -85,9 +85,11 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 		writer_default_columns(&po->writer, o->media_dir != NULL);
 		po->writer.extras = 1;
 	}
-	po->sink.path = path;
-	po->sink.gzip = o->gzip >= 0 ? o->gzip : gz;
-	po->sink.level = o->gzip_level;
+	po->out.path = path;
+	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
+	po->out.level = o->gzip_level;
+	po->late_format = o->cmd == CMD_FETCH;
+	po->quiet = o->quiet;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
 	return 0;
 }
@@ -133,26 +135,9 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 		po.since = filter->since;
 		po.has_until = filter->has_until;
 		po.until = filter->until;
-		if (pipeline_open(&g->pipeline, &po, &r->warn, e))
+		if (pipeline_open(&g->pipeline, &po, r->pool, &r->warn, e))
 			return -1;
 	}
-	return 0;
-}
-
-static int on_convert_page(void *ctx, struct page *pg, const char *body, size_t len,
-			   const char *file, struct err *e)
-{
-	struct run *r = ctx;
-	struct pipeline_page_result res;
-
-	(void)len;
-	if (file != r->last_file) {
-		warn_where(&r->warn, "%s", file);
-		r->last_file = file;
-	}
-	if (pipeline_page(r->current->pipeline, pg, body, &res, e))
-		return -1;
-	run_show_progress(r);
 	return 0;
 }
 
@@ -163,27 +148,23 @@ static int run_convert(struct run *r, struct err *e)
 	char **files = o->nfiles ? o->files : stdin_only;
 	size_t nfiles = o->nfiles ? o->nfiles : 1;
 	struct source *src = NULL;
-	struct pages *pages = NULL;
 	int rc = -1;
 
 	if (!o->nfiles && isatty(STDIN_FILENO))
 		return err_set(e, ERR_USAGE, "no input: name saved API responses (FILE...) or pipe "
 			       "them into standard input (see 'waexport convert --help')");
-	r->current = &r->targets[0];
-	if (source_open(&src, files, nfiles, r->stop, &r->warn, e) ||
-	    pages_open(&pages, pool_default_workers(), e))
+	if (source_open(&src, files, nfiles, r->stop, &r->warn, e))
 		goto out;
-	rc = pages_run(pages, src, on_convert_page, r, r->stop, e);
+	rc = pipeline_source(r->targets[0].pipeline, src, r->stop, e);
 	r->bytes_in = source_bytes(src);
 out:
-	pages_close(pages);
 	source_close(src);
 	return rc;
 }
 
 static void summary(struct run *r)
 {
-	struct pipeline_stats t;
+	struct run_totals t;
 	unsigned long long bytes;
 	char size[32];
 	double secs = progress_now() - r->started;
@@ -218,7 +199,7 @@ static int commit_all(struct run *r, struct err *e)
 	for (size_t i = 0; i < r->ntargets; i++)
 		if (!r->targets[i].shared && pipeline_commit(r->targets[i].pipeline, e))
 			return -1;
-	if (r->raw && sink_commit(r->raw, e))
+	if (r->raw && out_commit(r->raw, e))
 		return err_prefix(e, "--save-raw: ");
 	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
 	if (r->state && state_commit(r->state, e))
@@ -235,7 +216,7 @@ static int open_outputs(struct run *r, const struct pipeline_opts *filter,
 	if (open_targets(r, filter, vars, e))
 		return -1;
 	if (o->save_raw) {
-		struct sink_opts so = { .level = 6 };
+		struct out_opts so = { .level = 6 };
 		int ndjson;
 
 		vars.to = o->nto == 1 ? o->to[0] : NULL;
@@ -244,7 +225,7 @@ static int open_outputs(struct run *r, const struct pipeline_opts *filter,
 			return err_prefix(e, "--save-raw: ");
 		outpath_infer(r->raw_path, &ndjson, &so.gzip);
 		so.path = r->raw_path;
-		if (sink_open(&r->raw, &so, e))
+		if (out_open(&r->raw, &so, e))
 			return err_prefix(e, "--save-raw: ");
 	}
 	return 0;
@@ -266,7 +247,7 @@ static void close_outputs(struct run *r)
 	free(r->targets);
 	r->targets = NULL;
 	r->ntargets = 0;
-	sink_close(r->raw);
+	out_close(r->raw);
 	r->raw = NULL;
 	free(r->raw_path);
 	r->raw_path = NULL;
@@ -279,9 +260,13 @@ int run_execute(struct run *r, struct err *e)
 	struct outpath_vars vars = { 0 };
 	struct buf key = BUF_INIT;
 	char today[11];
+	unsigned workers;
 	int rc = -1;
 
 	if (tz_open(&r->tz, o->tz, e))
+		goto out;
+	workers = pool_default_workers();
+	if (pool_new(&r->pool, workers, workers + 2, batch_map, NULL, e))
 		goto out;
 	if (o->cmd == CMD_FETCH && run_prepare_fetch(r, &filter, &key, e))
 		goto out;
@@ -330,6 +315,7 @@ void run_free(struct run *r)
 	buf_free(&r->first_unique);
 	buf_free(&r->line);
 	page_free(r->page);
+	pool_free(r->pool);
 	tz_free(r->tz);
 	free(r);
 }
@@ -337,7 +323,7 @@ void run_free(struct run *r)
 /* SPEC §6: after every run, success or failure. */
 void run_write_metrics(struct run *r, int exit_code)
 {
-	struct pipeline_stats t = { 0 };
+	struct run_totals t = { 0 };
 	unsigned long long bytes = 0;
 	struct metrics mt = { 0 };
 	struct err e = { .kind = ERR_NONE, .offset = -1 };

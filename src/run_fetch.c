@@ -27,23 +27,33 @@ static int save_raw(struct run *r, const char *body, size_t len, struct err *e)
 		return err_nomem(e);
 	r->line.len = text_json_single_line(r->line.data, body, len);
 	r->line.data[r->line.len++] = '\n';
-	if (sink_write(r->raw, r->line.data, r->line.len, e))
+	if (out_write(r->raw, r->line.data, r->line.len, e))
 		return err_prefix(e, "--save-raw: ");
 	return 0;
+}
+
+/* --media-dir: the files of a page's selected messages, before their rows are made. */
+static int on_media(void *ctx, struct page *pg, const char *body, const unsigned char *keep,
+		    const char *const **files, struct err *e)
+{
+	struct run *r = ctx;
+
+	return media_page(r->media, pg, body, keep, files, e);
 }
 
 static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, size_t len,
 			 struct err *e)
 {
 	struct run *r = ctx;
-	struct pipeline_page_result res;
-	size_t n;
+	struct select_page res;
+	const struct record *first;
 
 	if (run_check_stop(r, e))
 		return -1;
-	warn_where(&r->warn, "page %lu", page_no);
-	page_reset(r->page);
-	if (page_parse(r->page, body, len, 1, e) < 0) {
+	if (save_raw(r, body, len, e))
+		return -1;
+	snprintf(r->where, sizeof(r->where), "page %lu", page_no);
+	if (pipeline_page(r->current->pipeline, body, len, r->where, &res, &first, e) < 0) {
 		if (e->kind == ERR_DATA && e->offset >= 0)
 			err_prefix(e, "byte %lld: ", e->offset);
 		if (e->kind == ERR_DATA)
@@ -52,32 +62,13 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 		return -1;
 	}
 	if (page_no == 1) {
-		struct record first;
-
 		r->first_unique.len = 0;
-		if (page_count(r->page) && page_record(r->page, body, 0, &first) == 0 &&
-		    first.f[REC_UNIQUE].kind == FIELD_STRING &&
-		    buf_add(&r->first_unique, first.f[REC_UNIQUE].p, first.f[REC_UNIQUE].len))
+		if (first && first->f[REC_UNIQUE].kind == FIELD_STRING &&
+		    buf_add(&r->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
 			return err_nomem(e);
 	}
-	if (save_raw(r, body, len, e))
-		return -1;
-	if (pipeline_select(r->current->pipeline, r->page, body, &res, e))
-		return -1;
-	if (r->media) {
-		const char *const *files;
-
-		/* Only the messages being written: not duplicates, not outside --since. */
-		if (media_page(r->media, r->page, body, pipeline_selected(r->current->pipeline),
-			       &files, e))
-			return -1;
-		pipeline_set_media(r->current->pipeline, files);
-	}
-	if (pipeline_write(r->current->pipeline, r->page, body, e))
-		return -1;
 	run_show_progress(r);
-	n = page_count(r->page);
-	if (n < API_PAGE_SIZE)
+	if (res.records < API_PAGE_SIZE)
 		return FETCH_END; /* SPEC §5.1: an empty or short page is the last */
 	/* SPEC §5.2: only messages already written count, not ones filtered out. */
 	if (res.repeated == res.records) {
@@ -212,11 +203,13 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct target *g = &r->targets[i];
 		const struct checkpoint *cp = r->state ? state_get(r->state, o->from, g->to) : NULL;
-		struct pipeline_checkpoint pc;
+		struct select_checkpoint pc;
 		int before = r->fetch.max_in_flight, grew;
 		unsigned long long pages = r->fetch.pages;
 
 		r->current = g;
+		if (r->media)
+			pipeline_set_media(g->pipeline, on_media, r);
 		r->consecutive_seen = 0;
 		r->first_unique.len = 0;
 		r->fetch.max_in_flight = 0;
@@ -252,7 +245,7 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 			return RUN_AGAIN;
 		}
 		if (r->state) {
-			const struct pipeline_newest *n = pipeline_take_newest(g->pipeline);
+			const struct select_newest *n = pipeline_take_newest(g->pipeline);
 
 			g->newest_ts = n->ts;
 			if (n->have && n->nuniques) {
@@ -265,8 +258,7 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 					return err_nomem(e);
 		}
 		if (g->shared || (i + 1 < r->ntargets && r->targets[i + 1].shared))
-			if (pipeline_segment_end(g->pipeline, e))
-				return -1;
+			pipeline_segment_end(g->pipeline);
 	}
 	/* The checkpoints move in memory now; the file is replaced after the outputs. */
 	for (size_t i = 0; r->state && i < r->ntargets; i++) {

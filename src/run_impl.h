@@ -10,7 +10,9 @@
 #include "fetch.h"
 #include "media.h"
 #include "page.h"
+#include "out.h"
 #include "pipeline.h"
+#include "pool.h"
 #include "progress.h"
 #include "state.h"
 #include "tz.h"
@@ -27,6 +29,11 @@ struct target {
 	size_t nnewest;
 };
 
+/* Figures of every output together. */
+struct run_totals {
+	unsigned long long pages, messages, duplicates, filtered;
+};
+
 /* What the whole run shares, whichever command feeds the pipelines. */
 struct run {
 	struct options *opts;
@@ -38,7 +45,8 @@ struct run {
 	struct target *targets;
 	size_t ntargets;
 	struct target *current;
-	struct sink *raw;            /* --save-raw */
+	struct out *raw;             /* --save-raw */
+	struct pool *pool;           /* the workers every pipeline shares */
 	char *raw_path;
 	struct buf line;             /* a raw page made single-line */
 	struct fetch_stats fetch;
@@ -50,6 +58,7 @@ struct run {
 	int has_floor;               /* the current target has a checkpoint */
 	long long floor;
 	int probe_grew;
+	char where[32];              /* "page N", for messages about the page being written */
 	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
 	int sequential;              /* growth seen: one page at a time */
 	const char *last_file;       /* convert: the file of the last page, for warnings */
@@ -61,7 +70,7 @@ struct run {
 #define RUN_AGAIN 1
 
 int run_check_stop(struct run *r, struct err *e);
-void run_totals(const struct run *r, struct pipeline_stats *t, unsigned long long *bytes);
+void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes);
 void run_show_progress(struct run *r);
 
 /* run_fetch.c */

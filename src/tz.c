@@ -67,6 +67,18 @@ int tz_open(struct tz **out, const char *name, struct err *e)
 	return 0;
 }
 
+struct tz *tz_copy(const struct tz *z)
+{
+	struct tz *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *z;
+	c->hour = LLONG_MIN;
+	c->day = LLONG_MIN;
+	return c;
+}
+
 void tz_free(struct tz *z)
 {
 	free(z);

@@ -4,7 +4,8 @@
  * glibc's localtime_r gives the zone's offset with DST right; calling it per
  * message is slow, so the offset is cached per hour (no zone changes its
  * offset twice within an hour) and the calendar fields are computed here.
- * One zone per process: tz_open sets TZ for the process.
+ * One zone per process: tz_open sets TZ for the process. A struct tz holds
+ * its caches, so each thread formats with its own (tz_copy).
  */
 #ifndef WAEXPORT_TZ_H
 #define WAEXPORT_TZ_H
@@ -20,6 +21,8 @@ struct tz;
 
 /* Open zone `name` ("UTC" or an IANA name under the zoneinfo directory). */
 int tz_open(struct tz **out, const char *name, struct err *e);
+/* The same zone with caches of its own, for another thread. NULL on ENOMEM. */
+struct tz *tz_copy(const struct tz *z);
 void tz_free(struct tz *z);
 
 enum tz_style { TZ_ISO8601, TZ_SPREADSHEET };

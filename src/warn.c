@@ -1,6 +1,7 @@
 #include "warn.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void warn_init(struct warn *w, int quiet)
@@ -36,6 +37,17 @@ void warn_note(struct warn *w, const char *fmt, ...)
 	va_list ap;
 
 	w->count++;
+	if (w->collect && w->ntags == w->tags_cap) {
+		size_t cap = w->tags_cap ? 2 * w->tags_cap : 64;
+		long *t = realloc(w->tags, cap * sizeof(*t));
+
+		if (t) {
+			w->tags = t;
+			w->tags_cap = cap;
+		}
+	}
+	if (w->collect && w->ntags < w->tags_cap)
+		w->tags[w->ntags++] = w->tag;
 	if (w->collect ? w->nkept >= WARN_SHOWN_MAX
 		       : w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
 		return;
@@ -46,9 +58,10 @@ void warn_note(struct warn *w, const char *fmt, ...)
 		vsnprintf(text + n, sizeof(text) - n, fmt, ap);
 		va_end(ap);
 	}
-	if (w->collect)
+	if (w->collect) {
+		w->kept_tag[w->nkept] = w->tag;
 		memcpy(w->kept[w->nkept++], text, sizeof(text));
-	else
+	} else
 		show(w, text);
 }
 
@@ -56,13 +69,37 @@ void warn_collect(struct warn *w)
 {
 	memset(w, 0, sizeof(*w));
 	w->collect = 1;
+	w->tag = WARN_UNTAGGED;
 }
 
-void warn_merge(struct warn *into, struct warn *from)
+void warn_tag(struct warn *w, long tag)
+{
+	w->tag = tag;
+}
+
+static int passes(long tag, const unsigned char *keep)
+{
+	return !keep || tag == WARN_UNTAGGED || keep[tag];
+}
+
+void warn_merge(struct warn *into, struct warn *from, const unsigned char *keep)
 {
 	for (unsigned i = 0; i < from->nkept; i++)
-		show(into, from->kept[i]);
-	into->count += from->count;
+		if (passes(from->kept_tag[i], keep))
+			show(into, from->kept[i]);
+	/* Notes whose tag could not be stored (no memory) are counted. */
+	into->count += from->count - from->ntags;
+	for (size_t i = 0; i < from->ntags; i++)
+		into->count += (unsigned long long)passes(from->tags[i], keep);
 	from->count = 0;
+	from->ntags = 0;
 	from->nkept = 0;
+	from->tag = WARN_UNTAGGED;
+}
+
+void warn_free_collector(struct warn *w)
+{
+	free(w->tags);
+	w->tags = NULL;
+	w->ntags = w->tags_cap = 0;
 }

@@ -20,9 +20,15 @@ struct warn {
 	char where[256];      /* "file.json, page 3" */
 	FILE *to;             /* stderr, or a test's stream */
 	int collect;          /* a collector: notes are kept for warn_merge, not shown */
+	long tag;             /* collector: what the next notes are about (WARN_UNTAGGED) */
+	long *tags;           /* collector: the tag of every note */
+	size_t ntags, tags_cap;
 	unsigned nkept;
+	long kept_tag[WARN_SHOWN_MAX];
 	char kept[WARN_SHOWN_MAX][WARN_TEXT_MAX];
 };
+
+#define WARN_UNTAGGED (-1L)
 
 void warn_init(struct warn *w, int quiet);
 void warn_where(struct warn *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -30,10 +36,15 @@ void warn_note(struct warn *w, const char *fmt, ...) __attribute__((format(print
 
 /*
  * A collector: a worker's notes, counted and the first few kept, so that
- * the consumer can add them to the run's in input order (warn_merge, which
- * empties the collector).
+ * the consumer can add them to the run's in input order. Each note carries
+ * the tag set last (the message it is about), and warn_merge passes on the
+ * notes whose tag is WARN_UNTAGGED or has keep[tag] set (keep NULL: all):
+ * a message the consumer drops as a repeat brings no warning. warn_merge
+ * empties the collector; warn_free_collector frees it.
  */
 void warn_collect(struct warn *w);
-void warn_merge(struct warn *into, struct warn *from);
+void warn_tag(struct warn *w, long tag);
+void warn_merge(struct warn *into, struct warn *from, const unsigned char *keep);
+void warn_free_collector(struct warn *w);
 
 #endif

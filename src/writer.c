@@ -79,6 +79,11 @@ struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
 	w->opts = *opts;
 	w->warn = warn;
 	w->ops = opts->format == WRITER_CSV ? &writer_csv_ops : &writer_ndjson_ops;
+	/* The zone's caches are written as rows are made: each writer has its own. */
+	if (opts->tz && !(w->opts.tz = tz_copy(opts->tz))) {
+		free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -88,6 +93,7 @@ void writer_free(struct writer *w)
 		return;
 	buf_free(&w->scratch);
 	buf_free(&w->json);
+	tz_free(w->opts.tz);
 	free(w);
 }
 
