@@ -168,6 +168,51 @@ static int apply(struct parser *p, const struct options_row *r, const char *v, l
 	return err_set(e, ERR_SOFTWARE, "option table row %d has no action", (int)r->id);
 }
 
+/* ---------------------------------------------------------------- messages */
+
+/* "fetch and convert", "-o, -q, -h and -V": lists for messages, from the tables. */
+static void list_commands(char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < options_ncommands && used < size; i++) {
+		int w = snprintf(out + used, size - used, "%s%s", i == 0 ? "" :
+				 i + 1 == options_ncommands ? " and " : ", ", options_commands[i].name);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+}
+
+static void list_letters(char *out, size_t size)
+{
+	size_t used = 0, n = 0, total = 0;
+
+	for (size_t i = 0; i < OPT_COUNT; i++)
+		total += options_table[i].letter != 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < OPT_COUNT && used < size; i++) {
+		int w;
+
+		if (!options_table[i].letter)
+			continue;
+		w = snprintf(out + used, size - used, "%s-%c", n == 0 ? "" : n + 1 == total ?
+			     " and " : ", ", options_table[i].letter);
+		used += w > 0 ? (size_t)w : 0;
+		n++;
+	}
+}
+
+static int unknown_short(struct parser *p, const char *arg, char letter, struct err *e)
+{
+	char letters[64];
+
+	list_letters(letters, sizeof(letters));
+	return err_set(e, ERR_USAGE, "unknown option '-%c'%s%s%s; the short options are %s (see "
+		       "'waexport %s --help')", letter, arg[2] ? " in '" : "", arg[2] ? arg : "",
+		       arg[2] ? "'" : "", letters, options_command_name(p->o->cmd));
+}
+
 /* ---------------------------------------------------------------- options */
 
 /* One option and its value (NULL for a flag): the checks every row shares. */
@@ -239,10 +284,7 @@ static int short_options(struct parser *p, int argc, char **argv, int *i, struct
 		char shown[3] = { '-', *c, '\0' };
 
 		if (!r)
-			return err_set(e, ERR_USAGE, "unknown option '-%c'%s%s%s; the short options "
-				       "are -o, -q, -h and -V (see 'waexport %s --help')", *c,
-				       arg[2] ? " in '" : "", arg[2] ? arg : "", arg[2] ? "'" : "",
-				       options_command_name(p->o->cmd));
+			return unknown_short(p, arg, *c, e);
 		if (r->kind == OPTIONS_FLAG) {
 			if (take(p, r, shown, NULL, e))
 				return -1;
@@ -260,56 +302,60 @@ static int short_options(struct parser *p, int argc, char **argv, int *i, struct
 
 /* ---------------------------------------------------------------- commands */
 
+/* An option before the command: --help, --version and --help-man belong there. */
+static int global_option(struct options *o, const char *arg, struct err *e)
+{
+	const char *names[4];
+	char hint[128], cmds[64];
+	size_t len = strcspn(arg + 2, "=");
+	const struct options_row *r = arg[1] == '-' ? options_find(arg + 2, len) :
+				      !arg[2] ? options_find_letter(arg[1]) : NULL;
+
+	list_commands(cmds, sizeof(cmds));
+	if (r && (r->id == OPT_HELP || r->id == OPT_VERSION || r->id == OPT_HELP_MAN)) {
+		o->cmd = r->id == OPT_HELP ? CMD_HELP : r->id == OPT_VERSION ? CMD_VERSION : CMD_MAN;
+		return 0;
+	}
+	if (r)
+		return err_set(e, ERR_USAGE, "--%s goes after the command: waexport %s --%s ...",
+			       r->name, r->commands == OPTIONS_FETCH ? "fetch" : "COMMAND", r->name);
+	hint[0] = '\0';
+	if (arg[1] == '-')
+		suggest_phrase(hint, sizeof(hint), names,
+			       suggest_option(arg + 2, len, OPTIONS_BOTH, names, 4), "--");
+	return err_set(e, ERR_USAGE, "unknown option '%s'%s (a command comes first, one of %s; "
+		       "see 'waexport --help')", arg, hint, cmds);
+}
+
 static int unknown_command(const char *arg, struct err *e)
 {
 	const char *names[4];
-	char hint[128];
+	char hint[128], cmds[64];
 
-	if (arg[0] == '-' && arg[1] == '-') {
-		size_t len = strcspn(arg + 2, "=");
-		const struct options_row *r = options_find(arg + 2, len);
-
-		if (r)
-			return err_set(e, ERR_USAGE, "--%s goes after the command: waexport %s --%s ...",
-				       r->name, r->commands == OPTIONS_FETCH ? "fetch" :
-				       "fetch|convert", r->name);
-		suggest_phrase(hint, sizeof(hint), names,
-			       suggest_option(arg + 2, len, OPTIONS_BOTH, names, 4), "--");
-		return err_set(e, ERR_USAGE, "unknown option '%s'%s (a command comes first: "
-			       "waexport fetch|convert [options]; see 'waexport --help')", arg, hint);
-	}
-	if (arg[0] == '-')
-		return err_set(e, ERR_USAGE, "unknown option '%s'; a command comes first: waexport "
-			       "fetch|convert [options] (see 'waexport --help')", arg);
+	list_commands(cmds, sizeof(cmds));
 	suggest_phrase(hint, sizeof(hint), names, suggest_command(arg, strlen(arg), names, 4), "");
-	return err_set(e, ERR_USAGE, "unknown command '%s'%s (the commands are fetch and convert; "
-		       "see 'waexport --help')", arg, hint);
+	return err_set(e, ERR_USAGE, "unknown command '%s'%s (the commands are %s; see 'waexport "
+		       "--help')", arg, hint, cmds);
 }
 
-/* argv[1]: a command, or --help, --version, help [COMMAND]. */
+/* argv[1]: a command, help [COMMAND], or an option that needs none (--help, --version). */
 static int parse_command(struct options *o, int argc, char **argv, struct err *e)
 {
 	const char *a = argv[1];
 	const struct options_command *c;
 
-	if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help")) {
+	if (a[0] == '-' && a[1] && global_option(o, a, e))
+		return -1;
+	if (!strcmp(a, "help"))
 		o->cmd = CMD_HELP;
-		if (argc < 3)
-			return 0;
+	if (o->cmd == CMD_HELP && argc > 2) {
 		c = options_find_command(argv[2]);
 		if (!c)
 			return unknown_command(argv[2], e);
 		o->help_for = c->cmd;
-		return 0;
 	}
-	if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
-		o->cmd = CMD_VERSION;
+	if (o->cmd != CMD_NONE)
 		return 0;
-	}
-	if (!strcmp(a, "--help-man")) {
-		o->cmd = CMD_MAN;
-		return 0;
-	}
 	c = options_find_command(a);
 	if (!c)
 		return unknown_command(a, e);
