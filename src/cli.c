@@ -1,6 +1,7 @@
 #include "cli.h"
 #include "outpath.h"
 #include "suggest.h"
+#include "usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,44 +171,18 @@ static int apply(struct parser *p, const struct options_row *r, const char *v, l
 
 /* ---------------------------------------------------------------- messages */
 
-/* "fetch and convert", "-o, -q, -h and -V": lists for messages, from the tables. */
-static void list_commands(char *out, size_t size)
+static int missing_value(struct parser *p, const struct options_row *r, const char *shown,
+			 struct err *e)
 {
-	size_t used = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < options_ncommands && used < size; i++) {
-		int w = snprintf(out + used, size - used, "%s%s", i == 0 ? "" :
-				 i + 1 == options_ncommands ? " and " : ", ", options_commands[i].name);
-
-		used += w > 0 ? (size_t)w : 0;
-	}
-}
-
-static void list_letters(char *out, size_t size)
-{
-	size_t used = 0, n = 0, total = 0;
-
-	for (size_t i = 0; i < OPT_COUNT; i++)
-		total += options_table[i].letter != 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < OPT_COUNT && used < size; i++) {
-		int w;
-
-		if (!options_table[i].letter)
-			continue;
-		w = snprintf(out + used, size - used, "%s-%c", n == 0 ? "" : n + 1 == total ?
-			     " and " : ", ", options_table[i].letter);
-		used += w > 0 ? (size_t)w : 0;
-		n++;
-	}
+	return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')", shown, r->arg,
+		       options_command_name(p->o->cmd));
 }
 
 static int unknown_short(struct parser *p, const char *arg, char letter, struct err *e)
 {
 	char letters[64];
 
-	list_letters(letters, sizeof(letters));
+	usage_list_letters(letters, sizeof(letters));
 	return err_set(e, ERR_USAGE, "unknown option '-%c'%s%s%s; the short options are %s (see "
 		       "'waexport %s --help')", letter, arg[2] ? " in '" : "", arg[2] ? arg : "",
 		       arg[2] ? "'" : "", letters, options_command_name(p->o->cmd));
@@ -269,8 +244,7 @@ static int long_option(struct parser *p, int argc, char **argv, int *i, struct e
 	if (eq)
 		return take(p, r, shown, eq + 1, e);
 	if (*i + 1 >= argc)
-		return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')", shown,
-			       r->arg, options_command_name(p->o->cmd));
+		return missing_value(p, r, shown, e);
 	return take(p, r, shown, argv[++*i], e);
 }
 
@@ -293,8 +267,7 @@ static int short_options(struct parser *p, int argc, char **argv, int *i, struct
 		if (c[1])
 			return take(p, r, shown, c + 1, e);
 		if (*i + 1 >= argc)
-			return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')",
-				       shown, r->arg, options_command_name(p->o->cmd));
+			return missing_value(p, r, shown, e);
 		return take(p, r, shown, argv[++*i], e);
 	}
 	return 0;
@@ -311,7 +284,7 @@ static int global_option(struct options *o, const char *arg, struct err *e)
 	const struct options_row *r = arg[1] == '-' ? options_find(arg + 2, len) :
 				      !arg[2] ? options_find_letter(arg[1]) : NULL;
 
-	list_commands(cmds, sizeof(cmds));
+	usage_list_commands(cmds, sizeof(cmds));
 	if (r && (r->id == OPT_HELP || r->id == OPT_VERSION || r->id == OPT_HELP_MAN)) {
 		o->cmd = r->id == OPT_HELP ? CMD_HELP : r->id == OPT_VERSION ? CMD_VERSION : CMD_MAN;
 		return 0;
@@ -332,7 +305,7 @@ static int unknown_command(const char *arg, struct err *e)
 	const char *names[4];
 	char hint[128], cmds[64];
 
-	list_commands(cmds, sizeof(cmds));
+	usage_list_commands(cmds, sizeof(cmds));
 	suggest_phrase(hint, sizeof(hint), names, suggest_command(arg, strlen(arg), names, 4), "");
 	return err_set(e, ERR_USAGE, "unknown command '%s'%s (the commands are %s; see 'waexport "
 		       "--help')", arg, hint, cmds);

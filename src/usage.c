@@ -167,6 +167,38 @@ int usage_help(struct buf *out, enum command cmd)
 	return cmd == CMD_FETCH ? buf_adds(out, "\n") || buf_adds(out, key_note) : 0;
 }
 
+void usage_list_commands(char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < options_ncommands && used < size; i++) {
+		int w = snprintf(out + used, size - used, "%s%s", i == 0 ? "" :
+				 i + 1 == options_ncommands ? " and " : ", ", options_commands[i].name);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+}
+
+void usage_list_letters(char *out, size_t size)
+{
+	size_t used = 0, n = 0, total = 0;
+
+	for (size_t i = 0; i < OPT_COUNT; i++)
+		total += options_table[i].letter != 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < OPT_COUNT && used < size; i++) {
+		int w;
+
+		if (!options_table[i].letter)
+			continue;
+		w = snprintf(out + used, size - used, "%s-%c", n == 0 ? "" : n + 1 == total ?
+			     " and " : ", ", options_table[i].letter);
+		used += w > 0 ? (size_t)w : 0;
+		n++;
+	}
+}
+
 /* ---------------------------------------------------------------- the man page */
 
 /* text in roff: hyphens as \-, apostrophes as \(aq, backslashes as \e. */

@@ -19,6 +19,10 @@ int usage_help(struct buf *out, enum command cmd);
  * USAGE_MAN_BEGIN and USAGE_MAN_END, to out. 0, or -1 when out cannot grow. */
 int usage_man(struct buf *out);
 
+/* For messages, from the tables: "fetch and convert", "-o, -q, -h and -V". */
+void usage_list_commands(char *out, size_t size);
+void usage_list_letters(char *out, size_t size);
+
 #define USAGE_MAN_BEGIN ".\\\" BEGIN OPTIONS: generated from src/options.c by 'make man'; edit the table"
 #define USAGE_MAN_END ".\\\" END OPTIONS"
 
