@@ -22,7 +22,7 @@ TSAN_FLAGS := -O1 -g -fsanitize=thread
 # The pool and what runs in its workers: their tests again under ThreadSanitizer.
 TSAN_UNIT := test_pool test_pipeline test_gz
 
-.PHONY: all deps test test-deps unit e2e demo bench clean install fuzz
+.PHONY: all deps test test-deps unit e2e demo bench clean install fuzz man
 all: waexport
 
 deps:
@@ -78,6 +78,15 @@ bench:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory waexport
 	@scripts/bench.sh
+
+# The man page's OPTIONS sections are rendered from the option table (src/options.c):
+# after changing the table, `make man` rewrites them in waexport.1 (a test checks).
+man: waexport
+	./waexport --help-man > build/man-options.roff
+	awk 'FNR == NR { gen = gen $$0 "\n"; next } \
+	     /^\.\\" BEGIN OPTIONS/ { printf "%s", gen; skip = 1; next } \
+	     skip && /^\.\\" END OPTIONS/ { skip = 0; next } !skip' \
+	    build/man-options.roff waexport.1 > build/waexport.1 && cp build/waexport.1 waexport.1
 
 PREFIX  ?= /usr/local
 DESTDIR ?=

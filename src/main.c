@@ -4,11 +4,13 @@
  * The stages are wired together by run.c (cli → input|fetch → page →
  * pipeline → writer → sink).
  */
+#include "buf.h"
 #include "cli.h"
 #include "err.h"
 #include "fetch.h"
 #include "run.h"
 #include "out.h"
+#include "usage.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -55,6 +57,24 @@ static int exit_code(const struct err *e)
 	return 70;
 }
 
+/* --help, or the man page's options (--help-man): both rendered from the option table. */
+static int print_usage(const struct options *opts)
+{
+	struct buf text = BUF_INIT;
+	int rc = 0;
+
+	if (opts->cmd == CMD_MAN ? usage_man(&text) : usage_help(&text, opts->help_for)) {
+		fputs("waexport: out of memory\n", stderr);
+		rc = 70;
+		goto out;
+	}
+	if (fwrite(text.data, 1, text.len, stdout) != text.len || fflush(stdout))
+		rc = 74;
+out:
+	buf_free(&text);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -74,10 +94,10 @@ int main(int argc, char **argv)
 		cli_free(&opts);
 		return exit_code(&e);
 	}
-	if (opts.cmd == CMD_HELP) {
-		fputs(cli_help(opts.help_for), stdout);
+	if (opts.cmd == CMD_HELP || opts.cmd == CMD_MAN) {
+		rc = print_usage(&opts);
 		cli_free(&opts);
-		return fflush(stdout) ? 74 : 0;
+		return rc;
 	}
 	if (opts.cmd == CMD_VERSION) {
 		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n",

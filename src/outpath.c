@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 void outpath_sanitize(const char *value, char *out, size_t size)
 {
@@ -93,7 +94,7 @@ static int ends_with(const char *s, size_t n, const char *suffix)
 {
 	size_t k = strlen(suffix);
 
-	return n >= k && !strcmp(s + n - k, suffix);
+	return n >= k && !strncasecmp(s + n - k, suffix, k);
 }
 
 void outpath_infer(const char *path, int *ndjson, int *gzip)
@@ -103,9 +104,25 @@ void outpath_infer(const char *path, int *ndjson, int *gzip)
 	*gzip = ends_with(path, n, ".gz");
 	if (*gzip)
 		n -= 3;
-	*ndjson = 0;
-	if (n >= 7 && !strncmp(path + n - 7, ".ndjson", 7))
-		*ndjson = 1;
-	if (n >= 6 && !strncmp(path + n - 6, ".jsonl", 6))
-		*ndjson = 1;
+	*ndjson = ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl");
+}
+
+int outpath_check_extension(const char *path, struct err *e)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path, *dot;
+	size_t n = strlen(name);
+
+	if (n > 3 && ends_with(name, n, ".gz"))
+		n -= 3;
+	if (ends_with(name, n, ".csv") || ends_with(name, n, ".ndjson") ||
+	    ends_with(name, n, ".jsonl"))
+		return 0;
+	dot = memrchr(name, '.', n);
+	/* No extension (a leading dot only starts a hidden name): CSV, as documented. */
+	if (!dot || dot == name || memchr(dot, '{', n - (size_t)(dot - name)))
+		return 0;
+	return err_set(e, ERR_USAGE, "-o %s: unknown extension '%.*s'; the formats written are "
+		       ".csv, .ndjson and .jsonl, each optionally .gz (or choose one with --format "
+		       "csv|ndjson)", path, (int)(n - (size_t)(dot - name)), dot);
 }

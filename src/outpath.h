@@ -24,8 +24,18 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 /* Does the template use this placeholder (e.g. "{to}")? */
 int outpath_uses(const char *tmpl, const char *placeholder);
 
-/* Format and gzip implied by a path's extension (.csv .ndjson .jsonl, + .gz). */
+/* Format and gzip implied by a path's extension (.csv .ndjson .jsonl, + .gz,
+ * in any case). */
 void outpath_infer(const char *path, int *ndjson, int *gzip);
+
+/*
+ * Without --format, the output's extension names its format (SPEC §2): 0 when
+ * it is one written (.csv .ndjson .jsonl, each optionally .gz) or when the
+ * file name has none; -1 with ERR_USAGE naming the known ones otherwise
+ * (`-o out.json` would get CSV inside). A placeholder as the extension
+ * (`out.{date}`) is left alone.
+ */
+int outpath_check_extension(const char *path, struct err *e);
 
 /* Copy value into out (size bytes) keeping [A-Za-z0-9._+-] and replacing
  * the rest with '_'; a value of only dots becomes '_'. */

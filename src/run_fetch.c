@@ -288,6 +288,11 @@ int run_prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf *k
 		return -1;
 	filter->has_since = o->since != NULL;
 	filter->has_until = o->until != NULL;
+	/* An empty window would fetch pages to export nothing and exit 0 (SPEC §2). */
+	if (filter->has_since && filter->has_until && filter->since >= filter->until)
+		return err_set(e, ERR_USAGE, "--since %s is at or after --until %s: no message can "
+			       "match; --since is the start of the window, --until its end", o->since,
+			       o->until);
 	r->fetch_since = filter->since;
 	if (o->lookback && when_duration("--lookback", o->lookback, &r->lookback, e))
 		return -1;

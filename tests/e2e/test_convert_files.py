@@ -78,7 +78,7 @@ def test_date_placeholder_uses_tz(waexport, tmp_path):
 @pytest.mark.parametrize("name,fmt,gz", [
     ("out.csv", "csv", False), ("out.ndjson", "ndjson", False), ("out.jsonl", "ndjson", False),
     ("out.csv.gz", "csv", True), ("out.ndjson.gz", "ndjson", True), ("out.jsonl.gz", "ndjson", True),
-    ("out.txt", "csv", False), ("out", "csv", False),
+    ("out", "csv", False), ("out.gz", "csv", True),
 ])
 def test_format_and_gzip_follow_the_extension(waexport, tmp_path, name, fmt, gz):
     out = tmp_path / name

@@ -1,0 +1,191 @@
+"""The command line (SPEC §2, §3): exact option names with "did you mean"
+suggestions, contradictions refused before any request (exit 64), --help that
+lists every option, and a man page that says what the option table says.
+
+Every usage error runs against the mock API with its request log: a usage error
+must make no request at all, and leave no file behind."""
+import os
+import re
+
+import pytest
+
+from conftest import ROOT, run
+from fetch_helpers import (ACCOUNT, fetch_env, samples_mock,  # noqa: F401
+                           samples_server, stderr_lines)
+
+FETCH = ["fetch", "--from", ACCOUNT]
+
+
+def usage_error(mock, tmp_path, args):
+    """Run args (with the mock's URL and a key) in tmp_path: exit 64, one stderr line,
+    no request to the mock, no file written. Returns the line."""
+    r = run(args, env=fetch_env(WAEXPORT_URL=mock.url), cwd=tmp_path)
+    assert r.returncode == 64, (args, r.returncode, r.stderr)
+    lines = stderr_lines(r)
+    assert len(lines) == 1, r.stderr
+    assert r.stdout == b""
+    assert mock.requests() == [], "a usage error made a request"
+    assert os.listdir(tmp_path) == []
+    return lines[0]
+
+
+# ------------------------------------------------------------------ typos: did you mean
+
+@pytest.mark.parametrize("args,suggestion", [
+    (FETCH + ["--excell"], "did you mean --excel?"),
+    (FETCH + ["--concurency", "8"], "did you mean --concurrency?"),
+    (FETCH + ["--timezone", "Asia/Jerusalem"], "did you mean --tz?"),
+    (["fetch", "--form", ACCOUNT], "--from"),
+    (["fetch", "--form", ACCOUNT], "--format"),
+    (FETCH + ["--ex"], "did you mean --excel?"),
+    (FETCH + ["--outptu", "x.csv"], "did you mean --output?"),
+    (["fecth", "--from", ACCOUNT], "did you mean fetch?"),
+    (["convrt", "x.json"], "did you mean convert?"),
+    (["--verison"], "did you mean --version?"),
+])
+def test_a_typo_is_a_usage_error_that_suggests_the_name(samples_mock, tmp_path, args,
+                                                         suggestion):
+    line = usage_error(samples_mock, tmp_path, args)
+    assert suggestion in line, line
+
+
+def test_a_prefix_is_not_taken_for_the_option_it_begins(samples_mock, tmp_path):
+    """getopt took --form for --format and --ex for --excel; exact names only now."""
+    line = usage_error(samples_mock, tmp_path, ["fetch", "--form", ACCOUNT, "-o", "x.csv"])
+    assert "unknown option '--form'" in line
+    assert "expected csv" not in line
+
+
+def test_a_name_far_from_every_option_gets_no_suggestion(samples_mock, tmp_path):
+    line = usage_error(samples_mock, tmp_path, FETCH + ["--frobnicate"])
+    assert "unknown option '--frobnicate'" in line and "did you mean" not in line
+
+
+def test_an_option_of_the_other_command_says_which_command_takes_it(samples_mock, tmp_path):
+    line = usage_error(samples_mock, tmp_path, ["convert", "--state", "st.json", "x.json"])
+    assert "--state" in line and "'fetch'" in line
+
+
+# ------------------------------------------------------------------ contradictions
+
+@pytest.mark.parametrize("args,shown", [
+    (FETCH + ["--from", "972501111111"], "--from given twice"),
+    (FETCH + ["--format", "csv", "--format", "ndjson"], "--format given twice"),
+    (FETCH + ["-o", "a.csv", "--output=b.csv"], "--output given twice"),
+    (FETCH + ["--tz", "UTC", "--tz=Asia/Jerusalem"], "--tz given twice"),
+    (FETCH + ["--concurrency", "2", "--concurrency", "3"], "--concurrency given twice"),
+])
+def test_a_single_value_option_given_twice_is_a_usage_error(samples_mock, tmp_path, args,
+                                                             shown):
+    assert shown in usage_error(samples_mock, tmp_path, args)
+
+
+def test_to_is_repeatable(samples_mock, tmp_path):
+    r = run(FETCH + ["--to", "972502222222", "--to", "972503333333", "-q"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["fetch", "--from", "0501234567"], "972501234567"),
+    (FETCH + ["--to", "0509876543"], "972509876543"),
+    (FETCH + ["--to", "+972509876543"], "972509876543"),
+])
+def test_a_local_format_number_shows_the_international_form(samples_mock, tmp_path, args,
+                                                            expected):
+    line = usage_error(samples_mock, tmp_path, args)
+    assert expected in line, line
+    assert "no leading 0" in line or "without '+'" in line, line
+
+
+@pytest.mark.parametrize("since,until", [
+    ("2024-05-01", "2024-04-01"),
+    ("2024-05-01", "2024-05-01"),
+    ("1d", "7d"),
+])
+def test_since_at_or_after_until_is_a_usage_error(samples_mock, tmp_path, since, until):
+    line = usage_error(samples_mock, tmp_path, FETCH + ["--since", since, "--until", until])
+    assert "--since" in line and "--until" in line
+
+
+@pytest.mark.parametrize("name", ["out.json", "out.parquet", "out.tsv", "out.txt", "out.xls",
+                                  "out.tsv.gz"])
+def test_an_unknown_output_extension_is_a_usage_error(samples_mock, tmp_path, name):
+    line = usage_error(samples_mock, tmp_path, FETCH + ["-o", name])
+    ext = name.split(".")[1]
+    assert "'.%s'" % ext in line
+    for known in (".csv", ".ndjson", ".jsonl", ".gz"):
+        assert known in line
+
+
+def test_an_unknown_extension_is_fine_with_format(samples_mock, tmp_path):
+    r = run(FETCH + ["-q", "-o", "out.json", "--format", "ndjson"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.json").read_bytes().startswith(b'{"unique":')
+
+
+@pytest.mark.parametrize("name", ["out", "out.gz"])
+def test_a_path_without_extension_stays_csv(samples_mock, tmp_path, name):
+    r = run(FETCH + ["-q", "-o", name], env=fetch_env(WAEXPORT_URL=samples_mock.url),
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = (tmp_path / name).read_bytes()
+    if name.endswith(".gz"):
+        import gzip
+        data = gzip.decompress(data)
+    assert data.startswith(b"unique,timestamp,")
+
+
+@pytest.mark.parametrize("value", ["0", "65", "many"])
+def test_threads_out_of_range_is_a_usage_error(samples_mock, tmp_path, value):
+    assert "--threads" in usage_error(samples_mock, tmp_path, FETCH + ["--threads", value])
+
+
+# ------------------------------------------------------------------ forms that work
+
+def test_equals_and_short_forms(samples_mock, tmp_path):
+    r = run(["fetch", "--from=" + ACCOUNT, "-qoout.csv", "--concurrency=2", "--threads", "2"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    assert (tmp_path / "out.csv").read_bytes().startswith(b"unique,")
+
+
+def test_double_dash_ends_options_and_dash_is_stdin(tmp_path):
+    page = (ROOT / "samples" / "pages").glob("page-*.json")
+    body = next(iter(sorted(page))).read_bytes()
+    (tmp_path / "--excel").write_bytes(body)
+    r = run(["convert", "-q", "--", "--excel"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not r.stdout.startswith(b"\xef\xbb\xbf")      # not taken for --excel
+    r2 = run(["convert", "-q", "-"], input=body)
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout == r.stdout
+
+
+# ------------------------------------------------------------------ help and man page
+
+def test_help_lists_every_option():
+    man = run(["--help-man"])
+    assert man.returncode == 0
+    names = re.findall(r"^\\fB\\-\\-(\S+?)\\fR", man.stdout.decode().replace("\\fB\\-o\\fR, ", ""),
+                       re.M)
+    names = [n.replace("\\-", "-") for n in names]
+    assert len(names) > 25 and "threads" in names and "tz" in names
+    text = run(["--help"]).stdout.decode()
+    fetch = run(["fetch", "--help"]).stdout.decode()
+    for n in names:
+        assert re.search(r"^  (-\w, |    )--%s\b" % re.escape(n), text, re.M), n
+        assert re.search(r"^  (-\w, |    )--%s\b" % re.escape(n), fetch, re.M), n
+    convert = run(["convert", "--help"]).stdout.decode()
+    assert not re.search(r"^      --state\b", convert, re.M)
+    assert re.search(r"^      --threads\b", convert, re.M)
+
+
+def test_man_page_is_in_sync_with_the_option_table():
+    """waexport.1's OPTIONS sections are what the table renders; 'make man' rewrites them."""
+    generated = run(["--help-man"]).stdout.decode()
+    page = (ROOT / "waexport.1").read_text()
+    assert generated.startswith('.\\" BEGIN OPTIONS'), generated[:80]
+    assert generated in page, "waexport.1 differs from the option table: run 'make man'"
