@@ -1,49 +1,109 @@
 #include "state.h"
 #include "buf.h"
 #include "fsutil.h"
+#include "state_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "waexport-state 1"
+/* Links followed from the state path before giving up, as the kernel does (ELOOP). */
+#define STATE_MAX_LINKS 40
 
 struct state {
-	char *path;
+	char *path;                 /* as the user named it, for messages */
+	char *real;                 /* the file itself, after following links */
 	int lock_fd;
-	struct checkpoint *cp;
-	size_t n, cap;
+	struct state_cps cps;
 };
 
-static void checkpoint_free(struct checkpoint *c)
+/*
+ * The file the state path names, following symlinks one by one (a relative
+ * target is relative to the link's directory). The last one need not exist
+ * yet: a link made for the first run points to where the state will be.
+ */
+static int resolve(struct state *st, struct err *e)
 {
-	free(c->from);
-	free(c->to);
-	for (size_t i = 0; i < c->nuniques; i++)
-		free(c->uniques[i]);
-	free(c->uniques);
-	memset(c, 0, sizeof(*c));
+	char *cur = strdup(st->path);
+	int hops = 0;
+
+	while (cur) {
+		struct stat sb;
+		char target[PATH_MAX], dir[PATH_MAX];
+		ssize_t n;
+		size_t size;
+
+		if (lstat(cur, &sb) || !S_ISLNK(sb.st_mode))
+			break; /* not a link, or not there (yet): this is the file */
+		if (++hops > STATE_MAX_LINKS || (n = readlink(cur, target, sizeof(target) - 1)) < 0) {
+			err_set(e, ERR_IO, "--state %s: cannot follow the link %s: %s", st->path, cur,
+				hops > STATE_MAX_LINKS ? strerror(ELOOP) : strerror(errno));
+			free(cur);
+			return -1;
+		}
+		target[n] = '\0';
+		fsutil_dirname(cur, dir, sizeof(dir));
+		size = strlen(dir) + (size_t)n + 2;
+		free(cur);
+		if (target[0] == '/')
+			cur = strdup(target);
+		else if ((cur = malloc(size)))
+			snprintf(cur, size, "%s/%s", dir, target);
+	}
+	if (!cur)
+		return err_nomem(e);
+	st->real = cur;
+	return 0;
+}
+
+static int refuse_lock(struct state *st, const char *name, const char *why, struct err *e)
+{
+	return err_set(e, ERR_IO, "--state %s: refusing the lock file %s: %s; remove it (no "
+		       "waexport run creates one like that) and run again", st->path, name, why);
+}
+
+/*
+ * flock on REAL.lock. The lock file is opened without following a link
+ * (SPEC §5.6): a symlink there would otherwise make us truncate its target.
+ */
+static int lock_open(struct state *st, const char *name, struct err *e)
+{
+	struct stat sb;
+
+	st->lock_fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0 && errno == ELOOP)
+		return refuse_lock(st, name, "it is a symbolic link", e);
+	if (st->lock_fd < 0)
+		return err_set(e, ERR_IO, "--state %s: cannot create the lock file %s: %s", st->path,
+			       name, strerror(errno));
+	if (fstat(st->lock_fd, &sb))
+		return err_set(e, ERR_IO, "--state %s: cannot lock %s: %s", st->path, name,
+			       strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return refuse_lock(st, name, "it is not a regular file", e);
+	if (sb.st_nlink > 1)
+		return refuse_lock(st, name, "it has other names (hard links)", e);
+	return 0;
 }
 
 static int lock(struct state *st, struct err *e)
 {
 	struct buf name = BUF_INIT;
 	char pid[32];
-	int n;
+	int n, rc = -1;
 
-	if (buf_adds(&name, st->path) || buf_adds(&name, ".lock") || buf_addc(&name, '\0'))
-		return err_nomem(e);
-	st->lock_fd = open(name.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (st->lock_fd < 0) {
-		err_set(e, ERR_IO, "--state %s: cannot create the lock file %s: %s", st->path,
-			name.data, strerror(errno));
-		buf_free(&name);
-		return -1;
+	if (buf_adds(&name, st->real) || buf_adds(&name, ".lock") || buf_addc(&name, '\0')) {
+		err_nomem(e);
+		goto out;
 	}
+	if (lock_open(st, name.data, e))
+		goto out;
 	if (flock(st->lock_fd, LOCK_EX | LOCK_NB)) {
 		int held = errno == EWOULDBLOCK;
 		char other[32] = "";
@@ -58,131 +118,67 @@ static int lock(struct state *st, struct err *e)
 		else
 			err_set(e, ERR_IO, "--state %s: cannot lock %s: %s", st->path, name.data,
 				strerror(errno));
-		buf_free(&name);
-		return -1;
+		goto out;
 	}
-	buf_free(&name);
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(st->lock_fd, 0) == 0)
-		(void)!pwrite(st->lock_fd, pid, (size_t)n, 0);
-	return 0;
+		(void)!pwrite(st->lock_fd, pid, (size_t)n, 0); /* only informs the message above */
+	rc = 0;
+out:
+	buf_free(&name);
+	return rc;
 }
 
-static int corrupt(struct state *st, unsigned line, const char *why, struct err *e)
-{
-	return err_set(e, ERR_DATA, "--state %s: line %u: %s; the file is not a waexport state "
-		       "file or is damaged (fix or remove it; removing it makes the next run export "
-		       "the whole history)", st->path, line, why);
-}
-
-static int add_unique(struct checkpoint *c, const char *u)
-{
-	/* Grow by doubling: nuniques is a power of two exactly when full. */
-	if (!(c->nuniques & (c->nuniques - 1))) {
-		char **p = realloc(c->uniques, (c->nuniques ? 2 * c->nuniques : 1) * sizeof(*p));
-
-		if (!p)
-			return -1;
-		c->uniques = p;
-	}
-	if (!(c->uniques[c->nuniques] = strdup(u)))
-		return -1;
-	c->nuniques++;
-	return 0;
-}
-
-static int add_cp(struct state *st, struct checkpoint **out)
-{
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? 2 * st->cap : 8;
-		struct checkpoint *c = realloc(st->cp, cap * sizeof(*c));
-
-		if (!c)
-			return -1;
-		st->cp = c;
-		st->cap = cap;
-	}
-	*out = &st->cp[st->n++];
-	memset(*out, 0, sizeof(**out));
-	return 0;
-}
-
-static int parse_line(struct state *st, char *line, unsigned no, struct err *e)
-{
-	char *field[3];
-	char *p = line, *end;
-	struct checkpoint *c;
-	size_t nf = 0;
-
-	for (; nf < 3; nf++) {
-		char *tab = strchr(p, '\t');
-
-		if (!tab)
-			return corrupt(st, no, "expected FROM, TO, EPOCH and at least one UNIQUE", e);
-		*tab = '\0';
-		field[nf] = p;
-		p = tab + 1;
-	}
-	if (!*field[0] || strspn(field[0], "0123456789") != strlen(field[0]))
-		return corrupt(st, no, "FROM is not a number", e);
-	if (add_cp(st, &c))
-		return err_nomem(e);
-	c->ts = strtoll(field[2], &end, 10);
-	if (!*field[2] || *end)
-		return corrupt(st, no, "EPOCH is not a number", e);
-	c->from = strdup(field[0]);
-	c->to = strcmp(field[1], "*") ? strdup(field[1]) : NULL;
-	if (!c->from || (strcmp(field[1], "*") && !c->to))
-		return err_nomem(e);
-	for (;;) {
-		char *tab = strchr(p, '\t');
-
-		if (tab)
-			*tab = '\0';
-		if (!*p)
-			return corrupt(st, no, "empty UNIQUE", e);
-		if (c->nuniques == STATE_MAX_UNIQUES)
-			return corrupt(st, no, "too many uniques", e);
-		if (add_unique(c, p))
-			return err_nomem(e);
-		if (!tab)
-			break;
-		p = tab + 1;
-	}
-	return 0;
-}
-
+/* Read the real file whole (it is small and bounded) and decode it. */
 static int load(struct state *st, struct err *e)
 {
-	FILE *f = fopen(st->path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	unsigned no = 0;
-	int rc = 0;
+	struct buf data = BUF_INIT;
+	struct stat sb;
+	int fd = open(st->real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = -1;
 
-	if (!f) {
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* the first run */
-		return err_set(e, ERR_IO, "--state %s: cannot read: %s", st->path, strerror(errno));
+		return err_set(e, ERR_IO, "--state %s: cannot read %s: %s", st->path, st->real,
+			       strerror(errno));
 	}
-	while (!rc && (n = getline(&line, &cap, f)) >= 0) {
-		no++;
-		if (n && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (no == 1)
-			rc = strcmp(line, STATE_MAGIC) ? corrupt(st, 1, "missing the '" STATE_MAGIC "' header", e) : 0;
-		else if (!memchr(line, '\0', (size_t)n) && n)
-			rc = parse_line(st, line, no, e);
-		else
-			rc = corrupt(st, no, n ? "NUL byte" : "empty line", e);
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		err_set(e, ERR_IO, "--state %s: not a regular file; name a file (it is created "
+			"by the first run)", st->path);
+		goto out;
 	}
-	if (!rc && ferror(f))
-		rc = err_set(e, ERR_IO, "--state %s: read failed: %s", st->path, strerror(errno));
-	if (!rc && no == 0)
-		rc = corrupt(st, 1, "the file is empty", e);
-	free(line);
-	fclose(f);
+	if ((unsigned long long)sb.st_size > STATE_FORMAT_MAX_BYTES) {
+		err_set(e, ERR_DATA, "--state %s: %lld bytes, more than a state file can be (%u); "
+			"is it the right file?", st->path, (long long)sb.st_size,
+			STATE_FORMAT_MAX_BYTES);
+		goto out;
+	}
+	if (buf_reserve(&data, (size_t)sb.st_size + 1)) {
+		err_nomem(e);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf_tail(&data), data.cap - data.len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set(e, ERR_IO, "--state %s: read failed: %s", st->path, strerror(errno));
+			goto out;
+		}
+		if (!n)
+			break;
+		data.len += (size_t)n;
+		if (data.len > STATE_FORMAT_MAX_BYTES || buf_reserve(&data, 4096)) {
+			err_set(e, ERR_DATA, "--state %s: grew while it was read; is another program "
+				"writing it?", st->path);
+			goto out;
+		}
+	}
+	rc = state_format_parse(data.data, data.len, st->path, &st->cps, e);
+out:
+	buf_free(&data);
+	close(fd);
 	return rc;
 }
 
@@ -195,7 +191,7 @@ int state_open(struct state **out, const char *path, struct err *e)
 		return err_nomem(e);
 	}
 	st->lock_fd = -1;
-	if (lock(st, e) || load(st, e)) {
+	if (resolve(st, e) || lock(st, e) || load(st, e)) {
 		state_close(st);
 		return -1;
 	}
@@ -203,37 +199,87 @@ int state_open(struct state **out, const char *path, struct err *e)
 	return 0;
 }
 
-static int same(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
-
 const struct checkpoint *state_get(const struct state *st, const char *from, const char *to)
 {
-	for (size_t i = 0; i < st->n; i++)
-		if (!strcmp(st->cp[i].from, from) && same(st->cp[i].to, to))
-			return &st->cp[i];
-	return NULL;
+	return state_cps_find(&st->cps, from, to);
+}
+
+/* The checkpoint of from/to, made (empty) when there is none. NULL on no memory. */
+static struct checkpoint *checkpoint_of(struct state *st, const char *from, const char *to)
+{
+	struct checkpoint *c = state_cps_find(&st->cps, from, to);
+
+	if (c)
+		return c;
+	if (state_cps_add(&st->cps, &c))
+		return NULL;
+	c->from = strdup(from);
+	c->to = to ? strdup(to) : NULL;
+	if (!c->from || (to && !c->to)) {
+		state_cp_free(c);
+		st->cps.n--;
+		return NULL;
+	}
+	return c;
 }
 
 int state_set(struct state *st, const char *from, const char *to, long long ts,
 	      char *const *uniques, size_t nuniques, struct err *e)
 {
-	struct checkpoint *c = (struct checkpoint *)state_get(st, from, to);
+	struct checkpoint *c = checkpoint_of(st, from, to);
+	struct checkpoint fresh = { 0 };
 
-	if (c)
-		checkpoint_free(c);
-	else if (add_cp(st, &c))
+	if (!c)
 		return err_nomem(e);
-	c->from = strdup(from);
-	c->to = to ? strdup(to) : NULL;
-	c->ts = ts;
-	if (!c->from || (to && !c->to))
-		return err_nomem(e);
+	fresh.ts = ts;
 	for (size_t i = 0; i < nuniques && i < STATE_MAX_UNIQUES; i++)
-		if (add_unique(c, uniques[i]))
+		if (state_cp_add_unique(&fresh, uniques[i])) {
+			state_cp_free(&fresh);
 			return err_nomem(e);
+		}
+	/* The old head goes too: it described where an older export began. */
+	fresh.from = c->from;
+	fresh.to = c->to;
+	c->from = c->to = NULL;
+	state_cp_free(c);
+	*c = fresh;
 	return 0;
+}
+
+int state_set_head(struct state *st, const char *from, const char *to,
+		   const struct state_head *head, size_t nhead, struct err *e)
+{
+	struct checkpoint *c = checkpoint_of(st, from, to);
+
+	if (!c || state_cp_set_head(c, head, nhead))
+		return err_nomem(e);
+	return 0;
+}
+
+/* A temporary file beside the real one: exclusive, never through a link (SPEC §5.6). */
+static int temp_beside(const char *path, char **tmp)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0, n = strlen(path) + 32;
+	char *name = malloc(n);
+	int fd;
+
+	if (!name) {
+		errno = ENOMEM;
+		return -1;
+	}
+	snprintf(name, n, "%.*s.%s.tmp.XXXXXX", (int)dirlen, path, path + dirlen);
+	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more. */
+	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int saved = errno;
+
+		free(name);
+		errno = saved;
+		return -1;
+	}
+	*tmp = name;
+	return fd;
 }
 
 int state_commit(struct state *st, struct err *e)
@@ -242,26 +288,14 @@ int state_commit(struct state *st, struct err *e)
 	char *tmp = NULL;
 	int fd, rc = -1;
 
-	if (buf_adds(&b, STATE_MAGIC "\n"))
-		goto nomem;
-	for (size_t i = 0; i < st->n; i++) {
-		const struct checkpoint *c = &st->cp[i];
-
-		if (!c->nuniques)
-			continue;
-		if (buf_adds(&b, c->from) || buf_addc(&b, '\t') || buf_adds(&b, c->to ? c->to : "*") ||
-		    buf_addc(&b, '\t') || buf_add_i64(&b, c->ts))
-			goto nomem;
-		for (size_t k = 0; k < c->nuniques; k++)
-			if (buf_addc(&b, '\t') || buf_adds(&b, c->uniques[k]))
-				goto nomem;
-		if (buf_addc(&b, '\n'))
-			goto nomem;
+	if (state_format_write(&b, &st->cps)) {
+		err_nomem(e);
+		goto out;
 	}
-	fd = fsutil_temp_beside(st->path, &tmp);
+	fd = temp_beside(st->real, &tmp);
 	if (fd < 0) {
-		err_set(e, ERR_IO, "--state %s: cannot create a file beside it: %s", st->path,
-			strerror(errno));
+		err_set(e, ERR_IO, "--state %s: cannot create a file beside %s: %s", st->path,
+			st->real, strerror(errno));
 		goto out;
 	}
 	if (fsutil_write_all(fd, b.data, b.len) || fsync(fd)) {
@@ -270,16 +304,15 @@ int state_commit(struct state *st, struct err *e)
 		unlink(tmp);
 		goto out;
 	}
-	if (close(fd) || rename(tmp, st->path)) {
-		err_set(e, ERR_IO, "--state %s: cannot replace it: %s", st->path, strerror(errno));
+	/* Renamed over the real file, so a link at the state path still points to it. */
+	if (close(fd) || rename(tmp, st->real)) {
+		err_set(e, ERR_IO, "--state %s: cannot replace %s: %s", st->path, st->real,
+			strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
-	fsutil_sync_dir(st->path);
+	fsutil_sync_dir(st->real);
 	rc = 0;
-	goto out;
-nomem:
-	err_nomem(e);
 out:
 	free(tmp);
 	buf_free(&b);
@@ -290,11 +323,10 @@ void state_close(struct state *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->n; i++)
-		checkpoint_free(&st->cp[i]);
-	free(st->cp);
+	state_cps_free(&st->cps);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
+	free(st->real);
 	free(st->path);
 	free(st);
 }
