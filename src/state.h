@@ -17,8 +17,8 @@
  * file is read, locked beside, written beside and renamed over, so the link
  * keeps pointing to the current state.
  *
- * The bytes of the file (versions 1 and 2, escaping, checksum) are
- * state_format.c's job; see state_format.h for the format.
+ * The parts (memory, file system, bytes) and the file format (versions 1
+ * and 2, escaping, checksum) are described in state_impl.h.
  */
 #ifndef WAEXPORT_STATE_H
 #define WAEXPORT_STATE_H

@@ -1,4 +1,4 @@
-#include "state_format.h"
+#include "state_impl.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -37,121 +37,6 @@ static int cut_or_edited(const struct parser *ps, const char *why)
 	return err_set(ps->e, ERR_DATA, "--state %s: %s: the file was cut short or changed after "
 		       "waexport wrote it; restore it from a backup, or remove it (the next run "
 		       "then exports the whole history)", ps->name, why);
-}
-
-void state_cp_free(struct checkpoint *c)
-{
-	free(c->from);
-	free(c->to);
-	for (size_t i = 0; i < c->nuniques; i++)
-		free(c->uniques[i]);
-	free(c->uniques);
-	for (size_t i = 0; i < c->nhead; i++)
-		free(c->head[i].unique);
-	free(c->head);
-	memset(c, 0, sizeof(*c));
-}
-
-void state_cps_free(struct state_cps *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		state_cp_free(&l->cp[i]);
-	free(l->cp);
-	memset(l, 0, sizeof(*l));
-}
-
-int state_cps_add(struct state_cps *l, struct checkpoint **out)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct checkpoint *c = realloc(l->cp, cap * sizeof(*c));
-
-		if (!c)
-			return -1;
-		l->cp = c;
-		l->cap = cap;
-	}
-	*out = &l->cp[l->n++];
-	memset(*out, 0, sizeof(**out));
-	return 0;
-}
-
-static char *copy_bytes(const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p) {
-		memcpy(p, s, len);
-		p[len] = '\0';
-	}
-	return p;
-}
-
-static int add_unique(struct checkpoint *c, const char *u, size_t len)
-{
-	/* Grow by doubling: nuniques is a power of two exactly when full. */
-	if (!(c->nuniques & (c->nuniques - 1))) {
-		char **p = realloc(c->uniques, (c->nuniques ? 2 * c->nuniques : 1) * sizeof(*p));
-
-		if (!p)
-			return -1;
-		c->uniques = p;
-	}
-	if (!(c->uniques[c->nuniques] = copy_bytes(u, len)))
-		return -1;
-	c->nuniques++;
-	return 0;
-}
-
-int state_cp_add_unique(struct checkpoint *c, const char *u)
-{
-	return add_unique(c, u, strlen(u));
-}
-
-/* Append one message to c's head (room for STATE_HEAD_MAX is made at the first). */
-static int add_head(struct checkpoint *c, const char *u, size_t len, long long ts, int ts_ok)
-{
-	struct state_head *h;
-
-	if (!c->head && !(c->head = calloc(STATE_HEAD_MAX, sizeof(*c->head))))
-		return -1;
-	h = &c->head[c->nhead];
-	if (!(h->unique = copy_bytes(u, len)))
-		return -1;
-	h->len = len;
-	h->ts = ts;
-	h->ts_ok = ts_ok;
-	c->nhead++;
-	return 0;
-}
-
-int state_cp_set_head(struct checkpoint *c, const struct state_head *head, size_t nhead)
-{
-	struct checkpoint fresh = { 0 };
-
-	/* Built aside first, so head may even be c's own. */
-	for (size_t i = 0; i < nhead && i < STATE_HEAD_MAX; i++)
-		if (add_head(&fresh, head[i].unique, head[i].len, head[i].ts, head[i].ts_ok)) {
-			state_cp_free(&fresh);
-			return -1;
-		}
-	for (size_t i = 0; i < c->nhead; i++)
-		free(c->head[i].unique);
-	free(c->head);
-	c->head = fresh.head;
-	c->nhead = fresh.nhead;
-	return 0;
-}
-
-struct checkpoint *state_cps_find(const struct state_cps *l, const char *from, const char *to)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		const char *t = l->cp[i].to;
-
-		if (!strcmp(l->cp[i].from, from) && (t == to || (t && to && !strcmp(t, to))))
-			return &l->cp[i];
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -331,9 +216,9 @@ static int checkpoint_start(struct parser *ps, struct fields *f, int escaped)
 		bad = memchr(ps->field.data, '\0', ps->field.len) ? 1 : 0;
 	if (bad > 0)
 		return corrupt(ps, "TO is not a valid escaped field");
-	if (bad < 0 || !(c->from = copy_bytes(s[0], n[0])) ||
-	    (!star && !(c->to = escaped ? copy_bytes(ps->field.data, ps->field.len)
-			: copy_bytes(s[1], n[1]))))
+	if (bad < 0 || !(c->from = state_copy_bytes(s[0], n[0])) ||
+	    (!star && !(c->to = escaped ? state_copy_bytes(ps->field.data, ps->field.len)
+			: state_copy_bytes(s[1], n[1]))))
 		return err_nomem(ps->e);
 	if (escaped && state_cps_find(ps->out, c->from, c->to) != c)
 		return corrupt(ps, "a second checkpoint for the same FROM and TO");
@@ -359,7 +244,7 @@ static int v1_line(struct parser *ps, const char *line, size_t len)
 			return corrupt(ps, "empty UNIQUE");
 		if (c->nuniques == STATE_MAX_UNIQUES)
 			return corrupt(ps, "too many uniques");
-		if (add_unique(c, s, n))
+		if (state_cp_add_unique(c, s, n))
 			return err_nomem(ps->e);
 	}
 	return 0;
@@ -385,7 +270,7 @@ static int v2_head_line(struct parser *ps, struct fields *f)
 		return corrupt(ps, "the head's EPOCH is not a number");
 	if ((bad = unescape(ps, s[1], n[1])) > 0)
 		return corrupt(ps, "the head's UNIQUE is not a valid escaped field");
-	if (bad < 0 || add_head(c, ps->field.data, ps->field.len, ts, ts_ok))
+	if (bad < 0 || state_cp_add_head(c, ps->field.data, ps->field.len, ts, ts_ok))
 		return err_nomem(ps->e);
 	return 0;
 }
@@ -412,7 +297,7 @@ static int v2_line(struct parser *ps, const char *line, size_t len)
 			return err_nomem(ps->e);
 		if (c->nuniques == STATE_MAX_UNIQUES)
 			return corrupt(ps, "too many uniques");
-		if (add_unique(c, ps->field.data, ps->field.len))
+		if (state_cp_add_unique(c, ps->field.data, ps->field.len))
 			return err_nomem(ps->e);
 	}
 	return 0;

@@ -1,8 +1,10 @@
 /*
- * state_format: the bytes of a --state file (SPEC §5.3), and the checkpoint
- * list they decode into. state.c owns the file (lock, links, atomic
- * replace); this module only turns bytes into checkpoints and back, so the
- * parser can be tested and fuzzed on plain memory.
+ * What the parts of the state module share; not part of its interface
+ * (state.h). state.c keeps the checkpoints in memory and answers the run;
+ * state_file.c is the file-system side (links, lock, reading, atomic
+ * replace, never through a link: SPEC §5.6); state_format.c turns bytes into
+ * checkpoints and back, on plain memory, so the parser can be tested and
+ * fuzzed without files.
  *
  * Version 2, written since issue 13, checks itself:
  *     waexport-state 2
@@ -26,8 +28,8 @@
  * Its uniques were written raw, so one holding a TAB read back as two, and a
  * cut at a line end or inside the last field read as a valid smaller file.
  */
-#ifndef WAEXPORT_STATE_FORMAT_H
-#define WAEXPORT_STATE_FORMAT_H
+#ifndef WAEXPORT_STATE_IMPL_H
+#define WAEXPORT_STATE_IMPL_H
 
 #include <stddef.h>
 
@@ -44,6 +46,27 @@ struct state_cps {
 	size_t n, cap;
 };
 
+/* ---- state.c: the checkpoints in memory */
+
+/* A new zeroed checkpoint at the end of l. -1 on no memory. */
+int state_cps_add(struct state_cps *l, struct checkpoint **out);
+
+/* The checkpoint for from/to (to NULL: the whole account), or NULL. */
+struct checkpoint *state_cps_find(const struct state_cps *l, const char *from, const char *to);
+
+/* len bytes of s, NUL-terminated, malloc'd; NULL on no memory. */
+char *state_copy_bytes(const char *s, size_t len);
+
+/* Append a copy of u (len bytes) to c's uniques. -1 on no memory. */
+int state_cp_add_unique(struct checkpoint *c, const char *u, size_t len);
+
+/* Append one message to c's head (the caller keeps nhead < STATE_HEAD_MAX). -1 on no memory. */
+int state_cp_add_head(struct checkpoint *c, const char *u, size_t len, long long ts, int ts_ok);
+
+void state_cps_free(struct state_cps *l);
+
+/* ---- state_format.c: the bytes */
+
 /*
  * Decode a whole file (data, len bytes) into out, which the caller frees with
  * state_cps_free even on failure. name is the file as the user named it, for
@@ -56,21 +79,21 @@ int state_format_parse(const char *data, size_t len, const char *name,
 /* Append the version-2 encoding of l to out. -1 on no memory. */
 int state_format_write(struct buf *out, const struct state_cps *l);
 
-/* A new zeroed checkpoint at the end of l. -1 on no memory. */
-int state_cps_add(struct state_cps *l, struct checkpoint **out);
+/* ---- state_file.c: the file system. path is the user's name, for messages. */
 
-/* The checkpoint for from/to (to NULL: the whole account), or NULL. */
-struct checkpoint *state_cps_find(const struct state_cps *l, const char *from, const char *to);
+/* The file path names after following symlinks (it need not exist yet); *real malloc'd. */
+int state_file_resolve(const char *path, char **real, struct err *e);
 
-/* Append a copy of u (NUL-terminated) to c's uniques. -1 on no memory. */
-int state_cp_add_unique(struct checkpoint *c, const char *u);
+/* Create and flock REAL.lock, never through a link; *fd stays open while locked. */
+int state_file_lock(const char *path, const char *real, int *fd, struct err *e);
 
-/* Replace c's head by a copy of the first STATE_HEAD_MAX of head. -1 on no memory. */
-int state_cp_set_head(struct checkpoint *c, const struct state_head *head, size_t nhead);
+/* The whole of real into data; a missing file leaves data empty and sets *missing. */
+int state_file_read(const char *path, const char *real, struct buf *data, int *missing,
+		    struct err *e);
 
-/* Free what c holds and zero it. */
-void state_cp_free(struct checkpoint *c);
-
-void state_cps_free(struct state_cps *l);
+/* Replace real atomically with data: a temp file beside it (exclusive, no
+ * link followed), fsync, rename over real, fsync the directory. */
+int state_file_replace(const char *path, const char *real, const struct buf *data,
+		       struct err *e);
 
 #endif
