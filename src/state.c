@@ -1,23 +1,19 @@
 #include "state.h"
 #include "buf.h"
-#include "fsutil.h"
+#include "state_impl.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "waexport-state 1"
-
 struct state {
-	char *path;
+	char *path;                 /* as the user named it, for messages */
+	char *real;                 /* the file itself, after following links */
 	int lock_fd;
-	struct checkpoint *cp;
-	size_t n, cap;
+	struct state_cps cps;
 };
+
+/* ------------------------------------------------------------------ checkpoints in memory */
 
 static void checkpoint_free(struct checkpoint *c)
 {
@@ -26,56 +22,59 @@ static void checkpoint_free(struct checkpoint *c)
 	for (size_t i = 0; i < c->nuniques; i++)
 		free(c->uniques[i]);
 	free(c->uniques);
+	for (size_t i = 0; i < c->nhead; i++)
+		free(c->head[i].unique);
+	free(c->head);
 	memset(c, 0, sizeof(*c));
 }
 
-static int lock(struct state *st, struct err *e)
+void state_cps_free(struct state_cps *l)
 {
-	struct buf name = BUF_INIT;
-	char pid[32];
-	int n;
+	for (size_t i = 0; i < l->n; i++)
+		checkpoint_free(&l->cp[i]);
+	free(l->cp);
+	memset(l, 0, sizeof(*l));
+}
 
-	if (buf_adds(&name, st->path) || buf_adds(&name, ".lock") || buf_addc(&name, '\0'))
-		return err_nomem(e);
-	st->lock_fd = open(name.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (st->lock_fd < 0) {
-		err_set(e, ERR_IO, "--state %s: cannot create the lock file %s: %s", st->path,
-			name.data, strerror(errno));
-		buf_free(&name);
-		return -1;
-	}
-	if (flock(st->lock_fd, LOCK_EX | LOCK_NB)) {
-		int held = errno == EWOULDBLOCK;
-		char other[32] = "";
-		ssize_t k = pread(st->lock_fd, other, sizeof(other) - 1, 0);
+int state_cps_add(struct state_cps *l, struct checkpoint **out)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct checkpoint *c = realloc(l->cp, cap * sizeof(*c));
 
-		other[k > 0 ? k : 0] = '\0';
-		other[strcspn(other, "\n")] = '\0';
-		if (held)
-			err_set(e, ERR_LOCKED, "--state %s: another waexport run holds its lock%s%s%s; "
-				"try again when it has finished", st->path, *other ? " (pid " : "",
-				other, *other ? ")" : "");
-		else
-			err_set(e, ERR_IO, "--state %s: cannot lock %s: %s", st->path, name.data,
-				strerror(errno));
-		buf_free(&name);
-		return -1;
+		if (!c)
+			return -1;
+		l->cp = c;
+		l->cap = cap;
 	}
-	buf_free(&name);
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(st->lock_fd, 0) == 0)
-		(void)!pwrite(st->lock_fd, pid, (size_t)n, 0);
+	*out = &l->cp[l->n++];
+	memset(*out, 0, sizeof(**out));
 	return 0;
 }
 
-static int corrupt(struct state *st, unsigned line, const char *why, struct err *e)
+struct checkpoint *state_cps_find(const struct state_cps *l, const char *from, const char *to)
 {
-	return err_set(e, ERR_DATA, "--state %s: line %u: %s; the file is not a waexport state "
-		       "file or is damaged (fix or remove it; removing it makes the next run export "
-		       "the whole history)", st->path, line, why);
+	for (size_t i = 0; i < l->n; i++) {
+		const char *t = l->cp[i].to;
+
+		if (!strcmp(l->cp[i].from, from) && (t == to || (t && to && !strcmp(t, to))))
+			return &l->cp[i];
+	}
+	return NULL;
 }
 
-static int add_unique(struct checkpoint *c, const char *u)
+char *state_copy_bytes(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+int state_cp_add_unique(struct checkpoint *c, const char *u, size_t len)
 {
 	/* Grow by doubling: nuniques is a power of two exactly when full. */
 	if (!(c->nuniques & (c->nuniques - 1))) {
@@ -85,203 +84,134 @@ static int add_unique(struct checkpoint *c, const char *u)
 			return -1;
 		c->uniques = p;
 	}
-	if (!(c->uniques[c->nuniques] = strdup(u)))
+	if (!(c->uniques[c->nuniques] = state_copy_bytes(u, len)))
 		return -1;
 	c->nuniques++;
 	return 0;
 }
 
-static int add_cp(struct state *st, struct checkpoint **out)
+/* Room for STATE_HEAD_MAX is made at the first message: the head is small and bounded. */
+int state_cp_add_head(struct checkpoint *c, const char *u, size_t len, long long ts, int ts_ok)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? 2 * st->cap : 8;
-		struct checkpoint *c = realloc(st->cp, cap * sizeof(*c));
+	struct state_head *h;
 
-		if (!c)
-			return -1;
-		st->cp = c;
-		st->cap = cap;
-	}
-	*out = &st->cp[st->n++];
-	memset(*out, 0, sizeof(**out));
+	if (!c->head && !(c->head = calloc(STATE_HEAD_MAX, sizeof(*c->head))))
+		return -1;
+	h = &c->head[c->nhead];
+	if (!(h->unique = state_copy_bytes(u, len)))
+		return -1;
+	h->len = len;
+	h->ts = ts;
+	h->ts_ok = ts_ok;
+	c->nhead++;
 	return 0;
 }
 
-static int parse_line(struct state *st, char *line, unsigned no, struct err *e)
+/* The checkpoint of from/to, made (empty) when there is none. NULL on no memory. */
+static struct checkpoint *checkpoint_of(struct state *st, const char *from, const char *to)
 {
-	char *field[3];
-	char *p = line, *end;
-	struct checkpoint *c;
-	size_t nf = 0;
+	struct checkpoint *c = state_cps_find(&st->cps, from, to);
 
-	for (; nf < 3; nf++) {
-		char *tab = strchr(p, '\t');
-
-		if (!tab)
-			return corrupt(st, no, "expected FROM, TO, EPOCH and at least one UNIQUE", e);
-		*tab = '\0';
-		field[nf] = p;
-		p = tab + 1;
+	if (c)
+		return c;
+	if (state_cps_add(&st->cps, &c))
+		return NULL;
+	c->from = strdup(from);
+	c->to = to ? strdup(to) : NULL;
+	if (!c->from || (to && !c->to)) {
+		checkpoint_free(c);
+		st->cps.n--;
+		return NULL;
 	}
-	if (!*field[0] || strspn(field[0], "0123456789") != strlen(field[0]))
-		return corrupt(st, no, "FROM is not a number", e);
-	if (add_cp(st, &c))
-		return err_nomem(e);
-	c->ts = strtoll(field[2], &end, 10);
-	if (!*field[2] || *end)
-		return corrupt(st, no, "EPOCH is not a number", e);
-	c->from = strdup(field[0]);
-	c->to = strcmp(field[1], "*") ? strdup(field[1]) : NULL;
-	if (!c->from || (strcmp(field[1], "*") && !c->to))
-		return err_nomem(e);
-	for (;;) {
-		char *tab = strchr(p, '\t');
-
-		if (tab)
-			*tab = '\0';
-		if (!*p)
-			return corrupt(st, no, "empty UNIQUE", e);
-		if (c->nuniques == STATE_MAX_UNIQUES)
-			return corrupt(st, no, "too many uniques", e);
-		if (add_unique(c, p))
-			return err_nomem(e);
-		if (!tab)
-			break;
-		p = tab + 1;
-	}
-	return 0;
+	return c;
 }
 
-static int load(struct state *st, struct err *e)
-{
-	FILE *f = fopen(st->path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	unsigned no = 0;
-	int rc = 0;
-
-	if (!f) {
-		if (errno == ENOENT)
-			return 0; /* the first run */
-		return err_set(e, ERR_IO, "--state %s: cannot read: %s", st->path, strerror(errno));
-	}
-	while (!rc && (n = getline(&line, &cap, f)) >= 0) {
-		no++;
-		if (n && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (no == 1)
-			rc = strcmp(line, STATE_MAGIC) ? corrupt(st, 1, "missing the '" STATE_MAGIC "' header", e) : 0;
-		else if (!memchr(line, '\0', (size_t)n) && n)
-			rc = parse_line(st, line, no, e);
-		else
-			rc = corrupt(st, no, n ? "NUL byte" : "empty line", e);
-	}
-	if (!rc && ferror(f))
-		rc = err_set(e, ERR_IO, "--state %s: read failed: %s", st->path, strerror(errno));
-	if (!rc && no == 0)
-		rc = corrupt(st, 1, "the file is empty", e);
-	free(line);
-	fclose(f);
-	return rc;
-}
+/* ------------------------------------------------------------------ the interface */
 
 int state_open(struct state **out, const char *path, struct err *e)
 {
 	struct state *st = calloc(1, sizeof(*st));
+	struct buf data = BUF_INIT;
+	int missing = 0, rc = -1;
 
 	if (!st || !(st->path = strdup(path))) {
 		free(st);
 		return err_nomem(e);
 	}
 	st->lock_fd = -1;
-	if (lock(st, e) || load(st, e)) {
-		state_close(st);
-		return -1;
-	}
+	/* Lock before reading: what is read is what no other run can change under us. */
+	if (state_file_resolve(path, &st->real, e) ||
+	    state_file_lock(path, st->real, &st->lock_fd, e) ||
+	    state_file_read(path, st->real, &data, &missing, e))
+		goto out;
+	if (!missing && state_format_parse(data.data, data.len, path, &st->cps, e))
+		goto out;
 	*out = st;
-	return 0;
-}
-
-static int same(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
+	st = NULL;
+	rc = 0;
+out:
+	buf_free(&data);
+	state_close(st);
+	return rc;
 }
 
 const struct checkpoint *state_get(const struct state *st, const char *from, const char *to)
 {
-	for (size_t i = 0; i < st->n; i++)
-		if (!strcmp(st->cp[i].from, from) && same(st->cp[i].to, to))
-			return &st->cp[i];
-	return NULL;
+	return state_cps_find(&st->cps, from, to);
 }
 
 int state_set(struct state *st, const char *from, const char *to, long long ts,
 	      char *const *uniques, size_t nuniques, struct err *e)
 {
-	struct checkpoint *c = (struct checkpoint *)state_get(st, from, to);
+	struct checkpoint *c = checkpoint_of(st, from, to);
+	struct checkpoint fresh = { 0 };
 
-	if (c)
-		checkpoint_free(c);
-	else if (add_cp(st, &c))
+	if (!c)
 		return err_nomem(e);
-	c->from = strdup(from);
-	c->to = to ? strdup(to) : NULL;
-	c->ts = ts;
-	if (!c->from || (to && !c->to))
-		return err_nomem(e);
+	fresh.ts = ts;
 	for (size_t i = 0; i < nuniques && i < STATE_MAX_UNIQUES; i++)
-		if (add_unique(c, uniques[i]))
+		if (state_cp_add_unique(&fresh, uniques[i], strlen(uniques[i]))) {
+			checkpoint_free(&fresh);
 			return err_nomem(e);
+		}
+	/* The old head goes too: it described where an older export began. */
+	fresh.from = c->from;
+	fresh.to = c->to;
+	c->from = c->to = NULL;
+	checkpoint_free(c);
+	*c = fresh;
+	return 0;
+}
+
+int state_set_head(struct state *st, const char *from, const char *to,
+		   const struct state_head *head, size_t nhead, struct err *e)
+{
+	struct checkpoint *c = checkpoint_of(st, from, to);
+	struct checkpoint fresh = { 0 };
+
+	if (!c)
+		return err_nomem(e);
+	/* Built aside first: on no memory the old head stays whole. */
+	for (size_t i = 0; i < nhead && i < STATE_HEAD_MAX; i++)
+		if (state_cp_add_head(&fresh, head[i].unique, head[i].len, head[i].ts,
+				      head[i].ts_ok)) {
+			checkpoint_free(&fresh);
+			return err_nomem(e);
+		}
+	for (size_t i = 0; i < c->nhead; i++)
+		free(c->head[i].unique);
+	free(c->head);
+	c->head = fresh.head;
+	c->nhead = fresh.nhead;
 	return 0;
 }
 
 int state_commit(struct state *st, struct err *e)
 {
 	struct buf b = BUF_INIT;
-	char *tmp = NULL;
-	int fd, rc = -1;
+	int rc = state_format_write(&b, &st->cps) ? err_nomem(e)
+		 : state_file_replace(st->path, st->real, &b, e);
 
-	if (buf_adds(&b, STATE_MAGIC "\n"))
-		goto nomem;
-	for (size_t i = 0; i < st->n; i++) {
-		const struct checkpoint *c = &st->cp[i];
-
-		if (!c->nuniques)
-			continue;
-		if (buf_adds(&b, c->from) || buf_addc(&b, '\t') || buf_adds(&b, c->to ? c->to : "*") ||
-		    buf_addc(&b, '\t') || buf_add_i64(&b, c->ts))
-			goto nomem;
-		for (size_t k = 0; k < c->nuniques; k++)
-			if (buf_addc(&b, '\t') || buf_adds(&b, c->uniques[k]))
-				goto nomem;
-		if (buf_addc(&b, '\n'))
-			goto nomem;
-	}
-	fd = fsutil_temp_beside(st->path, &tmp);
-	if (fd < 0) {
-		err_set(e, ERR_IO, "--state %s: cannot create a file beside it: %s", st->path,
-			strerror(errno));
-		goto out;
-	}
-	if (fsutil_write_all(fd, b.data, b.len) || fsync(fd)) {
-		err_set(e, ERR_IO, "--state %s: write failed: %s", st->path, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) || rename(tmp, st->path)) {
-		err_set(e, ERR_IO, "--state %s: cannot replace it: %s", st->path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	fsutil_sync_dir(st->path);
-	rc = 0;
-	goto out;
-nomem:
-	err_nomem(e);
-out:
-	free(tmp);
 	buf_free(&b);
 	return rc;
 }
@@ -290,11 +220,10 @@ void state_close(struct state *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->n; i++)
-		checkpoint_free(&st->cp[i]);
-	free(st->cp);
+	state_cps_free(&st->cps);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
+	free(st->real);
 	free(st->path);
 	free(st);
 }

@@ -1,18 +1,24 @@
 /*
- * state: the --state checkpoint file of incremental runs (SPEC §5.3).
+ * state: the --state checkpoint file of incremental runs (SPEC §5.3, §5.6).
  *
- * Per account/contact it records the newest message exported: its time and
- * the uniques exported at that very second (so a message arriving later in
- * the same second is not lost, and none is written twice without
- * --lookback). The file is locked for the whole run (flock on PATH.lock:
- * a second run on the same state exits 75), read strictly (a corrupt file
- * is an error naming it, never a silent full re-export) and replaced
- * atomically by state_commit, which main calls only after the outputs were
- * committed.
+ * Per account/contact (from/to) a checkpoint records where the last
+ * successful run's export began: the head of the history in API order (the
+ * first STATE_HEAD_MAX messages as that run saw them, page 1 first, each
+ * with its unique and time), and, kept for the time fallback and for today's
+ * run, the newest exported time with the uniques exported at that very
+ * second. This module owns the file: it locks it for the whole run (flock on
+ * PATH.lock, opened without following links: a second run on the same state
+ * exits 75, a symlink at PATH.lock is refused), reads it strictly (a file
+ * whose checksum does not match, cut or edited, is ERR_DATA naming it and is
+ * left as it was, never a silent full re-export) and replaces it atomically
+ * in state_commit, which the run calls only after the outputs were committed.
  *
- * Format, one line per checkpoint, tab-separated:
- *     waexport-state 1
- *     FROM  TO|*  EPOCH  UNIQUE [UNIQUE...]
+ * A state path that is itself a symlink is followed on purpose: the real
+ * file is read, locked beside, written beside and renamed over, so the link
+ * keeps pointing to the current state.
+ *
+ * The parts (memory, file system, bytes) and the file format (versions 1
+ * and 2, escaping, checksum) are described in state_impl.h.
  */
 #ifndef WAEXPORT_STATE_H
 #define WAEXPORT_STATE_H
@@ -24,11 +30,28 @@
 /* Uniques kept for the newest second: a broadcast to this many at once is still exact. */
 #define STATE_MAX_UNIQUES 100000
 
+/*
+ * Messages of the head kept per checkpoint: a page of the API (50) is enough
+ * to recognise the head again even when some of it was deleted on the server.
+ */
+#define STATE_HEAD_MAX 50
+
+/* One message of the head: its unique (raw server bytes, any byte, len long,
+ * NUL-terminated after len for convenience) and its time when it had one. */
+struct state_head {
+	char *unique;
+	size_t len;
+	long long ts;
+	int ts_ok;
+};
+
 struct checkpoint {
 	char *from, *to;            /* to: NULL for the whole account */
-	long long ts;
-	char **uniques;
+	long long ts;               /* the newest exported time */
+	char **uniques;             /* exported at second ts */
 	size_t nuniques;
+	struct state_head *head;    /* API order, page 1 first; nhead 0 for a */
+	size_t nhead;               /* checkpoint read from a version-1 file */
 };
 
 struct state;
@@ -36,14 +59,26 @@ struct state;
 /* Lock and read PATH (missing file: no checkpoints yet). ERR_LOCKED, ERR_DATA, ERR_IO. */
 int state_open(struct state **out, const char *path, struct err *e);
 
-/* The checkpoint for from/to, or NULL. */
+/* The checkpoint for from/to, or NULL. Valid until the next state_set*. */
 const struct checkpoint *state_get(const struct state *st, const char *from, const char *to);
 
-/* Record a new checkpoint (replacing the old one for from/to). */
+/*
+ * Record a new checkpoint for from/to (time and the uniques at that second),
+ * replacing the old one, head included: a checkpoint set this way has no
+ * head until state_set_head gives it one. The strings are copied.
+ */
 int state_set(struct state *st, const char *from, const char *to, long long ts,
 	      char *const *uniques, size_t nuniques, struct err *e);
 
-/* Write the file atomically (temp, fsync, rename). */
+/*
+ * Replace the head of from/to's checkpoint (created with ts 0 and no uniques
+ * when there is none yet; call state_set first to set those). At most
+ * STATE_HEAD_MAX entries are kept, the first ones. The uniques are copied.
+ */
+int state_set_head(struct state *st, const char *from, const char *to,
+		   const struct state_head *head, size_t nhead, struct err *e);
+
+/* Write the file (version 2) atomically: temp beside the real file, fsync, rename. */
 int state_commit(struct state *st, struct err *e);
 
 /* Unlock and free. NULL is fine. */

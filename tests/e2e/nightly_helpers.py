@@ -18,7 +18,8 @@ sys.path.insert(0, str(SCRIPTS))
 import gen_history  # noqa: E402
 
 FETCH = ["fetch", "--from", ACCOUNT]
-STATE_MAGIC = "waexport-state 1"
+STATE_MAGIC = "waexport-state 2"      # what a run writes (SPEC §5.3, self-checking)
+STATE_MAGIC_V1 = "waexport-state 1"   # the earlier format, still read
 
 # SPEC §6: every metric the --metrics-file must carry.
 SPEC_METRICS = [

@@ -18,10 +18,10 @@ import pytest
 from conftest import BIN, run
 from fetch_helpers import (ACCOUNT, Mock, csv_rows, fetch_env,  # noqa: F401
                            mock_factory)
-from nightly_helpers import (FETCH, STATE_MAGIC, all_messages, checkpoint_line, gen_history,
-                             grow, metric_value, night, one_error_line, parse_prometheus,
-                             read_state, settle, spaced_history, temp_leftovers, truth,
-                             ts_of, write_samples)
+from nightly_helpers import (FETCH, STATE_MAGIC, STATE_MAGIC_V1, all_messages, checkpoint_line,
+                             gen_history, grow, metric_value, night, one_error_line,
+                             parse_prometheus, read_state, settle, spaced_history,
+                             temp_leftovers, truth, ts_of, write_samples)
 
 N_MESSAGES = 300          # 6 full pages, then an empty one
 
@@ -390,14 +390,14 @@ def test_concurrent_run_on_same_state_exits_75(mock, tmp_path):
 
 GOOD_LINE = ACCOUNT + "\t*\t1731999000\tABC\n"
 CORRUPT = {
-    "wrong-magic": "waexport-state 2\n" + GOOD_LINE,
+    "wrong-magic": "waexport-state 3\n" + GOOD_LINE,
     "no-header": GOOD_LINE,
     "garbage": "hello world\n",
     "binary": "\x00\x01\x02\xff\xfe",
-    "epoch-not-a-number": STATE_MAGIC + "\n" + ACCOUNT + "\t*\tyesterday\tABC\n",
-    "missing-uniques": STATE_MAGIC + "\n" + ACCOUNT + "\t*\t1731999000\n",
-    "from-not-a-number": STATE_MAGIC + "\nabc\t*\t1731999000\tABC\n",
-    "bad-second-line": STATE_MAGIC + "\n" + GOOD_LINE + "oops\n",
+    "epoch-not-a-number": STATE_MAGIC_V1 + "\n" + ACCOUNT + "\t*\tyesterday\tABC\n",
+    "missing-uniques": STATE_MAGIC_V1 + "\n" + ACCOUNT + "\t*\t1731999000\n",
+    "from-not-a-number": STATE_MAGIC_V1 + "\nabc\t*\t1731999000\tABC\n",
+    "bad-second-line": STATE_MAGIC_V1 + "\n" + GOOD_LINE + "oops\n",
     "json-instead": '{"from": "%s", "ts": 1731999000}\n' % ACCOUNT,
     "empty": "",
 }
