@@ -9,7 +9,7 @@
 #include "err.h"
 #include "fetch.h"
 #include "run.h"
-#include "out.h"
+#include "sink.h"
 #include "usage.h"
 
 #include <signal.h>
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 			snprintf(e.msg, sizeof(e.msg), "interrupted by %s; nothing was written (any "
 				 "previous output is untouched)", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 		}
-		if (out_broken_pipe(&e)) {
+		if (sink_broken_pipe(&e)) {
 			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */
 		} else {
 			fprintf(stderr, "waexport: %s\n", e.msg);

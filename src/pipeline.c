@@ -17,7 +17,7 @@ struct pipeline {
 	size_t nbatch, next;
 	struct warn *warn;
 	struct select *select;
-	struct out *out;             /* one file: the output */
+	struct sink *out;             /* one file: the output */
 	struct order *order;         /* one file, oldest first: chunks until commit */
 	struct route *route;         /* {chat} or merged --to */
 	struct gz_deflater *gz;      /* the consumer's own, for rows it reassembles */
@@ -44,10 +44,10 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 
 		return route_open(&pl->route, &ro, &pl->head, e);
 	}
-	if (out_open(&pl->out, &o->out, e))
+	if (sink_open(&pl->out, &o->out, e))
 		return -1;
-	if (!out_appending(pl->out) && pl->head.len &&
-	    out_write(pl->out, pl->head.data, pl->head.len, e))
+	if (!sink_appending(pl->out) && pl->head.len &&
+	    sink_write(pl->out, pl->head.data, pl->head.len, e))
 		return -1;
 	if (o->order != ORDER_OLDEST)
 		return 0;
@@ -130,9 +130,9 @@ static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch
 		return 0;
 	pl->made += n;
 	if (!pl->order)
-		return deflated ? out_write_deflated(pl->out, deflated->z.data, deflated->z.len,
+		return deflated ? sink_write_deflated(pl->out, deflated->z.data, deflated->z.len,
 						     deflated->crc, n, e)
-				: out_write(pl->out, p, n, e);
+				: sink_write(pl->out, p, n, e);
 	if (deflated)
 		return order_add(pl->order, deflated->z.data, deflated->z.len, deflated->crc, n, e);
 	if (!pl->gz)
@@ -361,15 +361,15 @@ static int replay(void *ctx, const void *p, size_t n, uint32_t crc, unsigned lon
 {
 	struct pipeline *pl = ctx;
 
-	return pl->gz ? out_write_deflated(pl->out, p, n, crc, raw_len, e)
-		      : out_write(pl->out, p, n, e);
+	return pl->gz ? sink_write_deflated(pl->out, p, n, crc, raw_len, e)
+		      : sink_write(pl->out, p, n, e);
 }
 
 int pipeline_commit(struct pipeline *pl, struct err *e)
 {
 	if (pl->route)
 		return route_commit(pl->route, e) ? name_output(pl, e) : 0;
-	if ((pl->order && order_replay(pl->order, replay, pl, e)) || out_commit(pl->out, e))
+	if ((pl->order && order_replay(pl->order, replay, pl, e)) || sink_commit(pl->out, e))
 		return name_output(pl, e);
 	return 0;
 }
@@ -383,7 +383,7 @@ void pipeline_close(struct pipeline *pl)
 	free(pl->batch);
 	route_close(pl->route);
 	order_close(pl->order);
-	out_close(pl->out);
+	sink_close(pl->out);
 	select_free(pl->select);
 	gz_deflater_free(pl->gz);
 	writer_free(pl->head_writer);
@@ -409,7 +409,7 @@ size_t pipeline_files(const struct pipeline *pl)
 
 unsigned long long pipeline_bytes_out(const struct pipeline *pl)
 {
-	return pl->route ? route_bytes_out(pl->route) : out_bytes_out(pl->out);
+	return pl->route ? route_bytes_out(pl->route) : sink_bytes_out(pl->out);
 }
 
 unsigned long long pipeline_bytes_made(const struct pipeline *pl)

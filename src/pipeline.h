@@ -16,7 +16,7 @@
 #define WAEXPORT_PIPELINE_H
 
 #include "err.h"
-#include "out.h"
+#include "sink.h"
 #include "pool.h"
 #include "record.h"
 #include "select.h"
@@ -28,7 +28,7 @@ enum pipeline_order { ORDER_OLDEST, ORDER_NEWEST };
 
 struct pipeline_opts {
 	struct writer_opts writer;
-	struct out_opts out;             /* path expanded but for {chat} */
+	struct sink_opts out;             /* path expanded but for {chat} */
 	int split_chats;                 /* the path holds {chat}: one file per conversation */
 	int merge_segments;              /* several --to in one file: merged by time */
 	enum pipeline_order order;

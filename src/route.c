@@ -13,7 +13,7 @@ struct route {
 	struct route_opts o;
 	const struct buf *head;
 	struct split *split;
-	struct out **files;          /* finished, waiting to be renamed together */
+	struct sink **files;          /* finished, waiting to be renamed together */
 	size_t nfiles;
 	struct buf name;             /* the chat of the current row, decoded */
 	struct buf row;              /* merge: the row behind its time */
@@ -117,24 +117,24 @@ void route_segment_end(struct route *rt)
 }
 
 /* A new file: its output opened, the head written unless it is appended to. */
-static int open_file(struct route *rt, const char *path, struct out **f, struct err *e)
+static int open_file(struct route *rt, const char *path, struct sink **f, struct err *e)
 {
-	struct out_opts oo = rt->o.out;
+	struct sink_opts oo = rt->o.out;
 
 	oo.path = path;
-	if (out_open(f, &oo, e))
+	if (sink_open(f, &oo, e))
 		return -1;
-	if (!out_appending(*f) && rt->head->len && out_write(*f, rt->head->data, rt->head->len, e))
+	if (!sink_appending(*f) && rt->head->len && sink_write(*f, rt->head->data, rt->head->len, e))
 		return -1;
 	return 0;
 }
 
-static int add_file(struct route *rt, struct out *f, struct err *e)
+static int add_file(struct route *rt, struct sink *f, struct err *e)
 {
-	struct out **grown = realloc(rt->files, (rt->nfiles + 1) * sizeof(*grown));
+	struct sink **grown = realloc(rt->files, (rt->nfiles + 1) * sizeof(*grown));
 
 	if (!grown) {
-		out_close(f);
+		sink_close(f);
 		return err_nomem(e);
 	}
 	rt->files = grown;
@@ -144,7 +144,7 @@ static int add_file(struct route *rt, struct out *f, struct err *e)
 
 static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
 {
-	return out_write(ctx, row, len, e);
+	return sink_write(ctx, row, len, e);
 }
 
 static int commit_chats(struct route *rt, struct err *e)
@@ -155,7 +155,7 @@ static int commit_chats(struct route *rt, struct err *e)
 		struct outpath_vars v = { 0 };
 		const char *chat = split_chat(rt->split, i);
 		char name[ROUTE_NAME_MAX + 24], *path = NULL;
-		struct out *f = NULL;
+		struct sink *f = NULL;
 		int rc;
 
 		route_chat_name(chat, strlen(chat), name, sizeof(name));
@@ -166,9 +166,9 @@ static int commit_chats(struct route *rt, struct err *e)
 		free(path);
 		if (rc || add_file(rt, f, e))
 			return -1;
-		if (split_read_chat(rt->split, i, rt->o.oldest, emit_row, f, e) || out_finish(f, e))
+		if (split_read_chat(rt->split, i, rt->o.oldest, emit_row, f, e) || sink_finish(f, e))
 			return -1;
-		rt->bytes_out += out_bytes_out(f);
+		rt->bytes_out += sink_bytes_out(f);
 	}
 	return 0;
 }
@@ -186,7 +186,7 @@ static int advance(struct split_cursor *c, const char **row, size_t *len, struct
 }
 
 /* Several --to in one file: each segment is in order; take the next row by time. */
-static int merge_segments(struct route *rt, struct out *f, struct err *e)
+static int merge_segments(struct route *rt, struct sink *f, struct err *e)
 {
 	size_t k = split_count(rt->split);
 	struct split_cursor **cur = calloc(k + 1, sizeof(*cur));
@@ -218,7 +218,7 @@ static int merge_segments(struct route *rt, struct out *f, struct err *e)
 		}
 		if (best == k)
 			break;
-		if (out_write(f, row[best] + sizeof(t), len[best] - sizeof(t), e) ||
+		if (sink_write(f, row[best] + sizeof(t), len[best] - sizeof(t), e) ||
 		    advance(cur[best], &row[best], &len[best], e))
 			goto out;
 	}
@@ -234,12 +234,12 @@ out:
 
 static int commit_merge(struct route *rt, struct err *e)
 {
-	struct out *f = NULL;
+	struct sink *f = NULL;
 
 	if (open_file(rt, rt->o.path, &f, e) || add_file(rt, f, e) ||
-	    merge_segments(rt, f, e) || out_finish(f, e))
+	    merge_segments(rt, f, e) || sink_finish(f, e))
 		return -1;
-	rt->bytes_out += out_bytes_out(f);
+	rt->bytes_out += sink_bytes_out(f);
 	return 0;
 }
 
@@ -249,7 +249,7 @@ int route_commit(struct route *rt, struct err *e)
 	    (rt->o.chats ? commit_chats(rt, e) : commit_merge(rt, e)))
 		return -1;
 	for (size_t i = 0; i < rt->nfiles; i++)
-		if (out_publish(rt->files[i], e))
+		if (sink_publish(rt->files[i], e))
 			return -1;
 	return 0;
 }
@@ -259,7 +259,7 @@ void route_close(struct route *rt)
 	if (!rt)
 		return;
 	for (size_t i = 0; i < rt->nfiles; i++)
-		out_close(rt->files[i]);
+		sink_close(rt->files[i]);
 	free(rt->files);
 	split_close(rt->split);
 	buf_free(&rt->name);

@@ -17,14 +17,14 @@
 
 #include "buf.h"
 #include "err.h"
-#include "out.h"
+#include "sink.h"
 #include "record.h"
 
 #define ROUTE_NAME_MAX 100
 
 struct route_opts {
 	const char *path;      /* the -o path, {chat} not yet expanded */
-	struct out_opts out;   /* gzip, level, append (the path is the route's) */
+	struct sink_opts out;   /* gzip, level, append (the path is the route's) */
 	int chats;             /* one file per chat; else one file, segments merged by time */
 	int oldest;            /* rows oldest first (they come newest first) */
 };

@@ -199,7 +199,7 @@ static int commit_all(struct run *r, struct err *e)
 	for (size_t i = 0; i < r->ntargets; i++)
 		if (!r->targets[i].shared && pipeline_commit(r->targets[i].pipeline, e))
 			return -1;
-	if (r->raw && out_commit(r->raw, e))
+	if (r->raw && sink_commit(r->raw, e))
 		return err_prefix(e, "--save-raw: ");
 	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
 	if (r->state && state_commit(r->state, e))
@@ -216,7 +216,7 @@ static int open_outputs(struct run *r, const struct pipeline_opts *filter,
 	if (open_targets(r, filter, vars, e))
 		return -1;
 	if (o->save_raw) {
-		struct out_opts so = { .level = 6 };
+		struct sink_opts so = { .level = 6 };
 		int ndjson;
 
 		vars.to = o->nto == 1 ? o->to[0] : NULL;
@@ -225,7 +225,7 @@ static int open_outputs(struct run *r, const struct pipeline_opts *filter,
 			return err_prefix(e, "--save-raw: ");
 		outpath_infer(r->raw_path, &ndjson, &so.gzip);
 		so.path = r->raw_path;
-		if (out_open(&r->raw, &so, e))
+		if (sink_open(&r->raw, &so, e))
 			return err_prefix(e, "--save-raw: ");
 	}
 	return 0;
@@ -247,7 +247,7 @@ static void close_outputs(struct run *r)
 	free(r->targets);
 	r->targets = NULL;
 	r->ntargets = 0;
-	out_close(r->raw);
+	sink_close(r->raw);
 	r->raw = NULL;
 	free(r->raw_path);
 	r->raw_path = NULL;
@@ -265,7 +265,8 @@ int run_execute(struct run *r, struct err *e)
 
 	if (tz_open(&r->tz, o->tz, e))
 		goto out;
-	workers = pool_default_workers();
+	/* --threads N (SPEC §2): N workers; by default one per online CPU, at most 8. */
+	workers = o->threads > 0 ? (unsigned)o->threads : pool_default_workers();
 	if (pool_new(&r->pool, workers, workers + 2, batch_map, NULL, e))
 		goto out;
 	if (o->cmd == CMD_FETCH && run_prepare_fetch(r, &filter, &key, e))

@@ -27,7 +27,7 @@ static int save_raw(struct run *r, const char *body, size_t len, struct err *e)
 		return err_nomem(e);
 	r->line.len = text_json_single_line(r->line.data, body, len);
 	r->line.data[r->line.len++] = '\n';
-	if (out_write(r->raw, r->line.data, r->line.len, e))
+	if (sink_write(r->raw, r->line.data, r->line.len, e))
 		return err_prefix(e, "--save-raw: ");
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include "fetch.h"
 #include "media.h"
 #include "page.h"
-#include "out.h"
+#include "sink.h"
 #include "pipeline.h"
 #include "pool.h"
 #include "progress.h"
@@ -45,7 +45,7 @@ struct run {
 	struct target *targets;
 	size_t ntargets;
 	struct target *current;
-	struct out *raw;             /* --save-raw */
+	struct sink *raw;             /* --save-raw */
 	struct pool *pool;           /* the workers every pipeline shares */
 	char *raw_path;
 	struct buf line;             /* a raw page made single-line */

@@ -25,7 +25,7 @@
 #include "err.h"
 #include "gz.h"
 #include "order.h"
-#include "out.h"
+#include "sink.h"
 
 struct fx {
 	char dir[256];
@@ -267,7 +267,7 @@ static void test_full_spool(void **state)
 static int to_out(void *ctx, const void *p, size_t n, uint32_t crc, unsigned long long raw_len,
 		  struct err *e)
 {
-	return out_write_deflated(ctx, p, n, crc, raw_len, e);
+	return sink_write_deflated(ctx, p, n, crc, raw_len, e);
 }
 
 /*
@@ -280,8 +280,8 @@ static void test_deflated_pages_into_gzip_output(void **state)
 	struct gz_deflater *d = NULL;
 	struct buf page = BUF_INIT, z = BUF_INIT, want = BUF_INIT, file = BUF_INIT,
 		   plain = BUF_INIT;
-	struct out_opts oo = { .path = NULL, .gzip = 1, .level = 6 };
-	struct out *s = NULL;
+	struct sink_opts oo = { .path = NULL, .gzip = 1, .level = 6 };
+	struct sink *s = NULL;
 	char path[300];
 	struct err e;
 	z_stream zs;
@@ -289,8 +289,8 @@ static void test_deflated_pages_into_gzip_output(void **state)
 	snprintf(path, sizeof(path), "%s/out.csv.gz", fx->dir);
 	oo.path = path;
 	assert_int_equal(gz_deflater_new(&d, 6, &e), 0);
-	assert_int_equal(out_open(&s, &oo, &e), 0);
-	assert_int_equal(out_write(s, "unique,message\r\n", 16, &e), 0);
+	assert_int_equal(sink_open(&s, &oo, &e), 0);
+	assert_int_equal(sink_write(s, "unique,message\r\n", 16, &e), 0);
 	for (int i = 0; i < 50; i++) {
 		uint32_t crc;
 
@@ -300,8 +300,8 @@ static void test_deflated_pages_into_gzip_output(void **state)
 		assert_int_equal(order_add(fx->o, z.data, z.len, crc, page.len, &e), 0);
 	}
 	assert_int_equal(order_replay(fx->o, to_out, s, &e), 0);
-	assert_int_equal(out_commit(s, &e), 0);
-	out_close(s);
+	assert_int_equal(sink_commit(s, &e), 0);
+	sink_close(s);
 	assert_int_equal(buf_adds(&want, "unique,message\r\n"), 0);
 	for (int i = 50; i-- > 0;) {
 		fill(&page, (size_t)i, 1000 + 37 * (size_t)i);

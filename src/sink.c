@@ -1,4 +1,4 @@
-#include "out.h"
+#include "sink.h"
 #include "buf.h"
 #include "fsutil.h"
 #include "gz.h"
@@ -20,7 +20,7 @@
 /* Start writing back what is written so far once this much is dirty. */
 #define WRITEBACK_STEP (8ull << 20)
 
-struct out {
+struct sink {
 	int fd;
 	int is_stdout;
 	int in_place;           /* writing the target itself (not a regular file) */
@@ -37,7 +37,7 @@ struct out {
 	unsigned long long synced; /* writeback started up to here (file offset) */
 };
 
-static int io_error(struct out *s, int errnum, const char *what, struct err *e)
+static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
 {
 	const char *where = s->is_stdout ? "standard output" : s->target;
 
@@ -56,7 +56,7 @@ static int io_error(struct out *s, int errnum, const char *what, struct err *e)
  * the file grows lets the disk work while the pipeline still computes.
  * Best effort: it changes when the bytes are written, never what.
  */
-static void start_writeback(struct out *s)
+static void start_writeback(struct sink *s)
 {
 	unsigned long long end = s->carried + s->out;
 
@@ -67,7 +67,7 @@ static void start_writeback(struct out *s)
 	s->synced = end;
 }
 
-static int write_fd(struct out *s, const void *p, size_t n, struct err *e)
+static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 {
 	if (fsutil_write_all(s->fd, p, n))
 		return io_error(s, errno ? errno : EIO, "write", e);
@@ -76,7 +76,7 @@ static int write_fd(struct out *s, const void *p, size_t n, struct err *e)
 	return 0;
 }
 
-static int flush_pend(struct out *s, struct err *e)
+static int flush_pend(struct sink *s, struct err *e)
 {
 	if (s->pend.len && write_fd(s, s->pend.data, s->pend.len, e))
 		return -1;
@@ -85,7 +85,7 @@ static int flush_pend(struct out *s, struct err *e)
 }
 
 /* Bytes that go to the file as they are: gathered, or written at once when large. */
-static int emit(struct out *s, const void *p, size_t n, struct err *e)
+static int emit(struct sink *s, const void *p, size_t n, struct err *e)
 {
 	if (s->pend.len + n > OUT_BUF && flush_pend(s, e))
 		return -1;
@@ -94,7 +94,7 @@ static int emit(struct out *s, const void *p, size_t n, struct err *e)
 	return buf_add(&s->pend, p, n) ? err_nomem(e) : 0;
 }
 
-int out_write(struct out *s, const void *p, size_t n, struct err *e)
+int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 {
 	const char *c = p;
 
@@ -123,7 +123,7 @@ int out_write(struct out *s, const void *p, size_t n, struct err *e)
  * deflated later must not refer back across a foreign chunk, whose text
  * sits between them in the output but was never in this stream's window.
  */
-static int sync_own_stream(struct out *s, struct err *e)
+static int sync_own_stream(struct sink *s, struct err *e)
 {
 	if (!s->z_dirty)
 		return 0;
@@ -133,7 +133,7 @@ static int sync_own_stream(struct out *s, struct err *e)
 	return 0;
 }
 
-int out_write_deflated(struct out *s, const void *z, size_t zlen, uint32_t crc,
+int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc,
 		       unsigned long long raw_len, struct err *e)
 {
 	if (!s->z)
@@ -152,7 +152,7 @@ int out_write_deflated(struct out *s, const void *z, size_t zlen, uint32_t crc,
  * FICLONE shares the extents (btrfs, XFS: nothing is copied);
  * copy_file_range keeps the copy in the kernel; read and write otherwise.
  */
-static int carry_bytes(struct out *s, int old, unsigned long long size, struct err *e)
+static int carry_bytes(struct sink *s, int old, unsigned long long size, struct err *e)
 {
 	unsigned long long done = 0;
 	char tmp[64 * 1024];
@@ -185,7 +185,7 @@ static int carry_bytes(struct out *s, int old, unsigned long long size, struct e
 }
 
 /* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
-static int carry_target(struct out *s, struct err *e)
+static int carry_target(struct sink *s, struct err *e)
 {
 	struct stat st;
 	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
@@ -211,7 +211,7 @@ out:
 	return rc;
 }
 
-static int open_target(struct out *s, const struct out_opts *o, struct err *e)
+static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 {
 	struct stat st;
 	int have = stat(o->path, &st) == 0;
@@ -243,9 +243,9 @@ static int open_target(struct out *s, const struct out_opts *o, struct err *e)
 	return have && o->append ? carry_target(s, e) : 0;
 }
 
-int out_open(struct out **res, const struct out_opts *o, struct err *e)
+int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 {
-	struct out *s = calloc(1, sizeof(*s));
+	struct sink *s = calloc(1, sizeof(*s));
 
 	*res = NULL;
 	if (!s)
@@ -267,12 +267,12 @@ int out_open(struct out **res, const struct out_opts *o, struct err *e)
 	*res = s;
 	return 0;
 fail:
-	out_close(s);
+	sink_close(s);
 	return -1;
 }
 
 /* What only writing needed: a finished output waiting to be published is small. */
-static void release_buffers(struct out *s)
+static void release_buffers(struct sink *s)
 {
 	gz_deflater_free(s->z);
 	s->z = NULL;
@@ -280,7 +280,7 @@ static void release_buffers(struct out *s)
 }
 
 /* The gzip trailer and every pending byte out to the file. */
-static int drain(struct out *s, struct err *e)
+static int drain(struct sink *s, struct err *e)
 {
 	/*
 	 * Appending nothing leaves the file's bytes as they were (issue 13): no
@@ -297,7 +297,7 @@ static int drain(struct out *s, struct err *e)
 	return flush_pend(s, e);
 }
 
-int out_finish(struct out *s, struct err *e)
+int sink_finish(struct sink *s, struct err *e)
 {
 	int fd = s->fd;
 
@@ -336,7 +336,7 @@ fail:
 	return -1;
 }
 
-int out_publish(struct out *s, struct err *e)
+int sink_publish(struct sink *s, struct err *e)
 {
 	if (s->committed)
 		return 0;
@@ -355,12 +355,12 @@ int out_publish(struct out *s, struct err *e)
 	return 0;
 }
 
-int out_commit(struct out *s, struct err *e)
+int sink_commit(struct sink *s, struct err *e)
 {
-	return out_finish(s, e) || out_publish(s, e) ? -1 : 0;
+	return sink_finish(s, e) || sink_publish(s, e) ? -1 : 0;
 }
 
-void out_close(struct out *s)
+void sink_close(struct sink *s)
 {
 	if (!s)
 		return;
@@ -374,27 +374,27 @@ void out_close(struct out *s)
 	free(s);
 }
 
-int out_appending(const struct out *s)
+int sink_appending(const struct sink *s)
 {
 	return s->appending;
 }
 
-unsigned long long out_bytes_in(const struct out *s)
+unsigned long long sink_bytes_in(const struct sink *s)
 {
 	return s->in;
 }
 
-unsigned long long out_bytes_out(const struct out *s)
+unsigned long long sink_bytes_out(const struct sink *s)
 {
 	return s->out;
 }
 
-unsigned long long out_bytes_carried(const struct out *s)
+unsigned long long sink_bytes_carried(const struct sink *s)
 {
 	return s->carried;
 }
 
-int out_broken_pipe(const struct err *e)
+int sink_broken_pipe(const struct err *e)
 {
 	return e->kind == ERR_IO && e->errnum == EPIPE;
 }

@@ -1,89 +1,89 @@
 /*
- * out: where output bytes end up: a file written atomically (SPEC §4.4) or
+ * sink: where output bytes end up: a file written atomically (SPEC §4.4) or
  * stdout, gzip or not. No threads: the caller's thread writes, deflates the
  * bytes it is given as plain text, and starts the kernel's writeback as the
  * file grows so that the final fsync is short.
  *
  * A file output goes to a temporary file beside the target
  * (.NAME.tmp.XXXXXX, mode 0600; a replaced file keeps its own mode) and
- * only out_publish makes it visible: rename over the target, fsync the
- * directory. out_close without a commit removes the temporary file and
+ * only sink_publish makes it visible: rename over the target, fsync the
+ * directory. sink_close without a commit removes the temporary file and
  * leaves the target as it was. A target that exists and is not a regular
  * file (/dev/null, a FIFO) is written in place.
  *
  * A gzip output is one member per run: the sink's own raw-deflate stream
- * for plain bytes (out_write) and chunks deflated elsewhere with
- * gz_deflate_chunk (out_write_deflated) mix freely, under one running CRC
+ * for plain bytes (sink_write) and chunks deflated elsewhere with
+ * gz_deflate_chunk (sink_write_deflated) mix freely, under one running CRC
  * and length (gz.h explains why such chunks can be joined).
  *
  * Append (SPEC §4.4, --state): with `append` and a non-empty regular target,
  * the temporary file first receives the target's bytes (shared extents or
  * an in-kernel copy where the file system offers them), then this run's;
- * a gzip output starts a new member after them. out_appending tells the
+ * a gzip output starts a new member after them. sink_appending tells the
  * caller to leave out what a file has once (CSV header, BOM).
  *
  * The output owns its file descriptor (not stdout's), its buffers and its
- * temporary file; out_close frees them all.
+ * temporary file; sink_close frees them all.
  */
-#ifndef WAEXPORT_OUT_H
-#define WAEXPORT_OUT_H
+#ifndef WAEXPORT_SINK_H
+#define WAEXPORT_SINK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 
-struct out_opts {
+struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
 	int level;        /* 1..9, with gzip */
 	int append;       /* keep a non-empty target's bytes and add after them */
 };
 
-struct out;
+struct sink;
 
 /*
  * ERR_CANTCREAT when the temporary file cannot be made; ERR_IO when the
  * target's bytes cannot be carried over (append). On failure nothing is left
  * behind and *res is NULL.
  */
-int out_open(struct out **res, const struct out_opts *o, struct err *e);
+int sink_open(struct sink **res, const struct sink_opts *o, struct err *e);
 
 /* Append bytes (deflated here when gzip). ERR_IO on a failed write. */
-int out_write(struct out *s, const void *p, size_t n, struct err *e);
+int sink_write(struct sink *s, const void *p, size_t n, struct err *e);
 
 /*
  * Gzip outputs only: a chunk made by gz_deflate_chunk from raw_len input
  * bytes with that CRC, written as is after what came before.
  */
-int out_write_deflated(struct out *s, const void *z, size_t zlen, uint32_t crc,
+int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc,
 		       unsigned long long raw_len, struct err *e);
 
 /*
- * out_finish ends the gzip member, writes everything out and fsyncs the
- * temporary file; out_publish renames it over the target and fsyncs the
+ * sink_finish ends the gzip member, writes everything out and fsyncs the
+ * temporary file; sink_publish renames it over the target and fsyncs the
  * directory (runs that publish many files finish them all first);
- * out_commit does both. The output still needs out_close.
+ * sink_commit does both. The output still needs sink_close.
  */
-int out_finish(struct out *s, struct err *e);
-int out_publish(struct out *s, struct err *e);
-int out_commit(struct out *s, struct err *e);
+int sink_finish(struct sink *s, struct err *e);
+int sink_publish(struct sink *s, struct err *e);
+int sink_commit(struct sink *s, struct err *e);
 
 /* Free the output; without a commit, its temporary file goes. NULL is fine. */
-void out_close(struct out *s);
+void sink_close(struct sink *s);
 
 /* Append mode found a non-empty target: the file already has its header. */
-int out_appending(const struct out *s);
+int sink_appending(const struct sink *s);
 
 /*
  * Bytes handed in (before gzip); bytes this run wrote (after gzip, the
  * carried bytes not included); bytes carried over from the target (append).
  */
-unsigned long long out_bytes_in(const struct out *s);
-unsigned long long out_bytes_out(const struct out *s);
-unsigned long long out_bytes_carried(const struct out *s);
+unsigned long long sink_bytes_in(const struct sink *s);
+unsigned long long sink_bytes_out(const struct sink *s);
+unsigned long long sink_bytes_carried(const struct sink *s);
 
 /* Was the error a reader closing our stdout (EPIPE)? */
-int out_broken_pipe(const struct err *e);
+int sink_broken_pipe(const struct err *e);
 
 #endif

@@ -32,7 +32,7 @@
 #include "buf.h"
 #include "err.h"
 #include "gz.h"
-#include "out.h"
+#include "sink.h"
 
 struct fx {
 	char dir[256];
@@ -44,7 +44,7 @@ static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	if (!fx || testdir_make(fx->dir, sizeof(fx->dir), "test_out"))
+	if (!fx || testdir_make(fx->dir, sizeof(fx->dir), "test_sink"))
 		return -1;
 	snprintf(fx->path, sizeof(fx->path), "%s/out.csv", fx->dir);
 	*state = fx;
@@ -131,28 +131,28 @@ static void make_rows(struct buf *b, size_t n, unsigned long seed)
 	}
 }
 
-static struct out *open_out(const char *path, int gzip, int append)
+static struct sink *open_out(const char *path, int gzip, int append)
 {
-	struct out_opts o = { .path = path, .gzip = gzip, .level = 6, .append = append };
-	struct out *s = NULL;
+	struct sink_opts o = { .path = path, .gzip = gzip, .level = 6, .append = append };
+	struct sink *s = NULL;
 	struct err e;
 
 	memset(&e, 0, sizeof(e));
-	if (out_open(&s, &o, &e))
-		fprintf(stderr, "out_open(%s): %s\n", path, e.msg);
+	if (sink_open(&s, &o, &e))
+		fprintf(stderr, "sink_open(%s): %s\n", path, e.msg);
 	assert_non_null(s);
 	return s;
 }
 
-static void commit(struct out *s)
+static void commit(struct sink *s)
 {
 	struct err e;
 
 	memset(&e, 0, sizeof(e));
-	if (out_commit(s, &e))
-		fprintf(stderr, "out_commit: %s\n", e.msg);
+	if (sink_commit(s, &e))
+		fprintf(stderr, "sink_commit: %s\n", e.msg);
 	assert_int_equal(e.kind, ERR_NONE);
-	out_close(s);
+	sink_close(s);
 }
 
 /* Inflate one gzip member starting at *at; *at moves past it. */
@@ -206,12 +206,12 @@ static void test_commit_makes_file_visible(void **state)
 {
 	struct fx *fx = *state;
 	mode_t old = umask(0);
-	struct out *s = open_out(fx->path, 0, 0);
+	struct sink *s = open_out(fx->path, 0, 0);
 	struct buf got = BUF_INIT;
 	struct err e;
 
 	umask(old);
-	assert_int_equal(out_write(s, "a,b\r\n", 5, &e), 0);
+	assert_int_equal(sink_write(s, "a,b\r\n", 5, &e), 0);
 	/* Until the commit only the temporary file exists, beside the target. */
 	assert_int_equal(access(fx->path, F_OK), -1);
 	assert_int_equal(count_entries(fx->dir), 1);
@@ -230,13 +230,13 @@ static void test_replace_keeps_mode(void **state)
 {
 	struct fx *fx = *state;
 	struct buf got = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 
 	write_file(fx->path, "old\n", 4, 0644);
 	s = open_out(fx->path, 0, 0);
-	assert_int_equal(out_appending(s), 0);
-	assert_int_equal(out_write(s, "new\n", 4, &e), 0);
+	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_write(s, "new\n", 4, &e), 0);
 	commit(s);
 	read_file(fx->path, &got);
 	assert_int_equal(got.len, 4);
@@ -249,7 +249,7 @@ static void test_close_without_commit_leaves_target(void **state)
 {
 	struct fx *fx = *state;
 	struct buf data = BUF_INIT, got = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 
 	write_file(fx->path, "precious\r\n", 10, 0640);
@@ -257,8 +257,8 @@ static void test_close_without_commit_leaves_target(void **state)
 	for (int gzip = 0; gzip < 2; gzip++) {
 		for (int append = 0; append < 2; append++) {
 			s = open_out(fx->path, gzip, append);
-			assert_int_equal(out_write(s, data.data, data.len, &e), 0);
-			out_close(s);
+			assert_int_equal(sink_write(s, data.data, data.len, &e), 0);
+			sink_close(s);
 			read_file(fx->path, &got);
 			assert_int_equal(got.len, 10);
 			assert_memory_equal(got.data, "precious\r\n", 10);
@@ -273,21 +273,21 @@ static void test_close_without_commit_leaves_target(void **state)
 static void test_finish_then_publish(void **state)
 {
 	struct fx *fx = *state;
-	struct out *s = open_out(fx->path, 0, 0);
+	struct sink *s = open_out(fx->path, 0, 0);
 	struct err e;
 
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(out_write(s, "x\n", 2, &e), 0);
-	assert_int_equal(out_publish(s, &e), -1);
+	assert_int_equal(sink_write(s, "x\n", 2, &e), 0);
+	assert_int_equal(sink_publish(s, &e), -1);
 	assert_int_equal(e.kind, ERR_SOFTWARE);
-	assert_int_equal(out_finish(s, &e), 0);
+	assert_int_equal(sink_finish(s, &e), 0);
 	/* Finished, fsynced, not yet visible. */
 	assert_int_equal(access(fx->path, F_OK), -1);
-	assert_int_equal(out_publish(s, &e), 0);
+	assert_int_equal(sink_publish(s, &e), 0);
 	assert_int_equal(access(fx->path, F_OK), 0);
-	assert_int_equal(out_bytes_in(s), 2);
-	assert_int_equal(out_bytes_out(s), 2);
-	out_close(s);
+	assert_int_equal(sink_bytes_in(s), 2);
+	assert_int_equal(sink_bytes_out(s), 2);
+	sink_close(s);
 	assert_int_equal(count_entries(fx->dir), 1);
 }
 
@@ -315,7 +315,7 @@ static void test_stdout_gzip(void **state)
 	struct fx *fx = *state;
 	struct buf data = BUF_INIT;
 	int fd = open(fx->path, O_WRONLY | O_CREAT | O_EXCL, 0600), saved;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 	int rc_write, rc_commit;
 
@@ -323,10 +323,10 @@ static void test_stdout_gzip(void **state)
 	make_rows(&data, 1u << 20, 2);
 	saved = stdout_to(fd);
 	s = open_out("-", 1, 1);
-	rc_write = out_write(s, data.data, data.len, &e);
-	rc_commit = out_commit(s, &e);
-	assert_int_equal(out_appending(s), 0);
-	out_close(s);
+	rc_write = sink_write(s, data.data, data.len, &e);
+	rc_commit = sink_commit(s, &e);
+	assert_int_equal(sink_appending(s), 0);
+	sink_close(s);
 	/* Still open after the close: the output does not own stdout. */
 	assert_true(fcntl(STDOUT_FILENO, F_GETFD) >= 0);
 	stdout_back(saved);
@@ -343,7 +343,7 @@ static void test_stdout_broken_pipe(void **state)
 {
 	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
 	int p[2], saved, rc;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 
 	(void)state;
@@ -352,23 +352,23 @@ static void test_stdout_broken_pipe(void **state)
 	saved = stdout_to(p[1]);
 	s = open_out(NULL, 0, 0);
 	memset(&e, 0, sizeof(e));
-	rc = out_write(s, "row\n", 4, &e);
+	rc = sink_write(s, "row\n", 4, &e);
 	if (!rc)
-		rc = out_commit(s, &e);
-	out_close(s);
+		rc = sink_commit(s, &e);
+	sink_close(s);
 	stdout_back(saved);
 	close(p[1]);
 	signal(SIGPIPE, old);
 	assert_int_equal(rc, -1);
 	assert_int_equal(e.kind, ERR_IO);
-	assert_true(out_broken_pipe(&e));
+	assert_true(sink_broken_pipe(&e));
 	assert_non_null(strstr(e.msg, "standard output"));
 }
 
 static void gzip_round_trip(struct fx *fx, size_t n)
 {
 	struct buf data = BUF_INIT, file = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 
 	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
@@ -378,14 +378,14 @@ static void gzip_round_trip(struct fx *fx, size_t n)
 	for (size_t off = 0, k = 1; off < data.len; off += k, k = k * 3 + 1) {
 		if (k > data.len - off)
 			k = data.len - off;
-		assert_int_equal(out_write(s, data.data + off, k, &e), 0);
+		assert_int_equal(sink_write(s, data.data + off, k, &e), 0);
 	}
-	assert_int_equal(out_finish(s, &e), 0);
-	assert_int_equal(out_publish(s, &e), 0);
-	assert_int_equal(out_bytes_in(s), n);
+	assert_int_equal(sink_finish(s, &e), 0);
+	assert_int_equal(sink_publish(s, &e), 0);
+	assert_int_equal(sink_bytes_in(s), n);
 	read_file(fx->path, &file);
-	assert_int_equal(out_bytes_out(s), file.len);
-	out_close(s);
+	assert_int_equal(sink_bytes_out(s), file.len);
+	sink_close(s);
 	check_gzip_file(fx->path, &data, 1);
 	assert_int_equal(count_entries(fx->dir), 1);
 	buf_free(&data);
@@ -411,7 +411,7 @@ static void test_deflated_chunks_in_reverse(void **state)
 	struct gz_deflater *d = NULL;
 	struct buf text = BUF_INIT, want = BUF_INIT, z = BUF_INIT;
 	size_t start[N + 1] = { 0 };
-	struct out *s;
+	struct sink *s;
 	struct err e;
 
 	for (size_t i = 0; i < N; i++)
@@ -425,10 +425,10 @@ static void test_deflated_chunks_in_reverse(void **state)
 
 		z.len = 0;
 		assert_int_equal(gz_deflate_chunk(d, text.data + start[i], sizes[i], &z, &crc, &e), 0);
-		assert_int_equal(out_write_deflated(s, z.data, z.len, crc, sizes[i], &e), 0);
+		assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, sizes[i], &e), 0);
 		assert_int_equal(buf_add(&want, text.data + start[i], sizes[i]), 0);
 	}
-	assert_int_equal(out_bytes_in(s), start[N]);
+	assert_int_equal(sink_bytes_in(s), start[N]);
 	commit(s);
 	check_gzip_file(fx->path, &want, 1);
 	gz_deflater_free(d);
@@ -447,7 +447,7 @@ static void test_mix_write_and_deflated(void **state)
 	struct fx *fx = *state;
 	struct gz_deflater *d = NULL;
 	struct buf head = BUF_INIT, other = BUF_INIT, want = BUF_INIT, z = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 	uint32_t crc;
 
@@ -457,17 +457,17 @@ static void test_mix_write_and_deflated(void **state)
 	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
 	s = open_out(fx->path, 1, 0);
 	for (int round = 0; round < 3; round++) {
-		assert_int_equal(out_write(s, head.data, head.len, &e), 0);
+		assert_int_equal(sink_write(s, head.data, head.len, &e), 0);
 		assert_int_equal(buf_add(&want, head.data, head.len), 0);
 		z.len = 0;
 		assert_int_equal(gz_deflate_chunk(d, other.data, other.len, &z, &crc, &e), 0);
-		assert_int_equal(out_write_deflated(s, z.data, z.len, crc, other.len, &e), 0);
+		assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, other.len, &e), 0);
 		/* Two foreign chunks in a row need no flush between them. */
-		assert_int_equal(out_write_deflated(s, z.data, z.len, crc, other.len, &e), 0);
+		assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, other.len, &e), 0);
 		assert_int_equal(buf_add(&want, other.data, other.len), 0);
 		assert_int_equal(buf_add(&want, other.data, other.len), 0);
 	}
-	assert_int_equal(out_write(s, head.data, 10, &e), 0);
+	assert_int_equal(sink_write(s, head.data, 10, &e), 0);
 	assert_int_equal(buf_add(&want, head.data, 10), 0);
 	commit(s);
 	check_gzip_file(fx->path, &want, 1);
@@ -481,13 +481,13 @@ static void test_mix_write_and_deflated(void **state)
 static void test_deflated_needs_gzip(void **state)
 {
 	struct fx *fx = *state;
-	struct out *s = open_out(fx->path, 0, 0);
+	struct sink *s = open_out(fx->path, 0, 0);
 	struct err e;
 
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(out_write_deflated(s, "\x00\x00\xff\xff", 4, 0, 0, &e), -1);
+	assert_int_equal(sink_write_deflated(s, "\x00\x00\xff\xff", 4, 0, 0, &e), -1);
 	assert_int_equal(e.kind, ERR_SOFTWARE);
-	out_close(s);
+	sink_close(s);
 	assert_int_equal(count_entries(fx->dir), 0);
 }
 
@@ -496,7 +496,7 @@ static void test_append_plain(void **state)
 {
 	struct fx *fx = *state;
 	struct buf old = BUF_INIT, add = BUF_INIT, want = BUF_INIT, got = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 
 	/* Large enough for the copy to take several rounds. */
@@ -504,9 +504,9 @@ static void test_append_plain(void **state)
 	make_rows(&add, 100000, 8);
 	write_file(fx->path, old.data, old.len, 0640);
 	s = open_out(fx->path, 0, 1);
-	assert_int_equal(out_appending(s), 1);
-	assert_int_equal(out_bytes_carried(s), old.len);
-	assert_int_equal(out_write(s, add.data, add.len, &e), 0);
+	assert_int_equal(sink_appending(s), 1);
+	assert_int_equal(sink_bytes_carried(s), old.len);
+	assert_int_equal(sink_write(s, add.data, add.len, &e), 0);
 	commit(s);
 	assert_int_equal(buf_add(&want, old.data, old.len), 0);
 	assert_int_equal(buf_add(&want, add.data, add.len), 0);
@@ -556,16 +556,16 @@ static void test_append_by_read_and_write(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct out_opts o = { .path = fx->path, .gzip = 0, .level = 6, .append = 1 };
-		struct out *s = NULL;
+		struct sink_opts o = { .path = fx->path, .gzip = 0, .level = 6, .append = 1 };
+		struct sink *s = NULL;
 		struct err e;
 
 		refuse_copy_file_range();
 		/* A probe: the filter is in place. */
 		if (syscall(__NR_copy_file_range, -1, NULL, -1, NULL, 1, 0) != -1 || errno != EXDEV)
 			_exit(3);
-		_exit(out_open(&s, &o, &e) || !out_appending(s) || out_write(s, "end\n", 4, &e) ||
-		      out_commit(s, &e) ? 4 : 0);
+		_exit(sink_open(&s, &o, &e) || !sink_appending(s) || sink_write(s, "end\n", 4, &e) ||
+		      sink_commit(s, &e) ? 4 : 0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -586,18 +586,18 @@ static void test_append_by_read_and_write(void **state)
 static void test_append_to_missing_or_empty(void **state)
 {
 	struct fx *fx = *state;
-	struct out *s = open_out(fx->path, 0, 1);
+	struct sink *s = open_out(fx->path, 0, 1);
 	struct err e;
 
-	assert_int_equal(out_appending(s), 0);
-	assert_int_equal(out_write(s, "h\r\n", 3, &e), 0);
+	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_write(s, "h\r\n", 3, &e), 0);
 	commit(s);
 	assert_int_equal(file_mode(fx->path), 0600);
 	write_file(fx->path, "", 0, 0604);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(out_appending(s), 0);
-	assert_int_equal(out_bytes_carried(s), 0);
-	out_close(s);
+	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_bytes_carried(s), 0);
+	sink_close(s);
 	assert_int_equal(file_mode(fx->path), 0604);
 	assert_int_equal(count_entries(fx->dir), 1);
 }
@@ -608,7 +608,7 @@ static void test_append_gzip_new_member(void **state)
 	struct fx *fx = *state;
 	struct gz_deflater *d = NULL;
 	struct buf one = BUF_INIT, two = BUF_INIT, want = BUF_INIT, z = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 	uint32_t crc;
 
@@ -616,17 +616,17 @@ static void test_append_gzip_new_member(void **state)
 	make_rows(&two, 300000, 10);
 	snprintf(fx->path, sizeof(fx->path), "%s/out.ndjson.gz", fx->dir);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(out_appending(s), 0);
-	assert_int_equal(out_write(s, one.data, one.len, &e), 0);
+	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_write(s, one.data, one.len, &e), 0);
 	commit(s);
 	assert_int_equal(chmod(fx->path, 0660), 0);
 
 	assert_int_equal(gz_deflater_new(&d, 6, &e), 0);
 	assert_int_equal(gz_deflate_chunk(d, two.data, two.len, &z, &crc, &e), 0);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(out_appending(s), 1);
-	assert_int_equal(out_write_deflated(s, z.data, z.len, crc, two.len, &e), 0);
-	assert_int_equal(out_write(s, one.data, 10, &e), 0);
+	assert_int_equal(sink_appending(s), 1);
+	assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, two.len, &e), 0);
+	assert_int_equal(sink_write(s, one.data, 10, &e), 0);
 	commit(s);
 	assert_int_equal(buf_add(&want, one.data, one.len), 0);
 	assert_int_equal(buf_add(&want, two.data, two.len), 0);
@@ -638,7 +638,7 @@ static void test_append_gzip_new_member(void **state)
 	/* A quiet run adds no empty member: the bytes stay as they were. */
 	read_file(fx->path, &one);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(out_write(s, "", 0, &e), 0);
+	assert_int_equal(sink_write(s, "", 0, &e), 0);
 	commit(s);
 	read_file(fx->path, &two);
 	assert_int_equal(two.len, one.len);
@@ -655,7 +655,7 @@ static void test_symlinked_target(void **state)
 {
 	struct fx *fx = *state;
 	struct buf got = BUF_INIT;
-	struct out *s;
+	struct sink *s;
 	struct err e;
 	struct stat st;
 	char real[600], link[600];
@@ -665,7 +665,7 @@ static void test_symlinked_target(void **state)
 	write_file(real, "old\n", 4, 0640);
 	assert_int_equal(symlink("real.csv", link), 0);
 	s = open_out(link, 0, 1);
-	assert_int_equal(out_write(s, "new\n", 4, &e), 0);
+	assert_int_equal(sink_write(s, "new\n", 4, &e), 0);
 	commit(s);
 	assert_int_equal(lstat(link, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
@@ -681,21 +681,21 @@ static void test_symlinked_target(void **state)
 static void dev_full(size_t n, int gzip)
 {
 	struct buf data = BUF_INIT;
-	struct out *s = open_out("/dev/full", gzip, 0);
+	struct sink *s = open_out("/dev/full", gzip, 0);
 	struct err e;
 	int rc;
 
 	make_rows(&data, n, 11);
 	memset(&e, 0, sizeof(e));
-	rc = out_write(s, data.data, data.len, &e);
+	rc = sink_write(s, data.data, data.len, &e);
 	if (!rc)
-		rc = out_commit(s, &e);
-	out_close(s);
+		rc = sink_commit(s, &e);
+	sink_close(s);
 	assert_int_equal(rc, -1);
 	assert_int_equal(e.kind, ERR_IO);
 	assert_int_equal(e.errnum, ENOSPC);
 	assert_non_null(strstr(e.msg, "/dev/full"));
-	assert_false(out_broken_pipe(&e));
+	assert_false(sink_broken_pipe(&e));
 	buf_free(&data);
 }
 
@@ -719,7 +719,7 @@ static void test_full_file_system(void **state)
 	struct buf old = BUF_INIT, data = BUF_INIT, got = BUF_INIT;
 	char path[600];
 
-	assert_int_equal(testdir_make(fx->mnt, sizeof(fx->mnt), "test_out_tmpfs"), 0);
+	assert_int_equal(testdir_make(fx->mnt, sizeof(fx->mnt), "test_sink_tmpfs"), 0);
 	if (mount("tmpfs", fx->mnt, "tmpfs", 0, "size=1m")) {
 		testdir_remove(fx->mnt);
 		fx->mnt[0] = '\0';
@@ -730,15 +730,15 @@ static void test_full_file_system(void **state)
 	make_rows(&data, 2u << 20, 13);
 	write_file(path, old.data, old.len, 0640);
 	for (int append = 0; append < 2; append++) {
-		struct out *s = open_out(path, 0, append);
+		struct sink *s = open_out(path, 0, append);
 		struct err e;
 		int rc;
 
 		memset(&e, 0, sizeof(e));
-		rc = out_write(s, data.data, data.len, &e);
+		rc = sink_write(s, data.data, data.len, &e);
 		if (!rc)
-			rc = out_commit(s, &e);
-		out_close(s);
+			rc = sink_commit(s, &e);
+		sink_close(s);
 		assert_int_equal(rc, -1);
 		assert_int_equal(e.kind, ERR_IO);
 		assert_int_equal(e.errnum, ENOSPC);
@@ -755,27 +755,27 @@ static void test_full_file_system(void **state)
 static void test_cannot_create(void **state)
 {
 	struct fx *fx = *state;
-	struct out_opts o = { .path = NULL, .gzip = 0, .level = 6 };
-	struct out *s = (struct out *)&o;
+	struct sink_opts o = { .path = NULL, .gzip = 0, .level = 6 };
+	struct sink *s = (struct sink *)&o;
 	struct err e;
 	char path[600];
 
 	snprintf(path, sizeof(path), "%s/missing/out.csv", fx->dir);
 	o.path = path;
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(out_open(&s, &o, &e), -1);
+	assert_int_equal(sink_open(&s, &o, &e), -1);
 	assert_int_equal(e.kind, ERR_CANTCREAT);
 	assert_non_null(strstr(e.msg, path));
 	assert_null(s);
 	/* A directory is not a file. */
 	o.path = fx->dir;
-	assert_int_equal(out_open(&s, &o, &e), -1);
+	assert_int_equal(sink_open(&s, &o, &e), -1);
 	assert_int_equal(e.kind, ERR_CANTCREAT);
 	/* A bad level leaves no temporary file behind. */
 	o.path = fx->path;
 	o.gzip = 1;
 	o.level = 10;
-	assert_int_equal(out_open(&s, &o, &e), -1);
+	assert_int_equal(sink_open(&s, &o, &e), -1);
 	assert_null(s);
 	assert_int_equal(count_entries(fx->dir), 0);
 }
