@@ -91,7 +91,6 @@ int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e)
 	ok &= curl_easy_setopt(c, CURLOPT_PRIVATE, x) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, tmo) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, tmo < 10 ? tmo : 10L) == CURLE_OK;
 	ok &= http_limit_protocols(c, curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) ==
@@ -110,6 +109,12 @@ int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e)
  * Point the handle at url and add it to the loop. A proxy from the
  * environment never sees a plain-http request (SPEC §5.6: it would read the
  * key in clear); https may still tunnel through one, as curl does.
+ *
+ * Over https a transfer waits for the host's first connection to say (in
+ * its TLS handshake) whether it multiplexes, rather than open a connection
+ * of its own. Plain http never multiplexes, but libcurl learns that only
+ * from the first answer's headers: behind a slow first answer the others
+ * would wait, and that wait counts against their timeout.
  */
 int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e)
 {
@@ -120,7 +125,8 @@ int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e)
 	x->too_big = 0;
 	x->finished = 0;
 	if (curl_easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(x->easy, CURLOPT_PROXY, plain ? "" : NULL) != CURLE_OK)
+	    curl_easy_setopt(x->easy, CURLOPT_PROXY, plain ? "" : NULL) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, plain ? 0L : 1L) != CURLE_OK)
 		return err_set(e, ERR_SOFTWARE, "libcurl refused a URL or proxy setting");
 	mc = curl_multi_add_handle(h->multi, x->easy);
 	if (mc != CURLM_OK)
