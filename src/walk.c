@@ -101,6 +101,8 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 		snprintf(status, sizeof(status), "server answered HTTP %ld", a->status);
 		why = status;
 	}
+	if (!retry || s->attempts > w->o->retries)
+		s->state = SLOT_IDLE; /* the walk ends here: nothing to cancel */
 	if (!retry)
 		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
 	if (s->attempts > w->o->retries)
