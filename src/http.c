@@ -154,8 +154,9 @@ static void collect(struct http *h)
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		curl_multi_remove_handle(h->multi, m->easy_handle);
+		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x)
+			continue; /* every handle here is ours and has its xfer: cannot happen */
 		x->rc = m->data.result;
 		x->running = 0;
 		x->finished = 1;
@@ -337,7 +338,8 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 
 	if (rc == CURLE_OK) {
 		a->outcome = WALK_ANSWERED;
-		curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &a->status);
+		if (curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &a->status) != CURLE_OK)
+			a->status = 0; /* no status: not a success, not retried */
 		a->body = s->body.data ? s->body.data : "";
 		a->len = s->body.len;
 		/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
