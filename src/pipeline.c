@@ -29,6 +29,8 @@ struct pipeline {
 	size_t keep_cap;
 	pipeline_media_fn media;
 	void *media_ctx;
+	void (*progress)(void *ctx);
+	void *progress_ctx;
 	struct pipeline_stats stats;
 	unsigned long long made;     /* row bytes handed on (the progress line) */
 };
@@ -99,6 +101,12 @@ void pipeline_set_media(struct pipeline *pl, pipeline_media_fn fn, void *ctx)
 {
 	pl->media = fn;
 	pl->media_ctx = ctx;
+}
+
+void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx)
+{
+	pl->progress = fn;
+	pl->progress_ctx = ctx;
 }
 
 void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp)
@@ -286,7 +294,11 @@ static int consume(struct pipeline *pl, struct batch *b, struct err *e)
 	}
 	if (select_batch(pl, b, NULL, &kept, e))
 		return -1;
-	return write_batch(pl, b, kept, e) ? name_output(pl, e) : 0;
+	if (write_batch(pl, b, kept, e))
+		return name_output(pl, e);
+	if (pl->progress)
+		pl->progress(pl->progress_ctx);
+	return 0;
 }
 
 /* Fill the next batch from the source and hand it on. 0 at the end of the input. */

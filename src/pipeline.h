@@ -61,6 +61,9 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		  struct warn *warn, struct err *e);
 
 void pipeline_set_media(struct pipeline *pl, pipeline_media_fn fn, void *ctx);
+
+/* convert: called after every batch written (the progress line). */
+void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx);
 void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp);
 
 /*

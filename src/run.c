@@ -1,11 +1,22 @@
-#include "run_impl.h"
-#include "fsutil.h"
+/*
+ * run: one command from start to end. The outputs are opened before any
+ * page (a bad path fails first), the source feeds the pipelines (files for
+ * convert, the API for fetch), then every output is committed together and
+ * only then the --state checkpoint moves; the summary line and the metrics
+ * file close the run. main.c owns the process: signals and the exit code.
+ */
+#include "run.h"
 #include "batch.h"
-#include "pool.h"
-#include "source.h"
+#include "fetch.h"
 #include "metrics.h"
 #include "outpath.h"
-#include "when.h"
+#include "pipeline.h"
+#include "pool.h"
+#include "progress.h"
+#include "sink.h"
+#include "source.h"
+#include "tz.h"
+#include "warn.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,15 +25,44 @@
 #include <time.h>
 #include <unistd.h>
 
-int run_check_stop(struct run *r, struct err *e)
+/* One output file and the contact(s) that feed it. */
+struct target {
+	const char *to;              /* fetch: the contact, NULL for the whole account */
+	char *path;
+	struct pipeline *pipeline;
+	int shared;                  /* the pipeline belongs to an earlier target */
+};
+
+/* Figures of every output together. */
+struct run_totals {
+	unsigned long long pages, messages, duplicates, filtered;
+};
+
+struct run {
+	struct options *opts;
+	const volatile int *stop;    /* set by a signal */
+	struct tz *tz;
+	struct warn warn;
+	struct progress progress;
+	struct pool *pool;           /* the workers every pipeline shares */
+	struct fetch *fetch;         /* fetch: the API source */
+	struct fetch_window window;  /* --since/--until */
+	struct target *targets;
+	size_t ntargets;
+	struct sink *raw;            /* --save-raw */
+	char *raw_path;
+	unsigned long long bytes_in;
+	double started;
+};
+
+static int check_stop(struct run *r, struct err *e)
 {
 	if (!*r->stop)
 		return 0;
-	err_set(e, ERR_INTERRUPTED, "interrupted");
-	return -1;
+	return err_set(e, ERR_INTERRUPTED, "interrupted");
 }
 
-void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes)
+static void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes)
 {
 	memset(t, 0, sizeof(*t));
 	*bytes = 0;
@@ -41,8 +81,9 @@ void run_totals(const struct run *r, struct run_totals *t, unsigned long long *b
 	}
 }
 
-void run_show_progress(struct run *r)
+static void show_progress(void *ctx)
 {
+	struct run *r = ctx;
 	struct run_totals t;
 	struct progress_figures f;
 
@@ -57,8 +98,8 @@ void run_show_progress(struct run *r)
 	f.messages = t.messages;
 	f.duplicates = t.duplicates;
 	f.warnings = r->warn.count;
-	f.retries = r->fetch.retries;
-	f.media = r->media ? media_downloaded(r->media) : 0;
+	f.retries = r->fetch ? fetch_stats(r->fetch)->retries : 0;
+	f.media = r->fetch ? fetch_media_downloaded(r->fetch) : 0;
 	progress_update(&r->progress, &f);
 }
 
@@ -99,8 +140,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
  * Every pipeline is opened before any page is fetched, so a bad path fails
  * first, and none is committed before the whole run succeeded (SPEC §4.5).
  */
-static int open_targets(struct run *r, const struct pipeline_opts *filter,
-			struct outpath_vars vars, struct err *e)
+static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 {
 	struct options *o = r->opts;
 	size_t n = o->cmd == CMD_FETCH && o->nto ? o->nto : 1;
@@ -131,10 +171,10 @@ static int open_targets(struct run *r, const struct pipeline_opts *filter,
 			if (!strcmp(r->targets[k].path, g->path))
 				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
 					       "file name", o->output, r->targets[k].to, g->to);
-		po.has_since = filter->has_since;
-		po.since = filter->since;
-		po.has_until = filter->has_until;
-		po.until = filter->until;
+		po.has_since = r->window.has_since;
+		po.since = r->window.since;
+		po.has_until = r->window.has_until;
+		po.until = r->window.until;
 		if (pipeline_open(&g->pipeline, &po, r->pool, &r->warn, e))
 			return -1;
 	}
@@ -155,6 +195,7 @@ static int run_convert(struct run *r, struct err *e)
 			       "them into standard input (see 'waexport convert --help')");
 	if (source_open(&src, files, nfiles, r->stop, &r->warn, e))
 		goto out;
+	pipeline_set_progress(r->targets[0].pipeline, show_progress, r);
 	rc = pipeline_source(r->targets[0].pipeline, src, r->stop, e);
 	r->bytes_in = source_bytes(src);
 out:
@@ -178,11 +219,11 @@ static void summary(struct run *r)
 	fprintf(stderr, "waexport: wrote %llu messages from %llu pages (%llu duplicates dropped, ",
 		t.messages, t.pages, t.duplicates);
 	if (r->opts->cmd == CMD_FETCH)
-		fprintf(stderr, "%llu retries, ", r->fetch.retries);
+		fprintf(stderr, "%llu retries, ", fetch_stats(r->fetch)->retries);
 	if (t.filtered)
 		fprintf(stderr, "%llu outside --since/--until, ", t.filtered);
-	if (r->media)
-		fprintf(stderr, "%llu media files saved, ", media_downloaded(r->media));
+	if (r->fetch && fetch_has_media(r->fetch))
+		fprintf(stderr, "%llu media files saved, ", fetch_media_downloaded(r->fetch));
 	fprintf(stderr, "%llu warnings) to ", r->warn.count);
 	for (size_t i = 0; i < r->ntargets; i++)
 		if (!r->targets[i].shared)
@@ -202,18 +243,15 @@ static int commit_all(struct run *r, struct err *e)
 	if (r->raw && sink_commit(r->raw, e))
 		return err_prefix(e, "--save-raw: ");
 	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
-	if (r->state && state_commit(r->state, e))
-		return -1;
-	return 0;
+	return r->fetch ? fetch_commit_state(r->fetch, e) : 0;
 }
 
 /* The output files of one attempt (and --save-raw), opened before any page. */
-static int open_outputs(struct run *r, const struct pipeline_opts *filter,
-			struct outpath_vars vars, struct err *e)
+static int open_outputs(struct run *r, struct outpath_vars vars, struct err *e)
 {
 	struct options *o = r->opts;
 
-	if (open_targets(r, filter, vars, e))
+	if (open_targets(r, vars, e))
 		return -1;
 	if (o->save_raw) {
 		struct sink_opts so = { .level = 6 };
@@ -228,6 +266,8 @@ static int open_outputs(struct run *r, const struct pipeline_opts *filter,
 		if (sink_open(&r->raw, &so, e))
 			return err_prefix(e, "--save-raw: ");
 	}
+	if (r->fetch)
+		fetch_set_raw(r->fetch, r->raw);
 	return 0;
 }
 
@@ -240,9 +280,6 @@ static void close_outputs(struct run *r)
 		if (!g->shared)
 			pipeline_close(g->pipeline);
 		free(g->path);
-		for (size_t k = 0; k < g->nnewest; k++)
-			free(g->newest[k]);
-		free(g->newest);
 	}
 	free(r->targets);
 	r->targets = NULL;
@@ -253,57 +290,63 @@ static void close_outputs(struct run *r)
 	r->raw_path = NULL;
 }
 
+/* fetch: every target's walk, each into its pipeline. */
+static int run_fetch(struct run *r, struct err *e)
+{
+	struct fetch_target *t = calloc(r->ntargets, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return err_nomem(e);
+	for (size_t i = 0; i < r->ntargets; i++) {
+		t[i].to = r->targets[i].to;
+		t[i].pipeline = r->targets[i].pipeline;
+		t[i].shares_file = r->targets[i].shared ||
+				   (i + 1 < r->ntargets && r->targets[i + 1].shared);
+	}
+	rc = fetch_run(r->fetch, t, r->ntargets, e);
+	free(t);
+	return rc;
+}
+
 int run_execute(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
-	struct pipeline_opts filter = { 0 };
 	struct outpath_vars vars = { 0 };
-	struct buf key = BUF_INIT;
 	char today[11];
 	unsigned workers;
-	int rc = -1;
 
 	if (tz_open(&r->tz, o->tz, e))
-		goto out;
+		return -1;
 	/* --threads N (SPEC §2): N workers; by default one per online CPU, at most 8. */
 	workers = o->threads > 0 ? (unsigned)o->threads : pool_default_workers();
 	if (pool_new(&r->pool, workers, workers + 2, batch_map, NULL, e))
-		goto out;
-	if (o->cmd == CMD_FETCH && run_prepare_fetch(r, &filter, &key, e))
-		goto out;
-	r->page = page_new();
-	if (!r->page) {
-		err_nomem(e);
-		goto out;
+		return -1;
+	if (o->cmd == CMD_FETCH) {
+		if (fetch_new(&r->fetch, o, r->tz, r->stop, &r->warn, &r->window, e))
+			return -1;
+		fetch_set_progress(r->fetch, show_progress, r);
 	}
-	if (tz_date(r->tz, (long long)time(NULL), today)) {
-		err_set(e, ERR_SOFTWARE, "cannot read the clock");
-		goto out;
-	}
+	if (tz_date(r->tz, (long long)time(NULL), today))
+		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
 	for (;;) {
 		int got;
 
-		if (open_outputs(r, &filter, vars, e))
-			goto out;
-		got = o->cmd == CMD_FETCH ? run_fetch(r, &key, e) : run_convert(r, e);
+		if (open_outputs(r, vars, e))
+			return -1;
+		got = r->fetch ? run_fetch(r, e) : run_convert(r, e);
 		if (got < 0)
-			goto out;
-		if (got != RUN_AGAIN)
+			return -1;
+		if (got != FETCH_AGAIN)
 			break;
-		close_outputs(r);  /* nothing was committed: start again, sequentially */
-		r->sequential = 1;
+		close_outputs(r); /* nothing was committed: start again, one page at a time */
 	}
-	if (run_check_stop(r, e) || commit_all(r, e))
-		goto out;
+	if (check_stop(r, e) || commit_all(r, e))
+		return -1;
 	summary(r);
-	rc = 0;
-out:
-	if (key.data)
-		memset(key.data, 0, key.cap);
-	buf_free(&key);
-	return rc;
+	return 0;
 }
 
 void run_free(struct run *r)
@@ -311,11 +354,7 @@ void run_free(struct run *r)
 	if (!r)
 		return;
 	close_outputs(r);
-	state_close(r->state);
-	media_close(r->media);
-	buf_free(&r->first_unique);
-	buf_free(&r->line);
-	page_free(r->page);
+	fetch_free(r->fetch);
 	pool_free(r->pool);
 	tz_free(r->tz);
 	free(r);
@@ -339,10 +378,10 @@ void run_write_metrics(struct run *r, int exit_code)
 	mt.duration = progress_now() - r->started;
 	mt.messages = exit_code ? 0 : t.messages;
 	mt.pages = t.pages;
-	mt.retries = r->fetch.retries;
+	mt.retries = r->fetch ? fetch_stats(r->fetch)->retries : 0;
 	mt.duplicates = t.duplicates;
 	mt.warnings = r->warn.count;
-	mt.media = r->media ? media_downloaded(r->media) : 0;
+	mt.media = r->fetch ? fetch_media_downloaded(r->fetch) : 0;
 	if (metrics_write(r->opts->metrics_file, &mt, &e))
 		fprintf(stderr, "waexport: %s\n", e.msg);
 }

@@ -1,0 +1,69 @@
+/*
+ * fetch: the source of `waexport fetch` (SPEC §5). It checks everything it
+ * can before the first connection (URL, --cacert, --since/--until, the key,
+ * the --state lock), then walks the API's pages for each target (one --to
+ * contact, or the whole account) and hands each body to that target's
+ * pipeline, deciding from what the page held whether the history goes on:
+ * a short page, the checkpoint, --since, a server that ignores `page`.
+ * It keeps the raw pages (--save-raw), downloads media (--media-dir) and
+ * moves the checkpoint in --state once the run's outputs are committed.
+ *
+ * fetch owns the key (wiped when freed), the state lock, the HTTP
+ * transfers and the media directory; the pipelines are the caller's.
+ */
+#ifndef WAEXPORT_FETCH_H
+#define WAEXPORT_FETCH_H
+
+#include "err.h"
+#include "options.h"
+#include "pipeline.h"
+#include "sink.h"
+#include "tz.h"
+#include "walk.h"
+#include "warn.h"
+
+/* --since/--until as epoch seconds, for the pipelines (messages in [since, until)). */
+struct fetch_window {
+	int has_since, has_until;
+	long long since, until;
+};
+
+/* One walk: a contact (NULL: the whole account) and where its pages go. */
+struct fetch_target {
+	const char *to;
+	struct pipeline *pipeline;
+	int shares_file;             /* with the next target: one file, several contacts */
+};
+
+struct fetch;
+
+/* The checks of SPEC §2/§5.6 and the --state lock; nothing is fetched yet. */
+int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
+	      const volatile int *stop, struct warn *warn, struct fetch_window *win,
+	      struct err *e);
+
+/* --save-raw: every page body, one line each (NULL: none). */
+void fetch_set_raw(struct fetch *f, struct sink *raw);
+
+/* Called after every page (the progress line). */
+void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * Walk every target in turn. Returns 0; FETCH_AGAIN when new messages
+ * arrived while pages were fetched side by side (the caller starts over
+ * with fresh outputs: the next walk goes one page at a time); -1 with e set.
+ */
+#define FETCH_AGAIN 1
+int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e);
+
+/* After the outputs are committed: the new checkpoints to the --state file. */
+int fetch_commit_state(struct fetch *f, struct err *e);
+
+const struct walk_stats *fetch_stats(const struct fetch *f);
+unsigned long long fetch_media_downloaded(const struct fetch *f);
+int fetch_has_media(const struct fetch *f);
+
+/* NULL is fine. */
+void fetch_free(struct fetch *f);
+
+#endif
