@@ -24,7 +24,8 @@ void media_close(struct media *m);
 
 /*
  * Fetch the media of the page's elements whose flag in `wanted` is set (the
- * messages being written). *files gets one entry per page element: the file
+ * messages being written) over h, whose page requests go on meanwhile.
+ * *files gets one entry per page element: the file
  * name relative to DIR, or NULL (valid until the next call). Names are
  * <unique>.<ext> with every byte outside [A-Za-z0-9_-] (and a leading dot)
  * written as %XX: distinct uniques never share a file, none leaves DIR.
