@@ -182,3 +182,40 @@ void batch_map(void *ctx, void *job)
 		b->deflated = 1;
 	}
 }
+
+int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf *out,
+		    struct err *e)
+{
+	for (size_t k = 0; k < b->nmsg; k++) {
+		size_t m = b->opts->reverse && b->opts->format ? b->nmsg - 1 - k : k;
+
+		if (keep[m] && buf_add(out, b->rows.data + b->msg[m].row_off, b->msg[m].row_len))
+			return err_nomem(e);
+	}
+	return 0;
+}
+
+int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media,
+		      void *ctx, struct err *e)
+{
+	int back = b->opts->reverse;
+
+	for (size_t k = 0; k < b->parsed; k++) {
+		size_t i = back ? b->parsed - 1 - k : k, lo = b->first_msg[i], hi = b->first_msg[i + 1];
+		const char *const *files = NULL;
+
+		if (media && media(ctx, b->page[i], b->bodies.data + b->body[i].off, keep + lo,
+				   &files, e))
+			return -1;
+		for (size_t j = 0; j < hi - lo; j++) {
+			size_t m = back ? hi - 1 - j : lo + j;
+
+			if (!keep[m])
+				continue;
+			if (batch_format(b, m, files ? files[m - lo] : NULL, &b->rows, e))
+				return -1;
+			b->formatted++;
+		}
+	}
+	return 0;
+}

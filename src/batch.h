@@ -94,4 +94,17 @@ void batch_map(void *ctx, void *job);
 int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out,
 		 struct err *e);
 
+/* The rows of the messages with keep[m] set, in the order the batch made them, onto out. */
+int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf *out,
+		    struct err *e);
+
+/*
+ * fetch: make the rows of the messages with keep[m] set, now that they are
+ * chosen; media (may be NULL) names each page's media files first.
+ */
+typedef int (*batch_media_fn)(void *ctx, struct page *pg, const char *body,
+			      const unsigned char *keep, const char *const **files, struct err *e);
+int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media,
+		      void *ctx, struct err *e);
+
 #endif

@@ -385,11 +385,6 @@ unsigned long long fetch_media_downloaded(const struct fetch *f)
 	return f->media ? media_downloaded(f->media) : 0;
 }
 
-int fetch_has_media(const struct fetch *f)
-{
-	return f->media != NULL;
-}
-
 void fetch_free(struct fetch *f)
 {
 	if (!f)

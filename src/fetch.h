@@ -61,7 +61,6 @@ int fetch_commit_state(struct fetch *f, struct err *e);
 
 const struct walk_stats *fetch_stats(const struct fetch *f);
 unsigned long long fetch_media_downloaded(const struct fetch *f);
-int fetch_has_media(const struct fetch *f);
 
 /* NULL is fine. */
 void fetch_free(struct fetch *f);

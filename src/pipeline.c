@@ -114,20 +114,6 @@ void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint
 	select_set_checkpoint(pl->select, cp);
 }
 
-/* The kept rows, in the order the batch made them, into pl->rows. */
-static int reassemble(struct pipeline *pl, const struct batch *b, struct err *e)
-{
-	pl->rows.len = 0;
-	for (size_t k = 0; k < b->nmsg; k++) {
-		size_t m = b->opts->reverse && b->opts->format ? b->nmsg - 1 - k : k;
-
-		if (pl->keep[m] && buf_add(&pl->rows, b->rows.data + b->msg[m].row_off,
-					   b->msg[m].row_len))
-			return err_nomem(e);
-	}
-	return 0;
-}
-
 /* A finished run of rows goes on: to the output, or to the order spool. */
 static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch *deflated,
 		struct err *e)
@@ -182,31 +168,6 @@ static int select_batch(struct pipeline *pl, struct batch *b, struct select_page
 	return 0;
 }
 
-/* fetch: the rows of the kept messages, made now that their media files are known. */
-static int late_format(struct pipeline *pl, struct batch *b, struct err *e)
-{
-	int back = b->opts->reverse;
-
-	for (size_t k = 0; k < b->parsed; k++) {
-		size_t i = back ? b->parsed - 1 - k : k, lo = b->first_msg[i], hi = b->first_msg[i + 1];
-		const char *const *files = NULL;
-
-		if (pl->media && pl->media(pl->media_ctx, b->page[i], b->bodies.data + b->body[i].off,
-					   pl->keep + lo, &files, e))
-			return -1;
-		for (size_t j = 0; j < hi - lo; j++) {
-			size_t m = back ? hi - 1 - j : lo + j;
-
-			if (!pl->keep[m])
-				continue;
-			if (batch_format(b, m, files ? files[m - lo] : NULL, &b->rows, e))
-				return -1;
-			b->formatted++;
-		}
-	}
-	return 0;
-}
-
 static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct err *e)
 {
 	warn_merge(pl->warn, &b->warn, pl->keep);
@@ -221,7 +182,9 @@ static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct
 	if (kept == b->formatted)
 		return emit(pl, b->rows.data, b->rows.len, b->deflated ? b : NULL, e);
 	/* Some rows were made for messages now dropped (rare: a page shift's repeats). */
-	return reassemble(pl, b, e) || emit(pl, pl->rows.data, pl->rows.len, NULL, e) ? -1 : 0;
+	pl->rows.len = 0;
+	return batch_kept_rows(b, pl->keep, &pl->rows, e) ||
+	       emit(pl, pl->rows.data, pl->rows.len, NULL, e) ? -1 : 0;
 }
 
 /* A spool's or a file's failure: say which output (SPEC §3). */
@@ -273,7 +236,7 @@ int pipeline_page(struct pipeline *pl, const char *body, size_t len, const char 
 		return -1;
 	if (b->nmsg)
 		*first = b->msg[0].r;
-	if (!b->opts->format && late_format(pl, b, e))
+	if (!b->opts->format && batch_format_kept(b, pl->keep, pl->media, pl->media_ctx, e))
 		return -1;
 	return write_batch(pl, b, kept, e) ? name_output(pl, e) : 0;
 }

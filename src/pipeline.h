@@ -15,6 +15,7 @@
 #ifndef WAEXPORT_PIPELINE_H
 #define WAEXPORT_PIPELINE_H
 
+#include "batch.h"
 #include "err.h"
 #include "sink.h"
 #include "pool.h"
@@ -43,16 +44,12 @@ struct pipeline_stats {
 	struct select_stats sel;
 };
 
-struct page;
-
 /*
  * --media-dir (fetch): called with a page once its messages are selected
  * (keep[i] for element i), before their rows are made; sets files[i] to
  * the media_file of element i, or NULL.
  */
-typedef int (*pipeline_media_fn)(void *ctx, struct page *pg, const char *body,
-				 const unsigned char *keep, const char *const **files,
-				 struct err *e);
+typedef batch_media_fn pipeline_media_fn;
 
 struct pipeline;
 

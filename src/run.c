@@ -1,10 +1,3 @@
-/*
- * run: one command from start to end. The outputs are opened before any
- * page (a bad path fails first), the source feeds the pipelines (files for
- * convert, the API for fetch), then every output is committed together and
- * only then the --state checkpoint moves; the summary line and the metrics
- * file close the run. main.c owns the process: signals and the exit code.
- */
 #include "run.h"
 #include "batch.h"
 #include "fetch.h"
@@ -222,7 +215,7 @@ static void summary(struct run *r)
 		fprintf(stderr, "%llu retries, ", fetch_stats(r->fetch)->retries);
 	if (t.filtered)
 		fprintf(stderr, "%llu outside --since/--until, ", t.filtered);
-	if (r->fetch && fetch_has_media(r->fetch))
+	if (r->opts->media_dir)
 		fprintf(stderr, "%llu media files saved, ", fetch_media_downloaded(r->fetch));
 	fprintf(stderr, "%llu warnings) to ", r->warn.count);
 	for (size_t i = 0; i < r->ntargets; i++)

@@ -1,4 +1,5 @@
 #include "source.h"
+#include "boundary.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +12,6 @@
 #define READ_CHUNK (256u * 1024)
 
 enum mode { MODE_FIRST, MODE_LINES, MODE_SCAN };
-
-/* Where the scanner stands inside a value it has not seen the end of. */
-struct scan {
-	size_t pos;          /* bytes of the value scanned so far */
-	unsigned depth;
-	int in_str, esc, begun, scalar;
-};
 
 struct source {
 	char *const *files;
@@ -33,7 +27,7 @@ struct source {
 	int eof;                     /* the fd gave everything */
 	int done;                    /* and every byte of it is in the buffer */
 	enum mode mode;
-	struct scan sc;
+	struct boundary sc;
 	struct buf carry;            /* the start of a body the last batch could not end */
 	unsigned long long carry_off; /* file offset of carry.data[0] */
 	unsigned long bodies_in_file;
@@ -233,49 +227,6 @@ static int read_more(struct source *s, struct buf *dst, struct err *e)
 	return 0;
 }
 
-static int is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/*
- * Follow strings and brackets from where the scanner stopped; the offset
- * just after the value when it ends within p[0..n), else 0. A value that is
- * not an array or object runs to the next white space (the page stage
- * refuses it).
- */
-static size_t scan_value(struct scan *sc, const char *p, size_t n)
-{
-	size_t i = sc->pos;
-
-	if (!sc->begun && i < n) {
-		sc->begun = 1;
-		sc->scalar = p[i] != '[' && p[i] != '{';
-	}
-	for (; i < n; i++) {
-		char c = p[i];
-
-		if (sc->scalar) {
-			if (is_ws(c))
-				return i;
-		} else if (sc->in_str) {
-			if (sc->esc)
-				sc->esc = 0;
-			else if (c == '\\')
-				sc->esc = 1;
-			else if (c == '"')
-				sc->in_str = 0;
-		} else if (c == '"') {
-			sc->in_str = 1;
-		} else if (c == '[' || c == '{') {
-			sc->depth++;
-		} else if ((c == ']' || c == '}') && sc->depth && !--sc->depth) {
-			return i + 1;
-		}
-	}
-	sc->pos = n;
-	return 0;
-}
 
 /*
  * The end of the body that starts at p[0], within p[0..n), or 0. The first
@@ -294,10 +245,10 @@ static size_t body_end(struct source *s, const char *p, size_t n)
 		s->sc.pos = n;
 		return 0;
 	}
-	end = scan_value(&s->sc, p, n);
+	end = boundary_scan(&s->sc, p, n);
 	if (!end || s->mode != MODE_FIRST)
 		return end;
-	for (i = end; i < n && p[i] != '\n' && is_ws(p[i]); i++)
+	for (i = end; i < n && p[i] != '\n' && boundary_is_ws(p[i]); i++)
 		;
 	s->mode = i < n && p[i] == '\n' ? MODE_LINES : MODE_SCAN;
 	return end;
@@ -352,7 +303,7 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 		return err_nomem(e);
 	s->carry.len = 0;
 	while (count < max && pos - base < want) {
-		while (pos < dst->len && is_ws(dst->data[pos]) && !s->sc.begun) {
+		while (pos < dst->len && boundary_is_ws(dst->data[pos]) && !s->sc.begun) {
 			pos++;
 			off++;
 		}
