@@ -186,6 +186,123 @@ static inline int csv_special(unsigned long cp)
 }
 
 /*
+ * Copy plain ASCII eight bytes at a time (raw control bytes leave it); at
+ * the first special byte, copy the plain bytes before it in one go. The
+ * lowest set bit of the SWAR masks is exact. Commas and quotes seen go to
+ * *commas. Returns where the plain run ends; *dp advances with it.
+ */
+static inline const char *plain_run(const char *p, const char *end, const char *src, size_t len,
+				    const char *dst, char **dp, uint64_t *commas)
+{
+	char *d = *dp;
+
+	while (end - p >= 8) {
+		uint64_t w = load64(p);
+		uint64_t special = (w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20);
+		unsigned k;
+
+		memcpy(d, &w, 8); /* room: see TEXT_DECODE_MAX */
+		if (!special) {
+			/* a raw '"' cannot be in a jsmn string, but any bytes may come here */
+			*commas |= has_byte(w, ',') | has_byte(w, '"');
+			p += 8;
+			d += 8;
+			continue;
+		}
+		k = (unsigned)__builtin_ctzll(special) >> 3;
+		if (k)
+			*commas |= (has_byte(w, ',') | has_byte(w, '"')) & ((1ULL << (8 * k)) - 1);
+		*dp = d + k;
+		return p + k;
+	}
+	/*
+	 * The last one to seven bytes the same way, by the eight-byte load that
+	 * ends at the end, shifted: most cells (ids, numbers, words) end in such
+	 * a tail. len >= 8 keeps the load inside src. The zero bytes shifted in
+	 * sit above the tail, where the masks do not look (the SWAR tests err
+	 * only above a true hit).
+	 */
+	if (p < end && len >= 8 && (size_t)(d - dst) + 8 <= TEXT_DECODE_MAX(len)) {
+		unsigned r = (unsigned)(end - p), k;
+		uint64_t w = load64(src + len - 8) >> (8 * (8 - r));
+		uint64_t special = ((w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20)) &
+				   (~0ULL >> (8 * (8 - r)));
+
+		memcpy(d, &w, 8); /* room: checked above */
+		k = special ? (unsigned)__builtin_ctzll(special) >> 3 : r;
+		if (k)
+			*commas |= (has_byte(w, ',') | has_byte(w, '"')) & (~0ULL >> (8 * (8 - k)));
+		p += k;
+		d += k;
+	}
+	*dp = d;
+	return p;
+}
+
+/* An escape at p (and the runs of escapes like it that follow). */
+static inline const char *escapes(const char *p, const char *end, char **dp, unsigned *bad,
+				  int *quote)
+{
+	char *d = *dp;
+	unsigned long cp;
+
+	p = two_byte_run(p, end, &d);
+	if (p >= end || *p != '\\')
+		goto out;
+	/* Other \uXXXX outside the surrogates and NUL inline, and runs of them. */
+	if (end - p >= 6 && p[1] == 'u') {
+		long v = hex4(p + 2, end);
+
+		if (v > 0 && (v < 0xD800 || v > 0xDFFF)) {
+			do {
+				p += 6;
+				if (v < 0x80)
+					*quote |= csv_special((unsigned long)v);
+				d += put_utf8(d, (unsigned long)v);
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+					break;
+				v = hex4(p + 2, end);
+			} while (v > 0 && (v < 0xD800 || v > 0xDFFF));
+			goto out;
+		}
+	}
+	p += decode_escape(p, end, &cp, bad);
+	*quote |= csv_special(cp);
+	d += put_utf8(d, cp);
+out:
+	*dp = d;
+	return p;
+}
+
+/* One byte that is not plain ASCII nor an escape: NUL, a control byte, or UTF-8. */
+static inline const char *other_byte(const char *p, const char *end, char **dp, unsigned *bad,
+				     int *quote)
+{
+	unsigned char c = (unsigned char)*p;
+	size_t n;
+
+	if (c == 0) {
+		*dp += put_utf8(*dp, REPLACEMENT); /* SPEC §4.1: U+0000 becomes U+FFFD */
+		++*bad;
+		return p + 1;
+	}
+	if (c < 0x80) {
+		*quote |= csv_special(c);
+		*(*dp)++ = (char)c;
+		return p + 1;
+	}
+	n = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+	if (n) {
+		memcpy(*dp, p, n);
+		*dp += n;
+		return p + n;
+	}
+	*dp += put_utf8(*dp, REPLACEMENT);
+	++*bad;
+	return p + 1;
+}
+
+/*
  * The decoder behind text_decode and text_decode_csv. *quote is set when
  * the decoded text holds a character CSV must quote for, so the writer need
  * not scan the text again.
@@ -197,105 +314,13 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 	uint64_t commas = 0;
 
 	while (p < end) {
-		/*
-		 * Copy plain ASCII eight bytes at a time (raw control bytes leave it);
-		 * at the first special byte, copy the plain bytes before it in one go.
-		 * The lowest set bit of the SWAR masks is exact.
-		 */
-		while (end - p >= 8) {
-			uint64_t w = load64(p);
-			uint64_t special = (w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20);
-			unsigned k;
-
-			memcpy(d, &w, 8); /* room: see TEXT_DECODE_MAX */
-			if (!special) {
-				/* a raw '"' cannot be in a jsmn string, but any bytes may come here */
-				commas |= has_byte(w, ',') | has_byte(w, '"');
-				p += 8;
-				d += 8;
-				continue;
-			}
-			k = (unsigned)__builtin_ctzll(special) >> 3;
-			if (k)
-				commas |= (has_byte(w, ',') | has_byte(w, '"')) & ((1ULL << (8 * k)) - 1);
-			p += k;
-			d += k;
-			break;
-		}
-		/*
-		 * The last one to seven bytes the same way, by the eight-byte load
-		 * that ends at the end, shifted: most cells (ids, numbers, words)
-		 * end in such a tail, which went a byte at a time. len >= 8 keeps
-		 * the load inside src. The zero bytes shifted in sit above the
-		 * tail, where the masks do not look (the SWAR tests err only above
-		 * a true hit).
-		 */
-		if (p < end && end - p < 8 && len >= 8 && (size_t)(d - dst) + 8 <= TEXT_DECODE_MAX(len)) {
-			unsigned r = (unsigned)(end - p), k;
-			uint64_t w = load64(end - 8) >> (8 * (8 - r));
-			uint64_t special = ((w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20)) &
-					   (~0ULL >> (8 * (8 - r)));
-
-			memcpy(d, &w, 8); /* room: checked above */
-			k = special ? (unsigned)__builtin_ctzll(special) >> 3 : r;
-			if (k)
-				commas |= (has_byte(w, ',') | has_byte(w, '"')) & (~0ULL >> (8 * (8 - k)));
-			p += k;
-			d += k;
-		}
+		p = plain_run(p, end, src, len, dst, &d, &commas);
 		if (p >= end)
 			break;
-		unsigned char c = (unsigned char)*p;
-		if (c == '\\') {
-			unsigned long cp;
-
-			p = two_byte_run(p, end, &d);
-			if (p >= end || *p != '\\')
-				continue;
-			/*
-			 * Other \uXXXX outside the surrogates and NUL inline, and runs of
-			 * them without leaving this loop.
-			 */
-			if (end - p >= 6 && p[1] == 'u') {
-				long v = hex4(p + 2, end);
-
-				if (v > 0 && (v < 0xD800 || v > 0xDFFF)) {
-					do {
-						p += 6;
-						if (v < 0x80)
-							*quote |= csv_special((unsigned long)v);
-						d += put_utf8(d, (unsigned long)v);
-						if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-							break;
-						v = hex4(p + 2, end);
-					} while (v > 0 && (v < 0xD800 || v > 0xDFFF));
-					continue;
-				}
-			}
-			p += decode_escape(p, end, &cp, bad);
-			*quote |= csv_special(cp);
-			d += put_utf8(d, cp);
-		} else if (c == 0) {
-			d += put_utf8(d, REPLACEMENT); /* SPEC §4.1: U+0000 becomes U+FFFD */
-			++*bad;
-			p++;
-		} else if (c < 0x80) {
-			*quote |= csv_special(c);
-			*d++ = (char)c;
-			p++;
-		} else {
-			size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
-
-			if (n) {
-				memcpy(d, p, n);
-				d += n;
-				p += n;
-			} else {
-				d += put_utf8(d, REPLACEMENT);
-				++*bad;
-				p++;
-			}
-		}
+		if (*p == '\\')
+			p = escapes(p, end, &d, bad, quote);
+		else
+			p = other_byte(p, end, &d, bad, quote);
 	}
 	*quote |= commas != 0;
 	return (size_t)(d - dst);
