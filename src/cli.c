@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "contact.h"
 #include "outpath.h"
 #include "suggest.h"
 #include "usage.h"
@@ -34,54 +35,11 @@ bad:
 		       s, r->lo, r->hi);
 }
 
-static int all_digits(const char *s, size_t lo, size_t hi)
-{
-	size_t n = strlen(s);
-
-	return n >= lo && n <= hi && strspn(s, "0123456789") == n;
-}
-
-/*
- * --from and --to take international numbers: the API knows 972501234567,
- * never the local 0501234567 or +972501234567, and answers such a number with
- * an empty history (exit 0, no messages), so it is refused here with the form
- * expected. The example assumes Israel, the API's home.
- */
-static int check_international(const char *opt, const char *s, struct err *e)
-{
-	if (s[0] == '+' && all_digits(s + 1, 8, 15))
-		return err_set(e, ERR_USAGE, "--%s '%s': write the number without '+': %s", opt, s,
-			       s + 1);
-	if (s[0] == '0' && all_digits(s, 2, 20)) {
-		size_t zeros = strspn(s, "0");
-
-		return err_set(e, ERR_USAGE, "--%s '%s' is a local-format number; the API expects "
-			       "the international form: digits, no leading 0, no '+' (in Israel: "
-			       "972%s)", opt, s, s + zeros);
-	}
-	return 0;
-}
-
-/* A contact: digits, or a hidden-number id such as IL.1605856887361213. */
-static int valid_contact(const char *s)
-{
-	const char *dot = strchr(s, '.');
-
-	if (!dot)
-		return all_digits(s, 5, 20);
-	if (dot - s < 1 || dot - s > 8)
-		return 0;
-	for (const char *p = s; p < dot; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
-			return 0;
-	return all_digits(dot + 1, 1, 40);
-}
-
 static int set_from(struct options *o, const char *v, struct err *e)
 {
-	if (check_international("from", v, e))
+	if (contact_check_international("from", v, e))
 		return -1;
-	if (!all_digits(v, 8, 15))
+	if (!contact_is_account(v))
 		return err_set(e, ERR_USAGE, "--from '%s': expected the account number, 8-15 digits, "
 			       "international, without '+' (e.g. 972501234567)", v);
 	o->from = v;
@@ -92,9 +50,9 @@ static int add_to(struct options *o, const char *v, struct err *e)
 {
 	const char **t;
 
-	if (check_international("to", v, e))
+	if (contact_check_international("to", v, e))
 		return -1;
-	if (!valid_contact(v))
+	if (!contact_is_valid(v))
 		return err_set(e, ERR_USAGE, "--to '%s': expected a number (international digits, "
 			       "no '+') or a hidden-number id such as IL.1605856887361213", v);
 	t = realloc(o->to, (o->nto + 1) * sizeof(*t));

@@ -10,12 +10,22 @@
 #include "http.h"
 #include "run.h"
 #include "sink.h"
+#include "printable.h"
 #include "usage.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
+
+/* One line on stderr, with whatever came from outside made printable (SPEC §5.6). */
+static void print_error(const struct err *e)
+{
+	char shown[sizeof(e->msg) * 4];
+
+	printable(shown, sizeof(shown), e->msg, strlen(e->msg));
+	fprintf(stderr, "waexport: %s\n", shown);
+}
 
 static volatile sig_atomic_t got_signal;
 static volatile int stop_flag; /* what the stages poll */
@@ -84,13 +94,13 @@ int main(int argc, char **argv)
 
 	install_signals();
 	if (cli_parse(&opts, argc, argv, &e)) {
-		fprintf(stderr, "waexport: %s\n", e.msg);
+		print_error(&e);
 		cli_free(&opts);
 		return exit_code(&e);
 	}
 	/* Only fetch talks to the network: convert skips TLS's start-up. */
 	if (opts.cmd == CMD_FETCH && http_global_init(&e)) {
-		fprintf(stderr, "waexport: %s\n", e.msg);
+		print_error(&e);
 		cli_free(&opts);
 		return exit_code(&e);
 	}
@@ -119,7 +129,7 @@ int main(int argc, char **argv)
 		if (sink_broken_pipe(&e)) {
 			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */
 		} else {
-			fprintf(stderr, "waexport: %s\n", e.msg);
+			print_error(&e);
 			rc = exit_code(&e);
 		}
 	}

@@ -6,6 +6,7 @@
 #include "keyset.h"
 #include "page.h"
 #include "seen.h"
+#include "printable.h"
 #include "text.h"
 
 #include <stdint.h>
@@ -95,7 +96,7 @@ static int refused(const char *body, const jsmntok_t *reason, struct err *e)
 	if (meaning)
 		return err_set(e, ERR_REFUSED, "the API refused the request: reason %lld, %s",
 			       code, meaning);
-	text_escape_controls(shown, sizeof(shown), f.p, f.len > 40 ? 40 : f.len);
+	printable(shown, sizeof(shown), f.p, f.len > 40 ? 40 : f.len);
 	return err_set(e, ERR_REFUSED,
 		       "the API refused the request: reason '%s' (a code this tool does not know)", shown);
 }

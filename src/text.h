@@ -52,14 +52,8 @@ size_t text_json_single_line(char *dst, const char *src, size_t len);
  */
 size_t text_json_compact(char *dst, const char *src, size_t len, unsigned *bad);
 
-/*
- * Text from a server made safe to print in a message (a FAIL reason, a
- * unique in a warning): C0 controls, DEL, C1 controls and bytes that are not
- * UTF-8 become \xHH, so no terminal escape gets through. Writes at most
- * size - 1 bytes (never half an escape or half a character) and a NUL;
- * returns the length written.
- */
-size_t text_escape_controls(char *dst, size_t size, const char *src, size_t len);
+/* Length of the valid UTF-8 sequence at p (RFC 3629), or 0 when there is none. */
+size_t text_utf8_seq(const char *p, const char *end);
 
 /* Length of valid UTF-8 text in UTF-16 code units (Excel's cell limit). */
 size_t text_utf16_len(const char *s, size_t len);

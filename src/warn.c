@@ -1,4 +1,5 @@
 #include "warn.h"
+#include "printable.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -22,10 +23,13 @@ void warn_where(struct warn *w, const char *fmt, ...)
 
 static void show(struct warn *w, const char *text)
 {
+	char shown[WARN_TEXT_MAX * 4];
+
 	if (w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
 		return;
 	w->shown++;
-	fprintf(w->to, "waexport: warning: %s\n", text);
+	printable(shown, sizeof(shown), text, strlen(text));
+	fprintf(w->to, "waexport: warning: %s\n", shown);
 	if (w->shown == WARN_SHOWN_MAX)
 		fputs("waexport: warning: further warnings are only counted (see the summary)\n", w->to);
 }

@@ -4,6 +4,7 @@
  */
 #include "writer.h"
 #include "writer_impl.h"
+#include "printable.h"
 #include "text.h"
 
 #include <stdlib.h>
@@ -109,7 +110,7 @@ static const char *unique_for_warning(const struct record *r, char *tmp, size_t 
 	if (u->kind == FIELD_ABSENT)
 		return "(no unique)";
 	/* The server's bytes: no terminal escape may reach stderr through them. */
-	text_escape_controls(tmp, size, u->p, u->len);
+	printable(tmp, size, u->p, u->len);
 	return tmp;
 }
 

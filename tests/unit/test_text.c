@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "printable.h"
 #include "text.h"
 
 /* A string literal as pointer and length (NUL bytes inside allowed). */
@@ -942,7 +943,7 @@ static void escaped_is(const char *src, size_t len, size_t size, const char *wan
 
 	assert_true(size <= sizeof(dst));
 	memset(dst, 'Z', sizeof(dst));
-	n = text_escape_controls(dst, size, src, len);
+	n = printable(dst, size, src, len);
 	if (strcmp(dst, want))
 		fprintf(stderr, "line %d: got '%s'\n", line, dst);
 	assert_string_equal(dst, want);
