@@ -502,14 +502,14 @@ static void test_stdin(void **state)
 	assert_int_equal(read_path(fx, "-", &g, NULL, &e), 0);
 	expect_pages(&g, 3, lines_counts, lines_first);
 
-	fd = open(put_file(fx, "stdin_bad.jsonl", S("[1]\n[01]\n")), O_RDONLY);
+	fd = open(put_file(fx, "stdin_bad.jsonl", S("[{}]\n[01]\n")), O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(dup2(fd, 0), 0);
 	close(fd);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(read_path(fx, "-", &g, NULL, &e), -1);
 	assert_int_equal(e.kind, ERR_DATA);
-	assert_non_null(strstr(e.msg, "standard input: byte 5: "));
+	assert_non_null(strstr(e.msg, "standard input: byte 6: "));
 	assert_int_equal(dup2(saved, 0), 0);
 	close(saved);
 }
