@@ -186,6 +186,41 @@ static inline int csv_special(unsigned long cp)
 }
 
 /*
+ * decode at a backslash: a run of two-byte letters, a run of other \uXXXX
+ * outside the surrogates and NUL (without leaving the loop), or one escape.
+ * Returns where decoding goes on; *d moves past what was written.
+ */
+static inline __attribute__((always_inline)) const char *
+decode_backslash(const char *p, const char *end, char **d, unsigned *bad, int *quote)
+{
+	unsigned long cp;
+
+	p = two_byte_run(p, end, d);
+	if (p >= end || *p != '\\')
+		return p;
+	if (end - p >= 6 && p[1] == 'u') {
+		long v = hex4(p + 2, end);
+
+		if (v > 0 && (v < 0xD800 || v > 0xDFFF)) {
+			do {
+				p += 6;
+				if (v < 0x80)
+					*quote |= csv_special((unsigned long)v);
+				*d += put_utf8(*d, (unsigned long)v);
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+					break;
+				v = hex4(p + 2, end);
+			} while (v > 0 && (v < 0xD800 || v > 0xDFFF));
+			return p;
+		}
+	}
+	p += decode_escape(p, end, &cp, bad);
+	*quote |= csv_special(cp);
+	*d += put_utf8(*d, cp);
+	return p;
+}
+
+/*
  * The decoder behind text_decode and text_decode_csv. *quote is set when
  * the decoded text holds a character CSV must quote for, so the writer need
  * not scan the text again.
@@ -247,34 +282,7 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 			break;
 		unsigned char c = (unsigned char)*p;
 		if (c == '\\') {
-			unsigned long cp;
-
-			p = two_byte_run(p, end, &d);
-			if (p >= end || *p != '\\')
-				continue;
-			/*
-			 * Other \uXXXX outside the surrogates and NUL inline, and runs of
-			 * them without leaving this loop.
-			 */
-			if (end - p >= 6 && p[1] == 'u') {
-				long v = hex4(p + 2, end);
-
-				if (v > 0 && (v < 0xD800 || v > 0xDFFF)) {
-					do {
-						p += 6;
-						if (v < 0x80)
-							*quote |= csv_special((unsigned long)v);
-						d += put_utf8(d, (unsigned long)v);
-						if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-							break;
-						v = hex4(p + 2, end);
-					} while (v > 0 && (v < 0xD800 || v > 0xDFFF));
-					continue;
-				}
-			}
-			p += decode_escape(p, end, &cp, bad);
-			*quote |= csv_special(cp);
-			d += put_utf8(d, cp);
+			p = decode_backslash(p, end, &d, bad, quote);
 		} else if (c == 0) {
 			d += put_utf8(d, REPLACEMENT); /* SPEC §4.1: U+0000 becomes U+FFFD */
 			++*bad;
