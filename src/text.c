@@ -258,12 +258,9 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 			break;
 		}
 		/*
-		 * The last one to seven bytes the same way, by the eight-byte load
-		 * that ends at the end, shifted: most cells (ids, numbers, words)
-		 * end in such a tail, which went a byte at a time. len >= 8 keeps
-		 * the load inside src. The zero bytes shifted in sit above the
-		 * tail, where the masks do not look (the SWAR tests err only above
-		 * a true hit).
+		 * The last one to seven bytes (most cells end in such a tail) by the
+		 * eight-byte load that ends at the end, shifted; len >= 8 keeps it in
+		 * src, and the zero bytes shifted in sit above the tail, unread.
 		 */
 		if (p < end && end - p < 8 && len >= 8 && (size_t)(d - dst) + 8 <= TEXT_DECODE_MAX(len)) {
 			unsigned r = (unsigned)(end - p), k;
