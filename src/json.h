@@ -14,7 +14,7 @@
  * (separators, key sizes, numbers and literals in full) run over the tokens.
  *
  * The tokens are jsmn's own, declared here with JSMN_HEADER for the page
- * stage to walk; no other module includes this header.
+ * stage to walk: page.c and json_check.c include this header, nothing else.
  */
 #ifndef WAEXPORT_JSON_H
 #define WAEXPORT_JSON_H

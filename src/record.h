@@ -55,7 +55,7 @@ struct record {
 	unsigned long long unique_hash;
 	unsigned n_extra;
 	unsigned char ts_ok, dir_ok, state_ok;
-	unsigned char dup_keys;     /* a key was repeated: the first copy was kept */
+	unsigned char dup_keys;     /* repeated keys dropped (the first copy kept), at most 255 */
 };
 
 /* Map a key name (raw, as in the body) to its record_key, or -1. */

@@ -743,7 +743,7 @@ static void test_non_object_elements(void **state)
 	}
 }
 
-static void value_json_is(struct page *pg, const char *body, size_t len, const char *want,
+static void compact_is(struct page *pg, const char *body, size_t len, const char *want,
 			  size_t want_len, unsigned want_bad)
 {
 	struct err e;
@@ -763,18 +763,18 @@ static void value_json_is(struct page *pg, const char *body, size_t len, const c
 	buf_free(&out);
 }
 
-static void test_value_json_canonical(void **state)
+static void test_compound_compact(void **state)
 {
 	struct page *pg = *state;
 
-	value_json_is(pg, S("[{\"x\": { \"a\" : [ 1 , \"\\u00e9\\/\" ] } }]"),
+	compact_is(pg, S("[{\"x\": { \"a\" : [ 1 , \"\\u00e9\\/\" ] } }]"),
 		      S("{\"a\":[1,\"\xC3\xA9/\"]}"), 0);
-	value_json_is(pg, S("[{\"x\":[true,false,null,-1.5e3,{},[]]}]"),
+	compact_is(pg, S("[{\"x\":[true,false,null,-1.5e3,{},[]]}]"),
 		      S("[true,false,null,-1.5e3,{},[]]"), 0);
 	/* Keys are recoded too; broken text is replaced and counted. */
-	value_json_is(pg, S("[{\"x\":{\"k\\u00e9\\/\":\"\\ud83d\",\"\\u2028\":\"\\u0001\\n\"}}]"),
+	compact_is(pg, S("[{\"x\":{\"k\\u00e9\\/\":\"\\ud83d\",\"\\u2028\":\"\\u0001\\n\"}}]"),
 		      S("{\"k\xC3\xA9/\":\"\xEF\xBF\xBD\",\"\\u2028\":\"\\u0001\\n\"}"), 1);
-	value_json_is(pg, S("[{\"x\":12}]"), S("12"), 0);
+	compact_is(pg, S("[{\"x\":12}]"), S("12"), 0);
 }
 
 static void nested(struct buf *b, int depth)
@@ -1108,7 +1108,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_extras, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_extras, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_non_object_elements, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_value_json_canonical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compound_compact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_control_characters, setup, teardown),

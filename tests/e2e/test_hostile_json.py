@@ -1,0 +1,156 @@
+"""convert: hostile or broken JSON bodies (SPEC §5.7), each run bounded in time and memory.
+
+Every child runs under RLIMIT_AS and a wall-clock deadline, so a regression fails
+here instead of hanging or swapping CI; its peak RSS and CPU time come from wait4.
+"""
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN
+from helpers import read_ndjson
+
+AS_LIMIT = 1 << 30          # address space of the child: a runaway parse fails, not the host
+RSS_BOUND_KIB = 256 * 1024  # SPEC §5.7: a hostile page costs at most a few hundred MiB
+CPU_BOUND_S = 1.0           # "well under a second" for each refusal below
+# Bodies of tens of MB: most of their time is convert's line reader (memchr and memmove
+# over the whole line), not the parse; this tightens to CPU_BOUND_S with the new source stage.
+LONG_LINE_BOUND_S = 3.0
+DEADLINE_S = 30
+# An ASan build reserves terabytes of shadow address space and runs several times slower:
+# it runs without RLIMIT_AS, and its memory and time are not held to the bounds above.
+SANITIZED = b"__asan_init" in Path(BIN).read_bytes()
+
+
+def _limit_child():
+    if not SANITIZED:
+        resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Bounded:
+    def __init__(self, returncode, stdout, stderr, rusage):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.peak_kib = 0 if SANITIZED else rusage.ru_maxrss
+        self.cpu_s = 0.0 if SANITIZED else rusage.ru_utime + rusage.ru_stime
+
+
+def bounded(args, tmp_path):
+    """Run waexport under the bounds; stdout and stderr go to files (no pipe can stall it)."""
+    out, err = tmp_path / "child.out", tmp_path / "child.err"
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    with open(out, "wb") as o, open(err, "wb") as e:
+        p = subprocess.Popen([BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL, stdout=o,
+                             stderr=e, env=env, preexec_fn=_limit_child)
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        pid, status, rusage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.kill(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            pytest.fail("waexport %s ran past %d s" % (args, DEADLINE_S))
+        time.sleep(0.01)
+    p.returncode = os.waitstatus_to_exitcode(status)  # Popen never saw it: keep it from waiting again
+    return Bounded(p.returncode, out.read_bytes(), err.read_bytes(), rusage)
+
+
+def refused(tmp_path, body, what):
+    """convert one hostile body: 65 naming `what`, fast, small, the previous output kept."""
+    src = tmp_path / "hostile.json"
+    src.write_bytes(body)
+    target = tmp_path / "out.csv"
+    target.write_bytes(b"previous\r\n")
+    r = bounded(["convert", "-o", target, src], tmp_path)
+    assert r.returncode == 65, r.stderr
+    assert what.encode() in r.stderr, r.stderr
+    assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
+    assert target.read_bytes() == b"previous\r\n"
+    return r
+
+
+def test_64_mib_of_zeros_is_refused_promptly(tmp_path):
+    body = b"[" + b"0," * (32 * 1024 * 1024 - 2) + b"0]\n"
+    assert len(body) <= 64 * 1024 * 1024
+    # 32 Mi values: the token limit stops jsmn long before the element count is known.
+    r = refused(tmp_path, body, "(the token limit)")
+    assert r.cpu_s < LONG_LINE_BOUND_S, "%.2f s of CPU" % r.cpu_s
+
+
+def test_too_many_elements(tmp_path):
+    r = refused(tmp_path, b"[" + b"{}," * (256 * 1024) + b"{}]\n", "(the per-page element limit)")
+    assert r.cpu_s < CPU_BOUND_S, "%.2f s of CPU" % r.cpu_s
+
+
+@pytest.mark.parametrize("depth", [100_000, 30_000_000])
+def test_deeply_nested_arrays_are_refused_in_linear_time(tmp_path, depth):
+    body = b"[" * depth + b"]" * depth + b"\n" if depth <= 100_000 else b"[" * (2 * depth) + b"\n"
+    r = refused(tmp_path, body, "depth limit")
+    assert r.cpu_s < (CPU_BOUND_S if depth <= 100_000 else LONG_LINE_BOUND_S), "%.2f s" % r.cpu_s
+    assert b"byte 64" in r.stderr
+
+
+def test_too_many_tokens_in_one_element(tmp_path):
+    body = b"[[" + b"0," * (4 * 1024 * 1024) + b"0]]\n"
+    r = refused(tmp_path, body, "token limit")
+    assert r.cpu_s < 2 * CPU_BOUND_S, "%.2f s of CPU" % r.cpu_s
+
+
+def test_raw_control_character_in_a_string_is_invalid(tmp_path):
+    body = b'[{"unique":"c1","message":"bell\x07here"}]\n'
+    r = refused(tmp_path, body, "control character")
+    assert b"byte 31" in r.stderr
+
+
+def test_page_of_non_objects_is_bad_data(tmp_path):
+    r = refused(tmp_path, b'[1,"x",null,[],true]\n', "element 0 is a number, not a message object")
+    assert b"byte 1" in r.stderr
+
+
+def test_duplicate_keys_warn_and_the_first_wins(tmp_path):
+    src = tmp_path / "dup.json"
+    src.write_bytes(b'[{"unique":"d1","timestamp":"1720000000","message":"first",'
+                    b'"message":"second","x":1,"x":2}]\n')
+    r = bounded(["convert", "--format", "ndjson", src], tmp_path)
+    assert r.returncode == 0, r.stderr
+    (row,) = read_ndjson(r.stdout)
+    assert row["message"] == "first" and row["x"] == 1
+    assert b"more than once" in r.stderr
+
+
+def test_ndjson_keys_stay_unique(tmp_path):
+    src = tmp_path / "keys.json"
+    src.write_bytes(b'[{"unique":"k1","timestamp":"1720000000","time":"t0","api_time":"t1"}]\n')
+    r = bounded(["convert", "--format", "ndjson", src], tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.decode().rstrip("\n")
+    pairs = json.loads(line, object_pairs_hook=lambda kv: kv)
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), keys
+    values = dict(pairs)
+    assert values["api_api_time"] == "t0" and values["api_time"] == "t1"
+
+
+def test_server_text_in_messages_has_controls_escaped(tmp_path):
+    # A C1 CSI (U+009B) is valid in a JSON string: it must not reach the terminal raw.
+    src = tmp_path / "csi.json"
+    src.write_bytes(b'[{"unique":"u\xc2\x9b2J","timestamp":"never"}]\n')
+    r = bounded(["convert", "-o", tmp_path / "o.csv", src], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert b"u\\xc2\\x9b2J" in r.stderr
+    assert b"\x9b" not in r.stderr
+    src.write_bytes(b'{"status":"FAIL","reason":"r\xc2\x9b31m"}\n')
+    r = bounded(["convert", "-o", tmp_path / "o.csv", src], tmp_path)
+    assert r.returncode != 0
+    assert b"r\\xc2\\x9b31m" in r.stderr and b"\x9b" not in r.stderr
