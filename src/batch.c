@@ -113,14 +113,8 @@ static int parse_body(struct batch *b, size_t i)
 		const struct record *r = page_rec(b->page[i], body, k);
 		struct batch_msg *m = &b->msg[b->nmsg];
 
-		if (!r) {
-			struct record any;
-
-			page_record(b->page[i], body, k, &any);
-			return err_data(&b->err, (long long)any.offset,
-					"array element %zu is not a message object (SPEC §5.7: a page "
-					"is an array of messages)", k);
-		}
+		if (!r)
+			return err_nomem(&b->err);
 		m->r = r;
 		m->row_off = m->row_len = 0;
 		m->body = (unsigned)i;

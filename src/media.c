@@ -1,6 +1,6 @@
 #include "media.h"
 #include "buf.h"
-#include "seen.h"
+#include "hash.h"
 #include "text.h"
 
 #include <errno.h>
@@ -181,7 +181,7 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	escape_name(raw, k, safe, sizeof(safe));        /* nothing can leave DIR */
 	if (u->len > 60) /* a long id: its first part, then a hash of all of it */
 		snprintf(safe + strlen(safe), sizeof(safe) - strlen(safe), "~%016llx",
-			 (unsigned long long)seen_hash(u->p, u->len));
+			 (unsigned long long)hash_bytes(u->p, u->len));
 	extension(m->urls.data + *url_at, &r->f[REC_TYPE], ext, sizeof(ext));
 	*name_at = m->names.len;
 	if (buf_adds(&m->names, safe) || buf_addc(&m->names, '.') || buf_adds(&m->names, ext) ||

@@ -5,7 +5,6 @@
 #include "json.h"
 #include "keyset.h"
 #include "page.h"
-#include "seen.h"
 #include "printable.h"
 #include "text.h"
 
@@ -294,7 +293,6 @@ static void clear_record(struct record *r, size_t offset)
 	r->extra = NULL;                 /* set by extract once the extras stop moving */
 	r->n_extra = 0;
 	r->ts = r->dir = r->state = 0;
-	r->unique_hash = 0;
 	r->ts_ok = r->dir_ok = r->state_ok = 0;
 	r->dup_keys = 0;
 	r->offset = offset;
@@ -328,8 +326,6 @@ static int extract_one(struct page *pg, const char *body, size_t i, struct recor
 	r->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &r->ts);
 	r->dir_ok = !record_int(&r->f[REC_DIRECTION], &r->dir);
 	r->state_ok = !record_int(&r->f[REC_STATE], &r->state);
-	if (r->f[REC_UNIQUE].kind != FIELD_ABSENT)
-		r->unique_hash = seen_hash(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len);
 	r->n_extra = (unsigned)(pg->nextra - first);
 	r->dup_keys = (unsigned char)(dups > 255 ? 255 : dups);
 	return 0;
@@ -365,24 +361,6 @@ static int extract(struct page *pg, const char *body)
 int page_extract(struct page *pg, const char *body)
 {
 	return pg->extracted ? 0 : extract(pg, body);
-}
-
-int page_extract_handoff(struct page *pg, const char *body)
-{
-	return page_extract(pg, body);
-}
-
-void page_prefetch(const struct page *pg, const char *body, size_t len)
-{
-	(void)pg, (void)body, (void)len;
-}
-
-void page_swap(struct page *a, struct page *b)
-{
-	struct page t = *a;
-
-	*a = *b;
-	*b = t;
 }
 
 const struct record *page_rec(struct page *pg, const char *body, size_t i)

@@ -43,20 +43,8 @@ void page_reset(struct page *pg);
  */
 int page_parse(struct page *pg, const char *body, size_t len, int final, struct err *e);
 
-/*
- * Exchange two pages' whole state (O(1)): hands a parsed page to another
- * owner. Kept for input.c's reader thread; removable with it.
- */
-void page_swap(struct page *a, struct page *b);
-
-/* Formerly a cache hint for the reader thread; now does nothing. Removable with input.c's ring. */
-void page_prefetch(const struct page *pg, const char *body, size_t len);
-
 /* Extract every record now (page_record does it on first use otherwise). -1 on ENOMEM. */
 int page_extract(struct page *pg, const char *body);
-
-/* page_extract under its old name for input.c's reader thread; removable with it. */
-int page_extract_handoff(struct page *pg, const char *body);
 
 /* Number of array elements in the parsed page. */
 size_t page_count(const struct page *pg);

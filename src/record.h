@@ -50,9 +50,6 @@ struct record {
 	size_t offset;              /* byte offset of the object in its body */
 	/* The codes, parsed once with record_int (valid when *_ok). */
 	long long ts, dir, state;
-	/* seen_hash of the unique's raw bytes, hashed where they are in cache (0, unused, when
-	 * f[REC_UNIQUE] is absent: its kind says whether there is one). */
-	unsigned long long unique_hash;
 	unsigned n_extra;
 	unsigned char ts_ok, dir_ok, state_ok;
 	unsigned char dup_keys;     /* repeated keys dropped (the first copy kept), at most 255 */

@@ -1,7 +1,7 @@
 #include "route.h"
 #include "fsutil.h"
 #include "outpath.h"
-#include "seen.h"
+#include "hash.h"
 #include "split.h"
 #include "text.h"
 
@@ -69,7 +69,7 @@ void route_chat_name(const char *id, size_t len, char *out, size_t size)
 		out[len] = '\0';
 		return;
 	}
-	snprintf(out + n, size - n, "-%016llx", (unsigned long long)seen_hash(id, len));
+	snprintf(out + n, size - n, "-%016llx", (unsigned long long)hash_bytes(id, len));
 }
 
 /* SPEC §4.5: a message's chat is its counterpart. */

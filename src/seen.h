@@ -25,9 +25,6 @@ struct seen;
 struct seen *seen_new(void);
 void seen_free(struct seen *s);
 
-/* A 64-bit hash of bytes (never 0), for tables keyed by names. */
-uint64_t seen_hash(const char *p, size_t len);
-
 /*
  * 1 when this unique (the body of a JSON string as sent, escapes and all)
  * was seen among the last SEEN_WINDOW, else remember it and return 0; -1

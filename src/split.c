@@ -1,7 +1,7 @@
 #include "split.h"
 #include "buf.h"
 #include "fsutil.h"
-#include "seen.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -116,7 +116,7 @@ static int grow_index(struct split *sp)
 /* The number of chat `name`, added if new; -1 on ENOMEM. */
 static long chat_number(struct split *sp, const char *name, size_t len)
 {
-	uint64_t h = seen_hash(name, len);
+	uint64_t h = hash_bytes(name, len);
 	size_t s;
 	struct chat *c;
 

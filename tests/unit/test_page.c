@@ -599,49 +599,6 @@ static void test_type_drift_and_absent_fields(void **state)
 	assert_int_equal(r.f[REC_UNIQUE].kind, FIELD_ABSENT);
 }
 
-/*
- * Each record carries the hash de-duplication uses: seen_hash of the raw
- * bytes of its unique, whatever their JSON type; 0 without one (absent or
- * null). Both extractions, the plain one and the one for another thread.
- */
-static void unique_hashes(struct page *pg, int (*extract)(struct page *, const char *))
-{
-	static const char body[] =
-		"[{\"unique\":\"3EB062740078977EA9E5\",\"message\":\"x\"},{\"unique\":12345},"
-		"{\"message\":\"no id\"},{\"unique\":null},{\"unique\":\"a\\u0062\"},"
-		"{\"unique\":\"\"}]";
-	static const struct {
-		const char *raw;
-		int has;
-	} want[] = {
-		{ "3EB062740078977EA9E5", 1 }, { "12345", 1 }, { NULL, 0 }, { NULL, 0 },
-		{ "a\\u0062", 1 }, { "", 1 },
-	};
-	struct err e;
-	struct record r;
-
-	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
-	assert_int_equal(extract(pg, body), 0);
-	assert_int_equal(page_count(pg), 6);
-	for (size_t i = 0; i < 6; i++) {
-		assert_int_equal(page_record(pg, body, i, &r), 0);
-		if (want[i].has)
-			assert_true(r.unique_hash == seen_hash(want[i].raw, strlen(want[i].raw)));
-		else
-			assert_true(r.unique_hash == 0);
-	}
-}
-
-static void test_unique_hash(void **state)
-{
-	unique_hashes(*state, page_extract);
-}
-
-static void test_unique_hash_handoff(void **state)
-{
-	unique_hashes(*state, page_extract_handoff);
-}
-
 static void test_extras(void **state)
 {
 	static const char body[] =
@@ -1021,13 +978,8 @@ static void test_extras_per_record(void **state)
 	extras_per_record(*state, page_extract);
 }
 
-static void test_extras_per_record_handoff(void **state)
-{
-	extras_per_record(*state, page_extract_handoff);
-}
-
-/* Extras that outgrow their array while the page is extracted, handed off. */
-static void test_many_extras_handoff(void **state)
+/* Extras that outgrow their array while the page is extracted. */
+static void test_many_extras_in_one_page(void **state)
 {
 	struct page *pg = *state;
 	struct buf b = BUF_INIT;
@@ -1045,7 +997,7 @@ static void test_many_extras_handoff(void **state)
 	}
 	assert_int_equal(buf_adds(&b, "]"), 0);
 	assert_int_equal(parse(pg, b.data, b.len, &e), PAGE_DONE);
-	assert_int_equal(page_extract_handoff(pg, b.data), 0);
+	assert_int_equal(page_extract(pg, b.data), 0);
 	for (int m = 0; m < 5; m++) {
 		assert_int_equal(page_record(pg, b.data, (size_t)m, &r), 0);
 		snprintf(tmp, sizeof(tmp), "u%d", m);
@@ -1059,34 +1011,6 @@ static void test_many_extras_handoff(void **state)
 		}
 	}
 	buf_free(&b);
-}
-
-static void test_swap(void **state)
-{
-	static const char other[] = "[{\"unique\":\"only\",\"k\":1}]";
-	struct page *a = *state, *b = page_new();
-	struct err e;
-	struct record r;
-
-	assert_non_null(b);
-	assert_int_equal(parse(a, S(normal_page), &e), PAGE_DONE);
-	assert_int_equal(page_record(a, normal_page, 0, &r), 0);   /* a is extracted */
-	assert_int_equal(parse(b, S(other), &e), PAGE_DONE);
-	page_swap(a, b);
-	assert_int_equal(page_count(a), 1);
-	assert_int_equal(page_record(a, other, 0, &r), 0);
-	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "only");
-	assert_int_equal(r.n_extra, 1);
-	assert_int_equal(page_count(b), 2);
-	assert_int_equal(page_record(b, normal_page, 1, &r), 0);
-	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "m2");
-	/* Both stay usable after a reset. */
-	assert_int_equal(parse(b, S(other), &e), PAGE_DONE);
-	assert_int_equal(page_record(b, other, 0, &r), 0);
-	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "only");
-	assert_int_equal(parse(a, S(normal_page), &e), PAGE_DONE);
-	assert_int_equal(page_count(a), 2);
-	page_free(b);
 }
 
 int main(void)
@@ -1116,11 +1040,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_keys_linear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_text_is_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extras_per_record, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_extras_per_record_handoff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_extras_handoff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unique_hash, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unique_hash_handoff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_extras_in_one_page, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,11 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hash.h"
 #include "seen.h"
 
 static uint64_t hash_of(const char *s)
 {
-	return seen_hash(s, strlen(s));
+	return hash_bytes(s, strlen(s));
 }
 
 static uint64_t hash_n(unsigned long n)
@@ -24,7 +25,7 @@ static uint64_t hash_n(unsigned long n)
 	char tmp[32];
 	int len = snprintf(tmp, sizeof(tmp), "wamid.%08lx", n);
 
-	return seen_hash(tmp, (size_t)len);
+	return hash_bytes(tmp, (size_t)len);
 }
 
 static int check_n(struct seen *s, unsigned long n)
@@ -85,11 +86,11 @@ static void test_hash_determinism_and_differences(void **state)
 		for (size_t j = i + 1; j < N; j++)
 			assert_true(h[i] != h[j]);
 	/* The length is part of the key: a NUL byte and a shorter span differ. */
-	assert_true(seen_hash("abc\0", 4) != seen_hash("abc", 3));
-	assert_true(seen_hash("\0", 1) != seen_hash("", 0));
-	assert_true(seen_hash("\0\0\0\0\0\0\0\0", 8) != seen_hash("\0\0\0\0\0\0\0", 7));
+	assert_true(hash_bytes("abc\0", 4) != hash_bytes("abc", 3));
+	assert_true(hash_bytes("\0", 1) != hash_bytes("", 0));
+	assert_true(hash_bytes("\0\0\0\0\0\0\0\0", 8) != hash_bytes("\0\0\0\0\0\0\0", 7));
 	/* Only the span counts, not what lies after it. */
-	assert_true(seen_hash("uniqueXYZ", 6) == hash_of("unique"));
+	assert_true(hash_bytes("uniqueXYZ", 6) == hash_of("unique"));
 	/* No collisions among many similar ids. */
 	{
 		enum { M = 200000 };
