@@ -12,7 +12,7 @@
  * ISO 8601 text with its offset is kept as written.
  */
 #define TEXT_TYPES "text", "VARCHAR", "TEXT", "STRING", "String"
-#define INT_TYPES "bigint", "BIGINT", "INTEGER", "INT64", "Int64"
+#define INT_TYPES "bigint", "BIGINT", "INTEGER", "INTEGER", "Int64"
 #define TIME_TYPES "timestamptz", "TIMESTAMPTZ", "TEXT", "TIMESTAMP", "DateTime64(0, 'UTC')"
 
 static const struct column_info columns[COL_COUNT] = {
