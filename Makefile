@@ -9,9 +9,8 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 STD     := -std=c11 -D_GNU_SOURCE
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libcurl's header only: fetch opens libcurl.so.4 when it runs (see src/fetch.c).
-PKG_LIBS   = $(shell pkg-config --libs zlib 2>/dev/null)
-LIBS    = $(PKG_LIBS) -lcsv -lpthread -lm -ldl
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS    = $(PKG_LIBS) -lcsv -lpthread -lm
 
 SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
 OBJ     := $(SRC:src/%.c=build/obj/%.o)

@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "err.h"
-#include "fetch.h"
+#include "http.h"
 #include "run.h"
 #include "schema.h"
 #include "sink.h"
@@ -125,8 +125,8 @@ int main(int argc, char **argv)
 		cli_free(&opts);
 		return exit_code(&e);
 	}
-	/* Only fetch needs libcurl: convert never loads it. */
-	if (opts.cmd == CMD_FETCH && fetch_global_init(&e)) {
+	/* Only fetch talks to the network: convert skips TLS's start-up. */
+	if (opts.cmd == CMD_FETCH && http_global_init(&e)) {
 		fprintf(stderr, "waexport: %s\n", e.msg);
 		cli_free(&opts);
 		return exit_code(&e);
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.cmd == CMD_VERSION) {
 		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n",
-		       WAEXPORT_VERSION, fetch_curl_version(), zlibVersion());
+		       WAEXPORT_VERSION, http_curl_version(), zlibVersion());
 		cli_free(&opts);
 		return fflush(stdout) ? 74 : 0;
 	}
@@ -170,7 +170,8 @@ int main(int argc, char **argv)
 	if (r && opts.metrics_file)
 		run_write_metrics(r, rc);
 	run_free(r);
-	fetch_global_cleanup();
+	if (opts.cmd == CMD_FETCH)
+		http_global_cleanup();
 	cli_free(&opts);
 	return rc;
 }

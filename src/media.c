@@ -11,9 +11,8 @@
 
 struct media {
 	char *dir;
-	struct fetch_downloader *dl;
 	struct warn *warn;
-	struct fetch_download *jobs;
+	struct http_download *jobs;
 	size_t *job_elem;           /* the page element of each job */
 	size_t jobs_cap;
 	const char **files;         /* per element */
@@ -24,8 +23,7 @@ struct media {
 	unsigned long long downloaded;
 };
 
-int media_open(struct media **out, const char *dir, const struct fetch_opts *fo, struct warn *w,
-	       struct err *e)
+int media_open(struct media **out, const char *dir, struct warn *w, struct err *e)
 {
 	struct media *m = calloc(1, sizeof(*m));
 	struct stat st;
@@ -44,10 +42,6 @@ int media_open(struct media **out, const char *dir, const struct fetch_opts *fo,
 		media_close(m);
 		return err_set(e, ERR_CANTCREAT, "--media-dir %s: not a directory", dir);
 	}
-	if (fetch_downloader_new(&m->dl, fo, e)) {
-		media_close(m);
-		return -1;
-	}
 	*out = m;
 	return 0;
 }
@@ -56,7 +50,6 @@ void media_close(struct media *m)
 {
 	if (!m)
 		return;
-	fetch_downloader_free(m->dl);
 	free(m->jobs);
 	free(m->job_elem);
 	free(m->files);
@@ -75,6 +68,26 @@ unsigned long long media_downloaded(const struct media *m)
 static int field_is(const struct field *f, const char *s)
 {
 	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
+}
+
+/* The downloads' outcome: counted when saved, else a warning and no file name. */
+static void count_downloads(struct media *m, struct page *pg, const char *body, size_t njobs)
+{
+	struct record r;
+
+	for (size_t j = 0; j < njobs; j++) {
+		const struct field *u;
+
+		if (m->jobs[j].ok) {
+			m->downloaded++;
+			continue;
+		}
+		page_record(pg, body, m->job_elem[j], &r);
+		u = &r.f[REC_UNIQUE];
+		warn_note(m->warn, "message %.*s: media not saved: %s", (int)(u->len > 60 ? 60 : u->len),
+			  u->p, m->jobs[j].why);
+		m->files[m->job_elem[j]] = NULL;
+	}
 }
 
 /* A media message: a link that is not plain text (SPEC §5.4). */
@@ -177,7 +190,7 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	return 1;
 }
 
-int media_page(struct media *m, struct page *pg, const char *body,
+int media_page(struct media *m, struct http *h, struct page *pg, const char *body,
 	       const unsigned char *wanted, const char *const **files, struct err *e)
 {
 	size_t n = page_count(pg), njobs = 0;
@@ -187,7 +200,7 @@ int media_page(struct media *m, struct page *pg, const char *body,
 
 	if (n > m->files_cap) {
 		const char **f = realloc(m->files, n * sizeof(*f));
-		struct fetch_download *j = realloc(m->jobs, n * sizeof(*j));
+		struct http_download *j = realloc(m->jobs, n * sizeof(*j));
 		size_t *je = realloc(m->job_elem, n * sizeof(*je));
 
 		if (f)
@@ -240,21 +253,9 @@ int media_page(struct media *m, struct page *pg, const char *body,
 	}
 	for (size_t j = 0; j < njobs; j++)
 		m->jobs[j].path = m->paths.data + name_at[j];
-	if (njobs && fetch_download(m->dl, m->jobs, njobs, e))
+	if (njobs && http_download(h, m->jobs, njobs, e))
 		goto out;
-	for (size_t j = 0; j < njobs; j++) {
-		const struct field *u;
-
-		if (m->jobs[j].ok) {
-			m->downloaded++;
-			continue;
-		}
-		page_record(pg, body, m->job_elem[j], &r);
-		u = &r.f[REC_UNIQUE];
-		warn_note(m->warn, "message %.*s: media not saved: %s", (int)(u->len > 60 ? 60 : u->len),
-			  u->p, m->jobs[j].why);
-		m->files[m->job_elem[j]] = NULL;
-	}
+	count_downloads(m, pg, body, njobs);
 	*files = m->files;
 	rc = 0;
 	goto out;

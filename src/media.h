@@ -2,7 +2,7 @@
  * media: --media-dir (SPEC §5.4). Before a page's rows are written, the
  * files its media messages link to are downloaded into DIR as
  * <unique>.<ext> (the name sanitised so nothing can leave DIR), through
- * fetch's downloader: concurrently, skipping files already there, each
+ * http's downloads: concurrently, skipping files already there, each
  * capped in size. A dead link (they expire after 7 days) is a warning; its
  * row keeps an empty media_file.
  */
@@ -10,7 +10,7 @@
 #define WAEXPORT_MEDIA_H
 
 #include "err.h"
-#include "fetch.h"
+#include "http.h"
 #include "page.h"
 #include "warn.h"
 
@@ -19,8 +19,7 @@
 
 struct media;
 
-int media_open(struct media **out, const char *dir, const struct fetch_opts *fo, struct warn *w,
-	       struct err *e);
+int media_open(struct media **out, const char *dir, struct warn *w, struct err *e);
 void media_close(struct media *m);
 
 /*
@@ -30,7 +29,7 @@ void media_close(struct media *m);
  * <unique>.<ext> with every byte outside [A-Za-z0-9_-] (and a leading dot)
  * written as %XX: distinct uniques never share a file, none leaves DIR.
  */
-int media_page(struct media *m, struct page *pg, const char *body,
+int media_page(struct media *m, struct http *h, struct page *pg, const char *body,
 	       const unsigned char *wanted, const char *const **files, struct err *e);
 
 unsigned long long media_downloaded(const struct media *m);

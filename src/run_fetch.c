@@ -38,7 +38,7 @@ static int on_media(void *ctx, struct page *pg, const char *body, const unsigned
 {
 	struct run *r = ctx;
 
-	return media_page(r->media, pg, body, keep, files, e);
+	return media_page(r->media, r->http, pg, body, keep, files, e);
 }
 
 static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, size_t len,
@@ -69,7 +69,7 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 	}
 	run_show_progress(r);
 	if (res.records < API_PAGE_SIZE)
-		return FETCH_END; /* SPEC §5.1: an empty or short page is the last */
+		return WALK_END; /* SPEC §5.1: an empty or short page is the last */
 	/* SPEC §5.2: only messages already written count, not ones filtered out. */
 	if (res.repeated == res.records) {
 		if (++r->consecutive_seen >= 2)
@@ -80,10 +80,10 @@ static int on_fetch_page(void *ctx, unsigned long page_no, const char *body, siz
 		r->consecutive_seen = 0;
 	}
 	if (res.has_oldest && r->opts->since && res.oldest < r->fetch_since)
-		return FETCH_END; /* older pages hold only messages before --since */
+		return WALK_END; /* older pages hold only messages before --since */
 	if (res.has_oldest && r->has_floor && res.oldest < r->floor)
-		return FETCH_END; /* SPEC §5.3: the rest was exported by an earlier run */
-	return FETCH_MORE;
+		return WALK_END; /* SPEC §5.3: the rest was exported by an earlier run */
+	return WALK_MORE;
 }
 
 /* The key: --api-key-file, else $WAEXPORT_API_KEY; never an option (SPEC §2). */
@@ -150,11 +150,11 @@ static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t l
 		return -1;
 	r->probe_grew = 0;
 	if (!page_count(r->page) || page_record(r->page, body, 0, &first) != 0)
-		return FETCH_END;
+		return WALK_END;
 	u = &first.f[REC_UNIQUE];
 	r->probe_grew = u->kind != FIELD_STRING || u->len != r->first_unique.len ||
 			memcmp(u->p, r->first_unique.data, u->len);
-	return FETCH_END;
+	return WALK_END;
 }
 
 /*
@@ -166,40 +166,29 @@ static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t l
  * page at a time (each page asked for after the previous one arrived,
  * which can only repeat messages, and repeats are dropped).
  */
-static int history_grew(struct run *r, const struct fetch_opts *walk, struct err *e)
+static int history_grew(struct run *r, const struct walk_opts *walk,
+			const struct walk_transport *t, struct err *e)
 {
-	struct fetch_opts fo = *walk;
-	struct fetch_stats st = { 0 };
+	struct walk_opts wo = *walk;
+	struct walk_stats st = { 0 };
 
-	fo.concurrency = 1;
-	fo.max_pages = 1;
-	fo.slow_start = 0;
+	wo.concurrency = 1;
+	wo.max_pages = 1;
+	wo.slow_start = 0;
 	r->probe_grew = 0;
-	if (fetch_run(&fo, on_probe, r, &st, e))
+	if (walk_run(&wo, t, on_probe, r, &st, e))
 		return -1;
 	r->fetch.requests += st.requests;
 	r->fetch.retries += st.retries;
 	return r->probe_grew;
 }
 
-int run_fetch(struct run *r, struct buf *key, struct err *e)
+/* The walk of every target, through t: page requests on the transfers of r->http. */
+static int fetch_targets(struct run *r, struct walk_opts *wo, const struct walk_transport *t,
+			 struct http_page_query *q, struct err *e)
 {
 	struct options *o = r->opts;
-	struct fetch_opts fo = { 0 };
-	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
 
-	fo.url = fetch_url(o);
-	fo.api_key = key->data;
-	fo.from = o->from;
-	fo.concurrency = r->sequential ? 1 : o->concurrency;
-	fo.retries = o->retries;
-	fo.timeout = o->timeout;
-	fo.max_pages = o->max_pages;
-	fo.cacert = o->cacert;
-	fo.stop = r->stop;
-	fo.retry_base = base ? atof(base) : 0;
-	if (o->media_dir && !r->media && media_open(&r->media, o->media_dir, &fo, &r->warn, e))
-		return -1;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		struct target *g = &r->targets[i];
 		const struct checkpoint *cp = r->state ? state_get(r->state, o->from, g->to) : NULL;
@@ -213,9 +202,9 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 		r->consecutive_seen = 0;
 		r->first_unique.len = 0;
 		r->fetch.max_in_flight = 0;
-		fo.to = g->to;
+		q->to = g->to;
 		r->has_floor = cp != NULL;
-		fo.slow_start = cp != NULL;
+		wo->slow_start = cp != NULL;
 		if (cp) {
 			/* Without --lookback, skip exactly what the last run wrote at its newest second. */
 			pc.floor = r->floor = cp->ts - r->lookback;
@@ -224,7 +213,7 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 			pc.nskip = r->lookback ? 0 : cp->nuniques;
 		}
 		pipeline_set_checkpoint(g->pipeline, cp ? &pc : NULL);
-		if (fetch_run(&fo, on_fetch_page, r, &r->fetch, e)) {
+		if (walk_run(wo, t, on_fetch_page, r, &r->fetch, e)) {
 			if (g->to && (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA ||
 				      e->kind == ERR_REFUSED))
 				err_prefix(e, "--to %s: ", g->to);
@@ -232,7 +221,7 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 		}
 		grew = 0;
 		if (r->fetch.max_in_flight > 1 && r->fetch.pages - pages > 1 && r->first_unique.len) {
-			grew = history_grew(r, &fo, e);
+			grew = history_grew(r, wo, t, e);
 			if (grew < 0)
 				return -1;
 		}
@@ -271,6 +260,30 @@ int run_fetch(struct run *r, struct buf *key, struct err *e)
 	return 0;
 }
 
+int run_fetch(struct run *r, struct buf *key, struct err *e)
+{
+	struct options *o = r->opts;
+	struct http_opts ho = { .timeout = o->timeout, .cacert = o->cacert,
+				.concurrency = o->concurrency, .stop = r->stop };
+	struct http_page_query q = { .url = fetch_url(o), .api_key = key->data, .from = o->from };
+	struct walk_opts wo = { .concurrency = r->sequential ? 1 : o->concurrency,
+				.retries = o->retries, .max_pages = o->max_pages, .stop = r->stop };
+	struct walk_transport t;
+	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
+	int rc;
+
+	if (o->media_dir && !r->media && media_open(&r->media, o->media_dir, &r->warn, e))
+		return -1;
+	if (http_new(&r->http, &ho, e))
+		return -1;
+	wo.retry_base = base ? atof(base) : 0;
+	http_pages(r->http, &q, &t);
+	rc = fetch_targets(r, &wo, &t, &q, e);
+	http_free(r->http);
+	r->http = NULL;
+	return rc;
+}
+
 /* Everything checkable is checked before the first connection or file. */
 int run_prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf *key,
 			 struct err *e)
@@ -278,7 +291,7 @@ int run_prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf *k
 	struct options *o = r->opts;
 	long long now = (long long)time(NULL);
 
-	if (fetch_check_url(fetch_url(o), e))
+	if (http_check_url(fetch_url(o), e))
 		return -1;
 	if (o->cacert && access(o->cacert, R_OK))
 		return err_set(e, ERR_USAGE, "--cacert %s: cannot read: %s", o->cacert, strerror(errno));

@@ -7,7 +7,7 @@
 
 #include "run.h"
 #include "buf.h"
-#include "fetch.h"
+#include "http.h"
 #include "media.h"
 #include "page.h"
 #include "sink.h"
@@ -49,11 +49,12 @@ struct run {
 	struct pool *pool;           /* the workers every pipeline shares */
 	char *raw_path;
 	struct buf line;             /* a raw page made single-line */
-	struct fetch_stats fetch;
+	struct walk_stats fetch;
 	unsigned consecutive_seen;   /* full pages with nothing new (SPEC §5.2) */
 	long long fetch_since;       /* --since, for the early end of paging */
 	struct state *state;         /* --state */
 	struct media *media;         /* --media-dir */
+	struct http *http;           /* fetch: the transfers of one run_fetch, pages and media */
 	long long lookback;
 	int has_floor;               /* the current target has a checkpoint */
 	long long floor;

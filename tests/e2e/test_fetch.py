@@ -3,10 +3,11 @@
 import gzip
 import json
 import re
+import subprocess
 
 import pytest
 
-from helpers import HISTORY
+from conftest import BIN
 from fetch_helpers import (ACCOUNT, SAMPLE_PAGES, convert_pages, convert_samples,
                            csv_rows, fetch_env, mock_factory, samples_mock,  # noqa: F401
                            samples_server, stderr_lines, summary_number)
@@ -256,20 +257,13 @@ def test_gzip_transfer_accepted(waexport, mock_factory, tmp_path):
     assert all(e["gzip"] for e in pages), "the client must offer Accept-Encoding: gzip"
 
 
-def loaded_libcurl(stderr):
-    """glibc's LD_DEBUG=libs names every library it opens."""
-    return b"libcurl.so.4" in stderr and b"calling init" in stderr
-
-
-def test_convert_never_loads_libcurl_fetch_does(waexport, samples_mock, tmp_path):
-    # convert: no network, so none of libcurl's thirty-odd libraries (src/fetch.c)
-    r = waexport(["convert", "-q", "-o", tmp_path / "c.csv", HISTORY[0]],
-                 env={"LD_DEBUG": "libs"})
-    assert r.returncode == 0, r.stderr
-    assert not loaded_libcurl(r.stderr)
-    # fetch opens it when it runs, and works through it
-    r = waexport(FETCH + ["--url", samples_mock.url, "-o", tmp_path / "f.csv"],
-                 env=dict(fetch_env(), LD_DEBUG="libs"))
+def test_libcurl_is_linked_not_opened_at_run_time(waexport, samples_mock, tmp_path):
+    # Issue 12: libcurl is linked like any library (the compiler checks every
+    # call), not opened with dlopen through a table of function pointers.
+    dyn = subprocess.run(["readelf", "-d", "--dyn-syms", BIN], stdout=subprocess.PIPE,
+                         check=True).stdout
+    assert re.search(rb"NEEDED.*\[libcurl\.so\.4\]", dyn), dyn[:2000]
+    assert not re.search(rb"\bdlopen\b", dyn)
+    r = waexport(FETCH + ["--url", samples_mock.url, "-o", tmp_path / "f.csv"], env=fetch_env())
     assert r.returncode == 0, r.stderr[-2000:]
-    assert loaded_libcurl(r.stderr)
     assert len(csv_rows((tmp_path / "f.csv").read_bytes())) == 320

@@ -1,0 +1,91 @@
+/*
+ * http: everything waexport asks of libcurl. It owns libcurl's global
+ * setup, the URL rules of SPEC §5.6 (https, or plain http to this machine
+ * only, never through a proxy), the easy handles and how they are
+ * configured (timeouts, TLS, --cacert, compression, allowed protocols, size
+ * caps), and one multi handle per run whose loop drives page requests and
+ * media downloads together: while media download, page transfers go on, so
+ * a slow media host never times out a page (SPEC §5.4).
+ *
+ * Page requests reach the walk through its transport interface (walk.h):
+ * http classifies what libcurl reports (answered, transient, failed) and
+ * clamps Retry-After; the walk decides about retries and order. The API key
+ * lives only in the POST bodies, is wiped when they are freed, and is never
+ * put in a message.
+ */
+#ifndef WAEXPORT_HTTP_H
+#define WAEXPORT_HTTP_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "walk.h"
+
+/* curl_global_init: call once, before any other thread starts; cleanup at exit. */
+int http_global_init(struct err *e);
+void http_global_cleanup(void);
+const char *http_curl_version(void);
+
+/*
+ * Check a URL before anything connects: https, or http only to a loopback
+ * host (SPEC §5.6). ERR_USAGE otherwise.
+ */
+int http_check_url(const char *url, struct err *e);
+
+/*
+ * Limit an easy handle to http and https. `str_rc` is what libcurl answered
+ * when CURLOPT_PROTOCOLS_STR was set: a libcurl older than 7.85 refuses that
+ * option (CURLE_UNKNOWN_OPTION) and gets the older bitmask options instead.
+ * Returns a CURLcode. Public so that a unit test can force the refusal.
+ */
+struct Curl_easy;
+int http_limit_protocols(struct Curl_easy *easy, int str_rc);
+
+struct http_opts {
+	int timeout;                 /* seconds per transfer */
+	const char *cacert;          /* NULL: the system bundle */
+	int concurrency;             /* 1..32: pages, and media files, at once */
+	const volatile int *stop;    /* set by a signal: downloads give up within a second */
+};
+
+struct http;
+
+int http_new(struct http **out, const struct http_opts *o, struct err *e);
+void http_free(struct http *h);
+
+/* What one page request asks getHistory for; the strings are borrowed. */
+struct http_page_query {
+	const char *url;
+	const char *api_key;
+	const char *from;
+	const char *to;              /* NULL: the whole account */
+};
+
+/*
+ * Fill *t with the transport of a walk that POSTs q with {"page": N} (up to
+ * `concurrency` slots). q must outlive the walk; one walk at a time.
+ */
+void http_pages(struct http *h, const struct http_page_query *q, struct walk_transport *t);
+
+/*
+ * Media downloads (SPEC §5.4): up to `concurrency` files at once, each
+ * written to a temporary file in its directory and renamed into place only
+ * when complete, while page requests in flight go on.
+ */
+struct http_download {
+	const char *url;
+	const char *path;               /* final file name */
+	unsigned long long max_bytes;   /* larger files are abandoned */
+	int done, ok;
+	unsigned long long bytes;
+	char why[320];                  /* why it failed */
+};
+
+/*
+ * Download every job not already done. A job that fails is marked (ok 0,
+ * why set) and the others go on; -1 only for an interruption or a libcurl
+ * failure.
+ */
+int http_download(struct http *h, struct http_download *jobs, size_t n, struct err *e);
+
+#endif

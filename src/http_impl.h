@@ -1,0 +1,66 @@
+/*
+ * The inside of the http module, shared by its two files and nothing else:
+ * http.c (libcurl setup, the loop, page requests) and http_download.c
+ * (media files). A transfer (struct xfer) is one easy handle reused request
+ * after request; the loop (http_pump) only marks transfers finished, and
+ * their owner (the page transport or the downloader) collects them, so
+ * whichever of the two is waiting drives the other's transfers too.
+ */
+#ifndef WAEXPORT_HTTP_IMPL_H
+#define WAEXPORT_HTTP_IMPL_H
+
+#include "http.h"
+#include "buf.h"
+
+#include <curl/curl.h>
+
+struct xfer {
+	CURL *easy;
+	char errbuf[CURL_ERROR_SIZE];
+	int running;                 /* in the multi */
+	int finished;                /* ended, not yet collected by its owner */
+	CURLcode rc;                 /* how it ended */
+	int too_big;                 /* the write callback refused more bytes */
+};
+
+struct page_slot {
+	struct xfer x;
+	unsigned long page_no;
+	struct buf body;
+	struct buf post;             /* the request body: holds the key */
+	char why[CURL_ERROR_SIZE + 96];
+};
+
+struct dl_slot {
+	struct xfer x;
+	struct http_download *job;
+	int fd;
+	char *tmp;
+	unsigned long long bytes, max;
+	int write_failed;            /* the errno of a failed write */
+};
+
+struct http {
+	struct http_opts o;
+	CURLM *multi;
+	struct curl_slist *headers;
+	struct page_slot *pages;     /* o.concurrency of each */
+	struct dl_slot *dls;
+	const struct http_page_query *query;
+};
+
+/* http.c */
+int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e);
+int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e);
+void xfer_cancel(struct http *h, struct xfer *x);
+const char *xfer_why(struct xfer *x);
+int xfer_transient(CURLcode rc);
+int page_slot_init(struct http *h, struct page_slot *s, struct err *e);
+/* Drive every transfer, waiting at most timeout_ms for something to happen. */
+int http_pump(struct http *h, int timeout_ms, struct err *e);
+
+/* http_download.c */
+int dl_slot_init(struct http *h, struct dl_slot *s, struct err *e);
+void dl_slot_free(struct http *h, struct dl_slot *s);
+
+#endif

@@ -1,0 +1,237 @@
+#include "walk.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_CAP 60.0
+/* The longest the walk sleeps between looks at the stop flag. */
+#define WAIT_MAX_MS 1000
+
+enum slot_state { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING, SLOT_DONE };
+
+struct slot {
+	enum slot_state state;
+	unsigned long page_no;
+	int attempts;
+	double not_before;           /* SLOT_WAITING: when to ask again */
+	const char *body;            /* SLOT_DONE: the transport's copy */
+	size_t len;
+};
+
+struct walk {
+	const struct walk_opts *o;
+	const struct walk_transport *t;
+	struct walk_stats *stats;
+	struct slot *slots;
+	int nslots;
+	int in_flight;
+	unsigned rng;
+	unsigned long next_request, next_emit, window;
+	int end;
+};
+
+static double now_s(const struct walk *w)
+{
+	struct timespec ts;
+
+	if (w->t->now)
+		return w->t->now(w->t->impl);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int start(struct walk *w, int i, struct err *e)
+{
+	struct slot *s = &w->slots[i];
+
+	if (w->t->start(w->t->impl, i, s->page_no, e))
+		return -1;
+	s->state = SLOT_RUNNING;
+	s->attempts++;
+	w->stats->requests++;
+	if (++w->in_flight > w->stats->max_in_flight)
+		w->stats->max_in_flight = w->in_flight;
+	return 0;
+}
+
+static unsigned next_rand(struct walk *w)
+{
+	w->rng = w->rng * 1103515245u + 12345u;
+	return w->rng >> 8;
+}
+
+/* Seconds before try number attempts + 1: what the server asked, else full jitter. */
+static double backoff(struct walk *w, const struct slot *s, const struct walk_answer *a)
+{
+	double cap, base = w->o->retry_base > 0 ? w->o->retry_base : 0.5;
+
+	if (a->outcome == WALK_ANSWERED && (a->status == 429 || a->status == 503) &&
+	    a->retry_after > 0)
+		return a->retry_after;
+	cap = base * pow(2.0, s->attempts - 1);
+	if (cap > BACKOFF_CAP)
+		cap = BACKOFF_CAP;
+	return cap * (double)(next_rand(w) % 1000) / 1000.0;
+}
+
+/* A request finished: its page is done, waits for another try, or the walk fails. */
+static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
+{
+	struct slot *s = &w->slots[a->slot];
+	char status[64];
+	const char *why = a->why ? a->why : "no answer";
+	int retry;
+
+	if (s->state != SLOT_RUNNING)
+		return 0; /* cancelled: the transport promised not to, but be safe */
+	w->in_flight--;
+	if (a->outcome == WALK_ANSWERED && a->status >= 200 && a->status < 300) {
+		s->state = SLOT_DONE;
+		s->body = a->body ? a->body : "";
+		s->len = a->len;
+		return 0;
+	}
+	retry = a->outcome == WALK_TRANSIENT;
+	if (a->outcome == WALK_ANSWERED) {
+		retry = a->status == 408 || a->status == 429 || a->status >= 500;
+		snprintf(status, sizeof(status), "server answered HTTP %ld", a->status);
+		why = status;
+	}
+	if (!retry || s->attempts > w->o->retries)
+		s->state = SLOT_IDLE; /* the walk ends here: nothing to cancel */
+	if (!retry)
+		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
+	if (s->attempts > w->o->retries)
+		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s on each of %d tries; giving up "
+			       "(check the URL and the service, then run again)", s->page_no, why,
+			       s->attempts);
+	s->state = SLOT_WAITING;
+	s->not_before = now_s(w) + backoff(w, s, a);
+	w->stats->retries++;
+	return 0;
+}
+
+/* New pages while the window has room, then due retries; *wake: the next retry. */
+static int start_due(struct walk *w, double *wake, struct err *e)
+{
+	const struct walk_opts *o = w->o;
+	double now = now_s(w);
+
+	*wake = now + WAIT_MAX_MS / 1000.0;
+	while (!w->end && w->next_request < w->next_emit + w->window &&
+	       (!o->max_pages || w->next_request <= (unsigned long)o->max_pages)) {
+		int i = (int)(w->next_request % (unsigned long)w->nslots);
+
+		w->slots[i].page_no = w->next_request++;
+		w->slots[i].attempts = 0;
+		if (start(w, i, e))
+			return -1;
+	}
+	for (int i = 0; i < w->nslots; i++) {
+		struct slot *s = &w->slots[i];
+
+		if (s->state != SLOT_WAITING)
+			continue;
+		if (s->not_before <= now) {
+			if (start(w, i, e))
+				return -1;
+		} else if (s->not_before < *wake) {
+			*wake = s->not_before;
+		}
+	}
+	return 0;
+}
+
+static void cancel_all(struct walk *w)
+{
+	for (int i = 0; i < w->nslots; i++) {
+		if (w->slots[i].state == SLOT_RUNNING) {
+			w->t->cancel(w->t->impl, i);
+			w->in_flight--;
+		}
+		w->slots[i].state = SLOT_IDLE;
+	}
+}
+
+/* Hand on the finished pages in order. Returns how many, or -1. */
+static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
+{
+	const struct walk_opts *o = w->o;
+	int emitted = 0;
+
+	for (;;) {
+		struct slot *s = &w->slots[w->next_emit % (unsigned long)w->nslots];
+		int verdict;
+
+		if (s->state != SLOT_DONE || s->page_no != w->next_emit)
+			return emitted;
+		w->stats->pages++;
+		w->stats->bytes += s->len;
+		verdict = on_page(ctx, s->page_no, s->body, s->len, e);
+		if (verdict < 0) {
+			if (e->kind == ERR_DATA || e->kind == ERR_REFUSED)
+				err_prefix(e, "page %lu: ", s->page_no);
+			return -1;
+		}
+		s->state = SLOT_IDLE;
+		w->next_emit++;
+		emitted++;
+		if (w->window < (unsigned long)w->nslots)
+			w->window *= 2;
+		if (w->window > (unsigned long)w->nslots)
+			w->window = (unsigned long)w->nslots;
+		if (verdict == WALK_END || (o->max_pages && w->next_emit > (unsigned long)o->max_pages)) {
+			w->end = 1;
+			cancel_all(w); /* requests past the end: their answers are ignored */
+			return emitted;
+		}
+	}
+}
+
+int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_page_fn on_page,
+	     void *ctx, struct walk_stats *stats, struct err *e)
+{
+	struct walk w = { .o = o, .t = t, .stats = stats, .next_request = 1, .next_emit = 1 };
+	int rc = -1;
+
+	w.nslots = o->concurrency > 0 ? o->concurrency : 1;
+	w.window = o->slow_start ? 1 : (unsigned long)w.nslots;
+	w.rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&w;
+	w.slots = calloc((size_t)w.nslots, sizeof(*w.slots));
+	if (!w.slots)
+		return err_nomem(e);
+	for (;;) {
+		struct walk_answer a;
+		double wake, now;
+		int got, wait_ms;
+
+		if (o->stop && *o->stop) {
+			err_set(e, ERR_INTERRUPTED, "interrupted");
+			goto out;
+		}
+		if (start_due(&w, &wake, e))
+			goto out;
+		got = emit(&w, on_page, ctx, e);
+		if (got < 0)
+			goto out;
+		if (w.end)
+			break;
+		if (got)
+			continue; /* a slot came free: ask for the next page before waiting */
+		now = now_s(&w);
+		memset(&a, 0, sizeof(a));
+		wait_ms = wake > now ? (int)((wake - now) * 1000) + 1 : 0;
+		got = t->next(t->impl, wait_ms < WAIT_MAX_MS ? wait_ms : WAIT_MAX_MS, &a, e);
+		if (got < 0 || (got && answered(&w, &a, e)))
+			goto out;
+	}
+	rc = 0;
+out:
+	cancel_all(&w);
+	free(w.slots);
+	return rc;
+}

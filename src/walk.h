@@ -1,0 +1,81 @@
+/*
+ * walk: the page walk of getHistory (SPEC §5.1, §5.5). Pages 1, 2, 3 … are
+ * requested with up to `concurrency` in flight and handed on strictly in
+ * page order through a callback that says whether the history goes on;
+ * requests past the end are cancelled and their answers ignored. Transient
+ * failures are retried with exponential backoff and full jitter, or after
+ * the wait a 429/503 asked for in Retry-After.
+ *
+ * The walk owns the order, the retries and the statistics, and nothing of
+ * HTTP: it drives a transport, a small struct of function pointers that
+ * http.c implements over libcurl and tests/unit/test_walk.c scripts. Page p
+ * always travels in transport slot p % concurrency, so at most `concurrency`
+ * bodies are held at once.
+ */
+#ifndef WAEXPORT_WALK_H
+#define WAEXPORT_WALK_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct walk_opts {
+	int concurrency;             /* 1..32: pages in flight, and transport slots */
+	int retries;                 /* tries after the first */
+	long max_pages;              /* 0: no limit */
+	double retry_base;           /* first backoff in seconds (0: 0.5) */
+	int slow_start;              /* one page in flight at first, doubled per page:
+	                                a nightly run that ends on page 1 asks once */
+	const volatile int *stop;    /* set by a signal: give up within a second */
+};
+
+struct walk_stats {
+	unsigned long long pages;    /* bodies handed on */
+	unsigned long long requests;
+	unsigned long long retries;
+	unsigned long long bytes;    /* body bytes handed on */
+	int max_in_flight;
+};
+
+enum walk_verdict { WALK_MORE = 0, WALK_END = 1 };
+
+/* Called in page order. Returns WALK_MORE, WALK_END, or -1 with e set. */
+typedef int (*walk_page_fn)(void *ctx, unsigned long page_no, const char *body, size_t len,
+			    struct err *e);
+
+enum walk_outcome {
+	WALK_ANSWERED,               /* the server answered: see status */
+	WALK_TRANSIENT,              /* no answer, worth another try (timeout, reset…) */
+	WALK_FAILED,                 /* no answer, and trying again will not help */
+};
+
+/* A finished request, as the transport reports it. */
+struct walk_answer {
+	int slot;
+	enum walk_outcome outcome;
+	long status;                 /* WALK_ANSWERED: the HTTP status */
+	const char *body;            /* valid until the slot is started or cancelled again */
+	size_t len;
+	double retry_after;          /* seconds the server asked to wait, 0: none */
+	const char *why;             /* not answered: what went wrong, for a message */
+};
+
+struct walk_transport {
+	void *impl;
+	/* Send the request for page_no in `slot` (idle or finished). */
+	int (*start)(void *impl, int slot, unsigned long page_no, struct err *e);
+	/*
+	 * Wait at most timeout_ms for a request to finish. 1: *a describes one
+	 * (each finished request is reported once); 0: none finished; -1: e set.
+	 */
+	int (*next)(void *impl, int timeout_ms, struct walk_answer *a, struct err *e);
+	/* Abort the slot's request, if any; its answer is never reported. */
+	void (*cancel)(void *impl, int slot);
+	/* Monotonic seconds; NULL: CLOCK_MONOTONIC (tests bring their own clock). */
+	double (*now)(void *impl);
+};
+
+int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_page_fn on_page,
+	     void *ctx, struct walk_stats *stats, struct err *e);
+
+#endif

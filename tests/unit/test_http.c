@@ -1,0 +1,105 @@
+/*
+ * http: the parts of http.h that need no server. The URL rules of SPEC §5.6,
+ * and the protocol limit on a libcurl older than 7.85: such a libcurl
+ * refuses CURLOPT_PROTOCOLS_STR, which this one cannot be made to do, so the
+ * refusal is handed to http_limit_protocols by hand and the handle must then
+ * still refuse every scheme but http and https.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/* What a transfer of file:///dev/null ends with, after `limit` prepared the handle. */
+static CURLcode fetch_a_file(int limit, CURLcode forced)
+{
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	assert_non_null(c);
+	assert_int_equal(curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard), CURLE_OK);
+	if (limit)
+		assert_int_equal(http_limit_protocols(c, forced), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(c, CURLOPT_URL, "file:///dev/null"), CURLE_OK);
+	rc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static void test_old_libcurl_refusing_protocols_str_gets_the_bitmask(void **state)
+{
+	(void)state;
+	assert_int_equal(fetch_a_file(0, CURLE_OK), CURLE_OK); /* file: works unless limited */
+	assert_int_equal(fetch_a_file(1, CURLE_UNKNOWN_OPTION), CURLE_UNSUPPORTED_PROTOCOL);
+}
+
+static void test_other_answers_pass_through(void **state)
+{
+	CURL *c = curl_easy_init();
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(http_limit_protocols(c, CURLE_OK), CURLE_OK);
+	assert_int_equal(http_limit_protocols(c, CURLE_BAD_FUNCTION_ARGUMENT),
+			 CURLE_BAD_FUNCTION_ARGUMENT);
+	curl_easy_cleanup(c);
+	/* CURLE_OK from the _STR option: the handle was limited by it, not touched again. */
+	assert_int_equal(fetch_a_file(1, CURLE_OK), CURLE_OK);
+}
+
+static void test_url_rules(void **state)
+{
+	static const struct {
+		const char *url;
+		int ok;
+	} cases[] = {
+		{ "https://api.99digital.co.il/whatsapp/v2/getHistory", 1 },
+		{ "http://127.0.0.1:8080/getHistory", 1 },
+		{ "http://localhost/getHistory", 1 },
+		{ "http://[::1]:9/getHistory", 1 },
+		{ "http://api.99digital.co.il/getHistory", 0 },
+		{ "http://127.0.0.1.evil.example/getHistory", 0 },
+		{ "ftp://127.0.0.1/getHistory", 0 },
+		{ "not a url", 0 },
+	};
+	struct err e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(http_check_url(cases[i].url, &e), cases[i].ok ? 0 : -1);
+		if (!cases[i].ok)
+			assert_int_equal(e.kind, ERR_USAGE);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_old_libcurl_refusing_protocols_str_gets_the_bitmask),
+		cmocka_unit_test(test_other_answers_pass_through),
+		cmocka_unit_test(test_url_rules),
+	};
+	struct err e;
+	int failed;
+
+	if (http_global_init(&e))
+		return 1;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	http_global_cleanup();
+	return failed;
+}

@@ -1,0 +1,364 @@
+/*
+ * walk: the page walk (SPEC §5.1, §5.5, walk.h) against a scripted
+ * transport with its own clock. Each request finishes after a delay chosen
+ * per page, with an outcome chosen per page and attempt; waiting only moves
+ * the clock, so a 300-second Retry-After costs nothing. Checked: pages
+ * handed on in order whatever order they finish in, retries of 503, 429
+ * (after its Retry-After), timeouts, no retry of a failure or a 404, the end
+ * at a short page with later requests cancelled, --max-pages, slow start,
+ * and a stop flag noticed within a second of any wait.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "walk.h"
+
+#define MAX_SLOTS 8
+#define MAX_PAGES 64
+
+struct fault {
+	unsigned long page;
+	int attempt;                 /* 1-based; 0: every attempt */
+	enum walk_outcome outcome;
+	long status;
+	double retry_after;
+};
+
+struct script {
+	/* the script */
+	unsigned long last;          /* the short page: the history's end */
+	double delay[MAX_PAGES];     /* seconds a page's request takes (default 0.01) */
+	const struct fault *faults;
+	size_t nfaults;
+	double stop_at;              /* > 0: the signal arrives at this time */
+	volatile int *stop;
+	/* what happened */
+	double clock;
+	int attempts[MAX_PAGES];
+	double started_at[MAX_PAGES][8];
+	struct {
+		int busy;
+		unsigned long page;
+		double ready;
+	} inflight[MAX_SLOTS];
+	char body[MAX_SLOTS][32];
+	unsigned long cancelled[MAX_PAGES];
+	size_t ncancelled;
+	int max_wait_ms;
+	unsigned long emitted[MAX_PAGES];
+	size_t nemitted;
+	unsigned long fail_on_page;  /* on_page fails with ERR_DATA there */
+};
+
+static int s_start(void *impl, int slot, unsigned long page, struct err *e)
+{
+	struct script *s = impl;
+	double d = page < MAX_PAGES && s->delay[page] > 0 ? s->delay[page] : 0.01;
+
+	(void)e;
+	assert_true(slot >= 0 && slot < MAX_SLOTS);
+	assert_false(s->inflight[slot].busy);
+	assert_true(page < MAX_PAGES);
+	if (s->attempts[page] < 8)
+		s->started_at[page][s->attempts[page]] = s->clock;
+	s->attempts[page]++;
+	s->inflight[slot].busy = 1;
+	s->inflight[slot].page = page;
+	s->inflight[slot].ready = s->clock + d;
+	return 0;
+}
+
+static void answer(struct script *s, int slot, struct walk_answer *a)
+{
+	unsigned long page = s->inflight[slot].page;
+
+	memset(a, 0, sizeof(*a));
+	a->slot = slot;
+	a->outcome = WALK_ANSWERED;
+	a->status = 200;
+	for (size_t i = 0; i < s->nfaults; i++) {
+		const struct fault *f = &s->faults[i];
+
+		if (f->page == page && (!f->attempt || f->attempt == s->attempts[page])) {
+			a->outcome = f->outcome;
+			a->status = f->status;
+			a->retry_after = f->retry_after;
+			a->why = f->outcome == WALK_ANSWERED ? NULL : "Operation timed out";
+		}
+	}
+	snprintf(s->body[slot], sizeof(s->body[slot]), "%s %lu",
+		 page < s->last ? "full" : page == s->last ? "short" : "empty", page);
+	a->body = s->body[slot];
+	a->len = strlen(s->body[slot]);
+	s->inflight[slot].busy = 0;
+}
+
+/* The earliest request to finish, if it finishes within the wait; the clock moves. */
+static int s_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)
+{
+	struct script *s = impl;
+	double until = s->clock + timeout_ms / 1000.0;
+	int best = -1;
+
+	(void)e;
+	if (timeout_ms > s->max_wait_ms)
+		s->max_wait_ms = timeout_ms;
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (s->inflight[i].busy && (best < 0 || s->inflight[i].ready < s->inflight[best].ready))
+			best = i;
+	if (best >= 0 && s->inflight[best].ready <= until) {
+		if (s->inflight[best].ready > s->clock)
+			s->clock = s->inflight[best].ready;
+		answer(s, best, a);
+		return 1;
+	}
+	s->clock = until;
+	if (s->stop_at > 0 && s->clock >= s->stop_at)
+		*s->stop = 1;
+	return 0;
+}
+
+static void s_cancel(void *impl, int slot)
+{
+	struct script *s = impl;
+
+	assert_true(s->inflight[slot].busy);
+	s->inflight[slot].busy = 0;
+	s->cancelled[s->ncancelled++] = s->inflight[slot].page;
+}
+
+static double s_now(void *impl)
+{
+	return ((struct script *)impl)->clock;
+}
+
+static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	struct script *s = ctx;
+	char expect[32];
+
+	snprintf(expect, sizeof(expect), "%lu", page_no);
+	assert_non_null(strstr(body, expect));
+	assert_int_equal(len, strlen(body));
+	s->emitted[s->nemitted++] = page_no;
+	if (page_no == s->fail_on_page)
+		return err_set(e, ERR_DATA, "not a page of messages");
+	return strncmp(body, "full", 4) ? WALK_END : WALK_MORE;
+}
+
+static int walk(struct script *s, struct walk_opts *o, struct walk_stats *st, struct err *e)
+{
+	static volatile int stop;
+	struct walk_transport t = { s, s_start, s_next, s_cancel, s_now };
+
+	stop = 0;
+	s->stop = &stop;
+	o->stop = &stop;
+	if (!o->retry_base)
+		o->retry_base = 0.001;
+	memset(st, 0, sizeof(*st));
+	memset(e, 0, sizeof(*e));
+	return walk_run(o, &t, on_page, s, st, e);
+}
+
+static void assert_in_order(const struct script *s, unsigned long last)
+{
+	assert_int_equal(s->nemitted, last);
+	for (size_t i = 0; i < s->nemitted; i++)
+		assert_int_equal(s->emitted[i], i + 1);
+}
+
+static void test_pages_finishing_out_of_order_are_handed_on_in_order(void **state)
+{
+	struct script s = { .last = 9 };
+	struct walk_opts o = { .concurrency = 4, .retries = 2 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	for (unsigned long p = 1; p < 20; p++)
+		s.delay[p] = 0.5 - 0.02 * (double)p; /* later pages answer first */
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 9);
+	assert_int_equal(st.pages, 9);
+	assert_int_equal(st.retries, 0);
+	assert_int_equal(st.max_in_flight, 4);
+	assert_int_equal(st.bytes, 8 * strlen("full 1") + strlen("short 9"));
+	/* Pages 10..12 were asked while 9 was awaited (the window is 4), never more. */
+	assert_int_equal(st.requests, 12);
+	assert_int_equal(s.attempts[13], 0);
+	for (size_t i = 0; i < s.ncancelled; i++)
+		assert_true(s.cancelled[i] > 9 && s.cancelled[i] <= 12);
+}
+
+static void test_503_then_200_is_retried(void **state)
+{
+	static const struct fault f[] = { { 2, 1, WALK_ANSWERED, 503, 0 } };
+	struct script s = { .last = 3, .faults = f, .nfaults = 1 };
+	struct walk_opts o = { .concurrency = 2, .retries = 3 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 3);
+	assert_int_equal(s.attempts[2], 2);
+	assert_int_equal(st.retries, 1);
+}
+
+static void test_429_waits_for_its_retry_after(void **state)
+{
+	static const struct fault f[] = { { 1, 1, WALK_ANSWERED, 429, 120 } };
+	struct script s = { .last = 1, .faults = f, .nfaults = 1 };
+	struct walk_opts o = { .concurrency = 1, .retries = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 1);
+	assert_int_equal(s.attempts[1], 2);
+	assert_true(s.started_at[1][1] >= 120.0);
+	assert_true(s.started_at[1][1] < 121.1);
+	assert_true(s.max_wait_ms <= 1000); /* a long wait is made of short ones */
+}
+
+static void test_timeouts_are_retried_then_the_walk_gives_up(void **state)
+{
+	static const struct fault f[] = { { 2, 0, WALK_TRANSIENT, 0, 0 } };
+	struct script s = { .last = 5, .faults = f, .nfaults = 1 };
+	struct walk_opts o = { .concurrency = 3, .retries = 2 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "page 2: Operation timed out on each of 3 tries"));
+	assert_int_equal(s.attempts[2], 3);
+	assert_int_equal(st.retries, 2);
+	assert_int_equal(s.nemitted, 1); /* page 1 was handed on, nothing after the gap */
+}
+
+static void test_a_failure_or_a_404_is_not_retried(void **state)
+{
+	static const struct fault failed[] = { { 1, 0, WALK_FAILED, 0, 0 } };
+	static const struct fault notfound[] = { { 1, 0, WALK_ANSWERED, 404, 0 } };
+	struct script s = { .last = 2, .faults = failed, .nfaults = 1 };
+	struct script s2 = { .last = 2, .faults = notfound, .nfaults = 1 };
+	struct walk_opts o = { .concurrency = 1, .retries = 5 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "page 1: Operation timed out; not retried"));
+	assert_int_equal(s.attempts[1], 1);
+	assert_int_equal(walk(&s2, &o, &st, &e), -1);
+	assert_non_null(strstr(e.msg, "page 1: server answered HTTP 404; not retried"));
+	assert_int_equal(s2.attempts[1], 1);
+}
+
+static void test_the_end_cancels_the_requests_past_it(void **state)
+{
+	struct script s = { .last = 1 };
+	struct walk_opts o = { .concurrency = 4, .retries = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	s.delay[1] = 0.3; /* pages 2..4 are answered, unseen, before page 1 */
+	s.delay[2] = s.delay[3] = 0.5;
+	s.delay[4] = 1.0;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 1);
+	assert_int_equal(st.pages, 1);
+	assert_int_equal(s.ncancelled, 3);
+	for (size_t i = 0; i < s.ncancelled; i++)
+		assert_true(s.cancelled[i] >= 2 && s.cancelled[i] <= 4);
+}
+
+static void test_max_pages_bounds_the_walk(void **state)
+{
+	struct script s = { .last = 30 };
+	struct walk_opts o = { .concurrency = 4, .retries = 1, .max_pages = 3 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 3);
+	assert_int_equal(st.requests, 3);
+	assert_int_equal(s.attempts[4], 0);
+}
+
+static void test_slow_start_asks_once_when_page_one_ends(void **state)
+{
+	struct script s = { .last = 1 };
+	struct walk_opts o = { .concurrency = 8, .retries = 1, .slow_start = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.max_in_flight, 1);
+}
+
+static void test_stop_is_noticed_within_a_second_of_a_long_wait(void **state)
+{
+	static const struct fault f[] = { { 1, 1, WALK_ANSWERED, 429, 300 } };
+	struct script s = { .last = 1, .faults = f, .nfaults = 1, .stop_at = 2.5 };
+	struct walk_opts o = { .concurrency = 2, .retries = 3 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_int_equal(e.kind, ERR_INTERRUPTED);
+	assert_true(s.clock < 2.5 + 1.0);
+	assert_int_equal(s.attempts[1], 1);
+	assert_int_equal(s.nemitted, 0); /* page 2 came back, but only after page 1 */
+	for (int i = 0; i < MAX_SLOTS; i++)
+		assert_false(s.inflight[i].busy);
+}
+
+static void test_a_page_the_callback_refuses_names_its_number(void **state)
+{
+	struct script s = { .last = 5, .fail_on_page = 2 };
+	struct walk_opts o = { .concurrency = 3, .retries = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_int_equal(e.kind, ERR_DATA);
+	assert_string_equal(e.msg, "page 2: not a page of messages");
+	for (int i = 0; i < MAX_SLOTS; i++)
+		assert_false(s.inflight[i].busy); /* nothing left running */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pages_finishing_out_of_order_are_handed_on_in_order),
+		cmocka_unit_test(test_503_then_200_is_retried),
+		cmocka_unit_test(test_429_waits_for_its_retry_after),
+		cmocka_unit_test(test_timeouts_are_retried_then_the_walk_gives_up),
+		cmocka_unit_test(test_a_failure_or_a_404_is_not_retried),
+		cmocka_unit_test(test_the_end_cancels_the_requests_past_it),
+		cmocka_unit_test(test_max_pages_bounds_the_walk),
+		cmocka_unit_test(test_slow_start_asks_once_when_page_one_ends),
+		cmocka_unit_test(test_stop_is_noticed_within_a_second_of_a_long_wait),
+		cmocka_unit_test(test_a_page_the_callback_refuses_names_its_number),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
