@@ -88,6 +88,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 	po->out.path = path;
 	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->out.level = o->gzip_level;
+	po->out.digest = o->manifest != NULL; /* SPEC §4.7: each file's SHA-256 as it is written */
 	po->late_format = o->cmd == CMD_FETCH;
 	po->quiet = o->quiet;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
@@ -201,6 +202,9 @@ static int commit_all(struct run *r, struct err *e)
 			return -1;
 	if (r->raw && sink_commit(r->raw, e))
 		return err_prefix(e, "--save-raw: ");
+	/* SPEC §4.7: the manifest after the outputs, before the state moves. */
+	if (r->manifest_path && run_manifest(r, e))
+		return -1;
 	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
 	if (r->state && state_commit(r->state, e))
 		return -1;
@@ -282,6 +286,8 @@ int run_execute(struct run *r, struct err *e)
 	}
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
+	if (o->manifest && run_manifest_path(r, vars, e))
+		goto out;
 	for (;;) {
 		int got;
 
@@ -311,6 +317,7 @@ void run_free(struct run *r)
 	if (!r)
 		return;
 	close_outputs(r);
+	free(r->manifest_path);
 	state_close(r->state);
 	media_close(r->media);
 	buf_free(&r->first_unique);
@@ -356,6 +363,7 @@ struct run *run_new(struct options *opts, const volatile int *stop)
 	r->opts = opts;
 	r->stop = stop;
 	r->started = progress_now();
+	r->wall_started = (long long)time(NULL);
 	warn_init(&r->warn, opts->quiet);
 	progress_init(&r->progress, opts->progress > 0 || (opts->progress < 0 && !opts->quiet &&
 							    isatty(STDERR_FILENO)));

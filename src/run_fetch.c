@@ -211,6 +211,7 @@ static int fetch_targets(struct run *r, struct walk_opts *wo, const struct walk_
 			pc.skip_ts = cp->ts;
 			pc.skip = cp->uniques;
 			pc.nskip = r->lookback ? 0 : cp->nuniques;
+			run_note_checkpoint(r, g->to, cp->ts);
 		}
 		pipeline_set_checkpoint(g->pipeline, cp ? &pc : NULL);
 		if (walk_run(wo, t, on_fetch_page, r, &r->fetch, e)) {

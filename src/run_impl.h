@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "http.h"
 #include "media.h"
+#include "outpath.h"
 #include "page.h"
 #include "sink.h"
 #include "pipeline.h"
@@ -65,6 +66,10 @@ struct run {
 	const char *last_file;       /* convert: the file of the last page, for warnings */
 	unsigned long long bytes_in;
 	double started;
+	long long wall_started;      /* epoch seconds, for the manifest */
+	char *manifest_path;         /* --manifest, expanded */
+	int have_cp_before;          /* the oldest checkpoint this run started from */
+	long long cp_before;
 };
 
 #define API_PAGE_SIZE 50
@@ -73,6 +78,11 @@ struct run {
 int run_check_stop(struct run *r, struct err *e);
 void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes);
 void run_show_progress(struct run *r);
+
+/* run_manifest.c: --manifest (SPEC §4.7) */
+int run_manifest_path(struct run *r, struct outpath_vars vars, struct err *e);
+int run_manifest(struct run *r, struct err *e);
+void run_note_checkpoint(struct run *r, const char *to, long long ts);
 
 /* run_fetch.c */
 int run_prepare_fetch(struct run *r, struct pipeline_opts *filter, struct buf *key, struct err *e);
