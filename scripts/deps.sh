@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|bench
 set -euo pipefail
 
-build=(make gcc pkg-config libcurl4-openssl-dev libjsmn-dev libcsv-dev zlib1g-dev tzdata)
+build=(make gcc pkg-config libcurl4-openssl-dev libjsmn-dev libcsv-dev zlib1g-dev libssl-dev tzdata)
 test=(libcmocka-dev python3 python3-pytest sqlite3 curl gzip jq libreoffice-calc-nogui postgresql valgrind mount)
 
 case "${1:-build}" in

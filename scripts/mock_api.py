@@ -46,6 +46,9 @@ Control (no latency, no faults):
                      "fail-5xx"); null/""/false turns a knob off.  Setting a
                      fault knob restarts its counts; setting grow_every/grow_by
                      restarts the growth count.  Answers the knobs.
+    POST /__restate  {"newest": K, "state": S}: the K newest messages now have
+                     delivery state S (a message read since the last night);
+                     answers {"changed": [uniques]}.  /__reset undoes it.
     POST /__reset    clears the log and every counter and drops messages the
                      growth knob added; body {"knobs": true} also restores the
                      command-line knobs.
@@ -248,6 +251,10 @@ class History:
         n, self.newest_ts = self.initial
         del self.items[n:]
         del self.chats[n:]
+        for i, item in getattr(self, "restated", {}).items():
+            if i < n:
+                self.items[i] = item
+        self.restated = {}
         self.by_chat = None
         self.cache.clear()
 
@@ -272,6 +279,20 @@ class History:
             if self.by_chat is not None:
                 self.by_chat.setdefault(chat, []).append(len(self.items) - 1)
         self.cache.clear()
+
+    def restate(self, k, state):
+        """The k newest messages get delivery state `state`; their uniques."""
+        if not hasattr(self, "restated"):
+            self.restated = {}
+        changed = []
+        for i in range(len(self.items) - 1, max(-1, len(self.items) - 1 - k), -1):
+            msg = json.loads(self.items[i])
+            self.restated.setdefault(i, self.items[i])
+            msg["state"] = state
+            self.items[i] = gen_history.php_json(msg).encode("ascii")
+            changed.append(msg.get("unique"))
+        self.cache.clear()
+        return changed
 
     def page(self, to, page_no):
         """(body bytes or None past the end, message count)."""
@@ -461,7 +482,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(body)
         if path == "/__reset":
             return self.reset(body)
+        if path == "/__restate":
+            return self.restate(body)
         return self.send_json(404, {"error": "not found"})
+
+    def restate(self, body):
+        st = self.server.state
+        try:
+            opts = json.loads(body or b"{}")
+            k, state = int(opts["newest"]), opts["state"]
+        except (ValueError, TypeError, KeyError) as e:
+            return self.send_json(400, {"error": "expected {\"newest\": K, \"state\": S}: %s" % e})
+        with st.lock:
+            changed = st.history.restate(k, state)
+        return self.send_json(200, {"changed": changed})
 
     def control(self, body):
         st = self.server.state

@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "columns.h"
 #include "contact.h"
 #include "outpath.h"
 #include "suggest.h"
@@ -115,6 +116,19 @@ static int apply(struct parser *p, const struct options_row *r, const char *v, l
 	case OPT_LOOKBACK: o->lookback = v; return 0;
 	case OPT_METRICS_FILE: o->metrics_file = v; return 0;
 	case OPT_MEDIA_DIR: o->media_dir = v; return 0;
+	case OPT_MANIFEST:
+		if (!*v || !strcmp(v, "-"))
+			return err_set(e, ERR_USAGE, "--manifest needs a file name (it is written "
+				       "atomically, never to standard output)");
+		o->manifest = v;
+		return 0;
+	case OPT_DIALECT:
+		if (column_dialect_find(v) < 0)
+			return err_set(e, ERR_USAGE, "--dialect '%s': expected postgres, duckdb, sqlite, "
+				       "bigquery, clickhouse or jsonschema", v);
+		o->dialect = v;
+		return 0;
+	case OPT_TABLE: o->table = v; return 0;
 	case OPT_HELP: o->help_for = o->cmd; o->cmd = CMD_HELP; p->done = 1; return 0;
 	case OPT_VERSION: o->cmd = CMD_VERSION; p->done = 1; return 0;
 	case OPT_HELP_MAN: o->cmd = CMD_MAN; p->done = 1; return 0;
@@ -156,8 +170,7 @@ static int take(struct parser *p, const struct options_row *r, const char *shown
 
 	if (!(r->commands & p->bit))
 		return err_set(e, ERR_USAGE, "%s is an option of '%s', not of '%s'", shown,
-			       r->commands & OPTIONS_FETCH ? "fetch" : "convert",
-			       options_command_name(p->o->cmd));
+			       options_bits_name(r->commands), options_command_name(p->o->cmd));
 	if (r->kind != OPTIONS_FLAG && !(r->flags & OPTIONS_REPEAT)) {
 		if (p->given[r->id])
 			return err_set(e, ERR_USAGE, "%s given twice ('%s', then '%s'); it takes one "
@@ -176,8 +189,8 @@ static int unknown_option(struct parser *p, const char *arg, size_t len, struct 
 	char hint[256];
 	size_t n = suggest_option(arg + 2, len - 2, p->bit, names, 4);
 
-	if (!n) /* perhaps the other command's option */
-		n = suggest_option(arg + 2, len - 2, OPTIONS_BOTH, names, 4);
+	if (!n) /* perhaps another command's option */
+		n = suggest_option(arg + 2, len - 2, OPTIONS_ALL, names, 4);
 	suggest_phrase(hint, sizeof(hint), names, n, "--");
 	return err_set(e, ERR_USAGE, "unknown option '%.*s'%s (see 'waexport %s --help')", (int)len,
 		       arg, hint, cmd);
@@ -253,7 +266,7 @@ static int global_option(struct options *o, const char *arg, struct err *e)
 	hint[0] = '\0';
 	if (arg[1] == '-')
 		suggest_phrase(hint, sizeof(hint), names,
-			       suggest_option(arg + 2, len, OPTIONS_BOTH, names, 4), "--");
+			       suggest_option(arg + 2, len, OPTIONS_ALL, names, 4), "--");
 	return err_set(e, ERR_USAGE, "unknown option '%s'%s (a command comes first, one of %s; "
 		       "see 'waexport --help')", arg, hint, cmds);
 }
@@ -300,6 +313,15 @@ static int check_together(struct options *o, struct err *e)
 	if (o->lookback && !o->state)
 		return err_set(e, ERR_USAGE, "--lookback goes with --state (it widens the window behind "
 			       "the checkpoint)");
+	if (o->cmd == CMD_SCHEMA) {
+		if (o->nfiles)
+			return err_set(e, ERR_USAGE, "schema takes no file arguments ('%s')",
+				       o->files[0]);
+		if (!o->dialect)
+			return err_set(e, ERR_USAGE, "schema needs --dialect NAME: postgres, duckdb, "
+				       "sqlite, bigquery, clickhouse or jsonschema");
+		return 0;
+	}
 	if (o->cmd == CMD_FETCH) {
 		if (o->nfiles)
 			return err_set(e, ERR_USAGE, "fetch takes no file arguments ('%s'); did you mean "
@@ -336,7 +358,7 @@ int cli_parse(struct options *o, int argc, char **argv, struct err *e)
 		return err_set(e, ERR_USAGE, "no command given; try 'waexport --help'");
 	if (parse_command(o, argc, argv, e))
 		return -1;
-	if (o->cmd != CMD_FETCH && o->cmd != CMD_CONVERT)
+	if (o->cmd != CMD_FETCH && o->cmd != CMD_CONVERT && o->cmd != CMD_SCHEMA)
 		return 0;
 	memset(&p, 0, sizeof(p));
 	p.o = o;

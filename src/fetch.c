@@ -2,7 +2,10 @@
 #include "batch.h"
 #include "http.h"
 #include "key.h"
+#include "manifest.h"
 #include "media.h"
+#include "probe.h"
+#include "report.h"
 #include "state.h"
 #include "text.h"
 #include "when.h"
@@ -48,9 +51,10 @@ struct fetch {
 	int has_floor;
 	long long floor;
 	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
-	int probe_grew;
 	struct newest *newest;
 	size_t nnewest;
+	int have_before;             /* the oldest checkpoint a target started from */
+	long long before;
 };
 
 static const char *fetch_url(const struct options *o)
@@ -186,61 +190,6 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 	return verdict(f, &res, e);
 }
 
-/* The probe's answer: is page 1 still led by the message that led it at the start? */
-static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
-{
-	static const struct batch_opts parse_only = { .format = 0 };
-	struct fetch *f = ctx;
-	struct batch *b = NULL;
-	const struct field *u;
-
-	(void)page_no;
-	if (batch_new(&b, &parse_only, e) || batch_add(b, body, len, "page 1", e))
-		goto fail;
-	batch_map(NULL, b); /* the page stage, on this thread: one page */
-	if (b->parsed < b->n) {
-		*e = b->err;
-		goto fail;
-	}
-	f->probe_grew = 0;
-	if (b->nmsg) {
-		u = &b->msg[0].r->f[REC_UNIQUE];
-		f->probe_grew = u->kind != FIELD_STRING || u->len != f->first_unique.len ||
-				memcmp(u->p, f->first_unique.data, u->len);
-	}
-	batch_free(b);
-	return WALK_END;
-fail:
-	batch_free(b);
-	return -1;
-}
-
-/*
- * SPEC §5.2: pages fetched together may be answered on either side of new
- * messages arriving, and a page answered before a shift next to one
- * answered after it leaves a gap no page shows. So when pages were in
- * flight together, page 1 is asked again at the end: if new messages came
- * in meanwhile, the walk may have skipped some, and the run is redone one
- * page at a time (each page asked for after the previous one arrived,
- * which can only repeat messages, and repeats are dropped).
- */
-static int history_grew(struct fetch *f, const struct walk_opts *walk,
-			const struct walk_transport *t, struct err *e)
-{
-	struct walk_opts wo = *walk;
-	struct walk_stats st = { 0 };
-
-	wo.concurrency = 1;
-	wo.max_pages = 1;
-	wo.slow_start = 0;
-	f->probe_grew = 0;
-	if (walk_run(&wo, t, on_probe, f, &st, e))
-		return -1;
-	f->stats.requests += st.requests;
-	f->stats.retries += st.retries;
-	return f->probe_grew;
-}
-
 /* The newest message a target's walk wrote: its next checkpoint, kept until the commit. */
 static int keep_newest(struct fetch *f, const char *to, struct pipeline *pl, struct err *e)
 {
@@ -272,6 +221,13 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 	f->has_floor = cp != NULL;
 	wo->slow_start = cp != NULL;
 	if (cp) {
+		char who[96];
+
+		if (!f->have_before || cp->ts < f->before)
+			f->before = cp->ts;
+		f->have_before = 1;
+		snprintf(who, sizeof(who), "%s%s%s", to ? "--to " : "", to ? to : "", to ? ": " : "");
+		manifest_check_age(f->warn, who, cp->ts, (long long)time(NULL));
 		/* Without --lookback, skip exactly what the last run wrote at its newest second. */
 		pc.floor = f->floor = cp->ts - f->lookback;
 		pc.skip_ts = cp->ts;
@@ -303,7 +259,7 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 		return -1;
 	}
 	if (f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 && f->first_unique.len) {
-		grew = history_grew(f, wo, t, e);
+		grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, &f->stats, e);
 		if (grew < 0)
 			return -1;
 	}
@@ -373,6 +329,28 @@ int fetch_commit_state(struct fetch *f, struct err *e)
 			return -1;
 	}
 	return state_commit(f->state, e);
+}
+
+void fetch_report(const struct fetch *f, struct report *rp)
+{
+	size_t targets = f->o->nto ? f->o->nto : 1;
+
+	rp->retries = f->stats.retries;
+	if (f->media) {
+		rp->media_downloaded = media_downloaded(f->media);
+		rp->media_present = media_present(f->media);
+		rp->media_failed = media_failed(f->media);
+	}
+	rp->have_before = f->have_before;
+	rp->checkpoint_before = f->before;
+	/* After: the oldest among the targets, where the next run starts for the laggard. */
+	rp->have_after = f->state && f->have_before && f->nnewest < targets;
+	rp->checkpoint_after = f->before;
+	for (size_t k = 0; f->state && k < f->nnewest; k++)
+		if (!rp->have_after || f->newest[k].ts < rp->checkpoint_after) {
+			rp->checkpoint_after = f->newest[k].ts;
+			rp->have_after = 1;
+		}
 }
 
 const struct walk_stats *fetch_stats(const struct fetch *f)

@@ -59,6 +59,9 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e);
 /* After the outputs are committed: the new checkpoints to the --state file. */
 int fetch_commit_state(struct fetch *f, struct err *e);
 
+struct report;
+/* Retries, media and checkpoints, for the run's report. */
+void fetch_report(const struct fetch *f, struct report *rp);
 const struct walk_stats *fetch_stats(const struct fetch *f);
 unsigned long long fetch_media_downloaded(const struct fetch *f);
 

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "http.h"
 #include "run.h"
+#include "schema.h"
 #include "sink.h"
 #include "printable.h"
 #include "usage.h"
@@ -85,6 +86,42 @@ out:
 	return rc;
 }
 
+/*
+ * waexport schema (SPEC §4.8): the writer options fetch/convert would use
+ * with the same --format, --columns and --media-dir, rendered for a loader.
+ * Without --format, jsonschema describes NDJSON and the SQL dialects CSV
+ * (what a path without an extension gets); the types are the same.
+ */
+static int print_schema(const struct options *opts, struct err *e)
+{
+	struct writer_opts w = { 0 };
+	struct schema_opts so = { .writer = &w, .table = opts->table };
+	struct buf text = BUF_INIT;
+	int rc = -1;
+
+	so.dialect = (enum column_dialect)column_dialect_find(opts->dialect);
+	w.format = so.dialect == DIALECT_JSONSCHEMA ? WRITER_NDJSON : WRITER_CSV;
+	if (opts->format)
+		w.format = strcmp(opts->format, "ndjson") ? WRITER_CSV : WRITER_NDJSON;
+	if (opts->columns) {
+		if (writer_parse_columns(&w, opts->columns, e))
+			goto out;
+	} else {
+		writer_default_columns(&w, opts->media_dir != NULL);
+		w.extras = 1;
+	}
+	if (schema_render(&text, &so, e))
+		goto out;
+	if (fwrite(text.data, 1, text.len, stdout) != text.len || fflush(stdout)) {
+		err_set(e, ERR_IO, "standard output: write failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&text);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -114,6 +151,13 @@ int main(int argc, char **argv)
 		       WAEXPORT_VERSION, http_curl_version(), zlibVersion());
 		cli_free(&opts);
 		return fflush(stdout) ? 74 : 0;
+	}
+	if (opts.cmd == CMD_SCHEMA) {
+		rc = print_schema(&opts, &e) ? exit_code(&e) : 0;
+		if (rc)
+			fprintf(stderr, "waexport: %s\n", e.msg);
+		cli_free(&opts);
+		return rc;
 	}
 	r = run_new(&opts, &stop_flag);
 	rc = r ? run_execute(r, &e) : err_nomem(&e);

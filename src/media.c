@@ -20,7 +20,7 @@ struct media {
 	struct buf names;           /* "unique.ext\0" per element with media */
 	struct buf paths;           /* "DIR/unique.ext\0" per job */
 	struct buf urls;            /* decoded links per job */
-	unsigned long long downloaded;
+	unsigned long long downloaded, present, failed; /* the manifest's figures */
 };
 
 int media_open(struct media **out, const char *dir, struct warn *w, struct err *e)
@@ -65,6 +65,16 @@ unsigned long long media_downloaded(const struct media *m)
 	return m->downloaded;
 }
 
+unsigned long long media_present(const struct media *m)
+{
+	return m->present;
+}
+
+unsigned long long media_failed(const struct media *m)
+{
+	return m->failed;
+}
+
 static int field_is(const struct field *f, const char *s)
 {
 	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
@@ -82,6 +92,7 @@ static void count_downloads(struct media *m, struct page *pg, const char *body, 
 			m->downloaded++;
 			continue;
 		}
+		m->failed++;
 		page_record(pg, body, m->job_elem[j], &r);
 		u = &r.f[REC_UNIQUE];
 		warn_note(m->warn, "message %.*s: media not saved: %s", (int)(u->len > 60 ? 60 : u->len),
@@ -236,8 +247,10 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 		if (!m->files[i])
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", m->dir, m->files[i]);
-		if (!stat(path, &st))
+		if (!stat(path, &st)) {
+			m->present++;
 			continue; /* already saved by an earlier run */
+		}
 		memset(&m->jobs[njobs], 0, sizeof(m->jobs[njobs]));
 		m->jobs[njobs].url = m->urls.data + url_at[i];
 		m->jobs[njobs].max_bytes = MEDIA_MAX_BYTES;

@@ -34,5 +34,8 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 	       const unsigned char *wanted, const char *const **files, struct err *e);
 
 unsigned long long media_downloaded(const struct media *m);
+/* Files kept from an earlier run; downloads that failed (a warning each). */
+unsigned long long media_present(const struct media *m);
+unsigned long long media_failed(const struct media *m);
 
 #endif

@@ -18,7 +18,7 @@ const struct options_row options_table[OPT_COUNT] = {
 			"{date} is YYYY-MM-DD in --tz, {chat} one file per conversation; with fetch "
 			"also {from}, and {to} for one file per --to",
 		.detail = "Values are sanitised so nothing can leave the target directory." },
-	[OPT_FORMAT] = { ROW(OPT_FORMAT, "format", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
+	[OPT_FORMAT] = { ROW(OPT_FORMAT, "format", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),
 		.arg = "csv|ndjson",
 		.help = "output format (default: from PATH's extension .csv .ndjson .jsonl, each "
 			"optionally .gz; csv when PATH has no extension or is '-')",
@@ -40,7 +40,7 @@ const struct options_row options_table[OPT_COUNT] = {
 		.arg = "oldest|newest",
 		.help = "row order (default oldest: chronological)",
 		.detail = "Memory stays flat either way." },
-	[OPT_COLUMNS] = { ROW(OPT_COLUMNS, "columns", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
+	[OPT_COLUMNS] = { ROW(OPT_COLUMNS, "columns", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),
 		.arg = "LIST",
 		.help = "columns to write, in this order, e.g. time,from,message" },
 	[OPT_QUIET] = { ROW(OPT_QUIET, "quiet", 'q', OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
@@ -130,7 +130,7 @@ const struct options_row options_table[OPT_COUNT] = {
 		.help = "write run metrics for node_exporter's textfile collector after every run, "
 			"success or failure",
 		.detail = "The file is in the Prometheus text format and replaced atomically." },
-	[OPT_MEDIA_DIR] = { ROW(OPT_MEDIA_DIR, "media-dir", 0, OPTIONS_TEXT, OPTIONS_FETCH,
+	[OPT_MEDIA_DIR] = { ROW(OPT_MEDIA_DIR, "media-dir", 0, OPTIONS_TEXT, OPTIONS_FETCH | OPTIONS_SCHEMA,
 				GROUP_NIGHTLY),
 		.arg = "DIR",
 		.help = "download each media message's file into DIR as <unique>.<ext> before its "
@@ -138,13 +138,31 @@ const struct options_row options_table[OPT_COUNT] = {
 		.detail = "Bytes other than letters, digits, _ - and . are written as %XX, so no "
 			  "name leaves the directory; existing files are kept; at most 256 MiB a "
 			  "file. A dead link is a warning." },
+	[OPT_MANIFEST] = { ROW(OPT_MANIFEST, "manifest", 0, OPTIONS_TEXT, OPTIONS_BOTH,
+			       GROUP_OUTPUT),
+		.arg = "PATH",
+		.help = "after a successful run, write a JSON manifest of every file written (rows, "
+			"bytes, sha256, time range, chat) and the run's figures; placeholders as for -o",
+		.detail = "It is written atomically with mode 0600 after the outputs are in place and "
+			  "before --state moves; a failed run writes none and leaves the previous "
+			  "one untouched." },
 
-	[OPT_HELP] = { ROW(OPT_HELP, "help", 'h', OPTIONS_FLAG, OPTIONS_BOTH, GROUP_GENERAL),
+	[OPT_DIALECT] = { ROW(OPT_DIALECT, "dialect", 0, OPTIONS_TEXT, OPTIONS_SCHEMA, GROUP_SCHEMA),
+		.arg = "NAME", .hint = "database db sql",
+		.help = "the loader: postgres, duckdb, sqlite, bigquery, clickhouse or jsonschema "
+			"(required)",
+		.detail = "bigquery prints the field list 'bq load --schema' takes; jsonschema "
+			  "the JSON Schema (2020-12) of one NDJSON line." },
+	[OPT_TABLE] = { ROW(OPT_TABLE, "table", 0, OPTIONS_TEXT, OPTIONS_SCHEMA, GROUP_SCHEMA),
+		.arg = "NAME",
+		.help = "the table's name (default whatsapp_messages; schema.table allowed)" },
+
+	[OPT_HELP] = { ROW(OPT_HELP, "help", 'h', OPTIONS_FLAG, OPTIONS_ALL, GROUP_GENERAL),
 		.help = "this help (after a command: that command's options)" },
-	[OPT_VERSION] = { ROW(OPT_VERSION, "version", 'V', OPTIONS_FLAG, OPTIONS_BOTH,
+	[OPT_VERSION] = { ROW(OPT_VERSION, "version", 'V', OPTIONS_FLAG, OPTIONS_ALL,
 			      GROUP_GENERAL),
 		.help = "the version of waexport and of its libraries" },
-	[OPT_HELP_MAN] = { ROW(OPT_HELP_MAN, "help-man", 0, OPTIONS_FLAG, OPTIONS_BOTH,
+	[OPT_HELP_MAN] = { ROW(OPT_HELP_MAN, "help-man", 0, OPTIONS_FLAG, OPTIONS_ALL,
 			       GROUP_GENERAL),
 		.flags = OPTIONS_HIDDEN,
 		.help = "the OPTIONS sections of waexport.1, generated from this table" },
@@ -157,6 +175,7 @@ const char *const options_group_title[GROUP_COUNT] = {
 	[GROUP_OUTPUT] = "Output options",
 	[GROUP_FETCH] = "Fetch options",
 	[GROUP_NIGHTLY] = "Fetch options for nightly runs",
+	[GROUP_SCHEMA] = "Schema options",
 	[GROUP_GENERAL] = "General options",
 };
 
@@ -176,6 +195,16 @@ const struct options_command options_commands[] = {
 	  "  waexport convert -o chats.csv pages/*.json\n"
 	  "  waexport convert --excel --tz Asia/Jerusalem -o chats.csv raw.jsonl.gz\n"
 	  "  zcat raw.jsonl.gz | waexport convert --format ndjson > chats.ndjson\n" },
+	{ CMD_SCHEMA, "schema", OPTIONS_SCHEMA,
+	  "schema --dialect NAME [--format csv|ndjson] [--columns LIST] [--table NAME]",
+	  "print the table definition that matches the output, for a loader",
+	  "Print to standard output the table definition (or JSON schema) that matches\n"
+	  "exactly what fetch and convert write with the same --format, --columns and\n"
+	  "--media-dir: 'unique' is the primary key, 'time' a zone-aware timestamp where\n"
+	  "the database has one. The README shows how to load and merge a night's file.\n",
+	  "  waexport schema --dialect postgres | psql -d warehouse\n"
+	  "  waexport schema --dialect sqlite --columns unique,time,from,message\n"
+	  "  waexport schema --dialect jsonschema > line.schema.json\n" },
 };
 
 const size_t options_ncommands = sizeof(options_commands) / sizeof(options_commands[0]);
@@ -209,10 +238,21 @@ const struct options_command *options_find_command(const char *name)
 
 unsigned options_command_bit(enum command cmd)
 {
-	return cmd == CMD_FETCH ? OPTIONS_FETCH : cmd == CMD_CONVERT ? OPTIONS_CONVERT : 0;
+	for (size_t i = 0; i < options_ncommands; i++)
+		if (options_commands[i].cmd == cmd)
+			return options_commands[i].bit;
+	return 0;
+}
+
+const char *options_bits_name(unsigned bits)
+{
+	for (size_t i = 0; i < options_ncommands; i++)
+		if (options_commands[i].bit & bits)
+			return options_commands[i].name;
+	return "waexport";
 }
 
 const char *options_command_name(enum command cmd)
 {
-	return cmd == CMD_FETCH ? "fetch" : cmd == CMD_CONVERT ? "convert" : "waexport";
+	return options_bits_name(options_command_bit(cmd));
 }

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-enum command { CMD_NONE, CMD_FETCH, CMD_CONVERT, CMD_HELP, CMD_VERSION, CMD_MAN };
+enum command { CMD_NONE, CMD_FETCH, CMD_CONVERT, CMD_SCHEMA, CMD_HELP, CMD_VERSION, CMD_MAN };
 
 struct options {
 	enum command cmd;
@@ -47,6 +47,11 @@ struct options {
 	const char *lookback;
 	const char *metrics_file;
 	const char *media_dir;
+	const char *manifest;       /* --manifest PATH (fetch, convert) */
+
+	/* schema */
+	const char *dialect;
+	const char *table;          /* NULL: whatsapp_messages */
 
 	/* convert */
 	char **files;               /* owned (the array, not the strings) */
@@ -59,7 +64,8 @@ enum options_id {
 	OPT_COLUMNS, OPT_QUIET, OPT_PROGRESS, OPT_THREADS,
 	OPT_FROM, OPT_TO, OPT_URL, OPT_API_KEY_FILE, OPT_CACERT, OPT_CONCURRENCY, OPT_RETRIES,
 	OPT_TIMEOUT, OPT_SINCE, OPT_UNTIL, OPT_MAX_PAGES, OPT_SAVE_RAW,
-	OPT_STATE, OPT_LOOKBACK, OPT_METRICS_FILE, OPT_MEDIA_DIR,
+	OPT_STATE, OPT_LOOKBACK, OPT_METRICS_FILE, OPT_MEDIA_DIR, OPT_MANIFEST,
+	OPT_DIALECT, OPT_TABLE,
 	OPT_HELP, OPT_VERSION, OPT_HELP_MAN, OPT_API_KEY,
 	OPT_COUNT
 };
@@ -68,6 +74,8 @@ enum options_id {
 #define OPTIONS_FETCH   1u
 #define OPTIONS_CONVERT 2u
 #define OPTIONS_BOTH    (OPTIONS_FETCH | OPTIONS_CONVERT)
+#define OPTIONS_SCHEMA  4u
+#define OPTIONS_ALL     (OPTIONS_BOTH | OPTIONS_SCHEMA)
 
 enum options_kind {
 	OPTIONS_FLAG,   /* no value */
@@ -76,7 +84,9 @@ enum options_kind {
 };
 
 /* The sections of --help and of the man page, in their order. */
-enum options_group { GROUP_FETCH, GROUP_NIGHTLY, GROUP_OUTPUT, GROUP_GENERAL, GROUP_COUNT };
+enum options_group {
+	GROUP_FETCH, GROUP_NIGHTLY, GROUP_OUTPUT, GROUP_SCHEMA, GROUP_GENERAL, GROUP_COUNT
+};
 
 #define OPTIONS_REPEAT 1u /* may be given more than once (each value kept) */
 #define OPTIONS_HIDDEN 2u /* parsed, but not in --help, the man page or suggestions */
@@ -100,7 +110,7 @@ struct options_row {
 struct options_command {
 	enum command cmd;
 	const char *name;
-	unsigned bit;           /* OPTIONS_FETCH or OPTIONS_CONVERT */
+	unsigned bit;           /* OPTIONS_FETCH, OPTIONS_CONVERT or OPTIONS_SCHEMA */
 	const char *usage;      /* the synopsis after "waexport " */
 	const char *summary;    /* one line for the overview */
 	const char *about;      /* the paragraph under the usage line */
@@ -118,9 +128,11 @@ const struct options_row *options_find(const char *name, size_t len);
 const struct options_row *options_find_letter(char letter);
 /* The command of a name (exact), or NULL. */
 const struct options_command *options_find_command(const char *name);
-/* The command bit of cmd (0 for anything but fetch and convert). */
+/* The command bit of cmd (0 for anything but fetch, convert and schema). */
 unsigned options_command_bit(enum command cmd);
-/* "fetch" or "convert" (for messages). */
+/* The name of the first command in bits ("fetch", "convert", "schema"), for messages. */
+const char *options_bits_name(unsigned bits);
+/* "fetch", "convert" or "schema" (for messages). */
 const char *options_command_name(enum command cmd);
 
 #endif

@@ -179,6 +179,10 @@ static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct
 				return -1;
 		return 0;
 	}
+	/* The manifest's rows and time range of the file (SPEC §4.7). */
+	for (size_t m = 0; m < b->nmsg; m++)
+		if (pl->keep[m])
+			sink_count_row(pl->out, b->msg[m].r->ts_ok, b->msg[m].r->ts);
 	if (kept == b->formatted)
 		return emit(pl, b->rows.data, b->rows.len, b->deflated ? b : NULL, e);
 	/* Some rows were made for messages now dropped (rare: a page shift's repeats). */
@@ -375,6 +379,13 @@ const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
 
 	w->stats.sel = *select_stats(pl->select);
 	return &pl->stats;
+}
+
+int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx)
+{
+	if (pl->route)
+		return route_each_file(pl->route, fn, ctx);
+	return fn(ctx, pl->out, NULL);
 }
 
 size_t pipeline_files(const struct pipeline *pl)

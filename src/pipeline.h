@@ -91,6 +91,13 @@ int pipeline_commit(struct pipeline *pl, struct err *e);
 void pipeline_close(struct pipeline *pl);
 
 const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
+/*
+ * After pipeline_commit: fn for every file written, with its chat ({chat}
+ * outputs, else NULL), for the manifest. Stops at the first non-zero return.
+ */
+typedef int (*pipeline_file_fn)(void *ctx, const struct sink *file, const char *chat);
+int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx);
+
 size_t pipeline_files(const struct pipeline *pl);
 unsigned long long pipeline_bytes_out(const struct pipeline *pl);
 /* Output bytes made so far, before compression (the progress line). */

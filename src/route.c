@@ -5,9 +5,14 @@
 #include "split.h"
 #include "text.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The spool's prefix of every row: sort time, own time. */
+#define ROUTE_PREFIX (2 * sizeof(long long))
+#define ROUTE_NO_TS LLONG_MIN
 
 struct route {
 	struct route_opts o;
@@ -94,20 +99,27 @@ int route_add(struct route *rt, const struct record *r, const char *row, size_t 
 	      struct err *e)
 {
 	char name[16];
-	long long ts;
+	long long ts, own;
 
 	rt->made += len;
-	if (rt->o.chats)
-		return chat_of(rt, r, e) ||
-		       split_add(rt->split, rt->name.data, rt->name.len, row, len, e) ? -1 : 0;
-	/* Merge: each row behind its time; a row without one stays beside its neighbours. */
+	/*
+	 * Every spooled row is [sort time][own time][row]: the sort time merges
+	 * --to segments (a row without a time stays beside its neighbours), the
+	 * own time (ROUTE_NO_TS when none) is counted into the file's manifest
+	 * figures at commit.
+	 */
 	if (r->ts_ok)
 		rt->segment_ts = r->ts;
 	ts = rt->segment_ts;
-	snprintf(name, sizeof(name), "%u", rt->segment);
+	own = r->ts_ok ? r->ts : ROUTE_NO_TS;
 	rt->row.len = 0;
-	if (buf_add(&rt->row, &ts, sizeof(ts)) || buf_add(&rt->row, row, len))
+	if (buf_add(&rt->row, &ts, sizeof(ts)) || buf_add(&rt->row, &own, sizeof(own)) ||
+	    buf_add(&rt->row, row, len))
 		return err_nomem(e);
+	if (rt->o.chats)
+		return chat_of(rt, r, e) || split_add(rt->split, rt->name.data, rt->name.len,
+						     rt->row.data, rt->row.len, e) ? -1 : 0;
+	snprintf(name, sizeof(name), "%u", rt->segment);
 	return split_add(rt->split, name, strlen(name), rt->row.data, rt->row.len, e);
 }
 
@@ -142,9 +154,14 @@ static int add_file(struct route *rt, struct sink *f, struct err *e)
 	return 0;
 }
 
+/* A spooled row (see route_add) into its file, counted. */
 static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
 {
-	return sink_write(ctx, row, len, e);
+	long long own;
+
+	memcpy(&own, row + sizeof(long long), sizeof(own));
+	sink_count_row(ctx, own != ROUTE_NO_TS, own);
+	return sink_write(ctx, row + ROUTE_PREFIX, len - ROUTE_PREFIX, e);
 }
 
 static int commit_chats(struct route *rt, struct err *e)
@@ -218,7 +235,7 @@ static int merge_segments(struct route *rt, struct sink *f, struct err *e)
 		}
 		if (best == k)
 			break;
-		if (sink_write(f, row[best] + sizeof(t), len[best] - sizeof(t), e) ||
+		if (emit_row(f, row[best], len[best], e) ||
 		    advance(cur[best], &row[best], &len[best], e))
 			goto out;
 	}
@@ -265,6 +282,15 @@ void route_close(struct route *rt)
 	buf_free(&rt->name);
 	buf_free(&rt->row);
 	free(rt);
+}
+
+int route_each_file(const struct route *rt,
+		    int (*fn)(void *ctx, const struct sink *file, const char *chat), void *ctx)
+{
+	for (size_t i = 0; i < rt->nfiles; i++)
+		if (fn(ctx, rt->files[i], rt->o.chats ? split_chat(rt->split, i) : NULL))
+			return -1;
+	return 0;
 }
 
 size_t route_files(const struct route *rt)

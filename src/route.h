@@ -48,6 +48,10 @@ int route_commit(struct route *rt, struct err *e);
 /* Free; files not committed leave no trace. NULL is fine. */
 void route_close(struct route *rt);
 
+/* After route_commit: fn for every file, with its chat (NULL when merged). */
+int route_each_file(const struct route *rt,
+		    int (*fn)(void *ctx, const struct sink *file, const char *chat), void *ctx);
+
 size_t route_files(const struct route *rt);
 unsigned long long route_bytes_out(const struct route *rt);
 unsigned long long route_bytes_made(const struct route *rt);

@@ -1,11 +1,11 @@
 #include "run.h"
 #include "batch.h"
 #include "fetch.h"
-#include "metrics.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
 #include "progress.h"
+#include "report.h"
 #include "sink.h"
 #include "source.h"
 #include "tz.h"
@@ -44,8 +44,11 @@ struct run {
 	size_t ntargets;
 	struct sink *raw;            /* --save-raw */
 	char *raw_path;
+	struct pipeline **live;      /* each output's pipeline once (for the report) */
+	char *manifest_path;         /* --manifest, expanded */
 	unsigned long long bytes_in;
 	double started;
+	long long wall_started;      /* epoch seconds, for the manifest */
 };
 
 static int check_stop(struct run *r, struct err *e)
@@ -122,6 +125,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 	po->out.path = path;
 	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->out.level = o->gzip_level;
+	po->out.digest = o->manifest != NULL; /* SPEC §4.7: each file's SHA-256 as it is written */
 	po->late_format = o->cmd == CMD_FETCH;
 	po->quiet = o->quiet;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
@@ -140,7 +144,8 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 	int per_contact = outpath_uses(o->output, "{to}");
 
 	r->targets = calloc(n, sizeof(*r->targets));
-	if (!r->targets)
+	r->live = calloc(n, sizeof(*r->live));
+	if (!r->targets || !r->live)
 		return err_nomem(e);
 	r->ntargets = n;
 	for (size_t i = 0; i < n; i++) {
@@ -196,36 +201,32 @@ out:
 	return rc;
 }
 
-static void summary(struct run *r)
+/* The run's figures, for the summary, the metrics and the manifest. */
+static void gather(struct run *r, struct report *rp)
 {
-	struct run_totals t;
-	unsigned long long bytes;
-	char size[32];
-	double secs = progress_now() - r->started;
-	const char *path = r->targets[0].path;
-	size_t files = 0;
+	struct run_totals t = { 0 };
 
-	progress_clear(&r->progress);
-	if (r->opts->quiet)
-		return;
-	run_totals(r, &t, &bytes);
-	fprintf(stderr, "waexport: wrote %llu messages from %llu pages (%llu duplicates dropped, ",
-		t.messages, t.pages, t.duplicates);
-	if (r->opts->cmd == CMD_FETCH)
-		fprintf(stderr, "%llu retries, ", fetch_stats(r->fetch)->retries);
-	if (t.filtered)
-		fprintf(stderr, "%llu outside --since/--until, ", t.filtered);
-	if (r->opts->media_dir)
-		fprintf(stderr, "%llu media files saved, ", fetch_media_downloaded(r->fetch));
-	fprintf(stderr, "%llu warnings) to ", r->warn.count);
+	memset(rp, 0, sizeof(*rp));
+	rp->o = r->opts;
+	if (r->targets)
+		run_totals(r, &t, &rp->bytes);
+	rp->pages = t.pages;
+	rp->messages = t.messages;
+	rp->duplicates = t.duplicates;
+	rp->filtered = t.filtered;
+	rp->warnings = r->warn.count;
+	rp->seconds = progress_now() - r->started;
+	rp->started = r->wall_started;
+	rp->targets = (int)r->ntargets;
+	rp->path = r->targets ? r->targets[0].path : "-";
+	rp->pipelines = r->live;
 	for (size_t i = 0; i < r->ntargets; i++)
-		if (!r->targets[i].shared)
-			files += pipeline_files(r->targets[i].pipeline);
-	if (files > 1 || r->ntargets > 1)
-		fprintf(stderr, "%zu files (%s)", files, r->opts->output);
-	else
-		fprintf(stderr, "%s", strcmp(path, "-") ? path : "standard output");
-	fprintf(stderr, " (%s) in %.2f s\n", progress_bytes(bytes, size, sizeof(size)), secs);
+		if (!r->targets[i].shared) {
+			r->live[rp->npipelines++] = r->targets[i].pipeline;
+			rp->files += pipeline_files(r->targets[i].pipeline);
+		}
+	if (r->fetch)
+		fetch_report(r->fetch, rp);
 }
 
 static int commit_all(struct run *r, struct err *e)
@@ -235,6 +236,14 @@ static int commit_all(struct run *r, struct err *e)
 			return -1;
 	if (r->raw && sink_commit(r->raw, e))
 		return err_prefix(e, "--save-raw: ");
+	/* SPEC §4.7: the manifest after the outputs, before the state moves. */
+	if (r->manifest_path) {
+		struct report rp;
+
+		gather(r, &rp);
+		if (report_manifest(&rp, r->manifest_path, e))
+			return -1;
+	}
 	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
 	return r->fetch ? fetch_commit_state(r->fetch, e) : 0;
 }
@@ -276,6 +285,8 @@ static void close_outputs(struct run *r)
 	}
 	free(r->targets);
 	r->targets = NULL;
+	free(r->live);
+	r->live = NULL;
 	r->ntargets = 0;
 	sink_close(r->raw);
 	r->raw = NULL;
@@ -306,6 +317,7 @@ int run_execute(struct run *r, struct err *e)
 {
 	struct options *o = r->opts;
 	struct outpath_vars vars = { 0 };
+	struct report rp;
 	char today[11];
 	unsigned workers;
 
@@ -324,6 +336,8 @@ int run_execute(struct run *r, struct err *e)
 		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
+	if (o->manifest && report_manifest_path(o, vars, &r->manifest_path, e))
+		return -1;
 	for (;;) {
 		int got;
 
@@ -338,7 +352,9 @@ int run_execute(struct run *r, struct err *e)
 	}
 	if (check_stop(r, e) || commit_all(r, e))
 		return -1;
-	summary(r);
+	progress_clear(&r->progress);
+	gather(r, &rp);
+	report_summary(&rp);
 	return 0;
 }
 
@@ -348,6 +364,7 @@ void run_free(struct run *r)
 		return;
 	close_outputs(r);
 	fetch_free(r->fetch);
+	free(r->manifest_path);
 	pool_free(r->pool);
 	tz_free(r->tz);
 	free(r);
@@ -356,27 +373,10 @@ void run_free(struct run *r)
 /* SPEC §6: after every run, success or failure. */
 void run_write_metrics(struct run *r, int exit_code)
 {
-	struct run_totals t = { 0 };
-	unsigned long long bytes = 0;
-	struct metrics mt = { 0 };
-	struct err e = { .kind = ERR_NONE, .offset = -1 };
-	struct timespec now;
+	struct report rp;
 
-	if (r->targets)
-		run_totals(r, &t, &bytes);
-	clock_gettime(CLOCK_REALTIME, &now);
-	mt.from = r->opts->from;
-	mt.exit_code = exit_code;
-	mt.end_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-	mt.duration = progress_now() - r->started;
-	mt.messages = exit_code ? 0 : t.messages;
-	mt.pages = t.pages;
-	mt.retries = r->fetch ? fetch_stats(r->fetch)->retries : 0;
-	mt.duplicates = t.duplicates;
-	mt.warnings = r->warn.count;
-	mt.media = r->fetch ? fetch_media_downloaded(r->fetch) : 0;
-	if (metrics_write(r->opts->metrics_file, &mt, &e))
-		fprintf(stderr, "waexport: %s\n", e.msg);
+	gather(r, &rp);
+	report_metrics(&rp, exit_code);
 }
 
 struct run *run_new(struct options *opts, const volatile int *stop)
@@ -388,6 +388,7 @@ struct run *run_new(struct options *opts, const volatile int *stop)
 	r->opts = opts;
 	r->stop = stop;
 	r->started = progress_now();
+	r->wall_started = (long long)time(NULL);
 	warn_init(&r->warn, opts->quiet);
 	progress_init(&r->progress, opts->progress > 0 || (opts->progress < 0 && !opts->quiet &&
 							    isatty(STDERR_FILENO)));

@@ -1,5 +1,6 @@
 #include "sink.h"
 #include "buf.h"
+#include "digest.h"
 #include "fsutil.h"
 #include "gz.h"
 
@@ -35,6 +36,11 @@ struct sink {
 	struct buf pend;        /* bytes on their way to fd */
 	unsigned long long in, out, carried;
 	unsigned long long synced; /* writeback started up to here (file offset) */
+	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
+	unsigned char sha[DIGEST_LEN];
+	int have_sha;
+	char *given;            /* the path as given (the manifest's) */
+	struct sink_rows rows;
 };
 
 static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
@@ -69,6 +75,8 @@ static void start_writeback(struct sink *s)
 
 static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 {
+	if (s->md && digest_update(s->md, p, n))
+		return err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
 	if (fsutil_write_all(s->fd, p, n))
 		return io_error(s, errno ? errno : EIO, "write", e);
 	s->out += n;
@@ -184,6 +192,26 @@ static int carry_bytes(struct sink *s, int old, unsigned long long size, struct 
 	return 0;
 }
 
+/* The carried bytes into the digest (SPEC §4.7: the sum is of the whole file). */
+static int digest_carried(struct sink *s, int old, unsigned long long size, struct err *e)
+{
+	char tmp[64 * 1024];
+
+	for (unsigned long long done = 0; done < size;) {
+		size_t want = size - done < sizeof(tmp) ? (size_t)(size - done) : sizeof(tmp);
+		ssize_t r = pread(old, tmp, want, (off_t)done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return io_error(s, r ? errno : EIO, "reading the existing file", e);
+		if (digest_update(s->md, tmp, (size_t)r))
+			return err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
+		done += (unsigned long long)r;
+	}
+	return 0;
+}
+
 /* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
 static int carry_target(struct sink *s, struct err *e)
 {
@@ -198,7 +226,8 @@ static int carry_target(struct sink *s, struct err *e)
 		rc = 0;
 		goto out;
 	}
-	if (carry_bytes(s, old, (unsigned long long)st.st_size, e))
+	if (carry_bytes(s, old, (unsigned long long)st.st_size, e) ||
+	    (s->md && digest_carried(s, old, (unsigned long long)st.st_size, e)))
 		goto out;
 	s->carried = (unsigned long long)st.st_size;
 	s->appending = 1;
@@ -251,6 +280,10 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (!s)
 		return err_nomem(e);
 	s->fd = -1;
+	if (o->path && !(s->given = strdup(o->path)))
+		goto nomem;
+	if (o->digest && !(s->md = digest_new()))
+		goto nomem;
 	/* The level is checked before any file is made. */
 	if (o->gzip && gz_deflater_new(&s->z, o->level, e))
 		goto fail;
@@ -260,12 +293,12 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	} else if (open_target(s, o, e)) {
 		goto fail;
 	}
-	if (buf_reserve(&s->pend, OUT_BUF) || (s->z && gz_member_header(&s->pend))) {
-		err_nomem(e);
-		goto fail;
-	}
+	if (buf_reserve(&s->pend, OUT_BUF) || (s->z && gz_member_header(&s->pend)))
+		goto nomem;
 	*res = s;
 	return 0;
+nomem:
+	err_nomem(e);
 fail:
 	sink_close(s);
 	return -1;
@@ -305,6 +338,13 @@ int sink_finish(struct sink *s, struct err *e)
 		return 0;
 	if (drain(s, e))
 		goto fail;
+	if (s->md) {
+		if (digest_final(s->md, s->sha)) {
+			err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
+			goto fail;
+		}
+		s->have_sha = 1;
+	}
 	if (s->is_stdout) {
 		s->finished = s->committed = 1;
 		goto done;
@@ -369,8 +409,10 @@ void sink_close(struct sink *s)
 		close(s->fd);
 	if (s->tmp)
 		unlink(s->tmp);
+	digest_free(s->md);
 	free(s->tmp);
 	free(s->target);
+	free(s->given);
 	free(s);
 }
 
@@ -392,6 +434,36 @@ unsigned long long sink_bytes_out(const struct sink *s)
 unsigned long long sink_bytes_carried(const struct sink *s)
 {
 	return s->carried;
+}
+
+void sink_count_row(struct sink *s, int ts_ok, long long ts)
+{
+	s->rows.rows++;
+	if (!ts_ok)
+		return;
+	if (!s->rows.have_ts || ts < s->rows.ts_min)
+		s->rows.ts_min = ts;
+	if (!s->rows.have_ts || ts > s->rows.ts_max)
+		s->rows.ts_max = ts;
+	s->rows.have_ts = 1;
+}
+
+const struct sink_rows *sink_rows(const struct sink *s)
+{
+	return &s->rows;
+}
+
+int sink_sha256(const struct sink *s, unsigned char out[DIGEST_LEN])
+{
+	if (!s->have_sha)
+		return -1;
+	memcpy(out, s->sha, DIGEST_LEN);
+	return 0;
+}
+
+const char *sink_path(const struct sink *s)
+{
+	return s->given ? s->given : "-";
 }
 
 int sink_broken_pipe(const struct err *e)

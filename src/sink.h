@@ -22,6 +22,10 @@
  * a gzip output starts a new member after them. sink_appending tells the
  * caller to leave out what a file has once (CSV header, BOM).
  *
+ * With `digest`, the bytes are hashed (SHA-256, digest.h) on their way to
+ * the file descriptor; an appended file's carried bytes are read once more
+ * for it, since a shared extent or an in-kernel copy never passes through us.
+ *
  * The output owns its file descriptor (not stdout's), its buffers and its
  * temporary file; sink_close frees them all.
  */
@@ -38,6 +42,14 @@ struct sink_opts {
 	int gzip;
 	int level;        /* 1..9, with gzip */
 	int append;       /* keep a non-empty target's bytes and add after them */
+	int digest;       /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
+};
+
+/* The rows a file received, as its producer counted them (the manifest's figures). */
+struct sink_rows {
+	unsigned long long rows;
+	int have_ts;             /* some row had a valid timestamp */
+	long long ts_min, ts_max;
 };
 
 struct sink;
@@ -82,6 +94,17 @@ int sink_appending(const struct sink *s);
 unsigned long long sink_bytes_in(const struct sink *s);
 unsigned long long sink_bytes_out(const struct sink *s);
 unsigned long long sink_bytes_carried(const struct sink *s);
+
+/*
+ * Manifest figures. sink_count_row: the producer says a row went in (with
+ * its time when it has one). sink_sha256: after sink_finish, the SHA-256 of
+ * every byte of the file (the carried ones too) — -1 without opts.digest.
+ * sink_path: the path as given to sink_open.
+ */
+void sink_count_row(struct sink *s, int ts_ok, long long ts);
+const struct sink_rows *sink_rows(const struct sink *s);
+int sink_sha256(const struct sink *s, unsigned char out[32]);
+const char *sink_path(const struct sink *s);
 
 /* Was the error a reader closing our stdout (EPIPE)? */
 int sink_broken_pipe(const struct err *e);

@@ -78,20 +78,27 @@ static int shown(const struct options_row *r, unsigned bit)
 /* One section: its title, then its rows that the commands in bit take. */
 static int add_group(struct buf *out, enum options_group g, unsigned bit)
 {
-	int fetch_only = 1, any = 0;
+	unsigned only = OPTIONS_ALL;
+	int any = 0;
 
 	for (size_t i = 0; i < OPT_COUNT; i++) {
 		const struct options_row *r = &options_table[i];
 
 		if (r->group == g && shown(r, bit)) {
 			any = 1;
-			fetch_only &= r->commands == OPTIONS_FETCH;
+			only &= r->commands;
 		}
 	}
 	if (!any)
 		return 0;
-	if (buf_adds(out, "\n") || buf_adds(out, options_group_title[g]) ||
-	    buf_adds(out, bit == OPTIONS_BOTH && fetch_only ? " (fetch only):\n" : ":\n"))
+	/* In the overview, a section that one command alone takes says so. */
+	if (buf_adds(out, "\n") || buf_adds(out, options_group_title[g]))
+		return -1;
+	if (bit == OPTIONS_ALL && (only == OPTIONS_FETCH || only == OPTIONS_SCHEMA) &&
+	    (buf_adds(out, " (") || buf_adds(out, options_bits_name(only)) ||
+	     buf_adds(out, " only)")))
+		return -1;
+	if (buf_adds(out, ":\n"))
 		return -1;
 	for (size_t i = 0; i < OPT_COUNT; i++)
 		if (options_table[i].group == g && shown(&options_table[i], bit) &&
@@ -139,11 +146,11 @@ static int add_overview(struct buf *out)
 			return -1;
 	}
 	for (int g = 0; g < GROUP_COUNT; g++)
-		if (add_group(out, (enum options_group)g, OPTIONS_BOTH))
+		if (add_group(out, (enum options_group)g, OPTIONS_ALL))
 			return -1;
 	if (add_columns(out))
 		return -1;
-	return buf_adds(out, "\n'waexport fetch --help' and 'waexport convert --help' show one "
+	return buf_adds(out, "\n'waexport COMMAND --help' (fetch, convert, schema) shows one "
 			"command's options.\n") || buf_adds(out, key_note);
 }
 
@@ -252,7 +259,7 @@ int usage_man(struct buf *out)
 		if (buf_addc(out, '\n'))
 			return -1;
 		for (size_t i = 0; i < OPT_COUNT; i++)
-			if (options_table[i].group == (enum options_group)g && shown(&options_table[i], OPTIONS_BOTH) &&
+			if (options_table[i].group == (enum options_group)g && shown(&options_table[i], OPTIONS_ALL) &&
 			    add_man_row(out, &options_table[i]))
 				return -1;
 	}

@@ -1,5 +1,5 @@
 /*
- * The parts of a row both formats share: the column table, and each
+ * The parts of a row both formats share: the column names (columns.h), and each
  * record's decoded time, codes and labels (SPEC §4.1, §4.3).
  */
 #include "writer.h"
@@ -10,25 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const column_names[COL_COUNT] = {
-	[COL_UNIQUE] = "unique",
-	[COL_TIMESTAMP] = "timestamp",
-	[COL_TIME] = "time",
-	[COL_DIRECTION] = "direction",
-	[COL_DIRECTION_CODE] = "direction_code",
-	[COL_FROM] = "from",
-	[COL_TO] = "to",
-	[COL_TYPE] = "type",
-	[COL_STATE] = "state",
-	[COL_STATE_CODE] = "state_code",
-	[COL_REASON] = "reason",
-	[COL_MESSAGE] = "message",
-	[COL_MEDIA_FILE] = "media_file",
-};
-
 const char *writer_column_name(enum column c)
 {
-	return column_names[c];
+	return column_info(c)->name;
 }
 
 void writer_default_columns(struct writer_opts *opts, int with_media)
@@ -50,14 +34,10 @@ int writer_parse_columns(struct writer_opts *opts, const char *list, struct err 
 
 		if (!n)
 			return err_set(e, ERR_USAGE, "--columns: empty column name in '%s'", list);
-		for (int c = 0; c < COL_COUNT; c++)
-			if (strlen(column_names[c]) == n && !memcmp(p, column_names[c], n))
-				found = c;
+		found = column_find(p, n);
 		if (found < 0)
-			return err_set(e, ERR_USAGE,
-				       "--columns: unknown column '%.*s'; the columns are unique, timestamp, "
-				       "time, direction, direction_code, from, to, type, state, state_code, "
-				       "reason, message, media_file", (int)n, p);
+			return err_set(e, ERR_USAGE, "--columns: unknown column '%.*s'; the columns are %s",
+				       (int)n, p, column_list());
 		for (size_t i = 0; i < opts->ncolumns; i++)
 			if (opts->columns[i] == (enum column)found)
 				return err_set(e, ERR_USAGE, "--columns: '%.*s' is named twice", (int)n, p);

@@ -10,28 +10,11 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "columns.h"
 #include "err.h"
 #include "record.h"
 #include "tz.h"
 #include "warn.h"
-
-/* SPEC §4.1 columns, in their default order. */
-enum column {
-	COL_UNIQUE,
-	COL_TIMESTAMP,
-	COL_TIME,
-	COL_DIRECTION,
-	COL_DIRECTION_CODE,
-	COL_FROM,
-	COL_TO,
-	COL_TYPE,
-	COL_STATE,
-	COL_STATE_CODE,
-	COL_REASON,
-	COL_MESSAGE,
-	COL_MEDIA_FILE,
-	COL_COUNT
-};
 
 enum writer_format { WRITER_CSV, WRITER_NDJSON };
 

@@ -391,7 +391,7 @@ static void test_help_and_version(void **state)
 	done(p);
 	usage_error("no command", NULL);
 	usage_error("--output goes after the command", "-o", "x.csv", NULL);
-	usage_error("the commands are fetch and convert", "export", NULL);
+	usage_error("the commands are fetch, convert and schema", "export", NULL);
 	usage_error("unknown command 'fecth'", "help", "fecth", NULL);
 	p = ok("--help", "fetch", NULL);
 	assert_int_equal(p->o.help_for, CMD_FETCH);

@@ -1,0 +1,222 @@
+#include "manifest.h"
+#include "buf.h"
+#include "cli.h"
+#include "digest.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int merge_file(struct manifest_file *f, const struct sink *file, struct err *e)
+{
+	const struct sink_rows *r = sink_rows(file);
+	unsigned char sum[DIGEST_LEN];
+
+	if (sink_sha256(file, sum))
+		return err_set(e, ERR_SOFTWARE, "%s: no checksum for the manifest", f->path);
+	digest_hex(sum, f->sha256);
+	f->rows_added = r->rows;
+	f->rows += r->rows;
+	f->bytes = sink_bytes_carried(file) + sink_bytes_out(file);
+	if (r->have_ts) {
+		if (!f->have_ts || r->ts_min < f->ts_min)
+			f->ts_min = r->ts_min;
+		if (!f->have_ts || r->ts_max > f->ts_max)
+			f->ts_max = r->ts_max;
+		f->have_ts = 1;
+	}
+	return 0;
+}
+
+int manifest_add(struct manifest *m, const struct sink *file, const char *chat, struct err *e)
+{
+	struct manifest_file *grown = realloc(m->files, (m->nfiles + 1) * sizeof(*grown));
+	struct manifest_file *f;
+
+	if (!grown)
+		return err_nomem(e);
+	m->files = grown;
+	f = &m->files[m->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(sink_path(file));
+	f->chat = chat ? strdup(chat) : NULL;
+	if (!f->path || (chat && !f->chat)) {
+		free(f->path);
+		free(f->chat);
+		return err_nomem(e);
+	}
+	m->nfiles++;
+	/* SPEC §4.4's add-after rule: rows, bytes and sum describe the whole file. */
+	f->appended = sink_appending(file);
+	if (f->appended && manifest_scan(f->path, sink_bytes_carried(file), m->ndjson, m->gzip, f, e))
+		return -1;
+	return merge_file(f, file, e);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static int addf(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int addf(struct buf *out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(out, (size_t)n + 1))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(out->data + out->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	out->len += (size_t)n;
+	return 0;
+}
+
+/* A JSON string (RFC 8259 §7), or null for NULL. */
+static int add_str(struct buf *out, const char *s)
+{
+	if (!s)
+		return buf_adds(out, "null");
+	if (buf_addc(out, '"'))
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int rc = *p == '"' || *p == '\\' ? addf(out, "\\%c", *p) :
+			 *p < 0x20 ? addf(out, "\\u%04x", *p) : buf_addc(out, (char)*p);
+
+		if (rc)
+			return -1;
+	}
+	return buf_addc(out, '"');
+}
+
+static int add_time(struct buf *out, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[32];
+
+	if (!gmtime_r(&tt, &tm) || !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return buf_adds(out, "null");
+	return add_str(out, s);
+}
+
+static int add_opt_int(struct buf *out, int have, long long v)
+{
+	return have ? addf(out, "%lld", v) : buf_adds(out, "null");
+}
+
+static int add_file(struct buf *out, const struct manifest_file *f, int last)
+{
+	if (buf_adds(out, "    {\"path\": ") || add_str(out, f->path) ||
+	    addf(out, ", \"rows\": %llu, \"bytes\": %llu, \"sha256\": \"%s\", \"first_timestamp\": ",
+		 f->rows, f->bytes, f->sha256) ||
+	    add_opt_int(out, f->have_ts, f->ts_min) || buf_adds(out, ", \"last_timestamp\": ") ||
+	    add_opt_int(out, f->have_ts, f->ts_max) || buf_adds(out, ", \"chat\": ") ||
+	    add_str(out, f->chat) || addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
+		return -1;
+	if (f->appended && addf(out, ", \"rows_added\": %llu", f->rows_added))
+		return -1;
+	return buf_adds(out, last ? "}\n" : "},\n");
+}
+
+static int render(struct buf *out, const struct manifest *m, const struct manifest_run *r)
+{
+	if (addf(out, "{\n  \"tool\": \"waexport\",\n  \"version\": \"%s\",\n  \"command\": ",
+		 WAEXPORT_VERSION) || add_str(out, r->command) || buf_adds(out, ",\n  \"from\": ") ||
+	    add_str(out, r->from) || buf_adds(out, ",\n  \"to\": ["))
+		return -1;
+	for (size_t i = 0; i < r->nto; i++)
+		if ((i && buf_adds(out, ", ")) || add_str(out, r->to[i]))
+			return -1;
+	if (buf_adds(out, "],\n  \"started\": ") || add_time(out, r->started) ||
+	    buf_adds(out, ",\n  \"finished\": ") || add_time(out, r->finished) ||
+	    buf_adds(out, ",\n  \"format\": ") || add_str(out, r->format) ||
+	    addf(out, ",\n  \"gzip\": %s,\n  \"tz\": ", r->gzip ? "true" : "false") ||
+	    add_str(out, r->tz) ||
+	    addf(out, ",\n  \"messages_written\": %llu,\n  \"pages_fetched\": %llu,\n"
+		 "  \"duplicates_dropped\": %llu,\n  \"retries\": %llu,\n  \"warnings\": %llu,\n"
+		 "  \"media\": {\"downloaded\": %llu, \"present\": %llu, \"failed\": %llu},\n"
+		 "  \"checkpoint_before\": ", r->messages, r->pages, r->duplicates, r->retries,
+		 r->warnings, r->media_downloaded, r->media_present, r->media_failed) ||
+	    add_opt_int(out, r->have_before, r->checkpoint_before) ||
+	    buf_adds(out, ",\n  \"checkpoint_after\": ") ||
+	    add_opt_int(out, r->have_after, r->checkpoint_after) ||
+	    buf_adds(out, ",\n  \"files\": [\n"))
+		return -1;
+	for (size_t i = 0; i < m->nfiles; i++)
+		if (add_file(out, &m->files[i], i + 1 == m->nfiles))
+			return -1;
+	return buf_adds(out, "  ]\n}\n");
+}
+
+/* Atomically: a temporary file beside path, 0600, fsync, rename, the directory synced. */
+static int replace_file(const char *path, const struct buf *text, struct err *e)
+{
+	char *tmp = NULL;
+	int fd = fsutil_temp_beside(path, &tmp), rc = -1;
+
+	if (fd < 0)
+		return err_set(e, ERR_CANTCREAT, "--manifest %s: cannot create a file in its "
+			       "directory: %s", path, strerror(errno));
+	if (fchmod(fd, 0600) || fsutil_write_all(fd, text->data, text->len) || fsync(fd)) {
+		err_set(e, ERR_IO, "--manifest %s: write failed: %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if (close(fd)) {
+		err_set(e, ERR_IO, "--manifest %s: close failed: %s", path, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path)) {
+		err_set(e, ERR_CANTCREAT, "--manifest %s: cannot rename into place: %s", path,
+			strerror(errno));
+		goto out;
+	}
+	fsutil_sync_dir(path);
+	rc = 0;
+out:
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int manifest_write(const struct manifest *m, const char *path, const struct manifest_run *run,
+		   struct err *e)
+{
+	struct buf text = BUF_INIT;
+	int rc;
+
+	rc = render(&text, m, run) ? err_nomem(e) : replace_file(path, &text, e);
+	buf_free(&text);
+	return rc;
+}
+
+void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->nfiles; i++) {
+		free(m->files[i].path);
+		free(m->files[i].chat);
+	}
+	free(m->files);
+	m->files = NULL;
+	m->nfiles = 0;
+}
+
+void manifest_check_age(struct warn *w, const char *who, long long checkpoint, long long now)
+{
+	long long days = (now - checkpoint) / 86400;
+
+	if (now - checkpoint <= MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL)
+		return;
+	warn_note(w, "%scheckpoint is %lld days old: the API keeps messages for one year, so "
+		  "messages older than that may be deleted before they were exported; run the "
+		  "export now, and check why the nightly job stopped", who, days);
+}

@@ -1,0 +1,55 @@
+#include "probe.h"
+#include "batch.h"
+
+#include <string.h>
+
+struct probe {
+	const char *first;
+	size_t len;
+	int grew;
+};
+
+/* Page 1 through the page stage like every page (a batch of one, on this thread). */
+static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	static const struct batch_opts parse_only = { .format = 0 };
+	struct probe *p = ctx;
+	struct batch *b = NULL;
+	const struct field *u;
+	int rc = -1;
+
+	(void)page_no;
+	if (batch_new(&b, &parse_only, e) || batch_add(b, body, len, "page 1", e))
+		goto out;
+	batch_map(NULL, b);
+	if (b->parsed < b->n) {
+		*e = b->err;
+		goto out;
+	}
+	p->grew = 0;
+	if (b->nmsg) {
+		u = &b->msg[0].r->f[REC_UNIQUE];
+		p->grew = u->kind != FIELD_STRING || u->len != p->len || memcmp(u->p, p->first, u->len);
+	}
+	rc = WALK_END;
+out:
+	batch_free(b);
+	return rc;
+}
+
+int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t,
+		   const char *first, size_t len, struct walk_stats *stats, struct err *e)
+{
+	struct walk_opts wo = *walk;
+	struct walk_stats st = { 0 };
+	struct probe p = { first, len, 0 };
+
+	wo.concurrency = 1;
+	wo.max_pages = 1;
+	wo.slow_start = 0;
+	if (walk_run(&wo, t, on_probe, &p, &st, e))
+		return -1;
+	stats->requests += st.requests;
+	stats->retries += st.retries;
+	return p.grew;
+}

@@ -1,0 +1,117 @@
+#include "report.h"
+#include "manifest.h"
+#include "metrics.h"
+#include "progress.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void report_summary(const struct report *rp)
+{
+	const struct options *o = rp->o;
+	char size[32];
+
+	if (o->quiet)
+		return;
+	fprintf(stderr, "waexport: wrote %llu messages from %llu pages (%llu duplicates dropped, ",
+		rp->messages, rp->pages, rp->duplicates);
+	if (o->cmd == CMD_FETCH)
+		fprintf(stderr, "%llu retries, ", rp->retries);
+	if (rp->filtered)
+		fprintf(stderr, "%llu outside --since/--until, ", rp->filtered);
+	if (o->media_dir)
+		fprintf(stderr, "%llu media files saved, ", rp->media_downloaded);
+	fprintf(stderr, "%llu warnings) to ", rp->warnings);
+	if (rp->files > 1 || rp->targets > 1)
+		fprintf(stderr, "%zu files (%s)", rp->files, o->output);
+	else
+		fprintf(stderr, "%s", strcmp(rp->path, "-") ? rp->path : "standard output");
+	fprintf(stderr, " (%s) in %.2f s\n", progress_bytes(rp->bytes, size, sizeof(size)),
+		rp->seconds);
+}
+
+/* SPEC §6: after every run, success or failure. */
+void report_metrics(const struct report *rp, int exit_code)
+{
+	struct metrics mt = { 0 };
+	struct err e = { .kind = ERR_NONE, .offset = -1 };
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	mt.from = rp->o->from;
+	mt.exit_code = exit_code;
+	mt.end_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	mt.duration = rp->seconds;
+	mt.messages = exit_code ? 0 : rp->messages;
+	mt.pages = rp->pages;
+	mt.retries = rp->retries;
+	mt.duplicates = rp->duplicates;
+	mt.warnings = rp->warnings;
+	mt.media = rp->media_downloaded;
+	if (metrics_write(rp->o->metrics_file, &mt, &e))
+		fprintf(stderr, "waexport: %s\n", e.msg);
+}
+
+int report_manifest_path(const struct options *o, struct outpath_vars vars, char **path,
+			 struct err *e)
+{
+	vars.to = o->cmd == CMD_FETCH && o->nto == 1 ? o->to[0] : NULL;
+	vars.keep_chat = 0;
+	if (outpath_uses(o->manifest, "{chat}") || (outpath_uses(o->manifest, "{to}") && o->nto > 1))
+		return err_set(e, ERR_USAGE, "--manifest %s: one manifest describes every file of a "
+			       "run; {chat} (and {to} with several --to) have no single value there",
+			       o->manifest);
+	if (outpath_expand(o->manifest, &vars, path, e))
+		return err_prefix(e, "--manifest: ");
+	return 0;
+}
+
+static int add_file(void *ctx, const struct sink *file, const char *chat)
+{
+	void **pair = ctx;
+
+	return manifest_add(pair[0], file, chat, pair[1]);
+}
+
+int report_manifest(const struct report *rp, const char *path, struct err *e)
+{
+	const struct options *o = rp->o;
+	struct manifest m = { 0 };
+	struct manifest_run mr = { 0 };
+	void *pair[2] = { &m, e };
+	int ndjson = 0, gz = 0, rc = -1;
+
+	if (strcmp(rp->path, "-"))
+		outpath_infer(rp->path, &ndjson, &gz);
+	m.ndjson = o->format ? !strcmp(o->format, "ndjson") : ndjson;
+	m.gzip = o->gzip >= 0 ? o->gzip : gz;
+	for (size_t i = 0; i < rp->npipelines; i++)
+		if (pipeline_each_file(rp->pipelines[i], add_file, pair))
+			goto out;
+	mr.command = o->cmd == CMD_FETCH ? "fetch" : "convert";
+	mr.from = o->cmd == CMD_FETCH ? o->from : NULL;
+	mr.to = o->cmd == CMD_FETCH ? o->to : NULL;
+	mr.nto = o->cmd == CMD_FETCH ? o->nto : 0;
+	mr.started = rp->started;
+	mr.finished = (long long)time(NULL);
+	mr.format = m.ndjson ? "ndjson" : "csv";
+	mr.gzip = m.gzip;
+	mr.tz = o->tz;
+	mr.messages = rp->messages;
+	mr.pages = rp->pages;
+	mr.duplicates = rp->duplicates;
+	mr.retries = rp->retries;
+	mr.warnings = rp->warnings;
+	mr.media_downloaded = rp->media_downloaded;
+	mr.media_present = rp->media_present;
+	mr.media_failed = rp->media_failed;
+	mr.have_before = rp->have_before;
+	mr.checkpoint_before = rp->checkpoint_before;
+	mr.have_after = rp->have_after;
+	mr.checkpoint_after = rp->checkpoint_after;
+	rc = manifest_write(&m, path, &mr, e);
+out:
+	manifest_free(&m);
+	return rc;
+}

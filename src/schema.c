@@ -1,0 +1,168 @@
+#include "schema.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int addf(struct buf *out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(out, (size_t)n + 1))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(out->data + out->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	out->len += (size_t)n;
+	return 0;
+}
+
+/*
+ * A name that needs no quoting in any dialect, so it can be pasted into a
+ * command line and into every loader's syntax: [A-Za-z_][A-Za-z0-9_]*, with
+ * at most one '.' between two such parts (schema.table).
+ */
+static int plain_name(const char *s)
+{
+	int dots = 0, start = 1;
+
+	for (const char *p = s; *p; p++) {
+		int alpha = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '_';
+
+		if (*p == '.') {
+			if (start || ++dots > 1)
+				return 0;
+			start = 1;
+		} else if (alpha || (!start && *p >= '0' && *p <= '9')) {
+			start = 0;
+		} else {
+			return 0;
+		}
+	}
+	return *s && !start && strlen(s) <= 128;
+}
+
+static int has_unique(const struct writer_opts *w)
+{
+	for (size_t i = 0; i < w->ncolumns; i++)
+		if (w->columns[i] == COL_UNIQUE)
+			return 1;
+	return 0;
+}
+
+/*
+ * SQL: every column name quoted (unique, from, to, time and type are
+ * keywords somewhere); `unique` the primary key, or ClickHouse's sorting key
+ * of a ReplacingMergeTree, whose merges keep the last row inserted per key.
+ */
+static int render_sql(struct buf *out, const struct schema_opts *o, const char *table)
+{
+	const struct writer_opts *w = o->writer;
+	int ch = o->dialect == DIALECT_CLICKHOUSE, pk = has_unique(w);
+	char q = ch ? '`' : '"';
+
+	if (addf(out, "CREATE TABLE IF NOT EXISTS %s (\n", table))
+		return -1;
+	for (size_t i = 0; i < w->ncolumns; i++) {
+		const struct column_info *c = column_info(w->columns[i]);
+		const char *type = c->type[o->dialect];
+		int key = w->columns[i] == COL_UNIQUE;
+		const char *end = i + 1 < w->ncolumns ? "," : "";
+
+		if (ch && c->nullable && addf(out, "    %c%s%c Nullable(%s)%s\n", q, c->name, q, type,
+					      end))
+			return -1;
+		if ((!ch || !c->nullable) &&
+		    addf(out, "    %c%s%c %s%s%s\n", q, c->name, q, type,
+			 key && !ch ? " PRIMARY KEY" : !c->nullable && !ch ? " NOT NULL" : "", end))
+			return -1;
+	}
+	if (ch)
+		return addf(out, ")\nENGINE = ReplacingMergeTree\nORDER BY %s;\n",
+			    pk ? "`unique`" : "tuple()");
+	return addf(out, ");\n");
+}
+
+/* The field list of `bq load --schema` (a JSON array). */
+static int render_bigquery(struct buf *out, const struct writer_opts *w)
+{
+	if (addf(out, "["))
+		return -1;
+	for (size_t i = 0; i < w->ncolumns; i++) {
+		const struct column_info *c = column_info(w->columns[i]);
+
+		if (addf(out, "%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"mode\": \"%s\"}",
+			 i ? "," : "", c->name, c->type[DIALECT_BIGQUERY],
+			 c->nullable ? "NULLABLE" : "REQUIRED"))
+			return -1;
+	}
+	return addf(out, "\n]\n");
+}
+
+/* One property of an NDJSON line: its JSON type, null where the writer may write null. */
+static int json_property(struct buf *out, enum column col, int last)
+{
+	const struct column_info *c = column_info(col);
+	const char *extra = "";
+
+	if (col == COL_TIME)
+		extra = ", \"format\": \"date-time\"";
+	else if (col == COL_DIRECTION)
+		extra = ", \"enum\": [\"incoming\", \"outgoing\", \"unknown\"]";
+	if (col == COL_TIMESTAMP) /* SPEC §4.1: a non-numeric timestamp keeps its raw text */
+		return addf(out, "    \"%s\": {\"type\": [\"integer\", \"string\", \"null\"]}%s\n",
+			    c->name, last ? "" : ",");
+	if (c->nullable)
+		return addf(out, "    \"%s\": {\"type\": [\"%s\", \"null\"]%s}%s\n", c->name,
+			    c->json_type, extra, last ? "" : ",");
+	return addf(out, "    \"%s\": {\"type\": \"%s\"%s}%s\n", c->name, c->json_type, extra,
+		    last ? "" : ",");
+}
+
+/* JSON Schema 2020-12 of one line: every selected key present; extras allowed when written. */
+static int render_jsonschema(struct buf *out, const struct writer_opts *w, const char *table)
+{
+	if (addf(out, "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n"
+		 "  \"title\": \"%s\",\n  \"description\": \"One line of waexport NDJSON output "
+		 "(SPEC 4.1)\",\n  \"type\": \"object\",\n  \"properties\": {\n", table))
+		return -1;
+	for (size_t i = 0; i < w->ncolumns; i++)
+		if (json_property(out, w->columns[i], i + 1 == w->ncolumns))
+			return -1;
+	if (addf(out, "  },\n  \"required\": ["))
+		return -1;
+	for (size_t i = 0; i < w->ncolumns; i++)
+		if (addf(out, "%s\"%s\"", i ? ", " : "", column_info(w->columns[i])->name))
+			return -1;
+	return addf(out, "],\n  \"additionalProperties\": %s\n}\n", w->extras ? "true" : "false");
+}
+
+int schema_render(struct buf *out, const struct schema_opts *o, struct err *e)
+{
+	const char *table = o->table ? o->table : SCHEMA_DEFAULT_TABLE;
+	int rc;
+
+	if (!plain_name(table))
+		return err_set(e, ERR_USAGE, "--table '%s': expected a plain name such as "
+			       "whatsapp_messages or raw.whatsapp_messages (letters, digits, _; "
+			       "not starting with a digit)", table);
+	if (o->dialect == DIALECT_JSONSCHEMA && o->writer->format != WRITER_NDJSON)
+		return err_set(e, ERR_USAGE, "--dialect jsonschema describes one NDJSON line; "
+			       "it goes with --format ndjson (or no --format)");
+	switch (o->dialect) {
+	case DIALECT_BIGQUERY:
+		rc = render_bigquery(out, o->writer);
+		break;
+	case DIALECT_JSONSCHEMA:
+		rc = render_jsonschema(out, o->writer, table);
+		break;
+	default:
+		rc = render_sql(out, o, table);
+		break;
+	}
+	return rc ? err_nomem(e) : 0;
+}
