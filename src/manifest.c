@@ -15,7 +15,7 @@
 
 static int merge_file(struct manifest_file *f, const struct sink *file, struct err *e)
 {
-	const struct sink_rows *r = sink_rows(file);
+	const struct sink_rows *r = &sink_figures(file)->rows;
 	unsigned char sum[DIGEST_LEN];
 
 	if (sink_sha256(file, sum))
@@ -23,7 +23,7 @@ static int merge_file(struct manifest_file *f, const struct sink *file, struct e
 	digest_hex(sum, f->sha256);
 	f->rows_added = r->rows;
 	f->rows += r->rows;
-	f->bytes = sink_bytes_carried(file) + sink_bytes_out(file);
+	f->bytes = sink_figures(file)->carried + sink_figures(file)->out;
 	if (r->have_ts) {
 		if (!f->have_ts || r->ts_min < f->ts_min)
 			f->ts_min = r->ts_min;
@@ -44,7 +44,7 @@ int manifest_add(struct manifest *m, const struct sink *file, const char *chat, 
 	m->files = grown;
 	f = &m->files[m->nfiles];
 	memset(f, 0, sizeof(*f));
-	f->path = strdup(sink_path(file));
+	f->path = strdup(sink_figures(file)->path);
 	f->chat = chat ? strdup(chat) : NULL;
 	if (!f->path || (chat && !f->chat)) {
 		free(f->path);
@@ -53,8 +53,8 @@ int manifest_add(struct manifest *m, const struct sink *file, const char *chat, 
 	}
 	m->nfiles++;
 	/* SPEC §4.4's add-after rule: rows, bytes and sum describe the whole file. */
-	f->appended = sink_appending(file);
-	if (f->appended && manifest_scan(f->path, sink_bytes_carried(file), m->ndjson, m->gzip, f, e))
+	f->appended = sink_figures(file)->appending;
+	if (f->appended && manifest_scan(f->path, sink_figures(file)->carried, m->ndjson, m->gzip, f, e))
 		return -1;
 	return merge_file(f, file, e);
 }

@@ -48,7 +48,7 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 	}
 	if (sink_open(&pl->out, &o->out, e))
 		return -1;
-	if (!sink_appending(pl->out) && pl->head.len &&
+	if (!sink_figures(pl->out)->appending && pl->head.len &&
 	    sink_write(pl->out, pl->head.data, pl->head.len, e))
 		return -1;
 	if (o->order != ORDER_OLDEST)
@@ -395,7 +395,7 @@ size_t pipeline_files(const struct pipeline *pl)
 
 unsigned long long pipeline_bytes_out(const struct pipeline *pl)
 {
-	return pl->route ? route_bytes_out(pl->route) : sink_bytes_out(pl->out);
+	return pl->route ? route_bytes_out(pl->route) : sink_figures(pl->out)->out;
 }
 
 unsigned long long pipeline_bytes_made(const struct pipeline *pl)

@@ -136,7 +136,7 @@ static int open_file(struct route *rt, const char *path, struct sink **f, struct
 	oo.path = path;
 	if (sink_open(f, &oo, e))
 		return -1;
-	if (!sink_appending(*f) && rt->head->len && sink_write(*f, rt->head->data, rt->head->len, e))
+	if (!sink_figures(*f)->appending && rt->head->len && sink_write(*f, rt->head->data, rt->head->len, e))
 		return -1;
 	return 0;
 }
@@ -185,7 +185,7 @@ static int commit_chats(struct route *rt, struct err *e)
 			return -1;
 		if (split_read_chat(rt->split, i, rt->o.oldest, emit_row, f, e) || sink_finish(f, e))
 			return -1;
-		rt->bytes_out += sink_bytes_out(f);
+		rt->bytes_out += sink_figures(f)->out;
 	}
 	return 0;
 }
@@ -256,7 +256,7 @@ static int commit_merge(struct route *rt, struct err *e)
 	if (open_file(rt, rt->o.path, &f, e) || add_file(rt, f, e) ||
 	    merge_segments(rt, f, e) || sink_finish(f, e))
 		return -1;
-	rt->bytes_out += sink_bytes_out(f);
+	rt->bytes_out += sink_figures(f)->out;
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "sink.h"
+#include "carry.h"
 #include "buf.h"
 #include "digest.h"
 #include "fsutil.h"
@@ -6,11 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,7 +24,6 @@ struct sink {
 	int fd;
 	int is_stdout;
 	int in_place;           /* writing the target itself (not a regular file) */
-	int appending;          /* the target's bytes were carried over */
 	int finished, committed;
 	char *target;           /* final path */
 	char *tmp;              /* temporary path, NULL when none */
@@ -34,13 +32,12 @@ struct sink {
 	uint32_t crc;           /* gzip: CRC-32 of the member's input so far */
 	unsigned long long isize;
 	struct buf pend;        /* bytes on their way to fd */
-	unsigned long long in, out, carried;
+	struct sink_figures fig;
 	unsigned long long synced; /* writeback started up to here (file offset) */
 	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
 	unsigned char sha[DIGEST_LEN];
 	int have_sha;
 	char *given;            /* the path as given (the manifest's) */
-	struct sink_rows rows;
 };
 
 static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
@@ -64,7 +61,7 @@ static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
  */
 static void start_writeback(struct sink *s)
 {
-	unsigned long long end = s->carried + s->out;
+	unsigned long long end = s->fig.carried + s->fig.out;
 
 	if (s->is_stdout || s->in_place || end - s->synced < WRITEBACK_STEP)
 		return;
@@ -79,7 +76,7 @@ static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 		return err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
 	if (fsutil_write_all(s->fd, p, n))
 		return io_error(s, errno ? errno : EIO, "write", e);
-	s->out += n;
+	s->fig.out += n;
 	start_writeback(s);
 	return 0;
 }
@@ -106,7 +103,7 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 {
 	const char *c = p;
 
-	s->in += n;
+	s->fig.in += n;
 	if (!s->z)
 		return emit(s, p, n, e);
 	s->crc = gz_crc(s->crc, p, n);
@@ -151,65 +148,13 @@ int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc
 		return -1;
 	s->crc = gz_crc_combine(s->crc, crc, raw_len);
 	s->isize += raw_len;
-	s->in += raw_len;
+	s->fig.in += raw_len;
 	return 0;
 }
 
-/*
- * The target's bytes into the temporary file, whose offset ends after them.
- * FICLONE shares the extents (btrfs, XFS: nothing is copied);
- * copy_file_range keeps the copy in the kernel; read and write otherwise.
- */
-static int carry_bytes(struct sink *s, int old, unsigned long long size, struct err *e)
+static int digest_fn(void *ctx, const void *p, size_t n)
 {
-	unsigned long long done = 0;
-	char tmp[64 * 1024];
-
-	if (ioctl(s->fd, FICLONE, old) == 0)
-		return lseek(s->fd, 0, SEEK_END) < 0 ? io_error(s, errno, "seek", e) : 0;
-	while (done < size) {
-		loff_t off = (loff_t)done;
-		ssize_t n = copy_file_range(old, &off, s->fd, NULL, size - done, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* not offered here (EXDEV, ENOSYS, EINVAL...): read and write the rest */
-		done += (unsigned long long)n;
-	}
-	while (done < size) {
-		size_t want = size - done < sizeof(tmp) ? (size_t)(size - done) : sizeof(tmp);
-		ssize_t r = pread(old, tmp, want, (off_t)done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return io_error(s, r ? errno : EIO, "reading the existing file", e);
-		if (fsutil_write_all(s->fd, tmp, (size_t)r))
-			return io_error(s, errno, "copying the existing file", e);
-		done += (unsigned long long)r;
-	}
-	return 0;
-}
-
-/* The carried bytes into the digest (SPEC §4.7: the sum is of the whole file). */
-static int digest_carried(struct sink *s, int old, unsigned long long size, struct err *e)
-{
-	char tmp[64 * 1024];
-
-	for (unsigned long long done = 0; done < size;) {
-		size_t want = size - done < sizeof(tmp) ? (size_t)(size - done) : sizeof(tmp);
-		ssize_t r = pread(old, tmp, want, (off_t)done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return io_error(s, r ? errno : EIO, "reading the existing file", e);
-		if (digest_update(s->md, tmp, (size_t)r))
-			return err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
-		done += (unsigned long long)r;
-	}
-	return 0;
+	return digest_update(ctx, p, n);
 }
 
 /* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
@@ -226,11 +171,17 @@ static int carry_target(struct sink *s, struct err *e)
 		rc = 0;
 		goto out;
 	}
-	if (carry_bytes(s, old, (unsigned long long)st.st_size, e) ||
-	    (s->md && digest_carried(s, old, (unsigned long long)st.st_size, e)))
+	if (carry_copy(old, s->fd, (unsigned long long)st.st_size)) {
+		io_error(s, errno, "copying the existing file", e);
 		goto out;
-	s->carried = (unsigned long long)st.st_size;
-	s->appending = 1;
+	}
+	/* SPEC §4.7: the sum is of the whole file, the carried bytes first. */
+	if (s->md && carry_read(old, (unsigned long long)st.st_size, digest_fn, s->md)) {
+		io_error(s, errno ? errno : EIO, "reading the existing file", e);
+		goto out;
+	}
+	s->fig.carried = (unsigned long long)st.st_size;
+	s->fig.appending = 1;
 	/* A copy dirties the page cache like any write: start its writeback too. */
 	start_writeback(s);
 	rc = 0;
@@ -282,6 +233,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	s->fd = -1;
 	if (o->path && !(s->given = strdup(o->path)))
 		goto nomem;
+	s->fig.path = s->given ? s->given : "-";
 	if (o->digest && !(s->md = digest_new()))
 		goto nomem;
 	/* The level is checked before any file is made. */
@@ -319,7 +271,7 @@ static int drain(struct sink *s, struct err *e)
 	 * Appending nothing leaves the file's bytes as they were (issue 13): no
 	 * empty member. Only the header waits in pend then, never written.
 	 */
-	if (s->z && s->appending && !s->isize && !s->z_dirty) {
+	if (s->z && s->fig.appending && !s->isize && !s->z_dirty) {
 		s->pend.len = 0;
 	} else if (s->z) {
 		if (sync_own_stream(s, e))
@@ -416,41 +368,21 @@ void sink_close(struct sink *s)
 	free(s);
 }
 
-int sink_appending(const struct sink *s)
+const struct sink_figures *sink_figures(const struct sink *s)
 {
-	return s->appending;
-}
-
-unsigned long long sink_bytes_in(const struct sink *s)
-{
-	return s->in;
-}
-
-unsigned long long sink_bytes_out(const struct sink *s)
-{
-	return s->out;
-}
-
-unsigned long long sink_bytes_carried(const struct sink *s)
-{
-	return s->carried;
+	return &s->fig;
 }
 
 void sink_count_row(struct sink *s, int ts_ok, long long ts)
 {
-	s->rows.rows++;
+	s->fig.rows.rows++;
 	if (!ts_ok)
 		return;
-	if (!s->rows.have_ts || ts < s->rows.ts_min)
-		s->rows.ts_min = ts;
-	if (!s->rows.have_ts || ts > s->rows.ts_max)
-		s->rows.ts_max = ts;
-	s->rows.have_ts = 1;
-}
-
-const struct sink_rows *sink_rows(const struct sink *s)
-{
-	return &s->rows;
+	if (!s->fig.rows.have_ts || ts < s->fig.rows.ts_min)
+		s->fig.rows.ts_min = ts;
+	if (!s->fig.rows.have_ts || ts > s->fig.rows.ts_max)
+		s->fig.rows.ts_max = ts;
+	s->fig.rows.have_ts = 1;
 }
 
 int sink_sha256(const struct sink *s, unsigned char out[DIGEST_LEN])
@@ -459,11 +391,6 @@ int sink_sha256(const struct sink *s, unsigned char out[DIGEST_LEN])
 		return -1;
 	memcpy(out, s->sha, DIGEST_LEN);
 	return 0;
-}
-
-const char *sink_path(const struct sink *s)
-{
-	return s->given ? s->given : "-";
 }
 
 int sink_broken_pipe(const struct err *e)

@@ -84,27 +84,25 @@ int sink_commit(struct sink *s, struct err *e);
 /* Free the output; without a commit, its temporary file goes. NULL is fine. */
 void sink_close(struct sink *s);
 
-/* Append mode found a non-empty target: the file already has its header. */
-int sink_appending(const struct sink *s);
+/* What a sink has done, kept current as it works. */
+struct sink_figures {
+	unsigned long long in;       /* bytes handed in (before gzip) */
+	unsigned long long out;      /* bytes this run wrote (after gzip; carried ones not counted) */
+	unsigned long long carried;  /* bytes carried over from the target (append) */
+	int appending;               /* append found a non-empty target: it has its header already */
+	const char *path;            /* the path as given to sink_open ("-": stdout) */
+	struct sink_rows rows;       /* as the producer counted them (sink_count_row) */
+};
 
-/*
- * Bytes handed in (before gzip); bytes this run wrote (after gzip, the
- * carried bytes not included); bytes carried over from the target (append).
- */
-unsigned long long sink_bytes_in(const struct sink *s);
-unsigned long long sink_bytes_out(const struct sink *s);
-unsigned long long sink_bytes_carried(const struct sink *s);
+const struct sink_figures *sink_figures(const struct sink *s);
 
 /*
  * Manifest figures. sink_count_row: the producer says a row went in (with
  * its time when it has one). sink_sha256: after sink_finish, the SHA-256 of
  * every byte of the file (the carried ones too) — -1 without opts.digest.
- * sink_path: the path as given to sink_open.
  */
 void sink_count_row(struct sink *s, int ts_ok, long long ts);
-const struct sink_rows *sink_rows(const struct sink *s);
 int sink_sha256(const struct sink *s, unsigned char out[32]);
-const char *sink_path(const struct sink *s);
 
 /* Was the error a reader closing our stdout (EPIPE)? */
 int sink_broken_pipe(const struct err *e);

@@ -235,7 +235,7 @@ static void test_replace_keeps_mode(void **state)
 
 	write_file(fx->path, "old\n", 4, 0644);
 	s = open_out(fx->path, 0, 0);
-	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_figures(s)->appending, 0);
 	assert_int_equal(sink_write(s, "new\n", 4, &e), 0);
 	commit(s);
 	read_file(fx->path, &got);
@@ -285,8 +285,8 @@ static void test_finish_then_publish(void **state)
 	assert_int_equal(access(fx->path, F_OK), -1);
 	assert_int_equal(sink_publish(s, &e), 0);
 	assert_int_equal(access(fx->path, F_OK), 0);
-	assert_int_equal(sink_bytes_in(s), 2);
-	assert_int_equal(sink_bytes_out(s), 2);
+	assert_int_equal(sink_figures(s)->in, 2);
+	assert_int_equal(sink_figures(s)->out, 2);
 	sink_close(s);
 	assert_int_equal(count_entries(fx->dir), 1);
 }
@@ -325,7 +325,7 @@ static void test_stdout_gzip(void **state)
 	s = open_out("-", 1, 1);
 	rc_write = sink_write(s, data.data, data.len, &e);
 	rc_commit = sink_commit(s, &e);
-	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_figures(s)->appending, 0);
 	sink_close(s);
 	/* Still open after the close: the output does not own stdout. */
 	assert_true(fcntl(STDOUT_FILENO, F_GETFD) >= 0);
@@ -382,9 +382,9 @@ static void gzip_round_trip(struct fx *fx, size_t n)
 	}
 	assert_int_equal(sink_finish(s, &e), 0);
 	assert_int_equal(sink_publish(s, &e), 0);
-	assert_int_equal(sink_bytes_in(s), n);
+	assert_int_equal(sink_figures(s)->in, n);
 	read_file(fx->path, &file);
-	assert_int_equal(sink_bytes_out(s), file.len);
+	assert_int_equal(sink_figures(s)->out, file.len);
 	sink_close(s);
 	check_gzip_file(fx->path, &data, 1);
 	assert_int_equal(count_entries(fx->dir), 1);
@@ -428,7 +428,7 @@ static void test_deflated_chunks_in_reverse(void **state)
 		assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, sizes[i], &e), 0);
 		assert_int_equal(buf_add(&want, text.data + start[i], sizes[i]), 0);
 	}
-	assert_int_equal(sink_bytes_in(s), start[N]);
+	assert_int_equal(sink_figures(s)->in, start[N]);
 	commit(s);
 	check_gzip_file(fx->path, &want, 1);
 	gz_deflater_free(d);
@@ -504,8 +504,8 @@ static void test_append_plain(void **state)
 	make_rows(&add, 100000, 8);
 	write_file(fx->path, old.data, old.len, 0640);
 	s = open_out(fx->path, 0, 1);
-	assert_int_equal(sink_appending(s), 1);
-	assert_int_equal(sink_bytes_carried(s), old.len);
+	assert_int_equal(sink_figures(s)->appending, 1);
+	assert_int_equal(sink_figures(s)->carried, old.len);
 	assert_int_equal(sink_write(s, add.data, add.len, &e), 0);
 	commit(s);
 	assert_int_equal(buf_add(&want, old.data, old.len), 0);
@@ -564,7 +564,7 @@ static void test_append_by_read_and_write(void **state)
 		/* A probe: the filter is in place. */
 		if (syscall(__NR_copy_file_range, -1, NULL, -1, NULL, 1, 0) != -1 || errno != EXDEV)
 			_exit(3);
-		_exit(sink_open(&s, &o, &e) || !sink_appending(s) || sink_write(s, "end\n", 4, &e) ||
+		_exit(sink_open(&s, &o, &e) || !sink_figures(s)->appending || sink_write(s, "end\n", 4, &e) ||
 		      sink_commit(s, &e) ? 4 : 0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -589,14 +589,14 @@ static void test_append_to_missing_or_empty(void **state)
 	struct sink *s = open_out(fx->path, 0, 1);
 	struct err e;
 
-	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_figures(s)->appending, 0);
 	assert_int_equal(sink_write(s, "h\r\n", 3, &e), 0);
 	commit(s);
 	assert_int_equal(file_mode(fx->path), 0600);
 	write_file(fx->path, "", 0, 0604);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(sink_appending(s), 0);
-	assert_int_equal(sink_bytes_carried(s), 0);
+	assert_int_equal(sink_figures(s)->appending, 0);
+	assert_int_equal(sink_figures(s)->carried, 0);
 	sink_close(s);
 	assert_int_equal(file_mode(fx->path), 0604);
 	assert_int_equal(count_entries(fx->dir), 1);
@@ -616,7 +616,7 @@ static void test_append_gzip_new_member(void **state)
 	make_rows(&two, 300000, 10);
 	snprintf(fx->path, sizeof(fx->path), "%s/out.ndjson.gz", fx->dir);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(sink_appending(s), 0);
+	assert_int_equal(sink_figures(s)->appending, 0);
 	assert_int_equal(sink_write(s, one.data, one.len, &e), 0);
 	commit(s);
 	assert_int_equal(chmod(fx->path, 0660), 0);
@@ -624,7 +624,7 @@ static void test_append_gzip_new_member(void **state)
 	assert_int_equal(gz_deflater_new(&d, 6, &e), 0);
 	assert_int_equal(gz_deflate_chunk(d, two.data, two.len, &z, &crc, &e), 0);
 	s = open_out(fx->path, 1, 1);
-	assert_int_equal(sink_appending(s), 1);
+	assert_int_equal(sink_figures(s)->appending, 1);
 	assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, two.len, &e), 0);
 	assert_int_equal(sink_write(s, one.data, 10, &e), 0);
 	commit(s);
