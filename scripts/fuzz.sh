@@ -55,9 +55,14 @@ clang -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-o "$bin" tests/fuzz/fuzz_page.c "${src[@]}" \
 	$(pkg-config --libs libcurl zlib) -lcsv -lpthread -lm
 
-# The committed seeds go into the working corpus; what the fuzzer adds stays
-# under build/ (kept between runs, never committed).
+# The working corpus: the committed seeds (edge cases written for the fuzzer),
+# plus every page the tests and the demo already keep (fixtures and samples,
+# taken where they are rather than copied into the repository twice). What the
+# fuzzer adds stays under build/ (kept between runs, never committed).
 cp -n tests/fuzz/corpus/* "$out/corpus/"
+find tests/fixtures samples -type f \( -name '*.json' -o -name '*.jsonl' \) | while read -r f; do
+	cp -n "$f" "$out/corpus/seed-$(printf '%s' "$f" | tr '/' '-')"
+done
 rm -f "$out"/artifacts/* "$out"/fuzz-*.log "$out/fuzz.log"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=0}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
 	      struct err *e)
 {
 	struct fetch *f;
+	struct stat st;
 	long long now = (long long)time(NULL);
 
 	*out = NULL;
@@ -102,7 +104,17 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
 	if (key_load(o->api_key_file, warn, &f->key, e))
 		return -1;
 	/* Lock before any output is touched: a concurrent run must change nothing. */
-	return o->state ? state_open(&f->state, o->state, e) : 0;
+	if (!o->state || state_open(&f->state, o->state, e))
+		return o->state ? -1 : 0;
+	/*
+	 * SPEC §4.7: a nightly job that stopped for months is about to lose
+	 * messages to the API's one-year limit. The state file is rewritten by
+	 * every successful run, so its age is the age of the last success (the
+	 * newest message's time would also accuse an account that is just quiet).
+	 */
+	if (!stat(o->state, &st))
+		manifest_check_age(warn, "--state: ", (long long)st.st_mtime, now);
+	return 0;
 }
 
 void fetch_set_raw(struct fetch *f, struct sink *raw)
@@ -221,13 +233,9 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 	f->has_floor = cp != NULL;
 	wo->slow_start = cp != NULL;
 	if (cp) {
-		char who[96];
-
 		if (!f->have_before || cp->ts < f->before)
 			f->before = cp->ts;
 		f->have_before = 1;
-		snprintf(who, sizeof(who), "%s%s%s", to ? "--to " : "", to ? to : "", to ? ": " : "");
-		manifest_check_age(f->warn, who, cp->ts, (long long)time(NULL));
 		/* Without --lookback, skip exactly what the last run wrote at its newest second. */
 		pc.floor = f->floor = cp->ts - f->lookback;
 		pc.skip_ts = cp->ts;

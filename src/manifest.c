@@ -216,7 +216,7 @@ void manifest_check_age(struct warn *w, const char *who, long long checkpoint, l
 
 	if (now - checkpoint <= MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL)
 		return;
-	warn_note(w, "%scheckpoint is %lld days old: the API keeps messages for one year, so "
-		  "messages older than that may be deleted before they were exported; run the "
-		  "export now, and check why the nightly job stopped", who, days);
+	warn_note(w, "%sthe last successful export was %lld days ago: the API keeps messages "
+		  "for one year, so messages older than that may be deleted before they are "
+		  "exported; check why the nightly job stopped", who, days);
 }

@@ -63,7 +63,10 @@ int manifest_write(const struct manifest *m, const char *path, const struct mani
 
 void manifest_free(struct manifest *m);
 
-/* SPEC §4.7: warn when a checkpoint is older than MANIFEST_CHECKPOINT_WARN_DAYS. */
+/*
+ * SPEC §4.7: warn when the checkpoint was written (the last successful run)
+ * longer than MANIFEST_CHECKPOINT_WARN_DAYS ago.
+ */
 void manifest_check_age(struct warn *w, const char *who, long long checkpoint, long long now);
 
 /*

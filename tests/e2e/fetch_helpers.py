@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from conftest import BIN, PY, ROOT, run
+from helpers import read_csv
 
 SCRIPTS = ROOT / "scripts"
 SAMPLES = ROOT / "samples"
@@ -188,11 +189,11 @@ def messages_of(pages):
 
 
 def csv_rows(data):
-    """Parse CSV bytes (optionally gzip) into a list of dicts keyed by header."""
+    """CSV bytes (optionally gzip) as a list of dicts keyed by the header (read_csv's rows)."""
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
-    text = data.decode("utf-8")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = read_csv(data)
+    return [dict(zip(rows[0], r)) for r in rows[1:]] if rows else []
 
 
 def csv_table(data):

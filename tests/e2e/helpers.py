@@ -321,7 +321,8 @@ def assert_no_sanitizer_report(stderr):
 
 
 def tmp_leftovers(directory):
-    return [n for n in os.listdir(directory) if ".tmp" in n]
+    """Files that look like a temporary file of waexport (.NAME.tmp.XXXXXX), sorted."""
+    return sorted(n for n in os.listdir(directory) if ".tmp" in n)
 
 
 def popen(args, **kw):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from conftest import run
 from fetch_helpers import ACCOUNT, SCRIPTS, convert_pages, fetch_env
+from helpers import tmp_leftovers  # noqa: F401 (the nightly tests import it from here)
 
 sys.path.insert(0, str(SCRIPTS))
 import gen_history  # noqa: E402
@@ -148,11 +149,6 @@ def snapshot(root):
             except OSError:
                 out[str(p.relative_to(root))] = b"<unreadable>"
     return out
-
-
-def temp_leftovers(directory):
-    """Files that look like a temporary file of waexport (.NAME.tmp.XXXXXX)."""
-    return sorted(p.name for p in Path(directory).iterdir() if ".tmp" in p.name)
 
 
 def read_state(path):

@@ -21,7 +21,7 @@ from fetch_helpers import (ACCOUNT, Mock, csv_rows, fetch_env,  # noqa: F401
 from nightly_helpers import (FETCH, STATE_MAGIC, STATE_MAGIC_V1, all_messages, checkpoint_line,
                              gen_history, grow, metric_value, night, one_error_line,
                              parse_prometheus, read_state, settle, spaced_history,
-                             temp_leftovers, truth, ts_of, write_samples)
+                             tmp_leftovers, truth, ts_of, write_samples)
 
 N_MESSAGES = 300          # 6 full pages, then an empty one
 
@@ -85,7 +85,7 @@ def test_first_night_exports_everything_and_writes_a_checkpoint(mock, tmp_path):
     assert set(cp[3:]) == {m["unique"] for m in msgs if ts_of(m) == newest}
     # Personal data: the state names message ids; it is not world-readable.
     assert os.stat(state).st_mode & 0o077 == 0
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
 
 
 def test_second_night_writes_exactly_the_7_new_in_at_most_2_requests(mock, tmp_path):
@@ -116,7 +116,7 @@ def test_second_night_writes_exactly_the_7_new_in_at_most_2_requests(mock, tmp_p
     assert out3.read_bytes() == truth(tmp_path, [])
     assert 1 <= len(page_requests(reqs)) <= 2
     assert state.read_bytes() == before
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
 
 
 def test_night_after_a_full_page_of_news_walks_on_until_the_checkpoint(mock, tmp_path):
@@ -193,7 +193,7 @@ def test_failed_night_leaves_state_and_output_untouched_next_night_catches_up(
     assert len(reqs) == 2 and all(e["kind"] == "5xx" for e in reqs), reqs
     assert state.read_bytes() == before
     assert out2.read_bytes() == out2_prev
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
 
     # A fresh output path stays absent on failure.
     out2b = tmp_path / "night2b.csv"
@@ -230,7 +230,7 @@ def test_night_failing_on_page_2_commits_nothing(mock, tmp_path):
     assert "page 2" in one_error_line(r)
     assert not out2.exists()
     assert state.read_bytes() == before
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
 
     mock.control(fail_5xx=None)
     out3 = tmp_path / "night3.csv"
@@ -333,7 +333,7 @@ def test_lock_held_exits_75_and_changes_nothing(mock, tmp_path):
         assert state.read_bytes() == before
     finally:
         os.close(fd)
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
     # Released: the next run goes through.
     r, _ = night(mock, state, out2)
     assert r.returncode == 0, r.stderr
@@ -417,7 +417,7 @@ def test_corrupt_state_is_an_error_naming_the_file(mock, tmp_path, name):
     assert state.read_bytes() == raw, "a corrupt state file must be left as it was"
     assert not out.exists(), "never a silent full re-export"
     assert reqs == [], "the state is checked before the API is called"
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
 
 
 def test_corrupt_state_keeps_the_previous_output(mock, tmp_path):
@@ -557,7 +557,7 @@ def test_sigterm_during_a_night_changes_nothing(mock, tmp_path):
     assert p.returncode == 143, err
     assert state.read_bytes() == before
     assert not out2.exists()
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
     m = parse_prometheus(prom.read_text())
     assert metric_value(m, "waexport_exit_code", **{"from": ACCOUNT}) == 143
     assert metric_value(m, "waexport_last_success_timestamp_seconds",

@@ -14,7 +14,7 @@ import pytest
 from conftest import BIN
 from fetch_helpers import (ACCOUNT, Mock, csv_rows, fetch_env, mock_factory)  # noqa: F401
 from nightly_helpers import (FETCH, all_messages, counterpart, gen_history, grow, night,
-                             settle, snapshot, temp_leftovers, truth, write_samples)
+                             settle, snapshot, tmp_leftovers, truth, write_samples)
 
 # Hostile or odd contact ids; no two of them can reasonably share a file name.
 HOSTILE = ["../x", "IL.123", "IL.1605856887361213", "..", "/abs/y", "a b", "-rf",
@@ -136,7 +136,7 @@ def test_chat_300_contacts_exact_files(chat_env, tmp_path):
     stray = sorted(p for p in new if not p.startswith(("out/chats/", "truth")) and
                    p not in ("out/state", "out/state.lock"))
     assert stray == [], stray
-    assert temp_leftovers(out_dir) == []
+    assert tmp_leftovers(out_dir) == []
     assert "300 files" in r.stderr.decode(), r.stderr
 
 

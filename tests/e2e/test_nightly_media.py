@@ -16,7 +16,7 @@ from conftest import run
 from fetch_helpers import (ACCOUNT, KEY, csv_rows, fetch_env,  # noqa: F401
                            mock_factory, stderr_lines, summary_number)
 from nightly_helpers import (FETCH, metric_value, parse_prometheus, snapshot,
-                             temp_leftovers, write_samples)
+                             tmp_leftovers, write_samples)
 
 
 class MediaServer:
@@ -194,7 +194,7 @@ def test_media_saved_dead_link_warns_hostile_uniques_stay_inside(
     stray = sorted(p for p in new if p not in own and not p.startswith("exp/a/b/media/"))
     assert stray == [], "files written outside --media-dir: %s" % stray
     assert list(outside.iterdir()) == []
-    assert temp_leftovers(mdir) == []
+    assert tmp_leftovers(mdir) == []
     # Everything in the media dir is a plain file directly inside it.
     entries = list(mdir.iterdir())
     assert all(p.is_file() and not p.is_symlink() for p in entries), entries

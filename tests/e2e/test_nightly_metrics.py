@@ -15,7 +15,7 @@ import pytest
 from conftest import BIN
 from fetch_helpers import ACCOUNT, Mock, fetch_env, summary_number
 from nightly_helpers import (FETCH, SPEC_METRICS, grow, metric_value, night,
-                             parse_prometheus, settle, temp_leftovers)
+                             parse_prometheus, settle, tmp_leftovers)
 
 LBL = {"from": ACCOUNT}
 
@@ -51,7 +51,7 @@ def read_metrics(path):
     for name in m:
         assert name.startswith("waexport_"), name
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, oct(os.stat(path).st_mode)
-    assert temp_leftovers(path.parent) == []
+    assert tmp_leftovers(path.parent) == []
     return m
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env  # noqa: F401
 from nightly_helpers import (STATE_MAGIC, STATE_MAGIC_V1, all_messages, checkpoint_line, grow,
-                             night, one_error_line, settle, temp_leftovers, truth, ts_of)
+                             night, one_error_line, settle, tmp_leftovers, truth, ts_of)
 
 N_MESSAGES = 120
 
@@ -75,7 +75,7 @@ def test_a_state_cut_at_any_byte_is_exit_65_naming_it_and_left_as_it_was(mock, t
     # The issue's case: the first half, then a stray byte.
     refused(mock, tmp_path, state, good[:len(good) // 2] + b"7")
     state.write_bytes(good)
-    assert temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(tmp_path) == []
 
 
 def test_an_extended_or_edited_state_is_exit_65(mock, tmp_path):
@@ -170,7 +170,7 @@ def test_a_symlinked_state_is_followed_and_stays_a_link(mock, tmp_path):
     # Locked and replaced beside the real file, nothing left beside the link.
     assert (real_dir / "waexport.state.lock").exists()
     assert not (tmp_path / "state.lock").exists()
-    assert temp_leftovers(real_dir) == [] and temp_leftovers(tmp_path) == []
+    assert tmp_leftovers(real_dir) == [] and tmp_leftovers(tmp_path) == []
 
     new = grow(mock, 5)
     out2 = tmp_path / "n2.csv"
@@ -201,3 +201,19 @@ def test_a_run_through_the_link_and_one_on_the_real_file_share_the_lock(mock, tm
         assert reqs == [] and real.read_bytes() == before
     finally:
         os.close(fd)
+
+
+def test_a_state_not_rewritten_for_over_350_days_warns(mock, tmp_path):
+    """SPEC §4.7: the API keeps a year; a nightly job that stopped for 11 months
+    is told so. The state file's age is the last success (a quiet account whose
+    newest message is old is not accused: the night before checks that)."""
+    state, _ = first_night(mock, tmp_path)
+    r, _ = night(mock, state, tmp_path / "quiet.csv")
+    assert r.returncode == 0, r.stderr
+    assert b"days ago" not in r.stderr, r.stderr
+    old = os.stat(state).st_mtime - 360 * 86400
+    os.utime(state, (old, old))
+    r, _ = night(mock, state, tmp_path / "late.csv")
+    assert r.returncode == 0, r.stderr
+    warned = [ln for ln in r.stderr.decode().splitlines() if "days ago" in ln]
+    assert len(warned) == 1 and "360 days" in warned[0] and "one year" in warned[0], r.stderr
