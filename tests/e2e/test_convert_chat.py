@@ -46,3 +46,29 @@ def test_chat_placeholder_cannot_escape_the_directory(waexport, tmp_path):
     assert tmp_leftovers(out) == []
     written = [r[0] for n in names for r in read_csv((out / n).read_bytes())[1:]]
     assert sorted(written) == sorted(m["unique"] for m in msgs)   # every message, once
+
+
+def test_long_and_colliding_chat_ids_get_stable_names(waexport, tmp_path):
+    """SPEC §5.7: an id too long for a file name is shortened with a hash (never a
+    failed night), ids that sanitise alike never share a file, and a chat's file
+    name does not depend on which chats came first."""
+    ids = ["9" * 300, "IL.1" + "7" * 240, "a/b", "a_b", "a b", "972509876543"]
+    msgs = [{"unique": f"L{i}", "timestamp": str(1720000000 - i), "direction": "2",
+             "from": "972501234567", "to": to, "type": "text", "state": 1, "message": f"m{i}"}
+            for i, to in enumerate(ids)]
+    names = []
+    for order in (msgs, list(reversed(msgs))):
+        out = tmp_path / ("fwd" if order is msgs else "back")
+        out.mkdir()
+        f = tmp_path / "page.json"
+        f.write_text(json.dumps(order))
+        p = waexport(["convert", "-q", "-o", out / "{chat}.csv", f])
+        assert p.returncode == 0, p.stderr.decode()
+        got = sorted(os.listdir(out))
+        assert len(got) == len(ids), got
+        assert all(len(n.encode()) < 255 for n in got), got
+        assert "972509876543.csv" in got and "a_b.csv" in got  # safe ids keep their name
+        names.append(got)
+        written = sorted(r[0] for n in got for r in read_csv((out / n).read_bytes())[1:])
+        assert written == sorted(m["unique"] for m in msgs)
+    assert names[0] == names[1]
