@@ -15,6 +15,8 @@
 #include "usage.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -26,6 +28,18 @@ static void print_error(const struct err *e)
 
 	printable(shown, sizeof(shown), e->msg, strlen(e->msg));
 	fprintf(stderr, "waexport: %s\n", shown);
+}
+
+/*
+ * SPEC §5.6: fetch holds the API key in memory, and a core file would keep
+ * it on disk. No core, and not dumpable (no ptrace attach from another user).
+ */
+static void no_core_dumps(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 static volatile sig_atomic_t got_signal;
@@ -136,6 +150,8 @@ int main(int argc, char **argv)
 		return exit_code(&e);
 	}
 	/* Only fetch talks to the network: convert skips TLS's start-up. */
+	if (opts.cmd == CMD_FETCH)
+		no_core_dumps();
 	if (opts.cmd == CMD_FETCH && http_global_init(&e)) {
 		print_error(&e);
 		cli_free(&opts);

@@ -190,7 +190,12 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	m->urls.data[m->urls.len++] = '\0';
 	k = text_decode(raw, u->p, u->len < 60 ? u->len : 60, &bad);
 	escape_name(raw, k, safe, sizeof(safe));        /* nothing can leave DIR */
-	if (u->len > 60) /* a long id: its first part, then a hash of all of it */
+	/*
+	 * A long id: its first part, then a hash of all of it. So too an id that
+	 * decoding changed (NUL, a lone surrogate: U+FFFD), which would otherwise
+	 * share its name with another (SPEC §5.4: built from the raw bytes).
+	 */
+	if (u->len > 60 || bad)
 		snprintf(safe + strlen(safe), sizeof(safe) - strlen(safe), "~%016llx",
 			 (unsigned long long)hash_bytes(u->p, u->len));
 	extension(m->urls.data + *url_at, &r->f[REC_TYPE], ext, sizeof(ext));

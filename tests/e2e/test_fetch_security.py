@@ -296,3 +296,37 @@ def test_api_key_file_missing_or_empty(waexport, tmp_path, content):
     assert r.returncode == 64, r.stderr
     line, = stderr_lines(r)
     assert str(kf) in line, line
+
+
+def test_fetch_holds_the_key_without_core_dumps(tmp_path):
+    """SPEC §5.6: a crash while the key is in memory leaves no core file holding it:
+    fetch runs with a core size limit of 0 even when its parent allowed cores."""
+    import resource
+    import subprocess
+
+    from conftest import BIN
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(20)
+    port = srv.getsockname()[1]
+
+    def allow_cores():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    p = subprocess.Popen([BIN, "fetch", "--from", ACCOUNT, "--timeout", "20", "--retries", "0",
+                          "--url", "http://127.0.0.1:%d/getHistory" % port,
+                          "-o", str(tmp_path / "o.csv")],
+                         env=fetch_env(SECRET), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, preexec_fn=allow_cores)
+    try:
+        conn, _ = srv.accept()           # the request is sent: the key is in memory
+        with open("/proc/%d/limits" % p.pid) as f:
+            core = [ln for ln in f if ln.startswith("Max core file size")][0].split()
+        assert core[4:6] == ["0", "0"], core
+        conn.close()
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+        srv.close()

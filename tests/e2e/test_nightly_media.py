@@ -373,3 +373,29 @@ def test_media_of_uniques_that_sanitise_alike_are_not_mixed_up(mock_factory, med
         assert (mdir / names[u]).read_bytes() == blob("F%d" % i), \
             "media_file of %r (%s) holds another message's file" % (u[:20], names[u][:40])
     assert len(set(names.values())) == len(ids)
+
+
+def test_media_of_uniques_that_decode_alike_get_their_own_files(mock_factory, media_server,
+                                                               tmp_path):
+    """SPEC §5.4: names come from the raw bytes. a\\u0000b, a\\ufffdb, a\\ud800b and
+    a\\udbffb all read as a\ufffdb once decoded; they are four messages with four files."""
+    ids = ["a\x00b", "a\ufffdb", "a\ud800b", "a\udbffb"]
+    files = {"/files/s%d.jpg" % i: blob("S%d" % i) for i in range(len(ids))}
+    srv = media_server(files)
+    msgs = [msg(u, "image", srv.url("/files/s%d.jpg" % i), T0 + 10 * i)
+            for i, u in enumerate(ids)]
+    msgs.reverse()
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    mdir = tmp_path / "media"
+    out = tmp_path / "o.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out],
+            env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    rows = csv_rows(out.read_bytes())
+    assert len(rows) == 4, rows
+    by_link = {row["message"]: row["media_file"] for row in rows}
+    assert len(set(by_link.values())) == 4, by_link
+    for i in range(len(ids)):
+        name = by_link[srv.url("/files/s%d.jpg" % i)]
+        assert (mdir / name).read_bytes() == blob("S%d" % i), name
+    assert b"4 media files saved" in r.stderr, r.stderr
