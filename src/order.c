@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 /* Small chunks gather here before a write(2); larger ones go straight from the caller. */
-#define ORDER_WBUF (1u << 20)
+#define ORDER_WBUF (256u << 10)
 /* Marks each chunk's tail, so a replay that lands anywhere else says so. */
 #define ORDER_MAGIC 0x6f726472u
 

@@ -325,7 +325,7 @@ int run_execute(struct run *r, struct err *e)
 		return -1;
 	/* --threads N (SPEC §2): N workers; by default one per online CPU, at most 8. */
 	workers = o->threads > 0 ? (unsigned)o->threads : pool_default_workers();
-	if (pool_new(&r->pool, workers, workers + 2, batch_map, NULL, e))
+	if (pool_new(&r->pool, workers, workers + 1, batch_map, NULL, e))
 		return -1;
 	if (o->cmd == CMD_FETCH) {
 		if (fetch_new(&r->fetch, o, r->tz, r->stop, &r->warn, &r->window, e))

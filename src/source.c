@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define READ_CHUNK (256u * 1024)
+#define READ_CHUNK (64u * 1024)
 
 enum mode { MODE_FIRST, MODE_LINES, MODE_SCAN };
 
