@@ -4,13 +4,13 @@
 # ThreadSanitizer, and ends with one "N passed, N failed" line.
 
 CC      ?= cc
-PKGS    := libcurl zlib
+PKGS    := libcurl zlib xlsxwriter
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 STD     := -std=c11 -D_GNU_SOURCE
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl's header only: fetch opens libcurl.so.4 when it runs (see src/fetch.c).
-PKG_LIBS   = $(shell pkg-config --libs zlib 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs zlib xlsxwriter 2>/dev/null)
 LIBS    = $(PKG_LIBS) -lcsv -lpthread -lm -ldl
 
 SRC     := $(filter-out src/main.c,$(wildcard src/*.c))

@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "gz.h"
+#include "xlsx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@ struct sink {
 	char *target;           /* final path */
 	char *tmp;              /* temporary path, NULL when none */
 	struct gz_deflater *z;  /* gzip: the stream for plain bytes */
+	struct xlsx *x;         /* a workbook: everything goes there */
 	int z_dirty;            /* plain bytes deflated since the last sync flush */
 	uint32_t crc;           /* gzip: CRC-32 of the member's input so far */
 	unsigned long long isize;
@@ -99,6 +101,8 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 	const char *c = p;
 
 	s->in += n;
+	if (s->x)
+		return xlsx_write(s->x, p, n, e);
 	if (!s->z)
 		return emit(s, p, n, e);
 	s->crc = gz_crc(s->crc, p, n);
@@ -251,6 +255,13 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (!s)
 		return err_nomem(e);
 	s->fd = -1;
+	if (o->xlsx) {
+		struct xlsx_opts xo = { .path = o->path, .columns = o->columns,
+					.ncolumns = o->ncolumns, .refuse_existing = o->append };
+
+		s->is_stdout = !o->path || !strcmp(o->path, "-");
+		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);
+	}
 	/* The level is checked before any file is made. */
 	if (o->gzip && gz_deflater_new(&s->z, o->level, e))
 		goto fail;
@@ -301,6 +312,8 @@ int sink_finish(struct sink *s, struct err *e)
 {
 	int fd = s->fd;
 
+	if (s->x)
+		return xlsx_finish(s->x, e);
 	if (s->finished)
 		return 0;
 	if (drain(s, e))
@@ -338,6 +351,8 @@ fail:
 
 int sink_publish(struct sink *s, struct err *e)
 {
+	if (s->x)
+		return xlsx_publish(s->x, e);
 	if (s->committed)
 		return 0;
 	if (!s->finished || !s->tmp)
@@ -365,6 +380,7 @@ void sink_close(struct sink *s)
 	if (!s)
 		return;
 	release_buffers(s);
+	xlsx_close(s->x);
 	if (s->fd >= 0 && !s->is_stdout)
 		close(s->fd);
 	if (s->tmp)
@@ -386,7 +402,7 @@ unsigned long long sink_bytes_in(const struct sink *s)
 
 unsigned long long sink_bytes_out(const struct sink *s)
 {
-	return s->out;
+	return s->x ? xlsx_bytes_out(s->x) : s->out;
 }
 
 unsigned long long sink_bytes_carried(const struct sink *s)

@@ -22,6 +22,10 @@
  * a gzip output starts a new member after them. sink_appending tells the
  * caller to leave out what a file has once (CSV header, BOM).
  *
+ * Workbook (SPEC §4.6): with `xlsx`, the bytes are encoded rows
+ * (writer_xlsx.c) and every call goes to the workbook backend (xlsx.h),
+ * which builds the workbook at sink_finish; gzip and append do not apply.
+ *
  * The output owns its file descriptor (not stdout's), its buffers and its
  * temporary file; sink_close frees them all.
  */
@@ -32,12 +36,16 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "writer.h"
 
 struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
 	int level;        /* 1..9, with gzip */
 	int append;       /* keep a non-empty target's bytes and add after them */
+	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
+	enum column columns[COL_COUNT];
+	size_t ncolumns;
 };
 
 struct sink;
