@@ -104,6 +104,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 		po->out.append = o->state != NULL;
 		memcpy(po->out.columns, po->writer.columns, sizeof(po->out.columns));
 		po->out.ncolumns = po->writer.ncolumns;
+		po->out.media_dir = o->media_dir;
 	}
 	po->late_format = o->cmd == CMD_FETCH;
 	po->quiet = o->quiet;

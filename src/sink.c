@@ -257,7 +257,8 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	s->fd = -1;
 	if (o->xlsx) {
 		struct xlsx_opts xo = { .path = o->path, .columns = o->columns,
-					.ncolumns = o->ncolumns, .refuse_existing = o->append };
+					.ncolumns = o->ncolumns, .refuse_existing = o->append,
+					.media_dir = o->media_dir };
 
 		s->is_stdout = !o->path || !strcmp(o->path, "-");
 		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);

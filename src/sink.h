@@ -46,6 +46,7 @@ struct sink_opts {
 	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
+	const char *media_dir;  /* xlsx: what media_file names are relative to */
 };
 
 struct sink;

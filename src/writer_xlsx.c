@@ -298,7 +298,7 @@ static int put_column(struct writer *w, const struct record *r, const struct row
 	case COL_STATE_CODE:
 		return put_code(w, r, row->state_ok, row->state, &r->f[REC_STATE], out, bad);
 	case COL_MEDIA_FILE:
-		if (!media_file)
+		if (!media_file || !*media_file)
 			return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
 		return xlsx_cell(out, XLSX_URL, media_file, strlen(media_file));
 	case COL_MESSAGE:

@@ -264,6 +264,7 @@ int xlsx_finish(struct xlsx *x, struct err *e)
 {
 	struct xlsx_book b = {
 		.file = x->tmp, .tmpdir = x->dir, .base = x->base, .where = x->target,
+		.media_dir = x->o.media_dir,
 		.columns = x->columns, .ncolumns = x->o.ncolumns, .parts = x->parts,
 		.rows = x->rows, .rows_per_sheet = x->o.rows_per_sheet,
 		.zip64 = x->in >= ZIP64_FROM,

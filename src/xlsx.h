@@ -72,6 +72,7 @@ struct xlsx_opts {
 	const enum column *columns;
 	size_t ncolumns;
 	int refuse_existing;              /* --state: an existing workbook is not replaced */
+	const char *media_dir;            /* --media-dir: media_file names are relative to it */
 	unsigned long rows_per_sheet;     /* data rows on one sheet; 0: Excel's (1,048,575) */
 };
 
@@ -104,6 +105,7 @@ struct xlsx_book {
 	const char *file;                 /* the workbook to write */
 	const char *tmpdir;               /* libxlsxwriter's own temporary files */
 	const char *base;                 /* resolved directory media links are relative to */
+	const char *media_dir;            /* media_file names are relative to it (NULL: to .) */
 	const char *where;                /* the output's name, for messages */
 	const enum column *columns;
 	size_t ncolumns;

@@ -24,7 +24,7 @@ struct book {
 	unsigned sheet;
 	unsigned long long left;     /* rows not yet written */
 	size_t ncols;                /* columns of the sheet, message_N included */
-	struct buf cell, link, body;
+	struct buf cell, link, body, full;
 	char media_dir[PATH_MAX];    /* the last media directory resolved, and its real path */
 	char media_real[PATH_MAX];
 };
@@ -165,8 +165,12 @@ static int put_cell(struct book *k, lxw_col_t col, enum xlsx_cell t, const char 
 		rc = worksheet_write_datetime(k->ws, k->row, col, &dt, k->when);
 		break;
 	case XLSX_URL:
-		k->cell.len = 0;
-		if (media_link(k, p, n) || buf_add(&k->cell, p, n) || buf_addc(&k->cell, '\0'))
+		/* media_file names the file under --media-dir. */
+		k->cell.len = k->full.len = 0;
+		if ((k->b->media_dir && n && p[0] != '/' &&
+		     (buf_adds(&k->full, k->b->media_dir) || buf_addc(&k->full, '/'))) ||
+		    buf_add(&k->full, p, n) || media_link(k, k->full.data, k->full.len) ||
+		    buf_add(&k->cell, p, n) || buf_addc(&k->cell, '\0'))
 			return err_nomem(e);
 		rc = worksheet_write_url_opt(k->ws, k->row, col, k->link.data, NULL, k->cell.data,
 					     NULL);
@@ -288,5 +292,6 @@ out:
 	buf_free(&k.cell);
 	buf_free(&k.link);
 	buf_free(&k.body);
+	buf_free(&k.full);
 	return ret;
 }

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import PY, ROOT, run
-from fetch_helpers import ACCOUNT, fetch_env, samples_mock, samples_server  # noqa: F401
+from fetch_helpers import (ACCOUNT, fetch_env, mock_factory, samples_mock,  # noqa: F401
+                           samples_server)
 from helpers import COLUMNS, OneOf, int_code, json_text, ordered, state_label
 
 TZ = "Asia/Jerusalem"
@@ -440,3 +441,35 @@ def test_peak_memory_of_200000_messages_stays_under_32_mib(tmp_path):
     with zipfile.ZipFile(out) as z:
         sheet = z.read("xl/worksheets/sheet1.xml")
     assert sheet.count(b"<row ") == 200001
+
+
+def test_media_file_is_a_hyperlink_relative_to_the_workbook(mock_factory, tmp_path):  # noqa: F811
+    from test_nightly_media import MediaServer, blob, msg
+    from nightly_helpers import write_samples
+    srv = MediaServer({"/files/photo.jpg": blob("IMG")})
+    try:
+        msgs = [msg("m2", "image", srv.url("/files/photo.jpg"), 1731990010),
+                msg("m1", "text", "hello", 1731990000)]
+        mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+        (tmp_path / "book").mkdir()
+        out = tmp_path / "book" / "h.xlsx"
+        r = run(["fetch", "-q", "--from", ACCOUNT, "--url", mock.url, "--media-dir",
+                 tmp_path / "media", "-o", out], env=fetch_env())
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()
+    book = Book(out)
+    sheet = book.sheets[0]
+    header = [sheet["rows"][0][i]["value"] for i in sorted(sheet["rows"][0])]
+    assert header[-1] == "media_file"
+    rows = {c[0]["value"]: c for c in sheet["rows"][1:]}
+    name = rows["m2"][len(header) - 1]["value"]
+    assert (tmp_path / "media" / name).read_bytes() == blob("IMG")
+    assert len(header) - 1 not in rows["m1"]
+    link = sheet["root"].find(NS + "hyperlinks")[0]
+    assert link.get("ref") == "M3"   # oldest first: m1, then m2
+    rels = ET.fromstring(book.xml["xl/worksheets/_rels/sheet1.xml.rels"])
+    target = [x for x in rels if x.get("Id") == link.get(RNS + "id")][0]
+    assert target.get("TargetMode") == "External"
+    assert target.get("Target") == "../media/" + name
+    assert (out.parent / target.get("Target")).resolve() == (tmp_path / "media" / name).resolve()
