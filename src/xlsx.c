@@ -13,7 +13,7 @@
 /* Encoded rows gathered before a write to the spool. */
 #define SPOOL_BUF (256u * 1024u)
 /* Past this much spooled, a sheet's XML may pass 4 GiB: ZIP64 records then. */
-#define ZIP64_FROM (1ull << 31)
+#define ZIP64_FROM (1ull << 30)
 
 struct xlsx {
 	struct xlsx_opts o;

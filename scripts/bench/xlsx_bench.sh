@@ -109,9 +109,9 @@ done
         END {
             for (s in w) {
                 if (s in o) printf "%s: waexport %.1fx faster than openpyxl (target >= 5x) -> %s\n",
-                    s, o[s] / w[s], o[s] / w[s] >= 5 ? "PASS" : "FAIL"
+                    s, o[s] / w[s], ((o[s] / w[s] >= 5) ? "PASS" : "FAIL")
                 printf "%s: waexport peak RSS %.1f MiB (target <= 32 MiB) -> %s\n", s, r[s] / 1024,
-                    r[s] <= 32768 ? "PASS" : "FAIL"
+                    ((r[s] <= 32768) ? "PASS" : "FAIL")
             }
         }' "$RUN/medians.tsv" | sort
 } | tee -a "$BENCH/results.md"
