@@ -174,7 +174,11 @@ static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit
 				esc = "_xFFFF_";
 			if (esc)
 				cost = 7;
-			/* code points of the escaped text ≥ units, except for pairs: both bounded */
+			/*
+			 * One budget for both limits: a character adds u UTF-16 units
+			 * (Excel's count) and `cost` code points once escaped
+			 * (libxlsxwriter's), so adding the larger bounds both.
+			 */
 			if (units + (cost > u ? cost : u) > limit)
 				break;
 			units += cost > u ? cost : u;
