@@ -260,7 +260,6 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 					.ncolumns = o->ncolumns, .refuse_existing = o->append,
 					.media_dir = o->media_dir };
 
-		s->is_stdout = !o->path || !strcmp(o->path, "-");
 		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);
 	}
 	/* The level is checked before any file is made. */

@@ -24,8 +24,9 @@ struct xlsx {
 	mode_t mode;            /* of the workbook: 0600, or the replaced file's */
 	char *target;           /* final path ("standard output" for stdout) */
 	char *tmp;              /* the temporary workbook */
-	char dir[PATH_MAX];     /* its directory: libxlsxwriter's tmpdir too */
-	char base[PATH_MAX];    /* the workbook's directory, resolved (relative links) */
+	/* Until finished (a run of {chat} keeps every finished workbook until the renames): */
+	char *dir;              /* the workbook's directory: libxlsxwriter's tmpdir too */
+	char *base;             /* the target's directory, resolved (relative links) */
 	int spool;              /* encoded rows, unlinked */
 	struct buf pend;
 	unsigned char head[XLSX_ROW_HEAD];  /* the row head being read (xlsx_write) */
@@ -54,7 +55,7 @@ static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
 static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 {
 	const char *tmpdir = getenv("TMPDIR");
-	char stdout_name[PATH_MAX];
+	char stdout_name[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	int have = 0, fd;
 
@@ -91,10 +92,12 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 	}
 	if (!x->target)
 		return err_nomem(e);
-	fsutil_dirname(x->is_stdout ? path : x->target, x->dir, sizeof(x->dir));
+	fsutil_dirname(x->is_stdout ? path : x->target, dir, sizeof(dir));
 	/* Media links are relative to where the workbook is read: its directory, or here. */
-	if (!realpath(x->is_stdout ? "." : x->dir, x->base))
-		snprintf(x->base, sizeof(x->base), "%s", x->is_stdout ? "." : x->dir);
+	if (!(x->dir = strdup(dir)) ||
+	    (!(x->base = realpath(x->is_stdout ? "." : dir, NULL)) &&
+	     !(x->base = strdup(x->is_stdout ? "." : dir))))
+		return err_nomem(e);
 	fd = fsutil_temp_beside(x->is_stdout ? path : x->target, &x->tmp);
 	if (fd < 0)
 		return err_set(e, ERR_CANTCREAT, "%s: cannot create a file in its directory: %s "
@@ -251,6 +254,18 @@ static int sync_workbook(struct xlsx *x, struct err *e)
 	return close(fd) ? io_error(x, errno, "close", e) : 0;
 }
 
+/* What only building needed. */
+static void release(struct xlsx *x)
+{
+	if (x->spool >= 0)
+		close(x->spool);
+	x->spool = -1;
+	buf_free(&x->pend);
+	free(x->dir);
+	free(x->base);
+	x->dir = x->base = NULL;
+}
+
 static void drop_tmp(struct xlsx *x)
 {
 	if (x->tmp) {
@@ -285,9 +300,7 @@ int xlsx_finish(struct xlsx *x, struct err *e)
 		goto fail;
 	}
 	x->finished = 1;
-	close(x->spool);
-	x->spool = -1;
-	buf_free(&x->pend);
+	release(x);
 	return 0;
 fail:
 	drop_tmp(x);
@@ -317,12 +330,10 @@ void xlsx_close(struct xlsx *x)
 {
 	if (!x)
 		return;
-	if (x->spool >= 0)
-		close(x->spool);
+	release(x);
 	if (x->copy_fd >= 0 && x->copy_fd != STDOUT_FILENO)
 		close(x->copy_fd);
 	drop_tmp(x);
-	buf_free(&x->pend);
 	free(x->target);
 	free(x);
 }
