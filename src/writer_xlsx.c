@@ -256,19 +256,31 @@ static int put_code(struct writer *w, const struct record *r, int ok, long long 
 	return put_field(w, r, f, 0, out, bad) ? 0 : -1;
 }
 
-/* `time`: the ISO 8601 local time writer_prepare made, broken down. */
+static unsigned digits(const char *p, size_t n)
+{
+	unsigned v = 0;
+
+	while (n--)
+		v = v * 10 + (unsigned)(*p++ - '0');
+	return v;
+}
+
+/*
+ * `time`: the ISO 8601 local time writer_prepare made (tz_format:
+ * YYYY-MM-DDTHH:MM:SS, years 1..9999 on four digits), broken down.
+ */
 static int put_time(const struct row *row, struct buf *out)
 {
+	const char *t = row->time;
 	struct xlsx_datetime d;
-	int y, mo, dd, h, mi, s;
 
 	if (!row->time_len)
 		return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
-	if (sscanf(row->time, "%d-%d-%dT%d:%d:%d", &y, &mo, &dd, &h, &mi, &s) != 6 || y < 1900)
+	d = (struct xlsx_datetime){ digits(t, 4), digits(t + 5, 2), digits(t + 8, 2),
+				    digits(t + 11, 2), digits(t + 14, 2), digits(t + 17, 2) };
+	if (row->time_len < 19 || t[4] != '-' || t[10] != 'T' || d.year < 1900)
 		/* Before Excel's calendar (1900): the time as text, nothing lost. */
 		return xlsx_cell(out, XLSX_TEXT, row->time, row->time_len);
-	d = (struct xlsx_datetime){ (unsigned)y, (unsigned)mo, (unsigned)dd, (unsigned)h,
-				    (unsigned)mi, (unsigned)s };
 	return xlsx_cell_datetime(out, &d);
 }
 

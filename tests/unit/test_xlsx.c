@@ -181,6 +181,31 @@ static void test_cells_are_typed(void **state)
 	buf_free(&out);
 }
 
+/* Excel's calendar starts in 1900: an earlier time is kept as its text. */
+static void test_time_before_1900_is_text(void **state)
+{
+	static const char body[] = "[{\"unique\":\"u\",\"timestamp\":-2300000000},"
+				   " {\"unique\":\"v\",\"timestamp\":253402300799}]";
+	struct writer_opts o;
+	struct buf out = BUF_INIT;
+	struct cell c[4];
+	struct xlsx_datetime d;
+	size_t pos = 0;
+	unsigned parts;
+
+	(void)state;
+	opts_init(&o, "time");
+	render(&o, body, NULL, &out);
+	assert_int_equal(row_cells(&out, &pos, c, 4, &parts), 1);
+	text_is(&c[0], "1897-02-11T15:06:40Z");
+	assert_int_equal(row_cells(&out, &pos, c, 4, &parts), 1);
+	assert_int_equal(c[0].t, XLSX_DATETIME);
+	xlsx_payload_datetime(c[0].p, &d);
+	assert_int_equal(d.year, 9999);
+	assert_int_equal(d.sec, 59);
+	buf_free(&out);
+}
+
 static void test_columns_and_media_url(void **state)
 {
 	static const char body[] = "[{\"unique\":\"u\",\"message\":\"hi\"}]";
@@ -533,6 +558,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cells_are_typed),
+		cmocka_unit_test(test_time_before_1900_is_text),
 		cmocka_unit_test(test_columns_and_media_url),
 		cmocka_unit_test(test_split_at_32767_units),
 		cmocka_unit_test(test_split_never_inside_a_surrogate_pair),
