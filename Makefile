@@ -4,7 +4,7 @@
 # ThreadSanitizer, and ends with one "N passed, N failed" line.
 
 CC      ?= cc
-PKGS    := libcurl zlib libcrypto
+PKGS    := libcurl zlib libcrypto xlsxwriter
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 STD     := -std=c11 -D_GNU_SOURCE

@@ -14,6 +14,8 @@
 #   BENCH_FETCH=0     skip the fetch section (scripts/bench/fetch_bench.sh, run
 #                     last; its own knobs are described there)
 #   BENCH_CONVERT=0   run only the fetch section
+#   BENCH_XLSX=0      skip the workbook section (scripts/bench/xlsx_bench.sh:
+#                     waexport -> .xlsx vs openpyxl and LibreOffice)
 #
 # What it does (results in build/bench/results.md, raw data in build/bench/run/):
 #  1. Installs what is missing (jq, GNU time, node/npm, cc, libjsmn-dev,
@@ -311,6 +313,13 @@ fi
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$HELPERS/report.py" "$RUN" | tee "$BENCH/results.md"
 say "written to $BENCH/results.md (raw data in $RUN/)"
+
+# ---------------------------------------------------------------- 6b. workbooks
+# waexport -> .xlsx against openpyxl write-only and LibreOffice headless (issue
+# 15); appends its section to results.md.
+if [[ ${BENCH_XLSX:-1} != 0 ]]; then
+    scripts/bench/xlsx_bench.sh
+fi
 
 # ---------------------------------------------------------------- 7. fetch
 # `waexport fetch` against the mock API; appends its section to results.md.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the main job on the bundled sample. Starts the mock getHistory
 # API on a loopback port serving samples/pages, runs `waexport fetch` into
-# out/ as CSV (spreadsheet dialect), NDJSON and gzip CSV, then stops the mock.
+# out/ as CSV (spreadsheet dialect), NDJSON, gzip CSV and an xlsx workbook,
+# then stops the mock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,14 +31,15 @@ set -x
 ./waexport fetch --from "$ACCOUNT" --tz Asia/Jerusalem --excel -o out/history.csv
 ./waexport fetch --from "$ACCOUNT" -o out/history.ndjson --save-raw out/raw-pages.jsonl.gz
 ./waexport fetch --from "$ACCOUNT" --concurrency 8 -o out/history.csv.gz
+./waexport fetch --from "$ACCOUNT" --tz Asia/Jerusalem -o out/history.xlsx
 { set +x; } 2>/dev/null
 
 echo
 echo "Files written:"
-ls -l out/history.csv out/history.ndjson out/history.csv.gz out/raw-pages.jsonl.gz | sed 's/^/  /'
+ls -l out/history.csv out/history.ndjson out/history.csv.gz out/history.xlsx out/raw-pages.jsonl.gz | sed 's/^/  /'
 echo
 echo "First rows of out/history.csv (--excel, times in Asia/Jerusalem):"
 head -4 out/history.csv | cut -c1-160 | sed 's/^/  /'
 echo
-echo "Open out/history.csv in a spreadsheet; load out/history.ndjson into a warehouse;"
+echo "Open out/history.xlsx (typed cells) or out/history.csv in a spreadsheet; load out/history.ndjson into a warehouse;"
 echo "'./waexport convert out/raw-pages.jsonl.gz' turns the saved pages into any of them again."

@@ -3,13 +3,13 @@
 # Usage: scripts/deps.sh build|test|bench
 set -euo pipefail
 
-build=(make gcc pkg-config libcurl4-openssl-dev libjsmn-dev libcsv-dev zlib1g-dev libssl-dev tzdata)
-test=(libcmocka-dev python3 python3-pytest sqlite3 curl gzip jq libreoffice-calc-nogui postgresql valgrind mount)
+build=(make gcc pkg-config libcurl4-openssl-dev libjsmn-dev libcsv-dev zlib1g-dev libssl-dev libxlsxwriter-dev tzdata)
+test=(libcmocka-dev python3 python3-pytest python3-openpyxl sqlite3 curl gzip jq libreoffice-calc-nogui postgresql valgrind mount)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 test) want=("${build[@]}" "${test[@]}") ;;
-bench) want=("${build[@]}" jq time) ;;
+bench) want=("${build[@]}" jq time python3-openpyxl) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 64 ;;
 esac
 

@@ -87,8 +87,8 @@ static int apply(struct parser *p, const struct options_row *r, const char *v, l
 		o->output = v;
 		return 0;
 	case OPT_FORMAT:
-		if (set_choice(r->name, v, "csv", "ndjson", &ndjson, e))
-			return -1;
+		if (strcmp(v, "xlsx") && set_choice(r->name, v, "csv", "ndjson", &ndjson, e))
+			return err_set(e, ERR_USAGE, "--format '%s': expected csv, ndjson or xlsx", v);
 		o->format = v;
 		return 0;
 	case OPT_GZIP: o->gzip = 1; return 0;

@@ -1,4 +1,5 @@
 #include "digest.h"
+#include "carry.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -56,4 +57,14 @@ void digest_hex(const unsigned char sum[DIGEST_LEN], char out[DIGEST_HEX])
 		out[2 * i + 1] = hex[sum[i] & 15];
 	}
 	out[2 * DIGEST_LEN] = '\0';
+}
+
+static int update(void *ctx, const void *p, size_t n)
+{
+	return digest_update(ctx, p, n);
+}
+
+int digest_fd(struct digest *d, int fd, unsigned long long size)
+{
+	return carry_read(fd, size, update, d);
 }

@@ -22,6 +22,12 @@ int digest_update(struct digest *d, const void *p, size_t n);
 int digest_final(struct digest *d, unsigned char out[DIGEST_LEN]);
 void digest_free(struct digest *d);
 
+/*
+ * The first size bytes of an open file into d (an appended file's carried
+ * bytes; a workbook libxlsxwriter wrote). 0, or -1 with errno.
+ */
+int digest_fd(struct digest *d, int fd, unsigned long long size);
+
 /* Lower-case hex of a sum into out. */
 void digest_hex(const unsigned char sum[DIGEST_LEN], char out[DIGEST_HEX]);
 

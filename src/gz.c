@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 
 /*
@@ -145,4 +146,62 @@ uint32_t gz_crc(uint32_t crc, const void *in, size_t n)
 uint32_t gz_crc_combine(uint32_t crc_a, uint32_t crc_b, unsigned long long len_b)
 {
 	return (uint32_t)crc32_combine64(crc_a, crc_b, (z_off64_t)len_b);
+}
+
+int gz_member_open(struct gz_member *m, int level, struct buf *out, struct err *e)
+{
+	memset(m, 0, sizeof(*m));
+	if (gz_deflater_new(&m->z, level, e))
+		return -1;
+	return gz_member_header(out) ? err_nomem(e) : 0;
+}
+
+int gz_member_write(struct gz_member *m, const void *p, size_t n, struct buf *out, struct err *e)
+{
+	m->crc = gz_crc(m->crc, p, n);
+	m->isize += n;
+	if (!n)
+		return 0;
+	m->dirty = 1;
+	return gz_deflate_more(m->z, p, n, 0, out, e);
+}
+
+/*
+ * End the member's own stream byte-aligned and forget its history: bytes
+ * deflated later must not refer back across a foreign chunk, whose text
+ * sits between them in the output but was never in this stream's window.
+ */
+static int sync_own_stream(struct gz_member *m, struct buf *out, struct err *e)
+{
+	if (!m->dirty)
+		return 0;
+	if (gz_deflate_more(m->z, NULL, 0, 1, out, e) || gz_deflate_reset(m->z, e))
+		return -1;
+	m->dirty = 0;
+	return 0;
+}
+
+int gz_member_chunk(struct gz_member *m, const void *z, size_t zlen, uint32_t crc,
+		    unsigned long long raw_len, struct buf *out, struct err *e)
+{
+	if (sync_own_stream(m, out, e))
+		return -1;
+	if (buf_add(out, z, zlen))
+		return err_nomem(e);
+	m->crc = gz_crc_combine(m->crc, crc, raw_len);
+	m->isize += raw_len;
+	return 0;
+}
+
+int gz_member_end(struct gz_member *m, struct buf *out, struct err *e)
+{
+	if (sync_own_stream(m, out, e))
+		return -1;
+	return gz_member_trailer(out, m->crc, m->isize) ? err_nomem(e) : 0;
+}
+
+void gz_member_close(struct gz_member *m)
+{
+	gz_deflater_free(m->z);
+	m->z = NULL;
 }

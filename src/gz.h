@@ -58,4 +58,28 @@ uint32_t gz_crc(uint32_t crc, const void *in, size_t n);
 /* CRC-32 of A followed by B, from the CRCs of both and B's length. */
 uint32_t gz_crc_combine(uint32_t crc_a, uint32_t crc_b, unsigned long long len_b);
 
+/*
+ * The filter a gzip output writes through: one member, header first, whose
+ * plain bytes are deflated here (a stream of the member's own) and whose
+ * chunks deflated elsewhere (gz_deflate_chunk) are joined in as they are,
+ * under one running CRC and length. Output is appended to a caller's buffer.
+ */
+struct gz_member {
+	struct gz_deflater *z;       /* the stream for plain bytes */
+	int dirty;                   /* plain bytes deflated since the last sync flush */
+	uint32_t crc;
+	unsigned long long isize;    /* input bytes so far */
+};
+
+/* The member's header into out. */
+int gz_member_open(struct gz_member *m, int level, struct buf *out, struct err *e);
+/* Plain bytes, deflated into out. */
+int gz_member_write(struct gz_member *m, const void *p, size_t n, struct buf *out, struct err *e);
+/* A chunk from gz_deflate_chunk of raw_len input bytes with that CRC: appended to out as is. */
+int gz_member_chunk(struct gz_member *m, const void *z, size_t zlen, uint32_t crc,
+		    unsigned long long raw_len, struct buf *out, struct err *e);
+/* The final empty block, CRC-32 and ISIZE into out. */
+int gz_member_end(struct gz_member *m, struct buf *out, struct err *e);
+void gz_member_close(struct gz_member *m);
+
 #endif

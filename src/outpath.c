@@ -97,14 +97,15 @@ static int ends_with(const char *s, size_t n, const char *suffix)
 	return n >= k && !strncasecmp(s + n - k, suffix, k);
 }
 
-void outpath_infer(const char *path, int *ndjson, int *gzip)
+void outpath_infer(const char *path, int *format, int *gzip)
 {
 	size_t n = strlen(path);
 
 	*gzip = ends_with(path, n, ".gz");
 	if (*gzip)
 		n -= 3;
-	*ndjson = ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl");
+	*format = ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") ? OUTPATH_NDJSON
+		  : ends_with(path, n, ".xlsx") ? OUTPATH_XLSX : OUTPATH_CSV;
 }
 
 int outpath_check_extension(const char *path, struct err *e)
@@ -116,13 +117,13 @@ int outpath_check_extension(const char *path, struct err *e)
 	if (n > 3 && ends_with(name, n, ".gz"))
 		n -= 3;
 	if (ends_with(name, n, ".csv") || ends_with(name, n, ".ndjson") ||
-	    ends_with(name, n, ".jsonl"))
+	    ends_with(name, n, ".jsonl") || ends_with(name, n, ".xlsx"))
 		return 0;
 	dot = memrchr(name, '.', n);
 	/* No extension (a leading dot only starts a hidden name): CSV, as documented. */
 	if (!dot || dot == name || memchr(dot, '{', n - (size_t)(dot - name)))
 		return 0;
 	return err_set(e, ERR_USAGE, "-o %s: unknown extension '%.*s'; the formats written are "
-		       ".csv, .ndjson and .jsonl, each optionally .gz (or choose one with --format "
-		       "csv|ndjson)", path, (int)(n - (size_t)(dot - name)), dot);
+		       ".csv, .ndjson and .jsonl, each optionally .gz, and .xlsx (or choose one with "
+		       "--format csv|ndjson|xlsx)", path, (int)(n - (size_t)(dot - name)), dot);
 }

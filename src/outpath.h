@@ -24,13 +24,15 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 /* Does the template use this placeholder (e.g. "{to}")? */
 int outpath_uses(const char *tmpl, const char *placeholder);
 
-/* Format and gzip implied by a path's extension (.csv .ndjson .jsonl, + .gz,
- * in any case). */
-void outpath_infer(const char *path, int *ndjson, int *gzip);
+enum outpath_format { OUTPATH_CSV, OUTPATH_NDJSON, OUTPATH_XLSX };
+
+/* Format (enum outpath_format) and gzip implied by a path's extension (.csv
+ * .ndjson .jsonl .xlsx, + .gz, in any case; .xlsx.gz is for the caller to refuse). */
+void outpath_infer(const char *path, int *format, int *gzip);
 
 /*
  * Without --format, the output's extension names its format (SPEC §2): 0 when
- * it is one written (.csv .ndjson .jsonl, each optionally .gz) or when the
+ * it is one written (.csv .ndjson .jsonl, each optionally .gz; .xlsx) or when the
  * file name has none; -1 with ERR_USAGE naming the known ones otherwise
  * (`-o out.json` would get CSV inside). A placeholder as the extension
  * (`out.{date}`) is left alone.

@@ -4,6 +4,7 @@
 #include "digest.h"
 #include "fsutil.h"
 #include "gz.h"
+#include "xlsx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +28,8 @@ struct sink {
 	int finished, committed;
 	char *target;           /* final path */
 	char *tmp;              /* temporary path, NULL when none */
-	struct gz_deflater *z;  /* gzip: the stream for plain bytes */
-	int z_dirty;            /* plain bytes deflated since the last sync flush */
-	uint32_t crc;           /* gzip: CRC-32 of the member's input so far */
-	unsigned long long isize;
+	struct gz_member gz;    /* gzip: the member being written (gz.z set) */
+	struct xlsx *x;         /* a workbook: everything goes there */
 	struct buf pend;        /* bytes on their way to fd */
 	struct sink_figures fig;
 	unsigned long long synced; /* writeback started up to here (file offset) */
@@ -104,17 +103,16 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 	const char *c = p;
 
 	s->fig.in += n;
-	if (!s->z)
+	if (s->x)
+		return xlsx_write(s->x, p, n, e);
+	if (!s->gz.z)
 		return emit(s, p, n, e);
-	s->crc = gz_crc(s->crc, p, n);
-	s->isize += n;
 	while (n) {
 		size_t k = n < OUT_PIECE ? n : OUT_PIECE;
 
 		/* Straight into the pending buffer: no copy of the compressed bytes. */
-		if (gz_deflate_more(s->z, c, k, 0, &s->pend, e))
+		if (gz_member_write(&s->gz, c, k, &s->pend, e))
 			return -1;
-		s->z_dirty = 1;
 		c += k;
 		n -= k;
 		if (s->pend.len >= OUT_BUF && flush_pend(s, e))
@@ -123,38 +121,17 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 	return 0;
 }
 
-/*
- * End the sink's own stream byte-aligned and forget its history: bytes
- * deflated later must not refer back across a foreign chunk, whose text
- * sits between them in the output but was never in this stream's window.
- */
-static int sync_own_stream(struct sink *s, struct err *e)
-{
-	if (!s->z_dirty)
-		return 0;
-	if (gz_deflate_more(s->z, NULL, 0, 1, &s->pend, e) || gz_deflate_reset(s->z, e))
-		return -1;
-	s->z_dirty = 0;
-	return 0;
-}
-
 int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc,
 		       unsigned long long raw_len, struct err *e)
 {
-	if (!s->z)
+	if (!s->gz.z)
 		return err_set(e, ERR_SOFTWARE, "%s: a deflated chunk for an output without gzip",
 			       s->is_stdout ? "standard output" : s->target);
-	if (sync_own_stream(s, e) || emit(s, z, zlen, e))
+	if (gz_member_chunk(&s->gz, z, zlen, crc, raw_len, &s->pend, e) ||
+	    (s->pend.len >= OUT_BUF && flush_pend(s, e)))
 		return -1;
-	s->crc = gz_crc_combine(s->crc, crc, raw_len);
-	s->isize += raw_len;
 	s->fig.in += raw_len;
 	return 0;
-}
-
-static int digest_fn(void *ctx, const void *p, size_t n)
-{
-	return digest_update(ctx, p, n);
 }
 
 /* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
@@ -176,7 +153,7 @@ static int carry_target(struct sink *s, struct err *e)
 		goto out;
 	}
 	/* SPEC §4.7: the sum is of the whole file, the carried bytes first. */
-	if (s->md && carry_read(old, (unsigned long long)st.st_size, digest_fn, s->md)) {
+	if (s->md && digest_fd(s->md, old, (unsigned long long)st.st_size)) {
 		io_error(s, errno ? errno : EIO, "reading the existing file", e);
 		goto out;
 	}
@@ -236,8 +213,15 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	s->fig.path = s->given ? s->given : "-";
 	if (o->digest && !(s->md = digest_new()))
 		goto nomem;
+	if (o->xlsx) {
+		struct xlsx_opts xo = { .path = o->path, .columns = o->columns,
+					.ncolumns = o->ncolumns, .refuse_existing = o->append,
+					.media_dir = o->media_dir };
+
+		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);
+	}
 	/* The level is checked before any file is made. */
-	if (o->gzip && gz_deflater_new(&s->z, o->level, e))
+	if (o->gzip && gz_member_open(&s->gz, o->level, &s->pend, e))
 		goto fail;
 	if (!o->path || !strcmp(o->path, "-")) {
 		s->is_stdout = 1;
@@ -245,7 +229,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	} else if (open_target(s, o, e)) {
 		goto fail;
 	}
-	if (buf_reserve(&s->pend, OUT_BUF) || (s->z && gz_member_header(&s->pend)))
+	if (buf_reserve(&s->pend, OUT_BUF))
 		goto nomem;
 	*res = s;
 	return 0;
@@ -259,8 +243,7 @@ fail:
 /* What only writing needed: a finished output waiting to be published is small. */
 static void release_buffers(struct sink *s)
 {
-	gz_deflater_free(s->z);
-	s->z = NULL;
+	gz_member_close(&s->gz);
 	buf_free(&s->pend);
 }
 
@@ -271,21 +254,41 @@ static int drain(struct sink *s, struct err *e)
 	 * Appending nothing leaves the file's bytes as they were (issue 13): no
 	 * empty member. Only the header waits in pend then, never written.
 	 */
-	if (s->z && s->fig.appending && !s->isize && !s->z_dirty) {
+	if (s->gz.z && s->fig.appending && !s->gz.isize) {
 		s->pend.len = 0;
-	} else if (s->z) {
-		if (sync_own_stream(s, e))
-			return -1;
-		if (gz_member_trailer(&s->pend, s->crc, s->isize))
-			return err_nomem(e);
+	} else if (s->gz.z && gz_member_end(&s->gz, &s->pend, e)) {
+		return -1;
 	}
 	return flush_pend(s, e);
+}
+
+/* A workbook is written by libxlsxwriter, not through us: its sum is taken from the file. */
+static int finish_workbook(struct sink *s, struct err *e)
+{
+	const char *file;
+	int fd, rc;
+
+	if (xlsx_finish(s->x, e))
+		return -1;
+	s->fig.out = xlsx_bytes_out(s->x);
+	if (!s->md || s->have_sha || !(file = xlsx_file(s->x)))
+		return 0;
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rc = fd < 0 || digest_fd(s->md, fd, s->fig.out) || digest_final(s->md, s->sha);
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256", file);
+	s->have_sha = 1;
+	return 0;
 }
 
 int sink_finish(struct sink *s, struct err *e)
 {
 	int fd = s->fd;
 
+	if (s->x)
+		return finish_workbook(s, e);
 	if (s->finished)
 		return 0;
 	if (drain(s, e))
@@ -330,6 +333,8 @@ fail:
 
 int sink_publish(struct sink *s, struct err *e)
 {
+	if (s->x)
+		return xlsx_publish(s->x, e);
 	if (s->committed)
 		return 0;
 	if (!s->finished || !s->tmp)
@@ -357,6 +362,7 @@ void sink_close(struct sink *s)
 	if (!s)
 		return;
 	release_buffers(s);
+	xlsx_close(s->x);
 	if (s->fd >= 0 && !s->is_stdout)
 		close(s->fd);
 	if (s->tmp)

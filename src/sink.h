@@ -26,6 +26,10 @@
  * the file descriptor; an appended file's carried bytes are read once more
  * for it, since a shared extent or an in-kernel copy never passes through us.
  *
+ * Workbook (SPEC §4.6): with `xlsx`, the bytes are encoded rows
+ * (writer_xlsx.c) and every call goes to the workbook backend (xlsx.h),
+ * which builds the workbook at sink_finish; gzip and append do not apply.
+ *
  * The output owns its file descriptor (not stdout's), its buffers and its
  * temporary file; sink_close frees them all.
  */
@@ -36,12 +40,17 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "writer.h"
 
 struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
 	int level;        /* 1..9, with gzip */
 	int append;       /* keep a non-empty target's bytes and add after them */
+	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
+	enum column columns[COL_COUNT];
+	size_t ncolumns;
+	const char *media_dir;  /* xlsx: what media_file names are relative to */
 	int digest;       /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
 };
 

@@ -1,5 +1,5 @@
 /*
- * The parts of a row both formats share: the column names (columns.h), and each
+ * The parts of a row every format shares: the column names (columns.h), and each
  * record's decoded time, codes and labels (SPEC §4.1, §4.3).
  */
 #include "writer.h"
@@ -59,7 +59,8 @@ struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
 		return NULL;
 	w->opts = *opts;
 	w->warn = warn;
-	w->ops = opts->format == WRITER_CSV ? &writer_csv_ops : &writer_ndjson_ops;
+	w->ops = opts->format == WRITER_CSV ? &writer_csv_ops
+		 : opts->format == WRITER_XLSX ? &writer_xlsx_ops : &writer_ndjson_ops;
 	/* The zone's caches are written as rows are made: each writer has its own. */
 	if (opts->tz && !(w->opts.tz = tz_copy(opts->tz))) {
 		free(w);

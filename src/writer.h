@@ -1,6 +1,7 @@
 /*
  * writer: one record → one row of bytes, in CSV (RFC 4180 through libcsv,
- * SPEC §4.2) or NDJSON (SPEC §4.1). Writers append to a caller's buffer and
+ * SPEC §4.2), NDJSON (SPEC §4.1) or the typed cells of a workbook row
+ * (SPEC §4.6, encoded as xlsx.h describes). Writers append to a caller's buffer and
  * know nothing of files, gzip or HTTP; the output stage decides where the
  * bytes go. A writer owns its scratch buffer and nothing else.
  */
@@ -16,7 +17,7 @@
 #include "tz.h"
 #include "warn.h"
 
-enum writer_format { WRITER_CSV, WRITER_NDJSON };
+enum writer_format { WRITER_CSV, WRITER_NDJSON, WRITER_XLSX };
 
 struct writer_opts {
 	enum writer_format format;
@@ -33,7 +34,7 @@ struct writer;
 struct writer *writer_new(const struct writer_opts *opts, struct warn *warn);
 void writer_free(struct writer *w);
 
-/* Bytes that open the output: BOM (--excel) and header row (CSV). */
+/* Bytes that open the output: BOM (--excel) and header row (CSV); none for xlsx. */
 int writer_begin(struct writer *w, struct buf *out);
 
 /* Append one row. media_file may be NULL. -1 only on ENOMEM. */

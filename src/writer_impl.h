@@ -1,5 +1,5 @@
 /*
- * What the CSV and NDJSON writers share inside the writer stage; not part
+ * What the CSV, NDJSON and xlsx writers share inside the writer stage; not part
  * of the stage's interface (writer.h).
  */
 #ifndef WAEXPORT_WRITER_IMPL_H
@@ -33,6 +33,7 @@ struct writer {
 
 extern const struct writer_ops writer_csv_ops;
 extern const struct writer_ops writer_ndjson_ops;
+extern const struct writer_ops writer_xlsx_ops;
 
 void writer_prepare(struct writer *w, const struct record *r, struct row *row);
 /* The integer v that field f holds (record_int), as decimal digits. */

@@ -334,8 +334,9 @@ static void test_output_extensions(void **state)
 {
 	struct err e;
 	const char *bad[] = { "out.json", "out.parquet", "out.tsv", "out.txt", "out.xls",
-			      "dir/out.xlsx", "out.tsv.gz" };
+			      "out.tsv.gz" };
 	const char *good[] = { "out.csv", "out.CSV", "out.ndjson.gz", "out.jsonl", "out", "out.gz",
+			       "dir/out.xlsx", "out.XLSX",
 			       "/dev/full", "dir.d/out", ".hidden", "x/{chat}-{date}.csv",
 			       "x/{from}/{chat}", "out.{date}" };
 

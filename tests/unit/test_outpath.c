@@ -197,6 +197,10 @@ static void test_infer(void **state)
 	infers("/x/{to}-{date}.jsonl.gz", 1, 1);
 	infers(".ndjson", 1, 0);
 	infers("ndjson", 0, 0);
+	infers("out.xlsx", OUTPATH_XLSX, 0);
+	infers("dir/Out.XLSX", OUTPATH_XLSX, 0);
+	infers("out.xlsx.gz", OUTPATH_XLSX, 1);
+	infers("out.xlsx.csv", OUTPATH_CSV, 0);
 }
 
 int main(void)

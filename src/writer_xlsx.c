@@ -1,0 +1,355 @@
+/*
+ * Workbook rows (SPEC §4.6): each record as typed cells in the encoding
+ * xlsx.h describes, made in the workers so that the consumer only copies
+ * cells into the sheet. Ids and text are TEXT whatever they look like;
+ * `timestamp` and the codes NUMBER when they are integers (their raw text
+ * otherwise); `time` a DATETIME in the writer's zone, broken down here so
+ * the consumer does no zone work; `media_file` a URL.
+ *
+ * Text is made safe for the workbook here (LIBRARY-NOTES §6):
+ * - a literal `_xHHHH_` would be read back as the character U+HHHH, so its
+ *   underscore is written as the OOXML escape `_x005F_`;
+ * - U+FFFE and U+FFFF are not XML characters (LibreOffice stops reading the
+ *   sheet at them), so they are written as `_xFFFE_` and `_xFFFF_`;
+ * - a cell holds 32,767 UTF-16 units in Excel, and libxlsxwriter refuses more
+ *   than 32,767 code points (escapes included): a longer message continues
+ *   in further cells (the message_2, message_3 … columns), cut between
+ *   characters and never inside an escape, one warning per continuation.
+ *   Other columns are never that long in practice; one that is keeps its
+ *   first 32,767 units and counts a warning.
+ */
+#include "writer_impl.h"
+#include "text.h"
+#include "xlsx.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- the row encoding (xlsx.h) ------------------------------------------ */
+
+int xlsx_row_begin(struct buf *out)
+{
+	static const unsigned char head[XLSX_ROW_HEAD];
+
+	return buf_add(out, head, sizeof(head));
+}
+
+void xlsx_row_end(struct buf *out, size_t row_start, unsigned parts)
+{
+	uint32_t len = (uint32_t)(out->len - row_start - 4);
+	uint16_t np = (uint16_t)parts;
+
+	memcpy(out->data + row_start, &len, 4);
+	memcpy(out->data + row_start + 4, &np, 2);
+}
+
+long xlsx_cell_begin(struct buf *out, enum xlsx_cell t, size_t n)
+{
+	uint32_t len = (uint32_t)n;
+
+	if (buf_reserve(out, XLSX_CELL_HEAD + n))
+		return -1;
+	out->data[out->len] = (char)t;
+	memcpy(out->data + out->len + 1, &len, 4);
+	out->len += XLSX_CELL_HEAD;
+	return (long)out->len;
+}
+
+int xlsx_cell(struct buf *out, enum xlsx_cell t, const void *p, size_t n)
+{
+	if (xlsx_cell_begin(out, t, n) < 0)
+		return -1;
+	return buf_add(out, p, n);
+}
+
+int xlsx_cell_number(struct buf *out, long long v)
+{
+	int64_t x = v;
+
+	return xlsx_cell(out, XLSX_NUMBER, &x, sizeof(x));
+}
+
+int xlsx_cell_datetime(struct buf *out, const struct xlsx_datetime *d)
+{
+	unsigned char p[XLSX_DATETIME_LEN];
+	uint16_t y = (uint16_t)d->year;
+
+	memcpy(p, &y, 2);
+	p[2] = (unsigned char)d->month;
+	p[3] = (unsigned char)d->day;
+	p[4] = (unsigned char)d->hour;
+	p[5] = (unsigned char)d->min;
+	p[6] = (unsigned char)d->sec;
+	return xlsx_cell(out, XLSX_DATETIME, p, sizeof(p));
+}
+
+int xlsx_next_cell(struct xlsx_cursor *c, enum xlsx_cell *t, const char **p, size_t *n)
+{
+	uint32_t len;
+
+	if (c->p == c->end)
+		return 0;
+	if ((size_t)(c->end - c->p) < XLSX_CELL_HEAD)
+		return -1;
+	memcpy(&len, c->p + 1, 4);
+	if (c->p[0] > XLSX_URL || (size_t)(c->end - c->p) - XLSX_CELL_HEAD < len)
+		return -1;
+	*t = (enum xlsx_cell)c->p[0];
+	*p = (const char *)c->p + XLSX_CELL_HEAD;
+	*n = len;
+	c->p += XLSX_CELL_HEAD + len;
+	if ((*t == XLSX_NUMBER && len != 8) || (*t == XLSX_DATETIME && len != XLSX_DATETIME_LEN))
+		return -1;
+	return 1;
+}
+
+long long xlsx_payload_number(const char *p)
+{
+	int64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+void xlsx_payload_datetime(const char *p, struct xlsx_datetime *d)
+{
+	uint16_t y;
+
+	memcpy(&y, p, 2);
+	d->year = y;
+	d->month = (unsigned char)p[2];
+	d->day = (unsigned char)p[3];
+	d->hour = (unsigned char)p[4];
+	d->min = (unsigned char)p[5];
+	d->sec = (unsigned char)p[6];
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Does s[i..n) start with a literal OOXML escape `_xHHHH_`? */
+static int escape_at(const char *s, size_t i, size_t n)
+{
+	return n - i >= 7 && s[i] == '_' && s[i + 1] == 'x' && is_hex(s[i + 2]) &&
+	       is_hex(s[i + 3]) && is_hex(s[i + 4]) && is_hex(s[i + 5]) && s[i + 6] == '_';
+}
+
+static size_t utf8_len(unsigned char lead)
+{
+	return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
+
+/*
+ * Clean UTF-8 s (decoded) as TEXT cells of at most `limit` UTF-16 units and
+ * `limit` code points once escaped. Returns the number of cells (1 for
+ * empty text), 0 on ENOMEM. With !split, only the first cell is kept.
+ */
+static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit, int split)
+{
+	unsigned cells = 0;
+	size_t i = 0;
+
+	do {
+		size_t units = 0, start;
+		long off = xlsx_cell_begin(out, XLSX_TEXT, 0);
+
+		if (off < 0 || buf_reserve(out, 7))
+			return 0;
+		start = (size_t)off;
+		cells++;
+		while (i < n) {
+			const char *esc = NULL;
+			size_t k = utf8_len((unsigned char)s[i]), cost = 1, u = k == 4 ? 2 : 1;
+
+			if (escape_at(s, i, n))
+				esc = "_x005F_";
+			else if (k == 3 && !memcmp(s + i, "\xEF\xBF\xBE", 3))
+				esc = "_xFFFE_";
+			else if (k == 3 && !memcmp(s + i, "\xEF\xBF\xBF", 3))
+				esc = "_xFFFF_";
+			if (esc)
+				cost = 7;
+			/*
+			 * One budget for both limits: a character adds u UTF-16 units
+			 * (Excel's count) and `cost` code points once escaped
+			 * (libxlsxwriter's), so adding the larger bounds both.
+			 */
+			if (units + (cost > u ? cost : u) > limit)
+				break;
+			units += cost > u ? cost : u;
+			if (buf_reserve(out, 7))
+				return 0;
+			if (esc) {
+				memcpy(buf_tail(out), esc, 7);
+				out->len += 7;
+				i += esc[2] == '0' ? 1 : 3;
+			} else {
+				memcpy(buf_tail(out), s + i, k);
+				out->len += k;
+				i += k;
+			}
+		}
+		{
+			uint32_t len = (uint32_t)(out->len - start);
+
+			memcpy(out->data + start - 4, &len, 4);
+		}
+		if (!split)
+			break;
+	} while (i < n);
+	return cells;
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+/*
+ * A text field as cells: decoded (JSON strings), compacted (objects and
+ * arrays), or as is (numbers, booleans: an id sent as a JSON number is
+ * still an id). Returns the cells written, 0 on ENOMEM.
+ */
+static unsigned put_field(struct writer *w, const struct record *r, const struct field *f,
+			  int split, struct buf *out, unsigned *bad)
+{
+	const char *s = f->p;
+	size_t n = f->len;
+	unsigned cells;
+
+	if (f->kind == FIELD_ABSENT)
+		return xlsx_cell(out, XLSX_EMPTY, NULL, 0) ? 0 : 1;
+	if (f->kind == FIELD_STRING) {
+		w->scratch.len = 0;
+		if (buf_reserve(&w->scratch, TEXT_DECODE_MAX(n)))
+			return 0;
+		n = text_decode(w->scratch.data, f->p, f->len, bad);
+		s = w->scratch.data;
+	} else if (f->kind == FIELD_COMPOUND) {
+		if (writer_compound(w, f, bad))
+			return 0;
+		s = w->json.data;
+		n = w->json.len;
+	}
+	cells = put_cells(out, s, n, XLSX_CELL_MAX, split);
+	if (cells > 1)
+		for (unsigned k = 2; k <= cells; k++) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "message longer than a spreadsheet cell (32,767 "
+				 "characters) continues in column message_%u", k);
+			writer_warn(w, r, what);
+		}
+	else if (cells && !split && text_utf16_len(s, n) > XLSX_CELL_MAX)
+		writer_warn(w, r, "a cell longer than 32,767 characters was cut in the workbook");
+	return cells;
+}
+
+/* A code: a NUMBER when it is an integer, else its raw text. */
+static int put_code(struct writer *w, const struct record *r, int ok, long long v,
+		    const struct field *f, struct buf *out, unsigned *bad)
+{
+	if (ok)
+		return xlsx_cell_number(out, v);
+	return put_field(w, r, f, 0, out, bad) ? 0 : -1;
+}
+
+static unsigned digits(const char *p, size_t n)
+{
+	unsigned v = 0;
+
+	while (n--)
+		v = v * 10 + (unsigned)(*p++ - '0');
+	return v;
+}
+
+/*
+ * `time`: the ISO 8601 local time writer_prepare made (tz_format:
+ * YYYY-MM-DDTHH:MM:SS, years 1..9999 on four digits), broken down.
+ */
+static int put_time(const struct row *row, struct buf *out)
+{
+	const char *t = row->time;
+	struct xlsx_datetime d;
+
+	if (!row->time_len)
+		return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
+	d = (struct xlsx_datetime){ digits(t, 4), digits(t + 5, 2), digits(t + 8, 2),
+				    digits(t + 11, 2), digits(t + 14, 2), digits(t + 17, 2) };
+	if (row->time_len < 19 || t[4] != '-' || t[10] != 'T' || d.year < 1900)
+		/* Before Excel's calendar (1900): the time as text, nothing lost. */
+		return xlsx_cell(out, XLSX_TEXT, row->time, row->time_len);
+	return xlsx_cell_datetime(out, &d);
+}
+
+static int put_label(struct buf *out, const char *label)
+{
+	if (!label)
+		return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
+	return xlsx_cell(out, XLSX_TEXT, label, strlen(label));
+}
+
+static int put_column(struct writer *w, const struct record *r, const struct row *row,
+		      enum column c, const char *media_file, struct buf *out, unsigned *bad,
+		      unsigned *parts)
+{
+	static const enum record_key key[COL_COUNT] = {
+		[COL_UNIQUE] = REC_UNIQUE, [COL_FROM] = REC_FROM, [COL_TO] = REC_TO,
+		[COL_TYPE] = REC_TYPE, [COL_REASON] = REC_REASON, [COL_MESSAGE] = REC_MESSAGE,
+	};
+
+	switch (c) {
+	case COL_TIMESTAMP:
+		return put_code(w, r, row->ts_ok, row->ts, &r->f[REC_TIMESTAMP], out, bad);
+	case COL_TIME:
+		return put_time(row, out);
+	case COL_DIRECTION:
+		return put_label(out, row->dir_label);
+	case COL_DIRECTION_CODE:
+		return put_code(w, r, row->dir_ok, row->dir, &r->f[REC_DIRECTION], out, bad);
+	case COL_STATE:
+		return put_label(out, row->state_label);
+	case COL_STATE_CODE:
+		return put_code(w, r, row->state_ok, row->state, &r->f[REC_STATE], out, bad);
+	case COL_MEDIA_FILE:
+		if (!media_file || !*media_file)
+			return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
+		return xlsx_cell(out, XLSX_URL, media_file, strlen(media_file));
+	case COL_MESSAGE:
+		*parts = put_field(w, r, &r->f[REC_MESSAGE], 1, out, bad);
+		return *parts ? 0 : -1;
+	case COL_COUNT:
+		return 0;
+	default:
+		return put_field(w, r, &r->f[key[c]], 0, out, bad) ? 0 : -1;
+	}
+}
+
+static int xlsx_begin(struct writer *w, struct buf *out)
+{
+	/* The workbook writes its own header (xlsx.c): it names the message_N columns. */
+	(void)w;
+	(void)out;
+	return 0;
+}
+
+static int xlsx_row(struct writer *w, const struct record *r, const struct row *row,
+		    const char *media_file, struct buf *out)
+{
+	size_t start = out->len;
+	unsigned bad = 0, parts = 0;
+
+	if (xlsx_row_begin(out))
+		return -1;
+	for (size_t i = 0; i < w->opts.ncolumns; i++)
+		if (put_column(w, r, row, w->opts.columns[i], media_file, out, &bad, &parts))
+			return -1;
+	xlsx_row_end(out, start, parts);
+	if (bad)
+		writer_warn_bad_text(w, r, bad);
+	return 0;
+}
+
+const struct writer_ops writer_xlsx_ops = { xlsx_begin, xlsx_row };
