@@ -1,6 +1,8 @@
 #include "buf.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int buf_grow(struct buf *b, size_t extra)
@@ -42,4 +44,21 @@ int buf_add_i64(struct buf *b, long long v)
 	if (v < 0)
 		*--p = '-';
 	return buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n + 1))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
 }

@@ -50,6 +50,9 @@ static inline int buf_addc(struct buf *b, char c)
 	return 0;
 }
 
+/* Append printf-formatted text. 0, or -1 on ENOMEM. */
+int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Append a decimal integer. */
 int buf_add_i64(struct buf *b, long long v);
 

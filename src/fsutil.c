@@ -78,7 +78,8 @@ int fsutil_temp_beside(const char *path, char **tmp)
 	}
 	/* A dot file: tools that watch the directory for *.csv do not see it. */
 	snprintf(name, n, "%.*s.%s.tmp.XXXXXX", (int)dirlen, path, base);
-	fd = mkostemp(name, O_CLOEXEC);
+	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more (SPEC §5.6). */
+	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		int saved = errno;
 
@@ -112,4 +113,36 @@ int fsutil_regular_or_new(const char *path)
 	if (stat(path, &st))
 		return errno == ENOENT;
 	return S_ISREG(st.st_mode);
+}
+
+int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode,
+		   const char **step)
+{
+	char *tmp = NULL;
+	int fd = fsutil_temp_beside(path, &tmp), saved;
+
+	*step = "create";
+	if (fd < 0)
+		return -1;
+	*step = "write";
+	if (fchmod(fd, (mode_t)mode) || fsutil_write_all(fd, data, n) || fsync(fd)) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd))
+		goto fail_errno;
+	*step = "rename";
+	if (rename(tmp, path))
+		goto fail_errno;
+	free(tmp);
+	fsutil_sync_dir(path);
+	return 0;
+fail_errno:
+	saved = errno;
+fail:
+	unlink(tmp);
+	free(tmp);
+	errno = saved;
+	return -1;
 }

@@ -20,6 +20,15 @@ int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off);
  */
 int fsutil_temp_beside(const char *path, char **tmp);
 
+/*
+ * Replace the file at `path` with data[0..n) atomically: a temporary file
+ * beside it (fsutil_temp_beside), mode `mode`, written, fsynced, renamed over
+ * path, the directory synced; nothing is left behind on failure. 0, or -1
+ * with errno and *step naming what failed ("create", "write", "rename").
+ */
+int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode,
+		   const char **step);
+
 /* fsync the directory holding `path`, so a rename survives a crash. */
 void fsutil_sync_dir(const char *path);
 

@@ -15,15 +15,15 @@
 
 static int merge_file(struct manifest_file *f, const struct sink *file, struct err *e)
 {
-	const struct sink_rows *r = &sink_figures(file)->rows;
-	unsigned char sum[DIGEST_LEN];
+	const struct sink_figures *fig = sink_figures(file);
+	const struct sink_rows *r = &fig->rows;
 
-	if (sink_sha256(file, sum))
+	if (!fig->have_sha256)
 		return err_set(e, ERR_SOFTWARE, "%s: no checksum for the manifest", f->path);
-	digest_hex(sum, f->sha256);
+	digest_hex(fig->sha256, f->sha256);
 	f->rows_added = r->rows;
 	f->rows += r->rows;
-	f->bytes = sink_figures(file)->carried + sink_figures(file)->out;
+	f->bytes = fig->carried + fig->out;
 	if (r->have_ts) {
 		if (!f->have_ts || r->ts_min < f->ts_min)
 			f->ts_min = r->ts_min;
@@ -61,24 +61,6 @@ int manifest_add(struct manifest *m, const struct sink *file, const char *chat, 
 
 /* ---------------------------------------------------------------- JSON */
 
-static int addf(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int addf(struct buf *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(out, (size_t)n + 1))
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(out->data + out->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	out->len += (size_t)n;
-	return 0;
-}
-
 /* A JSON string (RFC 8259 §7), or null for NULL. */
 static int add_str(struct buf *out, const char *s)
 {
@@ -87,8 +69,8 @@ static int add_str(struct buf *out, const char *s)
 	if (buf_addc(out, '"'))
 		return -1;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		int rc = *p == '"' || *p == '\\' ? addf(out, "\\%c", *p) :
-			 *p < 0x20 ? addf(out, "\\u%04x", *p) : buf_addc(out, (char)*p);
+		int rc = *p == '"' || *p == '\\' ? buf_addf(out, "\\%c", *p) :
+			 *p < 0x20 ? buf_addf(out, "\\u%04x", *p) : buf_addc(out, (char)*p);
 
 		if (rc)
 			return -1;
@@ -109,26 +91,26 @@ static int add_time(struct buf *out, long long t)
 
 static int add_opt_int(struct buf *out, int have, long long v)
 {
-	return have ? addf(out, "%lld", v) : buf_adds(out, "null");
+	return have ? buf_addf(out, "%lld", v) : buf_adds(out, "null");
 }
 
 static int add_file(struct buf *out, const struct manifest_file *f, int last)
 {
 	if (buf_adds(out, "    {\"path\": ") || add_str(out, f->path) ||
-	    addf(out, ", \"rows\": %llu, \"bytes\": %llu, \"sha256\": \"%s\", \"first_timestamp\": ",
+	    buf_addf(out, ", \"rows\": %llu, \"bytes\": %llu, \"sha256\": \"%s\", \"first_timestamp\": ",
 		 f->rows, f->bytes, f->sha256) ||
 	    add_opt_int(out, f->have_ts, f->ts_min) || buf_adds(out, ", \"last_timestamp\": ") ||
 	    add_opt_int(out, f->have_ts, f->ts_max) || buf_adds(out, ", \"chat\": ") ||
-	    add_str(out, f->chat) || addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
+	    add_str(out, f->chat) || buf_addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
 		return -1;
-	if (f->appended && addf(out, ", \"rows_added\": %llu", f->rows_added))
+	if (f->appended && buf_addf(out, ", \"rows_added\": %llu", f->rows_added))
 		return -1;
 	return buf_adds(out, last ? "}\n" : "},\n");
 }
 
 static int render(struct buf *out, const struct manifest *m, const struct manifest_run *r)
 {
-	if (addf(out, "{\n  \"tool\": \"waexport\",\n  \"version\": \"%s\",\n  \"command\": ",
+	if (buf_addf(out, "{\n  \"tool\": \"waexport\",\n  \"version\": \"%s\",\n  \"command\": ",
 		 WAEXPORT_VERSION) || add_str(out, r->command) || buf_adds(out, ",\n  \"from\": ") ||
 	    add_str(out, r->from) || buf_adds(out, ",\n  \"to\": ["))
 		return -1;
@@ -138,9 +120,9 @@ static int render(struct buf *out, const struct manifest *m, const struct manife
 	if (buf_adds(out, "],\n  \"started\": ") || add_time(out, r->started) ||
 	    buf_adds(out, ",\n  \"finished\": ") || add_time(out, r->finished) ||
 	    buf_adds(out, ",\n  \"format\": ") || add_str(out, r->format) ||
-	    addf(out, ",\n  \"gzip\": %s,\n  \"tz\": ", r->gzip ? "true" : "false") ||
+	    buf_addf(out, ",\n  \"gzip\": %s,\n  \"tz\": ", r->gzip ? "true" : "false") ||
 	    add_str(out, r->tz) ||
-	    addf(out, ",\n  \"messages_written\": %llu,\n  \"pages_fetched\": %llu,\n"
+	    buf_addf(out, ",\n  \"messages_written\": %llu,\n  \"pages_fetched\": %llu,\n"
 		 "  \"duplicates_dropped\": %llu,\n  \"retries\": %llu,\n  \"warnings\": %llu,\n"
 		 "  \"media\": {\"downloaded\": %llu, \"present\": %llu, \"failed\": %llu},\n"
 		 "  \"checkpoint_before\": ", r->messages, r->pages, r->duplicates, r->retries,
@@ -156,36 +138,15 @@ static int render(struct buf *out, const struct manifest *m, const struct manife
 	return buf_adds(out, "  ]\n}\n");
 }
 
-/* Atomically: a temporary file beside path, 0600, fsync, rename, the directory synced. */
+/* Atomically, 0600 (SPEC §4.7): a failed run leaves the previous manifest as it was. */
 static int replace_file(const char *path, const struct buf *text, struct err *e)
 {
-	char *tmp = NULL;
-	int fd = fsutil_temp_beside(path, &tmp), rc = -1;
+	const char *step;
 
-	if (fd < 0)
-		return err_set(e, ERR_CANTCREAT, "--manifest %s: cannot create a file in its "
-			       "directory: %s", path, strerror(errno));
-	if (fchmod(fd, 0600) || fsutil_write_all(fd, text->data, text->len) || fsync(fd)) {
-		err_set(e, ERR_IO, "--manifest %s: write failed: %s", path, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	if (close(fd)) {
-		err_set(e, ERR_IO, "--manifest %s: close failed: %s", path, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		err_set(e, ERR_CANTCREAT, "--manifest %s: cannot rename into place: %s", path,
-			strerror(errno));
-		goto out;
-	}
-	fsutil_sync_dir(path);
-	rc = 0;
-out:
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	if (!fsutil_replace(path, text->data, text->len, 0600, &step))
+		return 0;
+	return err_set(e, !strcmp(step, "write") ? ERR_IO : ERR_CANTCREAT, "--manifest %s: %s "
+		       "failed: %s", path, step, strerror(errno));
 }
 
 int manifest_write(const struct manifest *m, const char *path, const struct manifest_run *run,

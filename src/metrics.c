@@ -45,9 +45,9 @@ int metrics_write(const char *path, const struct metrics *m, struct err *e)
 {
 	struct buf b = BUF_INIT;
 	char label[96];
-	char *tmp = NULL;
+	const char *step;
 	double last_ok;
-	int fd, rc = -1, bad = 0;
+	int rc = -1, bad = 0;
 
 	/* The account number is digits only (checked by cli): no label escaping needed. */
 	snprintf(label, sizeof(label), "{from=\"%s\"}", m->from ? m->from : "");
@@ -77,27 +77,14 @@ int metrics_write(const char *path, const struct metrics *m, struct err *e)
 		err_nomem(e);
 		goto out;
 	}
-	fd = fsutil_temp_beside(path, &tmp);
-	if (fd < 0) {
-		err_set(e, ERR_IO, "--metrics-file %s: cannot create a file beside it: %s", path,
-			strerror(errno));
-		goto out;
-	}
 	/* node_exporter runs as another user: metrics are not secret. */
-	if (fchmod(fd, 0644) || fsutil_write_all(fd, b.data, b.len) || fsync(fd)) {
-		err_set(e, ERR_IO, "--metrics-file %s: write failed: %s", path, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) || rename(tmp, path)) {
-		err_set(e, ERR_IO, "--metrics-file %s: cannot replace it: %s", path, strerror(errno));
-		unlink(tmp);
+	if (fsutil_replace(path, b.data, b.len, 0644, &step)) {
+		err_set(e, ERR_IO, "--metrics-file %s: cannot replace it (%s failed): %s", path, step,
+			strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
-	free(tmp);
 	buf_free(&b);
 	return rc;
 }

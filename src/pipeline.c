@@ -1,11 +1,9 @@
 #include "pipeline.h"
-#include "batch.h"
 #include "fsutil.h"
 #include "gz.h"
 #include "order.h"
 #include "route.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,12 +51,11 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 		return -1;
 	if (o->order != ORDER_OLDEST)
 		return 0;
-	/* The spool beside the output: where the output's space is. */
-	if (o->out.path && strcmp(o->out.path, "-") && strchr(o->out.path, '/'))
-		fsutil_dirname(o->out.path, dir, sizeof(dir));
-	else
-		snprintf(dir, sizeof(dir), "%s", o->out.path && strcmp(o->out.path, "-") ? "." : "");
-	return order_open(&pl->order, dir[0] ? dir : NULL, e);
+	/* The spool beside the output, where the output's space is ($TMPDIR for stdout). */
+	if (!o->out.path || !strcmp(o->out.path, "-"))
+		return order_open(&pl->order, NULL, e);
+	fsutil_dirname(o->out.path, dir, sizeof(dir));
+	return order_open(&pl->order, dir, e);
 }
 
 int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct pool *pool,
@@ -373,12 +370,10 @@ void pipeline_close(struct pipeline *pl)
 	free(pl);
 }
 
-const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
+void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out)
 {
-	struct pipeline *w = (struct pipeline *)pl;
-
-	w->stats.sel = *select_stats(pl->select);
-	return &pl->stats;
+	*out = pl->stats;
+	out->sel = *select_stats(pl->select);
 }
 
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx)

@@ -90,7 +90,7 @@ int pipeline_commit(struct pipeline *pl, struct err *e);
 /* Free; without a successful commit, leave no trace. NULL is fine. */
 void pipeline_close(struct pipeline *pl);
 
-const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
+void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out);
 /*
  * After pipeline_commit: fn for every file written, with its chat ({chat}
  * outputs, else NULL), for the manifest. Stops at the first non-zero return.

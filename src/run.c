@@ -1,6 +1,7 @@
 #include "run.h"
 #include "batch.h"
 #include "fetch.h"
+#include "output.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -64,15 +65,15 @@ static void run_totals(const struct run *r, struct run_totals *t, unsigned long 
 	*bytes = 0;
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct target *g = &r->targets[i];
-		const struct pipeline_stats *s;
+		struct pipeline_stats s;
 
 		if (!g->pipeline || g->shared)
 			continue;
-		s = pipeline_stats(g->pipeline);
-		t->pages += s->pages;
-		t->messages += s->sel.messages;
-		t->duplicates += s->sel.duplicates;
-		t->filtered += s->sel.filtered;
+		pipeline_stats(g->pipeline, &s);
+		t->pages += s.pages;
+		t->messages += s.sel.messages;
+		t->duplicates += s.sel.duplicates;
+		t->filtered += s.sel.filtered;
 		*bytes += pipeline_bytes_out(g->pipeline);
 	}
 }
@@ -97,57 +98,6 @@ static void show_progress(void *ctx)
 	f.retries = r->fetch ? fetch_stats(r->fetch)->retries : 0;
 	f.media = r->fetch ? fetch_media_downloaded(r->fetch) : 0;
 	progress_update(&r->progress, &f);
-}
-
-static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_opts *po,
-			       struct err *e)
-{
-	struct options *o = r->opts;
-	int format = OUTPATH_CSV, gz = 0, ndjson, xlsx;
-
-	memset(po, 0, sizeof(*po));
-	if (strcmp(path, "-"))
-		outpath_infer(path, &format, &gz);
-	if (o->format)
-		format = !strcmp(o->format, "ndjson") ? OUTPATH_NDJSON
-			 : !strcmp(o->format, "xlsx") ? OUTPATH_XLSX : OUTPATH_CSV;
-	ndjson = format == OUTPATH_NDJSON;
-	xlsx = format == OUTPATH_XLSX;
-	po->writer.format = ndjson ? WRITER_NDJSON : xlsx ? WRITER_XLSX : WRITER_CSV;
-	po->writer.excel = o->excel;
-	po->writer.tz = r->tz;
-	if (o->excel && ndjson)
-		return err_set(e, ERR_USAGE, "--excel is a CSV dialect; it does not apply to NDJSON");
-	/* SPEC §4.6: a workbook is typed and compressed already. */
-	if (xlsx && o->excel)
-		return err_set(e, ERR_USAGE, "--excel is a CSV dialect; an xlsx workbook has typed "
-			       "cells and needs no spreadsheet tricks (drop --excel)");
-	if (xlsx && (gz || o->gzip > 0))
-		return err_set(e, ERR_USAGE, "%s: an xlsx workbook is a zip file already; --gzip, "
-			       "--gzip-level and .xlsx.gz do not apply", path);
-	if (o->columns) {
-		if (writer_parse_columns(&po->writer, o->columns, e))
-			return -1;
-	} else {
-		writer_default_columns(&po->writer, o->media_dir != NULL);
-		po->writer.extras = 1;
-	}
-	po->out.path = path;
-	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
-	po->out.level = o->gzip_level;
-	po->out.digest = o->manifest != NULL; /* SPEC §4.7: each file's SHA-256 as it is written */
-	if (xlsx) {
-		/* --state: a workbook cannot be added to, so an existing one is refused (SPEC §4.4). */
-		po->out.xlsx = 1;
-		po->out.append = o->state != NULL;
-		memcpy(po->out.columns, po->writer.columns, sizeof(po->out.columns));
-		po->out.ncolumns = po->writer.ncolumns;
-		po->out.media_dir = o->media_dir;
-	}
-	po->late_format = o->cmd == CMD_FETCH;
-	po->quiet = o->quiet;
-	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
-	return 0;
 }
 
 /*
@@ -179,7 +129,7 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		vars.to = g->to;
 		vars.keep_chat = 1;
 		if (outpath_expand(o->output, &vars, &g->path, e) ||
-		    build_pipeline_opts(r, g->path, &po, e))
+		    output_opts(r->opts, r->tz, g->path, &po, e))
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;

@@ -4,23 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int addf(struct buf *out, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(out, (size_t)n + 1))
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(out->data + out->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	out->len += (size_t)n;
-	return 0;
-}
-
 /*
  * A name that needs no quoting in any dialect, so it can be pasted into a
  * command line and into every loader's syntax: [A-Za-z_][A-Za-z0-9_]*, with
@@ -65,7 +48,7 @@ static int render_sql(struct buf *out, const struct schema_opts *o, const char *
 	int ch = o->dialect == DIALECT_CLICKHOUSE, pk = has_unique(w);
 	char q = ch ? '`' : '"';
 
-	if (addf(out, "CREATE TABLE IF NOT EXISTS %s (\n", table))
+	if (buf_addf(out, "CREATE TABLE IF NOT EXISTS %s (\n", table))
 		return -1;
 	for (size_t i = 0; i < w->ncolumns; i++) {
 		const struct column_info *c = column_info(w->columns[i]);
@@ -73,34 +56,34 @@ static int render_sql(struct buf *out, const struct schema_opts *o, const char *
 		int key = w->columns[i] == COL_UNIQUE;
 		const char *end = i + 1 < w->ncolumns ? "," : "";
 
-		if (ch && c->nullable && addf(out, "    %c%s%c Nullable(%s)%s\n", q, c->name, q, type,
+		if (ch && c->nullable && buf_addf(out, "    %c%s%c Nullable(%s)%s\n", q, c->name, q, type,
 					      end))
 			return -1;
 		if ((!ch || !c->nullable) &&
-		    addf(out, "    %c%s%c %s%s%s\n", q, c->name, q, type,
+		    buf_addf(out, "    %c%s%c %s%s%s\n", q, c->name, q, type,
 			 key && !ch ? " PRIMARY KEY" : !c->nullable && !ch ? " NOT NULL" : "", end))
 			return -1;
 	}
 	if (ch)
-		return addf(out, ")\nENGINE = ReplacingMergeTree\nORDER BY %s;\n",
+		return buf_addf(out, ")\nENGINE = ReplacingMergeTree\nORDER BY %s;\n",
 			    pk ? "`unique`" : "tuple()");
-	return addf(out, ");\n");
+	return buf_addf(out, ");\n");
 }
 
 /* The field list of `bq load --schema` (a JSON array). */
 static int render_bigquery(struct buf *out, const struct writer_opts *w)
 {
-	if (addf(out, "["))
+	if (buf_addf(out, "["))
 		return -1;
 	for (size_t i = 0; i < w->ncolumns; i++) {
 		const struct column_info *c = column_info(w->columns[i]);
 
-		if (addf(out, "%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"mode\": \"%s\"}",
+		if (buf_addf(out, "%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"mode\": \"%s\"}",
 			 i ? "," : "", c->name, c->type[DIALECT_BIGQUERY],
 			 c->nullable ? "NULLABLE" : "REQUIRED"))
 			return -1;
 	}
-	return addf(out, "\n]\n");
+	return buf_addf(out, "\n]\n");
 }
 
 /* One property of an NDJSON line: its JSON type, null where the writer may write null. */
@@ -114,31 +97,31 @@ static int json_property(struct buf *out, enum column col, int last)
 	else if (col == COL_DIRECTION)
 		extra = ", \"enum\": [\"incoming\", \"outgoing\", \"unknown\"]";
 	if (col == COL_TIMESTAMP) /* SPEC §4.1: a non-numeric timestamp keeps its raw text */
-		return addf(out, "    \"%s\": {\"type\": [\"integer\", \"string\", \"null\"]}%s\n",
+		return buf_addf(out, "    \"%s\": {\"type\": [\"integer\", \"string\", \"null\"]}%s\n",
 			    c->name, last ? "" : ",");
 	if (c->nullable)
-		return addf(out, "    \"%s\": {\"type\": [\"%s\", \"null\"]%s}%s\n", c->name,
+		return buf_addf(out, "    \"%s\": {\"type\": [\"%s\", \"null\"]%s}%s\n", c->name,
 			    c->json_type, extra, last ? "" : ",");
-	return addf(out, "    \"%s\": {\"type\": \"%s\"%s}%s\n", c->name, c->json_type, extra,
+	return buf_addf(out, "    \"%s\": {\"type\": \"%s\"%s}%s\n", c->name, c->json_type, extra,
 		    last ? "" : ",");
 }
 
 /* JSON Schema 2020-12 of one line: every selected key present; extras allowed when written. */
 static int render_jsonschema(struct buf *out, const struct writer_opts *w, const char *table)
 {
-	if (addf(out, "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n"
+	if (buf_addf(out, "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n"
 		 "  \"title\": \"%s\",\n  \"description\": \"One line of waexport NDJSON output "
 		 "(SPEC 4.1)\",\n  \"type\": \"object\",\n  \"properties\": {\n", table))
 		return -1;
 	for (size_t i = 0; i < w->ncolumns; i++)
 		if (json_property(out, w->columns[i], i + 1 == w->ncolumns))
 			return -1;
-	if (addf(out, "  },\n  \"required\": ["))
+	if (buf_addf(out, "  },\n  \"required\": ["))
 		return -1;
 	for (size_t i = 0; i < w->ncolumns; i++)
-		if (addf(out, "%s\"%s\"", i ? ", " : "", column_info(w->columns[i])->name))
+		if (buf_addf(out, "%s\"%s\"", i ? ", " : "", column_info(w->columns[i])->name))
 			return -1;
-	return addf(out, "],\n  \"additionalProperties\": %s\n}\n", w->extras ? "true" : "false");
+	return buf_addf(out, "],\n  \"additionalProperties\": %s\n}\n", w->extras ? "true" : "false");
 }
 
 int schema_render(struct buf *out, const struct schema_opts *o, struct err *e)

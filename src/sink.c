@@ -34,8 +34,6 @@ struct sink {
 	struct sink_figures fig;
 	unsigned long long synced; /* writeback started up to here (file offset) */
 	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
-	unsigned char sha[DIGEST_LEN];
-	int have_sha;
 	char *given;            /* the path as given (the manifest's) */
 };
 
@@ -271,15 +269,15 @@ static int finish_workbook(struct sink *s, struct err *e)
 	if (xlsx_finish(s->x, e))
 		return -1;
 	s->fig.out = xlsx_bytes_out(s->x);
-	if (!s->md || s->have_sha || !(file = xlsx_file(s->x)))
+	if (!s->md || s->fig.have_sha256 || !(file = xlsx_file(s->x)))
 		return 0;
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	rc = fd < 0 || digest_fd(s->md, fd, s->fig.out) || digest_final(s->md, s->sha);
+	rc = fd < 0 || digest_fd(s->md, fd, s->fig.out) || digest_final(s->md, s->fig.sha256);
 	if (fd >= 0)
 		close(fd);
 	if (rc)
 		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256", file);
-	s->have_sha = 1;
+	s->fig.have_sha256 = 1;
 	return 0;
 }
 
@@ -294,11 +292,11 @@ int sink_finish(struct sink *s, struct err *e)
 	if (drain(s, e))
 		goto fail;
 	if (s->md) {
-		if (digest_final(s->md, s->sha)) {
+		if (digest_final(s->md, s->fig.sha256)) {
 			err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
 			goto fail;
 		}
-		s->have_sha = 1;
+		s->fig.have_sha256 = 1;
 	}
 	if (s->is_stdout) {
 		s->finished = s->committed = 1;
@@ -389,14 +387,6 @@ void sink_count_row(struct sink *s, int ts_ok, long long ts)
 	if (!s->fig.rows.have_ts || ts > s->fig.rows.ts_max)
 		s->fig.rows.ts_max = ts;
 	s->fig.rows.have_ts = 1;
-}
-
-int sink_sha256(const struct sink *s, unsigned char out[DIGEST_LEN])
-{
-	if (!s->have_sha)
-		return -1;
-	memcpy(out, s->sha, DIGEST_LEN);
-	return 0;
 }
 
 int sink_broken_pipe(const struct err *e)

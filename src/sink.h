@@ -101,17 +101,14 @@ struct sink_figures {
 	int appending;               /* append found a non-empty target: it has its header already */
 	const char *path;            /* the path as given to sink_open ("-": stdout) */
 	struct sink_rows rows;       /* as the producer counted them (sink_count_row) */
+	int have_sha256;             /* with opts.digest, after sink_finish: */
+	unsigned char sha256[32];    /* the SHA-256 of every byte of the file, carried ones too */
 };
 
 const struct sink_figures *sink_figures(const struct sink *s);
 
-/*
- * Manifest figures. sink_count_row: the producer says a row went in (with
- * its time when it has one). sink_sha256: after sink_finish, the SHA-256 of
- * every byte of the file (the carried ones too) — -1 without opts.digest.
- */
+/* The manifest's rows: the producer says a row went in (with its time when it has one). */
 void sink_count_row(struct sink *s, int ts_ok, long long ts);
-int sink_sha256(const struct sink *s, unsigned char out[32]);
 
 /* Was the error a reader closing our stdout (EPIPE)? */
 int sink_broken_pipe(const struct err *e);

@@ -171,56 +171,14 @@ out:
 	return rc;
 }
 
-/* A temporary file beside the real one: exclusive, never through a link (SPEC §5.6). */
-static int temp_beside(const char *real, char **tmp)
-{
-	const char *slash = strrchr(real, '/');
-	size_t dirlen = slash ? (size_t)(slash - real + 1) : 0, n = strlen(real) + 32;
-	char *name = malloc(n);
-	int fd;
-
-	if (!name) {
-		errno = ENOMEM;
-		return -1;
-	}
-	snprintf(name, n, "%.*s.%s.tmp.XXXXXX", (int)dirlen, real, real + dirlen);
-	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more. */
-	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		int saved = errno;
-
-		free(name);
-		errno = saved;
-		return -1;
-	}
-	*tmp = name;
-	return fd;
-}
-
 int state_file_replace(const char *path, const char *real, const struct buf *data,
 		       struct err *e)
 {
-	char *tmp = NULL;
-	int fd = temp_beside(real, &tmp), rc = -1;
+	const char *step;
 
-	if (fd < 0)
-		return err_set(e, ERR_IO, "--state %s: cannot create a file beside %s: %s", path,
-			       real, strerror(errno));
-	if (fsutil_write_all(fd, data->data, data->len) || fsync(fd)) {
-		err_set(e, ERR_IO, "--state %s: write failed: %s", path, strerror(errno));
-		close(fd);
-		goto out;
-	}
 	/* Renamed over the real file, so a link at the state path still points to it. */
-	if (close(fd) || rename(tmp, real)) {
-		err_set(e, ERR_IO, "--state %s: cannot replace %s: %s", path, real, strerror(errno));
-		goto out;
-	}
-	fsutil_sync_dir(real);
-	rc = 0;
-out:
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	if (!fsutil_replace(real, data->data, data->len, 0600, &step))
+		return 0;
+	return err_set(e, ERR_IO, "--state %s: cannot replace %s (%s failed): %s", path, real, step,
+		       strerror(errno));
 }

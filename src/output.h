@@ -1,0 +1,19 @@
+/*
+ * output: what one output is, as the command line and its path say (SPEC
+ * §2, §4): format (by --format, else by extension), the CSV dialect, gzip,
+ * a workbook, the columns, the order, and the combinations that make no
+ * sense (usage errors, exit 64). A pure function: nothing is opened.
+ */
+#ifndef WAEXPORT_OUTPUT_H
+#define WAEXPORT_OUTPUT_H
+
+#include "err.h"
+#include "options.h"
+#include "pipeline.h"
+#include "tz.h"
+
+/* The pipeline options of the output at path (expanded but for {chat}). */
+int output_opts(const struct options *o, struct tz *tz, const char *path,
+		struct pipeline_opts *po, struct err *e);
+
+#endif
