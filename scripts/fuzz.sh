@@ -51,9 +51,9 @@ extra=(${FUZZ_CFLAGS:-})
 # shellcheck disable=SC2046 # pkg-config output is meant to split
 clang -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-Wall -Wextra -Isrc $(pkg-config --cflags libcurl zlib) "${extra[@]}" \
+	-Wall -Wextra -Isrc $(pkg-config --cflags libcurl zlib libcrypto xlsxwriter) "${extra[@]}" \
 	-o "$bin" tests/fuzz/fuzz_page.c "${src[@]}" \
-	$(pkg-config --libs libcurl zlib) -lcsv -lpthread -lm
+	$(pkg-config --libs libcurl zlib libcrypto xlsxwriter) -lcsv -lpthread -lm
 
 # The working corpus: the committed seeds (edge cases written for the fuzzer),
 # plus every page the tests and the demo already keep (fixtures and samples,
