@@ -95,9 +95,11 @@ install: waexport
 	install -m 0755 waexport $(DESTDIR)$(PREFIX)/bin/waexport
 	install -m 0644 waexport.1 $(DESTDIR)$(PREFIX)/share/man/man1/waexport.1
 
+# Every harness of tests/fuzz/, 600 s in all; FUZZ_HARNESSES="state journal" picks some.
 FUZZ_SECONDS ?= 600
+FUZZ_HARNESSES ?=
 fuzz:
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 
 clean:
 	rm -rf build waexport out

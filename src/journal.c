@@ -16,6 +16,7 @@
 #define MAGIC_LEN (sizeof(JOURNAL_MAGIC) - 1)
 #define RECORD_MAGIC "WJR1"
 #define HEADER_LEN 28        /* magic 4, page 8, len 8, header CRC 4, body CRC 4 */
+#define READ_STEP (1u << 20) /* a body is read this much at a time */
 
 struct journal {
 	char *path;
@@ -172,17 +173,24 @@ static int next_record(FILE *f, struct buf *body, unsigned long long *page,
 		bad_tail(rep, JOURNAL_CORRUPT, "a record header is damaged");
 		return 0;
 	}
+	/* The buffer grows with what the file holds, not with what a header claims. */
 	body->len = 0;
-	if (buf_reserve(body, (size_t)len + 1)) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if ((n = read_up_to(f, body->data, (size_t)len)) < 0)
-		return -1;
-	if ((uint64_t)n < len) {
-		bad_tail(rep, JOURNAL_TORN, "the last record is cut inside its page");
-		return 0;
-	}
+	do {
+		size_t want = (size_t)len - body->len < READ_STEP ? (size_t)len - body->len
+								  : READ_STEP;
+
+		if (buf_reserve(body, want + 1)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((n = read_up_to(f, body->data + body->len, want)) < 0)
+			return -1;
+		if ((size_t)n < want) {
+			bad_tail(rep, JOURNAL_TORN, "the last record is cut inside its page");
+			return 0;
+		}
+		body->len += want;
+	} while (body->len < len);
 	if (get_le(h + 24, 4) != crc(body->data, (size_t)len)) {
 		/* Damaged where it ends the file: a torn write; before more data: corruption. */
 		more = fgetc(f) != EOF;

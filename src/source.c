@@ -302,7 +302,8 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 	if (buf_add(dst, s->carry.data, s->carry.len))
 		return err_nomem(e);
 	s->carry.len = 0;
-	while (count < max && pos - base < want) {
+	/* Skipped bytes (a BOM) count toward want: without a body yet, go on, 0 is the end. */
+	while (count < max && (pos - base < want || !count)) {
 		while (pos < dst->len && boundary_is_ws(dst->data[pos]) && !s->sc.begun) {
 			pos++;
 			off++;

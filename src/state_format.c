@@ -220,7 +220,8 @@ static int checkpoint_start(struct parser *ps, struct fields *f, int escaped)
 	    (!star && !(c->to = escaped ? state_copy_bytes(ps->field.data, ps->field.len)
 			: state_copy_bytes(s[1], n[1]))))
 		return err_nomem(ps->e);
-	if (escaped && state_cps_find(ps->out, c->from, c->to) != c)
+	/* Version 1 too: written back as 2, a second one would make the file unreadable. */
+	if (state_cps_find(ps->out, c->from, c->to) != c)
 		return corrupt(ps, "a second checkpoint for the same FROM and TO");
 	return 0;
 }

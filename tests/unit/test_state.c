@@ -339,6 +339,8 @@ static void test_corrupt_lines_are_refused(void **state)
 		"waexport-state 1\n972501234567\t*\t17x\tABC\n",
 		"waexport-state 1\n972501234567\t*\t17\n",
 		"waexport-state 1\n972501234567\t*\t99999999999999999999\tA\n",
+		/* found by fuzz_state: accepted, it was written back as a version 2 that is refused */
+		"waexport-state 1\n1\t*\t17\tA\n1\t*\t18\tB\n",
 		"waexport-state 2\n972501234567\t*\t17\tABC\n",
 		"waexport-state 2\ncrc32 00000000 17\n",
 		"",
