@@ -106,6 +106,7 @@ static int parse_body(struct batch *b, size_t i)
 		return -1;
 	if (page_extract(b->page[i], body))
 		return err_nomem(&b->err);
+	page_drop_tokens(b->page[i]);
 	n = page_count(b->page[i]);
 	if (grow_msgs(b, n))
 		return err_nomem(&b->err);

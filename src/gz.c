@@ -151,9 +151,13 @@ uint32_t gz_crc_combine(uint32_t crc_a, uint32_t crc_b, unsigned long long len_b
 int gz_member_open(struct gz_member *m, int level, struct buf *out, struct err *e)
 {
 	memset(m, 0, sizeof(*m));
-	if (gz_deflater_new(&m->z, level, e))
-		return -1;
-	return gz_member_header(out) ? err_nomem(e) : 0;
+	if (level < 1 || level > 9)
+		return err_set(e, ERR_SOFTWARE, "gzip: compression level %d is not 1 to 9", level);
+	m->level = level;
+	if (gz_member_header(out))
+		return err_nomem(e);
+	m->open = 1;
+	return 0;
 }
 
 int gz_member_write(struct gz_member *m, const void *p, size_t n, struct buf *out, struct err *e)
@@ -162,6 +166,9 @@ int gz_member_write(struct gz_member *m, const void *p, size_t n, struct buf *ou
 	m->isize += n;
 	if (!n)
 		return 0;
+	/* Made on first use: an output whose rows all come deflated by the workers needs none. */
+	if (!m->z && gz_deflater_new(&m->z, m->level, e))
+		return -1;
 	m->dirty = 1;
 	return gz_deflate_more(m->z, p, n, 0, out, e);
 }
@@ -204,4 +211,5 @@ void gz_member_close(struct gz_member *m)
 {
 	gz_deflater_free(m->z);
 	m->z = NULL;
+	m->open = 0;
 }

@@ -65,7 +65,9 @@ uint32_t gz_crc_combine(uint32_t crc_a, uint32_t crc_b, unsigned long long len_b
  * under one running CRC and length. Output is appended to a caller's buffer.
  */
 struct gz_member {
-	struct gz_deflater *z;       /* the stream for plain bytes */
+	int open;                    /* gz_member_open succeeded */
+	int level;
+	struct gz_deflater *z;       /* the stream for plain bytes, made when the first come */
 	int dirty;                   /* plain bytes deflated since the last sync flush */
 	uint32_t crc;
 	unsigned long long isize;    /* input bytes so far */

@@ -34,6 +34,14 @@ void json_free(struct json *j)
 	j->tok = NULL;
 }
 
+void json_drop_tokens(struct json *j)
+{
+	free(j->tok);
+	j->tok = NULL;
+	j->tok_cap = 0;
+	j->ntok = 0;
+}
+
 void json_reset(struct json *j)
 {
 	jsmn_init(&j->parser);

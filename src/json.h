@@ -61,6 +61,8 @@ int json_init(struct json *j);
 void json_free(struct json *j);
 /* Forget the body: the next call starts a new one. */
 void json_reset(struct json *j);
+/* Give the token array back (its owner keeps only what it extracted); the next parse grows it again. */
+void json_drop_tokens(struct json *j);
 
 /*
  * Scan body[0..len) as far as it has not been scanned yet (len only grows

@@ -51,6 +51,11 @@ void page_free(struct page *pg)
 	free(pg);
 }
 
+void page_drop_tokens(struct page *pg)
+{
+	json_drop_tokens(&pg->json);
+}
+
 void page_reset(struct page *pg)
 {
 	json_reset(&pg->json);

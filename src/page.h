@@ -46,6 +46,12 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 /* Extract every record now (page_record does it on first use otherwise). -1 on ENOMEM. */
 int page_extract(struct page *pg, const char *body);
 
+/*
+ * After page_extract the records need no tokens: a page kept for its
+ * records (a batch waiting for the consumer) gives their memory back.
+ */
+void page_drop_tokens(struct page *pg);
+
 /* Number of array elements in the parsed page. */
 size_t page_count(const struct page *pg);
 

@@ -85,7 +85,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		goto fail;
 	}
 	if (select_new(&pl->select, warn, e) ||
-	    (pl->bo.gzip && gz_deflater_new(&pl->gz, opts->out.level, e)) || open_outputs(pl, e))
+	    open_outputs(pl, e))
 		goto fail;
 	*out = pl;
 	return 0;
@@ -126,9 +126,12 @@ static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch
 				: sink_write(pl->out, p, n, e);
 	if (deflated)
 		return order_add(pl->order, deflated->z.data, deflated->z.len, deflated->crc, n, e);
-	if (!pl->gz)
+	if (!pl->bo.gzip)
 		return order_add(pl->order, p, n, 0, n, e);
 	pl->z.len = 0;
+	/* Made on first use: only a batch that lost rows comes here unDeflated. */
+	if (!pl->gz && gz_deflater_new(&pl->gz, pl->opts.out.level, e))
+		return -1;
 	return gz_deflate_chunk(pl->gz, p, n, &pl->z, &crc, e) ||
 	       order_add(pl->order, pl->z.data, pl->z.len, crc, n, e);
 }
@@ -337,7 +340,7 @@ static int replay(void *ctx, const void *p, size_t n, uint32_t crc, unsigned lon
 {
 	struct pipeline *pl = ctx;
 
-	return pl->gz ? sink_write_deflated(pl->out, p, n, crc, raw_len, e)
+	return pl->bo.gzip ? sink_write_deflated(pl->out, p, n, crc, raw_len, e)
 		      : sink_write(pl->out, p, n, e);
 }
 

@@ -28,7 +28,7 @@ struct sink {
 	int finished, committed;
 	char *target;           /* final path */
 	char *tmp;              /* temporary path, NULL when none */
-	struct gz_member gz;    /* gzip: the member being written (gz.z set) */
+	struct gz_member gz;    /* gzip: the member being written (gz.open set) */
 	struct xlsx *x;         /* a workbook: everything goes there */
 	struct buf pend;        /* bytes on their way to fd */
 	struct sink_figures fig;
@@ -103,7 +103,7 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 	s->fig.in += n;
 	if (s->x)
 		return xlsx_write(s->x, p, n, e);
-	if (!s->gz.z)
+	if (!s->gz.open)
 		return emit(s, p, n, e);
 	while (n) {
 		size_t k = n < OUT_PIECE ? n : OUT_PIECE;
@@ -122,7 +122,7 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc,
 		       unsigned long long raw_len, struct err *e)
 {
-	if (!s->gz.z)
+	if (!s->gz.open)
 		return err_set(e, ERR_SOFTWARE, "%s: a deflated chunk for an output without gzip",
 			       s->is_stdout ? "standard output" : s->target);
 	if (gz_member_chunk(&s->gz, z, zlen, crc, raw_len, &s->pend, e) ||
@@ -252,9 +252,9 @@ static int drain(struct sink *s, struct err *e)
 	 * Appending nothing leaves the file's bytes as they were (issue 13): no
 	 * empty member. Only the header waits in pend then, never written.
 	 */
-	if (s->gz.z && s->fig.appending && !s->gz.isize) {
+	if (s->gz.open && s->fig.appending && !s->gz.isize) {
 		s->pend.len = 0;
-	} else if (s->gz.z && gz_member_end(&s->gz, &s->pend, e)) {
+	} else if (s->gz.open && gz_member_end(&s->gz, &s->pend, e)) {
 		return -1;
 	}
 	return flush_pend(s, e);
