@@ -42,7 +42,8 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 
 	if (o->split_chats || o->merge_segments) {
 		struct route_opts ro = { .path = o->out.path, .out = o->out,
-					 .chats = o->split_chats, .oldest = o->order == ORDER_OLDEST };
+					 .chats = o->split_chats, .oldest = o->order == ORDER_OLDEST,
+					 .create_dirs = o->create_dirs };
 
 		return route_open(&pl->route, &ro, &pl->head, e);
 	}

@@ -1,6 +1,7 @@
 #include "run.h"
 #include "batch.h"
 #include "fetch.h"
+#include "fsutil.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -129,6 +130,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 	po->late_format = o->cmd == CMD_FETCH;
 	po->quiet = o->quiet;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
+	po->create_dirs = o->create_dirs;
 	return 0;
 }
 
@@ -161,6 +163,7 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		vars.to = g->to;
 		vars.keep_chat = 1;
 		if (outpath_expand(o->output, &vars, &g->path, e) ||
+		    fsutil_need_parent(g->path, o->create_dirs, "-o", e) ||
 		    build_pipeline_opts(r, g->path, &po, e))
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
@@ -263,6 +266,8 @@ static int open_outputs(struct run *r, struct outpath_vars vars, struct err *e)
 		vars.keep_chat = 0;
 		if (outpath_expand(o->save_raw, &vars, &r->raw_path, e))
 			return err_prefix(e, "--save-raw: ");
+		if (fsutil_need_parent(r->raw_path, o->create_dirs, "--save-raw", e))
+			return -1;
 		outpath_infer(r->raw_path, &ndjson, &so.gzip);
 		so.path = r->raw_path;
 		if (sink_open(&r->raw, &so, e))
@@ -323,6 +328,12 @@ int run_execute(struct run *r, struct err *e)
 
 	if (tz_open(&r->tz, o->tz, e))
 		return -1;
+	/* SPEC §2: a missing directory fails (or is made) before any lock, page or file. */
+	if (fsutil_need_parent(o->state, o->create_dirs, "--state", e) ||
+	    fsutil_need_parent(o->metrics_file, o->create_dirs, "--metrics-file", e) ||
+	    (o->create_dirs ? fsutil_need_dir(o->media_dir, 1, "--media-dir", e) :
+	     fsutil_need_parent(o->media_dir, 0, "--media-dir", e))) /* media.c makes the last */
+		return -1;
 	/* --threads N (SPEC §2): N workers; by default one per online CPU, at most 8. */
 	workers = o->threads > 0 ? (unsigned)o->threads : pool_default_workers();
 	if (pool_new(&r->pool, workers, workers + 2, batch_map, NULL, e))
@@ -336,7 +347,8 @@ int run_execute(struct run *r, struct err *e)
 		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
-	if (o->manifest && report_manifest_path(o, vars, &r->manifest_path, e))
+	if (o->manifest && (report_manifest_path(o, vars, &r->manifest_path, e) ||
+			    fsutil_need_parent(r->manifest_path, o->create_dirs, "--manifest", e)))
 		return -1;
 	for (;;) {
 		int got;
