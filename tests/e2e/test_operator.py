@@ -48,7 +48,7 @@ def test_nested_template_with_create_dirs_makes_them_0700(samples_mock, tmp_path
 @pytest.mark.parametrize("option,name", [
     ("--save-raw", "raw/pages.jsonl"), ("--state", "state/night.state"),
     ("--metrics-file", "metrics/waexport.prom"), ("--manifest", "manifests/m.json"),
-    ("--media-dir", "media/files")])
+    ("--media-dir", "media/files"), ("--log-file", "logs/waexport.log")])
 def test_every_path_the_run_writes_gets_its_directory(samples_mock, tmp_path, option, name):
     env = fetch_env(WAEXPORT_URL=samples_mock.url)
     args = FETCH + ["-o", "out.csv", option, "a/b/" + name]
@@ -72,3 +72,68 @@ def test_convert_creates_dirs_too(tmp_path):
     assert (tmp_path / "x" / "y" / "out.ndjson").stat().st_size > 0
     r = run(["convert", "-o", tmp_path / "p" / "out.csv", SAMPLE_PAGES[0]])
     assert r.returncode == 73 and b"--create-dirs" in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------ --log-file
+
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def log_lines(path):
+    return path.read_text().splitlines()
+
+
+def test_log_file_gets_every_stderr_line_with_time_and_account(samples_mock, tmp_path):
+    log = tmp_path / "waexport.log"
+    env = fetch_env(WAEXPORT_URL=samples_mock.url)
+    r = run(FETCH + ["-o", tmp_path / "o.csv", "--log-file", log], env=env)
+    assert r.returncode == 0, r.stderr
+    shown = stderr_lines(r)
+    lines = log_lines(log)
+    assert len(lines) == len(shown) == 3, (shown, lines)      # 2 warnings, the summary
+    for said, logged in zip(shown, lines):
+        assert re.fullmatch(r"%s from=%s %s" % (STAMP, ACCOUNT, re.escape(said)), logged), logged
+    assert "account %s" % ACCOUNT in shown[-1], shown[-1]
+    assert mode(log) == 0o600
+
+
+def test_log_file_under_quiet_and_across_runs_and_the_error_line(samples_mock, tmp_path):
+    log = tmp_path / "waexport.log"
+    env = fetch_env(WAEXPORT_URL=samples_mock.url)
+    r = run(FETCH + ["-q", "-o", tmp_path / "o.csv", "--log-file", log], env=env)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert len(log_lines(log)) == 3, "-q only silences stderr"
+    assert "warning:" in log_lines(log)[0] and "wrote 320 messages" in log_lines(log)[2]
+    bad = fetch_env(key="wrong-key", WAEXPORT_URL=samples_mock.url)
+    r = run(FETCH + ["-q", "-o", tmp_path / "o.csv", "--log-file", log], env=bad)
+    assert r.returncode == 77, r.stderr
+    lines = log_lines(log)
+    assert len(lines) == 4, "never truncated: the next run appends"
+    assert re.fullmatch(r"%s from=%s waexport: .*" % (STAMP, ACCOUNT), lines[3]), lines[3]
+    assert lines[3].endswith(stderr_lines(r)[0]), (lines[3], r.stderr)
+    assert "wrong-key" not in log.read_text()
+    r = run(["convert", "--log-file", log, "-o", tmp_path / "c.csv", SAMPLE_PAGES[0]])
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"%s convert waexport: wrote" % STAMP, log_lines(log)[-1]), log_lines(log)
+
+
+def test_log_file_survives_copytruncate_and_move_and_create(tmp_path):
+    log = tmp_path / "waexport.log"
+    conv = ["convert", "--log-file", log, "-o", tmp_path / "c.csv", SAMPLE_PAGES[0]]
+    assert run(conv).returncode == 0
+    size = log.stat().st_size
+    os.truncate(log, 0)                                   # logrotate copytruncate
+    assert run(conv).returncode == 0
+    assert 0 < log.stat().st_size <= size, "a line after a truncate lands at the new end"
+    assert b"\0" not in log.read_bytes()
+    os.rename(log, tmp_path / "waexport.log.1")           # logrotate move + create
+    assert run(conv).returncode == 0
+    assert log.exists() and mode(log) == 0o600 and len(log_lines(log)) == 1
+
+
+def test_log_file_that_cannot_be_opened_is_73_before_any_request(samples_mock, tmp_path):
+    (tmp_path / "dir.log").mkdir()
+    r = run(FETCH + ["-o", tmp_path / "o.csv", "--log-file", tmp_path / "dir.log"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url))
+    assert r.returncode == 73 and b"--log-file" in r.stderr, r.stderr
+    assert samples_mock.requests() == []
