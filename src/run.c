@@ -82,7 +82,7 @@ static void show_progress(void *ctx)
 {
 	struct run *r = ctx;
 	struct run_totals t;
-	struct progress_figures f;
+	struct progress_figures f = { 0 };
 
 	if (!r->progress.live)
 		return;
@@ -95,8 +95,8 @@ static void show_progress(void *ctx)
 	f.messages = t.messages;
 	f.duplicates = t.duplicates;
 	f.warnings = r->warn.count;
-	f.retries = r->fetch ? fetch_stats(r->fetch)->retries : 0;
-	f.media = r->fetch ? fetch_media_downloaded(r->fetch) : 0;
+	if (r->fetch)
+		fetch_figures(r->fetch, &f); /* retries, media, the oldest reached, a wait */
 	progress_update(&r->progress, &f);
 }
 

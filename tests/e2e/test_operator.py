@@ -137,3 +137,55 @@ def test_log_file_that_cannot_be_opened_is_73_before_any_request(samples_mock, t
             env=fetch_env(WAEXPORT_URL=samples_mock.url))
     assert r.returncode == 73 and b"--log-file" in r.stderr, r.stderr
     assert samples_mock.requests() == []
+
+
+# ------------------------------------------------------------------ the progress line
+
+def test_progress_line_says_why_it_waits_and_counts_down(mock_factory, tmp_path):
+    """Page 1 answers 429 with Retry-After: 3 once: while the run waits, the live
+    line (read as it comes, not at the end) names the page, the status and the
+    retry, and counts the seconds down; the pages after it (150 ms each) show how far
+    back the walk has come."""
+    import subprocess
+    import threading
+    from conftest import BIN
+    mock = mock_factory("--samples", ROOT / "samples", "--fail-429", "1", "--retry-after", "3",
+                        "--latency-ms", "150")
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env(WAEXPORT_URL=mock.url))
+    env.pop("WAEXPORT_RETRY_BASE", None)
+    p = subprocess.Popen([BIN] + FETCH + ["--progress", "--concurrency", "1", "-o",
+                                       str(tmp_path / "o.csv")],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []                                   # (seconds since start, segment)
+    import time
+    t0 = time.monotonic()
+
+    def read():
+        buf = b""
+        while True:
+            c = p.stderr.read1(4096)
+            if not c:
+                break
+            buf += c
+            *done, buf = re.split(rb"[\r\n]", buf)
+            seen.extend((time.monotonic() - t0, s.decode()) for s in done if s.strip())
+        if buf.strip():
+            seen.append((time.monotonic() - t0, buf.decode()))
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert p.wait(timeout=60) == 0
+    reader.join(10)
+    waits = [(t, s) for t, s in seen if "waiting" in s]
+    assert waits, seen
+    for t, s in waits:
+        assert re.search(r"waiting \d+ s: page 1 answered HTTP 429 \(retry 1 of 5\)", s), s
+        assert re.search(r"\d+:\d\d elapsed", s), s
+    counts = [int(re.search(r"waiting (\d+) s", s).group(1)) for _, s in waits]
+    assert max(counts) == 3 and len(set(counts)) >= 2, counts      # a countdown
+    assert counts == sorted(counts, reverse=True), counts
+    assert waits[-1][0] - waits[0][0] >= 1.0, "drawn while waiting, not all at the end"
+    later = [s for t, s in seen if "back to" in s and "waiting" not in s]
+    assert later and re.search(r"back to \d{4}-\d\d-\d\d \d\d:\d\d UTC", later[-1]), seen
+    assert "account %s" % ACCOUNT in seen[-1][1], seen[-1]
