@@ -189,3 +189,32 @@ def test_progress_line_says_why_it_waits_and_counts_down(mock_factory, tmp_path)
     later = [s for t, s in seen if "back to" in s and "waiting" not in s]
     assert later and re.search(r"back to \d{4}-\d\d-\d\d \d\d:\d\d UTC", later[-1]), seen
     assert "account %s" % ACCOUNT in seen[-1][1], seen[-1]
+
+
+# ------------------------------------------------------------------ convert of our own output
+
+HINT = "convert reads the API's pages, e.g. from --save-raw"
+
+
+@pytest.mark.parametrize("name,extra,kind", [
+    ("o.ndjson", [], "NDJSON"), ("o.jsonl.gz", [], "NDJSON"), ("o.csv", [], "CSV"),
+    ("x.csv", ["--excel"], "CSV")])
+def test_convert_of_our_own_output_is_65_with_a_hint(tmp_path, name, extra, kind):
+    out = tmp_path / name
+    r = run(["convert", "-q", "-o", out] + extra + [SAMPLE_PAGES[0]])
+    assert r.returncode == 0, r.stderr
+    r = run(["convert", "-o", tmp_path / "again.csv", out])
+    assert r.returncode == 65, r.stderr
+    line = stderr_lines(r)[-1]                  # after the BOM warning (--excel)
+    assert "this looks like waexport's %s output; %s" % (kind, HINT) in line, line
+    assert not (tmp_path / "again.csv").exists()
+    r = run(["convert", "-q"], input=out.read_bytes() if not name.endswith(".gz") else
+            __import__("gzip").decompress(out.read_bytes()))
+    assert r.returncode == 65 and HINT.encode() in r.stderr, r.stderr
+
+
+def test_other_bad_input_gets_no_such_hint(tmp_path):
+    r = run(["convert", "-q"], input=b'{"status": "x"}\n')
+    assert r.returncode == 65 and HINT.encode() not in r.stderr, r.stderr
+    r = run(["convert", "-q"], input=b"time,from,message\n1,2,3\n")
+    assert r.returncode == 65 and HINT.encode() not in r.stderr, r.stderr
