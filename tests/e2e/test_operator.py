@@ -218,3 +218,55 @@ def test_other_bad_input_gets_no_such_hint(tmp_path):
     assert r.returncode == 65 and HINT.encode() not in r.stderr, r.stderr
     r = run(["convert", "-q"], input=b"time,from,message\n1,2,3\n")
     assert r.returncode == 65 and HINT.encode() not in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------ the README's cron recipe
+
+def readme_block(section, lang):
+    """The first ```lang block under the README heading `section`."""
+    text = (ROOT / "README.md").read_text()
+    part = text[text.index(section):]
+    part = part[:part.index("\n## ", 1)] if "\n## " in part[1:] else part
+    m = re.search(r"^```%s\n(.*?)^```" % re.escape(lang), part, re.M | re.S)
+    assert m, "no ```%s block under %s" % (lang, section)
+    return m.group(1)
+
+
+def under_root(text, root):
+    """The recipe with its absolute paths moved under root (and our binary)."""
+    text = text.replace("/usr/local/bin/waexport", str(ROOT / "waexport"))
+    for top in ("/etc/", "/var/", "/srv/"):
+        text = re.sub(r"(?<![\w.])%s" % re.escape(top), "%s%s" % (root, top), text)
+    return text
+
+
+def test_readme_cron_recipe_runs_as_written_twice(samples_mock, tmp_path):
+    setup = readme_block("## Nightly runs (cron)", "sh")
+    cron = readme_block("## Nightly runs (cron)", "cron")
+    jobs = [line for line in cron.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(jobs) == 1, jobs
+    assert "%" not in jobs[0], "cron turns % into a newline"
+    command = jobs[0].split(None, 5)[5]                  # after m h dom mon dow
+    root = tmp_path / "root"
+    env = dict(fetch_env(key=None, WAEXPORT_URL=samples_mock.url), KEY="test-key-0123456789",
+               PATH=os.environ["PATH"], HOME=str(tmp_path))
+    import subprocess
+    r = subprocess.run(["/bin/sh", "-ec", under_root(setup, root)], env=env,
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert mode(root / "etc/waexport/key") == 0o600
+    for night in (1, 2):
+        r = subprocess.run(["/bin/sh", "-c", under_root(command, root)], env=env,
+                           capture_output=True, timeout=120)
+        assert r.returncode == 0 and r.stdout == b"" and r.stderr == b"", (night, r)
+        exports = list((root / "srv/exports").glob("972501234567-*.ndjson.gz"))
+        assert len(exports) == 1, exports
+        prom = (root / "var/lib/node_exporter/textfile/waexport-972501234567.prom").read_text()
+        assert re.search(r"^waexport_exit_code\{.*\} 0$", prom, re.M), prom
+        assert "waexport_last_success_timestamp_seconds" in prom
+        assert (root / "var/lib/waexport/972501234567.state").exists()
+        log = (root / "var/log/waexport/waexport.log").read_text().splitlines()
+        assert log and all(re.match(r"%s from=972501234567 waexport: " % STAMP, x) for x in log)
+        assert sum("wrote" in x for x in log) == night, log
+    pages = [q for q in samples_mock.requests() if q.get("kind") == "page"]
+    assert pages, samples_mock.requests()[:3]
