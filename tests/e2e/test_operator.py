@@ -270,3 +270,43 @@ def test_readme_cron_recipe_runs_as_written_twice(samples_mock, tmp_path):
         assert sum("wrote" in x for x in log) == night, log
     pages = [q for q in samples_mock.requests() if q.get("kind") == "page"]
     assert pages, samples_mock.requests()[:3]
+
+
+# ------------------------------------------------------------------ systemd units
+
+def test_make_install_puts_the_systemd_units_among_the_examples(tmp_path):
+    import subprocess
+    r = subprocess.run(["make", "-s", "-C", str(ROOT), "install", "DESTDIR=%s" % tmp_path,
+                        "PREFIX=/usr"], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    ex = tmp_path / "usr/share/doc/waexport/examples"
+    for name in ("waexport@.service", "waexport@.timer"):
+        assert (ex / name).read_bytes() == (ROOT / "examples" / name).read_bytes()
+    service = (ROOT / "examples/waexport@.service").read_text()
+    timer = (ROOT / "examples/waexport@.timer").read_text()
+    assert re.search(r"^LoadCredential=key:", service, re.M)
+    assert "--api-key-file ${CREDENTIALS_DIRECTORY}/key" in service
+    assert "--from %i" in service and "WAEXPORT_API_KEY" not in service
+    assert re.search(r"^Persistent=true$", timer, re.M)
+    assert "waexport@.timer" in (ROOT / "README.md").read_text()
+
+
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    import shutil
+    import subprocess
+    tool = shutil.which("systemd-analyze")
+    if not tool:
+        pytest.skip("systemd-analyze is not installed here (not installed for this test)")
+    # The unit names the installed binary; verify checks that it is executable.
+    service = (ROOT / "examples/waexport@.service").read_text()
+    (tmp_path / "waexport@.service").write_text(
+        service.replace("/usr/local/bin/waexport", str(ROOT / "waexport")))
+    shutil.copy(ROOT / "examples/waexport@.timer", tmp_path)
+    r = subprocess.run([tool, "verify", "--man=no",
+                        str(tmp_path / "waexport@972501234567.service"),
+                        str(tmp_path / "waexport@972501234567.timer")],
+                       capture_output=True, cwd=tmp_path)
+    if r.returncode and re.search(rb"[Ss]ystem has not been booted|Failed to (connect|initialize)",
+                                  r.stderr):
+        pytest.skip("systemd-analyze cannot run here: %r" % r.stderr[-200:])
+    assert r.returncode == 0 and b"Unknown" not in r.stderr, r.stderr
