@@ -44,10 +44,13 @@ const struct options_row options_table[OPT_COUNT] = {
 		.arg = "LIST",
 		.help = "columns to write, in this order, e.g. time,from,message" },
 	[OPT_QUIET] = { ROW(OPT_QUIET, "quiet", 'q', OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
-		.help = "no warnings, no summary line" },
+		.help = "no warnings, no summary line on stderr (--log-file still gets them)" },
 	[OPT_PROGRESS] = { ROW(OPT_PROGRESS, "progress", 0, OPTIONS_FLAG, OPTIONS_BOTH,
 			       GROUP_OUTPUT),
-		.help = "show the live progress line even when not on a TTY" },
+		.help = "show the live progress line even when not on a TTY",
+		.detail = "The line shows pages, messages, rate, bytes written, how far back in time "
+			  "the walk has come and the elapsed time; while a retry is waited for, why "
+			  "and for how long (waiting 12 s: page 37 answered HTTP 429 (retry 2 of 5))." },
 	[OPT_THREADS] = { ROW(OPT_THREADS, "threads", 0, OPTIONS_NUMBER, OPTIONS_BOTH,
 			      GROUP_OUTPUT),
 		.lo = 1, .hi = 64, .arg = "N",
