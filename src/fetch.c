@@ -390,16 +390,6 @@ void fetch_report(const struct fetch *f, struct report *rp)
 		}
 }
 
-const struct walk_stats *fetch_stats(const struct fetch *f)
-{
-	return &f->stats;
-}
-
-unsigned long long fetch_media_downloaded(const struct fetch *f)
-{
-	return f->media ? media_downloaded(f->media) : 0;
-}
-
 void fetch_free(struct fetch *f)
 {
 	if (!f)

@@ -70,8 +70,6 @@ int fetch_commit_state(struct fetch *f, struct err *e);
 struct report;
 /* Retries, media and checkpoints, for the run's report. */
 void fetch_report(const struct fetch *f, struct report *rp);
-const struct walk_stats *fetch_stats(const struct fetch *f);
-unsigned long long fetch_media_downloaded(const struct fetch *f);
 
 /* NULL is fine. */
 void fetch_free(struct fetch *f);
