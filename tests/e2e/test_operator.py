@@ -45,6 +45,17 @@ def test_nested_template_with_create_dirs_makes_them_0700(samples_mock, tmp_path
     assert not (top / "{chat}").exists(), "a directory named after the placeholder"
 
 
+def test_one_directory_per_to_contact(samples_mock, tmp_path):
+    env = fetch_env(WAEXPORT_URL=samples_mock.url)
+    args = FETCH + ["--to", "972509999999", "--to", "972508888888", "-o", "by/{to}/{date}.csv"]
+    r = run(args, env=env, cwd=tmp_path)
+    assert r.returncode == 73 and b"by/972509999999" in r.stderr, r.stderr
+    r = run(args + ["--create-dirs"], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "by").iterdir()) == ["972508888888", "972509999999"]
+    assert all(len(list(p.glob("*.csv"))) == 1 for p in (tmp_path / "by").iterdir())
+
+
 @pytest.mark.parametrize("option,name", [
     ("--save-raw", "raw/pages.jsonl"), ("--state", "state/night.state"),
     ("--metrics-file", "metrics/waexport.prom"), ("--manifest", "manifests/m.json"),
