@@ -94,6 +94,9 @@ install: waexport
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 waexport $(DESTDIR)$(PREFIX)/bin/waexport
 	install -m 0644 waexport.1 $(DESTDIR)$(PREFIX)/share/man/man1/waexport.1
+	install -d $(DESTDIR)$(PREFIX)/share/doc/waexport/examples
+	install -m 0644 examples/waexport@.service examples/waexport@.timer \
+	    $(DESTDIR)$(PREFIX)/share/doc/waexport/examples/
 
 # Every harness of tests/fuzz/, 600 s in all; FUZZ_HARNESSES="state journal" picks some.
 FUZZ_SECONDS ?= 600

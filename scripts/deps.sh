@@ -25,5 +25,9 @@ if [ "$(id -u)" -ne 0 ]; then
 else
 	SUDO=
 fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Another apt-get or unattended-upgrades may hold the dpkg lock: wait for it (up to 10
+# minutes) instead of failing at once with "Could not get lock".
+lock=(-o DPkg::Lock::Timeout=600)
+$SUDO apt-get "${lock[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock[@]}" install -y -qq --no-install-recommends \
+	"${missing[@]}" >/dev/null

@@ -122,6 +122,13 @@ static int apply(struct parser *p, const struct options_row *r, const char *v, l
 				       "atomically, never to standard output)");
 		o->manifest = v;
 		return 0;
+	case OPT_CREATE_DIRS: o->create_dirs = 1; return 0;
+	case OPT_LOG_FILE:
+		if (!*v || !strcmp(v, "-"))
+			return err_set(e, ERR_USAGE, "--log-file needs a file name (stderr already gets "
+				       "every line)");
+		o->log_file = v;
+		return 0;
 	case OPT_DIALECT:
 		if (column_dialect_find(v) < 0)
 			return err_set(e, ERR_USAGE, "--dialect '%s': expected postgres, duckdb, sqlite, "

@@ -5,6 +5,7 @@
 #include "manifest.h"
 #include "media.h"
 #include "probe.h"
+#include "progress.h"
 #include "report.h"
 #include "state.h"
 #include "text.h"
@@ -41,6 +42,9 @@ struct fetch {
 	struct buf line;             /* a raw page made single-line */
 	void (*progress)(void *ctx);
 	void *progress_ctx;
+	const struct walk_wait *wait; /* during on_wait: the retry waited for */
+	int has_oldest;              /* the oldest message any page reached */
+	long long oldest;
 	struct walk_stats stats;
 	long long since, lookback;
 	int has_since;
@@ -128,6 +132,26 @@ void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx)
 	f->progress_ctx = ctx;
 }
 
+void fetch_figures(const struct fetch *f, struct progress_figures *pf)
+{
+	pf->retries = f->stats.retries;
+	pf->media = f->media ? media_downloaded(f->media) : 0;
+	pf->has_oldest = f->has_oldest;
+	pf->oldest = f->oldest;
+	pf->wait = f->wait;
+}
+
+/* The walk waits for a retry (NULL: no more): the progress line says why (SPEC §6). */
+static void on_wait(void *ctx, const struct walk_wait *w)
+{
+	struct fetch *f = ctx;
+
+	f->wait = w;
+	if (f->progress)
+		f->progress(f->progress_ctx);
+	f->wait = NULL;
+}
+
 static int save_raw(struct fetch *f, const char *body, size_t len, struct err *e)
 {
 	if (!f->raw)
@@ -196,6 +220,10 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 		if (first && first->f[REC_UNIQUE].kind == FIELD_STRING &&
 		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
 			return err_nomem(e);
+	}
+	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
+		f->oldest = res.oldest;
+		f->has_oldest = 1;
 	}
 	if (f->progress)
 		f->progress(f->progress_ctx);
@@ -306,7 +334,8 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 				.concurrency = o->concurrency, .stop = f->stop };
 	struct http_page_query q = { .url = fetch_url(o), .api_key = f->key.data, .from = o->from };
 	struct walk_opts wo = { .concurrency = f->sequential ? 1 : o->concurrency,
-				.retries = o->retries, .max_pages = o->max_pages, .stop = f->stop };
+				.retries = o->retries, .max_pages = o->max_pages, .stop = f->stop,
+				.on_wait = on_wait, .wait_ctx = f };
 	struct walk_transport tr;
 	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
 	int rc = 0;
@@ -359,16 +388,6 @@ void fetch_report(const struct fetch *f, struct report *rp)
 			rp->checkpoint_after = f->newest[k].ts;
 			rp->have_after = 1;
 		}
-}
-
-const struct walk_stats *fetch_stats(const struct fetch *f)
-{
-	return &f->stats;
-}
-
-unsigned long long fetch_media_downloaded(const struct fetch *f)
-{
-	return f->media ? media_downloaded(f->media) : 0;
 }
 
 void fetch_free(struct fetch *f)

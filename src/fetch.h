@@ -45,8 +45,16 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
 /* --save-raw: every page body, one line each (NULL: none). */
 void fetch_set_raw(struct fetch *f, struct sink *raw);
 
-/* Called after every page (the progress line). */
+/* Called after every page and while a retry is waited for (the progress line). */
 void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx);
+
+struct progress_figures;
+/*
+ * The progress line's figures that fetch knows (SPEC §6): retries, media,
+ * the oldest message reached, and the retry waited for (valid until the
+ * progress callback returns).
+ */
+void fetch_figures(const struct fetch *f, struct progress_figures *pf);
 
 /*
  * Walk every target in turn. Returns 0; FETCH_AGAIN when new messages
@@ -62,8 +70,6 @@ int fetch_commit_state(struct fetch *f, struct err *e);
 struct report;
 /* Retries, media and checkpoints, for the run's report. */
 void fetch_report(const struct fetch *f, struct report *rp);
-const struct walk_stats *fetch_stats(const struct fetch *f);
-unsigned long long fetch_media_downloaded(const struct fetch *f);
 
 /* NULL is fine. */
 void fetch_free(struct fetch *f);

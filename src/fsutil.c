@@ -146,3 +146,93 @@ fail:
 	errno = saved;
 	return -1;
 }
+
+void fsutil_fixed_dir(const char *path, char *out, size_t size)
+{
+	const char *chat = strstr(path, "{chat}");
+	size_t len = chat ? (size_t)(chat - path) : strlen(path);
+
+	while (len && path[len - 1] != '/')
+		len--;
+	while (len > 1 && path[len - 1] == '/')
+		len--; /* "a//b": the directory is "a" */
+	if (!len)
+		snprintf(out, size, ".");
+	else
+		snprintf(out, size, "%.*s", (int)len, path);
+}
+
+int fsutil_make_dirs(const char *dir, mode_t mode)
+{
+	char *p = strdup(dir);
+	struct stat st;
+	int rc = -1, saved = 0;
+
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Each prefix that ends before a '/', then the whole: mkdir -p. */
+	for (char *c = p + 1;; c++) {
+		int last = *c == '\0';
+
+		if (*c != '/' && !last)
+			continue;
+		*c = '\0';
+		if (mkdir(p, mode) && errno != EEXIST) {
+			saved = errno;
+			goto out;
+		}
+		if (last)
+			break;
+		*c = '/';
+	}
+	/* EEXIST said something is there: a directory, or a link to one. */
+	if (stat(dir, &st)) {
+		saved = errno;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		saved = ENOTDIR;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(p);
+	if (rc)
+		errno = saved;
+	return rc;
+}
+
+int fsutil_need_dir(const char *dir, int create, const char *what, struct err *e)
+{
+	struct stat st;
+	int missing;
+
+	if (!dir || !*dir)
+		return 0;
+	if (!stat(dir, &st))
+		return 0; /* not a directory: said where the file is opened */
+	missing = errno == ENOENT;
+	if (create) {
+		if (fsutil_make_dirs(dir, 0700))
+			return err_set(e, ERR_CANTCREAT, "%s: cannot create the directory %s: %s", what,
+				       dir, strerror(errno));
+		return 0;
+	}
+	if (missing)
+		return err_set(e, ERR_CANTCREAT, "%s: the directory %s does not exist; create it, or "
+			       "add --create-dirs to have it made (mode 0700)", what, dir);
+	/* Anything else (no permission) is said where the file is opened. */
+	return 0;
+}
+
+int fsutil_need_parent(const char *path, int create, const char *what, struct err *e)
+{
+	char dir[4096];
+
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	fsutil_fixed_dir(path, dir, sizeof(dir));
+	return fsutil_need_dir(dir, create, what, e);
+}

@@ -1,11 +1,15 @@
 /*
  * fsutil: the small file-system steps atomic output is made of, shared by
- * every file the tool writes (outputs, spools, state, metrics).
+ * every file the tool writes (outputs, spools, state, metrics), and the
+ * directories those files need (--create-dirs, SPEC §2).
  */
 #ifndef WAEXPORT_FSUTIL_H
 #define WAEXPORT_FSUTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
 
 /* write(2) until done, retrying EINTR and short writes. 0, or -1 with errno. */
 int fsutil_write_all(int fd, const void *p, size_t n);
@@ -41,5 +45,30 @@ int fsutil_regular_or_new(const char *path);
 
 /* Directory part of path into out (at least PATH_MAX), "." when none. */
 void fsutil_dirname(const char *path, char *out, size_t size);
+
+/*
+ * The directory a file of path lands in, before it is written: the part of
+ * path before any "{chat}" (expanded only when the run commits) up to its
+ * last '/', "." when there is none.
+ */
+void fsutil_fixed_dir(const char *path, char *out, size_t size);
+
+/*
+ * mkdir -p with mode: every missing component of dir is created. Another
+ * process creating the same directory at the same time is fine (EEXIST).
+ * 0, or -1 with errno (ENOTDIR when a component is not a directory).
+ */
+int fsutil_make_dirs(const char *dir, mode_t mode);
+
+/*
+ * SPEC §2: make sure directory dir exists before anything is written in
+ * it. With create, missing components are made (mode 0700); without, a
+ * missing one is ERR_CANTCREAT naming it and --create-dirs. `what` names
+ * the option in messages ("-o", "--state"). NULL dir: nothing to do.
+ */
+int fsutil_need_dir(const char *dir, int create, const char *what, struct err *e);
+
+/* The same for the directory that holds path (fsutil_fixed_dir); NULL or "-": nothing. */
+int fsutil_need_parent(const char *path, int create, const char *what, struct err *e);
 
 #endif

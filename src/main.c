@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "err.h"
 #include "http.h"
+#include "log.h"
 #include "run.h"
 #include "schema.h"
 #include "sink.h"
@@ -27,7 +28,7 @@ static void print_error(const struct err *e)
 	char shown[sizeof(e->msg) * 4];
 
 	printable(shown, sizeof(shown), e->msg, strlen(e->msg));
-	fprintf(stderr, "waexport: %s\n", shown);
+	log_line(stderr, "waexport: %s", shown);
 }
 
 /*
@@ -136,15 +137,56 @@ out:
 	return rc;
 }
 
+/* --log-file: the account (or "convert") that prefixes every line there. */
+static int open_log(const struct options *opts, struct err *e)
+{
+	char who[64];
+
+	if (!opts->log_file || (opts->cmd != CMD_FETCH && opts->cmd != CMD_CONVERT))
+		return 0;
+	if (opts->cmd == CMD_FETCH)
+		snprintf(who, sizeof(who), "from=%s", opts->from);
+	else
+		snprintf(who, sizeof(who), "convert");
+	return log_open(opts->log_file, who, opts->create_dirs, e);
+}
+
+/* fetch or convert: the run, its one error line and its metrics. Returns the exit code. */
+static int run_command(struct options *opts, struct err *e)
+{
+	struct run *r = run_new(opts, &stop_flag);
+	int rc = r ? run_execute(r, e) : err_nomem(e);
+
+	if (rc) {
+		if (r)
+			run_clear_progress(r);
+		if (got_signal) {
+			e->kind = ERR_INTERRUPTED;
+			e->signo = got_signal;
+			snprintf(e->msg, sizeof(e->msg), "interrupted by %s; nothing was written (any "
+				 "previous output is untouched)", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+		}
+		if (sink_broken_pipe(e)) {
+			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */
+		} else {
+			print_error(e);
+			rc = exit_code(e);
+		}
+	}
+	if (r && opts->metrics_file)
+		run_write_metrics(r, rc);
+	run_free(r);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
 	struct err e = { .kind = ERR_NONE, .offset = -1 };
-	struct run *r;
 	int rc;
 
 	install_signals();
-	if (cli_parse(&opts, argc, argv, &e)) {
+	if (cli_parse(&opts, argc, argv, &e) || open_log(&opts, &e)) {
 		print_error(&e);
 		cli_free(&opts);
 		return exit_code(&e);
@@ -154,50 +196,30 @@ int main(int argc, char **argv)
 		no_core_dumps();
 	if (opts.cmd == CMD_FETCH && http_global_init(&e)) {
 		print_error(&e);
-		cli_free(&opts);
-		return exit_code(&e);
+		rc = exit_code(&e);
+		goto out;
 	}
 	if (opts.cmd == CMD_HELP || opts.cmd == CMD_MAN) {
 		rc = print_usage(&opts);
-		cli_free(&opts);
-		return rc;
+		goto out;
 	}
 	if (opts.cmd == CMD_VERSION) {
 		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n",
 		       WAEXPORT_VERSION, http_curl_version(), zlibVersion());
-		cli_free(&opts);
-		return fflush(stdout) ? 74 : 0;
+		rc = fflush(stdout) ? 74 : 0;
+		goto out;
 	}
 	if (opts.cmd == CMD_SCHEMA) {
 		rc = print_schema(&opts, &e) ? exit_code(&e) : 0;
 		if (rc)
 			fprintf(stderr, "waexport: %s\n", e.msg);
-		cli_free(&opts);
-		return rc;
+		goto out;
 	}
-	r = run_new(&opts, &stop_flag);
-	rc = r ? run_execute(r, &e) : err_nomem(&e);
-	if (rc) {
-		if (r)
-			run_clear_progress(r);
-		if (got_signal) {
-			e.kind = ERR_INTERRUPTED;
-			e.signo = got_signal;
-			snprintf(e.msg, sizeof(e.msg), "interrupted by %s; nothing was written (any "
-				 "previous output is untouched)", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-		}
-		if (sink_broken_pipe(&e)) {
-			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */
-		} else {
-			print_error(&e);
-			rc = exit_code(&e);
-		}
-	}
-	if (r && opts.metrics_file)
-		run_write_metrics(r, rc);
-	run_free(r);
+	rc = run_command(&opts, &e);
 	if (opts.cmd == CMD_FETCH)
 		http_global_cleanup();
+out:
+	log_close();
 	cli_free(&opts);
 	return rc;
 }

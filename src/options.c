@@ -44,10 +44,13 @@ const struct options_row options_table[OPT_COUNT] = {
 		.arg = "LIST",
 		.help = "columns to write, in this order, e.g. time,from,message" },
 	[OPT_QUIET] = { ROW(OPT_QUIET, "quiet", 'q', OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
-		.help = "no warnings, no summary line" },
+		.help = "no warnings, no summary line on stderr (--log-file still gets them)" },
 	[OPT_PROGRESS] = { ROW(OPT_PROGRESS, "progress", 0, OPTIONS_FLAG, OPTIONS_BOTH,
 			       GROUP_OUTPUT),
-		.help = "show the live progress line even when not on a TTY" },
+		.help = "show the live progress line even when not on a TTY",
+		.detail = "The line shows pages, messages, rate, bytes written, how far back in time "
+			  "the walk has come and the elapsed time; while a retry is waited for, why "
+			  "and for how long (waiting 12 s: page 37 answered HTTP 429 (retry 2 of 5))." },
 	[OPT_THREADS] = { ROW(OPT_THREADS, "threads", 0, OPTIONS_NUMBER, OPTIONS_BOTH,
 			      GROUP_OUTPUT),
 		.lo = 1, .hi = 64, .arg = "N",
@@ -146,6 +149,21 @@ const struct options_row options_table[OPT_COUNT] = {
 		.detail = "It is written atomically with mode 0600 after the outputs are in place and "
 			  "before --state moves; a failed run writes none and leaves the previous "
 			  "one untouched." },
+	[OPT_CREATE_DIRS] = { ROW(OPT_CREATE_DIRS, "create-dirs", 0, OPTIONS_FLAG, OPTIONS_BOTH,
+				  GROUP_OUTPUT),
+		.hint = "mkdir makedirs create-dir",
+		.help = "create missing directories of every path the run writes (outputs and "
+			"each {chat}, {to}, {from}, {date} expansion, --save-raw, --state, "
+			"--metrics-file, --manifest, --log-file, --media-dir itself), mode 0700",
+		.detail = "Without it, a missing directory is exit 73 with a message that names it." },
+	[OPT_LOG_FILE] = { ROW(OPT_LOG_FILE, "log-file", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
+		.arg = "PATH", .hint = "log logfile",
+		.help = "also append every line written to stderr (warnings, the error line, the "
+			"summary; not the progress line) to PATH, each prefixed with an RFC 3339 UTC "
+			"time and from=NUMBER (or 'convert'), even with --quiet",
+		.detail = "PATH is opened in append mode (mode 0600) for every line and never "
+			  "truncated, so concurrent runs, logrotate's copytruncate and "
+			  "move-and-create all keep working; each line is one write." },
 
 	[OPT_DIALECT] = { ROW(OPT_DIALECT, "dialect", 0, OPTIONS_TEXT, OPTIONS_SCHEMA, GROUP_SCHEMA),
 		.arg = "NAME", .hint = "database db sql",

@@ -48,6 +48,8 @@ struct options {
 	const char *metrics_file;
 	const char *media_dir;
 	const char *manifest;       /* --manifest PATH (fetch, convert) */
+	int create_dirs;            /* --create-dirs: make missing directories (mode 0700) */
+	const char *log_file;       /* --log-file PATH: stderr's lines appended there too */
 
 	/* schema */
 	const char *dialect;
@@ -65,6 +67,7 @@ enum options_id {
 	OPT_FROM, OPT_TO, OPT_URL, OPT_API_KEY_FILE, OPT_CACERT, OPT_CONCURRENCY, OPT_RETRIES,
 	OPT_TIMEOUT, OPT_SINCE, OPT_UNTIL, OPT_MAX_PAGES, OPT_SAVE_RAW,
 	OPT_STATE, OPT_LOOKBACK, OPT_METRICS_FILE, OPT_MEDIA_DIR, OPT_MANIFEST,
+	OPT_CREATE_DIRS, OPT_LOG_FILE,
 	OPT_DIALECT, OPT_TABLE,
 	OPT_HELP, OPT_VERSION, OPT_HELP_MAN, OPT_API_KEY,
 	OPT_COUNT

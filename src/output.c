@@ -50,5 +50,6 @@ int output_opts(const struct options *o, struct tz *tz, const char *path,
 	po->late_format = o->cmd == CMD_FETCH;
 	po->quiet = o->quiet;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
+	po->create_dirs = o->create_dirs;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "gz.h"
 #include "order.h"
 #include "route.h"
+#include "source.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 
 	if (o->split_chats || o->merge_segments) {
 		struct route_opts ro = { .path = o->out.path, .out = o->out,
-					 .chats = o->split_chats, .oldest = o->order == ORDER_OLDEST };
+					 .chats = o->split_chats, .oldest = o->order == ORDER_OLDEST,
+					 .create_dirs = o->create_dirs };
 
 		return route_open(&pl->route, &ro, &pl->head, e);
 	}
@@ -253,7 +255,13 @@ static int consume(struct pipeline *pl, struct batch *b, struct err *e)
 	if (b->parsed < b->n) {
 		const struct batch_body *at = &b->body[b->parsed];
 
+		const char *own = source_own_output(b->bodies.data + at->off, at->len);
+
 		*e = b->err;
+		if (e->kind == ERR_DATA && at->file_off <= 3 && own) /* the file's first body */
+			snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), "; this looks "
+				 "like waexport's %s output; convert reads the API's pages, e.g. from "
+				 "--save-raw", own);
 		if (e->kind == ERR_DATA && e->offset >= 0)
 			return err_prefix(e, "%s: byte %llu: ", at->where,
 					  at->file_off + (unsigned long long)e->offset);

@@ -37,6 +37,7 @@ struct pipeline_opts {
 	long long since, until;
 	int late_format;                 /* fetch: rows made after selecting (media names) */
 	int quiet;
+	int create_dirs;                 /* --create-dirs: each {chat} file's directory made */
 };
 
 struct pipeline_stats {

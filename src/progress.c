@@ -1,5 +1,7 @@
 #include "progress.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <time.h>
 
 double progress_now(void)
@@ -15,6 +17,7 @@ void progress_init(struct progress *p, int live)
 	p->live = live;
 	p->start = p->last = progress_now();
 	p->drawn = 0;
+	p->waiting = 0;
 	p->to = stderr;
 }
 
@@ -31,24 +34,65 @@ const char *progress_bytes(unsigned long long n, char *out, size_t size)
 	return out;
 }
 
+/* Append to the line (cut at its end). */
+static void add(char *out, size_t size, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add(char *out, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= size)
+		return;
+	va_start(ap, fmt);
+	*n += (size_t)vsnprintf(out + *n, size - *n, fmt, ap);
+	va_end(ap);
+}
+
+void progress_format(char *out, size_t size, const struct progress_figures *f, double elapsed)
+{
+	const struct walk_wait *w = f->wait;
+	char bytes[32], when[32];
+	size_t n = 0;
+	unsigned secs = elapsed > 0 ? (unsigned)elapsed : 0;
+	struct tm tm;
+	time_t t;
+
+	out[0] = '\0';
+	/* First, so that a narrow terminal still shows why nothing moves. */
+	if (w && w->status)
+		add(out, size, &n, "waiting %.0f s: page %lu answered HTTP %ld (retry %d of %d); ",
+		    ceil(w->left), w->page_no, w->status, w->retry, w->retries);
+	else if (w)
+		add(out, size, &n, "waiting %.0f s: page %lu: %s (retry %d of %d); ", ceil(w->left),
+		    w->page_no, w->why ? w->why : "no answer", w->retry, w->retries);
+	add(out, size, &n, "%llu pages, %llu messages, %.0f msg/s, %s of output", f->pages,
+	    f->messages, (double)f->messages / (elapsed + 1e-9),
+	    progress_bytes(f->bytes, bytes, sizeof(bytes)));
+	t = (time_t)f->oldest;
+	if (f->has_oldest && gmtime_r(&t, &tm) && strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+		add(out, size, &n, ", back to %s UTC", when);
+	if (f->media)
+		add(out, size, &n, ", %llu media files", f->media);
+	if (f->retries)
+		add(out, size, &n, ", %llu retries", f->retries);
+	add(out, size, &n, ", %u:%02u elapsed", secs / 60, secs % 60);
+}
+
 void progress_update(struct progress *p, const struct progress_figures *f)
 {
 	double now;
-	char bytes[32];
+	char line[512];
 
 	if (!p->live)
 		return;
 	now = progress_now();
-	if (now - p->last < 0.2)
+	/* A wait that starts or ends is shown at once; the rest five times a second. */
+	if (now - p->last < 0.2 && (f->wait != NULL) == p->waiting)
 		return;
+	p->waiting = f->wait != NULL;
 	p->last = now;
-	fprintf(p->to, "\r\033[K%llu pages, %llu messages, %.0f msg/s, %s of output",
-		f->pages, f->messages, (double)f->messages / (now - p->start + 1e-9),
-		progress_bytes(f->bytes, bytes, sizeof(bytes)));
-	if (f->media)
-		fprintf(p->to, ", %llu media files", f->media);
-	if (f->retries)
-		fprintf(p->to, ", %llu retries", f->retries);
+	progress_format(line, sizeof(line), f, now - p->start);
+	fprintf(p->to, "\r\033[K%s", line);
 	fflush(p->to);
 	p->drawn = 1;
 }

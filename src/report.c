@@ -1,34 +1,56 @@
 #include "report.h"
+#include "log.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "progress.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* Append to a line being built (cut at its end: the line is for people). */
+static void add(char *line, size_t size, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add(char *line, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= size)
+		return;
+	va_start(ap, fmt);
+	*n += (size_t)vsnprintf(line + *n, size - *n, fmt, ap);
+	va_end(ap);
+}
+
+/* SPEC §6: the one summary line; under --quiet only the log file gets it. */
 void report_summary(const struct report *rp)
 {
 	const struct options *o = rp->o;
-	char size[32];
+	char size[32], line[2048];
+	size_t n = 0;
 
-	if (o->quiet)
+	if (o->quiet && !log_enabled())
 		return;
-	fprintf(stderr, "waexport: wrote %llu messages from %llu pages (%llu duplicates dropped, ",
-		rp->messages, rp->pages, rp->duplicates);
+	add(line, sizeof(line), &n, "waexport: ");
 	if (o->cmd == CMD_FETCH)
-		fprintf(stderr, "%llu retries, ", rp->retries);
+		add(line, sizeof(line), &n, "account %s: ", o->from);
+	add(line, sizeof(line), &n, "wrote %llu messages from %llu pages (%llu duplicates dropped, ",
+	    rp->messages, rp->pages, rp->duplicates);
+	if (o->cmd == CMD_FETCH)
+		add(line, sizeof(line), &n, "%llu retries, ", rp->retries);
 	if (rp->filtered)
-		fprintf(stderr, "%llu outside --since/--until, ", rp->filtered);
+		add(line, sizeof(line), &n, "%llu outside --since/--until, ", rp->filtered);
 	if (o->media_dir)
-		fprintf(stderr, "%llu media files saved, ", rp->media_downloaded);
-	fprintf(stderr, "%llu warnings) to ", rp->warnings);
+		add(line, sizeof(line), &n, "%llu media files saved, ", rp->media_downloaded);
+	add(line, sizeof(line), &n, "%llu warnings) to ", rp->warnings);
 	if (rp->files > 1 || rp->targets > 1)
-		fprintf(stderr, "%zu files (%s)", rp->files, o->output);
+		add(line, sizeof(line), &n, "%zu files (%s)", rp->files, o->output);
 	else
-		fprintf(stderr, "%s", strcmp(rp->path, "-") ? rp->path : "standard output");
-	fprintf(stderr, " (%s) in %.2f s\n", progress_bytes(rp->bytes, size, sizeof(size)),
-		rp->seconds);
+		add(line, sizeof(line), &n, "%s", strcmp(rp->path, "-") ? rp->path : "standard output");
+	add(line, sizeof(line), &n, " (%s) in %.2f s", progress_bytes(rp->bytes, size, sizeof(size)),
+	    rp->seconds);
+	log_line(o->quiet ? NULL : stderr, "%s", line);
 }
 
 /* SPEC §6: after every run, success or failure. */
@@ -50,7 +72,7 @@ void report_metrics(const struct report *rp, int exit_code)
 	mt.warnings = rp->warnings;
 	mt.media = rp->media_downloaded;
 	if (metrics_write(rp->o->metrics_file, &mt, &e))
-		fprintf(stderr, "waexport: %s\n", e.msg);
+		log_line(stderr, "waexport: %s", e.msg);
 }
 
 int report_manifest_path(const struct options *o, struct outpath_vars vars, char **path,

@@ -43,7 +43,7 @@ int route_open(struct route **out, const struct route_opts *o, const struct buf 
 	rt->o = *o;
 	rt->head = head;
 	if (strchr(o->path, '/'))
-		fsutil_dirname(o->path, dir, sizeof(dir));
+		fsutil_fixed_dir(o->path, dir, sizeof(dir)); /* not inside a {chat} directory */
 	else
 		snprintf(dir, sizeof(dir), "%s", strcmp(o->path, "-") ? "." : t && *t ? t : "/tmp");
 	if (split_open(&rt->split, dir, e)) {
@@ -134,7 +134,7 @@ static int open_file(struct route *rt, const char *path, struct sink **f, struct
 	struct sink_opts oo = rt->o.out;
 
 	oo.path = path;
-	if (sink_open(f, &oo, e))
+	if (fsutil_need_parent(path, rt->o.create_dirs, "-o", e) || sink_open(f, &oo, e))
 		return -1;
 	if (!sink_figures(*f)->appending && rt->head->len && sink_write(*f, rt->head->data, rt->head->len, e))
 		return -1;

@@ -27,6 +27,7 @@ struct route_opts {
 	struct sink_opts out;   /* gzip, level, append (the path is the route's) */
 	int chats;             /* one file per chat; else one file, segments merged by time */
 	int oldest;            /* rows oldest first (they come newest first) */
+	int create_dirs;       /* --create-dirs: make each file's missing directories */
 };
 
 struct route;

@@ -2,6 +2,7 @@
 #include "batch.h"
 #include "fetch.h"
 #include "output.h"
+#include "fsutil.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -82,7 +83,7 @@ static void show_progress(void *ctx)
 {
 	struct run *r = ctx;
 	struct run_totals t;
-	struct progress_figures f;
+	struct progress_figures f = { 0 };
 
 	if (!r->progress.live)
 		return;
@@ -95,8 +96,8 @@ static void show_progress(void *ctx)
 	f.messages = t.messages;
 	f.duplicates = t.duplicates;
 	f.warnings = r->warn.count;
-	f.retries = r->fetch ? fetch_stats(r->fetch)->retries : 0;
-	f.media = r->fetch ? fetch_media_downloaded(r->fetch) : 0;
+	if (r->fetch)
+		fetch_figures(r->fetch, &f); /* retries, media, the oldest reached, a wait */
 	progress_update(&r->progress, &f);
 }
 
@@ -129,6 +130,7 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		vars.to = g->to;
 		vars.keep_chat = 1;
 		if (outpath_expand(o->output, &vars, &g->path, e) ||
+		    fsutil_need_parent(g->path, o->create_dirs, "-o", e) ||
 		    output_opts(r->opts, r->tz, g->path, &po, e))
 			return -1;
 		po.split_chats = outpath_uses(g->path, "{chat}");
@@ -231,6 +233,8 @@ static int open_outputs(struct run *r, struct outpath_vars vars, struct err *e)
 		vars.keep_chat = 0;
 		if (outpath_expand(o->save_raw, &vars, &r->raw_path, e))
 			return err_prefix(e, "--save-raw: ");
+		if (fsutil_need_parent(r->raw_path, o->create_dirs, "--save-raw", e))
+			return -1;
 		outpath_infer(r->raw_path, &ndjson, &so.gzip);
 		so.path = r->raw_path;
 		if (sink_open(&r->raw, &so, e))
@@ -291,6 +295,12 @@ int run_execute(struct run *r, struct err *e)
 
 	if (tz_open(&r->tz, o->tz, e))
 		return -1;
+	/* SPEC §2: a missing directory fails (or is made) before any lock, page or file. */
+	if (fsutil_need_parent(o->state, o->create_dirs, "--state", e) ||
+	    fsutil_need_parent(o->metrics_file, o->create_dirs, "--metrics-file", e) ||
+	    (o->create_dirs ? fsutil_need_dir(o->media_dir, 1, "--media-dir", e) :
+	     fsutil_need_parent(o->media_dir, 0, "--media-dir", e))) /* media.c makes the last */
+		return -1;
 	/* --threads N (SPEC §2): N workers; by default one per online CPU, at most 8. */
 	workers = o->threads > 0 ? (unsigned)o->threads : pool_default_workers();
 	if (pool_new(&r->pool, workers, workers + 1, batch_map, NULL, e))
@@ -304,7 +314,8 @@ int run_execute(struct run *r, struct err *e)
 		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
-	if (o->manifest && report_manifest_path(o, vars, &r->manifest_path, e))
+	if (o->manifest && (report_manifest_path(o, vars, &r->manifest_path, e) ||
+			    fsutil_need_parent(r->manifest_path, o->create_dirs, "--manifest", e)))
 		return -1;
 	for (;;) {
 		int got;

@@ -18,6 +18,8 @@ struct slot {
 	unsigned long page_no;
 	int attempts;
 	double not_before;           /* SLOT_WAITING: when to ask again */
+	long status;                 /* SLOT_WAITING: why (the HTTP status, 0: no answer) */
+	char why[96];                /* SLOT_WAITING, no answer: the transport's words */
 	const char *body;            /* SLOT_DONE: the transport's copy */
 	size_t len;
 };
@@ -32,6 +34,7 @@ struct walk {
 	unsigned rng;
 	unsigned long next_request, next_emit, window;
 	int end;
+	int told_wait;               /* on_wait was last called with a wait */
 };
 
 static double now_s(const struct walk *w)
@@ -110,6 +113,8 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 			       "(check the URL and the service, then run again)", s->page_no, why,
 			       s->attempts);
 	s->state = SLOT_WAITING;
+	s->status = a->outcome == WALK_ANSWERED ? a->status : 0;
+	snprintf(s->why, sizeof(s->why), "%s", why);
 	s->not_before = now_s(w) + backoff(w, s, a);
 	w->stats->retries++;
 	return 0;
@@ -144,6 +149,33 @@ static int start_due(struct walk *w, double *wake, struct err *e)
 		}
 	}
 	return 0;
+}
+
+/* SPEC §6: the earliest page waiting for a retry, told to whoever draws the progress line. */
+static void tell_wait(struct walk *w)
+{
+	const struct slot *first = NULL;
+	struct walk_wait ww;
+
+	if (!w->o->on_wait)
+		return;
+	for (int i = 0; i < w->nslots; i++)
+		if (w->slots[i].state == SLOT_WAITING &&
+		    (!first || w->slots[i].page_no < first->page_no))
+			first = &w->slots[i];
+	if (!first) {
+		if (w->told_wait)
+			w->o->on_wait(w->o->wait_ctx, NULL);
+		w->told_wait = 0;
+		return;
+	}
+	ww = (struct walk_wait){ .page_no = first->page_no, .retry = first->attempts,
+				 .retries = w->o->retries, .status = first->status,
+				 .why = first->why, .left = first->not_before - now_s(w) };
+	if (ww.left < 0)
+		ww.left = 0;
+	w->o->on_wait(w->o->wait_ctx, &ww);
+	w->told_wait = 1;
 }
 
 static void cancel_all(struct walk *w)
@@ -222,6 +254,7 @@ int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_pag
 			break;
 		if (got)
 			continue; /* a slot came free: ask for the next page before waiting */
+		tell_wait(&w);
 		now = now_s(&w);
 		memset(&a, 0, sizeof(a));
 		wait_ms = wake > now ? (int)((wake - now) * 1000) + 1 : 0;
@@ -231,6 +264,8 @@ int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_pag
 	}
 	rc = 0;
 out:
+	if (w.told_wait)
+		o->on_wait(o->wait_ctx, NULL);
 	cancel_all(&w);
 	free(w.slots);
 	return rc;

@@ -19,6 +19,22 @@
 
 #include "err.h"
 
+/*
+ * A wait before a retry (a backoff, or the Retry-After the server asked
+ * for), for the progress line (SPEC §6): the walk itself prints nothing.
+ */
+struct walk_wait {
+	unsigned long page_no;
+	int retry;                   /* the coming try is retry `retry` of `retries` */
+	int retries;
+	long status;                 /* the HTTP status that caused it, 0: no answer */
+	const char *why;             /* with status 0: what went wrong (the transport's words) */
+	double left;                 /* seconds until the retry */
+};
+
+/* Called while the walk waits (about once a second), and with NULL once it no longer does. */
+typedef void (*walk_wait_fn)(void *ctx, const struct walk_wait *w);
+
 struct walk_opts {
 	int concurrency;             /* 1..32: pages in flight, and transport slots */
 	int retries;                 /* tries after the first */
@@ -27,6 +43,8 @@ struct walk_opts {
 	int slow_start;              /* one page in flight at first, doubled per page:
 	                                a nightly run that ends on page 1 asks once */
 	const volatile int *stop;    /* set by a signal: give up within a second */
+	walk_wait_fn on_wait;        /* NULL: nobody is told */
+	void *wait_ctx;
 };
 
 struct walk_stats {

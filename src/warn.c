@@ -1,4 +1,5 @@
 #include "warn.h"
+#include "log.h"
 #include "printable.h"
 
 #include <stdarg.h>
@@ -21,17 +22,24 @@ void warn_where(struct warn *w, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Whether the next warning goes anywhere: stderr, or the log file (also under --quiet). */
+static int showing(const struct warn *w)
+{
+	return w->shown < WARN_SHOWN_MAX && ((!w->quiet && w->to) || log_enabled());
+}
+
 static void show(struct warn *w, const char *text)
 {
 	char shown[WARN_TEXT_MAX * 4];
+	FILE *to = w->quiet ? NULL : w->to;
 
-	if (w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
+	if (!showing(w))
 		return;
 	w->shown++;
 	printable(shown, sizeof(shown), text, strlen(text));
-	fprintf(w->to, "waexport: warning: %s\n", shown);
+	log_line(to, "waexport: warning: %s", shown);
 	if (w->shown == WARN_SHOWN_MAX)
-		fputs("waexport: warning: further warnings are only counted (see the summary)\n", w->to);
+		log_line(to, "waexport: warning: further warnings are only counted (see the summary)");
 }
 
 void warn_note(struct warn *w, const char *fmt, ...)
@@ -53,7 +61,7 @@ void warn_note(struct warn *w, const char *fmt, ...)
 	if (w->collect && w->ntags < w->tags_cap)
 		w->tags[w->ntags++] = w->tag;
 	if (w->collect ? w->nkept >= WARN_SHOWN_MAX
-		       : w->quiet || !w->to || w->shown >= WARN_SHOWN_MAX)
+		       : !showing(w))
 		return;
 	if (w->where[0])
 		n = (size_t)snprintf(text, sizeof(text), "%s: ", w->where);

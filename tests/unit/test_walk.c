@@ -229,6 +229,70 @@ static void test_429_waits_for_its_retry_after(void **state)
 	assert_true(s.max_wait_ms <= 1000); /* a long wait is made of short ones */
 }
 
+/* What the walk told about its waits (SPEC §6: the progress line says why it waits). */
+struct told {
+	int waits, ends;
+	unsigned long page;
+	long status;
+	int retry, retries;
+	double first_left, last_left;
+	char why[64];
+};
+
+static void on_wait(void *ctx, const struct walk_wait *w)
+{
+	struct told *t = ctx;
+
+	if (!w) {
+		t->ends++;
+		return;
+	}
+	if (!t->waits++)
+		t->first_left = w->left;
+	t->last_left = w->left;
+	t->page = w->page_no;
+	t->status = w->status;
+	t->retry = w->retry;
+	t->retries = w->retries;
+	snprintf(t->why, sizeof(t->why), "%s", w->why ? w->why : "");
+}
+
+static void test_a_wait_is_told_with_its_reason_and_countdown(void **state)
+{
+	static const struct fault f[] = { { 1, 1, WALK_ANSWERED, 429, 12 } };
+	static const struct fault t2[] = { { 2, 0, WALK_TRANSIENT, 0, 0 } };
+	struct script s = { .last = 1, .faults = f, .nfaults = 1 };
+	struct told told = { 0 };
+	struct walk_opts o = { .concurrency = 1, .retries = 5, .on_wait = on_wait, .wait_ctx = &told };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_true(told.waits >= 12); /* about once a second */
+	assert_true(told.first_left > 11.9 && told.first_left <= 12.0);
+	assert_true(told.last_left <= 1.0);
+	assert_int_equal(told.ends, 1);
+	assert_int_equal(told.page, 1);
+	assert_int_equal(told.status, 429);
+	assert_int_equal(told.retry, 1);
+	assert_int_equal(told.retries, 5);
+
+	/* No answer: the transport's words, and the retry's number grows. */
+	memset(&told, 0, sizeof(told));
+	memset(&s, 0, sizeof(s));
+	s.last = 3;
+	s.faults = t2;
+	s.nfaults = 1;
+	o.retries = 2;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_int_equal(told.page, 2);
+	assert_int_equal(told.status, 0);
+	assert_int_equal(told.retry, 2);
+	assert_string_equal(told.why, "Operation timed out");
+	assert_int_equal(told.ends, 2); /* each of the two waits ended */
+}
+
 static void test_timeouts_are_retried_then_the_walk_gives_up(void **state)
 {
 	static const struct fault f[] = { { 2, 0, WALK_TRANSIENT, 0, 0 } };
@@ -351,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_pages_finishing_out_of_order_are_handed_on_in_order),
 		cmocka_unit_test(test_503_then_200_is_retried),
 		cmocka_unit_test(test_429_waits_for_its_retry_after),
+		cmocka_unit_test(test_a_wait_is_told_with_its_reason_and_countdown),
 		cmocka_unit_test(test_timeouts_are_retried_then_the_walk_gives_up),
 		cmocka_unit_test(test_a_failure_or_a_404_is_not_retried),
 		cmocka_unit_test(test_the_end_cancels_the_requests_past_it),

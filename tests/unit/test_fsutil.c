@@ -1,0 +1,111 @@
+/*
+ * fsutil: the directories a run's files need (--create-dirs, SPEC §2): the
+ * fixed part of a path, mkdir -p that tolerates a concurrent mkdir, and the
+ * exit-73 message that names the directory and --create-dirs.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fsutil.h"
+#include "testdir.h"
+
+static void fixed_dir_is(const char *path, const char *want)
+{
+	char out[256];
+
+	fsutil_fixed_dir(path, out, sizeof(out));
+	assert_string_equal(out, want);
+}
+
+static void fixed_dir_stops_before_chat(void **state)
+{
+	(void)state;
+	fixed_dir_is("out.csv", ".");
+	fixed_dir_is("a/b/out.csv", "a/b");
+	fixed_dir_is("/abs/out.csv", "/abs");
+	fixed_dir_is("/out.csv", "/");
+	fixed_dir_is("exports/972501234567/{chat}-2026-01-01.csv", "exports/972501234567");
+	fixed_dir_is("exports/{chat}/day.csv", "exports");
+	fixed_dir_is("exports/x{chat}/day.csv", "exports");
+	fixed_dir_is("{chat}/day.csv", ".");
+	fixed_dir_is("a//b.csv", "a");
+}
+
+static mode_t mode_of(const char *p)
+{
+	struct stat st;
+
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	return st.st_mode & 07777;
+}
+
+static void make_dirs_makes_every_level_and_tolerates_existing(void **state)
+{
+	char dir[512], p[600], q[640];
+	struct err e = { 0 };
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(p, sizeof(p), "%s/a/b/c", dir);
+	assert_int_equal(fsutil_make_dirs(p, 0700), 0);
+	assert_int_equal(mode_of(p), 0700);
+	/* Made already (another run got there first): fine. */
+	assert_int_equal(fsutil_make_dirs(p, 0700), 0);
+	snprintf(q, sizeof(q), "%s/a/b/c/f.csv", dir);
+	assert_int_equal(fsutil_need_parent(q, 0, "-o", &e), 0);
+	/* A file in the way is ENOTDIR, not success. */
+	fclose(fopen(q, "w"));
+	snprintf(p, sizeof(p), "%s/a/b/c/f.csv/d", dir);
+	assert_int_equal(fsutil_make_dirs(p, 0700), -1);
+	remove(q);
+	snprintf(p, sizeof(p), "%s/a/b/c", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/a/b", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/a", dir);
+	rmdir(p);
+	testdir_remove(dir);
+}
+
+static void missing_dir_names_it_and_the_option(void **state)
+{
+	char dir[512], p[600];
+	struct err e = { 0 };
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(p, sizeof(p), "%s/x/y/state", dir);
+	assert_int_equal(fsutil_need_parent(p, 0, "--state", &e), -1);
+	assert_int_equal(e.kind, ERR_CANTCREAT);
+	assert_non_null(strstr(e.msg, "--state"));
+	assert_non_null(strstr(e.msg, "/x/y does not exist"));
+	assert_non_null(strstr(e.msg, "--create-dirs"));
+	assert_int_equal(fsutil_need_parent(p, 1, "--state", &e), 0);
+	snprintf(p, sizeof(p), "%s/x/y", dir);
+	assert_int_equal(mode_of(p), 0700);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/x", dir);
+	rmdir(p);
+	assert_int_equal(fsutil_need_parent("-", 0, "-o", &e), 0);
+	assert_int_equal(fsutil_need_parent(NULL, 0, "-o", &e), 0);
+	testdir_remove(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fixed_dir_stops_before_chat),
+		cmocka_unit_test(make_dirs_makes_every_level_and_tolerates_existing),
+		cmocka_unit_test(missing_dir_names_it_and_the_option),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
