@@ -131,7 +131,7 @@ static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch
 	if (!pl->bo.gzip)
 		return order_add(pl->order, p, n, 0, n, e);
 	pl->z.len = 0;
-	/* Made on first use: only a batch that lost rows comes here unDeflated. */
+	/* Made on first use: only a batch that lost rows comes here not yet deflated. */
 	if (!pl->gz && gz_deflater_new(&pl->gz, pl->opts.out.level, e))
 		return -1;
 	return gz_deflate_chunk(pl->gz, p, n, &pl->z, &crc, e) ||
@@ -385,6 +385,9 @@ void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out)
 {
 	*out = pl->stats;
 	out->sel = *select_stats(pl->select);
+	out->files = pl->route ? route_files(pl->route) : 1;
+	out->bytes_out = pl->route ? route_bytes_out(pl->route) : sink_figures(pl->out)->out;
+	out->bytes_made = pl->route ? route_bytes_made(pl->route) : pl->made;
 }
 
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx)
@@ -392,19 +395,4 @@ int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx
 	if (pl->route)
 		return route_each_file(pl->route, fn, ctx);
 	return fn(ctx, pl->out, NULL);
-}
-
-size_t pipeline_files(const struct pipeline *pl)
-{
-	return pl->route ? route_files(pl->route) : 1;
-}
-
-unsigned long long pipeline_bytes_out(const struct pipeline *pl)
-{
-	return pl->route ? route_bytes_out(pl->route) : sink_figures(pl->out)->out;
-}
-
-unsigned long long pipeline_bytes_made(const struct pipeline *pl)
-{
-	return pl->route ? route_bytes_made(pl->route) : pl->made;
 }

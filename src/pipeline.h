@@ -43,6 +43,9 @@ struct pipeline_opts {
 struct pipeline_stats {
 	unsigned long long pages;
 	struct select_stats sel;
+	size_t files;                    /* one, or one per chat once committed */
+	unsigned long long bytes_out;    /* written to the file(s) */
+	unsigned long long bytes_made;   /* row bytes made so far, before gzip (the progress line) */
 };
 
 /*
@@ -99,9 +102,5 @@ void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out);
 typedef int (*pipeline_file_fn)(void *ctx, const struct sink *file, const char *chat);
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx);
 
-size_t pipeline_files(const struct pipeline *pl);
-unsigned long long pipeline_bytes_out(const struct pipeline *pl);
-/* Output bytes made so far, before compression (the progress line). */
-unsigned long long pipeline_bytes_made(const struct pipeline *pl);
 
 #endif

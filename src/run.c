@@ -30,7 +30,8 @@ struct target {
 
 /* Figures of every output together. */
 struct run_totals {
-	unsigned long long pages, messages, duplicates, filtered;
+	unsigned long long pages, messages, duplicates, filtered, made;
+	size_t files;
 };
 
 struct run {
@@ -75,7 +76,9 @@ static void run_totals(const struct run *r, struct run_totals *t, unsigned long 
 		t->messages += s.sel.messages;
 		t->duplicates += s.sel.duplicates;
 		t->filtered += s.sel.filtered;
-		*bytes += pipeline_bytes_out(g->pipeline);
+		*bytes += s.bytes_out;
+		t->made += s.bytes_made;
+		t->files += s.files;
 	}
 }
 
@@ -88,10 +91,7 @@ static void show_progress(void *ctx)
 	if (!r->progress.live)
 		return;
 	run_totals(r, &t, &f.bytes);
-	f.bytes = 0;
-	for (size_t i = 0; i < r->ntargets; i++)
-		if (!r->targets[i].shared)
-			f.bytes += pipeline_bytes_made(r->targets[i].pipeline);
+	f.bytes = t.made;
 	f.pages = t.pages;
 	f.messages = t.messages;
 	f.duplicates = t.duplicates;
@@ -191,10 +191,9 @@ static void gather(struct run *r, struct report *rp)
 	rp->path = r->targets ? r->targets[0].path : "-";
 	rp->pipelines = r->live;
 	for (size_t i = 0; i < r->ntargets; i++)
-		if (!r->targets[i].shared && r->targets[i].pipeline) {
+		if (!r->targets[i].shared && r->targets[i].pipeline)
 			r->live[rp->npipelines++] = r->targets[i].pipeline;
-			rp->files += pipeline_files(r->targets[i].pipeline);
-		}
+	rp->files = t.files;
 	if (r->fetch)
 		fetch_report(r->fetch, rp);
 }
