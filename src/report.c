@@ -4,53 +4,42 @@
 #include "metrics.h"
 #include "progress.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 /* Append to a line being built (cut at its end: the line is for people). */
-static void add(char *line, size_t size, size_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void add(char *line, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (*n >= size)
-		return;
-	va_start(ap, fmt);
-	*n += (size_t)vsnprintf(line + *n, size - *n, fmt, ap);
-	va_end(ap);
-}
-
 /* SPEC §6: the one summary line; under --quiet only the log file gets it. */
 void report_summary(const struct report *rp)
 {
 	const struct options *o = rp->o;
-	char size[32], line[2048];
-	size_t n = 0;
+	struct buf line = BUF_INIT;
+	char size[32];
+	int bad = 0;
 
 	if (o->quiet && !log_enabled())
 		return;
-	add(line, sizeof(line), &n, "waexport: ");
+	bad |= buf_adds(&line, "waexport: ");
 	if (o->cmd == CMD_FETCH)
-		add(line, sizeof(line), &n, "account %s: ", o->from);
-	add(line, sizeof(line), &n, "wrote %llu messages from %llu pages (%llu duplicates dropped, ",
-	    rp->messages, rp->pages, rp->duplicates);
+		bad |= buf_addf(&line, "account %s: ", o->from);
+	bad |= buf_addf(&line, "wrote %llu messages from %llu pages (%llu duplicates dropped, ",
+			rp->messages, rp->pages, rp->duplicates);
 	if (o->cmd == CMD_FETCH)
-		add(line, sizeof(line), &n, "%llu retries, ", rp->retries);
+		bad |= buf_addf(&line, "%llu retries, ", rp->retries);
 	if (rp->filtered)
-		add(line, sizeof(line), &n, "%llu outside --since/--until, ", rp->filtered);
+		bad |= buf_addf(&line, "%llu outside --since/--until, ", rp->filtered);
 	if (o->media_dir)
-		add(line, sizeof(line), &n, "%llu media files saved, ", rp->media_downloaded);
-	add(line, sizeof(line), &n, "%llu warnings) to ", rp->warnings);
+		bad |= buf_addf(&line, "%llu media files saved, ", rp->media_downloaded);
+	bad |= buf_addf(&line, "%llu warnings) to ", rp->warnings);
 	if (rp->files > 1 || rp->targets > 1)
-		add(line, sizeof(line), &n, "%zu files (%s)", rp->files, o->output);
+		bad |= buf_addf(&line, "%zu files (%s)", rp->files, o->output);
 	else
-		add(line, sizeof(line), &n, "%s", strcmp(rp->path, "-") ? rp->path : "standard output");
-	add(line, sizeof(line), &n, " (%s) in %.2f s", progress_bytes(rp->bytes, size, sizeof(size)),
-	    rp->seconds);
-	log_line(o->quiet ? NULL : stderr, "%s", line);
+		bad |= buf_adds(&line, strcmp(rp->path, "-") ? rp->path : "standard output");
+	bad |= buf_addf(&line, " (%s) in %.2f s", progress_bytes(rp->bytes, size, sizeof(size)),
+			rp->seconds);
+	if (!bad)
+		log_line(o->quiet ? NULL : stderr, "%s", line.data);
+	buf_free(&line);
 }
 
 /* SPEC §6: after every run, success or failure. */
