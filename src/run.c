@@ -300,9 +300,13 @@ int run_execute(struct run *r, struct err *e)
 	    (o->create_dirs ? fsutil_need_dir(o->media_dir, 1, "--media-dir", e) :
 	     fsutil_need_parent(o->media_dir, 0, "--media-dir", e))) /* media.c makes the last */
 		return -1;
-	/* --threads N (SPEC §2): N workers; by default one per online CPU, at most 8. */
+	/*
+	 * --threads N (SPEC §2): N workers; by default one per online CPU, at most
+	 * 8. Two batches a worker in flight keep the workers fed while this thread
+	 * reads and writes (N + 1 left them waiting: ~15% slower at 1M messages).
+	 */
 	workers = o->threads > 0 ? (unsigned)o->threads : pool_default_workers();
-	if (pool_new(&r->pool, workers, workers + 1, batch_map, NULL, e))
+	if (pool_new(&r->pool, workers, 2 * workers + 2, batch_map, NULL, e))
 		return -1;
 	if (o->cmd == CMD_FETCH) {
 		if (fetch_new(&r->fetch, o, r->tz, r->stop, &r->warn, &r->window, e))
