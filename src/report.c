@@ -7,26 +7,77 @@
 #include <string.h>
 #include <time.h>
 
+static int take_file(void *ctx, const struct sink *file, const char *chat)
+{
+	(void)chat;
+	*(const struct sink **)ctx = file;
+	return 0;
+}
+
+/*
+ * SPEC §4.4: a --state run into an existing file added its rows after the
+ * file's own; M (the rows now in it) counts the earlier ones from the carried
+ * bytes. 1 with *now set when the run's one file was appended to.
+ */
+static int appended_rows(const struct report *rp, unsigned long long *now)
+{
+	const struct sink *file = NULL;
+	struct manifest_file mf = { 0 };
+	struct err e = { .kind = ERR_NONE, .offset = -1 };
+	int ndjson = 0, gz = 0;
+
+	if (rp->files != 1 || rp->targets > 1 || rp->npipelines != 1 || !strcmp(rp->path, "-"))
+		return 0;
+	pipeline_each_file(rp->pipelines[0], take_file, &file);
+	if (!file || !sink_figures(file)->appending)
+		return 0;
+	outpath_infer(rp->path, &ndjson, &gz);
+	if (rp->o->format)
+		ndjson = !strcmp(rp->o->format, "ndjson");
+	if (manifest_scan(rp->path, sink_figures(file)->carried, ndjson,
+			  rp->o->gzip >= 0 ? rp->o->gzip : gz, &mf, &e))
+		return 0; /* the summary then says what this run wrote, which is still true */
+	*now = mf.rows + sink_figures(file)->rows.rows;
+	return 1;
+}
+
+/* " to FILE" of the summary: where the run's rows went. */
+static void summary_where(const struct report *rp)
+{
+	const struct options *o = rp->o;
+
+	if (rp->files > 1 || rp->targets > 1)
+		fprintf(stderr, " to %zu files (%s)", rp->files, o->output);
+	else
+		fprintf(stderr, " to %s", strcmp(rp->path, "-") ? rp->path : "standard output");
+}
+
 void report_summary(const struct report *rp)
 {
 	const struct options *o = rp->o;
+	unsigned long long now = 0;
+	int added;
 	char size[32];
 
 	if (o->quiet)
 		return;
-	fprintf(stderr, "waexport: wrote %llu messages from %llu pages (%llu duplicates dropped, ",
-		rp->messages, rp->pages, rp->duplicates);
+	added = appended_rows(rp, &now);
+	if (added)
+		fprintf(stderr, "waexport: added %llu messages to %s (now %llu) from %llu pages (",
+			rp->messages, rp->path, now, rp->pages);
+	else
+		fprintf(stderr, "waexport: wrote %llu messages from %llu pages (", rp->messages,
+			rp->pages);
+	fprintf(stderr, "%llu duplicates dropped, ", rp->duplicates);
 	if (o->cmd == CMD_FETCH)
 		fprintf(stderr, "%llu retries, ", rp->retries);
 	if (rp->filtered)
 		fprintf(stderr, "%llu outside --since/--until, ", rp->filtered);
 	if (o->media_dir)
 		fprintf(stderr, "%llu media files saved, ", rp->media_downloaded);
-	fprintf(stderr, "%llu warnings) to ", rp->warnings);
-	if (rp->files > 1 || rp->targets > 1)
-		fprintf(stderr, "%zu files (%s)", rp->files, o->output);
-	else
-		fprintf(stderr, "%s", strcmp(rp->path, "-") ? rp->path : "standard output");
+	fprintf(stderr, "%llu warnings)", rp->warnings);
+	if (!added)
+		summary_where(rp);
 	fprintf(stderr, " (%s) in %.2f s\n", progress_bytes(rp->bytes, size, sizeof(size)),
 		rp->seconds);
 }

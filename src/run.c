@@ -11,7 +11,6 @@
 #include "tz.h"
 #include "warn.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +124,7 @@ static int build_pipeline_opts(struct run *r, const char *path, struct pipeline_
 	po->out.path = path;
 	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->out.level = o->gzip_level;
+	po->out.append = o->cmd == CMD_FETCH && o->state; /* SPEC §4.4: add, never replace */
 	po->out.digest = o->manifest != NULL; /* SPEC §4.7: each file's SHA-256 as it is written */
 	po->late_format = o->cmd == CMD_FETCH;
 	po->quiet = o->quiet;
@@ -338,9 +338,7 @@ int run_execute(struct run *r, struct err *e)
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;
 	if (o->manifest && report_manifest_path(o, vars, &r->manifest_path, e))
 		return -1;
-	for (;;) {
-		int got;
-
+	for (int got;;) {
 		if (open_outputs(r, vars, e))
 			return -1;
 		got = r->fetch ? run_fetch(r, e) : run_convert(r, e);
