@@ -221,7 +221,7 @@ static void gather(struct run *r, struct report *rp)
 	rp->path = r->targets ? r->targets[0].path : "-";
 	rp->pipelines = r->live;
 	for (size_t i = 0; i < r->ntargets; i++)
-		if (!r->targets[i].shared) {
+		if (!r->targets[i].shared && r->targets[i].pipeline) { /* NULL: it failed to open */
 			r->live[rp->npipelines++] = r->targets[i].pipeline;
 			rp->files += pipeline_files(r->targets[i].pipeline);
 		}
