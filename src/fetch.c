@@ -8,6 +8,7 @@
 #include "media.h"
 #include "probe.h"
 #include "report.h"
+#include "resume.h"
 #include "state.h"
 #include "text.h"
 #include "when.h"
@@ -117,7 +118,8 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	f->stats.max_in_flight = 0;
 	q->to = g->to;
 	set_checkpoint(f, g->to, wo);
-	if (fetch_walk_pages(f, wo, t, e)) {
+	if (f->resume && resume_usable(f->resume) ? fetch_walk_resumed(f, wo, t, e)
+						  : fetch_walk_pages(f, wo, t, e)) {
 		if (g->to && (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA ||
 			      e->kind == ERR_REFUSED))
 			err_prefix(e, "--to %s: ", g->to);
@@ -145,6 +147,23 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	return 0;
 }
 
+/*
+ * --state with one walk keeps a journal (resume.h). Starting over after
+ * FETCH_AGAIN, a journal of this run's own goes first: its pages are stale.
+ */
+static int open_journal(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e)
+{
+	if (n != 1)
+		return 0;
+	if (f->resume && !resume_usable(f->resume)) {
+		if (resume_finish(f->resume, e))
+			return -1;
+		resume_free(f->resume);
+		f->resume = NULL;
+	}
+	return f->resume ? 0 : resume_open(&f->resume, f->o->state, f->o->from, t->to, f->warn, e);
+}
+
 int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 {
 	const struct options *o = f->o;
@@ -158,6 +177,8 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 	int rc = 0;
 
 	nextcp_clear(&f->next);
+	if (f->state && (rc = open_journal(f, t, n, e)))
+		return rc;
 	if (o->media_dir && !f->media && media_open(&f->media, o->media_dir, f->warn, e))
 		return -1;
 	if (http_new(&f->http, &ho, e))
@@ -176,9 +197,10 @@ int fetch_commit_state(struct fetch *f, struct err *e)
 	if (!f->state)
 		return 0;
 	/* SPEC §5.3: the checkpoints move only once the outputs are in place. */
-	if (nextcp_apply(&f->next, f->state, f->o->from, e))
+	if (nextcp_apply(&f->next, f->state, f->o->from, e) || state_commit(f->state, e))
 		return -1;
-	return state_commit(f->state, e);
+	/* Only now is every page of the journal in an output and past the checkpoint. */
+	return f->resume ? resume_finish(f->resume, e) : 0;
 }
 
 void fetch_report(const struct fetch *f, struct report *rp)
@@ -224,5 +246,7 @@ void fetch_free(struct fetch *f)
 	key_wipe(&f->key);
 	buf_free(&f->line);
 	buf_free(&f->first_unique);
+	buf_free(&f->held);
+	resume_free(f->resume);
 	free(f);
 }
