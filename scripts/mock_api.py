@@ -39,6 +39,10 @@ JSON.  --latency-ms delays every getHistory answer, faults included;
 the page asked); --empty-body-at-end answers past the end with HTTP 200 and
 Content-Length 0; --gzip compresses when Accept-Encoding names gzip.
 
+Knob fail_from (control only): N > 0 answers every request for page N or
+later with the --fail-5xx-status error, however often it is retried (a first
+export that dies at page N); 0 turns it off.
+
 Control (no latency, no faults):
     GET  /__log      {"requests": [...], "total", "max_in_flight", "in_flight",
                       "messages", "grown", "knobs"}; ?since=SEQ for newer only
@@ -88,7 +92,7 @@ KNOB_DEFAULTS = {
     "fail_429": None, "retry_after": None, "reset": None, "truncate": None,
     "invalid_json": None, "fail_object": None, "fail_reason": 2,
     "grow_every": 0, "grow_by": 1, "ignore_page": False,
-    "empty_body_at_end": False, "gzip": False,
+    "empty_body_at_end": False, "gzip": False, "fail_from": 0,
 }
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests",
@@ -575,6 +579,8 @@ class Handler(BaseHTTPRequestHandler):
                 kind, status, out, count = "fail-2", 200, fail_body(2), 0
             else:
                 fault = st.fault_for(page) if page is not None else None
+                if kn["fail_from"] and page is not None and page >= kn["fail_from"]:
+                    fault = "fail_5xx"      # a run that dies at page N, every try
                 if req.get("apiKey") != st.api_key:
                     kind, status, out, count = "fail-3", 200, fail_body(3), 0
                 elif str(req.get("from")) != st.account:

@@ -1,12 +1,15 @@
 #include "fetch.h"
+#include "fetch_impl.h"
 #include "batch.h"
 #include "http.h"
 #include "key.h"
 #include "manifest.h"
+#include "nextcp.h"
 #include "media.h"
 #include "probe.h"
 #include "progress.h"
 #include "report.h"
+#include "resume.h"
 #include "state.h"
 #include "text.h"
 #include "when.h"
@@ -20,47 +23,6 @@
 #include <unistd.h>
 
 #define DEFAULT_URL "https://api.99digital.co.il/whatsapp/v2/getHistory"
-#define API_PAGE_SIZE 50
-
-/* A target's next checkpoint, found by its walk, written after the outputs. */
-struct newest {
-	const char *to;
-	long long ts;
-	char **uniques;
-	size_t n;
-};
-
-struct fetch {
-	const struct options *o;
-	const volatile int *stop;
-	struct warn *warn;
-	struct buf key;
-	struct state *state;
-	struct media *media;
-	struct http *http;
-	struct sink *raw;
-	struct buf line;             /* a raw page made single-line */
-	void (*progress)(void *ctx);
-	void *progress_ctx;
-	const struct walk_wait *wait; /* during on_wait: the retry waited for */
-	int has_oldest;              /* the oldest message any page reached */
-	long long oldest;
-	struct walk_stats stats;
-	long long since, lookback;
-	int has_since;
-	int sequential;              /* new messages arrived meanwhile: one page at a time */
-	/* The walk of the current target: */
-	struct pipeline *pl;
-	char where[32];              /* "page N" */
-	unsigned consecutive_seen;   /* full pages of repeats in a row (SPEC §5.2) */
-	int has_floor;
-	long long floor;
-	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
-	struct newest *newest;
-	size_t nnewest;
-	int have_before;             /* the oldest checkpoint a target started from */
-	long long before;
-};
 
 static const char *fetch_url(const struct options *o)
 {
@@ -132,145 +94,22 @@ void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx)
 	f->progress_ctx = ctx;
 }
 
-void fetch_figures(const struct fetch *f, struct progress_figures *pf)
-{
-	pf->retries = f->stats.retries;
-	pf->media = f->media ? media_downloaded(f->media) : 0;
-	pf->has_oldest = f->has_oldest;
-	pf->oldest = f->oldest;
-	pf->wait = f->wait;
-}
-
-/* The walk waits for a retry (NULL: no more): the progress line says why (SPEC §6). */
-static void on_wait(void *ctx, const struct walk_wait *w)
-{
-	struct fetch *f = ctx;
-
-	f->wait = w;
-	if (f->progress)
-		f->progress(f->progress_ctx);
-	f->wait = NULL;
-}
-
-static int save_raw(struct fetch *f, const char *body, size_t len, struct err *e)
-{
-	if (!f->raw)
-		return 0;
-	f->line.len = 0;
-	if (buf_reserve(&f->line, 2 * len + 1))
-		return err_nomem(e);
-	f->line.len = text_json_single_line(f->line.data, body, len);
-	f->line.data[f->line.len++] = '\n';
-	if (sink_write(f->raw, f->line.data, f->line.len, e))
-		return err_prefix(e, "--save-raw: ");
-	return 0;
-}
-
-/* --media-dir: the files of a page's selected messages, before their rows are made. */
-static int on_media(void *ctx, struct page *pg, const char *body, const unsigned char *keep,
-		    const char *const **files, struct err *e)
-{
-	struct fetch *f = ctx;
-
-	return media_page(f->media, f->http, pg, body, keep, files, e);
-}
-
-/* What the page held decides whether the history goes on (SPEC §5.1-§5.3). */
-static int verdict(struct fetch *f, const struct select_page *res, struct err *e)
-{
-	if (res->records < API_PAGE_SIZE)
-		return WALK_END; /* an empty or short page is the last */
-	/* SPEC §5.2: only messages already written count, not ones filtered out. */
-	if (res->repeated == res->records) {
-		if (++f->consecutive_seen >= 2)
-			return err_set(e, ERR_DATA, "a second full page of messages already seen; the "
-				       "server seems to ignore 'page' (stopping so the run cannot loop "
-				       "forever)");
-	} else {
-		f->consecutive_seen = 0;
-	}
-	if (res->has_oldest && f->has_since && res->oldest < f->since)
-		return WALK_END; /* older pages hold only messages before --since */
-	if (res->has_oldest && f->has_floor && res->oldest < f->floor)
-		return WALK_END; /* SPEC §5.3: the rest was exported by an earlier run */
-	return WALK_MORE;
-}
-
-static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
-{
-	struct fetch *f = ctx;
-	struct select_page res;
-	const struct record *first;
-
-	if (f->stop && *f->stop)
-		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	if (save_raw(f, body, len, e))
-		return -1;
-	snprintf(f->where, sizeof(f->where), "page %lu", page_no);
-	if (pipeline_page(f->pl, body, len, f->where, &res, &first, e) < 0) {
-		if (e->kind == ERR_DATA && e->offset >= 0)
-			err_prefix(e, "byte %lld: ", e->offset);
-		if (e->kind == ERR_DATA)
-			return err_prefix(e, "the API answered something that is not a page of "
-					  "messages: ");
-		return -1;
-	}
-	if (page_no == 1) {
-		f->first_unique.len = 0;
-		if (first && first->f[REC_UNIQUE].kind == FIELD_STRING &&
-		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
-			return err_nomem(e);
-	}
-	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
-		f->oldest = res.oldest;
-		f->has_oldest = 1;
-	}
-	if (f->progress)
-		f->progress(f->progress_ctx);
-	return verdict(f, &res, e);
-}
-
-/* The newest message a target's walk wrote: its next checkpoint, kept until the commit. */
-static int keep_newest(struct fetch *f, const char *to, struct pipeline *pl, struct err *e)
-{
-	const struct select_newest *n = pipeline_take_newest(pl);
-	struct newest *k;
-
-	if (!n->have || !n->nuniques)
-		return 0;
-	k = realloc(f->newest, (f->nnewest + 1) * sizeof(*k));
-	if (!k)
-		return err_nomem(e);
-	f->newest = k;
-	k = &f->newest[f->nnewest++];
-	*k = (struct newest){ .to = to, .ts = n->ts };
-	if (!(k->uniques = calloc(n->nuniques, sizeof(*k->uniques))))
-		return err_nomem(e);
-	for (size_t i = 0; i < n->nuniques; i++, k->n++)
-		if (!(k->uniques[i] = strdup(n->uniques[i])))
-			return err_nomem(e);
-	return 0;
-}
-
 /* Where the last successful run stopped, for this target's pipeline and walk. */
 static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo)
 {
 	const struct checkpoint *cp = f->state ? state_get(f->state, f->o->from, to) : NULL;
+	long long now = (long long)time(NULL);
 	struct select_checkpoint pc;
 
-	f->has_floor = cp != NULL;
+	nextcp_begin(&f->cpw, cp, f->lookback, now, &pc);
 	wo->slow_start = cp != NULL;
 	if (cp) {
 		if (!f->have_before || cp->ts < f->before)
 			f->before = cp->ts;
 		f->have_before = 1;
-		/* Without --lookback, skip exactly what the last run wrote at its newest second. */
-		pc.floor = f->floor = cp->ts - f->lookback;
-		pc.skip_ts = cp->ts;
-		pc.skip = cp->uniques;
-		pc.nskip = f->lookback ? 0 : cp->nuniques;
 	}
-	pipeline_set_checkpoint(f->pl, cp ? &pc : NULL);
+	/* Without --state there is no next checkpoint to find: nothing to select by. */
+	pipeline_set_checkpoint(f->pl, f->state ? &pc : NULL);
 }
 
 /* One target's walk. FETCH_AGAIN when history grew under a walk with pages side by side. */
@@ -282,13 +121,14 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 
 	f->pl = g->pipeline;
 	if (f->media)
-		pipeline_set_media(f->pl, on_media, f);
+		pipeline_set_media(f->pl, fetch_on_media, f);
 	f->consecutive_seen = 0;
 	f->first_unique.len = 0;
 	f->stats.max_in_flight = 0;
 	q->to = g->to;
 	set_checkpoint(f, g->to, wo);
-	if (walk_run(wo, t, on_page, f, &f->stats, e)) {
+	if (f->resume && resume_usable(f->resume) ? fetch_walk_resumed(f, wo, t, e)
+						  : fetch_walk_pages(f, wo, t, e)) {
 		if (g->to && (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA ||
 			      e->kind == ERR_REFUSED))
 			err_prefix(e, "--to %s: ", g->to);
@@ -308,23 +148,40 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 		f->sequential = 1;
 		return FETCH_AGAIN;
 	}
-	if (f->state && keep_newest(f, g->to, g->pipeline, e))
+	if (f->state && nextcp_keep(&f->next, g->to, state_get(f->state, f->o->from, g->to),
+				    pipeline_take_newest(g->pipeline), e))
 		return -1;
 	if (g->shares_file)
 		pipeline_segment_end(g->pipeline);
 	return 0;
 }
 
-static void free_newest(struct fetch *f)
+/*
+ * --state with one walk keeps a journal (resume.h). Starting over after
+ * FETCH_AGAIN, a journal of this run's own goes first: its pages are stale.
+ */
+static int open_journal(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e)
 {
-	for (size_t i = 0; i < f->nnewest; i++) {
-		for (size_t k = 0; k < f->newest[i].n; k++)
-			free(f->newest[i].uniques[k]);
-		free(f->newest[i].uniques);
+	if (n != 1)
+		return 0;
+	if (f->resume && !resume_usable(f->resume)) {
+		if (resume_finish(f->resume, e))
+			return -1;
+		resume_free(f->resume);
+		f->resume = NULL;
 	}
-	free(f->newest);
-	f->newest = NULL;
-	f->nnewest = 0;
+	return f->resume ? 0 : resume_open(&f->resume, f->o->state, f->o->from, t->to, f->warn, e);
+}
+
+/* The walk waits for a retry (NULL: no more): the progress line says why (SPEC §6). */
+static void on_wait(void *ctx, const struct walk_wait *w)
+{
+	struct fetch *f = ctx;
+
+	f->wait = w;
+	if (f->progress)
+		f->progress(f->progress_ctx);
+	f->wait = NULL;
 }
 
 int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
@@ -340,7 +197,9 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
 	int rc = 0;
 
-	free_newest(f);
+	nextcp_clear(&f->next);
+	if (f->state && (rc = open_journal(f, t, n, e)))
+		return rc;
 	if (o->media_dir && !f->media && media_open(&f->media, o->media_dir, f->warn, e))
 		return -1;
 	if (http_new(&f->http, &ho, e))
@@ -359,13 +218,10 @@ int fetch_commit_state(struct fetch *f, struct err *e)
 	if (!f->state)
 		return 0;
 	/* SPEC §5.3: the checkpoints move only once the outputs are in place. */
-	for (size_t i = 0; i < f->nnewest; i++) {
-		struct newest *k = &f->newest[i];
-
-		if (state_set(f->state, f->o->from, k->to, k->ts, k->uniques, k->n, e))
-			return -1;
-	}
-	return state_commit(f->state, e);
+	if (nextcp_apply(&f->next, f->state, f->o->from, e) || state_commit(f->state, e))
+		return -1;
+	/* Only now is every page of the journal in an output and past the checkpoint. */
+	return f->resume ? resume_finish(f->resume, e) : 0;
 }
 
 void fetch_report(const struct fetch *f, struct report *rp)
@@ -381,25 +237,37 @@ void fetch_report(const struct fetch *f, struct report *rp)
 	rp->have_before = f->have_before;
 	rp->checkpoint_before = f->before;
 	/* After: the oldest among the targets, where the next run starts for the laggard. */
-	rp->have_after = f->state && f->have_before && f->nnewest < targets;
+	rp->have_after = f->state && f->have_before && f->next.n < targets;
 	rp->checkpoint_after = f->before;
-	for (size_t k = 0; f->state && k < f->nnewest; k++)
-		if (!rp->have_after || f->newest[k].ts < rp->checkpoint_after) {
-			rp->checkpoint_after = f->newest[k].ts;
+	for (size_t k = 0; f->state && k < f->next.n; k++)
+		if (!rp->have_after || f->next.v[k].ts < rp->checkpoint_after) {
+			rp->checkpoint_after = f->next.v[k].ts;
 			rp->have_after = 1;
 		}
 }
+
+void fetch_figures(const struct fetch *f, struct progress_figures *pf)
+{
+	pf->retries = f->stats.retries;
+	pf->media = f->media ? media_downloaded(f->media) : 0;
+	pf->has_oldest = f->has_oldest;
+	pf->oldest = f->oldest;
+	pf->wait = f->wait;
+}
+
 
 void fetch_free(struct fetch *f)
 {
 	if (!f)
 		return;
-	free_newest(f);
+	nextcp_clear(&f->next);
 	state_close(f->state);
 	media_close(f->media);
 	http_free(f->http);
 	key_wipe(&f->key);
 	buf_free(&f->line);
 	buf_free(&f->first_unique);
+	buf_free(&f->held);
+	resume_free(f->resume);
 	free(f);
 }

@@ -5,8 +5,11 @@
  * contact, or the whole account) and hands each body to that target's
  * pipeline, deciding from what the page held whether the history goes on:
  * a short page, the checkpoint, --since, a server that ignores `page`.
- * It keeps the raw pages (--save-raw), downloads media (--media-dir) and
- * moves the checkpoint in --state once the run's outputs are committed.
+ * It keeps the raw pages (--save-raw), downloads media (--media-dir), keeps
+ * the pages of a --state run in a journal and resumes from an earlier run's
+ * (resume.h), and moves the checkpoint in --state once the run's outputs are
+ * committed (nextcp.h: the head of the history in API order, SPEC §5.3).
+ * The page callbacks and the resumed walk are in fetch_walk.c.
  *
  * fetch owns the key (wiped when freed), the state lock, the HTTP
  * transfers and the media directory; the pipelines are the caller's.

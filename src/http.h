@@ -77,6 +77,7 @@ struct http_download {
 	const char *path;               /* final file name */
 	unsigned long long max_bytes;   /* larger files are abandoned */
 	int done, ok;
+	int local;                      /* errno of a failure on this side (disk, rights), or 0 */
 	unsigned long long bytes;
 	char why[320];                  /* why it failed */
 };

@@ -76,6 +76,7 @@ static int dl_start(struct http *h, struct dl_slot *s, struct http_download *job
 {
 	s->fd = fsutil_temp_beside(job->path, &s->tmp);
 	if (s->fd < 0) {
+		job->local = errno ? errno : EIO;
 		snprintf(job->why, sizeof(job->why), "cannot create a file in the media directory: %s",
 			 strerror(errno));
 		job->done = 1;
@@ -99,9 +100,9 @@ static void dl_commit(struct dl_slot *s, char *why, size_t size)
 		saved = errno;
 	}
 	if (bad)
-		snprintf(why, size, "cannot write the file: %s", strerror(saved));
+		snprintf(why, size, "cannot write the file: %s", strerror(s->job->local = saved));
 	else if (rename(s->tmp, s->job->path))
-		snprintf(why, size, "cannot rename into place: %s", strerror(errno));
+		snprintf(why, size, "cannot rename into place: %s", strerror(s->job->local = errno));
 }
 
 /* Why a finished transfer left no file, or "" when it did. */
@@ -114,7 +115,7 @@ static void dl_verdict(struct dl_slot *s, char *why, size_t size)
 	if (s->x.too_big)
 		snprintf(why, size, "larger than %llu bytes; skipped", s->max);
 	else if (s->write_failed)
-		snprintf(why, size, "cannot write the file: %s", strerror(s->write_failed));
+		snprintf(why, size, "cannot write the file: %s", strerror(s->job->local = s->write_failed));
 	else if (s->x.rc != CURLE_OK)
 		snprintf(why, size, "%s", xfer_why(&s->x));
 	else if (status < 200 || status > 299)

@@ -80,25 +80,36 @@ static int field_is(const struct field *f, const char *s)
 	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
 }
 
-/* The downloads' outcome: counted when saved, else a warning and no file name. */
-static void count_downloads(struct media *m, struct page *pg, const char *body, size_t njobs)
+/*
+ * The downloads' outcome: counted when saved, else a warning and no file
+ * name. A failure on this side (disk full, permissions) is ERR_IO instead
+ * (SPEC §5.4): the run must fail before the checkpoint moves past the
+ * message, since its link expires and the file could never be fetched again.
+ */
+static int count_downloads(struct media *m, struct page *pg, const char *body, size_t njobs,
+			   struct err *e)
 {
 	struct record r;
 
 	for (size_t j = 0; j < njobs; j++) {
 		const struct field *u;
+		int len;
 
 		if (m->jobs[j].ok) {
 			m->downloaded++;
 			continue;
 		}
-		m->failed++;
 		page_record(pg, body, m->job_elem[j], &r);
 		u = &r.f[REC_UNIQUE];
-		warn_note(m->warn, "message %.*s: media not saved: %s", (int)(u->len > 60 ? 60 : u->len),
-			  u->p, m->jobs[j].why);
+		len = (int)(u->len > 60 ? 60 : u->len);
+		if (m->jobs[j].local)
+			return err_set(e, ERR_IO, "--media-dir %s: message %.*s: media not saved: %s",
+				       m->dir, len, u->p, m->jobs[j].why);
+		m->failed++;
+		warn_note(m->warn, "message %.*s: media not saved: %s", len, u->p, m->jobs[j].why);
 		m->files[m->job_elem[j]] = NULL;
 	}
+	return 0;
 }
 
 /* A media message: a link that is not plain text (SPEC §5.4). */
@@ -273,7 +284,8 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 		m->jobs[j].path = m->paths.data + name_at[j];
 	if (njobs && http_download(h, m->jobs, njobs, e))
 		goto out;
-	count_downloads(m, pg, body, njobs);
+	if (count_downloads(m, pg, body, njobs, e))
+		goto out;
 	*files = m->files;
 	rc = 0;
 	goto out;

@@ -4,7 +4,8 @@
  * <unique>.<ext> (the name sanitised so nothing can leave DIR), through
  * http's downloads: concurrently, skipping files already there, each
  * capped in size. A dead link (they expire after 7 days) is a warning; its
- * row keeps an empty media_file.
+ * row keeps an empty media_file. A file that cannot be saved here (disk
+ * full, permissions) is ERR_IO: the run fails and its checkpoint stays.
  */
 #ifndef WAEXPORT_MEDIA_H
 #define WAEXPORT_MEDIA_H

@@ -38,6 +38,7 @@ int output_opts(const struct options *o, struct tz *tz, const char *path,
 	po->out.path = path;
 	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->out.level = o->gzip_level;
+	po->out.append = o->cmd == CMD_FETCH && o->state; /* SPEC §4.4: add, never replace */
 	po->out.digest = o->manifest != NULL; /* SPEC §4.7: each file's SHA-256 as it is written */
 	if (xlsx) {
 		/* --state: a workbook cannot be added to, so an existing one is refused (SPEC §4.4). */

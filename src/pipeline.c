@@ -156,6 +156,8 @@ static int select_batch(struct pipeline *pl, struct batch *b, struct select_page
 
 		warn_where(pl->warn, "%s", b->body[i].where);
 		pl->stats.pages++;
+		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++)
+			select_look(pl->select, b->msg[m].r, &page); /* the page whole first */
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) {
 			int k = select_message(pl->select, b->msg[m].r, b->msg[m].in_range, &page, e);
 

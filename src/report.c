@@ -8,33 +8,74 @@
 #include <string.h>
 #include <time.h>
 
-/* Append to a line being built (cut at its end: the line is for people). */
+static int take_file(void *ctx, const struct sink *file, const char *chat)
+{
+	(void)chat;
+	*(const struct sink **)ctx = file;
+	return 0;
+}
+
+/*
+ * SPEC §4.4: a --state run into an existing file added its rows after the
+ * file's own; M (the rows now in it) counts the earlier ones from the carried
+ * bytes. 1 with *now set when the run's one file was appended to.
+ */
+static int appended_rows(const struct report *rp, unsigned long long *now)
+{
+	const struct sink *file = NULL;
+	struct manifest_file mf = { 0 };
+	struct err e = { .kind = ERR_NONE, .offset = -1 };
+	int ndjson = 0, gz = 0;
+
+	if (rp->files != 1 || rp->targets > 1 || rp->npipelines != 1 || !strcmp(rp->path, "-"))
+		return 0;
+	pipeline_each_file(rp->pipelines[0], take_file, &file);
+	if (!file || !sink_figures(file)->appending)
+		return 0;
+	outpath_infer(rp->path, &ndjson, &gz);
+	if (rp->o->format)
+		ndjson = !strcmp(rp->o->format, "ndjson");
+	if (manifest_scan(rp->path, sink_figures(file)->carried, ndjson,
+			  rp->o->gzip >= 0 ? rp->o->gzip : gz, &mf, &e))
+		return 0; /* the summary then says what this run wrote, which is still true */
+	*now = mf.rows + sink_figures(file)->rows.rows;
+	return 1;
+}
+
 /* SPEC §6: the one summary line; under --quiet only the log file gets it. */
 void report_summary(const struct report *rp)
 {
 	const struct options *o = rp->o;
 	struct buf line = BUF_INIT;
+	unsigned long long now = 0;
 	char size[32];
-	int bad = 0;
+	int bad = 0, added;
 
 	if (o->quiet && !log_enabled())
 		return;
 	bad |= buf_adds(&line, "waexport: ");
 	if (o->cmd == CMD_FETCH)
 		bad |= buf_addf(&line, "account %s: ", o->from);
-	bad |= buf_addf(&line, "wrote %llu messages from %llu pages (%llu duplicates dropped, ",
-			rp->messages, rp->pages, rp->duplicates);
+	/* SPEC §4.4: a --state run that added to a file says so, and how many it holds now. */
+	added = appended_rows(rp, &now);
+	if (added)
+		bad |= buf_addf(&line, "added %llu messages to %s (now %llu) from %llu pages (",
+				rp->messages, rp->path, now, rp->pages);
+	else
+		bad |= buf_addf(&line, "wrote %llu messages from %llu pages (", rp->messages,
+				rp->pages);
+	bad |= buf_addf(&line, "%llu duplicates dropped, ", rp->duplicates);
 	if (o->cmd == CMD_FETCH)
 		bad |= buf_addf(&line, "%llu retries, ", rp->retries);
 	if (rp->filtered)
 		bad |= buf_addf(&line, "%llu outside --since/--until, ", rp->filtered);
 	if (o->media_dir)
 		bad |= buf_addf(&line, "%llu media files saved, ", rp->media_downloaded);
-	bad |= buf_addf(&line, "%llu warnings) to ", rp->warnings);
-	if (rp->files > 1 || rp->targets > 1)
-		bad |= buf_addf(&line, "%zu files (%s)", rp->files, o->output);
-	else
-		bad |= buf_adds(&line, strcmp(rp->path, "-") ? rp->path : "standard output");
+	bad |= buf_addf(&line, "%llu warnings)", rp->warnings);
+	if (!added && (rp->files > 1 || rp->targets > 1))
+		bad |= buf_addf(&line, " to %zu files (%s)", rp->files, o->output);
+	else if (!added)
+		bad |= buf_addf(&line, " to %s", strcmp(rp->path, "-") ? rp->path : "standard output");
 	bad |= buf_addf(&line, " (%s) in %.2f s", progress_bytes(rp->bytes, size, sizeof(size)),
 			rp->seconds);
 	if (!bad)

@@ -13,7 +13,6 @@
 #include "tz.h"
 #include "warn.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,9 +319,7 @@ int run_execute(struct run *r, struct err *e)
 	if (o->manifest && (report_manifest_path(o, vars, &r->manifest_path, e) ||
 			    fsutil_need_parent(r->manifest_path, o->create_dirs, "--manifest", e)))
 		return -1;
-	for (;;) {
-		int got;
-
+	for (int got;;) {
 		if (open_outputs(r, vars, e))
 			return -1;
 		got = r->fetch ? run_fetch(r, e) : run_convert(r, e);

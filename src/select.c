@@ -10,6 +10,7 @@ struct select {
 	struct warn *warn;
 	struct select_checkpoint cp;
 	int has_cp;
+	int below;                  /* the earlier head was reached: what follows was exported */
 	struct select_newest newest, taken;
 	struct select_stats stats;
 };
@@ -33,6 +34,9 @@ static void newest_clear(struct select_newest *n)
 	for (size_t i = 0; i < n->nuniques; i++)
 		free(n->uniques[i]);
 	free(n->uniques);
+	for (size_t i = 0; i < n->nhead; i++)
+		free(n->head[i].unique);
+	free(n->head);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -49,19 +53,17 @@ void select_free(struct select *s)
 void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 {
 	s->has_cp = cp != NULL;
+	s->below = 0;
 	if (cp)
 		s->cp = *cp;
 }
 
-static int covered(const struct select *s, const struct record *r)
+/* Exported at the checkpoint's own second, by unique. */
+static int at_skip(const struct select *s, const struct record *r)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 
-	if (!s->has_cp || !r->ts_ok)
-		return 0;
-	if (r->ts < s->cp.floor)
-		return 1;
-	if (r->ts != s->cp.skip_ts || u->kind == FIELD_ABSENT)
+	if (!r->ts_ok || r->ts != s->cp.skip_ts || u->kind == FIELD_ABSENT)
 		return 0;
 	for (size_t i = 0; i < s->cp.nskip; i++)
 		if (strlen(s->cp.skip[i]) == u->len && !memcmp(s->cp.skip[i], u->p, u->len))
@@ -69,13 +71,93 @@ static int covered(const struct select *s, const struct record *r)
 	return 0;
 }
 
-static int newest_note(struct select_newest *n, const struct record *r)
+/* The time rule: version-1 states, and the fallback when the head is gone. */
+static int covered_by_time(const struct select *s, const struct record *r)
+{
+	return r->ts_ok && (r->ts < s->cp.floor || at_skip(s, r));
+}
+
+static int in_head(const struct select *s, const struct record *r)
+{
+	const struct field *u = &r->f[REC_UNIQUE];
+
+	if (u->kind == FIELD_ABSENT)
+		return 0;
+	for (size_t i = 0; i < s->cp.nhead; i++)
+		if (s->cp.head[i].len == u->len && !memcmp(s->cp.head[i].unique, u->p, u->len))
+			return 1;
+	return 0;
+}
+
+void select_look(struct select *s, const struct record *r, struct select_page *page)
+{
+	if (r->ts_ok) {
+		if (!page->has_oldest || r->ts < page->oldest)
+			page->oldest = r->ts;
+		if (!page->has_newest || r->ts > page->newest)
+			page->newest = r->ts;
+		page->has_oldest = page->has_newest = 1;
+	}
+	if (s->has_cp && s->cp.nhead && !s->below && !page->holds_head && in_head(s, r))
+		page->holds_head = 1;
+}
+
+/*
+ * Did an earlier run export r? Above the head, only what it names by unique
+ * (or, on a page wholly at or before the checkpoint with no head message on
+ * it, what the time rule covers); from the head on, all but --lookback's window.
+ */
+static int exported(struct select *s, const struct record *r, struct select_page *page)
+{
+	if (!s->has_cp || !s->cp.earlier)
+		return 0;
+	if (!s->cp.nhead)
+		return covered_by_time(s, r);
+	if (!s->below && in_head(s, r))
+		s->below = 1;
+	page->head_met = s->below;
+	if (s->below)
+		return !(s->cp.lookback && r->ts_ok && r->ts >= s->cp.floor);
+	if (!page->holds_head && page->has_newest && page->newest <= s->cp.floor)
+		return covered_by_time(s, r);
+	return at_skip(s, r);
+}
+
+/* The head of this run's history: the first messages exported, without a gap. */
+static int head_note(struct select_newest *n, const struct record *r, int gap)
+{
+	const struct field *u = &r->f[REC_UNIQUE];
+	struct state_head *h;
+
+	if (n->head_done || u->kind == FIELD_ABSENT)
+		return 0;
+	if (gap) {
+		n->head_done = n->nhead > 0;
+		return 0;
+	}
+	if (!n->head && !(n->head = calloc(STATE_HEAD_MAX, sizeof(*n->head))))
+		return -1;
+	h = &n->head[n->nhead];
+	if (!(h->unique = malloc(u->len + 1)))
+		return -1;
+	memcpy(h->unique, u->p, u->len);
+	h->unique[u->len] = '\0';
+	h->len = u->len;
+	h->ts = r->ts;
+	h->ts_ok = r->ts_ok;
+	n->head_done = ++n->nhead == STATE_HEAD_MAX;
+	return 0;
+}
+
+static int newest_note(struct select_newest *n, const struct record *r, long long horizon)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 	char *copy;
 
 	if (!r->ts_ok || u->kind != FIELD_STRING || (n->have && r->ts < n->ts))
 		return 0;
+	if (horizon && r->ts > horizon)
+		return 0; /* a wrong clock must not become the time the next night trusts */
 	if (n->have && r->ts > n->ts)
 		newest_clear(n);
 	n->have = 1;
@@ -110,18 +192,13 @@ int select_message(struct select *s, const struct record *r, int in_range,
 	int dup;
 
 	page->records++;
-	if (r->ts_ok) {
-		if (!page->has_oldest || r->ts < page->oldest)
-			page->oldest = r->ts;
-		page->has_oldest = 1;
-	}
 	if (!in_range) {
 		s->stats.filtered++;
-		return 0;
+		return s->has_cp && head_note(&s->newest, r, 1) ? err_nomem(e) : 0;
 	}
-	if (covered(s, r)) {
+	if (exported(s, r, page)) {
 		s->stats.checkpointed++;
-		return 0;
+		return s->has_cp && head_note(&s->newest, r, 0) ? err_nomem(e) : 0;
 	}
 	if (u->kind == FIELD_ABSENT) {
 		warn_note(s->warn, "byte %zu: message without 'unique'; written, but it cannot be "
@@ -135,7 +212,8 @@ int select_message(struct select *s, const struct record *r, int in_range,
 	}
 	page->fresh++;
 	s->stats.messages++;
-	if (newest_note(&s->newest, r))
+	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
+	    (s->has_cp && head_note(&s->newest, r, 0)))
 		return err_nomem(e);
 	return 1;
 }

@@ -2,9 +2,18 @@
  * select: which messages are written, decided by the consumer in API order
  * (newest first), one message at a time: each once per run by its unique
  * (SPEC §5.2, through seen), none that an earlier run exported (--state, the
- * checkpoint of SPEC §5.3), and the newest message written, which becomes
- * the next checkpoint. --since/--until is decided earlier, by the workers
- * (batch.h): select only counts what they left out.
+ * checkpoint of SPEC §5.3), and what the next checkpoint will be: the head
+ * of the history as this run saw it and the newest plausible time written.
+ * --since/--until is decided earlier, by the workers (batch.h): select only
+ * counts what they left out.
+ *
+ * The checkpoint trusts API order, not timestamps (SPEC §5.3): everything
+ * above the earlier run's head is written whatever its time says; from the
+ * head on, only --lookback's window is written again. Each page is looked at
+ * whole first (select_look) so that a page that holds no head message and
+ * lies wholly at or before the checkpoint's time can fall back to the time
+ * rule (the head was deleted on the server). A checkpoint without a head (a
+ * version-1 state) keeps the time rule.
  */
 #ifndef WAEXPORT_SELECT_H
 #define WAEXPORT_SELECT_H
@@ -13,23 +22,37 @@
 
 #include "err.h"
 #include "record.h"
+#include "state.h"
 #include "warn.h"
 
-/* What an earlier run exported: messages before floor, and at skip_ts those listed. */
+/*
+ * What an earlier run exported (earlier: there was one): the head in API
+ * order (nhead 0: the time rule alone), messages before floor, and at skip_ts
+ * those listed. horizon (0: none): a time after it is a sender's wrong clock
+ * and never becomes the next checkpoint's time.
+ */
 struct select_checkpoint {
+	int earlier;
+	int lookback;               /* write the window [floor, ...) below the head again */
 	long long floor;
 	long long skip_ts;
 	char *const *skip;
 	size_t nskip;
+	const struct state_head *head;
+	size_t nhead;
+	long long horizon;
 };
 
-/* The newest message written: the next checkpoint. */
+/* The next checkpoint: the newest plausible message written, and the head. */
 struct select_newest {
 	int have;
 	long long ts;
 	char **uniques;             /* raw uniques written at ts */
 	size_t cap;
 	size_t nuniques;
+	struct state_head *head;    /* the first messages exported, API order */
+	size_t nhead;
+	int head_done;              /* the head stopped growing (full, or a gap) */
 };
 
 /* What one page held (fetch's paging decisions, SPEC §5.1-§5.3). */
@@ -39,6 +62,10 @@ struct select_page {
 	size_t repeated;            /* already written earlier in this run */
 	int has_oldest;
 	long long oldest;           /* the page's oldest timestamp */
+	int has_newest;
+	long long newest;           /* the page's newest timestamp */
+	int holds_head;             /* a message of the earlier head is on the page */
+	int head_met;               /* the earlier head was reached, here or before */
 };
 
 struct select_stats {
@@ -56,11 +83,14 @@ void select_free(struct select *s);
 /* Skip what a checkpoint covers from now on (NULL: nothing). */
 void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp);
 
+/* First pass over a page, every message in API order, before select_message. */
+void select_look(struct select *s, const struct record *r, struct select_page *page);
+
 /* Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. */
 int select_message(struct select *s, const struct record *r, int in_range,
 		   struct select_page *page, struct err *e);
 
-/* The newest message selected since the last call, and forget it. */
+/* The next checkpoint as selected since the last call, and forget it. */
 const struct select_newest *select_take_newest(struct select *s);
 
 const struct select_stats *select_stats(const struct select *s);

@@ -1,0 +1,206 @@
+/*
+ * fetch_walk: the pages of one target's walk (SPEC §5.1-§5.3): each body
+ * into the journal (resume.h), --save-raw and the pipeline, then the verdict
+ * on whether the history goes on; and the walk of a run that resumes from
+ * an earlier run's journal, in the three steps resume.h describes.
+ */
+#include "fetch_impl.h"
+#include "media.h"
+#include "resume.h"
+#include "text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int save_raw(struct fetch *f, const char *body, size_t len, struct err *e)
+{
+	if (!f->raw)
+		return 0;
+	f->line.len = 0;
+	if (buf_reserve(&f->line, 2 * len + 1))
+		return err_nomem(e);
+	f->line.len = text_json_single_line(f->line.data, body, len);
+	f->line.data[f->line.len++] = '\n';
+	if (sink_write(f->raw, f->line.data, f->line.len, e))
+		return err_prefix(e, "--save-raw: ");
+	return 0;
+}
+
+/* --media-dir: the files of a page's selected messages, before their rows are made. */
+int fetch_on_media(void *ctx, struct page *pg, const char *body, const unsigned char *keep,
+		    const char *const **files, struct err *e)
+{
+	struct fetch *f = ctx;
+
+	return media_page(f->media, f->http, pg, body, keep, files, e);
+}
+
+/*
+ * What the page held decides whether the history goes on (SPEC §5.1-§5.3).
+ * overlap: a journal page, or the page checked against the journal, which
+ * repeat what was written by design: they say nothing of a server that
+ * ignores 'page'.
+ */
+static int verdict(struct fetch *f, const struct select_page *res, int overlap, struct err *e)
+{
+	if (res->records < API_PAGE_SIZE)
+		return WALK_END; /* an empty or short page is the last */
+	/* SPEC §5.2: only messages already written count, not ones filtered out. */
+	if (overlap) {
+		f->consecutive_seen = 0;
+	} else if (res->repeated == res->records) {
+		if (++f->consecutive_seen >= 2)
+			return err_set(e, ERR_DATA, "a second full page of messages already seen; the "
+				       "server seems to ignore 'page' (stopping so the run cannot loop "
+				       "forever)");
+	} else {
+		f->consecutive_seen = 0;
+	}
+	/*
+	 * --since: only a page whose messages ALL lie before it ends the walk.
+	 * Timestamps are a sender's claim, so one message dated 0 among new ones
+	 * says nothing; a whole page (50) of old-dated messages in a row is what
+	 * the history's end looks like. A misdated page is still not written (it
+	 * is outside the window); only the pages past it would be lost, and the
+	 * time a lone misdated message could cost is none.
+	 */
+	if (res->has_newest && f->has_since && res->newest < f->since)
+		return WALK_END;
+	return nextcp_verdict(&f->cpw, res);
+}
+
+/* How a page came: fetched, replayed from the journal, or checked against it. */
+enum page_kind { PAGE_FETCHED, PAGE_JOURNAL, PAGE_CHECKED };
+
+/* One page into the pipeline; the verdict. */
+static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind,
+		     const char *body, size_t len, struct err *e)
+{
+	struct select_page res;
+	const struct record *first;
+
+	if (f->stop && *f->stop)
+		return err_set(e, ERR_INTERRUPTED, "interrupted");
+	if (save_raw(f, body, len, e))
+		return -1;
+	snprintf(f->where, sizeof(f->where), "%spage %lu", kind == PAGE_JOURNAL ? "journal " : "",
+		 page_no);
+	if (pipeline_page(f->pl, body, len, f->where, &res, &first, e) < 0) {
+		if (e->kind == ERR_DATA && e->offset >= 0)
+			err_prefix(e, "byte %lld: ", e->offset);
+		if (e->kind == ERR_DATA)
+			return err_prefix(e, "the API answered something that is not a page of "
+					  "messages: ");
+		return -1;
+	}
+	if (page_no == 1 && kind != PAGE_JOURNAL) {
+		f->first_unique.len = 0;
+		if (first && first->f[REC_UNIQUE].kind == FIELD_STRING &&
+		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
+			return err_nomem(e);
+	}
+	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
+		f->oldest = res.oldest;
+		f->has_oldest = 1;
+	}
+	if (f->progress)
+		f->progress(f->progress_ctx);
+	return f->last_verdict = verdict(f, &res, kind != PAGE_FETCHED, e);
+}
+
+static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	struct fetch *f = ctx;
+	int v, met;
+
+	page_no += f->offset;
+	if (f->resume && resume_append(f->resume, page_no, body, len, e))
+		return -1;
+	if ((v = take_page(f, page_no, PAGE_FETCHED, body, len, e)) < 0 || !f->seeking)
+		return v;
+	if ((met = resume_seek(f->resume, page_no, body, len, e)) <= 0)
+		return met < 0 ? -1 : v;
+	f->found = 1;
+	f->seek_page = page_no;
+	return WALK_END; /* what follows is the journal's, until it is checked */
+}
+
+static int on_check_page(void *ctx, unsigned long page_no, const char *body, size_t len,
+			 struct err *e)
+{
+	struct fetch *f = ctx;
+
+	(void)page_no;
+	f->held.len = 0;
+	return buf_add(&f->held, body, len) ? err_nomem(e) : WALK_END;
+}
+
+static int on_journal_page(void *ctx, unsigned long long page_no, const char *body, size_t len,
+			   struct err *e)
+{
+	int v = take_page(ctx, (unsigned long)page_no, PAGE_JOURNAL, body, len, e);
+
+	return v < 0 ? -1 : v == WALK_END; /* 1: the history ends here, stop the replay */
+}
+
+static int walk_from(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+		     unsigned long offset, walk_page_fn fn, struct err *e)
+{
+	struct resume_shift s;
+
+	resume_shift_init(&s, t, offset);
+	f->offset = offset;
+	return walk_run(wo, &s.t, fn, f, &f->stats, e);
+}
+
+/*
+ * SPEC §5.3 "Resumable runs", the plan of resume.h: from page 1 to the
+ * journal's newest message; the one page that must hold its oldest, checked;
+ * the journal's pages replayed; then on after the checked page. A check that
+ * fails leaves the journal out: the walk goes on after the newest message.
+ */
+int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo,
+		       const struct walk_transport *t, struct err *e)
+{
+	struct walk_opts one = *wo, first = *wo;
+	unsigned long check;
+	int ok;
+
+	f->seeking = 1;
+	f->found = 0;
+	first.slow_start = 1; /* the newest message is on page 1 unless much arrived since */
+	ok = walk_from(f, &first, t, 0, on_page, e);
+	f->seeking = 0;
+	if (ok || !f->found || f->last_verdict == WALK_END)
+		return ok; /* the walk ended before the journal's pages were needed */
+	check = resume_check_page(f->resume);
+	one.concurrency = 1;
+	one.max_pages = 1;
+	one.slow_start = 0;
+	f->held.len = 0;
+	if (walk_from(f, &one, t, check - 1, on_check_page, e))
+		return -1;
+	if ((ok = f->held.len ? resume_verify(f->resume, f->held.data, f->held.len, e) : 0) < 0)
+		return -1;
+	if (!ok) {
+		warn_note(f->warn, "the journal's pages no longer line up with the server's (page "
+			  "%lu); walking on from page %lu instead", check, f->seek_page + 1);
+		return walk_from(f, wo, t, f->seek_page, on_page, e);
+	}
+	if (resume_replay(f->resume, on_journal_page, f, e))
+		return -1;
+	if (!f->o->quiet)
+		fprintf(stderr, "waexport: resumed: %llu pages from the journal of an earlier run, "
+			"going on from page %lu\n", resume_pages(f->resume), check + 1);
+	if (f->last_verdict == WALK_END)
+		return 0;
+	if ((ok = take_page(f, check, PAGE_CHECKED, f->held.data, f->held.len, e)) != WALK_MORE)
+		return ok < 0 ? -1 : 0;
+	return walk_from(f, wo, t, check, on_page, e);
+}
+
+int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo,
+		     const struct walk_transport *t, struct err *e)
+{
+	return walk_from(f, wo, t, 0, on_page, e);
+}

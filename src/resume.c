@@ -1,0 +1,268 @@
+#include "resume.h"
+#include "buf.h"
+#include "page.h"
+#include "record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct resume {
+	char *path;                  /* STATE.journal */
+	struct warn *warn;
+	struct journal *j;           /* this run's journal (NULL when resuming from the old) */
+	struct buf header;           /* page 0: "from\tto" */
+	struct page *pg;
+	int usable;
+	/* What the first read found: */
+	int bad, header_ok;
+	const char *why;
+	unsigned long long pages, messages;
+	size_t last_count;           /* messages on the latest page read */
+	struct buf newest, oldest;   /* the journal's first and last uniques */
+	/* The walk: */
+	unsigned long long k;        /* messages above the newest one now */
+	unsigned long long replayed;
+	journal_record_fn fn;
+	void *ctx;
+	int stopped;                 /* fn asked to stop */
+};
+
+/* The page parsed into r->pg; its message count, or -1 (bad JSON: e set). */
+static long parse(struct resume *r, const char *body, size_t len, struct err *e)
+{
+	page_reset(r->pg);
+	if (page_parse(r->pg, body, len, 1, e) < 0 || page_extract(r->pg, body))
+		return -1;
+	return (long)page_count(r->pg);
+}
+
+static const struct field *unique_at(struct resume *r, const char *body, size_t i)
+{
+	const struct record *rec = page_rec(r->pg, body, i);
+
+	return rec && rec->f[REC_UNIQUE].kind == FIELD_STRING ? &rec->f[REC_UNIQUE] : NULL;
+}
+
+static int keep_unique(struct buf *b, const struct field *u)
+{
+	b->len = 0;
+	return u ? buf_add(b, u->p, u->len) : 0;
+}
+
+/* The first read: counts, and the two uniques the plan needs. */
+static int scan(void *ctx, unsigned long long page_no, const char *body, size_t len,
+		struct err *e)
+{
+	struct resume *r = ctx;
+	struct err pe = { .kind = ERR_NONE, .offset = -1 };
+	long n;
+
+	if (page_no == 0) {
+		r->header_ok = r->pages == 0 && len == r->header.len &&
+			       !memcmp(body, r->header.data, len);
+		return 0;
+	}
+	/* Pages 1, 2, 3 … each full but the last: anything else is not a run's walk. */
+	if (r->bad || page_no != r->pages + 1 || (r->pages && r->last_count < RESUME_PAGE_SIZE) ||
+	    (n = parse(r, body, len, &pe)) < 0) {
+		r->bad = 1;
+		return 0;
+	}
+	if (page_no == 1 && n && keep_unique(&r->newest, unique_at(r, body, 0)))
+		return err_nomem(e);
+	if (n && keep_unique(&r->oldest, unique_at(r, body, (size_t)n - 1)))
+		return err_nomem(e);
+	r->pages++;
+	r->messages += (unsigned long long)n;
+	r->last_count = (size_t)n;
+	return 0;
+}
+
+/* A journal that cannot be resumed from: say why, once, unless it was empty. */
+static void judge(struct resume *r, const struct journal_report *rep)
+{
+	r->why = rep->tail == JOURNAL_CORRUPT ? rep->why
+		 : !r->header_ok ? "it is of another account or contact"
+		 : r->bad ? "its pages are not a walk from page 1"
+		 : !r->newest.len || !r->oldest.len ? "its pages hold no message to find again"
+		 : NULL;
+	r->usable = !r->why && r->pages > 0;
+	if (r->why && rep->records > 1)
+		warn_note(r->warn, "journal %s: not used (%s): a full walk", r->path, r->why);
+	else if (r->usable && rep->tail == JOURNAL_TORN)
+		warn_note(r->warn, "journal %s: its last page was cut short (a kill mid-write); "
+			  "resuming from the %llu pages before it", r->path, r->pages);
+}
+
+int resume_open(struct resume **out, const char *state_path, const char *from,
+		const char *to, struct warn *w, struct err *e)
+{
+	struct resume *r = calloc(1, sizeof(*r));
+	struct journal_report rep;
+
+	*out = r;
+	if (!r || !(r->pg = page_new()) || buf_adds(&r->header, from) ||
+	    buf_addc(&r->header, '\t') || buf_adds(&r->header, to ? to : "*"))
+		return err_nomem(e);
+	if (!(r->path = malloc(strlen(state_path) + sizeof(".journal"))))
+		return err_nomem(e);
+	sprintf(r->path, "%s.journal", state_path);
+	r->warn = w;
+	if (journal_read(r->path, scan, r, &rep, e))
+		return -1;
+	if (!rep.missing)
+		judge(r, &rep);
+	if (r->usable)
+		return 0;
+	/* No journal to resume from: this run keeps its own, from the start. */
+	if (journal_open(&r->j, r->path, 0, e) ||
+	    journal_append(r->j, 0, r->header.data, r->header.len, e))
+		return -1;
+	return 0;
+}
+
+int resume_usable(const struct resume *r)
+{
+	return r->usable;
+}
+
+int resume_append(struct resume *r, unsigned long page_no, const char *body, size_t len,
+		  struct err *e)
+{
+	return r->j ? journal_append(r->j, page_no, body, len, e) : 0;
+}
+
+static int same(const struct field *u, const struct buf *b)
+{
+	return u && u->len == b->len && !memcmp(u->p, b->data, b->len);
+}
+
+int resume_seek(struct resume *r, unsigned long page_no, const char *body, size_t len,
+		struct err *e)
+{
+	long n = parse(r, body, len, e);
+
+	if (n < 0)
+		return -1;
+	for (long i = 0; i < n; i++)
+		if (same(unique_at(r, body, (size_t)i), &r->newest)) {
+			r->k = (unsigned long long)(page_no - 1) * RESUME_PAGE_SIZE + (unsigned long long)i;
+			return 1;
+		}
+	return 0;
+}
+
+/* The journal's oldest message, counted from the top of the history now. */
+static unsigned long long oldest_at(const struct resume *r)
+{
+	return r->k + r->messages - 1;
+}
+
+unsigned long resume_check_page(const struct resume *r)
+{
+	return (unsigned long)(oldest_at(r) / RESUME_PAGE_SIZE + 1);
+}
+
+int resume_verify(struct resume *r, const char *body, size_t len, struct err *e)
+{
+	size_t at = (size_t)(oldest_at(r) % RESUME_PAGE_SIZE);
+	long n = parse(r, body, len, e);
+
+	if (n < 0)
+		return -1;
+	return (size_t)n > at && same(unique_at(r, body, at), &r->oldest);
+}
+
+/* Replay pages 1 … pages (the good prefix) to the caller. */
+static int replay_one(void *ctx, unsigned long long page_no, const char *body, size_t len,
+		      struct err *e)
+{
+	struct resume *r = ctx;
+	int rc;
+
+	if (page_no == 0 || page_no > r->pages)
+		return 0;
+	r->replayed++;
+	rc = r->fn(r->ctx, page_no, body, len, e);
+	if (rc > 0)
+		r->stopped = 1;
+	return rc;
+}
+
+int resume_replay(struct resume *r, journal_record_fn fn, void *ctx, struct err *e)
+{
+	struct journal_report rep;
+
+	r->fn = fn;
+	r->ctx = ctx;
+	r->stopped = 0;
+	if (journal_read(r->path, replay_one, r, &rep, e))
+		return r->stopped ? 0 : -1;
+	return 0;
+}
+
+int resume_finish(struct resume *r, struct err *e)
+{
+	journal_close(r->j);
+	r->j = NULL;
+	return journal_remove(r->path, e);
+}
+
+unsigned long long resume_pages(const struct resume *r)
+{
+	return r->replayed;
+}
+
+void resume_free(struct resume *r)
+{
+	if (!r)
+		return;
+	journal_close(r->j);
+	page_free(r->pg);
+	buf_free(&r->header);
+	buf_free(&r->newest);
+	buf_free(&r->oldest);
+	free(r->path);
+	free(r);
+}
+
+/* ------------------------------------------------------------------ shifted pages */
+
+static int shift_start(void *impl, int slot, unsigned long page_no, struct err *e)
+{
+	struct resume_shift *s = impl;
+
+	return s->inner->start(s->inner->impl, slot, page_no + s->offset, e);
+}
+
+static int shift_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)
+{
+	struct resume_shift *s = impl;
+
+	return s->inner->next(s->inner->impl, timeout_ms, a, e);
+}
+
+static void shift_cancel(void *impl, int slot)
+{
+	struct resume_shift *s = impl;
+
+	s->inner->cancel(s->inner->impl, slot);
+}
+
+static double shift_now(void *impl)
+{
+	struct resume_shift *s = impl;
+
+	return s->inner->now(s->inner->impl);
+}
+
+void resume_shift_init(struct resume_shift *s, const struct walk_transport *inner,
+		       unsigned long offset)
+{
+	s->inner = inner;
+	s->offset = offset;
+	s->t = (struct walk_transport){ .impl = s, .start = shift_start, .next = shift_next,
+					.cancel = shift_cancel,
+					.now = inner->now ? shift_now : NULL };
+}

@@ -1,0 +1,109 @@
+"""--state runs add to an existing output instead of replacing it (SPEC §4.4, issue 13 item 1).
+
+The README's cron recipe writes `-o '.../{date}.EXT'`: every run of a day goes
+into one file.  Each run writes only what is new since the checkpoint, so a run
+that replaced the file would delete the earlier run's messages for good.  Here
+two runs a day go into one file, for CSV, NDJSON and both gzipped: the file holds
+both runs (one CSV header, a clean gzip concatenation that Python's gzip and
+DuckDB read whole), a run with nothing new leaves the bytes as they were, and
+without --state a run still replaces (a snapshot).
+"""
+import gzip
+import json
+import subprocess
+
+import pytest
+
+from conftest import run
+from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env  # noqa: F401
+from nightly_helpers import FETCH, all_messages, grow, night, settle
+from test_roundtrip_duckdb import SCRIPT, duckdb_prefix  # noqa: F401
+
+N = 120
+FORMATS = ["csv", "ndjson", "csv.gz", "ndjson.gz"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    m = Mock("--messages", N, "--seed", 21)
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def mock(server):
+    settle(server)
+    server.reset(knobs=True)
+    return server
+
+
+def rows_of(path):
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)      # every member, one after the other
+    if ".ndjson" in path.name:
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+    return csv_rows(data)
+
+
+def two_runs(mock, tmp_path, ext):
+    """Run 1 (everything), 13 new messages, run 2 into the same day's file."""
+    state, pattern = tmp_path / "state", str(tmp_path / ("%s-{date}.%s" % (ACCOUNT, ext)))
+    r1, _ = night(mock, state, pattern, "--concurrency", "1")
+    assert r1.returncode == 0, r1.stderr
+    [out] = list(tmp_path.glob("%s-*.%s" % (ACCOUNT, ext)))
+    first = out.read_bytes()
+    grow(mock, 13)
+    r2, _ = night(mock, state, pattern)
+    assert r2.returncode == 0, r2.stderr
+    return state, pattern, out, first, r2
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_two_runs_a_day_collect_in_one_file(mock, tmp_path, ext):
+    state, pattern, out, first, r2 = two_runs(mock, tmp_path, ext)
+    data = out.read_bytes()
+    assert data.startswith(first), "the first run's bytes must stay as they were"
+    got = [row["unique"] for row in rows_of(out)]
+    assert sorted(got) == sorted(m["unique"] for m in all_messages(mock))
+    assert len(got) == N + 13
+    if ext.startswith("csv"):
+        text = gzip.decompress(data) if ext.endswith(".gz") else data
+        assert text.count(b"unique") == 1, "one CSV header"
+    if ext.endswith(".gz"):
+        assert subprocess.run(["gzip", "-t", str(out)]).returncode == 0
+    assert ("added 13 messages to %s (now %d)" % (out, N + 13)).encode() in r2.stderr, r2.stderr
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_a_quiet_rerun_leaves_the_file_as_it_was(mock, tmp_path, ext):
+    state, pattern, out, _, _ = two_runs(mock, tmp_path, ext)
+    before = out.read_bytes()
+    r, _ = night(mock, state, pattern)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == before
+
+
+def test_without_state_a_run_still_replaces(mock, tmp_path):
+    out = tmp_path / "snap.csv"
+    args = FETCH + ["--url", mock.url, "-o", str(out)]
+    assert run(args, env=fetch_env()).returncode == 0
+    assert run(args, env=fetch_env()).returncode == 0
+    assert len(csv_rows(out.read_bytes())) == N
+
+
+def test_duckdb_reads_every_row_of_appended_ndjson(mock, tmp_path, duckdb_prefix):  # noqa: F811
+    files = []
+    for ext in ("ndjson", "ndjson.gz"):
+        d = tmp_path / ext.replace(".", "_")
+        d.mkdir()
+        mock.reset(knobs=True)
+        files.append(two_runs(mock, d, ext)[2])
+    r = subprocess.run(["node", str(SCRIPT), str(duckdb_prefix)] + [str(f) for f in files],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    got = json.loads(r.stdout)["files"]
+    for f in files:
+        uniques = sorted(json.loads(row)["unique"] for row in got[str(f)]["rows"])
+        assert uniques == sorted(row["unique"] for row in rows_of(f))
+        assert len(uniques) == N + 13

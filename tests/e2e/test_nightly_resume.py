@@ -1,0 +1,130 @@
+"""Resumable runs (SPEC §5.3 "Resumable runs", issue 13 item 3).
+
+A first export of 150 pages dies at page 100 (the mock's fail_from knob: every
+request from page 100 on fails), is interrupted by SIGTERM, or is killed.  The
+pages it took stay in the journal beside the state; 30 new messages arrive; the
+next run fetches page 1 (where the journal's newest message now is), checks
+the one page where the journal's oldest message must now be, replays the
+journal and goes on: about 55 requests, not 150, and an output equal to the
+mock's history message by message.  A torn journal (a kill mid-write) loses
+its last page only; a corrupt one is a warning and a full walk.
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN
+from fetch_helpers import Mock, fetch_env
+from nightly_helpers import FETCH, all_messages, grow, night, settle, truth
+
+PAGES = 150
+
+
+@pytest.fixture(scope="module")
+def server():
+    m = Mock("--messages", PAGES * 50, "--seed", 31)
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def mock(server):
+    settle(server)
+    server.reset(knobs=True)
+    return server
+
+
+def page_requests(reqs):
+    return [e for e in reqs if e["page"] is not None]
+
+
+def resume_and_check(mock, tmp_path, state, out):
+    """30 new messages, then the resumed run: exact output, few requests, no journal."""
+    journal = tmp_path / (state.name + ".journal")
+    assert journal.exists(), "the failed run must leave its pages"
+    assert not out.exists()
+    grow(mock, 30)
+    msgs = all_messages(mock)
+    r, reqs = night(mock, state, out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == truth(tmp_path, msgs), "every message once, in order"
+    assert not journal.exists(), "a successful run removes the journal"
+    return r, page_requests(reqs)
+
+
+def test_first_export_failing_at_page_100_resumes_with_about_55_requests(mock, tmp_path):
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=100)
+    r, _ = night(mock, state, out, "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    assert not state.exists()
+    mock.control(fail_from=0)
+    r, reqs = resume_and_check(mock, tmp_path, state, out)
+    assert len(reqs) <= 60, "resumed run asked %d pages" % len(reqs)
+    assert b"resumed: 99 pages from the journal" in r.stderr, r.stderr
+    # And the night after: nothing new, nothing written, state moved on.
+    r, _ = night(mock, state, tmp_path / "next.csv")
+    assert r.returncode == 0, r.stderr
+
+
+def interrupted_run(mock, tmp_path, sig):
+    """A first export stopped by sig once about 60 pages are in."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(latency_ms=20)
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env())
+    p = subprocess.Popen([BIN] + FETCH + ["--url", mock.url, "--state", str(state), "-q",
+                                         "--concurrency", "2", "-o", str(out)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while mock.log()["total"] < 60 and p.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode in (143, -9), (p.returncode, err)
+    mock.control(latency_ms=0)
+    settle(mock)
+    return state, out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_interrupted_first_export_resumes(mock, tmp_path, sig):
+    state, out = interrupted_run(mock, tmp_path, sig)
+    _, reqs = resume_and_check(mock, tmp_path, state, out)
+    assert len(reqs) < 120, "resumed run asked %d pages" % len(reqs)
+
+
+def test_journal_torn_mid_record_loses_only_its_last_page(mock, tmp_path):
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=100)
+    r, _ = night(mock, state, out, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    mock.control(fail_from=0)
+    journal = tmp_path / "state.journal"
+    size = journal.stat().st_size
+    os.truncate(journal, size - 1000)            # the last record cut in the middle
+    r, reqs = resume_and_check(mock, tmp_path, state, out)
+    assert b"cut short" in r.stderr, r.stderr
+    assert re.search(rb"resumed: 9[0-9] pages from the journal", r.stderr), r.stderr
+    assert len(reqs) <= 65
+
+
+def test_corrupt_journal_is_a_warning_and_a_full_walk(mock, tmp_path):
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=40)
+    r, _ = night(mock, state, out, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    mock.control(fail_from=0)
+    journal = tmp_path / "state.journal"
+    data = bytearray(journal.read_bytes())
+    data[len(data) // 2] ^= 0xFF                 # bit rot in the middle
+    journal.write_bytes(bytes(data))
+    r, reqs = resume_and_check(mock, tmp_path, state, out)
+    assert b"journal" in r.stderr and b"not used" in r.stderr, r.stderr
+    assert len(reqs) >= PAGES

@@ -1,0 +1,196 @@
+/*
+ * resume: the plan around the journal (resume.h). A run's pages come back
+ * usable; the journal's newest message is found again however many messages
+ * arrived on top, the page that must hold its oldest is computed from that
+ * count and checked by overlap (a page that does not line up is refused);
+ * the pages replay in order, one at a time; a journal of another contact,
+ * or one whose pages are not a walk from page 1, is not used (and this run
+ * journals afresh); a successful run removes it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "testdir.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "journal.h"
+#include "resume.h"
+#include "warn.h"
+
+#define PAGES 3
+
+struct fx {
+	char dir[256];
+	char state[512];
+	char journal[600];
+	struct warn warn;
+	struct buf body;
+};
+
+static void add_messages(struct fx *f, const char *tag, int first, int n)
+{
+	char one[96];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(one, sizeof(one), "%s{\"unique\":\"%s%d\",\"timestamp\":\"%d\"}",
+			 f->body.len > 1 ? "," : "", tag, first + i, 1700000000 - first - i);
+		assert_int_equal(buf_adds(&f->body, one), 0);
+	}
+}
+
+/* A page: n1 messages "<tag1><first1>" … then n2 "<tag2><first2>" …, newest first. */
+static void page_mix(struct fx *f, const char *tag1, int first1, int n1, const char *tag2,
+		     int first2, int n2)
+{
+	f->body.len = 0;
+	assert_int_equal(buf_addc(&f->body, '['), 0);
+	add_messages(f, tag1, first1, n1);
+	add_messages(f, tag2, first2, n2);
+	assert_int_equal(buf_addc(&f->body, ']'), 0);
+}
+
+static void page_of(struct fx *f, const char *tag, int first, int n)
+{
+	page_mix(f, tag, first, n, tag, 0, 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(testdir_make(f->dir, sizeof(f->dir), "test_resume"), 0);
+	snprintf(f->state, sizeof(f->state), "%s/st", f->dir);
+	snprintf(f->journal, sizeof(f->journal), "%s/st.journal", f->dir);
+	warn_init(&f->warn, 1);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	buf_free(&f->body);
+	testdir_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A failed run of PAGES full pages: old0 … old149. */
+static void failed_run(struct fx *f, const char *to)
+{
+	struct resume *r;
+	struct err e = { 0 };
+
+	assert_int_equal(resume_open(&r, f->state, "972501234567", to, &f->warn, &e), 0);
+	assert_false(resume_usable(r));
+	for (int p = 1; p <= PAGES; p++) {
+		page_of(f, "old", (p - 1) * RESUME_PAGE_SIZE, RESUME_PAGE_SIZE);
+		assert_int_equal(resume_append(r, (unsigned long)p, f->body.data, f->body.len, &e), 0);
+	}
+	resume_free(r);
+	assert_int_equal(access(f->journal, F_OK), 0);
+}
+
+static int count_pages(void *ctx, unsigned long long page, const char *body, size_t len,
+		       struct err *e)
+{
+	int *n = ctx;
+
+	(void)body;
+	(void)len;
+	(void)e;
+	assert_int_equal(page, (unsigned long long)++*n);
+	return 0;
+}
+
+static void test_found_again_checked_by_overlap_replayed_removed(void **state)
+{
+	struct fx *f = *state;
+	struct resume *r;
+	struct err e = { 0 };
+	int n = 0;
+
+	failed_run(f, NULL);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_true(resume_usable(r));
+	/* 57 new messages: page 1 all new, page 2 holds 7 new then old0 … */
+	page_of(f, "new", 0, RESUME_PAGE_SIZE);
+	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 0);
+	page_mix(f, "new", 50, 7, "old", 0, 43);
+	assert_int_equal(resume_seek(r, 2, f->body.data, f->body.len, &e), 1);
+	/* old149 is now message 57 + 149 = 206: page 5, index 6. */
+	assert_int_equal(resume_check_page(r), 5);
+	page_of(f, "old", 143, RESUME_PAGE_SIZE);
+	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
+	page_of(f, "old", 144, RESUME_PAGE_SIZE); /* one message deleted: it does not line up */
+	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_replay(r, count_pages, &n, &e), 0);
+	assert_int_equal(n, PAGES);
+	assert_int_equal(resume_pages(r), PAGES);
+	assert_int_equal(resume_finish(r, &e), 0);
+	resume_free(r);
+	assert_int_not_equal(access(f->journal, F_OK), 0);
+}
+
+static void test_another_contact_is_not_used_and_journaled_afresh(void **state)
+{
+	struct fx *f = *state;
+	struct resume *r;
+	struct err e = { 0 };
+	unsigned long long before = f->warn.count;
+
+	failed_run(f, "972509876543");
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_false(resume_usable(r));
+	assert_int_equal(f->warn.count, before + 1);
+	resume_free(r);
+	/* What is left is this run's own journal: its header alone, nothing to resume. */
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_false(resume_usable(r));
+	assert_int_equal(f->warn.count, before + 1);
+	resume_free(r);
+}
+
+static void test_pages_that_are_not_a_walk_are_not_used(void **state)
+{
+	struct fx *f = *state;
+	struct resume *r;
+	struct journal *j;
+	struct err e = { 0 };
+
+	assert_int_equal(journal_open(&j, f->journal, 0, &e), 0);
+	assert_int_equal(journal_append(j, 0, "972501234567\t*", 14, &e), 0);
+	page_of(f, "old", 0, RESUME_PAGE_SIZE);
+	assert_int_equal(journal_append(j, 1, f->body.data, f->body.len, &e), 0);
+	page_of(f, "old", 100, RESUME_PAGE_SIZE);
+	assert_int_equal(journal_append(j, 3, f->body.data, f->body.len, &e), 0); /* no page 2 */
+	journal_close(j);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_false(resume_usable(r));
+	resume_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_found_again_checked_by_overlap_replayed_removed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_another_contact_is_not_used_and_journaled_afresh,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_that_are_not_a_walk_are_not_used, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
