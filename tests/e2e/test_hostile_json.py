@@ -154,3 +154,51 @@ def test_server_text_in_messages_has_controls_escaped(tmp_path):
     r = bounded(["convert", "-o", tmp_path / "o.csv", src], tmp_path)
     assert r.returncode != 0
     assert b"r\\xc2\\x9b31m" in r.stderr and b"\x9b" not in r.stderr
+
+
+@pytest.mark.parametrize("mib", [32, 128])
+def test_a_line_of_white_space_costs_linear_time_and_little_memory(tmp_path, mib):
+    """`[` + N MiB of spaces + `]` on one line: read once (no quadratic rescans), never held
+    whole; 32 MiB is an empty page, 128 MiB is past the page limit and refused as it arrives."""
+    src = tmp_path / "spaces.json"
+    with open(src, "wb") as f:
+        f.write(b"[")
+        chunk = b" " * (1 << 20)
+        for _ in range(mib):
+            f.write(chunk)
+        f.write(b"]\n")
+    target = tmp_path / "out.csv"
+    r = bounded(["convert", "-q", "-o", target, src], tmp_path)
+    if mib == 32:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 65 and b"64 MiB" in r.stderr, r.stderr
+        assert not target.exists()
+    assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
+    assert r.cpu_s < CPU_BOUND_S * 2, "CPU %.2f s" % r.cpu_s
+
+
+def test_sigterm_mid_parse_ends_the_run_within_a_second(tmp_path):
+    """SPEC §5.7: SIGTERM ends a long convert within a second, nothing written."""
+    page = json.dumps([{"unique": "u%d" % i, "timestamp": str(1720000000 - i), "direction": "1",
+                        "from": "9725", "to": "9726", "type": "text",
+                        "message": "\u05e9\u05dc\u05d5\u05dd " * 20} for i in range(50)])
+    src = tmp_path / "many.jsonl"
+    with open(src, "w") as f:
+        for _ in range(20000):
+            f.write(page + "\n")
+    target = tmp_path / "out.csv"
+    p = subprocess.Popen([BIN, "convert", "-q", "--threads", "2", "-o", str(target), str(src)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=_limit_child)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=DEADLINE_S)
+    took = time.monotonic() - sent
+    if p.returncode == 0:
+        pytest.skip("the convert finished before the signal (a fast machine)")
+    assert p.returncode == 143, err
+    assert took < 1.0 or SANITIZED, "exited %.2f s after SIGTERM" % took
+    assert not target.exists()
+    assert not [n for n in os.listdir(tmp_path) if ".tmp" in n]
