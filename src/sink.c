@@ -16,6 +16,8 @@
 
 /* Bytes gathered before a write(2): large enough that system calls cost nothing. */
 #define OUT_BUF (256u * 1024u)
+/* Bytes written straight from the caller's buffer, not gathered. */
+#define OUT_DIRECT (32u * 1024u)
 /* Plain bytes deflated per call, so the pending output stays near OUT_BUF. */
 #define OUT_PIECE (128u * 1024u)
 /* Start writing back what is written so far once this much is dirty. */
@@ -89,9 +91,10 @@ static int flush_pend(struct sink *s, struct err *e)
 /* Bytes that go to the file as they are: gathered, or written at once when large. */
 static int emit(struct sink *s, const void *p, size_t n, struct err *e)
 {
-	if (s->pend.len + n > OUT_BUF && flush_pend(s, e))
+	/* A batch's rows are written where they are: copying them costs the consumer more. */
+	if ((s->pend.len + n > OUT_BUF || n >= OUT_DIRECT) && flush_pend(s, e))
 		return -1;
-	if (n >= OUT_BUF)
+	if (n >= OUT_DIRECT)
 		return write_fd(s, p, n, e);
 	return buf_add(&s->pend, p, n) ? err_nomem(e) : 0;
 }
