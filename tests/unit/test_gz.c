@@ -23,49 +23,15 @@
 #include "buf.h"
 #include "err.h"
 #include "gz.h"
-
-/* Deterministic rows, n bytes in all; seed varies the text. */
-static void make_rows(struct buf *b, size_t n, unsigned long seed)
-{
-	unsigned long x = seed;
-
-	b->len = 0;
-	assert_int_equal(buf_reserve(b, n), 0);
-	while (b->len < n) {
-		char row[128];
-		int k;
-
-		x = x * 1103515245 + 12345;
-		k = snprintf(row, sizeof(row), "%zu,message %lu \xD7\xA9,%lx\r\n", b->len, x % 100000,
-			     x);
-		if ((size_t)k > n - b->len)
-			k = (int)(n - b->len);
-		memcpy(b->data + b->len, row, (size_t)k);
-		b->len += (size_t)k;
-	}
-}
+#include "testgz.h"
 
 /* Inflate one gzip member from gz; *rest gets the bytes left after it. */
 static void gunzip(const struct buf *gz, struct buf *out, size_t *rest)
 {
-	z_stream z;
-	int zr;
+	size_t at = 0;
 
-	memset(&z, 0, sizeof(z));
-	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
-	z.next_in = (unsigned char *)gz->data;
-	z.avail_in = (uInt)gz->len;
-	out->len = 0;
-	do {
-		assert_int_equal(buf_reserve(out, 1u << 16), 0);
-		z.next_out = (unsigned char *)buf_tail(out);
-		z.avail_out = 1u << 16;
-		zr = inflate(&z, Z_NO_FLUSH);
-		assert_true(zr == Z_OK || zr == Z_STREAM_END);
-		out->len += (1u << 16) - z.avail_out;
-	} while (zr != Z_STREAM_END);
-	*rest = z.avail_in;
-	inflateEnd(&z);
+	gunzip_member(gz, &at, out);
+	*rest = gz->len - at;
 }
 
 static struct gz_deflater *deflater(int level)
