@@ -7,8 +7,9 @@
 
 /*
  * Outstanding jobs live in a ring of `cap` slots, in submission order:
- * [head, next) have gone to workers (mapped or being mapped), [next, tail)
- * wait for one. A slot's `done` is set by its worker under the mutex.
+ * [head, next) have gone to a worker or the consumer (mapped or being
+ * mapped), [next, tail) wait for one. A slot's `done` is set under the mutex
+ * by whoever mapped it.
  */
 struct slot {
 	void *job;
@@ -147,6 +148,16 @@ void *pool_take(struct pool *p, int wait)
 	s = &p->ring[p->head % p->cap];
 	pthread_mutex_lock(&p->mu);
 	while (!s->done && wait) {
+		if (p->next != p->tail) {
+			/* A job no worker has started: map it here rather than sleep. */
+			struct slot *own = &p->ring[p->next++ % p->cap];
+
+			pthread_mutex_unlock(&p->mu);
+			p->map(p->ctx, own->job);
+			pthread_mutex_lock(&p->mu);
+			own->done = 1;
+			continue;
+		}
 		p->consumer_waits = 1;
 		pthread_cond_wait(&p->done, &p->mu);
 		p->consumer_waits = 0;
@@ -175,7 +186,7 @@ void pool_free(struct pool *p)
 	free(p);
 }
 
-unsigned pool_default_workers(void)
+unsigned pool_default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 

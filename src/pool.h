@@ -18,8 +18,12 @@
  * atomics to reason about. At most `capacity` jobs are outstanding; the
  * producer takes the oldest back before it submits more, which bounds memory.
  *
- * With zero workers the map runs inline in pool_submit: the same results in
- * the same order, on the caller's thread (--threads 1, and tests).
+ * The consumer is a worker too: when pool_take must wait for the oldest job,
+ * it first maps jobs no worker has started yet, so N threads in all (N - 1
+ * workers and the consumer) keep N cores busy, with no third runner competing
+ * for two cores while the consumer sleeps half the time. With zero workers the
+ * map runs inline in pool_submit: the same results in the same order, on the
+ * caller's thread (--threads 1, and tests).
  */
 #ifndef WAEXPORT_POOL_H
 #define WAEXPORT_POOL_H
@@ -53,8 +57,9 @@ size_t pool_capacity(const struct pool *p);
 size_t pool_outstanding(const struct pool *p);
 
 /*
- * The oldest outstanding job, once it is mapped (waits for it); NULL when
- * none is outstanding. With wait == 0, NULL also when it is not mapped yet.
+ * The oldest outstanding job, once it is mapped (waits for it, mapping jobs
+ * no worker has started meanwhile); NULL when none is outstanding. With
+ * wait == 0, NULL also when it is not mapped yet.
  */
 void *pool_take(struct pool *p, int wait);
 
@@ -64,7 +69,7 @@ void *pool_take(struct pool *p, int wait);
  */
 void pool_free(struct pool *p);
 
-/* The default number of workers: online CPUs, at most 8, at least 1. */
-unsigned pool_default_workers(void);
+/* The default number of threads that map (workers and consumer): online CPUs, 1 to 8. */
+unsigned pool_default_threads(void);
 
 #endif

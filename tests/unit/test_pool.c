@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -141,9 +142,78 @@ static void test_free_with_jobs_outstanding(void **state)
 		assert_true(jobs[i].mapped <= 1);
 }
 
-static void test_default_workers_is_bounded(void **state)
+/*
+ * The consumer maps while it waits: job 0 holds the only worker until the
+ * consumer has mapped jobs 1-3 itself (a pool without that would wait out the
+ * bound and fail).
+ */
+struct helped {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t consumer;
+	int started;            /* a worker holds job 0 */
+	int by_consumer;
+};
+
+static void held_square(void *c, void *j)
 {
-	unsigned n = pool_default_workers();
+	struct helped *h = c;
+	struct job *job = j;
+
+	if (job->n == 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		pthread_mutex_lock(&h->mu);
+		h->started = 1;
+		pthread_cond_broadcast(&h->cv);
+		while (h->by_consumer < 3 && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0)
+			;
+		pthread_mutex_unlock(&h->mu);
+	} else if (pthread_equal(pthread_self(), h->consumer)) {
+		pthread_mutex_lock(&h->mu);
+		h->by_consumer++;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+	}
+	job->result = job->n * job->n;
+	job->mapped++;
+}
+
+static void test_waiting_consumer_maps_jobs(void **state)
+{
+	struct helped h = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, pthread_self(), 0, 0 };
+	struct job jobs[4] = { { 0 } };
+	struct pool *p = NULL;
+	struct err e = { 0 };
+
+	(void)state;
+	assert_int_equal(pool_new(&p, 1, 4, held_square, &h, &e), 0);
+	/* Job 0 first, alone, and wait until the worker holds it. */
+	pool_submit(p, &jobs[0]);
+	pthread_mutex_lock(&h.mu);
+	while (!h.started)
+		pthread_cond_wait(&h.cv, &h.mu);
+	pthread_mutex_unlock(&h.mu);
+	for (unsigned long i = 1; i < 4; i++) {
+		jobs[i].n = i;
+		pool_submit(p, &jobs[i]);
+	}
+	for (unsigned long i = 0; i < 4; i++) {
+		struct job *j = pool_take(p, 1);
+
+		assert_ptr_equal(j, &jobs[i]);
+		assert_int_equal(j->result, i * i);
+		assert_int_equal(j->mapped, 1);
+	}
+	assert_int_equal(h.by_consumer, 3);
+	pool_free(p);
+}
+
+static void test_default_threads_is_bounded(void **state)
+{
+	unsigned n = pool_default_threads();
 
 	(void)state;
 	assert_true(n >= 1 && n <= 8);
@@ -158,7 +228,8 @@ int main(void)
 		cmocka_unit_test(test_slow_consumer_keeps_order),
 		cmocka_unit_test(test_take_without_wait_returns_null_until_mapped),
 		cmocka_unit_test(test_free_with_jobs_outstanding),
-		cmocka_unit_test(test_default_workers_is_bounded),
+		cmocka_unit_test(test_waiting_consumer_maps_jobs),
+		cmocka_unit_test(test_default_threads_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
