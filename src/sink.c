@@ -2,6 +2,7 @@
 #include "carry.h"
 #include "buf.h"
 #include "digest.h"
+#include "flush.h"
 #include "fsutil.h"
 #include "gz.h"
 #include "xlsx.h"
@@ -20,8 +21,6 @@
 #define OUT_DIRECT (32u * 1024u)
 /* Plain bytes deflated per call, so the pending output stays near OUT_BUF. */
 #define OUT_PIECE (128u * 1024u)
-/* Start writing back what is written so far once this much is dirty. */
-#define WRITEBACK_STEP (8ull << 20)
 
 struct sink {
 	int fd;
@@ -34,7 +33,7 @@ struct sink {
 	struct xlsx *x;         /* a workbook: everything goes there */
 	struct buf pend;        /* bytes on their way to fd */
 	struct sink_figures fig;
-	unsigned long long synced; /* writeback started up to here (file offset) */
+	struct flush flush;     /* a temporary file made durable as it grows */
 	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
 	char *given;            /* the path as given (the manifest's) */
 };
@@ -52,23 +51,6 @@ static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
 	return -1;
 }
 
-/*
- * The final fsync (SPEC §4.4) would otherwise wait for the whole file to
- * reach the disk at the very end; asking the kernel to start writeback as
- * the file grows lets the disk work while the pipeline still computes.
- * Best effort: it changes when the bytes are written, never what.
- */
-static void start_writeback(struct sink *s)
-{
-	unsigned long long end = s->fig.carried + s->fig.out;
-
-	if (s->is_stdout || s->in_place || end - s->synced < WRITEBACK_STEP)
-		return;
-	(void)sync_file_range(s->fd, (off64_t)s->synced, (off64_t)(end - s->synced),
-			      SYNC_FILE_RANGE_WRITE);
-	s->synced = end;
-}
-
 static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 {
 	if (s->md && digest_update(s->md, p, n))
@@ -76,7 +58,7 @@ static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 	if (fsutil_write_all(s->fd, p, n))
 		return io_error(s, errno ? errno : EIO, "write", e);
 	s->fig.out += n;
-	start_writeback(s);
+	flush_grown(&s->flush, s->fig.carried + s->fig.out);
 	return 0;
 }
 
@@ -161,7 +143,7 @@ static int carry_target(struct sink *s, struct err *e)
 	s->fig.carried = (unsigned long long)st.st_size;
 	s->fig.appending = 1;
 	/* A copy dirties the page cache like any write: start its writeback too. */
-	start_writeback(s);
+	flush_grown(&s->flush, s->fig.carried);
 	rc = 0;
 out:
 	if (old >= 0)
@@ -195,6 +177,7 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 		return err_set(e, ERR_CANTCREAT, "%s: cannot create a file in its directory: %s "
 			       "(check that the directory exists and is writable)", o->path,
 			       strerror(errno));
+	flush_open(&s->flush, s->fd);
 	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
 		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp, strerror(errno));
@@ -246,6 +229,7 @@ static void release_buffers(struct sink *s)
 {
 	gz_member_close(&s->gz);
 	buf_free(&s->pend);
+	flush_close(&s->flush);
 }
 
 /* The gzip trailer and every pending byte out to the file. */
@@ -307,8 +291,8 @@ int sink_finish(struct sink *s, struct err *e)
 	}
 	s->fd = -1;
 	/* A temporary file must reach the disk before the rename makes it the target. */
-	if (!s->in_place && fsync(fd)) {
-		int errnum = errno;
+	if (!s->in_place && (flush_wait(&s->flush) || fsync(fd))) {
+		int errnum = s->flush.errnum ? s->flush.errnum : errno;
 
 		close(fd);
 		io_error(s, errnum, "fsync", e);
