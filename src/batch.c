@@ -1,4 +1,5 @@
 #include "batch.h"
+#include "seen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,10 @@ static int parse_body(struct batch *b, size_t i)
 		if (!r)
 			return err_nomem(&b->err);
 		m->r = r;
+		m->key = 0;
+		if (r->f[REC_UNIQUE].kind != FIELD_ABSENT &&
+		    seen_key(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len, &m->key))
+			return err_nomem(&b->err);
 		m->row_off = m->row_len = 0;
 		m->body = (unsigned)i;
 		m->in_range = !r->ts_ok || ((!o->has_since || r->ts >= o->since) &&

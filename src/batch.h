@@ -50,6 +50,7 @@ struct batch_body {
 /* One message of the batch, in API order. */
 struct batch_msg {
 	const struct record *r;        /* in its page; valid until the batch is reset */
+	uint64_t key;                  /* seen_key of its unique; 0: it has none */
 	size_t row_off, row_len;       /* its row in rows (row_len 0: not formatted) */
 	unsigned body;                 /* which body it came from */
 	unsigned char in_range;        /* within --since/--until */

@@ -86,8 +86,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		err_nomem(e);
 		goto fail;
 	}
-	if (select_new(&pl->select, warn, e) ||
-	    open_outputs(pl, e))
+	if (select_new(&pl->select, warn, e) || open_outputs(pl, e))
 		goto fail;
 	*out = pl;
 	return 0;
@@ -156,10 +155,11 @@ static int select_batch(struct pipeline *pl, struct batch *b, struct select_page
 
 		warn_where(pl->warn, "%s", b->body[i].where);
 		pl->stats.pages++;
-		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++)
-			select_look(pl->select, b->msg[m].r, &page); /* the page whole first */
+		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) /* the page first */
+			select_look(pl->select, b->msg[m].r, b->msg[m].key, &page);
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) {
-			int k = select_message(pl->select, b->msg[m].r, b->msg[m].in_range, &page, e);
+			int k = select_message(pl->select, b->msg[m].r, b->msg[m].key,
+					       b->msg[m].in_range, &page, e);
 
 			if (k < 0)
 				return -1;

@@ -10,8 +10,6 @@
 struct seen {
 	uint64_t *cur, *old;
 	size_t ncur;
-	char *key;               /* a unique with escapes, in its canonical form */
-	size_t key_cap;
 };
 
 struct seen *seen_new(void)
@@ -35,7 +33,6 @@ void seen_free(struct seen *s)
 		return;
 	free(s->cur);
 	free(s->old);
-	free(s->key);
 	free(s);
 }
 
@@ -148,11 +145,38 @@ static size_t canonical(char *d, const char *p, size_t len)
 	return n;
 }
 
-static int check_hash(struct seen *s, uint64_t h)
+int seen_key(const char *unique, size_t len, uint64_t *key)
+{
+	char small[256] = "", *canon; /* zeroed: the compiler cannot see canonical fill it */
+	size_t n;
+
+	if (!memchr(unique, '\\', len)) {
+		*key = hash_bytes(unique, len);
+		return 0;
+	}
+	canon = len <= sizeof(small) ? small : malloc(len);
+	if (!canon)
+		return -1;
+	n = canonical(canon, unique, len);
+	*key = hash_bytes(canon, n);
+	if (canon != small)
+		free(canon);
+	return 0;
+}
+
+void seen_prefetch(const struct seen *s, uint64_t key)
+{
+	size_t i = (size_t)key & (TABLE_SIZE - 1);
+
+	__builtin_prefetch(&s->old[i]);
+	__builtin_prefetch(&s->cur[i]);
+}
+
+int seen_check(struct seen *s, uint64_t key)
 {
 	size_t slot, unused;
 
-	if (lookup(s->old, h, &unused) || lookup(s->cur, h, &slot))
+	if (lookup(s->old, key, &unused) || lookup(s->cur, key, &slot))
 		return 1;
 	if (s->ncur == SEEN_WINDOW) {
 		uint64_t *t = s->old;
@@ -161,29 +185,9 @@ static int check_hash(struct seen *s, uint64_t h)
 		s->cur = t;
 		memset(s->cur, 0, TABLE_SIZE * sizeof(uint64_t));
 		s->ncur = 0;
-		lookup(s->cur, h, &slot);
+		lookup(s->cur, key, &slot);
 	}
-	s->cur[slot] = h;
+	s->cur[slot] = key;
 	s->ncur++;
 	return 0;
-}
-
-int seen_check(struct seen *s, const char *unique, size_t len)
-{
-	if (!memchr(unique, '\\', len))
-		return check_hash(s, hash_bytes(unique, len));
-	if (len > s->key_cap) {
-		char *k = realloc(s->key, len);
-
-		if (!k)
-			return -1;
-		s->key = k;
-		s->key_cap = len;
-	}
-	return check_hash(s, hash_bytes(s->key, canonical(s->key, unique, len)));
-}
-
-int seen_check_bytes(struct seen *s, const char *p, size_t len)
-{
-	return check_hash(s, hash_bytes(p, len));
 }

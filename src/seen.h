@@ -26,14 +26,21 @@ struct seen *seen_new(void);
 void seen_free(struct seen *s);
 
 /*
- * 1 when this unique (the body of a JSON string as sent, escapes and all)
- * was seen among the last SEEN_WINDOW, else remember it and return 0; -1
- * when memory runs out. Uniques are compared as the strings they stand for
- * ("\u0064" is "d"), and strings that differ never compare equal.
+ * The key of a unique (the body of a JSON string as sent, escapes and all):
+ * uniques are compared as the strings they stand for ("\u0064" is "d"), and
+ * strings that differ never meet. A pure function of its input, so the
+ * workers compute it beside the rest of a page's work. 0, or -1 when memory
+ * runs out (a long unique with escapes).
  */
-int seen_check(struct seen *s, const char *unique, size_t len);
+int seen_key(const char *unique, size_t len, uint64_t *key);
 
-/* The same for plain bytes, compared as they are. */
-int seen_check_bytes(struct seen *s, const char *p, size_t len);
+/* Start loading where key will be looked for: a batch's keys first, then seen_check. */
+void seen_prefetch(const struct seen *s, uint64_t key);
+
+/*
+ * 1 when key was seen among the last SEEN_WINDOW, else remember it and
+ * return 0.
+ */
+int seen_check(struct seen *s, uint64_t key);
 
 #endif

@@ -89,8 +89,11 @@ static int in_head(const struct select *s, const struct record *r)
 	return 0;
 }
 
-void select_look(struct select *s, const struct record *r, struct select_page *page)
+void select_look(struct select *s, const struct record *r, uint64_t key,
+		 struct select_page *page)
 {
+	if (key)
+		seen_prefetch(s->seen, key);
 	if (r->ts_ok) {
 		if (!page->has_oldest || r->ts < page->oldest)
 			page->oldest = r->ts;
@@ -185,11 +188,9 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	return 0;
 }
 
-int select_message(struct select *s, const struct record *r, int in_range,
+int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,
 		   struct select_page *page, struct err *e)
 {
-	const struct field *u = &r->f[REC_UNIQUE];
-	int dup;
 
 	page->records++;
 	if (!in_range) {
@@ -200,12 +201,10 @@ int select_message(struct select *s, const struct record *r, int in_range,
 		s->stats.checkpointed++;
 		return s->has_cp && head_note(&s->newest, r, 0) ? err_nomem(e) : 0;
 	}
-	if (u->kind == FIELD_ABSENT) {
+	if (!key) {
 		warn_note(s->warn, "byte %zu: message without 'unique'; written, but it cannot be "
 			  "de-duplicated", r->offset);
-	} else if ((dup = seen_check(s->seen, u->p, u->len))) {
-		if (dup < 0)
-			return err_nomem(e);
+	} else if (seen_check(s->seen, key)) {
 		s->stats.duplicates++;
 		page->repeated++;
 		return 0;

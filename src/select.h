@@ -19,6 +19,7 @@
 #define WAEXPORT_SELECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "record.h"
@@ -83,11 +84,15 @@ void select_free(struct select *s);
 /* Skip what a checkpoint covers from now on (NULL: nothing). */
 void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp);
 
-/* First pass over a page, every message in API order, before select_message. */
-void select_look(struct select *s, const struct record *r, struct select_page *page);
+/*
+ * First pass over a page, every message in API order, before select_message.
+ * key is seen_key of the message's unique, 0 when it has none (seen.h).
+ */
+void select_look(struct select *s, const struct record *r, uint64_t key,
+		 struct select_page *page);
 
 /* Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. */
-int select_message(struct select *s, const struct record *r, int in_range,
+int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,
 		   struct select_page *page, struct err *e);
 
 /* The next checkpoint as selected since the last call, and forget it. */

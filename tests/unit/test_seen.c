@@ -28,17 +28,28 @@ static uint64_t hash_n(unsigned long n)
 	return hash_bytes(tmp, (size_t)len);
 }
 
+/* A unique through seen_key and seen_check, as the workers and the consumer use them. */
+static int check_bytes(struct seen *s, const char *u, size_t len)
+{
+	uint64_t key;
+
+	assert_int_equal(seen_key(u, len, &key), 0);
+	assert_true(key != 0);
+	seen_prefetch(s, key);
+	return seen_check(s, key);
+}
+
 static int check_n(struct seen *s, unsigned long n)
 {
 	char tmp[32];
 	int len = snprintf(tmp, sizeof(tmp), "wamid.%08lx", n);
 
-	return seen_check(s, tmp, (size_t)len);
+	return check_bytes(s, tmp, (size_t)len);
 }
 
 static int check_str(struct seen *s, const char *u)
 {
-	return seen_check(s, u, strlen(u));
+	return check_bytes(s, u, strlen(u));
 }
 
 /*
@@ -234,6 +245,26 @@ static void test_uniques_compare_as_decoded_strings(void **state)
 	seen_free(s);
 }
 
+/* A unique longer than seen_key's stack buffer takes the allocated path: the same keys. */
+static void test_long_escaped_uniques(void **state)
+{
+	struct seen *s = seen_new();
+	char plain[1001], escaped[1006];
+
+	(void)state;
+	assert_non_null(s);
+	memset(plain, 'a', 999);
+	plain[999] = 'd';
+	plain[1000] = '\0';
+	memcpy(escaped, plain, 999);
+	memcpy(escaped + 999, "\\u0064", 7); /* \u0064 is d */
+	assert_int_equal(check_str(s, plain), 0);
+	assert_int_equal(check_bytes(s, escaped, sizeof(escaped) - 1), 1);
+	escaped[1004] = '5';                   /* \u0065 is e: another string */
+	assert_int_equal(check_bytes(s, escaped, sizeof(escaped) - 1), 0);
+	seen_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_shifted_pages),
 		cmocka_unit_test(test_bounded_memory_forgets_old),
 		cmocka_unit_test(test_uniques_compare_as_decoded_strings),
+		cmocka_unit_test(test_long_escaped_uniques),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
