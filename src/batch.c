@@ -124,8 +124,7 @@ static int parse_body(struct batch *b, size_t i)
 			return err_nomem(&b->err);
 		m->row_off = m->row_len = 0;
 		m->body = (unsigned)i;
-		m->in_range = !r->ts_ok || ((!o->has_since || r->ts >= o->since) &&
-					    (!o->has_until || r->ts < o->until));
+		m->in_range = !r->ts_ok || when_in(&o->window, r->ts);
 		b->nmsg++;
 	}
 	return 0;

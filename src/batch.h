@@ -24,6 +24,7 @@
 #include "page.h"
 #include "record.h"
 #include "warn.h"
+#include "when.h"
 #include "writer.h"
 
 /* A batch goes to a worker once it holds this much input, or this many bodies. */
@@ -36,8 +37,7 @@ struct batch_opts {
 	int format;          /* workers format rows; else the consumer formats what it keeps */
 	int reverse;         /* rows oldest first (--order oldest): the batch's messages backwards */
 	int gzip, level;     /* with format: rows deflated into one chunk */
-	int has_since, has_until;
-	long long since, until;
+	struct when_window window;      /* rows only for the messages within it */
 	int quiet;
 };
 

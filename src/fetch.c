@@ -33,7 +33,7 @@ static const char *fetch_url(const struct options *o)
 
 /* Everything checkable is checked before the first connection or file. */
 int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
-	      const volatile int *stop, struct warn *warn, struct fetch_window *win,
+	      const volatile int *stop, struct warn *warn, struct when_window *win,
 	      struct err *e)
 {
 	struct fetch *f;

@@ -24,12 +24,7 @@
 #include "tz.h"
 #include "walk.h"
 #include "warn.h"
-
-/* --since/--until as epoch seconds, for the pipelines (messages in [since, until)). */
-struct fetch_window {
-	int has_since, has_until;
-	long long since, until;
-};
+#include "when.h"
 
 /* One walk: a contact (NULL: the whole account) and where its pages go. */
 struct fetch_target {
@@ -42,7 +37,7 @@ struct fetch;
 
 /* The checks of SPEC §2/§5.6 and the --state lock; nothing is fetched yet. */
 int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
-	      const volatile int *stop, struct warn *warn, struct fetch_window *win,
+	      const volatile int *stop, struct warn *warn, struct when_window *win,
 	      struct err *e);
 
 /* --save-raw: every page body, one line each (NULL: none). */

@@ -1,4 +1,5 @@
 #include "pipeline.h"
+#include "badinput.h"
 #include "fsutil.h"
 #include "gz.h"
 #include "order.h"
@@ -77,8 +78,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		.writer = opts->writer, .format = !opts->late_format,
 		.reverse = !routed && opts->order == ORDER_OLDEST,
 		.gzip = !routed && opts->out.gzip, .level = opts->out.level,
-		.has_since = opts->has_since, .has_until = opts->has_until,
-		.since = opts->since, .until = opts->until, .quiet = opts->quiet,
+		.window = opts->window, .quiet = opts->quiet,
 	};
 	pl->batch = calloc(pl->nbatch, sizeof(*pl->batch));
 	pl->head_writer = writer_new(&opts->writer, warn);
@@ -191,8 +191,9 @@ static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct
 		return emit(pl, b->rows.data, b->rows.len, b->deflated ? b : NULL, e);
 	/* Some rows were made for messages now dropped (rare: a page shift's repeats). */
 	pl->rows.len = 0;
-	return batch_kept_rows(b, pl->keep, &pl->rows, e) ||
-	       emit(pl, pl->rows.data, pl->rows.len, NULL, e) ? -1 : 0;
+	if (batch_kept_rows(b, pl->keep, &pl->rows, e))
+		return -1;
+	return emit(pl, pl->rows.data, pl->rows.len, NULL, e);
 }
 
 /* A spool's or a file's failure: say which output (SPEC §3). */
@@ -257,17 +258,9 @@ static int consume(struct pipeline *pl, struct batch *b, struct err *e)
 	if (b->parsed < b->n) {
 		const struct batch_body *at = &b->body[b->parsed];
 
-		const char *own = source_own_output(b->bodies.data + at->off, at->len);
-
 		*e = b->err;
-		if (e->kind == ERR_DATA && at->file_off <= 3 && own) /* the file's first body */
-			snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), "; this looks "
-				 "like waexport's %s output; convert reads the API's pages, e.g. from "
-				 "--save-raw", own);
-		if (e->kind == ERR_DATA && e->offset >= 0)
-			return err_prefix(e, "%s: byte %llu: ", at->where,
-					  at->file_off + (unsigned long long)e->offset);
-		return err_prefix(e, "%s: ", at->where);
+		return badinput_explain(e, b->bodies.data + at->off, at->len, at->where,
+					at->file_off);
 	}
 	if (select_batch(pl, b, NULL, &kept, e))
 		return -1;

@@ -23,6 +23,7 @@
 #include "select.h"
 #include "source.h"
 #include "warn.h"
+#include "when.h"
 #include "writer.h"
 
 enum pipeline_order { ORDER_OLDEST, ORDER_NEWEST };
@@ -33,8 +34,7 @@ struct pipeline_opts {
 	int split_chats;                 /* the path holds {chat}: one file per conversation */
 	int merge_segments;              /* several --to in one file: merged by time */
 	enum pipeline_order order;
-	int has_since, has_until;        /* keep times in [since, until) */
-	long long since, until;
+	struct when_window window;       /* --since/--until */
 	int late_format;                 /* fetch: rows made after selecting (media names) */
 	int quiet;
 	int create_dirs;                 /* --create-dirs: each {chat} file's directory made */

@@ -41,7 +41,7 @@ struct run {
 	struct progress progress;
 	struct pool *pool;           /* the workers every pipeline shares */
 	struct fetch *fetch;         /* fetch: the API source */
-	struct fetch_window window;  /* --since/--until */
+	struct when_window window;  /* --since/--until */
 	struct target *targets;
 	size_t ntargets;
 	struct sink *raw;            /* --save-raw */
@@ -138,10 +138,7 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 			if (!strcmp(r->targets[k].path, g->path))
 				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
 					       "file name", o->output, r->targets[k].to, g->to);
-		po.has_since = r->window.has_since;
-		po.since = r->window.since;
-		po.has_until = r->window.has_until;
-		po.until = r->window.until;
+		po.window = r->window;
 		if (pipeline_open(&g->pipeline, &po, r->pool, &r->warn, e))
 			return -1;
 	}

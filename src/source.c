@@ -360,20 +360,6 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 	return (int)count;
 }
 
-const char *source_own_output(const char *p, size_t n)
-{
-	static const char key[] = "\"unique\"", head[] = "unique,timestamp";
-	size_t i = n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3) ? 3 : 0;
-
-	if (n - i >= sizeof(head) - 1 && !memcmp(p + i, head, sizeof(head) - 1))
-		return "CSV";
-	if (i == n || p[i] != '{')
-		return NULL;
-	for (i++; i < n && boundary_is_ws(p[i]); i++)
-		;
-	return n - i >= sizeof(key) - 1 && !memcmp(p + i, key, sizeof(key) - 1) ? "NDJSON" : NULL;
-}
-
 const char *source_file_name(const struct source *s, unsigned i)
 {
 	return strcmp(s->files[i], "-") ? s->files[i] : "standard input";

@@ -52,14 +52,6 @@ int source_open(struct source **out, char *const *files, size_t nfiles, const vo
 int source_fill(struct source *s, struct buf *dst, size_t want, struct source_body *bodies,
 		size_t max, struct err *e);
 
-/*
- * Whether a body that is not a page looks like waexport's own output
- * (SPEC §2: convert reads the API's pages): "NDJSON" for an object whose
- * first key is "unique", "CSV" for a header row that starts
- * "unique,timestamp" (a byte-order mark before either is fine), else NULL.
- */
-const char *source_own_output(const char *p, size_t n);
-
 /* The name of file i as the user gave it ("standard input" for "-"). */
 const char *source_file_name(const struct source *s, unsigned i);
 

@@ -10,6 +10,18 @@
 #include "err.h"
 #include "tz.h"
 
+/* --since/--until as epoch seconds: messages in [since, until) are kept. */
+struct when_window {
+	int has_since, has_until;
+	long long since, until;
+};
+
+/* Does a message at ts fall in w? */
+static inline int when_in(const struct when_window *w, long long ts)
+{
+	return (!w->has_since || ts >= w->since) && (!w->has_until || ts < w->until);
+}
+
 /* Parse s into epoch seconds. ERR_USAGE naming `opt` on a bad value. */
 int when_parse(const char *opt, const char *s, struct tz *z, long long now, long long *out,
 	       struct err *e);
