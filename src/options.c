@@ -54,8 +54,8 @@ const struct options_row options_table[OPT_COUNT] = {
 	[OPT_THREADS] = { ROW(OPT_THREADS, "threads", 0, OPTIONS_NUMBER, OPTIONS_BOTH,
 			      GROUP_OUTPUT),
 		.lo = 1, .hi = 64, .arg = "N",
-		.help = "workers that parse, format and compress pages in parallel, 1-64 "
-			"(default: the online CPUs, at most 8)",
+		.help = "threads that parse, format and compress pages in parallel, the main "
+			"thread among them, 1-64 (default: the online CPUs, at most 8)",
 		.detail = "The output's order and bytes do not depend on N." },
 
 	[OPT_FROM] = { ROW(OPT_FROM, "from", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
