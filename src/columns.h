@@ -49,6 +49,7 @@ enum column_dialect {
 
 struct column_info {
 	const char *name;
+	size_t name_len;
 	enum column_kind kind;
 	int nullable;            /* may be empty (CSV) or null (NDJSON) */
 	const char *csv;         /* what the CSV cell holds (for docs) */

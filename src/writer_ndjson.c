@@ -10,16 +10,17 @@
 
 #include <string.h>
 
-static int put_key(struct buf *out, int first, const char *key)
+static int put_key(struct buf *out, int first, enum column c)
 {
-	size_t n = strlen(key);
+	const struct column_info *ci = column_info(c);
+	size_t n = ci->name_len;
 
 	if (buf_reserve(out, n + 4))
 		return -1;
 	if (!first)
 		out->data[out->len++] = ',';
 	out->data[out->len++] = '"';
-	memcpy(buf_tail(out), key, n);
+	memcpy(buf_tail(out), ci->name, n);
 	out->len += n;
 	out->data[out->len++] = '"';
 	out->data[out->len++] = ':';
@@ -181,7 +182,7 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 	for (size_t i = 0; i < w->opts.ncolumns && !rc; i++) {
 		enum column c = w->opts.columns[i];
 
-		if (put_key(out, i == 0, writer_column_name(c)))
+		if (put_key(out, i == 0, c))
 			return -1;
 		switch (c) {
 		case COL_UNIQUE:
