@@ -11,9 +11,9 @@
 /* The state of one walk over argv. */
 struct parser {
 	struct options *o;
-	unsigned bit;                   /* the command's OPTIONS_* bit */
-	const char *given[OPT_COUNT];   /* the value each single-value option got */
-	int done;                       /* --help or --version seen: stop */
+	unsigned bit;                 /* the command's OPTIONS_* bit */
+	const char *given[OPT_COUNT]; /* the value each single-value option got */
+	int done;                     /* --help or --version seen: stop */
 };
 
 /* ---------------------------------------------------------------- messages */
@@ -21,8 +21,8 @@ struct parser {
 static int missing_value(struct parser *p, const struct options_row *r, const char *shown,
 			 struct err *e)
 {
-	return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')", shown, r->arg,
-		       options_command_name(p->o->cmd));
+	return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')", shown,
+		       r->arg, options_command_name(p->o->cmd));
 }
 
 static int unknown_short(struct parser *p, const char *arg, char letter, struct err *e)
@@ -30,24 +30,28 @@ static int unknown_short(struct parser *p, const char *arg, char letter, struct 
 	char letters[64];
 
 	usage_list_letters(letters, sizeof(letters));
-	return err_set(e, ERR_USAGE, "unknown option '-%c'%s%s%s; the short options are %s (see "
-		       "'waexport %s --help')", letter, arg[2] ? " in '" : "", arg[2] ? arg : "",
-		       arg[2] ? "'" : "", letters, options_command_name(p->o->cmd));
+	return err_set(e, ERR_USAGE,
+		       "unknown option '-%c'%s%s%s; the short options are %s (see "
+		       "'waexport %s --help')",
+		       letter, arg[2] ? " in '" : "", arg[2] ? arg : "", arg[2] ? "'" : "", letters,
+		       options_command_name(p->o->cmd));
 }
 
 /* ---------------------------------------------------------------- options */
 
 /* One option and its value (NULL for a flag): the checks every row shares. */
-static int take(struct parser *p, const struct options_row *r, const char *shown,
-		const char *v, struct err *e)
+static int take(struct parser *p, const struct options_row *r, const char *shown, const char *v,
+		struct err *e)
 {
 	if (!(r->commands & p->bit))
 		return err_set(e, ERR_USAGE, "%s is an option of '%s', not of '%s'", shown,
 			       options_bits_name(r->commands), options_command_name(p->o->cmd));
 	if (r->kind != OPTIONS_FLAG && !(r->flags & OPTIONS_REPEAT)) {
 		if (p->given[r->id])
-			return err_set(e, ERR_USAGE, "%s given twice ('%s', then '%s'); it takes one "
-				       "value", shown, p->given[r->id], v);
+			return err_set(e, ERR_USAGE,
+				       "%s given twice ('%s', then '%s'); it takes one "
+				       "value",
+				       shown, p->given[r->id], v);
 		p->given[r->id] = v;
 	}
 	if (cli_value_apply(p->o, r, v, e))
@@ -127,23 +131,29 @@ static int global_option(struct options *o, const char *arg, struct err *e)
 	const char *names[4];
 	char hint[128], cmds[64];
 	size_t len = strcspn(arg + 2, "=");
-	const struct options_row *r = arg[1] == '-' ? options_find(arg + 2, len) :
-				      !arg[2] ? options_find_letter(arg[1]) : NULL;
+	const struct options_row *r = arg[1] == '-' ? options_find(arg + 2, len)
+				      : !arg[2]     ? options_find_letter(arg[1])
+						    : NULL;
 
 	usage_list_commands(cmds, sizeof(cmds));
 	if (r && (r->id == OPT_HELP || r->id == OPT_VERSION || r->id == OPT_HELP_MAN)) {
-		o->cmd = r->id == OPT_HELP ? CMD_HELP : r->id == OPT_VERSION ? CMD_VERSION : CMD_MAN;
+		o->cmd = r->id == OPT_HELP      ? CMD_HELP
+			 : r->id == OPT_VERSION ? CMD_VERSION
+						: CMD_MAN;
 		return 0;
 	}
 	if (r)
 		return err_set(e, ERR_USAGE, "--%s goes after the command: waexport %s --%s ...",
-			       r->name, r->commands == OPTIONS_FETCH ? "fetch" : "COMMAND", r->name);
+			       r->name, r->commands == OPTIONS_FETCH ? "fetch" : "COMMAND",
+			       r->name);
 	hint[0] = '\0';
 	if (arg[1] == '-')
 		suggest_phrase(hint, sizeof(hint), names,
 			       suggest_option(arg + 2, len, OPTIONS_ALL, names, 4), "--");
-	return err_set(e, ERR_USAGE, "unknown option '%s'%s (a command comes first, one of %s; "
-		       "see 'waexport --help')", arg, hint, cmds);
+	return err_set(e, ERR_USAGE,
+		       "unknown option '%s'%s (a command comes first, one of %s; "
+		       "see 'waexport --help')",
+		       arg, hint, cmds);
 }
 
 static int unknown_command(const char *arg, struct err *e)
@@ -153,8 +163,10 @@ static int unknown_command(const char *arg, struct err *e)
 
 	usage_list_commands(cmds, sizeof(cmds));
 	suggest_phrase(hint, sizeof(hint), names, suggest_command(arg, strlen(arg), names, 4), "");
-	return err_set(e, ERR_USAGE, "unknown command '%s'%s (the commands are %s; see 'waexport "
-		       "--help')", arg, hint, cmds);
+	return err_set(e, ERR_USAGE,
+		       "unknown command '%s'%s (the commands are %s; see 'waexport "
+		       "--help')",
+		       arg, hint, cmds);
 }
 
 /* argv[1]: a command, help [COMMAND], or an option that needs none (--help, --version). */
@@ -186,23 +198,28 @@ static int parse_command(struct options *o, int argc, char **argv, struct err *e
 static int check_together(struct options *o, struct err *e)
 {
 	if (o->lookback && !o->state)
-		return err_set(e, ERR_USAGE, "--lookback goes with --state (it widens the window behind "
+		return err_set(e, ERR_USAGE,
+			       "--lookback goes with --state (it widens the window behind "
 			       "the checkpoint)");
 	if (o->cmd == CMD_SCHEMA) {
 		if (o->nfiles)
 			return err_set(e, ERR_USAGE, "schema takes no file arguments ('%s')",
 				       o->files[0]);
 		if (!o->dialect)
-			return err_set(e, ERR_USAGE, "schema needs --dialect NAME: postgres, duckdb, "
+			return err_set(e, ERR_USAGE,
+				       "schema needs --dialect NAME: postgres, duckdb, "
 				       "sqlite, bigquery, clickhouse or jsonschema");
 		return 0;
 	}
 	if (o->cmd == CMD_FETCH) {
 		if (o->nfiles)
-			return err_set(e, ERR_USAGE, "fetch takes no file arguments ('%s'); did you mean "
-				       "-o %s?", o->files[0], o->files[0]);
+			return err_set(e, ERR_USAGE,
+				       "fetch takes no file arguments ('%s'); did you mean "
+				       "-o %s?",
+				       o->files[0], o->files[0]);
 		if (!o->from)
-			return err_set(e, ERR_USAGE, "fetch needs --from NUMBER, the account to export "
+			return err_set(e, ERR_USAGE,
+				       "fetch needs --from NUMBER, the account to export "
 				       "(see 'waexport fetch --help')");
 	}
 	if (!o->format && strcmp(o->output, "-") && outpath_check_extension(o->output, e))

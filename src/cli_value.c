@@ -27,8 +27,10 @@ static int check_from(const char *v, struct err *e)
 	if (contact_check_international("from", v, e))
 		return -1;
 	if (!contact_is_account(v))
-		return err_set(e, ERR_USAGE, "--from '%s': expected the account number, 8-15 digits, "
-			       "international, without '+' (e.g. 972501234567)", v);
+		return err_set(e, ERR_USAGE,
+			       "--from '%s': expected the account number, 8-15 digits, "
+			       "international, without '+' (e.g. 972501234567)",
+			       v);
 	return 0;
 }
 
@@ -39,8 +41,10 @@ static int add_to(struct options *o, const char *v, struct err *e)
 	if (contact_check_international("to", v, e))
 		return -1;
 	if (!contact_is_valid(v))
-		return err_set(e, ERR_USAGE, "--to '%s': expected a number (international digits, "
-			       "no '+') or a hidden-number id such as IL.1605856887361213", v);
+		return err_set(e, ERR_USAGE,
+			       "--to '%s': expected a number (international digits, "
+			       "no '+') or a hidden-number id such as IL.1605856887361213",
+			       v);
 	t = realloc(o->to, (o->nto + 1) * sizeof(*t));
 	if (!t)
 		return err_nomem(e);
@@ -66,27 +70,33 @@ static int check_text(const struct options_row *r, const char *v, struct err *e)
 	switch (r->id) {
 	case OPT_OUTPUT:
 		if (!*v)
-			return err_set(e, ERR_USAGE, "-o needs a file name ('-' for standard output)");
+			return err_set(e, ERR_USAGE,
+				       "-o needs a file name ('-' for standard output)");
 		return 0;
 	case OPT_FORMAT:
 		if (strcmp(v, "xlsx") && set_choice(r->name, v, "csv", "ndjson", &ndjson, e))
-			return err_set(e, ERR_USAGE, "--format '%s': expected csv, ndjson or xlsx", v);
+			return err_set(e, ERR_USAGE, "--format '%s': expected csv, ndjson or xlsx",
+				       v);
 		return 0;
 	case OPT_FROM: return check_from(v, e);
 	case OPT_MANIFEST:
 		if (!*v || !strcmp(v, "-"))
-			return err_set(e, ERR_USAGE, "--manifest needs a file name (it is written "
+			return err_set(e, ERR_USAGE,
+				       "--manifest needs a file name (it is written "
 				       "atomically, never to standard output)");
 		return 0;
 	case OPT_LOG_FILE:
 		if (!*v || !strcmp(v, "-"))
-			return err_set(e, ERR_USAGE, "--log-file needs a file name (stderr already gets "
+			return err_set(e, ERR_USAGE,
+				       "--log-file needs a file name (stderr already gets "
 				       "every line)");
 		return 0;
 	case OPT_DIALECT:
 		if (column_dialect_find(v) < 0)
-			return err_set(e, ERR_USAGE, "--dialect '%s': expected postgres, duckdb, sqlite, "
-				       "bigquery, clickhouse or jsonschema", v);
+			return err_set(e, ERR_USAGE,
+				       "--dialect '%s': expected postgres, duckdb, sqlite, "
+				       "bigquery, clickhouse or jsonschema",
+				       v);
 		return 0;
 	default: return 0;
 	}
@@ -104,7 +114,10 @@ static int store(struct options *o, const struct options_row *r, const char *v, 
 	case OPT_OUTPUT: o->output = v; return 0;
 	case OPT_FORMAT: o->format = v; return 0;
 	case OPT_GZIP: o->gzip = 1; return 0;
-	case OPT_GZIP_LEVEL: o->gzip_level = (int)n; o->gzip = 1; return 0;
+	case OPT_GZIP_LEVEL:
+		o->gzip_level = (int)n;
+		o->gzip = 1;
+		return 0;
 	case OPT_TZ: o->tz = v; return 0;
 	case OPT_EXCEL: o->excel = 1; return 0;
 	case OPT_ORDER: return set_choice(r->name, v, "oldest", "newest", &o->order_newest, e);
@@ -133,11 +146,15 @@ static int store(struct options *o, const struct options_row *r, const char *v, 
 	case OPT_LOG_FILE: o->log_file = v; return 0;
 	case OPT_DIALECT: o->dialect = v; return 0;
 	case OPT_TABLE: o->table = v; return 0;
-	case OPT_HELP: o->help_for = o->cmd; o->cmd = CMD_HELP; return 0;
+	case OPT_HELP:
+		o->help_for = o->cmd;
+		o->cmd = CMD_HELP;
+		return 0;
 	case OPT_VERSION: o->cmd = CMD_VERSION; return 0;
 	case OPT_HELP_MAN: o->cmd = CMD_MAN; return 0;
 	case OPT_API_KEY:
-		return err_set(e, ERR_USAGE, "there is no --api-key option: a key on the command "
+		return err_set(e, ERR_USAGE,
+			       "there is no --api-key option: a key on the command "
 			       "line is visible to every user through the process list; put it in "
 			       "$WAEXPORT_API_KEY or in a file named by --api-key-file");
 	case OPT_COUNT: break;
@@ -145,8 +162,7 @@ static int store(struct options *o, const struct options_row *r, const char *v, 
 	return err_set(e, ERR_SOFTWARE, "option table row %d has no action", (int)r->id);
 }
 
-int cli_value_apply(struct options *o, const struct options_row *r, const char *v,
-		    struct err *e)
+int cli_value_apply(struct options *o, const struct options_row *r, const char *v, struct err *e)
 {
 	long n = 0;
 

@@ -18,7 +18,6 @@
  * o->cmd into CMD_HELP, CMD_VERSION or CMD_MAN: the parser stops there.
  * The strings stay borrowed from argv; --to grows o->to (freed by cli_free).
  */
-int cli_value_apply(struct options *o, const struct options_row *r, const char *v,
-		    struct err *e);
+int cli_value_apply(struct options *o, const struct options_row *r, const char *v, struct err *e);
 
 #endif

@@ -42,12 +42,16 @@ int http_check_url(const char *url, struct err *e)
 	    curl_url_get(u, CURLUPART_HOST, &host, 0)) {
 		rc = err_set(e, ERR_USAGE, "--url '%s': not a valid URL", url);
 	} else if (!strcmp(scheme, "http") && !is_loopback(host)) {
-		rc = err_set(e, ERR_USAGE, "--url '%s': plain http is allowed only to this machine "
-			     "(127.0.0.1, localhost, ::1): the API key would travel in clear; use https",
-			     url);
+		rc = err_set(
+			e, ERR_USAGE,
+			"--url '%s': plain http is allowed only to this machine "
+			"(127.0.0.1, localhost, ::1): the API key would travel in clear; use https",
+			url);
 	} else if (strcmp(scheme, "https") && strcmp(scheme, "http")) {
-		rc = err_set(e, ERR_USAGE, "--url '%s': only https (or http to this machine) is "
-			     "supported", url);
+		rc = err_set(e, ERR_USAGE,
+			     "--url '%s': only https (or http to this machine) is "
+			     "supported",
+			     url);
 	}
 	curl_free(scheme);
 	curl_free(host);
@@ -61,7 +65,7 @@ int http_limit_protocols(struct Curl_easy *easy, int str_rc)
 
 	if (rc != CURLE_UNKNOWN_OPTION)
 		return rc;
-	/* Deprecated since 7.85, and the only way before it: the warning is for new code. */
+		/* Deprecated since 7.85, and the only way before it: the warning is for new code. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
@@ -90,11 +94,14 @@ int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e)
 	      CURLE_OK;
 	ok &= http_limit_protocols(c, curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
 						       "http,https")) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "waexport/" "0.1") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT,
+			       "waexport/"
+			       "0.1") == CURLE_OK;
 	if (o->cacert)
 		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
 	if (!ok)
-		return err_set(e, ERR_SOFTWARE, "libcurl refused an option (is it built with https?)");
+		return err_set(e, ERR_SOFTWARE,
+			       "libcurl refused an option (is it built with https?)");
 	return 0;
 }
 
@@ -148,7 +155,8 @@ static void collect(struct http *h)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_multi_remove_handle(h->multi, m->easy_handle);
-		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x)
+		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK ||
+		    !x)
 			continue; /* every handle here is ours and has its xfer: cannot happen */
 		x->rc = m->data.result;
 		x->running = 0;
@@ -190,10 +198,8 @@ int xfer_transient(CURLcode rc)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_BAD_CONTENT_ENCODING:
-		return 1;
-	default:
-		return 0;
+	case CURLE_BAD_CONTENT_ENCODING: return 1;
+	default: return 0;
 	}
 }
 

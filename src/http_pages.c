@@ -85,7 +85,7 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
 		return err_nomem(e);
 	if (curl_easy_setopt(s->x.easy, CURLOPT_POSTFIELDS, s->post.data) != CURLE_OK ||
 	    curl_easy_setopt(s->x.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->post.len) !=
-	    CURLE_OK)
+		    CURLE_OK)
 		return err_set(e, ERR_SOFTWARE, "libcurl refused a POST body");
 	return xfer_start(h, &s->x, h->query->url, e);
 }
@@ -104,15 +104,18 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 		a->len = s->body.len;
 		/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
 		if (curl_easy_getinfo(s->x.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-			a->retry_after = (double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
+			a->retry_after =
+				(double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
 		return;
 	}
 	a->outcome = xfer_transient(rc) && !s->x.too_big ? WALK_TRANSIENT : WALK_FAILED;
 	if (s->x.too_big)
 		snprintf(s->why, sizeof(s->why), "answer larger than %u bytes", BODY_MAX);
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
-		snprintf(s->why, sizeof(s->why), "%s (is the server's certificate signed by a CA "
-			 "you trust? see --cacert)", xfer_why(&s->x));
+		snprintf(s->why, sizeof(s->why),
+			 "%s (is the server's certificate signed by a CA "
+			 "you trust? see --cacert)",
+			 xfer_why(&s->x));
 	else
 		snprintf(s->why, sizeof(s->why), "%s", xfer_why(&s->x));
 	a->why = s->why;
