@@ -1,6 +1,5 @@
 #include "cli.h"
-#include "columns.h"
-#include "contact.h"
+#include "cli_value.h"
 #include "outpath.h"
 #include "suggest.h"
 #include "usage.h"
@@ -12,149 +11,18 @@
 /* The state of one walk over argv. */
 struct parser {
 	struct options *o;
-	unsigned bit;                   /* the command's OPTIONS_* bit */
-	const char *given[OPT_COUNT];   /* the value each single-value option got */
-	int done;                       /* --help or --version seen: stop */
+	unsigned bit;                 /* the command's OPTIONS_* bit */
+	const char *given[OPT_COUNT]; /* the value each single-value option got */
+	int done;                     /* --help or --version seen: stop */
 };
-
-/* ---------------------------------------------------------------- values */
-
-static int parse_number(const struct options_row *r, const char *s, long *out, struct err *e)
-{
-	char *end;
-	long v;
-
-	if (!*s || *s == ' ' || *s == '+')
-		goto bad;
-	v = strtol(s, &end, 10);
-	if (*end || v < r->lo || v > r->hi)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	return err_set(e, ERR_USAGE, "--%s '%s': expected a whole number from %ld to %ld", r->name,
-		       s, r->lo, r->hi);
-}
-
-static int set_from(struct options *o, const char *v, struct err *e)
-{
-	if (contact_check_international("from", v, e))
-		return -1;
-	if (!contact_is_account(v))
-		return err_set(e, ERR_USAGE, "--from '%s': expected the account number, 8-15 digits, "
-			       "international, without '+' (e.g. 972501234567)", v);
-	o->from = v;
-	return 0;
-}
-
-static int add_to(struct options *o, const char *v, struct err *e)
-{
-	const char **t;
-
-	if (contact_check_international("to", v, e))
-		return -1;
-	if (!contact_is_valid(v))
-		return err_set(e, ERR_USAGE, "--to '%s': expected a number (international digits, "
-			       "no '+') or a hidden-number id such as IL.1605856887361213", v);
-	t = realloc(o->to, (o->nto + 1) * sizeof(*t));
-	if (!t)
-		return err_nomem(e);
-	o->to = t;
-	o->to[o->nto++] = v;
-	return 0;
-}
-
-static int set_choice(const char *opt, const char *v, const char *a, const char *b, int *index,
-		      struct err *e)
-{
-	if (strcmp(v, a) && strcmp(v, b))
-		return err_set(e, ERR_USAGE, "--%s '%s': expected %s or %s", opt, v, a, b);
-	*index = !strcmp(v, b);
-	return 0;
-}
-
-/* What a row does with its value (v is NULL for a flag, n its number). */
-static int apply(struct parser *p, const struct options_row *r, const char *v, long n,
-		 struct err *e)
-{
-	struct options *o = p->o;
-	int ndjson;
-
-	switch (r->id) {
-	case OPT_OUTPUT:
-		if (!*v)
-			return err_set(e, ERR_USAGE, "-o needs a file name ('-' for standard output)");
-		o->output = v;
-		return 0;
-	case OPT_FORMAT:
-		if (strcmp(v, "xlsx") && set_choice(r->name, v, "csv", "ndjson", &ndjson, e))
-			return err_set(e, ERR_USAGE, "--format '%s': expected csv, ndjson or xlsx", v);
-		o->format = v;
-		return 0;
-	case OPT_GZIP: o->gzip = 1; return 0;
-	case OPT_GZIP_LEVEL: o->gzip_level = (int)n; o->gzip = 1; return 0;
-	case OPT_TZ: o->tz = v; return 0;
-	case OPT_EXCEL: o->excel = 1; return 0;
-	case OPT_ORDER: return set_choice(r->name, v, "oldest", "newest", &o->order_newest, e);
-	case OPT_COLUMNS: o->columns = v; return 0;
-	case OPT_QUIET: o->quiet = 1; return 0;
-	case OPT_PROGRESS: o->progress = 1; return 0;
-	case OPT_THREADS: o->threads = (int)n; return 0;
-	case OPT_FROM: return set_from(o, v, e);
-	case OPT_TO: return add_to(o, v, e);
-	case OPT_URL: o->url = v; return 0;
-	case OPT_API_KEY_FILE: o->api_key_file = v; return 0;
-	case OPT_CACERT: o->cacert = v; return 0;
-	case OPT_CONCURRENCY: o->concurrency = (int)n; return 0;
-	case OPT_RETRIES: o->retries = (int)n; return 0;
-	case OPT_TIMEOUT: o->timeout = (int)n; return 0;
-	case OPT_SINCE: o->since = v; return 0;
-	case OPT_UNTIL: o->until = v; return 0;
-	case OPT_MAX_PAGES: o->max_pages = n; return 0;
-	case OPT_SAVE_RAW: o->save_raw = v; return 0;
-	case OPT_STATE: o->state = v; return 0;
-	case OPT_LOOKBACK: o->lookback = v; return 0;
-	case OPT_METRICS_FILE: o->metrics_file = v; return 0;
-	case OPT_MEDIA_DIR: o->media_dir = v; return 0;
-	case OPT_MANIFEST:
-		if (!*v || !strcmp(v, "-"))
-			return err_set(e, ERR_USAGE, "--manifest needs a file name (it is written "
-				       "atomically, never to standard output)");
-		o->manifest = v;
-		return 0;
-	case OPT_CREATE_DIRS: o->create_dirs = 1; return 0;
-	case OPT_LOG_FILE:
-		if (!*v || !strcmp(v, "-"))
-			return err_set(e, ERR_USAGE, "--log-file needs a file name (stderr already gets "
-				       "every line)");
-		o->log_file = v;
-		return 0;
-	case OPT_DIALECT:
-		if (column_dialect_find(v) < 0)
-			return err_set(e, ERR_USAGE, "--dialect '%s': expected postgres, duckdb, sqlite, "
-				       "bigquery, clickhouse or jsonschema", v);
-		o->dialect = v;
-		return 0;
-	case OPT_TABLE: o->table = v; return 0;
-	case OPT_HELP: o->help_for = o->cmd; o->cmd = CMD_HELP; p->done = 1; return 0;
-	case OPT_VERSION: o->cmd = CMD_VERSION; p->done = 1; return 0;
-	case OPT_HELP_MAN: o->cmd = CMD_MAN; p->done = 1; return 0;
-	case OPT_API_KEY:
-		return err_set(e, ERR_USAGE, "there is no --api-key option: a key on the command "
-			       "line is visible to every user through the process list; put it in "
-			       "$WAEXPORT_API_KEY or in a file named by --api-key-file");
-	case OPT_COUNT: break;
-	}
-	return err_set(e, ERR_SOFTWARE, "option table row %d has no action", (int)r->id);
-}
 
 /* ---------------------------------------------------------------- messages */
 
 static int missing_value(struct parser *p, const struct options_row *r, const char *shown,
 			 struct err *e)
 {
-	return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')", shown, r->arg,
-		       options_command_name(p->o->cmd));
+	return err_set(e, ERR_USAGE, "%s needs a value (%s; see 'waexport %s --help')", shown,
+		       r->arg, options_command_name(p->o->cmd));
 }
 
 static int unknown_short(struct parser *p, const char *arg, char letter, struct err *e)
@@ -162,31 +30,35 @@ static int unknown_short(struct parser *p, const char *arg, char letter, struct 
 	char letters[64];
 
 	usage_list_letters(letters, sizeof(letters));
-	return err_set(e, ERR_USAGE, "unknown option '-%c'%s%s%s; the short options are %s (see "
-		       "'waexport %s --help')", letter, arg[2] ? " in '" : "", arg[2] ? arg : "",
-		       arg[2] ? "'" : "", letters, options_command_name(p->o->cmd));
+	return err_set(e, ERR_USAGE,
+		       "unknown option '-%c'%s%s%s; the short options are %s (see "
+		       "'waexport %s --help')",
+		       letter, arg[2] ? " in '" : "", arg[2] ? arg : "", arg[2] ? "'" : "", letters,
+		       options_command_name(p->o->cmd));
 }
 
 /* ---------------------------------------------------------------- options */
 
 /* One option and its value (NULL for a flag): the checks every row shares. */
-static int take(struct parser *p, const struct options_row *r, const char *shown,
-		const char *v, struct err *e)
+static int take(struct parser *p, const struct options_row *r, const char *shown, const char *v,
+		struct err *e)
 {
-	long n = 0;
-
 	if (!(r->commands & p->bit))
 		return err_set(e, ERR_USAGE, "%s is an option of '%s', not of '%s'", shown,
 			       options_bits_name(r->commands), options_command_name(p->o->cmd));
 	if (r->kind != OPTIONS_FLAG && !(r->flags & OPTIONS_REPEAT)) {
 		if (p->given[r->id])
-			return err_set(e, ERR_USAGE, "%s given twice ('%s', then '%s'); it takes one "
-				       "value", shown, p->given[r->id], v);
+			return err_set(e, ERR_USAGE,
+				       "%s given twice ('%s', then '%s'); it takes one "
+				       "value",
+				       shown, p->given[r->id], v);
 		p->given[r->id] = v;
 	}
-	if (r->kind == OPTIONS_NUMBER && parse_number(r, v, &n, e))
+	if (cli_value_apply(p->o, r, v, e))
 		return -1;
-	return apply(p, r, v, n, e);
+	/* --help, --version and --help-man turn the command into one without options: stop. */
+	p->done = options_command_bit(p->o->cmd) != p->bit;
+	return 0;
 }
 
 static int unknown_option(struct parser *p, const char *arg, size_t len, struct err *e)
@@ -259,23 +131,29 @@ static int global_option(struct options *o, const char *arg, struct err *e)
 	const char *names[4];
 	char hint[128], cmds[64];
 	size_t len = strcspn(arg + 2, "=");
-	const struct options_row *r = arg[1] == '-' ? options_find(arg + 2, len) :
-				      !arg[2] ? options_find_letter(arg[1]) : NULL;
+	const struct options_row *r = arg[1] == '-' ? options_find(arg + 2, len)
+				      : !arg[2]     ? options_find_letter(arg[1])
+						    : NULL;
 
 	usage_list_commands(cmds, sizeof(cmds));
 	if (r && (r->id == OPT_HELP || r->id == OPT_VERSION || r->id == OPT_HELP_MAN)) {
-		o->cmd = r->id == OPT_HELP ? CMD_HELP : r->id == OPT_VERSION ? CMD_VERSION : CMD_MAN;
+		o->cmd = r->id == OPT_HELP      ? CMD_HELP
+			 : r->id == OPT_VERSION ? CMD_VERSION
+						: CMD_MAN;
 		return 0;
 	}
 	if (r)
 		return err_set(e, ERR_USAGE, "--%s goes after the command: waexport %s --%s ...",
-			       r->name, r->commands == OPTIONS_FETCH ? "fetch" : "COMMAND", r->name);
+			       r->name, r->commands == OPTIONS_FETCH ? "fetch" : "COMMAND",
+			       r->name);
 	hint[0] = '\0';
 	if (arg[1] == '-')
 		suggest_phrase(hint, sizeof(hint), names,
 			       suggest_option(arg + 2, len, OPTIONS_ALL, names, 4), "--");
-	return err_set(e, ERR_USAGE, "unknown option '%s'%s (a command comes first, one of %s; "
-		       "see 'waexport --help')", arg, hint, cmds);
+	return err_set(e, ERR_USAGE,
+		       "unknown option '%s'%s (a command comes first, one of %s; "
+		       "see 'waexport --help')",
+		       arg, hint, cmds);
 }
 
 static int unknown_command(const char *arg, struct err *e)
@@ -285,8 +163,10 @@ static int unknown_command(const char *arg, struct err *e)
 
 	usage_list_commands(cmds, sizeof(cmds));
 	suggest_phrase(hint, sizeof(hint), names, suggest_command(arg, strlen(arg), names, 4), "");
-	return err_set(e, ERR_USAGE, "unknown command '%s'%s (the commands are %s; see 'waexport "
-		       "--help')", arg, hint, cmds);
+	return err_set(e, ERR_USAGE,
+		       "unknown command '%s'%s (the commands are %s; see 'waexport "
+		       "--help')",
+		       arg, hint, cmds);
 }
 
 /* argv[1]: a command, help [COMMAND], or an option that needs none (--help, --version). */
@@ -318,23 +198,28 @@ static int parse_command(struct options *o, int argc, char **argv, struct err *e
 static int check_together(struct options *o, struct err *e)
 {
 	if (o->lookback && !o->state)
-		return err_set(e, ERR_USAGE, "--lookback goes with --state (it widens the window behind "
+		return err_set(e, ERR_USAGE,
+			       "--lookback goes with --state (it widens the window behind "
 			       "the checkpoint)");
 	if (o->cmd == CMD_SCHEMA) {
 		if (o->nfiles)
 			return err_set(e, ERR_USAGE, "schema takes no file arguments ('%s')",
 				       o->files[0]);
 		if (!o->dialect)
-			return err_set(e, ERR_USAGE, "schema needs --dialect NAME: postgres, duckdb, "
+			return err_set(e, ERR_USAGE,
+				       "schema needs --dialect NAME: postgres, duckdb, "
 				       "sqlite, bigquery, clickhouse or jsonschema");
 		return 0;
 	}
 	if (o->cmd == CMD_FETCH) {
 		if (o->nfiles)
-			return err_set(e, ERR_USAGE, "fetch takes no file arguments ('%s'); did you mean "
-				       "-o %s?", o->files[0], o->files[0]);
+			return err_set(e, ERR_USAGE,
+				       "fetch takes no file arguments ('%s'); did you mean "
+				       "-o %s?",
+				       o->files[0], o->files[0]);
 		if (!o->from)
-			return err_set(e, ERR_USAGE, "fetch needs --from NUMBER, the account to export "
+			return err_set(e, ERR_USAGE,
+				       "fetch needs --from NUMBER, the account to export "
 				       "(see 'waexport fetch --help')");
 	}
 	if (!o->format && strcmp(o->output, "-") && outpath_check_extension(o->output, e))

@@ -42,10 +42,10 @@ struct Curl_easy;
 int http_limit_protocols(struct Curl_easy *easy, int str_rc);
 
 struct http_opts {
-	int timeout;                 /* seconds per transfer */
-	const char *cacert;          /* NULL: the system bundle */
-	int concurrency;             /* 1..32: pages, and media files, at once */
-	const volatile int *stop;    /* set by a signal: downloads give up within a second */
+	int timeout;              /* seconds per transfer */
+	const char *cacert;       /* NULL: the system bundle */
+	int concurrency;          /* 1..32: pages, and media files, at once */
+	const volatile int *stop; /* set by a signal: downloads give up within a second */
 };
 
 struct http;
@@ -58,7 +58,7 @@ struct http_page_query {
 	const char *url;
 	const char *api_key;
 	const char *from;
-	const char *to;              /* NULL: the whole account */
+	const char *to; /* NULL: the whole account */
 };
 
 /*
@@ -74,12 +74,12 @@ void http_pages(struct http *h, const struct http_page_query *q, struct walk_tra
  */
 struct http_download {
 	const char *url;
-	const char *path;               /* final file name */
-	unsigned long long max_bytes;   /* larger files are abandoned */
+	const char *path;             /* final file name */
+	unsigned long long max_bytes; /* larger files are abandoned */
 	int done, ok;
-	int local;                      /* errno of a failure on this side (disk, rights), or 0 */
+	int local; /* errno of a failure on this side (disk, rights), or 0 */
 	unsigned long long bytes;
-	char why[320];                  /* why it failed */
+	char why[320]; /* why it failed */
 };
 
 /*

@@ -1,10 +1,11 @@
 /*
- * The inside of the http module, shared by its two files and nothing else:
- * http.c (libcurl setup, the loop, page requests) and http_download.c
- * (media files). A transfer (struct xfer) is one easy handle reused request
- * after request; the loop (http_pump) only marks transfers finished, and
- * their owner (the page transport or the downloader) collects them, so
- * whichever of the two is waiting drives the other's transfers too.
+ * The inside of the http module, shared by its three files and nothing else:
+ * http.c (libcurl setup, the loop), http_pages.c (page requests) and
+ * http_download.c (media files). A transfer (struct xfer) is one easy
+ * handle reused request after request; the loop (http_pump) only marks
+ * transfers finished, and their owner (the page transport or the
+ * downloader) collects them, so whichever of the two is waiting drives the
+ * other's transfers too.
  */
 #ifndef WAEXPORT_HTTP_IMPL_H
 #define WAEXPORT_HTTP_IMPL_H
@@ -55,9 +56,12 @@ int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e);
 void xfer_cancel(struct http *h, struct xfer *x);
 const char *xfer_why(struct xfer *x);
 int xfer_transient(CURLcode rc);
-int page_slot_init(struct http *h, struct page_slot *s, struct err *e);
 /* Drive every transfer, waiting at most timeout_ms for something to happen. */
 int http_pump(struct http *h, int timeout_ms, struct err *e);
+
+/* http_pages.c */
+int page_slot_init(struct http *h, struct page_slot *s, struct err *e);
+void page_slot_free(struct http *h, struct page_slot *s);
 
 /* http_download.c */
 int dl_slot_init(struct http *h, struct dl_slot *s, struct err *e);

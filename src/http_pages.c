@@ -1,0 +1,160 @@
+/*
+ * The walk's transport over the http loop: getHistory POSTs, one slot per
+ * page in flight (walk.h). A slot keeps its easy handle, its answer buffer
+ * and its request body from page to page; the body holds the API key and
+ * is wiped before it is freed. What libcurl reports becomes the walk's
+ * answered, transient or failed; retries and order are the walk's.
+ */
+#include "http_impl.h"
+#include "buf.h"
+#include "text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A page body larger than this is refused (50 messages are ~20 kB). */
+#define BODY_MAX (64u * 1024u * 1024u)
+#define RETRY_AFTER_CAP 300.0
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct page_slot *s = arg;
+	size_t len = size * n;
+
+	if (s->body.len + len > BODY_MAX) {
+		s->x.too_big = 1;
+		return CURL_WRITEFUNC_ERROR;
+	}
+	if (buf_add(&s->body, p, len))
+		return CURL_WRITEFUNC_ERROR;
+	return len;
+}
+
+int page_slot_init(struct http *h, struct page_slot *s, struct err *e)
+{
+	CURL *c;
+	int ok = 1;
+
+	if (xfer_init(&s->x, &h->o, e))
+		return -1;
+	c = s->x.easy;
+	ok &= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers) == CURLE_OK;
+	if (!ok)
+		return err_set(e, ERR_SOFTWARE, "libcurl refused an option");
+	return 0;
+}
+
+void page_slot_free(struct http *h, struct page_slot *s)
+{
+	xfer_cancel(h, &s->x);
+	curl_easy_cleanup(s->x.easy);
+	buf_free(&s->body);
+	/* The POST body holds the key: wipe it before it goes back to the heap. */
+	if (s->post.data)
+		memset(s->post.data, 0, s->post.cap);
+	buf_free(&s->post);
+}
+
+/* {"apiKey":"…","from":"…","to":"…","page":N}, strings JSON-escaped. */
+static int build_post(const struct http_page_query *q, struct buf *b, unsigned long page_no)
+{
+	size_t klen = strlen(q->api_key);
+
+	b->len = 0;
+	if (buf_adds(b, "{\"apiKey\":\"") || buf_reserve(b, TEXT_RECODE_MAX(klen)))
+		return -1;
+	b->len += text_json_escape(buf_tail(b), q->api_key, klen);
+	if (buf_adds(b, "\",\"from\":\"") || buf_adds(b, q->from) || buf_addc(b, '"'))
+		return -1;
+	if (q->to && (buf_adds(b, ",\"to\":\"") || buf_adds(b, q->to) || buf_addc(b, '"')))
+		return -1;
+	return buf_adds(b, ",\"page\":") || buf_add_i64(b, (long long)page_no) || buf_addc(b, '}');
+}
+
+static int pages_start(void *impl, int slot, unsigned long page_no, struct err *e)
+{
+	struct http *h = impl;
+	struct page_slot *s = &h->pages[slot];
+
+	s->body.len = 0;
+	s->page_no = page_no;
+	if (build_post(h->query, &s->post, page_no))
+		return err_nomem(e);
+	if (curl_easy_setopt(s->x.easy, CURLOPT_POSTFIELDS, s->post.data) != CURLE_OK ||
+	    curl_easy_setopt(s->x.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->post.len) !=
+		    CURLE_OK)
+		return err_set(e, ERR_SOFTWARE, "libcurl refused a POST body");
+	return xfer_start(h, &s->x, h->query->url, e);
+}
+
+/* What libcurl said about a finished page request, in the walk's terms. */
+static void classify(struct page_slot *s, struct walk_answer *a)
+{
+	curl_off_t ra = 0;
+	CURLcode rc = s->x.rc;
+
+	if (rc == CURLE_OK) {
+		a->outcome = WALK_ANSWERED;
+		if (curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &a->status) != CURLE_OK)
+			a->status = 0; /* no status: not a success, not retried */
+		a->body = s->body.data ? s->body.data : "";
+		a->len = s->body.len;
+		/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
+		if (curl_easy_getinfo(s->x.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			a->retry_after =
+				(double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
+		return;
+	}
+	a->outcome = xfer_transient(rc) && !s->x.too_big ? WALK_TRANSIENT : WALK_FAILED;
+	if (s->x.too_big)
+		snprintf(s->why, sizeof(s->why), "answer larger than %u bytes", BODY_MAX);
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+		snprintf(s->why, sizeof(s->why),
+			 "%s (is the server's certificate signed by a CA "
+			 "you trust? see --cacert)",
+			 xfer_why(&s->x));
+	else
+		snprintf(s->why, sizeof(s->why), "%s", xfer_why(&s->x));
+	a->why = s->why;
+}
+
+static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)
+{
+	struct http *h = impl;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < h->o.concurrency; i++) {
+			struct page_slot *s = &h->pages[i];
+
+			if (!s->x.finished)
+				continue;
+			s->x.finished = 0;
+			a->slot = i;
+			classify(s, a);
+			return 1;
+		}
+		if (!pass && http_pump(h, timeout_ms, e))
+			return -1;
+	}
+	return 0;
+}
+
+static void pages_cancel(void *impl, int slot)
+{
+	struct http *h = impl;
+
+	xfer_cancel(h, &h->pages[slot].x);
+}
+
+void http_pages(struct http *h, const struct http_page_query *q, struct walk_transport *t)
+{
+	h->query = q;
+	memset(t, 0, sizeof(*t));
+	t->impl = h;
+	t->start = pages_start;
+	t->next = pages_next;
+	t->cancel = pages_cancel;
+}
