@@ -21,7 +21,7 @@ TSAN_FLAGS := -O1 -g -fsanitize=thread
 # The pool and what runs in its workers: their tests again under ThreadSanitizer.
 TSAN_UNIT := test_pool test_pipeline test_gz
 
-.PHONY: all deps test test-deps unit e2e demo bench clean install fuzz man
+.PHONY: all deps format test test-deps unit e2e demo bench clean install fuzz man
 all: waexport
 
 deps:
@@ -103,6 +103,10 @@ FUZZ_SECONDS ?= 600
 FUZZ_HARNESSES ?=
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+# Lay the C sources out as .clang-format says (a test checks it).
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
 
 clean:
 	rm -rf build waexport out

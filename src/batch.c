@@ -130,8 +130,7 @@ static int parse_body(struct batch *b, size_t i)
 	return 0;
 }
 
-int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out,
-		 struct err *e)
+int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out, struct err *e)
 {
 	struct batch_msg *msg = &b->msg[m];
 
@@ -194,17 +193,18 @@ int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf
 	return 0;
 }
 
-int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media,
-		      void *ctx, struct err *e)
+int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media, void *ctx,
+		      struct err *e)
 {
 	int back = b->opts->reverse;
 
 	for (size_t k = 0; k < b->parsed; k++) {
-		size_t i = back ? b->parsed - 1 - k : k, lo = b->first_msg[i], hi = b->first_msg[i + 1];
+		size_t i = back ? b->parsed - 1 - k : k, lo = b->first_msg[i],
+		       hi = b->first_msg[i + 1];
 		const char *const *files = NULL;
 
-		if (media && media(ctx, b->page[i], b->bodies.data + b->body[i].off, keep + lo,
-				   &files, e))
+		if (media &&
+		    media(ctx, b->page[i], b->bodies.data + b->body[i].off, keep + lo, &files, e))
 			return -1;
 		for (size_t j = 0; j < hi - lo; j++) {
 			size_t m = back ? hi - 1 - j : lo + j;

@@ -34,26 +34,26 @@
 /* What the workers do with a batch; shared, read-only while they run. */
 struct batch_opts {
 	struct writer_opts writer;
-	int format;          /* workers format rows; else the consumer formats what it keeps */
-	int reverse;         /* rows oldest first (--order oldest): the batch's messages backwards */
-	int gzip, level;     /* with format: rows deflated into one chunk */
-	struct when_window window;      /* rows only for the messages within it */
+	int format;      /* workers format rows; else the consumer formats what it keeps */
+	int reverse;     /* rows oldest first (--order oldest): the batch's messages backwards */
+	int gzip, level; /* with format: rows deflated into one chunk */
+	struct when_window window; /* rows only for the messages within it */
 	int quiet;
 };
 
 struct batch_body {
-	size_t off, len;               /* in the batch's bodies */
-	unsigned long long file_off;   /* where the body starts in its file (convert) */
-	const char *where;             /* "FILE" or "page N", for messages; owned by the caller */
+	size_t off, len;             /* in the batch's bodies */
+	unsigned long long file_off; /* where the body starts in its file (convert) */
+	const char *where;           /* "FILE" or "page N", for messages; owned by the caller */
 };
 
 /* One message of the batch, in API order. */
 struct batch_msg {
-	const struct record *r;        /* in its page; valid until the batch is reset */
-	uint64_t key;                  /* seen_key of its unique; 0: it has none */
-	size_t row_off, row_len;       /* its row in rows (row_len 0: not formatted) */
-	unsigned body;                 /* which body it came from */
-	unsigned char in_range;        /* within --since/--until */
+	const struct record *r;  /* in its page; valid until the batch is reset */
+	uint64_t key;            /* seen_key of its unique; 0: it has none */
+	size_t row_off, row_len; /* its row in rows (row_len 0: not formatted) */
+	unsigned body;           /* which body it came from */
+	unsigned char in_range;  /* within --since/--until */
 };
 
 struct batch {
@@ -61,22 +61,22 @@ struct batch {
 	struct buf bodies;
 	struct batch_body body[BATCH_BODIES];
 	struct page *page[BATCH_BODIES];
-	char where[BATCH_BODIES][24];  /* "page N" for fetch */
-	size_t n;                      /* bodies */
-	size_t parsed;                 /* bodies parsed: < n when body[parsed] failed */
+	char where[BATCH_BODIES][24]; /* "page N" for fetch */
+	size_t n;                     /* bodies */
+	size_t parsed;                /* bodies parsed: < n when body[parsed] failed */
 	struct err err;
 	struct batch_msg *msg;
 	size_t nmsg, msg_cap;
 	size_t first_msg[BATCH_BODIES + 1]; /* body i's messages: [first_msg[i], first_msg[i+1]) */
-	struct buf rows;               /* formatted rows, in output order */
-	size_t formatted;              /* messages with a row */
-	struct buf z;                  /* rows deflated (gzip with format) */
+	struct buf rows;                    /* formatted rows, in output order */
+	size_t formatted;                   /* messages with a row */
+	struct buf z;                       /* rows deflated (gzip with format) */
 	uint32_t crc;
 	int deflated;
 	struct writer *writer;
 	struct gz_deflater *gz;
-	struct warn warn;              /* a collector: merged into the run's by the consumer */
-	unsigned where_body;           /* the body warn.where names */
+	struct warn warn;    /* a collector: merged into the run's by the consumer */
+	unsigned where_body; /* the body warn.where names */
 };
 
 int batch_new(struct batch **out, const struct batch_opts *opts, struct err *e);
@@ -92,8 +92,7 @@ int batch_add(struct batch *b, const char *body, size_t len, const char *where, 
 void batch_map(void *ctx, void *job);
 
 /* Format message m into out (the consumer's late formatting, fetch). -1 on ENOMEM. */
-int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out,
-		 struct err *e);
+int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out, struct err *e);
 
 /* The rows of the messages with keep[m] set, in the order the batch made them, onto out. */
 int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf *out,
@@ -105,7 +104,7 @@ int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf
  */
 typedef int (*batch_media_fn)(void *ctx, struct page *pg, const char *body,
 			      const unsigned char *keep, const char *const **files, struct err *e);
-int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media,
-		      void *ctx, struct err *e);
+int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media, void *ctx,
+		      struct err *e);
 
 #endif

@@ -38,4 +38,3 @@ size_t boundary_scan(struct boundary *sc, const char *p, size_t n)
 	sc->pos = n;
 	return 0;
 }
-

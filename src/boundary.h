@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct boundary {
-	size_t pos;          /* bytes of the value scanned so far */
+	size_t pos; /* bytes of the value scanned so far */
 	unsigned depth;
 	int in_str, esc, begun, scalar;
 };

@@ -12,7 +12,7 @@
 
 struct tail {
 	int to;
-	unsigned long long skip;     /* bytes the kernel already copied */
+	unsigned long long skip; /* bytes the kernel already copied */
 	unsigned long long at;
 };
 

@@ -31,9 +31,9 @@ enum column {
 
 /* The kind of value a column holds, whatever the format. */
 enum column_kind {
-	COLUMN_TEXT,      /* text as is (ids keep their leading zeros) */
-	COLUMN_INTEGER,   /* a whole number (epoch seconds, raw codes) */
-	COLUMN_TIME,      /* ISO 8601 with the --tz offset; empty/null when unknown */
+	COLUMN_TEXT,    /* text as is (ids keep their leading zeros) */
+	COLUMN_INTEGER, /* a whole number (epoch seconds, raw codes) */
+	COLUMN_TIME,    /* ISO 8601 with the --tz offset; empty/null when unknown */
 };
 
 /* The dialects of `waexport schema`, in the order --help lists them. */
@@ -51,9 +51,9 @@ struct column_info {
 	const char *name;
 	size_t name_len;
 	enum column_kind kind;
-	int nullable;            /* may be empty (CSV) or null (NDJSON) */
-	const char *csv;         /* what the CSV cell holds (for docs) */
-	const char *json_type;   /* JSON Schema "type" of the NDJSON value */
+	int nullable;                        /* may be empty (CSV) or null (NDJSON) */
+	const char *csv;                     /* what the CSV cell holds (for docs) */
+	const char *json_type;               /* JSON Schema "type" of the NDJSON value */
 	const char *type[DIALECT_COUNT - 1]; /* SQL/BigQuery type per dialect (not jsonschema) */
 };
 

@@ -23,9 +23,11 @@ int contact_check_international(const char *opt, const char *s, struct err *e)
 	if (s[0] == '0' && all_digits(s, 2, 20)) {
 		size_t zeros = strspn(s, "0");
 
-		return err_set(e, ERR_USAGE, "--%s '%s' is a local-format number; the API expects "
+		return err_set(e, ERR_USAGE,
+			       "--%s '%s' is a local-format number; the API expects "
 			       "the international form: digits, no leading 0, no '+' (in Israel: "
-			       "972%s)", opt, s, s + zeros);
+			       "972%s)",
+			       opt, s, s + zeros);
 	}
 	return 0;
 }
@@ -44,7 +46,6 @@ int contact_is_valid(const char *s)
 			return 0;
 	return all_digits(dot + 1, 1, 40);
 }
-
 
 int contact_is_account(const char *s)
 {

@@ -23,8 +23,8 @@ enum err_kind {
 
 struct err {
 	enum err_kind kind;
-	int signo;       /* with ERR_INTERRUPTED */
-	int errnum;      /* the errno behind an ERR_IO/ERR_CANTCREAT, or 0 */
+	int signo;        /* with ERR_INTERRUPTED */
+	int errnum;       /* the errno behind an ERR_IO/ERR_CANTCREAT, or 0 */
 	long long offset; /* byte offset of bad data in its body, or -1 */
 	char msg[1024];
 };
@@ -33,8 +33,7 @@ struct err {
 int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Prepend context ("page 37: ") to the message already set. Returns -1. */
-int err_prefix(struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int err_nomem(struct err *e);
 /* ERR_DATA at a byte offset; the message itself does not repeat the offset. */
 int err_data(struct err *e, long long offset, const char *fmt, ...)

@@ -32,9 +32,8 @@ static const char *fetch_url(const struct options *o)
 }
 
 /* Everything checkable is checked before the first connection or file. */
-int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
-	      const volatile int *stop, struct warn *warn, struct when_window *win,
-	      struct err *e)
+int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const volatile int *stop,
+	      struct warn *warn, struct when_window *win, struct err *e)
 {
 	struct fetch *f;
 	struct stat st;
@@ -45,7 +44,8 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
 	if (http_check_url(fetch_url(o), e))
 		return -1;
 	if (o->cacert && access(o->cacert, R_OK))
-		return err_set(e, ERR_USAGE, "--cacert %s: cannot read: %s", o->cacert, strerror(errno));
+		return err_set(e, ERR_USAGE, "--cacert %s: cannot read: %s", o->cacert,
+			       strerror(errno));
 	if (o->since && when_parse("--since", o->since, tz, now, &win->since, e))
 		return -1;
 	if (o->until && when_parse("--until", o->until, tz, now, &win->until, e))
@@ -54,9 +54,10 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
 	win->has_until = o->until != NULL;
 	/* An empty window would fetch pages to export nothing and exit 0 (SPEC §2). */
 	if (win->has_since && win->has_until && win->since >= win->until)
-		return err_set(e, ERR_USAGE, "--since %s is at or after --until %s: no message can "
-			       "match; --since is the start of the window, --until its end", o->since,
-			       o->until);
+		return err_set(e, ERR_USAGE,
+			       "--since %s is at or after --until %s: no message can "
+			       "match; --since is the start of the window, --until its end",
+			       o->since, o->until);
 	if (!(f = calloc(1, sizeof(*f))))
 		return err_nomem(e);
 	*out = f;
@@ -129,20 +130,22 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	set_checkpoint(f, g->to, wo);
 	if (f->resume && resume_usable(f->resume) ? fetch_walk_resumed(f, wo, t, e)
 						  : fetch_walk_pages(f, wo, t, e)) {
-		if (g->to && (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA ||
-			      e->kind == ERR_REFUSED))
+		if (g->to &&
+		    (e->kind == ERR_UNAVAILABLE || e->kind == ERR_DATA || e->kind == ERR_REFUSED))
 			err_prefix(e, "--to %s: ", g->to);
 		return -1;
 	}
 	if (f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 && f->first_unique.len) {
-		grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, &f->stats, e);
+		grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, &f->stats,
+				      e);
 		if (grew < 0)
 			return -1;
 	}
 	if (f->stats.max_in_flight < before)
 		f->stats.max_in_flight = before;
 	if (grew) {
-		warn_note(f->warn, "%s%snew messages arrived while pages were fetched side by side; "
+		warn_note(f->warn,
+			  "%s%snew messages arrived while pages were fetched side by side; "
 			  "fetching again one page at a time so none is missed",
 			  g->to ? "--to " : "", g->to ? g->to : "");
 		f->sequential = 1;
@@ -187,12 +190,17 @@ static void on_wait(void *ctx, const struct walk_wait *w)
 int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 {
 	const struct options *o = f->o;
-	struct http_opts ho = { .timeout = o->timeout, .cacert = o->cacert,
-				.concurrency = o->concurrency, .stop = f->stop };
+	struct http_opts ho = { .timeout = o->timeout,
+				.cacert = o->cacert,
+				.concurrency = o->concurrency,
+				.stop = f->stop };
 	struct http_page_query q = { .url = fetch_url(o), .api_key = f->key.data, .from = o->from };
 	struct walk_opts wo = { .concurrency = f->sequential ? 1 : o->concurrency,
-				.retries = o->retries, .max_pages = o->max_pages, .stop = f->stop,
-				.on_wait = on_wait, .wait_ctx = f };
+				.retries = o->retries,
+				.max_pages = o->max_pages,
+				.stop = f->stop,
+				.on_wait = on_wait,
+				.wait_ctx = f };
 	struct walk_transport tr;
 	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
 	int rc = 0;
@@ -254,7 +262,6 @@ void fetch_figures(const struct fetch *f, struct progress_figures *pf)
 	pf->oldest = f->oldest;
 	pf->wait = f->wait;
 }
-
 
 void fetch_free(struct fetch *f)
 {

@@ -30,15 +30,14 @@
 struct fetch_target {
 	const char *to;
 	struct pipeline *pipeline;
-	int shares_file;             /* with the next target: one file, several contacts */
+	int shares_file; /* with the next target: one file, several contacts */
 };
 
 struct fetch;
 
 /* The checks of SPEC §2/§5.6 and the --state lock; nothing is fetched yet. */
-int fetch_new(struct fetch **out, const struct options *o, struct tz *tz,
-	      const volatile int *stop, struct warn *warn, struct when_window *win,
-	      struct err *e);
+int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const volatile int *stop,
+	      struct warn *warn, struct when_window *win, struct err *e);
 
 /* --save-raw: every page body, one line each (NULL: none). */
 void fetch_set_raw(struct fetch *f, struct sink *raw);

@@ -23,39 +23,39 @@ struct fetch {
 	struct http *http;
 	struct sink *raw;
 	const struct walk_wait *wait; /* during on_wait: the retry waited for */
-	int has_oldest;              /* the oldest message any page reached */
+	int has_oldest;               /* the oldest message any page reached */
 	long long oldest;
-	struct buf line;             /* a raw page made single-line */
+	struct buf line; /* a raw page made single-line */
 	void (*progress)(void *ctx);
 	void *progress_ctx;
 	struct walk_stats stats;
 	long long since, lookback;
 	int has_since;
-	int sequential;              /* new messages arrived meanwhile: one page at a time */
+	int sequential; /* new messages arrived meanwhile: one page at a time */
 	/* The walk of the current target: */
 	struct pipeline *pl;
-	char where[32];              /* "page N" */
-	unsigned consecutive_seen;   /* full pages of repeats in a row (SPEC §5.2) */
-	struct nextcp_walk cpw;      /* what ends the walk (SPEC §5.3) */
-	struct buf first_unique;     /* page 1's newest message: did history grow meanwhile? */
-	struct nextcp next;          /* the targets' next checkpoints */
-	struct resume *resume;       /* --state, one walk: the journal (resume.h) */
-	unsigned long offset;        /* the walk's page 1 is page offset + 1 of the history */
-	int seeking, found;          /* looking for the journal's newest message; met it */
+	char where[32];            /* "page N" */
+	unsigned consecutive_seen; /* full pages of repeats in a row (SPEC §5.2) */
+	struct nextcp_walk cpw;    /* what ends the walk (SPEC §5.3) */
+	struct buf first_unique;   /* page 1's newest message: did history grow meanwhile? */
+	struct nextcp next;        /* the targets' next checkpoints */
+	struct resume *resume;     /* --state, one walk: the journal (resume.h) */
+	unsigned long offset;      /* the walk's page 1 is page offset + 1 of the history */
+	int seeking, found;        /* looking for the journal's newest message; met it */
 	int last_verdict;
-	unsigned long seek_page;     /* where it was met */
-	struct buf held;             /* the page that must hold the journal's oldest message */
-	int have_before;             /* the oldest checkpoint a target started from */
+	unsigned long seek_page; /* where it was met */
+	struct buf held;         /* the page that must hold the journal's oldest message */
+	int have_before;         /* the oldest checkpoint a target started from */
 	long long before;
 };
 
 /* The walk of the current target, from page 1 (its pages into the journal). */
-int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo,
-		     const struct walk_transport *t, struct err *e);
+int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+		     struct err *e);
 
 /* The walk of a run that resumes from the journal (resume.h). */
-int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo,
-		       const struct walk_transport *t, struct err *e);
+int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+		       struct err *e);
 
 /* --media-dir's hook for the pipeline. */
 int fetch_on_media(void *ctx, struct page *pg, const char *body, const unsigned char *keep,

@@ -28,7 +28,7 @@ static int save_raw(struct fetch *f, const char *body, size_t len, struct err *e
 
 /* --media-dir: the files of a page's selected messages, before their rows are made. */
 int fetch_on_media(void *ctx, struct page *pg, const char *body, const unsigned char *keep,
-		    const char *const **files, struct err *e)
+		   const char *const **files, struct err *e)
 {
 	struct fetch *f = ctx;
 
@@ -50,9 +50,11 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 		f->consecutive_seen = 0;
 	} else if (res->repeated == res->records) {
 		if (++f->consecutive_seen >= 2)
-			return err_set(e, ERR_DATA, "a second full page of messages already seen; the "
-				       "server seems to ignore 'page' (stopping so the run cannot loop "
-				       "forever)");
+			return err_set(
+				e, ERR_DATA,
+				"a second full page of messages already seen; the "
+				"server seems to ignore 'page' (stopping so the run cannot loop "
+				"forever)");
 	} else {
 		f->consecutive_seen = 0;
 	}
@@ -73,8 +75,8 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 enum page_kind { PAGE_FETCHED, PAGE_JOURNAL, PAGE_CHECKED };
 
 /* One page into the pipeline; the verdict. */
-static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind,
-		     const char *body, size_t len, struct err *e)
+static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind, const char *body,
+		     size_t len, struct err *e)
 {
 	struct select_page res;
 	const struct record *first;
@@ -90,7 +92,7 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 			err_prefix(e, "byte %lld: ", e->offset);
 		if (e->kind == ERR_DATA)
 			return err_prefix(e, "the API answered something that is not a page of "
-					  "messages: ");
+					     "messages: ");
 		return -1;
 	}
 	if (page_no == 1 && kind != PAGE_JOURNAL) {
@@ -159,8 +161,8 @@ static int walk_from(struct fetch *f, const struct walk_opts *wo, const struct w
  * the journal's pages replayed; then on after the checked page. A check that
  * fails leaves the journal out: the walk goes on after the newest message.
  */
-int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo,
-		       const struct walk_transport *t, struct err *e)
+int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+		       struct err *e)
 {
 	struct walk_opts one = *wo, first = *wo;
 	unsigned long check;
@@ -183,15 +185,19 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo,
 	if ((ok = f->held.len ? resume_verify(f->resume, f->held.data, f->held.len, e) : 0) < 0)
 		return -1;
 	if (!ok) {
-		warn_note(f->warn, "the journal's pages no longer line up with the server's (page "
-			  "%lu); walking on from page %lu instead", check, f->seek_page + 1);
+		warn_note(f->warn,
+			  "the journal's pages no longer line up with the server's (page "
+			  "%lu); walking on from page %lu instead",
+			  check, f->seek_page + 1);
 		return walk_from(f, wo, t, f->seek_page, on_page, e);
 	}
 	if (resume_replay(f->resume, on_journal_page, f, e))
 		return -1;
 	if (!f->o->quiet)
-		fprintf(stderr, "waexport: resumed: %llu pages from the journal of an earlier run, "
-			"going on from page %lu\n", resume_pages(f->resume), check + 1);
+		fprintf(stderr,
+			"waexport: resumed: %llu pages from the journal of an earlier run, "
+			"going on from page %lu\n",
+			resume_pages(f->resume), check + 1);
 	if (f->last_verdict == WALK_END)
 		return 0;
 	if ((ok = take_page(f, check, PAGE_CHECKED, f->held.data, f->held.len, e)) != WALK_MORE)
@@ -199,8 +205,8 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo,
 	return walk_from(f, wo, t, check, on_page, e);
 }
 
-int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo,
-		     const struct walk_transport *t, struct err *e)
+int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+		     struct err *e)
 {
 	return walk_from(f, wo, t, 0, on_page, e);
 }

@@ -23,13 +23,13 @@
 #define FLUSH_STEP (8ull << 20)
 
 struct flush {
-	int on;                      /* flush_open was called */
+	int on; /* flush_open was called */
 	int fd;
-	unsigned long long synced;   /* writeback started up to here */
-	aio_context_t ctx;           /* 0: no asynchronous flushes */
+	unsigned long long synced; /* writeback started up to here */
+	aio_context_t ctx;         /* 0: no asynchronous flushes */
 	struct iocb cb;
-	int pending;                 /* a flush was submitted and not yet reaped */
-	int errnum;                  /* the first failed flush's errno */
+	int pending; /* a flush was submitted and not yet reaped */
+	int errnum;  /* the first failed flush's errno */
 };
 
 /* Start following fd, a regular file being written from its start. */

@@ -115,8 +115,7 @@ int fsutil_regular_or_new(const char *path)
 	return S_ISREG(st.st_mode);
 }
 
-int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode,
-		   const char **step)
+int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, const char **step)
 {
 	char *tmp = NULL;
 	int fd = fsutil_temp_beside(path, &tmp), saved;
@@ -216,13 +215,15 @@ int fsutil_need_dir(const char *dir, int create, const char *what, struct err *e
 	missing = errno == ENOENT;
 	if (create) {
 		if (fsutil_make_dirs(dir, 0700))
-			return err_set(e, ERR_CANTCREAT, "%s: cannot create the directory %s: %s", what,
-				       dir, strerror(errno));
+			return err_set(e, ERR_CANTCREAT, "%s: cannot create the directory %s: %s",
+				       what, dir, strerror(errno));
 		return 0;
 	}
 	if (missing)
-		return err_set(e, ERR_CANTCREAT, "%s: the directory %s does not exist; create it, or "
-			       "add --create-dirs to have it made (mode 0700)", what, dir);
+		return err_set(e, ERR_CANTCREAT,
+			       "%s: the directory %s does not exist; create it, or "
+			       "add --create-dirs to have it made (mode 0700)",
+			       what, dir);
 	/* Anything else (no permission) is said where the file is opened. */
 	return 0;
 }

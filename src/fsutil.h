@@ -30,8 +30,7 @@ int fsutil_temp_beside(const char *path, char **tmp);
  * path, the directory synced; nothing is left behind on failure. 0, or -1
  * with errno and *step naming what failed ("create", "write", "rename").
  */
-int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode,
-		   const char **step);
+int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, const char **step);
 
 /* fsync the directory holding `path`, so a rename survives a crash. */
 void fsutil_sync_dir(const char *path);

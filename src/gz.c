@@ -39,7 +39,8 @@ int gz_deflater_new(struct gz_deflater **out, int level, struct err *e)
 	zr = deflateInit2(&d->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
 	if (zr != Z_OK) {
 		free(d);
-		return zr == Z_MEM_ERROR ? err_nomem(e) : zlib_failed(e, "initialising deflate", zr);
+		return zr == Z_MEM_ERROR ? err_nomem(e)
+					 : zlib_failed(e, "initialising deflate", zr);
 	}
 	*out = d;
 	return 0;

@@ -40,8 +40,8 @@ int gz_deflate_chunk(struct gz_deflater *d, const void *in, size_t n, struct buf
  * set, end in a sync flush (nothing buffered, byte-aligned). gz_deflate_reset
  * forgets the history, so what follows refers to nothing before it.
  */
-int gz_deflate_more(struct gz_deflater *d, const void *in, size_t n, int sync,
-		    struct buf *out, struct err *e);
+int gz_deflate_more(struct gz_deflater *d, const void *in, size_t n, int sync, struct buf *out,
+		    struct err *e);
 int gz_deflate_reset(struct gz_deflater *d, struct err *e);
 
 /*
@@ -65,12 +65,12 @@ uint32_t gz_crc_combine(uint32_t crc_a, uint32_t crc_b, unsigned long long len_b
  * under one running CRC and length. Output is appended to a caller's buffer.
  */
 struct gz_member {
-	int open;                    /* gz_member_open succeeded */
+	int open; /* gz_member_open succeeded */
 	int level;
-	struct gz_deflater *z;       /* the stream for plain bytes, made when the first come */
-	int dirty;                   /* plain bytes deflated since the last sync flush */
+	struct gz_deflater *z; /* the stream for plain bytes, made when the first come */
+	int dirty;             /* plain bytes deflated since the last sync flush */
 	uint32_t crc;
-	unsigned long long isize;    /* input bytes so far */
+	unsigned long long isize; /* input bytes so far */
 };
 
 /* The member's header into out. */

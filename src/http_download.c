@@ -77,8 +77,8 @@ static int dl_start(struct http *h, struct dl_slot *s, struct http_download *job
 	s->fd = fsutil_temp_beside(job->path, &s->tmp);
 	if (s->fd < 0) {
 		job->local = errno ? errno : EIO;
-		snprintf(job->why, sizeof(job->why), "cannot create a file in the media directory: %s",
-			 strerror(errno));
+		snprintf(job->why, sizeof(job->why),
+			 "cannot create a file in the media directory: %s", strerror(errno));
 		job->done = 1;
 		return 0;
 	}
@@ -102,7 +102,8 @@ static void dl_commit(struct dl_slot *s, char *why, size_t size)
 	if (bad)
 		snprintf(why, size, "cannot write the file: %s", strerror(s->job->local = saved));
 	else if (rename(s->tmp, s->job->path))
-		snprintf(why, size, "cannot rename into place: %s", strerror(s->job->local = errno));
+		snprintf(why, size, "cannot rename into place: %s",
+			 strerror(s->job->local = errno));
 }
 
 /* Why a finished transfer left no file, or "" when it did. */
@@ -115,12 +116,15 @@ static void dl_verdict(struct dl_slot *s, char *why, size_t size)
 	if (s->x.too_big)
 		snprintf(why, size, "larger than %llu bytes; skipped", s->max);
 	else if (s->write_failed)
-		snprintf(why, size, "cannot write the file: %s", strerror(s->job->local = s->write_failed));
+		snprintf(why, size, "cannot write the file: %s",
+			 strerror(s->job->local = s->write_failed));
 	else if (s->x.rc != CURLE_OK)
 		snprintf(why, size, "%s", xfer_why(&s->x));
 	else if (status < 200 || status > 299)
-		snprintf(why, size, "HTTP %ld%s", status, status == 404 || status == 410 ||
-			 status == 403 ? " (media links expire after 7 days)" : "");
+		snprintf(why, size, "HTTP %ld%s", status,
+			 status == 404 || status == 410 || status == 403
+				 ? " (media links expire after 7 days)"
+				 : "");
 	else
 		dl_commit(s, why, size);
 }
@@ -141,8 +145,8 @@ static void dl_finish(struct http *h, struct dl_slot *s)
 }
 
 /* Give free slots the next jobs not done; *next moves past what was handed out. */
-static int dl_fill(struct http *h, struct http_download *jobs, size_t n, size_t *next,
-		   size_t *done, struct err *e)
+static int dl_fill(struct http *h, struct http_download *jobs, size_t n, size_t *next, size_t *done,
+		   struct err *e)
 {
 	for (int i = 0; i < h->o.concurrency && *next < n; i++) {
 		if (h->dls[i].job)

@@ -18,17 +18,17 @@
 struct xfer {
 	CURL *easy;
 	char errbuf[CURL_ERROR_SIZE];
-	int running;                 /* in the multi */
-	int finished;                /* ended, not yet collected by its owner */
-	CURLcode rc;                 /* how it ended */
-	int too_big;                 /* the write callback refused more bytes */
+	int running;  /* in the multi */
+	int finished; /* ended, not yet collected by its owner */
+	CURLcode rc;  /* how it ended */
+	int too_big;  /* the write callback refused more bytes */
 };
 
 struct page_slot {
 	struct xfer x;
 	unsigned long page_no;
 	struct buf body;
-	struct buf post;             /* the request body: holds the key */
+	struct buf post; /* the request body: holds the key */
 	char why[CURL_ERROR_SIZE + 96];
 };
 
@@ -38,14 +38,14 @@ struct dl_slot {
 	int fd;
 	char *tmp;
 	unsigned long long bytes, max;
-	int write_failed;            /* the errno of a failed write */
+	int write_failed; /* the errno of a failed write */
 };
 
 struct http {
 	struct http_opts o;
 	CURLM *multi;
 	struct curl_slist *headers;
-	struct page_slot *pages;     /* o.concurrency of each */
+	struct page_slot *pages; /* o.concurrency of each */
 	struct dl_slot *dls;
 	const struct http_page_query *query;
 };

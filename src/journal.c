@@ -21,7 +21,7 @@
 struct journal {
 	char *path;
 	int fd;
-	struct buf rec;          /* one record being written, reused */
+	struct buf rec; /* one record being written, reused */
 };
 
 static void put_le(unsigned char *p, uint64_t v, int n)
@@ -46,8 +46,7 @@ static unsigned long crc(const void *p, size_t n)
 
 /* ------------------------------------------------------------------ writing */
 
-int journal_open(struct journal **out, const char *path, unsigned long long keep,
-		 struct err *e)
+int journal_open(struct journal **out, const char *path, unsigned long long keep, struct err *e)
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	struct stat sb;
@@ -67,8 +66,10 @@ int journal_open(struct journal **out, const char *path, unsigned long long keep
 		goto fail;
 	}
 	if (keep > (unsigned long long)sb.st_size) {
-		err_set(e, ERR_IO, "journal %s: shorter than when it was read; is another program "
-			"writing it?", path);
+		err_set(e, ERR_IO,
+			"journal %s: shorter than when it was read; is another program "
+			"writing it?",
+			path);
 		goto fail;
 	}
 	if (keep < MAGIC_LEN)
@@ -92,8 +93,10 @@ int journal_append(struct journal *j, unsigned long long page, const void *body,
 	unsigned char *h;
 
 	if (len > JOURNAL_MAX_BODY)
-		return err_set(e, ERR_IO, "journal %s: a page of %zu bytes is more than a record "
-			       "can hold", j->path, len);
+		return err_set(e, ERR_IO,
+			       "journal %s: a page of %zu bytes is more than a record "
+			       "can hold",
+			       j->path, len);
 	j->rec.len = 0;
 	if (buf_reserve(&j->rec, HEADER_LEN + len))
 		return err_nomem(e);
@@ -126,7 +129,8 @@ void journal_close(struct journal *j)
 int journal_remove(const char *path, struct err *e)
 {
 	if (unlink(path) && errno != ENOENT)
-		return err_set(e, ERR_IO, "journal %s: cannot remove it: %s", path, strerror(errno));
+		return err_set(e, ERR_IO, "journal %s: cannot remove it: %s", path,
+			       strerror(errno));
 	fsutil_sync_dir(path);
 	return 0;
 }
@@ -169,15 +173,16 @@ static int next_record(FILE *f, struct buf *body, unsigned long long *page,
 		return 0;
 	}
 	len = get_le(h + 12, 8);
-	if (memcmp(h, RECORD_MAGIC, 4) || get_le(h + 20, 4) != crc(h, 20) || len > JOURNAL_MAX_BODY) {
+	if (memcmp(h, RECORD_MAGIC, 4) || get_le(h + 20, 4) != crc(h, 20) ||
+	    len > JOURNAL_MAX_BODY) {
 		bad_tail(rep, JOURNAL_CORRUPT, "a record header is damaged");
 		return 0;
 	}
 	/* The buffer grows with what the file holds, not with what a header claims. */
 	body->len = 0;
 	do {
-		size_t want = (size_t)len - body->len < READ_STEP ? (size_t)len - body->len
-								  : READ_STEP;
+		size_t want =
+			(size_t)len - body->len < READ_STEP ? (size_t)len - body->len : READ_STEP;
 
 		if (buf_reserve(body, want + 1)) {
 			errno = ENOMEM;
@@ -194,7 +199,8 @@ static int next_record(FILE *f, struct buf *body, unsigned long long *page,
 	if (get_le(h + 24, 4) != crc(body->data, (size_t)len)) {
 		/* Damaged where it ends the file: a torn write; before more data: corruption. */
 		more = fgetc(f) != EOF;
-		bad_tail(rep, more ? JOURNAL_CORRUPT : JOURNAL_TORN, "a record's page does not "
+		bad_tail(rep, more ? JOURNAL_CORRUPT : JOURNAL_TORN,
+			 "a record's page does not "
 			 "match its checksum");
 		return 0;
 	}
@@ -204,8 +210,8 @@ static int next_record(FILE *f, struct buf *body, unsigned long long *page,
 	return 1;
 }
 
-int journal_read(const char *path, journal_record_fn fn, void *ctx,
-		 struct journal_report *rep, struct err *e)
+int journal_read(const char *path, journal_record_fn fn, void *ctx, struct journal_report *rep,
+		 struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = -1, more;
 	char magic[MAGIC_LEN];
@@ -235,7 +241,8 @@ int journal_read(const char *path, journal_record_fn fn, void *ctx,
 		if (n < (ssize_t)MAGIC_LEN && !memcmp(magic, JOURNAL_MAGIC, (size_t)n))
 			bad_tail(rep, JOURNAL_TORN, "the file is cut inside its first line");
 		else
-			bad_tail(rep, JOURNAL_CORRUPT, "the file does not start as a waexport journal");
+			bad_tail(rep, JOURNAL_CORRUPT,
+				 "the file does not start as a waexport journal");
 		rc = 0;
 		goto out;
 	}

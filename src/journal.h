@@ -33,31 +33,31 @@
 struct journal;
 
 enum journal_tail {
-	JOURNAL_CLEAN = 0,   /* the file ends after a whole record (or is missing) */
-	JOURNAL_TORN,        /* the last record is incomplete: a crash or kill mid-append */
-	JOURNAL_CORRUPT,     /* a damaged record with data after it, or a bad file header */
+	JOURNAL_CLEAN = 0, /* the file ends after a whole record (or is missing) */
+	JOURNAL_TORN,      /* the last record is incomplete: a crash or kill mid-append */
+	JOURNAL_CORRUPT,   /* a damaged record with data after it, or a bad file header */
 };
 
 struct journal_report {
-	unsigned long long records;     /* whole records delivered */
-	unsigned long long good_bytes;  /* where the good prefix ends: pass to journal_open */
+	unsigned long long records;    /* whole records delivered */
+	unsigned long long good_bytes; /* where the good prefix ends: pass to journal_open */
 	enum journal_tail tail;
-	unsigned long long bad_offset;  /* with TORN/CORRUPT: where the bad record starts */
-	const char *why;                /* with TORN/CORRUPT: what was wrong, for a warning */
-	int missing;                    /* there was no journal */
+	unsigned long long bad_offset; /* with TORN/CORRUPT: where the bad record starts */
+	const char *why;               /* with TORN/CORRUPT: what was wrong, for a warning */
+	int missing;                   /* there was no journal */
 };
 
 /* Called per whole record in file order; body is valid only during the call. Nonzero stops. */
-typedef int (*journal_record_fn)(void *ctx, unsigned long long page, const char *body,
-				 size_t len, struct err *e);
+typedef int (*journal_record_fn)(void *ctx, unsigned long long page, const char *body, size_t len,
+				 struct err *e);
 
 /*
  * Read path as a stream. Returns 0 with *rep filled (a missing file is no
  * record, CLEAN, missing set), or -1: an I/O error (ERR_IO), or what fn
  * returned (its e).
  */
-int journal_read(const char *path, journal_record_fn fn, void *ctx,
-		 struct journal_report *rep, struct err *e);
+int journal_read(const char *path, journal_record_fn fn, void *ctx, struct journal_report *rep,
+		 struct err *e);
 
 /*
  * Open path to append, keeping its first `keep` bytes (a report's
@@ -65,8 +65,7 @@ int journal_read(const char *path, journal_record_fn fn, void *ctx,
  * new journal. Created 0600 if missing, never through a link or onto a
  * file that is not regular. ERR_IO.
  */
-int journal_open(struct journal **out, const char *path, unsigned long long keep,
-		 struct err *e);
+int journal_open(struct journal **out, const char *path, unsigned long long keep, struct err *e);
 
 /* Append one record and fdatasync it. ERR_IO (the journal is then unusable). */
 int journal_append(struct journal *j, unsigned long long page, const void *body, size_t len,

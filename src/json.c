@@ -62,10 +62,13 @@ static void scan_bad_byte(const char *body, size_t p, int in_string, struct err 
 	unsigned char c = (unsigned char)body[p];
 
 	if (!c)
-		err_data(e, (long long)p, in_string ? "NUL byte in a JSON string" : "NUL byte in JSON");
+		err_data(e, (long long)p,
+			 in_string ? "NUL byte in a JSON string" : "NUL byte in JSON");
 	else
-		err_data(e, (long long)p, "raw control character 0x%02x inside a JSON string (invalid "
-			 "JSON: it must be escaped)", c);
+		err_data(e, (long long)p,
+			 "raw control character 0x%02x inside a JSON string (invalid "
+			 "JSON: it must be escaped)",
+			 c);
 }
 
 /* Inside a string from p: returns where the scan stopped, or SIZE_MAX with e set. */
@@ -82,7 +85,8 @@ static size_t scan_string(struct json_scan *s, const char *body, size_t p, size_
 		 */
 		while (!s->escaped && len - p >= 8) {
 			uint64_t w = load64(body + p);
-			uint64_t stop = has_byte(w, '"') | has_less(w, 0x20), esc = has_byte(w, '\\');
+			uint64_t stop = has_byte(w, '"') | has_less(w, 0x20),
+				 esc = has_byte(w, '\\');
 
 			if (!stop && (!esc || body[p + 7] != '\\')) {
 				p += 8;
@@ -121,8 +125,10 @@ static int scan_bracket(struct json_scan *s, char c, size_t p, struct err *e)
 {
 	if (c == '[' || c == '{') {
 		if (++s->depth > JSON_MAX_DEPTH)
-			return err_data(e, (long long)p, "JSON nested deeper than %u levels (the depth "
-					"limit)", JSON_MAX_DEPTH);
+			return err_data(e, (long long)p,
+					"JSON nested deeper than %u levels (the depth "
+					"limit)",
+					JSON_MAX_DEPTH);
 		return 0;
 	}
 	if (!s->depth)
@@ -181,8 +187,10 @@ static inline uint64_t control64(const __m128i v[4])
 {
 	__m128i k = _mm_set1_epi8(0x1f);
 
-	return join64(_mm_cmpeq_epi8(_mm_max_epu8(v[0], k), k), _mm_cmpeq_epi8(_mm_max_epu8(v[1], k), k),
-		      _mm_cmpeq_epi8(_mm_max_epu8(v[2], k), k), _mm_cmpeq_epi8(_mm_max_epu8(v[3], k), k));
+	return join64(_mm_cmpeq_epi8(_mm_max_epu8(v[0], k), k),
+		      _mm_cmpeq_epi8(_mm_max_epu8(v[1], k), k),
+		      _mm_cmpeq_epi8(_mm_max_epu8(v[2], k), k),
+		      _mm_cmpeq_epi8(_mm_max_epu8(v[3], k), k));
 }
 
 /*
@@ -257,8 +265,10 @@ int json_scan(struct json *j, const char *body, size_t len, struct err *e)
 	size_t p = s->pos;
 
 	if (len > JSON_MAX_BODY)
-		return err_data(e, (long long)JSON_MAX_BODY, "body of %zu bytes is larger than the "
-				"%u-byte limit (64 MiB)", len, JSON_MAX_BODY);
+		return err_data(e, (long long)JSON_MAX_BODY,
+				"body of %zu bytes is larger than the "
+				"%u-byte limit (64 MiB)",
+				len, JSON_MAX_BODY);
 	if (s->root_start == SIZE_MAX) {
 		while (p < len && is_ws(body[p]))
 			p++;
@@ -274,7 +284,8 @@ int json_scan(struct json *j, const char *body, size_t len, struct err *e)
 			continue;
 		}
 #endif
-		p = s->in_string ? scan_string(s, body, p, len, e) : scan_outside(s, body, p, len, e);
+		p = s->in_string ? scan_string(s, body, p, len, e)
+				 : scan_outside(s, body, p, len, e);
 		if (p == SIZE_MAX)
 			return -1;
 	}
@@ -321,9 +332,13 @@ static int tokenize(struct json *j, const char *body, size_t len, struct err *e)
 			break;
 		/* jsmn resumes where it stopped (LIBRARY-NOTES §1). */
 		if (j->tok_cap >= JSON_MAX_TOKENS)
-			return err_data(e, (long long)j->parser.pos, "more than %u JSON values in one body "
-					"(the token limit)", JSON_MAX_TOKENS);
-		if (grow_tokens(j, 2 * j->tok_cap < JSON_MAX_TOKENS ? 2 * j->tok_cap : JSON_MAX_TOKENS, e))
+			return err_data(e, (long long)j->parser.pos,
+					"more than %u JSON values in one body "
+					"(the token limit)",
+					JSON_MAX_TOKENS);
+		if (grow_tokens(j,
+				2 * j->tok_cap < JSON_MAX_TOKENS ? 2 * j->tok_cap : JSON_MAX_TOKENS,
+				e))
 			return -1;
 	}
 	if (r == JSMN_ERROR_INVAL)
@@ -334,8 +349,10 @@ static int tokenize(struct json *j, const char *body, size_t len, struct err *e)
 		return err_data(e, (long long)j->scan.root_start, "invalid JSON");
 	j->ntok = r;
 	if (j->tok[0].type == JSMN_ARRAY && j->tok[0].size > (int)JSON_MAX_ELEMENTS)
-		return err_data(e, j->tok[0].start, "more than %u elements in one array (the "
-				"per-page element limit)", JSON_MAX_ELEMENTS);
+		return err_data(e, j->tok[0].start,
+				"more than %u elements in one array (the "
+				"per-page element limit)",
+				JSON_MAX_ELEMENTS);
 	return 0;
 }
 

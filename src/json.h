@@ -31,18 +31,18 @@
 #include "err.h"
 
 /* The limits, each named in the message of the refusal it causes. */
-#define JSON_MAX_BODY (64u * 1024u * 1024u)   /* bytes in one body */
-#define JSON_MAX_TOKENS (4u * 1024u * 1024u)  /* keys and values: at most 80 MiB of tokens */
-#define JSON_MAX_ELEMENTS (256u * 1024u)      /* values directly inside the root */
-#define JSON_MAX_DEPTH 64u                    /* arrays and objects inside each other */
+#define JSON_MAX_BODY (64u * 1024u * 1024u)  /* bytes in one body */
+#define JSON_MAX_TOKENS (4u * 1024u * 1024u) /* keys and values: at most 80 MiB of tokens */
+#define JSON_MAX_ELEMENTS (256u * 1024u)     /* values directly inside the root */
+#define JSON_MAX_DEPTH 64u                   /* arrays and objects inside each other */
 
 enum json_status { JSON_DONE = 0, JSON_MORE = 1 };
 
 /* Where the pre-scan is in the body; all zero but root_start after json_reset. */
 struct json_scan {
-	size_t pos;         /* bytes scanned */
-	size_t root_start;  /* offset of the first byte that is not white space, or SIZE_MAX */
-	size_t root_end;    /* just after the root array or object, once complete; else 0 */
+	size_t pos;        /* bytes scanned */
+	size_t root_start; /* offset of the first byte that is not white space, or SIZE_MAX */
+	size_t root_end;   /* just after the root array or object, once complete; else 0 */
 	unsigned depth;
 	unsigned char in_string, escaped;
 };
@@ -51,8 +51,8 @@ struct json {
 	jsmn_parser parser;
 	jsmntok_t *tok;
 	size_t tok_cap;
-	int ntok;           /* tokens of the parsed body */
-	int flat;           /* an array of flat objects: checked on the fast path */
+	int ntok; /* tokens of the parsed body */
+	int flat; /* an array of flat objects: checked on the fast path */
 	struct json_scan scan;
 };
 

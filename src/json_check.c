@@ -86,13 +86,13 @@ static int check_gap_slow(const struct json *j, const char *body, int i, int nex
 {
 	const jsmntok_t *t = &j->tok[i];
 	int p = token_after(t);
-	int end = next >= 0 ? j->tok[next].start - (j->tok[next].type == JSMN_STRING)
-			    : j->tok[0].end;
+	int end =
+		next >= 0 ? j->tok[next].start - (j->tok[next].type == JSMN_STRING) : j->tok[0].end;
 	int parent = next >= 0 ? j->tok[next].parent : -1;
 
 	if (next >= 0 && parent == i) {
 		p = skip_ws(body, p, end);
-		if (t->type == JSMN_STRING) {   /* a key and its value */
+		if (t->type == JSMN_STRING) { /* a key and its value */
 			if (p >= end || body[p] != ':')
 				return err_data(e, p, "expected ':' after an object key");
 			p = skip_ws(body, p + 1, end);
@@ -125,8 +125,7 @@ static int check_gap_slow(const struct json *j, const char *body, int i, int nex
  * an opening bracket), are recognised here; anything else takes the full
  * check above.
  */
-static inline int check_gap(const struct json *j, const char *body, int i, int next,
-			    struct err *e)
+static inline int check_gap(const struct json *j, const char *body, int i, int next, struct err *e)
 {
 	const jsmntok_t *t = &j->tok[i];
 
@@ -160,7 +159,8 @@ static inline int check_token(const struct json *j, const char *body, int i, str
 
 	if (parent >= 0 && j->tok[parent].type == JSMN_OBJECT &&
 	    (t->type != JSMN_STRING || t->size != 1))
-		return err_data(e, t->start - (t->type == JSMN_STRING), "object key without a value");
+		return err_data(e, t->start - (t->type == JSMN_STRING),
+				"object key without a value");
 	if (parent >= 0 && j->tok[parent].type == JSMN_STRING && j->tok[parent].size != 1)
 		return err_data(e, t->start, "object key with more than one value");
 	/* jsmn makes any string before a ':' a key, even a value ({"a":"b":1}, ["a":1]). */
@@ -221,7 +221,8 @@ static int flat_array(struct json *j, const char *body)
 				return 0;
 			after = key->end + 1;
 			/* Scalars only: jsmn makes no token for a ',' or ':' inside `[,]` or `{:}`. */
-			if (body[after] != ':' || is_container(val) || val->size != 0 || val->parent != i ||
+			if (body[after] != ':' || is_container(val) || val->size != 0 ||
+			    val->parent != i ||
 			    val->start - (val->type == JSMN_STRING) != after + 1)
 				return 0;
 			if (val->type == JSMN_PRIMITIVE &&
@@ -248,7 +249,6 @@ static int flat_array(struct json *j, const char *body)
 		return 0;
 	return 1;
 }
-
 
 int json_check(struct json *j, const char *body, struct err *e)
 {

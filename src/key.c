@@ -49,10 +49,12 @@ int key_load(const char *file, struct warn *warn, struct buf *key, struct err *e
 	if (!key->len) {
 		if (file)
 			return err_set(e, ERR_USAGE, "--api-key-file %s holds no key", file);
-		return err_set(e, ERR_USAGE, "no API key: set WAEXPORT_API_KEY or use --api-key-file PATH");
+		return err_set(e, ERR_USAGE,
+			       "no API key: set WAEXPORT_API_KEY or use --api-key-file PATH");
 	}
 	if (strpbrk(key->data, "\r\n"))
-		return err_set(e, ERR_USAGE, "the API key holds a line break; put only the key in the file");
+		return err_set(e, ERR_USAGE,
+			       "the API key holds a line break; put only the key in the file");
 	return 0;
 }
 

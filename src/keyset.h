@@ -14,10 +14,10 @@
 #include "buf.h"
 
 struct keyset {
-	struct buf text;        /* the decoded keys, end to end */
-	size_t *off, *len;      /* span of each key kept */
-	size_t cap;             /* keys the spans have room for */
-	uint32_t *slot;         /* hash table: index of a key, or UINT32_MAX */
+	struct buf text;   /* the decoded keys, end to end */
+	size_t *off, *len; /* span of each key kept */
+	size_t cap;        /* keys the spans have room for */
+	uint32_t *slot;    /* hash table: index of a key, or UINT32_MAX */
 	size_t nslot, slot_cap;
 	size_t n;
 };

@@ -13,7 +13,7 @@
 
 static char *log_path;
 static char log_who[64];
-static int log_failed;           /* said once on stderr */
+static int log_failed; /* said once on stderr */
 
 static int append(const char *line, size_t len)
 {

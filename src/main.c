@@ -163,8 +163,10 @@ static int run_command(struct options *opts, struct err *e)
 		if (got_signal) {
 			e->kind = ERR_INTERRUPTED;
 			e->signo = got_signal;
-			snprintf(e->msg, sizeof(e->msg), "interrupted by %s; nothing was written (any "
-				 "previous output is untouched)", got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+			snprintf(e->msg, sizeof(e->msg),
+				 "interrupted by %s; nothing was written (any "
+				 "previous output is untouched)",
+				 got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 		}
 		if (sink_broken_pipe(e)) {
 			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */

@@ -54,7 +54,8 @@ int manifest_add(struct manifest *m, const struct sink *file, const char *chat, 
 	m->nfiles++;
 	/* SPEC §4.4's add-after rule: rows, bytes and sum describe the whole file. */
 	f->appended = sink_figures(file)->appending;
-	if (f->appended && manifest_scan(f->path, sink_figures(file)->carried, m->ndjson, m->gzip, f, e))
+	if (f->appended &&
+	    manifest_scan(f->path, sink_figures(file)->carried, m->ndjson, m->gzip, f, e))
 		return -1;
 	return merge_file(f, file, e);
 }
@@ -69,8 +70,9 @@ static int add_str(struct buf *out, const char *s)
 	if (buf_addc(out, '"'))
 		return -1;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		int rc = *p == '"' || *p == '\\' ? buf_addf(out, "\\%c", *p) :
-			 *p < 0x20 ? buf_addf(out, "\\u%04x", *p) : buf_addc(out, (char)*p);
+		int rc = *p == '"' || *p == '\\' ? buf_addf(out, "\\%c", *p)
+			 : *p < 0x20             ? buf_addf(out, "\\u%04x", *p)
+						 : buf_addc(out, (char)*p);
 
 		if (rc)
 			return -1;
@@ -97,11 +99,13 @@ static int add_opt_int(struct buf *out, int have, long long v)
 static int add_file(struct buf *out, const struct manifest_file *f, int last)
 {
 	if (buf_adds(out, "    {\"path\": ") || add_str(out, f->path) ||
-	    buf_addf(out, ", \"rows\": %llu, \"bytes\": %llu, \"sha256\": \"%s\", \"first_timestamp\": ",
-		 f->rows, f->bytes, f->sha256) ||
+	    buf_addf(out,
+		     ", \"rows\": %llu, \"bytes\": %llu, \"sha256\": \"%s\", \"first_timestamp\": ",
+		     f->rows, f->bytes, f->sha256) ||
 	    add_opt_int(out, f->have_ts, f->ts_min) || buf_adds(out, ", \"last_timestamp\": ") ||
 	    add_opt_int(out, f->have_ts, f->ts_max) || buf_adds(out, ", \"chat\": ") ||
-	    add_str(out, f->chat) || buf_addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
+	    add_str(out, f->chat) ||
+	    buf_addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
 		return -1;
 	if (f->appended && buf_addf(out, ", \"rows_added\": %llu", f->rows_added))
 		return -1;
@@ -111,8 +115,9 @@ static int add_file(struct buf *out, const struct manifest_file *f, int last)
 static int render(struct buf *out, const struct manifest *m, const struct manifest_run *r)
 {
 	if (buf_addf(out, "{\n  \"tool\": \"waexport\",\n  \"version\": \"%s\",\n  \"command\": ",
-		 WAEXPORT_VERSION) || add_str(out, r->command) || buf_adds(out, ",\n  \"from\": ") ||
-	    add_str(out, r->from) || buf_adds(out, ",\n  \"to\": ["))
+		     WAEXPORT_VERSION) ||
+	    add_str(out, r->command) || buf_adds(out, ",\n  \"from\": ") || add_str(out, r->from) ||
+	    buf_adds(out, ",\n  \"to\": ["))
 		return -1;
 	for (size_t i = 0; i < r->nto; i++)
 		if ((i && buf_adds(out, ", ")) || add_str(out, r->to[i]))
@@ -122,11 +127,14 @@ static int render(struct buf *out, const struct manifest *m, const struct manife
 	    buf_adds(out, ",\n  \"format\": ") || add_str(out, r->format) ||
 	    buf_addf(out, ",\n  \"gzip\": %s,\n  \"tz\": ", r->gzip ? "true" : "false") ||
 	    add_str(out, r->tz) ||
-	    buf_addf(out, ",\n  \"messages_written\": %llu,\n  \"pages_fetched\": %llu,\n"
-		 "  \"duplicates_dropped\": %llu,\n  \"retries\": %llu,\n  \"warnings\": %llu,\n"
-		 "  \"media\": {\"downloaded\": %llu, \"present\": %llu, \"failed\": %llu},\n"
-		 "  \"checkpoint_before\": ", r->messages, r->pages, r->duplicates, r->retries,
-		 r->warnings, r->media_downloaded, r->media_present, r->media_failed) ||
+	    buf_addf(
+		    out,
+		    ",\n  \"messages_written\": %llu,\n  \"pages_fetched\": %llu,\n"
+		    "  \"duplicates_dropped\": %llu,\n  \"retries\": %llu,\n  \"warnings\": %llu,\n"
+		    "  \"media\": {\"downloaded\": %llu, \"present\": %llu, \"failed\": %llu},\n"
+		    "  \"checkpoint_before\": ",
+		    r->messages, r->pages, r->duplicates, r->retries, r->warnings,
+		    r->media_downloaded, r->media_present, r->media_failed) ||
 	    add_opt_int(out, r->have_before, r->checkpoint_before) ||
 	    buf_adds(out, ",\n  \"checkpoint_after\": ") ||
 	    add_opt_int(out, r->have_after, r->checkpoint_after) ||
@@ -145,8 +153,10 @@ static int replace_file(const char *path, const struct buf *text, struct err *e)
 
 	if (!fsutil_replace(path, text->data, text->len, 0600, &step))
 		return 0;
-	return err_set(e, !strcmp(step, "write") ? ERR_IO : ERR_CANTCREAT, "--manifest %s: %s "
-		       "failed: %s", path, step, strerror(errno));
+	return err_set(e, !strcmp(step, "write") ? ERR_IO : ERR_CANTCREAT,
+		       "--manifest %s: %s "
+		       "failed: %s",
+		       path, step, strerror(errno));
 }
 
 int manifest_write(const struct manifest *m, const char *path, const struct manifest_run *run,
@@ -177,7 +187,9 @@ void manifest_check_age(struct warn *w, const char *who, long long checkpoint, l
 
 	if (now - checkpoint <= MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL)
 		return;
-	warn_note(w, "%sthe last successful export was %lld days ago: the API keeps messages "
+	warn_note(w,
+		  "%sthe last successful export was %lld days ago: the API keeps messages "
 		  "for one year, so messages older than that may be deleted before they are "
-		  "exported; check why the nightly job stopped", who, days);
+		  "exported; check why the nightly job stopped",
+		  who, days);
 }

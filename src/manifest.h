@@ -21,17 +21,17 @@
 #define MANIFEST_CHECKPOINT_WARN_DAYS 350
 
 struct manifest_run {
-	const char *command;          /* "fetch" or "convert" */
-	const char *from;             /* NULL for convert */
+	const char *command; /* "fetch" or "convert" */
+	const char *from;    /* NULL for convert */
 	const char *const *to;
 	size_t nto;
-	long long started, finished;  /* epoch seconds */
-	const char *format;           /* "csv" or "ndjson" */
+	long long started, finished; /* epoch seconds */
+	const char *format;          /* "csv" or "ndjson" */
 	int gzip;
 	const char *tz;
 	unsigned long long messages, pages, duplicates, retries, warnings;
 	unsigned long long media_downloaded, media_present, media_failed;
-	int have_before, have_after;  /* checkpoints, for fetch --state */
+	int have_before, have_after; /* checkpoints, for fetch --state */
 	long long checkpoint_before, checkpoint_after;
 };
 
@@ -47,7 +47,7 @@ struct manifest_file {
 struct manifest {
 	struct manifest_file *files;
 	size_t nfiles;
-	int ndjson, gzip;             /* the format of the files (for manifest_scan) */
+	int ndjson, gzip; /* the format of the files (for manifest_scan) */
 };
 
 /*

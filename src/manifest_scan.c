@@ -18,8 +18,8 @@
 
 struct scan {
 	int ndjson, in_quotes, header_done;
-	long ts_col;                 /* CSV: the timestamp column, -1 when absent */
-	struct buf rec;              /* the record being gathered */
+	long ts_col;    /* CSV: the timestamp column, -1 when absent */
+	struct buf rec; /* the record being gathered */
 	struct manifest_file *f;
 };
 
@@ -136,8 +136,7 @@ static int feed(struct scan *s, const char *p, size_t n)
 }
 
 /* Inflate every gzip member of [p, p+n) into feed. */
-static int inflate_all(struct scan *s, z_stream *z, const char *p, size_t n, char *out,
-		       size_t cap)
+static int inflate_all(struct scan *s, z_stream *z, const char *p, size_t n, char *out, size_t cap)
 {
 	int zr = Z_OK;
 
@@ -184,9 +183,12 @@ int manifest_scan(const char *path, unsigned long long len, int ndjson, int gzip
 			continue;
 		if (r <= 0)
 			goto io;
-		if (gzip ? inflate_all(&s, &z, in, (size_t)r, plain, cap) : feed(&s, in, (size_t)r)) {
-			err_set(e, ERR_IO, "--manifest: %s: cannot read the rows it held before this "
-				"run (corrupt gzip?)", path);
+		if (gzip ? inflate_all(&s, &z, in, (size_t)r, plain, cap)
+			 : feed(&s, in, (size_t)r)) {
+			err_set(e, ERR_IO,
+				"--manifest: %s: cannot read the rows it held before this "
+				"run (corrupt gzip?)",
+				path);
 			goto out;
 		}
 		done += (unsigned long long)r;

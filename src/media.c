@@ -13,13 +13,13 @@ struct media {
 	char *dir;
 	struct warn *warn;
 	struct http_download *jobs;
-	size_t *job_elem;           /* the page element of each job */
+	size_t *job_elem; /* the page element of each job */
 	size_t jobs_cap;
-	const char **files;         /* per element */
+	const char **files; /* per element */
 	size_t files_cap;
-	struct buf names;           /* "unique.ext\0" per element with media */
-	struct buf paths;           /* "DIR/unique.ext\0" per job */
-	struct buf urls;            /* decoded links per job */
+	struct buf names;                               /* "unique.ext\0" per element with media */
+	struct buf paths;                               /* "DIR/unique.ext\0" per job */
+	struct buf urls;                                /* decoded links per job */
 	unsigned long long downloaded, present, failed; /* the manifest's figures */
 };
 
@@ -103,8 +103,9 @@ static int count_downloads(struct media *m, struct page *pg, const char *body, s
 		u = &r.f[REC_UNIQUE];
 		len = (int)(u->len > 60 ? 60 : u->len);
 		if (m->jobs[j].local)
-			return err_set(e, ERR_IO, "--media-dir %s: message %.*s: media not saved: %s",
-				       m->dir, len, u->p, m->jobs[j].why);
+			return err_set(e, ERR_IO,
+				       "--media-dir %s: message %.*s: media not saved: %s", m->dir,
+				       len, u->p, m->jobs[j].why);
 		m->failed++;
 		warn_note(m->warn, "message %.*s: media not saved: %s", len, u->p, m->jobs[j].why);
 		m->files[m->job_elem[j]] = NULL;
@@ -120,7 +121,8 @@ static int is_media(const struct record *r)
 	if (msg->kind != FIELD_STRING || field_is(type, "text") || field_is(type, "chat") ||
 	    field_is(type, "location"))
 		return 0;
-	return (msg->len > 8 && !memcmp(msg->p, "https:", 6)) || (msg->len > 7 && !memcmp(msg->p, "http:", 5));
+	return (msg->len > 8 && !memcmp(msg->p, "https:", 6)) ||
+	       (msg->len > 7 && !memcmp(msg->p, "http:", 5));
 }
 
 /* The extension: from the link's last path segment if it looks like one, else by type. */
@@ -141,7 +143,8 @@ static void extension(const char *url, const struct field *type, char *out, size
 		for (i = 0; i < n; i++) {
 			char c = dot[1 + i];
 
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9')))
 				break;
 			out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		}
@@ -150,9 +153,12 @@ static void extension(const char *url, const struct field *type, char *out, size
 			return;
 		}
 	}
-	snprintf(out, size, "%s", field_is(type, "image") ? "jpg" : field_is(type, "video") ? "mp4" :
-		 field_is(type, "audio") || field_is(type, "ptt") ? "ogg" :
-		 field_is(type, "sticker") ? "webp" : "bin");
+	snprintf(out, size, "%s",
+		 field_is(type, "image")                            ? "jpg"
+		 : field_is(type, "video")                          ? "mp4"
+		 : field_is(type, "audio") || field_is(type, "ptt") ? "ogg"
+		 : field_is(type, "sticker")                        ? "webp"
+								    : "bin");
 }
 
 /*
@@ -168,8 +174,8 @@ static void escape_name(const char *s, size_t n, char *out, size_t size)
 
 	for (size_t i = 0; i < n && o + 4 < size; i++) {
 		unsigned char c = (unsigned char)s[i];
-		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			    c == '_' || c == '-' || (c == '.' && i > 0);
+		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && i > 0);
 
 		if (plain) {
 			out[o++] = (char)c;
@@ -200,7 +206,7 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	m->urls.len += text_decode(buf_tail(&m->urls), msg->p, msg->len, &bad);
 	m->urls.data[m->urls.len++] = '\0';
 	k = text_decode(raw, u->p, u->len < 60 ? u->len : 60, &bad);
-	escape_name(raw, k, safe, sizeof(safe));        /* nothing can leave DIR */
+	escape_name(raw, k, safe, sizeof(safe)); /* nothing can leave DIR */
 	/*
 	 * A long id: its first part, then a hash of all of it. So too an id that
 	 * decoding changed (NUL, a lone surrogate: U+FFFD), which would otherwise
@@ -246,8 +252,9 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 		goto nomem;
 	m->names.len = m->urls.len = m->paths.len = 0;
 	for (size_t i = 0; i < n; i++) {
-		int d = (!wanted || wanted[i]) && page_record(pg, body, i, &r) == 0 ?
-			describe(m, &r, &url_at[i], &name_at[i]) : 0;
+		int d = (!wanted || wanted[i]) && page_record(pg, body, i, &r) == 0
+				? describe(m, &r, &url_at[i], &name_at[i])
+				: 0;
 
 		if (d < 0)
 			goto nomem;

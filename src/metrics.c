@@ -35,10 +35,10 @@ static int metric(struct buf *b, const char *name, const char *help, const char 
 	char num[64];
 
 	snprintf(num, sizeof(num), "%.17g", value);
-	return buf_adds(b, "# HELP ") || buf_adds(b, name) || buf_addc(b, ' ') || buf_adds(b, help) ||
-	       buf_adds(b, "\n# TYPE ") || buf_adds(b, name) || buf_addc(b, ' ') || buf_adds(b, type) ||
-	       buf_addc(b, '\n') || buf_adds(b, name) || buf_adds(b, label) || buf_addc(b, ' ') ||
-	       buf_adds(b, num) || buf_addc(b, '\n');
+	return buf_adds(b, "# HELP ") || buf_adds(b, name) || buf_addc(b, ' ') ||
+	       buf_adds(b, help) || buf_adds(b, "\n# TYPE ") || buf_adds(b, name) ||
+	       buf_addc(b, ' ') || buf_adds(b, type) || buf_addc(b, '\n') || buf_adds(b, name) ||
+	       buf_adds(b, label) || buf_addc(b, ' ') || buf_adds(b, num) || buf_addc(b, '\n');
 }
 
 int metrics_write(const char *path, const struct metrics *m, struct err *e)
@@ -59,14 +59,15 @@ int metrics_write(const char *path, const struct metrics *m, struct err *e)
 			      label, last_ok);
 	bad |= metric(&b, "waexport_exit_code", "Exit code of the last run (0 is success).",
 		      "gauge", label, m->exit_code);
-	bad |= metric(&b, "waexport_messages_written", "Messages written by the last run.",
-		      "gauge", label, (double)m->messages);
+	bad |= metric(&b, "waexport_messages_written", "Messages written by the last run.", "gauge",
+		      label, (double)m->messages);
 	bad |= metric(&b, "waexport_pages_fetched", "Pages fetched by the last run.", "gauge",
 		      label, (double)m->pages);
 	bad |= metric(&b, "waexport_retries", "Requests retried in the last run.", "gauge", label,
 		      (double)m->retries);
-	bad |= metric(&b, "waexport_duplicates_dropped", "Duplicate messages dropped in the last run.",
-		      "gauge", label, (double)m->duplicates);
+	bad |= metric(&b, "waexport_duplicates_dropped",
+		      "Duplicate messages dropped in the last run.", "gauge", label,
+		      (double)m->duplicates);
 	bad |= metric(&b, "waexport_warnings", "Warnings in the last run.", "gauge", label,
 		      (double)m->warnings);
 	bad |= metric(&b, "waexport_media_downloaded", "Media files downloaded by the last run.",
@@ -79,8 +80,8 @@ int metrics_write(const char *path, const struct metrics *m, struct err *e)
 	}
 	/* node_exporter runs as another user: metrics are not secret. */
 	if (fsutil_replace(path, b.data, b.len, 0644, &step)) {
-		err_set(e, ERR_IO, "--metrics-file %s: cannot replace it (%s failed): %s", path, step,
-			strerror(errno));
+		err_set(e, ERR_IO, "--metrics-file %s: cannot replace it (%s failed): %s", path,
+			step, strerror(errno));
 		goto out;
 	}
 	rc = 0;

@@ -12,8 +12,8 @@
 struct metrics {
 	const char *from;
 	int exit_code;
-	double end_time;               /* epoch seconds */
-	double duration;               /* seconds */
+	double end_time; /* epoch seconds */
+	double duration; /* seconds */
 	unsigned long long messages, pages, retries, duplicates, warnings, media;
 };
 

@@ -26,16 +26,16 @@
 
 /* What ends one target's walk. */
 struct nextcp_walk {
-	int has_floor;              /* an earlier run's checkpoint */
-	int has_head;               /* ... with a head (not a version-1 state) */
+	int has_floor; /* an earlier run's checkpoint */
+	int has_head;  /* ... with a head (not a version-1 state) */
 	int lookback_on;
-	long long floor;            /* its time minus --lookback */
+	long long floor; /* its time minus --lookback */
 };
 
 /* One target's next checkpoint. */
 struct nextcp_entry {
 	const char *to;
-	int set_time;               /* ts is newer than the earlier checkpoint's */
+	int set_time; /* ts is newer than the earlier checkpoint's */
 	long long ts;
 	char **uniques;
 	size_t n;

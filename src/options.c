@@ -13,180 +13,193 @@
 
 const struct options_row options_table[OPT_COUNT] = {
 	[OPT_OUTPUT] = { ROW(OPT_OUTPUT, "output", 'o', OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
-		.arg = "PATH",
-		.help = "output file, '-' for stdout (default); replaced only when the run succeeds. "
-			"{date} is YYYY-MM-DD in --tz, {chat} one file per conversation; with fetch "
-			"also {from}, and {to} for one file per --to",
-		.detail = "Values are sanitised so nothing can leave the target directory." },
+			 .arg = "PATH",
+			 .help = "output file, '-' for stdout (default); replaced only when the run succeeds. "
+				 "{date} is YYYY-MM-DD in --tz, {chat} one file per conversation; with fetch "
+				 "also {from}, and {to} for one file per --to",
+			 .detail =
+				 "Values are sanitised so nothing can leave the target directory." },
 	[OPT_FORMAT] = { ROW(OPT_FORMAT, "format", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),
-		.arg = "csv|ndjson|xlsx",
-		.help = "output format (default: from PATH's extension .csv .ndjson .jsonl, each "
-			"optionally .gz, or .xlsx; csv when PATH has no extension or is '-')",
-		.detail = "Any other extension without --format is a usage error." },
+			 .arg = "csv|ndjson|xlsx",
+			 .help = "output format (default: from PATH's extension .csv .ndjson .jsonl, each "
+				 "optionally .gz, or .xlsx; csv when PATH has no extension or is '-')",
+			 .detail = "Any other extension without --format is a usage error." },
 	[OPT_GZIP] = { ROW(OPT_GZIP, "gzip", 0, OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
-		.help = "gzip the output (on when PATH ends in .gz)" },
+		       .help = "gzip the output (on when PATH ends in .gz)" },
 	[OPT_GZIP_LEVEL] = { ROW(OPT_GZIP_LEVEL, "gzip-level", 0, OPTIONS_NUMBER, OPTIONS_BOTH,
 				 GROUP_OUTPUT),
-		.lo = 1, .hi = 9, .arg = "N",
-		.help = "gzip level 1-9 (default 6; implies --gzip)" },
-	[OPT_TZ] = { ROW(OPT_TZ, "tz", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
-		.arg = "ZONE", .hint = "timezone time-zone zone",
-		.help = "IANA zone for the 'time' column (default UTC), e.g. Asia/Jerusalem" },
+			     .lo = 1, .hi = 9, .arg = "N",
+			     .help = "gzip level 1-9 (default 6; implies --gzip)" },
+	[OPT_TZ] = { ROW(OPT_TZ, "tz", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT), .arg = "ZONE",
+		     .hint = "timezone time-zone zone",
+		     .help = "IANA zone for the 'time' column (default UTC), e.g. Asia/Jerusalem" },
 	[OPT_EXCEL] = { ROW(OPT_EXCEL, "excel", 0, OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
-		.help = "spreadsheet CSV: BOM, 'YYYY-MM-DD HH:MM:SS' times, formula-looking cells "
-			"prefixed with '",
-		.detail = "A cell is formula-looking when it starts with = + - @ TAB CR or LF." },
+			.help = "spreadsheet CSV: BOM, 'YYYY-MM-DD HH:MM:SS' times, formula-looking cells "
+				"prefixed with '",
+			.detail =
+				"A cell is formula-looking when it starts with = + - @ TAB CR or LF." },
 	[OPT_ORDER] = { ROW(OPT_ORDER, "order", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
-		.arg = "oldest|newest",
-		.help = "row order (default oldest: chronological)",
-		.detail = "Memory stays flat either way." },
+			.arg = "oldest|newest", .help = "row order (default oldest: chronological)",
+			.detail = "Memory stays flat either way." },
 	[OPT_COLUMNS] = { ROW(OPT_COLUMNS, "columns", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),
-		.arg = "LIST",
-		.help = "columns to write, in this order, e.g. time,from,message" },
+			  .arg = "LIST",
+			  .help = "columns to write, in this order, e.g. time,from,message" },
 	[OPT_QUIET] = { ROW(OPT_QUIET, "quiet", 'q', OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
-		.help = "no warnings, no summary line on stderr (--log-file still gets them)" },
+			.help = "no warnings, no summary line on stderr (--log-file still gets them)" },
 	[OPT_PROGRESS] = { ROW(OPT_PROGRESS, "progress", 0, OPTIONS_FLAG, OPTIONS_BOTH,
 			       GROUP_OUTPUT),
-		.help = "show the live progress line even when not on a TTY",
-		.detail = "The line shows pages, messages, rate, bytes written, how far back in time "
-			  "the walk has come and the elapsed time; while a retry is waited for, why "
-			  "and for how long (waiting 12 s: page 37 answered HTTP 429 (retry 2 of 5))." },
+			   .help = "show the live progress line even when not on a TTY",
+			   .detail =
+				   "The line shows pages, messages, rate, bytes written, how far back in time "
+				   "the walk has come and the elapsed time; while a retry is waited for, why "
+				   "and for how long (waiting 12 s: page 37 answered HTTP 429 (retry 2 of 5))." },
 	[OPT_THREADS] = { ROW(OPT_THREADS, "threads", 0, OPTIONS_NUMBER, OPTIONS_BOTH,
 			      GROUP_OUTPUT),
-		.lo = 1, .hi = 64, .arg = "N",
-		.help = "threads that parse, format and compress pages in parallel, the main "
-			"thread among them, 1-64 (default: the online CPUs, at most 8)",
-		.detail = "The output's order and bytes do not depend on N." },
+			  .lo = 1, .hi = 64, .arg = "N",
+			  .help = "threads that parse, format and compress pages in parallel, the main "
+				  "thread among them, 1-64 (default: the online CPUs, at most 8)",
+			  .detail = "The output's order and bytes do not depend on N." },
 
 	[OPT_FROM] = { ROW(OPT_FROM, "from", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-		.arg = "NUMBER",
-		.help = "the account: 8-15 digits, international, no '+', no leading 0 "
-			"(e.g. 972501234567)",
-		.detail = "Required." },
+		       .arg = "NUMBER",
+		       .help = "the account: 8-15 digits, international, no '+', no leading 0 "
+			       "(e.g. 972501234567)",
+		       .detail = "Required." },
 	[OPT_TO] = { ROW(OPT_TO, "to", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-		.flags = OPTIONS_REPEAT, .arg = "ID",
-		.help = "one contact (international digits, or a hidden-number id such as "
-			"IL.1605856887361213); repeatable; none = whole account" },
+		     .flags = OPTIONS_REPEAT, .arg = "ID",
+		     .help = "one contact (international digits, or a hidden-number id such as "
+			     "IL.1605856887361213); repeatable; none = whole account" },
 	[OPT_URL] = { ROW(OPT_URL, "url", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-		.arg = "URL",
-		.help = "endpoint (default $WAEXPORT_URL, else the 99digital API)",
-		.detail = "The 99digital API is https://api.99digital.co.il/whatsapp/v2/getHistory. "
-			  "Plain http is allowed only to loopback hosts." },
-	[OPT_API_KEY_FILE] = { ROW(OPT_API_KEY_FILE, "api-key-file", 0, OPTIONS_TEXT,
-				   OPTIONS_FETCH, GROUP_FETCH),
-		.arg = "PATH", .hint = "key-file keyfile",
-		.help = "file holding the API key (default $WAEXPORT_API_KEY)",
-		.detail = "There is no option that takes the key itself: a key on the command line "
-			  "is visible to every user through the process list." },
+		      .arg = "URL",
+		      .help = "endpoint (default $WAEXPORT_URL, else the 99digital API)",
+		      .detail =
+			      "The 99digital API is https://api.99digital.co.il/whatsapp/v2/getHistory. "
+			      "Plain http is allowed only to loopback hosts." },
+	[OPT_API_KEY_FILE] = { ROW(OPT_API_KEY_FILE, "api-key-file", 0, OPTIONS_TEXT, OPTIONS_FETCH,
+				   GROUP_FETCH),
+			       .arg = "PATH", .hint = "key-file keyfile",
+			       .help = "file holding the API key (default $WAEXPORT_API_KEY)",
+			       .detail =
+				       "There is no option that takes the key itself: a key on the command line "
+				       "is visible to every user through the process list." },
 	[OPT_CACERT] = { ROW(OPT_CACERT, "cacert", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-		.arg = "FILE",
-		.help = "verify the server against this CA bundle instead of the system's" },
-	[OPT_CONCURRENCY] = { ROW(OPT_CONCURRENCY, "concurrency", 0, OPTIONS_NUMBER,
-				  OPTIONS_FETCH, GROUP_FETCH),
-		.lo = 1, .hi = 32, .arg = "N",
-		.help = "pages in flight, 1-32 (default 4)" },
+			 .arg = "FILE",
+			 .help = "verify the server against this CA bundle instead of the system's" },
+	[OPT_CONCURRENCY] = { ROW(OPT_CONCURRENCY, "concurrency", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
+				  GROUP_FETCH),
+			      .lo = 1, .hi = 32, .arg = "N",
+			      .help = "pages in flight, 1-32 (default 4)" },
 	[OPT_RETRIES] = { ROW(OPT_RETRIES, "retries", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 			      GROUP_FETCH),
-		.lo = 0, .hi = 100, .arg = "N",
-		.help = "retries per request after the first (default 5)",
-		.detail = "Timeouts, connection errors, truncated answers, HTTP 5xx and 429 are "
-			  "retried with exponential backoff and jitter, honouring Retry-After up to "
-			  "5 minutes." },
+			  .lo = 0, .hi = 100, .arg = "N",
+			  .help = "retries per request after the first (default 5)",
+			  .detail =
+				  "Timeouts, connection errors, truncated answers, HTTP 5xx and 429 are "
+				  "retried with exponential backoff and jitter, honouring Retry-After up to "
+				  "5 minutes." },
 	[OPT_TIMEOUT] = { ROW(OPT_TIMEOUT, "timeout", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 			      GROUP_FETCH),
-		.lo = 1, .hi = 3600, .arg = "S",
-		.help = "seconds per request (default 30)" },
+			  .lo = 1, .hi = 3600, .arg = "S",
+			  .help = "seconds per request (default 30)" },
 	[OPT_SINCE] = { ROW(OPT_SINCE, "since", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-		.arg = "T",
-		.help = "keep messages at or after T: YYYY-MM-DD (midnight in --tz), ISO 8601, "
-			"epoch seconds, or a duration back from now (36h, 7d)",
-		.detail = "Paging stops once pages are older than --since. --since at or after "
-			  "--until is a usage error." },
+			.arg = "T",
+			.help = "keep messages at or after T: YYYY-MM-DD (midnight in --tz), ISO 8601, "
+				"epoch seconds, or a duration back from now (36h, 7d)",
+			.detail =
+				"Paging stops once pages are older than --since. --since at or after "
+				"--until is a usage error." },
 	[OPT_UNTIL] = { ROW(OPT_UNTIL, "until", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-		.arg = "T",
-		.help = "keep messages before T (same forms as --since)" },
+			.arg = "T", .help = "keep messages before T (same forms as --since)" },
 	[OPT_MAX_PAGES] = { ROW(OPT_MAX_PAGES, "max-pages", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 				GROUP_FETCH),
-		.lo = 1, .hi = LONG_MAX, .arg = "N",
-		.help = "stop after N pages" },
+			    .lo = 1, .hi = LONG_MAX, .arg = "N", .help = "stop after N pages" },
 	[OPT_SAVE_RAW] = { ROW(OPT_SAVE_RAW, "save-raw", 0, OPTIONS_TEXT, OPTIONS_FETCH,
 			       GROUP_FETCH),
-		.arg = "PATH",
-		.help = "also keep every raw page, one array per line (gzip when PATH ends in .gz); "
-			"'convert' reads it back",
-		.detail = "Placeholders as for --output." },
+			   .arg = "PATH",
+			   .help = "also keep every raw page, one array per line (gzip when PATH ends in .gz); "
+				   "'convert' reads it back",
+			   .detail = "Placeholders as for --output." },
 
 	[OPT_STATE] = { ROW(OPT_STATE, "state", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_NIGHTLY),
-		.arg = "PATH",
-		.help = "checkpoint file: export only what is new since the last successful run "
-			"(locked: a concurrent run exits 75)",
-		.detail = "It is updated only after the output was committed, and locked (PATH.lock) "
-			  "for the whole run." },
+			.arg = "PATH",
+			.help = "checkpoint file: export only what is new since the last successful run "
+				"(locked: a concurrent run exits 75)",
+			.detail =
+				"It is updated only after the output was committed, and locked (PATH.lock) "
+				"for the whole run." },
 	[OPT_LOOKBACK] = { ROW(OPT_LOOKBACK, "lookback", 0, OPTIONS_TEXT, OPTIONS_FETCH,
 			       GROUP_NIGHTLY),
-		.arg = "DURATION",
-		.help = "with --state, also re-export this far behind the checkpoint to pick up "
-			"state changes (e.g. 2d; default 0)" },
-	[OPT_METRICS_FILE] = { ROW(OPT_METRICS_FILE, "metrics-file", 0, OPTIONS_TEXT,
-				   OPTIONS_FETCH, GROUP_NIGHTLY),
-		.arg = "PATH",
-		.help = "write run metrics for node_exporter's textfile collector after every run, "
-			"success or failure",
-		.detail = "The file is in the Prometheus text format and replaced atomically." },
-	[OPT_MEDIA_DIR] = { ROW(OPT_MEDIA_DIR, "media-dir", 0, OPTIONS_TEXT, OPTIONS_FETCH | OPTIONS_SCHEMA,
-				GROUP_NIGHTLY),
-		.arg = "DIR",
-		.help = "download each media message's file into DIR as <unique>.<ext> before its "
-			"link expires (7 days); adds the media_file column",
-		.detail = "Bytes other than letters, digits, _ - and . are written as %XX, so no "
-			  "name leaves the directory; existing files are kept; at most 256 MiB a "
-			  "file. A dead link is a warning." },
+			   .arg = "DURATION",
+			   .help = "with --state, also re-export this far behind the checkpoint to pick up "
+				   "state changes (e.g. 2d; default 0)" },
+	[OPT_METRICS_FILE] = { ROW(OPT_METRICS_FILE, "metrics-file", 0, OPTIONS_TEXT, OPTIONS_FETCH,
+				   GROUP_NIGHTLY),
+			       .arg = "PATH",
+			       .help = "write run metrics for node_exporter's textfile collector after every run, "
+				       "success or failure",
+			       .detail =
+				       "The file is in the Prometheus text format and replaced atomically." },
+	[OPT_MEDIA_DIR] = { ROW(OPT_MEDIA_DIR, "media-dir", 0, OPTIONS_TEXT,
+				OPTIONS_FETCH | OPTIONS_SCHEMA, GROUP_NIGHTLY),
+			    .arg = "DIR",
+			    .help = "download each media message's file into DIR as <unique>.<ext> before its "
+				    "link expires (7 days); adds the media_file column",
+			    .detail =
+				    "Bytes other than letters, digits, _ - and . are written as %XX, so no "
+				    "name leaves the directory; existing files are kept; at most 256 MiB a "
+				    "file. A dead link is a warning." },
 	[OPT_MANIFEST] = { ROW(OPT_MANIFEST, "manifest", 0, OPTIONS_TEXT, OPTIONS_BOTH,
 			       GROUP_OUTPUT),
-		.arg = "PATH",
-		.help = "after a successful run, write a JSON manifest of every file written (rows, "
-			"bytes, sha256, time range, chat) and the run's figures; placeholders as for -o",
-		.detail = "It is written atomically with mode 0600 after the outputs are in place and "
-			  "before --state moves; a failed run writes none and leaves the previous "
-			  "one untouched." },
+			   .arg = "PATH",
+			   .help = "after a successful run, write a JSON manifest of every file written (rows, "
+				   "bytes, sha256, time range, chat) and the run's figures; placeholders as for -o",
+			   .detail =
+				   "It is written atomically with mode 0600 after the outputs are in place and "
+				   "before --state moves; a failed run writes none and leaves the previous "
+				   "one untouched." },
 	[OPT_CREATE_DIRS] = { ROW(OPT_CREATE_DIRS, "create-dirs", 0, OPTIONS_FLAG, OPTIONS_BOTH,
 				  GROUP_OUTPUT),
-		.hint = "mkdir makedirs create-dir",
-		.help = "create missing directories of every path the run writes (outputs and "
-			"each {chat}, {to}, {from}, {date} expansion, --save-raw, --state, "
-			"--metrics-file, --manifest, --log-file, --media-dir itself), mode 0700",
-		.detail = "Without it, a missing directory is exit 73 with a message that names it." },
-	[OPT_LOG_FILE] = { ROW(OPT_LOG_FILE, "log-file", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
-		.arg = "PATH", .hint = "log logfile",
-		.help = "also append every line written to stderr (warnings, the error line, the "
-			"summary; not the progress line) to PATH, each prefixed with an RFC 3339 UTC "
-			"time and from=NUMBER (or 'convert'), even with --quiet",
-		.detail = "PATH is opened in append mode (mode 0600) for every line and never "
-			  "truncated, so concurrent runs, logrotate's copytruncate and "
-			  "move-and-create all keep working; each line is one write." },
+			      .hint = "mkdir makedirs create-dir",
+			      .help = "create missing directories of every path the run writes (outputs and "
+				      "each {chat}, {to}, {from}, {date} expansion, --save-raw, --state, "
+				      "--metrics-file, --manifest, --log-file, --media-dir itself), mode 0700",
+			      .detail =
+				      "Without it, a missing directory is exit 73 with a message that names it." },
+	[OPT_LOG_FILE] = { ROW(OPT_LOG_FILE, "log-file", 0, OPTIONS_TEXT, OPTIONS_BOTH,
+			       GROUP_OUTPUT),
+			   .arg = "PATH", .hint = "log logfile",
+			   .help = "also append every line written to stderr (warnings, the error line, the "
+				   "summary; not the progress line) to PATH, each prefixed with an RFC 3339 UTC "
+				   "time and from=NUMBER (or 'convert'), even with --quiet",
+			   .detail =
+				   "PATH is opened in append mode (mode 0600) for every line and never "
+				   "truncated, so concurrent runs, logrotate's copytruncate and "
+				   "move-and-create all keep working; each line is one write." },
 
-	[OPT_DIALECT] = { ROW(OPT_DIALECT, "dialect", 0, OPTIONS_TEXT, OPTIONS_SCHEMA, GROUP_SCHEMA),
-		.arg = "NAME", .hint = "database db sql",
-		.help = "the loader: postgres, duckdb, sqlite, bigquery, clickhouse or jsonschema "
-			"(required)",
-		.detail = "bigquery prints the field list 'bq load --schema' takes; jsonschema "
-			  "the JSON Schema (2020-12) of one NDJSON line." },
+	[OPT_DIALECT] = { ROW(OPT_DIALECT, "dialect", 0, OPTIONS_TEXT, OPTIONS_SCHEMA,
+			      GROUP_SCHEMA),
+			  .arg = "NAME", .hint = "database db sql",
+			  .help = "the loader: postgres, duckdb, sqlite, bigquery, clickhouse or jsonschema "
+				  "(required)",
+			  .detail =
+				  "bigquery prints the field list 'bq load --schema' takes; jsonschema "
+				  "the JSON Schema (2020-12) of one NDJSON line." },
 	[OPT_TABLE] = { ROW(OPT_TABLE, "table", 0, OPTIONS_TEXT, OPTIONS_SCHEMA, GROUP_SCHEMA),
-		.arg = "NAME",
-		.help = "the table's name (default whatsapp_messages; schema.table allowed)" },
+			.arg = "NAME",
+			.help = "the table's name (default whatsapp_messages; schema.table allowed)" },
 
 	[OPT_HELP] = { ROW(OPT_HELP, "help", 'h', OPTIONS_FLAG, OPTIONS_ALL, GROUP_GENERAL),
-		.help = "this help (after a command: that command's options)" },
+		       .help = "this help (after a command: that command's options)" },
 	[OPT_VERSION] = { ROW(OPT_VERSION, "version", 'V', OPTIONS_FLAG, OPTIONS_ALL,
 			      GROUP_GENERAL),
-		.help = "the version of waexport and of its libraries" },
+			  .help = "the version of waexport and of its libraries" },
 	[OPT_HELP_MAN] = { ROW(OPT_HELP_MAN, "help-man", 0, OPTIONS_FLAG, OPTIONS_ALL,
 			       GROUP_GENERAL),
-		.flags = OPTIONS_HIDDEN,
-		.help = "the OPTIONS sections of waexport.1, generated from this table" },
+			   .flags = OPTIONS_HIDDEN,
+			   .help = "the OPTIONS sections of waexport.1, generated from this table" },
 	[OPT_API_KEY] = { ROW(OPT_API_KEY, "api-key", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_FETCH),
-		.flags = OPTIONS_HIDDEN, .arg = "KEY",
-		.help = "refused: a key on the command line is visible to every user" },
+			  .flags = OPTIONS_HIDDEN, .arg = "KEY",
+			  .help = "refused: a key on the command line is visible to every user" },
 };
 
 const char *const options_group_title[GROUP_COUNT] = {

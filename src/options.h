@@ -15,24 +15,24 @@ enum command { CMD_NONE, CMD_FETCH, CMD_CONVERT, CMD_SCHEMA, CMD_HELP, CMD_VERSI
 
 struct options {
 	enum command cmd;
-	enum command help_for;      /* with CMD_HELP: which command's help */
+	enum command help_for; /* with CMD_HELP: which command's help */
 
 	/* output (both commands) */
-	const char *output;         /* "-" for stdout */
-	const char *format;         /* NULL: from the output's extension */
-	int gzip;                   /* -1: from the extension */
+	const char *output; /* "-" for stdout */
+	const char *format; /* NULL: from the output's extension */
+	int gzip;           /* -1: from the extension */
 	int gzip_level;
 	const char *tz;
 	int excel;
 	int order_newest;
-	const char *columns;        /* NULL: all */
+	const char *columns; /* NULL: all */
 	int quiet;
-	int progress;               /* -1: when stderr is a TTY */
-	int threads;                /* 0: the online CPUs, at most 8 (the run resolves it) */
+	int progress; /* -1: when stderr is a TTY */
+	int threads;  /* 0: the online CPUs, at most 8 (the run resolves it) */
 
 	/* fetch */
 	const char *from;
-	const char **to;            /* owned (the array, not the strings) */
+	const char **to; /* owned (the array, not the strings) */
 	size_t nto;
 	const char *url;
 	const char *api_key_file;
@@ -40,45 +40,73 @@ struct options {
 	int retries;
 	int timeout;
 	const char *since, *until;
-	long max_pages;             /* 0: no limit */
+	long max_pages; /* 0: no limit */
 	const char *save_raw;
 	const char *cacert;
 	const char *state;
 	const char *lookback;
 	const char *metrics_file;
 	const char *media_dir;
-	const char *manifest;       /* --manifest PATH (fetch, convert) */
-	int create_dirs;            /* --create-dirs: make missing directories (mode 0700) */
-	const char *log_file;       /* --log-file PATH: stderr's lines appended there too */
+	const char *manifest; /* --manifest PATH (fetch, convert) */
+	int create_dirs;      /* --create-dirs: make missing directories (mode 0700) */
+	const char *log_file; /* --log-file PATH: stderr's lines appended there too */
 
 	/* schema */
 	const char *dialect;
-	const char *table;          /* NULL: whatsapp_messages */
+	const char *table; /* NULL: whatsapp_messages */
 
 	/* convert */
-	char **files;               /* owned (the array, not the strings) */
+	char **files; /* owned (the array, not the strings) */
 	size_t nfiles;
 };
 
 /* What a row sets; also its index in options_table. */
 enum options_id {
-	OPT_OUTPUT, OPT_FORMAT, OPT_GZIP, OPT_GZIP_LEVEL, OPT_TZ, OPT_EXCEL, OPT_ORDER,
-	OPT_COLUMNS, OPT_QUIET, OPT_PROGRESS, OPT_THREADS,
-	OPT_FROM, OPT_TO, OPT_URL, OPT_API_KEY_FILE, OPT_CACERT, OPT_CONCURRENCY, OPT_RETRIES,
-	OPT_TIMEOUT, OPT_SINCE, OPT_UNTIL, OPT_MAX_PAGES, OPT_SAVE_RAW,
-	OPT_STATE, OPT_LOOKBACK, OPT_METRICS_FILE, OPT_MEDIA_DIR, OPT_MANIFEST,
-	OPT_CREATE_DIRS, OPT_LOG_FILE,
-	OPT_DIALECT, OPT_TABLE,
-	OPT_HELP, OPT_VERSION, OPT_HELP_MAN, OPT_API_KEY,
+	OPT_OUTPUT,
+	OPT_FORMAT,
+	OPT_GZIP,
+	OPT_GZIP_LEVEL,
+	OPT_TZ,
+	OPT_EXCEL,
+	OPT_ORDER,
+	OPT_COLUMNS,
+	OPT_QUIET,
+	OPT_PROGRESS,
+	OPT_THREADS,
+	OPT_FROM,
+	OPT_TO,
+	OPT_URL,
+	OPT_API_KEY_FILE,
+	OPT_CACERT,
+	OPT_CONCURRENCY,
+	OPT_RETRIES,
+	OPT_TIMEOUT,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_MAX_PAGES,
+	OPT_SAVE_RAW,
+	OPT_STATE,
+	OPT_LOOKBACK,
+	OPT_METRICS_FILE,
+	OPT_MEDIA_DIR,
+	OPT_MANIFEST,
+	OPT_CREATE_DIRS,
+	OPT_LOG_FILE,
+	OPT_DIALECT,
+	OPT_TABLE,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_HELP_MAN,
+	OPT_API_KEY,
 	OPT_COUNT
 };
 
 /* Which commands take an option: a set of these bits. */
-#define OPTIONS_FETCH   1u
+#define OPTIONS_FETCH 1u
 #define OPTIONS_CONVERT 2u
-#define OPTIONS_BOTH    (OPTIONS_FETCH | OPTIONS_CONVERT)
-#define OPTIONS_SCHEMA  4u
-#define OPTIONS_ALL     (OPTIONS_BOTH | OPTIONS_SCHEMA)
+#define OPTIONS_BOTH (OPTIONS_FETCH | OPTIONS_CONVERT)
+#define OPTIONS_SCHEMA 4u
+#define OPTIONS_ALL (OPTIONS_BOTH | OPTIONS_SCHEMA)
 
 enum options_kind {
 	OPTIONS_FLAG,   /* no value */
@@ -88,7 +116,12 @@ enum options_kind {
 
 /* The sections of --help and of the man page, in their order. */
 enum options_group {
-	GROUP_FETCH, GROUP_NIGHTLY, GROUP_OUTPUT, GROUP_SCHEMA, GROUP_GENERAL, GROUP_COUNT
+	GROUP_FETCH,
+	GROUP_NIGHTLY,
+	GROUP_OUTPUT,
+	GROUP_SCHEMA,
+	GROUP_GENERAL,
+	GROUP_COUNT
 };
 
 #define OPTIONS_REPEAT 1u /* may be given more than once (each value kept) */
@@ -96,28 +129,28 @@ enum options_group {
 
 struct options_row {
 	enum options_id id;
-	const char *name;       /* the long name, without "--" */
-	char letter;            /* the short name, or 0 */
+	const char *name; /* the long name, without "--" */
+	char letter;      /* the short name, or 0 */
 	enum options_kind kind;
-	unsigned commands;      /* OPTIONS_FETCH | OPTIONS_CONVERT */
-	unsigned flags;         /* OPTIONS_REPEAT | OPTIONS_HIDDEN */
+	unsigned commands; /* OPTIONS_FETCH | OPTIONS_CONVERT */
+	unsigned flags;    /* OPTIONS_REPEAT | OPTIONS_HIDDEN */
 	enum options_group group;
-	long lo, hi;            /* OPTIONS_NUMBER: the range */
-	const char *arg;        /* the value's name in help ("PATH"), NULL for a flag */
-	const char *help;       /* one phrase for --help, lower case, no final stop */
-	const char *detail;     /* more sentences for the man page, or NULL */
-	const char *hint;       /* names people try instead ("timezone"): suggested, never accepted */
+	long lo, hi;        /* OPTIONS_NUMBER: the range */
+	const char *arg;    /* the value's name in help ("PATH"), NULL for a flag */
+	const char *help;   /* one phrase for --help, lower case, no final stop */
+	const char *detail; /* more sentences for the man page, or NULL */
+	const char *hint;   /* names people try instead ("timezone"): suggested, never accepted */
 };
 
 /* A command and the text of its help. */
 struct options_command {
 	enum command cmd;
 	const char *name;
-	unsigned bit;           /* OPTIONS_FETCH, OPTIONS_CONVERT or OPTIONS_SCHEMA */
-	const char *usage;      /* the synopsis after "waexport " */
-	const char *summary;    /* one line for the overview */
-	const char *about;      /* the paragraph under the usage line */
-	const char *examples;   /* lines of examples, each ending in \n */
+	unsigned bit;         /* OPTIONS_FETCH, OPTIONS_CONVERT or OPTIONS_SCHEMA */
+	const char *usage;    /* the synopsis after "waexport " */
+	const char *summary;  /* one line for the overview */
+	const char *about;    /* the paragraph under the usage line */
+	const char *examples; /* lines of examples, each ending in \n */
 };
 
 extern const struct options_row options_table[OPT_COUNT];

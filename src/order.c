@@ -37,9 +37,10 @@ static int order_io(struct order *o, const char *what, struct err *e)
 {
 	int errnum = errno ? errno : EIO;
 
-	err_set(e, ERR_IO, "temporary spool for --order oldest in %s: %s failed: %s (it needs "
-		"about as much free space as the output; TMPDIR chooses the directory)", o->dir, what,
-		strerror(errnum));
+	err_set(e, ERR_IO,
+		"temporary spool for --order oldest in %s: %s failed: %s (it needs "
+		"about as much free space as the output; TMPDIR chooses the directory)",
+		o->dir, what, strerror(errnum));
 	e->errnum = errnum;
 	return -1;
 }
@@ -76,8 +77,10 @@ int order_open(struct order **out, const char *dir, struct err *e)
 	}
 	o->fd = open_unlinked(dir);
 	if (o->fd < 0) {
-		err_set(e, ERR_CANTCREAT, "cannot create a temporary spool for --order oldest in %s: %s "
-			"(TMPDIR chooses the directory)", dir, strerror(errno));
+		err_set(e, ERR_CANTCREAT,
+			"cannot create a temporary spool for --order oldest in %s: %s "
+			"(TMPDIR chooses the directory)",
+			dir, strerror(errno));
 		e->errnum = errno;
 		order_close(o);
 		return -1;

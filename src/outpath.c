@@ -12,8 +12,8 @@ void outpath_sanitize(const char *value, char *out, size_t size)
 
 	for (const char *p = value; *p && n + 1 < size; p++) {
 		char c = *p;
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '.' || c == '_' || c == '-' || c == '+';
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '+';
 
 		out[n++] = ok ? c : '_';
 		if (c != '.')
@@ -53,13 +53,15 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 			value = v->from;
 			if (!value) {
 				buf_free(&b);
-				return err_set(e, ERR_USAGE, "-o %s: {from} is known only to fetch", tmpl);
+				return err_set(e, ERR_USAGE, "-o %s: {from} is known only to fetch",
+					       tmpl);
 			}
 		} else if (n == 4 && !memcmp(open, "{to}", 4)) {
 			value = v->to ? v->to : "all";
 			if (!v->from) {
 				buf_free(&b);
-				return err_set(e, ERR_USAGE, "-o %s: {to} is known only to fetch", tmpl);
+				return err_set(e, ERR_USAGE, "-o %s: {to} is known only to fetch",
+					       tmpl);
 			}
 		} else if (n == 6 && !memcmp(open, "{date}", 6)) {
 			value = v->date;
@@ -73,8 +75,10 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 			value = v->chat;
 		} else {
 			buf_free(&b);
-			return err_set(e, ERR_USAGE, "-o %s: unknown placeholder '%.*s'; the placeholders "
-				       "are {from}, {to}, {chat} and {date}", tmpl, close ? (int)n : 1, open);
+			return err_set(e, ERR_USAGE,
+				       "-o %s: unknown placeholder '%.*s'; the placeholders "
+				       "are {from}, {to}, {chat} and {date}",
+				       tmpl, close ? (int)n : 1, open);
 		}
 		outpath_sanitize(value, safe, sizeof(safe));
 		if (buf_adds(&b, safe))
@@ -105,7 +109,8 @@ void outpath_infer(const char *path, int *format, int *gzip)
 	if (*gzip)
 		n -= 3;
 	*format = ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") ? OUTPATH_NDJSON
-		  : ends_with(path, n, ".xlsx") ? OUTPATH_XLSX : OUTPATH_CSV;
+		  : ends_with(path, n, ".xlsx")                                 ? OUTPATH_XLSX
+										: OUTPATH_CSV;
 }
 
 int outpath_check_extension(const char *path, struct err *e)
@@ -123,7 +128,10 @@ int outpath_check_extension(const char *path, struct err *e)
 	/* No extension (a leading dot only starts a hidden name): CSV, as documented. */
 	if (!dot || dot == name || memchr(dot, '{', n - (size_t)(dot - name)))
 		return 0;
-	return err_set(e, ERR_USAGE, "-o %s: unknown extension '%.*s'; the formats written are "
-		       ".csv, .ndjson and .jsonl, each optionally .gz, and .xlsx (or choose one with "
-		       "--format csv|ndjson|xlsx)", path, (int)(n - (size_t)(dot - name)), dot);
+	return err_set(
+		e, ERR_USAGE,
+		"-o %s: unknown extension '%.*s'; the formats written are "
+		".csv, .ndjson and .jsonl, each optionally .gz, and .xlsx (or choose one with "
+		"--format csv|ndjson|xlsx)",
+		path, (int)(n - (size_t)(dot - name)), dot);
 }

@@ -11,11 +11,11 @@
 #include "err.h"
 
 struct outpath_vars {
-	const char *from;   /* NULL: not available (convert) */
-	const char *to;     /* NULL: whole account */
-	const char *date;   /* YYYY-MM-DD */
-	const char *chat;   /* one conversation's id */
-	int keep_chat;      /* leave {chat} in place (expanded later, per chat) */
+	const char *from; /* NULL: not available (convert) */
+	const char *to;   /* NULL: whole account */
+	const char *date; /* YYYY-MM-DD */
+	const char *chat; /* one conversation's id */
+	int keep_chat;    /* leave {chat} in place (expanded later, per chat) */
 };
 
 /* Expand tmpl into a new string (*out, caller frees). ERR_USAGE on a bad template. */

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-int output_opts(const struct options *o, struct tz *tz, const char *path,
-		struct pipeline_opts *po, struct err *e)
+int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,
+		struct err *e)
 {
 	int format = OUTPATH_CSV, gz = 0, ndjson, xlsx;
 
@@ -13,21 +13,26 @@ int output_opts(const struct options *o, struct tz *tz, const char *path,
 		outpath_infer(path, &format, &gz);
 	if (o->format)
 		format = !strcmp(o->format, "ndjson") ? OUTPATH_NDJSON
-			 : !strcmp(o->format, "xlsx") ? OUTPATH_XLSX : OUTPATH_CSV;
+			 : !strcmp(o->format, "xlsx") ? OUTPATH_XLSX
+						      : OUTPATH_CSV;
 	ndjson = format == OUTPATH_NDJSON;
 	xlsx = format == OUTPATH_XLSX;
 	po->writer.format = ndjson ? WRITER_NDJSON : xlsx ? WRITER_XLSX : WRITER_CSV;
 	po->writer.excel = o->excel;
 	po->writer.tz = tz;
 	if (o->excel && ndjson)
-		return err_set(e, ERR_USAGE, "--excel is a CSV dialect; it does not apply to NDJSON");
+		return err_set(e, ERR_USAGE,
+			       "--excel is a CSV dialect; it does not apply to NDJSON");
 	/* SPEC §4.6: a workbook is typed and compressed already. */
 	if (xlsx && o->excel)
-		return err_set(e, ERR_USAGE, "--excel is a CSV dialect; an xlsx workbook has typed "
+		return err_set(e, ERR_USAGE,
+			       "--excel is a CSV dialect; an xlsx workbook has typed "
 			       "cells and needs no spreadsheet tricks (drop --excel)");
 	if (xlsx && (gz || o->gzip > 0))
-		return err_set(e, ERR_USAGE, "%s: an xlsx workbook is a zip file already; --gzip, "
-			       "--gzip-level and .xlsx.gz do not apply", path);
+		return err_set(e, ERR_USAGE,
+			       "%s: an xlsx workbook is a zip file already; --gzip, "
+			       "--gzip-level and .xlsx.gz do not apply",
+			       path);
 	if (o->columns) {
 		if (writer_parse_columns(&po->writer, o->columns, e))
 			return -1;

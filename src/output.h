@@ -13,7 +13,7 @@
 #include "tz.h"
 
 /* The pipeline options of the output at path (expanded but for {chat}). */
-int output_opts(const struct options *o, struct tz *tz, const char *path,
-		struct pipeline_opts *po, struct err *e);
+int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,
+		struct err *e);
 
 #endif

@@ -14,15 +14,15 @@
 
 struct page {
 	struct json json;
-	size_t *elem;           /* token index of each array element */
+	size_t *elem; /* token index of each array element */
 	size_t nelem, elem_cap;
-	struct record *rec;     /* every element, extracted once per page */
+	struct record *rec; /* every element, extracted once per page */
 	size_t rec_cap;
 	int extracted;
-	struct extra *extra;    /* unknown fields of all records, in order */
+	struct extra *extra; /* unknown fields of all records, in order */
 	size_t nextra, extra_cap;
 	size_t root_end;
-	struct keyset keys;     /* finds repeated extras */
+	struct keyset keys; /* finds repeated extras */
 };
 
 struct page *page_new(void)
@@ -91,18 +91,20 @@ static int refused(const char *body, const jsmntok_t *reason, struct err *e)
 	char shown[41 * 4 + 1];
 
 	if (!reason)
-		return err_set(e, ERR_REFUSED, "the API refused the request (status FAIL, no reason given)");
+		return err_set(e, ERR_REFUSED,
+			       "the API refused the request (status FAIL, no reason given)");
 	f.p = body + reason->start;
 	f.len = (size_t)(reason->end - reason->start);
 	f.kind = reason->type == JSMN_STRING ? FIELD_STRING : FIELD_NUMBER;
 	if (!record_int(&f, &code))
 		meaning = page_fail_reason(code);
 	if (meaning)
-		return err_set(e, ERR_REFUSED, "the API refused the request: reason %lld, %s",
-			       code, meaning);
+		return err_set(e, ERR_REFUSED, "the API refused the request: reason %lld, %s", code,
+			       meaning);
 	printable(shown, sizeof(shown), f.p, f.len > 40 ? 40 : f.len);
 	return err_set(e, ERR_REFUSED,
-		       "the API refused the request: reason '%s' (a code this tool does not know)", shown);
+		       "the API refused the request: reason '%s' (a code this tool does not know)",
+		       shown);
 }
 
 /* A root object: the API's refusal, or something we do not understand. */
@@ -129,8 +131,9 @@ static const char *type_name(const jsmntok_t *t, const char *body)
 	case JSMN_ARRAY: return "an array";
 	case JSMN_STRING: return "a string";
 	case JSMN_PRIMITIVE:
-		return body[t->start] == 'n' ? "null" : body[t->start] == 't' || body[t->start] == 'f'
-		       ? "a boolean" : "a number";
+		return body[t->start] == 'n'                            ? "null"
+		       : body[t->start] == 't' || body[t->start] == 'f' ? "a boolean"
+									: "a number";
 	default: return "not an object";
 	}
 }
@@ -176,7 +179,8 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 		return -1;
 	if (j->scan.root_start != SIZE_MAX && body[j->scan.root_start] != '[' &&
 	    body[j->scan.root_start] != '{')
-		return err_data(e, (long long)j->scan.root_start, "expected a JSON array of messages");
+		return err_data(e, (long long)j->scan.root_start,
+				"expected a JSON array of messages");
 	r = json_parse(j, body, len, final, e);
 	if (r != JSON_DONE)
 		return r == JSON_MORE ? PAGE_MORE : -1;
@@ -209,17 +213,14 @@ static void set_field(struct field *f, const char *body, const jsmntok_t *t)
 	f->p = body + t->start;
 	f->len = (size_t)(t->end - t->start);
 	switch (t->type) {
-	case JSMN_STRING:
-		f->kind = FIELD_STRING;
-		break;
+	case JSMN_STRING: f->kind = FIELD_STRING; break;
 	case JSMN_PRIMITIVE:
 		/* json_parse let through only numbers and the three literals. */
 		f->kind = *f->p == 't' || *f->p == 'f' ? FIELD_BOOL
-			: *f->p == 'n' ? FIELD_ABSENT : FIELD_NUMBER;
+			  : *f->p == 'n'               ? FIELD_ABSENT
+						       : FIELD_NUMBER;
 		break;
-	default:
-		f->kind = FIELD_COMPOUND;
-		break;
+	default: f->kind = FIELD_COMPOUND; break;
 	}
 }
 
@@ -295,7 +296,7 @@ static void clear_record(struct record *r, size_t offset)
 		r->f[f].len = 0;
 		r->f[f].kind = FIELD_ABSENT;
 	}
-	r->extra = NULL;                 /* set by extract once the extras stop moving */
+	r->extra = NULL; /* set by extract once the extras stop moving */
 	r->n_extra = 0;
 	r->ts = r->dir = r->state = 0;
 	r->ts_ok = r->dir_ok = r->state_ok = 0;
@@ -317,7 +318,7 @@ static int extract_one(struct page *pg, const char *body, size_t i, struct recor
 		int which = key_of(body + key->start, (size_t)(key->end - key->start));
 
 		if (which >= 0 && (known & (1u << which))) {
-			dups++;                      /* SPEC §5.7: the first wins */
+			dups++; /* SPEC §5.7: the first wins */
 		} else if (which >= 0) {
 			known |= 1u << which;
 			set_field(&r->f[which], body, &j->tok[k + 1]);

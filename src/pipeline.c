@@ -13,26 +13,26 @@ struct pipeline {
 	struct pipeline_opts opts;
 	struct batch_opts bo;
 	struct pool *pool;
-	struct batch **batch;        /* as many as the pool holds, made on first use */
+	struct batch **batch; /* as many as the pool holds, made on first use */
 	size_t nbatch, next;
 	struct warn *warn;
 	struct select *select;
-	struct sink *out;             /* one file: the output */
-	struct order *order;         /* one file, oldest first: chunks until commit */
-	struct route *route;         /* {chat} or merged --to */
-	struct gz_deflater *gz;      /* the consumer's own, for rows it reassembles */
-	struct writer *head_writer;  /* the head of every file (BOM, header row) */
+	struct sink *out;           /* one file: the output */
+	struct order *order;        /* one file, oldest first: chunks until commit */
+	struct route *route;        /* {chat} or merged --to */
+	struct gz_deflater *gz;     /* the consumer's own, for rows it reassembles */
+	struct writer *head_writer; /* the head of every file (BOM, header row) */
 	struct buf head;
-	struct buf rows;             /* kept rows of a batch that lost some */
+	struct buf rows; /* kept rows of a batch that lost some */
 	struct buf z;
-	unsigned char *keep;         /* per message of the batch being consumed */
+	unsigned char *keep; /* per message of the batch being consumed */
 	size_t keep_cap;
 	pipeline_media_fn media;
 	void *media_ctx;
 	void (*progress)(void *ctx);
 	void *progress_ctx;
 	struct pipeline_stats stats;
-	unsigned long long made;     /* row bytes handed on (the progress line) */
+	unsigned long long made; /* row bytes handed on (the progress line) */
 };
 
 static int open_outputs(struct pipeline *pl, struct err *e)
@@ -41,8 +41,10 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 	char dir[4096];
 
 	if (o->split_chats || o->merge_segments) {
-		struct route_opts ro = { .path = o->out.path, .out = o->out,
-					 .chats = o->split_chats, .oldest = o->order == ORDER_OLDEST,
+		struct route_opts ro = { .path = o->out.path,
+					 .out = o->out,
+					 .chats = o->split_chats,
+					 .oldest = o->order == ORDER_OLDEST,
 					 .create_dirs = o->create_dirs };
 
 		return route_open(&pl->route, &ro, &pl->head, e);
@@ -75,10 +77,13 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 	pl->warn = warn;
 	pl->nbatch = pool_capacity(pool);
 	pl->bo = (struct batch_opts){
-		.writer = opts->writer, .format = !opts->late_format,
+		.writer = opts->writer,
+		.format = !opts->late_format,
 		.reverse = !routed && opts->order == ORDER_OLDEST,
-		.gzip = !routed && opts->out.gzip, .level = opts->out.level,
-		.window = opts->window, .quiet = opts->quiet,
+		.gzip = !routed && opts->out.gzip,
+		.level = opts->out.level,
+		.window = opts->window,
+		.quiet = opts->quiet,
 	};
 	pl->batch = calloc(pl->nbatch, sizeof(*pl->batch));
 	pl->head_writer = writer_new(&opts->writer, warn);
@@ -123,7 +128,7 @@ static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch
 	pl->made += n;
 	if (!pl->order)
 		return deflated ? sink_write_deflated(pl->out, deflated->z.data, deflated->z.len,
-						     deflated->crc, n, e)
+						      deflated->crc, n, e)
 				: sink_write(pl->out, p, n, e);
 	if (deflated)
 		return order_add(pl->order, deflated->z.data, deflated->z.len, deflated->crc, n, e);
@@ -138,8 +143,8 @@ static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch
 }
 
 /* The decision of SPEC §5.2/§5.3 for every message, in API order. */
-static int select_batch(struct pipeline *pl, struct batch *b, struct select_page *res,
-			size_t *kept, struct err *e)
+static int select_batch(struct pipeline *pl, struct batch *b, struct select_page *res, size_t *kept,
+			struct err *e)
 {
 	if (b->nmsg > pl->keep_cap) {
 		unsigned char *k = realloc(pl->keep, b->nmsg);
@@ -177,9 +182,9 @@ static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct
 	warn_merge(pl->warn, &b->warn, pl->keep);
 	if (pl->route) {
 		for (size_t m = 0; m < b->nmsg; m++)
-			if (pl->keep[m] && route_add(pl->route, b->msg[m].r,
-						     b->rows.data + b->msg[m].row_off,
-						     b->msg[m].row_len, e))
+			if (pl->keep[m] &&
+			    route_add(pl->route, b->msg[m].r, b->rows.data + b->msg[m].row_off,
+				      b->msg[m].row_len, e))
 				return -1;
 		return 0;
 	}
@@ -344,7 +349,7 @@ static int replay(void *ctx, const void *p, size_t n, uint32_t crc, unsigned lon
 	struct pipeline *pl = ctx;
 
 	return pl->bo.gzip ? sink_write_deflated(pl->out, p, n, crc, raw_len, e)
-		      : sink_write(pl->out, p, n, e);
+			   : sink_write(pl->out, p, n, e);
 }
 
 int pipeline_commit(struct pipeline *pl, struct err *e)

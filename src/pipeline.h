@@ -30,22 +30,22 @@ enum pipeline_order { ORDER_OLDEST, ORDER_NEWEST };
 
 struct pipeline_opts {
 	struct writer_opts writer;
-	struct sink_opts out;             /* path expanded but for {chat} */
-	int split_chats;                 /* the path holds {chat}: one file per conversation */
-	int merge_segments;              /* several --to in one file: merged by time */
+	struct sink_opts out; /* path expanded but for {chat} */
+	int split_chats;      /* the path holds {chat}: one file per conversation */
+	int merge_segments;   /* several --to in one file: merged by time */
 	enum pipeline_order order;
-	struct when_window window;       /* --since/--until */
-	int late_format;                 /* fetch: rows made after selecting (media names) */
+	struct when_window window; /* --since/--until */
+	int late_format;           /* fetch: rows made after selecting (media names) */
 	int quiet;
-	int create_dirs;                 /* --create-dirs: each {chat} file's directory made */
+	int create_dirs; /* --create-dirs: each {chat} file's directory made */
 };
 
 struct pipeline_stats {
 	unsigned long long pages;
 	struct select_stats sel;
-	size_t files;                    /* one, or one per chat once committed */
-	unsigned long long bytes_out;    /* written to the file(s) */
-	unsigned long long bytes_made;   /* row bytes made so far, before gzip (the progress line) */
+	size_t files;                  /* one, or one per chat once committed */
+	unsigned long long bytes_out;  /* written to the file(s) */
+	unsigned long long bytes_made; /* row bytes made so far, before gzip (the progress line) */
 };
 
 /*
@@ -101,6 +101,5 @@ void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out);
  */
 typedef int (*pipeline_file_fn)(void *ctx, const struct sink *file, const char *chat);
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx);
-
 
 #endif

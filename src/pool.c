@@ -18,13 +18,13 @@ struct slot {
 
 struct pool {
 	pthread_mutex_t mu;
-	pthread_cond_t work;     /* workers wait here for a job, or for quit */
-	pthread_cond_t done;     /* the consumer waits here for the head */
+	pthread_cond_t work; /* workers wait here for a job, or for quit */
+	pthread_cond_t done; /* the consumer waits here for the head */
 	struct slot *ring;
 	size_t cap;
 	size_t head, next, tail; /* positions, counted from 0; slot = pos % cap */
 	int quit;
-	int consumer_waits;      /* the consumer sleeps on `done` */
+	int consumer_waits; /* the consumer sleeps on `done` */
 	pool_map_fn map;
 	void *ctx;
 	pthread_t *threads;

@@ -27,7 +27,8 @@ size_t printable(char *dst, size_t size, const char *src, size_t len)
 	while (p < e && d < end) {
 		size_t n = *p < 0x80 ? 1 : text_utf8_seq((const char *)p, (const char *)e);
 		/* C0, DEL, C1 (U+0080-U+009F: 0x9b is a CSI) and bytes that are not UTF-8. */
-		int escape = *p < 0x20 || *p == 0x7f || n == 0 || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0);
+		int escape = *p < 0x20 || *p == 0x7f || n == 0 ||
+			     (n == 2 && p[0] == 0xC2 && p[1] < 0xA0);
 
 		if (!escape) {
 			if ((size_t)(end - d) < n)

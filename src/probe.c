@@ -29,7 +29,8 @@ static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t l
 	p->grew = 0;
 	if (b->nmsg) {
 		u = &b->msg[0].r->f[REC_UNIQUE];
-		p->grew = u->kind != FIELD_STRING || u->len != p->len || memcmp(u->p, p->first, u->len);
+		p->grew = u->kind != FIELD_STRING || u->len != p->len ||
+			  memcmp(u->p, p->first, u->len);
 	}
 	rc = WALK_END;
 out:
@@ -37,8 +38,8 @@ out:
 	return rc;
 }
 
-int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t,
-		   const char *first, size_t len, struct walk_stats *stats, struct err *e)
+int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,
+		   size_t len, struct walk_stats *stats, struct err *e)
 {
 	struct walk_opts wo = *walk;
 	struct walk_stats st = { 0 };

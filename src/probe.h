@@ -21,7 +21,7 @@
  * its first unique is no longer first[0..len), 0 when it is, -1 with e set.
  * The request and its retries are added to stats.
  */
-int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t,
-		   const char *first, size_t len, struct walk_stats *stats, struct err *e);
+int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,
+		   size_t len, struct walk_stats *stats, struct err *e);
 
 #endif

@@ -69,7 +69,8 @@ void progress_format(char *out, size_t size, const struct progress_figures *f, d
 	    f->messages, (double)f->messages / (elapsed + 1e-9),
 	    progress_bytes(f->bytes, bytes, sizeof(bytes)));
 	t = (time_t)f->oldest;
-	if (f->has_oldest && gmtime_r(&t, &tm) && strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+	if (f->has_oldest && gmtime_r(&t, &tm) &&
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
 		add(out, size, &n, ", back to %s UTC", when);
 	if (f->media)
 		add(out, size, &n, ", %llu media files", f->media);

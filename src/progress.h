@@ -16,19 +16,19 @@
 struct progress_figures {
 	unsigned long long pages, messages, duplicates, warnings, retries, bytes, media;
 	int has_oldest;
-	long long oldest;                /* the oldest message reached (epoch seconds) */
-	const struct walk_wait *wait;    /* the retry the run waits for, NULL: none */
+	long long oldest;             /* the oldest message reached (epoch seconds) */
+	const struct walk_wait *wait; /* the retry the run waits for, NULL: none */
 };
 
 struct progress {
-	int live;            /* draw the live line */
+	int live; /* draw the live line */
 	double start, last;
 	int drawn;
-	int waiting;         /* the last line drawn said "waiting" */
+	int waiting; /* the last line drawn said "waiting" */
 	FILE *to;
 };
 
-double progress_now(void);    /* monotonic seconds */
+double progress_now(void); /* monotonic seconds */
 void progress_init(struct progress *p, int live);
 void progress_update(struct progress *p, const struct progress_figures *f);
 /* Erase the live line (before the summary or an error message). */

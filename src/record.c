@@ -19,26 +19,22 @@ int record_key_of(const char *name, size_t len)
 {
 	/* Dispatch on length then compare: this runs for every key of every message. */
 	switch (len) {
-	case 2:
-		return !memcmp(name, "to", 2) ? REC_TO : -1;
+	case 2: return !memcmp(name, "to", 2) ? REC_TO : -1;
 	case 4:
 		if (!memcmp(name, "from", 4))
 			return REC_FROM;
 		return !memcmp(name, "type", 4) ? REC_TYPE : -1;
-	case 5:
-		return !memcmp(name, "state", 5) ? REC_STATE : -1;
+	case 5: return !memcmp(name, "state", 5) ? REC_STATE : -1;
 	case 6:
 		if (!memcmp(name, "unique", 6))
 			return REC_UNIQUE;
 		return !memcmp(name, "reason", 6) ? REC_REASON : -1;
-	case 7:
-		return !memcmp(name, "message", 7) ? REC_MESSAGE : -1;
+	case 7: return !memcmp(name, "message", 7) ? REC_MESSAGE : -1;
 	case 9:
 		if (!memcmp(name, "timestamp", 9))
 			return REC_TIMESTAMP;
 		return !memcmp(name, "direction", 9) ? REC_DIRECTION : -1;
-	default:
-		return -1;
+	default: return -1;
 	}
 }
 
@@ -107,12 +103,13 @@ static const char *const state_labels[] = {
 	[3] = "read",
 };
 
-const char *record_state_label(int direction_known, long long direction,
-			       int state_known, long long state)
+const char *record_state_label(int direction_known, long long direction, int state_known,
+			       long long state)
 {
 	if (direction_known && direction == DIRECTION_INCOMING)
 		return NULL;
-	if (state_known && state >= 0 && state < (long long)(sizeof(state_labels) / sizeof(state_labels[0])))
+	if (state_known && state >= 0 &&
+	    state < (long long)(sizeof(state_labels) / sizeof(state_labels[0])))
 		return state_labels[state];
 	return "unknown";
 }

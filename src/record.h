@@ -11,11 +11,11 @@
 #include <stddef.h>
 
 enum field_kind {
-	FIELD_ABSENT = 0,  /* key missing, or JSON null */
-	FIELD_STRING,      /* span is the raw string body, escapes undecoded */
-	FIELD_NUMBER,      /* span is a valid JSON number */
-	FIELD_BOOL,        /* span is true or false */
-	FIELD_COMPOUND,    /* span is a whole object or array */
+	FIELD_ABSENT = 0, /* key missing, or JSON null */
+	FIELD_STRING,     /* span is the raw string body, escapes undecoded */
+	FIELD_NUMBER,     /* span is a valid JSON number */
+	FIELD_BOOL,       /* span is true or false */
+	FIELD_COMPOUND,   /* span is a whole object or array */
 };
 
 struct field {
@@ -46,13 +46,13 @@ struct extra {
 
 struct record {
 	struct field f[REC_NKEYS];
-	const struct extra *extra;  /* owned by the page */
-	size_t offset;              /* byte offset of the object in its body */
+	const struct extra *extra; /* owned by the page */
+	size_t offset;             /* byte offset of the object in its body */
 	/* The codes, parsed once with record_int (valid when *_ok). */
 	long long ts, dir, state;
 	unsigned n_extra;
 	unsigned char ts_ok, dir_ok, state_ok;
-	unsigned char dup_keys;     /* repeated keys dropped (the first copy kept), at most 255 */
+	unsigned char dup_keys; /* repeated keys dropped (the first copy kept), at most 255 */
 };
 
 /* Map a key name (raw, as in the body) to its record_key, or -1. */
@@ -70,7 +70,7 @@ int record_int(const struct field *f, long long *out);
 #define DIRECTION_OUTGOING 2
 const char *record_direction_label(int known, long long code);
 /* NULL for incoming messages (the state label stays empty for them). */
-const char *record_state_label(int direction_known, long long direction,
-			       int state_known, long long state);
+const char *record_state_label(int direction_known, long long direction, int state_known,
+			       long long state);
 
 #endif

@@ -75,7 +75,8 @@ void report_summary(const struct report *rp)
 	if (!added && (rp->files > 1 || rp->targets > 1))
 		bad |= buf_addf(&line, " to %zu files (%s)", rp->files, o->output);
 	else if (!added)
-		bad |= buf_addf(&line, " to %s", strcmp(rp->path, "-") ? rp->path : "standard output");
+		bad |= buf_addf(&line, " to %s",
+				strcmp(rp->path, "-") ? rp->path : "standard output");
 	bad |= buf_addf(&line, " (%s) in %.2f s", progress_bytes(rp->bytes, size, sizeof(size)),
 			rp->seconds);
 	if (!bad)
@@ -110,10 +111,13 @@ int report_manifest_path(const struct options *o, struct outpath_vars vars, char
 {
 	vars.to = o->cmd == CMD_FETCH && o->nto == 1 ? o->to[0] : NULL;
 	vars.keep_chat = 0;
-	if (outpath_uses(o->manifest, "{chat}") || (outpath_uses(o->manifest, "{to}") && o->nto > 1))
-		return err_set(e, ERR_USAGE, "--manifest %s: one manifest describes every file of a "
-			       "run; {chat} (and {to} with several --to) have no single value there",
-			       o->manifest);
+	if (outpath_uses(o->manifest, "{chat}") ||
+	    (outpath_uses(o->manifest, "{to}") && o->nto > 1))
+		return err_set(
+			e, ERR_USAGE,
+			"--manifest %s: one manifest describes every file of a "
+			"run; {chat} (and {to} with several --to) have no single value there",
+			o->manifest);
 	if (outpath_expand(o->manifest, &vars, path, e))
 		return err_prefix(e, "--manifest: ");
 	return 0;

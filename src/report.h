@@ -18,14 +18,14 @@
 struct report {
 	const struct options *o;
 	unsigned long long pages, messages, duplicates, filtered, retries, warnings;
-	unsigned long long bytes;        /* written to the output files */
+	unsigned long long bytes; /* written to the output files */
 	unsigned long long media_downloaded, media_present, media_failed;
 	size_t files;
-	int targets;                     /* outputs the run was given (several --to with {to}) */
-	const char *path;                /* the output, when there is one */
-	double seconds;                  /* elapsed */
-	long long started, finished;     /* epoch seconds */
-	int have_before, have_after;     /* --state checkpoints, oldest of the targets */
+	int targets;                 /* outputs the run was given (several --to with {to}) */
+	const char *path;            /* the output, when there is one */
+	double seconds;              /* elapsed */
+	long long started, finished; /* epoch seconds */
+	int have_before, have_after; /* --state checkpoints, oldest of the targets */
 	long long checkpoint_before, checkpoint_after;
 	struct pipeline *const *pipelines;
 	size_t npipelines;

@@ -8,24 +8,24 @@
 #include <string.h>
 
 struct resume {
-	char *path;                  /* STATE.journal */
+	char *path; /* STATE.journal */
 	struct warn *warn;
-	struct journal *j;           /* this run's journal (NULL when resuming from the old) */
-	struct buf header;           /* page 0: "from\tto" */
+	struct journal *j; /* this run's journal (NULL when resuming from the old) */
+	struct buf header; /* page 0: "from\tto" */
 	struct page *pg;
 	int usable;
 	/* What the first read found: */
 	int bad, header_ok;
 	const char *why;
 	unsigned long long pages, messages;
-	size_t last_count;           /* messages on the latest page read */
-	struct buf newest, oldest;   /* the journal's first and last uniques */
+	size_t last_count;         /* messages on the latest page read */
+	struct buf newest, oldest; /* the journal's first and last uniques */
 	/* The walk: */
-	unsigned long long k;        /* messages above the newest one now */
+	unsigned long long k; /* messages above the newest one now */
 	unsigned long long replayed;
 	journal_record_fn fn;
 	void *ctx;
-	int stopped;                 /* fn asked to stop */
+	int stopped; /* fn asked to stop */
 };
 
 /* The page parsed into r->pg; its message count, or -1 (bad JSON: e set). */
@@ -51,16 +51,15 @@ static int keep_unique(struct buf *b, const struct field *u)
 }
 
 /* The first read: counts, and the two uniques the plan needs. */
-static int scan(void *ctx, unsigned long long page_no, const char *body, size_t len,
-		struct err *e)
+static int scan(void *ctx, unsigned long long page_no, const char *body, size_t len, struct err *e)
 {
 	struct resume *r = ctx;
 	struct err pe = { .kind = ERR_NONE, .offset = -1 };
 	long n;
 
 	if (page_no == 0) {
-		r->header_ok = r->pages == 0 && len == r->header.len &&
-			       !memcmp(body, r->header.data, len);
+		r->header_ok =
+			r->pages == 0 && len == r->header.len && !memcmp(body, r->header.data, len);
 		return 0;
 	}
 	/* Pages 1, 2, 3 … each full but the last: anything else is not a run's walk. */
@@ -82,21 +81,23 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 /* A journal that cannot be resumed from: say why, once, unless it was empty. */
 static void judge(struct resume *r, const struct journal_report *rep)
 {
-	r->why = rep->tail == JOURNAL_CORRUPT ? rep->why
-		 : !r->header_ok ? "it is of another account or contact"
-		 : r->bad ? "its pages are not a walk from page 1"
+	r->why = rep->tail == JOURNAL_CORRUPT       ? rep->why
+		 : !r->header_ok                    ? "it is of another account or contact"
+		 : r->bad                           ? "its pages are not a walk from page 1"
 		 : !r->newest.len || !r->oldest.len ? "its pages hold no message to find again"
-		 : NULL;
+						    : NULL;
 	r->usable = !r->why && r->pages > 0;
 	if (r->why && rep->records > 1)
 		warn_note(r->warn, "journal %s: not used (%s): a full walk", r->path, r->why);
 	else if (r->usable && rep->tail == JOURNAL_TORN)
-		warn_note(r->warn, "journal %s: its last page was cut short (a kill mid-write); "
-			  "resuming from the %llu pages before it", r->path, r->pages);
+		warn_note(r->warn,
+			  "journal %s: its last page was cut short (a kill mid-write); "
+			  "resuming from the %llu pages before it",
+			  r->path, r->pages);
 }
 
-int resume_open(struct resume **out, const char *state_path, const char *from,
-		const char *to, struct warn *w, struct err *e)
+int resume_open(struct resume **out, const char *state_path, const char *from, const char *to,
+		struct warn *w, struct err *e)
 {
 	struct resume *r = calloc(1, sizeof(*r));
 	struct journal_report rep;
@@ -147,7 +148,8 @@ int resume_seek(struct resume *r, unsigned long page_no, const char *body, size_
 		return -1;
 	for (long i = 0; i < n; i++)
 		if (same(unique_at(r, body, (size_t)i), &r->newest)) {
-			r->k = (unsigned long long)(page_no - 1) * RESUME_PAGE_SIZE + (unsigned long long)i;
+			r->k = (unsigned long long)(page_no - 1) * RESUME_PAGE_SIZE +
+			       (unsigned long long)i;
 			return 1;
 		}
 	return 0;
@@ -262,7 +264,9 @@ void resume_shift_init(struct resume_shift *s, const struct walk_transport *inne
 {
 	s->inner = inner;
 	s->offset = offset;
-	s->t = (struct walk_transport){ .impl = s, .start = shift_start, .next = shift_next,
+	s->t = (struct walk_transport){ .impl = s,
+					.start = shift_start,
+					.next = shift_next,
 					.cancel = shift_cancel,
 					.now = inner->now ? shift_now : NULL };
 }

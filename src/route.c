@@ -18,12 +18,12 @@ struct route {
 	struct route_opts o;
 	const struct buf *head;
 	struct split *split;
-	struct sink **files;          /* finished, waiting to be renamed together */
+	struct sink **files; /* finished, waiting to be renamed together */
 	size_t nfiles;
-	struct buf name;             /* the chat of the current row, decoded */
-	struct buf row;              /* merge: the row behind its time */
+	struct buf name; /* the chat of the current row, decoded */
+	struct buf row;  /* merge: the row behind its time */
 	unsigned segment;
-	long long segment_ts;        /* merge: the last valid time of this segment */
+	long long segment_ts; /* merge: the last valid time of this segment */
 	unsigned long long made, bytes_out;
 };
 
@@ -61,8 +61,8 @@ void route_chat_name(const char *id, size_t len, char *out, size_t size)
 
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '.' || c == '_' || c == '-' || c == '+';
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '+';
 
 		safe &= ok;
 		dots &= c == '.';
@@ -80,7 +80,8 @@ void route_chat_name(const char *id, size_t len, char *out, size_t size)
 /* SPEC §4.5: a message's chat is its counterpart. */
 static int chat_of(struct route *rt, const struct record *r, struct err *e)
 {
-	const struct field *f = &r->f[r->dir_ok && r->dir == DIRECTION_INCOMING ? REC_FROM : REC_TO];
+	const struct field *f =
+		&r->f[r->dir_ok && r->dir == DIRECTION_INCOMING ? REC_FROM : REC_TO];
 	unsigned bad = 0;
 
 	rt->name.len = 0;
@@ -95,8 +96,7 @@ static int chat_of(struct route *rt, const struct record *r, struct err *e)
 	return 0;
 }
 
-int route_add(struct route *rt, const struct record *r, const char *row, size_t len,
-	      struct err *e)
+int route_add(struct route *rt, const struct record *r, const char *row, size_t len, struct err *e)
 {
 	char name[16];
 	long long ts, own;
@@ -118,7 +118,9 @@ int route_add(struct route *rt, const struct record *r, const char *row, size_t 
 		return err_nomem(e);
 	if (rt->o.chats)
 		return chat_of(rt, r, e) || split_add(rt->split, rt->name.data, rt->name.len,
-						     rt->row.data, rt->row.len, e) ? -1 : 0;
+						      rt->row.data, rt->row.len, e)
+			       ? -1
+			       : 0;
 	snprintf(name, sizeof(name), "%u", rt->segment);
 	return split_add(rt->split, name, strlen(name), rt->row.data, rt->row.len, e);
 }
@@ -136,7 +138,8 @@ static int open_file(struct route *rt, const char *path, struct sink **f, struct
 	oo.path = path;
 	if (fsutil_need_parent(path, rt->o.create_dirs, "-o", e) || sink_open(f, &oo, e))
 		return -1;
-	if (!sink_figures(*f)->appending && rt->head->len && sink_write(*f, rt->head->data, rt->head->len, e))
+	if (!sink_figures(*f)->appending && rt->head->len &&
+	    sink_write(*f, rt->head->data, rt->head->len, e))
 		return -1;
 	return 0;
 }
@@ -183,7 +186,8 @@ static int commit_chats(struct route *rt, struct err *e)
 		free(path);
 		if (rc || add_file(rt, f, e))
 			return -1;
-		if (split_read_chat(rt->split, i, rt->o.oldest, emit_row, f, e) || sink_finish(f, e))
+		if (split_read_chat(rt->split, i, rt->o.oldest, emit_row, f, e) ||
+		    sink_finish(f, e))
 			return -1;
 		rt->bytes_out += sink_figures(f)->out;
 	}
@@ -253,8 +257,8 @@ static int commit_merge(struct route *rt, struct err *e)
 {
 	struct sink *f = NULL;
 
-	if (open_file(rt, rt->o.path, &f, e) || add_file(rt, f, e) ||
-	    merge_segments(rt, f, e) || sink_finish(f, e))
+	if (open_file(rt, rt->o.path, &f, e) || add_file(rt, f, e) || merge_segments(rt, f, e) ||
+	    sink_finish(f, e))
 		return -1;
 	rt->bytes_out += sink_figures(f)->out;
 	return 0;

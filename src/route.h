@@ -23,11 +23,11 @@
 #define ROUTE_NAME_MAX 100
 
 struct route_opts {
-	const char *path;      /* the -o path, {chat} not yet expanded */
-	struct sink_opts out;   /* gzip, level, append (the path is the route's) */
-	int chats;             /* one file per chat; else one file, segments merged by time */
-	int oldest;            /* rows oldest first (they come newest first) */
-	int create_dirs;       /* --create-dirs: make each file's missing directories */
+	const char *path;     /* the -o path, {chat} not yet expanded */
+	struct sink_opts out; /* gzip, level, append (the path is the route's) */
+	int chats;            /* one file per chat; else one file, segments merged by time */
+	int oldest;           /* rows oldest first (they come newest first) */
+	int create_dirs;      /* --create-dirs: make each file's missing directories */
 };
 
 struct route;
@@ -37,8 +37,7 @@ int route_open(struct route **out, const struct route_opts *o, const struct buf 
 	       struct err *e);
 
 /* One row, for the chat of r (chats) or the current segment (merge). */
-int route_add(struct route *rt, const struct record *r, const char *row, size_t len,
-	      struct err *e);
+int route_add(struct route *rt, const struct record *r, const char *row, size_t len, struct err *e);
 
 /* Merge: the rows that follow belong to the next --to contact. */
 void route_segment_end(struct route *rt);

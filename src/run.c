@@ -21,10 +21,10 @@
 
 /* One output file and the contact(s) that feed it. */
 struct target {
-	const char *to;              /* fetch: the contact, NULL for the whole account */
+	const char *to; /* fetch: the contact, NULL for the whole account */
 	char *path;
 	struct pipeline *pipeline;
-	int shared;                  /* the pipeline belongs to an earlier target */
+	int shared; /* the pipeline belongs to an earlier target */
 };
 
 /* Figures of every output together. */
@@ -35,22 +35,22 @@ struct run_totals {
 
 struct run {
 	struct options *opts;
-	const volatile int *stop;    /* set by a signal */
+	const volatile int *stop; /* set by a signal */
 	struct tz *tz;
 	struct warn warn;
 	struct progress progress;
-	struct pool *pool;           /* the workers every pipeline shares */
-	struct fetch *fetch;         /* fetch: the API source */
-	struct when_window window;  /* --since/--until */
+	struct pool *pool;         /* the workers every pipeline shares */
+	struct fetch *fetch;       /* fetch: the API source */
+	struct when_window window; /* --since/--until */
 	struct target *targets;
 	size_t ntargets;
-	struct sink *raw;            /* --save-raw */
+	struct sink *raw; /* --save-raw */
 	char *raw_path;
-	struct pipeline **live;      /* each output's pipeline once (for the report) */
-	char *manifest_path;         /* --manifest, expanded */
+	struct pipeline **live; /* each output's pipeline once (for the report) */
+	char *manifest_path;    /* --manifest, expanded */
 	unsigned long long bytes_in;
 	double started;
-	long long wall_started;      /* epoch seconds, for the manifest */
+	long long wall_started; /* epoch seconds, for the manifest */
 };
 
 static int check_stop(struct run *r, struct err *e)
@@ -136,8 +136,10 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(r->targets[k].path, g->path))
-				return err_set(e, ERR_USAGE, "-o %s: --to %s and --to %s give the same "
-					       "file name", o->output, r->targets[k].to, g->to);
+				return err_set(e, ERR_USAGE,
+					       "-o %s: --to %s and --to %s give the same "
+					       "file name",
+					       o->output, r->targets[k].to, g->to);
 		po.window = r->window;
 		if (pipeline_open(&g->pipeline, &po, r->pool, &r->warn, e))
 			return -1;
@@ -155,7 +157,8 @@ static int run_convert(struct run *r, struct err *e)
 	int rc = -1;
 
 	if (!o->nfiles && isatty(STDIN_FILENO))
-		return err_set(e, ERR_USAGE, "no input: name saved API responses (FILE...) or pipe "
+		return err_set(e, ERR_USAGE,
+			       "no input: name saved API responses (FILE...) or pipe "
 			       "them into standard input (see 'waexport convert --help')");
 	if (source_open(&src, files, nfiles, r->stop, &r->warn, e))
 		goto out;
@@ -272,8 +275,8 @@ static int run_fetch(struct run *r, struct err *e)
 	for (size_t i = 0; i < r->ntargets; i++) {
 		t[i].to = r->targets[i].to;
 		t[i].pipeline = r->targets[i].pipeline;
-		t[i].shares_file = r->targets[i].shared ||
-				   (i + 1 < r->ntargets && r->targets[i + 1].shared);
+		t[i].shares_file =
+			r->targets[i].shared || (i + 1 < r->ntargets && r->targets[i + 1].shared);
 	}
 	rc = fetch_run(r->fetch, t, r->ntargets, e);
 	free(t);
@@ -293,8 +296,9 @@ int run_execute(struct run *r, struct err *e)
 	/* SPEC §2: a missing directory fails (or is made) before any lock, page or file. */
 	if (fsutil_need_parent(o->state, o->create_dirs, "--state", e) ||
 	    fsutil_need_parent(o->metrics_file, o->create_dirs, "--metrics-file", e) ||
-	    (o->create_dirs ? fsutil_need_dir(o->media_dir, 1, "--media-dir", e) :
-	     fsutil_need_parent(o->media_dir, 0, "--media-dir", e))) /* media.c makes the last */
+	    (o->create_dirs ? fsutil_need_dir(o->media_dir, 1, "--media-dir", e)
+			    : fsutil_need_parent(o->media_dir, 0, "--media-dir",
+						 e))) /* media.c makes the last */
 		return -1;
 	/*
 	 * --threads N (SPEC §2): N threads parse and format, this one (which also
@@ -368,7 +372,7 @@ struct run *run_new(struct options *opts, const volatile int *stop)
 	r->wall_started = (long long)time(NULL);
 	warn_init(&r->warn, opts->quiet);
 	progress_init(&r->progress, opts->progress > 0 || (opts->progress < 0 && !opts->quiet &&
-							    isatty(STDERR_FILENO)));
+							   isatty(STDERR_FILENO)));
 	return r;
 }
 

@@ -56,17 +56,20 @@ static int render_sql(struct buf *out, const struct schema_opts *o, const char *
 		int key = w->columns[i] == COL_UNIQUE;
 		const char *end = i + 1 < w->ncolumns ? "," : "";
 
-		if (ch && c->nullable && buf_addf(out, "    %c%s%c Nullable(%s)%s\n", q, c->name, q, type,
-					      end))
+		if (ch && c->nullable &&
+		    buf_addf(out, "    %c%s%c Nullable(%s)%s\n", q, c->name, q, type, end))
 			return -1;
 		if ((!ch || !c->nullable) &&
 		    buf_addf(out, "    %c%s%c %s%s%s\n", q, c->name, q, type,
-			 key && !ch ? " PRIMARY KEY" : !c->nullable && !ch ? " NOT NULL" : "", end))
+			     key && !ch            ? " PRIMARY KEY"
+			     : !c->nullable && !ch ? " NOT NULL"
+						   : "",
+			     end))
 			return -1;
 	}
 	if (ch)
 		return buf_addf(out, ")\nENGINE = ReplacingMergeTree\nORDER BY %s;\n",
-			    pk ? "`unique`" : "tuple()");
+				pk ? "`unique`" : "tuple()");
 	return buf_addf(out, ");\n");
 }
 
@@ -79,8 +82,8 @@ static int render_bigquery(struct buf *out, const struct writer_opts *w)
 		const struct column_info *c = column_info(w->columns[i]);
 
 		if (buf_addf(out, "%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"mode\": \"%s\"}",
-			 i ? "," : "", c->name, c->type[DIALECT_BIGQUERY],
-			 c->nullable ? "NULLABLE" : "REQUIRED"))
+			     i ? "," : "", c->name, c->type[DIALECT_BIGQUERY],
+			     c->nullable ? "NULLABLE" : "REQUIRED"))
 			return -1;
 	}
 	return buf_addf(out, "\n]\n");
@@ -97,21 +100,25 @@ static int json_property(struct buf *out, enum column col, int last)
 	else if (col == COL_DIRECTION)
 		extra = ", \"enum\": [\"incoming\", \"outgoing\", \"unknown\"]";
 	if (col == COL_TIMESTAMP) /* SPEC §4.1: a non-numeric timestamp keeps its raw text */
-		return buf_addf(out, "    \"%s\": {\"type\": [\"integer\", \"string\", \"null\"]}%s\n",
-			    c->name, last ? "" : ",");
+		return buf_addf(out,
+				"    \"%s\": {\"type\": [\"integer\", \"string\", \"null\"]}%s\n",
+				c->name, last ? "" : ",");
 	if (c->nullable)
 		return buf_addf(out, "    \"%s\": {\"type\": [\"%s\", \"null\"]%s}%s\n", c->name,
-			    c->json_type, extra, last ? "" : ",");
+				c->json_type, extra, last ? "" : ",");
 	return buf_addf(out, "    \"%s\": {\"type\": \"%s\"%s}%s\n", c->name, c->json_type, extra,
-		    last ? "" : ",");
+			last ? "" : ",");
 }
 
 /* JSON Schema 2020-12 of one line: every selected key present; extras allowed when written. */
 static int render_jsonschema(struct buf *out, const struct writer_opts *w, const char *table)
 {
-	if (buf_addf(out, "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n"
-		 "  \"title\": \"%s\",\n  \"description\": \"One line of waexport NDJSON output "
-		 "(SPEC 4.1)\",\n  \"type\": \"object\",\n  \"properties\": {\n", table))
+	if (buf_addf(
+		    out,
+		    "{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n"
+		    "  \"title\": \"%s\",\n  \"description\": \"One line of waexport NDJSON output "
+		    "(SPEC 4.1)\",\n  \"type\": \"object\",\n  \"properties\": {\n",
+		    table))
 		return -1;
 	for (size_t i = 0; i < w->ncolumns; i++)
 		if (json_property(out, w->columns[i], i + 1 == w->ncolumns))
@@ -121,7 +128,8 @@ static int render_jsonschema(struct buf *out, const struct writer_opts *w, const
 	for (size_t i = 0; i < w->ncolumns; i++)
 		if (buf_addf(out, "%s\"%s\"", i ? ", " : "", column_info(w->columns[i])->name))
 			return -1;
-	return buf_addf(out, "],\n  \"additionalProperties\": %s\n}\n", w->extras ? "true" : "false");
+	return buf_addf(out, "],\n  \"additionalProperties\": %s\n}\n",
+			w->extras ? "true" : "false");
 }
 
 int schema_render(struct buf *out, const struct schema_opts *o, struct err *e)
@@ -130,22 +138,19 @@ int schema_render(struct buf *out, const struct schema_opts *o, struct err *e)
 	int rc;
 
 	if (!plain_name(table))
-		return err_set(e, ERR_USAGE, "--table '%s': expected a plain name such as "
+		return err_set(e, ERR_USAGE,
+			       "--table '%s': expected a plain name such as "
 			       "whatsapp_messages or raw.whatsapp_messages (letters, digits, _; "
-			       "not starting with a digit)", table);
+			       "not starting with a digit)",
+			       table);
 	if (o->dialect == DIALECT_JSONSCHEMA && o->writer->format != WRITER_NDJSON)
-		return err_set(e, ERR_USAGE, "--dialect jsonschema describes one NDJSON line; "
+		return err_set(e, ERR_USAGE,
+			       "--dialect jsonschema describes one NDJSON line; "
 			       "it goes with --format ndjson (or no --format)");
 	switch (o->dialect) {
-	case DIALECT_BIGQUERY:
-		rc = render_bigquery(out, o->writer);
-		break;
-	case DIALECT_JSONSCHEMA:
-		rc = render_jsonschema(out, o->writer, table);
-		break;
-	default:
-		rc = render_sql(out, o, table);
-		break;
+	case DIALECT_BIGQUERY: rc = render_bigquery(out, o->writer); break;
+	case DIALECT_JSONSCHEMA: rc = render_jsonschema(out, o->writer, table); break;
+	default: rc = render_sql(out, o, table); break;
 	}
 	return rc ? err_nomem(e) : 0;
 }

@@ -10,7 +10,7 @@ struct select {
 	struct warn *warn;
 	struct select_checkpoint cp;
 	int has_cp;
-	int below;                  /* the earlier head was reached: what follows was exported */
+	int below; /* the earlier head was reached: what follows was exported */
 	struct select_newest newest, taken;
 	struct select_stats stats;
 };
@@ -89,8 +89,7 @@ static int in_head(const struct select *s, const struct record *r)
 	return 0;
 }
 
-void select_look(struct select *s, const struct record *r, uint64_t key,
-		 struct select_page *page)
+void select_look(struct select *s, const struct record *r, uint64_t key, struct select_page *page)
 {
 	if (key)
 		seen_prefetch(s->seen, key);
@@ -191,7 +190,6 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,
 		   struct select_page *page, struct err *e)
 {
-
 	page->records++;
 	if (!in_range) {
 		s->stats.filtered++;
@@ -202,8 +200,10 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 		return s->has_cp && head_note(&s->newest, r, 0) ? err_nomem(e) : 0;
 	}
 	if (!key) {
-		warn_note(s->warn, "byte %zu: message without 'unique'; written, but it cannot be "
-			  "de-duplicated", r->offset);
+		warn_note(s->warn,
+			  "byte %zu: message without 'unique'; written, but it cannot be "
+			  "de-duplicated",
+			  r->offset);
 	} else if (seen_check(s->seen, key)) {
 		s->stats.duplicates++;
 		page->repeated++;

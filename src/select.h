@@ -34,7 +34,7 @@
  */
 struct select_checkpoint {
 	int earlier;
-	int lookback;               /* write the window [floor, ...) below the head again */
+	int lookback; /* write the window [floor, ...) below the head again */
 	long long floor;
 	long long skip_ts;
 	char *const *skip;
@@ -48,25 +48,25 @@ struct select_checkpoint {
 struct select_newest {
 	int have;
 	long long ts;
-	char **uniques;             /* raw uniques written at ts */
+	char **uniques; /* raw uniques written at ts */
 	size_t cap;
 	size_t nuniques;
-	struct state_head *head;    /* the first messages exported, API order */
+	struct state_head *head; /* the first messages exported, API order */
 	size_t nhead;
-	int head_done;              /* the head stopped growing (full, or a gap) */
+	int head_done; /* the head stopped growing (full, or a gap) */
 };
 
 /* What one page held (fetch's paging decisions, SPEC §5.1-§5.3). */
 struct select_page {
 	size_t records;
-	size_t fresh;               /* written */
-	size_t repeated;            /* already written earlier in this run */
+	size_t fresh;    /* written */
+	size_t repeated; /* already written earlier in this run */
 	int has_oldest;
-	long long oldest;           /* the page's oldest timestamp */
+	long long oldest; /* the page's oldest timestamp */
 	int has_newest;
-	long long newest;           /* the page's newest timestamp */
-	int holds_head;             /* a message of the earlier head is on the page */
-	int head_met;               /* the earlier head was reached, here or before */
+	long long newest; /* the page's newest timestamp */
+	int holds_head;   /* a message of the earlier head is on the page */
+	int head_met;     /* the earlier head was reached, here or before */
 };
 
 struct select_stats {
@@ -88,8 +88,7 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
  * First pass over a page, every message in API order, before select_message.
  * key is seen_key of the message's unique, 0 when it has none (seen.h).
  */
-void select_look(struct select *s, const struct record *r, uint64_t key,
-		 struct select_page *page);
+void select_look(struct select *s, const struct record *r, uint64_t key, struct select_page *page);
 
 /* Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. */
 int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,

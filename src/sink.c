@@ -25,17 +25,17 @@
 struct sink {
 	int fd;
 	int is_stdout;
-	int in_place;           /* writing the target itself (not a regular file) */
+	int in_place; /* writing the target itself (not a regular file) */
 	int finished, committed;
-	char *target;           /* final path */
-	char *tmp;              /* temporary path, NULL when none */
-	struct gz_member gz;    /* gzip: the member being written (gz.open set) */
-	struct xlsx *x;         /* a workbook: everything goes there */
-	struct buf pend;        /* bytes on their way to fd */
+	char *target;        /* final path */
+	char *tmp;           /* temporary path, NULL when none */
+	struct gz_member gz; /* gzip: the member being written (gz.open set) */
+	struct xlsx *x;      /* a workbook: everything goes there */
+	struct buf pend;     /* bytes on their way to fd */
 	struct sink_figures fig;
-	struct flush flush;     /* a temporary file made durable as it grows */
-	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
-	char *given;            /* the path as given (the manifest's) */
+	struct flush flush; /* a temporary file made durable as it grows */
+	struct digest *md;  /* opts.digest: what reaches the file, carried bytes first */
+	char *given;        /* the path as given (the manifest's) */
 };
 
 static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
@@ -45,8 +45,9 @@ static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
 	if (errnum == ENOMEM)
 		return err_nomem(e);
 	err_set(e, ERR_IO, "%s: %s failed: %s%s", where, what, strerror(errnum),
-		errnum == ENOSPC ? " (free some space and run again; the previous file is untouched)"
-				 : "");
+		errnum == ENOSPC
+			? " (free some space and run again; the previous file is untouched)"
+			: "");
 	e->errnum = errnum;
 	return -1;
 }
@@ -105,7 +106,7 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e)
 }
 
 int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc,
-		       unsigned long long raw_len, struct err *e)
+			unsigned long long raw_len, struct err *e)
 {
 	if (!s->gz.open)
 		return err_set(e, ERR_SOFTWARE, "%s: a deflated chunk for an output without gzip",
@@ -163,24 +164,28 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	if (!s->target)
 		return err_nomem(e);
 	if (have && S_ISDIR(st.st_mode))
-		return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name with -o", o->path);
+		return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name with -o",
+			       o->path);
 	if (have && !S_ISREG(st.st_mode)) {
 		s->in_place = 1;
 		s->fd = open(o->path, O_WRONLY | O_CLOEXEC);
 		if (s->fd < 0)
-			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", o->path, strerror(errno));
+			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", o->path,
+				       strerror(errno));
 		return 0;
 	}
 	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a symlink planted there. */
 	s->fd = fsutil_temp_beside(s->target, &s->tmp);
 	if (s->fd < 0)
-		return err_set(e, ERR_CANTCREAT, "%s: cannot create a file in its directory: %s "
-			       "(check that the directory exists and is writable)", o->path,
-			       strerror(errno));
+		return err_set(e, ERR_CANTCREAT,
+			       "%s: cannot create a file in its directory: %s "
+			       "(check that the directory exists and is writable)",
+			       o->path, strerror(errno));
 	flush_open(&s->flush, s->fd);
 	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
-		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp, strerror(errno));
+		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp,
+			       strerror(errno));
 	return have && o->append ? carry_target(s, e) : 0;
 }
 
@@ -198,8 +203,10 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (o->digest && !(s->md = digest_new()))
 		goto nomem;
 	if (o->xlsx) {
-		struct xlsx_opts xo = { .path = o->path, .columns = o->columns,
-					.ncolumns = o->ncolumns, .refuse_existing = o->append,
+		struct xlsx_opts xo = { .path = o->path,
+					.columns = o->columns,
+					.ncolumns = o->ncolumns,
+					.refuse_existing = o->append,
 					.media_dir = o->media_dir };
 
 		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);
@@ -263,7 +270,8 @@ static int finish_workbook(struct sink *s, struct err *e)
 	if (fd >= 0)
 		close(fd);
 	if (rc)
-		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256", file);
+		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256",
+			       file);
 	s->fig.have_sha256 = 1;
 	return 0;
 }

@@ -45,19 +45,19 @@
 struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
-	int level;        /* 1..9, with gzip */
-	int append;       /* keep a non-empty target's bytes and add after them */
-	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
+	int level;  /* 1..9, with gzip */
+	int append; /* keep a non-empty target's bytes and add after them */
+	int xlsx;   /* a workbook of these columns; append: refuse an existing one */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
-	const char *media_dir;  /* xlsx: what media_file names are relative to */
-	int digest;       /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
+	const char *media_dir; /* xlsx: what media_file names are relative to */
+	int digest;            /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
 };
 
 /* The rows a file received, as its producer counted them (the manifest's figures). */
 struct sink_rows {
 	unsigned long long rows;
-	int have_ts;             /* some row had a valid timestamp */
+	int have_ts; /* some row had a valid timestamp */
 	long long ts_min, ts_max;
 };
 
@@ -78,7 +78,7 @@ int sink_write(struct sink *s, const void *p, size_t n, struct err *e);
  * bytes with that CRC, written as is after what came before.
  */
 int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc,
-		       unsigned long long raw_len, struct err *e);
+			unsigned long long raw_len, struct err *e);
 
 /*
  * sink_finish ends the gzip member, writes everything out and fsyncs the
@@ -95,14 +95,14 @@ void sink_close(struct sink *s);
 
 /* What a sink has done, kept current as it works. */
 struct sink_figures {
-	unsigned long long in;       /* bytes handed in (before gzip) */
-	unsigned long long out;      /* bytes this run wrote (after gzip; carried ones not counted) */
-	unsigned long long carried;  /* bytes carried over from the target (append) */
-	int appending;               /* append found a non-empty target: it has its header already */
-	const char *path;            /* the path as given to sink_open ("-": stdout) */
-	struct sink_rows rows;       /* as the producer counted them (sink_count_row) */
-	int have_sha256;             /* with opts.digest, after sink_finish: */
-	unsigned char sha256[32];    /* the SHA-256 of every byte of the file, carried ones too */
+	unsigned long long in;  /* bytes handed in (before gzip) */
+	unsigned long long out; /* bytes this run wrote (after gzip; carried ones not counted) */
+	unsigned long long carried; /* bytes carried over from the target (append) */
+	int appending;              /* append found a non-empty target: it has its header already */
+	const char *path;           /* the path as given to sink_open ("-": stdout) */
+	struct sink_rows rows;      /* as the producer counted them (sink_count_row) */
+	int have_sha256;            /* with opts.digest, after sink_finish: */
+	unsigned char sha256[32];   /* the SHA-256 of every byte of the file, carried ones too */
 };
 
 const struct sink_figures *sink_figures(const struct sink *s);

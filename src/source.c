@@ -16,19 +16,19 @@ enum mode { MODE_FIRST, MODE_LINES, MODE_SCAN };
 struct source {
 	char *const *files;
 	size_t nfiles;
-	size_t cur;                  /* the file being read */
-	int fd;                      /* -1: no file open */
+	size_t cur; /* the file being read */
+	int fd;     /* -1: no file open */
 	const char *name;
-	int gzip;                    /* -1: not known yet */
+	int gzip; /* -1: not known yet */
 	z_stream z;
 	int z_ready;
 	unsigned char raw[READ_CHUNK];
 	size_t raw_pos, raw_len;
-	int eof;                     /* the fd gave everything */
-	int done;                    /* and every byte of it is in the buffer */
+	int eof;  /* the fd gave everything */
+	int done; /* and every byte of it is in the buffer */
 	enum mode mode;
 	struct boundary sc;
-	struct buf carry;            /* the start of a body the last batch could not end */
+	struct buf carry;             /* the start of a body the last batch could not end */
 	unsigned long long carry_off; /* file offset of carry.data[0] */
 	unsigned long bodies_in_file;
 	unsigned long long bytes_in;
@@ -54,8 +54,10 @@ static int open_file(struct source *s, const char *path, struct err *e)
 	if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(s->fd);
 		s->fd = -1;
-		return err_set(e, ERR_NOINPUT, "%s: is a directory; convert reads files of saved API "
-			       "pages (name the files, e.g. %s/*.jsonl.gz)", path, path);
+		return err_set(e, ERR_NOINPUT,
+			       "%s: is a directory; convert reads files of saved API "
+			       "pages (name the files, e.g. %s/*.jsonl.gz)",
+			       path, path);
 	}
 	return 0;
 }
@@ -104,7 +106,8 @@ int source_open(struct source **out, char *const *files, size_t nfiles, const vo
 		if (!strcmp(files[i], "-"))
 			continue;
 		if (stat(files[i], &st))
-			return err_set(e, ERR_NOINPUT, "%s: cannot open: %s", files[i], strerror(errno));
+			return err_set(e, ERR_NOINPUT, "%s: cannot open: %s", files[i],
+				       strerror(errno));
 		/* A FIFO is not opened to look at it: that would cut its writer off. */
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			continue;
@@ -177,8 +180,8 @@ static int inflate_some(struct source *s, struct buf *dst, struct err *e)
 				return 0;
 			}
 			if (s->raw[s->raw_pos] != 0x1f)
-				return err_set(e, ERR_DATA, "%s: unexpected bytes after the gzip data",
-					       s->name);
+				return err_set(e, ERR_DATA,
+					       "%s: unexpected bytes after the gzip data", s->name);
 			inflateReset(&s->z);
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
 			return err_set(e, ERR_DATA, "%s: corrupt gzip data (%s)", s->name,
@@ -226,7 +229,6 @@ static int read_more(struct source *s, struct buf *dst, struct err *e)
 	s->done = s->eof;
 	return 0;
 }
-
 
 /*
  * The end of the body that starts at p[0], within p[0..n), or 0. The first
@@ -325,9 +327,10 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 				continue;
 			}
 			if (dst->len - pos > SOURCE_MAX_BODY)
-				return err_set(e, ERR_DATA, "%s: byte %llu: a page longer than %u MiB "
-					       "(the limit of one page)", s->name, off,
-					       SOURCE_MAX_BODY >> 20);
+				return err_set(e, ERR_DATA,
+					       "%s: byte %llu: a page longer than %u MiB "
+					       "(the limit of one page)",
+					       s->name, off, SOURCE_MAX_BODY >> 20);
 		}
 		if (!count && pos > base) {
 			/* Only white space so far: drop it, so blank input cannot grow the buffer. */
@@ -344,13 +347,9 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 			count += add_body(s, &bodies[count], pos, dst->len - pos, off);
 		pos = dst->len;
 		switch (end_file(s, e)) {
-		case 1:
-			return (int)count;
-		case -1:
-			return -1;
-		default:
-			off = 0;
-			break;
+		case 1: return (int)count;
+		case -1: return -1;
+		default: off = 0; break;
 		}
 	}
 	if (buf_add(&s->carry, dst->data + pos, dst->len - pos))

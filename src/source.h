@@ -27,9 +27,9 @@
 
 /* Where one body is: its bytes in the caller's buffer, and where it came from. */
 struct source_body {
-	size_t off, len;               /* in the buffer source_fill filled */
-	unsigned long long file_off;   /* byte offset in its (decompressed) file */
-	unsigned file;                 /* index of the file, for source_file_name */
+	size_t off, len;             /* in the buffer source_fill filled */
+	unsigned long long file_off; /* byte offset in its (decompressed) file */
+	unsigned file;               /* index of the file, for source_file_name */
 };
 
 struct source;

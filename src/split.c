@@ -14,29 +14,30 @@
 #define SCATTER_MEMORY (8u << 20)
 
 struct chat {
-	size_t name;               /* offset in names */
+	size_t name; /* offset in names */
 	uint64_t hash;
-	unsigned long long bytes;  /* its rows in the sorted spool, trailers included */
+	unsigned long long bytes; /* its rows in the sorted spool, trailers included */
 	unsigned long long start, cursor;
-	struct buf pending;        /* scatter: rows waiting for a pwrite */
+	struct buf pending; /* scatter: rows waiting for a pwrite */
 };
 
 struct split {
 	char *dir;
-	int in_fd, out_fd;         /* tagged rows; rows sorted by chat */
+	int in_fd, out_fd; /* tagged rows; rows sorted by chat */
 	unsigned long long in_size;
 	struct buf wbuf;
 	struct buf names;
 	struct chat *chat;
 	size_t nchat, chat_cap;
-	uint32_t *index;           /* open addressing: chat number + 1, 0 empty */
+	uint32_t *index; /* open addressing: chat number + 1, 0 empty */
 	size_t index_cap;
 	struct buf rbuf;
 };
 
 static int io_fail(struct split *sp, const char *what, struct err *e)
 {
-	err_set(e, ERR_IO, "temporary chat spool in %s: %s failed: %s", sp->dir, what, strerror(errno));
+	err_set(e, ERR_IO, "temporary chat spool in %s: %s failed: %s", sp->dir, what,
+		strerror(errno));
 	e->errnum = errno;
 	return -1;
 }
@@ -203,7 +204,8 @@ static int flush_chat(struct split *sp, struct chat *c, struct err *e)
 	return 0;
 }
 
-static int read_at(struct split *sp, int fd, char *p, size_t n, unsigned long long off, struct err *e)
+static int read_at(struct split *sp, int fd, char *p, size_t n, unsigned long long off,
+		   struct err *e)
 {
 	return fsutil_pread_all(fd, p, n, off) ? io_fail(sp, "read", e) : 0;
 }
@@ -320,7 +322,8 @@ int split_cursor_next(struct split_cursor *c, const char **row, size_t *len, str
 
 	if (c->lo >= c->hi)
 		return 0;
-	if (read_at(sp, sp->out_fd, (char *)&n, sizeof(n), c->reverse ? c->hi - sizeof(n) : c->lo, e))
+	if (read_at(sp, sp->out_fd, (char *)&n, sizeof(n), c->reverse ? c->hi - sizeof(n) : c->lo,
+		    e))
 		return -1;
 	if ((unsigned long long)n + 2 * sizeof(n) > c->hi - c->lo)
 		return err_set(e, ERR_SOFTWARE, "chat spool is corrupt");

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 struct state {
-	char *path;                 /* as the user named it, for messages */
-	char *real;                 /* the file itself, after following links */
+	char *path; /* as the user named it, for messages */
+	char *real; /* the file itself, after following links */
 	int lock_fd;
 	struct state_cps cps;
 };
@@ -210,7 +210,7 @@ int state_commit(struct state *st, struct err *e)
 {
 	struct buf b = BUF_INIT;
 	int rc = state_format_write(&b, &st->cps) ? err_nomem(e)
-		 : state_file_replace(st->path, st->real, &b, e);
+						  : state_file_replace(st->path, st->real, &b, e);
 
 	buf_free(&b);
 	return rc;

@@ -46,12 +46,12 @@ struct state_head {
 };
 
 struct checkpoint {
-	char *from, *to;            /* to: NULL for the whole account */
-	long long ts;               /* the newest exported time */
-	char **uniques;             /* exported at second ts */
+	char *from, *to; /* to: NULL for the whole account */
+	long long ts;    /* the newest exported time */
+	char **uniques;  /* exported at second ts */
 	size_t nuniques;
-	struct state_head *head;    /* API order, page 1 first; nhead 0 for a */
-	size_t nhead;               /* checkpoint read from a version-1 file */
+	struct state_head *head; /* API order, page 1 first; nhead 0 for a */
+	size_t nhead;            /* checkpoint read from a version-1 file */
 };
 
 struct state;

@@ -32,7 +32,8 @@ int state_file_resolve(const char *path, char **real, struct err *e)
 
 		if (lstat(cur, &sb) || !S_ISLNK(sb.st_mode))
 			break; /* not a link, or not there (yet): this is the file */
-		if (++hops > STATE_MAX_LINKS || (n = readlink(cur, target, sizeof(target) - 1)) < 0) {
+		if (++hops > STATE_MAX_LINKS ||
+		    (n = readlink(cur, target, sizeof(target) - 1)) < 0) {
 			err_set(e, ERR_IO, "--state %s: cannot follow the link %s: %s", path, cur,
 				hops > STATE_MAX_LINKS ? strerror(ELOOP) : strerror(errno));
 			free(cur);
@@ -55,8 +56,10 @@ int state_file_resolve(const char *path, char **real, struct err *e)
 
 static int refuse_lock(const char *path, const char *name, const char *why, struct err *e)
 {
-	return err_set(e, ERR_IO, "--state %s: refusing the lock file %s: %s; remove it (no "
-		       "waexport run creates one like that) and run again", path, name, why);
+	return err_set(e, ERR_IO,
+		       "--state %s: refusing the lock file %s: %s; remove it (no "
+		       "waexport run creates one like that) and run again",
+		       path, name, why);
 }
 
 /*
@@ -104,9 +107,10 @@ int state_file_lock(const char *path, const char *real, int *fd, struct err *e)
 		other[k > 0 ? k : 0] = '\0';
 		other[strcspn(other, "\n")] = '\0';
 		if (held)
-			err_set(e, ERR_LOCKED, "--state %s: another waexport run holds its lock%s%s%s; "
-				"try again when it has finished", path, *other ? " (pid " : "",
-				other, *other ? ")" : "");
+			err_set(e, ERR_LOCKED,
+				"--state %s: another waexport run holds its lock%s%s%s; "
+				"try again when it has finished",
+				path, *other ? " (pid " : "", other, *other ? ")" : "");
 		else
 			err_set(e, ERR_IO, "--state %s: cannot lock %s: %s", path, name.data,
 				strerror(errno));
@@ -129,13 +133,16 @@ static int read_all(const char *path, int fd, struct buf *data, struct err *e)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return err_set(e, ERR_IO, "--state %s: read failed: %s", path, strerror(errno));
+			return err_set(e, ERR_IO, "--state %s: read failed: %s", path,
+				       strerror(errno));
 		if (!n)
 			return 0;
 		data->len += (size_t)n;
 		if (data->len > STATE_FORMAT_MAX_BYTES)
-			return err_set(e, ERR_DATA, "--state %s: grew while it was read; is another "
-				       "program writing it?", path);
+			return err_set(e, ERR_DATA,
+				       "--state %s: grew while it was read; is another "
+				       "program writing it?",
+				       path);
 		if (buf_reserve(data, 4096))
 			return err_nomem(e);
 	}
@@ -149,16 +156,21 @@ int state_file_read(const char *path, const char *real, struct buf *data, int *m
 
 	*missing = fd < 0 && errno == ENOENT;
 	if (fd < 0)
-		return *missing ? 0 : err_set(e, ERR_IO, "--state %s: cannot read %s: %s", path,
-					      real, strerror(errno));
+		return *missing ? 0
+				: err_set(e, ERR_IO, "--state %s: cannot read %s: %s", path, real,
+					  strerror(errno));
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		err_set(e, ERR_IO, "--state %s: not a regular file; name a file (the first run "
-			"creates it)", path);
+		err_set(e, ERR_IO,
+			"--state %s: not a regular file; name a file (the first run "
+			"creates it)",
+			path);
 		goto out;
 	}
 	if ((unsigned long long)sb.st_size > STATE_FORMAT_MAX_BYTES) {
-		err_set(e, ERR_DATA, "--state %s: %lld bytes, more than a state file can be (%u); "
-			"is it the right file?", path, (long long)sb.st_size, STATE_FORMAT_MAX_BYTES);
+		err_set(e, ERR_DATA,
+			"--state %s: %lld bytes, more than a state file can be (%u); "
+			"is it the right file?",
+			path, (long long)sb.st_size, STATE_FORMAT_MAX_BYTES);
 		goto out;
 	}
 	if (buf_reserve(data, (size_t)sb.st_size + 1)) {
@@ -171,8 +183,7 @@ out:
 	return rc;
 }
 
-int state_file_replace(const char *path, const char *real, const struct buf *data,
-		       struct err *e)
+int state_file_replace(const char *path, const char *real, const struct buf *data, struct err *e)
 {
 	const char *step;
 

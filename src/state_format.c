@@ -15,8 +15,8 @@
 struct parser {
 	const char *name;
 	struct state_cps *out;
-	struct buf field;           /* one unescaped field, reused */
-	unsigned no;                /* line number, for messages */
+	struct buf field; /* one unescaped field, reused */
+	unsigned no;      /* line number, for messages */
 	struct err *e;
 };
 
@@ -28,15 +28,19 @@ struct fields {
 
 static int corrupt(const struct parser *ps, const char *why)
 {
-	return err_set(ps->e, ERR_DATA, "--state %s: line %u: %s; the file is not a waexport "
-		       "state file or is damaged (" WHAT_TO_DO ")", ps->name, ps->no, why);
+	return err_set(ps->e, ERR_DATA,
+		       "--state %s: line %u: %s; the file is not a waexport "
+		       "state file or is damaged (" WHAT_TO_DO ")",
+		       ps->name, ps->no, why);
 }
 
 static int cut_or_edited(const struct parser *ps, const char *why)
 {
-	return err_set(ps->e, ERR_DATA, "--state %s: %s: the file was cut short or changed after "
+	return err_set(ps->e, ERR_DATA,
+		       "--state %s: %s: the file was cut short or changed after "
 		       "waexport wrote it; restore it from a backup, or remove it (the next run "
-		       "then exports the whole history)", ps->name, why);
+		       "then exports the whole history)",
+		       ps->name, why);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -47,7 +51,8 @@ static int put_escaped(struct buf *b, const char *s, size_t len, int star)
 	char *o;
 
 	if (star && len == 1 && *s == '*')
-		return buf_adds(b, "\\x2a"); /* a contact literally named "*" is not the whole account */
+		return buf_adds(
+			b, "\\x2a"); /* a contact literally named "*" is not the whole account */
 	if (buf_reserve(b, 4 * len))
 		return -1;
 	o = buf_tail(b);
@@ -203,8 +208,9 @@ static int checkpoint_start(struct parser *ps, struct fields *f, int escaped)
 
 	for (int i = 0; i < 3; i++)
 		if (!field_next(f, &s[i], &n[i]) || ((i < 2 || !escaped) && f->done))
-			return corrupt(ps, escaped ? "expected FROM, TO and EPOCH"
-					   : "expected FROM, TO, EPOCH and at least one UNIQUE");
+			return corrupt(
+				ps, escaped ? "expected FROM, TO and EPOCH"
+					    : "expected FROM, TO, EPOCH and at least one UNIQUE");
 	if (!all_digits(s[0], n[0]))
 		return corrupt(ps, "FROM is not a number");
 	if (state_cps_add(ps->out, &c))
@@ -218,7 +224,7 @@ static int checkpoint_start(struct parser *ps, struct fields *f, int escaped)
 		return corrupt(ps, "TO is not a valid escaped field");
 	if (bad < 0 || !(c->from = state_copy_bytes(s[0], n[0])) ||
 	    (!star && !(c->to = escaped ? state_copy_bytes(ps->field.data, ps->field.len)
-			: state_copy_bytes(s[1], n[1]))))
+					: state_copy_bytes(s[1], n[1]))))
 		return err_nomem(ps->e);
 	/* Version 1 too: written back as 2, a second one would make the file unreadable. */
 	if (state_cps_find(ps->out, c->from, c->to) != c)
@@ -292,7 +298,8 @@ static int v2_line(struct parser *ps, const char *line, size_t len)
 		return -1;
 	c = &ps->out->cp[ps->out->n - 1];
 	while (field_next(&f, &s, &n)) {
-		if ((bad = unescape(ps, s, n)) > 0 || (!bad && memchr(ps->field.data, '\0', ps->field.len)))
+		if ((bad = unescape(ps, s, n)) > 0 ||
+		    (!bad && memchr(ps->field.data, '\0', ps->field.len)))
 			return corrupt(ps, "UNIQUE is not a valid escaped field");
 		if (bad < 0)
 			return err_nomem(ps->e);
@@ -337,16 +344,15 @@ static size_t v2_trailer(struct parser *ps, const char *data, size_t len)
 	for (p += 9; p < data + len - 1 && *p >= '0' && *p <= '9' && count < len; p++)
 		count = count * 10 + (size_t)(*p - '0');
 	if (p != data + len - 1 || count != (size_t)(last - data) ||
-	    last[sizeof(TRAILER) + 8] == '0' ||
-	    crc32_z(0, (const Bytef *)data, count) != crc) {
+	    last[sizeof(TRAILER) + 8] == '0' || crc32_z(0, (const Bytef *)data, count) != crc) {
 		cut_or_edited(ps, "its checksum line does not match its content");
 		return 0;
 	}
 	return count;
 }
 
-int state_format_parse(const char *data, size_t len, const char *name,
-		       struct state_cps *out, struct err *e)
+int state_format_parse(const char *data, size_t len, const char *name, struct state_cps *out,
+		       struct err *e)
 {
 	struct parser ps = { name, out, BUF_INIT, 1, e };
 	const char *nl = len ? memchr(data, '\n', len) : NULL;
@@ -360,7 +366,7 @@ int state_format_parse(const char *data, size_t len, const char *name,
 		return corrupt(&ps, "missing the '" MAGIC_V2 "' header");
 	if (v2 && !(end = v2_trailer(&ps, data, len)))
 		return -1;
-	for (pos = hlen + 1; !rc && pos < end; ) {
+	for (pos = hlen + 1; !rc && pos < end;) {
 		const char *line = data + pos, *lf = memchr(line, '\n', end - pos);
 		size_t n = lf ? (size_t)(lf - line) : end - pos;
 

@@ -73,8 +73,8 @@ void state_cps_free(struct state_cps *l);
  * messages. ERR_DATA naming the file and saying what to do; ERR_SOFTWARE on
  * no memory.
  */
-int state_format_parse(const char *data, size_t len, const char *name,
-		       struct state_cps *out, struct err *e);
+int state_format_parse(const char *data, size_t len, const char *name, struct state_cps *out,
+		       struct err *e);
 
 /* Append the version-2 encoding of l to out. -1 on no memory. */
 int state_format_write(struct buf *out, const struct state_cps *l);
@@ -93,7 +93,6 @@ int state_file_read(const char *path, const char *real, struct buf *data, int *m
 
 /* Replace real atomically with data: a temp file beside it (exclusive, no
  * link followed), fsync, rename over real, fsync the directory. */
-int state_file_replace(const char *path, const char *real, const struct buf *data,
-		       struct err *e);
+int state_file_replace(const char *path, const char *real, const struct buf *data, struct err *e);
 
 #endif

@@ -84,8 +84,8 @@ static void add_prefixed(struct candidates *c, const char *name)
 		keep(c, name);
 }
 
-static void candidates_init(struct candidates *c, const char *typed, size_t len,
-			    const char **names, size_t max)
+static void candidates_init(struct candidates *c, const char *typed, size_t len, const char **names,
+			    size_t max)
 {
 	c->typed = typed;
 	c->len = len;
@@ -143,8 +143,11 @@ void suggest_phrase(char *out, size_t size, const char **names, size_t n, const 
 
 	out[0] = '\0';
 	for (size_t i = 0; i < n && used < size; i++) {
-		int w = snprintf(out + used, size - used, "%s%s%s", i == 0 ? "; did you mean " :
-				 i + 1 == n ? " or " : ", ", dashes, names[i]);
+		int w = snprintf(out + used, size - used, "%s%s%s",
+				 i == 0       ? "; did you mean "
+				 : i + 1 == n ? " or "
+					      : ", ",
+				 dashes, names[i]);
 
 		used += w > 0 ? (size_t)w : 0;
 	}

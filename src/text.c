@@ -8,10 +8,10 @@
 
 /* Hex digit value + 1; 0 for anything else. */
 static const signed char hexval[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
-	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+	['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+	['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 /* Four hex digits at p (end-bounded) → 0..0xFFFF, or -1; one branch. */
@@ -81,8 +81,7 @@ static size_t decode_escape(const char *p, const char *end, unsigned long *cp, u
 	case 'n': *cp = '\n'; return 2;
 	case 'r': *cp = '\r'; return 2;
 	case 't': *cp = '\t'; return 2;
-	case 'u':
-		break;
+	case 'u': break;
 	default:
 		*cp = REPLACEMENT;
 		++*bad;
@@ -106,7 +105,8 @@ static size_t decode_escape(const char *p, const char *end, unsigned long *cp, u
 	if (end - p >= 12 && p[6] == '\\' && p[7] == 'u') {
 		lo = hex4(p + 8, end);
 		if (lo >= 0xDC00 && lo <= 0xDFFF) {
-			*cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+			*cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10) +
+			      ((unsigned long)lo - 0xDC00);
 			return 12;
 		}
 	}
@@ -136,7 +136,9 @@ static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 		unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
 
 		return end - p >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-		       (p[3] & 0xC0) == 0x80 ? 4 : 0;
+				       (p[3] & 0xC0) == 0x80
+			       ? 4
+			       : 0;
 	}
 	return 0;
 }
@@ -158,7 +160,7 @@ static inline const char *two_byte_run(const char *p, const char *end, char **ds
 		int hi, lo;
 		unsigned u;
 
-		if ((w & 0xF8FFFFFFu) != 0x3030755Cu) { /* "\\u0" then '0'..'7' */
+		if ((w & 0xF8FFFFFFu) != 0x3030755Cu) {   /* "\\u0" then '0'..'7' */
 			if ((w & 0xFFFFFFu) != 0x755C20u) /* " \\u": a space between words */
 				break;
 			*d++ = ' ';
@@ -350,15 +352,35 @@ static const char canonical_escape[256] = {
 static inline size_t put_json_cp(char *d, unsigned long cp)
 {
 	switch (cp) {
-	case '"': d[0] = '\\'; d[1] = '"'; return 2;
-	case '\\': d[0] = '\\'; d[1] = '\\'; return 2;
-	case '\n': d[0] = '\\'; d[1] = 'n'; return 2;
-	case '\r': d[0] = '\\'; d[1] = 'r'; return 2;
-	case '\t': d[0] = '\\'; d[1] = 't'; return 2;
-	case '\b': d[0] = '\\'; d[1] = 'b'; return 2;
-	case '\f': d[0] = '\\'; d[1] = 'f'; return 2;
-	default:
-		break;
+	case '"':
+		d[0] = '\\';
+		d[1] = '"';
+		return 2;
+	case '\\':
+		d[0] = '\\';
+		d[1] = '\\';
+		return 2;
+	case '\n':
+		d[0] = '\\';
+		d[1] = 'n';
+		return 2;
+	case '\r':
+		d[0] = '\\';
+		d[1] = 'r';
+		return 2;
+	case '\t':
+		d[0] = '\\';
+		d[1] = 't';
+		return 2;
+	case '\b':
+		d[0] = '\\';
+		d[1] = 'b';
+		return 2;
+	case '\f':
+		d[0] = '\\';
+		d[1] = 'f';
+		return 2;
+	default: break;
 	}
 	if (cp < 0x20 || cp == 0x2028 || cp == 0x2029) {
 		d[0] = '\\';
@@ -456,7 +478,8 @@ size_t text_json_escape(char *dst, const char *src, size_t len)
 		while (end - p >= 8) {
 			uint64_t w = load64(p);
 
-			if (has_byte(w, 0xE2) | has_byte(w, '\\') | has_byte(w, '"') | has_less(w, 0x20))
+			if (has_byte(w, 0xE2) | has_byte(w, '\\') | has_byte(w, '"') |
+			    has_less(w, 0x20))
 				break;
 			memcpy(d, &w, 8);
 			p += 8;
@@ -465,7 +488,8 @@ size_t text_json_escape(char *dst, const char *src, size_t len)
 		if (p >= end)
 			break;
 		unsigned char c = (unsigned char)*p;
-		if (c == 0xE2 && is_line_sep((const unsigned char *)p, (size_t)(end - p) >= 3 ? 3 : 0)) {
+		if (c == 0xE2 &&
+		    is_line_sep((const unsigned char *)p, (size_t)(end - p) >= 3 ? 3 : 0)) {
 			d += put_json_cp(d, (unsigned char)p[2] == 0xA8 ? 0x2028 : 0x2029);
 			p += 3;
 		} else if (c < 0x80) {
@@ -487,9 +511,9 @@ size_t text_utf16_len(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 
 		if ((c & 0xC0) != 0x80)
-			n++;        /* a lead byte or ASCII starts a code point */
+			n++; /* a lead byte or ASCII starts a code point */
 		if (c >= 0xF0)
-			n++;        /* astral: a surrogate pair in UTF-16 */
+			n++; /* astral: a surrogate pair in UTF-16 */
 	}
 	return n;
 }

@@ -17,9 +17,9 @@
 #include <stddef.h>
 
 /* Room text_decode may need for `len` source bytes (an invalid byte → 3). */
-#define TEXT_DECODE_MAX(len) ((len) * 3)
+#define TEXT_DECODE_MAX(len) ((len)*3)
 /* Room text_json_recode / text_json_escape may need (control byte → \u00XX). */
-#define TEXT_RECODE_MAX(len) ((len) * 6)
+#define TEXT_RECODE_MAX(len) ((len)*6)
 
 /* Decode a raw JSON string body (between the quotes) to UTF-8. */
 size_t text_decode(char *dst, const char *src, size_t len, unsigned *bad);

@@ -14,10 +14,10 @@
 
 struct tz {
 	int utc;
-	long long hour;   /* cached hour bucket (t / 3600), or LLONG_MIN */
-	long offset;      /* offset valid for the whole cached hour */
-	long long day;    /* cached local day (days since 1970), or LLONG_MIN */
-	char date[10];    /* its "YYYY-MM-DD" */
+	long long hour; /* cached hour bucket (t / 3600), or LLONG_MIN */
+	long offset;    /* offset valid for the whole cached hour */
+	long long day;  /* cached local day (days since 1970), or LLONG_MIN */
+	char date[10];  /* its "YYYY-MM-DD" */
 };
 
 static int zone_file_ok(const char *name)
@@ -45,7 +45,8 @@ int tz_open(struct tz **out, const char *name, struct err *e)
 	if (!utc && !zone_file_ok(name))
 		return err_set(e, ERR_USAGE,
 			       "--tz '%s': unknown time zone; use an IANA name such as "
-			       "Asia/Jerusalem or UTC (see /usr/share/zoneinfo)", name);
+			       "Asia/Jerusalem or UTC (see /usr/share/zoneinfo)",
+			       name);
 	z = calloc(1, sizeof(*z));
 	if (!z)
 		return err_nomem(e);

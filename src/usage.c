@@ -151,7 +151,8 @@ static int add_overview(struct buf *out)
 	if (add_columns(out))
 		return -1;
 	return buf_adds(out, "\n'waexport COMMAND --help' (fetch, convert, schema) shows one "
-			"command's options.\n") || buf_adds(out, key_note);
+			     "command's options.\n") ||
+	       buf_adds(out, key_note);
 }
 
 int usage_help(struct buf *out, enum command cmd)
@@ -163,8 +164,8 @@ int usage_help(struct buf *out, enum command cmd)
 			c = &options_commands[i];
 	if (!c)
 		return add_overview(out);
-	if (buf_adds(out, "Usage: waexport ") || buf_adds(out, c->usage) ||
-	    buf_adds(out, "\n\n") || buf_adds(out, c->about))
+	if (buf_adds(out, "Usage: waexport ") || buf_adds(out, c->usage) || buf_adds(out, "\n\n") ||
+	    buf_adds(out, c->about))
 		return -1;
 	for (int g = 0; g < GROUP_COUNT; g++)
 		if (add_group(out, (enum options_group)g, c->bit))
@@ -180,8 +181,11 @@ void usage_list_commands(char *out, size_t size)
 
 	out[0] = '\0';
 	for (size_t i = 0; i < options_ncommands && used < size; i++) {
-		int w = snprintf(out + used, size - used, "%s%s", i == 0 ? "" :
-				 i + 1 == options_ncommands ? " and " : ", ", options_commands[i].name);
+		int w = snprintf(out + used, size - used, "%s%s",
+				 i == 0                       ? ""
+				 : i + 1 == options_ncommands ? " and "
+							      : ", ",
+				 options_commands[i].name);
 
 		used += w > 0 ? (size_t)w : 0;
 	}
@@ -199,8 +203,11 @@ void usage_list_letters(char *out, size_t size)
 
 		if (!options_table[i].letter)
 			continue;
-		w = snprintf(out + used, size - used, "%s-%c", n == 0 ? "" : n + 1 == total ?
-			     " and " : ", ", options_table[i].letter);
+		w = snprintf(out + used, size - used, "%s-%c",
+			     n == 0           ? ""
+			     : n + 1 == total ? " and "
+					      : ", ",
+			     options_table[i].letter);
 		used += w > 0 ? (size_t)w : 0;
 		n++;
 	}
@@ -212,8 +219,10 @@ void usage_list_letters(char *out, size_t size)
 static int add_roff(struct buf *out, const char *text, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *esc = text[i] == '-' ? "\\-" : text[i] == '\'' ? "\\(aq" :
-				  text[i] == '\\' ? "\\e" : NULL;
+		const char *esc = text[i] == '-'    ? "\\-"
+				  : text[i] == '\'' ? "\\(aq"
+				  : text[i] == '\\' ? "\\e"
+						    : NULL;
 
 		if (esc ? buf_adds(out, esc) : buf_addc(out, text[i]))
 			return -1;
@@ -227,8 +236,8 @@ static int add_man_row(struct buf *out, const struct options_row *r)
 
 	if (buf_adds(out, ".TP\n"))
 		return -1;
-	if (r->letter && (buf_adds(out, "\\fB\\-") || buf_addc(out, r->letter) ||
-			  buf_adds(out, "\\fR, ")))
+	if (r->letter &&
+	    (buf_adds(out, "\\fB\\-") || buf_addc(out, r->letter) || buf_adds(out, "\\fR, ")))
 		return -1;
 	if (buf_adds(out, "\\fB\\-\\-") || add_roff(out, r->name, strlen(r->name)) ||
 	    buf_adds(out, "\\fR"))
@@ -259,7 +268,8 @@ int usage_man(struct buf *out)
 		if (buf_addc(out, '\n'))
 			return -1;
 		for (size_t i = 0; i < OPT_COUNT; i++)
-			if (options_table[i].group == (enum options_group)g && shown(&options_table[i], OPTIONS_ALL) &&
+			if (options_table[i].group == (enum options_group)g &&
+			    shown(&options_table[i], OPTIONS_ALL) &&
 			    add_man_row(out, &options_table[i]))
 				return -1;
 	}

@@ -23,7 +23,8 @@ int usage_man(struct buf *out);
 void usage_list_commands(char *out, size_t size);
 void usage_list_letters(char *out, size_t size);
 
-#define USAGE_MAN_BEGIN ".\\\" BEGIN OPTIONS: generated from src/options.c by 'make man'; edit the table"
+#define USAGE_MAN_BEGIN \
+	".\\\" BEGIN OPTIONS: generated from src/options.c by 'make man'; edit the table"
 #define USAGE_MAN_END ".\\\" END OPTIONS"
 
 #endif

@@ -17,10 +17,10 @@ struct slot {
 	enum slot_state state;
 	unsigned long page_no;
 	int attempts;
-	double not_before;           /* SLOT_WAITING: when to ask again */
-	long status;                 /* SLOT_WAITING: why (the HTTP status, 0: no answer) */
-	char why[96];                /* SLOT_WAITING, no answer: the transport's words */
-	const char *body;            /* SLOT_DONE: the transport's copy */
+	double not_before; /* SLOT_WAITING: when to ask again */
+	long status;       /* SLOT_WAITING: why (the HTTP status, 0: no answer) */
+	char why[96];      /* SLOT_WAITING, no answer: the transport's words */
+	const char *body;  /* SLOT_DONE: the transport's copy */
 	size_t len;
 };
 
@@ -34,7 +34,7 @@ struct walk {
 	unsigned rng;
 	unsigned long next_request, next_emit, window;
 	int end;
-	int told_wait;               /* on_wait was last called with a wait */
+	int told_wait; /* on_wait was last called with a wait */
 };
 
 static double now_s(const struct walk *w)
@@ -109,9 +109,10 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 	if (!retry)
 		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
 	if (s->attempts > w->o->retries)
-		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s on each of %d tries; giving up "
-			       "(check the URL and the service, then run again)", s->page_no, why,
-			       s->attempts);
+		return err_set(e, ERR_UNAVAILABLE,
+			       "page %lu: %s on each of %d tries; giving up "
+			       "(check the URL and the service, then run again)",
+			       s->page_no, why, s->attempts);
 	s->state = SLOT_WAITING;
 	s->status = a->outcome == WALK_ANSWERED ? a->status : 0;
 	snprintf(s->why, sizeof(s->why), "%s", why);
@@ -169,9 +170,12 @@ static void tell_wait(struct walk *w)
 		w->told_wait = 0;
 		return;
 	}
-	ww = (struct walk_wait){ .page_no = first->page_no, .retry = first->attempts,
-				 .retries = w->o->retries, .status = first->status,
-				 .why = first->why, .left = first->not_before - now_s(w) };
+	ww = (struct walk_wait){ .page_no = first->page_no,
+				 .retry = first->attempts,
+				 .retries = w->o->retries,
+				 .status = first->status,
+				 .why = first->why,
+				 .left = first->not_before - now_s(w) };
 	if (ww.left < 0)
 		ww.left = 0;
 	w->o->on_wait(w->o->wait_ctx, &ww);
@@ -216,7 +220,8 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 			w->window *= 2;
 		if (w->window > (unsigned long)w->nslots)
 			w->window = (unsigned long)w->nslots;
-		if (verdict == WALK_END || (o->max_pages && w->next_emit > (unsigned long)o->max_pages)) {
+		if (verdict == WALK_END ||
+		    (o->max_pages && w->next_emit > (unsigned long)o->max_pages)) {
 			w->end = 1;
 			cancel_all(w); /* requests past the end: their answers are ignored */
 			return emitted;

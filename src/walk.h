@@ -25,33 +25,33 @@
  */
 struct walk_wait {
 	unsigned long page_no;
-	int retry;                   /* the coming try is retry `retry` of `retries` */
+	int retry; /* the coming try is retry `retry` of `retries` */
 	int retries;
-	long status;                 /* the HTTP status that caused it, 0: no answer */
-	const char *why;             /* with status 0: what went wrong (the transport's words) */
-	double left;                 /* seconds until the retry */
+	long status;     /* the HTTP status that caused it, 0: no answer */
+	const char *why; /* with status 0: what went wrong (the transport's words) */
+	double left;     /* seconds until the retry */
 };
 
 /* Called while the walk waits (about once a second), and with NULL once it no longer does. */
 typedef void (*walk_wait_fn)(void *ctx, const struct walk_wait *w);
 
 struct walk_opts {
-	int concurrency;             /* 1..32: pages in flight, and transport slots */
-	int retries;                 /* tries after the first */
-	long max_pages;              /* 0: no limit */
-	double retry_base;           /* first backoff in seconds (0: 0.5) */
-	int slow_start;              /* one page in flight at first, doubled per page:
+	int concurrency;          /* 1..32: pages in flight, and transport slots */
+	int retries;              /* tries after the first */
+	long max_pages;           /* 0: no limit */
+	double retry_base;        /* first backoff in seconds (0: 0.5) */
+	int slow_start;           /* one page in flight at first, doubled per page:
 	                                a nightly run that ends on page 1 asks once */
-	const volatile int *stop;    /* set by a signal: give up within a second */
-	walk_wait_fn on_wait;        /* NULL: nobody is told */
+	const volatile int *stop; /* set by a signal: give up within a second */
+	walk_wait_fn on_wait;     /* NULL: nobody is told */
 	void *wait_ctx;
 };
 
 struct walk_stats {
-	unsigned long long pages;    /* bodies handed on */
+	unsigned long long pages; /* bodies handed on */
 	unsigned long long requests;
 	unsigned long long retries;
-	unsigned long long bytes;    /* body bytes handed on */
+	unsigned long long bytes; /* body bytes handed on */
 	int max_in_flight;
 };
 
@@ -62,20 +62,20 @@ typedef int (*walk_page_fn)(void *ctx, unsigned long page_no, const char *body, 
 			    struct err *e);
 
 enum walk_outcome {
-	WALK_ANSWERED,               /* the server answered: see status */
-	WALK_TRANSIENT,              /* no answer, worth another try (timeout, reset…) */
-	WALK_FAILED,                 /* no answer, and trying again will not help */
+	WALK_ANSWERED,  /* the server answered: see status */
+	WALK_TRANSIENT, /* no answer, worth another try (timeout, reset…) */
+	WALK_FAILED,    /* no answer, and trying again will not help */
 };
 
 /* A finished request, as the transport reports it. */
 struct walk_answer {
 	int slot;
 	enum walk_outcome outcome;
-	long status;                 /* WALK_ANSWERED: the HTTP status */
-	const char *body;            /* valid until the slot is started or cancelled again */
+	long status;      /* WALK_ANSWERED: the HTTP status */
+	const char *body; /* valid until the slot is started or cancelled again */
 	size_t len;
-	double retry_after;          /* seconds the server asked to wait, 0: none */
-	const char *why;             /* not answered: what went wrong, for a message */
+	double retry_after; /* seconds the server asked to wait, 0: none */
+	const char *why;    /* not answered: what went wrong, for a message */
 };
 
 struct walk_transport {

@@ -39,7 +39,8 @@ static void show(struct warn *w, const char *text)
 	printable(shown, sizeof(shown), text, strlen(text));
 	log_line(to, "waexport: warning: %s", shown);
 	if (w->shown == WARN_SHOWN_MAX)
-		log_line(to, "waexport: warning: further warnings are only counted (see the summary)");
+		log_line(to,
+			 "waexport: warning: further warnings are only counted (see the summary)");
 }
 
 void warn_note(struct warn *w, const char *fmt, ...)
@@ -60,8 +61,7 @@ void warn_note(struct warn *w, const char *fmt, ...)
 	}
 	if (w->collect && w->ntags < w->tags_cap)
 		w->tags[w->ntags++] = w->tag;
-	if (w->collect ? w->nkept >= WARN_SHOWN_MAX
-		       : !showing(w))
+	if (w->collect ? w->nkept >= WARN_SHOWN_MAX : !showing(w))
 		return;
 	if (w->where[0])
 		n = (size_t)snprintf(text, sizeof(text), "%s: ", w->where);

@@ -16,12 +16,12 @@
 struct warn {
 	unsigned long long count;
 	unsigned shown;
-	int quiet;            /* count only */
-	char where[256];      /* "file.json, page 3" */
-	FILE *to;             /* stderr, or a test's stream */
-	int collect;          /* a collector: notes are kept for warn_merge, not shown */
-	long tag;             /* collector: what the next notes are about (WARN_UNTAGGED) */
-	long *tags;           /* collector: the tag of every note */
+	int quiet;       /* count only */
+	char where[256]; /* "file.json, page 3" */
+	FILE *to;        /* stderr, or a test's stream */
+	int collect;     /* a collector: notes are kept for warn_merge, not shown */
+	long tag;        /* collector: what the next notes are about (WARN_UNTAGGED) */
+	long *tags;      /* collector: the tag of every note */
 	size_t ntags, tags_cap;
 	unsigned nkept;
 	long kept_tag[WARN_SHOWN_MAX];

@@ -135,7 +135,8 @@ int when_parse(const char *opt, const char *s, struct tz *z, long long now, long
 		*out = from_local(z, local);
 	return 0;
 bad:
-	return err_set(e, ERR_USAGE, "%s '%s': expected YYYY-MM-DD, an ISO 8601 time such as "
+	return err_set(e, ERR_USAGE,
+		       "%s '%s': expected YYYY-MM-DD, an ISO 8601 time such as "
 		       "2024-05-01T08:00:00+03:00, epoch seconds, or a duration such as 36h or 7d",
 		       opt, s);
 }

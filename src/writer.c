@@ -36,15 +36,18 @@ int writer_parse_columns(struct writer_opts *opts, const char *list, struct err 
 			return err_set(e, ERR_USAGE, "--columns: empty column name in '%s'", list);
 		found = column_find(p, n);
 		if (found < 0)
-			return err_set(e, ERR_USAGE, "--columns: unknown column '%.*s'; the columns are %s",
+			return err_set(e, ERR_USAGE,
+				       "--columns: unknown column '%.*s'; the columns are %s",
 				       (int)n, p, column_list());
 		for (size_t i = 0; i < opts->ncolumns; i++)
 			if (opts->columns[i] == (enum column)found)
-				return err_set(e, ERR_USAGE, "--columns: '%.*s' is named twice", (int)n, p);
+				return err_set(e, ERR_USAGE, "--columns: '%.*s' is named twice",
+					       (int)n, p);
 		opts->columns[opts->ncolumns++] = (enum column)found;
 		p += n;
 		if (*p == ',' && !*++p)
-			return err_set(e, ERR_USAGE, "--columns: a column name is missing after the last ','");
+			return err_set(e, ERR_USAGE,
+				       "--columns: a column name is missing after the last ','");
 	}
 	if (!opts->ncolumns)
 		return err_set(e, ERR_USAGE, "--columns: name at least one column");
@@ -59,8 +62,9 @@ struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
 		return NULL;
 	w->opts = *opts;
 	w->warn = warn;
-	w->ops = opts->format == WRITER_CSV ? &writer_csv_ops
-		 : opts->format == WRITER_XLSX ? &writer_xlsx_ops : &writer_ndjson_ops;
+	w->ops = opts->format == WRITER_CSV    ? &writer_csv_ops
+		 : opts->format == WRITER_XLSX ? &writer_xlsx_ops
+					       : &writer_ndjson_ops;
 	/* The zone's caches are written as rows are made: each writer has its own. */
 	if (opts->tz && !(w->opts.tz = tz_copy(opts->tz))) {
 		free(w);
@@ -99,8 +103,10 @@ void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad
 {
 	char tmp[64];
 
-	warn_note(w->warn, "message %s: %u invalid character(s) (broken surrogate, invalid UTF-8 "
-		  "or U+0000) replaced with U+FFFD", unique_for_warning(r, tmp, sizeof(tmp)), bad);
+	warn_note(w->warn,
+		  "message %s: %u invalid character(s) (broken surrogate, invalid UTF-8 "
+		  "or U+0000) replaced with U+FFFD",
+		  unique_for_warning(r, tmp, sizeof(tmp)), bad);
 }
 
 void writer_warn(struct writer *w, const struct record *r, const char *what)
@@ -147,8 +153,7 @@ int writer_compound(struct writer *w, const struct field *f, unsigned *bad)
 	return 0;
 }
 
-int writer_row(struct writer *w, const struct record *r, const char *media_file,
-	       struct buf *out)
+int writer_row(struct writer *w, const struct record *r, const char *media_file, struct buf *out)
 {
 	struct row row;
 

@@ -21,10 +21,10 @@ enum writer_format { WRITER_CSV, WRITER_NDJSON, WRITER_XLSX };
 
 struct writer_opts {
 	enum writer_format format;
-	int excel;                      /* SPEC §4.2 spreadsheet dialect (CSV) */
+	int excel; /* SPEC §4.2 spreadsheet dialect (CSV) */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
-	int extras;                     /* NDJSON: carry unknown fields through */
+	int extras; /* NDJSON: carry unknown fields through */
 	struct tz *tz;
 };
 
@@ -38,8 +38,7 @@ void writer_free(struct writer *w);
 int writer_begin(struct writer *w, struct buf *out);
 
 /* Append one row. media_file may be NULL. -1 only on ENOMEM. */
-int writer_row(struct writer *w, const struct record *r, const char *media_file,
-	       struct buf *out);
+int writer_row(struct writer *w, const struct record *r, const char *media_file, struct buf *out);
 
 const char *writer_column_name(enum column c);
 

@@ -81,7 +81,8 @@ static int put_text(struct writer *w, const struct record *r, const char *src, s
 	if ((lead && buf_addc(&w->scratch, '\'')) || buf_add(&w->scratch, t, n) ||
 	    buf_reserve(out, 2 * w->scratch.len + 2))
 		return -1;
-	out->len += csv_write(buf_tail(out), 2 * w->scratch.len + 2, w->scratch.data, w->scratch.len);
+	out->len +=
+		csv_write(buf_tail(out), 2 * w->scratch.len + 2, w->scratch.data, w->scratch.len);
 	return 0;
 }
 
@@ -89,17 +90,14 @@ static int put_field(struct writer *w, const struct record *r, const struct fiel
 		     struct buf *out, unsigned *bad)
 {
 	switch (f->kind) {
-	case FIELD_ABSENT:
-		return 0;
-	case FIELD_STRING:
-		return put_text(w, r, f->p, f->len, 1, 1, out, bad);
+	case FIELD_ABSENT: return 0;
+	case FIELD_STRING: return put_text(w, r, f->p, f->len, 1, 1, out, bad);
 	case FIELD_COMPOUND:
 		/* Lose nothing: an object or array is kept as its JSON text. */
 		if (writer_compound(w, f, bad))
 			return -1;
 		return put_text(w, r, w->json.data, w->json.len, 0, 1, out, bad);
-	default:
-		return put_text(w, r, f->p, f->len, 0, 1, out, bad);
+	default: return put_text(w, r, f->p, f->len, 0, 1, out, bad);
 	}
 }
 
@@ -108,7 +106,8 @@ static int csv_begin(struct writer *w, struct buf *out)
 	if (w->opts.excel && buf_add(out, "\xEF\xBB\xBF", 3))
 		return -1;
 	for (size_t i = 0; i < w->opts.ncolumns; i++)
-		if ((i && buf_addc(out, ',')) || buf_adds(out, writer_column_name(w->opts.columns[i])))
+		if ((i && buf_addc(out, ',')) ||
+		    buf_adds(out, writer_column_name(w->opts.columns[i])))
 			return -1;
 	return buf_add(out, "\r\n", 2);
 }
@@ -123,36 +122,24 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 		if (i && buf_addc(out, ','))
 			return -1;
 		switch (w->opts.columns[i]) {
-		case COL_UNIQUE:
-			rc = put_field(w, r, &r->f[REC_UNIQUE], out, &bad);
-			break;
+		case COL_UNIQUE: rc = put_field(w, r, &r->f[REC_UNIQUE], out, &bad); break;
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
 				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
 			else
 				rc = put_field(w, r, &r->f[REC_TIMESTAMP], out, &bad);
 			break;
-		case COL_TIME:
-			rc = buf_add(out, row->time, row->time_len);
-			break;
-		case COL_DIRECTION:
-			rc = buf_adds(out, row->dir_label);
-			break;
+		case COL_TIME: rc = buf_add(out, row->time, row->time_len); break;
+		case COL_DIRECTION: rc = buf_adds(out, row->dir_label); break;
 		case COL_DIRECTION_CODE:
 			if (row->dir_ok)
 				rc = writer_put_int(out, &r->f[REC_DIRECTION], row->dir);
 			else
 				rc = put_field(w, r, &r->f[REC_DIRECTION], out, &bad);
 			break;
-		case COL_FROM:
-			rc = put_field(w, r, &r->f[REC_FROM], out, &bad);
-			break;
-		case COL_TO:
-			rc = put_field(w, r, &r->f[REC_TO], out, &bad);
-			break;
-		case COL_TYPE:
-			rc = put_field(w, r, &r->f[REC_TYPE], out, &bad);
-			break;
+		case COL_FROM: rc = put_field(w, r, &r->f[REC_FROM], out, &bad); break;
+		case COL_TO: rc = put_field(w, r, &r->f[REC_TO], out, &bad); break;
+		case COL_TYPE: rc = put_field(w, r, &r->f[REC_TYPE], out, &bad); break;
 		case COL_STATE:
 			if (row->state_label)
 				rc = buf_adds(out, row->state_label);
@@ -163,18 +150,14 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 			else
 				rc = put_field(w, r, &r->f[REC_STATE], out, &bad);
 			break;
-		case COL_REASON:
-			rc = put_field(w, r, &r->f[REC_REASON], out, &bad);
-			break;
-		case COL_MESSAGE:
-			rc = put_field(w, r, &r->f[REC_MESSAGE], out, &bad);
-			break;
+		case COL_REASON: rc = put_field(w, r, &r->f[REC_REASON], out, &bad); break;
+		case COL_MESSAGE: rc = put_field(w, r, &r->f[REC_MESSAGE], out, &bad); break;
 		case COL_MEDIA_FILE:
 			if (media_file)
-				rc = put_text(w, r, media_file, strlen(media_file), 0, 1, out, &bad);
+				rc = put_text(w, r, media_file, strlen(media_file), 0, 1, out,
+					      &bad);
 			break;
-		case COL_COUNT:
-			break;
+		case COL_COUNT: break;
 		}
 	}
 	if (rc || buf_add(out, "\r\n", 2))

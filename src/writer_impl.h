@@ -12,9 +12,9 @@ struct row {
 	long long ts, dir, state;
 	int ts_ok, dir_ok, state_ok;
 	const char *dir_label;
-	const char *state_label;   /* NULL: empty (incoming message) */
+	const char *state_label; /* NULL: empty (incoming message) */
 	char time[TZ_FORMAT_MAX];
-	size_t time_len;           /* 0: no usable time */
+	size_t time_len; /* 0: no usable time */
 };
 
 struct writer_ops {
@@ -28,7 +28,7 @@ struct writer {
 	const struct writer_ops *ops;
 	struct warn *warn;
 	struct buf scratch;
-	struct buf json;        /* a compound value, compacted (writer_compound) */
+	struct buf json; /* a compound value, compacted (writer_compound) */
 };
 
 extern const struct writer_ops writer_csv_ops;

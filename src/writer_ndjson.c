@@ -41,20 +41,16 @@ static int put_string_raw(struct buf *out, const char *s, size_t len, int recode
 }
 
 /* A field as a JSON string (numbers become their digits, SPEC: never reformat), or null. */
-static int put_string_field(struct writer *w, const struct field *f, struct buf *out,
-			    unsigned *bad)
+static int put_string_field(struct writer *w, const struct field *f, struct buf *out, unsigned *bad)
 {
 	switch (f->kind) {
-	case FIELD_ABSENT:
-		return buf_add(out, "null", 4);
-	case FIELD_STRING:
-		return put_string_raw(out, f->p, f->len, 1, bad);
+	case FIELD_ABSENT: return buf_add(out, "null", 4);
+	case FIELD_STRING: return put_string_raw(out, f->p, f->len, 1, bad);
 	case FIELD_COMPOUND:
 		if (writer_compound(w, f, bad))
 			return -1;
 		return put_string_raw(out, w->json.data, w->json.len, 0, bad);
-	default:
-		return put_string_raw(out, f->p, f->len, 0, bad);
+	default: return put_string_raw(out, f->p, f->len, 0, bad);
 	}
 }
 
@@ -149,7 +145,8 @@ static int put_extras(struct writer *w, const struct record *r, struct buf *out,
 		if (buf_add(out, "\":", 2))
 			return -1;
 		if (x->value.kind == FIELD_COMPOUND) {
-			if (writer_compound(w, &x->value, bad) || buf_add(out, w->json.data, w->json.len))
+			if (writer_compound(w, &x->value, bad) ||
+			    buf_add(out, w->json.data, w->json.len))
 				return -1;
 		} else if (x->value.kind == FIELD_STRING) {
 			if (put_string_raw(out, x->value.p, x->value.len, 1, bad))
@@ -185,9 +182,7 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 		if (put_key(out, i == 0, c))
 			return -1;
 		switch (c) {
-		case COL_UNIQUE:
-			rc = put_string_field(w, &r->f[REC_UNIQUE], out, &bad);
-			break;
+		case COL_UNIQUE: rc = put_string_field(w, &r->f[REC_UNIQUE], out, &bad); break;
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
 				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
@@ -205,39 +200,30 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 			break;
 		case COL_DIRECTION_CODE:
 			rc = put_code(w, r, &r->f[REC_DIRECTION], row->dir_ok, row->dir,
-				      "direction is not an integer code; direction_code is null", out);
+				      "direction is not an integer code; direction_code is null",
+				      out);
 			break;
-		case COL_FROM:
-			rc = put_string_field(w, &r->f[REC_FROM], out, &bad);
-			break;
-		case COL_TO:
-			rc = put_string_field(w, &r->f[REC_TO], out, &bad);
-			break;
-		case COL_TYPE:
-			rc = put_string_field(w, &r->f[REC_TYPE], out, &bad);
-			break;
+		case COL_FROM: rc = put_string_field(w, &r->f[REC_FROM], out, &bad); break;
+		case COL_TO: rc = put_string_field(w, &r->f[REC_TO], out, &bad); break;
+		case COL_TYPE: rc = put_string_field(w, &r->f[REC_TYPE], out, &bad); break;
 		case COL_STATE:
 			rc = put_string_raw(out, row->state_label ? row->state_label : "",
-					    row->state_label ? strlen(row->state_label) : 0, 0, &bad);
+					    row->state_label ? strlen(row->state_label) : 0, 0,
+					    &bad);
 			break;
 		case COL_STATE_CODE:
 			rc = put_code(w, r, &r->f[REC_STATE], row->state_ok, row->state,
 				      "state is not an integer code; state_code is null", out);
 			break;
-		case COL_REASON:
-			rc = put_string_field(w, &r->f[REC_REASON], out, &bad);
-			break;
-		case COL_MESSAGE:
-			rc = put_string_field(w, &r->f[REC_MESSAGE], out, &bad);
-			break;
+		case COL_REASON: rc = put_string_field(w, &r->f[REC_REASON], out, &bad); break;
+		case COL_MESSAGE: rc = put_string_field(w, &r->f[REC_MESSAGE], out, &bad); break;
 		case COL_MEDIA_FILE:
 			if (media_file)
 				rc = put_string_raw(out, media_file, strlen(media_file), 0, &bad);
 			else
 				rc = buf_add(out, "null", 4);
 			break;
-		case COL_COUNT:
-			break;
+		case COL_COUNT: break;
 		}
 	}
 	if (rc || (w->opts.extras && put_extras(w, r, out, &bad)) || buf_add(out, "}\n", 2))

@@ -238,8 +238,10 @@ static unsigned put_field(struct writer *w, const struct record *r, const struct
 		for (unsigned k = 2; k <= cells; k++) {
 			char what[96];
 
-			snprintf(what, sizeof(what), "message longer than a spreadsheet cell (32,767 "
-				 "characters) continues in column message_%u", k);
+			snprintf(what, sizeof(what),
+				 "message longer than a spreadsheet cell (32,767 "
+				 "characters) continues in column message_%u",
+				 k);
 			writer_warn(w, r, what);
 		}
 	else if (cells && !split && text_utf16_len(s, n) > XLSX_CELL_MAX)
@@ -276,7 +278,7 @@ static int put_time(const struct row *row, struct buf *out)
 
 	if (!row->time_len)
 		return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
-	d = (struct xlsx_datetime){ digits(t, 4), digits(t + 5, 2), digits(t + 8, 2),
+	d = (struct xlsx_datetime){ digits(t, 4),      digits(t + 5, 2),  digits(t + 8, 2),
 				    digits(t + 11, 2), digits(t + 14, 2), digits(t + 17, 2) };
 	if (row->time_len < 19 || t[4] != '-' || t[10] != 'T' || d.year < 1900)
 		/* Before Excel's calendar (1900): the time as text, nothing lost. */
@@ -296,21 +298,18 @@ static int put_column(struct writer *w, const struct record *r, const struct row
 		      unsigned *parts)
 {
 	static const enum record_key key[COL_COUNT] = {
-		[COL_UNIQUE] = REC_UNIQUE, [COL_FROM] = REC_FROM, [COL_TO] = REC_TO,
-		[COL_TYPE] = REC_TYPE, [COL_REASON] = REC_REASON, [COL_MESSAGE] = REC_MESSAGE,
+		[COL_UNIQUE] = REC_UNIQUE, [COL_FROM] = REC_FROM,     [COL_TO] = REC_TO,
+		[COL_TYPE] = REC_TYPE,     [COL_REASON] = REC_REASON, [COL_MESSAGE] = REC_MESSAGE,
 	};
 
 	switch (c) {
 	case COL_TIMESTAMP:
 		return put_code(w, r, row->ts_ok, row->ts, &r->f[REC_TIMESTAMP], out, bad);
-	case COL_TIME:
-		return put_time(row, out);
-	case COL_DIRECTION:
-		return put_label(out, row->dir_label);
+	case COL_TIME: return put_time(row, out);
+	case COL_DIRECTION: return put_label(out, row->dir_label);
 	case COL_DIRECTION_CODE:
 		return put_code(w, r, row->dir_ok, row->dir, &r->f[REC_DIRECTION], out, bad);
-	case COL_STATE:
-		return put_label(out, row->state_label);
+	case COL_STATE: return put_label(out, row->state_label);
 	case COL_STATE_CODE:
 		return put_code(w, r, row->state_ok, row->state, &r->f[REC_STATE], out, bad);
 	case COL_MEDIA_FILE:
@@ -320,10 +319,8 @@ static int put_column(struct writer *w, const struct record *r, const struct row
 	case COL_MESSAGE:
 		*parts = put_field(w, r, &r->f[REC_MESSAGE], 1, out, bad);
 		return *parts ? 0 : -1;
-	case COL_COUNT:
-		return 0;
-	default:
-		return put_field(w, r, &r->f[key[c]], 0, out, bad) ? 0 : -1;
+	case COL_COUNT: return 0;
+	default: return put_field(w, r, &r->f[key[c]], 0, out, bad) ? 0 : -1;
 	}
 }
 

@@ -19,21 +19,21 @@ struct xlsx {
 	struct xlsx_opts o;
 	enum column columns[COL_COUNT];
 	int is_stdout;
-	int copy_fd;            /* stdout or a device/FIFO target: the workbook is copied there */
+	int copy_fd; /* stdout or a device/FIFO target: the workbook is copied there */
 	int finished, committed;
-	mode_t mode;            /* of the workbook: 0600, or the replaced file's */
-	char *target;           /* final path ("standard output" for stdout) */
-	char *tmp;              /* the temporary workbook */
+	mode_t mode;  /* of the workbook: 0600, or the replaced file's */
+	char *target; /* final path ("standard output" for stdout) */
+	char *tmp;    /* the temporary workbook */
 	/* Until finished (a run of {chat} keeps every finished workbook until the renames): */
-	char *dir;              /* the workbook's directory: libxlsxwriter's tmpdir too */
-	char *base;             /* the target's directory, resolved (relative links) */
-	int spool;              /* encoded rows, unlinked */
+	char *dir;  /* the workbook's directory: libxlsxwriter's tmpdir too */
+	char *base; /* the target's directory, resolved (relative links) */
+	int spool;  /* encoded rows, unlinked */
 	struct buf pend;
-	unsigned char head[XLSX_ROW_HEAD];  /* the row head being read (xlsx_write) */
+	unsigned char head[XLSX_ROW_HEAD]; /* the row head being read (xlsx_write) */
 	size_t head_have;
 	unsigned long long body_left;
 	unsigned long long in, out, rows;
-	unsigned parts;         /* most message cells in one row */
+	unsigned parts; /* most message cells in one row */
 };
 
 static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
@@ -41,8 +41,9 @@ static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
 	if (errnum == ENOMEM)
 		return err_nomem(e);
 	err_set(e, ERR_IO, "%s: %s failed: %s%s", x->target, what, strerror(errnum),
-		errnum == ENOSPC ? " (free some space and run again; the previous file is untouched)"
-				 : "");
+		errnum == ENOSPC
+			? " (free some space and run again; the previous file is untouched)"
+			: "");
 	e->errnum = errnum;
 	return -1;
 }
@@ -63,7 +64,8 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 	if (!x->is_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
 		x->copy_fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (x->copy_fd < 0)
-			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", path, strerror(errno));
+			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", path,
+				       strerror(errno));
 		x->target = strdup(path);
 		x->is_stdout = 1;
 	} else if (x->is_stdout) {
@@ -76,13 +78,15 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 	} else {
 		have = stat(path, &st) == 0;
 		if (have && S_ISDIR(st.st_mode))
-			return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name with -o",
-				       path);
+			return err_set(e, ERR_CANTCREAT,
+				       "%s: is a directory; give a file name with -o", path);
 		/* SPEC §4.4: with --state no run may replace what an earlier one exported. */
 		if (have && x->o.refuse_existing)
-			return err_set(e, ERR_CANTCREAT, "%s: exists, and a workbook cannot be added "
+			return err_set(e, ERR_CANTCREAT,
+				       "%s: exists, and a workbook cannot be added "
 				       "to; with --state give each run its own file, e.g. -o "
-				       "'history-{date}.xlsx'", path);
+				       "'history-{date}.xlsx'",
+				       path);
 		/* Through a symlink, write what it points to: never replace the link. */
 		x->target = have ? realpath(path, NULL) : NULL;
 		if (!x->target)
@@ -94,21 +98,22 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 		return err_nomem(e);
 	fsutil_dirname(x->is_stdout ? path : x->target, dir, sizeof(dir));
 	/* Media links are relative to where the workbook is read: its directory, or here. */
-	if (!(x->dir = strdup(dir)) ||
-	    (!(x->base = realpath(x->is_stdout ? "." : dir, NULL)) &&
-	     !(x->base = strdup(x->is_stdout ? "." : dir))))
+	if (!(x->dir = strdup(dir)) || (!(x->base = realpath(x->is_stdout ? "." : dir, NULL)) &&
+					!(x->base = strdup(x->is_stdout ? "." : dir))))
 		return err_nomem(e);
 	fd = fsutil_temp_beside(x->is_stdout ? path : x->target, &x->tmp);
 	if (fd < 0)
-		return err_set(e, ERR_CANTCREAT, "%s: cannot create a file in its directory: %s "
-			       "(check that the directory exists and is writable)", path,
-			       strerror(errno));
+		return err_set(e, ERR_CANTCREAT,
+			       "%s: cannot create a file in its directory: %s "
+			       "(check that the directory exists and is writable)",
+			       path, strerror(errno));
 	/* libxlsxwriter reopens the name: truncated, the mode stays. */
 	if (fchmod(fd, x->mode)) {
 		int errnum = errno;
 
 		close(fd);
-		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", x->tmp, strerror(errnum));
+		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", x->tmp,
+			       strerror(errnum));
 	}
 	close(fd);
 	return 0;
@@ -200,8 +205,9 @@ int xlsx_write(struct xlsx *x, const void *p, size_t n, struct err *e)
 	if (x->pend.len + n > SPOOL_BUF && flush_pend(x, e))
 		return -1;
 	if (n >= SPOOL_BUF)
-		return fsutil_write_all(x->spool, p, n) ? io_error(x, errno ? errno : EIO,
-								   "writing the spool", e) : 0;
+		return fsutil_write_all(x->spool, p, n)
+			       ? io_error(x, errno ? errno : EIO, "writing the spool", e)
+			       : 0;
 	return buf_add(&x->pend, p, n) ? err_nomem(e) : 0;
 }
 
@@ -278,10 +284,16 @@ static void drop_tmp(struct xlsx *x)
 int xlsx_finish(struct xlsx *x, struct err *e)
 {
 	struct xlsx_book b = {
-		.file = x->tmp, .tmpdir = x->dir, .base = x->base, .where = x->target,
+		.file = x->tmp,
+		.tmpdir = x->dir,
+		.base = x->base,
+		.where = x->target,
 		.media_dir = x->o.media_dir,
-		.columns = x->columns, .ncolumns = x->o.ncolumns, .parts = x->parts,
-		.rows = x->rows, .rows_per_sheet = x->o.rows_per_sheet,
+		.columns = x->columns,
+		.ncolumns = x->o.ncolumns,
+		.parts = x->parts,
+		.rows = x->rows,
+		.rows_per_sheet = x->o.rows_per_sheet,
 		.zip64 = x->in >= ZIP64_FROM,
 	};
 

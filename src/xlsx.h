@@ -40,8 +40,8 @@
 
 enum xlsx_cell { XLSX_EMPTY, XLSX_TEXT, XLSX_NUMBER, XLSX_DATETIME, XLSX_URL };
 
-#define XLSX_ROW_HEAD 6   /* u32 length + u16 parts */
-#define XLSX_CELL_HEAD 5  /* u8 type + u32 length */
+#define XLSX_ROW_HEAD 6  /* u32 length + u16 parts */
+#define XLSX_CELL_HEAD 5 /* u8 type + u32 length */
 #define XLSX_DATETIME_LEN 7
 
 struct xlsx_datetime {
@@ -68,12 +68,12 @@ long long xlsx_payload_number(const char *p);
 void xlsx_payload_datetime(const char *p, struct xlsx_datetime *d);
 
 struct xlsx_opts {
-	const char *path;                 /* NULL or "-": stdout, through a temporary file */
+	const char *path; /* NULL or "-": stdout, through a temporary file */
 	const enum column *columns;
 	size_t ncolumns;
-	int refuse_existing;              /* --state: an existing workbook is not replaced */
-	const char *media_dir;            /* --media-dir: media_file names are relative to it */
-	unsigned long rows_per_sheet;     /* data rows on one sheet; 0: Excel's (1,048,575) */
+	int refuse_existing;          /* --state: an existing workbook is not replaced */
+	const char *media_dir;        /* --media-dir: media_file names are relative to it */
+	unsigned long rows_per_sheet; /* data rows on one sheet; 0: Excel's (1,048,575) */
 };
 
 struct xlsx;
@@ -104,14 +104,14 @@ unsigned long long xlsx_rows(const struct xlsx *x);
 
 /* The workbook from a spool of encoded rows (xlsx_book.c; xlsx_finish calls it). */
 struct xlsx_book {
-	const char *file;                 /* the workbook to write */
-	const char *tmpdir;               /* libxlsxwriter's own temporary files */
-	const char *base;                 /* resolved directory media links are relative to */
-	const char *media_dir;            /* media_file names are relative to it (NULL: to .) */
-	const char *where;                /* the output's name, for messages */
+	const char *file;      /* the workbook to write */
+	const char *tmpdir;    /* libxlsxwriter's own temporary files */
+	const char *base;      /* resolved directory media links are relative to */
+	const char *media_dir; /* media_file names are relative to it (NULL: to .) */
+	const char *where;     /* the output's name, for messages */
 	const enum column *columns;
 	size_t ncolumns;
-	unsigned parts;                   /* message cells of the longest message */
+	unsigned parts; /* message cells of the longest message */
 	unsigned long long rows;
 	unsigned long rows_per_sheet;
 	int zip64;

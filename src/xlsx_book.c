@@ -20,12 +20,12 @@ struct book {
 	lxw_workbook *wb;
 	lxw_worksheet *ws;
 	lxw_format *bold, *when;
-	lxw_row_t row;               /* of the current sheet */
+	lxw_row_t row; /* of the current sheet */
 	unsigned sheet;
-	unsigned long long left;     /* rows not yet written */
-	size_t ncols;                /* columns of the sheet, message_N included */
+	unsigned long long left; /* rows not yet written */
+	size_t ncols;            /* columns of the sheet, message_N included */
 	struct buf cell, link, body, full;
-	char media_dir[PATH_MAX];    /* the last media directory resolved, and its real path */
+	char media_dir[PATH_MAX]; /* the last media directory resolved, and its real path */
 	char media_real[PATH_MAX];
 };
 
@@ -40,7 +40,8 @@ static double width_of(enum column c)
 	switch (c) {
 	case COL_UNIQUE: return 24;
 	case COL_TIME: return 20;
-	case COL_FROM: case COL_TO: return 16;
+	case COL_FROM:
+	case COL_TO: return 16;
 	case COL_REASON: return 24;
 	case COL_MESSAGE: return 60;
 	case COL_MEDIA_FILE: return 36;
@@ -103,7 +104,8 @@ static int media_link(struct book *k, const char *path, size_t n)
 	char dir[PATH_MAX];
 
 	k->link.len = 0;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash ? (dlen ? dlen : 1) : 1), slash ? path : ".");
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash ? (dlen ? dlen : 1) : 1),
+		 slash ? path : ".");
 	if (strcmp(dir, k->media_dir)) {
 		snprintf(k->media_dir, sizeof(k->media_dir), "%s", dir);
 		if (!realpath(dir, k->media_real))
@@ -151,17 +153,16 @@ static int put_cell(struct book *k, lxw_col_t col, enum xlsx_cell t, const char 
 	lxw_error rc = LXW_NO_ERROR;
 
 	switch (t) {
-	case XLSX_EMPTY:
-		return 0;
-	case XLSX_TEXT:
-		return put_text(k, col, p, n, e);
+	case XLSX_EMPTY: return 0;
+	case XLSX_TEXT: return put_text(k, col, p, n, e);
 	case XLSX_NUMBER:
-		rc = worksheet_write_number(k->ws, k->row, col, (double)xlsx_payload_number(p), NULL);
+		rc = worksheet_write_number(k->ws, k->row, col, (double)xlsx_payload_number(p),
+					    NULL);
 		break;
 	case XLSX_DATETIME:
 		xlsx_payload_datetime(p, &d);
-		dt = (lxw_datetime){ (int)d.year, (int)d.month, (int)d.day, (int)d.hour, (int)d.min,
-				     (double)d.sec };
+		dt = (lxw_datetime){ (int)d.year, (int)d.month, (int)d.day,
+				     (int)d.hour, (int)d.min,   (double)d.sec };
 		rc = worksheet_write_datetime(k->ws, k->row, col, &dt, k->when);
 		break;
 	case XLSX_URL:
@@ -223,7 +224,8 @@ static int read_spool(struct book *k, int fd, struct err *e)
 	int rc = -1;
 
 	if (!f || fseeko(f, 0, SEEK_SET)) {
-		err_set(e, ERR_IO, "%s: cannot read the spool back: %s", k->b->where, strerror(errno));
+		err_set(e, ERR_IO, "%s: cannot read the spool back: %s", k->b->where,
+			strerror(errno));
 		goto out;
 	}
 	for (;;) {
@@ -252,10 +254,12 @@ out:
 static int open_book(struct book *k, struct err *e)
 {
 	const struct xlsx_book *b = k->b;
-	lxw_workbook_options wo = { .constant_memory = 1, .tmpdir = (char *)b->tmpdir,
+	lxw_workbook_options wo = { .constant_memory = 1,
+				    .tmpdir = (char *)b->tmpdir,
 				    .use_zip64 = (uint8_t)b->zip64 };
 	lxw_doc_properties props = {
-		.title = "WhatsApp chat history", .author = "waexport",
+		.title = "WhatsApp chat history",
+		.author = "waexport",
 		.comments = "Written by waexport " WAEXPORT_VERSION " from the 99digital API",
 	};
 	lxw_error rc;

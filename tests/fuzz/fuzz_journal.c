@@ -38,13 +38,13 @@
 #include "err.h"
 #include "journal.h"
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) { \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
 			fprintf(stderr, "fuzz_journal: invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond); \
-			__builtin_trap(); \
-		} \
+				__LINE__, #cond);                                                  \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
 #define MAGIC "waexport-journal 1\n"
@@ -138,7 +138,7 @@ static void seal(uint8_t *f, size_t len, int bodies)
 /* What an independent reader of the format (journal.h) finds in f. */
 struct oracle {
 	size_t nrec;
-	size_t off[MAX_RECORDS];     /* where each record's body starts */
+	size_t off[MAX_RECORDS]; /* where each record's body starts */
 	struct journal_report rep;
 };
 
@@ -150,7 +150,7 @@ static void oracle_read(const uint8_t *f, size_t len, struct oracle *o)
 	memset(o, 0, sizeof(*o));
 	if (len < MAGIC_LEN || memcmp(f, MAGIC, MAGIC_LEN)) {
 		o->rep.tail = len < MAGIC_LEN && (!len || !memcmp(f, MAGIC, len)) ? JOURNAL_TORN
-										   : JOURNAL_CORRUPT;
+										  : JOURNAL_CORRUPT;
 		return;
 	}
 	while (pos < len) {
@@ -162,7 +162,8 @@ static void oracle_read(const uint8_t *f, size_t len, struct oracle *o)
 			break;
 		}
 		n = get_le(h + 12, 8);
-		if (memcmp(h, "WJR1", 4) || get_le(h + 20, 4) != crc(h, 20) || n > JOURNAL_MAX_BODY) {
+		if (memcmp(h, "WJR1", 4) || get_le(h + 20, 4) != crc(h, 20) ||
+		    n > JOURNAL_MAX_BODY) {
 			tail = JOURNAL_CORRUPT;
 			break;
 		}

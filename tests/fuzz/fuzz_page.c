@@ -36,13 +36,13 @@
 #include "warn.h"
 #include "writer.h"
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) { \
+#define CHECK(cond)                                                                             \
+	do {                                                                                    \
+		if (!(cond)) {                                                                  \
 			fprintf(stderr, "fuzz_page: invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond); \
-			__builtin_trap(); \
-		} \
+				__LINE__, #cond);                                               \
+			__builtin_trap();                                                       \
+		}                                                                               \
 	} while (0)
 
 static const char MEDIA_FILE[] = "media/2024-01-01/a,b \"c\"\xE2\x80\xA8.jpg";
@@ -73,11 +73,17 @@ static size_t utf8_one(const unsigned char *p, const unsigned char *end, unsigne
 		return 1;
 	}
 	if ((c & 0xE0) == 0xC0) {
-		n = 2; c &= 0x1F; min = 0x80;
+		n = 2;
+		c &= 0x1F;
+		min = 0x80;
 	} else if ((c & 0xF0) == 0xE0) {
-		n = 3; c &= 0x0F; min = 0x800;
+		n = 3;
+		c &= 0x0F;
+		min = 0x800;
 	} else if ((c & 0xF8) == 0xF0) {
-		n = 4; c &= 0x07; min = 0x10000;
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
 	} else {
 		return 0;
 	}
@@ -182,13 +188,16 @@ static size_t json_string_body(const char *s, size_t len, int stop_at_quote)
 			if (end - p < 2)
 				return 0;
 			switch (p[1]) {
-			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-				p += 2;
-				continue;
-			case 'u':
-				break;
-			default:
-				return 0;
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't': p += 2; continue;
+			case 'u': break;
+			default: return 0;
 			}
 			if (end - p < 6 || !hexdig((char)p[2]) || !hexdig((char)p[3]) ||
 			    !hexdig((char)p[4]) || !hexdig((char)p[5]))
@@ -197,8 +206,9 @@ static size_t json_string_body(const char *s, size_t len, int stop_at_quote)
 			if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
 				return 0;
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || !hexdig((char)p[8]) ||
-				    !hexdig((char)p[9]) || !hexdig((char)p[10]) || !hexdig((char)p[11]))
+				if (end - p < 12 || p[6] != '\\' || p[7] != 'u' ||
+				    !hexdig((char)p[8]) || !hexdig((char)p[9]) ||
+				    !hexdig((char)p[10]) || !hexdig((char)p[11]))
 					return 0;
 				cp = hexval4((const char *)p + 8);
 				if (cp < 0xDC00 || cp > 0xDFFF)
@@ -299,14 +309,10 @@ static int jv_value(struct jv *v, size_t *members)
 	if (v->p >= v->end)
 		return 0;
 	switch (*v->p) {
-	case '"':
-		return jv_string(v);
-	case 't':
-		return jv_lit(v, "true");
-	case 'f':
-		return jv_lit(v, "false");
-	case 'n':
-		return jv_lit(v, "null");
+	case '"': return jv_string(v);
+	case 't': return jv_lit(v, "true");
+	case 'f': return jv_lit(v, "false");
+	case 'n': return jv_lit(v, "null");
 	case '{':
 	case '[': {
 		int obj = *v->p == '{';
@@ -351,8 +357,7 @@ static int jv_value(struct jv *v, size_t *members)
 			return 1;
 		}
 	}
-	default:
-		return jv_number(v);
+	default: return jv_number(v);
 	}
 }
 
@@ -487,9 +492,9 @@ static void init_once(void)
 }
 
 struct csv_count {
-	size_t fields;      /* in the current row */
+	size_t fields; /* in the current row */
 	size_t rows;
-	size_t want;        /* fields every row must have */
+	size_t want; /* fields every row must have */
 	int bad;
 };
 
@@ -613,7 +618,7 @@ static void write_page(struct page *pg, const char *body, struct buf out[W_N])
  */
 
 struct outcome {
-	int rc;                 /* PAGE_DONE or -1 */
+	int rc; /* PAGE_DONE or -1 */
 	enum err_kind kind;
 	size_t count, root_end, at; /* at: prefix length the outcome came at */
 };
@@ -783,7 +788,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (body[i] == '\n' && i + 1 < size)
 			cuts[ncuts++] = i + 1;
 	pre = parse_prefixes(inc, body, size, cuts, ncuts);
-	check_agree(&one, whole, inc, body, size, &pre, one.rc == PAGE_DONE ? &out[W_NDJSON] : NULL);
+	check_agree(&one, whole, inc, body, size, &pre,
+		    one.rc == PAGE_DONE ? &out[W_NDJSON] : NULL);
 
 	/* Any prefix will do (page.h): fixed-size chunks, size from the data. */
 	if (size > 1) {

@@ -43,13 +43,13 @@
 #include "source.h"
 #include "warn.h"
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) { \
+#define CHECK(cond)                                                                               \
+	do {                                                                                      \
+		if (!(cond)) {                                                                    \
 			fprintf(stderr, "fuzz_source: invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond); \
-			__builtin_trap(); \
-		} \
+				__LINE__, #cond);                                                 \
+			__builtin_trap();                                                         \
+		}                                                                                 \
 	} while (0)
 
 #define MAX_BODIES 64
@@ -160,13 +160,13 @@ static void check_blank(const uint8_t *c, size_t from, size_t to)
 }
 
 struct expect {
-	const uint8_t *content[2];    /* what source must see in each file, decompressed */
+	const uint8_t *content[2]; /* what source must see in each file, decompressed */
 	size_t len[2];
-	size_t disk[2];               /* bytes on disk */
+	size_t disk[2]; /* bytes on disk */
 	unsigned nfiles;
-	int bad;                      /* a file is gzip data zlib cannot inflate whole */
-	unsigned cur;                 /* the file of the next body */
-	size_t at;                    /* where the last body ended in it */
+	int bad;      /* a file is gzip data zlib cannot inflate whole */
+	unsigned cur; /* the file of the next body */
+	size_t at;    /* where the last body ended in it */
 };
 
 static void check_body(struct expect *x, const struct buf *dst, const struct source_body *b)

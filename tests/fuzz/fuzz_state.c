@@ -23,13 +23,13 @@
 #include "err.h"
 #include "state_impl.h"
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) { \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "fuzz_state: invariant failed at %s:%d: %s\n", __FILE__, \
-				__LINE__, #cond); \
-			__builtin_trap(); \
-		} \
+				__LINE__, #cond);                                                \
+			__builtin_trap();                                                        \
+		}                                                                                \
 	} while (0)
 
 static int same_str(const char *a, const char *b)
@@ -110,8 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	parse_and_round_trip((const char *)data, size);
 	/* The same bytes with their checksum line, as the writer would end them. */
-	n = snprintf(trailer, sizeof(trailer), "crc32 %08lx %zu\n",
-		     crc32_z(0, data, size), size);
+	n = snprintf(trailer, sizeof(trailer), "crc32 %08lx %zu\n", crc32_z(0, data, size), size);
 	CHECK(n > 0 && buf_add(&sealed, data, size) == 0 &&
 	      buf_add(&sealed, trailer, (size_t)n) == 0);
 	parse_and_round_trip(sealed.data, sealed.len);

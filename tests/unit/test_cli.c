@@ -172,7 +172,8 @@ static void test_every_row_parses(void **state)
 			if (r->letter) {
 				char letter[3] = { '-', r->letter, '\0' };
 
-				done(parse_row(r, cmds[c], letter, r->kind == OPTIONS_FLAG ? NULL : v));
+				done(parse_row(r, cmds[c], letter,
+					       r->kind == OPTIONS_FLAG ? NULL : v));
 			}
 		}
 	}
@@ -300,7 +301,8 @@ static void test_options_of_the_other_command(void **state)
 	usage_error("--state is an option of 'fetch', not of 'convert'", "convert", "--state", "s",
 		    NULL);
 	usage_error("--from is an option of 'fetch'", "convert", "--from=972501234567", NULL);
-	usage_error("--from goes after the command: waexport fetch", "--from", "972501234567", NULL);
+	usage_error("--from goes after the command: waexport fetch", "--from", "972501234567",
+		    NULL);
 	done(ok("convert", "--threads", "2", NULL));
 }
 
@@ -315,8 +317,8 @@ static void test_repeated_single_value_options(void **state)
 	usage_error("--output given twice", "convert", "-o", "a.csv", "--output", "b.csv", NULL);
 	usage_error("--since given twice", "fetch", "--from", "972501234567", "--since", "1d",
 		    "--since", "2d", NULL);
-	done(ok("fetch", "--from", "972501234567", "--to", "972509876543", "--to",
-		"972509876544", NULL));
+	done(ok("fetch", "--from", "972501234567", "--to", "972509876543", "--to", "972509876544",
+		NULL));
 	done(ok("convert", "-q", "-q", "--excel", "--excel", NULL));
 }
 
@@ -333,11 +335,12 @@ static void test_local_format_numbers(void **state)
 static void test_output_extensions(void **state)
 {
 	struct err e;
-	const char *bad[] = { "out.json", "out.parquet", "out.tsv", "out.txt", "out.xls",
-			      "out.tsv.gz" };
-	const char *good[] = { "out.csv", "out.CSV", "out.ndjson.gz", "out.jsonl", "out", "out.gz",
-			       "dir/out.xlsx", "out.XLSX",
-			       "/dev/full", "dir.d/out", ".hidden", "x/{chat}-{date}.csv",
+	const char *bad[] = { "out.json", "out.parquet", "out.tsv",
+			      "out.txt",  "out.xls",     "out.tsv.gz" };
+	const char *good[] = { "out.csv",         "out.CSV",   "out.ndjson.gz",
+			       "out.jsonl",       "out",       "out.gz",
+			       "dir/out.xlsx",    "out.XLSX",  "/dev/full",
+			       "dir.d/out",       ".hidden",   "x/{chat}-{date}.csv",
 			       "x/{from}/{chat}", "out.{date}" };
 
 	(void)state;
@@ -427,7 +430,8 @@ static void test_help_and_man_come_from_the_table(void **state)
 	assert_int_equal(usage_help(&convert, CMD_CONVERT), 0);
 	assert_int_equal(usage_man(&man), 0);
 	assert_int_equal(buf_addc(&all, 0) | buf_addc(&fetch, 0) | buf_addc(&convert, 0) |
-			 buf_addc(&man, 0), 0);
+				 buf_addc(&man, 0),
+			 0);
 	for (int i = 0; i < OPT_COUNT; i++) {
 		const struct options_row *r = &options_table[i];
 		char roff[64];

@@ -110,7 +110,8 @@ static void test_crc_combine(void **state)
 	assert_int_equal(buf_add(&ab, b.data, b.len), 0);
 	assert_int_equal(gz_crc_combine(gz_crc(0, a.data, a.len), gz_crc(0, b.data, b.len), b.len),
 			 (uint32_t)crc32(0, (const Bytef *)ab.data, (uInt)ab.len));
-	assert_int_equal(gz_crc(gz_crc(0, a.data, a.len), b.data, b.len), gz_crc(0, ab.data, ab.len));
+	assert_int_equal(gz_crc(gz_crc(0, a.data, a.len), b.data, b.len),
+			 gz_crc(0, ab.data, ab.len));
 	assert_int_equal(gz_crc_combine(7, 0, 0), 7);
 	buf_free(&a);
 	buf_free(&b);
@@ -141,7 +142,8 @@ static void test_chunks_joined_in_reverse(void **state)
 	make_rows(&text, start[N], 5);
 	for (size_t i = 0; i < N; i++) {
 		chunk[i] = (struct buf)BUF_INIT;
-		assert_int_equal(gz_deflate_chunk(d, text.data + start[i], sizes[i], &chunk[i], &crc[i], &e),
+		assert_int_equal(gz_deflate_chunk(d, text.data + start[i], sizes[i], &chunk[i],
+						  &crc[i], &e),
 				 0);
 	}
 	assert_int_equal(chunk[4].len, 0);
@@ -159,10 +161,13 @@ static void test_chunks_joined_in_reverse(void **state)
 	assert_memory_equal(plain.data, want.data, want.len);
 	assert_int_equal(run_on_file(&gz, "gzip -t %s"), 0);
 	/* Python's reader checks the CRC and length too; compare its output with gzip's. */
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c 'import gzip,sys,subprocess;"
-		 "a=gzip.open(sys.argv[1]).read();"
-		 "b=subprocess.run([\"gzip\",\"-dc\",sys.argv[1]],capture_output=True,check=True).stdout;"
-		 "sys.exit(0 if a==b and len(a)==%zu else 1)' %%s", want.len);
+	snprintf(
+		cmd, sizeof(cmd),
+		"/usr/bin/python3 -c 'import gzip,sys,subprocess;"
+		"a=gzip.open(sys.argv[1]).read();"
+		"b=subprocess.run([\"gzip\",\"-dc\",sys.argv[1]],capture_output=True,check=True).stdout;"
+		"sys.exit(0 if a==b and len(a)==%zu else 1)' %%s",
+		want.len);
 	assert_int_equal(run_on_file(&gz, cmd), 0);
 	for (size_t i = 0; i < N; i++)
 		buf_free(&chunk[i]);
@@ -271,7 +276,8 @@ static void *deflate_job(void *arg)
 static void test_two_threads_share_nothing(void **state)
 {
 	struct buf text = BUF_INIT;
-	struct job jobs[2] = { { &text, BUF_INIT, 0, 0 }, { &text, BUF_INIT, 0, 0 } }, alone = jobs[0];
+	struct job jobs[2] = { { &text, BUF_INIT, 0, 0 }, { &text, BUF_INIT, 0, 0 } },
+		   alone = jobs[0];
 	pthread_t t[2];
 
 	(void)state;

@@ -31,7 +31,7 @@
 struct fx {
 	char dir[256];
 	char path[512];
-	long off[NREC + 1];   /* where each record starts; off[NREC] is the file size */
+	long off[NREC + 1]; /* where each record starts; off[NREC] is the file size */
 };
 
 /* Record i's body: of different sizes, with NULs and newlines, the second empty. */
@@ -47,7 +47,7 @@ static size_t body_of(int i, char *out)
 struct seen {
 	int n;
 	unsigned long long pages[64];
-	int stop_at;          /* fail at this record (-1: never) */
+	int stop_at; /* fail at this record (-1: never) */
 };
 
 static int on_record(void *ctx, unsigned long long page, const char *body, size_t len,
@@ -78,7 +78,8 @@ static void write_journal(struct fx *fx)
 		assert_int_equal(stat(fx->path, &sb), 0);
 		fx->off[i] = (long)sb.st_size;
 		assert_int_equal(journal_append(j, (unsigned long long)(100 + i), body,
-						body_of(i, body), &e), 0);
+						body_of(i, body), &e),
+				 0);
 	}
 	journal_close(j);
 	assert_int_equal(stat(fx->path, &sb), 0);
@@ -158,7 +159,8 @@ static void test_torn_at_every_offset_of_the_last_record(void **state)
 		/* The run goes on: the torn tail goes and the record is written again. */
 		assert_int_equal(journal_open(&j, fx->path, rep.good_bytes, &e), 0);
 		assert_int_equal(journal_append(j, 100 + NREC - 1, body, body_of(NREC - 1, body),
-						&e), 0);
+						&e),
+				 0);
 		journal_close(j);
 		rep = read_back(fx->path, &s);
 		assert_int_equal(s.n, NREC);
@@ -330,8 +332,8 @@ static void test_a_header_claiming_a_long_body_allocates_what_the_file_holds(voi
 		if (setrlimit(RLIMIT_AS, &rl))
 			_exit(2);
 #endif
-		if (journal_read(fx->path, NULL, NULL, &rep, &e) ||
-		    rep.tail != JOURNAL_TORN || rep.records || rep.good_bytes != 19)
+		if (journal_read(fx->path, NULL, NULL, &rep, &e) || rep.tail != JOURNAL_TORN ||
+		    rep.records || rep.good_bytes != 19)
 			_exit(1);
 		_exit(0);
 	}
@@ -349,7 +351,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_corrupt_middle_record_ends_the_good_prefix,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_empty_and_foreign_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_empty_and_foreign_files, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_callback_stops_the_read, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_never_through_a_link, setup, teardown),

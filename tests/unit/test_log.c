@@ -50,10 +50,12 @@ static void lines_carry_time_and_account_and_survive_rotation(void **state)
 	log_line(NULL, "waexport: warning: %s", "page 3: odd");
 	log_line(NULL, "waexport: wrote %d messages", 50);
 	read_all(path, text, sizeof(text));
-	assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z "
+	assert_int_equal(regcomp(&re,
+				 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z "
 				 "from=972501234567 waexport: warning: page 3: odd\n"
 				 "[0-9T:Z-]+ from=972501234567 waexport: wrote 50 messages\n$",
-				 REG_EXTENDED), 0);
+				 REG_EXTENDED),
+			 0);
 	assert_int_equal(regexec(&re, text, 0, NULL, 0), 0);
 	regfree(&re);
 

@@ -63,8 +63,9 @@ static void file_sha(const char *path, char hex[DIGEST_HEX])
 static struct sink *write_run(const char *path, int gzip, int append, const char *head,
 			      const char *const *rows, const long long *ts, size_t n)
 {
-	struct sink_opts o = { .path = path, .gzip = gzip, .level = 6, .append = append,
-			       .digest = 1 };
+	struct sink_opts o = {
+		.path = path, .gzip = gzip, .level = 6, .append = append, .digest = 1
+	};
 	struct err e = { .kind = ERR_NONE };
 	struct sink *s;
 
@@ -144,8 +145,10 @@ static void test_appended_file_describes_the_whole_file(void **state)
 
 static void test_appended_ndjson_counts_lines(void **state)
 {
-	const char *old[] = { "{\"unique\":\"a\",\"timestamp\":30,\"message\":\"\\\"timestamp\\\":1\"}\n",
-			      "{\"unique\":\"b\",\"timestamp\":\"x\"}\n" };
+	const char *old[] = {
+		"{\"unique\":\"a\",\"timestamp\":30,\"message\":\"\\\"timestamp\\\":1\"}\n",
+		"{\"unique\":\"b\",\"timestamp\":\"x\"}\n"
+	};
 	const char *new[] = { "{\"unique\":\"c\",\"timestamp\":40}\n" };
 	const long long old_ts[] = { 30, -1 }, new_ts[] = { 40 };
 	struct manifest m = { .ndjson = 1, .gzip = 1 };
@@ -172,9 +175,17 @@ static void test_written_atomically_with_mode_0600(void **state)
 	const char *rows[] = { "{}\n" };
 	const long long ts[] = { -1 };
 	const char *to[] = { "97250\"1" };
-	struct manifest_run r = { .command = "fetch", .from = "972501234567", .to = to, .nto = 1,
-				  .started = 0, .finished = 86400, .format = "ndjson", .tz = "UTC",
-				  .messages = 1, .have_after = 1, .checkpoint_after = 99 };
+	struct manifest_run r = { .command = "fetch",
+				  .from = "972501234567",
+				  .to = to,
+				  .nto = 1,
+				  .started = 0,
+				  .finished = 86400,
+				  .format = "ndjson",
+				  .tz = "UTC",
+				  .messages = 1,
+				  .have_after = 1,
+				  .checkpoint_after = 99 };
 	struct manifest m = { .ndjson = 1 };
 	struct err e = { .kind = ERR_NONE };
 	char path[512], out[512], text[4096];

@@ -181,7 +181,8 @@ static void test_many_chunks(void **state)
 	for (int i = 0; i < 100000; i++) {
 		int k = snprintf(line, sizeof(line), "%d\n", i);
 
-		assert_int_equal(order_add(fx->o, line, (size_t)k, 0, (unsigned long long)k, &e), 0);
+		assert_int_equal(order_add(fx->o, line, (size_t)k, 0, (unsigned long long)k, &e),
+				 0);
 	}
 	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
 	assert_int_equal(s.chunks, 100000);
@@ -342,14 +343,10 @@ static void test_deflated_pages_into_gzip_output(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_empty_replay),
-		T(test_last_first),
-		T(test_segments),
-		T(test_many_chunks),
-		T(test_emit_error_stops),
-		T(test_open_dirs),
-		T(test_full_spool),
-		T(test_deflated_pages_into_gzip_output),
+		T(test_empty_replay),     T(test_last_first),
+		T(test_segments),         T(test_many_chunks),
+		T(test_emit_error_stops), T(test_open_dirs),
+		T(test_full_spool),       T(test_deflated_pages_into_gzip_output),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

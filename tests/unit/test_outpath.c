@@ -79,7 +79,8 @@ static void test_expand_sanitizes_values(void **state)
 	expands_to("out/{to}.csv", "1", ".", "d", "out/_.csv");
 	expands_to("out/{to}.csv", "1", "...", "d", "out/_.csv");
 	expands_to("out/{to}.csv", "1", "/etc/passwd", "d", "out/_etc_passwd.csv");
-	expands_to("out/{to}.csv", "1", "a b\\c:d*e?f\"g<h>i|j", "d", "out/a_b_c_d_e_f_g_h_i_j.csv");
+	expands_to("out/{to}.csv", "1", "a b\\c:d*e?f\"g<h>i|j", "d",
+		   "out/a_b_c_d_e_f_g_h_i_j.csv");
 	expands_to("out/{to}.csv", "1", "", "d", "out/_.csv");
 	expands_to("out/{to}.csv", "1", "+972-50.x_y", "d", "out/+972-50.x_y.csv");
 	expands_to("out/{to}.csv", "1", "\xD7\xA9\xD7\x9C", "d", "out/____.csv");

@@ -104,7 +104,8 @@ static void test_normal_page(void **state)
 	assert_int_equal(v, 1614198777);
 
 	assert_int_equal(page_record(pg, normal_page, 1, &r), 0);
-	assert_int_equal(r.offset, (size_t)(strstr(normal_page, "{\"unique\":\"m2\"") - normal_page));
+	assert_int_equal(r.offset,
+			 (size_t)(strstr(normal_page, "{\"unique\":\"m2\"") - normal_page));
 	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "m2");
 	assert_field(&r.f[REC_TIMESTAMP], FIELD_NUMBER, "1614198700");
 	assert_field(&r.f[REC_DIRECTION], FIELD_NUMBER, "2");
@@ -163,17 +164,20 @@ static void test_reset_between_bodies(void **state)
 struct bad_case {
 	const char *body;
 	size_t len;
-	long long offset;   /* expected e.offset, or -1 for "any offset within the body" */
+	long long offset; /* expected e.offset, or -1 for "any offset within the body" */
 };
 
-#define BAD(lit, off) { (lit), sizeof(lit) - 1, (off) }
+#define BAD(lit, off)                         \
+	{                                     \
+		(lit), sizeof(lit) - 1, (off) \
+	}
 
 /* What jsmn lets through and page.h promises to refuse. */
 static void test_rejects_invalid_json(void **state)
 {
 	static const struct bad_case cases[] = {
-		BAD("[{\"a\" \"b\"}]", -1),          /* key without ':' */
-		BAD("[{\"a\"}]", -1),                /* key of size 0 */
+		BAD("[{\"a\" \"b\"}]", -1), /* key without ':' */
+		BAD("[{\"a\"}]", -1),       /* key of size 0 */
 		BAD("[{\"a\":}]", -1),
 		BAD("[{\"a\":1,\"b\"}]", -1),
 		BAD("[01]", 1),
@@ -194,7 +198,7 @@ static void test_rejects_invalid_json(void **state)
 		BAD("{}{}", -1),
 		BAD("[1]]", -1),
 		BAD("x", 0),
-		BAD("[\"a\\x\"]", -1),               /* bad escape */
+		BAD("[\"a\\x\"]", -1), /* bad escape */
 		BAD("[\"\\u12g4\"]", -1),
 		/* Separators jsmn does not check. */
 		BAD("[1 2]", 3),
@@ -228,7 +232,7 @@ static void test_rejects_invalid_json(void **state)
 		BAD("[{\"a\":tru}]", 6),
 		BAD("[{\"a\":1}],", -1),
 		BAD("[{\"a\":1}]]", -1),
-		BAD("[1,\0 2]", 3),                  /* NUL between values */
+		BAD("[1,\0 2]", 3), /* NUL between values */
 		BAD("\0[]", 0),
 		BAD("[]\0", 2),
 	};
@@ -338,8 +342,10 @@ static void test_refusal_objects(void **state)
 	assert_non_null(strstr(e.msg, "99"));
 
 	/* Other keys may come along, before and after, nested too. */
-	refused(pg, S("{\"info\":{\"a\":[1,{\"reason\":2}],\"status\":\"OK\"},\"status\":\"FAIL\","
-		      "\"more\":[\"x\"],\"reason\":3,\"tail\":null}"), &e);
+	refused(pg,
+		S("{\"info\":{\"a\":[1,{\"reason\":2}],\"status\":\"OK\"},\"status\":\"FAIL\","
+		  "\"more\":[\"x\"],\"reason\":3,\"tail\":null}"),
+		&e);
 	assert_non_null(strstr(e.msg, "apiKey"));
 
 	/* FAIL without a reason is still a refusal. */
@@ -701,7 +707,7 @@ static void test_non_object_elements(void **state)
 }
 
 static void compact_is(struct page *pg, const char *body, size_t len, const char *want,
-			  size_t want_len, unsigned want_bad)
+		       size_t want_len, unsigned want_bad)
 {
 	struct err e;
 	struct record r;
@@ -713,7 +719,8 @@ static void compact_is(struct page *pg, const char *body, size_t len, const char
 	assert_int_equal(r.n_extra, 1);
 	compact_of(&r.extra[0].value, &out, &bad);
 	if (out.len != want_len || memcmp(out.data, want, want_len))
-		fprintf(stderr, "got '%.*s'\nwant '%.*s'\n", (int)out.len, out.data, (int)want_len, want);
+		fprintf(stderr, "got '%.*s'\nwant '%.*s'\n", (int)out.len, out.data, (int)want_len,
+			want);
 	assert_int_equal(out.len, want_len);
 	assert_memory_equal(out.data, want, want_len);
 	assert_int_equal(bad, want_bad);
@@ -725,12 +732,12 @@ static void test_compound_compact(void **state)
 	struct page *pg = *state;
 
 	compact_is(pg, S("[{\"x\": { \"a\" : [ 1 , \"\\u00e9\\/\" ] } }]"),
-		      S("{\"a\":[1,\"\xC3\xA9/\"]}"), 0);
+		   S("{\"a\":[1,\"\xC3\xA9/\"]}"), 0);
 	compact_is(pg, S("[{\"x\":[true,false,null,-1.5e3,{},[]]}]"),
-		      S("[true,false,null,-1.5e3,{},[]]"), 0);
+		   S("[true,false,null,-1.5e3,{},[]]"), 0);
 	/* Keys are recoded too; broken text is replaced and counted. */
 	compact_is(pg, S("[{\"x\":{\"k\\u00e9\\/\":\"\\ud83d\",\"\\u2028\":\"\\u0001\\n\"}}]"),
-		      S("{\"k\xC3\xA9/\":\"\xEF\xBF\xBD\",\"\\u2028\":\"\\u0001\\n\"}"), 1);
+		   S("{\"k\xC3\xA9/\":\"\xEF\xBF\xBD\",\"\\u2028\":\"\\u0001\\n\"}"), 1);
 	compact_is(pg, S("[{\"x\":12}]"), S("12"), 0);
 }
 
@@ -846,11 +853,14 @@ static void test_raw_control_characters(void **state)
 		size_t len;
 		long long offset;
 	} cases[] = {
-		{ S("[{\"message\":\"a\x01" "b\"}]"), 14 },
+		{ S("[{\"message\":\"a\x01"
+		    "b\"}]"),
+		  14 },
 		{ S("[{\"message\":\"tab\there\"}]"), 16 },
 		{ S("[{\"mes\x1bsage\":\"x\"}]"), 6 },
-		{ S("[{\"message\":\"a\\\x0a\"}]"), 15 },     /* a backslash before a raw line feed */
-		{ S("[{\"unique\":\"12345678901234\x1f\"}]"), 26 }, /* found by the word-wide skip */
+		{ S("[{\"message\":\"a\\\x0a\"}]"), 15 }, /* a backslash before a raw line feed */
+		{ S("[{\"unique\":\"12345678901234\x1f\"}]"),
+		  26 }, /* found by the word-wide skip */
 	};
 	struct page *pg = *state;
 	struct err e;
@@ -919,7 +929,8 @@ static void test_many_keys_linear(void **state)
 /* Server text in a refusal is shown with its control characters escaped. */
 static void test_refusal_text_is_escaped(void **state)
 {
-	static const char body[] = "{\"status\":\"FAIL\",\"reason\":\"x\xC2\x9B" "31m\\u001b\"}";
+	static const char body[] = "{\"status\":\"FAIL\",\"reason\":\"x\xC2\x9B"
+				   "31m\\u001b\"}";
 	struct page *pg = *state;
 	struct err e;
 
@@ -934,17 +945,16 @@ typedef int (*extract_fn)(struct page *pg, const char *body);
 /* Extraction, plain or for a page handed to another thread: the same records. */
 static void extras_per_record(struct page *pg, extract_fn extract)
 {
-	static const char body[] =
-		"[{\"unique\":\"a\",\"x1\":1,\"x2\":2},"
-		"{\"unique\":\"b\"},"
-		"{\"y1\":\"s\",\"unique\":\"c\",\"y2\":[1],\"y3\":{}},"
-		"{\"z\":null}]";
+	static const char body[] = "[{\"unique\":\"a\",\"x1\":1,\"x2\":2},"
+				   "{\"unique\":\"b\"},"
+				   "{\"y1\":\"s\",\"unique\":\"c\",\"y2\":[1],\"y3\":{}},"
+				   "{\"z\":null}]";
 	struct err e;
 	struct record r;
 
 	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
 	assert_int_equal(extract(pg, body), 0);
-	assert_int_equal(extract(pg, body), 0);   /* idempotent */
+	assert_int_equal(extract(pg, body), 0); /* idempotent */
 	/* Read out of order: records are independent. */
 	assert_int_equal(page_record(pg, body, 2, &r), 0);
 	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "c");
@@ -1021,9 +1031,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_between_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects_invalid_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte_is_not_incomplete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_accepts_valid_numbers_and_literals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accepts_valid_numbers_and_literals, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_objects, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_root_objects_are_data_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_root_objects_are_data_errors, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incremental_by_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incremental_by_byte, setup, teardown),

@@ -36,12 +36,15 @@ static void write_history(const char *path)
 
 		fputc('[', f);
 		if (p % 7 == 6) {
-			fprintf(f, "{\"unique\":\"m%d\",\"timestamp\":\"%lld\",\"direction\":\"1\",\"message\":"
-				"\"repeat \\u05e9\"}", id - 1, ts + 1);
+			fprintf(f,
+				"{\"unique\":\"m%d\",\"timestamp\":\"%lld\",\"direction\":\"1\",\"message\":"
+				"\"repeat \\u05e9\"}",
+				id - 1, ts + 1);
 			n++;
 		}
 		for (; n < 50; n++, id++, ts--)
-			fprintf(f, "%s{\"unique\":\"m%d\",\"timestamp\":\"%lld\",\"direction\":\"%d\","
+			fprintf(f,
+				"%s{\"unique\":\"m%d\",\"timestamp\":\"%lld\",\"direction\":\"%d\","
 				"\"from\":\"9725%d\",\"to\":\"9726\",\"type\":\"text\",\"state\":%d,"
 				"\"message\":\"hello \\u05e9\\u05dc\\u05d5\\u05dd %d\"}",
 				n ? "," : "", id, ts, 1 + id % 2, id % 5, id % 4, id);

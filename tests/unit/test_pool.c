@@ -18,7 +18,7 @@ struct job {
 };
 
 struct ctx {
-	int slow_worker;        /* every 3rd job sleeps */
+	int slow_worker; /* every 3rd job sleeps */
 };
 
 static void nap_us(long us)
@@ -151,7 +151,7 @@ struct helped {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t consumer;
-	int started;            /* a worker holds job 0 */
+	int started; /* a worker holds job 0 */
 	int by_consumer;
 };
 
@@ -183,7 +183,8 @@ static void held_square(void *c, void *j)
 
 static void test_waiting_consumer_maps_jobs(void **state)
 {
-	struct helped h = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, pthread_self(), 0, 0 };
+	struct helped h = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, pthread_self(), 0,
+			    0 };
 	struct job jobs[4] = { { 0 } };
 	struct pool *p = NULL;
 	struct err e = { 0 };

@@ -14,27 +14,34 @@
 
 static void plain_line_shows_oldest_and_elapsed(void **state)
 {
-	struct progress_figures f = { .pages = 37, .messages = 1850, .bytes = 1200000,
-				      .has_oldest = 1, .oldest = 1714564800 /* 2024-05-01 12:00 */ };
+	struct progress_figures f = { .pages = 37,
+				      .messages = 1850,
+				      .bytes = 1200000,
+				      .has_oldest = 1,
+				      .oldest = 1714564800 /* 2024-05-01 12:00 */ };
 	char line[512];
 
 	(void)state;
 	progress_format(line, sizeof(line), &f, 83.4);
 	assert_string_equal(line, "37 pages, 1850 messages, 22 msg/s, 1.2 MB of output, back to "
-			    "2024-05-01 12:00 UTC, 1:23 elapsed");
+				  "2024-05-01 12:00 UTC, 1:23 elapsed");
 }
 
 static void a_wait_comes_first_with_reason_and_seconds(void **state)
 {
-	struct walk_wait w = { .page_no = 37, .retry = 2, .retries = 5, .status = 429, .left = 11.2 };
-	struct walk_wait t = { .page_no = 4, .retry = 1, .retries = 5, .why = "Operation timed out",
-			       .left = 0.4 };
+	struct walk_wait w = {
+		.page_no = 37, .retry = 2, .retries = 5, .status = 429, .left = 11.2
+	};
+	struct walk_wait t = {
+		.page_no = 4, .retry = 1, .retries = 5, .why = "Operation timed out", .left = 0.4
+	};
 	struct progress_figures f = { .pages = 36, .messages = 1800, .retries = 3, .wait = &w };
 	char line[512];
 
 	(void)state;
 	progress_format(line, sizeof(line), &f, 5);
-	assert_non_null(strstr(line, "waiting 12 s: page 37 answered HTTP 429 (retry 2 of 5); 36 pages"));
+	assert_non_null(
+		strstr(line, "waiting 12 s: page 37 answered HTTP 429 (retry 2 of 5); 36 pages"));
 	assert_non_null(strstr(line, ", 3 retries, 0:05 elapsed"));
 	assert_null(strstr(line, "back to"));
 	f.wait = &t;

@@ -41,13 +41,23 @@ static void test_key_of_every_key(void **state)
 static void test_key_of_near_misses(void **state)
 {
 	static const char *const misses[] = {
-		"", "t", "To", "TO", "tO", "ot", "tos", "from ", " from", "fro", "frum", "From",
-		"type ", "typ", "tipe", "types", "Type", "stat", "states", "State", "stats",
-		"uniqu", "uniquE", "uniques", "Unique", "unique_id", "reaso", "reasons", "rEason",
-		"messag", "messages", "Message", "mesage", "timestam", "timestamps", "Timestamp",
-		"directio", "directions", "Direction", "time", "date", "id", "abcdefghi",
-		"abcdef", "abcde", "abcd", "ab", "chat", "media_file", "state_code",
-		"direction_code",
+		"",           "t",          "To",
+		"TO",         "tO",         "ot",
+		"tos",        "from ",      " from",
+		"fro",        "frum",       "From",
+		"type ",      "typ",        "tipe",
+		"types",      "Type",       "stat",
+		"states",     "State",      "stats",
+		"uniqu",      "uniquE",     "uniques",
+		"Unique",     "unique_id",  "reaso",
+		"reasons",    "rEason",     "messag",
+		"messages",   "Message",    "mesage",
+		"timestam",   "timestamps", "Timestamp",
+		"directio",   "directions", "Direction",
+		"time",       "date",       "id",
+		"abcdefghi",  "abcdef",     "abcde",
+		"abcd",       "ab",         "chat",
+		"media_file", "state_code", "direction_code",
 	};
 
 	(void)state;
@@ -176,7 +186,7 @@ static void test_state_labels_incoming_and_unknown_direction(void **state)
 	assert_string_equal(record_state_label(1, 0, 1, 3), "read");
 	assert_string_equal(record_state_label(1, -1, 1, 2), "delivered");
 	assert_string_equal(record_state_label(0, 0, 1, 1), "sent");
-	assert_string_equal(record_state_label(0, 1, 1, 1), "sent");  /* code 1 but not known */
+	assert_string_equal(record_state_label(0, 1, 1, 1), "sent"); /* code 1 but not known */
 	assert_string_equal(record_state_label(0, 0, 1, 9), "unknown");
 }
 

@@ -96,7 +96,8 @@ static void failed_run(struct fx *f, const char *to)
 	assert_false(resume_usable(r));
 	for (int p = 1; p <= PAGES; p++) {
 		page_of(f, "old", (p - 1) * RESUME_PAGE_SIZE, RESUME_PAGE_SIZE);
-		assert_int_equal(resume_append(r, (unsigned long)p, f->body.data, f->body.len, &e), 0);
+		assert_int_equal(resume_append(r, (unsigned long)p, f->body.data, f->body.len, &e),
+				 0);
 	}
 	resume_free(r);
 	assert_int_equal(access(f->journal, F_OK), 0);
@@ -184,10 +185,10 @@ static void test_pages_that_are_not_a_walk_are_not_used(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_found_again_checked_by_overlap_replayed_removed,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_another_contact_is_not_used_and_journaled_afresh,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_found_again_checked_by_overlap_replayed_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_another_contact_is_not_used_and_journaled_afresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pages_that_are_not_a_walk_are_not_used, setup,
 						teardown),
 	};

@@ -61,7 +61,6 @@ static void test_postgres_key_time_and_integers(void **state)
 
 static void test_every_sql_dialect_follows_the_column_table(void **state)
 {
-
 	(void)state;
 	assert_int_equal(render(DIALECT_DUCKDB, NULL, 0, 0, NULL), 0);
 	assert_non_null(strstr(text, "\"time\" TIMESTAMPTZ,"));
@@ -99,17 +98,19 @@ static void test_bigquery_is_the_field_list_bq_load_takes(void **state)
 {
 	(void)state;
 	assert_int_equal(render(DIALECT_BIGQUERY, "unique,timestamp,time", 0, 1, NULL), 0);
-	assert_string_equal(text,
-			    "[\n  {\"name\": \"unique\", \"type\": \"STRING\", \"mode\": \"REQUIRED\"},\n"
-			    "  {\"name\": \"timestamp\", \"type\": \"INTEGER\", \"mode\": \"NULLABLE\"},\n"
-			    "  {\"name\": \"time\", \"type\": \"TIMESTAMP\", \"mode\": \"NULLABLE\"}\n]\n");
+	assert_string_equal(
+		text,
+		"[\n  {\"name\": \"unique\", \"type\": \"STRING\", \"mode\": \"REQUIRED\"},\n"
+		"  {\"name\": \"timestamp\", \"type\": \"INTEGER\", \"mode\": \"NULLABLE\"},\n"
+		"  {\"name\": \"time\", \"type\": \"TIMESTAMP\", \"mode\": \"NULLABLE\"}\n]\n");
 }
 
 static void test_jsonschema_describes_one_ndjson_line(void **state)
 {
 	(void)state;
 	assert_int_equal(render(DIALECT_JSONSCHEMA, NULL, 0, 1, NULL), 0);
-	assert_non_null(strstr(text, "\"$schema\": \"https://json-schema.org/draft/2020-12/schema\""));
+	assert_non_null(
+		strstr(text, "\"$schema\": \"https://json-schema.org/draft/2020-12/schema\""));
 	assert_non_null(strstr(text, "\"unique\": {\"type\": \"string\"}"));
 	assert_non_null(strstr(text, "\"state_code\": {\"type\": [\"integer\", \"null\"]}"));
 	assert_non_null(strstr(text, "\"additionalProperties\": true"));
@@ -144,7 +145,8 @@ static void test_names_come_from_one_table(void **state)
 	}
 	assert_int_equal(column_find("tim", 3), -1);
 	for (int d = 0; d < DIALECT_COUNT; d++)
-		assert_int_equal(column_dialect_find(column_dialect_name((enum column_dialect)d)), d);
+		assert_int_equal(column_dialect_find(column_dialect_name((enum column_dialect)d)),
+				 d);
 	assert_int_equal(column_dialect_find("mysql"), -1);
 }
 

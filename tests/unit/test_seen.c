@@ -81,8 +81,18 @@ static void test_hash_values_are_stable(void **state)
 static void test_hash_determinism_and_differences(void **state)
 {
 	static const char *const ids[] = {
-		"", "a", "b", "ab", "ba", "abcdefg", "abcdefgh", "abcdefghi", "abcdefgj",
-		"3EB0C767D097B7B5E6D1", "3EB0C767D097B7B5E6D2", "IL.1605856887361213",
+		"",
+		"a",
+		"b",
+		"ab",
+		"ba",
+		"abcdefg",
+		"abcdefgh",
+		"abcdefghi",
+		"abcdefgj",
+		"3EB0C767D097B7B5E6D1",
+		"3EB0C767D097B7B5E6D2",
+		"IL.1605856887361213",
 	};
 	enum { N = sizeof(ids) / sizeof(ids[0]) };
 	uint64_t h[N];
@@ -90,7 +100,7 @@ static void test_hash_determinism_and_differences(void **state)
 	(void)state;
 	for (size_t i = 0; i < N; i++) {
 		h[i] = hash_of(ids[i]);
-		assert_true(h[i] != 0);                 /* 0 marks an empty slot */
+		assert_true(h[i] != 0); /* 0 marks an empty slot */
 		assert_true(h[i] == hash_of(ids[i]));
 	}
 	for (size_t i = 0; i < N; i++)
@@ -150,8 +160,8 @@ static void window_after(unsigned long n)
 	 */
 	for (unsigned long i = n; i-- > first;) {
 		if (check_n(s, i) != 1)
-			fprintf(stderr, "after %lu insertions, #%lu (%lu back) is forgotten\n", n, i,
-				n - i);
+			fprintf(stderr, "after %lu insertions, #%lu (%lu back) is forgotten\n", n,
+				i, n - i);
 		assert_int_equal(check_n(s, i), 1);
 	}
 	/* Something never inserted is new. */
@@ -162,8 +172,16 @@ static void window_after(unsigned long n)
 static void test_window_guarantee(void **state)
 {
 	static const unsigned long counts[] = {
-		1, 100, SEEN_WINDOW - 1, SEEN_WINDOW, SEEN_WINDOW + 1, 2 * SEEN_WINDOW - 1,
-		2 * SEEN_WINDOW, 2 * SEEN_WINDOW + 1, 3 * SEEN_WINDOW + 12345, 7 * SEEN_WINDOW + 3,
+		1,
+		100,
+		SEEN_WINDOW - 1,
+		SEEN_WINDOW,
+		SEEN_WINDOW + 1,
+		2 * SEEN_WINDOW - 1,
+		2 * SEEN_WINDOW,
+		2 * SEEN_WINDOW + 1,
+		3 * SEEN_WINDOW + 12345,
+		7 * SEEN_WINDOW + 3,
 	};
 
 	(void)state;
@@ -226,9 +244,9 @@ static void test_uniques_compare_as_decoded_strings(void **state)
 	(void)state;
 	assert_non_null(s);
 	assert_int_equal(check_str(s, "d"), 0);
-	assert_int_equal(check_str(s, "\\u0064"), 1);        /* \u0064 is d */
+	assert_int_equal(check_str(s, "\\u0064"), 1); /* \u0064 is d */
 	assert_int_equal(check_str(s, "\\u05e9x"), 0);
-	assert_int_equal(check_str(s, "\xd7\xa9x"), 1);      /* the same letter, raw UTF-8 */
+	assert_int_equal(check_str(s, "\xd7\xa9x"), 1); /* the same letter, raw UTF-8 */
 	assert_int_equal(check_str(s, "\\ud83d\\ude00"), 0);
 	assert_int_equal(check_str(s, "\xf0\x9f\x98\x80"), 1);
 	assert_int_equal(check_str(s, "a\\/b"), 0);
@@ -238,10 +256,10 @@ static void test_uniques_compare_as_decoded_strings(void **state)
 	assert_int_equal(check_str(s, "a\\ufffdb"), 0);
 	assert_int_equal(check_str(s, "a\\ud800b"), 0);
 	assert_int_equal(check_str(s, "a\\udbffb"), 0);
-	assert_int_equal(check_str(s, "a\\uD800b"), 1);      /* hex case does not matter */
+	assert_int_equal(check_str(s, "a\\uD800b"), 1); /* hex case does not matter */
 	/* An escaped backslash followed by "ud800" is another string again. */
 	assert_int_equal(check_str(s, "a\\\\ud800b"), 0);
-	assert_int_equal(check_str(s, "a\\u005cud800b"), 1);   /* \u005c is that backslash */
+	assert_int_equal(check_str(s, "a\\u005cud800b"), 1); /* \u005c is that backslash */
 	seen_free(s);
 }
 
@@ -260,7 +278,7 @@ static void test_long_escaped_uniques(void **state)
 	memcpy(escaped + 999, "\\u0064", 7); /* \u0064 is d */
 	assert_int_equal(check_str(s, plain), 0);
 	assert_int_equal(check_bytes(s, escaped, sizeof(escaped) - 1), 1);
-	escaped[1004] = '5';                   /* \u0065 is e: another string */
+	escaped[1004] = '5'; /* \u0065 is e: another string */
 	assert_int_equal(check_bytes(s, escaped, sizeof(escaped) - 1), 0);
 	seen_free(s);
 }

@@ -150,9 +150,11 @@ static void check_gzip_file(const char *path, const struct buf *want, int member
 	assert_int_equal(at, file.len);
 	assert_int_equal(all.len, want->len);
 	assert_memory_equal(all.data, want->data, want->len);
-	snprintf(cmd, sizeof(cmd), "gzip -t '%s' && /usr/bin/python3 -c 'import gzip,sys;"
-		 "sys.exit(0 if len(gzip.decompress(open(sys.argv[1],\"rb\").read()))==%zu else 1)' '%s'",
-		 path, want->len, path);
+	snprintf(
+		cmd, sizeof(cmd),
+		"gzip -t '%s' && /usr/bin/python3 -c 'import gzip,sys;"
+		"sys.exit(0 if len(gzip.decompress(open(sys.argv[1],\"rb\").read()))==%zu else 1)' '%s'",
+		path, want->len, path);
 	assert_int_equal(system(cmd), 0);
 	buf_free(&file);
 	buf_free(&plain);
@@ -381,7 +383,8 @@ static void test_deflated_chunks_in_reverse(void **state)
 		uint32_t crc;
 
 		z.len = 0;
-		assert_int_equal(gz_deflate_chunk(d, text.data + start[i], sizes[i], &z, &crc, &e), 0);
+		assert_int_equal(gz_deflate_chunk(d, text.data + start[i], sizes[i], &z, &crc, &e),
+				 0);
 		assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, sizes[i], &e), 0);
 		assert_int_equal(buf_add(&want, text.data + start[i], sizes[i]), 0);
 	}
@@ -496,7 +499,8 @@ static void refuse_copy_file_range(void)
 	};
 	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
 		_exit(2);
 }
 
@@ -521,8 +525,10 @@ static void test_append_by_read_and_write(void **state)
 		/* A probe: the filter is in place. */
 		if (syscall(__NR_copy_file_range, -1, NULL, -1, NULL, 1, 0) != -1 || errno != EXDEV)
 			_exit(3);
-		_exit(sink_open(&s, &o, &e) || !sink_figures(s)->appending || sink_write(s, "end\n", 4, &e) ||
-		      sink_commit(s, &e) ? 4 : 0);
+		_exit(sink_open(&s, &o, &e) || !sink_figures(s)->appending ||
+				      sink_write(s, "end\n", 4, &e) || sink_commit(s, &e)
+			      ? 4
+			      : 0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));

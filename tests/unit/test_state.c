@@ -118,7 +118,8 @@ static void write_real_state(const char *path)
 	assert_int_equal(state_open(&st, path, &e), 0);
 	assert_int_equal(state_set(st, "972501234567", NULL, 1731999000, newest, 4, &e), 0);
 	assert_int_equal(state_set_head(st, "972501234567", NULL, hostile, NHOSTILE, &e), 0);
-	assert_int_equal(state_set(st, "972501234567", "IL.16\t05\\x", 1731000000, newest, 1, &e), 0);
+	assert_int_equal(state_set(st, "972501234567", "IL.16\t05\\x", 1731000000, newest, 1, &e),
+			 0);
 	assert_int_equal(state_set_head(st, "972501234567", "IL.16\t05\\x", hostile, 2, &e), 0);
 	assert_int_equal(state_set(st, "972501234567", "*", -1, newest + 1, 1, &e), 0);
 	assert_int_equal(state_commit(st, &e), 0);
@@ -211,10 +212,9 @@ static void test_set_drops_the_head_and_set_head_keeps_the_first_50(void **state
 	state_close(st);
 }
 
-static const char v1_file[] =
-	"waexport-state 1\n"
-	"972501234567\t*\t1731999000\tABC\tDEF\n"
-	"972501234567\t972509876543\t1731000000\twamid.HBg=\n";
+static const char v1_file[] = "waexport-state 1\n"
+			      "972501234567\t*\t1731999000\tABC\tDEF\n"
+			      "972501234567\t972509876543\t1731000000\twamid.HBg=\n";
 
 static void test_v1_is_read_and_rewritten_as_v2(void **state)
 {
@@ -314,9 +314,8 @@ static void test_v1_truncation_refused_where_version_1_can_tell(void **state)
 			line--;
 		for (const char *p = line; p < v1_file + k; p++)
 			tabs += *p == '\t';
-		detectable = k < header ||
-			     (line > v1_file + header && line < v1_file + k &&
-			      (tabs < 3 || v1_file[k - 1] == '\t'));
+		detectable = k < header || (line > v1_file + header && line < v1_file + k &&
+					    (tabs < 3 || v1_file[k - 1] == '\t'));
 		if (detectable) {
 			expect_refused(fx->path, v1_file, k, ERR_DATA);
 		} else {
@@ -460,9 +459,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_v2_round_trip_with_heads_and_hostile_uniques,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_drops_the_head_and_set_head_keeps_the_first_50,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_v1_is_read_and_rewritten_as_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_set_drops_the_head_and_set_head_keeps_the_first_50, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_is_read_and_rewritten_as_v2, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_v2_truncated_at_every_offset_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_v2_with_any_byte_changed_is_refused, setup,
@@ -470,9 +470,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_truncation_refused_where_version_1_can_tell,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_lines_are_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_the_lock_refuses_a_second_holder, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_symlink_at_the_lock_is_refused_and_its_target_kept,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_lock_refuses_a_second_holder, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_symlink_at_the_lock_is_refused_and_its_target_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_symlinked_state_is_followed_and_stays_a_link,
 						setup, teardown),
 	};

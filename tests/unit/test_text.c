@@ -32,15 +32,9 @@ static size_t run_op(enum op op, char **out, const char *src, size_t len, unsign
 
 	assert_non_null(dst);
 	switch (op) {
-	case DECODE:
-		n = text_decode(dst, src, len, bad);
-		break;
-	case RECODE:
-		n = text_json_recode(dst, src, len, bad);
-		break;
-	default:
-		n = text_json_escape(dst, src, len);
-		break;
+	case DECODE: n = text_decode(dst, src, len, bad); break;
+	case RECODE: n = text_json_recode(dst, src, len, bad); break;
+	default: n = text_json_escape(dst, src, len); break;
 	}
 	assert_true(n <= cap);
 	*out = dst;
@@ -55,11 +49,14 @@ static void check_op(enum op op, const char *src, size_t len, const char *want, 
 	size_t n = run_op(op, &got, src, len, &bad);
 
 	if (n != want_len || memcmp(got, want, n) || bad != want_bad) {
-		fprintf(stderr, "line %d: op %d on %zu bytes: got %zu bytes, bad %u: '", line, (int)op,
-			len, n, bad);
+		fprintf(stderr, "line %d: op %d on %zu bytes: got %zu bytes, bad %u: '", line,
+			(int)op, len, n, bad);
 		for (size_t i = 0; i < n; i++)
-			fprintf(stderr, (unsigned char)got[i] < 0x20 || (unsigned char)got[i] >= 0x7f
-					? "\\x%02X" : "%c", (unsigned char)got[i]);
+			fprintf(stderr,
+				(unsigned char)got[i] < 0x20 || (unsigned char)got[i] >= 0x7f
+					? "\\x%02X"
+					: "%c",
+				(unsigned char)got[i]);
 		fprintf(stderr, "'; want %zu bytes, bad %u\n", want_len, want_bad);
 	}
 	assert_int_equal(n, want_len);
@@ -80,9 +77,9 @@ static void test_decode_empty_and_plain(void **state)
 	(void)state;
 	DEC("", "", 0);
 	DEC("a", "a", 0);
-	DEC("abcdefg", "abcdefg", 0);                 /* 7: below one word */
-	DEC("abcdefgh", "abcdefgh", 0);               /* 8: exactly one word */
-	DEC("abcdefghi", "abcdefghi", 0);             /* 9: a word and a tail */
+	DEC("abcdefg", "abcdefg", 0);                   /* 7: below one word */
+	DEC("abcdefgh", "abcdefgh", 0);                 /* 8: exactly one word */
+	DEC("abcdefghi", "abcdefghi", 0);               /* 9: a word and a tail */
 	DEC("abcdefghijklmnop", "abcdefghijklmnop", 0); /* 16: two words */
 	DEC("abcdefghijklmnopq", "abcdefghijklmnopq", 0);
 	DEC("972501234567", "972501234567", 0);
@@ -180,7 +177,11 @@ static void test_decode_two_byte_runs(void **state)
 	/* Below 0x80 and above 0x7FF: the general path, inside a run. */
 	DEC("\\u05d0\\u007f\\u05d0", "\xD7\x90\x7F\xD7\x90", 0);
 	DEC("\\u05d0\\u0800\\u05d0", "\xD7\x90\xE0\xA0\x80\xD7\x90", 0);
-	DEC("\\u05d0\\u0041\\u05d0", "\xD7\x90" "A" "\xD7\x90", 0);
+	DEC("\\u05d0\\u0041\\u05d0",
+	    "\xD7\x90"
+	    "A"
+	    "\xD7\x90",
+	    0);
 	DEC("\\u05d0\\u0000\\u05d0", "\xD7\x90" FFFD "\xD7\x90", 1);
 	DEC("\\u05d0\\ud83d\\ude00\\u05d0", "\xD7\x90\xF0\x9F\x98\x80\xD7\x90", 0);
 	/* Not hex: U+FFFD for the escape, the rest as it is. */
@@ -208,24 +209,30 @@ static void test_decode_two_byte_runs(void **state)
 static void test_decode_surrogates(void **state)
 {
 	(void)state;
-	DEC("\\ud83d\\ude00", "\xF0\x9F\x98\x80", 0);          /* 😀 */
+	DEC("\\ud83d\\ude00", "\xF0\x9F\x98\x80", 0); /* 😀 */
 	DEC("\\uD83D\\uDE00", "\xF0\x9F\x98\x80", 0);
-	DEC("\\ud800\\udc00", "\xF0\x90\x80\x80", 0);          /* U+10000 */
-	DEC("\\udbff\\udfff", "\xF4\x8F\xBF\xBF", 0);          /* U+10FFFF */
-	DEC("a\\ud83d\\ude00b\\ud83d\\ude01", "a\xF0\x9F\x98\x80" "b\xF0\x9F\x98\x81", 0);
+	DEC("\\ud800\\udc00", "\xF0\x90\x80\x80", 0); /* U+10000 */
+	DEC("\\udbff\\udfff", "\xF4\x8F\xBF\xBF", 0); /* U+10FFFF */
+	DEC("a\\ud83d\\ude00b\\ud83d\\ude01",
+	    "a\xF0\x9F\x98\x80"
+	    "b\xF0\x9F\x98\x81",
+	    0);
 	/* Lone high: at the end, before text, before a non-low escape. */
 	DEC("\\ud83d", FFFD, 1);
 	DEC("\\ud83dx", FFFD "x", 1);
 	DEC("\\ud83d\\u0041", FFFD "A", 1);
 	DEC("\\ud83d\\n", FFFD "\n", 1);
 	DEC("\\ud83d\\\\", FFFD "\\", 1);
-	DEC("\\ud83d\\ud83d\\ude00", FFFD "\xF0\x9F\x98\x80", 1);  /* high, then a good pair */
+	DEC("\\ud83d\\ud83d\\ude00", FFFD "\xF0\x9F\x98\x80", 1); /* high, then a good pair */
 	/* Lone low, and a reversed pair. */
 	DEC("\\ude00", FFFD, 1);
 	DEC("x\\udfffy", "x" FFFD "y", 1);
 	DEC("\\ude00\\ud83d", FFFD FFFD, 2);
 	/* A high surrogate followed by a truncated \u escape. */
-	DEC("\\ud83d\\ude0", FFFD "\xEF\xBF\xBD" "de0", 2);
+	DEC("\\ud83d\\ude0",
+	    FFFD "\xEF\xBF\xBD"
+		 "de0",
+	    2);
 }
 
 static void test_decode_nul(void **state)
@@ -242,26 +249,36 @@ static void test_decode_invalid_utf8(void **state)
 	(void)state;
 	DEC("\xFF", FFFD, 1);
 	DEC("\xFE", FFFD, 1);
-	DEC("a\xFF" "b", "a" FFFD "b", 1);
-	DEC("\xC0\xAF", FFFD FFFD, 2);                 /* overlong '/' */
+	DEC("a\xFF"
+	    "b",
+	    "a" FFFD "b", 1);
+	DEC("\xC0\xAF", FFFD FFFD, 2); /* overlong '/' */
 	DEC("\xC1\xBF", FFFD FFFD, 2);
-	DEC("\xE0\x80\xAF", FFFD FFFD FFFD, 3);       /* overlong 3-byte */
+	DEC("\xE0\x80\xAF", FFFD FFFD FFFD, 3); /* overlong 3-byte */
 	DEC("\xF0\x80\x80\xAF", FFFD FFFD FFFD FFFD, 4);
-	DEC("\xED\xA0\x80", FFFD FFFD FFFD, 3);       /* UTF-8 encoded surrogate */
+	DEC("\xED\xA0\x80", FFFD FFFD FFFD, 3); /* UTF-8 encoded surrogate */
 	DEC("\xED\xBF\xBF", FFFD FFFD FFFD, 3);
 	DEC("\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD, 4); /* > U+10FFFF */
 	DEC("\xF5\x80\x80\x80", FFFD FFFD FFFD FFFD, 4);
-	DEC("\x80", FFFD, 1);                          /* lone continuation */
+	DEC("\x80", FFFD, 1); /* lone continuation */
 	DEC("\xBF\xBF", FFFD FFFD, 2);
 	/* Truncated sequences, at the end and before more text. */
 	DEC("\xC3", FFFD, 1);
 	DEC("\xE2\x82", FFFD FFFD, 2);
 	DEC("\xF0\x9F\x98", FFFD FFFD FFFD, 3);
-	DEC("\xE2\x82" "a", FFFD FFFD "a", 2);
-	DEC("\xF0\x9F" "abc", FFFD FFFD "abc", 2);
-	DEC("\xC3" "\xC3\xA9", FFFD "\xC3\xA9", 1);
+	DEC("\xE2\x82"
+	    "a",
+	    FFFD FFFD "a", 2);
+	DEC("\xF0\x9F"
+	    "abc",
+	    FFFD FFFD "abc", 2);
+	DEC("\xC3"
+	    "\xC3\xA9",
+	    FFFD "\xC3\xA9", 1);
 	/* After an ASCII run long enough for the fast path. */
-	DEC("abcdefgh\xFF" "ijklmnop", "abcdefgh" FFFD "ijklmnop", 1);
+	DEC("abcdefgh\xFF"
+	    "ijklmnop",
+	    "abcdefgh" FFFD "ijklmnop", 1);
 	DEC("abcdefg\xFF", "abcdefg" FFFD, 1);
 }
 
@@ -393,8 +410,12 @@ static void test_recode_line_separators(void **state)
 	/* Escaped and raw U+2028/U+2029 both come out escaped. */
 	REC("\\u2028", "\\u2028", 0);
 	REC("\\u2029", "\\u2029", 0);
-	REC("a\xE2\x80\xA8" "b", "a\\u2028b", 0);
-	REC("a\xE2\x80\xA9" "b", "a\\u2029b", 0);
+	REC("a\xE2\x80\xA8"
+	    "b",
+	    "a\\u2028b", 0);
+	REC("a\xE2\x80\xA9"
+	    "b",
+	    "a\\u2029b", 0);
 	REC("abcdefgh\xE2\x80\xA8", "abcdefgh\\u2028", 0);
 	/* Their neighbours do not. */
 	REC("\xE2\x80\xA7\xE2\x80\xAA", "\xE2\x80\xA7\xE2\x80\xAA", 0);
@@ -413,8 +434,8 @@ static void test_recode_broken_input(void **state)
 	REC("\xC0\xAF", FFFD FFFD, 2);
 	REC("\xED\xA0\x80", FFFD FFFD FFFD, 3);
 	REC("\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD, 4);
-	REC("\xE2\x80", FFFD FFFD, 2);               /* truncated U+2028 */
-	REC("a\0b", "a" FFFD "b", 1);                /* raw U+0000 (SPEC §4.1) */
+	REC("\xE2\x80", FFFD FFFD, 2); /* truncated U+2028 */
+	REC("a\0b", "a" FFFD "b", 1);  /* raw U+0000 (SPEC §4.1) */
 }
 
 /* Worst cases for TEXT_RECODE_MAX: every byte a control char, or every 3 a U+2028. */
@@ -462,7 +483,8 @@ static void test_escape_at_every_position(void **state)
 	(void)state;
 	for (size_t len = 0; len <= 20; len++) {
 		for (size_t pos = 0; pos <= len; pos++) {
-			static const char *const specials[] = { "\"", "\\", "\x02", "\xE2\x80\xA8" };
+			static const char *const specials[] = { "\"", "\\", "\x02",
+								"\xE2\x80\xA8" };
 			static const char *const forms[] = { "\\\"", "\\\\", "\\u0002", "\\u2028" };
 
 			for (size_t k = 0; k < 4; k++) {
@@ -496,7 +518,8 @@ static void test_utf16_len(void **state)
 	assert_int_equal(text_utf16_len(S("\xEF\xBF\xBF")), 1);
 	assert_int_equal(text_utf16_len(S("\xF0\x9F\x98\x80")), 2);
 	assert_int_equal(text_utf16_len(S("\xF4\x8F\xBF\xBF")), 2);
-	assert_int_equal(text_utf16_len(S("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z")), 1 + 1 + 1 + 2 + 1);
+	assert_int_equal(text_utf16_len(S("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z")),
+			 1 + 1 + 1 + 2 + 1);
 }
 
 static void test_csv_needs_quotes(void **state)
@@ -507,7 +530,8 @@ static void test_csv_needs_quotes(void **state)
 	assert_int_equal(text_csv_needs_quotes(S("a b\tc ")), 0);
 	assert_int_equal(text_csv_needs_quotes(S(" leading and trailing ")), 0);
 	assert_int_equal(text_csv_needs_quotes(S("=1+1'@;|")), 0);
-	assert_int_equal(text_csv_needs_quotes(S("\xD7\xA9\xF0\x9F\x98\x80\xC2\xAC\xEC\xAC\xAC")), 0);
+	assert_int_equal(text_csv_needs_quotes(S("\xD7\xA9\xF0\x9F\x98\x80\xC2\xAC\xEC\xAC\xAC")),
+			 0);
 	assert_int_equal(text_csv_needs_quotes(S("a,b")), 1);
 	assert_int_equal(text_csv_needs_quotes(S("a\"b")), 1);
 	assert_int_equal(text_csv_needs_quotes(S("a\nb")), 1);
@@ -522,7 +546,8 @@ static void test_csv_needs_quotes(void **state)
 				assert_int_equal(text_csv_needs_quotes(s, len), 0);
 				s[pos] = specials[k];
 				if (text_csv_needs_quotes(s, len) != 1)
-					fprintf(stderr, "len %zu pos %zu char %d\n", len, pos, specials[k]);
+					fprintf(stderr, "len %zu pos %zu char %d\n", len, pos,
+						specials[k]);
 				assert_int_equal(text_csv_needs_quotes(s, len), 1);
 			}
 		}
@@ -571,21 +596,16 @@ static uint32_t random_cp(void)
 	uint32_t cp;
 
 	switch (rng() % 6) {
-	case 0:
-		return (uint32_t)(1 + rng() % 0x7F);                 /* ASCII incl. controls */
-	case 1:
-		return (uint32_t)(0x20 + rng() % 0x5F);              /* printable ASCII */
-	case 2:
-		return (uint32_t)(0x80 + rng() % (0x800 - 0x80));    /* 2-byte */
-	case 3:
-		return (uint32_t)(0x5D0 + rng() % 27);               /* Hebrew letters */
+	case 0: return (uint32_t)(1 + rng() % 0x7F);              /* ASCII incl. controls */
+	case 1: return (uint32_t)(0x20 + rng() % 0x5F);           /* printable ASCII */
+	case 2: return (uint32_t)(0x80 + rng() % (0x800 - 0x80)); /* 2-byte */
+	case 3: return (uint32_t)(0x5D0 + rng() % 27);            /* Hebrew letters */
 	case 4:
 		do
 			cp = (uint32_t)(0x800 + rng() % (0x10000 - 0x800));
 		while (cp >= 0xD800 && cp <= 0xDFFF);
-		return cp;                                            /* 3-byte */
-	default:
-		return (uint32_t)(0x10000 + rng() % (0x110000 - 0x10000)); /* astral */
+		return cp;                                                  /* 3-byte */
+	default: return (uint32_t)(0x10000 + rng() % (0x110000 - 0x10000)); /* astral */
 	}
 }
 
@@ -600,8 +620,12 @@ static size_t json_encode_cp(char *d, uint32_t cp)
 	if (cp == '/' && style == 0)
 		return (size_t)sprintf(d, "\\/");
 	if (cp < 0x20) {
-		const char *shortf = cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ? "\\t"
-				     : cp == '\b' ? "\\b" : cp == '\f' ? "\\f" : NULL;
+		const char *shortf = cp == '\n'   ? "\\n"
+				     : cp == '\r' ? "\\r"
+				     : cp == '\t' ? "\\t"
+				     : cp == '\b' ? "\\b"
+				     : cp == '\f' ? "\\f"
+						  : NULL;
 
 		if (shortf && style != 2)
 			return (size_t)sprintf(d, "%s", shortf);
@@ -610,7 +634,7 @@ static size_t json_encode_cp(char *d, uint32_t cp)
 	if (cp < 0x80 && style != 2)
 		return put_utf8(d, cp);
 	if (style == 1 && cp >= 0x80)
-		return put_utf8(d, cp);                     /* raw UTF-8 */
+		return put_utf8(d, cp); /* raw UTF-8 */
 	if (cp >= 0x10000) {
 		uint32_t v = cp - 0x10000, hi = 0xD800 + (v >> 10), lo = 0xDC00 + (v & 0x3FF);
 
@@ -745,8 +769,9 @@ static void test_random_garbage_stays_valid(void **state)
 			uint64_t r = rng();
 
 			/* Bias toward the interesting bytes; no raw NUL (test_decode_nul has it). */
-			src[i] = (char)((r & 3) == 0 ? "\\u\"dD8E0\xED\xF0\xE2\x80\xA8"[(r >> 2) % 13]
-						     : (char)(r >> 8));
+			src[i] = (char)((r & 3) == 0
+						? "\\u\"dD8E0\xED\xF0\xE2\x80\xA8"[(r >> 2) % 13]
+						: (char)(r >> 8));
 			if (!src[i])
 				src[i] = '\x01';
 		}
@@ -875,7 +900,8 @@ static void test_decode_csv_random(void **state)
 			assert_non_null(a);
 			n = text_decode_csv(a, src, len, &bad, &quote);
 			if (quote != text_csv_needs_quotes(a, n))
-				fprintf(stderr, "round %d: quote %d for '%.*s'\n", round, quote, (int)len, src);
+				fprintf(stderr, "round %d: quote %d for '%.*s'\n", round, quote,
+					(int)len, src);
 			assert_int_equal(quote, text_csv_needs_quotes(a, n));
 			free(a);
 		}
@@ -958,8 +984,9 @@ static void test_escape_controls(void **state)
 	escaped_is(S("\x1b[31mred\x07"), 64, "\\x1b[31mred\\x07", __LINE__);
 	escaped_is(S("a\0b\x7f"), 64, "a\\x00b\\x7f", __LINE__);
 	/* C1 controls (CSI is U+009B) and bytes that are not UTF-8; other UTF-8 stays. */
-	escaped_is(S("x\xC2\x9B" "1m\xC2\xA0\xD7\xA9\x9B\xFF"), 64,
-		   "x\\xc2\\x9b1m\xC2\xA0\xD7\xA9\\x9b\\xff", __LINE__);
+	escaped_is(S("x\xC2\x9B"
+		     "1m\xC2\xA0\xD7\xA9\x9B\xFF"),
+		   64, "x\\xc2\\x9b1m\xC2\xA0\xD7\xA9\\x9b\\xff", __LINE__);
 	/* Cut to the room given, never half an escape or half a character. */
 	escaped_is(S("abc\x1b"), 6, "abc", __LINE__);
 	escaped_is(S("abc\x1b"), 8, "abc\\x1b", __LINE__);

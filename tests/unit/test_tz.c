@@ -36,8 +36,8 @@ static void fmt_is(struct tz *z, long long t, enum tz_style style, const char *w
 	memset(out, '#', sizeof(out));
 	n = tz_format(z, t, style, out);
 	if (n != strlen(want) || memcmp(out, want, n))
-		fprintf(stderr, "t=%lld style %d: got '%.*s' want '%s'\n", t, (int)style, (int)n, out,
-			want);
+		fprintf(stderr, "t=%lld style %d: got '%.*s' want '%s'\n", t, (int)style, (int)n,
+			out, want);
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(out, want, n);
 	assert_true(n <= TZ_FORMAT_MAX);
@@ -76,8 +76,8 @@ static void test_utc(void **state)
 	struct tz *z = open_zone("UTC");
 
 	(void)state;
-	iso_is(z, 1614198777, "2021-02-24T20:32:57Z");           /* SPEC §4.1 */
-	sheet_is(z, 1614198777, "2021-02-24 20:32:57");          /* SPEC §4.2 */
+	iso_is(z, 1614198777, "2021-02-24T20:32:57Z");  /* SPEC §4.1 */
+	sheet_is(z, 1614198777, "2021-02-24 20:32:57"); /* SPEC §4.2 */
 	date_is(z, 1614198777, "2021-02-24");
 	assert_int_equal(tz_offset(z, 1614198777), 0);
 	iso_is(z, 0, "1970-01-01T00:00:00Z");
@@ -88,9 +88,9 @@ static void test_utc(void **state)
 	iso_is(z, -31536000, "1969-01-01T00:00:00Z");
 	sheet_is(z, -1, "1969-12-31 23:59:59");
 	date_is(z, -1, "1969-12-31");
-	iso_is(z, 1709164800, "2024-02-29T00:00:00Z");           /* leap day */
-	iso_is(z, 951825600, "2000-02-29T12:00:00Z");            /* 400-year leap */
-	iso_is(z, -2203891200, "1900-03-01T00:00:00Z");          /* 1900: no Feb 29 */
+	iso_is(z, 1709164800, "2024-02-29T00:00:00Z");  /* leap day */
+	iso_is(z, 951825600, "2000-02-29T12:00:00Z");   /* 400-year leap */
+	iso_is(z, -2203891200, "1900-03-01T00:00:00Z"); /* 1900: no Feb 29 */
 	iso_is(z, 4107542400LL, "2100-03-01T00:00:00Z");
 	iso_is(z, 2147483647LL, "2038-01-19T03:14:07Z");
 	iso_is(z, 2147483648LL, "2038-01-19T03:14:08Z");
@@ -130,7 +130,7 @@ static void test_jerusalem(void **state)
 	struct tz *z = open_zone("Asia/Jerusalem");
 
 	(void)state;
-	iso_is(z, 1614198777, "2021-02-24T22:32:57+02:00");      /* SPEC §4.1 */
+	iso_is(z, 1614198777, "2021-02-24T22:32:57+02:00"); /* SPEC §4.1 */
 	sheet_is(z, 1614198777, "2021-02-24 22:32:57");
 	date_is(z, 1614198777, "2021-02-24");
 	assert_int_equal(tz_offset(z, 1614198777), 7200);
@@ -149,7 +149,7 @@ static void test_jerusalem(void **state)
 	iso_is(z, 1729983599, "2024-10-27T01:59:59+03:00");
 	iso_is(z, 1711670400, "2024-03-29T03:00:00+03:00");
 	/* The local date, not the UTC one. */
-	date_is(z, 1711665000, "2024-03-29");                    /* 2024-03-28T22:30Z */
+	date_is(z, 1711665000, "2024-03-29"); /* 2024-03-28T22:30Z */
 	iso_is(z, 1711665000, "2024-03-29T00:30:00+02:00");
 	/* Before 1970 and the zone's local mean time (offset with seconds). */
 	iso_is(z, -1, "1970-01-01T01:59:59+02:00");
@@ -209,10 +209,10 @@ static void test_transition_inside_an_hour(void **state)
 	struct tz *z = open_zone("Australia/Lord_Howe");
 
 	(void)state;
-	iso_is(z, 1728140400, "2024-10-06T01:30:00+10:30");      /* 15:00Z */
-	iso_is(z, 1728142199, "2024-10-06T01:59:59+10:30");      /* 15:29:59Z */
-	iso_is(z, 1728142200, "2024-10-06T02:30:00+11:00");      /* 15:30Z */
-	iso_is(z, 1728143999, "2024-10-06T02:59:59+11:00");      /* 15:59:59Z */
+	iso_is(z, 1728140400, "2024-10-06T01:30:00+10:30"); /* 15:00Z */
+	iso_is(z, 1728142199, "2024-10-06T01:59:59+10:30"); /* 15:29:59Z */
+	iso_is(z, 1728142200, "2024-10-06T02:30:00+11:00"); /* 15:30Z */
+	iso_is(z, 1728143999, "2024-10-06T02:59:59+11:00"); /* 15:59:59Z */
 	iso_is(z, 1728142199, "2024-10-06T01:59:59+10:30");
 	iso_is(z, 1728140400, "2024-10-06T01:30:00+10:30");
 	assert_int_equal(tz_offset(z, 1728142199), 37800);
@@ -306,8 +306,8 @@ static void test_open_refuses(void **state)
 	refused("/etc/localtime");
 	refused("/usr/share/zoneinfo/Asia/Jerusalem");
 	refused("");
-	refused("Asia");            /* a directory */
-	refused("zone.tab");        /* a file that is not a zone */
+	refused("Asia");     /* a directory */
+	refused("zone.tab"); /* a file that is not a zone */
 	refused("iso3166.tab");
 	refused("Asia/Jerusalem/");
 	refused("EST5EDT,M3.2.0,M11.1.0"); /* a POSIX rule, not an IANA name */

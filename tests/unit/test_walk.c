@@ -24,7 +24,7 @@
 
 struct fault {
 	unsigned long page;
-	int attempt;                 /* 1-based; 0: every attempt */
+	int attempt; /* 1-based; 0: every attempt */
 	enum walk_outcome outcome;
 	long status;
 	double retry_after;
@@ -32,11 +32,11 @@ struct fault {
 
 struct script {
 	/* the script */
-	unsigned long last;          /* the short page: the history's end */
-	double delay[MAX_PAGES];     /* seconds a page's request takes (default 0.01) */
+	unsigned long last;      /* the short page: the history's end */
+	double delay[MAX_PAGES]; /* seconds a page's request takes (default 0.01) */
 	const struct fault *faults;
 	size_t nfaults;
-	double stop_at;              /* > 0: the signal arrives at this time */
+	double stop_at; /* > 0: the signal arrives at this time */
 	volatile int *stop;
 	/* what happened */
 	double clock;
@@ -53,7 +53,7 @@ struct script {
 	int max_wait_ms;
 	unsigned long emitted[MAX_PAGES];
 	size_t nemitted;
-	unsigned long fail_on_page;  /* on_page fails with ERR_DATA there */
+	unsigned long fail_on_page; /* on_page fails with ERR_DATA there */
 };
 
 static int s_start(void *impl, int slot, unsigned long page, struct err *e)
@@ -93,7 +93,10 @@ static void answer(struct script *s, int slot, struct walk_answer *a)
 		}
 	}
 	snprintf(s->body[slot], sizeof(s->body[slot]), "%s %lu",
-		 page < s->last ? "full" : page == s->last ? "short" : "empty", page);
+		 page < s->last    ? "full"
+		 : page == s->last ? "short"
+				   : "empty",
+		 page);
 	a->body = s->body[slot];
 	a->len = strlen(s->body[slot]);
 	s->inflight[slot].busy = 0;
@@ -110,7 +113,8 @@ static int s_next(void *impl, int timeout_ms, struct walk_answer *a, struct err 
 	if (timeout_ms > s->max_wait_ms)
 		s->max_wait_ms = timeout_ms;
 	for (int i = 0; i < MAX_SLOTS; i++)
-		if (s->inflight[i].busy && (best < 0 || s->inflight[i].ready < s->inflight[best].ready))
+		if (s->inflight[i].busy &&
+		    (best < 0 || s->inflight[i].ready < s->inflight[best].ready))
 			best = i;
 	if (best >= 0 && s->inflight[best].ready <= until) {
 		if (s->inflight[best].ready > s->clock)
@@ -263,7 +267,9 @@ static void test_a_wait_is_told_with_its_reason_and_countdown(void **state)
 	static const struct fault t2[] = { { 2, 0, WALK_TRANSIENT, 0, 0 } };
 	struct script s = { .last = 1, .faults = f, .nfaults = 1 };
 	struct told told = { 0 };
-	struct walk_opts o = { .concurrency = 1, .retries = 5, .on_wait = on_wait, .wait_ctx = &told };
+	struct walk_opts o = {
+		.concurrency = 1, .retries = 5, .on_wait = on_wait, .wait_ctx = &told
+	};
 	struct walk_stats st;
 	struct err e;
 

@@ -55,13 +55,14 @@ static void test_first_few_shown_all_counted(void **state)
 	for (int i = 0; i < 7; i++)
 		warn_note(&fx->w, "note %d", i);
 	assert_int_equal(fx->w.count, 7);
-	assert_string_equal(shown(fx),
-			    "waexport: warning: a.json: note 0\n"
-			    "waexport: warning: a.json: note 1\n"
-			    "waexport: warning: a.json: note 2\n"
-			    "waexport: warning: a.json: note 3\n"
-			    "waexport: warning: a.json: note 4\n"
-			    "waexport: warning: further warnings are only counted (see the summary)\n");
+	assert_string_equal(
+		shown(fx),
+		"waexport: warning: a.json: note 0\n"
+		"waexport: warning: a.json: note 1\n"
+		"waexport: warning: a.json: note 2\n"
+		"waexport: warning: a.json: note 3\n"
+		"waexport: warning: a.json: note 4\n"
+		"waexport: warning: further warnings are only counted (see the summary)\n");
 }
 
 /* Quiet counts and shows nothing. */

@@ -21,8 +21,9 @@
 #include "writer.h"
 
 #define BOM "\xEF\xBB\xBF"
-#define HEADER "unique,timestamp,time,direction,direction_code,from,to,type,state,state_code," \
-	       "reason,message\r\n"
+#define HEADER                                                                          \
+	"unique,timestamp,time,direction,direction_code,from,to,type,state,state_code," \
+	"reason,message\r\n"
 
 static struct tz *utc;
 
@@ -128,8 +129,8 @@ static void test_csv_normal_page(void **state)
 	opts_init(&o, WRITER_CSV, 0, NULL);
 	assert_int_equal(render(&o, normal_page, 1, NULL, &out), 0);
 	buf_is(&out, HEADER
-	       "m1,1614198777,2021-02-24T20:32:57Z,incoming,1,972501234567,972509876543,text,,0,,"
-	       SHALOM " " GRIN " http://x\r\n"
+	       "m1,1614198777,2021-02-24T20:32:57Z,incoming,1,972501234567,972509876543,text,,0,," SHALOM
+	       " " GRIN " http://x\r\n"
 	       "m2,1614198700,2021-02-24T20:31:40Z,outgoing,2,972509876543,972501234567,file,sent,1,"
 	       "quota,hi\r\n");
 	buf_free(&out);
@@ -157,62 +158,58 @@ static void test_csv_header_and_bom(void **state)
 	writer_default_columns(&o, 1);
 	render(&o, "[]", 1, NULL, &out);
 	buf_is(&out, "unique,timestamp,time,direction,direction_code,from,to,type,state,state_code,"
-	       "reason,message,media_file\r\n");
+		     "reason,message,media_file\r\n");
 	buf_free(&out);
 }
 
 static void test_csv_quoting(void **state)
 {
-	static const char body[] =
-		"[{\"unique\":\"q1\",\"message\":\"a,b\"},"
-		"{\"unique\":\"q2\",\"message\":\"say \\\"hi\\\"\"},"
-		"{\"unique\":\"q3\",\"message\":\"l1\\nl2\"},"
-		"{\"unique\":\"q4\",\"message\":\"l1\\r\\nl2\"},"
-		"{\"unique\":\"q5\",\"message\":\"tab\\there\"},"
-		"{\"unique\":\"q6\",\"message\":\" sp \"},"
-		"{\"unique\":\"q7\",\"message\":\"\"},"
-		"{\"unique\":\"q8\"},"
-		"{\"unique\":\"q9\",\"message\":\"x\\u002cy\"},"
-		"{\"unique\":\"q10\",\"message\":\"only\\rcr\"},"
-		"{\"unique\":\"q11\",\"message\":\"\\\"\"},"
-		"{\"unique\":\"q12\",\"message\":\"'single'; semi\"}]";
+	static const char body[] = "[{\"unique\":\"q1\",\"message\":\"a,b\"},"
+				   "{\"unique\":\"q2\",\"message\":\"say \\\"hi\\\"\"},"
+				   "{\"unique\":\"q3\",\"message\":\"l1\\nl2\"},"
+				   "{\"unique\":\"q4\",\"message\":\"l1\\r\\nl2\"},"
+				   "{\"unique\":\"q5\",\"message\":\"tab\\there\"},"
+				   "{\"unique\":\"q6\",\"message\":\" sp \"},"
+				   "{\"unique\":\"q7\",\"message\":\"\"},"
+				   "{\"unique\":\"q8\"},"
+				   "{\"unique\":\"q9\",\"message\":\"x\\u002cy\"},"
+				   "{\"unique\":\"q10\",\"message\":\"only\\rcr\"},"
+				   "{\"unique\":\"q11\",\"message\":\"\\\"\"},"
+				   "{\"unique\":\"q12\",\"message\":\"'single'; semi\"}]";
 	struct writer_opts o;
 	struct buf out = BUF_INIT;
 
 	(void)state;
 	opts_init(&o, WRITER_CSV, 0, "unique,message");
 	assert_int_equal(render(&o, body, 0, NULL, &out), 0);
-	buf_is(&out,
-	       "q1,\"a,b\"\r\n"
-	       "q2,\"say \"\"hi\"\"\"\r\n"
-	       "q3,\"l1\nl2\"\r\n"
-	       "q4,\"l1\r\nl2\"\r\n"
-	       "q5,tab\there\r\n"
-	       "q6, sp \r\n"
-	       "q7,\"\"\r\n"
-	       "q8,\r\n"
-	       "q9,\"x,y\"\r\n"
-	       "q10,\"only\rcr\"\r\n"
-	       "q11,\"\"\"\"\r\n"
-	       "q12,'single'; semi\r\n");
+	buf_is(&out, "q1,\"a,b\"\r\n"
+		     "q2,\"say \"\"hi\"\"\"\r\n"
+		     "q3,\"l1\nl2\"\r\n"
+		     "q4,\"l1\r\nl2\"\r\n"
+		     "q5,tab\there\r\n"
+		     "q6, sp \r\n"
+		     "q7,\"\"\r\n"
+		     "q8,\r\n"
+		     "q9,\"x,y\"\r\n"
+		     "q10,\"only\rcr\"\r\n"
+		     "q11,\"\"\"\"\r\n"
+		     "q12,'single'; semi\r\n");
 	buf_free(&out);
 }
 
 /* A present empty string is "" even when it is the writer's first quoted cell. */
 static void test_csv_empty_string_first(void **state)
 {
-	static const char body[] =
-		"[{\"unique\":\"u1\",\"from\":\"\",\"message\":\"\"},"
-		"{\"unique\":\"\",\"from\":\"f\"}]";
+	static const char body[] = "[{\"unique\":\"u1\",\"from\":\"\",\"message\":\"\"},"
+				   "{\"unique\":\"\",\"from\":\"f\"}]";
 	struct writer_opts o;
 	struct buf out = BUF_INIT;
 
 	(void)state;
 	opts_init(&o, WRITER_CSV, 0, "unique,from,to,message");
 	render(&o, body, 0, NULL, &out);
-	buf_is(&out,
-	       "u1,\"\",,\"\"\r\n"
-	       "\"\",f,,\r\n");
+	buf_is(&out, "u1,\"\",,\"\"\r\n"
+		     "\"\",f,,\r\n");
 	buf_free(&out);
 }
 
@@ -228,7 +225,7 @@ static void test_csv_types_and_compound(void **state)
 	opts_init(&o, WRITER_CSV, 0, "unique,from,to,type,reason,message");
 	assert_int_equal(render(&o, body, 0, NULL, &out), 0);
 	buf_is(&out, "c1,972501234567,true,\"[\"\"x,y\"\"]\",5,"
-	       "\"{\"\"a\"\":\"\"\xC3\xA9\"\",\"\"b\"\":[1,null]}\"\r\n");
+		     "\"{\"\"a\"\":\"\"\xC3\xA9\"\",\"\"b\"\":[1,null]}\"\r\n");
 	buf_free(&out);
 }
 
@@ -247,11 +244,10 @@ static void test_csv_drifted_codes(void **state)
 		  "unique,timestamp,time,direction,direction_code,state,state_code");
 	/* Three timestamps that are not usable epoch times: three warnings. */
 	assert_int_equal(render(&o, body, 0, NULL, &out), 3);
-	buf_is(&out,
-	       "d1,abc,,unknown,x,unknown,\"s,t\"\r\n"
-	       "d2,1.5,,unknown,1.0,read,3\r\n"
-	       "d3,\"\",,outgoing,2,unknown,9\r\n"
-	       "d4,,,unknown,,unknown,\r\n");
+	buf_is(&out, "d1,abc,,unknown,x,unknown,\"s,t\"\r\n"
+		     "d2,1.5,,unknown,1.0,read,3\r\n"
+		     "d3,\"\",,outgoing,2,unknown,9\r\n"
+		     "d4,,,unknown,,unknown,\r\n");
 	buf_free(&out);
 }
 
@@ -269,11 +265,10 @@ static void test_integer_fields_canonical(void **state)
 	(void)state;
 	opts_init(&o, WRITER_CSV, 0, "unique,timestamp,direction_code,state_code");
 	render(&o, body, 0, NULL, &out);
-	buf_is(&out,
-	       "i1,0,2,0\r\n"
-	       "i2,7,2,0\r\n"
-	       "i3,-86400,1,-3\r\n"
-	       "i4,1000000000000000000,0,12\r\n");
+	buf_is(&out, "i1,0,2,0\r\n"
+		     "i2,7,2,0\r\n"
+		     "i3,-86400,1,-3\r\n"
+		     "i4,1000000000000000000,0,12\r\n");
 	out.len = 0;
 	opts_init(&o, WRITER_NDJSON, 0, "unique,timestamp,direction_code");
 	render(&o, body, 0, NULL, &out);
@@ -287,20 +282,18 @@ static void test_integer_fields_canonical(void **state)
 
 static void test_csv_bad_text_warns(void **state)
 {
-	static const char body[] =
-		"[{\"unique\":\"b1\",\"message\":\"x\\ud800y\"},"
-		"{\"unique\":\"b2\",\"message\":\"fine\"},"
-		"{\"unique\":\"b3\",\"message\":\"nul\\u0000\"}]";
+	static const char body[] = "[{\"unique\":\"b1\",\"message\":\"x\\ud800y\"},"
+				   "{\"unique\":\"b2\",\"message\":\"fine\"},"
+				   "{\"unique\":\"b3\",\"message\":\"nul\\u0000\"}]";
 	struct writer_opts o;
 	struct buf out = BUF_INIT;
 
 	(void)state;
 	opts_init(&o, WRITER_CSV, 0, "unique,message");
 	assert_int_equal(render(&o, body, 0, NULL, &out), 2);
-	buf_is(&out,
-	       "b1,x\xEF\xBF\xBDy\r\n"
-	       "b2,fine\r\n"
-	       "b3,nul\xEF\xBF\xBD\r\n");
+	buf_is(&out, "b1,x\xEF\xBF\xBDy\r\n"
+		     "b2,fine\r\n"
+		     "b3,nul\xEF\xBF\xBD\r\n");
 	buf_free(&out);
 }
 
@@ -332,7 +325,8 @@ static void test_csv_excel_formula_prefix(void **state)
 	/* Without --excel nothing is prefixed. */
 	opts_init(&o, WRITER_CSV, 0, "unique,message");
 	render(&o, body, 0, NULL, &out);
-	buf_is(&out, "e1,=1+1\r\n-e2,\"\r\nx\"\r\ne3,\"\nx=\"\r\ne4,\"=a,b\"\r\ne5,=HYPERLINK(1)\r\n");
+	buf_is(&out,
+	       "e1,=1+1\r\n-e2,\"\r\nx\"\r\ne3,\"\nx=\"\r\ne4,\"=a,b\"\r\ne5,=HYPERLINK(1)\r\n");
 	buf_free(&out);
 }
 
@@ -348,7 +342,8 @@ static void test_csv_excel_time_in_zone(void **state)
 	opts_init(&o, WRITER_CSV, 1, "unique,timestamp,time");
 	o.tz = jlm;
 	render(&o, normal_page, 0, NULL, &out);
-	buf_is(&out, "\"m1\",1614198777,2021-02-24 22:32:57\r\n\"m2\",1614198700,2021-02-24 22:31:40\r\n");
+	buf_is(&out,
+	       "\"m1\",1614198777,2021-02-24 22:32:57\r\n\"m2\",1614198700,2021-02-24 22:31:40\r\n");
 	opts_init(&o, WRITER_CSV, 0, "unique,time");
 	o.tz = jlm;
 	render(&o, normal_page, 0, NULL, &out);
@@ -358,7 +353,7 @@ static void test_csv_excel_time_in_zone(void **state)
 	o.extras = 0;
 	render(&o, normal_page, 0, NULL, &out);
 	buf_is(&out, "{\"unique\":\"m1\",\"time\":\"2021-02-24T22:32:57+02:00\"}\n"
-	       "{\"unique\":\"m2\",\"time\":\"2021-02-24T22:31:40+02:00\"}\n");
+		     "{\"unique\":\"m2\",\"time\":\"2021-02-24T22:31:40+02:00\"}\n");
 	tz_free(jlm);
 	buf_free(&out);
 }
@@ -400,7 +395,7 @@ static void test_csv_excel_cell_limit(void **state)
 	excel_long_cell("=", 32766, 1, 0, 32767);
 	excel_long_cell("=", 32767, 1, 1, 32768);
 	excel_long_cell("=", 32767, 0, 0, 32767);
-	excel_long_cell("a", 40000, 0, 0, 40000);           /* only with --excel */
+	excel_long_cell("a", 40000, 0, 0, 40000); /* only with --excel */
 	/* Counted in UTF-16 units, not bytes: 32,767 Hebrew letters fit (65,534 bytes). */
 	excel_long_cell("\\u05e9", 32767, 1, 0, 2 * 32767);
 	excel_long_cell("\\u05e9", 32768, 1, 1, 2 * 32768);
@@ -455,7 +450,8 @@ static void test_ndjson_types(void **state)
 	static const char body[] =
 		"[{\"unique\":\"n1\",\"timestamp\":1614198777,\"direction\":1,\"from\":972501234567,"
 		"\"to\":972509876543,\"type\":\"text\",\"state\":\"0\",\"reason\":5,"
-		"\"message\":\"a\\u2028b\xE2\x80\xA9" "c\\u0000d\\\"e\\\\f\\/g\\u0001\\n\"},"
+		"\"message\":\"a\\u2028b\xE2\x80\xA9"
+		"c\\u0000d\\\"e\\\\f\\/g\\u0001\\n\"},"
 		"{\"unique\":\"n2\"},"
 		"{\"unique\":\"n3\",\"timestamp\":\"abc\",\"direction\":\"2\",\"state\":1},"
 		"{\"unique\":\"n4\",\"timestamp\":999999999999,\"direction\":\"x\",\"state\":\"abc\"},"
@@ -472,7 +468,8 @@ static void test_ndjson_types(void **state)
 	       "{\"unique\":\"n1\",\"timestamp\":1614198777,\"time\":\"2021-02-24T20:32:57Z\","
 	       "\"direction\":\"incoming\",\"direction_code\":1,\"from\":\"972501234567\","
 	       "\"to\":\"972509876543\",\"type\":\"text\",\"state\":\"\",\"state_code\":0,"
-	       "\"reason\":\"5\",\"message\":\"a\\u2028b\\u2029c\xEF\xBF\xBD" "d\\\"e\\\\f/g\\u0001\\n\"}\n"
+	       "\"reason\":\"5\",\"message\":\"a\\u2028b\\u2029c\xEF\xBF\xBD"
+	       "d\\\"e\\\\f/g\\u0001\\n\"}\n"
 	       "{\"unique\":\"n2\",\"timestamp\":null,\"time\":null,\"direction\":\"unknown\","
 	       "\"direction_code\":null,\"from\":null,\"to\":null,\"type\":null,\"state\":\"unknown\","
 	       "\"state_code\":null,\"reason\":null,\"message\":null}\n"
@@ -538,7 +535,8 @@ static void test_ndjson_column_order_and_media(void **state)
 	opts_init(&o, WRITER_NDJSON, 0, "message,unique,state_code");
 	o.extras = 0;
 	render(&o, normal_page, 1, NULL, &out);
-	buf_is(&out, "{\"message\":\"" SHALOM " " GRIN " http://x\",\"unique\":\"m1\",\"state_code\":0}\n"
+	buf_is(&out,
+	       "{\"message\":\"" SHALOM " " GRIN " http://x\",\"unique\":\"m1\",\"state_code\":0}\n"
 	       "{\"message\":\"hi\",\"unique\":\"m2\",\"state_code\":1}\n");
 	opts_init(&o, WRITER_NDJSON, 0, "unique,media_file");
 	render(&o, "[{\"unique\":\"a\"}]", 0, "a \"1\".jpg", &out);
@@ -568,8 +566,12 @@ static void test_parse_columns(void **state)
 	assert_int_equal(o.columns[0], COL_MESSAGE);
 	assert_int_equal(o.columns[1], COL_UNIQUE);
 
-	assert_int_equal(writer_parse_columns(&o, "media_file,state_code,direction_code,reason,"
-					       "state,type,to,from,direction,time,timestamp,unique,message", &e), 0);
+	assert_int_equal(
+		writer_parse_columns(&o,
+				     "media_file,state_code,direction_code,reason,"
+				     "state,type,to,from,direction,time,timestamp,unique,message",
+				     &e),
+		0);
 	assert_int_equal(o.ncolumns, COL_COUNT);
 	assert_int_equal(o.columns[0], COL_MEDIA_FILE);
 	assert_int_equal(o.columns[12], COL_MESSAGE);
@@ -612,8 +614,9 @@ static void test_parse_columns(void **state)
 static void test_default_columns_and_names(void **state)
 {
 	static const char *const names[COL_COUNT] = {
-		"unique", "timestamp", "time", "direction", "direction_code", "from", "to", "type",
-		"state", "state_code", "reason", "message", "media_file",
+		"unique", "timestamp", "time",       "direction", "direction_code",
+		"from",   "to",        "type",       "state",     "state_code",
+		"reason", "message",   "media_file",
 	};
 	struct writer_opts o;
 
@@ -668,14 +671,15 @@ static void test_duplicate_keys_warn(void **state)
 	opts_init(&o, WRITER_NDJSON, 0, "unique,message");
 	assert_int_equal(render(&o, body, 0, NULL, &out), 1);
 	buf_is(&out, "{\"unique\":\"d1\",\"message\":\"first\",\"x\":1}\n"
-	       "{\"unique\":\"d2\",\"message\":\"once\"}\n");
+		     "{\"unique\":\"d2\",\"message\":\"once\"}\n");
 	buf_free(&out);
 }
 
 /* The unique a warning names is the server's text: its control characters are escaped. */
 static void test_warning_escapes_unique(void **state)
 {
-	static const char body[] = "[{\"unique\":\"u\xC2\x9B" "2J\\u001b\",\"timestamp\":\"soon\"}]";
+	static const char body[] = "[{\"unique\":\"u\xC2\x9B"
+				   "2J\\u001b\",\"timestamp\":\"soon\"}]";
 	struct writer_opts o;
 	struct writer *w;
 	struct page *pg = page_new();

@@ -161,16 +161,16 @@ static void test_cells_are_typed(void **state)
 	text_is(&c[3], "incoming");
 	assert_int_equal(c[4].t, XLSX_NUMBER);
 	assert_int_equal(xlsx_payload_number(c[4].p), 1);
-	text_is(&c[5], "972501234567");       /* an id sent as a JSON number stays text */
+	text_is(&c[5], "972501234567"); /* an id sent as a JSON number stays text */
 	text_is(&c[6], "12345678901234567890");
 	text_is(&c[7], "TRUE");
-	assert_int_equal(c[8].t, XLSX_EMPTY);  /* incoming: no state label */
-	text_is(&c[9], "x");                   /* a non-numeric code keeps its text */
+	assert_int_equal(c[8].t, XLSX_EMPTY); /* incoming: no state label */
+	text_is(&c[9], "x");                  /* a non-numeric code keeps its text */
 	assert_int_equal(c[10].t, XLSX_EMPTY);
 	text_is(&c[11], "=1+1");
 	assert_int_equal(row_cells(&out, &pos, c, 16, &parts), 12);
 	text_is(&c[1], "soon");
-	assert_int_equal(c[2].t, XLSX_EMPTY);  /* no usable time */
+	assert_int_equal(c[2].t, XLSX_EMPTY); /* no usable time */
 	text_is(&c[5], "+972");
 	text_is(&c[6], "-x");
 	text_is(&c[7], "1/2");
@@ -323,7 +323,10 @@ static void test_split_never_inside_a_surrogate_pair(void **state)
 	assert_int_equal(message_cells(msg, c, 4, &out, &warnings), 2);
 	assert_int_equal(c[0].n, 32766);
 	assert_int_equal(c[1].n, 5);
-	assert_memory_equal(c[1].p, "\xF0\x9F\x98\x80" "b", 5);
+	assert_memory_equal(c[1].p,
+			    "\xF0\x9F\x98\x80"
+			    "b",
+			    5);
 	free(msg);
 	/* 20,000 emoji: 40,000 units, cut after 16,383 of them (32,766 units). */
 	msg = repeat("\xF0\x9F\x98\x80", 20000, "");
@@ -340,14 +343,14 @@ static void test_split_never_inside_a_utf8_sequence(void **state)
 	struct buf out = BUF_INIT;
 	struct cell c[4];
 	unsigned long long warnings;
-	char *msg = repeat("\xD7\xA9", 32767, "x");   /* Hebrew shin: 2 bytes, 1 unit */
+	char *msg = repeat("\xD7\xA9", 32767, "x"); /* Hebrew shin: 2 bytes, 1 unit */
 
 	(void)state;
 	assert_int_equal(message_cells(msg, c, 4, &out, &warnings), 2);
 	assert_int_equal(c[0].n, 2 * 32767);
 	text_is(&c[1], "x");
 	free(msg);
-	msg = repeat("\xE2\x82\xAC", 32768, "");      /* euro sign: 3 bytes, 1 unit */
+	msg = repeat("\xE2\x82\xAC", 32768, ""); /* euro sign: 3 bytes, 1 unit */
 	assert_int_equal(message_cells(msg, c, 4, &out, &warnings), 2);
 	assert_int_equal(c[0].n, 3 * 32767);
 	text_is(&c[1], "\xE2\x82\xAC");

@@ -21,8 +21,8 @@ static inline void make_rows(struct buf *b, size_t n, unsigned long seed)
 		int k;
 
 		x = x * 1103515245 + 12345;
-		k = snprintf(row, sizeof(row), "%zu,message %lu \xD7\xA9,%lx\r\n", b->len, x % 100000,
-			     x);
+		k = snprintf(row, sizeof(row), "%zu,message %lu \xD7\xA9,%lx\r\n", b->len,
+			     x % 100000, x);
 		if ((size_t)k > n - b->len)
 			k = (int)(n - b->len);
 		memcpy(b->data + b->len, row, (size_t)k);
