@@ -266,16 +266,22 @@ def samples_mock(samples_server):
     return samples_server
 
 
-@pytest.fixture
-def mock_factory():
-    """start(*args) -> Mock; every mock started is stopped at teardown."""
-    started = []
+def server_fixture(cls, name):
+    """A fixture `name` giving start(*args, **kw) -> cls(*args, **kw): a server the
+    test starts with its own arguments; every one started is stopped at teardown."""
+    def fixture():
+        started = []
 
-    def start(*args, **kw):
-        m = Mock(*args, **kw)
-        started.append(m)
-        return m
+        def start(*args, **kw):
+            s = cls(*args, **kw)
+            started.append(s)
+            return s
 
-    yield start
-    for m in started:
-        m.stop()
+        yield start
+        for s in started:
+            s.stop()
+
+    return pytest.fixture(name=name)(fixture)
+
+
+mock_factory = server_fixture(Mock, "mock_factory")

@@ -15,10 +15,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from conftest import BIN
-from fetch_helpers import (ACCOUNT, csv_rows, fetch_env, mock_factory,  # noqa: F401
+from fetch_helpers import (ACCOUNT, csv_rows, fetch_env, mock_factory, server_fixture,  # noqa: F401
                            summary_number)
 from nightly_helpers import write_samples
 
@@ -93,18 +91,7 @@ class Listener:
         self.sock.close()
 
 
-@pytest.fixture
-def delayed_files():
-    servers = []
-
-    def start(delay):
-        s = DelayedFiles(delay)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
+delayed_files = server_fixture(DelayedFiles, "delayed_files")
 
 
 def message(i, mtype="text", text=None):

@@ -10,10 +10,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from conftest import run
-from fetch_helpers import (ACCOUNT, KEY, csv_rows, fetch_env,  # noqa: F401
+from fetch_helpers import (ACCOUNT, KEY, csv_rows, fetch_env, server_fixture,  # noqa: F401
                            mock_factory, stderr_lines, summary_number)
 from nightly_helpers import (FETCH, metric_value, parse_prometheus, snapshot,
                              tmp_leftovers, write_samples)
@@ -79,18 +77,7 @@ class MediaServer:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def media_server():
-    servers = []
-
-    def start(files):
-        s = MediaServer(files)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
+media_server = server_fixture(MediaServer, "media_server")
 
 
 def blob(tag, n=3000):
