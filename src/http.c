@@ -143,11 +143,11 @@ void xfer_cancel(struct http *h, struct xfer *x)
 	x->finished = 0;
 }
 
-/* The transfers that ended: out of the multi, marked for their owners to collect. */
-static void collect(struct http *h)
+/* The transfers that ended: out of the multi, marked for their owners to collect. How many. */
+static int collect(struct http *h)
 {
 	CURLMsg *m;
-	int left;
+	int left, ended = 0;
 
 	while ((m = curl_multi_info_read(h->multi, &left))) {
 		struct xfer *x = NULL;
@@ -161,7 +161,9 @@ static void collect(struct http *h)
 		x->rc = m->data.result;
 		x->running = 0;
 		x->finished = 1;
+		ended++;
 	}
+	return ended;
 }
 
 int http_pump(struct http *h, int timeout_ms, struct err *e)
@@ -169,8 +171,11 @@ int http_pump(struct http *h, int timeout_ms, struct err *e)
 	int still;
 	CURLMcode mc = curl_multi_perform(h->multi, &still);
 
-	collect(h);
-	if (mc == CURLM_OK && timeout_ms > 0) {
+	/*
+	 * A transfer that ended here goes to its owner at once: curl_multi_poll
+	 * with nothing left to watch sleeps its whole timeout (the walk's 1 s).
+	 */
+	if (collect(h) == 0 && mc == CURLM_OK && timeout_ms > 0) {
 		mc = curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL);
 		if (mc == CURLM_OK || mc == CURLM_UNRECOVERABLE_POLL)
 			mc = curl_multi_perform(h->multi, &still);

@@ -56,7 +56,10 @@ int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e);
 void xfer_cancel(struct http *h, struct xfer *x);
 const char *xfer_why(struct xfer *x);
 int xfer_transient(CURLcode rc);
-/* Drive every transfer, waiting at most timeout_ms for something to happen. */
+/*
+ * Drive every transfer, waiting at most timeout_ms for something to happen;
+ * no wait when a transfer ended in the first step.
+ */
 int http_pump(struct http *h, int timeout_ms, struct err *e);
 
 /* http_pages.c */
