@@ -44,7 +44,8 @@ int output_opts(const struct options *o, struct tz *tz, const char *path, struct
 	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->out.level = o->gzip_level;
 	po->out.append = o->cmd == CMD_FETCH && o->state; /* SPEC §4.4: add, never replace */
-	po->out.digest = o->manifest != NULL; /* SPEC §4.7: each file's SHA-256 as it is written */
+	/* SPEC §4.7: each file's SHA-256 as it is written. */
+	po->out.digest = o->manifest ? SINK_DIGEST_CALLER : SINK_DIGEST_NONE;
 	if (xlsx) {
 		/* --state: a workbook cannot be added to, so an existing one is refused (SPEC §4.4). */
 		po->out.xlsx = 1;

@@ -54,8 +54,8 @@ static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
 
 static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 {
-	if (s->md && digest_update(s->md, p, n))
-		return err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
+	if (s->md && digest_update(s->md, p, n, e))
+		return err_prefix(e, "%s: ", s->target);
 	if (fsutil_write_all(s->fd, p, n))
 		return io_error(s, errno ? errno : EIO, "write", e);
 	s->fig.out += n;
@@ -137,8 +137,8 @@ static int carry_target(struct sink *s, struct err *e)
 		goto out;
 	}
 	/* SPEC §4.7: the sum is of the whole file, the carried bytes first. */
-	if (s->md && digest_fd(s->md, old, (unsigned long long)st.st_size)) {
-		io_error(s, errno ? errno : EIO, "reading the existing file", e);
+	if (s->md && digest_fd(s->md, old, (unsigned long long)st.st_size, e)) {
+		err_prefix(e, "%s: ", s->target);
 		goto out;
 	}
 	s->fig.carried = (unsigned long long)st.st_size;
@@ -200,8 +200,8 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (o->path && !(s->given = strdup(o->path)))
 		goto nomem;
 	s->fig.path = s->given ? s->given : "-";
-	if (o->digest && !(s->md = digest_new()))
-		goto nomem;
+	if (o->digest && digest_new(&s->md, o->digest == SINK_DIGEST_BESIDE, e))
+		goto fail;
 	if (o->xlsx) {
 		struct xlsx_opts xo = { .path = o->path,
 					.columns = o->columns,
@@ -266,12 +266,13 @@ static int finish_workbook(struct sink *s, struct err *e)
 	if (!s->md || s->fig.have_sha256 || !(file = xlsx_file(s->x)))
 		return 0;
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	rc = fd < 0 || digest_fd(s->md, fd, s->fig.out) || digest_final(s->md, s->fig.sha256);
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0)
+		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256: %s",
+			       file, strerror(errno));
+	rc = digest_fd(s->md, fd, s->fig.out, e) || digest_final(s->md, s->fig.sha256, e);
+	close(fd);
 	if (rc)
-		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256",
-			       file);
+		return err_prefix(e, "%s: ", file);
 	s->fig.have_sha256 = 1;
 	return 0;
 }
@@ -287,8 +288,8 @@ int sink_finish(struct sink *s, struct err *e)
 	if (drain(s, e))
 		goto fail;
 	if (s->md) {
-		if (digest_final(s->md, s->fig.sha256)) {
-			err_set(e, ERR_SOFTWARE, "%s: SHA-256 failed (libcrypto)", s->target);
+		if (digest_final(s->md, s->fig.sha256, e)) {
+			err_prefix(e, "%s: ", s->target);
 			goto fail;
 		}
 		s->fig.have_sha256 = 1;

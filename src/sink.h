@@ -23,7 +23,7 @@
  * caller to leave out what a file has once (CSV header, BOM).
  *
  * With `digest`, the bytes are hashed (SHA-256, digest.h) on their way to
- * the file descriptor; an appended file's carried bytes are read once more
+ * the file descriptor (SINK_DIGEST_BESIDE: on a worker of the digest's own); an appended file's carried bytes are read once more
  * for it, since a shared extent or an in-kernel copy never passes through us.
  *
  * Workbook (SPEC §4.6): with `xlsx`, the bytes are encoded rows
@@ -42,6 +42,9 @@
 #include "err.h"
 #include "writer.h"
 
+/* Whether and where the bytes are hashed (digest.h): by the caller, or beside it. */
+enum sink_digest { SINK_DIGEST_NONE, SINK_DIGEST_CALLER, SINK_DIGEST_BESIDE };
+
 struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
@@ -50,8 +53,8 @@ struct sink_opts {
 	int xlsx;   /* a workbook of these columns; append: refuse an existing one */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
-	const char *media_dir; /* xlsx: what media_file names are relative to */
-	int digest;            /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
+	const char *media_dir;   /* xlsx: what media_file names are relative to */
+	enum sink_digest digest; /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
 };
 
 /* The rows a file received, as its producer counted them (the manifest's figures). */

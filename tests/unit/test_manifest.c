@@ -59,6 +59,72 @@ static void file_sha(const char *path, char hex[DIGEST_HEX])
 	digest_hex(sum, hex);
 }
 
+/* The hex SHA-256 of a file of any size, read in pieces. */
+static void big_file_sha(const char *path, char hex[DIGEST_HEX])
+{
+	static char data[1 << 16];
+	unsigned char sum[DIGEST_LEN];
+	unsigned int len;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	assert_non_null(ctx);
+	assert_non_null(f);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	while ((n = fread(data, 1, sizeof(data), f)) > 0)
+		assert_int_equal(EVP_DigestUpdate(ctx, data, n), 1);
+	fclose(f);
+	assert_int_equal(EVP_DigestFinal_ex(ctx, sum, &len), 1);
+	EVP_MD_CTX_free(ctx);
+	digest_hex(sum, hex);
+}
+
+/*
+ * Hashed beside the writes (a worker of the digest's own) or by the caller:
+ * the same sum as the bytes on disk, for files of many hashing pieces written
+ * in pieces of every size, gzip or not, appended to or not.
+ */
+static void test_sum_beside_the_writes_is_of_the_bytes_on_disk(void **state)
+{
+	static char row[4 << 20];
+	const size_t sizes[] = { 1, 7, 4096, 100000, 524287, 524288, 524289, 1500000, 3 };
+	char path[512], hex[DIGEST_HEX];
+	struct err e = { .kind = ERR_NONE };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(row); i++)
+		row[i] = (char)('a' + (i * 7 + i / 977) % 26);
+	for (int mode = SINK_DIGEST_CALLER; mode <= SINK_DIGEST_BESIDE; mode++) {
+		for (int gz = 0; gz < 2; gz++) {
+			for (int run = 0; run < 2; run++) {
+				struct sink_opts o = { .path = path,
+						       .gzip = gz,
+						       .level = 1,
+						       .append = 1,
+						       .digest = (enum sink_digest)mode };
+				struct manifest m = { .gzip = gz };
+				struct sink *s;
+				size_t off = 0;
+
+				snprintf(path, sizeof(path), "%s/big%d%d.csv", dir, mode, gz);
+				assert_int_equal(sink_open(&s, &o, &e), 0);
+				for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+					assert_int_equal(sink_write(s, row + off, sizes[k], &e), 0);
+					off += sizes[k];
+				}
+				assert_int_equal(sink_commit(s, &e), 0);
+				assert_int_equal(manifest_add(&m, s, NULL, &e), 0);
+				big_file_sha(path, hex);
+				assert_string_equal(m.files[0].sha256, hex);
+				assert_int_equal(m.files[0].appended, run);
+				manifest_free(&m);
+				sink_close(s);
+			}
+		}
+	}
+}
+
 /* One run writing rows (each with its time) to path; the sink is kept for the manifest. */
 static struct sink *write_run(const char *path, int gzip, int append, const char *head,
 			      const char *const *rows, const long long *ts, size_t n)
@@ -235,6 +301,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_is_of_the_bytes_on_disk),
+		cmocka_unit_test(test_sum_beside_the_writes_is_of_the_bytes_on_disk),
 		cmocka_unit_test(test_appended_file_describes_the_whole_file),
 		cmocka_unit_test(test_appended_ndjson_counts_lines),
 		cmocka_unit_test(test_written_atomically_with_mode_0600),
