@@ -38,7 +38,6 @@ struct pipeline {
 static int open_outputs(struct pipeline *pl, struct err *e)
 {
 	const struct pipeline_opts *o = &pl->opts;
-	struct sink_opts out;
 	char dir[4096];
 
 	if (o->split_chats || o->merge_segments) {
@@ -50,11 +49,7 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 
 		return route_open(&pl->route, &ro, &pl->head, e);
 	}
-	/* One file: its hash can have a worker of its own (many {chat} files cannot). */
-	out = o->out;
-	if (out.digest)
-		out.digest = SINK_DIGEST_BESIDE;
-	if (sink_open(&pl->out, &out, e))
+	if (sink_open(&pl->out, &o->out, e))
 		return -1;
 	if (!sink_figures(pl->out)->appending && pl->head.len &&
 	    sink_write(pl->out, pl->head.data, pl->head.len, e))
