@@ -1,8 +1,9 @@
 /*
  * sink: where output bytes end up: a file written atomically (SPEC §4.4) or
- * stdout, gzip or not. No threads: the caller's thread writes, deflates the
- * bytes it is given as plain text, and starts the kernel's writeback as the
- * file grows so that the final fsync is short.
+ * stdout, gzip or not. The caller's thread writes and deflates the bytes it
+ * is given as plain text; as the file grows, flush.h has the kernel write it
+ * back and flush it, so that the final fsync is short (and a digest made
+ * SINK_DIGEST_BESIDE hashes on a worker of its own: digest.h).
  *
  * A file output goes to a temporary file beside the target
  * (.NAME.tmp.XXXXXX, mode 0600; a replaced file keeps its own mode) and
