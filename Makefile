@@ -19,7 +19,7 @@ UNIT    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -O1 -g -fsanitize=thread
 # The pool and what runs in its workers: their tests again under ThreadSanitizer.
-TSAN_UNIT := test_pool test_pipeline test_gz test_manifest
+TSAN_UNIT := test_pool test_pipeline test_gz test_manifest test_flush
 
 .PHONY: all deps format test test-deps unit e2e demo bench clean install fuzz man
 all: waexport

@@ -4,31 +4,43 @@
  * The final fsync of an output (SPEC §4.4) waits for every byte the disk
  * has not been told to keep. So as the file grows, every FLUSH_STEP bytes:
  * writeback of the new bytes is started (sync_file_range), and an fdatasync
- * is asked for through the kernel's asynchronous I/O (IOCB_CMD_FDSYNC, Linux
- * 4.18 and later), because on a virtual disk only a flush makes the host
- * keep what was written back. The kernel runs it on its own workers while we
- * go on writing; no thread of ours waits for it, and at most one is
- * outstanding. Best effort: where the kernel has no AIO, or refuses it for
- * this file, the final fsync does it all, as it would without this module.
+ * runs on a worker of its own (a one-worker pool, pool.h), because on a
+ * virtual disk only a flush makes the host keep what was written back. The
+ * writer goes on meanwhile; at most one fdatasync is outstanding, and the
+ * worker is made when the file first reaches FLUSH_STEP, so small outputs
+ * (one per chat with {chat}) never start a thread. Best effort: where the
+ * file refuses fdatasync (EINVAL) or no thread can be made, the final fsync
+ * does it all, as it would without this module.
  *
- * A flush owns its AIO context. A failed flush is not dropped: flush_wait
+ * (The kernel's own AIO fdsync did the same without a thread, but releasing
+ * its context waits for an RCU grace period: 25-35 ms at the end of every
+ * large output on our virtual machines, 5% of a 1M-message convert.)
+ *
+ * A flush owns its worker. A failed flush is not dropped: flush_wait
  * returns its errno before the final fsync, which may no longer see it.
  */
 #ifndef WAEXPORT_FLUSH_H
 #define WAEXPORT_FLUSH_H
 
-#include <linux/aio_abi.h>
-
 /* Bytes written between two writebacks and flushes. */
 #define FLUSH_STEP (8ull << 20)
+
+struct pool;
+
+/* One fdatasync, as the worker runs it. */
+struct flush_job {
+	int fd;
+	int errnum; /* 0, or fdatasync's errno */
+};
 
 struct flush {
 	int on; /* flush_open was called */
 	int fd;
 	unsigned long long synced; /* writeback started up to here */
-	aio_context_t ctx;         /* 0: no asynchronous flushes */
-	struct iocb cb;
-	int pending; /* a flush was submitted and not yet reaped */
+	struct pool *pool;         /* the worker; NULL until the first step */
+	struct flush_job job;
+	int pending; /* job was submitted and not yet taken back */
+	int refused; /* no more flushes: the file refuses them, or no thread */
 	int errnum;  /* the first failed flush's errno */
 };
 
@@ -41,7 +53,7 @@ void flush_grown(struct flush *f, unsigned long long size);
 /* Wait for the flush still running: 0, or the errno of one that failed. */
 int flush_wait(struct flush *f);
 
-/* Release the context (waits for a flush still running). Harmless twice. */
+/* Stop the worker (waits for a flush still running). Harmless twice. */
 void flush_close(struct flush *f);
 
 #endif
