@@ -11,6 +11,8 @@
 
 /* Small chunks gather here before a write(2); larger ones go straight from the caller. */
 #define ORDER_WBUF (256u << 10)
+/* The replay reads the spool backwards this much at a time (more when a chunk is larger). */
+#define ORDER_RBLOCK (1u << 20)
 /* Marks each chunk's tail, so a replay that lands anywhere else says so. */
 #define ORDER_MAGIC 0x6f726472u
 
@@ -28,8 +30,9 @@ struct tail {
 struct order {
 	int fd;
 	char *dir;
-	struct buf wbuf;         /* chunks not yet written */
-	struct buf rbuf;         /* one chunk while replaying */
+	struct buf wbuf; /* chunks not yet written */
+	struct buf rbuf; /* the block being replayed: file bytes from rbuf_at on */
+	unsigned long long rbuf_at;
 	unsigned long long size; /* bytes in the file */
 };
 
@@ -117,9 +120,33 @@ int order_add(struct order *o, const void *p, size_t n, uint32_t crc, unsigned l
 	return 0;
 }
 
-static int read_at(struct order *o, void *p, size_t n, unsigned long long off, struct err *e)
+/*
+ * The file's bytes [lo, hi) in the replay's block, read when they are not
+ * there yet: a block that ends at hi and reaches back ORDER_RBLOCK, or to lo
+ * when that is further. Walking backwards, one read serves many chunks.
+ */
+static const char *span(struct order *o, unsigned long long lo, unsigned long long hi,
+			struct err *e)
 {
-	return fsutil_pread_all(o->fd, p, n, off) ? order_io(o, "read", e) : 0;
+	unsigned long long at;
+
+	if (lo >= o->rbuf_at && hi <= o->rbuf_at + o->rbuf.len)
+		return o->rbuf.data + (lo - o->rbuf_at);
+	at = hi > ORDER_RBLOCK ? hi - ORDER_RBLOCK : 0;
+	if (lo < at)
+		at = lo;
+	o->rbuf.len = 0;
+	if (buf_reserve(&o->rbuf, (size_t)(hi - at))) {
+		err_nomem(e);
+		return NULL;
+	}
+	if (fsutil_pread_all(o->fd, o->rbuf.data, (size_t)(hi - at), at)) {
+		order_io(o, "read", e);
+		return NULL;
+	}
+	o->rbuf_at = at;
+	o->rbuf.len = (size_t)(hi - at);
+	return o->rbuf.data + (lo - at);
 }
 
 /* Empty the file for the next segment. */
@@ -139,25 +166,26 @@ int order_replay(struct order *o, order_emit_fn emit, void *ctx, struct err *e)
 	if (flush_wbuf(o, e))
 		return -1;
 	pos = o->size;
+	o->rbuf.len = 0;
+	o->rbuf_at = 0;
 	while (pos) {
+		const char *p;
 		struct tail t;
 
 		if (pos < sizeof(t))
 			return err_set(e, ERR_SOFTWARE, "temporary spool in %s is corrupt", o->dir);
-		if (read_at(o, &t, sizeof(t), pos - sizeof(t), e))
+		if (!(p = span(o, pos - sizeof(t), pos, e)))
 			return -1;
+		memcpy(&t, p, sizeof(t));
 		pos -= sizeof(t);
 		if (t.magic != ORDER_MAGIC || t.len > pos)
 			return err_set(e, ERR_SOFTWARE, "temporary spool in %s is corrupt", o->dir);
 		pos -= t.len;
-		o->rbuf.len = 0;
-		if (buf_reserve(&o->rbuf, (size_t)t.len))
-			return err_nomem(e);
-		if (read_at(o, o->rbuf.data, (size_t)t.len, pos, e))
-			return -1;
-		if (emit(ctx, o->rbuf.data, (size_t)t.len, t.crc, t.raw_len, e))
+		if (!(p = span(o, pos, pos + t.len, e)) ||
+		    emit(ctx, p, (size_t)t.len, t.crc, t.raw_len, e))
 			return -1;
 	}
+	o->rbuf.len = 0;
 	return truncate_spool(o, e);
 }
 

@@ -150,6 +150,43 @@ static void test_last_first(void **state)
 	buf_free(&want);
 }
 
+/*
+ * The replay reads the spool backwards a block (1 MiB) at a time: chunks
+ * and tails that straddle a block's start, and chunks larger than a block,
+ * come back whole and in order.
+ */
+static void test_chunks_across_blocks(void **state)
+{
+	enum { N = 60 };
+	struct fx *fx = *state;
+	struct seen s = { BUF_INIT, 0, { 0 }, { 0 }, 0 };
+	struct buf chunk = BUF_INIT, want = BUF_INIT;
+	struct err e;
+	size_t size[N];
+
+	for (size_t i = 0; i < N; i++) {
+		size[i] = i % 7 == 3 ? (1u << 20) + 17 * i : 1 + (i * 104729u) % 250000u;
+		fill(&chunk, i, size[i]);
+		chunk.data[0] = (char)i; /* chunks of one letter still differ */
+		assert_int_equal(order_add(fx->o, chunk.data, chunk.len, (uint32_t)i, size[i], &e),
+				 0);
+	}
+	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(s.chunks, N);
+	for (size_t i = N; i-- > 0;) {
+		fill(&chunk, i, size[i]);
+		chunk.data[0] = (char)i;
+		assert_int_equal(buf_add(&want, chunk.data, chunk.len), 0);
+		assert_int_equal(s.crc[N - 1 - i], i);
+		assert_int_equal(s.raw[N - 1 - i], size[i]);
+	}
+	assert_int_equal(s.bytes.len, want.len);
+	assert_memory_equal(s.bytes.data, want.data, want.len);
+	buf_free(&s.bytes);
+	buf_free(&chunk);
+	buf_free(&want);
+}
+
 /* A replay empties the order: the next segment replays only its own chunks. */
 static void test_segments(void **state)
 {
@@ -343,10 +380,15 @@ static void test_deflated_pages_into_gzip_output(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_empty_replay),     T(test_last_first),
-		T(test_segments),         T(test_many_chunks),
-		T(test_emit_error_stops), T(test_open_dirs),
-		T(test_full_spool),       T(test_deflated_pages_into_gzip_output),
+		T(test_empty_replay),
+		T(test_last_first),
+		T(test_segments),
+		T(test_many_chunks),
+		T(test_chunks_across_blocks),
+		T(test_emit_error_stops),
+		T(test_open_dirs),
+		T(test_full_spool),
+		T(test_deflated_pages_into_gzip_output),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
