@@ -190,30 +190,42 @@ static inline int csv_special(unsigned long cp)
 /*
  * Copy plain ASCII eight bytes at a time (raw control bytes leave it); at
  * the first special byte, copy the plain bytes before it in one go. The
- * lowest set bit of the SWAR masks is exact. Commas and quotes seen go to
- * *commas. Returns where the plain run ends; *dp advances with it.
+ * lowest set bit of the SWAR masks is exact. For CSV (json == 0), commas
+ * and quotes seen go to *commas; for JSON (json == 1, a constant where it is
+ * inlined) a quote ends the run instead. Returns where the plain run ends;
+ * *dp advances with it.
  */
+static inline uint64_t special_bytes(uint64_t w, int json)
+{
+	return (w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20) | (json ? has_byte(w, '"') : 0);
+}
+
+static inline uint64_t csv_marks(uint64_t w, int json)
+{
+	return json ? 0 : has_byte(w, ',') | has_byte(w, '"');
+}
+
 static inline const char *plain_run(const char *p, const char *end, const char *src, size_t len,
-				    const char *dst, char **dp, uint64_t *commas)
+				    const char *dst, char **dp, uint64_t *commas, int json)
 {
 	char *d = *dp;
 
 	while (end - p >= 8) {
 		uint64_t w = load64(p);
-		uint64_t special = (w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20);
+		uint64_t special = special_bytes(w, json);
 		unsigned k;
 
 		memcpy(d, &w, 8); /* room: see TEXT_DECODE_MAX */
 		if (!special) {
 			/* a raw '"' cannot be in a jsmn string, but any bytes may come here */
-			*commas |= has_byte(w, ',') | has_byte(w, '"');
+			*commas |= csv_marks(w, json);
 			p += 8;
 			d += 8;
 			continue;
 		}
 		k = (unsigned)__builtin_ctzll(special) >> 3;
 		if (k)
-			*commas |= (has_byte(w, ',') | has_byte(w, '"')) & ((1ULL << (8 * k)) - 1);
+			*commas |= csv_marks(w, json) & ((1ULL << (8 * k)) - 1);
 		*dp = d + k;
 		return p + k;
 	}
@@ -227,13 +239,12 @@ static inline const char *plain_run(const char *p, const char *end, const char *
 	if (p < end && len >= 8 && (size_t)(d - dst) + 8 <= TEXT_DECODE_MAX(len)) {
 		unsigned r = (unsigned)(end - p), k;
 		uint64_t w = load64(src + len - 8) >> (8 * (8 - r));
-		uint64_t special = ((w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20)) &
-				   (~0ULL >> (8 * (8 - r)));
+		uint64_t special = special_bytes(w, json) & (~0ULL >> (8 * (8 - r)));
 
 		memcpy(d, &w, 8); /* room: checked above */
 		k = special ? (unsigned)__builtin_ctzll(special) >> 3 : r;
 		if (k)
-			*commas |= (has_byte(w, ',') | has_byte(w, '"')) & (~0ULL >> (8 * (8 - k)));
+			*commas |= csv_marks(w, json) & (~0ULL >> (8 * (8 - k)));
 		p += k;
 		d += k;
 	}
@@ -316,7 +327,7 @@ static inline size_t decode(char *dst, const char *src, size_t len, unsigned *ba
 	uint64_t commas = 0;
 
 	while (p < end) {
-		p = plain_run(p, end, src, len, dst, &d, &commas);
+		p = plain_run(p, end, src, len, dst, &d, &commas, 0);
 		if (p >= end)
 			break;
 		if (*p == '\\')
@@ -405,24 +416,10 @@ size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
 	const char *p = src, *end = src + len;
 	char *d = dst;
 
-	while (p < end) {
-		while (end - p >= 8) {
-			uint64_t w = load64(p);
-			uint64_t special = (w & HIGHS) | has_byte(w, '\\') | has_byte(w, '"') |
-					   has_less(w, 0x20);
-			unsigned k;
+	uint64_t none = 0;
 
-			memcpy(d, &w, 8); /* room: see TEXT_RECODE_MAX */
-			if (!special) {
-				p += 8;
-				d += 8;
-				continue;
-			}
-			k = (unsigned)__builtin_ctzll(special) >> 3; /* plain bytes before it */
-			p += k;
-			d += k;
-			break;
-		}
+	while (p < end) {
+		p = plain_run(p, end, src, len, dst, &d, &none, 1);
 		if (p >= end)
 			break;
 		unsigned char c = (unsigned char)*p;

@@ -7,6 +7,7 @@
 #include "printable.h"
 #include "text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,12 @@ struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
 	w->ops = opts->format == WRITER_CSV    ? &writer_csv_ops
 		 : opts->format == WRITER_XLSX ? &writer_xlsx_ops
 					       : &writer_ndjson_ops;
+	for (size_t i = 0; i < opts->ncolumns; i++) {
+		const struct column_info *ci = column_info(opts->columns[i]);
+
+		w->key[i].len = (size_t)snprintf(w->key[i].s, sizeof(w->key[i].s),
+						 "%c\"%s\":", i ? ',' : '{', ci->name);
+	}
 	/* The zone's caches are written as rows are made: each writer has its own. */
 	if (opts->tz && !(w->opts.tz = tz_copy(opts->tz))) {
 		free(w);

@@ -23,9 +23,16 @@ struct writer_ops {
 		   const char *media_file, struct buf *out);
 };
 
+/* An NDJSON key as the row writes it: '{' or ',' then "name": (the longest name is 14). */
+struct writer_key {
+	char s[24];
+	size_t len;
+};
+
 struct writer {
 	struct writer_opts opts;
 	const struct writer_ops *ops;
+	struct writer_key key[COL_COUNT]; /* NDJSON: the key of the i-th column written */
 	struct warn *warn;
 	struct buf scratch;
 	struct buf json; /* a compound value, compacted (writer_compound) */

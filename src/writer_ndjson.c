@@ -10,20 +10,21 @@
 
 #include <string.h>
 
-static int put_key(struct buf *out, int first, enum column c)
+/* The key of the i-th column written, with the '{' or ',' before it. */
+static int put_key(struct writer *w, size_t i, struct buf *out)
 {
-	const struct column_info *ci = column_info(c);
-	size_t n = ci->name_len;
+	return buf_add(out, w->key[i].s, w->key[i].len);
+}
 
-	if (buf_reserve(out, n + 4))
+/* Text we made (a label, a formatted time): ASCII with nothing to escape. */
+static int put_ours(struct buf *out, const char *s, size_t len)
+{
+	if (buf_reserve(out, len + 2))
 		return -1;
-	if (!first)
-		out->data[out->len++] = ',';
 	out->data[out->len++] = '"';
-	memcpy(buf_tail(out), ci->name, n);
-	out->len += n;
+	memcpy(buf_tail(out), s, len);
+	out->len += len;
 	out->data[out->len++] = '"';
-	out->data[out->len++] = ':';
 	return 0;
 }
 
@@ -174,12 +175,10 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 	unsigned bad = 0;
 	int rc = 0;
 
-	if (buf_addc(out, '{'))
-		return -1;
 	for (size_t i = 0; i < w->opts.ncolumns && !rc; i++) {
 		enum column c = w->opts.columns[i];
 
-		if (put_key(out, i == 0, c))
+		if (put_key(w, i, out))
 			return -1;
 		switch (c) {
 		case COL_UNIQUE: rc = put_string_field(w, &r->f[REC_UNIQUE], out, &bad); break;
@@ -191,12 +190,12 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 			break;
 		case COL_TIME:
 			if (row->time_len)
-				rc = put_string_raw(out, row->time, row->time_len, 0, &bad);
+				rc = put_ours(out, row->time, row->time_len);
 			else
 				rc = buf_add(out, "null", 4);
 			break;
 		case COL_DIRECTION:
-			rc = put_string_raw(out, row->dir_label, strlen(row->dir_label), 0, &bad);
+			rc = put_ours(out, row->dir_label, strlen(row->dir_label));
 			break;
 		case COL_DIRECTION_CODE:
 			rc = put_code(w, r, &r->f[REC_DIRECTION], row->dir_ok, row->dir,
@@ -207,9 +206,9 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 		case COL_TO: rc = put_string_field(w, &r->f[REC_TO], out, &bad); break;
 		case COL_TYPE: rc = put_string_field(w, &r->f[REC_TYPE], out, &bad); break;
 		case COL_STATE:
-			rc = put_string_raw(out, row->state_label ? row->state_label : "",
-					    row->state_label ? strlen(row->state_label) : 0, 0,
-					    &bad);
+			rc = row->state_label
+				     ? put_ours(out, row->state_label, strlen(row->state_label))
+				     : put_ours(out, "", 0);
 			break;
 		case COL_STATE_CODE:
 			rc = put_code(w, r, &r->f[REC_STATE], row->state_ok, row->state,
