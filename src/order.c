@@ -12,7 +12,7 @@
 /* Small chunks gather here before a write(2); larger ones go straight from the caller. */
 #define ORDER_WBUF (256u << 10)
 /* The replay reads the spool backwards this much at a time (more when a chunk is larger). */
-#define ORDER_RBLOCK (1u << 20)
+#define ORDER_RBLOCK (256u << 10)
 /* Marks each chunk's tail, so a replay that lands anywhere else says so. */
 #define ORDER_MAGIC 0x6f726472u
 

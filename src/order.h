@@ -8,7 +8,7 @@
  *
  * The spool file is unlinked from the start (O_TMPFILE where the file
  * system has it), so nothing is ever left behind, even after SIGKILL.
- * Memory: one write buffer and the replay's block (1 MiB, or the largest
+ * Memory: one write buffer and the replay's block (256 KiB, or the largest
  * chunk when that is larger), whatever their number.
  * The order owns its file and buffers; order_close frees them.
  */

@@ -151,7 +151,7 @@ static void test_last_first(void **state)
 }
 
 /*
- * The replay reads the spool backwards a block (1 MiB) at a time: chunks
+ * The replay reads the spool backwards a block (256 KiB) at a time: chunks
  * and tails that straddle a block's start, and chunks larger than a block,
  * come back whole and in order.
  */
