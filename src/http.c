@@ -1,9 +1,14 @@
+/*
+ * The http session (http.h): libcurl's global set-up, the check of --url,
+ * and http_new/http_free, which make the multi and the slots of the page
+ * requests (http_pages.c) and of the media downloads (http_download.c).
+ * Calls go one way: this file → those two → http_xfer.c (a transfer, the loop).
+ */
 #include "http.h"
 #include "http_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int http_global_init(struct err *e)
 {
@@ -57,155 +62,6 @@ int http_check_url(const char *url, struct err *e)
 	curl_free(host);
 	curl_url_cleanup(u);
 	return rc;
-}
-
-int http_limit_protocols(struct Curl_easy *easy, int str_rc)
-{
-	CURLcode rc = (CURLcode)str_rc;
-
-	if (rc != CURLE_UNKNOWN_OPTION)
-		return rc;
-		/* Deprecated since 7.85, and the only way before it: the warning is for new code. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-	rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS,
-				      (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#pragma GCC diagnostic pop
-	return rc;
-}
-
-int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e)
-{
-	CURL *c = curl_easy_init();
-	long tmo = o->timeout;
-	int ok = 1;
-
-	x->easy = c;
-	if (!c)
-		return err_nomem(e);
-	ok &= curl_easy_setopt(c, CURLOPT_PRIVATE, x) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, tmo) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, tmo < 10 ? tmo : 10L) == CURLE_OK;
-	ok &= http_limit_protocols(c, curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) ==
-	      CURLE_OK;
-	ok &= http_limit_protocols(c, curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
-						       "http,https")) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT,
-			       "waexport/"
-			       "0.1") == CURLE_OK;
-	if (o->cacert)
-		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
-	if (!ok)
-		return err_set(e, ERR_SOFTWARE,
-			       "libcurl refused an option (is it built with https?)");
-	return 0;
-}
-
-/*
- * Point the handle at url and add it to the loop. A proxy from the
- * environment never sees a plain-http request (SPEC §5.6: it would read the
- * key in clear); https may still tunnel through one, as curl does.
- *
- * Over https a transfer waits for the host's first connection to say (in
- * its TLS handshake) whether it multiplexes, rather than open a connection
- * of its own. Plain http never multiplexes, but libcurl learns that only
- * from the first answer's headers: behind a slow first answer the others
- * would wait, and that wait counts against their timeout.
- */
-int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e)
-{
-	int plain = !strncasecmp(url, "http://", 7);
-	CURLMcode mc;
-
-	x->errbuf[0] = '\0';
-	x->too_big = 0;
-	x->finished = 0;
-	if (curl_easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(x->easy, CURLOPT_PROXY, plain ? "" : NULL) != CURLE_OK ||
-	    curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, plain ? 0L : 1L) != CURLE_OK)
-		return err_set(e, ERR_SOFTWARE, "libcurl refused a URL or proxy setting");
-	mc = curl_multi_add_handle(h->multi, x->easy);
-	if (mc != CURLM_OK)
-		return err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
-	x->running = 1;
-	return 0;
-}
-
-void xfer_cancel(struct http *h, struct xfer *x)
-{
-	if (x->running)
-		curl_multi_remove_handle(h->multi, x->easy);
-	x->running = 0;
-	x->finished = 0;
-}
-
-/* The transfers that ended: out of the multi, marked for their owners to collect. How many. */
-static int collect(struct http *h)
-{
-	CURLMsg *m;
-	int left, ended = 0;
-
-	while ((m = curl_multi_info_read(h->multi, &left))) {
-		struct xfer *x = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_multi_remove_handle(h->multi, m->easy_handle);
-		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK ||
-		    !x)
-			continue; /* every handle here is ours and has its xfer: cannot happen */
-		x->rc = m->data.result;
-		x->running = 0;
-		x->finished = 1;
-		ended++;
-	}
-	return ended;
-}
-
-int http_pump(struct http *h, int timeout_ms, struct err *e)
-{
-	int still;
-	CURLMcode mc = curl_multi_perform(h->multi, &still);
-
-	/*
-	 * A transfer that ended here goes to its owner at once: curl_multi_poll
-	 * with nothing left to watch sleeps its whole timeout (the walk's 1 s).
-	 */
-	if (collect(h) == 0 && mc == CURLM_OK && timeout_ms > 0) {
-		mc = curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL);
-		if (mc == CURLM_OK || mc == CURLM_UNRECOVERABLE_POLL)
-			mc = curl_multi_perform(h->multi, &still);
-		collect(h);
-	}
-	if (mc != CURLM_OK)
-		return err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
-	return 0;
-}
-
-const char *xfer_why(struct xfer *x)
-{
-	return x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc);
-}
-
-int xfer_transient(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_BAD_CONTENT_ENCODING: return 1;
-	default: return 0;
-	}
 }
 
 int http_new(struct http **out, const struct http_opts *o, struct err *e)

@@ -1,7 +1,8 @@
 /*
- * The inside of the http module, shared by its three files and nothing else:
- * http.c (libcurl setup, the loop), http_pages.c (page requests) and
- * http_download.c (media files). A transfer (struct xfer) is one easy
+ * The inside of the http module, shared by its four files and nothing else:
+ * http.c (libcurl set-up, the session's slots), http_pages.c (page
+ * requests), http_download.c (media files) and http_xfer.c (a transfer, the
+ * loop); calls go one way, in that order. A transfer (struct xfer) is one easy
  * handle reused request after request; the loop (http_pump) only marks
  * transfers finished, and their owner (the page transport or the
  * downloader) collects them, so whichever of the two is waiting drives the
@@ -50,7 +51,7 @@ struct http {
 	const struct http_page_query *query;
 };
 
-/* http.c */
+/* http_xfer.c */
 int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e);
 int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e);
 void xfer_cancel(struct http *h, struct xfer *x);
