@@ -1,3 +1,9 @@
+/*
+ * The state's interface (state.h): a run's checkpoints, read at open and
+ * written at commit. Calls go one way: this file → state_file.c (the file
+ * system) and state_format.c (the bytes) → state_cps.c (the checkpoints in
+ * memory).
+ */
 #include "state.h"
 #include "buf.h"
 #include "state_impl.h"
@@ -13,100 +19,6 @@ struct state {
 	struct state_cps cps;
 };
 
-/* ------------------------------------------------------------------ checkpoints in memory */
-
-static void checkpoint_free(struct checkpoint *c)
-{
-	free(c->from);
-	free(c->to);
-	for (size_t i = 0; i < c->nuniques; i++)
-		free(c->uniques[i]);
-	free(c->uniques);
-	for (size_t i = 0; i < c->nhead; i++)
-		free(c->head[i].unique);
-	free(c->head);
-	memset(c, 0, sizeof(*c));
-}
-
-void state_cps_free(struct state_cps *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		checkpoint_free(&l->cp[i]);
-	free(l->cp);
-	memset(l, 0, sizeof(*l));
-}
-
-int state_cps_add(struct state_cps *l, struct checkpoint **out)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct checkpoint *c = realloc(l->cp, cap * sizeof(*c));
-
-		if (!c)
-			return -1;
-		l->cp = c;
-		l->cap = cap;
-	}
-	*out = &l->cp[l->n++];
-	memset(*out, 0, sizeof(**out));
-	return 0;
-}
-
-struct checkpoint *state_cps_find(const struct state_cps *l, const char *from, const char *to)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		const char *t = l->cp[i].to;
-
-		if (!strcmp(l->cp[i].from, from) && (t == to || (t && to && !strcmp(t, to))))
-			return &l->cp[i];
-	}
-	return NULL;
-}
-
-char *state_copy_bytes(const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p) {
-		memcpy(p, s, len);
-		p[len] = '\0';
-	}
-	return p;
-}
-
-int state_cp_add_unique(struct checkpoint *c, const char *u, size_t len)
-{
-	/* Grow by doubling: nuniques is a power of two exactly when full. */
-	if (!(c->nuniques & (c->nuniques - 1))) {
-		char **p = realloc(c->uniques, (c->nuniques ? 2 * c->nuniques : 1) * sizeof(*p));
-
-		if (!p)
-			return -1;
-		c->uniques = p;
-	}
-	if (!(c->uniques[c->nuniques] = state_copy_bytes(u, len)))
-		return -1;
-	c->nuniques++;
-	return 0;
-}
-
-/* Room for STATE_HEAD_MAX is made at the first message: the head is small and bounded. */
-int state_cp_add_head(struct checkpoint *c, const char *u, size_t len, long long ts, int ts_ok)
-{
-	struct state_head *h;
-
-	if (!c->head && !(c->head = calloc(STATE_HEAD_MAX, sizeof(*c->head))))
-		return -1;
-	h = &c->head[c->nhead];
-	if (!(h->unique = state_copy_bytes(u, len)))
-		return -1;
-	h->len = len;
-	h->ts = ts;
-	h->ts_ok = ts_ok;
-	c->nhead++;
-	return 0;
-}
-
 /* The checkpoint of from/to, made (empty) when there is none. NULL on no memory. */
 static struct checkpoint *checkpoint_of(struct state *st, const char *from, const char *to)
 {
@@ -119,7 +31,7 @@ static struct checkpoint *checkpoint_of(struct state *st, const char *from, cons
 	c->from = strdup(from);
 	c->to = to ? strdup(to) : NULL;
 	if (!c->from || (to && !c->to)) {
-		checkpoint_free(c);
+		state_cp_free(c);
 		st->cps.n--;
 		return NULL;
 	}
@@ -171,14 +83,14 @@ int state_set(struct state *st, const char *from, const char *to, long long ts,
 	fresh.ts = ts;
 	for (size_t i = 0; i < nuniques && i < STATE_MAX_UNIQUES; i++)
 		if (state_cp_add_unique(&fresh, uniques[i], strlen(uniques[i]))) {
-			checkpoint_free(&fresh);
+			state_cp_free(&fresh);
 			return err_nomem(e);
 		}
 	/* The old head goes too: it described where an older export began. */
 	fresh.from = c->from;
 	fresh.to = c->to;
 	c->from = c->to = NULL;
-	checkpoint_free(c);
+	state_cp_free(c);
 	*c = fresh;
 	return 0;
 }
@@ -195,7 +107,7 @@ int state_set_head(struct state *st, const char *from, const char *to,
 	for (size_t i = 0; i < nhead && i < STATE_HEAD_MAX; i++)
 		if (state_cp_add_head(&fresh, head[i].unique, head[i].len, head[i].ts,
 				      head[i].ts_ok)) {
-			checkpoint_free(&fresh);
+			state_cp_free(&fresh);
 			return err_nomem(e);
 		}
 	for (size_t i = 0; i < c->nhead; i++)

@@ -1,6 +1,6 @@
 /*
  * What the parts of the state module share; not part of its interface
- * (state.h). state.c keeps the checkpoints in memory and answers the run;
+ * (state.h). state.c answers the run; state_cps.c keeps the checkpoints in memory;
  * state_file.c is the file-system side (links, lock, reading, atomic
  * replace, never through a link: SPEC §5.6); state_format.c turns bytes into
  * checkpoints and back, on plain memory, so the parser can be tested and
@@ -46,7 +46,7 @@ struct state_cps {
 	size_t n, cap;
 };
 
-/* ---- state.c: the checkpoints in memory */
+/* ---- state_cps.c: the checkpoints in memory */
 
 /* A new zeroed checkpoint at the end of l. -1 on no memory. */
 int state_cps_add(struct state_cps *l, struct checkpoint **out);
@@ -63,6 +63,8 @@ int state_cp_add_unique(struct checkpoint *c, const char *u, size_t len);
 /* Append one message to c's head (the caller keeps nhead < STATE_HEAD_MAX). -1 on no memory. */
 int state_cp_add_head(struct checkpoint *c, const char *u, size_t len, long long ts, int ts_ok);
 
+/* Free what c holds and zero it (c itself stays in its list). */
+void state_cp_free(struct checkpoint *c);
 void state_cps_free(struct state_cps *l);
 
 /* ---- state_format.c: the bytes */
