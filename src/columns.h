@@ -47,6 +47,9 @@ enum column_dialect {
 	DIALECT_COUNT
 };
 
+/* The longest column name, in bytes (direction_code); a unit test holds every name to it. */
+#define COLUMN_NAME_MAX 14
+
 struct column_info {
 	const char *name;
 	size_t name_len;

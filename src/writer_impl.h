@@ -23,9 +23,9 @@ struct writer_ops {
 		   const char *media_file, struct buf *out);
 };
 
-/* An NDJSON key as the row writes it: '{' or ',' then "name": (the longest name is 14). */
+/* An NDJSON key as the row writes it: '{' or ',' then "name": */
 struct writer_key {
-	char s[24];
+	char s[COLUMN_NAME_MAX + 5];
 	size_t len;
 };
 

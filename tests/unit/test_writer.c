@@ -120,6 +120,18 @@ static const char normal_page[] =
 
 /* ---- CSV ----------------------------------------------------------------- */
 
+/* The NDJSON writer keeps each key in a buffer sized by COLUMN_NAME_MAX. */
+static void test_column_names_fit_their_bound(void **state)
+{
+	(void)state;
+	for (int c = 0; c < COL_COUNT; c++) {
+		const char *name = writer_column_name((enum column)c);
+
+		assert_true(strlen(name) <= COLUMN_NAME_MAX);
+		assert_int_equal(column_info((enum column)c)->name_len, strlen(name));
+	}
+}
+
 static void test_csv_normal_page(void **state)
 {
 	struct writer_opts o;
@@ -713,6 +725,7 @@ static void test_warning_escapes_unique(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_column_names_fit_their_bound),
 		cmocka_unit_test(test_csv_normal_page),
 		cmocka_unit_test(test_csv_header_and_bom),
 		cmocka_unit_test(test_csv_quoting),
