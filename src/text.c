@@ -359,39 +359,19 @@ static const char canonical_escape[256] = {
 	['"'] = 1, ['\\'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1, ['t'] = 1,
 };
 
+/* The letter of each two-character JSON escape (RFC 8259 §7), by the character it stands for. */
+static const char short_escape[128] = {
+	['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r',
+	['\t'] = 't', ['\b'] = 'b',  ['\f'] = 'f',
+};
+
 /* Append the JSON form of one code point that needs care, or its UTF-8. */
 static inline size_t put_json_cp(char *d, unsigned long cp)
 {
-	switch (cp) {
-	case '"':
+	if (cp < 0x80 && short_escape[cp]) {
 		d[0] = '\\';
-		d[1] = '"';
+		d[1] = short_escape[cp];
 		return 2;
-	case '\\':
-		d[0] = '\\';
-		d[1] = '\\';
-		return 2;
-	case '\n':
-		d[0] = '\\';
-		d[1] = 'n';
-		return 2;
-	case '\r':
-		d[0] = '\\';
-		d[1] = 'r';
-		return 2;
-	case '\t':
-		d[0] = '\\';
-		d[1] = 't';
-		return 2;
-	case '\b':
-		d[0] = '\\';
-		d[1] = 'b';
-		return 2;
-	case '\f':
-		d[0] = '\\';
-		d[1] = 'f';
-		return 2;
-	default: break;
 	}
 	if (cp < 0x20 || cp == 0x2028 || cp == 0x2029) {
 		d[0] = '\\';
