@@ -6,6 +6,10 @@
 CC      ?= cc
 PKGS    := libcurl zlib libcrypto xlsxwriter
 CFLAGS  ?= -O2 -g
+# The program is linked with link-time optimisation (calls between modules
+# inlined: about 3% of a convert); the objects also keep ordinary code, so
+# the unit tests link against them quickly without it.
+LTO     := -flto=auto -ffat-lto-objects
 WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 STD     := -std=c11 -D_GNU_SOURCE
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -28,10 +32,10 @@ deps:
 	@scripts/deps.sh build
 
 waexport: build/obj/main.o $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(LIBS)
 
 build/obj/%.o: src/%.c $(wildcard src/*.h) | build/obj
-	$(CC) $(STD) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(STD) $(CFLAGS) $(LTO) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
 
 build/obj build/asan build/unit build/asan/unit build/tsan build/tsan/unit:
 	@mkdir -p $@
