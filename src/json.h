@@ -48,6 +48,7 @@ struct json_scan {
 };
 
 struct json {
+	int blocks; /* the pre-scan takes whole blocks (json_init); tests turn it off */
 	jsmn_parser parser;
 	jsmntok_t *tok;
 	size_t tok_cap;
@@ -55,6 +56,11 @@ struct json {
 	int flat; /* an array of flat objects: checked on the fast path */
 	struct json_scan scan;
 };
+
+static inline int json_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* 0, or -1 on ENOMEM. */
 int json_init(struct json *j);
