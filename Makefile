@@ -8,7 +8,7 @@ PKGS    := libcurl zlib libcrypto xlsxwriter
 CFLAGS  ?= -O2 -g
 # The program is linked with link-time optimisation (calls between modules
 # inlined: about 3% of a convert); the objects also keep ordinary code, so
-# the unit tests link against them quickly without it.
+# the unit tests link against them quickly without it (-fno-lto there).
 LTO     := -flto=auto -ffat-lto-objects
 WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion
 STD     := -std=c11 -D_GNU_SOURCE
@@ -47,9 +47,10 @@ build/asan/%.o: src/%.c $(wildcard src/*.h) | build/asan
 build/asan/waexport: build/asan/main.o $(SRC:src/%.c=build/asan/%.o)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
-# Unit tests link the modules (not main.c) with cmocka.
+# Unit tests link the modules (not main.c) with cmocka, from the objects'
+# ordinary code (-fno-lto: the linker would otherwise optimise every test).
 build/unit/%: tests/unit/%.c $(OBJ) | build/unit
-	$(CC) $(STD) $(CFLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(OBJ) $(LIBS) $$(pkg-config --libs cmocka)
+	$(CC) $(STD) $(CFLAGS) -fno-lto $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(OBJ) $(LIBS) $$(pkg-config --libs cmocka)
 
 build/asan/unit/%: tests/unit/%.c $(SRC:src/%.c=build/asan/%.o) | build/asan/unit
 	$(CC) $(STD) $(SAN_FLAGS) $(WARN) -Wno-conversion -Isrc $(PKG_CFLAGS) -o $@ $< $(SRC:src/%.c=build/asan/%.o) $(LIBS) $$(pkg-config --libs cmocka)

@@ -77,21 +77,47 @@ static int all_digits(const char *s)
 	return *s && strspn(s, "0123456789") == strlen(s);
 }
 
+/* The longest epoch accepted: 11 digits reach the year 5138. */
+#define EPOCH_DIGITS_MAX 11
+
+/*
+ * Digits only: epoch seconds, of any length up to EPOCH_DIGITS_MAX, except
+ * eight digits that read as a date (20240501): far likelier a date typed
+ * without its dashes than a time in August 1970, so that is refused with
+ * the form that works.
+ */
+static int epoch_seconds(const char *opt, const char *s, long long *out, struct err *e)
+{
+	size_t len = strlen(s);
+	int y, mo, d;
+
+	if (len > EPOCH_DIGITS_MAX)
+		return err_set(e, ERR_USAGE, "%s '%s': more digits than epoch seconds have", opt,
+			       s);
+	if (len == 8 && sscanf(s, "%4d%2d%2d", &y, &mo, &d) == 3 && y >= 1900 && y <= 2199 &&
+	    mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo))
+		return err_set(e, ERR_USAGE,
+			       "%s '%s': a date is written %04d-%02d-%02d (digits alone are "
+			       "epoch seconds)",
+			       opt, s, y, mo, d);
+	*out = 0;
+	for (const char *p = s; *p; p++)
+		*out = *out * 10 + (*p - '0');
+	return 0;
+}
+
 int when_parse(const char *opt, const char *s, struct tz *z, long long now, long long *out,
 	       struct err *e)
 {
-	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh = 0, om = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh = 0, om = 0, round_up = 0;
 	char sign = 0;
 	long long local;
 	const char *rest;
 
-	if (all_digits(s) && strlen(s) >= 9) {
-		if (sscanf(s, "%lld", out) != 1)
-			goto bad;
-		return 0;
-	}
+	if (all_digits(s))
+		return epoch_seconds(opt, s, out, e);
 	if (isdigit((unsigned char)s[0]) && strchr("smhdw", s[strlen(s) - 1]) && !strchr(s, '-')) {
-		long long back;
+		long long back = 0;
 
 		if (when_duration(opt, s, &back, e))
 			return -1;
@@ -111,6 +137,14 @@ int when_parse(const char *opt, const char *s, struct tz *z, long long now, long
 			if (sscanf(rest + 1, "%2d%n", &sec, &n) != 1 || n != 2)
 				goto bad;
 			rest += 3;
+			/* A fraction: messages are whole seconds, so [since, until) starts at the next one. */
+			if (*rest == '.' && isdigit((unsigned char)rest[1])) {
+				int frac = 0;
+
+				for (rest++; isdigit((unsigned char)*rest); rest++)
+					frac |= *rest != '0';
+				round_up = frac;
+			}
 		}
 		if (*rest == 'Z') {
 			sign = 'Z';
@@ -126,7 +160,8 @@ int when_parse(const char *opt, const char *s, struct tz *z, long long now, long
 	if (*rest || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
 	    sec > 60 || oh > 14 || om > 59)
 		goto bad;
-	local = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+	local = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec +
+		round_up;
 	if (sign == 'Z')
 		*out = local;
 	else if (sign)
