@@ -151,6 +151,46 @@ static int open_log(const struct options *opts, struct err *e)
 	return log_open(opts->log_file, who, opts->create_dirs, e);
 }
 
+/* The value of option `name` as argv gives it (`--name V` or `--name=V`), or NULL. */
+static const char *raw_option(int argc, char **argv, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (strncmp(argv[i], name, n))
+			continue;
+		if (argv[i][n] == '=')
+			return argv[i] + n + 1;
+		if (!argv[i][n] && i + 1 < argc)
+			return argv[i + 1];
+	}
+	return NULL;
+}
+
+/*
+ * A usage error is logged too, when the command line names a log file: a
+ * typo in a cron line must leave its trace where the operator looks. The
+ * parse stopped at the error, so the log file and the account are taken
+ * from argv as given; a log that cannot be opened changes nothing.
+ */
+static void log_usage_error(int argc, char **argv)
+{
+	const char *path = raw_option(argc, argv, "--log-file"),
+		   *from = raw_option(argc, argv, "--from");
+	char who[64];
+	struct err ignored;
+
+	if (!path || !*path || argc < 2 || (strcmp(argv[1], "fetch") && strcmp(argv[1], "convert")))
+		return;
+	if (!strcmp(argv[1], "convert"))
+		snprintf(who, sizeof(who), "convert");
+	else if (from && *from && strlen(from) <= 15 && strspn(from, "0123456789") == strlen(from))
+		snprintf(who, sizeof(who), "from=%s", from);
+	else
+		snprintf(who, sizeof(who), "from=?");
+	log_open(path, who, 0, &ignored);
+}
+
 /* fetch or convert: the run, its one error line and its metrics. Returns the exit code. */
 static int run_command(struct options *opts, struct err *e)
 {
@@ -188,7 +228,13 @@ int main(int argc, char **argv)
 	int rc;
 
 	install_signals();
-	if (cli_parse(&opts, argc, argv, &e) || open_log(&opts, &e)) {
+	if (cli_parse(&opts, argc, argv, &e)) {
+		log_usage_error(argc, argv);
+		print_error(&e);
+		cli_free(&opts);
+		return exit_code(&e);
+	}
+	if (open_log(&opts, &e)) {
 		print_error(&e);
 		cli_free(&opts);
 		return exit_code(&e);

@@ -142,6 +142,28 @@ def test_log_file_survives_copytruncate_and_move_and_create(tmp_path):
     assert log.exists() and mode(log) == 0o600 and len(log_lines(log)) == 1
 
 
+@pytest.mark.parametrize("args, who", [
+    (FETCH + ["--to", "0509876543"], "from=%s" % ACCOUNT),        # a bad value
+    (FETCH + ["--from", "972500000000"], "from=%s" % ACCOUNT),    # an option given twice
+    (["fetch", "--form", ACCOUNT], r"from=\?"),                   # an unknown option, no account
+    (["convert", "--format", "xls"], "convert"),                  # convert's own
+])
+def test_log_file_gets_the_usage_errors_of_the_parse(tmp_path, args, who):
+    """A typo in a cron line is caught while the options are read: its one line goes to
+    the log file too, wherever --log-file stands on the line, with the account when
+    the line names a valid one."""
+    for where in ("first", "last"):
+        log = tmp_path / ("%s.log" % where)
+        extra = ["--log-file=%s" % log] if where == "last" else ["--log-file", str(log)]
+        line = args[:1] + extra + args[1:] if where == "first" else args + extra
+        r = run(line + ["-o", tmp_path / "o.csv"])
+        assert r.returncode == 64, r.stderr
+        said, = stderr_lines(r)
+        logged, = log_lines(log)
+        assert re.fullmatch(r"%s %s %s" % (STAMP, who, re.escape(said)), logged), logged
+        assert not (tmp_path / "o.csv").exists()
+
+
 def test_log_file_that_cannot_be_opened_is_73_before_any_request(samples_mock, tmp_path):
     (tmp_path / "dir.log").mkdir()
     r = run(FETCH + ["-o", tmp_path / "o.csv", "--log-file", tmp_path / "dir.log"],
