@@ -116,6 +116,7 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 		   const char *media_file, struct buf *out)
 {
 	unsigned bad = 0;
+	size_t start = out->len;
 	int rc = 0;
 
 	for (size_t i = 0; i < w->opts.ncolumns && !rc; i++) {
@@ -160,6 +161,9 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 		case COL_COUNT: break;
 		}
 	}
+	/* A row of one empty cell is "", not a blank line that readers skip (Python's csv writes so too). */
+	if (!rc && out->len == start)
+		rc = buf_add(out, "\"\"", 2);
 	if (rc || buf_add(out, "\r\n", 2))
 		return -1;
 	if (bad)

@@ -225,6 +225,25 @@ static void test_csv_empty_string_first(void **state)
 	buf_free(&out);
 }
 
+/* A row of one empty cell is "": a blank line would be skipped by readers. */
+static void test_csv_lone_empty_cell(void **state)
+{
+	struct writer_opts o;
+	struct buf out = BUF_INIT;
+
+	(void)state;
+	opts_init(&o, WRITER_CSV, 0, "reason");
+	render(&o, "[{\"unique\":\"a\"},{\"unique\":\"b\",\"reason\":\"x\"}]", 0, NULL, &out);
+	buf_is(&out, "\"\"\r\nx\r\n");
+	opts_init(&o, WRITER_CSV, 0, "media_file");
+	render(&o, "[{\"unique\":\"a\"}]", 0, NULL, &out);
+	buf_is(&out, "\"\"\r\n");
+	opts_init(&o, WRITER_CSV, 0, "reason,message");
+	render(&o, "[{\"unique\":\"a\"}]", 0, NULL, &out);
+	buf_is(&out, ",\r\n");
+	buf_free(&out);
+}
+
 static void test_csv_types_and_compound(void **state)
 {
 	static const char body[] =
@@ -730,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_csv_header_and_bom),
 		cmocka_unit_test(test_csv_quoting),
 		cmocka_unit_test(test_csv_empty_string_first),
+		cmocka_unit_test(test_csv_lone_empty_cell),
 		cmocka_unit_test(test_csv_types_and_compound),
 		cmocka_unit_test(test_csv_drifted_codes),
 		cmocka_unit_test(test_integer_fields_canonical),
