@@ -39,13 +39,36 @@ static int unknown_short(struct parser *p, const char *arg, char letter, struct 
 
 /* ---------------------------------------------------------------- options */
 
+/* The commands in bits, for a message: 'fetch' and 'convert'. */
+static const char *commands_named(unsigned bits, char *out, size_t size)
+{
+	size_t n = 0, left = 0;
+
+	for (size_t i = 0; i < options_ncommands; i++)
+		left += (options_commands[i].bit & bits) != 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < options_ncommands && n < size; i++) {
+		if (!(options_commands[i].bit & bits))
+			continue;
+		left--;
+		n += (size_t)snprintf(out + n, size - n, "'%s'%s", options_commands[i].name,
+				      left > 1 ? ", "
+				      : left   ? " and "
+					       : "");
+	}
+	return out;
+}
+
 /* One option and its value (NULL for a flag): the checks every row shares. */
 static int take(struct parser *p, const struct options_row *r, const char *shown, const char *v,
 		struct err *e)
 {
+	char names[64];
+
 	if (!(r->commands & p->bit))
-		return err_set(e, ERR_USAGE, "%s is an option of '%s', not of '%s'", shown,
-			       options_bits_name(r->commands), options_command_name(p->o->cmd));
+		return err_set(e, ERR_USAGE, "%s is an option of %s, not of '%s'", shown,
+			       commands_named(r->commands, names, sizeof(names)),
+			       options_command_name(p->o->cmd));
 	if (r->kind != OPTIONS_FLAG && !(r->flags & OPTIONS_REPEAT)) {
 		if (p->given[r->id])
 			return err_set(e, ERR_USAGE,

@@ -301,6 +301,9 @@ static void test_options_of_the_other_command(void **state)
 	usage_error("--state is an option of 'fetch', not of 'convert'", "convert", "--state", "s",
 		    NULL);
 	usage_error("--from is an option of 'fetch'", "convert", "--from=972501234567", NULL);
+	/* An option of two commands names both. */
+	usage_error("--excel is an option of 'fetch' and 'convert', not of 'schema'", "schema",
+		    "--dialect", "postgres", "--excel", NULL);
 	usage_error("--from goes after the command: waexport fetch", "--from", "972501234567",
 		    NULL);
 	done(ok("convert", "--threads", "2", NULL));
