@@ -19,12 +19,23 @@ static int read_file(const char *file, struct warn *warn, struct buf *key, struc
 	if (!f)
 		return err_set(e, ERR_USAGE, "--api-key-file %s: cannot read: %s", file,
 			       strerror(errno));
-	if (!fstat(fileno(f), &st) && (st.st_mode & 077))
+	if (fstat(fileno(f), &st))
+		memset(&st, 0, sizeof(st)); /* the read below says what is wrong */
+	if (S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return err_set(e, ERR_USAGE,
+			       "--api-key-file %s is a directory; give the file that holds the key",
+			       file);
+	}
+	if (st.st_mode & 077)
 		warn_note(warn, "--api-key-file %s is readable by other users; run 'chmod 600 %s'",
 			  file, file);
 	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		if (key->len + n > KEY_MAX || buf_add(key, chunk, n))
 			rc = err_set(e, ERR_USAGE, "--api-key-file %s: too large for a key", file);
+	if (!rc && ferror(f))
+		rc = err_set(e, ERR_USAGE, "--api-key-file %s: cannot read: %s", file,
+			     strerror(errno));
 	fclose(f);
 	memset(chunk, 0, sizeof(chunk));
 	return rc;

@@ -330,3 +330,12 @@ def test_fetch_holds_the_key_without_core_dumps(tmp_path):
         p.kill()
         p.wait(timeout=10)
         srv.close()
+
+
+def test_api_key_file_that_is_a_directory_says_so(waexport, tmp_path):
+    r = waexport(FETCH + ["--url", "http://127.0.0.1:%d/x" % free_port(),
+                          "--api-key-file", tmp_path, "-o", tmp_path / "o.csv"],
+                 env=fetch_env(key=None))
+    assert r.returncode == 64, r.stderr
+    line, = stderr_lines(r)
+    assert "%s is a directory" % tmp_path in line, line
