@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,9 @@ void fsutil_dirname(const char *path, char *out, size_t size)
 		snprintf(out, size, "%.*s", (int)(slash - path), path);
 }
 
+/* NAME_MAX less the dot before and ".tmp.XXXXXX" after: the longest base a temporary name keeps. */
+#define TEMP_BASE_MAX (NAME_MAX - 12)
+
 int fsutil_temp_beside(const char *path, char **tmp)
 {
 	const char *slash = strrchr(path, '/');
@@ -76,8 +80,19 @@ int fsutil_temp_beside(const char *path, char **tmp)
 		errno = ENOMEM;
 		return -1;
 	}
-	/* A dot file: tools that watch the directory for *.csv do not see it. */
-	snprintf(name, n, "%.*s.%s.tmp.XXXXXX", (int)dirlen, path, base);
+	size_t keep = strlen(base);
+
+	/*
+	 * A dot file: tools that watch the directory for *.csv do not see it.
+	 * A name near the file-name limit keeps only what fits of its base (cut
+	 * at a UTF-8 character), so every name a file system takes can be written.
+	 */
+	if (keep > TEMP_BASE_MAX) {
+		keep = TEMP_BASE_MAX;
+		while (keep && ((unsigned char)base[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	snprintf(name, n, "%.*s.%.*s.tmp.XXXXXX", (int)dirlen, path, (int)keep, base);
 	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more (SPEC §5.6). */
 	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {

@@ -99,12 +99,39 @@ static void missing_dir_names_it_and_the_option(void **state)
 	testdir_remove(dir);
 }
 
+/*
+ * A file name near the limit (255 bytes, some of them two-byte UTF-8) can
+ * be replaced atomically: its temporary name keeps only what fits.
+ */
+static void longest_names_can_be_replaced(void **state)
+{
+	char dir[256], path[1024];
+	const char *step = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	for (size_t len = 240; len <= 255; len++) {
+		n = (size_t)snprintf(path, sizeof(path), "%s/", dir);
+		for (size_t i = 0; i < (len - 5) / 2; i++)
+			n += (size_t)snprintf(path + n, sizeof(path) - n, "\xd7\xa9"); /* shin */
+		while (n - strlen(dir) - 1 < len - 4)
+			path[n++] = 'x';
+		snprintf(path + n, sizeof(path) - n, ".csv");
+		assert_int_equal(strlen(path) - strlen(dir) - 1, len);
+		assert_int_equal(fsutil_replace(path, "a\n", 2, 0600, &step), 0);
+		assert_int_equal(access(path, R_OK), 0);
+	}
+	testdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fixed_dir_stops_before_chat),
 		cmocka_unit_test(make_dirs_makes_every_level_and_tolerates_existing),
 		cmocka_unit_test(missing_dir_names_it_and_the_option),
+		cmocka_unit_test(longest_names_can_be_replaced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
