@@ -51,6 +51,7 @@ struct run {
 	unsigned long long bytes_in;
 	double started;
 	long long wall_started; /* epoch seconds, for the manifest */
+	int no_metrics;         /* --metrics-file's directory is missing: the run said so */
 };
 
 static int check_stop(struct run *r, struct err *e)
@@ -294,8 +295,11 @@ int run_execute(struct run *r, struct err *e)
 	if (tz_open(&r->tz, o->tz, e))
 		return -1;
 	/* SPEC §2: a missing directory fails (or is made) before any lock, page or file. */
+	if (fsutil_need_parent(o->metrics_file, o->create_dirs, "--metrics-file", e)) {
+		r->no_metrics = 1; /* that one line says it all: no second about the file */
+		return -1;
+	}
 	if (fsutil_need_parent(o->state, o->create_dirs, "--state", e) ||
-	    fsutil_need_parent(o->metrics_file, o->create_dirs, "--metrics-file", e) ||
 	    (o->create_dirs ? fsutil_need_dir(o->media_dir, 1, "--media-dir", e)
 			    : fsutil_need_parent(o->media_dir, 0, "--media-dir",
 						 e))) /* media.c makes the last */
@@ -356,6 +360,8 @@ void run_write_metrics(struct run *r, int exit_code)
 {
 	struct report rp;
 
+	if (r->no_metrics)
+		return;
 	gather(r, &rp);
 	report_metrics(&rp, exit_code);
 }

@@ -205,3 +205,14 @@ def test_metrics_written_for_a_failed_first_night(mock, tmp_path):
     if "waexport_last_success_timestamp_seconds" in m:
         assert val(m, "waexport_last_success_timestamp_seconds") == 0
     assert stat.S_IMODE(os.stat(prom).st_mode) == 0o644
+
+
+def test_metrics_file_in_a_missing_directory_is_one_line(mock, tmp_path):
+    """The run stops at the missing directory with the line that names it and
+    --create-dirs; it does not then try the metrics file and say a second time."""
+    prom = tmp_path / "nodir" / "waexport.prom"
+    r, reqs = night(mock, tmp_path / "state", tmp_path / "o.csv", "--metrics-file", prom, "-q")
+    assert r.returncode == 73, r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and "--create-dirs" in lines[0], lines
+    assert reqs == [] and not prom.parent.exists()
