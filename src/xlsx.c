@@ -84,8 +84,9 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 		if (have && x->o.refuse_existing)
 			return err_set(e, ERR_CANTCREAT,
 				       "%s: exists, and a workbook cannot be added "
-				       "to; with --state give each run its own file, e.g. -o "
-				       "'history-{date}.xlsx'",
+				       "to; with --state give each run its own file (-o "
+				       "'history-{date}.xlsx' for one run a day) or move this "
+				       "one aside first",
 				       path);
 		/* Through a symlink, write what it points to: never replace the link. */
 		x->target = have ? realpath(path, NULL) : NULL;

@@ -546,6 +546,7 @@ static void test_sheets_roll_over_with_their_header(void **state)
 	assert_int_equal(xlsx_open(&x, &o, &e), -1);
 	assert_int_equal(e.kind, ERR_CANTCREAT);
 	assert_non_null(strstr(e.msg, "{date}"));
+	assert_non_null(strstr(e.msg, "move this one aside")); /* when {date} was there already */
 	assert_null(x);
 	/* Closed without a publish: the target stays, no temporary file is left. */
 	o.refuse_existing = 0;
