@@ -113,6 +113,22 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 	pipeline_set_checkpoint(f->pl, f->state ? &pc : NULL);
 }
 
+/*
+ * --max-pages ended the walk before the history (or the last run's head)
+ * did: what lies beyond was not exported, so the checkpoint stays where it
+ * was and the next run walks to it again (these pages are written twice:
+ * at least once).
+ */
+static void keep_checkpoint(struct fetch *f, const char *to)
+{
+	warn_note(f->warn,
+		  "%s%s%sstopped at --max-pages %ld before %s; the checkpoint does not move, "
+		  "so the next run exports what lies beyond (and these pages again)",
+		  to ? "--to " : "", to ? to : "", to ? ": " : "", f->o->max_pages,
+		  state_get(f->state, f->o->from, to) ? "the last run's checkpoint"
+						      : "the end of the history");
+}
+
 /* One target's walk. FETCH_AGAIN when history grew under a walk with pages side by side. */
 static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts *wo,
 		       const struct walk_transport *t, struct http_page_query *q, struct err *e)
@@ -126,6 +142,7 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	f->consecutive_seen = 0;
 	f->first_unique.len = 0;
 	f->stats.max_in_flight = 0;
+	f->stats.capped = 0;
 	q->to = g->to;
 	set_checkpoint(f, g->to, wo);
 	if (f->resume && resume_usable(f->resume) ? fetch_walk_resumed(f, wo, t, e)
@@ -151,8 +168,10 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 		f->sequential = 1;
 		return FETCH_AGAIN;
 	}
-	if (f->state && nextcp_keep(&f->next, g->to, state_get(f->state, f->o->from, g->to),
-				    pipeline_take_newest(g->pipeline), e))
+	if (f->state && f->stats.capped)
+		keep_checkpoint(f, g->to);
+	else if (f->state && nextcp_keep(&f->next, g->to, state_get(f->state, f->o->from, g->to),
+					 pipeline_take_newest(g->pipeline), e))
 		return -1;
 	if (g->shares_file)
 		pipeline_segment_end(g->pipeline);

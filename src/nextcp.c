@@ -31,11 +31,12 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
  * from the head on that reaches below the window: everything there was
  * exported by an earlier run already (new messages arrive above the head in
  * API order), so the window is a re-export that a misdated message can only
- * shorten, never a loss. While the head is not met, only a page wholly at or
- * before the checkpoint's time ends the walk (the head was deleted on the
- * server): one old-dated message (a late delivery, a timestamp of 0) never does.
+ * shorten, never a loss. While the head is not met, only NEXTCP_GONE_PAGES
+ * pages in a row wholly at or before the checkpoint's time end the walk (the
+ * head was deleted on the server): one old-dated message (a late delivery, a
+ * timestamp of 0) never does, nor a page or three of them above the head.
  */
-int nextcp_verdict(const struct nextcp_walk *w, const struct select_page *res)
+int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res)
 {
 	int below_floor = res->has_oldest && res->oldest < w->floor;
 
@@ -45,7 +46,11 @@ int nextcp_verdict(const struct nextcp_walk *w, const struct select_page *res)
 		return below_floor ? WALK_END : WALK_MORE;
 	if (res->head_met)
 		return !w->lookback_on || below_floor ? WALK_END : WALK_MORE;
-	return res->has_newest && res->newest <= w->floor ? WALK_END : WALK_MORE;
+	if (!res->has_newest || res->newest > w->floor) {
+		w->old_pages = 0;
+		return WALK_MORE;
+	}
+	return ++w->old_pages >= NEXTCP_GONE_PAGES ? WALK_END : WALK_MORE;
 }
 
 static int copy_head(struct nextcp_entry *k, const struct select_newest *n)

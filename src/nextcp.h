@@ -24,12 +24,20 @@
 /* A timestamp this far past the run's start is a wrong clock, not the newest message. */
 #define NEXTCP_FUTURE_SLACK 86400
 
+/*
+ * Pages in a row wholly at or before the checkpoint, the head not met, that
+ * say the head is gone (deleted on the server). Fewer may be late deliveries
+ * above it: they are written, and the walk goes on to the head.
+ */
+#define NEXTCP_GONE_PAGES 4
+
 /* What ends one target's walk. */
 struct nextcp_walk {
 	int has_floor; /* an earlier run's checkpoint */
 	int has_head;  /* ... with a head (not a version-1 state) */
 	int lookback_on;
-	long long floor; /* its time minus --lookback */
+	long long floor;    /* its time minus --lookback */
+	unsigned old_pages; /* pages in a row wholly at or before floor, the head not met */
 };
 
 /* One target's next checkpoint. */
@@ -53,7 +61,7 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
 		  long long now, struct select_checkpoint *pc);
 
 /* WALK_END when the page reached what the earlier run exported, else WALK_MORE. */
-int nextcp_verdict(const struct nextcp_walk *w, const struct select_page *res);
+int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res);
 
 /* Keep what the walk selected (n) as to's next checkpoint; old: the earlier one. */
 int nextcp_keep(struct nextcp *l, const char *to, const struct checkpoint *old,

@@ -29,11 +29,19 @@ int select_new(struct select **out, struct warn *warn, struct err *e)
 	return 0;
 }
 
-static void newest_clear(struct select_newest *n)
+/* The uniques written at the newest second (a newer second starts them again). */
+static void uniques_clear(struct select_newest *n)
 {
 	for (size_t i = 0; i < n->nuniques; i++)
 		free(n->uniques[i]);
 	free(n->uniques);
+	n->uniques = NULL;
+	n->nuniques = n->cap = 0;
+}
+
+static void newest_clear(struct select_newest *n)
+{
+	uniques_clear(n);
 	for (size_t i = 0; i < n->nhead; i++)
 		free(n->head[i].unique);
 	free(n->head);
@@ -100,14 +108,13 @@ void select_look(struct select *s, const struct record *r, uint64_t key, struct 
 			page->newest = r->ts;
 		page->has_oldest = page->has_newest = 1;
 	}
-	if (s->has_cp && s->cp.nhead && !s->below && !page->holds_head && in_head(s, r))
-		page->holds_head = 1;
 }
 
 /*
- * Did an earlier run export r? Above the head, only what it names by unique
- * (or, on a page wholly at or before the checkpoint with no head message on
- * it, what the time rule covers); from the head on, all but --lookback's window.
+ * Did an earlier run export r? Above the head, only what it names by unique,
+ * whatever r's time says (when the head is gone, the pages the walk takes to
+ * find that out are written again: at least once); from the head on, all but
+ * --lookback's window.
  */
 static int exported(struct select *s, const struct record *r, struct select_page *page)
 {
@@ -120,8 +127,6 @@ static int exported(struct select *s, const struct record *r, struct select_page
 	page->head_met = s->below;
 	if (s->below)
 		return !(s->cp.lookback && r->ts_ok && r->ts >= s->cp.floor);
-	if (!page->holds_head && page->has_newest && page->newest <= s->cp.floor)
-		return covered_by_time(s, r);
 	return at_skip(s, r);
 }
 
@@ -161,7 +166,7 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	if (horizon && r->ts > horizon)
 		return 0; /* a wrong clock must not become the time the next night trusts */
 	if (n->have && r->ts > n->ts)
-		newest_clear(n);
+		uniques_clear(n); /* not the head: it is where this run began, whatever the times */
 	n->have = 1;
 	n->ts = r->ts;
 	for (size_t i = 0; i < u->len; i++)

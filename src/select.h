@@ -65,7 +65,6 @@ struct select_page {
 	long long oldest; /* the page's oldest timestamp */
 	int has_newest;
 	long long newest; /* the page's newest timestamp */
-	int holds_head;   /* a message of the earlier head is on the page */
 	int head_met;     /* the earlier head was reached, here or before */
 };
 

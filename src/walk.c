@@ -222,6 +222,7 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 			w->window = (unsigned long)w->nslots;
 		if (verdict == WALK_END ||
 		    (o->max_pages && w->next_emit > (unsigned long)o->max_pages)) {
+			w->stats->capped = verdict != WALK_END;
 			w->end = 1;
 			cancel_all(w); /* requests past the end: their answers are ignored */
 			return emitted;

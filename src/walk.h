@@ -53,6 +53,7 @@ struct walk_stats {
 	unsigned long long retries;
 	unsigned long long bytes; /* body bytes handed on */
 	int max_in_flight;
+	int capped; /* the walk stopped at max_pages, not at the history's end */
 };
 
 enum walk_verdict { WALK_MORE = 0, WALK_END = 1 };

@@ -78,3 +78,83 @@ def test_since_is_not_ended_by_a_message_dated_0(mock_factory, tmp_path):
     r = run(args, env=fetch_env())
     assert r.returncode == 0, r.stderr
     assert uniques(out) == sorted(x["unique"] for i, x in enumerate(msgs) if i != 20)
+
+
+def test_a_late_delivery_on_top_of_the_news_is_written_once(mock_factory, tmp_path):
+    """The head this run records is where its export began, in API order: a newer
+    timestamp further down must not wipe it (the next night, with nothing new,
+    would write the late message again)."""
+    base = history(120, 600, 8, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news = history(10, 60, 9, 1732000000 + 3600, "new")
+    late = dict(news[0], unique="LATE", timestamp=str(1732000000 - 3600))
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", [late] + news + base))
+    for n in (2, 3, 4):
+        r, _ = night(m2, state, tmp_path / ("n%d.csv" % n))
+        assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(["LATE"] + [x["unique"] for x in news])
+    assert uniques(tmp_path / "n3.csv") == [] and uniques(tmp_path / "n4.csv") == []
+
+
+def test_a_full_page_of_late_deliveries_above_the_head_is_written(mock_factory, tmp_path):
+    """A whole page dated before the checkpoint, with the head one page further on:
+    the head is not gone, so the walk goes on to it and the page is written."""
+    base = history(200, 600, 10, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news = history(50, 60, 11, 1732000000 + 3600, "new")
+    late = [dict(m, unique="late-%d" % i)
+            for i, m in enumerate(history(50, 60, 12, 1732000000 - 86400, "x"))]
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + late + base))
+    r, _ = night(m2, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + late)
+    r, _ = night(m2, state, tmp_path / "n3.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n3.csv") == []
+
+
+def test_max_pages_short_of_the_checkpoint_does_not_move_it(mock_factory, tmp_path):
+    """--max-pages ended the walk before the last night's head: what lies between
+    was not exported, so the checkpoint stays (with a warning) and the next night
+    exports it; nothing is lost, the pages written twice are the price."""
+    base = history(150, 600, 13, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    before = state.read_bytes()
+    news = history(250, 60, 14, 1732000000 + 250 * 60, "new")
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base))
+    r, _ = night(m2, state, tmp_path / "n2.csv", "--max-pages", "2")
+    assert r.returncode == 0, r.stderr
+    assert len(uniques(tmp_path / "n2.csv")) == 100
+    assert b"--max-pages" in r.stderr and b"checkpoint" in r.stderr, r.stderr
+    assert state.read_bytes() == before
+    r, _ = night(m2, state, tmp_path / "n3.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n3.csv") == sorted(x["unique"] for x in news)
+    r, _ = night(m2, state, tmp_path / "n4.csv")
+    assert uniques(tmp_path / "n4.csv") == []
+
+
+def test_when_the_head_is_gone_the_walk_falls_back_to_time(mock_factory, tmp_path):
+    """The last night's head messages were deleted on the server: the walk cannot
+    meet them, so after a few pages wholly at or before the checkpoint it stops
+    (SPEC §5.3's time rule) instead of walking the whole history; every new
+    message is written, and the few old pages it took to tell are written again."""
+    base = history(1000, 600, 15, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news = history(30, 60, 16, 1732000000 + 3600, "new")
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
+    r, reqs = night(m2, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    got = uniques(tmp_path / "n2.csv")
+    assert set(x["unique"] for x in news) <= set(got)
+    # Page 1 holds the news and 20 old; pages 2-5 are wholly old: the head is gone.
+    assert len(got) == len(news) + 20 + 4 * 50, "the pages it took to tell, again"
+    assert max(e["page"] for e in reqs if e["page"]) < 15, "not a walk of the whole history"
