@@ -43,6 +43,66 @@ const char *record_key_name(enum record_key k)
 	return key_names[k];
 }
 
+/*
+ * A number with a fraction or an exponent whose value is whole (2.0,
+ * 1614198777.0 as PHP prints a float, 1.5e9): that value, within 18
+ * digits. -1 for anything else (1.5, 1e-3, text).
+ */
+static int whole_number(const char *p, const char *end, int neg, long long *out)
+{
+	char digits[40]; /* room for trailing zeros; the value is held to 18 digits below */
+	size_t nd = 0;
+	long exp10 = 0, e = 0;
+	int point = 0, any = 0, eneg = 0;
+
+	for (; p < end && ((*p >= '0' && *p <= '9') || *p == '.'); p++) {
+		if (*p == '.') {
+			/* JSON's grammar: digits on both sides of the point */
+			if (point || !any || p + 1 == end || p[1] < '0' || p[1] > '9')
+				return -1;
+			point = 1;
+			continue;
+		}
+		any = 1;
+		exp10 -= point;
+		if (*p == '0' && !nd)
+			continue; /* leading zeros */
+		if (nd == sizeof(digits))
+			return -1;
+		digits[nd++] = *p;
+	}
+	if (!any)
+		return -1;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p == end)
+			return -1;
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if ((e = e * 10 + (*p - '0')) > 100)
+				return -1;
+		exp10 += eneg ? -e : e;
+	}
+	if (p != end)
+		return -1;
+	while (nd && digits[nd - 1] == '0') {
+		nd--;
+		exp10++;
+	}
+	if (!nd)
+		exp10 = 0;
+	if (exp10 < 0 || nd + (size_t)exp10 > 18)
+		return -1;
+	*out = 0;
+	for (size_t i = 0; i < nd; i++)
+		*out = *out * 10 + (digits[i] - '0');
+	for (long i = 0; i < exp10; i++)
+		*out *= 10;
+	if (neg)
+		*out = -*out;
+	return 0;
+}
+
 int record_int(const struct field *f, long long *out)
 {
 	const char *p, *end;
@@ -65,7 +125,7 @@ int record_int(const struct field *f, long long *out)
 			unsigned d = (unsigned)(*p - '0');
 
 			if (d > 9)
-				return -1;
+				return whole_number(f->p + neg, end, neg, out);
 			v = v * 10 + d;
 		}
 		*out = neg ? -(long long)v : (long long)v;
@@ -75,7 +135,9 @@ int record_int(const struct field *f, long long *out)
 	for (; p < end; p++) {
 		unsigned d = (unsigned)(*p - '0');
 
-		if (d > 9 || v > (limit - d) / 10)
+		if (d > 9)
+			return whole_number(f->p + neg, end, neg, out);
+		if (v > (limit - d) / 10)
 			return -1;
 		v = v * 10 + d;
 	}

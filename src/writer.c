@@ -145,8 +145,13 @@ void writer_prepare(struct writer *w, const struct record *r, struct row *row)
 
 int writer_put_int(struct buf *out, const struct field *f, long long v)
 {
-	/* Digits already canonical (no sign, no leading zero) are copied, not reformatted. */
-	if (f->len && f->len <= 18 && (f->p[0] >= '1' || f->len == 1) && f->p[0] <= '9')
+	/* Digits already canonical (no sign, no leading zero, no fraction) are copied as they are. */
+	size_t i = 0;
+
+	if (f->len && f->len <= 18 && (f->p[0] != '0' || f->len == 1))
+		while (i < f->len && f->p[i] >= '0' && f->p[i] <= '9')
+			i++;
+	if (i && i == f->len)
 		return buf_add(out, f->p, f->len);
 	return buf_add_i64(out, v);
 }

@@ -128,8 +128,26 @@ static void test_record_int(void **state)
 	bad_int(FIELD_STRING, "18446744073709551616");
 	bad_int(FIELD_NUMBER, "1.5");
 	bad_int(FIELD_STRING, "1.5");
-	bad_int(FIELD_NUMBER, "1e3");
-	bad_int(FIELD_NUMBER, "1614198777.0");
+	bad_int(FIELD_NUMBER, "1e-3");
+	bad_int(FIELD_NUMBER, "1.");
+	bad_int(FIELD_NUMBER, ".");
+	bad_int(FIELD_NUMBER, "1e");
+	bad_int(FIELD_NUMBER, "1e+");
+	bad_int(FIELD_NUMBER, "1e999");
+	bad_int(FIELD_NUMBER, "1.2.3");
+	bad_int(FIELD_NUMBER, "1e19");
+	bad_int(FIELD_STRING, "1.0x");
+	/* A number whose value is whole is that number, however it is written (SPEC §1: types drift). */
+	ok_int(FIELD_NUMBER, "1e3", 1000);
+	ok_int(FIELD_NUMBER, "1.5e9", 1500000000LL);
+	ok_int(FIELD_NUMBER, "1614198777.0", 1614198777LL);
+	ok_int(FIELD_STRING, "1614198777.000000000", 1614198777LL);
+	ok_int(FIELD_NUMBER, "2.0", 2);
+	ok_int(FIELD_NUMBER, "-2.0E0", -2);
+	ok_int(FIELD_NUMBER, "0.0", 0);
+	ok_int(FIELD_NUMBER, "1500e-2", 15);
+	bad_int(FIELD_NUMBER, "150e-2");
+	bad_int(FIELD_NUMBER, ".5e1");
 	bad_int(FIELD_BOOL, "true");
 	bad_int(FIELD_BOOL, "false");
 	bad_int(FIELD_ABSENT, "");

@@ -273,10 +273,10 @@ static void test_csv_drifted_codes(void **state)
 	(void)state;
 	opts_init(&o, WRITER_CSV, 0,
 		  "unique,timestamp,time,direction,direction_code,state,state_code");
-	/* Three timestamps that are not usable epoch times: three warnings. */
+	/* Three timestamps that are not usable epoch times: three warnings. A whole 1.0 is 1. */
 	assert_int_equal(render(&o, body, 0, NULL, &out), 3);
 	buf_is(&out, "d1,abc,,unknown,x,unknown,\"s,t\"\r\n"
-		     "d2,1.5,,unknown,1.0,read,3\r\n"
+		     "d2,1.5,,incoming,1,,3\r\n"
 		     "d3,\"\",,outgoing,2,unknown,9\r\n"
 		     "d4,,,unknown,,unknown,\r\n");
 	buf_free(&out);
