@@ -128,6 +128,10 @@ static int refuse(const struct samefile_path *p, const struct resolved *r, size_
 {
 	const char *a = r[i].full.data, *b = r[j].full.data;
 
+	if (!strcmp(a, "-") && !strcmp(b, "-"))
+		return err_set(e, ERR_USAGE,
+			       "%s and %s both write to standard output: each needs its own path",
+			       p[i].option, p[j].option);
 	if (!strcmp(a, b))
 		return err_set(e, ERR_USAGE,
 			       "%s and %s name the same file (%s): each needs its own path",
@@ -165,10 +169,14 @@ out:
 
 int samefile_check_options(const struct options *o, struct err *e)
 {
+	/* '-' is standard output, which clashes only with --save-raw's '-'. */
+	int to_stdout = !strcmp(o->output, "-");
+	const char *output =
+		!to_stdout || (o->save_raw && !strcmp(o->save_raw, "-")) ? o->output : NULL;
 	/* Each row is one file the run writes; --state's companions are named
 	 * as state.c and resume.c name them. */
 	const struct samefile_path written[] = {
-		{ "-o", strcmp(o->output, "-") ? o->output : NULL, NULL, 0 },
+		{ "-o", output, NULL, 0 },
 		{ "--manifest", o->manifest, NULL, 0 },
 		{ "--save-raw", o->save_raw, NULL, 0 },
 		{ "--metrics-file", o->metrics_file, NULL, 0 },

@@ -37,9 +37,10 @@ struct samefile_path {
 int samefile_check(const struct samefile_path *p, size_t n, struct err *e);
 
 /*
- * samefile_check over the paths a run of o writes (-o unless '-', --manifest,
- * --save-raw, --metrics-file, --state with its .journal and .lock, --log-file)
- * and, for convert, the files it reads.
+ * samefile_check over the paths a run of o writes (-o, --manifest, --save-raw,
+ * --metrics-file, --state with its .journal and .lock, --log-file) and, for
+ * convert, the files it reads. -o '-' is standard output: it clashes only
+ * with --save-raw '-'; an input '-' is standard input and never clashes.
  */
 int samefile_check_options(const struct options *o, struct err *e);
 

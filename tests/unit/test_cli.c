@@ -409,6 +409,8 @@ static void test_two_options_naming_one_file_are_a_usage_error(void **state)
 		    "--save-raw", "s.journal", "--state", "s", NULL);
 	usage_error("-o and the input file name the same file (raw.jsonl)", "convert", "raw.jsonl",
 		    "-o", "raw.jsonl", NULL);
+	usage_error("-o and --save-raw both write to standard output", "fetch", "--from",
+		    "972501234567", "--save-raw", "-", NULL);
 	p = ok("convert", "-", "raw.jsonl", "raw.jsonl", "-o", "-", "--manifest", "m.json", NULL);
 	done(p);
 	p = ok("fetch", "--from", "972501234567", "-o", "{chat}.csv", "--save-raw", "raw.jsonl",
