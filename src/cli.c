@@ -1,6 +1,7 @@
 #include "cli.h"
 #include "cli_value.h"
 #include "outpath.h"
+#include "samefile.h"
 #include "suggest.h"
 #include "usage.h"
 
@@ -247,7 +248,7 @@ static int check_together(struct options *o, struct err *e)
 	}
 	if (!o->format && strcmp(o->output, "-") && outpath_check_extension(o->output, e))
 		return -1;
-	return 0;
+	return samefile_check_options(o, e);
 }
 
 static void set_defaults(struct options *o)

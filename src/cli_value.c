@@ -170,5 +170,10 @@ int cli_value_apply(struct options *o, const struct options_row *r, const char *
 		return -1;
 	if (r->kind == OPTIONS_TEXT && check_text(r, v, e))
 		return -1;
+	/* An unset shell variable ("--save-raw $RAW") would otherwise fail late,
+	 * after the outputs were committed. */
+	if ((r->flags & OPTIONS_PATH) && !*v)
+		return err_set(e, ERR_USAGE, "--%s: the path is empty (an unset shell variable?)",
+			       r->name);
 	return store(o, r, v, n, e);
 }

@@ -13,7 +13,7 @@
 
 const struct options_row options_table[OPT_COUNT] = {
 	[OPT_OUTPUT] = { ROW(OPT_OUTPUT, "output", 'o', OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT),
-			 .arg = "PATH",
+			 .flags = OPTIONS_PATH, .arg = "PATH",
 			 .help = "output file, '-' for stdout (default); replaced only when the run succeeds. "
 				 "{date} is YYYY-MM-DD in --tz, {chat} one file per conversation; with fetch "
 				 "also {from}, and {to} for one file per --to",
@@ -77,13 +77,13 @@ const struct options_row options_table[OPT_COUNT] = {
 			      "Plain http is allowed only to loopback hosts." },
 	[OPT_API_KEY_FILE] = { ROW(OPT_API_KEY_FILE, "api-key-file", 0, OPTIONS_TEXT, OPTIONS_FETCH,
 				   GROUP_FETCH),
-			       .arg = "PATH", .hint = "key-file keyfile",
+			       .flags = OPTIONS_PATH, .arg = "PATH", .hint = "key-file keyfile",
 			       .help = "file holding the API key (default $WAEXPORT_API_KEY)",
 			       .detail =
 				       "There is no option that takes the key itself: a key on the command line "
 				       "is visible to every user through the process list." },
 	[OPT_CACERT] = { ROW(OPT_CACERT, "cacert", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
-			 .arg = "FILE",
+			 .flags = OPTIONS_PATH, .arg = "FILE",
 			 .help = "verify the server against this CA bundle instead of the system's" },
 	[OPT_CONCURRENCY] = { ROW(OPT_CONCURRENCY, "concurrency", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 				  GROUP_FETCH),
@@ -115,13 +115,13 @@ const struct options_row options_table[OPT_COUNT] = {
 			    .lo = 1, .hi = LONG_MAX, .arg = "N", .help = "stop after N pages" },
 	[OPT_SAVE_RAW] = { ROW(OPT_SAVE_RAW, "save-raw", 0, OPTIONS_TEXT, OPTIONS_FETCH,
 			       GROUP_FETCH),
-			   .arg = "PATH",
+			   .flags = OPTIONS_PATH, .arg = "PATH",
 			   .help = "also keep every raw page, one array per line (gzip when PATH ends in .gz); "
 				   "'convert' reads it back",
 			   .detail = "Placeholders as for --output." },
 
 	[OPT_STATE] = { ROW(OPT_STATE, "state", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_NIGHTLY),
-			.arg = "PATH",
+			.flags = OPTIONS_PATH, .arg = "PATH",
 			.help = "checkpoint file: export only what is new since the last successful run "
 				"(locked: a concurrent run exits 75)",
 			.detail =
@@ -134,14 +134,14 @@ const struct options_row options_table[OPT_COUNT] = {
 				   "state changes (e.g. 2d; default 0)" },
 	[OPT_METRICS_FILE] = { ROW(OPT_METRICS_FILE, "metrics-file", 0, OPTIONS_TEXT, OPTIONS_FETCH,
 				   GROUP_NIGHTLY),
-			       .arg = "PATH",
+			       .flags = OPTIONS_PATH, .arg = "PATH",
 			       .help = "write run metrics for node_exporter's textfile collector after every run, "
 				       "success or failure",
 			       .detail =
 				       "The file is in the Prometheus text format and replaced atomically." },
 	[OPT_MEDIA_DIR] = { ROW(OPT_MEDIA_DIR, "media-dir", 0, OPTIONS_TEXT,
 				OPTIONS_FETCH | OPTIONS_SCHEMA, GROUP_NIGHTLY),
-			    .arg = "DIR",
+			    .flags = OPTIONS_PATH, .arg = "DIR",
 			    .help = "download each media message's file into DIR as <unique>.<ext> before its "
 				    "link expires (7 days); adds the media_file column",
 			    .detail =
@@ -150,7 +150,7 @@ const struct options_row options_table[OPT_COUNT] = {
 				    "file. A dead link is a warning." },
 	[OPT_MANIFEST] = { ROW(OPT_MANIFEST, "manifest", 0, OPTIONS_TEXT, OPTIONS_BOTH,
 			       GROUP_OUTPUT),
-			   .arg = "PATH",
+			   .flags = OPTIONS_PATH, .arg = "PATH",
 			   .help = "after a successful run, write a JSON manifest of every file written (rows, "
 				   "bytes, sha256, time range, chat) and the run's figures; placeholders as for -o",
 			   .detail =
@@ -167,7 +167,7 @@ const struct options_row options_table[OPT_COUNT] = {
 				      "Without it, a missing directory is exit 73 with a message that names it." },
 	[OPT_LOG_FILE] = { ROW(OPT_LOG_FILE, "log-file", 0, OPTIONS_TEXT, OPTIONS_BOTH,
 			       GROUP_OUTPUT),
-			   .arg = "PATH", .hint = "log logfile",
+			   .flags = OPTIONS_PATH, .arg = "PATH", .hint = "log logfile",
 			   .help = "also append every line written to stderr (warnings, the error line, the "
 				   "summary; not the progress line) to PATH, each prefixed with an RFC 3339 UTC "
 				   "time and from=NUMBER (or 'convert'), even with --quiet",

@@ -126,6 +126,7 @@ enum options_group {
 
 #define OPTIONS_REPEAT 1u /* may be given more than once (each value kept) */
 #define OPTIONS_HIDDEN 2u /* parsed, but not in --help, the man page or suggestions */
+#define OPTIONS_PATH 4u   /* the value names a file or directory: never empty */
 
 struct options_row {
 	enum options_id id;
@@ -133,7 +134,7 @@ struct options_row {
 	char letter;      /* the short name, or 0 */
 	enum options_kind kind;
 	unsigned commands; /* OPTIONS_FETCH | OPTIONS_CONVERT */
-	unsigned flags;    /* OPTIONS_REPEAT | OPTIONS_HIDDEN */
+	unsigned flags;    /* OPTIONS_REPEAT | OPTIONS_HIDDEN | OPTIONS_PATH */
 	enum options_group group;
 	long lo, hi;        /* OPTIONS_NUMBER: the range */
 	const char *arg;    /* the value's name in help ("PATH"), NULL for a flag */

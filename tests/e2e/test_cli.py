@@ -142,6 +142,79 @@ def test_threads_out_of_range_is_a_usage_error(samples_mock, tmp_path, value):
     assert "--threads" in usage_error(samples_mock, tmp_path, FETCH + ["--threads", value])
 
 
+# ------------------------------------------------------------------ paths: empty, or one file twice
+
+NIGHT = b"unique,time\nlast night's export,1\n"
+
+
+def refused_before_any_file(mock, tmp_path, args, message):
+    """args exit 64 with message before any request, night.csv byte-identical, nothing new."""
+    (tmp_path / "night.csv").write_bytes(NIGHT)
+    r = run(args, env=fetch_env(WAEXPORT_URL=mock.url), cwd=tmp_path)
+    assert r.returncode == 64, (args, r.returncode, r.stderr)
+    assert stderr_lines(r) == ["waexport: " + message], r.stderr
+    assert mock.requests() == [], "refused after a request"
+    assert (tmp_path / "night.csv").read_bytes() == NIGHT
+    assert os.listdir(tmp_path) == ["night.csv"]
+
+
+@pytest.mark.parametrize("option", ["--save-raw", "--state", "--metrics-file", "--media-dir",
+                                    "--api-key-file", "--cacert"])
+def test_an_empty_path_is_a_usage_error_before_anything_is_written(samples_mock, tmp_path,
+                                                                    option):
+    """The cron mistake: --save-raw "$RAW" with RAW unset started the run and failed late."""
+    refused_before_any_file(samples_mock, tmp_path, FETCH + ["-o", "night.csv", option, ""],
+                            option + ": the path is empty (an unset shell variable?)")
+
+
+@pytest.mark.parametrize("option", ["--manifest", "--save-raw", "--metrics-file", "--state",
+                                    "--log-file"])
+def test_an_option_naming_the_output_file_is_a_usage_error(samples_mock, tmp_path, option):
+    """The export was replaced by the manifest, raw pages, metrics or state, exit 0."""
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + ["-o", "night.csv", option, "night.csv"],
+                            "-o and %s name the same file (night.csv): each needs its own path"
+                            % option)
+
+
+@pytest.mark.parametrize("option,companion", [("--save-raw", "journal"),
+                                              ("--metrics-file", "lock")])
+def test_a_path_over_a_state_companion_is_a_usage_error(samples_mock, tmp_path, option,
+                                                         companion):
+    """--state writes STATE.journal and locks STATE.lock beside it."""
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + ["-o", "night.csv", option, "s." + companion,
+                                     "--state", "./s"],
+                            "%s and --state's %s name the same file (s.%s and ./s.%s): each "
+                            "needs its own path" % (option, companion, companion, companion))
+
+
+def test_a_link_to_the_output_is_the_same_file(samples_mock, tmp_path):
+    (tmp_path / "sub").mkdir()
+    os.symlink("../night.csv", tmp_path / "sub" / "link.csv")
+    (tmp_path / "night.csv").write_bytes(NIGHT)
+    r = run(FETCH + ["-o", "sub/../night.csv", "--manifest", "sub/link.csv"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 64, r.stderr
+    assert "-o and --manifest name the same file" in r.stderr.decode()
+    assert samples_mock.requests() == []
+    assert (tmp_path / "night.csv").read_bytes() == NIGHT
+
+
+def test_convert_over_its_own_input_is_a_usage_error(tmp_path):
+    """raw.jsonl is the only lossless copy of the pages: convert must not replace it."""
+    page = next(iter(sorted((ROOT / "samples" / "pages").glob("page-*.json")))).read_bytes()
+    (tmp_path / "raw.jsonl").write_bytes(page)
+    for out in ("raw.jsonl", "./raw.jsonl"):
+        r = run(["convert", "raw.jsonl", "-o", out], cwd=tmp_path)
+        assert r.returncode == 64, r.stderr
+        assert stderr_lines(r) == ["waexport: -o and the input file name the same file "
+                                   "(%s%s): each needs its own path"
+                                   % (out, "" if out == "raw.jsonl" else " and raw.jsonl")]
+        assert (tmp_path / "raw.jsonl").read_bytes() == page
+    assert os.listdir(tmp_path) == ["raw.jsonl"]
+
+
 # ------------------------------------------------------------------ forms that work
 
 def test_equals_and_short_forms(samples_mock, tmp_path):

@@ -373,6 +373,54 @@ static void test_numbers_in_range(void **state)
 	usage_error("--gzip-level '+5'", "convert", "--gzip-level", "+5", NULL);
 }
 
+/* ---------------------------------------------------------------- paths */
+
+/* "--save-raw \"$RAW\"" with RAW unset: refused before the run, not after it. */
+static void test_an_empty_path_is_a_usage_error(void **state)
+{
+	static const char *const paths[] = { "output",    "api-key-file", "cacert",
+					     "save-raw",  "state",        "metrics-file",
+					     "media-dir", "manifest",     "log-file" };
+	char arg[64], name[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const struct options_row *r = options_find(paths[i], strlen(paths[i]));
+
+		assert_non_null(r);
+		assert_true(r->flags & OPTIONS_PATH);
+		snprintf(arg, sizeof(arg), "--%s=", paths[i]);
+		snprintf(name, sizeof(name), "--%s", paths[i]);
+		usage_error(r->letter ? "-o needs a file name" : name, "fetch", "--from",
+			    "972501234567", arg, NULL);
+	}
+	usage_error("--state: the path is empty (an unset shell variable?)", "fetch", "--from",
+		    "972501234567", "--state", "", NULL);
+}
+
+static void test_two_options_naming_one_file_are_a_usage_error(void **state)
+{
+	struct parsed *p;
+
+	(void)state;
+	usage_error("-o and --manifest name the same file (night.csv): each needs its own path",
+		    "fetch", "--from", "972501234567", "-o", "night.csv", "--manifest", "night.csv",
+		    NULL);
+	usage_error("-o and --save-raw name the same file (night.csv and ./night.csv)", "fetch",
+		    "--from", "972501234567", "-o", "night.csv", "--save-raw", "./night.csv", NULL);
+	usage_error("--save-raw and --state's journal", "fetch", "--from", "972501234567",
+		    "--save-raw", "s.journal", "--state", "s", NULL);
+	usage_error("-o and the input file name the same file (raw.jsonl)", "convert", "raw.jsonl",
+		    "-o", "raw.jsonl", NULL);
+	usage_error("-o and --save-raw both write to standard output", "fetch", "--from",
+		    "972501234567", "--save-raw", "-", NULL);
+	p = ok("convert", "-", "raw.jsonl", "raw.jsonl", "-o", "-", "--manifest", "m.json", NULL);
+	done(p);
+	p = ok("fetch", "--from", "972501234567", "-o", "{chat}.csv", "--save-raw", "raw.jsonl",
+	       "--state", "night.state", "--metrics-file", "m.prom", "--log-file", "log", NULL);
+	done(p);
+}
+
 /* ---------------------------------------------------------------- help */
 
 static void test_help_and_version(void **state)
@@ -477,6 +525,8 @@ int main(void)
 		cmocka_unit_test(test_local_format_numbers),
 		cmocka_unit_test(test_output_extensions),
 		cmocka_unit_test(test_numbers_in_range),
+		cmocka_unit_test(test_an_empty_path_is_a_usage_error),
+		cmocka_unit_test(test_two_options_naming_one_file_are_a_usage_error),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_help_and_man_come_from_the_table),
 	};
