@@ -9,6 +9,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "samefile.h"
 #include "run.h"
 #include "schema.h"
 #include "sink.h"
@@ -182,6 +183,10 @@ static void log_usage_error(int argc, char **argv)
 
 	if (!path || !*path || argc < 2 || (strcmp(argv[1], "fetch") && strcmp(argv[1], "convert")))
 		return;
+	/* Never into a file the line names otherwise (-o, an input): that may be the error. */
+	for (int i = 2; i < argc; i++)
+		if (argv[i] != path && strcmp(argv[i], "-") && samefile_same(argv[i], path))
+			return;
 	if (!strcmp(argv[1], "convert"))
 		snprintf(who, sizeof(who), "convert");
 	else if (from && *from && strlen(from) <= 15 && strspn(from, "0123456789") == strlen(from))
