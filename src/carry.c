@@ -4,11 +4,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define BLOCK (64 * 1024)
+/* Text inflated per inflate call: the checks keep none of it. */
+#define TEXT_PIECE (16 * 1024)
+
+static const char NOT_GZIP[] = "it is not a complete gzip file (cut short, or damaged?)";
+static const char NO_NEWLINE[] = "it does not end with a line break (cut short, or edited?)";
+static const char OTHER_HEAD[] = "its first line is not the CSV header this run writes "
+				 "(other --columns, or with or without --excel?)";
 
 struct tail {
 	int to;
@@ -65,4 +75,183 @@ int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const voi
 		done += (unsigned long long)r;
 	}
 	return 0;
+}
+
+/* A carried file being checked (and, in a full pass, copied) block by block. */
+struct check {
+	const struct carry_want *w;
+	z_stream z;      /* gzip: the member being inflated */
+	int member_end;  /* gzip: the last member ended, nothing of another yet */
+	const char *why; /* the first fault found: the pass stops there */
+	size_t head_at;  /* text bytes compared with the head */
+	int any;         /* some text seen */
+	unsigned char last;
+	int to;        /* a full pass: where the bytes go */
+	struct err *e; /* what fn said when it failed */
+	int fn_failed;
+};
+
+static int refuse(struct check *c, const char *why)
+{
+	c->why = why;
+	return -1;
+}
+
+/* The file's text (inflated for gzip): its first bytes must be the head. */
+static int take_text(struct check *c, const unsigned char *p, size_t n)
+{
+	const struct carry_want *w = c->w;
+
+	if (!n)
+		return 0;
+	if (c->head_at < w->head_len) {
+		size_t k = n < w->head_len - c->head_at ? n : w->head_len - c->head_at;
+
+		if (memcmp(p, (const unsigned char *)w->head + c->head_at, k))
+			return refuse(c, OTHER_HEAD);
+		c->head_at += k;
+	}
+	c->any = 1;
+	c->last = p[n - 1];
+	return 0;
+}
+
+/* gzip: members inflated one after the other; zlib checks each one's CRC and length. */
+static int take_gz(struct check *c, const void *p, size_t n)
+{
+	unsigned char out[TEXT_PIECE];
+
+	c->z.next_in = (Bytef *)(uintptr_t)p;
+	c->z.avail_in = (uInt)n; /* a block of carry_read: at most BLOCK */
+	for (;;) {
+		int rc;
+
+		if (c->member_end) {
+			if (!c->z.avail_in)
+				return 0;
+			if (inflateReset(&c->z) != Z_OK)
+				return refuse(c, NOT_GZIP);
+			c->member_end = 0;
+		}
+		c->z.next_out = out;
+		c->z.avail_out = sizeof(out);
+		rc = inflate(&c->z, Z_NO_FLUSH);
+		if (rc == Z_MEM_ERROR) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+			return refuse(c, NOT_GZIP);
+		if (take_text(c, out, sizeof(out) - c->z.avail_out))
+			return -1;
+		if (rc == Z_STREAM_END)
+			c->member_end = 1;
+		else if (c->z.avail_out)
+			return 0; /* inflate stopped for want of input: the block is taken */
+	}
+}
+
+static int take_plain(void *ctx, const void *p, size_t n)
+{
+	return take_text(ctx, p, n);
+}
+
+/* A full pass: each block checked, then handed to fn, then written. */
+static int take_block(void *ctx, const void *p, size_t n)
+{
+	struct check *c = ctx;
+
+	if (c->w->gzip ? take_gz(c, p, n) : take_text(c, p, n))
+		return -1;
+	if (c->w->fn && c->w->fn(c->w->ctx, p, n, c->e)) {
+		c->fn_failed = 1;
+		return -1;
+	}
+	return fsutil_write_all(c->to, p, n) ? -1 : 0;
+}
+
+/* A plain file without fn: only its head and its last byte are read. */
+static int check_ends(int from, unsigned long long size, struct check *c)
+{
+	unsigned long long first = c->w->head_len < size ? c->w->head_len : size;
+	unsigned char last;
+	ssize_t r;
+
+	if (first && carry_read(from, first, take_plain, c))
+		return -1;
+	if (size == first)
+		return 0;
+	while ((r = pread(from, &last, 1, (off_t)(size - 1))) < 0 && errno == EINTR)
+		;
+	if (r != 1) {
+		errno = r ? errno : EIO;
+		return -1;
+	}
+	return take_text(c, &last, 1);
+}
+
+static const char *verdict(const struct check *c)
+{
+	if (c->why)
+		return c->why;
+	if (c->w->gzip && !c->member_end)
+		return NOT_GZIP; /* the file ends inside a member */
+	if (c->head_at < c->w->head_len)
+		return OTHER_HEAD; /* shorter than the head */
+	return c->any && c->last != '\n' ? NO_NEWLINE : NULL;
+}
+
+/* The extension of a file name (".csv.gz", ".ndjson"): the suggested name keeps it. */
+static const char *extension(const char *path)
+{
+	const char *base = strrchr(path, '/'), *dot = "";
+
+	base = base ? base + 1 : path;
+	for (const char *p = base + strlen(base); p > base + 1; p--) {
+		if (p[-1] != '.')
+			continue;
+		dot = p - 1;
+		if (strcmp(dot, ".gz"))
+			break;
+	}
+	return dot;
+}
+
+/* What is wrong with the file, and what to do: the one line the user reads. */
+static void refusal(struct err *e, const char *path, const char *why)
+{
+	err_set(e, ERR_CANTCREAT,
+		"%s: exists but cannot be added to: %s; move it aside, or write each "
+		"night to its own file with -o 'history-{date}%s'",
+		path, why, extension(path));
+}
+
+int carry_checked(int from, int to, unsigned long long size, const struct carry_want *w,
+		  struct err *e)
+{
+	struct check c = { .w = w, .to = to, .e = e };
+	int full = w->gzip || w->fn, rc = -1, errnum;
+
+	if (w->gzip && inflateInit2(&c.z, 15 + 16) != Z_OK) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (full ? carry_read(from, size, take_block, &c) : check_ends(from, size, &c)) {
+		if (c.fn_failed) {
+			err_prefix(e, "%s: ", w->name);
+			rc = 1;
+		}
+		goto out;
+	}
+	c.why = verdict(&c);
+	rc = c.why || full ? 0 : carry_copy(from, to, size);
+out:
+	errnum = errno;
+	if (w->gzip)
+		inflateEnd(&c.z);
+	errno = errnum;
+	if (!c.why)
+		return rc;
+	refusal(e, w->name, c.why);
+	return 1;
 }

@@ -3,12 +3,23 @@
  * file (SPEC §4.4, --state) rewrites it whole in a temporary file: shared
  * extents where the file system offers them (FICLONE: btrfs, XFS), a copy
  * in the kernel (copy_file_range) otherwise, read and write as a last
- * resort. Both functions retry EINTR and leave errno set on failure.
+ * resort. Every function retries EINTR and leaves errno set on an I/O failure.
+ *
+ * carry_checked first makes sure rows can be added after the file's own:
+ * a file cut short or damaged, or one of another layout, takes this run's
+ * rows where no reader finds them (a member after a broken one, a row glued
+ * to the last line, rows under another header). Its checks look at each byte
+ * once, in bounded memory: a gzip file is inflated as it is copied (by read
+ * and write then); a plain file's head and last byte are all it needs, and
+ * its copy stays the kernel's unless every byte has to pass through the
+ * caller too (fn: the manifest's digest).
  */
 #ifndef WAEXPORT_CARRY_H
 #define WAEXPORT_CARRY_H
 
 #include <stddef.h>
+
+#include "err.h"
 
 /* The first size bytes of from onto the end of to (its offset ends after them). 0 or -1. */
 int carry_copy(int from, int to, unsigned long long size);
@@ -16,5 +27,26 @@ int carry_copy(int from, int to, unsigned long long size);
 /* The first size bytes of from, a block at a time, to fn (non-zero from fn stops: -1). */
 int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const void *p, size_t n),
 	       void *ctx);
+
+/* What a file must be for this run to add to it, and who else sees its bytes. */
+struct carry_want {
+	const char *name; /* the file, as a refusal names it */
+	int gzip;         /* whole gzip members one after the other, then this run's */
+	const void *head; /* the bytes this run's text starts with (BOM, CSV header) */
+	size_t head_len;  /* 0: nothing to compare (NDJSON) */
+	/* NULL, or every carried block, in order (the manifest's digest): non-zero stops */
+	int (*fn)(void *ctx, const void *p, size_t n, struct err *e);
+	void *ctx;
+};
+
+/*
+ * The first size bytes of from onto the end of to, once they are known to
+ * be a file of w whose text ends with a line break. 0; 1 with e set: the
+ * file cannot be added to (ERR_CANTCREAT: its name, what is wrong, what to
+ * do), or fn failed (its error after the name), some bytes perhaps written
+ * to to already; -1 with errno set as the failing call left it.
+ */
+int carry_checked(int from, int to, unsigned long long size, const struct carry_want *w,
+		  struct err *e);
 
 #endif

@@ -91,6 +91,8 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		err_nomem(e);
 		goto fail;
 	}
+	pl->opts.out.head = pl->head.data; /* what a file added to must start with */
+	pl->opts.out.head_len = pl->head.len;
 	if (select_new(&pl->select, warn, e) || open_outputs(pl, e))
 		goto fail;
 	*out = pl;

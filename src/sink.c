@@ -118,11 +118,19 @@ int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc
 	return 0;
 }
 
-/* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
-static int carry_target(struct sink *s, struct err *e)
+/* SPEC §4.7: the sum is of the whole file, the carried bytes first. */
+static int sum_carried(void *md, const void *p, size_t n, struct err *e)
 {
+	return digest_update(md, p, n, e);
+}
+
+/* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
+static int carry_target(struct sink *s, const struct sink_opts *o, struct err *e)
+{
+	struct carry_want w = { o->path, o->gzip, o->head, o->head_len, s->md ? sum_carried : NULL,
+				s->md };
 	struct stat st;
-	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
+	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1, got;
 
 	if (old < 0 || fstat(old, &st)) {
 		io_error(s, errno, "opening the existing file to add to it", e);
@@ -132,15 +140,11 @@ static int carry_target(struct sink *s, struct err *e)
 		rc = 0;
 		goto out;
 	}
-	if (carry_copy(old, s->fd, (unsigned long long)st.st_size)) {
+	got = carry_checked(old, s->fd, (unsigned long long)st.st_size, &w, e);
+	if (got < 0)
 		io_error(s, errno, "copying the existing file", e);
+	if (got)
 		goto out;
-	}
-	/* SPEC §4.7: the sum is of the whole file, the carried bytes first. */
-	if (s->md && digest_fd(s->md, old, (unsigned long long)st.st_size, e)) {
-		err_prefix(e, "%s: ", s->target);
-		goto out;
-	}
 	s->fig.carried = (unsigned long long)st.st_size;
 	s->fig.appending = 1;
 	/* A copy dirties the page cache like any write: start its writeback too. */
@@ -186,7 +190,7 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
 		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp,
 			       strerror(errno));
-	return have && o->append ? carry_target(s, e) : 0;
+	return have && o->append ? carry_target(s, o, e) : 0;
 }
 
 int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)

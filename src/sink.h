@@ -18,14 +18,17 @@
  * and length (gz.h explains why such chunks can be joined).
  *
  * Append (SPEC §4.4, --state): with `append` and a non-empty regular target,
- * the temporary file first receives the target's bytes (shared extents or
- * an in-kernel copy where the file system offers them), then this run's;
- * a gzip output starts a new member after them. sink_appending tells the
- * caller to leave out what a file has once (CSV header, BOM).
+ * the temporary file first receives the target's bytes (carry.h: shared
+ * extents or an in-kernel copy where it can), then this run's; a gzip output
+ * starts a new member after them. A target rows cannot safely follow (cut
+ * short, a damaged gzip member, another head than `head`) is refused before
+ * anything is added. sink_figures' `appending` tells the caller to leave out
+ * what a file has once (CSV header, BOM).
  *
  * With `digest`, the bytes are hashed (SHA-256, digest.h) on their way to
- * the file descriptor (SINK_DIGEST_BESIDE: on a worker of the digest's own); an appended file's carried bytes are read once more
- * for it, since a shared extent or an in-kernel copy never passes through us.
+ * the file descriptor (SINK_DIGEST_BESIDE: on a worker of the digest's own);
+ * an appended file's carried bytes are hashed in the pass that copies and
+ * checks them.
  *
  * Workbook (SPEC §4.6): with `xlsx`, the bytes are encoded rows
  * (writer_xlsx.c) and every call goes to the workbook backend (xlsx.h),
@@ -49,9 +52,11 @@ enum sink_digest { SINK_DIGEST_NONE, SINK_DIGEST_CALLER, SINK_DIGEST_BESIDE };
 struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
-	int level;  /* 1..9, with gzip */
-	int append; /* keep a non-empty target's bytes and add after them */
-	int xlsx;   /* a workbook of these columns; append: refuse an existing one */
+	int level;        /* 1..9, with gzip */
+	int append;       /* keep a non-empty target's bytes and add after them */
+	const void *head; /* append: what the target's text must start with (BOM, CSV header) */
+	size_t head_len;  /* 0: no head to compare (NDJSON) */
+	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
 	const char *media_dir;   /* xlsx: what media_file names are relative to */
@@ -68,9 +73,9 @@ struct sink_rows {
 struct sink;
 
 /*
- * ERR_CANTCREAT when the temporary file cannot be made; ERR_IO when the
- * target's bytes cannot be carried over (append). On failure nothing is left
- * behind and *res is NULL.
+ * ERR_CANTCREAT when the temporary file cannot be made, or when an appended
+ * target cannot be added to (carry.h); ERR_IO when its bytes cannot be
+ * carried over. On failure nothing is left behind and *res is NULL.
  */
 int sink_open(struct sink **res, const struct sink_opts *o, struct err *e);
 

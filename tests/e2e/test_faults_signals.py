@@ -155,7 +155,7 @@ def test_fetch_interrupted_mid_walk(waexport, mock_factory, tmp_path, sig, code,
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "history.csv"
-    old = b"previous export\r\n"
+    old = (tmp_path / "one-contact.csv").read_bytes()  # a file this run could add to
     if previous:
         out.write_bytes(old)
     env = dict(os.environ)

@@ -184,7 +184,7 @@ def test_failed_night_leaves_state_and_output_untouched_next_night_catches_up(
     # Night 2 fails: every request for page 1 answers 503, one retry.
     mock.control(fail_5xx="all")
     out2 = tmp_path / "night2.csv"
-    out2_prev = b"previous night's file\r\n"
+    out2_prev = (tmp_path / "night1.csv").read_bytes()  # a file this run could add to
     out2.write_bytes(out2_prev)
     r, reqs = night(mock, state, out2, "--retries", "1", "-q")
     assert r.returncode == 69, r.stderr

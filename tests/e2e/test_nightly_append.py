@@ -107,3 +107,82 @@ def test_duckdb_reads_every_row_of_appended_ndjson(mock, tmp_path, duckdb_prefix
         uniques = sorted(json.loads(row)["unique"] for row in got[str(f)]["rows"])
         assert uniques == sorted(row["unique"] for row in rows_of(f))
         assert len(uniques) == N + 13
+
+
+# ------------------------------------------------ a file that cannot be added to
+#
+# Rows added after a damaged or foreign file are rows no reader finds: a gzip
+# member after a broken one (zcat stops there), a row glued to a line cut short,
+# rows under another layout's header.  Such a file is refused (73) before
+# anything is written: it stays as it was, no temporary file is left, and the
+# state does not move, so the night after the user moved it aside loses nothing.
+
+def cut_gzip(data):
+    return data[:len(data) // 2]
+
+
+def cut_line(data):
+    return data[:-5]
+
+
+DAMAGED = [
+    ("csv.gz", cut_gzip, (), "it is not a complete gzip file"),
+    ("ndjson.gz", cut_gzip, (), "it is not a complete gzip file"),
+    ("csv", cut_line, (), "it does not end with a line break"),
+    ("ndjson", cut_line, (), "it does not end with a line break"),
+    ("csv.gz", lambda d: gzip.compress(gzip.decompress(d)[:-5]), (),
+     "it does not end with a line break"),
+    ("csv", None, ("--excel",), "its first line is not the CSV header this run writes"),
+    ("csv", None, ("--columns", "unique,timestamp"),
+     "its first line is not the CSV header this run writes"),
+    ("csv.gz", None, ("--columns", "unique,timestamp"),
+     "its first line is not the CSV header this run writes"),
+]
+
+
+@pytest.mark.parametrize("ext,damage,extra,why", DAMAGED,
+                         ids=["gz-cut", "ndjson-gz-cut", "csv-cut", "ndjson-cut", "gz-text-cut",
+                              "excel-bom", "other-columns", "gz-other-columns"])
+def test_a_file_that_cannot_be_added_to_is_refused_and_nothing_is_lost(
+        mock, tmp_path, ext, damage, extra, why):
+    state, pattern = tmp_path / "state", str(tmp_path / ("%s-{date}.%s" % (ACCOUNT, ext)))
+    r1, _ = night(mock, state, pattern, "--concurrency", "1")
+    assert r1.returncode == 0, r1.stderr
+    [out] = list(tmp_path.glob("%s-*.%s" % (ACCOUNT, ext)))
+    if damage:
+        out.write_bytes(damage(out.read_bytes()))
+    bad, checkpoint = out.read_bytes(), state.read_bytes()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    new = grow(mock, 13)
+
+    r2, _ = night(mock, state, pattern, *extra)
+    assert r2.returncode == 73, r2.stderr
+    err = r2.stderr.decode()
+    assert "%s: exists but cannot be added to: %s" % (out, why) in err, err
+    assert "move it aside" in err and ("history-{date}.%s" % ext) in err, err
+    assert out.read_bytes() == bad, "the file must stay as it was"
+    assert state.read_bytes() == checkpoint, "the state must not move"
+    assert sorted(p.name for p in tmp_path.iterdir()) == names, "no temporary file left behind"
+
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    out.rename(aside / out.name)
+    r3, _ = night(mock, state, pattern, *extra)
+    assert r3.returncode == 0, r3.stderr
+    got = [row["unique"] for row in rows_of(out)]
+    assert sorted(got) == sorted(m["unique"] for m in new), "the 13 the refused run did not write"
+
+
+def test_one_file_a_chat_is_checked_too(mock, tmp_path):
+    """{chat} files are opened by the router: the same check, the same refusal."""
+    state, pattern = tmp_path / "state", str(tmp_path / "chats" / "{chat}.csv")
+    r1, _ = night(mock, state, pattern, "--create-dirs")
+    assert r1.returncode == 0, r1.stderr
+    before = {p: p.read_bytes() for p in (tmp_path / "chats").iterdir()}
+    checkpoint = state.read_bytes()
+    grow(mock, 13)
+    r2, _ = night(mock, state, pattern, "--create-dirs", "--excel")
+    assert r2.returncode == 73, r2.stderr
+    assert b"exists but cannot be added to: its first line is not the CSV header" in r2.stderr
+    assert {p: p.read_bytes() for p in (tmp_path / "chats").iterdir()} == before
+    assert state.read_bytes() == checkpoint

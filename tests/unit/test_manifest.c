@@ -113,6 +113,7 @@ static void test_sum_beside_the_writes_is_of_the_bytes_on_disk(void **state)
 					assert_int_equal(sink_write(s, row + off, sizes[k], &e), 0);
 					off += sizes[k];
 				}
+				assert_int_equal(sink_write(s, "\n", 1, &e), 0); /* addable */
 				assert_int_equal(sink_commit(s, &e), 0);
 				assert_int_equal(manifest_add(&m, s, NULL, &e), 0);
 				big_file_sha(path, hex);

@@ -111,6 +111,13 @@ static mode_t file_mode(const char *path)
 	return st.st_mode & 07777;
 }
 
+/* Rows a file can be added to: the last one whole (make_rows may cut it). */
+static void whole_rows(struct buf *b, size_t n, unsigned long seed)
+{
+	make_rows(b, n, seed);
+	b->data[b->len - 1] = '\n';
+}
+
 static struct sink *open_out(const char *path, int gzip, int append)
 {
 	struct sink_opts o = { .path = path, .gzip = gzip, .level = 6, .append = append };
@@ -207,25 +214,31 @@ static void test_replace_keeps_mode(void **state)
 static void test_close_without_commit_leaves_target(void **state)
 {
 	struct fx *fx = *state;
-	struct buf data = BUF_INIT, got = BUF_INIT;
+	struct buf data = BUF_INIT, want = BUF_INIT, got = BUF_INIT;
 	struct sink *s;
 	struct err e;
 
-	write_file(fx->path, "precious\r\n", 10, 0640);
 	make_rows(&data, 3u << 20, 1);
 	for (int gzip = 0; gzip < 2; gzip++) {
+		/* A file this kind of run could add to: plain, or one gzip member. */
+		s = open_out(fx->path, gzip, 0);
+		assert_int_equal(sink_write(s, "precious\r\n", 10, &e), 0);
+		commit(s);
+		assert_int_equal(chmod(fx->path, 0640), 0);
+		read_file(fx->path, &want);
 		for (int append = 0; append < 2; append++) {
 			s = open_out(fx->path, gzip, append);
 			assert_int_equal(sink_write(s, data.data, data.len, &e), 0);
 			sink_close(s);
 			read_file(fx->path, &got);
-			assert_int_equal(got.len, 10);
-			assert_memory_equal(got.data, "precious\r\n", 10);
+			assert_int_equal(got.len, want.len);
+			assert_memory_equal(got.data, want.data, want.len);
 			assert_int_equal(file_mode(fx->path), 0640);
 			assert_int_equal(count_entries(fx->dir), 1);
 		}
 	}
 	buf_free(&data);
+	buf_free(&want);
 	buf_free(&got);
 }
 
@@ -460,8 +473,8 @@ static void test_append_plain(void **state)
 	struct err e;
 
 	/* Large enough for the copy to take several rounds. */
-	make_rows(&old, 3u << 20, 7);
-	make_rows(&add, 100000, 8);
+	whole_rows(&old, 3u << 20, 7);
+	whole_rows(&add, 100000, 8);
 	write_file(fx->path, old.data, old.len, 0640);
 	s = open_out(fx->path, 0, 1);
 	assert_int_equal(sink_figures(s)->appending, 1);
@@ -512,7 +525,7 @@ static void test_append_by_read_and_write(void **state)
 	int status;
 	pid_t pid;
 
-	make_rows(&old, 200000, 14);
+	whole_rows(&old, 200000, 14);
 	write_file(fx->path, old.data, old.len, 0640);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -575,7 +588,7 @@ static void test_append_gzip_new_member(void **state)
 	struct err e;
 	uint32_t crc;
 
-	make_rows(&one, 200000, 9);
+	whole_rows(&one, 200000, 9);
 	make_rows(&two, 300000, 10);
 	snprintf(fx->path, sizeof(fx->path), "%s/out.ndjson.gz", fx->dir);
 	s = open_out(fx->path, 1, 1);
@@ -589,11 +602,11 @@ static void test_append_gzip_new_member(void **state)
 	s = open_out(fx->path, 1, 1);
 	assert_int_equal(sink_figures(s)->appending, 1);
 	assert_int_equal(sink_write_deflated(s, z.data, z.len, crc, two.len, &e), 0);
-	assert_int_equal(sink_write(s, one.data, 10, &e), 0);
+	assert_int_equal(sink_write(s, "tail\r\n", 6, &e), 0);
 	commit(s);
 	assert_int_equal(buf_add(&want, one.data, one.len), 0);
 	assert_int_equal(buf_add(&want, two.data, two.len), 0);
-	assert_int_equal(buf_add(&want, one.data, 10), 0);
+	assert_int_equal(buf_add(&want, "tail\r\n", 6), 0);
 	check_gzip_file(fx->path, &want, 2);
 	assert_int_equal(file_mode(fx->path), 0660);
 	assert_int_equal(count_entries(fx->dir), 1);
@@ -611,6 +624,195 @@ static void test_append_gzip_new_member(void **state)
 	buf_free(&two);
 	buf_free(&want);
 	buf_free(&z);
+}
+
+/* An append run whose target's text must start with head (CSV), digest or not. */
+static int open_append(const char *path, int gzip, const char *head, int digest, struct sink **s,
+		       struct err *e)
+{
+	struct sink_opts o = { .path = path,
+			       .gzip = gzip,
+			       .level = 6,
+			       .append = 1,
+			       .head = head,
+			       .head_len = head ? strlen(head) : 0,
+			       .digest = digest ? SINK_DIGEST_CALLER : SINK_DIGEST_NONE };
+
+	memset(e, 0, sizeof(*e));
+	return sink_open(s, &o, e);
+}
+
+/*
+ * A target rows cannot follow is refused (73), whether its bytes are read
+ * whole (digest, gzip) or only at its ends: named, why, what to do; the file
+ * as it was and no temporary file left.
+ */
+static void refused(struct fx *fx, int gzip, const char *head, const char *why)
+{
+	struct buf before = BUF_INIT, after = BUF_INIT;
+
+	read_file(fx->path, &before);
+	for (int digest = 0; digest < 2; digest++) {
+		struct sink *s = NULL;
+		struct err e;
+
+		assert_int_equal(open_append(fx->path, gzip, head, digest, &s, &e), -1);
+		assert_null(s);
+		assert_int_equal(e.kind, ERR_CANTCREAT);
+		assert_non_null(strstr(e.msg, fx->path));
+		assert_non_null(strstr(e.msg, "exists but cannot be added to: "));
+		if (!strstr(e.msg, why))
+			fail_msg("\"%s\" does not say \"%s\"", e.msg, why);
+		assert_non_null(strstr(e.msg, "move it aside"));
+		assert_non_null(
+			strstr(e.msg, gzip ? "'history-{date}.csv.gz'" : "'history-{date}.csv'"));
+		read_file(fx->path, &after);
+		assert_int_equal(after.len, before.len);
+		assert_memory_equal(after.data, before.data, before.len);
+		assert_int_equal(count_entries(fx->dir), 1);
+	}
+	buf_free(&before);
+	buf_free(&after);
+}
+
+/* The target holds text as one gzip member. */
+static void write_gz(const char *path, const char *text, size_t n)
+{
+	struct sink *s = open_out(path, 1, 0);
+	struct err e;
+
+	assert_int_equal(sink_write(s, text, n, &e), 0);
+	commit(s);
+}
+
+/* A line cut short takes the first new row into it: refused, CSV or NDJSON, plain or gzip. */
+static void test_append_refuses_no_final_newline(void **state)
+{
+	struct fx *fx = *state;
+	static const char csv[] = "a,b\r\n1,2\r\n3,";
+
+	write_file(fx->path, csv, strlen(csv), 0600);
+	refused(fx, 0, "a,b\r\n", "it does not end with a line break");
+	write_file(fx->path, "{\"a\":1}\n{\"a\":", 13, 0600);
+	refused(fx, 0, NULL, "it does not end with a line break");
+	write_file(fx->path, "a,b", 3, 0600); /* the head itself, cut short */
+	refused(fx, 0, NULL, "it does not end with a line break");
+	assert_int_equal(unlink(fx->path), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
+	write_gz(fx->path, csv, strlen(csv));
+	refused(fx, 1, "a,b\r\n", "it does not end with a line break");
+}
+
+/* A gzip file cut short or damaged would hide every member after it. */
+static void test_append_refuses_truncated_gzip(void **state)
+{
+	struct fx *fx = *state;
+	struct buf rows = BUF_INIT, z = BUF_INIT;
+
+	whole_rows(&rows, 300000, 15);
+	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
+	write_gz(fx->path, rows.data, rows.len);
+	read_file(fx->path, &z);
+	for (size_t cut = 1; cut < z.len; cut += z.len / 3) {
+		write_file(fx->path, z.data, cut, 0600);
+		refused(fx, 1, NULL, "it is not a complete gzip file");
+	}
+	write_file(fx->path, z.data, z.len - 1, 0600); /* the trailer's last byte gone */
+	refused(fx, 1, NULL, "it is not a complete gzip file");
+	z.data[z.len / 2] ^= 0x55; /* damaged inside: a bad block or CRC */
+	write_file(fx->path, z.data, z.len, 0600);
+	refused(fx, 1, NULL, "it is not a complete gzip file");
+	z.data[z.len / 2] ^= 0x55;
+	assert_int_equal(buf_add(&z, "junk", 4), 0); /* not a member after the member */
+	write_file(fx->path, z.data, z.len, 0600);
+	refused(fx, 1, NULL, "it is not a complete gzip file");
+	write_file(fx->path, rows.data, rows.len, 0600); /* plain text where gzip goes */
+	refused(fx, 1, NULL, "it is not a complete gzip file");
+	buf_free(&rows);
+	buf_free(&z);
+}
+
+/* Members one after the other (earlier runs) are a file to add to; digest of it all. */
+static void test_append_accepts_gzip_members(void **state)
+{
+	struct fx *fx = *state;
+	static const char *head = "a,b\r\n";
+	struct buf one = BUF_INIT, want = BUF_INIT;
+
+	whole_rows(&one, 200000, 16);
+	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
+	assert_int_equal(buf_add(&want, head, strlen(head)), 0);
+	write_gz(fx->path, head, strlen(head));
+	for (int run = 0; run < 3; run++) {
+		struct sink *s = NULL;
+		struct err e;
+
+		assert_int_equal(open_append(fx->path, 1, head, run == 2, &s, &e), 0);
+		assert_int_equal(sink_figures(s)->appending, 1);
+		assert_int_equal(sink_write(s, one.data, one.len, &e), 0);
+		commit(s);
+		assert_int_equal(buf_add(&want, one.data, one.len), 0);
+	}
+	check_gzip_file(fx->path, &want, 4);
+	buf_free(&one);
+	buf_free(&want);
+}
+
+/* Rows of one layout under another's header: refused, BOM or not, plain or gzip. */
+static void test_append_refuses_other_header(void **state)
+{
+	struct fx *fx = *state;
+	static const char bom[] = "\xEF\xBB\xBF"
+				  "a,b\r\n1,2\r\n";
+
+	write_file(fx->path, "a,b\r\n1,2\r\n", 10, 0600);
+	refused(fx, 0, "a,c\r\n", "its first line is not the CSV header this run writes");
+	refused(fx, 0, "a,b,c\r\n", "its first line is not the CSV header this run writes");
+	refused(fx, 0,
+		"\xEF\xBB\xBF"
+		"a,b\r\n",
+		"its first line is not the CSV header this run writes");
+	write_file(fx->path, bom, strlen(bom), 0600);
+	refused(fx, 0, "a,b\r\n", "its first line is not the CSV header this run writes");
+	write_file(fx->path, "a,\r\n", 4, 0600); /* shorter than the head */
+	refused(fx, 0, "a,b\r\n", "its first line is not the CSV header this run writes");
+	assert_int_equal(unlink(fx->path), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
+	write_gz(fx->path, bom, strlen(bom));
+	refused(fx, 1, "a,b\r\n", "its first line is not the CSV header this run writes");
+	write_gz(fx->path, "", 0); /* an empty member: no header at all */
+	refused(fx, 1, "a,b\r\n", "its first line is not the CSV header this run writes");
+}
+
+/* The head this run writes, BOM and all: accepted, and the caller leaves it out. */
+static void test_append_same_header(void **state)
+{
+	struct fx *fx = *state;
+	static const char head[] = "\xEF\xBB\xBF"
+				   "a,b\r\n";
+	struct buf want = BUF_INIT, got = BUF_INIT;
+
+	assert_int_equal(buf_add(&want, head, strlen(head)), 0);
+	assert_int_equal(buf_add(&want, "1,2\r\n", 5), 0);
+	write_file(fx->path, want.data, want.len, 0600);
+	for (int digest = 0; digest < 2; digest++) {
+		struct sink *s = NULL;
+		struct err e;
+
+		assert_int_equal(open_append(fx->path, 0, head, digest, &s, &e), 0);
+		assert_int_equal(sink_figures(s)->appending, 1);
+		assert_int_equal(sink_figures(s)->carried, want.len);
+		assert_int_equal(sink_write(s, "3,4\r\n", 5, &e), 0);
+		assert_int_equal(sink_finish(s, &e), 0);
+		assert_int_equal(sink_figures(s)->have_sha256, digest);
+		commit(s);
+		assert_int_equal(buf_add(&want, "3,4\r\n", 5), 0);
+	}
+	read_file(fx->path, &got);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	buf_free(&want);
+	buf_free(&got);
 }
 
 /* -o through a symlink writes the file it points to and keeps the link. */
@@ -689,7 +891,7 @@ static void test_full_file_system(void **state)
 		skip();
 	}
 	snprintf(path, sizeof(path), "%s/out.csv", fx->mnt);
-	make_rows(&old, 300000, 12);
+	whole_rows(&old, 300000, 12);
 	make_rows(&data, 2u << 20, 13);
 	write_file(path, old.data, old.len, 0640);
 	for (int append = 0; append < 2; append++) {
@@ -762,6 +964,11 @@ int main(void)
 		T(test_append_by_read_and_write),
 		T(test_append_to_missing_or_empty),
 		T(test_append_gzip_new_member),
+		T(test_append_refuses_no_final_newline),
+		T(test_append_refuses_truncated_gzip),
+		T(test_append_accepts_gzip_members),
+		T(test_append_refuses_other_header),
+		T(test_append_same_header),
 		T(test_symlinked_target),
 		T(test_dev_full),
 		T(test_full_file_system),
