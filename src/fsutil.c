@@ -1,5 +1,6 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -66,33 +67,45 @@ void fsutil_dirname(const char *path, char *out, size_t size)
 
 /* NAME_MAX less the dot before and ".tmp.XXXXXX" after: the longest base a temporary name keeps. */
 #define TEMP_BASE_MAX (NAME_MAX - 12)
+#define TEMP_RANDOM "XXXXXX"
 
-int fsutil_temp_beside(const char *path, char **tmp)
+/*
+ * "dir/.base.tmp.", the name of a temporary file beside path up to its
+ * random part, with room for it (malloc'd; NULL with errno). A dot file:
+ * tools that watch the directory for *.csv do not see it. A name near the
+ * file-name limit keeps only what fits of its base (cut at a UTF-8
+ * character), so every name a file system takes can be written.
+ */
+static char *temp_prefix(const char *path, size_t *dirlen)
 {
 	const char *slash = strrchr(path, '/');
-	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-	const char *base = path + dirlen;
-	size_t n = strlen(path) + 32;
+	const char *base = slash ? slash + 1 : path;
+	size_t keep = strlen(base), n = strlen(path) + 32;
 	char *name = malloc(n);
-	int fd;
 
+	*dirlen = (size_t)(base - path);
 	if (!name) {
 		errno = ENOMEM;
-		return -1;
+		return NULL;
 	}
-	size_t keep = strlen(base);
-
-	/*
-	 * A dot file: tools that watch the directory for *.csv do not see it.
-	 * A name near the file-name limit keeps only what fits of its base (cut
-	 * at a UTF-8 character), so every name a file system takes can be written.
-	 */
 	if (keep > TEMP_BASE_MAX) {
 		keep = TEMP_BASE_MAX;
 		while (keep && ((unsigned char)base[keep] & 0xC0) == 0x80)
 			keep--;
 	}
-	snprintf(name, n, "%.*s.%.*s.tmp.XXXXXX", (int)dirlen, path, (int)keep, base);
+	snprintf(name, n, "%.*s.%.*s.tmp.", (int)*dirlen, path, (int)keep, base);
+	return name;
+}
+
+int fsutil_temp_beside(const char *path, char **tmp)
+{
+	size_t dirlen;
+	char *name = temp_prefix(path, &dirlen);
+	int fd;
+
+	if (!name)
+		return -1;
+	strcat(name, TEMP_RANDOM);
 	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more (SPEC §5.6). */
 	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
@@ -104,6 +117,37 @@ int fsutil_temp_beside(const char *path, char **tmp)
 	}
 	*tmp = name;
 	return fd;
+}
+
+int fsutil_remove_stale_temps(const char *path)
+{
+	size_t dirlen, len;
+	char *prefix = temp_prefix(path, &dirlen), *dirname;
+	const char *base;
+	DIR *d;
+	struct dirent *de;
+	int removed = 0;
+
+	if (!prefix)
+		return 0;
+	base = prefix + dirlen;
+	len = strlen(base);
+	dirname = dirlen ? strndup(prefix, dirlen) : strdup(".");
+	d = dirname ? opendir(dirname) : NULL;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+
+		if (strncmp(de->d_name, base, len) ||
+		    strlen(de->d_name) != len + strlen(TEMP_RANDOM) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		removed += !unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(dirname);
+	free(prefix);
+	return removed;
 }
 
 void fsutil_sync_dir(const char *path)

@@ -25,6 +25,14 @@ int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off);
 int fsutil_temp_beside(const char *path, char **tmp);
 
 /*
+ * Remove the temporary files fsutil_temp_beside made for path that are
+ * still there (a run killed with SIGKILL cannot remove its own). Only for a
+ * caller that knows no other run writes path now (it holds the --state
+ * lock). Returns how many were removed.
+ */
+int fsutil_remove_stale_temps(const char *path);
+
+/*
  * Replace the file at `path` with data[0..n) atomically: a temporary file
  * beside it (fsutil_temp_beside), mode `mode`, written, fsynced, renamed over
  * path, the directory synced; nothing is left behind on failure. 0, or -1

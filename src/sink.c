@@ -178,6 +178,9 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 				       strerror(errno));
 		return 0;
 	}
+	/* Under the --state lock no other run writes here: clear what killed ones left. */
+	if (o->append)
+		fsutil_remove_stale_temps(s->target);
 	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a symlink planted there. */
 	s->fd = fsutil_temp_beside(s->target, &s->tmp);
 	if (s->fd < 0)

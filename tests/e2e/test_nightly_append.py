@@ -186,3 +186,28 @@ def test_one_file_a_chat_is_checked_too(mock, tmp_path):
     assert b"exists but cannot be added to: its first line is not the CSV header" in r2.stderr
     assert {p: p.read_bytes() for p in (tmp_path / "chats").iterdir()} == before
     assert state.read_bytes() == checkpoint
+
+
+def test_temporary_files_of_killed_runs_are_cleared_by_the_next(mock, tmp_path):
+    """A run killed with SIGKILL cannot remove its temporary file (in append mode a
+    whole copy of the earlier export). The next run, holding the --state lock, clears
+    the ones made for its own target, and nothing else; a run without --state, which
+    holds no lock, clears nothing."""
+    state, out = tmp_path / "state", tmp_path / "night.csv"
+    assert night(mock, state, out)[0].returncode == 0
+    stale = [tmp_path / ".night.csv.tmp.a1B2c3", tmp_path / ".night.csv.tmp.zzzzzz"]
+    keep = [tmp_path / ".night.csv.tmp.short", tmp_path / ".other.csv.tmp.a1B2c3",
+            tmp_path / "night.csv.tmp.a1B2c3"]
+    for p in stale + keep:
+        p.write_bytes(b"left by a killed run")
+    (tmp_path / ".night.csv.tmp.dir123").mkdir()
+    snap = tmp_path / "snap.csv"
+    (tmp_path / ".snap.csv.tmp.q1w2e3").write_bytes(b"x")
+    assert run(FETCH + ["--url", mock.url, "-o", str(snap)], env=fetch_env()).returncode == 0
+    assert (tmp_path / ".snap.csv.tmp.q1w2e3").exists(), "no lock: nothing is cleared"
+    grow(mock, 3)
+    r, _ = night(mock, state, out)
+    assert r.returncode == 0, r.stderr
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in keep) and (tmp_path / ".night.csv.tmp.dir123").is_dir()
+    assert len(csv_rows(out.read_bytes())) == N + 3

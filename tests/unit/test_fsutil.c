@@ -107,7 +107,9 @@ static void longest_names_can_be_replaced(void **state)
 {
 	char dir[256], path[1024];
 	const char *step = NULL;
+	char *tmp;
 	size_t n;
+	int fd;
 
 	(void)state;
 	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
@@ -121,6 +123,14 @@ static void longest_names_can_be_replaced(void **state)
 		assert_int_equal(strlen(path) - strlen(dir) - 1, len);
 		assert_int_equal(fsutil_replace(path, "a\n", 2, 0600, &step), 0);
 		assert_int_equal(access(path, R_OK), 0);
+		/* A temporary file left behind (a killed run) is found by its truncated name. */
+		fd = fsutil_temp_beside(path, &tmp);
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(access(tmp, F_OK), 0);
+		assert_int_equal(fsutil_remove_stale_temps(path), 1);
+		assert_int_equal(access(tmp, F_OK), -1);
+		free(tmp);
 	}
 	testdir_remove(dir);
 }
