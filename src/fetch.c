@@ -227,11 +227,12 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 	nextcp_clear(&f->next);
 	if (f->state && (rc = open_journal(f, t, n, e)))
 		return rc;
-	if (o->media_dir && !f->media && media_open(&f->media, o->media_dir, f->warn, e))
+	wo.retry_base = base ? atof(base) : 0;
+	if (o->media_dir && !f->media &&
+	    media_open(&f->media, o->media_dir, &wo, &f->stats, f->warn, e))
 		return -1;
 	if (http_new(&f->http, &ho, e))
 		return -1;
-	wo.retry_base = base ? atof(base) : 0;
 	http_pages(f->http, &q, &tr);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = walk_target(f, &t[i], &wo, &tr, &q, e);

@@ -3,6 +3,12 @@
  * temporary file beside the final name and renamed into place only when
  * complete. While they run, http_pump also drives the page requests in
  * flight, which is what keeps a slow media host from timing out a page.
+ *
+ * The downloads of a page are a walk (walk.h) of their own: job j is its
+ * page j + 1, so a download is retried exactly as a page request is
+ * (SPEC §5.5: 5xx, 429, 408, timeouts and cut-off bodies; backoff with
+ * jitter, Retry-After). Every other outcome is, to the walk, an answer: the
+ * job records it and the caller decides (a dead link is a warning).
  */
 #include "http_impl.h"
 #include "fsutil.h"
@@ -13,8 +19,17 @@
 #include <string.h>
 #include <unistd.h>
 
-/* How long one wait of the download loop may last: the stop flag is read between waits. */
-#define DL_WAIT_MS 200
+/* A Retry-After above this is waited only this long (SPEC §5.5: up to 5 minutes). */
+#define DL_RETRY_AFTER_CAP 300.0
+
+/* The walk's transport over the download slots. */
+struct dl_walk {
+	struct http *h;
+	struct http_download *jobs;
+	size_t *job_of;       /* per slot: the job it holds */
+	unsigned char *ready; /* per slot: a job that ended without a transfer */
+	size_t last;          /* the job of the answer told last */
+};
 
 static size_t on_file(char *p, size_t size, size_t n, void *arg)
 {
@@ -144,55 +159,135 @@ static void dl_finish(struct http *h, struct dl_slot *s)
 	dl_drop(h, s);
 }
 
-/* Give free slots the next jobs not done; *next moves past what was handed out. */
-static int dl_fill(struct http *h, struct http_download *jobs, size_t n, size_t *next, size_t *done,
-		   struct err *e)
+static int dlw_start(void *impl, int slot, unsigned long page_no, struct err *e)
 {
-	for (int i = 0; i < h->o.concurrency && *next < n; i++) {
-		if (h->dls[i].job)
+	struct dl_walk *w = impl;
+	struct http_download *job = &w->jobs[page_no - 1];
+
+	w->job_of[slot] = page_no - 1;
+	if (!job->done && dl_start(w->h, &w->h->dls[slot], job, e))
+		return -1;
+	w->ready[slot] = (unsigned char)job->done; /* could not start: told at the next look */
+	return 0;
+}
+
+/*
+ * A finished download, in the walk's terms: a failure worth another try is
+ * reported as such (the job is not done), anything else as a page answered.
+ */
+static void dlw_classify(struct dl_walk *w, struct dl_slot *s, struct walk_answer *a)
+{
+	struct http_download *job = s->job;
+	curl_off_t ra = 0;
+	long status = 0;
+	CURLcode rc = s->x.rc;
+	int transient;
+
+	if (curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+		status = 0;
+	/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
+	if (curl_easy_getinfo(s->x.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+		a->retry_after = (double)ra > DL_RETRY_AFTER_CAP ? DL_RETRY_AFTER_CAP : (double)ra;
+	transient = rc != CURLE_OK ? xfer_transient(rc) && !s->x.too_big && !s->write_failed
+				   : status == 408 || status == 429 || status >= 500;
+	dl_finish(w->h, s);
+	a->outcome = WALK_ANSWERED;
+	a->status = 200;
+	if (transient) {
+		job->done = 0; /* asked again, or the run fails */
+		a->outcome = rc == CURLE_OK ? WALK_ANSWERED : WALK_TRANSIENT;
+		a->status = rc == CURLE_OK ? status : 0;
+		a->why = job->why;
+	}
+}
+
+/* Tell one slot whose job ended, if any: 1, else 0. */
+static int dlw_take(struct dl_walk *w, struct walk_answer *a)
+{
+	for (int i = 0; i < w->h->o.concurrency; i++) {
+		struct dl_slot *s = &w->h->dls[i];
+
+		if (!w->ready[i] && !(s->job && s->x.finished))
 			continue;
-		while (*next < n && jobs[*next].done)
-			++*next;
-		if (*next == n)
-			break;
-		if (dl_start(h, &h->dls[i], &jobs[*next], e))
-			return -1;
-		if (jobs[*next].done)
-			++*done; /* could not even start: counted as failed */
-		++*next;
+		a->slot = i;
+		w->last = w->job_of[i];
+		if (w->ready[i]) {
+			w->ready[i] = 0;
+			a->outcome = WALK_ANSWERED;
+			a->status = 200;
+		} else {
+			dlw_classify(w, s, a);
+		}
+		return 1;
 	}
 	return 0;
 }
 
-int http_download(struct http *h, struct http_download *jobs, size_t n, struct err *e)
+static int dlw_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)
 {
-	size_t next = 0, done = 0;
+	struct dl_walk *w = impl;
+
+	if (dlw_take(w, a))
+		return 1;
+	return http_pump(w->h, timeout_ms, e) ? -1 : dlw_take(w, a);
+}
+
+static void dlw_cancel(void *impl, int slot)
+{
+	struct dl_walk *w = impl;
+
+	dl_drop(w->h, &w->h->dls[slot]);
+	w->ready[slot] = 0;
+}
+
+static int dlw_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	(void)ctx;
+	(void)page_no;
+	(void)body;
+	(void)len;
+	(void)e;
+	return WALK_MORE; /* the walk ends after its last job (max_pages) */
+}
+
+int http_download(struct http *h, struct http_download *jobs, size_t n,
+		  const struct walk_opts *retry, struct walk_stats *stats, size_t *failed,
+		  struct err *e)
+{
+	struct dl_walk w = { .h = h, .jobs = jobs };
+	struct walk_opts wo = { .concurrency = h->o.concurrency,
+				.retries = retry->retries,
+				.retry_base = retry->retry_base,
+				.max_pages = (long)n,
+				.stop = h->o.stop };
+	struct walk_transport t = {
+		.impl = &w, .start = dlw_start, .next = dlw_next, .cancel = dlw_cancel
+	};
+	struct walk_stats st = { 0 };
 	int rc = -1;
 
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i].done)
-			done++;
-	while (done < n) {
-		if (h->o.stop && *h->o.stop) {
-			err_set(e, ERR_INTERRUPTED, "interrupted");
-			goto out;
-		}
-		if (dl_fill(h, jobs, n, &next, &done, e))
-			goto out;
-		if (done < n && http_pump(h, DL_WAIT_MS, e))
-			goto out;
-		for (int i = 0; i < h->o.concurrency; i++) {
-			struct dl_slot *s = &h->dls[i];
-
-			if (s->job && s->x.finished) {
-				dl_finish(h, s);
-				done++;
-			}
-		}
+	if (!n)
+		return 0;
+	w.job_of = calloc((size_t)h->o.concurrency, sizeof(*w.job_of));
+	w.ready = calloc((size_t)h->o.concurrency, sizeof(*w.ready));
+	if (!w.job_of || !w.ready) {
+		err_nomem(e);
+		goto out;
 	}
-	rc = 0;
+	rc = walk_run(&wo, &t, dlw_page, NULL, &st, e);
+	if (stats)
+		stats->retries += st.retries;
+	if (rc && e->kind == ERR_UNAVAILABLE) {
+		/* Only a transient failure ends the walk: its last answer is the job. */
+		*failed = w.last;
+		err_set(e, ERR_UNAVAILABLE,
+			"%s on each of %d tries; giving up (the next run fetches it again)",
+			jobs[w.last].why, retry->retries + 1);
+	}
 out:
 	for (int i = 0; i < h->o.concurrency; i++)
 		dl_drop(h, &h->dls[i]); /* after a failure: no half file stays behind */
+	free(w.job_of);
+	free(w.ready);
 	return rc;
 }

@@ -12,6 +12,8 @@
 struct media {
 	char *dir;
 	struct warn *warn;
+	struct walk_opts retry;   /* its retries and retry_base */
+	struct walk_stats *stats; /* the run's: downloads' retries count there */
 	struct http_download *jobs;
 	size_t *job_elem; /* the page element of each job */
 	size_t jobs_cap;
@@ -23,7 +25,8 @@ struct media {
 	unsigned long long downloaded, present, failed; /* the manifest's figures */
 };
 
-int media_open(struct media **out, const char *dir, struct warn *w, struct err *e)
+int media_open(struct media **out, const char *dir, const struct walk_opts *retry,
+	       struct walk_stats *stats, struct warn *w, struct err *e)
 {
 	struct media *m = calloc(1, sizeof(*m));
 	struct stat st;
@@ -33,6 +36,8 @@ int media_open(struct media **out, const char *dir, struct warn *w, struct err *
 		return err_nomem(e);
 	}
 	m->warn = w;
+	m->retry = *retry;
+	m->stats = stats;
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		media_close(m);
 		return err_set(e, ERR_CANTCREAT, "--media-dir %s: cannot create it: %s", dir,
@@ -80,6 +85,20 @@ static int field_is(const struct field *f, const char *s)
 	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
 }
 
+/* Job j's unique, for a message: at most its first 60 bytes (*len). */
+static const char *job_unique(const struct media *m, struct page *pg, const char *body, size_t j,
+			      int *len)
+{
+	struct record r;
+
+	if (page_record(pg, body, m->job_elem[j], &r)) {
+		*len = 1;
+		return "?";
+	}
+	*len = (int)(r.f[REC_UNIQUE].len > 60 ? 60 : r.f[REC_UNIQUE].len);
+	return r.f[REC_UNIQUE].p;
+}
+
 /*
  * The downloads' outcome: counted when saved, else a warning and no file
  * name. A failure on this side (disk full, permissions) is ERR_IO instead
@@ -89,28 +108,43 @@ static int field_is(const struct field *f, const char *s)
 static int count_downloads(struct media *m, struct page *pg, const char *body, size_t njobs,
 			   struct err *e)
 {
-	struct record r;
-
 	for (size_t j = 0; j < njobs; j++) {
-		const struct field *u;
+		const char *u;
 		int len;
 
 		if (m->jobs[j].ok) {
 			m->downloaded++;
 			continue;
 		}
-		page_record(pg, body, m->job_elem[j], &r);
-		u = &r.f[REC_UNIQUE];
-		len = (int)(u->len > 60 ? 60 : u->len);
+		u = job_unique(m, pg, body, j, &len);
 		if (m->jobs[j].local)
 			return err_set(e, ERR_IO,
 				       "--media-dir %s: message %.*s: media not saved: %s", m->dir,
-				       len, u->p, m->jobs[j].why);
+				       len, u, m->jobs[j].why);
 		m->failed++;
-		warn_note(m->warn, "message %.*s: media not saved: %s", len, u->p, m->jobs[j].why);
+		warn_note(m->warn, "message %.*s: media not saved: %s", len, u, m->jobs[j].why);
 		m->files[m->job_elem[j]] = NULL;
 	}
 	return 0;
+}
+
+/*
+ * Download the jobs. A host that failed every try fails the run (SPEC §5.5):
+ * a warning would let the checkpoint pass a file whose link then expires.
+ */
+static int download(struct media *m, struct http *h, struct page *pg, const char *body,
+		    size_t njobs, struct err *e)
+{
+	size_t bad = 0;
+	const char *u;
+	int len;
+
+	if (!http_download(h, m->jobs, njobs, &m->retry, m->stats, &bad, e))
+		return 0;
+	if (e->kind != ERR_UNAVAILABLE)
+		return -1;
+	u = job_unique(m, pg, body, bad, &len);
+	return err_prefix(e, "--media-dir %s: message %.*s: media not saved: ", m->dir, len, u);
 }
 
 /* A media message: a link that is not plain text (SPEC §5.4). */
@@ -289,7 +323,7 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 	}
 	for (size_t j = 0; j < njobs; j++)
 		m->jobs[j].path = m->paths.data + name_at[j];
-	if (njobs && http_download(h, m->jobs, njobs, e))
+	if (njobs && download(m, h, pg, body, njobs, e))
 		goto out;
 	if (count_downloads(m, pg, body, njobs, e))
 		goto out;

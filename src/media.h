@@ -3,9 +3,12 @@
  * files its media messages link to are downloaded into DIR as
  * <unique>.<ext> (the name sanitised so nothing can leave DIR), through
  * http's downloads: concurrently, skipping files already there, each
- * capped in size. A dead link (they expire after 7 days) is a warning; its
- * row keeps an empty media_file. A file that cannot be saved here (disk
- * full, permissions) is ERR_IO: the run fails and its checkpoint stays.
+ * capped in size. A dead link (they expire after 7 days: 404, 410, another
+ * 4xx) is a warning; its row keeps an empty media_file. A host that fails
+ * (5xx, 429, a timeout) is retried as the page requests are (SPEC §5.5), and
+ * after the last retry fails the run (ERR_UNAVAILABLE), as does a file that
+ * cannot be saved here (disk full, permissions: ERR_IO): the checkpoint
+ * stays, so the next run fetches the file while its link still works.
  */
 #ifndef WAEXPORT_MEDIA_H
 #define WAEXPORT_MEDIA_H
@@ -13,6 +16,7 @@
 #include "err.h"
 #include "http.h"
 #include "page.h"
+#include "walk.h"
 #include "warn.h"
 
 /* Files larger than this are not kept. */
@@ -20,7 +24,13 @@
 
 struct media;
 
-int media_open(struct media **out, const char *dir, struct warn *w, struct err *e);
+/*
+ * retry: the page walk's options; its retries and retry_base are copied.
+ * stats: where the downloads' retries are added (the run's summary), or NULL;
+ * it must outlive m.
+ */
+int media_open(struct media **out, const char *dir, const struct walk_opts *retry,
+	       struct walk_stats *stats, struct warn *w, struct err *e);
 void media_close(struct media *m);
 
 /*

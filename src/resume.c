@@ -16,6 +16,7 @@ struct resume {
 	int usable;
 	/* What the first read found: */
 	int bad, header_ok;
+	int ended; /* a record that is no page of messages: the failed run's last */
 	const char *why;
 	unsigned long long pages, messages;
 	size_t last_count;         /* messages on the latest page read */
@@ -63,9 +64,18 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 		return 0;
 	}
 	/* Pages 1, 2, 3 … each full but the last: anything else is not a run's walk. */
-	if (r->bad || page_no != r->pages + 1 || (r->pages && r->last_count < RESUME_PAGE_SIZE) ||
-	    (n = parse(r, body, len, &pe)) < 0) {
+	if (r->bad || r->ended || page_no != r->pages + 1 ||
+	    (r->pages && r->last_count < RESUME_PAGE_SIZE)) {
 		r->bad = 1;
+		return 0;
+	}
+	/*
+	 * A body that is no page of messages (status FAIL, bad JSON) is journaled
+	 * before it is judged, and it is what ended that run (77, 65): the pages
+	 * before it are still a walk from page 1. It is never replayed.
+	 */
+	if ((n = parse(r, body, len, &pe)) < 0) {
+		r->ended = 1;
 		return 0;
 	}
 	if (page_no == 1 && n && keep_unique(&r->newest, unique_at(r, body, 0)))

@@ -1,5 +1,7 @@
 """--media-dir in a nightly run (SPEC §5.4): media files saved as <unique>.<ext>,
-a dead link (404) is a warning counted in the summary and the metrics, the
+a dead link (404) is a warning counted in the summary and the metrics, a media
+host that fails (5xx, 429) is retried like a page request and, failing every
+try, fails the run with the state unchanged (SPEC §5.5), the
 media_file column, files already present skipped, and hostile uniques that
 cannot write outside the media directory.
 
@@ -7,8 +9,12 @@ The media links point at a small threaded http.server on loopback started by
 the test; the API page is crafted here and served by the mock (--samples).
 """
 import json
+import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from conftest import run
 from fetch_helpers import (ACCOUNT, KEY, csv_rows, fetch_env, server_fixture,  # noqa: F401
@@ -19,10 +25,13 @@ from nightly_helpers import (FETCH, metric_value, parse_prometheus, snapshot,
 
 class MediaServer:
     """Serves FILES[path] with 200, 'redirect:' entries with 302, anything else 404.
+    FAULTS[path] = (status, count, retry_after): the first `count` requests of that
+    path (None: every one) get `status` instead, with Retry-After if not None.
     Records every request (method, path, headers, body)."""
 
-    def __init__(self, files):
+    def __init__(self, files, faults=None):
         self.files = dict(files)
+        self.faults = dict(faults or {})
         self.log = []
         lock = threading.Lock()
         outer = self
@@ -39,6 +48,17 @@ class MediaServer:
                 with lock:
                     outer.log.append({"method": self.command, "path": self.path,
                                       "headers": str(self.headers), "body": body})
+                    seen = sum(1 for e in outer.log if e["path"] == self.path)
+                fault = outer.faults.get(self.path.split("?")[0])
+                if fault and (fault[1] is None or seen <= fault[1]):
+                    out = b"<html><body>busy</body></html>"
+                    self.send_response(fault[0])
+                    if fault[2] is not None:
+                        self.send_header("Retry-After", str(fault[2]))
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
                 data = outer.files.get(self.path.split("?")[0])
                 if isinstance(data, str) and data.startswith("redirect:"):
                     self.send_response(302)
@@ -386,3 +406,71 @@ def test_media_of_uniques_that_decode_alike_get_their_own_files(mock_factory, me
         name = by_link[srv.url("/files/s%d.jpg" % i)]
         assert (mdir / name).read_bytes() == blob("S%d" % i), name
     assert b"4 media files saved" in r.stderr, r.stderr
+
+
+def flaky_night(mock_factory, media_server, tmp_path, faults, *extra):  # noqa: F811
+    """Night 1 with one photo; night 2 adds PHOTO2, whose host answers FAULTS."""
+    srv = media_server({"/f/p1.jpg": blob("P1"), "/f/p2.jpg": blob("P2")},
+                       {"/f/p2.jpg": faults})
+    night1 = [msg("PHOTO1", "image", srv.url("/f/p1.jpg"), T0)]
+    night2 = [msg("PHOTO2", "image", srv.url("/f/p2.jpg"), T0 + 60)] + night1
+    state, mdir = tmp_path / "state", tmp_path / "media"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "p1.jsonl", night1))
+    r = run(FETCH + ["--url", m1.url, "--state", state, "--media-dir", mdir,
+                     "-o", tmp_path / "n1.csv", "-q"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    before = state.read_bytes()
+    m2 = mock_factory("--samples", write_samples(tmp_path / "p2.jsonl", night2))
+    out = tmp_path / "n2.csv"
+    r = run(FETCH + ["--url", m2.url, "--state", state, "--media-dir", mdir, "-o", out]
+            + list(extra), env=fetch_env())
+    return r, srv, before, state, mdir, out
+
+
+def test_media_host_failing_once_is_retried_and_the_file_saved(mock_factory, media_server,
+                                                              tmp_path):
+    r, srv, _, _, mdir, out = flaky_night(mock_factory, media_server, tmp_path,
+                                          (500, 1, None))
+    assert r.returncode == 0, r.stderr
+    assert srv.hits("/f/p2.jpg") == 2
+    assert (mdir / "PHOTO2.jpg").read_bytes() == blob("P2")
+    assert media_names(out) == {"PHOTO2": "PHOTO2.jpg"}
+    assert summary_number(r, "retries") == 1, stderr_lines(r)
+    assert summary_number(r, "warnings") == 0, stderr_lines(r)
+
+
+def test_media_host_asking_to_wait_is_waited_for(mock_factory, media_server, tmp_path):
+    """429 with Retry-After: 1 is honoured (the test's backoff base is far shorter)."""
+    t = time.monotonic()
+    r, srv, _, _, mdir, _ = flaky_night(mock_factory, media_server, tmp_path, (429, 1, 1))
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t >= 1.0
+    assert srv.hits("/f/p2.jpg") == 2
+    assert (mdir / "PHOTO2.jpg").read_bytes() == blob("P2")
+
+
+def test_media_host_failing_every_try_fails_the_run_and_keeps_the_state(
+        mock_factory, media_server, tmp_path):
+    r, srv, before, state, mdir, out = flaky_night(mock_factory, media_server, tmp_path,
+                                                   (503, None, None), "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    err = r.stderr.decode()
+    assert re.search(r"message PHOTO2: media not saved: HTTP 503 on each of 2 tries", err), err
+    assert srv.hits("/f/p2.jpg") == 2
+    assert state.read_bytes() == before, "the next night must ask for PHOTO2 again"
+    assert not out.exists()
+    assert not (mdir / "PHOTO2.jpg").exists()
+    assert [p for p in mdir.iterdir() if p.name != "PHOTO1.jpg"] == []
+
+
+@pytest.mark.parametrize("status", [404, 410, 403])
+def test_media_dead_link_is_a_warning_not_retried(mock_factory, media_server, tmp_path,
+                                                  status):
+    r, srv, before, state, mdir, out = flaky_night(mock_factory, media_server, tmp_path,
+                                                   (status, None, None), "--retries", "3")
+    assert r.returncode == 0, r.stderr
+    assert srv.hits("/f/p2.jpg") == 1
+    assert b"message PHOTO2: media not saved: HTTP %d" % status in r.stderr, r.stderr
+    assert summary_number(r, "warnings") == 1, stderr_lines(r)
+    assert media_names(out) == {"PHOTO2": ""}
+    assert state.read_bytes() != before

@@ -1,7 +1,8 @@
 """Resumable runs (SPEC §5.3 "Resumable runs", issue 13 item 3).
 
 A first export of 150 pages dies at page 100 (the mock's fail_from knob: every
-request from page 100 on fails), is interrupted by SIGTERM, or is killed.  The
+request from page 100 on fails, or a status FAIL answer there: exit 77), is
+interrupted by SIGTERM, or is killed.  The
 pages it took stay in the journal beside the state; 30 new messages arrive; the
 next run fetches page 1 (where the journal's newest message now is), checks
 the one page where the journal's oldest message must now be, replays the
@@ -69,6 +70,20 @@ def test_first_export_failing_at_page_100_resumes_with_about_55_requests(mock, t
     # And the night after: nothing new, nothing written, state moved on.
     r, _ = night(mock, state, tmp_path / "next.csv")
     assert r.returncode == 0, r.stderr
+
+
+def test_first_export_refused_at_page_100_resumes_too(mock, tmp_path):
+    """status FAIL at page 100 (exit 77) keeps the 99 pages before it, like a 503 does."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_object="100:1", fail_reason=3)
+    r, _ = night(mock, state, out)
+    assert r.returncode == 77, r.stderr
+    assert not state.exists()
+    mock.control(fail_object=None)
+    r, reqs = resume_and_check(mock, tmp_path, state, out)
+    assert b"not used" not in r.stderr, r.stderr
+    assert b"resumed: 99 pages from the journal" in r.stderr, r.stderr
+    assert len(reqs) <= 60, "resumed run asked %d pages" % len(reqs)
 
 
 def interrupted_run(mock, tmp_path, sig):

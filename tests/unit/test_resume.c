@@ -5,7 +5,8 @@
  * count and checked by overlap (a page that does not line up is refused);
  * the pages replay in order, one at a time; a journal of another contact,
  * or one whose pages are not a walk from page 1, is not used (and this run
- * journals afresh); a successful run removes it.
+ * journals afresh), but the answer that ended a run (status FAIL) after its
+ * pages is only left out; a successful run removes it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -182,6 +184,31 @@ static void test_pages_that_are_not_a_walk_are_not_used(void **state)
 	resume_free(r);
 }
 
+/* A run that ended with exit 77 journaled the FAIL answer after its pages (SPEC §5.3). */
+static void test_the_fail_answer_that_ended_a_run_is_left_out(void **state)
+{
+	static const char fail[] = "{\"status\":\"FAIL\",\"reason\":3}";
+	struct fx *f = *state;
+	struct resume *r;
+	struct journal *j;
+	struct err e = { 0 };
+	unsigned long long before = f->warn.count;
+	struct stat st;
+	int n = 0;
+
+	failed_run(f, NULL);
+	assert_int_equal(stat(f->journal, &st), 0);
+	assert_int_equal(journal_open(&j, f->journal, (unsigned long long)st.st_size, &e), 0);
+	assert_int_equal(journal_append(j, PAGES + 1, fail, sizeof(fail) - 1, &e), 0);
+	journal_close(j);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_true(resume_usable(r));
+	assert_int_equal(f->warn.count, before);
+	assert_int_equal(resume_replay(r, count_pages, &n, &e), 0);
+	assert_int_equal(n, PAGES); /* the FAIL answer is not replayed */
+	resume_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +218,8 @@ int main(void)
 			test_another_contact_is_not_used_and_journaled_afresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pages_that_are_not_a_walk_are_not_used, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_the_fail_answer_that_ended_a_run_is_left_out,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
