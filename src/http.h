@@ -86,12 +86,10 @@ struct http_download {
  * Download every job not already done. A 5xx, 429, 408, timeout or cut-off
  * body is retried as a page request is (SPEC §5.5: retry's retries and
  * retry_base; the retries are added to *stats, which may be NULL). A job
- * that fails otherwise is marked (ok 0, why set) and the others go on. -1
- * for an interruption, a libcurl failure, or a job that failed on every try
- * (ERR_UNAVAILABLE, *failed its index).
+ * that fails otherwise, or on every try, is marked (ok 0, why set) and the
+ * others go on. -1 for an interruption or a libcurl failure.
  */
 int http_download(struct http *h, struct http_download *jobs, size_t n,
-		  const struct walk_opts *retry, struct walk_stats *stats, size_t *failed,
-		  struct err *e);
+		  const struct walk_opts *retry, struct walk_stats *stats, struct err *e);
 
 #endif

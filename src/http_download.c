@@ -28,7 +28,7 @@ struct dl_walk {
 	struct http_download *jobs;
 	size_t *job_of;       /* per slot: the job it holds */
 	unsigned char *ready; /* per slot: a job that ended without a transfer */
-	size_t last;          /* the job of the answer told last */
+	int tries;            /* a download's tries: the first and the retries */
 };
 
 static size_t on_file(char *p, size_t size, size_t n, void *arg)
@@ -210,7 +210,6 @@ static int dlw_take(struct dl_walk *w, struct walk_answer *a)
 		if (!w->ready[i] && !(s->job && s->x.finished))
 			continue;
 		a->slot = i;
-		w->last = w->job_of[i];
 		if (w->ready[i]) {
 			w->ready[i] = 0;
 			a->outcome = WALK_ANSWERED;
@@ -240,26 +239,36 @@ static void dlw_cancel(void *impl, int slot)
 	w->ready[slot] = 0;
 }
 
+/*
+ * A job done, in order. One that failed every try (body NULL) is not saved
+ * and says so; the others go on: the walk ends after its last job (max_pages).
+ */
 static int dlw_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
 {
-	(void)ctx;
-	(void)page_no;
-	(void)body;
+	struct dl_walk *w = ctx;
+	struct http_download *job = &w->jobs[page_no - 1];
+	size_t n = strlen(job->why);
+
 	(void)len;
 	(void)e;
-	return WALK_MORE; /* the walk ends after its last job (max_pages) */
+	if (!body) {
+		snprintf(job->why + n, sizeof(job->why) - n, " on each of %d tries", w->tries);
+		job->done = 1;
+		job->ok = 0;
+	}
+	return WALK_MORE;
 }
 
 int http_download(struct http *h, struct http_download *jobs, size_t n,
-		  const struct walk_opts *retry, struct walk_stats *stats, size_t *failed,
-		  struct err *e)
+		  const struct walk_opts *retry, struct walk_stats *stats, struct err *e)
 {
 	struct dl_walk w = { .h = h, .jobs = jobs };
 	struct walk_opts wo = { .concurrency = h->o.concurrency,
 				.retries = retry->retries,
 				.retry_base = retry->retry_base,
 				.max_pages = (long)n,
-				.stop = h->o.stop };
+				.stop = h->o.stop,
+				.keep_going = 1 };
 	struct walk_transport t = {
 		.impl = &w, .start = dlw_start, .next = dlw_next, .cancel = dlw_cancel
 	};
@@ -274,16 +283,10 @@ int http_download(struct http *h, struct http_download *jobs, size_t n,
 		err_nomem(e);
 		goto out;
 	}
-	rc = walk_run(&wo, &t, dlw_page, NULL, &st, e);
+	w.tries = retry->retries + 1;
+	rc = walk_run(&wo, &t, dlw_page, &w, &st, e);
 	if (stats)
 		stats->retries += st.retries;
-	if (rc && e->kind == ERR_UNAVAILABLE) {
-		/* Only a transient failure ends the walk: its last answer is the job. */
-		*failed = w.last;
-		err_set(e, ERR_UNAVAILABLE,
-			"%s on each of %d tries; giving up (the next run fetches it again)",
-			jobs[w.last].why, retry->retries + 1);
-	}
 out:
 	for (int i = 0; i < h->o.concurrency; i++)
 		dl_drop(h, &h->dls[i]); /* after a failure: no half file stays behind */

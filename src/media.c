@@ -128,25 +128,6 @@ static int count_downloads(struct media *m, struct page *pg, const char *body, s
 	return 0;
 }
 
-/*
- * Download the jobs. A host that failed every try fails the run (SPEC §5.5):
- * a warning would let the checkpoint pass a file whose link then expires.
- */
-static int download(struct media *m, struct http *h, struct page *pg, const char *body,
-		    size_t njobs, struct err *e)
-{
-	size_t bad = 0;
-	const char *u;
-	int len;
-
-	if (!http_download(h, m->jobs, njobs, &m->retry, m->stats, &bad, e))
-		return 0;
-	if (e->kind != ERR_UNAVAILABLE)
-		return -1;
-	u = job_unique(m, pg, body, bad, &len);
-	return err_prefix(e, "--media-dir %s: message %.*s: media not saved: ", m->dir, len, u);
-}
-
 /* A media message: a link that is not plain text (SPEC §5.4). */
 static int is_media(const struct record *r)
 {
@@ -323,7 +304,12 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 	}
 	for (size_t j = 0; j < njobs; j++)
 		m->jobs[j].path = m->paths.data + name_at[j];
-	if (njobs && download(m, h, pg, body, njobs, e))
+	/*
+	 * A file whose host failed every try is a warning, like a dead link: one
+	 * file must not hold back every night's export (--lookback has a later
+	 * night try it again).
+	 */
+	if (njobs && http_download(h, m->jobs, njobs, &m->retry, m->stats, e))
 		goto out;
 	if (count_downloads(m, pg, body, njobs, e))
 		goto out;

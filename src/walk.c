@@ -104,6 +104,12 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 		snprintf(status, sizeof(status), "server answered HTTP %ld", a->status);
 		why = status;
 	}
+	if (retry && s->attempts > w->o->retries && w->o->keep_going) {
+		s->state = SLOT_DONE; /* handed on as given up */
+		s->body = NULL;
+		s->len = 0;
+		return 0;
+	}
 	if (!retry || s->attempts > w->o->retries)
 		s->state = SLOT_IDLE; /* the walk ends here: nothing to cancel */
 	if (!retry)

@@ -45,6 +45,8 @@ struct walk_opts {
 	const volatile int *stop; /* set by a signal: give up within a second */
 	walk_wait_fn on_wait;     /* NULL: nobody is told */
 	void *wait_ctx;
+	int keep_going; /* a page that failed every try goes to on_page with body NULL
+			   and the walk goes on (downloads), instead of ending it */
 };
 
 struct walk_stats {
@@ -58,7 +60,10 @@ struct walk_stats {
 
 enum walk_verdict { WALK_MORE = 0, WALK_END = 1 };
 
-/* Called in page order. Returns WALK_MORE, WALK_END, or -1 with e set. */
+/*
+ * Called in page order. Returns WALK_MORE, WALK_END, or -1 with e set.
+ * body is NULL for a page given up on (keep_going).
+ */
 typedef int (*walk_page_fn)(void *ctx, unsigned long page_no, const char *body, size_t len,
 			    struct err *e);
 

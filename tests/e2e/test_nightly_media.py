@@ -449,18 +449,28 @@ def test_media_host_asking_to_wait_is_waited_for(mock_factory, media_server, tmp
     assert (mdir / "PHOTO2.jpg").read_bytes() == blob("P2")
 
 
-def test_media_host_failing_every_try_fails_the_run_and_keeps_the_state(
+def test_media_host_failing_every_try_is_a_warning_and_lookback_tries_again(
         mock_factory, media_server, tmp_path):
+    """Every try answered 503: the file is not saved, which the night says (a warning,
+    like a dead link), and the export goes on: one file must not hold back every
+    night's messages. With --lookback the next night asks for it again."""
     r, srv, before, state, mdir, out = flaky_night(mock_factory, media_server, tmp_path,
                                                    (503, None, None), "--retries", "1")
-    assert r.returncode == 69, r.stderr
+    assert r.returncode == 0, r.stderr
     err = r.stderr.decode()
     assert re.search(r"message PHOTO2: media not saved: HTTP 503 on each of 2 tries", err), err
     assert srv.hits("/f/p2.jpg") == 2
-    assert state.read_bytes() == before, "the next night must ask for PHOTO2 again"
-    assert not out.exists()
+    assert summary_number(r, "warnings") == 1, stderr_lines(r)
+    assert media_names(out) == {"PHOTO2": ""}
     assert not (mdir / "PHOTO2.jpg").exists()
     assert [p for p in mdir.iterdir() if p.name != "PHOTO1.jpg"] == []
+    assert state.read_bytes() != before
+    srv.faults.clear()
+    m = mock_factory("--samples", tmp_path / "p2.jsonl")
+    r = run(FETCH + ["--url", m.url, "--state", state, "--media-dir", mdir, "--lookback", "1d",
+                     "-o", tmp_path / "n3.csv", "-q"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert (mdir / "PHOTO2.jpg").read_bytes() == blob("P2")
 
 
 @pytest.mark.parametrize("status", [404, 410, 403])
