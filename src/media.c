@@ -101,9 +101,11 @@ static const char *job_unique(const struct media *m, struct page *pg, const char
 
 /*
  * The downloads' outcome: counted when saved, else a warning and no file
- * name. A failure on this side (disk full, permissions) is ERR_IO instead
- * (SPEC §5.4): the run must fail before the checkpoint moves past the
- * message, since its link expires and the file could never be fetched again.
+ * name, also for a host that failed every try: one file must not hold back
+ * every night's export (--lookback has a later night try it again). A
+ * failure on this side (disk full, permissions) is ERR_IO instead (SPEC
+ * §5.4): the run must fail before the checkpoint moves past the message,
+ * since its link expires and the file could never be fetched again.
  */
 static int count_downloads(struct media *m, struct page *pg, const char *body, size_t njobs,
 			   struct err *e)
@@ -238,6 +240,30 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	return 1;
 }
 
+/* Room for a page of n messages: their file names and download jobs. 0, or -1. */
+static int grow_page(struct media *m, size_t n)
+{
+	const char **f;
+	struct http_download *j;
+	size_t *je;
+
+	if (n <= m->files_cap)
+		return 0;
+	f = realloc(m->files, n * sizeof(*f));
+	if (f)
+		m->files = f;
+	j = realloc(m->jobs, n * sizeof(*j));
+	if (j)
+		m->jobs = j;
+	je = realloc(m->job_elem, n * sizeof(*je));
+	if (je)
+		m->job_elem = je;
+	if (!f || !j || !je)
+		return -1;
+	m->files_cap = n;
+	return 0;
+}
+
 int media_page(struct media *m, struct http *h, struct page *pg, const char *body,
 	       const unsigned char *wanted, const char *const **files, struct err *e)
 {
@@ -246,21 +272,8 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 	struct record r;
 	int rc = -1;
 
-	if (n > m->files_cap) {
-		const char **f = realloc(m->files, n * sizeof(*f));
-		struct http_download *j = realloc(m->jobs, n * sizeof(*j));
-		size_t *je = realloc(m->job_elem, n * sizeof(*je));
-
-		if (f)
-			m->files = f;
-		if (j)
-			m->jobs = j;
-		if (je)
-			m->job_elem = je;
-		if (!f || !j || !je)
-			return err_nomem(e);
-		m->files_cap = n;
-	}
+	if (grow_page(m, n))
+		return err_nomem(e);
 	url_at = calloc(n ? n : 1, sizeof(*url_at));
 	name_at = calloc(n ? n : 1, sizeof(*name_at));
 	if (!url_at || !name_at)
@@ -304,11 +317,6 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 	}
 	for (size_t j = 0; j < njobs; j++)
 		m->jobs[j].path = m->paths.data + name_at[j];
-	/*
-	 * A file whose host failed every try is a warning, like a dead link: one
-	 * file must not hold back every night's export (--lookback has a later
-	 * night try it again).
-	 */
 	if (njobs && http_download(h, m->jobs, njobs, &m->retry, m->stats, e))
 		goto out;
 	if (count_downloads(m, pg, body, njobs, e))
