@@ -5,10 +5,14 @@ here instead of hanging or swapping CI; its peak RSS and CPU time come from wait
 """
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
+import threading
 import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -43,11 +47,12 @@ class Bounded:
         self.cpu_s = 0.0 if SANITIZED else rusage.ru_utime + rusage.ru_stime
 
 
-def bounded(args, tmp_path):
+def bounded(args, tmp_path, extra_env=None):
     """Run waexport under the bounds; stdout and stderr go to files (no pipe can stall it)."""
     out, err = tmp_path / "child.out", tmp_path / "child.err"
     env = dict(os.environ)
     env.pop("WAEXPORT_API_KEY", None)
+    env.update(extra_env or {})
     with open(out, "wb") as o, open(err, "wb") as e:
         p = subprocess.Popen([BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL, stdout=o,
                              stderr=e, env=env, preexec_fn=_limit_child)
@@ -202,3 +207,93 @@ def test_sigterm_mid_parse_ends_the_run_within_a_second(tmp_path):
     assert took < 1.0 or SANITIZED, "exited %.2f s after SIGTERM" % took
     assert not target.exists()
     assert not [n for n in os.listdir(tmp_path) if ".tmp" in n]
+
+
+# ------------------------------------------------------------------ fetch: hostile servers
+
+FETCH_ENV = {"WAEXPORT_API_KEY": "test-key-0123456789", "WAEXPORT_RETRY_BASE": "0.01",
+             "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1"}
+
+
+class Server:
+    """A getHistory on 127.0.0.1 whose every answer is `answer(handler)` (the handler
+    writes it); the pages asked for are kept in `pages`."""
+
+    def __init__(self, answer):
+        pages = self.pages = []
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                pages.append(req.get("page"))
+                try:
+                    answer(self)
+                except OSError:
+                    pass  # the client hung up: what a refusal looks like from here
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/getHistory" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start(answer):
+        s = Server(answer)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def endless(gzip):
+    """`[{},{},...` in chunks without end, plain or gzip-encoded (a decompression bomb)."""
+    def answer(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        if gzip:
+            h.send_header("Content-Encoding", "gzip")
+        h.end_headers()
+        z = zlib.compressobj(9, zlib.DEFLATED, 31) if gzip else None
+        piece = b"{}," * 20000
+        data = z.compress(b"[" + piece) + z.flush(zlib.Z_SYNC_FLUSH) if z else b"[" + piece
+        while True:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            if z:
+                data = z.compress(piece) + z.flush(zlib.Z_SYNC_FLUSH)
+    return answer
+
+
+def fetch_bounded(tmp_path, url, *args):
+    return bounded(["fetch", "--from", "972501234567", "--url", url, "-o", tmp_path / "o.csv",
+                    "--retries", "0"] + list(args), tmp_path, FETCH_ENV)
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("conc", [4, 32])
+def test_endless_answers_cost_bounded_memory_at_any_concurrency(server, tmp_path, conc, gzip):
+    """SPEC §5.7: answers that never end are refused with 65 (as convert refuses the same
+    body) naming the page and the limit, and the bodies of all pages in flight together
+    stay within one budget: peak RSS does not grow with --concurrency."""
+    s = server(endless(gzip))
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", conc)
+    assert r.returncode == 65, r.stderr
+    line = r.stderr.decode().strip().splitlines()[-1]
+    assert re.search(r"page \d+: ", line) and re.search(r"\d{8,}-byte limit", line), line
+    assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
+    assert not (tmp_path / "o.csv").exists()
