@@ -110,12 +110,29 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 	return f->last_verdict = verdict(f, &res, kind != PAGE_FETCHED, e);
 }
 
+/*
+ * SPEC §5.7 and §2: a leading UTF-8 byte-order mark is skipped with a
+ * warning, in a page the API sent as in a file convert reads (source.c
+ * says it the same way). Once per body, before the journal and --save-raw
+ * see it: what they keep is the page without it.
+ */
+static void skip_bom(struct fetch *f, unsigned long page_no, const char **body, size_t *len)
+{
+	if (*len < 3 || memcmp(*body, "\xef\xbb\xbf", 3))
+		return;
+	warn_where(f->warn, "page %lu", page_no);
+	warn_note(f->warn, "skipped a UTF-8 byte-order mark at the start");
+	*body += 3;
+	*len -= 3;
+}
+
 static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
 {
 	struct fetch *f = ctx;
 	int v, met;
 
 	page_no += f->offset;
+	skip_bom(f, page_no, &body, &len);
 	if (f->resume && resume_append(f->resume, page_no, body, len, e))
 		return -1;
 	if ((v = take_page(f, page_no, PAGE_FETCHED, body, len, e)) < 0 || !f->seeking)
@@ -132,7 +149,7 @@ static int on_check_page(void *ctx, unsigned long page_no, const char *body, siz
 {
 	struct fetch *f = ctx;
 
-	(void)page_no;
+	skip_bom(f, page_no + f->offset, &body, &len);
 	f->held.len = 0;
 	return buf_add(&f->held, body, len) ? err_nomem(e) : WALK_END;
 }

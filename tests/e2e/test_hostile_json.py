@@ -216,8 +216,8 @@ FETCH_ENV = {"WAEXPORT_API_KEY": "test-key-0123456789", "WAEXPORT_RETRY_BASE": "
 
 
 class Server:
-    """A getHistory on 127.0.0.1 whose every answer is `answer(handler)` (the handler
-    writes it); the pages asked for are kept in `pages`."""
+    """A getHistory on 127.0.0.1 whose every answer is `answer(handler, page)` (the
+    handler writes it); the pages asked for are kept in `pages`."""
 
     def __init__(self, answer):
         pages = self.pages = []
@@ -232,7 +232,7 @@ class Server:
                 req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 pages.append(req.get("page"))
                 try:
-                    answer(self)
+                    answer(self, req.get("page"))
                 except OSError:
                     pass  # the client hung up: what a refusal looks like from here
 
@@ -262,7 +262,7 @@ def server():
 
 def endless(gzip):
     """`[{},{},...` in chunks without end, plain or gzip-encoded (a decompression bomb)."""
-    def answer(h):
+    def answer(h, page):
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Transfer-Encoding", "chunked")
@@ -297,3 +297,47 @@ def test_endless_answers_cost_bounded_memory_at_any_concurrency(server, tmp_path
     assert re.search(r"page \d+: ", line) and re.search(r"\d{8,}-byte limit", line), line
     assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
     assert not (tmp_path / "o.csv").exists()
+
+
+def message(i, unique=True):
+    m = {"timestamp": str(1700000000 - i), "direction": "1", "from": "972500000001",
+         "to": "972501234567", "type": "text", "state": 0, "message": "m%d" % i}
+    if unique:
+        m["unique"] = "u%d" % i
+    return m
+
+
+def serve_pages(server, body_of):
+    """Page N answers body_of(N), bytes."""
+    def answer(h, page):
+        body = body_of(page)
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    return server(answer)
+
+
+def history(pages, prefix=b""):
+    """Page N (1-based) is pages[N-1] as JSON after `prefix`; past the last, `[]`."""
+    return lambda n: prefix + json.dumps(pages[n - 1] if 0 < n <= len(pages) else []).encode()
+
+
+def test_a_byte_order_mark_before_a_page_is_skipped_with_a_warning(server, tmp_path):
+    """SPEC §5.7/§2: fetch skips a leading UTF-8 BOM as convert does, once per body, with
+    convert's warning, and --save-raw keeps the page without it."""
+    pages = [[message(i) for i in range(50)], [message(i) for i in range(50, 53)]]
+    s = serve_pages(server, history(pages, prefix=b"\xef\xbb\xbf"))
+    raw = tmp_path / "raw.ndjsonl"
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 1, "--save-raw", raw)
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.decode()
+    for n in (1, 2):
+        assert err.count("page %d: skipped a UTF-8 byte-order mark at the start" % n) == 1, err
+    assert "2 warnings" in err, err
+    rows = (tmp_path / "o.csv").read_bytes().decode().splitlines()
+    assert len(rows) == 1 + 53
+    assert b"\xef\xbb\xbf" not in raw.read_bytes()
+    c = bounded(["convert", "-q", "-o", tmp_path / "c.csv", raw], tmp_path)
+    assert c.returncode == 0, c.stderr
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "o.csv").read_bytes()
