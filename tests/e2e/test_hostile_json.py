@@ -341,3 +341,27 @@ def test_a_byte_order_mark_before_a_page_is_skipped_with_a_warning(server, tmp_p
     c = bounded(["convert", "-q", "-o", tmp_path / "c.csv", raw], tmp_path)
     assert c.returncode == 0, c.stderr
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "o.csv").read_bytes()
+
+
+def test_a_server_repeating_a_page_without_uniques_is_stopped(server, tmp_path):
+    """SPEC §5.2: messages without `unique` are never "seen", so a server that ignores
+    `page` and sends them again and again is stopped by the bytes: the second repeat of
+    a full page is 65 naming it, within a few requests."""
+    page = json.dumps([message(i, unique=False) for i in range(50)]).encode()
+    s = serve_pages(server, lambda n: page)
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 1)
+    assert r.returncode == 65, r.stderr
+    line = r.stderr.decode().strip().splitlines()[-1]
+    assert re.search(r"page 3: .*seen", line), line
+    assert s.pages == [1, 2, 3], s.pages
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_history_without_uniques_is_not_taken_for_a_repeat(server, tmp_path):
+    """The rule above cannot stop a real history: full pages without `unique`, all
+    different, are walked to the end."""
+    pages = [[message(50 * p + i, unique=False) for i in range(50)] for p in range(3)]
+    s = serve_pages(server, history(pages))
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 4)
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "o.csv").read_bytes().decode().splitlines()) == 1 + 150
