@@ -21,7 +21,7 @@
  * one budget, twice a page's limit, and an answer that would take more than
  * is left of it is refused like an oversized one. A page held but not yet
  * handed on stays charged: its bytes are still in memory. Real pages (tens of
- * kB, 64 KiB buffers) use a sliver of it at any concurrency.
+ * kB in buffers of tens of KiB) use a sliver of it at any concurrency.
  */
 #define BUDGET (2 * (size_t)BODY_MAX)
 /* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
@@ -48,7 +48,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	}
 	if (want > old) {
 		more = grown_cap(old, want) - old;
-		if (more > BUDGET - s->h->pages_held) {
+		if (s->h->pages_held + more > BUDGET) {
 			s->x.too_big = 1;
 			s->over_budget = 1;
 			return CURL_WRITEFUNC_ERROR;
@@ -57,7 +57,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 			return CURL_WRITEFUNC_ERROR;
 		s->h->pages_held += s->body.cap - old;
 	}
-	memcpy(s->body.data + s->body.len, p, len);
+	if (len)
+		memcpy(s->body.data + s->body.len, p, len);
 	s->body.len += len;
 	return len;
 }
