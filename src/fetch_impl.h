@@ -47,6 +47,7 @@ struct fetch {
 	struct buf held;         /* the page that must hold the journal's oldest message */
 	int have_before;         /* the oldest checkpoint a target started from */
 	long long before;
+	unsigned long long last_body; /* the last fetched page's hash, 0: none */
 };
 
 /* The walk of the current target, from page 1 (its pages into the journal). */

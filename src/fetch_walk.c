@@ -5,6 +5,7 @@
  * an earlier run's journal, in the three steps resume.h describes.
  */
 #include "fetch_impl.h"
+#include "hash.h"
 #include "media.h"
 #include "resume.h"
 #include "text.h"
@@ -39,22 +40,29 @@ int fetch_on_media(void *ctx, struct page *pg, const char *body, const unsigned 
  * What the page held decides whether the history goes on (SPEC §5.1-§5.3).
  * overlap: a journal page, or the page checked against the journal, which
  * repeat what was written by design: they say nothing of a server that
- * ignores 'page'.
+ * ignores 'page'. same: the page's bytes are those of the page before it.
  */
-static int verdict(struct fetch *f, const struct select_page *res, int overlap, struct err *e)
+static int verdict(struct fetch *f, const struct select_page *res, int overlap, int same,
+		   struct err *e)
 {
 	if (res->records < API_PAGE_SIZE)
 		return WALK_END; /* an empty or short page is the last */
-	/* SPEC §5.2: only messages already written count, not ones filtered out. */
+	/*
+	 * SPEC §5.2: only messages already written count, not ones filtered out.
+	 * Messages without a 'unique' are never "seen", so a server that sends
+	 * them on every page again is caught by its bytes instead: a real history
+	 * never has two pages of 50 alike, and new messages shift the pages.
+	 */
 	if (overlap) {
 		f->consecutive_seen = 0;
-	} else if (res->repeated == res->records) {
+	} else if (res->repeated == res->records || same) {
 		if (++f->consecutive_seen >= 2)
 			return err_set(
 				e, ERR_DATA,
-				"a second full page of messages already seen; the "
+				"a second full page of messages already seen%s; the "
 				"server seems to ignore 'page' (stopping so the run cannot loop "
-				"forever)");
+				"forever)",
+				same ? " (the same bytes as the page before)" : "");
 	} else {
 		f->consecutive_seen = 0;
 	}
@@ -80,11 +88,14 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 {
 	struct select_page res;
 	const struct record *first;
+	unsigned long long last;
 
 	if (f->stop && *f->stop)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
 	if (save_raw(f, body, len, e))
 		return -1;
+	last = f->last_body;
+	f->last_body = kind == PAGE_FETCHED ? hash_bytes(body, len) : 0;
 	snprintf(f->where, sizeof(f->where), "%spage %lu", kind == PAGE_JOURNAL ? "journal " : "",
 		 page_no);
 	if (pipeline_page(f->pl, body, len, f->where, &res, &first, e) < 0) {
@@ -107,7 +118,24 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 	}
 	if (f->progress)
 		f->progress(f->progress_ctx);
-	return f->last_verdict = verdict(f, &res, kind != PAGE_FETCHED, e);
+	return f->last_verdict = verdict(f, &res, kind != PAGE_FETCHED,
+					 kind == PAGE_FETCHED && last == f->last_body, e);
+}
+
+/*
+ * SPEC §5.7 and §2: a leading UTF-8 byte-order mark is skipped with a
+ * warning, in a page the API sent as in a file convert reads (source.c
+ * says it the same way). Once per body, before the journal and --save-raw
+ * see it: what they keep is the page without it.
+ */
+static void skip_bom(struct fetch *f, unsigned long page_no, const char **body, size_t *len)
+{
+	if (*len < 3 || memcmp(*body, "\xef\xbb\xbf", 3))
+		return;
+	warn_where(f->warn, "page %lu", page_no);
+	warn_note(f->warn, "skipped a UTF-8 byte-order mark at the start");
+	*body += 3;
+	*len -= 3;
 }
 
 static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
@@ -116,6 +144,7 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 	int v, met;
 
 	page_no += f->offset;
+	skip_bom(f, page_no, &body, &len);
 	if (f->resume && resume_append(f->resume, page_no, body, len, e))
 		return -1;
 	if ((v = take_page(f, page_no, PAGE_FETCHED, body, len, e)) < 0 || !f->seeking)
@@ -132,7 +161,7 @@ static int on_check_page(void *ctx, unsigned long page_no, const char *body, siz
 {
 	struct fetch *f = ctx;
 
-	(void)page_no;
+	skip_bom(f, page_no + f->offset, &body, &len);
 	f->held.len = 0;
 	return buf_add(&f->held, body, len) ? err_nomem(e) : WALK_END;
 }
@@ -170,6 +199,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 
 	f->seeking = 1;
 	f->found = 0;
+	f->last_body = 0;
 	first.slow_start = 1; /* the newest message is on page 1 unless much arrived since */
 	ok = walk_from(f, &first, t, 0, on_page, e);
 	f->seeking = 0;
@@ -208,5 +238,6 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     struct err *e)
 {
+	f->last_body = 0;
 	return walk_from(f, wo, t, 0, on_page, e);
 }

@@ -27,7 +27,9 @@ struct xfer {
 
 struct page_slot {
 	struct xfer x;
+	struct http *h; /* whose budget the body counts against */
 	unsigned long page_no;
+	int over_budget; /* refused: the slots together held too much */
 	struct buf body;
 	struct buf post; /* the request body: holds the key */
 	char why[CURL_ERROR_SIZE + 96];
@@ -49,6 +51,7 @@ struct http {
 	struct page_slot *pages; /* o.concurrency of each */
 	struct dl_slot *dls;
 	const struct http_page_query *query;
+	size_t pages_held; /* bytes allocated by all page bodies together (http_pages.c) */
 };
 
 /* http_xfer.c */

@@ -12,22 +12,65 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A page body larger than this is refused (50 messages are ~20 kB). */
+/* A page body larger than this is refused (50 messages are ~20 kB): convert's JSON_MAX_BODY. */
 #define BODY_MAX (64u * 1024u * 1024u)
+/*
+ * What the bodies of all pages in flight may hold together (SPEC §5.7: memory
+ * stays bounded whatever --concurrency). A per-page limit alone lets 32
+ * endless answers cost 32 x 64 MiB; so every slot's allocation is charged to
+ * one budget, twice a page's limit, and an answer that would take more than
+ * is left of it is refused like an oversized one. A page held but not yet
+ * handed on stays charged: its bytes are still in memory. Real pages (tens of
+ * kB in buffers of tens of KiB) use a sliver of it at any concurrency.
+ */
+#define BUDGET (2 * (size_t)BODY_MAX)
+/* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
+#define SLOT_KEEP ((size_t)1 << 20)
 #define RETRY_AFTER_CAP 300.0
+
+/* The capacity the body grows to for `want` bytes (buf_grow doubles from 256). */
+static size_t grown_cap(size_t cap, size_t want)
+{
+	cap = cap ? cap : 256;
+	while (cap < want)
+		cap *= 2;
+	return cap;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct page_slot *s = arg;
-	size_t len = size * n;
+	size_t len = size * n, want = s->body.len + len, old = s->body.cap, more;
 
-	if (s->body.len + len > BODY_MAX) {
+	if (want > BODY_MAX) {
 		s->x.too_big = 1;
 		return CURL_WRITEFUNC_ERROR;
 	}
-	if (buf_add(&s->body, p, len))
-		return CURL_WRITEFUNC_ERROR;
+	if (want > old) {
+		more = grown_cap(old, want) - old;
+		if (s->h->pages_held + more > BUDGET) {
+			s->x.too_big = 1;
+			s->over_budget = 1;
+			return CURL_WRITEFUNC_ERROR;
+		}
+		if (buf_reserve(&s->body, len))
+			return CURL_WRITEFUNC_ERROR;
+		s->h->pages_held += s->body.cap - old;
+	}
+	if (len)
+		memcpy(s->body.data + s->body.len, p, len);
+	s->body.len += len;
 	return len;
+}
+
+/* Give back a large body buffer (and its share of the budget), keep a small one. */
+static void trim_body(struct page_slot *s, size_t keep)
+{
+	s->body.len = 0;
+	if (s->body.cap <= keep)
+		return;
+	s->h->pages_held -= s->body.cap;
+	buf_free(&s->body);
 }
 
 int page_slot_init(struct http *h, struct page_slot *s, struct err *e)
@@ -35,6 +78,7 @@ int page_slot_init(struct http *h, struct page_slot *s, struct err *e)
 	CURL *c;
 	int ok = 1;
 
+	s->h = h;
 	if (xfer_init(&s->x, &h->o, e))
 		return -1;
 	c = s->x.easy;
@@ -51,7 +95,8 @@ void page_slot_free(struct http *h, struct page_slot *s)
 {
 	xfer_cancel(h, &s->x);
 	curl_easy_cleanup(s->x.easy);
-	buf_free(&s->body);
+	if (s->h)
+		trim_body(s, 0);
 	/* The POST body holds the key: wipe it before it goes back to the heap. */
 	if (s->post.data)
 		memset(s->post.data, 0, s->post.cap);
@@ -79,7 +124,8 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
 	struct http *h = impl;
 	struct page_slot *s = &h->pages[slot];
 
-	s->body.len = 0;
+	trim_body(s, SLOT_KEEP);
+	s->over_budget = 0;
 	s->page_no = page_no;
 	if (build_post(h->query, &s->post, page_no))
 		return err_nomem(e);
@@ -108,10 +154,8 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 				(double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
 		return;
 	}
-	a->outcome = xfer_transient(rc) && !s->x.too_big ? WALK_TRANSIENT : WALK_FAILED;
-	if (s->x.too_big)
-		snprintf(s->why, sizeof(s->why), "answer larger than %u bytes", BODY_MAX);
-	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+	a->outcome = xfer_transient(rc) ? WALK_TRANSIENT : WALK_FAILED;
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
 		snprintf(s->why, sizeof(s->why),
 			 "%s (is the server's certificate signed by a CA "
 			 "you trust? see --cacert)",
@@ -119,6 +163,25 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 	else
 		snprintf(s->why, sizeof(s->why), "%s", xfer_why(&s->x));
 	a->why = s->why;
+}
+
+/*
+ * An answer refused for its size is bad data (SPEC §5.7, exit 65 as convert
+ * gives for the same body), not a transport failure: asking again would only
+ * cost the same memory again.
+ */
+static int refuse_size(const struct page_slot *s, struct err *e)
+{
+	if (s->over_budget)
+		return err_set(e, ERR_DATA,
+			       "page %lu: the answers in flight together grew past the "
+			       "%zu-byte limit (128 MiB; this one %zu bytes so far); a page of 50 "
+			       "messages is tens of kB: not a page of messages, not retried",
+			       s->page_no, BUDGET, s->body.len);
+	return err_set(e, ERR_DATA,
+		       "page %lu: answer larger than the %u-byte limit (64 MiB); a page "
+		       "of 50 messages is tens of kB: not a page of messages, not retried",
+		       s->page_no, BODY_MAX);
 }
 
 static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)
@@ -132,6 +195,8 @@ static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct 
 			if (!s->x.finished)
 				continue;
 			s->x.finished = 0;
+			if (s->x.too_big)
+				return refuse_size(s, e);
 			a->slot = i;
 			classify(s, a);
 			return 1;

@@ -5,10 +5,14 @@ here instead of hanging or swapping CI; its peak RSS and CPU time come from wait
 """
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
+import threading
 import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -43,11 +47,12 @@ class Bounded:
         self.cpu_s = 0.0 if SANITIZED else rusage.ru_utime + rusage.ru_stime
 
 
-def bounded(args, tmp_path):
+def bounded(args, tmp_path, extra_env=None):
     """Run waexport under the bounds; stdout and stderr go to files (no pipe can stall it)."""
     out, err = tmp_path / "child.out", tmp_path / "child.err"
     env = dict(os.environ)
     env.pop("WAEXPORT_API_KEY", None)
+    env.update(extra_env or {})
     with open(out, "wb") as o, open(err, "wb") as e:
         p = subprocess.Popen([BIN] + [str(a) for a in args], stdin=subprocess.DEVNULL, stdout=o,
                              stderr=e, env=env, preexec_fn=_limit_child)
@@ -202,3 +207,161 @@ def test_sigterm_mid_parse_ends_the_run_within_a_second(tmp_path):
     assert took < 1.0 or SANITIZED, "exited %.2f s after SIGTERM" % took
     assert not target.exists()
     assert not [n for n in os.listdir(tmp_path) if ".tmp" in n]
+
+
+# ------------------------------------------------------------------ fetch: hostile servers
+
+FETCH_ENV = {"WAEXPORT_API_KEY": "test-key-0123456789", "WAEXPORT_RETRY_BASE": "0.01",
+             "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1"}
+
+
+class Server:
+    """A getHistory on 127.0.0.1 whose every answer is `answer(handler, page)` (the
+    handler writes it); the pages asked for are kept in `pages`."""
+
+    def __init__(self, answer):
+        pages = self.pages = []
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                pages.append(req.get("page"))
+                try:
+                    answer(self, req.get("page"))
+                except OSError:
+                    pass  # the client hung up: what a refusal looks like from here
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/getHistory" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start(answer):
+        s = Server(answer)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def endless(gzip):
+    """`[{},{},...` in chunks without end, plain or gzip-encoded (a decompression bomb)."""
+    def answer(h, page):
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        if gzip:
+            h.send_header("Content-Encoding", "gzip")
+        h.end_headers()
+        z = zlib.compressobj(9, zlib.DEFLATED, 31) if gzip else None
+        piece = b"{}," * 20000
+        data = z.compress(b"[" + piece) + z.flush(zlib.Z_SYNC_FLUSH) if z else b"[" + piece
+        while True:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            if z:
+                data = z.compress(piece) + z.flush(zlib.Z_SYNC_FLUSH)
+    return answer
+
+
+def fetch_bounded(tmp_path, url, *args):
+    return bounded(["fetch", "--from", "972501234567", "--url", url, "-o", tmp_path / "o.csv",
+                    "--retries", "0"] + list(args), tmp_path, FETCH_ENV)
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("conc", [4, 32])
+def test_endless_answers_cost_bounded_memory_at_any_concurrency(server, tmp_path, conc, gzip):
+    """SPEC §5.7: answers that never end are refused with 65 (as convert refuses the same
+    body) naming the page and the limit, and the bodies of all pages in flight together
+    stay within one budget: peak RSS does not grow with --concurrency."""
+    s = server(endless(gzip))
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", conc)
+    assert r.returncode == 65, r.stderr
+    line = r.stderr.decode().strip().splitlines()[-1]
+    assert re.search(r"page \d+: ", line) and re.search(r"\d{8,}-byte limit", line), line
+    assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
+    assert not (tmp_path / "o.csv").exists()
+
+
+def message(i, unique=True):
+    m = {"timestamp": str(1700000000 - i), "direction": "1", "from": "972500000001",
+         "to": "972501234567", "type": "text", "state": 0, "message": "m%d" % i}
+    if unique:
+        m["unique"] = "u%d" % i
+    return m
+
+
+def serve_pages(server, body_of):
+    """Page N answers body_of(N), bytes."""
+    def answer(h, page):
+        body = body_of(page)
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    return server(answer)
+
+
+def history(pages, prefix=b""):
+    """Page N (1-based) is pages[N-1] as JSON after `prefix`; past the last, `[]`."""
+    return lambda n: prefix + json.dumps(pages[n - 1] if 0 < n <= len(pages) else []).encode()
+
+
+def test_a_byte_order_mark_before_a_page_is_skipped_with_a_warning(server, tmp_path):
+    """SPEC §5.7/§2: fetch skips a leading UTF-8 BOM as convert does, once per body, with
+    convert's warning, and --save-raw keeps the page without it."""
+    pages = [[message(i) for i in range(50)], [message(i) for i in range(50, 53)]]
+    s = serve_pages(server, history(pages, prefix=b"\xef\xbb\xbf"))
+    raw = tmp_path / "raw.ndjsonl"
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 1, "--save-raw", raw)
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.decode()
+    for n in (1, 2):
+        assert err.count("page %d: skipped a UTF-8 byte-order mark at the start" % n) == 1, err
+    assert "2 warnings" in err, err
+    rows = (tmp_path / "o.csv").read_bytes().decode().splitlines()
+    assert len(rows) == 1 + 53
+    assert b"\xef\xbb\xbf" not in raw.read_bytes()
+    c = bounded(["convert", "-q", "-o", tmp_path / "c.csv", raw], tmp_path)
+    assert c.returncode == 0, c.stderr
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "o.csv").read_bytes()
+
+
+def test_a_server_repeating_a_page_without_uniques_is_stopped(server, tmp_path):
+    """SPEC §5.2: messages without `unique` are never "seen", so a server that ignores
+    `page` and sends them again and again is stopped by the bytes: the second repeat of
+    a full page is 65 naming it, within a few requests."""
+    page = json.dumps([message(i, unique=False) for i in range(50)]).encode()
+    s = serve_pages(server, lambda n: page)
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 1)
+    assert r.returncode == 65, r.stderr
+    line = r.stderr.decode().strip().splitlines()[-1]
+    assert re.search(r"page 3: .*seen", line), line
+    assert s.pages == [1, 2, 3], s.pages
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_history_without_uniques_is_not_taken_for_a_repeat(server, tmp_path):
+    """The rule above cannot stop a real history: full pages without `unique`, all
+    different, are walked to the end."""
+    pages = [[message(50 * p + i, unique=False) for i in range(50)] for p in range(3)]
+    s = serve_pages(server, history(pages))
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 4)
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "o.csv").read_bytes().decode().splitlines()) == 1 + 150

@@ -3,7 +3,8 @@
  * and the protocol limit on a libcurl older than 7.85: such a libcurl
  * refuses CURLOPT_PROTOCOLS_STR, which this one cannot be made to do, so the
  * refusal is handed to http_limit_protocols by hand and the handle must then
- * still refuse every scheme but http and https.
+ * still refuse every scheme but http and https. The size limits of page
+ * answers (SPEC §5.7) are driven with file: URLs, allowed for those tests.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,13 +12,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "http.h"
 #include "http_impl.h"
+#include "testdir.h"
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
@@ -118,6 +123,77 @@ static void test_url_rules(void **state)
 	}
 }
 
+#define MIB (1024L * 1024L)
+
+/*
+ * Answers of `size` bytes (a sparse file read through file:) to `n` pages
+ * started at once: what the first refusal says, or "" when all were answered.
+ */
+static void answer_pages(int n, long size, char *said, size_t said_size, size_t *held)
+{
+	struct http_opts o = { .timeout = 60, .concurrency = n };
+	struct err e = { .kind = ERR_NONE };
+	char dir[256], path[300], url[320];
+	struct http_page_query q = { .url = url, .api_key = "k", .from = "972501234567" };
+	struct walk_transport t;
+	struct walk_answer a;
+	struct http *h = NULL;
+	int fd, answered = 0, got = 0;
+
+	assert_int_equal(testdir_make(dir, sizeof(dir), "test_http"), 0);
+	snprintf(path, sizeof(path), "%s/answer", dir);
+	snprintf(url, sizeof(url), "file://%s", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(http_new(&h, &o, &e), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(curl_easy_setopt(h->pages[i].x.easy, CURLOPT_PROTOCOLS_STR,
+						  "file"),
+				 CURLE_OK);
+	http_pages(h, &q, &t);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(t.start(t.impl, i, (unsigned long)i + 1, &e), 0);
+	said[0] = '\0';
+	while (answered < n && (got = t.next(t.impl, 1000, &a, &e)) >= 0) {
+		if (got) {
+			assert_int_equal(a.outcome, WALK_ANSWERED);
+			assert_int_equal(a.len, (size_t)size);
+			answered++;
+		}
+	}
+	if (got < 0) {
+		assert_int_equal(e.kind, ERR_DATA);
+		snprintf(said, said_size, "%s", e.msg);
+	}
+	*held = h->pages_held;
+	http_free(h);
+	testdir_remove(dir);
+}
+
+/*
+ * SPEC §5.7: a page past 64 MiB is bad data (65), not a transport failure
+ * (it was 69), and the bodies of all pages in flight share one budget of
+ * 128 MiB: four answers of 40 MiB (64 MiB of buffer each) cannot all be
+ * held, where each slot on its own limit once let 32 of them take 2 GiB.
+ */
+static void test_page_answers_are_bounded_alone_and_together(void **state)
+{
+	char said[1024];
+	size_t held;
+
+	(void)state;
+	answer_pages(1, 64 * MIB + 1, said, sizeof(said), &held);
+	assert_non_null(strstr(said, "page 1: answer larger than the 67108864-byte limit"));
+	answer_pages(4, 40 * MIB, said, sizeof(said), &held);
+	assert_non_null(strstr(said, ": the answers in flight together grew past the "
+				     "134217728-byte limit"));
+	assert_true(held <= 128 * MIB);
+	answer_pages(4, 20 * 1000, said, sizeof(said), &held); /* real pages: untouched */
+	assert_string_equal(said, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_other_answers_pass_through),
 		cmocka_unit_test(test_url_rules),
 		cmocka_unit_test(test_a_finished_transfer_is_not_waited_for),
+		cmocka_unit_test(test_page_answers_are_bounded_alone_and_together),
 	};
 	struct err e;
 	int failed;
