@@ -1,5 +1,5 @@
 /*
- * JSON text → tokens (json.h): jsmn over a body the pre-scan (json_scan.c)
+ * JSON text → tokens (json.h): jsmn over a body the pre-scan (json_scan.h)
  * has passed, then the strict checks jsmn leaves to its users (json_check.c,
  * LIBRARY-NOTES §1).
  */
@@ -45,8 +45,7 @@ void json_reset(struct json *j)
 	jsmn_init(&j->parser);
 	j->ntok = 0;
 	j->flat = 0;
-	memset(&j->scan, 0, sizeof(j->scan));
-	j->scan.root_start = SIZE_MAX;
+	json_scan_reset(&j->scan);
 }
 
 int json_skip(const struct json *j, int i)
@@ -114,7 +113,7 @@ static int tokenize(struct json *j, const char *body, size_t len, struct err *e)
 
 int json_parse(struct json *j, const char *body, size_t len, int final, struct err *e)
 {
-	if (json_scan(j, body, len, e))
+	if (json_scan(&j->scan, j->blocks, body, len, e))
 		return -1;
 	if (j->scan.root_start == SIZE_MAX) {
 		/* Nothing but white space: a page with nothing in it, once there is no more. */

@@ -1,13 +1,9 @@
 /*
- * The pre-scan of json.h: one linear pass over a body before jsmn sees it,
- * resumable across a growing prefix of the same body. It enforces the
- * limits jsmn cannot (depth, bytes), refuses the bytes jsmn lets through
- * (NUL, raw control characters inside strings) and tells when the root value
- * is complete. Whole 64-byte blocks are classified with SSE2 compares and
- * the bytes left at the end go one at a time; the two ways agree byte for
- * byte, which a unit test holds them to.
+ * The pre-scan (json_scan.h). Whole 64-byte blocks are classified with SSE2
+ * compares and the bytes left at the end go one at a time; the two ways
+ * agree byte for byte, which a unit test holds them to.
  */
-#include "json.h"
+#include "json_scan.h"
 #include "swar.h"
 
 #include <stdint.h>
@@ -258,12 +254,11 @@ static inline void classify(const char *p, struct block *b)
  * or when j->blocks is off): the quotes that are not escaped tell, through
  * a prefix XOR, which bytes are inside strings.
  */
-static size_t scan_blocks(struct json *j, const char *body, size_t p, size_t len, struct err *e)
+static size_t scan_blocks(struct json_scan *s, int blocks, const char *body, size_t p, size_t len,
+			  struct err *e)
 {
 #ifdef __SSE2__
-	struct json_scan *s = &j->scan;
-
-	while (j->blocks && p != SIZE_MAX && len - p >= 64 && !s->root_end) {
+	while (blocks && p != SIZE_MAX && len - p >= 64 && !s->root_end) {
 		struct block b;
 		uint64_t carry = s->escaped, inside;
 
@@ -274,14 +269,19 @@ static size_t scan_blocks(struct json *j, const char *body, size_t p, size_t len
 		p = scan_block(s, body, p, &b, inside, carry, e);
 	}
 #else
-	(void)j, (void)body, (void)len, (void)e;
+	(void)s, (void)blocks, (void)body, (void)len, (void)e;
 #endif
 	return p;
 }
 
-int json_scan(struct json *j, const char *body, size_t len, struct err *e)
+void json_scan_reset(struct json_scan *s)
 {
-	struct json_scan *s = &j->scan;
+	memset(s, 0, sizeof(*s));
+	s->root_start = SIZE_MAX;
+}
+
+int json_scan(struct json_scan *s, int blocks, const char *body, size_t len, struct err *e)
+{
 	size_t p = s->pos;
 
 	if (len > JSON_MAX_BODY)
@@ -296,7 +296,7 @@ int json_scan(struct json *j, const char *body, size_t len, struct err *e)
 			s->root_start = p;
 	}
 	while (p < len && !s->root_end) {
-		p = scan_blocks(j, body, p, len, e);
+		p = scan_blocks(s, blocks, body, p, len, e);
 		if (p != SIZE_MAX && p < len && !s->root_end)
 			p = s->in_string ? scan_string(s, body, p, len, e)
 					 : scan_outside(s, body, p, len, e);

@@ -175,7 +175,7 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 	struct json *j = &pg->json;
 	int r;
 
-	if (json_scan(j, body, len, e))
+	if (json_scan(&j->scan, j->blocks, body, len, e))
 		return -1;
 	if (j->scan.root_start != SIZE_MAX && body[j->scan.root_start] != '[' &&
 	    body[j->scan.root_start] != '{')

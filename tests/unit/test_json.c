@@ -62,7 +62,7 @@ static void scan(int blocks, const char *body, size_t len, size_t step, struct o
 	memset(o, 0, sizeof(*o));
 	do {
 		have = step && len - have > step ? have + 1 + next() % step : len;
-		o->rc = json_scan(&j, body, have, &e);
+		o->rc = json_scan(&j.scan, j.blocks, body, have, &e);
 	} while (!o->rc && have < len);
 	if (o->rc) {
 		o->offset = e.offset;
