@@ -6,14 +6,15 @@
  * answered, transient or failed; retries and order are the walk's.
  */
 #include "http_impl.h"
+#include "json_scan.h"
 #include "buf.h"
 #include "text.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* A page body larger than this is refused (50 messages are ~20 kB): convert's JSON_MAX_BODY. */
-#define BODY_MAX (64u * 1024u * 1024u)
+/* A page body larger than this is refused (50 messages are ~20 kB): the parser's own limit. */
+#define BODY_MAX JSON_MAX_BODY
 /*
  * What the bodies of all pages in flight may hold together (SPEC §5.7: memory
  * stays bounded whatever --concurrency). A per-page limit alone lets 32
