@@ -17,6 +17,7 @@
 
 static const char NOT_GZIP[] = "it is not a complete gzip file (cut short, or damaged?)";
 static const char NO_NEWLINE[] = "it does not end with a line break (cut short, or edited?)";
+static const char IN_QUOTES[] = "it ends inside a quoted cell (cut short, or edited?)";
 static const char OTHER_HEAD[] = "its first line is not the CSV header this run writes "
 				 "(other --columns, or with or without --excel?)";
 
@@ -86,8 +87,9 @@ struct check {
 	size_t head_at;  /* text bytes compared with the head */
 	int any;         /* some text seen */
 	unsigned char last;
-	int to;        /* a full pass: where the bytes go */
-	struct err *e; /* what fn said when it failed */
+	unsigned quotes; /* CSV: '"' seen, mod 2: odd inside a quoted cell ("" inside counts 2) */
+	int to;          /* a full pass: where the bytes go */
+	struct err *e;   /* what fn said when it failed */
 	int fn_failed;
 };
 
@@ -111,6 +113,9 @@ static int take_text(struct check *c, const unsigned char *p, size_t n)
 			return refuse(c, OTHER_HEAD);
 		c->head_at += k;
 	}
+	if (w->csv)
+		for (size_t i = 0; i < n; i++)
+			c->quotes ^= p[i] == '"';
 	c->any = 1;
 	c->last = p[n - 1];
 	return 0;
@@ -170,7 +175,7 @@ static int take_block(void *ctx, const void *p, size_t n)
 	return fsutil_write_all(c->to, p, n) ? -1 : 0;
 }
 
-/* A plain file without fn: only its head and its last byte are read. */
+/* A plain NDJSON file without fn: only its head and its last byte are read. */
 static int check_ends(int from, unsigned long long size, struct check *c)
 {
 	unsigned long long first = c->w->head_len < size ? c->w->head_len : size;
@@ -198,7 +203,9 @@ static const char *verdict(const struct check *c)
 		return NOT_GZIP; /* the file ends inside a member */
 	if (c->head_at < c->w->head_len)
 		return OTHER_HEAD; /* shorter than the head */
-	return c->any && c->last != '\n' ? NO_NEWLINE : NULL;
+	if (c->any && c->last != '\n')
+		return NO_NEWLINE;
+	return c->quotes ? IN_QUOTES : NULL;
 }
 
 /* The extension of a file name (".csv.gz", ".ndjson"): the suggested name keeps it. */
@@ -230,13 +237,19 @@ int carry_checked(int from, int to, unsigned long long size, const struct carry_
 		  struct err *e)
 {
 	struct check c = { .w = w, .to = to, .e = e };
-	int full = w->gzip || w->fn, rc = -1, errnum;
+	int full = w->gzip || w->fn, rc = -1, errnum, got;
 
 	if (w->gzip && inflateInit2(&c.z, 15 + 16) != Z_OK) {
 		errno = ENOMEM;
 		return -1;
 	}
-	if (full ? carry_read(from, size, take_block, &c) : check_ends(from, size, &c)) {
+	if (full)
+		got = carry_read(from, size, take_block, &c);
+	else if (w->csv) /* its quotes: every byte, and the kernel copies them after */
+		got = carry_read(from, size, take_plain, &c);
+	else
+		got = check_ends(from, size, &c);
+	if (got) {
 		if (c.fn_failed) {
 			err_prefix(e, "%s: ", w->name);
 			rc = 1;

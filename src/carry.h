@@ -10,9 +10,11 @@
  * rows where no reader finds them (a member after a broken one, a row glued
  * to the last line, rows under another header). Its checks look at each byte
  * once, in bounded memory: a gzip file is inflated as it is copied (by read
- * and write then); a plain file's head and last byte are all it needs, and
- * its copy stays the kernel's unless every byte has to pass through the
- * caller too (fn: the manifest's digest).
+ * and write then); a plain CSV file is read once for its quotes (a cell cut
+ * short inside its quotes may end in a line break too), an NDJSON file's
+ * head and last byte are all it needs, and a plain file's copy stays the
+ * kernel's unless every byte has to pass through the caller too (fn: the
+ * manifest's digest).
  */
 #ifndef WAEXPORT_CARRY_H
 #define WAEXPORT_CARRY_H
@@ -32,6 +34,7 @@ int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const voi
 struct carry_want {
 	const char *name; /* the file, as a refusal names it */
 	int gzip;         /* whole gzip members one after the other, then this run's */
+	int csv;          /* quoted cells: the text must not end inside one */
 	const void *head; /* the bytes this run's text starts with (BOM, CSV header) */
 	size_t head_len;  /* 0: nothing to compare (NDJSON) */
 	/* NULL, or every carried block, in order (the manifest's digest): non-zero stops */
@@ -41,7 +44,7 @@ struct carry_want {
 
 /*
  * The first size bytes of from onto the end of to, once they are known to
- * be a file of w whose text ends with a line break. 0; 1 with e set: the
+ * be a file of w whose text ends with a line break (outside a quoted cell). 0; 1 with e set: the
  * file cannot be added to (ERR_CANTCREAT: its name, what is wrong, what to
  * do), or fn failed (its error after the name), some bytes perhaps written
  * to to already; -1 with errno set as the failing call left it.

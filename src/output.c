@@ -43,6 +43,7 @@ int output_opts(const struct options *o, struct tz *tz, const char *path, struct
 	po->out.path = path;
 	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
 	po->out.level = o->gzip_level;
+	po->out.csv = po->writer.format == WRITER_CSV;
 	po->out.append = o->cmd == CMD_FETCH && o->state; /* SPEC §4.4: add, never replace */
 	/* SPEC §4.7: each file's SHA-256 as it is written (route.c: by the caller for {chat}). */
 	po->out.digest = o->manifest ? SINK_DIGEST_BESIDE : SINK_DIGEST_NONE;

@@ -56,6 +56,7 @@ struct sink_opts {
 	int append;       /* keep a non-empty target's bytes and add after them */
 	const void *head; /* append: what the target's text must start with (BOM, CSV header) */
 	size_t head_len;  /* 0: no head to compare (NDJSON) */
+	int csv;          /* append: quoted cells, which the target must not end inside */
 	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;

@@ -125,11 +125,17 @@ def cut_line(data):
     return data[:-5]
 
 
+def cut_in_quotes(data):
+    """A row cut inside a quoted cell, just after a line break it holds."""
+    return data + b'999,"a message cut short after its first line\r\n'
+
+
 DAMAGED = [
     ("csv.gz", cut_gzip, (), "it is not a complete gzip file"),
     ("ndjson.gz", cut_gzip, (), "it is not a complete gzip file"),
     ("csv", cut_line, (), "it does not end with a line break"),
     ("ndjson", cut_line, (), "it does not end with a line break"),
+    ("csv", cut_in_quotes, (), "it ends inside a quoted cell"),
     ("csv.gz", lambda d: gzip.compress(gzip.decompress(d)[:-5]), (),
      "it does not end with a line break"),
     ("csv", None, ("--excel",), "its first line is not the CSV header this run writes"),
@@ -141,7 +147,8 @@ DAMAGED = [
 
 
 @pytest.mark.parametrize("ext,damage,extra,why", DAMAGED,
-                         ids=["gz-cut", "ndjson-gz-cut", "csv-cut", "ndjson-cut", "gz-text-cut",
+                         ids=["gz-cut", "ndjson-gz-cut", "csv-cut", "ndjson-cut", "csv-in-quotes",
+                              "gz-text-cut",
                               "excel-bom", "other-columns", "gz-other-columns"])
 def test_a_file_that_cannot_be_added_to_is_refused_and_nothing_is_lost(
         mock, tmp_path, ext, damage, extra, why):

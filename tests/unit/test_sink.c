@@ -636,6 +636,7 @@ static int open_append(const char *path, int gzip, const char *head, int digest,
 			       .append = 1,
 			       .head = head,
 			       .head_len = head ? strlen(head) : 0,
+			       .csv = head != NULL, /* a CSV header: the tests' CSV files */
 			       .digest = digest ? SINK_DIGEST_CALLER : SINK_DIGEST_NONE };
 
 	memset(e, 0, sizeof(*e));
@@ -701,6 +702,32 @@ static void test_append_refuses_no_final_newline(void **state)
 	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
 	write_gz(fx->path, csv, strlen(csv));
 	refused(fx, 1, "a,b\r\n", "it does not end with a line break");
+}
+
+/*
+ * A CSV file cut inside a quoted cell, just after a line break that cell
+ * holds, ends with a line break too: the next row would land inside the
+ * cell. Refused by its quotes, plain or gzip; one whose quoted line breaks
+ * and "" escapes all close is added to.
+ */
+static void test_append_refuses_csv_cut_inside_quotes(void **state)
+{
+	struct fx *fx = *state;
+	static const char cut[] = "a,b\r\n1,\"say \"\"hi\"\"\r\nthere\"\r\n2,\"line one\r\n";
+	static const char whole[] = "a,b\r\n1,\"say \"\"hi\"\"\r\nthere\"\r\n";
+	struct sink *s = NULL;
+	struct err e;
+
+	write_file(fx->path, cut, strlen(cut), 0600);
+	refused(fx, 0, "a,b\r\n", "it ends inside a quoted cell");
+	write_file(fx->path, whole, strlen(whole), 0600);
+	assert_int_equal(open_append(fx->path, 0, "a,b\r\n", 0, &s, &e), 0);
+	assert_int_equal(sink_figures(s)->appending, 1);
+	commit(s);
+	assert_int_equal(unlink(fx->path), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s/out.csv.gz", fx->dir);
+	write_gz(fx->path, cut, strlen(cut));
+	refused(fx, 1, "a,b\r\n", "it ends inside a quoted cell");
 }
 
 /* A gzip file cut short or damaged would hide every member after it. */
@@ -965,6 +992,7 @@ int main(void)
 		T(test_append_to_missing_or_empty),
 		T(test_append_gzip_new_member),
 		T(test_append_refuses_no_final_newline),
+		T(test_append_refuses_csv_cut_inside_quotes),
 		T(test_append_refuses_truncated_gzip),
 		T(test_append_accepts_gzip_members),
 		T(test_append_refuses_other_header),
