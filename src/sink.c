@@ -127,16 +127,11 @@ static int sum_carried(void *md, const void *p, size_t n, struct err *e)
 /* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
 static int carry_target(struct sink *s, const struct sink_opts *o, struct err *e)
 {
-	struct carry_want w = { .name = o->path,
-				.gzip = o->gzip,
-				.csv = o->csv,
-				.head = o->head,
-				.head_len = o->head_len,
-				.fn = s->md ? sum_carried : NULL,
-				.ctx = s->md };
+	struct carry_want w = { o->path, o->gzip, o->csv, o->head, o->head_len, NULL, s->md };
 	struct stat st;
 	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1, got;
 
+	w.fn = s->md ? sum_carried : NULL; /* the manifest's sum sees the carried bytes */
 	if (old < 0 || fstat(old, &st)) {
 		io_error(s, errno, "opening the existing file to add to it", e);
 		goto out;
