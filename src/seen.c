@@ -1,5 +1,6 @@
 #include "seen.h"
 #include "hash.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,47 +50,13 @@ static int lookup(const uint64_t *t, uint64_t h, size_t *slot)
 	return 0;
 }
 
-static int hex4(const char *p, unsigned *out)
+/* The \uXXXX digits at p (before end) into *out: 0, or -1 when they are not four. */
+static int hex4(const char *p, const char *end, unsigned *out)
 {
-	unsigned v = 0;
+	long v = text_hex4(p, end);
 
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-			v |= (unsigned)((c | 0x20) - 'a' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t put_utf8(char *d, unsigned cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xC0 | cp >> 6);
-		d[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xE0 | cp >> 12);
-		d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		d[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	d[0] = (char)(0xF0 | cp >> 18);
-	d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	d[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
+	*out = (unsigned)v;
+	return v < 0 ? -1 : 0;
 }
 
 /*
@@ -111,7 +78,7 @@ static size_t canonical(char *d, const char *p, size_t len)
 			continue;
 		}
 		i++;
-		if (p[i] != 'u' || i + 4 >= len || hex4(p + i + 1, &cp)) {
+		if (p[i] != 'u' || i + 4 >= len || hex4(p + i + 1, p + len, &cp)) {
 			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 			const char *k = strchr(from, p[i]);
 
@@ -125,8 +92,9 @@ static size_t canonical(char *d, const char *p, size_t len)
 		}
 		i += 4;
 		if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < len && p[i + 1] == '\\' &&
-		    p[i + 2] == 'u' && !hex4(p + i + 3, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-			n += put_utf8(d + n, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+		    p[i + 2] == 'u' && !hex4(p + i + 3, p + len, &lo) && lo >= 0xDC00 &&
+		    lo < 0xE000) {
+			n += text_put_utf8(d + n, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
 			i += 6;
 		} else if ((cp >= 0xD800 && cp < 0xE000) || cp == 0) {
 			static const char hexd[] = "0123456789abcdef";
@@ -139,7 +107,7 @@ static size_t canonical(char *d, const char *p, size_t len)
 			d[n++] = '\\';
 			d[n++] = '\\';
 		} else {
-			n += put_utf8(d + n, cp);
+			n += text_put_utf8(d + n, cp);
 		}
 	}
 	return n;

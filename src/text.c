@@ -568,6 +568,16 @@ size_t text_json_compact(char *dst, const char *src, size_t len, unsigned *bad)
 	return (size_t)(d - dst);
 }
 
+long text_hex4(const char *p, const char *end)
+{
+	return hex4(p, end);
+}
+
+size_t text_put_utf8(char *dst, unsigned long cp)
+{
+	return put_utf8(dst, cp);
+}
+
 size_t text_utf8_seq(const char *p, const char *end)
 {
 	return utf8_seq((const unsigned char *)p, (const unsigned char *)end);

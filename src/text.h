@@ -52,6 +52,12 @@ size_t text_json_single_line(char *dst, const char *src, size_t len);
  */
 size_t text_json_compact(char *dst, const char *src, size_t len, unsigned *bad);
 
+/* The four hex digits at p (before end) as 0..0xFFFF, or -1 when they are not four. */
+long text_hex4(const char *p, const char *end);
+
+/* Code point cp (at most 0x10FFFF) as UTF-8 at dst: 1 to 4 bytes, their count. */
+size_t text_put_utf8(char *dst, unsigned long cp);
+
 /* Length of the valid UTF-8 sequence at p (RFC 3629), or 0 when there is none. */
 size_t text_utf8_seq(const char *p, const char *end);
 
