@@ -82,7 +82,15 @@ static int tokenize(struct json *j, const char *body, size_t len, struct err *e)
 	if (grow_tokens(j, len / 8 + 16 < JSON_MAX_TOKENS ? len / 8 + 16 : JSON_MAX_TOKENS, e))
 		return -1;
 	for (;;) {
-		r = jsmn_parse(&j->parser, body, len, j->tok, (unsigned)j->tok_cap);
+		/*
+		 * On a copy in a local: jsmn then keeps its position in registers.
+		 * In *j it must store it after every byte, since writes to the
+		 * tokens (ints too) could change it as far as the compiler knows.
+		 */
+		jsmn_parser p = j->parser;
+
+		r = jsmn_parse(&p, body, len, j->tok, (unsigned)j->tok_cap);
+		j->parser = p;
 		if (r != JSMN_ERROR_NOMEM)
 			break;
 		/* jsmn resumes where it stopped (LIBRARY-NOTES §1). */
