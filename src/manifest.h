@@ -26,7 +26,7 @@ struct manifest_run {
 	const char *const *to;
 	size_t nto;
 	long long started, finished; /* epoch seconds */
-	const char *format;          /* "csv" or "ndjson" */
+	const char *format;          /* "csv", "ndjson" or "xlsx" */
 	int gzip;
 	const char *tz;
 	unsigned long long messages, pages, duplicates, retries, warnings;

@@ -3,18 +3,26 @@
 
 #include <string.h>
 
-int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,
-		struct err *e)
+int output_format(const struct options *o, const char *path, int *gzip)
 {
-	int format = OUTPATH_CSV, gz = 0, ndjson, xlsx;
+	int format = OUTPATH_CSV, gz = 0;
 
-	memset(po, 0, sizeof(*po));
 	if (strcmp(path, "-"))
 		outpath_infer(path, &format, &gz);
 	if (o->format)
 		format = !strcmp(o->format, "ndjson") ? OUTPATH_NDJSON
 			 : !strcmp(o->format, "xlsx") ? OUTPATH_XLSX
 						      : OUTPATH_CSV;
+	*gzip = o->gzip >= 0 ? o->gzip : gz;
+	return format;
+}
+
+int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,
+		struct err *e)
+{
+	int gz, format = output_format(o, path, &gz), ndjson, xlsx;
+
+	memset(po, 0, sizeof(*po));
 	ndjson = format == OUTPATH_NDJSON;
 	xlsx = format == OUTPATH_XLSX;
 	po->writer.format = ndjson ? WRITER_NDJSON : xlsx ? WRITER_XLSX : WRITER_CSV;
@@ -41,7 +49,7 @@ int output_opts(const struct options *o, struct tz *tz, const char *path, struct
 		po->writer.extras = 1;
 	}
 	po->out.path = path;
-	po->out.gzip = o->gzip >= 0 ? o->gzip : gz;
+	po->out.gzip = gz;
 	po->out.level = o->gzip_level;
 	po->out.csv = po->writer.format == WRITER_CSV;
 	po->out.append = o->cmd == CMD_FETCH && o->state; /* SPEC §4.4: add, never replace */

@@ -12,6 +12,12 @@
 #include "pipeline.h"
 #include "tz.h"
 
+/*
+ * The format of the output at path (OUTPATH_CSV, _NDJSON or _XLSX, outpath.h):
+ * --format, else the extension; *gzip: --gzip/--no-gzip, else ".gz".
+ */
+int output_format(const struct options *o, const char *path, int *gzip);
+
 /* The pipeline options of the output at path (expanded but for {chat}). */
 int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,
 		struct err *e);

@@ -2,6 +2,8 @@
 #include "log.h"
 #include "manifest.h"
 #include "metrics.h"
+#include "output.h"
+#include "outpath.h"
 #include "progress.h"
 
 #include <stdio.h>
@@ -25,18 +27,14 @@ static int appended_rows(const struct report *rp, unsigned long long *now)
 	const struct sink *file = NULL;
 	struct manifest_file mf = { 0 };
 	struct err e = { .kind = ERR_NONE, .offset = -1 };
-	int ndjson = 0, gz = 0;
+	int gz, ndjson = output_format(rp->o, rp->path, &gz) == OUTPATH_NDJSON;
 
 	if (rp->files != 1 || rp->targets > 1 || rp->npipelines != 1 || !strcmp(rp->path, "-"))
 		return 0;
 	pipeline_each_file(rp->pipelines[0], take_file, &file);
 	if (!file || !sink_figures(file)->appending)
 		return 0;
-	outpath_infer(rp->path, &ndjson, &gz);
-	if (rp->o->format)
-		ndjson = !strcmp(rp->o->format, "ndjson");
-	if (manifest_scan(rp->path, sink_figures(file)->carried, ndjson,
-			  rp->o->gzip >= 0 ? rp->o->gzip : gz, &mf, &e))
+	if (manifest_scan(rp->path, sink_figures(file)->carried, ndjson, gz, &mf, &e))
 		return 0; /* the summary then says what this run wrote, which is still true */
 	*now = mf.rows + sink_figures(file)->rows.rows;
 	return 1;
@@ -136,12 +134,10 @@ int report_manifest(const struct report *rp, const char *path, struct err *e)
 	struct manifest m = { 0 };
 	struct manifest_run mr = { 0 };
 	void *pair[2] = { &m, e };
-	int ndjson = 0, gz = 0, rc = -1;
+	int gz, format = output_format(o, rp->path, &gz), rc = -1;
 
-	if (strcmp(rp->path, "-"))
-		outpath_infer(rp->path, &ndjson, &gz);
-	m.ndjson = o->format ? !strcmp(o->format, "ndjson") : ndjson;
-	m.gzip = o->gzip >= 0 ? o->gzip : gz;
+	m.ndjson = format == OUTPATH_NDJSON;
+	m.gzip = gz;
 	for (size_t i = 0; i < rp->npipelines; i++)
 		if (pipeline_each_file(rp->pipelines[i], add_file, pair))
 			goto out;
@@ -151,7 +147,7 @@ int report_manifest(const struct report *rp, const char *path, struct err *e)
 	mr.nto = o->cmd == CMD_FETCH ? o->nto : 0;
 	mr.started = rp->started;
 	mr.finished = (long long)time(NULL);
-	mr.format = m.ndjson ? "ndjson" : "csv";
+	mr.format = format == OUTPATH_XLSX ? "xlsx" : m.ndjson ? "ndjson" : "csv";
 	mr.gzip = m.gzip;
 	mr.tz = o->tz;
 	mr.messages = rp->messages;

@@ -389,6 +389,20 @@ def test_chat_placeholder_gives_one_workbook_per_chat(tmp_path):
     assert total == len(msgs)
 
 
+@pytest.mark.parametrize("args", [["-o", "{d}/h.xlsx"], ["--format", "xlsx", "-o", "{d}/h.out"]],
+                         ids=["by-extension", "by-format"])
+def test_manifest_says_the_format_is_xlsx(tmp_path, args):
+    """SPEC §4.7: `format` is the file's; a workbook was reported as ndjson or csv."""
+    r = run(["convert", "-q", "--manifest", tmp_path / "m.json"] +
+            [a.replace("{d}", str(tmp_path)) for a in args] + SAMPLE_PAGES)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert (m["format"], m["gzip"]) == ("xlsx", False)
+    (f,) = m["files"]
+    assert f["rows"] == len(ordered(SAMPLE_PAGES))
+    assert zipfile.is_zipfile(tmp_path / Path(f["path"]).name)
+
+
 @pytest.mark.parametrize("args,why", [
     (["-o", "{d}/out.xlsx", "--gzip"], "--gzip"),
     (["-o", "{d}/out.xlsx", "--gzip-level", "3"], "--gzip"),
