@@ -101,6 +101,21 @@ static int put_field(struct writer *w, const struct record *r, const struct fiel
 	}
 }
 
+/*
+ * timestamp, direction_code, state_code: the integer, or the raw value
+ * (SPEC §4.1). An empty string is an empty cell, as an absent code is:
+ * loaders read that as null, where "" is text that no integer column takes.
+ */
+static int put_code(struct writer *w, const struct record *r, const struct field *f, int ok,
+		    long long v, struct buf *out, unsigned *bad)
+{
+	if (ok)
+		return writer_put_int(out, f, v);
+	if (f->kind == FIELD_STRING && !f->len)
+		return 0;
+	return put_field(w, r, f, out, bad);
+}
+
 static int csv_begin(struct writer *w, struct buf *out)
 {
 	if (w->opts.excel && buf_add(out, "\xEF\xBB\xBF", 3))
@@ -125,18 +140,12 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 		switch (w->opts.columns[i]) {
 		case COL_UNIQUE: rc = put_field(w, r, &r->f[REC_UNIQUE], out, &bad); break;
 		case COL_TIMESTAMP:
-			if (row->ts_ok)
-				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
-			else
-				rc = put_field(w, r, &r->f[REC_TIMESTAMP], out, &bad);
+			rc = put_code(w, r, &r->f[REC_TIMESTAMP], row->ts_ok, row->ts, out, &bad);
 			break;
 		case COL_TIME: rc = buf_add(out, row->time, row->time_len); break;
 		case COL_DIRECTION: rc = buf_adds(out, row->dir_label); break;
 		case COL_DIRECTION_CODE:
-			if (row->dir_ok)
-				rc = writer_put_int(out, &r->f[REC_DIRECTION], row->dir);
-			else
-				rc = put_field(w, r, &r->f[REC_DIRECTION], out, &bad);
+			rc = put_code(w, r, &r->f[REC_DIRECTION], row->dir_ok, row->dir, out, &bad);
 			break;
 		case COL_FROM: rc = put_field(w, r, &r->f[REC_FROM], out, &bad); break;
 		case COL_TO: rc = put_field(w, r, &r->f[REC_TO], out, &bad); break;
@@ -146,10 +155,7 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 				rc = buf_adds(out, row->state_label);
 			break;
 		case COL_STATE_CODE:
-			if (row->state_ok)
-				rc = writer_put_int(out, &r->f[REC_STATE], row->state);
-			else
-				rc = put_field(w, r, &r->f[REC_STATE], out, &bad);
+			rc = put_code(w, r, &r->f[REC_STATE], row->state_ok, row->state, out, &bad);
 			break;
 		case COL_REASON: rc = put_field(w, r, &r->f[REC_REASON], out, &bad); break;
 		case COL_MESSAGE: rc = put_field(w, r, &r->f[REC_MESSAGE], out, &bad); break;

@@ -260,13 +260,18 @@ static void test_csv_types_and_compound(void **state)
 	buf_free(&out);
 }
 
+/*
+ * Codes that are not integers keep their raw text (SPEC §4.1); an empty
+ * string is an empty cell, which loaders read as null ("" fails an integer column).
+ */
 static void test_csv_drifted_codes(void **state)
 {
 	static const char body[] =
 		"[{\"unique\":\"d1\",\"timestamp\":\"abc\",\"direction\":\"x\",\"state\":\"s,t\"},"
 		"{\"unique\":\"d2\",\"timestamp\":1.5,\"direction\":1.0,\"state\":\"3\"},"
 		"{\"unique\":\"d3\",\"timestamp\":\"\",\"direction\":2,\"state\":9},"
-		"{\"unique\":\"d4\"}]";
+		"{\"unique\":\"d4\"},"
+		"{\"unique\":\"d5\",\"direction\":\"\",\"state\":\"\"}]";
 	struct writer_opts o;
 	struct buf out = BUF_INIT;
 
@@ -277,8 +282,9 @@ static void test_csv_drifted_codes(void **state)
 	assert_int_equal(render(&o, body, 0, NULL, &out), 3);
 	buf_is(&out, "d1,abc,,unknown,x,unknown,\"s,t\"\r\n"
 		     "d2,1.5,,incoming,1,,3\r\n"
-		     "d3,\"\",,outgoing,2,unknown,9\r\n"
-		     "d4,,,unknown,,unknown,\r\n");
+		     "d3,,,outgoing,2,unknown,9\r\n"
+		     "d4,,,unknown,,unknown,\r\n"
+		     "d5,,,unknown,,unknown,\r\n");
 	buf_free(&out);
 }
 
