@@ -4,7 +4,8 @@ warehouse"; issue 16).
 The README's commands are taken out of its fenced blocks marked `# waexport-test: NAME`
 and run as written (bash, in a directory holding the night's file), so the docs cannot
 rot: three nights of `fetch --state --lookback 2d` against the mock, with messages read
-(their delivery state changed) between nights, each night loaded and merged into
+(their delivery state changed) between nights, and a second run on the third day that
+adds to its files (so they hold some messages twice), each loaded and merged into
 PostgreSQL (the throwaway cluster of test_roundtrip_postgres), DuckDB (@duckdb/node-api
 behind a `duckdb` stand-in, tools/duckdb_sql.mjs) and SQLite. The merged tables must equal
 the mock's final history message by message, with the declared types. Every night's
@@ -153,6 +154,24 @@ def night(n, mock, tools, base, pg):
     return d, manifest
 
 
+def rerun(n, mock, tools, base, pg):
+    """A second run on night n's day: it adds to that night's files (SPEC §4.4), so a
+    message exported again (--lookback) is in a file twice, the newer copy last."""
+    d = base / ("night%d" % n)
+    settle(mock)
+    sh("export", d, shell_env(tools, base / "home", mock, pg, "postgres"))
+    for fmt in FORMATS[1:]:
+        r = run(["fetch", "--from", ACCOUNT, "--url", mock.url, "--state",
+                 base / ("alt-%d-%s.state" % (n, fmt)), "--lookback", "2d", "--tz",
+                 "Asia/Jerusalem", "-q", "-o", d / ("night." + fmt)],
+                env={"WAEXPORT_API_KEY": KEY, "NO_PROXY": "127.0.0.1,localhost"})
+        assert r.returncode == 0, r.stderr.decode()
+    for fmt in FORMATS:
+        uniques = [r["unique"] for r in file_rows(d / ("night." + fmt))]
+        assert len(uniques) > len(set(uniques)), fmt
+    return d
+
+
 def load(block, night_dir, workdir, env):
     """Run a README load block in workdir, holding the night's file under its README name."""
     fmt = LOADS[block]
@@ -185,6 +204,12 @@ def nights(tmp_path_factory, mock, tools, pg):
         out["night%d" % n] = d
         for b in LOADS:
             load(b, d, work[b], envs[b])
+    # The same day again, after some of night 3's messages changed state: the night's
+    # files now hold them twice, and each load must keep the later copy.
+    out["rechanged"] = restate(mock, 3, 0)
+    d = rerun(3, mock, tools, base, pg)
+    for b in LOADS:
+        load(b, d, work[b], envs[b])
     out["truth"] = all_messages(mock)
     return out
 
@@ -208,6 +233,7 @@ def check_rows(rows, truth):
 
 def test_restated_messages_land_on_night_three(nights):
     assert nights["changed"], "the mock changed no state"
+    assert nights["rechanged"], "the mock changed no state before the rerun"
     n3 = {r["unique"]: r for r in file_rows(nights["night3"] / "night.csv")}
     for u in nights["changed"]:
         assert u in n3 and n3[u]["state_code"] == "3", u
