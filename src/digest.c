@@ -1,6 +1,5 @@
 #include "digest.h"
 #include "buf.h"
-#include "carry.h"
 #include "pool.h"
 
 #include <errno.h>
@@ -139,23 +138,6 @@ static int settle(struct digest *d, struct err *e)
 		return refused(e);
 	}
 	b->len = 0;
-	return 0;
-}
-
-static int update_inline(void *ctx, const void *p, size_t n)
-{
-	return hash(ctx, p, n);
-}
-
-int digest_fd(struct digest *d, int fd, unsigned long long size, struct err *e)
-{
-	if (d->done || d->failed)
-		return refused(e);
-	if (settle(d, e))
-		return -1;
-	if (carry_read(fd, size, update_inline, d))
-		return err_set(e, ERR_IO, "reading a file for its SHA-256 failed: %s",
-			       strerror(errno ? errno : EIO));
 	return 0;
 }
 

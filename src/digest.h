@@ -32,12 +32,6 @@ int digest_new(struct digest **out, int beside, struct err *e);
 /* 0, or -1 with e set (libcrypto failed). */
 int digest_update(struct digest *d, const void *p, size_t n, struct err *e);
 
-/*
- * The first size bytes of an open file into d (an appended file's carried
- * bytes; a workbook libxlsxwriter wrote). 0, or -1 with e set.
- */
-int digest_fd(struct digest *d, int fd, unsigned long long size, struct err *e);
-
 /* The sum, once: later updates are refused. 0, or -1 with e set. */
 int digest_final(struct digest *d, unsigned char out[DIGEST_LEN], struct err *e);
 

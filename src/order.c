@@ -159,7 +159,8 @@ static int truncate_spool(struct order *o, struct err *e)
 	return 0;
 }
 
-int order_replay(struct order *o, order_emit_fn emit, void *ctx, struct err *e)
+int order_replay(struct order *o, const volatile int *stop, order_emit_fn emit, void *ctx,
+		 struct err *e)
 {
 	unsigned long long pos;
 
@@ -178,6 +179,8 @@ int order_replay(struct order *o, order_emit_fn emit, void *ctx, struct err *e)
 			return -1;
 		memcpy(&t, p, sizeof(t));
 		pos -= sizeof(t);
+		if (stop && *stop) /* a signal: the spool is dropped with the run */
+			return err_set(e, ERR_INTERRUPTED, "interrupted");
 		if (t.magic != ORDER_MAGIC || t.len > pos)
 			return err_set(e, ERR_SOFTWARE, "temporary spool in %s is corrupt", o->dir);
 		pos -= t.len;

@@ -40,9 +40,10 @@ typedef int (*order_emit_fn)(void *ctx, const void *p, size_t n, uint32_t crc,
 /*
  * Every chunk added so far to emit, last first; then the order is empty and
  * takes new chunks (one replay per --to segment). Stops at emit's first
- * error and returns it.
+ * error and returns it, or with ERR_INTERRUPTED once *stop (if not NULL) is set.
  */
-int order_replay(struct order *o, order_emit_fn emit, void *ctx, struct err *e);
+int order_replay(struct order *o, const volatile int *stop, order_emit_fn emit, void *ctx,
+		 struct err *e);
 
 /* NULL is fine. */
 void order_close(struct order *o);

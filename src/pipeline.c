@@ -358,9 +358,9 @@ int pipeline_commit(struct pipeline *pl, struct err *e)
 {
 	if (pl->route)
 		return route_commit(pl->route, e) ? name_output(pl, e) : 0;
-	if ((pl->order && order_replay(pl->order, replay, pl, e)) || sink_commit(pl->out, e))
+	if (pl->order && order_replay(pl->order, pl->opts.out.stop, replay, pl, e))
 		return name_output(pl, e);
-	return 0;
+	return sink_commit(pl->out, e) ? name_output(pl, e) : 0;
 }
 
 void pipeline_close(struct pipeline *pl)

@@ -133,6 +133,7 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		    fsutil_need_parent(g->path, o->create_dirs, "-o", e) ||
 		    output_opts(r->opts, r->tz, g->path, &po, e))
 			return -1;
+		po.out.stop = r->stop;
 		po.split_chats = outpath_uses(g->path, "{chat}");
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
 		for (size_t k = 0; k < i; k++)

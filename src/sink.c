@@ -31,7 +31,8 @@ struct sink {
 	char *tmp;           /* temporary path, NULL when none */
 	struct gz_member gz; /* gzip: the member being written (gz.open set) */
 	struct xlsx *x;      /* a workbook: everything goes there */
-	struct buf pend;     /* bytes on their way to fd */
+	const volatile int *stop;
+	struct buf pend; /* bytes on their way to fd */
 	struct sink_figures fig;
 	struct flush flush; /* a temporary file made durable as it grows */
 	struct digest *md;  /* opts.digest: what reaches the file, carried bytes first */
@@ -204,6 +205,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (!s)
 		return err_nomem(e);
 	s->fd = -1;
+	s->stop = o->stop;
 	if (o->path && !(s->given = strdup(o->path)))
 		goto nomem;
 	s->fig.path = s->given ? s->given : "-";
@@ -214,7 +216,10 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 					.columns = o->columns,
 					.ncolumns = o->ncolumns,
 					.refuse_existing = o->append,
-					.media_dir = o->media_dir };
+					.media_dir = o->media_dir,
+					.stop = o->stop,
+					.sum = s->md ? sum_carried : NULL,
+					.sum_ctx = s->md };
 
 		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);
 	}
@@ -261,25 +266,16 @@ static int drain(struct sink *s, struct err *e)
 	return flush_pend(s, e);
 }
 
-/* A workbook is written by libxlsxwriter, not through us: its sum is taken from the file. */
+/* A workbook is written by libxlsxwriter, not through us: xlsx reads it back for its sum. */
 static int finish_workbook(struct sink *s, struct err *e)
 {
-	const char *file;
-	int fd, rc;
-
 	if (xlsx_finish(s->x, e))
 		return -1;
 	s->fig.out = xlsx_bytes_out(s->x);
-	if (!s->md || s->fig.have_sha256 || !(file = xlsx_file(s->x)))
+	if (!s->md || s->fig.have_sha256)
 		return 0;
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return err_set(e, ERR_IO, "%s: cannot read the workbook back for its SHA-256: %s",
-			       file, strerror(errno));
-	rc = digest_fd(s->md, fd, s->fig.out, e) || digest_final(s->md, s->fig.sha256, e);
-	close(fd);
-	if (rc)
-		return err_prefix(e, "%s: ", file);
+	if (digest_final(s->md, s->fig.sha256, e))
+		return err_prefix(e, "%s: ", s->target);
 	s->fig.have_sha256 = 1;
 	return 0;
 }
@@ -355,7 +351,11 @@ int sink_publish(struct sink *s, struct err *e)
 
 int sink_commit(struct sink *s, struct err *e)
 {
-	return sink_finish(s, e) || sink_publish(s, e) ? -1 : 0;
+	if (sink_finish(s, e))
+		return -1;
+	if (s->stop && *s->stop) /* a signal during the finish: the target stays as it was */
+		return err_set(e, ERR_INTERRUPTED, "interrupted");
+	return sink_publish(s, e);
 }
 
 void sink_close(struct sink *s)

@@ -62,6 +62,8 @@ struct sink_opts {
 	size_t ncolumns;
 	const char *media_dir;   /* xlsx: what media_file names are relative to */
 	enum sink_digest digest; /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
+	/* Set by a signal: a commit's long work (the workbook) gives up, and nothing is renamed. */
+	const volatile int *stop;
 };
 
 /* The rows a file received, as its producer counted them (the manifest's figures). */

@@ -213,7 +213,8 @@ int xlsx_write(struct xlsx *x, const void *p, size_t n, struct err *e)
 }
 
 /* The finished workbook to where it goes when that is not a rename: stdout, a device. */
-static int copy_out(struct xlsx *x, struct err *e)
+/* The finished workbook read back: copied to `to` (stdout) unless -1, and summed. */
+static int read_back(struct xlsx *x, int to, struct err *e)
 {
 	char tmp[64 * 1024];
 	int fd = open(x->tmp, O_RDONLY | O_CLOEXEC), rc = -1;
@@ -231,11 +232,14 @@ static int copy_out(struct xlsx *x, struct err *e)
 		}
 		if (!n)
 			break;
-		if (fsutil_write_all(x->copy_fd, tmp, (size_t)n)) {
+		if (to >= 0 && fsutil_write_all(to, tmp, (size_t)n)) {
 			io_error(x, errno ? errno : EIO, "write", e);
 			goto out;
 		}
-		x->out += (unsigned long long)n;
+		if (x->o.sum && x->o.sum(x->o.sum_ctx, tmp, (size_t)n, e))
+			goto out;
+		if (to >= 0)
+			x->out += (unsigned long long)n;
 	}
 	rc = 0;
 out:
@@ -296,6 +300,7 @@ int xlsx_finish(struct xlsx *x, struct err *e)
 		.rows = x->rows,
 		.rows_per_sheet = x->o.rows_per_sheet,
 		.zip64 = x->in >= ZIP64_FROM,
+		.stop = x->o.stop,
 	};
 
 	if (x->finished)
@@ -305,11 +310,11 @@ int xlsx_finish(struct xlsx *x, struct err *e)
 	if (flush_pend(x, e) || xlsx_book_build(&b, x->spool, e))
 		goto fail;
 	if (x->copy_fd >= 0) {
-		if (copy_out(x, e))
+		if (read_back(x, x->copy_fd, e))
 			goto fail;
 		drop_tmp(x);
 		x->committed = 1;
-	} else if (sync_workbook(x, e)) {
+	} else if (sync_workbook(x, e) || (x->o.sum && read_back(x, -1, e))) {
 		goto fail;
 	}
 	x->finished = 1;
@@ -354,11 +359,6 @@ void xlsx_close(struct xlsx *x)
 unsigned long long xlsx_bytes_in(const struct xlsx *x)
 {
 	return x->in;
-}
-
-const char *xlsx_file(const struct xlsx *x)
-{
-	return x->finished && !x->committed ? x->tmp : NULL;
 }
 
 unsigned long long xlsx_bytes_out(const struct xlsx *x)

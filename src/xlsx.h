@@ -74,6 +74,10 @@ struct xlsx_opts {
 	int refuse_existing;          /* --state: an existing workbook is not replaced */
 	const char *media_dir;        /* --media-dir: media_file names are relative to it */
 	unsigned long rows_per_sheet; /* data rows on one sheet; 0: Excel's (1,048,575) */
+	const volatile int *stop;     /* set by a signal: the build gives up (ERR_INTERRUPTED) */
+	/* The finished workbook, block by block (the manifest's sum); non-zero stops. */
+	int (*sum)(void *ctx, const void *p, size_t n, struct err *e);
+	void *sum_ctx;
 };
 
 struct xlsx;
@@ -97,8 +101,6 @@ void xlsx_close(struct xlsx *x);
 
 unsigned long long xlsx_bytes_in(const struct xlsx *x);
 unsigned long long xlsx_bytes_out(const struct xlsx *x);
-/* After xlsx_finish: the finished workbook, until it is published (NULL for stdout). */
-const char *xlsx_file(const struct xlsx *x);
 /* Data rows received so far. */
 unsigned long long xlsx_rows(const struct xlsx *x);
 
@@ -115,6 +117,7 @@ struct xlsx_book {
 	unsigned long long rows;
 	unsigned long rows_per_sheet;
 	int zip64;
+	const volatile int *stop; /* set by a signal: give up between rows */
 };
 int xlsx_book_build(const struct xlsx_book *b, int spool, struct err *e);
 

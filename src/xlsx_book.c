@@ -243,6 +243,10 @@ static int read_spool(struct book *k, int fd, struct err *e)
 		}
 		if (put_row(k, k->body.data, len, e))
 			goto out;
+		if (k->b->stop && *k->b->stop) {
+			err_set(e, ERR_INTERRUPTED, "interrupted");
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -287,6 +291,10 @@ int xlsx_book_build(const struct xlsx_book *b, int spool, struct err *e)
 	k.wb = NULL;
 	if (rc) {
 		failed(&k, rc, "writing the workbook", e);
+		goto out;
+	}
+	if (b->stop && *b->stop) { /* zipping is libxlsxwriter's, and takes what it takes */
+		err_set(e, ERR_INTERRUPTED, "interrupted");
 		goto out;
 	}
 	ret = 0;

@@ -189,3 +189,33 @@ def test_fetch_interrupted_mid_walk(waexport, mock_factory, tmp_path, sig, code,
     # SPEC §5.3 "Resumable runs": the interrupted run's pages stay in its journal.
     assert set(os.listdir(state_dir)) - {"waexport.state.lock"} == {"waexport.state",
                                                                    "waexport.state.journal"}
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+                         ids=["TERM", "INT"])
+def test_convert_interrupted_while_writing_oldest_first(tmp_path, big_history, sig, code):
+    """Oldest first, the rows are written after the input is read (the spool replayed
+    last batch first): a signal then still ends the run with its code, at the next
+    batch, not after the whole output. stdout is a pipe nobody reads until the signal
+    is sent, so the replay is surely under way and blocked when it arrives."""
+    p = popen(["convert", "-q", "--order", "oldest", "-o", "-", big_history],
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = p.stdout.read(1)            # the replay has begun writing
+        assert first == b"u", first
+        time.sleep(0.2)                     # and is blocked on the full pipe
+        assert p.poll() is None
+        p.send_signal(sig)
+        rest = p.stdout.read()
+        p.wait(timeout=60)
+        stderr = p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == code, (p.returncode, stderr.decode())
+    assert_no_sanitizer_report(stderr)
+    one_error_line(stderr)
+    whole = subprocess.run([BIN, "convert", "-q", "--order", "oldest", "-o", "-", big_history],
+                           stdout=subprocess.PIPE, check=True, timeout=120).stdout
+    assert len(first + rest) < len(whole), "the whole output was written after the signal"

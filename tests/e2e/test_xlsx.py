@@ -403,6 +403,19 @@ def test_manifest_says_the_format_is_xlsx(tmp_path, args):
     assert zipfile.is_zipfile(tmp_path / Path(f["path"]).name)
 
 
+def test_workbook_to_stdout_has_its_sum_in_the_manifest(tmp_path):
+    """SPEC §4.6 stdout works, §4.7 the manifest: the sum of the bytes sent (was exit 70)."""
+    import hashlib
+    r = run(["convert", "-q", "--format", "xlsx", "--manifest", tmp_path / "m.json"] +
+            SAMPLE_PAGES)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout[:2] == b"PK"
+    m = json.loads((tmp_path / "m.json").read_text())
+    (f,) = m["files"]
+    assert (m["format"], f["path"], f["bytes"]) == ("xlsx", "-", len(r.stdout))
+    assert f["sha256"] == hashlib.sha256(r.stdout).hexdigest()
+
+
 @pytest.mark.parametrize("args,why", [
     (["-o", "{d}/out.xlsx", "--gzip"], "--gzip"),
     (["-o", "{d}/out.xlsx", "--gzip-level", "3"], "--gzip"),

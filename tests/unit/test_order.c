@@ -112,7 +112,7 @@ static void test_empty_replay(void **state)
 	struct seen s = { BUF_INIT, 0, { 0 }, { 0 }, 0 };
 	struct err e;
 
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
 	assert_int_equal(s.chunks, 0);
 	assert_int_equal(count_entries(fx->dir), 0);
 }
@@ -135,7 +135,7 @@ static void test_last_first(void **state)
 	}
 	/* The spool is anonymous: nothing shows in its directory. */
 	assert_int_equal(count_entries(fx->dir), 0);
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
 	assert_int_equal(s.chunks, N);
 	for (size_t i = N; i-- > 0;) {
 		fill(&chunk, i, sizes[i]);
@@ -171,7 +171,7 @@ static void test_chunks_across_blocks(void **state)
 		assert_int_equal(order_add(fx->o, chunk.data, chunk.len, (uint32_t)i, size[i], &e),
 				 0);
 	}
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
 	assert_int_equal(s.chunks, N);
 	for (size_t i = N; i-- > 0;) {
 		fill(&chunk, i, size[i]);
@@ -196,11 +196,11 @@ static void test_segments(void **state)
 
 	assert_int_equal(order_add(fx->o, "1\n", 2, 0, 2, &e), 0);
 	assert_int_equal(order_add(fx->o, "2\n", 2, 0, 2, &e), 0);
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
 	assert_int_equal(order_add(fx->o, "3\n", 2, 0, 2, &e), 0);
 	assert_int_equal(order_add(fx->o, "4\n", 2, 0, 2, &e), 0);
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
 	assert_int_equal(s.chunks, 4);
 	assert_int_equal(s.bytes.len, 8);
 	assert_memory_equal(s.bytes.data, "2\n1\n4\n3\n", 8);
@@ -221,7 +221,7 @@ static void test_many_chunks(void **state)
 		assert_int_equal(order_add(fx->o, line, (size_t)k, 0, (unsigned long long)k, &e),
 				 0);
 	}
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), 0);
 	assert_int_equal(s.chunks, 100000);
 	assert_int_equal(memcmp(s.bytes.data, "99999\n99998\n", 12), 0);
 	assert_int_equal(memcmp(s.bytes.data + s.bytes.len - 4, "1\n0\n", 4), 0);
@@ -238,10 +238,27 @@ static void test_emit_error_stops(void **state)
 	assert_int_equal(order_add(fx->o, "b", 1, 0, 1, &e), 0);
 	assert_int_equal(order_add(fx->o, "c", 1, 0, 1, &e), 0);
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(order_replay(fx->o, collect, &s, &e), -1);
+	assert_int_equal(order_replay(fx->o, NULL, collect, &s, &e), -1);
 	assert_int_equal(e.kind, ERR_IO);
 	assert_string_equal(e.msg, "emit failed on purpose");
 	assert_int_equal(s.chunks, 1);
+	buf_free(&s.bytes);
+}
+
+/* A signal during a replay (a long history, oldest first) ends it at the next chunk. */
+static void test_stop_ends_replay(void **state)
+{
+	struct fx *fx = *state;
+	struct seen s = { BUF_INIT, 0, { 0 }, { 0 }, 0 };
+	volatile int stop = 1;
+	struct err e;
+
+	assert_int_equal(order_add(fx->o, "a", 1, 0, 1, &e), 0);
+	assert_int_equal(order_add(fx->o, "b", 1, 0, 1, &e), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(order_replay(fx->o, &stop, collect, &s, &e), -1);
+	assert_int_equal(e.kind, ERR_INTERRUPTED);
+	assert_int_equal(s.chunks, 0);
 	buf_free(&s.bytes);
 }
 
@@ -337,7 +354,7 @@ static void test_deflated_pages_into_gzip_output(void **state)
 		assert_int_equal(gz_deflate_chunk(d, page.data, page.len, &z, &crc, &e), 0);
 		assert_int_equal(order_add(fx->o, z.data, z.len, crc, page.len, &e), 0);
 	}
-	assert_int_equal(order_replay(fx->o, to_out, s, &e), 0);
+	assert_int_equal(order_replay(fx->o, NULL, to_out, s, &e), 0);
 	assert_int_equal(sink_commit(s, &e), 0);
 	sink_close(s);
 	assert_int_equal(buf_adds(&want, "unique,message\r\n"), 0);
@@ -386,6 +403,7 @@ int main(void)
 		T(test_many_chunks),
 		T(test_chunks_across_blocks),
 		T(test_emit_error_stops),
+		T(test_stop_ends_replay),
 		T(test_open_dirs),
 		T(test_full_spool),
 		T(test_deflated_pages_into_gzip_output),

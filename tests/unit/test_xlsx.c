@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -558,6 +559,69 @@ static void test_sheets_roll_over_with_their_header(void **state)
 	testdir_remove(dir);
 }
 
+static int collect(void *ctx, const void *p, size_t n, struct err *e)
+{
+	(void)e;
+	return buf_add(ctx, p, n);
+}
+
+/*
+ * The workbook is summed as it is read back (the manifest's SHA-256), and a
+ * signal during the build ends it: ERR_INTERRUPTED, no file, no leftovers.
+ */
+static void test_sum_and_stop(void **state)
+{
+	static const enum column cols[] = { COL_UNIQUE, COL_TIMESTAMP };
+	char dir[256], path[300];
+	volatile int stop = 0;
+	struct buf seen = BUF_INIT, file = BUF_INIT;
+	struct xlsx_opts o = { .columns = cols, .ncolumns = 2, .stop = &stop, .sum = collect };
+	struct xlsx *x;
+	struct stat st;
+	struct err e;
+	FILE *f;
+	char tmp[4096];
+	size_t n;
+	DIR *d;
+	struct dirent *de;
+	int entries = 0;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "test_xlsx"), 0);
+	snprintf(path, sizeof(path), "%s/out.xlsx", dir);
+	o.path = path;
+	o.sum_ctx = &seen;
+	assert_int_equal(xlsx_open(&x, &o, &e), 0);
+	write_rows(x, 3000, 0);
+	assert_int_equal(xlsx_finish(x, &e), 0);
+	assert_int_equal(xlsx_publish(x, &e), 0);
+	xlsx_close(x);
+	assert_non_null(f = fopen(path, "rb"));
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		assert_int_equal(buf_add(&file, tmp, n), 0);
+	fclose(f);
+	assert_int_equal(seen.len, file.len);
+	assert_memory_equal(seen.data, file.data, file.len);
+	assert_int_equal(unlink(path), 0);
+
+	stop = 1;
+	assert_int_equal(xlsx_open(&x, &o, &e), 0);
+	write_rows(x, 3000, 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(xlsx_finish(x, &e), -1);
+	assert_int_equal(e.kind, ERR_INTERRUPTED);
+	xlsx_close(x);
+	assert_int_equal(stat(path, &st), -1);
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)))
+		entries += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	assert_int_equal(entries, 0);
+	buf_free(&seen);
+	buf_free(&file);
+	testdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_joins_back),
 		cmocka_unit_test(test_row_encoding_round_trip),
 		cmocka_unit_test(test_sheets_roll_over_with_their_header),
+		cmocka_unit_test(test_sum_and_stop),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
