@@ -30,8 +30,9 @@ struct tail {
 struct order {
 	int fd;
 	char *dir;
-	struct buf wbuf; /* chunks not yet written */
-	struct buf rbuf; /* the block being replayed: file bytes from rbuf_at on */
+	const char *where; /* how dir was chosen, for messages */
+	struct buf wbuf;   /* chunks not yet written */
+	struct buf rbuf;   /* the block being replayed: file bytes from rbuf_at on */
 	unsigned long long rbuf_at;
 	unsigned long long size; /* bytes in the file */
 };
@@ -42,8 +43,8 @@ static int order_io(struct order *o, const char *what, struct err *e)
 
 	err_set(e, ERR_IO,
 		"temporary spool for --order oldest in %s: %s failed: %s (it needs "
-		"about as much free space as the output; TMPDIR chooses the directory)",
-		o->dir, what, strerror(errnum));
+		"about as much free space as the output; %s)",
+		o->dir, what, strerror(errnum), o->where);
 	e->errnum = errnum;
 	return -1;
 }
@@ -72,18 +73,20 @@ int order_open(struct order **out, const char *dir, struct err *e)
 	const char *t = getenv("TMPDIR");
 
 	*out = NULL;
+	if (!o)
+		return err_nomem(e);
+	o->where = dir ? "it is kept beside the output" : "TMPDIR chooses the directory";
 	if (!dir)
 		dir = t && *t ? t : "/tmp";
-	if (!o || !(o->dir = strdup(dir))) {
+	if (!(o->dir = strdup(dir))) {
 		free(o);
 		return err_nomem(e);
 	}
 	o->fd = open_unlinked(dir);
 	if (o->fd < 0) {
 		err_set(e, ERR_CANTCREAT,
-			"cannot create a temporary spool for --order oldest in %s: %s "
-			"(TMPDIR chooses the directory)",
-			dir, strerror(errno));
+			"cannot create a temporary spool for --order oldest in %s: %s (%s)", dir,
+			strerror(errno), o->where);
 		e->errnum = errno;
 		order_close(o);
 		return -1;

@@ -12,8 +12,12 @@
 
 /* Encoded rows gathered before a write to the spool. */
 #define SPOOL_BUF (256u * 1024u)
-/* Past this much spooled, a sheet's XML may pass 4 GiB: ZIP64 records then. */
-#define ZIP64_FROM (1ull << 30)
+/*
+ * Past this much spooled, a sheet's XML may pass 4 GiB: ZIP64 records then.
+ * A spooled byte can grow sevenfold in the XML (a control character is
+ * `_x0001_`, '&' is `&amp;`), so an eighth of 4 GiB is where that can begin.
+ */
+#define ZIP64_FROM (512ull << 20)
 
 struct xlsx {
 	struct xlsx_opts o;

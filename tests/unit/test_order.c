@@ -287,6 +287,18 @@ static void test_open_dirs(void **state)
 	assert_null(o);
 	assert_int_equal(e.kind, ERR_CANTCREAT);
 	assert_non_null(strstr(e.msg, missing));
+	/* Given a directory (the output's), TMPDIR has no say: the message says so. */
+	assert_non_null(strstr(e.msg, "kept beside the output"));
+	assert_null(strstr(e.msg, "TMPDIR"));
+	old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	assert_int_equal(setenv("TMPDIR", missing, 1), 0);
+	assert_int_equal(order_open(&o, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "TMPDIR chooses the directory"));
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
 	order_close(NULL);
 }
 
