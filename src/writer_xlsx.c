@@ -249,12 +249,20 @@ static unsigned put_field(struct writer *w, const struct record *r, const struct
 	return cells;
 }
 
-/* A code: a NUMBER when it is an integer, else its raw text. */
+/* Excel shows 15 significant digits: a larger integer would read back changed. */
+#define EXACT_IN_EXCEL 1000000000000000LL
+
+/* A code: a NUMBER when it is an integer Excel shows exactly, else text (its digits, or raw). */
 static int put_code(struct writer *w, const struct record *r, int ok, long long v,
 		    const struct field *f, struct buf *out, unsigned *bad)
 {
-	if (ok)
+	char text[24];
+
+	if (ok && v > -EXACT_IN_EXCEL && v < EXACT_IN_EXCEL)
 		return xlsx_cell_number(out, v);
+	if (ok)
+		return xlsx_cell(out, XLSX_TEXT, text,
+				 (size_t)snprintf(text, sizeof(text), "%lld", v));
 	return put_field(w, r, f, 0, out, bad) ? 0 : -1;
 }
 

@@ -179,6 +179,18 @@ static void test_cells_are_typed(void **state)
 	text_is(&c[10], "@x");
 	text_is(&c[11], "50%");
 	assert_int_equal(pos, out.len);
+	/* Past Excel's 15 digits an integer is its digits as text: a number would change. */
+	assert_int_equal(render(&o,
+				"[{\"unique\":\"b\",\"timestamp\":99999999999999999,"
+				"\"direction\":\"999999999999999\",\"state\":-1000000000000000}]",
+				NULL, &out),
+			 1);
+	pos = 0;
+	assert_int_equal(row_cells(&out, &pos, c, 16, &parts), 12);
+	text_is(&c[1], "99999999999999999");
+	assert_int_equal(c[4].t, XLSX_NUMBER);
+	assert_int_equal(xlsx_payload_number(c[4].p), 999999999999999LL);
+	text_is(&c[9], "-1000000000000000");
 	buf_free(&out);
 }
 
