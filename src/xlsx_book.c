@@ -24,7 +24,7 @@ struct book {
 	unsigned sheet;
 	unsigned long long left; /* rows not yet written */
 	size_t ncols;            /* columns of the sheet, message_N included */
-	struct buf cell, link, body, full;
+	struct buf cell, link, href, body, full;
 	char media_dir[PATH_MAX]; /* the last media directory resolved, and its real path */
 	char media_real[PATH_MAX];
 };
@@ -133,6 +133,29 @@ static int media_link(struct book *k, const char *path, size_t n)
 	return 0;
 }
 
+/*
+ * The link as a URI reference: bytes other than letters, digits, "-._~" and
+ * '/' percent-encoded. Readers decode a link's %XX (a file name holding
+ * "%40" would open "@"), libxlsxwriter cuts it at '#', and it leaves a
+ * string that holds an escape as it is.
+ */
+static int percent_encode(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	out->len = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+
+		int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || strchr("-._~/", *p);
+
+		if (plain ? buf_addc(out, (char)*p) : buf_add(out, esc, 3))
+			return -1;
+	}
+	return buf_addc(out, '\0');
+}
+
 static int put_text(struct book *k, lxw_col_t col, const char *p, size_t n, struct err *e)
 {
 	lxw_error rc;
@@ -171,9 +194,10 @@ static int put_cell(struct book *k, lxw_col_t col, enum xlsx_cell t, const char 
 		if ((k->b->media_dir && n && p[0] != '/' &&
 		     (buf_adds(&k->full, k->b->media_dir) || buf_addc(&k->full, '/'))) ||
 		    buf_add(&k->full, p, n) || media_link(k, k->full.data, k->full.len) ||
-		    buf_add(&k->cell, p, n) || buf_addc(&k->cell, '\0'))
+		    percent_encode(&k->href, k->link.data) || buf_add(&k->cell, p, n) ||
+		    buf_addc(&k->cell, '\0'))
 			return err_nomem(e);
-		rc = worksheet_write_url_opt(k->ws, k->row, col, k->link.data, NULL, k->cell.data,
+		rc = worksheet_write_url_opt(k->ws, k->row, col, k->href.data, NULL, k->cell.data,
 					     NULL);
 		/* Past Excel's link limits (65,530 a sheet, 2,079 characters): the path as text. */
 		if (rc == LXW_ERROR_WORKSHEET_MAX_NUMBER_URLS_EXCEEDED ||
@@ -303,6 +327,7 @@ out:
 		workbook_close(k.wb); /* frees it; the temporary file is removed by the caller */
 	buf_free(&k.cell);
 	buf_free(&k.link);
+	buf_free(&k.href);
 	buf_free(&k.body);
 	buf_free(&k.full);
 	return ret;

@@ -500,3 +500,35 @@ def test_media_file_is_a_hyperlink_relative_to_the_workbook(mock_factory, tmp_pa
     assert target.get("TargetMode") == "External"
     assert target.get("Target") == "../media/" + name
     assert (out.parent / target.get("Target")).resolve() == (tmp_path / "media" / name).resolve()
+
+
+def test_media_link_is_percent_encoded(mock_factory, tmp_path):  # noqa: F811
+    """A link is a URI: a file name holding "%40" (the '@' of a WhatsApp id, as media
+    names keep it) must not open "@", and a '#' or a space in the media directory must
+    not cut the link or be taken for an anchor."""
+    from urllib.parse import unquote
+    from test_nightly_media import MediaServer, blob, msg
+    from nightly_helpers import write_samples
+    srv = MediaServer({"/files/photo.jpg": blob("IMG")})
+    try:
+        msgs = [msg("true_972509876543@c.us_3EB0C767", "image", srv.url("/files/photo.jpg"),
+                    1731990010)]
+        mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+        out = tmp_path / "h.xlsx"
+        r = run(["fetch", "-q", "--from", ACCOUNT, "--url", mock.url, "--media-dir",
+                 tmp_path / "media #2", "-o", out], env=fetch_env())
+        assert r.returncode == 0, r.stderr
+    finally:
+        srv.stop()
+    book = Book(out)
+    sheet = book.sheets[0]
+    header = [sheet["rows"][0][i]["value"] for i in sorted(sheet["rows"][0])]
+    name = sheet["rows"][1][len(header) - 1]["value"]
+    assert (tmp_path / "media #2" / name).read_bytes() == blob("IMG")
+    link = sheet["root"].find(NS + "hyperlinks")[0]
+    assert link.get("location") is None, link.attrib
+    rels = ET.fromstring(book.xml["xl/worksheets/_rels/sheet1.xml.rels"])
+    target = [x for x in rels if x.get("Id") == link.get(RNS + "id")][0].get("Target")
+    assert "#" not in target and " " not in target, target
+    assert unquote(target) == "media #2/" + name
+    assert (tmp_path / unquote(target)).read_bytes() == blob("IMG")
