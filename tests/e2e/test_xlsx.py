@@ -470,24 +470,32 @@ def test_peak_memory_of_200000_messages_stays_under_32_mib(tmp_path):
     assert sheet.count(b"<row ") == 200001
 
 
-def test_media_file_is_a_hyperlink_relative_to_the_workbook(mock_factory, tmp_path):  # noqa: F811
+def fetch_with_media(mock_factory, tmp_path, image_unique, media, out):  # noqa: F811
+    """A workbook of one image message (image_unique) and one text message m1, its
+    media downloaded into `media`: the workbook's first sheet and its header."""
     from test_nightly_media import MediaServer, blob, msg
     from nightly_helpers import write_samples
     srv = MediaServer({"/files/photo.jpg": blob("IMG")})
     try:
-        msgs = [msg("m2", "image", srv.url("/files/photo.jpg"), 1731990010),
+        msgs = [msg(image_unique, "image", srv.url("/files/photo.jpg"), 1731990010),
                 msg("m1", "text", "hello", 1731990000)]
         mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
-        (tmp_path / "book").mkdir()
-        out = tmp_path / "book" / "h.xlsx"
-        r = run(["fetch", "-q", "--from", ACCOUNT, "--url", mock.url, "--media-dir",
-                 tmp_path / "media", "-o", out], env=fetch_env())
+        out.parent.mkdir(exist_ok=True)
+        r = run(["fetch", "-q", "--from", ACCOUNT, "--url", mock.url, "--media-dir", media,
+                 "-o", out], env=fetch_env())
         assert r.returncode == 0, r.stderr
     finally:
         srv.stop()
     book = Book(out)
     sheet = book.sheets[0]
-    header = [sheet["rows"][0][i]["value"] for i in sorted(sheet["rows"][0])]
+    return book, sheet, [sheet["rows"][0][i]["value"] for i in sorted(sheet["rows"][0])]
+
+
+def test_media_file_is_a_hyperlink_relative_to_the_workbook(mock_factory, tmp_path):  # noqa: F811
+    from test_nightly_media import blob
+    book, sheet, header = fetch_with_media(mock_factory, tmp_path, "m2", tmp_path / "media",
+                                           tmp_path / "book" / "h.xlsx")
+    out = tmp_path / "book" / "h.xlsx"
     assert header[-1] == "media_file"
     rows = {c[0]["value"]: c for c in sheet["rows"][1:]}
     name = rows["m2"][len(header) - 1]["value"]
@@ -507,23 +515,11 @@ def test_media_link_is_percent_encoded(mock_factory, tmp_path):  # noqa: F811
     names keep it) must not open "@", and a '#' or a space in the media directory must
     not cut the link or be taken for an anchor."""
     from urllib.parse import unquote
-    from test_nightly_media import MediaServer, blob, msg
-    from nightly_helpers import write_samples
-    srv = MediaServer({"/files/photo.jpg": blob("IMG")})
-    try:
-        msgs = [msg("true_972509876543@c.us_3EB0C767", "image", srv.url("/files/photo.jpg"),
-                    1731990010)]
-        mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
-        out = tmp_path / "h.xlsx"
-        r = run(["fetch", "-q", "--from", ACCOUNT, "--url", mock.url, "--media-dir",
-                 tmp_path / "media #2", "-o", out], env=fetch_env())
-        assert r.returncode == 0, r.stderr
-    finally:
-        srv.stop()
-    book = Book(out)
-    sheet = book.sheets[0]
-    header = [sheet["rows"][0][i]["value"] for i in sorted(sheet["rows"][0])]
-    name = sheet["rows"][1][len(header) - 1]["value"]
+    from test_nightly_media import blob
+    book, sheet, header = fetch_with_media(mock_factory, tmp_path,
+                                           "true_972509876543@c.us_3EB0C767",
+                                           tmp_path / "media #2", tmp_path / "h.xlsx")
+    name = sheet["rows"][2][len(header) - 1]["value"]   # oldest first: m1, then the image
     assert (tmp_path / "media #2" / name).read_bytes() == blob("IMG")
     link = sheet["root"].find(NS + "hyperlinks")[0]
     assert link.get("location") is None, link.attrib
