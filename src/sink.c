@@ -27,12 +27,12 @@ struct sink {
 	int is_stdout;
 	int in_place; /* writing the target itself (not a regular file) */
 	int finished, committed;
-	char *target;        /* final path */
-	char *tmp;           /* temporary path, NULL when none */
-	struct gz_member gz; /* gzip: the member being written (gz.open set) */
-	struct xlsx *x;      /* a workbook: everything goes there */
-	const volatile int *stop;
-	struct buf pend; /* bytes on their way to fd */
+	char *target;             /* final path */
+	char *tmp;                /* temporary path, NULL when none */
+	struct gz_member gz;      /* gzip: the member being written (gz.open set) */
+	struct xlsx *x;           /* a workbook: everything goes there */
+	const volatile int *stop; /* opts.stop */
+	struct buf pend;          /* bytes on their way to fd */
 	struct sink_figures fig;
 	struct flush flush; /* a temporary file made durable as it grows */
 	struct digest *md;  /* opts.digest: what reaches the file, carried bytes first */
@@ -119,8 +119,8 @@ int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc
 	return 0;
 }
 
-/* SPEC §4.7: the sum is of the whole file, the carried bytes first. */
-static int sum_carried(void *md, const void *p, size_t n, struct err *e)
+/* SPEC §4.7: the sum of the bytes on disk (carried ones first; a workbook as read back). */
+static int sum_bytes(void *md, const void *p, size_t n, struct err *e)
 {
 	return digest_update(md, p, n, e);
 }
@@ -132,7 +132,7 @@ static int carry_target(struct sink *s, const struct sink_opts *o, struct err *e
 	struct stat st;
 	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1, got;
 
-	w.fn = s->md ? sum_carried : NULL; /* the manifest's sum sees the carried bytes */
+	w.fn = s->md ? sum_bytes : NULL; /* the manifest's sum sees the carried bytes */
 	if (old < 0 || fstat(old, &st)) {
 		io_error(s, errno, "opening the existing file to add to it", e);
 		goto out;
@@ -218,7 +218,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 					.refuse_existing = o->append,
 					.media_dir = o->media_dir,
 					.stop = o->stop,
-					.sum = s->md ? sum_carried : NULL,
+					.sum = s->md ? sum_bytes : NULL,
 					.sum_ctx = s->md };
 
 		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);

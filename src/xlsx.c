@@ -216,8 +216,10 @@ int xlsx_write(struct xlsx *x, const void *p, size_t n, struct err *e)
 	return buf_add(&x->pend, p, n) ? err_nomem(e) : 0;
 }
 
-/* The finished workbook to where it goes when that is not a rename: stdout, a device. */
-/* The finished workbook read back: copied to `to` (stdout) unless -1, and summed. */
+/*
+ * The finished workbook read back: copied to `to` unless that is -1 (stdout, a
+ * device: where a rename cannot take it), and handed to o.sum.
+ */
 static int read_back(struct xlsx *x, int to, struct err *e)
 {
 	char tmp[64 * 1024];
