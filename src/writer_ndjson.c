@@ -185,6 +185,9 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 		case COL_TIMESTAMP:
 			if (row->ts_ok)
 				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
+			else if (r->f[REC_TIMESTAMP].kind == FIELD_STRING &&
+				 !r->f[REC_TIMESTAMP].len)
+				rc = buf_add(out, "null", 4); /* "" would fail an integer column */
 			else /* SPEC §4.1: a timestamp that is not a number keeps its raw value */
 				rc = put_string_field(w, &r->f[REC_TIMESTAMP], out, &bad);
 			break;

@@ -493,14 +493,15 @@ static void test_ndjson_types(void **state)
 		"{\"unique\":\"n3\",\"timestamp\":\"abc\",\"direction\":\"2\",\"state\":1},"
 		"{\"unique\":\"n4\",\"timestamp\":999999999999,\"direction\":\"x\",\"state\":\"abc\"},"
 		"{\"unique\":\"n5\",\"timestamp\":null,\"direction\":null,\"state\":null,\"reason\":null,"
-		"\"from\":\"\",\"message\":{\"k\":[1,\"\\u00e9\"]}}]";
+		"\"from\":\"\",\"message\":{\"k\":[1,\"\\u00e9\"]}},"
+		"{\"unique\":\"n6\",\"timestamp\":\"\"}]";
 	struct writer_opts o;
 	struct buf out = BUF_INIT;
 
 	(void)state;
 	opts_init(&o, WRITER_NDJSON, 0, NULL);
-	/* n1: one replaced U+0000; n3: timestamp; n4: timestamp, direction, state. */
-	assert_int_equal(render(&o, body, 0, NULL, &out), 5);
+	/* n1: one replaced U+0000; n3: timestamp; n4: timestamp, direction, state; n6: timestamp. */
+	assert_int_equal(render(&o, body, 0, NULL, &out), 6);
 	buf_is(&out,
 	       "{\"unique\":\"n1\",\"timestamp\":1614198777,\"time\":\"2021-02-24T20:32:57Z\","
 	       "\"direction\":\"incoming\",\"direction_code\":1,\"from\":\"972501234567\","
@@ -518,7 +519,11 @@ static void test_ndjson_types(void **state)
 	       "\"state_code\":null,\"reason\":null,\"message\":null}\n"
 	       "{\"unique\":\"n5\",\"timestamp\":null,\"time\":null,\"direction\":\"unknown\","
 	       "\"direction_code\":null,\"from\":\"\",\"to\":null,\"type\":null,\"state\":\"unknown\","
-	       "\"state_code\":null,\"reason\":null,\"message\":\"{\\\"k\\\":[1,\\\"\xC3\xA9\\\"]}\"}\n");
+	       "\"state_code\":null,\"reason\":null,\"message\":\"{\\\"k\\\":[1,\\\"\xC3\xA9\\\"]}\"}\n"
+	       /* an empty string is null: "" would fail the schema's integer column */
+	       "{\"unique\":\"n6\",\"timestamp\":null,\"time\":null,\"direction\":\"unknown\","
+	       "\"direction_code\":null,\"from\":null,\"to\":null,\"type\":null,\"state\":\"unknown\","
+	       "\"state_code\":null,\"reason\":null,\"message\":null}\n");
 	buf_free(&out);
 }
 
