@@ -206,12 +206,15 @@ static int run_command(struct options *opts, struct err *e)
 		if (r)
 			run_clear_progress(r);
 		if (got_signal) {
+			int to_stdout = !opts->output || !strcmp(opts->output, "-");
+
 			e->kind = ERR_INTERRUPTED;
 			e->signo = got_signal;
-			snprintf(e->msg, sizeof(e->msg),
-				 "interrupted by %s; nothing was written (any "
-				 "previous output is untouched)",
-				 got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+			snprintf(e->msg, sizeof(e->msg), "interrupted by %s; %s",
+				 got_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+				 to_stdout ? "what reached standard output is incomplete"
+					   : "nothing was written (any previous output is "
+					     "untouched)");
 		}
 		if (sink_broken_pipe(e)) {
 			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */

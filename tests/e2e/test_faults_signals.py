@@ -215,7 +215,8 @@ def test_convert_interrupted_while_writing_oldest_first(tmp_path, big_history, s
             p.wait()
     assert p.returncode == code, (p.returncode, stderr.decode())
     assert_no_sanitizer_report(stderr)
-    one_error_line(stderr)
+    line = one_error_line(stderr)
+    assert "what reached standard output is incomplete" in line, line
     whole = subprocess.run([BIN, "convert", "-q", "--order", "oldest", "-o", "-", big_history],
                            stdout=subprocess.PIPE, check=True, timeout=120).stdout
     assert len(first + rest) < len(whole), "the whole output was written after the signal"
