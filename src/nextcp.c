@@ -27,11 +27,13 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
 }
 
 /*
- * With a head, paging ends at the head; with --lookback, at the first page
- * from the head on that reaches below the window: everything there was
- * exported by an earlier run already (new messages arrive above the head in
- * API order), so the window is a re-export that a misdated message can only
- * shorten, never a loss. While the head is not met, only NEXTCP_GONE_PAGES
+ * With a head, paging ends at the head; with --lookback, at the page where
+ * the messages from the head on leave the window: none of them inside it, or
+ * the page ending with NEXTCP_WINDOW_LEFT of them in a row outside it.
+ * Everything behind was exported by an earlier run (new messages arrive above
+ * the head in API order), and one misdated message (a timestamp of 0, a late
+ * delivery) does not cut the window's re-export short. While the head is not
+ * met, only NEXTCP_GONE_PAGES
  * pages in a row wholly at or before the checkpoint's time end the walk (the
  * head was deleted on the server): one old-dated message (a late delivery, a
  * timestamp of 0) never does, nor a page or three of them above the head.
@@ -44,8 +46,11 @@ int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res)
 		return WALK_MORE;
 	if (!w->has_head) /* a version-1 checkpoint: its first night keeps the time rule */
 		return below_floor ? WALK_END : WALK_MORE;
-	if (res->head_met)
-		return !w->lookback_on || below_floor ? WALK_END : WALK_MORE;
+	if (res->head_met) {
+		if (!w->lookback_on || (res->from_head && !res->in_window))
+			return WALK_END;
+		return res->tail_out >= NEXTCP_WINDOW_LEFT ? WALK_END : WALK_MORE;
+	}
 	if (!res->has_newest || res->newest > w->floor) {
 		w->old_pages = 0;
 		return WALK_MORE;

@@ -31,6 +31,13 @@
  */
 #define NEXTCP_GONE_PAGES 4
 
+/*
+ * With --lookback, a page that ends with this many messages in a row behind
+ * the window (from the head on) has left it: the API order has passed the
+ * window's edge. Fewer may be misdated messages; the next page tells.
+ */
+#define NEXTCP_WINDOW_LEFT 3
+
 /* What ends one target's walk. */
 struct nextcp_walk {
 	int has_floor; /* an earlier run's checkpoint */

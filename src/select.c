@@ -125,8 +125,14 @@ static int exported(struct select *s, const struct record *r, struct select_page
 	if (!s->below && in_head(s, r))
 		s->below = 1;
 	page->head_met = s->below;
-	if (s->below)
-		return !(s->cp.lookback && r->ts_ok && r->ts >= s->cp.floor);
+	if (s->below) {
+		int in = s->cp.lookback && r->ts_ok && r->ts >= s->cp.floor;
+
+		page->from_head++;
+		page->in_window += (size_t)in;
+		page->tail_out = in ? 0 : page->tail_out + 1;
+		return !in;
+	}
 	return at_skip(s, r);
 }
 

@@ -66,6 +66,9 @@ struct select_page {
 	int has_newest;
 	long long newest; /* the page's newest timestamp */
 	int head_met;     /* the earlier head was reached, here or before */
+	size_t from_head; /* messages from the head on (the head included) */
+	size_t in_window; /* of those, within --lookback's window */
+	size_t tail_out;  /* of those, the last ones in a row outside the window */
 };
 
 struct select_stats {

@@ -299,6 +299,32 @@ def test_lookback_reexports_the_window_behind_the_checkpoint(mock_factory, tmp_p
     assert uniques(out4.read_bytes()) == []
 
 
+@pytest.mark.parametrize("odd_ts", [0, 90 * 86400], ids=["dated-0", "late-90-days"])
+def test_lookback_window_is_not_cut_by_one_misdated_message(mock_factory, tmp_path, odd_ts):
+    """SPEC §5.3: one old-dated message on top (a timestamp of 0, a late delivery) must
+    not end the paging early: the whole --lookback window is exported again, with the
+    states that changed in it (here every window message was read since night 1)."""
+    hist = spaced_history(400, 1800, seed=9)              # 2 days = 96 messages, 2 pages
+    m1 = mock_factory("--samples", write_samples(tmp_path / "n1.jsonl", hist))
+    state = tmp_path / "state"
+    r, _ = night(m1, state, tmp_path / "n1.csv")
+    assert r.returncode == 0, r.stderr
+    cp_ts = ts_of(hist[0])
+    read = [dict(x, state=3) for x in hist]
+    odd = dict(hist[0], unique="ODD-%d" % odd_ts, timestamp=str(odd_ts if not odd_ts
+                                                                else cp_ts - odd_ts))
+    m2 = mock_factory("--samples", write_samples(tmp_path / "n2.jsonl", [odd] + read))
+    out = tmp_path / "n2.csv"
+    r, _ = night(m2, state, out, "--lookback", "2d")
+    assert r.returncode == 0, r.stderr
+    window = [x for x in read if ts_of(x) >= cp_ts - 2 * 86400]
+    assert len(window) > 60, "the window must reach onto page 2"
+    rows = csv_rows(out.read_bytes())
+    assert sorted(x["unique"] for x in rows) == sorted([odd["unique"]] +
+                                                       [x["unique"] for x in window])
+    assert all(x["state_code"] == "3" for x in rows if x["unique"] != odd["unique"])
+
+
 @pytest.mark.parametrize("bad", ["2x", "-1d", "soon"])
 def test_lookback_bad_duration_is_a_usage_error(mock, tmp_path, bad):
     state = tmp_path / "state"
