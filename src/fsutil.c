@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int fsutil_write_all(int fd, const void *p, size_t n)
@@ -147,6 +148,30 @@ int fsutil_remove_stale_temps(const char *path)
 		closedir(d);
 	free(dirname);
 	free(prefix);
+	return removed;
+}
+
+int fsutil_remove_old_temps(const char *dir, long max_age)
+{
+	const size_t tail = strlen(".tmp." TEMP_RANDOM);
+	time_t now = time(NULL);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int removed = 0;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+
+		if (de->d_name[0] != '.' || n <= tail + 1 ||
+		    strncmp(de->d_name + n - tail, ".tmp.", 5) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < max_age)
+			continue;
+		removed += !unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
 	return removed;
 }
 

@@ -33,6 +33,14 @@ int fsutil_temp_beside(const char *path, char **tmp);
 int fsutil_remove_stale_temps(const char *path);
 
 /*
+ * Remove from dir every temporary file fsutil_temp_beside made there that
+ * has not been written to for max_age seconds: a file being written now is
+ * younger, so no other run's loses its file (media directories, which runs
+ * on other state files may share). Returns how many were removed.
+ */
+int fsutil_remove_old_temps(const char *dir, long max_age);
+
+/*
  * Replace the file at `path` with data[0..n) atomically: a temporary file
  * beside it (fsutil_temp_beside), mode `mode`, written, fsynced, renamed over
  * path, the directory synced; nothing is left behind on failure. 0, or -1

@@ -1,5 +1,6 @@
 #include "media.h"
 #include "buf.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "text.h"
 
@@ -47,6 +48,8 @@ int media_open(struct media **out, const char *dir, const struct walk_opts *retr
 		media_close(m);
 		return err_set(e, ERR_CANTCREAT, "--media-dir %s: not a directory", dir);
 	}
+	/* Downloads a killed run left half done (SIGKILL: it could not remove them). */
+	fsutil_remove_old_temps(dir, MEDIA_TEMP_AGE);
 	*out = m;
 	return 0;
 }

@@ -22,6 +22,13 @@
 /* Files larger than this are not kept. */
 #define MEDIA_MAX_BYTES (256ull * 1024 * 1024)
 
+/*
+ * A temporary download untouched this long was left by a killed run: every
+ * live transfer ends within --timeout (an hour at most), so twice that is
+ * safe even when another run shares the directory.
+ */
+#define MEDIA_TEMP_AGE (2 * 3600L)
+
 struct media;
 
 /*

@@ -9,6 +9,7 @@ The media links point at a small threaded http.server on loopback started by
 the test; the API page is crafted here and served by the mock (--samples).
 """
 import json
+import os
 import re
 import threading
 import time
@@ -278,6 +279,28 @@ def test_media_already_present_are_skipped_and_still_named(
         assert srv.hits(p) == n, "%s downloaded again although present" % p
     m = parse_prometheus(prom.read_text())
     assert metric_value(m, "waexport_media_downloaded", **{"from": ACCOUNT}) == 0
+
+
+def test_downloads_a_killed_run_left_are_removed_once_old(mock_factory, media_server, tmp_path):
+    """A run killed with SIGKILL mid-download leaves `.NAME.tmp.XXXXXX` in --media-dir; the
+    next run removes those nobody has written for two hours (every live download ends
+    within --timeout, an hour at most), and leaves a fresh one (another run's) alone."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "media"
+    mdir.mkdir()
+    old, fresh = mdir / ".M000.jpg.tmp.aB3xYz", mdir / ".M001.jpg.tmp.Qq1234"
+    for f, age in ((old, 3 * 3600), (fresh, 60)):
+        f.write_bytes(b"half a download")
+        t = time.time() - age
+        os.utime(f, (t, t))
+    srv, msgs, expect = build(media_server, outside)
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", tmp_path / "o.csv"],
+            env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert not old.exists()
+    assert fresh.exists()
 
 
 def test_media_ndjson_media_file_null_or_name(mock_factory, media_server, tmp_path):

@@ -9,9 +9,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "testdir.h"
@@ -135,6 +139,72 @@ static void longest_names_can_be_replaced(void **state)
 	testdir_remove(dir);
 }
 
+/* The last write to path `age` seconds ago. */
+static void age_by(const char *path, long age)
+{
+	struct timespec t[2];
+
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec -= age;
+	t[1] = t[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* A file in dir, its last write `age` seconds ago. */
+static void make_aged(const char *dir, const char *name, long age)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	age_by(path, age);
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Downloads a killed run left (SIGKILL) go once nobody can be writing them;
+ * a fresh one (another run's, in progress) and every other file stay.
+ */
+static void old_temps_go_and_nothing_else(void **state)
+{
+	char dir[256], sub[300], *tmp;
+	int fd;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	make_aged(dir, ".M000.jpg.tmp.aB3xYz", 3 * 3600);
+	make_aged(dir, ".M001.jpg.tmp.Qq1234", 60);
+	make_aged(dir, "M002.jpg", 3 * 3600);
+	make_aged(dir, ".M003.jpg.tmp.", 3 * 3600);
+	make_aged(dir, ".hidden", 3 * 3600);
+	snprintf(sub, sizeof(sub), "%s/M004.jpg", dir);
+	fd = fsutil_temp_beside(sub, &tmp); /* the name fsutil itself makes */
+	assert_true(fd >= 0);
+	close(fd);
+	age_by(tmp, 3 * 3600);
+	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600), 2);
+	assert_int_equal(access(tmp, F_OK), -1);
+	free(tmp);
+	assert_false(exists(dir, ".M000.jpg.tmp.aB3xYz"));
+	assert_true(exists(dir, ".M001.jpg.tmp.Qq1234"));
+	assert_true(exists(dir, "M002.jpg"));
+	assert_true(exists(dir, ".M003.jpg.tmp."));
+	assert_true(exists(dir, ".hidden"));
+	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600), 0);
+	assert_int_equal(fsutil_remove_old_temps(sub, 2 * 3600), 0); /* not a directory */
+	testdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +212,7 @@ int main(void)
 		cmocka_unit_test(make_dirs_makes_every_level_and_tolerates_existing),
 		cmocka_unit_test(missing_dir_names_it_and_the_option),
 		cmocka_unit_test(longest_names_can_be_replaced),
+		cmocka_unit_test(old_temps_go_and_nothing_else),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
