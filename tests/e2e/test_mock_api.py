@@ -126,6 +126,18 @@ def get_log(port):
     return json.loads(out)
 
 
+def logged_log(port, total, timeout=10.0):
+    """The log once it counts `total` requests: the mock logs a request after its
+    answer is sent, so a client can read the answer first (only a wait; the caller
+    still asserts the exact figures)."""
+    deadline = time.monotonic() + timeout
+    log = get_log(port)
+    while log["total"] < total and time.monotonic() < deadline:
+        time.sleep(0.02)
+        log = get_log(port)
+    return log
+
+
 def chat_of(m):
     return m["from"] if str(m["direction"]) == "1" else m["to"]
 
@@ -356,7 +368,7 @@ class TestMockPaging(MockCase):
 
     def test_log_and_control_endpoints(self):
         once(self.port, body(3, to="972500000001"))
-        log = get_log(self.port)
+        log = logged_log(self.port, 1)
         self.assertEqual(log["total"], 1)
         e = log["requests"][0]
         for k in ("seq", "t", "page", "to", "kind", "status", "bytes",
@@ -578,7 +590,7 @@ class TestMockGenerated(unittest.TestCase):
             self.assertEqual(json.loads(once(port, body(1, frm="972541112223"))[2])["reason"], 3)
             for _ in range(15):
                 once(port, body(50, key=key, frm="972541112223"))
-            log = get_log(port)
+            log = logged_log(port, 19)
             self.assertEqual((len(log["requests"]), log["total"]), (10, 19))
             t0 = time.monotonic()
             rc, out, err = stop_mock(proc)
