@@ -12,11 +12,10 @@
  * - U+FFFE and U+FFFF are not XML characters (LibreOffice stops reading the
  *   sheet at them), so they are written as `_xFFFE_` and `_xFFFF_`;
  * - a cell holds 32,767 UTF-16 units in Excel, and libxlsxwriter refuses more
- *   than 32,767 code points (escapes included): a longer message continues
- *   in further cells (the message_2, message_3 … columns), cut between
- *   characters and never inside an escape, one warning per continuation.
- *   Other columns are never that long in practice; one that is keeps its
- *   first 32,767 units and counts a warning.
+ *   than 32,767 code points (escapes included): longer text continues in
+ *   further cells (columns message_2, message_3 …; type_2 … for a `type`
+ *   that long), cut between characters and never inside an escape, one
+ *   warning per continuation. Nothing is cut.
  */
 #include "writer_impl.h"
 #include "text.h"
@@ -28,20 +27,30 @@
 
 /* ---- the row encoding (xlsx.h) ------------------------------------------ */
 
-int xlsx_row_begin(struct buf *out)
+int xlsx_row_begin(struct buf *out, size_t ncolumns)
 {
-	static const unsigned char head[XLSX_ROW_HEAD];
+	size_t start = out->len;
 
-	return buf_add(out, head, sizeof(head));
+	if (buf_reserve(out, XLSX_ROW_HEAD(ncolumns)))
+		return -1;
+	out->len += XLSX_ROW_HEAD(ncolumns);
+	for (size_t i = 0; i < ncolumns; i++)
+		xlsx_row_parts(out, start, i, 1);
+	return 0;
 }
 
-void xlsx_row_end(struct buf *out, size_t row_start, unsigned parts)
+void xlsx_row_parts(struct buf *out, size_t row_start, size_t column, unsigned parts)
 {
-	uint32_t len = (uint32_t)(out->len - row_start - 4);
 	uint16_t np = (uint16_t)parts;
 
+	memcpy(out->data + row_start + 4 + 2 * column, &np, 2);
+}
+
+void xlsx_row_end(struct buf *out, size_t row_start)
+{
+	uint32_t len = (uint32_t)(out->len - row_start - 4);
+
 	memcpy(out->data + row_start, &len, 4);
-	memcpy(out->data + row_start + 4, &np, 2);
 }
 
 long xlsx_cell_begin(struct buf *out, enum xlsx_cell t, size_t n)
@@ -147,9 +156,9 @@ static size_t utf8_len(unsigned char lead)
 /*
  * Clean UTF-8 s (decoded) as TEXT cells of at most `limit` UTF-16 units and
  * `limit` code points once escaped. Returns the number of cells (1 for
- * empty text), 0 on ENOMEM. With !split, only the first cell is kept.
+ * empty text), 0 on ENOMEM.
  */
-static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit, int split)
+static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit)
 {
 	unsigned cells = 0;
 	size_t i = 0;
@@ -199,8 +208,6 @@ static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit
 
 			memcpy(out->data + start - 4, &len, 4);
 		}
-		if (!split)
-			break;
 	} while (i < n);
 	return cells;
 }
@@ -210,10 +217,10 @@ static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit
 /*
  * A text field as cells: decoded (JSON strings), compacted (objects and
  * arrays), or as is (numbers, booleans: an id sent as a JSON number is
- * still an id). Returns the cells written, 0 on ENOMEM.
+ * still an id) in column c. Returns the cells written, 0 on ENOMEM.
  */
 static unsigned put_field(struct writer *w, const struct record *r, const struct field *f,
-			  int split, struct buf *out, unsigned *bad)
+			  enum column c, struct buf *out, unsigned *bad)
 {
 	const char *s = f->p;
 	size_t n = f->len;
@@ -233,37 +240,50 @@ static unsigned put_field(struct writer *w, const struct record *r, const struct
 		s = w->json.data;
 		n = w->json.len;
 	}
-	cells = put_cells(out, s, n, XLSX_CELL_MAX, split);
-	if (cells > 1)
-		for (unsigned k = 2; k <= cells; k++) {
-			char what[96];
+	cells = put_cells(out, s, n, XLSX_CELL_MAX);
+	for (unsigned k = 2; k <= cells; k++) {
+		char what[128];
 
-			snprintf(what, sizeof(what),
-				 "message longer than a spreadsheet cell (32,767 "
-				 "characters) continues in column message_%u",
-				 k);
-			writer_warn(w, r, what);
-		}
-	else if (cells && !split && text_utf16_len(s, n) > XLSX_CELL_MAX)
-		writer_warn(w, r, "a cell longer than 32,767 characters was cut in the workbook");
+		snprintf(what, sizeof(what),
+			 "%s longer than a spreadsheet cell (32,767 characters) continues in "
+			 "column %s_%u",
+			 writer_column_name(c), writer_column_name(c), k);
+		writer_warn(w, r, what);
+	}
 	return cells;
 }
+
+/* The field behind each column that holds one as it came (text, or a code's raw value). */
+static const enum record_key field_of[COL_COUNT] = {
+	[COL_UNIQUE] = REC_UNIQUE,
+	[COL_TIMESTAMP] = REC_TIMESTAMP,
+	[COL_DIRECTION_CODE] = REC_DIRECTION,
+	[COL_STATE_CODE] = REC_STATE,
+	[COL_FROM] = REC_FROM,
+	[COL_TO] = REC_TO,
+	[COL_TYPE] = REC_TYPE,
+	[COL_REASON] = REC_REASON,
+	[COL_MESSAGE] = REC_MESSAGE,
+};
 
 /* Excel shows 15 significant digits: a larger integer would read back changed. */
 #define EXACT_IN_EXCEL 1000000000000000LL
 
-/* A code: a NUMBER when it is an integer Excel shows exactly, else text (its digits, or raw). */
-static int put_code(struct writer *w, const struct record *r, int ok, long long v,
-		    const struct field *f, struct buf *out, unsigned *bad)
+/*
+ * A code in column c: a NUMBER when it is an integer Excel shows exactly,
+ * else text (its digits, or raw). Returns the cells written, 0 on ENOMEM.
+ */
+static unsigned put_code(struct writer *w, const struct record *r, int ok, long long v,
+			 enum column c, struct buf *out, unsigned *bad)
 {
 	char text[24];
 
 	if (ok && v > -EXACT_IN_EXCEL && v < EXACT_IN_EXCEL)
-		return xlsx_cell_number(out, v);
+		return !xlsx_cell_number(out, v);
 	if (ok)
-		return xlsx_cell(out, XLSX_TEXT, text,
-				 (size_t)snprintf(text, sizeof(text), "%lld", v));
-	return put_field(w, r, f, 0, out, bad) ? 0 : -1;
+		return !xlsx_cell(out, XLSX_TEXT, text,
+				  (size_t)snprintf(text, sizeof(text), "%lld", v));
+	return put_field(w, r, &r->f[field_of[c]], c, out, bad);
 }
 
 static unsigned digits(const char *p, size_t n)
@@ -301,40 +321,29 @@ static int put_label(struct buf *out, const char *label)
 	return xlsx_cell(out, XLSX_TEXT, label, strlen(label));
 }
 
-static int put_column(struct writer *w, const struct record *r, const struct row *row,
-		      enum column c, const char *media_file, struct buf *out, unsigned *bad,
-		      unsigned *parts)
+/* Column c of the row; returns its cells, 0 on ENOMEM. */
+static unsigned put_column(struct writer *w, const struct record *r, const struct row *row,
+			   enum column c, const char *media_file, struct buf *out, unsigned *bad)
 {
-	static const enum record_key key[COL_COUNT] = {
-		[COL_UNIQUE] = REC_UNIQUE, [COL_FROM] = REC_FROM,     [COL_TO] = REC_TO,
-		[COL_TYPE] = REC_TYPE,     [COL_REASON] = REC_REASON, [COL_MESSAGE] = REC_MESSAGE,
-	};
-
 	switch (c) {
-	case COL_TIMESTAMP:
-		return put_code(w, r, row->ts_ok, row->ts, &r->f[REC_TIMESTAMP], out, bad);
-	case COL_TIME: return put_time(row, out);
-	case COL_DIRECTION: return put_label(out, row->dir_label);
-	case COL_DIRECTION_CODE:
-		return put_code(w, r, row->dir_ok, row->dir, &r->f[REC_DIRECTION], out, bad);
-	case COL_STATE: return put_label(out, row->state_label);
-	case COL_STATE_CODE:
-		return put_code(w, r, row->state_ok, row->state, &r->f[REC_STATE], out, bad);
+	case COL_TIMESTAMP: return put_code(w, r, row->ts_ok, row->ts, c, out, bad);
+	case COL_TIME: return !put_time(row, out);
+	case COL_DIRECTION: return !put_label(out, row->dir_label);
+	case COL_DIRECTION_CODE: return put_code(w, r, row->dir_ok, row->dir, c, out, bad);
+	case COL_STATE: return !put_label(out, row->state_label);
+	case COL_STATE_CODE: return put_code(w, r, row->state_ok, row->state, c, out, bad);
 	case COL_MEDIA_FILE:
 		if (!media_file || !*media_file)
-			return xlsx_cell(out, XLSX_EMPTY, NULL, 0);
-		return xlsx_cell(out, XLSX_URL, media_file, strlen(media_file));
-	case COL_MESSAGE:
-		*parts = put_field(w, r, &r->f[REC_MESSAGE], 1, out, bad);
-		return *parts ? 0 : -1;
+			return !xlsx_cell(out, XLSX_EMPTY, NULL, 0);
+		return !xlsx_cell(out, XLSX_URL, media_file, strlen(media_file));
 	case COL_COUNT: return 0;
-	default: return put_field(w, r, &r->f[key[c]], 0, out, bad) ? 0 : -1;
+	default: return put_field(w, r, &r->f[field_of[c]], c, out, bad);
 	}
 }
 
 static int xlsx_begin(struct writer *w, struct buf *out)
 {
-	/* The workbook writes its own header (xlsx.c): it names the message_N columns. */
+	/* The workbook writes its own header (xlsx.c): it names the continuation columns. */
 	(void)w;
 	(void)out;
 	return 0;
@@ -344,14 +353,19 @@ static int xlsx_row(struct writer *w, const struct record *r, const struct row *
 		    const char *media_file, struct buf *out)
 {
 	size_t start = out->len;
-	unsigned bad = 0, parts = 0;
+	unsigned bad = 0;
 
-	if (xlsx_row_begin(out))
+	if (xlsx_row_begin(out, w->opts.ncolumns))
 		return -1;
-	for (size_t i = 0; i < w->opts.ncolumns; i++)
-		if (put_column(w, r, row, w->opts.columns[i], media_file, out, &bad, &parts))
+	for (size_t i = 0; i < w->opts.ncolumns; i++) {
+		unsigned cells = put_column(w, r, row, w->opts.columns[i], media_file, out, &bad);
+
+		if (!cells)
 			return -1;
-	xlsx_row_end(out, start, parts);
+		if (cells > 1)
+			xlsx_row_parts(out, start, i, cells);
+	}
+	xlsx_row_end(out, start);
 	if (bad)
 		writer_warn_bad_text(w, r, bad);
 	return 0;

@@ -33,11 +33,11 @@ struct xlsx {
 	char *base; /* the target's directory, resolved (relative links) */
 	int spool;  /* encoded rows, unlinked */
 	struct buf pend;
-	unsigned char head[XLSX_ROW_HEAD]; /* the row head being read (xlsx_write) */
+	unsigned char head[XLSX_ROW_HEAD(COL_COUNT)]; /* the row head being read (xlsx_write) */
 	size_t head_have;
 	unsigned long long body_left;
 	unsigned long long in, out, rows;
-	unsigned parts; /* most message cells in one row */
+	unsigned parts[COL_COUNT]; /* per column: the most cells in one row */
 };
 
 static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
@@ -174,7 +174,7 @@ static int flush_pend(struct xlsx *x, struct err *e)
 	return 0;
 }
 
-/* Follow the rows through the bytes: how many, and the most message cells in one. */
+/* Follow the rows through the bytes: how many, and the most cells of each column in one. */
 static void scan(struct xlsx *x, const unsigned char *p, size_t n)
 {
 	while (n) {
@@ -188,17 +188,20 @@ static void scan(struct xlsx *x, const unsigned char *p, size_t n)
 		}
 		x->head[x->head_have++] = *p++;
 		n--;
-		if (x->head_have == XLSX_ROW_HEAD) {
+		if (x->head_have == XLSX_ROW_HEAD(x->o.ncolumns)) {
 			uint32_t len;
-			uint16_t parts;
 
 			memcpy(&len, x->head, 4);
-			memcpy(&parts, x->head + 4, 2);
-			x->body_left = len - 2;
+			x->body_left = len - 2 * x->o.ncolumns;
 			x->head_have = 0;
 			x->rows++;
-			if (parts > x->parts)
-				x->parts = parts;
+			for (size_t i = 0; i < x->o.ncolumns; i++) {
+				uint16_t parts;
+
+				memcpy(&parts, x->head + 4 + 2 * i, 2);
+				if (parts > x->parts[i])
+					x->parts[i] = parts;
+			}
 		}
 	}
 }

@@ -8,8 +8,9 @@
  * workbook needs: the spool of encoded rows (an unlinked temporary file
  * beside the target), the temporary workbook beside the target and its
  * rename into place. The rows are spooled because the number of
- * `message_N` continuation columns, which the header names, is known only
- * once the longest message has been seen, and libxlsxwriter's
+ * continuation columns (`message_2`, … and `type_2`, … for any text too
+ * long for one cell), which the header names, is known only once the
+ * longest value of each column has been seen, and libxlsxwriter's
  * constant-memory mode writes rows strictly in order. At xlsx_finish the
  * workbook is built in one pass over the spool: a bold frozen header with an
  * autofilter on every sheet, a new sheet `history 2`, `history 3`, … after
@@ -17,9 +18,9 @@
  * media files as hyperlinks relative to the workbook.
  *
  * The encoded row (host byte order; it never leaves the process):
- *   u32 length of what follows, u16 parts of the message column,
- *   then one cell per column (the message column: `parts` cells), each
- *   u8 type, u32 length, payload.
+ *   u32 length of what follows, one u16 per column: its number of cells
+ *   (1, more for text that continues), then the cells of every column in
+ *   turn, each u8 type, u32 length, payload.
  * Payloads: TEXT, URL: UTF-8, already escaped for OOXML (see writer_xlsx.c),
  * at most 32,767 code points; NUMBER: an int64; DATETIME: u16 year, u8
  * month, day, hour, minute, second (local time); EMPTY: nothing.
@@ -40,7 +41,8 @@
 
 enum xlsx_cell { XLSX_EMPTY, XLSX_TEXT, XLSX_NUMBER, XLSX_DATETIME, XLSX_URL };
 
-#define XLSX_ROW_HEAD 6  /* u32 length + u16 parts */
+/* u32 length + u16 cells per column */
+#define XLSX_ROW_HEAD(ncolumns) (4 + 2 * (size_t)(ncolumns))
 #define XLSX_CELL_HEAD 5 /* u8 type + u32 length */
 #define XLSX_DATETIME_LEN 7
 
@@ -48,9 +50,13 @@ struct xlsx_datetime {
 	unsigned year, month, day, hour, min, sec;
 };
 
-/* Encoding, for the writer: a row begins at out->len; xlsx_row_end closes it. */
-int xlsx_row_begin(struct buf *out);
-void xlsx_row_end(struct buf *out, size_t row_start, unsigned parts);
+/*
+ * Encoding, for the writer: a row of ncolumns begins at out->len (each
+ * column one cell until xlsx_row_parts says more); xlsx_row_end closes it.
+ */
+int xlsx_row_begin(struct buf *out, size_t ncolumns);
+void xlsx_row_parts(struct buf *out, size_t row_start, size_t column, unsigned parts);
+void xlsx_row_end(struct buf *out, size_t row_start);
 /* A cell of type t with n payload bytes; returns the payload's offset in out, or -1. */
 long xlsx_cell_begin(struct buf *out, enum xlsx_cell t, size_t n);
 int xlsx_cell(struct buf *out, enum xlsx_cell t, const void *p, size_t n);
@@ -113,7 +119,7 @@ struct xlsx_book {
 	const char *where;     /* the output's name, for messages */
 	const enum column *columns;
 	size_t ncolumns;
-	unsigned parts; /* message cells of the longest message */
+	const unsigned *parts; /* per column: the most cells one row gave it */
 	unsigned long long rows;
 	unsigned long rows_per_sheet;
 	int zip64;

@@ -50,6 +50,12 @@ static double width_of(enum column c)
 	}
 }
 
+/* Columns the i-th column takes: one, and one more for each continuation. */
+static unsigned width(const struct xlsx_book *b, size_t i)
+{
+	return b->parts[i] > 1 ? b->parts[i] : 1;
+}
+
 /* A new sheet: its header, frozen, with an autofilter over its rows. */
 static int new_sheet(struct book *k, struct err *e)
 {
@@ -68,15 +74,14 @@ static int new_sheet(struct book *k, struct err *e)
 		return err_set(e, ERR_IO, "%s: cannot add sheet '%s'", b->where, name);
 	for (size_t i = 0; i < b->ncolumns; i++) {
 		enum column c = b->columns[i];
-		unsigned n = c == COL_MESSAGE && b->parts > 1 ? b->parts : 1;
 
-		for (unsigned p = 1; p <= n; p++, col++) {
-			char head[32];
+		for (unsigned p = 1; p <= width(b, i); p++, col++) {
+			char head[48];
 
 			if (p == 1)
 				snprintf(head, sizeof(head), "%s", writer_column_name(c));
 			else
-				snprintf(head, sizeof(head), "message_%u", p);
+				snprintf(head, sizeof(head), "%s_%u", writer_column_name(c), p);
 			if ((rc = worksheet_write_string(k->ws, 0, col, head, k->bold)) ||
 			    (rc = worksheet_set_column(k->ws, col, col, width_of(c), NULL)))
 				return failed(k, rc, "writing the header", e);
@@ -208,36 +213,42 @@ static int put_cell(struct book *k, lxw_col_t col, enum xlsx_cell t, const char 
 	return rc ? failed(k, rc, "writing a cell", e) : 0;
 }
 
+static int malformed(struct book *k, struct err *e)
+{
+	return err_set(e, ERR_SOFTWARE, "%s: a spooled row is malformed", k->b->where);
+}
+
 /* One encoded row (its body after the length) into the next row of the sheet. */
 static int put_row(struct book *k, const char *body, size_t len, struct err *e)
 {
-	struct xlsx_cursor cur = { (const unsigned char *)body + 2,
+	size_t head = 2 * k->b->ncolumns;
+	struct xlsx_cursor cur = { (const unsigned char *)body + head,
 				   (const unsigned char *)body + len };
-	uint16_t parts;
 	lxw_col_t col = 0;
 
-	memcpy(&parts, body, 2);
+	if (len < head)
+		return malformed(k, e);
 	if ((!k->ws || k->row == k->b->rows_per_sheet) && new_sheet(k, e))
 		return -1;
 	k->row++;
 	k->left--;
 	for (size_t i = 0; i < k->b->ncolumns; i++) {
-		enum column c = k->b->columns[i];
-		unsigned n = c == COL_MESSAGE ? parts : 1;
-		unsigned width = c == COL_MESSAGE && k->b->parts > 1 ? k->b->parts : 1;
+		uint16_t n;
 
+		memcpy(&n, body + 2 * i, 2);
+		if (!n || n > width(k->b, i))
+			return malformed(k, e);
 		for (unsigned p = 0; p < n; p++) {
 			enum xlsx_cell t;
 			const char *v;
 			size_t vn;
 
 			if (xlsx_next_cell(&cur, &t, &v, &vn) != 1)
-				return err_set(e, ERR_SOFTWARE, "%s: a spooled row is malformed",
-					       k->b->where);
+				return malformed(k, e);
 			if (put_cell(k, (lxw_col_t)(col + p), t, v, vn, e))
 				return -1;
 		}
-		col = (lxw_col_t)(col + width);
+		col = (lxw_col_t)(col + width(k->b, i));
 	}
 	return 0;
 }

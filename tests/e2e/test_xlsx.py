@@ -343,6 +343,40 @@ def test_order_newest_reverses_and_columns_choose(tmp_path):
     assert [x["unique"] for x in rows] == [x["unique"] for x in a]
 
 
+def test_any_long_text_column_continues_next_to_it(tmp_path):
+    """Nothing is cut: a `type`, `reason` or raw timestamp over one cell continues in
+    type_2 … right after its column, as the message does in message_2."""
+    long_type = "T" + "\u05e9" * 40000 + "E"                   # Hebrew: 40,002 units
+    long_reason = "r" * 70000                                   # three cells
+    page = [{"unique": "a", "timestamp": 1614198777, "type": long_type, "message": "hi",
+             "reason": long_reason},
+            {"unique": "b", "timestamp": "x" * 33000, "type": "text", "message": "yo"}]
+    src = tmp_path / "p.json"
+    src.write_text(json.dumps(page), encoding="utf-8")
+    out = tmp_path / "o.xlsx"
+    r = run(["convert", "--columns", "unique,timestamp,type,reason,message", "-o", out, src])
+    assert r.returncode == 0, r.stderr
+    header, rows = read_first_sheet(out)
+    assert header == ["unique", "timestamp", "timestamp_2", "type", "type_2", "reason",
+                      "reason_2", "reason_3", "message"]
+    first, second = sorted(rows, key=lambda x: x["unique"])
+    assert first["type"] + first["type_2"] == long_type
+    assert first["reason"] + first["reason_2"] + first["reason_3"] == long_reason
+    assert first["message"] == "hi" and "timestamp_2" not in first
+    assert second["timestamp"] + second["timestamp_2"] == "x" * 33000
+    assert second["type"] == "text" and "type_2" not in second
+    err = r.stderr.decode()
+    for col, n in (("type", 2), ("reason", 2), ("reason", 3), ("timestamp", 2)):
+        assert err.count("continues in column %s_%d" % (col, n)) == 1, err
+    assert "was cut" not in err
+    openpyxl = pytest.importorskip("openpyxl")
+    ws = openpyxl.load_workbook(out, read_only=True)["history"]
+    got = list(ws.iter_rows(values_only=True))
+    assert list(got[0]) == header
+    assert all(len(v.encode("utf-16-le")) // 2 <= 32767 for row in got for v in row
+               if isinstance(v, str))
+
+
 def test_stdout_gets_the_same_workbook(tmp_path):
     r = run(["convert", "-q", "--format", "xlsx", "-o", "-"] + SAMPLE_PAGES,
             env={"TMPDIR": str(tmp_path)})

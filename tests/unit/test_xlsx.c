@@ -93,27 +93,38 @@ struct cell {
 	size_t n;
 };
 
-/* The cells of the row at *pos (its message parts in *parts); moves *pos on. */
-static size_t row_cells(const struct buf *b, size_t *pos, struct cell *cells, size_t max,
-			unsigned *parts)
+/*
+ * The cells of the row of ncol columns at *pos (the most cells one column
+ * has in *parts); moves *pos on.
+ */
+static size_t row_cells(const struct buf *b, size_t *pos, size_t ncol, struct cell *cells,
+			size_t max, unsigned *parts)
 {
 	uint32_t len;
-	uint16_t np;
 	struct xlsx_cursor c;
-	size_t n = 0;
+	size_t n = 0, total = 0;
 	int got;
 
-	assert_true(b->len - *pos >= XLSX_ROW_HEAD);
+	assert_true(b->len - *pos >= XLSX_ROW_HEAD(ncol));
 	memcpy(&len, b->data + *pos, 4);
-	memcpy(&np, b->data + *pos + 4, 2);
-	*parts = np;
-	c.p = (const unsigned char *)b->data + *pos + XLSX_ROW_HEAD;
+	*parts = 0;
+	for (size_t i = 0; i < ncol; i++) {
+		uint16_t np;
+
+		memcpy(&np, b->data + *pos + 4 + 2 * i, 2);
+		assert_true(np >= 1);
+		total += np;
+		if (np > *parts)
+			*parts = np;
+	}
+	c.p = (const unsigned char *)b->data + *pos + XLSX_ROW_HEAD(ncol);
 	c.end = (const unsigned char *)b->data + *pos + 4 + len;
 	while ((got = xlsx_next_cell(&c, &cells[n].t, &cells[n].p, &cells[n].n)) == 1) {
 		n++;
 		assert_true(n <= max);
 	}
 	assert_int_equal(got, 0);
+	assert_int_equal(n, total); /* the head counts every cell */
 	*pos += 4 + len;
 	return n;
 }
@@ -145,7 +156,7 @@ static void test_cells_are_typed(void **state)
 	(void)state;
 	opts_init(&o, NULL);
 	assert_int_equal(render(&o, body, NULL, &out), 1); /* the unusable timestamp */
-	assert_int_equal(row_cells(&out, &pos, c, 16, &parts), 12);
+	assert_int_equal(row_cells(&out, &pos, 12, c, 16, &parts), 12);
 	assert_int_equal(parts, 1);
 	text_is(&c[0], "00123");
 	assert_int_equal(c[1].t, XLSX_NUMBER);
@@ -169,7 +180,7 @@ static void test_cells_are_typed(void **state)
 	text_is(&c[9], "x");                  /* a non-numeric code keeps its text */
 	assert_int_equal(c[10].t, XLSX_EMPTY);
 	text_is(&c[11], "=1+1");
-	assert_int_equal(row_cells(&out, &pos, c, 16, &parts), 12);
+	assert_int_equal(row_cells(&out, &pos, 12, c, 16, &parts), 12);
 	text_is(&c[1], "soon");
 	assert_int_equal(c[2].t, XLSX_EMPTY); /* no usable time */
 	text_is(&c[5], "+972");
@@ -186,7 +197,7 @@ static void test_cells_are_typed(void **state)
 				NULL, &out),
 			 1);
 	pos = 0;
-	assert_int_equal(row_cells(&out, &pos, c, 16, &parts), 12);
+	assert_int_equal(row_cells(&out, &pos, 12, c, 16, &parts), 12);
 	text_is(&c[1], "99999999999999999");
 	assert_int_equal(c[4].t, XLSX_NUMBER);
 	assert_int_equal(xlsx_payload_number(c[4].p), 999999999999999LL);
@@ -209,9 +220,9 @@ static void test_time_before_1900_is_text(void **state)
 	(void)state;
 	opts_init(&o, "time");
 	render(&o, body, NULL, &out);
-	assert_int_equal(row_cells(&out, &pos, c, 4, &parts), 1);
+	assert_int_equal(row_cells(&out, &pos, 1, c, 4, &parts), 1);
 	text_is(&c[0], "1897-02-11T15:06:40Z");
-	assert_int_equal(row_cells(&out, &pos, c, 4, &parts), 1);
+	assert_int_equal(row_cells(&out, &pos, 1, c, 4, &parts), 1);
 	assert_int_equal(c[0].t, XLSX_DATETIME);
 	xlsx_payload_datetime(c[0].p, &d);
 	assert_int_equal(d.year, 9999);
@@ -231,7 +242,7 @@ static void test_columns_and_media_url(void **state)
 	(void)state;
 	opts_init(&o, "media_file,message,unique");
 	render(&o, body, "media/u.jpg", &out);
-	assert_int_equal(row_cells(&out, &pos, c, 4, &parts), 3);
+	assert_int_equal(row_cells(&out, &pos, 3, c, 4, &parts), 3);
 	assert_int_equal(c[0].t, XLSX_URL);
 	assert_int_equal(c[0].n, strlen("media/u.jpg"));
 	assert_memory_equal(c[0].p, "media/u.jpg", c[0].n);
@@ -239,7 +250,7 @@ static void test_columns_and_media_url(void **state)
 	text_is(&c[2], "u");
 	render(&o, body, NULL, &out);
 	pos = 0;
-	row_cells(&out, &pos, c, 4, &parts);
+	row_cells(&out, &pos, 3, c, 4, &parts);
 	assert_int_equal(c[0].t, XLSX_EMPTY);
 	buf_free(&out);
 }
@@ -278,7 +289,7 @@ static unsigned message_cells(const char *msg, struct cell *c, size_t max, struc
 
 	opts_init(&o, "message");
 	*warnings = render(&o, body, NULL, out);
-	n = row_cells(out, &pos, c, max, &parts);
+	n = row_cells(out, &pos, 1, c, max, &parts);
 	assert_int_equal(n, parts);
 	free(body);
 	return parts;
@@ -321,6 +332,49 @@ static void test_split_at_32767_units(void **state)
 	assert_int_equal(warnings, 2);
 	assert_int_equal(c[2].n, 1);
 	free(msg);
+	buf_free(&out);
+}
+
+/*
+ * Not only the message: any text column continues in further cells
+ * (type_2 …), and so does a code's raw value that is not a number. Nothing
+ * is cut, and each continuation counts a warning.
+ */
+static void test_every_text_column_continues(void **state)
+{
+	struct writer_opts o;
+	struct buf out = BUF_INIT;
+	struct cell c[8];
+	size_t pos = 0, n = 40000 + 70000 + 64;
+	char *type = repeat("t", 40000, ""), *ts = repeat("9x", 35000, "");
+	char *body = malloc(n);
+	unsigned parts;
+	uint16_t np[4];
+
+	(void)state;
+	assert_non_null(body);
+	snprintf(body, n, "[{\"unique\":\"u\",\"timestamp\":\"%s\",\"type\":\"%s\"}]", ts, type);
+	opts_init(&o, "unique,type,timestamp,message");
+	/* type_2, timestamp_2, timestamp_3, and the timestamp that gives no time */
+	assert_int_equal(render(&o, body, NULL, &out), 4);
+	assert_int_equal(row_cells(&out, &pos, 4, c, 8, &parts), 7);
+	assert_int_equal(parts, 3);
+	memcpy(np, out.data + 4, sizeof(np));
+	assert_int_equal(np[0], 1);
+	assert_int_equal(np[1], 2);
+	assert_int_equal(np[2], 3);
+	assert_int_equal(np[3], 1);
+	text_is(&c[0], "u");
+	assert_int_equal(c[1].n, 32767);
+	assert_int_equal(c[2].n, 40000 - 32767);
+	assert_memory_equal(c[3].p, ts, c[3].n);
+	assert_int_equal(c[3].n + c[4].n + c[5].n, 70000);
+	assert_int_equal(c[4].n, 32767);
+	assert_memory_equal(c[5].p, ts + c[3].n + c[4].n, c[5].n);
+	assert_int_equal(c[6].t, XLSX_EMPTY); /* no message */
+	free(type);
+	free(ts);
+	free(body);
 	buf_free(&out);
 }
 
@@ -452,15 +506,23 @@ static void test_row_encoding_round_trip(void **state)
 	enum xlsx_cell t;
 	const char *p;
 	size_t n;
+	uint16_t parts[4];
 
 	(void)state;
-	assert_int_equal(xlsx_row_begin(&b), 0);
+	assert_int_equal(xlsx_row_begin(&b, 4), 0);
 	assert_int_equal(xlsx_cell_number(&b, -42), 0);
 	assert_int_equal(xlsx_cell_datetime(&b, &d), 0);
 	assert_int_equal(xlsx_cell(&b, XLSX_TEXT, "", 0), 0);
 	assert_int_equal(xlsx_cell(&b, XLSX_EMPTY, NULL, 0), 0);
-	xlsx_row_end(&b, 0, 1);
-	c.p = (const unsigned char *)b.data + XLSX_ROW_HEAD;
+	xlsx_row_parts(&b, 0, 2, 3);
+	xlsx_row_end(&b, 0);
+	/* The head: the length of what follows, then each column's cells (one by default). */
+	memcpy(parts, b.data + 4, sizeof(parts));
+	assert_int_equal(parts[0], 1);
+	assert_int_equal(parts[1], 1);
+	assert_int_equal(parts[2], 3);
+	assert_int_equal(parts[3], 1);
+	c.p = (const unsigned char *)b.data + XLSX_ROW_HEAD(4);
 	c.end = (const unsigned char *)b.data + b.len;
 	assert_int_equal(xlsx_next_cell(&c, &t, &p, &n), 1);
 	assert_int_equal(t, XLSX_NUMBER);
@@ -475,7 +537,7 @@ static void test_row_encoding_round_trip(void **state)
 	assert_int_equal(t, XLSX_EMPTY);
 	assert_int_equal(xlsx_next_cell(&c, &t, &p, &n), 0);
 	/* A truncated cell is malformed, not read past the end. */
-	c.p = (const unsigned char *)b.data + XLSX_ROW_HEAD;
+	c.p = (const unsigned char *)b.data + XLSX_ROW_HEAD(4);
 	c.end = c.p + 6;
 	assert_int_equal(xlsx_next_cell(&c, &t, &p, &n), -1);
 	buf_free(&b);
@@ -507,10 +569,10 @@ static void write_rows(struct xlsx *x, unsigned rows, int byte_by_byte)
 	for (unsigned i = 0; i < rows; i++) {
 		size_t start = b.len;
 
-		assert_int_equal(xlsx_row_begin(&b), 0);
+		assert_int_equal(xlsx_row_begin(&b, 2), 0);
 		assert_int_equal(xlsx_cell(&b, XLSX_TEXT, "00123", 5), 0);
 		assert_int_equal(xlsx_cell_number(&b, i), 0);
-		xlsx_row_end(&b, start, 1);
+		xlsx_row_end(&b, start);
 	}
 	if (byte_by_byte)
 		for (size_t i = 0; i < b.len; i++)
@@ -641,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_time_before_1900_is_text),
 		cmocka_unit_test(test_columns_and_media_url),
 		cmocka_unit_test(test_split_at_32767_units),
+		cmocka_unit_test(test_every_text_column_continues),
 		cmocka_unit_test(test_split_never_inside_a_surrogate_pair),
 		cmocka_unit_test(test_split_never_inside_a_utf8_sequence),
 		cmocka_unit_test(test_literal_escapes_are_escaped),
