@@ -1,11 +1,13 @@
 #include "fetch.h"
 #include "fetch_impl.h"
 #include "batch.h"
+#include "fsutil.h"
 #include "http.h"
 #include "key.h"
 #include "manifest.h"
 #include "nextcp.h"
 #include "media.h"
+#include "outpath.h"
 #include "probe.h"
 #include "progress.h"
 #include "report.h"
@@ -84,9 +86,39 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 	return 0;
 }
 
-void fetch_set_raw(struct fetch *f, struct sink *raw)
+void fetch_close_raw(struct fetch *f)
 {
-	f->raw = raw;
+	sink_close(f->raw);
+	f->raw = NULL;
+	free(f->raw_path);
+	f->raw_path = NULL;
+}
+
+int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
+{
+	const struct options *o = f->o;
+	struct sink_opts so = { .level = 6 };
+	int ndjson;
+
+	fetch_close_raw(f);
+	if (!o->save_raw)
+		return 0;
+	vars.to = o->nto == 1 ? o->to[0] : NULL;
+	vars.keep_chat = 0;
+	if (outpath_expand(o->save_raw, &vars, &f->raw_path, e))
+		return err_prefix(e, "--save-raw: ");
+	if (fsutil_need_parent(f->raw_path, o->create_dirs, "--save-raw", e))
+		return -1;
+	outpath_infer(f->raw_path, &ndjson, &so.gzip);
+	so.path = f->raw_path;
+	return sink_open(&f->raw, &so, e) ? err_prefix(e, "--save-raw: ") : 0;
+}
+
+int fetch_finish_raw(struct fetch *f, int publish, struct err *e)
+{
+	if (f->raw && (publish ? sink_publish : sink_finish)(f->raw, e))
+		return err_prefix(e, "--save-raw: ");
+	return 0;
 }
 
 void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx)
@@ -241,15 +273,29 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 	return rc;
 }
 
-int fetch_commit_state(struct fetch *f, struct err *e)
+int fetch_stage_state(struct fetch *f, struct err *e)
 {
 	if (!f->state)
 		return 0;
-	/* SPEC §5.3: the checkpoints move only once the outputs are in place. */
-	if (nextcp_apply(&f->next, f->state, f->o->from, e) || state_commit(f->state, e))
+	return nextcp_apply(&f->next, f->state, f->o->from, e) || state_stage(f->state, e) ? -1 : 0;
+}
+
+int fetch_publish_state(struct fetch *f, struct err *e)
+{
+	struct err gone;
+
+	if (!f->state)
+		return 0;
+	if (state_publish(f->state, e))
 		return -1;
-	/* Only now is every page of the journal in an output and past the checkpoint. */
-	return f->resume ? resume_finish(f->resume, e) : 0;
+	/*
+	 * Only now is every page of the journal in an output and past the
+	 * checkpoint. Everything is in place: a journal that stays is one the
+	 * next run finds behind its checkpoint, not a reason to fail this one.
+	 */
+	if (f->resume && resume_finish(f->resume, &gone))
+		warn_note(f->warn, "%s", gone.msg);
+	return 0;
 }
 
 void fetch_report(const struct fetch *f, struct report *rp)
@@ -288,6 +334,7 @@ void fetch_free(struct fetch *f)
 	if (!f)
 		return;
 	nextcp_clear(&f->next);
+	fetch_close_raw(f);
 	state_close(f->state);
 	media_close(f->media);
 	http_free(f->http);

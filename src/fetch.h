@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "options.h"
+#include "outpath.h"
 #include "pipeline.h"
 #include "sink.h"
 #include "tz.h"
@@ -39,8 +40,14 @@ struct fetch;
 int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const volatile int *stop,
 	      struct warn *warn, struct when_window *win, struct err *e);
 
-/* --save-raw: every page body, one line each (NULL: none). */
-void fetch_set_raw(struct fetch *f, struct sink *raw);
+/*
+ * --save-raw: every page body, one line each, in a file of its own that
+ * the fetch opens with the outputs (nothing without the option), finishes
+ * (publish 0) and publishes (publish 1) with them, or drops.
+ */
+int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e);
+int fetch_finish_raw(struct fetch *f, int publish, struct err *e);
+void fetch_close_raw(struct fetch *f);
 
 /* Called after every page and while a retry is waited for (the progress line). */
 void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx);
@@ -61,8 +68,13 @@ void fetch_figures(const struct fetch *f, struct progress_figures *pf);
 #define FETCH_AGAIN 1
 int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e);
 
-/* After the outputs are committed: the new checkpoints to the --state file. */
-int fetch_commit_state(struct fetch *f, struct err *e);
+/*
+ * The new checkpoints: fetch_stage_state writes them beside the --state
+ * file once the outputs are finished; fetch_publish_state moves them into
+ * place after the outputs (SPEC §5.3) and drops the run's journal.
+ */
+int fetch_stage_state(struct fetch *f, struct err *e);
+int fetch_publish_state(struct fetch *f, struct err *e);
 
 struct report;
 /* Retries, media and checkpoints, for the run's report. */

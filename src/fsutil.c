@@ -199,35 +199,67 @@ int fsutil_regular_or_new(const char *path)
 	return S_ISREG(st.st_mode);
 }
 
-int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, const char **step)
+int fsutil_stage(const char *path, const void *data, size_t n, unsigned mode,
+		 struct fsutil_staged *s, const char **step)
 {
-	char *tmp = NULL;
-	int fd = fsutil_temp_beside(path, &tmp), saved;
+	int fd, saved;
 
+	s->path = path;
+	s->tmp = NULL;
 	*step = "create";
-	if (fd < 0)
+	if ((fd = fsutil_temp_beside(path, &s->tmp)) < 0)
 		return -1;
 	*step = "write";
 	if (fchmod(fd, (mode_t)mode) || fsutil_write_all(fd, data, n) || fsync(fd)) {
 		saved = errno;
 		close(fd);
-		goto fail;
+		fsutil_unstage(s);
+		errno = saved;
+		return -1;
 	}
-	if (close(fd))
-		goto fail_errno;
-	*step = "rename";
-	if (rename(tmp, path))
-		goto fail_errno;
-	free(tmp);
-	fsutil_sync_dir(path);
+	if (close(fd)) {
+		saved = errno;
+		fsutil_unstage(s);
+		errno = saved;
+		return -1;
+	}
 	return 0;
-fail_errno:
-	saved = errno;
-fail:
-	unlink(tmp);
-	free(tmp);
-	errno = saved;
-	return -1;
+}
+
+int fsutil_publish(struct fsutil_staged *s, const char **step)
+{
+	*step = "rename";
+	if (!s->tmp) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (rename(s->tmp, s->path)) {
+		int saved = errno;
+
+		fsutil_unstage(s);
+		errno = saved;
+		return -1;
+	}
+	free(s->tmp);
+	s->tmp = NULL;
+	fsutil_sync_dir(s->path);
+	return 0;
+}
+
+void fsutil_unstage(struct fsutil_staged *s)
+{
+	if (!s->tmp)
+		return;
+	unlink(s->tmp);
+	free(s->tmp);
+	s->tmp = NULL;
+}
+
+int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, const char **step)
+{
+	struct fsutil_staged s;
+
+	return fsutil_stage(path, data, n, mode, &s, step) || fsutil_publish(&s, step) ? -1 : 0;
 }
 
 void fsutil_fixed_dir(const char *path, char *out, size_t size)

@@ -48,6 +48,22 @@ int fsutil_remove_old_temps(const char *dir, long max_age);
  */
 int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, const char **step);
 
+/*
+ * The same in two steps, for a run that must have every file of its own
+ * written before it moves any into place: fsutil_stage leaves the fsynced
+ * temporary file in *s (path is not copied: it must outlive *s),
+ * fsutil_publish renames it over path, fsutil_unstage removes it (nothing
+ * staged: nothing done). Same returns as fsutil_replace.
+ */
+struct fsutil_staged {
+	const char *path;
+	char *tmp; /* NULL: nothing staged */
+};
+int fsutil_stage(const char *path, const void *data, size_t n, unsigned mode,
+		 struct fsutil_staged *s, const char **step);
+int fsutil_publish(struct fsutil_staged *s, const char **step);
+void fsutil_unstage(struct fsutil_staged *s);
+
 /* fsync the directory holding `path`, so a rename survives a crash. */
 void fsutil_sync_dir(const char *path);
 

@@ -146,28 +146,41 @@ static int render(struct buf *out, const struct manifest *m, const struct manife
 	return buf_adds(out, "  ]\n}\n");
 }
 
-/* Atomically, 0600 (SPEC §4.7): a failed run leaves the previous manifest as it was. */
-static int replace_file(const char *path, const struct buf *text, struct err *e)
+static int file_error(const char *path, const char *step, struct err *e)
+{
+	return err_set(e, !strcmp(step, "write") ? ERR_IO : ERR_CANTCREAT,
+		       "--manifest %s: %s failed: %s", path, step, strerror(errno));
+}
+
+int manifest_stage(const struct manifest *m, const char *path, const struct manifest_run *run,
+		   struct fsutil_staged *s, struct err *e)
+{
+	struct buf text = BUF_INIT;
+	const char *step;
+	int rc = 0;
+
+	s->tmp = NULL;
+	if (render(&text, m, run))
+		rc = err_nomem(e);
+	else if (fsutil_stage(path, text.data, text.len, 0600, s, &step))
+		rc = file_error(path, step, e);
+	buf_free(&text);
+	return rc;
+}
+
+int manifest_publish(struct fsutil_staged *s, struct err *e)
 {
 	const char *step;
 
-	if (!fsutil_replace(path, text->data, text->len, 0600, &step))
-		return 0;
-	return err_set(e, !strcmp(step, "write") ? ERR_IO : ERR_CANTCREAT,
-		       "--manifest %s: %s "
-		       "failed: %s",
-		       path, step, strerror(errno));
+	return fsutil_publish(s, &step) ? file_error(s->path, step, e) : 0;
 }
 
 int manifest_write(const struct manifest *m, const char *path, const struct manifest_run *run,
 		   struct err *e)
 {
-	struct buf text = BUF_INIT;
-	int rc;
+	struct fsutil_staged s;
 
-	rc = render(&text, m, run) ? err_nomem(e) : replace_file(path, &text, e);
-	buf_free(&text);
-	return rc;
+	return manifest_stage(m, path, run, &s, e) || manifest_publish(&s, e) ? -1 : 0;
 }
 
 void manifest_free(struct manifest *m)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "sink.h"
 #include "warn.h"
 
@@ -60,6 +61,13 @@ int manifest_add(struct manifest *m, const struct sink *file, const char *chat, 
 /* The JSON object into PATH, atomically, 0600. ERR_CANTCREAT/ERR_IO. */
 int manifest_write(const struct manifest *m, const char *path, const struct manifest_run *run,
 		   struct err *e);
+/*
+ * The same in two steps (fsutil_stage): the run stages its manifest with
+ * its other files and moves it into place after its outputs (SPEC §4.7).
+ */
+int manifest_stage(const struct manifest *m, const char *path, const struct manifest_run *run,
+		   struct fsutil_staged *s, struct err *e);
+int manifest_publish(struct fsutil_staged *s, struct err *e);
 
 void manifest_free(struct manifest *m);
 

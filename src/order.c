@@ -95,6 +95,16 @@ int order_open(struct order **out, const char *dir, struct err *e)
 	return 0;
 }
 
+int order_open_beside(struct order **out, const char *output, struct err *e)
+{
+	char dir[4096];
+
+	if (!output || !strcmp(output, "-"))
+		return order_open(out, NULL, e);
+	fsutil_dirname(output, dir, sizeof(dir));
+	return order_open(out, dir, e);
+}
+
 static int flush_wbuf(struct order *o, struct err *e)
 {
 	if (o->wbuf.len && fsutil_write_all(o->fd, o->wbuf.data, o->wbuf.len))

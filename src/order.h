@@ -24,6 +24,8 @@ struct order;
 
 /* Spool in dir; NULL: $TMPDIR, else /tmp. ERR_CANTCREAT when it cannot be made. */
 int order_open(struct order **out, const char *dir, struct err *e);
+/* Spool beside the output, where its space is (NULL or "-", stdout: as order_open's NULL). */
+int order_open_beside(struct order **out, const char *output, struct err *e);
 
 /*
  * One chunk: plain bytes (crc 0, raw_len = n) or a chunk from

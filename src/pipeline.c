@@ -1,6 +1,5 @@
 #include "pipeline.h"
 #include "badinput.h"
-#include "fsutil.h"
 #include "gz.h"
 #include "order.h"
 #include "route.h"
@@ -38,7 +37,6 @@ struct pipeline {
 static int open_outputs(struct pipeline *pl, struct err *e)
 {
 	const struct pipeline_opts *o = &pl->opts;
-	char dir[4096];
 
 	if (o->split_chats || o->merge_segments) {
 		struct route_opts ro = { .path = o->out.path,
@@ -56,11 +54,7 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 		return -1;
 	if (o->order != ORDER_OLDEST)
 		return 0;
-	/* The spool beside the output, where the output's space is ($TMPDIR for stdout). */
-	if (!o->out.path || !strcmp(o->out.path, "-"))
-		return order_open(&pl->order, NULL, e);
-	fsutil_dirname(o->out.path, dir, sizeof(dir));
-	return order_open(&pl->order, dir, e);
+	return order_open_beside(&pl->order, o->out.path, e);
 }
 
 int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct pool *pool,
@@ -339,12 +333,6 @@ const struct select_newest *pipeline_take_newest(struct pipeline *pl)
 	return select_take_newest(pl->select);
 }
 
-void pipeline_segment_end(struct pipeline *pl)
-{
-	if (pl->route)
-		route_segment_end(pl->route);
-}
-
 static int replay(void *ctx, const void *p, size_t n, uint32_t crc, unsigned long long raw_len,
 		  struct err *e)
 {
@@ -354,13 +342,21 @@ static int replay(void *ctx, const void *p, size_t n, uint32_t crc, unsigned lon
 			   : sink_write(pl->out, p, n, e);
 }
 
-int pipeline_commit(struct pipeline *pl, struct err *e)
+int pipeline_finish(struct pipeline *pl, struct err *e)
 {
-	if (pl->route)
-		return route_commit(pl->route, e) ? name_output(pl, e) : 0;
-	if (pl->order && order_replay(pl->order, pl->opts.out.stop, replay, pl, e))
+	int bad = pl->route ? route_finish(pl->route, e)
+			    : (pl->order &&
+			       order_replay(pl->order, pl->opts.out.stop, replay, pl, e)) ||
+				      sink_finish(pl->out, e);
+
+	return bad ? name_output(pl, e) : 0;
+}
+
+int pipeline_publish(struct pipeline *pl, struct err *e)
+{
+	if (pl->route ? route_publish(pl->route, e) : sink_publish(pl->out, e))
 		return name_output(pl, e);
-	return sink_commit(pl->out, e) ? name_output(pl, e) : 0;
+	return 0;
 }
 
 void pipeline_close(struct pipeline *pl)
@@ -394,7 +390,11 @@ void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out)
 
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx)
 {
+	return pl->route ? route_each_file(pl->route, fn, ctx) : fn(ctx, pl->out, NULL);
+}
+
+void pipeline_segment_end(struct pipeline *pl)
+{
 	if (pl->route)
-		return route_each_file(pl->route, fn, ctx);
-	return fn(ctx, pl->out, NULL);
+		route_segment_end(pl->route);
 }

@@ -88,15 +88,20 @@ const struct select_newest *pipeline_take_newest(struct pipeline *pl);
 /* Several --to in one file: the next contact begins. */
 void pipeline_segment_end(struct pipeline *pl);
 
-/* Write everything out and move the file(s) into place. */
-int pipeline_commit(struct pipeline *pl, struct err *e);
+/*
+ * Write everything out to the temporary file(s), fsynced; nothing is in
+ * place yet, so whatever fails next (the manifest, the state) leaves every
+ * target as it was. Then pipeline_publish renames them into place.
+ */
+int pipeline_finish(struct pipeline *pl, struct err *e);
+int pipeline_publish(struct pipeline *pl, struct err *e);
 
 /* Free; without a successful commit, leave no trace. NULL is fine. */
 void pipeline_close(struct pipeline *pl);
 
 void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out);
 /*
- * After pipeline_commit: fn for every file written, with its chat ({chat}
+ * After pipeline_finish: fn for every file written, with its chat ({chat}
  * outputs, else NULL), for the manifest. Stops at the first non-zero return.
  */
 typedef int (*pipeline_file_fn)(void *ctx, const struct sink *file, const char *chat);

@@ -128,7 +128,8 @@ static int add_file(void *ctx, const struct sink *file, const char *chat)
 	return manifest_add(pair[0], file, chat, pair[1]);
 }
 
-int report_manifest(const struct report *rp, const char *path, struct err *e)
+int report_manifest(const struct report *rp, const char *path, struct fsutil_staged *s,
+		    struct err *e)
 {
 	const struct options *o = rp->o;
 	struct manifest m = { 0 };
@@ -162,7 +163,7 @@ int report_manifest(const struct report *rp, const char *path, struct err *e)
 	mr.checkpoint_before = rp->checkpoint_before;
 	mr.have_after = rp->have_after;
 	mr.checkpoint_after = rp->checkpoint_after;
-	rc = manifest_write(&m, path, &mr, e);
+	rc = manifest_stage(&m, path, &mr, s, e);
 out:
 	manifest_free(&m);
 	return rc;

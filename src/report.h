@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "options.h"
 #include "outpath.h"
 #include "pipeline.h"
@@ -41,7 +42,8 @@ void report_metrics(const struct report *rp, int exit_code);
 int report_manifest_path(const struct options *o, struct outpath_vars vars, char **path,
 			 struct err *e);
 
-/* The manifest of a successful run into path. */
-int report_manifest(const struct report *rp, const char *path, struct err *e);
+/* The manifest of a run whose outputs are finished, staged for path (manifest_stage). */
+int report_manifest(const struct report *rp, const char *path, struct fsutil_staged *s,
+		    struct err *e);
 
 #endif

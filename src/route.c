@@ -169,7 +169,7 @@ static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
 	return sink_write(ctx, row + ROUTE_PREFIX, len - ROUTE_PREFIX, e);
 }
 
-static int commit_chats(struct route *rt, struct err *e)
+static int finish_chats(struct route *rt, struct err *e)
 {
 	size_t n = split_count(rt->split);
 
@@ -255,7 +255,7 @@ out:
 	return rc;
 }
 
-static int commit_merge(struct route *rt, struct err *e)
+static int finish_merge(struct route *rt, struct err *e)
 {
 	struct sink *f = NULL;
 
@@ -266,11 +266,16 @@ static int commit_merge(struct route *rt, struct err *e)
 	return 0;
 }
 
-int route_commit(struct route *rt, struct err *e)
+int route_finish(struct route *rt, struct err *e)
 {
-	if (split_scatter(rt->split, e) ||
-	    (rt->o.chats ? commit_chats(rt, e) : commit_merge(rt, e)))
-		return -1;
+	return split_scatter(rt->split, e) ||
+			       (rt->o.chats ? finish_chats(rt, e) : finish_merge(rt, e))
+		       ? -1
+		       : 0;
+}
+
+int route_publish(struct route *rt, struct err *e)
+{
 	for (size_t i = 0; i < rt->nfiles; i++)
 		if (sink_publish(rt->files[i], e))
 			return -1;

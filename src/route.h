@@ -42,13 +42,15 @@ int route_add(struct route *rt, const struct record *r, const char *row, size_t 
 /* Merge: the rows that follow belong to the next --to contact. */
 void route_segment_end(struct route *rt);
 
-/* Write every file, then rename them all into place. */
-int route_commit(struct route *rt, struct err *e);
+/* Write every file out to its temporary file (none is in place yet). */
+int route_finish(struct route *rt, struct err *e);
+/* Then rename them all into place. */
+int route_publish(struct route *rt, struct err *e);
 
 /* Free; files not committed leave no trace. NULL is fine. */
 void route_close(struct route *rt);
 
-/* After route_commit: fn for every file, with its chat (NULL when merged). */
+/* After route_finish: fn for every file, with its chat (NULL when merged). */
 int route_each_file(const struct route *rt,
 		    int (*fn)(void *ctx, const struct sink *file, const char *chat), void *ctx);
 

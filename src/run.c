@@ -3,6 +3,7 @@
 #include "fetch.h"
 #include "output.h"
 #include "fsutil.h"
+#include "manifest.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -44,8 +45,6 @@ struct run {
 	struct when_window window; /* --since/--until */
 	struct target *targets;
 	size_t ntargets;
-	struct sink *raw; /* --save-raw */
-	char *raw_path;
 	struct pipeline **live; /* each output's pipeline once (for the report) */
 	char *manifest_path;    /* --manifest, expanded */
 	unsigned long long bytes_in;
@@ -199,50 +198,51 @@ static void gather(struct run *r, struct report *rp)
 		fetch_report(r->fetch, rp);
 }
 
-static int commit_all(struct run *r, struct err *e)
+/* Every output's files and --save-raw: finished (fsynced beside their targets), or published. */
+static int each_output(struct run *r, int publish, struct err *e)
 {
-	for (size_t i = 0; i < r->ntargets; i++)
-		if (!r->targets[i].shared && pipeline_commit(r->targets[i].pipeline, e))
-			return -1;
-	if (r->raw && sink_commit(r->raw, e))
-		return err_prefix(e, "--save-raw: ");
-	/* SPEC §4.7: the manifest after the outputs, before the state moves. */
-	if (r->manifest_path) {
-		struct report rp;
+	for (size_t i = 0; i < r->ntargets; i++) {
+		struct pipeline *pl = r->targets[i].pipeline;
 
-		gather(r, &rp);
-		if (report_manifest(&rp, r->manifest_path, e))
+		if (!r->targets[i].shared && (publish ? pipeline_publish : pipeline_finish)(pl, e))
 			return -1;
 	}
-	/* SPEC §5.3: the checkpoint moves only once the output is in place. */
-	return r->fetch ? fetch_commit_state(r->fetch, e) : 0;
+	return r->fetch ? fetch_finish_raw(r->fetch, publish, e) : 0;
+}
+
+/*
+ * Every file of the run is written and fsynced beside its target first: the
+ * outputs, --save-raw, the manifest, the state. Only then are they renamed
+ * into place, the outputs first, then the manifest, the state last (SPEC
+ * §4.7, §5.3). A full disk, an I/O error or a signal before the renames
+ * leaves every target as it was, so the next run repeats nothing.
+ */
+static int commit_all(struct run *r, struct err *e)
+{
+	struct fsutil_staged manifest = { NULL, NULL };
+	struct report rp;
+	int rc = -1;
+
+	if (each_output(r, 0, e))
+		goto out;
+	if (r->manifest_path &&
+	    (gather(r, &rp), report_manifest(&rp, r->manifest_path, &manifest, e)))
+		goto out;
+	if ((r->fetch && fetch_stage_state(r->fetch, e)) || check_stop(r, e) ||
+	    each_output(r, 1, e) || (r->manifest_path && manifest_publish(&manifest, e)))
+		goto out;
+	rc = r->fetch ? fetch_publish_state(r->fetch, e) : 0;
+out:
+	fsutil_unstage(&manifest);
+	return rc;
 }
 
 /* The output files of one attempt (and --save-raw), opened before any page. */
 static int open_outputs(struct run *r, struct outpath_vars vars, struct err *e)
 {
-	struct options *o = r->opts;
-
 	if (open_targets(r, vars, e))
 		return -1;
-	if (o->save_raw) {
-		struct sink_opts so = { .level = 6 };
-		int ndjson;
-
-		vars.to = o->nto == 1 ? o->to[0] : NULL;
-		vars.keep_chat = 0;
-		if (outpath_expand(o->save_raw, &vars, &r->raw_path, e))
-			return err_prefix(e, "--save-raw: ");
-		if (fsutil_need_parent(r->raw_path, o->create_dirs, "--save-raw", e))
-			return -1;
-		outpath_infer(r->raw_path, &ndjson, &so.gzip);
-		so.path = r->raw_path;
-		if (sink_open(&r->raw, &so, e))
-			return err_prefix(e, "--save-raw: ");
-	}
-	if (r->fetch)
-		fetch_set_raw(r->fetch, r->raw);
-	return 0;
+	return r->fetch ? fetch_open_raw(r->fetch, vars, e) : 0;
 }
 
 /* Drop every output of an attempt: temporary files removed, targets untouched. */
@@ -260,10 +260,8 @@ static void close_outputs(struct run *r)
 	free(r->live);
 	r->live = NULL;
 	r->ntargets = 0;
-	sink_close(r->raw);
-	r->raw = NULL;
-	free(r->raw_path);
-	r->raw_path = NULL;
+	if (r->fetch)
+		fetch_close_raw(r->fetch);
 }
 
 /* fetch: every target's walk, each into its pipeline. */

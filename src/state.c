@@ -6,8 +6,10 @@
  */
 #include "state.h"
 #include "buf.h"
+#include "fsutil.h"
 #include "state_impl.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@ struct state {
 	char *real; /* the file itself, after following links */
 	int lock_fd;
 	struct state_cps cps;
+	struct fsutil_staged staged;
 };
 
 /* The checkpoint of from/to, made (empty) when there is none. NULL on no memory. */
@@ -118,14 +121,33 @@ int state_set_head(struct state *st, const char *from, const char *to,
 	return 0;
 }
 
-int state_commit(struct state *st, struct err *e)
+static int replace_error(const struct state *st, const char *step, struct err *e)
+{
+	return err_set(e, ERR_IO, "--state %s: cannot replace %s (%s failed): %s", st->path,
+		       st->real, step, strerror(errno));
+}
+
+int state_stage(struct state *st, struct err *e)
 {
 	struct buf b = BUF_INIT;
-	int rc = state_format_write(&b, &st->cps) ? err_nomem(e)
-						  : state_file_replace(st->path, st->real, &b, e);
+	const char *step;
+	int rc = 0;
 
+	fsutil_unstage(&st->staged);
+	if (state_format_write(&b, &st->cps))
+		rc = err_nomem(e);
+	/* Renamed over the real file, so a link at the state path still points to it. */
+	else if (fsutil_stage(st->real, b.data, b.len, 0600, &st->staged, &step))
+		rc = replace_error(st, step, e);
 	buf_free(&b);
 	return rc;
+}
+
+int state_publish(struct state *st, struct err *e)
+{
+	const char *step;
+
+	return fsutil_publish(&st->staged, &step) ? replace_error(st, step, e) : 0;
 }
 
 void state_close(struct state *st)
@@ -133,6 +155,7 @@ void state_close(struct state *st)
 	if (!st)
 		return;
 	state_cps_free(&st->cps);
+	fsutil_unstage(&st->staged);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
 	free(st->real);

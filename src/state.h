@@ -11,7 +11,8 @@
  * exits 75, a symlink at PATH.lock is refused), reads it strictly (a file
  * whose checksum does not match, cut or edited, is ERR_DATA naming it and is
  * left as it was, never a silent full re-export) and replaces it atomically
- * in state_commit, which the run calls only after the outputs were committed.
+ * in two steps: state_stage writes it beside the real file with the run's
+ * other files, state_publish renames it once the outputs are in place.
  *
  * A state path that is itself a symlink is followed on purpose: the real
  * file is read, locked beside, written beside and renamed over, so the link
@@ -78,8 +79,14 @@ int state_set(struct state *st, const char *from, const char *to, long long ts,
 int state_set_head(struct state *st, const char *from, const char *to,
 		   const struct state_head *head, size_t nhead, struct err *e);
 
-/* Write the file (version 2) atomically: temp beside the real file, fsync, rename. */
-int state_commit(struct state *st, struct err *e);
+/*
+ * Write the file (version 2) to a temporary file beside the real one,
+ * fsynced; state_publish renames it over the real file (SPEC §5.3: only
+ * once the outputs are in place). Until then the file on disk is the old
+ * one; state_close removes a state staged and not published.
+ */
+int state_stage(struct state *st, struct err *e);
+int state_publish(struct state *st, struct err *e);
 
 /* Unlock and free. NULL is fine. */
 void state_close(struct state *st);

@@ -182,14 +182,3 @@ out:
 	close(fd);
 	return rc;
 }
-
-int state_file_replace(const char *path, const char *real, const struct buf *data, struct err *e)
-{
-	const char *step;
-
-	/* Renamed over the real file, so a link at the state path still points to it. */
-	if (!fsutil_replace(real, data->data, data->len, 0600, &step))
-		return 0;
-	return err_set(e, ERR_IO, "--state %s: cannot replace %s (%s failed): %s", path, real, step,
-		       strerror(errno));
-}

@@ -93,8 +93,4 @@ int state_file_lock(const char *path, const char *real, int *fd, struct err *e);
 int state_file_read(const char *path, const char *real, struct buf *data, int *missing,
 		    struct err *e);
 
-/* Replace real atomically with data: a temp file beside it (exclusive, no
- * link followed), fsync, rename over real, fsync the directory. */
-int state_file_replace(const char *path, const char *real, const struct buf *data, struct err *e);
-
 #endif

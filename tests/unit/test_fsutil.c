@@ -139,6 +139,53 @@ static void longest_names_can_be_replaced(void **state)
 	testdir_remove(dir);
 }
 
+static void content_is(const char *path, const char *want)
+{
+	char got[64] = { 0 };
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, got, sizeof(got) - 1), (ssize_t)strlen(want));
+	close(fd);
+	assert_string_equal(got, want);
+}
+
+/* A staged file is beside the target, not in it, until published; unstaged, it is gone. */
+static void staged_files_move_only_when_published(void **state)
+{
+	char dir[256], path[512];
+	struct fsutil_staged s;
+	const char *step;
+	char *tmp;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(path, sizeof(path), "%s/m.json", dir);
+	assert_int_equal(fsutil_replace(path, "old", 3, 0600, &step), 0);
+	assert_int_equal(fsutil_stage(path, "new", 3, 0600, &s, &step), 0);
+	content_is(path, "old");
+	content_is(s.tmp, "new");
+	tmp = strdup(s.tmp);
+	fsutil_unstage(&s);
+	assert_null(s.tmp);
+	assert_int_equal(access(tmp, F_OK), -1);
+	content_is(path, "old");
+	assert_int_equal(fsutil_stage(path, "new", 3, 0600, &s, &step), 0);
+	assert_int_equal(fsutil_publish(&s, &step), 0);
+	assert_null(s.tmp);
+	content_is(path, "new");
+	fsutil_unstage(&s); /* nothing staged: nothing done */
+	content_is(path, "new");
+	/* A rename that fails removes the staged file and says which step failed. */
+	assert_int_equal(fsutil_stage(path, "x", 1, 0600, &s, &step), 0);
+	s.path = dir; /* a directory cannot be replaced by a file */
+	assert_int_equal(fsutil_publish(&s, &step), -1);
+	assert_string_equal(step, "rename");
+	assert_null(s.tmp);
+	free(tmp);
+	testdir_remove(dir);
+}
+
 /* The last write to path `age` seconds ago. */
 static void age_by(const char *path, long age)
 {
@@ -212,6 +259,7 @@ int main(void)
 		cmocka_unit_test(make_dirs_makes_every_level_and_tolerates_existing),
 		cmocka_unit_test(missing_dir_names_it_and_the_option),
 		cmocka_unit_test(longest_names_can_be_replaced),
+		cmocka_unit_test(staged_files_move_only_when_published),
 		cmocka_unit_test(old_temps_go_and_nothing_else),
 	};
 

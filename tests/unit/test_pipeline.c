@@ -77,7 +77,7 @@ static int convert(const char *in, const char *out, unsigned workers, int oldest
 	po.order = oldest ? ORDER_OLDEST : ORDER_NEWEST;
 	if (pool_new(&pool, workers, workers + 2, batch_map, NULL, e) ||
 	    pipeline_open(&pl, &po, pool, &w, e) || source_open(&src, files, 1, NULL, &w, e) ||
-	    pipeline_source(pl, src, NULL, e) || pipeline_commit(pl, e))
+	    pipeline_source(pl, src, NULL, e) || pipeline_finish(pl, e) || pipeline_publish(pl, e))
 		goto out;
 	rc = 0;
 out:

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,6 +109,15 @@ static const struct state_head hostile[] = {
 };
 #define NHOSTILE (sizeof(hostile) / sizeof(hostile[0]))
 
+/* Write the state into place, as a successful run does. */
+static void commit(struct state *st)
+{
+	struct err e = { 0 };
+
+	assert_int_equal(state_stage(st, &e), 0);
+	assert_int_equal(state_publish(st, &e), 0);
+}
+
 /* A state with three checkpoints: the account, a hostile contact, a contact named "*". */
 static void write_real_state(const char *path)
 {
@@ -122,7 +132,7 @@ static void write_real_state(const char *path)
 			 0);
 	assert_int_equal(state_set_head(st, "972501234567", "IL.16\t05\\x", hostile, 2, &e), 0);
 	assert_int_equal(state_set(st, "972501234567", "*", -1, newest + 1, 1, &e), 0);
-	assert_int_equal(state_commit(st, &e), 0);
+	commit(st);
 	state_close(st);
 }
 
@@ -199,7 +209,7 @@ static void test_set_drops_the_head_and_set_head_keeps_the_first_50(void **state
 	c = state_get(st, "1", "c");
 	check_head(c, many, STATE_HEAD_MAX);
 	assert_int_equal(c->nuniques, 0);
-	assert_int_equal(state_commit(st, &e), 0);
+	commit(st);
 	state_close(st);
 
 	assert_int_equal(state_open(&st, fx->path, &e), 0);
@@ -236,7 +246,7 @@ static void test_v1_is_read_and_rewritten_as_v2(void **state)
 	c = state_get(st, "972501234567", "972509876543");
 	assert_non_null(c);
 	assert_string_equal(c->uniques[0], "wamid.HBg=");
-	assert_int_equal(state_commit(st, &e), 0);
+	commit(st);
 	state_close(st);
 
 	data = read_file(fx->path, &len);
@@ -423,7 +433,7 @@ static void test_a_symlinked_state_is_followed_and_stays_a_link(void **state)
 	assert_int_equal(symlink("link2", link_), 0);
 	assert_int_equal(state_open(&st, link_, &e), 0);
 	assert_int_equal(state_set(st, "1", NULL, 7, one, 1, &e), 0);
-	assert_int_equal(state_commit(st, &e), 0);
+	commit(st);
 	state_close(st);
 	assert_int_equal(lstat(link_, &sb), 0);
 	assert_true(S_ISLNK(sb.st_mode));
@@ -436,7 +446,7 @@ static void test_a_symlinked_state_is_followed_and_stays_a_link(void **state)
 	assert_int_equal(state_open(&st, link_, &e), 0);
 	assert_true(state_get(st, "1", NULL)->ts == 7);
 	assert_int_equal(state_set(st, "1", NULL, 8, one, 1, &e), 0);
-	assert_int_equal(state_commit(st, &e), 0);
+	commit(st);
 	/* Locked beside the real file: the real name is taken too. */
 	{
 		struct state *other = NULL;
@@ -452,6 +462,49 @@ static void test_a_symlinked_state_is_followed_and_stays_a_link(void **state)
 	state_close(st);
 	unlink(link_);
 	unlink(link2);
+}
+
+/* A staged state is beside the file until published: a run that stops there changes nothing. */
+static void test_staged_is_not_in_place_until_published(void **state)
+{
+	struct fx *fx = *state;
+	char *const one[] = { "x" };
+	struct state *st = NULL;
+	struct err e = { 0 };
+	struct stat before, after;
+	DIR *d;
+	struct dirent *de;
+	int others = 0;
+
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_int_equal(state_set(st, "1", NULL, 5, one, 1, &e), 0);
+	commit(st);
+	state_close(st);
+	assert_int_equal(stat(fx->path, &before), 0);
+
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_int_equal(state_set(st, "1", NULL, 9, one, 1, &e), 0);
+	assert_int_equal(state_stage(st, &e), 0);
+	assert_int_equal(stat(fx->path, &after), 0);
+	assert_true(after.st_ino == before.st_ino); /* the old file, untouched */
+	state_close(st);                            /* never published */
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_true(state_get(st, "1", NULL)->ts == 5);
+	/* published, the new one is in place */
+	assert_int_equal(state_set(st, "1", NULL, 9, one, 1, &e), 0);
+	commit(st);
+	state_close(st);
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_true(state_get(st, "1", NULL)->ts == 9);
+	state_close(st);
+	/* and nothing but the state and its lock is left in the directory */
+	d = opendir(fx->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		others += strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			  strcmp(de->d_name, "state") && strcmp(de->d_name, "state.lock");
+	closedir(d);
+	assert_int_equal(others, 0);
 }
 
 int main(void)
@@ -474,6 +527,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_symlink_at_the_lock_is_refused_and_its_target_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_is_not_in_place_until_published, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_a_symlinked_state_is_followed_and_stays_a_link,
 						setup, teardown),
 	};
