@@ -5,6 +5,7 @@
  * an earlier run's journal, in the three steps resume.h describes.
  */
 #include "fetch_impl.h"
+#include "log.h"
 #include "hash.h"
 #include "media.h"
 #include "resume.h"
@@ -223,11 +224,10 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 	}
 	if (resume_replay(f->resume, on_journal_page, f, e))
 		return -1;
-	if (!f->o->quiet)
-		fprintf(stderr,
-			"waexport: resumed: %llu pages from the journal of an earlier run, "
-			"going on from page %lu\n",
-			resume_pages(f->resume), check + 1);
+	log_line(f->o->quiet ? NULL : stderr,
+		 "waexport: resumed: %llu pages from the journal of an earlier run, going on "
+		 "from page %lu",
+		 resume_pages(f->resume), check + 1);
 	if (f->last_verdict == WALK_END)
 		return 0;
 	if ((ok = take_page(f, check, PAGE_CHECKED, f->held.data, f->held.len, e)) != WALK_MORE)

@@ -86,6 +86,20 @@ def test_first_export_refused_at_page_100_resumes_too(mock, tmp_path):
     assert len(reqs) <= 60, "resumed run asked %d pages" % len(reqs)
 
 
+def test_the_resumed_line_goes_to_the_log_file_too(mock, tmp_path):
+    """SPEC §2 --log-file: every line the run says on stderr, also under --quiet."""
+    state, out, log = tmp_path / "state", tmp_path / "all.csv", tmp_path / "run.log"
+    mock.control(fail_from=100)
+    r, _ = night(mock, state, out, "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    mock.control(fail_from=0)
+    r, _ = night(mock, state, out, "-q", "--log-file", str(log))
+    assert r.returncode == 0, r.stderr
+    assert b"resumed" not in r.stderr, "--quiet"
+    text = log.read_text()
+    assert "waexport: resumed: 99 pages from the journal" in text, text
+
+
 def interrupted_run(mock, tmp_path, sig):
     """A first export stopped by sig once about 60 pages are in."""
     state, out = tmp_path / "state", tmp_path / "all.csv"
