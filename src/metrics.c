@@ -54,9 +54,9 @@ int metrics_write(const char *path, const struct metrics *m, struct err *e)
 	last_ok = m->exit_code == 0 ? m->end_time : previous_success(path, label);
 	bad |= metric(&b, "waexport_last_run_timestamp_seconds", "Unix time the last run ended.",
 		      "gauge", label, m->end_time);
-	if (last_ok >= 0)
-		bad |= metric(&b, LAST_SUCCESS, "Unix time the last successful run ended.", "gauge",
-			      label, last_ok);
+	/* 0 before any success: an alert on its age then fires for a job that never worked. */
+	bad |= metric(&b, LAST_SUCCESS, "Unix time the last successful run ended (0: none yet).",
+		      "gauge", label, last_ok >= 0 ? last_ok : 0);
 	bad |= metric(&b, "waexport_exit_code", "Exit code of the last run (0 is success).",
 		      "gauge", label, m->exit_code);
 	bad |= metric(&b, "waexport_messages_written", "Messages written by the last run.", "gauge",

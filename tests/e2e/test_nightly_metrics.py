@@ -66,6 +66,17 @@ def timed_night(mock, state, out, prom, *extra, env=None):
     return r, reqs, t0, t1
 
 
+def test_a_job_that_never_succeeded_says_0_so_the_alert_fires(mock, tmp_path):
+    """README's alert, time() - last_success > 26h, must fire for a key wrong since day one."""
+    prom, state = tmp_path / "waexport.prom", tmp_path / "state"
+    mock.control(fail_5xx="all")
+    r, _, _, _ = timed_night(mock, state, tmp_path / "n.csv", prom, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    m = read_metrics(prom)
+    assert val(m, "waexport_exit_code") == 69
+    assert val(m, "waexport_last_success_timestamp_seconds") == 0
+
+
 def test_metrics_after_good_then_failed_then_good_night(mock, tmp_path):
     d = tmp_path / "textfile"
     d.mkdir()
