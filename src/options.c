@@ -162,7 +162,9 @@ const struct options_row options_table[OPT_COUNT] = {
 			      .hint = "mkdir makedirs create-dir",
 			      .help = "create missing directories of every path the run writes (outputs and "
 				      "each {chat}, {to}, {from}, {date} expansion, --save-raw, --state, "
-				      "--metrics-file, --manifest, --log-file, --media-dir itself), mode 0700",
+				      "--metrics-file, --manifest, --log-file, the directories above "
+				      "--media-dir), mode 0700; the media directory itself is made "
+				      "when missing, with or without it",
 			      .detail =
 				      "Without it, a missing directory is exit 73 with a message that names it." },
 	[OPT_LOG_FILE] = { ROW(OPT_LOG_FILE, "log-file", 0, OPTIONS_TEXT, OPTIONS_BOTH,

@@ -61,6 +61,8 @@ int state_open(struct state **out, const char *path, struct err *e)
 		goto out;
 	if (!missing && state_format_parse(data.data, data.len, path, &st->cps, e))
 		goto out;
+	/* Locked: a temporary state file beside it is one a killed run left. */
+	fsutil_remove_stale_temps(st->real);
 	*out = st;
 	st = NULL;
 	rc = 0;

@@ -59,6 +59,18 @@ def full_fs():
     os.rmdir(d)
 
 
+def test_temporary_files_a_killed_run_left_go_with_the_next(mock, tmp_path):
+    """SIGKILL cannot clean up: the next run under the same --state lock removes the
+    temporary state and manifest a killed run left (the outputs' are tested elsewhere)."""
+    state, manifest = tmp_path / "state", tmp_path / "manifest.json"
+    left = [tmp_path / ".state.tmp.Ab12Cd", tmp_path / ".manifest.json.tmp.Xy34Zw"]
+    for p in left:
+        p.write_text("half")
+    r, _ = night(mock, state, str(tmp_path / "out.csv"), "--manifest", str(manifest))
+    assert r.returncode == 0, r.stderr
+    assert tmp_leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("ext", ["csv", "ndjson.gz"])
 def test_a_manifest_that_cannot_be_written_leaves_every_file_as_it_was(mock, tmp_path, full_fs,
                                                                        ext):

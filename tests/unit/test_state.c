@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "state.h"
 
 struct fx {
@@ -507,6 +508,24 @@ static void test_staged_is_not_in_place_until_published(void **state)
 	assert_int_equal(others, 0);
 }
 
+/* A temporary state a killed run left beside the file goes once the lock is held. */
+static void test_a_killed_runs_temporary_state_is_removed(void **state)
+{
+	struct fx *fx = *state;
+	struct state *st = NULL;
+	struct err e = { 0 };
+	char *tmp = NULL;
+	int fd = fsutil_temp_beside(fx->path, &tmp);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(access(tmp, F_OK), 0);
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+	state_close(st);
+	free(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +546,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_symlink_at_the_lock_is_refused_and_its_target_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_killed_runs_temporary_state_is_removed,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staged_is_not_in_place_until_published, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_symlinked_state_is_followed_and_stays_a_link,
