@@ -133,6 +133,12 @@ void writer_prepare(struct writer *w, const struct record *r, struct row *row)
 					  w->opts.excel ? TZ_SPREADSHEET : TZ_ISO8601, row->time);
 	if (!row->time_len && r->f[REC_TIMESTAMP].kind != FIELD_ABSENT)
 		writer_warn(w, r, "timestamp is not a usable epoch time; 'time' left empty");
+	/* A code that is not an integer keeps its text in every format (SPEC §1: nothing lost). */
+	if (!r->dir_ok && r->f[REC_DIRECTION].kind != FIELD_ABSENT)
+		writer_warn(w, r,
+			    "direction is not an integer code; direction_code keeps its text");
+	if (!r->state_ok && r->f[REC_STATE].kind != FIELD_ABSENT)
+		writer_warn(w, r, "state is not an integer code; state_code keeps its text");
 	row->dir_ok = r->dir_ok;
 	row->dir = r->dir;
 	row->state_ok = r->state_ok;

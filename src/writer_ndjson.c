@@ -55,14 +55,19 @@ static int put_string_field(struct writer *w, const struct field *f, struct buf 
 	}
 }
 
-static int put_code(struct writer *w, const struct record *r, const struct field *f, int ok,
-		    long long v, const char *what, struct buf *out)
+/*
+ * A timestamp or code: an integer; null when absent or "" (which would fail
+ * an integer column); else its raw value as text (SPEC §4.1: nothing lost;
+ * writer_prepare counted the warning).
+ */
+static int put_code(struct writer *w, const struct field *f, int ok, long long v, struct buf *out,
+		    unsigned *bad)
 {
 	if (ok)
 		return writer_put_int(out, f, v);
-	if (f->kind != FIELD_ABSENT)
-		writer_warn(w, r, what);
-	return buf_add(out, "null", 4);
+	if (f->kind == FIELD_ABSENT || (f->kind == FIELD_STRING && !f->len))
+		return buf_add(out, "null", 4);
+	return put_string_field(w, f, out, bad);
 }
 
 /* The column that a decoded key names, or NULL. */
@@ -183,13 +188,7 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 		switch (c) {
 		case COL_UNIQUE: rc = put_string_field(w, &r->f[REC_UNIQUE], out, &bad); break;
 		case COL_TIMESTAMP:
-			if (row->ts_ok)
-				rc = writer_put_int(out, &r->f[REC_TIMESTAMP], row->ts);
-			else if (r->f[REC_TIMESTAMP].kind == FIELD_STRING &&
-				 !r->f[REC_TIMESTAMP].len)
-				rc = buf_add(out, "null", 4); /* "" would fail an integer column */
-			else /* SPEC §4.1: a timestamp that is not a number keeps its raw value */
-				rc = put_string_field(w, &r->f[REC_TIMESTAMP], out, &bad);
+			rc = put_code(w, &r->f[REC_TIMESTAMP], row->ts_ok, row->ts, out, &bad);
 			break;
 		case COL_TIME:
 			if (row->time_len)
@@ -201,9 +200,7 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 			rc = put_ours(out, row->dir_label, strlen(row->dir_label));
 			break;
 		case COL_DIRECTION_CODE:
-			rc = put_code(w, r, &r->f[REC_DIRECTION], row->dir_ok, row->dir,
-				      "direction is not an integer code; direction_code is null",
-				      out);
+			rc = put_code(w, &r->f[REC_DIRECTION], row->dir_ok, row->dir, out, &bad);
 			break;
 		case COL_FROM: rc = put_string_field(w, &r->f[REC_FROM], out, &bad); break;
 		case COL_TO: rc = put_string_field(w, &r->f[REC_TO], out, &bad); break;
@@ -214,8 +211,7 @@ static int ndjson_row(struct writer *w, const struct record *r, const struct row
 				     : put_ours(out, "", 0);
 			break;
 		case COL_STATE_CODE:
-			rc = put_code(w, r, &r->f[REC_STATE], row->state_ok, row->state,
-				      "state is not an integer code; state_code is null", out);
+			rc = put_code(w, &r->f[REC_STATE], row->state_ok, row->state, out, &bad);
 			break;
 		case COL_REASON: rc = put_string_field(w, &r->f[REC_REASON], out, &bad); break;
 		case COL_MESSAGE: rc = put_string_field(w, &r->f[REC_MESSAGE], out, &bad); break;

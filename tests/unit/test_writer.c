@@ -278,8 +278,11 @@ static void test_csv_drifted_codes(void **state)
 	(void)state;
 	opts_init(&o, WRITER_CSV, 0,
 		  "unique,timestamp,time,direction,direction_code,state,state_code");
-	/* Three timestamps that are not usable epoch times: three warnings. A whole 1.0 is 1. */
-	assert_int_equal(render(&o, body, 0, NULL, &out), 3);
+	/*
+	 * Three timestamps that are not usable epoch times, and four codes that
+	 * are not integers (d1's and d5's): seven warnings. A whole 1.0 is 1.
+	 */
+	assert_int_equal(render(&o, body, 0, NULL, &out), 7);
 	buf_is(&out, "d1,abc,,unknown,x,unknown,\"s,t\"\r\n"
 		     "d2,1.5,,incoming,1,,3\r\n"
 		     "d3,,,outgoing,2,unknown,9\r\n"
@@ -514,9 +517,10 @@ static void test_ndjson_types(void **state)
 	       "{\"unique\":\"n3\",\"timestamp\":\"abc\",\"time\":null,\"direction\":\"outgoing\","
 	       "\"direction_code\":2,\"from\":null,\"to\":null,\"type\":null,\"state\":\"sent\","
 	       "\"state_code\":1,\"reason\":null,\"message\":null}\n"
+	       /* codes that are not integers keep their text, as in CSV (SPEC §4.1) */
 	       "{\"unique\":\"n4\",\"timestamp\":999999999999,\"time\":null,\"direction\":\"unknown\","
-	       "\"direction_code\":null,\"from\":null,\"to\":null,\"type\":null,\"state\":\"unknown\","
-	       "\"state_code\":null,\"reason\":null,\"message\":null}\n"
+	       "\"direction_code\":\"x\",\"from\":null,\"to\":null,\"type\":null,\"state\":\"unknown\","
+	       "\"state_code\":\"abc\",\"reason\":null,\"message\":null}\n"
 	       "{\"unique\":\"n5\",\"timestamp\":null,\"time\":null,\"direction\":\"unknown\","
 	       "\"direction_code\":null,\"from\":\"\",\"to\":null,\"type\":null,\"state\":\"unknown\","
 	       "\"state_code\":null,\"reason\":null,\"message\":\"{\\\"k\\\":[1,\\\"\xC3\xA9\\\"]}\"}\n"
