@@ -5,6 +5,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,32 @@ static void escape_name(const char *s, size_t n, char *out, size_t size)
 		snprintf(out, size, "%%");
 }
 
+/* "~" and a 64-bit hash in hex: what a long or changed id ends with. */
+#define MEDIA_HASH_CHARS 17
+
+/*
+ * Append "~<hash of the raw id>" to safe, first cutting safe (never inside a
+ * %XX) so that it, the hash, a dot and an extension of ext_len bytes fit one
+ * file name (NAME_MAX): an id of invalid bytes escapes each to %EF%BF%BD, and
+ * a name the file system refuses would fail every night (SPEC §5.4: a hash
+ * where names would be too long). A hashed name has a "~", which escaping
+ * never writes, so it cannot meet an unhashed one.
+ */
+static void add_hash(char *safe, size_t size, size_t ext_len, const struct field *u)
+{
+	size_t room = NAME_MAX - 1 - ext_len - MEDIA_HASH_CHARS, len = strlen(safe);
+
+	if (len > room) {
+		len = room;
+		if (len >= 1 && safe[len - 1] == '%')
+			len -= 1;
+		else if (len >= 2 && safe[len - 2] == '%')
+			len -= 2;
+		safe[len] = '\0';
+	}
+	snprintf(safe + len, size - len, "~%016llx", (unsigned long long)hash_bytes(u->p, u->len));
+}
+
 /* Element i's media link and file name, appended to the page's buffers; 0 if none. */
 static int describe(struct media *m, const struct record *r, size_t *url_at, size_t *name_at)
 {
@@ -227,15 +254,15 @@ static int describe(struct media *m, const struct record *r, size_t *url_at, siz
 	m->urls.data[m->urls.len++] = '\0';
 	k = text_decode(raw, u->p, u->len < 60 ? u->len : 60, &bad);
 	escape_name(raw, k, safe, sizeof(safe)); /* nothing can leave DIR */
+	extension(m->urls.data + *url_at, &r->f[REC_TYPE], ext, sizeof(ext));
 	/*
 	 * A long id: its first part, then a hash of all of it. So too an id that
 	 * decoding changed (NUL, a lone surrogate: U+FFFD), which would otherwise
-	 * share its name with another (SPEC §5.4: built from the raw bytes).
+	 * share its name with another (SPEC §5.4: built from the raw bytes), and
+	 * a name too long for the file system.
 	 */
-	if (u->len > 60 || bad)
-		snprintf(safe + strlen(safe), sizeof(safe) - strlen(safe), "~%016llx",
-			 (unsigned long long)hash_bytes(u->p, u->len));
-	extension(m->urls.data + *url_at, &r->f[REC_TYPE], ext, sizeof(ext));
+	if (u->len > 60 || bad || strlen(safe) + 1 + strlen(ext) > NAME_MAX)
+		add_hash(safe, sizeof(safe), strlen(ext), u);
 	*name_at = m->names.len;
 	if (buf_adds(&m->names, safe) || buf_addc(&m->names, '.') || buf_adds(&m->names, ext) ||
 	    buf_addc(&m->names, '\0'))

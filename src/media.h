@@ -46,7 +46,9 @@ void media_close(struct media *m);
  * *files gets one entry per page element: the file
  * name relative to DIR, or NULL (valid until the next call). Names are
  * <unique>.<ext> with every byte outside [A-Za-z0-9_-] (and a leading dot)
- * written as %XX: distinct uniques never share a file, none leaves DIR.
+ * written as %XX; a long or undecodable unique keeps what fits of it and
+ * ends with ~<hash>, so every name fits NAME_MAX: distinct uniques never
+ * share a file, none leaves DIR.
  */
 int media_page(struct media *m, struct http *h, struct page *pg, const char *body,
 	       const unsigned char *wanted, const char *const **files, struct err *e);

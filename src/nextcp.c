@@ -1,8 +1,19 @@
 #include "nextcp.h"
 #include "walk.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The checkpoint's time minus --lookback (a duration, never negative),
+ * saturated: a checkpoint near LLONG_MIN (a sender's wrong clock) must not
+ * wrap the floor to the far future and leave out the window it should write.
+ */
+static long long window_floor(long long ts, long long lookback)
+{
+	return lookback > 0 && ts < LLONG_MIN + lookback ? LLONG_MIN : ts - lookback;
+}
 
 void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long lookback,
 		  long long now, struct select_checkpoint *pc)
@@ -17,7 +28,7 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
 	w->has_head = cp->nhead > 0;
 	pc->earlier = 1;
 	pc->lookback = w->lookback_on;
-	pc->floor = w->floor = cp->ts - lookback;
+	pc->floor = w->floor = window_floor(cp->ts, lookback);
 	/* Without --lookback, skip exactly what the last run wrote at its newest second. */
 	pc->skip_ts = cp->ts;
 	pc->skip = cp->uniques;

@@ -170,11 +170,16 @@ static int unescape(struct parser *ps, const char *s, size_t len)
 	return 0;
 }
 
-/* A decimal integer that fits a long long, nothing else around it. */
+/*
+ * A decimal integer that fits a long long, nothing else around it. The
+ * whole range, LLONG_MIN too: buf_add_i64 writes any time a message carries,
+ * and a file this reader refuses would stop every later run.
+ */
 static int parse_epoch(const char *s, size_t len, long long *v)
 {
 	int neg = len && *s == '-';
-	long long x = 0;
+	unsigned long long limit = neg ? 0ULL - (unsigned long long)LLONG_MIN : LLONG_MAX;
+	unsigned long long x = 0;
 	size_t i = (size_t)neg;
 
 	if (i == len || len - i > 19)
@@ -182,11 +187,12 @@ static int parse_epoch(const char *s, size_t len, long long *v)
 	for (; i < len; i++) {
 		int d = s[i] - '0';
 
-		if (d < 0 || d > 9 || x > (LLONG_MAX - d) / 10)
+		if (d < 0 || d > 9 || x > (limit - (unsigned)d) / 10)
 			return -1;
-		x = x * 10 + d;
+		x = x * 10 + (unsigned)d;
 	}
-	*v = neg ? -x : x;
+	/* x - 1 fits a long long even when x is 2^63 (LLONG_MIN has no positive twin). */
+	*v = neg ? (x ? -(long long)(x - 1) - 1 : 0) : (long long)x;
 	return 0;
 }
 

@@ -431,6 +431,41 @@ def test_media_of_uniques_that_decode_alike_get_their_own_files(mock_factory, me
     assert b"4 media files saved" in r.stderr, r.stderr
 
 
+def test_media_of_uniques_of_invalid_bytes_get_names_that_fit_every_night(media_server,
+                                                                         tmp_path):
+    """SPEC §5.4: a hash where a name would be too long. Each invalid byte of a
+    unique escapes to %EF%BF%BD (nine bytes), so 27 of them made a name over
+    NAME_MAX: the rename failed and every night exited 74 with the state stuck.
+    The names fit, stay one to one (ids that differ only in their last byte),
+    and the second night finds the files there."""
+    ids = [b"ID-" + b"\xfe" * 27, b"ID-" + b"\xfe" * 26 + b"\xfd", b"\xff" * 60]
+    files = {"/files/v%d.jpg" % i: blob("V%d" % i) for i in range(len(ids))}
+    srv = media_server(files)
+    # The mock re-encodes its samples as ASCII JSON, so this page is served raw:
+    # every POST to /api answers it, a short page, the last.
+    page = []
+    for i, u in enumerate(ids):
+        m = json.dumps(msg("@U@", "image", srv.url("/files/v%d.jpg" % i), T0 + 10 * i))
+        page.append(m.encode().replace(b"@U@", u))
+    srv.files["/api"] = b"[" + b",".join(reversed(page)) + b"]"
+    mdir, state = tmp_path / "media", tmp_path / "state"
+    for night in (1, 2):
+        out = tmp_path / ("o%d.csv" % night)
+        r = run(FETCH + ["--url", srv.url("/api"), "--state", state, "--media-dir", mdir,
+                         "-o", out, "-q"], env=fetch_env())
+        assert r.returncode == 0, (night, r.stderr)
+        assert state.exists()
+    names = {row["message"]: row["media_file"] for row in csv_rows((tmp_path / "o1.csv")
+                                                                   .read_bytes())}
+    assert len(names) == len(ids) and len(set(names.values())) == len(ids), names
+    for i in range(len(ids)):
+        name = names[srv.url("/files/v%d.jpg" % i)]
+        assert name and len(name.encode()) <= 255, (len(name.encode()), name)
+        assert (mdir / name).read_bytes() == blob("V%d" % i), name
+        assert srv.hits("/files/v%d.jpg" % i) == 1, "downloaded again on the second night"
+    assert sorted(p.name for p in mdir.iterdir()) == sorted(names.values())
+
+
 def flaky_night(mock_factory, media_server, tmp_path, faults, *extra):  # noqa: F811
     """Night 1 with one photo; night 2 adds PHOTO2, whose host answers FAULTS."""
     srv = media_server({"/f/p1.jpg": blob("P1"), "/f/p2.jpg": blob("P2")},

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
@@ -257,6 +258,45 @@ static void test_v1_is_read_and_rewritten_as_v2(void **state)
 	assert_int_equal(state_open(&st, fx->path, &e), 0);
 	assert_int_equal(state_get(st, "972501234567", "972509876543")->nuniques, 1);
 	state_close(st);
+}
+
+/*
+ * The ends of the int64 range, as a checkpoint's time and as a head's: the
+ * writer writes them, so the reader takes them (a message stamped LLONG_MIN
+ * once made a file every later run refused with exit 65).
+ */
+static void test_the_whole_int64_range_round_trips(void **state)
+{
+	static const struct state_head ends[] = {
+		{ "min", 3, LLONG_MIN, 1 },
+		{ "max", 3, LLONG_MAX, 1 },
+		{ "min+1", 5, LLONG_MIN + 1, 1 },
+	};
+	static const char *const past[] = {
+		"waexport-state 1\n1\t*\t-9223372036854775809\tA\n",
+		"waexport-state 1\n1\t*\t9223372036854775808\tA\n",
+		"waexport-state 1\n1\t*\t-\tA\n",
+	};
+	char *const one[] = { "u" };
+	struct fx *fx = *state;
+	struct state *st = NULL;
+	struct err e = { 0 };
+
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_int_equal(state_set(st, "1", NULL, LLONG_MIN, one, 1, &e), 0);
+	assert_int_equal(state_set(st, "1", "max", LLONG_MAX, one, 1, &e), 0);
+	assert_int_equal(state_set_head(st, "1", "max", ends, 3, &e), 0);
+	commit(st);
+	state_close(st);
+
+	assert_int_equal(state_open(&st, fx->path, &e), 0);
+	assert_true(state_get(st, "1", NULL)->ts == LLONG_MIN);
+	assert_true(state_get(st, "1", "max")->ts == LLONG_MAX);
+	check_head(state_get(st, "1", "max"), ends, 3);
+	state_close(st);
+	/* One past either end is still not a number. */
+	for (size_t i = 0; i < sizeof(past) / sizeof(past[0]); i++)
+		expect_refused(fx->path, past[i], strlen(past[i]), ERR_DATA);
 }
 
 /* Every prefix of a real version-2 file but the whole is refused, and left as it was. */
@@ -534,6 +574,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_set_drops_the_head_and_set_head_keeps_the_first_50, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_is_read_and_rewritten_as_v2, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_the_whole_int64_range_round_trips, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_v2_truncated_at_every_offset_is_refused, setup,
 						teardown),

@@ -1,0 +1,68 @@
+/*
+ * nextcp: the earlier checkpoint turned into what select skips and what ends
+ * the paging. The --lookback window's floor near the ends of the int64 range
+ * (a checkpoint a wrong clock dated near LLONG_MIN) saturates instead of
+ * wrapping to the far future, so the window is still written again.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <limits.h>
+
+#include "nextcp.h"
+#include "walk.h"
+
+#define TWO_DAYS (2 * 86400LL)
+
+static const long long NOW = 1733000000;
+
+/* The floor of a checkpoint at ts with lookback, as nextcp_begin sets it. */
+static long long floor_of(long long ts, long long lookback, struct nextcp_walk *w)
+{
+	struct checkpoint cp = { .from = "1", .ts = ts };
+	struct select_checkpoint pc;
+
+	nextcp_begin(w, &cp, lookback, NOW, &pc);
+	assert_true(pc.earlier);
+	assert_true(pc.floor == w->floor);
+	return pc.floor;
+}
+
+static void test_the_floor_is_the_checkpoint_minus_the_lookback(void **state)
+{
+	struct nextcp_walk w;
+
+	(void)state;
+	assert_true(floor_of(1731999000, TWO_DAYS, &w) == 1731999000 - TWO_DAYS);
+	assert_true(floor_of(1731999000, 0, &w) == 1731999000);
+	assert_true(floor_of(LLONG_MAX, TWO_DAYS, &w) == LLONG_MAX - TWO_DAYS);
+	assert_true(floor_of(LLONG_MIN, 0, &w) == LLONG_MIN);
+	assert_true(floor_of(LLONG_MIN + TWO_DAYS, TWO_DAYS, &w) == LLONG_MIN);
+}
+
+static void test_a_floor_below_llong_min_saturates_and_keeps_the_window(void **state)
+{
+	struct select_page page = { .has_oldest = 1, .oldest = LLONG_MIN + 1 };
+	struct nextcp_walk w;
+
+	(void)state;
+	assert_true(floor_of(LLONG_MIN + 1, TWO_DAYS, &w) == LLONG_MIN);
+	assert_true(floor_of(LLONG_MIN, TWO_DAYS, &w) == LLONG_MIN);
+	assert_true(floor_of(LLONG_MIN + TWO_DAYS - 1, LLONG_MAX, &w) == LLONG_MIN);
+	/* A version-1 checkpoint (no head): the message at its time is inside the window. */
+	floor_of(LLONG_MIN + 1, TWO_DAYS, &w);
+	assert_int_equal(nextcp_verdict(&w, &page), WALK_MORE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_the_floor_is_the_checkpoint_minus_the_lookback),
+		cmocka_unit_test(test_a_floor_below_llong_min_saturates_and_keeps_the_window),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
