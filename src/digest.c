@@ -3,6 +3,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +176,9 @@ void digest_hex(const unsigned char sum[DIGEST_LEN], char out[DIGEST_HEX])
 		out[2 * i + 1] = hex[sum[i] & 15];
 	}
 	out[2 * DIGEST_LEN] = '\0';
+}
+
+const char *digest_library_version(void)
+{
+	return OpenSSL_version(OPENSSL_VERSION_STRING);
 }

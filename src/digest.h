@@ -28,6 +28,8 @@ struct digest;
 
 /* A new SHA-256 stream. ERR_SOFTWARE when libcrypto refused or no worker could start. */
 int digest_new(struct digest **out, int beside, struct err *e);
+/* The crypto library's version (OpenSSL), for --version. */
+const char *digest_library_version(void);
 
 /* 0, or -1 with e set (libcrypto failed). */
 int digest_update(struct digest *d, const void *p, size_t n, struct err *e);

@@ -6,6 +6,7 @@
  */
 #include "buf.h"
 #include "cli.h"
+#include "digest.h"
 #include "err.h"
 #include "http.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "sink.h"
 #include "printable.h"
 #include "usage.h"
+#include "xlsx.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -260,8 +262,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (opts.cmd == CMD_VERSION) {
-		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3)\n",
-		       WAEXPORT_VERSION, http_curl_version(), zlibVersion());
+		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3, "
+		       "libxlsxwriter/%s, OpenSSL/%s)\n",
+		       WAEXPORT_VERSION, http_curl_version(), zlibVersion(), xlsx_library_version(),
+		       digest_library_version());
 		rc = fflush(stdout) ? 74 : 0;
 		goto out;
 	}

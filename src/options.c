@@ -222,14 +222,15 @@ const struct options_command options_commands[] = {
 	  "  waexport fetch --from 972501234567 --to 972509876543 --since 7d -o week.ndjson.gz\n" },
 	{ CMD_CONVERT, "convert", OPTIONS_CONVERT, "convert [options] [FILE...]",
 	  "turn saved API responses (files or stdin) into the same output",
-	  "Convert saved getHistory responses to CSV or NDJSON. Each FILE holds one JSON\n"
+	  "Convert saved getHistory responses to CSV, NDJSON or xlsx. Each FILE holds one JSON\n"
 	  "array, or one array per line (what 'fetch --save-raw' writes); .gz files are\n"
 	  "read directly. No FILE, or '-', reads standard input.\n",
 	  "  waexport convert -o chats.csv pages/*.json\n"
 	  "  waexport convert --excel --tz Asia/Jerusalem -o chats.csv raw.jsonl.gz\n"
 	  "  zcat raw.jsonl.gz | waexport convert --format ndjson > chats.ndjson\n" },
 	{ CMD_SCHEMA, "schema", OPTIONS_SCHEMA,
-	  "schema --dialect NAME [--format csv|ndjson] [--columns LIST] [--table NAME]",
+	  "schema --dialect NAME [--format csv|ndjson] [--columns LIST] [--media-dir DIR] "
+	  "[--table NAME]",
 	  "print the table definition that matches the output, for a loader",
 	  "Print to standard output the table definition (or JSON schema) that matches\n"
 	  "exactly what fetch and convert write with the same --format, --columns and\n"

@@ -106,6 +106,8 @@ int xlsx_publish(struct xlsx *x, struct err *e);
 void xlsx_close(struct xlsx *x);
 
 unsigned long long xlsx_bytes_in(const struct xlsx *x);
+/* libxlsxwriter's version, for --version. */
+const char *xlsx_library_version(void);
 unsigned long long xlsx_bytes_out(const struct xlsx *x);
 /* Data rows received so far. */
 unsigned long long xlsx_rows(const struct xlsx *x);

@@ -56,6 +56,11 @@ static unsigned width(const struct xlsx_book *b, size_t i)
 	return b->parts[i] > 1 ? b->parts[i] : 1;
 }
 
+const char *xlsx_library_version(void)
+{
+	return lxw_version();
+}
+
 /* A new sheet: its header, frozen, with an autofilter over its rows. */
 static int new_sheet(struct book *k, struct err *e)
 {
