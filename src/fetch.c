@@ -81,8 +81,11 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 	 * every successful run, so its age is the age of the last success (the
 	 * newest message's time would also accuse an account that is just quiet).
 	 */
-	if (!stat(o->state, &st))
+	if (!stat(o->state, &st)) {
 		manifest_check_age(warn, "--state: ", (long long)st.st_mtime, now);
+		f->head_may_expire =
+			now - (long long)st.st_mtime > MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL;
+	}
 	return 0;
 }
 
@@ -134,7 +137,7 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 	long long now = (long long)time(NULL);
 	struct select_checkpoint pc;
 
-	nextcp_begin(&f->cpw, cp, f->lookback, now, &pc);
+	nextcp_begin(&f->cpw, cp, f->lookback, now, f->head_may_expire, &pc);
 	wo->slow_start = cp != NULL;
 	if (cp) {
 		if (!f->have_before || cp->ts < f->before)

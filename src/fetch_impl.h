@@ -21,7 +21,8 @@ struct fetch {
 	struct state *state;
 	struct media *media;
 	struct http *http;
-	struct sink *raw; /* --save-raw, and its path */
+	int head_may_expire; /* the last success is old enough for the API to have deleted its head */
+	struct sink *raw;    /* --save-raw, and its path */
 	char *raw_path;
 	const struct walk_wait *wait; /* during on_wait: the retry waited for */
 	int has_oldest;               /* the oldest message any page reached */

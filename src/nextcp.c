@@ -16,12 +16,13 @@ static long long window_floor(long long ts, long long lookback)
 }
 
 void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long lookback,
-		  long long now, struct select_checkpoint *pc)
+		  long long now, int head_may_expire, struct select_checkpoint *pc)
 {
 	memset(w, 0, sizeof(*w));
 	memset(pc, 0, sizeof(*pc));
 	pc->horizon = now + NEXTCP_FUTURE_SLACK;
 	w->lookback_on = lookback > 0;
+	w->head_may_expire = head_may_expire;
 	if (!cp)
 		return;
 	w->has_floor = 1;
@@ -44,10 +45,10 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
  * Everything behind was exported by an earlier run (new messages arrive above
  * the head in API order), and one misdated message (a timestamp of 0, a late
  * delivery) does not cut the window's re-export short. While the head is not
- * met, only NEXTCP_GONE_PAGES
- * pages in a row wholly at or before the checkpoint's time end the walk (the
- * head was deleted on the server): one old-dated message (a late delivery, a
- * timestamp of 0) never does, nor a page or three of them above the head.
+ * met, the walk goes on (late deliveries and timestamps of 0 above it are
+ * written, however many); only when the API may have deleted the head (the
+ * last run is almost a year old) do NEXTCP_GONE_PAGES pages in a row wholly
+ * at or before the checkpoint's time end it.
  */
 int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res)
 {
@@ -62,7 +63,7 @@ int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res)
 			return WALK_END;
 		return res->tail_out >= NEXTCP_WINDOW_LEFT ? WALK_END : WALK_MORE;
 	}
-	if (!res->has_newest || res->newest > w->floor) {
+	if (!w->head_may_expire || !res->has_newest || res->newest > w->floor) {
 		w->old_pages = 0;
 		return WALK_MORE;
 	}

@@ -26,8 +26,10 @@
 
 /*
  * Pages in a row wholly at or before the checkpoint, the head not met, that
- * say the head is gone (deleted on the server). Fewer may be late deliveries
- * above it: they are written, and the walk goes on to the head.
+ * say the head is gone: only once the last run is old enough for the API's
+ * one-year limit to have deleted it. Until then nothing but a deletion can
+ * take the head away, while an outage's late deliveries can fill any number
+ * of old-dated pages above it: the walk goes on to the head.
  */
 #define NEXTCP_GONE_PAGES 4
 
@@ -43,8 +45,9 @@ struct nextcp_walk {
 	int has_floor; /* an earlier run's checkpoint */
 	int has_head;  /* ... with a head (not a version-1 state) */
 	int lookback_on;
-	long long floor;    /* its time minus --lookback */
-	unsigned old_pages; /* pages in a row wholly at or before floor, the head not met */
+	int head_may_expire; /* the last run is old enough for the API to have deleted the head */
+	long long floor;     /* its time minus --lookback */
+	unsigned old_pages;  /* pages in a row wholly at or before floor, the head not met */
 };
 
 /* One target's next checkpoint. */
@@ -63,9 +66,12 @@ struct nextcp {
 	size_t n;
 };
 
-/* cp: the earlier checkpoint or NULL; now: the run's start. Fills w and pc. */
+/*
+ * cp: the earlier checkpoint or NULL; now: the run's start; head_may_expire:
+ * the last run is old enough for the API to have deleted its head. Fills w and pc.
+ */
 void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long lookback,
-		  long long now, struct select_checkpoint *pc);
+		  long long now, int head_may_expire, struct select_checkpoint *pc);
 
 /* WALK_END when the page reached what the earlier run exported, else WALK_MORE. */
 int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res);

@@ -6,6 +6,9 @@ may end the paging early, be skipped, or move the checkpoint to where the next
 night would skip real messages.  Each test here lost messages before the state
 recorded the head of the history.
 """
+import os
+import time
+
 from fetch_helpers import csv_rows, fetch_env, mock_factory  # noqa: F401
 from conftest import run
 from nightly_helpers import FETCH, checkpoint_line, night, spaced_history, ts_of, write_samples
@@ -140,15 +143,39 @@ def test_max_pages_short_of_the_checkpoint_does_not_move_it(mock_factory, tmp_pa
     assert uniques(tmp_path / "n4.csv") == []
 
 
+def test_pages_of_late_deliveries_above_the_head_are_all_written(mock_factory, tmp_path):
+    """After an outage, 300 messages arrive dated before the checkpoint (six pages,
+    more than NEXTCP_GONE_PAGES), with the head after them: the last run was
+    yesterday, so the API cannot have deleted the head; the walk goes on to it and
+    writes every one of them."""
+    base = history(200, 600, 17, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news = history(30, 60, 18, 1732000000 + 3600, "new")
+    late = [dict(m, unique="late-%d" % i)
+            for i, m in enumerate(history(300, 60, 19, 1732000000 - 86400, "x"))]
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + late + base))
+    r, _ = night(m2, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + late)
+    r, _ = night(m2, state, tmp_path / "n3.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n3.csv") == []
+
+
 def test_when_the_head_is_gone_the_walk_falls_back_to_time(mock_factory, tmp_path):
-    """The last night's head messages were deleted on the server: the walk cannot
-    meet them, so after a few pages wholly at or before the checkpoint it stops
-    (SPEC §5.3's time rule) instead of walking the whole history; every new
-    message is written, and the few old pages it took to tell are written again."""
+    """The last night's head messages are gone from the server, and that night was
+    almost a year ago (the API deletes after one year): the walk cannot meet them,
+    so after a few pages wholly at or before the checkpoint it stops (SPEC §5.3's
+    time rule) instead of walking the whole history; every new message is written,
+    and the few old pages it took to tell are written again."""
     base = history(1000, 600, 15, 1732000000, "old")
     state = tmp_path / "state"
     m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
     assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    long_ago = time.time() - 351 * 86400
+    os.utime(state, (long_ago, long_ago))
     news = history(30, 60, 16, 1732000000 + 3600, "new")
     m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
     r, reqs = night(m2, state, tmp_path / "n2.csv")
@@ -158,3 +185,22 @@ def test_when_the_head_is_gone_the_walk_falls_back_to_time(mock_factory, tmp_pat
     # Page 1 holds the news and 20 old; pages 2-5 are wholly old: the head is gone.
     assert len(got) == len(news) + 20 + 4 * 50, "the pages it took to tell, again"
     assert max(e["page"] for e in reqs if e["page"]) < 15, "not a walk of the whole history"
+
+
+def test_a_head_deleted_lately_costs_a_full_walk_not_a_message(mock_factory, tmp_path):
+    """The same deletion the day after the last run: the API keeps a year, so only
+    a deletion can explain the missing head, and late deliveries look the same
+    until the head is met. The walk goes to the end; every message is written
+    (the old ones again, which a merge by unique absorbs) and none is lost."""
+    base = history(400, 600, 20, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news = history(30, 60, 21, 1732000000 + 3600, "new")
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
+    r, _ = night(m2, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + base[100:])
+    r, _ = night(m2, state, tmp_path / "n3.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n3.csv") == []

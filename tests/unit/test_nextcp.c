@@ -25,7 +25,7 @@ static long long floor_of(long long ts, long long lookback, struct nextcp_walk *
 	struct checkpoint cp = { .from = "1", .ts = ts };
 	struct select_checkpoint pc;
 
-	nextcp_begin(w, &cp, lookback, NOW, &pc);
+	nextcp_begin(w, &cp, lookback, NOW, 0, &pc);
 	assert_true(pc.earlier);
 	assert_true(pc.floor == w->floor);
 	return pc.floor;
@@ -57,11 +57,31 @@ static void test_a_floor_below_llong_min_saturates_and_keeps_the_window(void **s
 	assert_int_equal(nextcp_verdict(&w, &page), WALK_MORE);
 }
 
+/* Pages wholly older than the checkpoint, the head not met: late deliveries, or a head the API deleted. */
+static void test_old_pages_end_the_walk_only_when_the_head_may_have_expired(void **state)
+{
+	struct state_head head = { .unique = "h", .len = 1, .ts = 1000, .ts_ok = 1 };
+	struct checkpoint cp = { .from = "1", .ts = 1000, .head = &head, .nhead = 1 };
+	struct select_page old = { .has_newest = 1, .newest = 10, .has_oldest = 1, .oldest = 5 };
+	struct select_checkpoint pc;
+	struct nextcp_walk w;
+
+	(void)state;
+	nextcp_begin(&w, &cp, 0, NOW, 0, &pc);
+	for (int i = 0; i < 10 * NEXTCP_GONE_PAGES; i++)
+		assert_int_equal(nextcp_verdict(&w, &old), WALK_MORE);
+	nextcp_begin(&w, &cp, 0, NOW, 1, &pc);
+	for (int i = 1; i < NEXTCP_GONE_PAGES; i++)
+		assert_int_equal(nextcp_verdict(&w, &old), WALK_MORE);
+	assert_int_equal(nextcp_verdict(&w, &old), WALK_END);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_floor_is_the_checkpoint_minus_the_lookback),
 		cmocka_unit_test(test_a_floor_below_llong_min_saturates_and_keeps_the_window),
+		cmocka_unit_test(test_old_pages_end_the_walk_only_when_the_head_may_have_expired),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
