@@ -9,6 +9,8 @@ recorded the head of the history.
 import os
 import time
 
+import pytest
+
 from fetch_helpers import csv_rows, fetch_env, mock_factory  # noqa: F401
 from conftest import run
 from nightly_helpers import FETCH, checkpoint_line, night, spaced_history, ts_of, write_samples
@@ -101,25 +103,6 @@ def test_a_late_delivery_on_top_of_the_news_is_written_once(mock_factory, tmp_pa
     assert uniques(tmp_path / "n3.csv") == [] and uniques(tmp_path / "n4.csv") == []
 
 
-def test_a_full_page_of_late_deliveries_above_the_head_is_written(mock_factory, tmp_path):
-    """A whole page dated before the checkpoint, with the head one page further on:
-    the head is not gone, so the walk goes on to it and the page is written."""
-    base = history(200, 600, 10, 1732000000, "old")
-    state = tmp_path / "state"
-    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
-    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
-    news = history(50, 60, 11, 1732000000 + 3600, "new")
-    late = [dict(m, unique="late-%d" % i)
-            for i, m in enumerate(history(50, 60, 12, 1732000000 - 86400, "x"))]
-    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + late + base))
-    r, _ = night(m2, state, tmp_path / "n2.csv")
-    assert r.returncode == 0, r.stderr
-    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + late)
-    r, _ = night(m2, state, tmp_path / "n3.csv")
-    assert r.returncode == 0, r.stderr
-    assert uniques(tmp_path / "n3.csv") == []
-
-
 def test_max_pages_short_of_the_checkpoint_does_not_move_it(mock_factory, tmp_path):
     """--max-pages ended the walk before the last night's head: what lies between
     was not exported, so the checkpoint stays (with a warning) and the next night
@@ -143,10 +126,11 @@ def test_max_pages_short_of_the_checkpoint_does_not_move_it(mock_factory, tmp_pa
     assert uniques(tmp_path / "n4.csv") == []
 
 
-def test_pages_of_late_deliveries_above_the_head_are_all_written(mock_factory, tmp_path):
-    """After an outage, 300 messages arrive dated before the checkpoint (six pages,
-    more than NEXTCP_GONE_PAGES), with the head after them: the last run was
-    yesterday, so the API cannot have deleted the head; the walk goes on to it and
+@pytest.mark.parametrize("n_late", [50, 300])
+def test_pages_of_late_deliveries_above_the_head_are_all_written(mock_factory, tmp_path, n_late):
+    """Whole pages dated before the checkpoint, with the head after them: a page of
+    them, or (after an outage) six, more than NEXTCP_GONE_PAGES. The last run was
+    yesterday, so the API cannot have deleted the head: the walk goes on to it and
     writes every one of them."""
     base = history(200, 600, 17, 1732000000, "old")
     state = tmp_path / "state"
@@ -154,7 +138,7 @@ def test_pages_of_late_deliveries_above_the_head_are_all_written(mock_factory, t
     assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
     news = history(30, 60, 18, 1732000000 + 3600, "new")
     late = [dict(m, unique="late-%d" % i)
-            for i, m in enumerate(history(300, 60, 19, 1732000000 - 86400, "x"))]
+            for i, m in enumerate(history(n_late, 60, 19, 1732000000 - 86400, "x"))]
     m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + late + base))
     r, _ = night(m2, state, tmp_path / "n2.csv")
     assert r.returncode == 0, r.stderr
