@@ -13,7 +13,15 @@
 
 static char *log_path;
 static char log_who[64];
-static int log_failed; /* said once on stderr */
+static int log_failed;                /* said once on stderr */
+static void (*log_before)(void *ctx); /* clears the live progress line */
+static void *log_before_ctx;
+
+void log_before_lines(void (*fn)(void *ctx), void *ctx)
+{
+	log_before = fn;
+	log_before_ctx = ctx;
+}
 
 static int append(const char *line, size_t len)
 {
@@ -72,6 +80,8 @@ void log_line(FILE *to, const char *fmt, ...)
 	len = n + strlen(line + n);
 	line[len++] = '\n';
 	if (to) {
+		if (log_before)
+			log_before(log_before_ctx);
 		fwrite(line + n, 1, len - n, to);
 		fflush(to);
 	}

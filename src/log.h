@@ -41,6 +41,12 @@ int log_enabled(void);
  */
 void log_line(FILE *to, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * fn(ctx) runs before each line goes to a stream: the live progress line
+ * clears itself there, so a warning starts a line of its own (NULL: none).
+ */
+void log_before_lines(void (*fn)(void *ctx), void *ctx);
+
 /* Forget the file (the process is ending). */
 void log_close(void);
 

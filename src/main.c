@@ -205,8 +205,6 @@ static int run_command(struct options *opts, struct err *e)
 	int rc = r ? run_execute(r, e) : err_nomem(e);
 
 	if (rc) {
-		if (r)
-			run_clear_progress(r);
 		if (got_signal) {
 			int to_stdout = !opts->output || !strcmp(opts->output, "-");
 

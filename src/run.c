@@ -3,6 +3,7 @@
 #include "fetch.h"
 #include "output.h"
 #include "fsutil.h"
+#include "log.h"
 #include "manifest.h"
 #include "outpath.h"
 #include "pipeline.h"
@@ -52,6 +53,13 @@ struct run {
 	long long wall_started; /* epoch seconds, for the manifest */
 	int no_metrics;         /* --metrics-file's directory is missing: the run said so */
 };
+
+static void clear_progress(void *ctx)
+{
+	struct run *r = ctx;
+
+	progress_clear(&r->progress);
+}
 
 static int check_stop(struct run *r, struct err *e)
 {
@@ -348,6 +356,7 @@ void run_free(struct run *r)
 {
 	if (!r)
 		return;
+	log_before_lines(NULL, NULL);
 	close_outputs(r);
 	fetch_free(r->fetch);
 	free(r->manifest_path);
@@ -380,10 +389,6 @@ struct run *run_new(struct options *opts, const volatile int *stop)
 	warn_init(&r->warn, opts->quiet);
 	progress_init(&r->progress, opts->progress > 0 || (opts->progress < 0 && !opts->quiet &&
 							   isatty(STDERR_FILENO)));
+	log_before_lines(clear_progress, r);
 	return r;
-}
-
-void run_clear_progress(struct run *r)
-{
-	progress_clear(&r->progress);
 }

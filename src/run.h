@@ -19,9 +19,6 @@ struct run *run_new(struct options *opts, const volatile int *stop);
 /* Do it all. 0 on success (summary printed), -1 with e set. */
 int run_execute(struct run *r, struct err *e);
 
-/* Erase the live progress line (before an error message). */
-void run_clear_progress(struct run *r);
-
 /* --metrics-file, after every run (SPEC §6); a failure to write it is reported on stderr. */
 void run_write_metrics(struct run *r, int exit_code);
 

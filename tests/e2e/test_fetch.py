@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, ROOT
 from fetch_helpers import (ACCOUNT, SAMPLE_PAGES, convert_pages, convert_samples,
                            csv_rows, fetch_env, mock_factory, samples_mock,  # noqa: F401
                            samples_server, stderr_lines, summary_number)
@@ -227,6 +227,23 @@ def test_progress_line(waexport, slow_mock, tmp_path):
     progress = [seg for seg in re.split(r"[\r\n]", text) if "pages" in seg
                 and "wrote" not in seg]
     assert progress, "no progress line in %r" % text
+
+
+def test_warnings_start_a_line_of_their_own_under_the_progress_line(waexport, mock_factory,
+                                                                    tmp_path):
+    """A warning while the live line is drawn must not be glued to its end (SPEC §6):
+    the line is erased first. The samples warn on page 3, which comes after 0.9 s here."""
+    m = mock_factory("--samples", str(ROOT / "samples" / "pages"), "--latency-ms", 300)
+    r = waexport(FETCH + ["--url", m.url, "--concurrency", "1", "--progress",
+                          "-o", tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    text = r.stderr.decode()
+    assert "\r\033[K" in text, "no live line was drawn: %r" % text
+    starts = [i for i in range(len(text)) if text.startswith("waexport: ", i)]
+    assert starts, text
+    for i in starts:
+        assert i == 0 or text[i - 1] == "\n" or text[:i].endswith("\r\033[K"), \
+            "glued to the progress line: %r" % text[max(0, i - 80):i + 40]
 
 
 def test_no_progress_without_tty(waexport, samples_mock, tmp_path):
