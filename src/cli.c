@@ -3,11 +3,13 @@
 #include "outpath.h"
 #include "samefile.h"
 #include "suggest.h"
+#include "tz.h"
 #include "usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The state of one walk over argv. */
 struct parser {
@@ -218,9 +220,29 @@ static int parse_command(struct options *o, int argc, char **argv, struct err *e
 	return 0;
 }
 
+/*
+ * The day {date} names, read once, so the paths compared here are the ones
+ * the run writes, also across midnight. A bad --tz leaves it empty: the run
+ * refuses the zone before it writes anything.
+ */
+static void set_today(struct options *o)
+{
+	struct tz *z;
+	struct err ignored;
+
+	o->today[0] = '\0';
+	if (tz_open(&z, o->tz, &ignored))
+		return;
+	if (tz_date(z, (long long)time(NULL), o->today))
+		o->today[0] = '\0';
+	tz_free(z);
+}
+
 /* What only the whole command line can tell. */
 static int check_together(struct options *o, struct err *e)
 {
+	int rc;
+
 	if (o->lookback && !o->state)
 		return err_set(e, ERR_USAGE,
 			       "--lookback goes with --state (it widens the window behind "
@@ -248,7 +270,10 @@ static int check_together(struct options *o, struct err *e)
 	}
 	if (!o->format && strcmp(o->output, "-") && outpath_check_extension(o->output, e))
 		return -1;
-	return samefile_check_options(o, e);
+	set_today(o);
+	rc = samefile_check_options(o, o->today, e);
+	o->paths_clash = rc && e->kind == ERR_USAGE;
+	return rc;
 }
 
 static void set_defaults(struct options *o)

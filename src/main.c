@@ -237,7 +237,8 @@ int main(int argc, char **argv)
 
 	install_signals();
 	if (cli_parse(&opts, argc, argv, &e)) {
-		log_usage_error(argc, argv);
+		if (!opts.paths_clash) /* the log file may be one of the two, once expanded */
+			log_usage_error(argc, argv);
 		print_error(&e);
 		cli_free(&opts);
 		return exit_code(&e);

@@ -50,6 +50,8 @@ struct options {
 	const char *manifest; /* --manifest PATH (fetch, convert) */
 	int create_dirs;      /* --create-dirs: make missing directories (mode 0700) */
 	const char *log_file; /* --log-file PATH: stderr's lines appended there too */
+	char today[11];       /* what {date} names, fixed once at parse; "": --tz is bad */
+	int paths_clash;      /* the parse stopped at two paths naming one file */
 
 	/* schema */
 	const char *dialect;

@@ -54,6 +54,21 @@ int route_open(struct route **out, const struct route_opts *o, const struct buf 
 	return 0;
 }
 
+/*
+ * Whether id ends like a hashed name ("-" and 16 lowercase hex digits): such
+ * an id is hashed too, so no id is used as is where another id's hashed name
+ * could be, and the mapping stays one-to-one.
+ */
+static int looks_hashed(const char *id, size_t len)
+{
+	if (len < 17 || id[len - 17] != '-')
+		return 0;
+	for (size_t i = len - 16; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 void route_chat_name(const char *id, size_t len, char *out, size_t size)
 {
 	size_t n = 0;
@@ -69,7 +84,7 @@ void route_chat_name(const char *id, size_t len, char *out, size_t size)
 		if (n + 1 < size && n < ROUTE_NAME_MAX - 17)
 			out[n++] = ok ? c : '_';
 	}
-	if (safe && !dots && len < size) {
+	if (safe && !dots && !looks_hashed(id, len) && len < size) {
 		memcpy(out, id, len);
 		out[len] = '\0';
 		return;

@@ -6,9 +6,12 @@
  * and at commit every file is written whole, then all are renamed into place.
  *
  * A chat's file name is its id when the id is a safe file name of at most
- * ROUTE_NAME_MAX bytes; otherwise the id made safe and shortened, followed by
- * a hash of the id's bytes (SPEC §5.7): two ids never share a file, and the
- * name of a chat does not depend on which other chats the run met first.
+ * ROUTE_NAME_MAX bytes that does not itself end like a hashed name ("-" and
+ * 16 lowercase hex digits); otherwise the id made safe and shortened, followed
+ * by "-" and a hash of the id's bytes (SPEC §5.7). Names used as is never end
+ * like a hashed name and hashed names always do, so two ids never share a
+ * file, and the name of a chat does not depend on which other chats the run
+ * met first.
  */
 #ifndef WAEXPORT_ROUTE_H
 #define WAEXPORT_ROUTE_H

@@ -325,7 +325,9 @@ int run_execute(struct run *r, struct err *e)
 			return -1;
 		fetch_set_progress(r->fetch, show_progress, r);
 	}
-	if (tz_date(r->tz, (long long)time(NULL), today))
+	if (o->today[0]) /* the day the command line's paths were checked for */
+		memcpy(today, o->today, sizeof(today));
+	else if (tz_date(r->tz, (long long)time(NULL), today))
 		return err_set(e, ERR_SOFTWARE, "cannot read the clock");
 	vars.date = today;
 	vars.from = o->cmd == CMD_FETCH ? o->from : NULL;

@@ -2,13 +2,16 @@
  * samefile: whether two paths of one command line name the same file, so a
  * run never writes one of its files over another (an export replaced by its
  * manifest, log lines appended inside the CSV, convert's output over its own
- * input). Paths are compared as given, templates included: no placeholder is
- * expanded. Two paths name the same file when both exist with the same device
- * and inode (a hard link, a symbolic link), or when their canonical forms are
- * equal: the realpath of the existing parent directory and the last
- * component. A path whose parent does not exist yet is compared by its
- * normalised string (no "//", no "/./", made absolute from the working
- * directory). The module owns nothing past a call.
+ * input, the API key file overwritten). Templates are compared as the run
+ * expands them ({date}, {from}, {to}). Two paths name the same file when both
+ * exist with the same device and inode (a hard link, a symbolic link), or when
+ * their canonical forms are equal: the last component's symbolic links
+ * followed (also to a file not made yet), then the realpath of the existing
+ * parent directory and the last component. A path whose parent does not exist
+ * yet is compared by its normalised string (no "//", no "/./", made absolute
+ * from the working directory). {chat} in -o has no value before the run: the
+ * -o pattern clashes with every path it could become, {chat} standing for any
+ * name. The module owns nothing past a call.
  */
 #ifndef WAEXPORT_SAMEFILE_H
 #define WAEXPORT_SAMEFILE_H
@@ -27,6 +30,7 @@ struct samefile_path {
 	const char *path;   /* as given; NULL: the option was not given */
 	const char *suffix; /* appended to path (".journal"), or NULL */
 	int input;          /* read, not written: compared with written paths only */
+	int chats;          /* -o: a {chat} in path stands for any chat's name */
 };
 
 /*
@@ -37,11 +41,14 @@ struct samefile_path {
 int samefile_check(const struct samefile_path *p, size_t n, struct err *e);
 
 /*
- * samefile_check over the paths a run of o writes (-o, --manifest, --save-raw,
- * --metrics-file, --state with its .journal and .lock, --log-file) and, for
- * convert, the files it reads. -o '-' is standard output: it clashes only
- * with --save-raw '-'; an input '-' is standard input and never clashes.
+ * samefile_check over the paths a run of o writes (-o, one per --to when it
+ * says {to}; --manifest, --save-raw, --metrics-file, --state with its
+ * .journal and .lock, --log-file, --media-dir) and the files it reads
+ * (--api-key-file, --cacert, convert's inputs), templates expanded with
+ * today (YYYY-MM-DD in --tz; NULL or "": left as written). -o '-' is
+ * standard output: it clashes only with --save-raw '-'; an input '-' is
+ * standard input and never clashes.
  */
-int samefile_check_options(const struct options *o, struct err *e);
+int samefile_check_options(const struct options *o, const char *today, struct err *e);
 
 #endif

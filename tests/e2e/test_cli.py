@@ -4,6 +4,7 @@ lists every option, and a man page that says what the option table says.
 
 Every usage error runs against the mock API with its request log: a usage error
 must make no request at all, and leave no file behind."""
+import datetime
 import os
 import re
 
@@ -147,15 +148,15 @@ def test_threads_out_of_range_is_a_usage_error(samples_mock, tmp_path, value):
 NIGHT = b"unique,time\nlast night's export,1\n"
 
 
-def refused_before_any_file(mock, tmp_path, args, message):
-    """args exit 64 with message before any request, night.csv byte-identical, nothing new."""
-    (tmp_path / "night.csv").write_bytes(NIGHT)
+def refused_before_any_file(mock, tmp_path, args, message, name="night.csv"):
+    """args exit 64 with message before any request, name byte-identical, nothing new."""
+    (tmp_path / name).write_bytes(NIGHT)
     r = run(args, env=fetch_env(WAEXPORT_URL=mock.url), cwd=tmp_path)
     assert r.returncode == 64, (args, r.returncode, r.stderr)
     assert stderr_lines(r) == ["waexport: " + message], r.stderr
     assert mock.requests() == [], "refused after a request"
-    assert (tmp_path / "night.csv").read_bytes() == NIGHT
-    assert os.listdir(tmp_path) == ["night.csv"]
+    assert (tmp_path / name).read_bytes() == NIGHT
+    assert os.listdir(tmp_path) == [name]
 
 
 @pytest.mark.parametrize("option", ["--save-raw", "--state", "--metrics-file", "--media-dir",
@@ -199,6 +200,48 @@ def test_a_link_to_the_output_is_the_same_file(samples_mock, tmp_path):
     assert "-o and --manifest name the same file" in r.stderr.decode()
     assert samples_mock.requests() == []
     assert (tmp_path / "night.csv").read_bytes() == NIGHT
+
+
+@pytest.mark.parametrize("template,fixed", [("-o", "--manifest"), ("--manifest", "-o"),
+                                             ("--save-raw", "-o"), ("-o", "--log-file")])
+def test_a_path_that_names_the_output_once_date_is_expanded_is_a_usage_error(
+        samples_mock, tmp_path, template, fixed):
+    """-o 'n-{date}.csv' --manifest n-<today>.csv: today's export was replaced, exit 0."""
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    first, second = sorted([template, fixed], key=lambda o: o != "-o")
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + [template, "n-{date}.csv", fixed, "n-%s.csv" % today],
+                            "%s and %s name the same file (n-%s.csv): each needs its own path"
+                            % (first, second, today), "n-%s.csv" % today)
+
+
+def test_a_log_file_linked_to_an_output_not_made_yet_is_the_same_file(samples_mock, tmp_path):
+    os.symlink("ln.csv", tmp_path / "ln.log")
+    r = run(FETCH + ["-o", "ln.csv", "--log-file", "ln.log"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 64, r.stderr
+    assert stderr_lines(r) == ["waexport: -o and --log-file name the same file (ln.csv and "
+                               "ln.log): each needs its own path"]
+    assert samples_mock.requests() == []
+    assert os.listdir(tmp_path) == ["ln.log"]
+
+
+@pytest.mark.parametrize("option", ["--log-file", "-o", "--manifest", "--save-raw"])
+def test_a_path_over_the_api_key_file_is_a_usage_error(samples_mock, tmp_path, option):
+    """The key file was overwritten by the export, the manifest, raw pages or log lines."""
+    out = [] if option == "-o" else ["-o", "night.csv"]
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + out + ["--api-key-file", "key9", option, "key9"],
+                            "%s and --api-key-file name the same file (key9): each needs its "
+                            "own path" % option, "key9")
+
+
+def test_a_path_the_chat_template_can_make_is_a_usage_error(samples_mock, tmp_path):
+    """{chat} has no value before the run: any name it could take is refused."""
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + ["-o", "c-{chat}.csv", "--log-file", "c-x.csv"],
+                            "-o and --log-file can name the same file (c-{chat}.csv makes "
+                            "c-x.csv for a chat of that name): each needs its own path", "c-x.csv")
 
 
 def test_convert_over_its_own_input_is_a_usage_error(tmp_path):

@@ -13,6 +13,17 @@ def chat_of(msg):
     return msg.get("from") if int_code(msg.get("direction")) == 1 else msg.get("to")
 
 
+def export_by_chat(waexport, tmp_path, out, msgs, template="{chat}.csv"):
+    """convert msgs with -o out/template: the sorted file names, and each file's uniques."""
+    out.mkdir()
+    f = tmp_path / "page.json"
+    f.write_text(json.dumps(msgs))
+    p = waexport(["convert", "-q", "-o", out / template, f])
+    assert p.returncode == 0, p.stderr.decode()
+    got = sorted(os.listdir(out))
+    return got, {n: [r[0] for r in read_csv((out / n).read_bytes())[1:]] for n in got}
+
+
 def test_chat_placeholder_writes_one_file_per_conversation(waexport, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -59,16 +70,23 @@ def test_long_and_colliding_chat_ids_get_stable_names(waexport, tmp_path):
     names = []
     for order in (msgs, list(reversed(msgs))):
         out = tmp_path / ("fwd" if order is msgs else "back")
-        out.mkdir()
-        f = tmp_path / "page.json"
-        f.write_text(json.dumps(order))
-        p = waexport(["convert", "-q", "-o", out / "{chat}.csv", f])
-        assert p.returncode == 0, p.stderr.decode()
-        got = sorted(os.listdir(out))
+        got, rows = export_by_chat(waexport, tmp_path, out, order)
         assert len(got) == len(ids), got
         assert all(len(n.encode()) < 255 for n in got), got
         assert "972509876543.csv" in got and "a_b.csv" in got  # safe ids keep their name
         names.append(got)
-        written = sorted(r[0] for n in got for r in read_csv((out / n).read_bytes())[1:])
-        assert written == sorted(m["unique"] for m in msgs)
+        assert sorted(u for us in rows.values() for u in us) == sorted(m["unique"] for m in msgs)
     assert names[0] == names[1]
+
+
+def test_a_chat_id_that_looks_like_a_hashed_name_gets_its_own_file(waexport, tmp_path):
+    """SPEC §5.7: "a b" is written to a_b-<hash of "a b">; a chat whose id is that very
+    name must not share the file (each chat keeps its own rows)."""
+    ids = ["a b", "a_b-fe9f23441d8a5fe9", "a_b-FE9F23441D8A5FE9", "x-0123"]
+    msgs = [{"unique": f"H{i}", "timestamp": str(1720000000 - i), "direction": "1",
+             "from": cid, "to": "972501234567", "type": "text", "state": 1,
+             "message": f"from {cid}"} for i, cid in enumerate(ids)]
+    got, rows = export_by_chat(waexport, tmp_path, tmp_path / "out", msgs, "c-{chat}.csv")
+    assert len(got) == len(ids), got
+    assert "c-a_b-FE9F23441D8A5FE9.csv" in got and "c-x-0123.csv" in got  # ordinary ids keep theirs
+    assert sorted(rows.values()) == [[f"H{i}"] for i in range(len(ids))], rows

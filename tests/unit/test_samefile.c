@@ -97,6 +97,30 @@ static void test_a_symbolic_link_is_the_same_file(void **state)
 	assert_int_equal(samefile_same("link", "x"), 1);
 	assert_int_equal(samefile_same("link", "y"), 0);
 	assert_int_equal(unlink("link"), 0);
+	/* to a file not made yet, relative to the link's own directory */
+	assert_int_equal(symlink("../new.csv", "sub/new.log"), 0);
+	assert_int_equal(samefile_same("sub/new.log", "new.csv"), 1);
+	assert_int_equal(samefile_same("sub/new.log", "sub/new.csv"), 0);
+	assert_int_equal(unlink("sub/new.log"), 0);
+}
+
+static void test_a_chat_pattern_clashes_with_every_name_it_can_make(void **state)
+{
+	struct samefile_path p[] = {
+		{ "-o", "c-{chat}[1].csv", NULL, 0, 1 },
+		{ "--log-file", "./c-x[1].csv", NULL, 0, 0 },
+	};
+	struct err e = { 0 };
+
+	(void)state;
+	assert_int_equal(samefile_check(p, 2, &e), -1);
+	assert_string_equal(e.msg, "-o and --log-file can name the same file (c-{chat}[1].csv "
+				   "makes ./c-x[1].csv for a chat of that name): each needs its "
+				   "own path");
+	p[1].path = "c-x1.csv"; /* "[1]" is no fnmatch class here */
+	assert_int_equal(samefile_check(p, 2, &e), 0);
+	p[1].path = "c-sub/x[1].csv"; /* a chat's name has no '/' */
+	assert_int_equal(samefile_check(p, 2, &e), 0);
 }
 
 static void test_a_hard_link_is_the_same_file(void **state)
@@ -128,13 +152,13 @@ static void test_a_parent_that_does_not_exist_compares_the_strings(void **state)
 static void test_check_names_both_options_and_skips_two_inputs(void **state)
 {
 	struct samefile_path p[] = {
-		{ "-o", "x", NULL, 0 },
-		{ "--manifest", "m.json", NULL, 0 },
-		{ "--state", "st", NULL, 0 },
-		{ "--state's journal", "st", ".journal", 0 },
-		{ "--log-file", NULL, NULL, 0 },
-		{ "the input file", "y", NULL, 1 },
-		{ "the input file", "./y", NULL, 1 },
+		{ "-o", "x", NULL, 0, 0 },
+		{ "--manifest", "m.json", NULL, 0, 0 },
+		{ "--state", "st", NULL, 0, 0 },
+		{ "--state's journal", "st", ".journal", 0, 0 },
+		{ "--log-file", NULL, NULL, 0, 0 },
+		{ "the input file", "y", NULL, 1, 0 },
+		{ "the input file", "./y", NULL, 1, 0 },
 	};
 	struct err e = { 0 };
 
@@ -160,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_dot_dot_through_a_directory_is_the_same_file),
 		cmocka_unit_test(test_an_absolute_path_is_the_same_file),
 		cmocka_unit_test(test_a_symbolic_link_is_the_same_file),
+		cmocka_unit_test(test_a_chat_pattern_clashes_with_every_name_it_can_make),
 		cmocka_unit_test(test_a_hard_link_is_the_same_file),
 		cmocka_unit_test(test_two_different_files_are_not),
 		cmocka_unit_test(test_a_parent_that_does_not_exist_compares_the_strings),
