@@ -18,6 +18,7 @@
 #include "usage.h"
 #include "xlsx.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -86,6 +87,16 @@ static int exit_code(const struct err *e)
 	return 70;
 }
 
+/* text to standard output; 74 with the line SPEC §3 asks for when it cannot go there. */
+static int to_stdout(const char *p, size_t n)
+{
+	if (fwrite(p, 1, n, stdout) == n && !fflush(stdout))
+		return 0;
+	log_line(stderr, "waexport: standard output: write failed: %s",
+		 strerror(errno ? errno : EIO));
+	return 74;
+}
+
 /* --help, or the man page's options (--help-man): both rendered from the option table. */
 static int print_usage(const struct options *opts)
 {
@@ -97,8 +108,7 @@ static int print_usage(const struct options *opts)
 		rc = 70;
 		goto out;
 	}
-	if (fwrite(text.data, 1, text.len, stdout) != text.len || fflush(stdout))
-		rc = 74;
+	rc = to_stdout(text.data, text.len);
 out:
 	buf_free(&text);
 	return rc;
@@ -109,6 +119,7 @@ out:
  * with the same --format, --columns and --media-dir, rendered for a loader.
  * Without --format, jsonschema describes NDJSON and the SQL dialects CSV
  * (what a path without an extension gets); the types are the same.
+ * Returns the exit code, the error line said.
  */
 static int print_schema(const struct options *opts, struct err *e)
 {
@@ -130,13 +141,13 @@ static int print_schema(const struct options *opts, struct err *e)
 	}
 	if (schema_render(&text, &so, e))
 		goto out;
-	if (fwrite(text.data, 1, text.len, stdout) != text.len || fflush(stdout)) {
-		err_set(e, ERR_IO, "standard output: write failed");
-		goto out;
-	}
-	rc = 0;
+	rc = to_stdout(text.data, text.len);
 out:
 	buf_free(&text);
+	if (rc < 0) {
+		rc = exit_code(e);
+		fprintf(stderr, "waexport: %s\n", e->msg);
+	}
 	return rc;
 }
 
@@ -261,17 +272,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (opts.cmd == CMD_VERSION) {
-		printf("waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3, "
-		       "libxlsxwriter/%s, OpenSSL/%s)\n",
-		       WAEXPORT_VERSION, http_curl_version(), zlibVersion(), xlsx_library_version(),
-		       digest_library_version());
-		rc = fflush(stdout) ? 74 : 0;
+		char v[256];
+		int n = snprintf(v, sizeof(v),
+				 "waexport %s (libcurl/%s, zlib/%s, jsmn/1.1.0, libcsv/3.0.3, "
+				 "libxlsxwriter/%s, OpenSSL/%s)\n",
+				 WAEXPORT_VERSION, http_curl_version(), zlibVersion(),
+				 xlsx_library_version(), digest_library_version());
+
+		rc = to_stdout(v, n > 0 && (size_t)n < sizeof(v) ? (size_t)n : strlen(v));
 		goto out;
 	}
 	if (opts.cmd == CMD_SCHEMA) {
-		rc = print_schema(&opts, &e) ? exit_code(&e) : 0;
-		if (rc)
-			fprintf(stderr, "waexport: %s\n", e.msg);
+		rc = print_schema(&opts, &e);
 		goto out;
 	}
 	rc = run_command(&opts, &e);

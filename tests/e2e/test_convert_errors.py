@@ -6,9 +6,11 @@ import gzip
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
+from conftest import BIN
 from helpers import HISTORY, assert_error, tmp_leftovers
 
 GOOD = HISTORY[0]
@@ -229,6 +231,16 @@ def test_output_to_a_full_device(waexport):
 
 def test_gzip_output_to_a_full_device(waexport):
     assert_error(waexport(["convert", "--gzip", "-o", "/dev/full"] + HISTORY), 74)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["fetch", "--help"], ["--version"],
+                                  ["schema", "--dialect", "sqlite"]])
+def test_help_version_and_schema_to_a_full_device_say_why(args):
+    """SPEC §3: every non-zero exit prints one line, these too (they write only stdout)."""
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run([BIN] + args, stdout=full, stderr=subprocess.PIPE)
+    line = assert_error(p, 74)
+    assert "standard output" in line and "No space left" in line, line
 
 
 # ---------------------------------------------------------------- quiet does not hide errors
