@@ -7,7 +7,6 @@
  * the timestamp column is found by its header cell.
  */
 #include "manifest.h"
-#include "buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +15,28 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/*
+ * The scan keeps no record whole, only the little it needs (a line may be
+ * as long as the file): the field or value being captured, and for NDJSON
+ * the last bytes, where the key is looked for. Memory stays flat.
+ */
+#define CAPTURE_MAX 32 /* longer than any epoch: a longer field is no timestamp */
+
+static const char TS_KEY[] = "\"timestamp\":";
+#define TS_KEY_LEN (sizeof(TS_KEY) - 1)
+
 struct scan {
 	int ndjson, in_quotes, header_done;
-	long ts_col;    /* CSV: the timestamp column, -1 when absent */
-	struct buf rec; /* the record being gathered */
+	long ts_col; /* CSV: the timestamp column, -1 when absent */
+	long field;  /* CSV: the field being read */
+	int have_ts; /* the record's timestamp, once read */
+	long long ts;
+	char cap[CAPTURE_MAX]; /* CSV: the field (header, or the timestamp column); NDJSON: the value */
+	size_t ncap;
+	int cap_over;          /* more than CAPTURE_MAX bytes: not one we want */
+	char tail[TS_KEY_LEN]; /* NDJSON: the line's last bytes, until the key is found */
+	size_t ntail;
+	int key_state; /* NDJSON: 0 looking for the key, 1 in its value, 2 done */
 	struct manifest_file *f;
 };
 
@@ -50,87 +67,114 @@ static void note_ts(struct manifest_file *f, long long ts)
 	f->have_ts = 1;
 }
 
-/* The known keys come first and a string holds no bare '"': the first match is the key. */
-static void ndjson_line(struct scan *s, const char *p, size_t n)
+static void capture(struct scan *s, char c)
 {
-	static const char key[] = "\"timestamp\":";
-	const char *end = p + n, *v = memmem(p, n, key, sizeof(key) - 1), *q;
-	long long ts;
+	if (s->ncap < sizeof(s->cap))
+		s->cap[s->ncap++] = c;
+	else
+		s->cap_over = 1;
+}
 
+/* The captured bytes as a timestamp, if they are one. */
+static void take_ts(struct scan *s)
+{
+	s->have_ts = !s->cap_over && !parse_ts(s->cap, s->cap + s->ncap, &s->ts);
+	s->ncap = 0;
+	s->cap_over = 0;
+}
+
+static void end_record(struct scan *s)
+{
 	s->f->rows++;
-	if (!v)
+	if (s->have_ts)
+		note_ts(s->f, s->ts);
+	s->have_ts = 0;
+	s->ncap = 0;
+	s->cap_over = 0;
+}
+
+/*
+ * NDJSON: the known keys come first and a string holds no bare '"', so the
+ * first "timestamp": of a line is the key; its value runs to ',' or '}'.
+ */
+static void ndjson_byte(struct scan *s, char c)
+{
+	if (c == '\n') {
+		if (s->key_state == 1)
+			take_ts(s);
+		end_record(s);
+		s->key_state = 0;
+		s->ntail = 0;
 		return;
-	v += sizeof(key) - 1;
-	for (q = v; q < end && *q != ',' && *q != '}'; q++)
-		;
-	if (!parse_ts(v, q, &ts))
-		note_ts(s->f, ts);
-}
-
-/* Field i of a CSV record: [*b, *e) without its quotes (a quoted timestamp is no number). */
-static int csv_field(const char *p, size_t n, long i, const char **b, const char **e)
-{
-	const char *end = p + n, *start = p;
-	int inq = 0;
-	long k = 0;
-
-	for (; p < end; p++) {
-		if (*p == '"')
-			inq = !inq;
-		else if (*p == ',' && !inq) {
-			if (k++ == i)
-				break;
-			start = p + 1;
-		}
 	}
-	if (k < i)
-		return -1;
-	*b = start;
-	*e = p;
-	return 0;
+	if (s->key_state == 1) {
+		if (c == ',' || c == '}') {
+			take_ts(s);
+			s->key_state = 2;
+		} else {
+			capture(s, c);
+		}
+		return;
+	}
+	if (s->key_state)
+		return;
+	if (s->ntail == TS_KEY_LEN)
+		memmove(s->tail, s->tail + 1, --s->ntail);
+	s->tail[s->ntail++] = c;
+	if (s->ntail == TS_KEY_LEN && !memcmp(s->tail, TS_KEY, TS_KEY_LEN))
+		s->key_state = 1;
 }
 
-static void csv_record(struct scan *s, const char *p, size_t n)
+/* CSV: the end of a field (at ',' or the record's end, outside quotes). */
+static void csv_field_end(struct scan *s)
 {
-	const char *b, *e;
-	long long ts;
-
-	if (n && p[n - 1] == '\r')
-		n--;
+	if (s->ncap && s->cap[s->ncap - 1] == '\r')
+		s->ncap--; /* CRLF: the CR ends the record's last field */
 	if (!s->header_done) {
-		s->header_done = 1;
-		if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) {
+		const char *p = s->cap;
+		size_t n = s->ncap;
+
+		if (!s->field && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) {
 			p += 3;
 			n -= 3;
 		}
-		s->ts_col = -1;
-		for (long i = 0; !csv_field(p, n, i, &b, &e); i++)
-			if (e - b == 9 && !memcmp(b, "timestamp", 9))
-				s->ts_col = i;
-		return;
+		if (!s->cap_over && n == 9 && !memcmp(p, "timestamp", 9))
+			s->ts_col = s->field;
+		s->ncap = 0;
+		s->cap_over = 0;
+	} else if (s->field == s->ts_col) {
+		take_ts(s); /* a quoted timestamp keeps its quotes: no number */
 	}
-	s->f->rows++;
-	if (s->ts_col >= 0 && !csv_field(p, n, s->ts_col, &b, &e) && !parse_ts(b, e, &ts))
-		note_ts(s->f, ts);
+	s->field++;
 }
 
-/* Plain bytes of the file: split into records. */
+/* CSV records are found quote-aware (RFC 4180: a quoted field may hold CRLF). */
+static void csv_byte(struct scan *s, char c)
+{
+	if (c == '"')
+		s->in_quotes = !s->in_quotes;
+	if (!s->in_quotes && (c == ',' || c == '\n')) {
+		csv_field_end(s);
+		if (c == ',')
+			return;
+		if (s->header_done)
+			end_record(s);
+		s->header_done = 1;
+		s->field = 0;
+		return;
+	}
+	if (!s->header_done || s->field == s->ts_col)
+		capture(s, c);
+}
+
+/* Plain bytes of the file. */
 static int feed(struct scan *s, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (c == '"' && !s->ndjson)
-			s->in_quotes = !s->in_quotes;
-		if (c == '\n' && (s->ndjson || !s->in_quotes)) {
-			if (s->ndjson)
-				ndjson_line(s, s->rec.data, s->rec.len);
-			else
-				csv_record(s, s->rec.data, s->rec.len);
-			s->rec.len = 0;
-		} else if (buf_addc(&s->rec, c)) {
-			return -1;
-		}
+		if (s->ndjson)
+			ndjson_byte(s, p[i]);
+		else
+			csv_byte(s, p[i]);
 	}
 	return 0;
 }
@@ -203,7 +247,6 @@ out:
 		inflateEnd(&z);
 	if (fd >= 0)
 		close(fd);
-	buf_free(&s.rec);
 	free(in);
 	free(plain);
 	return rc;

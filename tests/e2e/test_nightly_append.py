@@ -10,11 +10,13 @@ without --state a run still replaces (a snapshot).
 """
 import gzip
 import json
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import BIN, run
 from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env  # noqa: F401
 from nightly_helpers import FETCH, all_messages, grow, night, settle
 from test_roundtrip_duckdb import SCRIPT, duckdb_prefix  # noqa: F401
@@ -218,3 +220,27 @@ def test_temporary_files_of_killed_runs_are_cleared_by_the_next(mock, tmp_path):
     assert not any(p.exists() for p in stale)
     assert all(p.exists() for p in keep) and (tmp_path / ".night.csv.tmp.dir123").is_dir()
     assert len(csv_rows(out.read_bytes())) == N + 3
+
+
+def test_the_manifest_of_an_appended_file_with_a_huge_line_stays_small(mock, tmp_path):
+    """The manifest counts an appended file's earlier rows by reading them once; a line
+    of 64 MB there (the file is the user's, anything may be in it) must not cost 64 MB
+    (SPEC §5.7: memory stays bounded whatever a file holds)."""
+    if b"__asan_init" in Path(BIN).read_bytes():
+        pytest.skip("an ASan build's memory is not held to the bound")
+    out, state, man = tmp_path / "big.ndjson", tmp_path / "state", tmp_path / "m.json"
+    with open(out, "w") as f:          # in pieces: the child's peak must be its own
+        f.write('{"unique":"Z","timestamp":1,"message":"')
+        for _ in range(64):
+            f.write("A" * (1 << 20))
+        f.write('"}\n')
+    args = [BIN] + FETCH + ["--url", mock.url, "--state", str(state), "-q", "-o", str(out),
+                            "--manifest", str(man)]
+    p = subprocess.Popen(args, env=fetch_env(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, err
+    assert usage.ru_maxrss < 40 * 1024, "peak RSS %d KiB" % usage.ru_maxrss
+    files = json.loads(man.read_text())["files"]
+    assert files[0]["rows"] == N + 1 and files[0]["first_timestamp"] == 1

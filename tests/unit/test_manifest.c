@@ -237,6 +237,54 @@ static void test_appended_ndjson_counts_lines(void **state)
 	manifest_free(&m);
 }
 
+/* text, scanned as the earlier bytes of an appended file: its rows and time range. */
+static void scan_is(const char *name, const char *text, int ndjson, unsigned long long rows,
+		    long long ts_min, long long ts_max)
+{
+	char path[512];
+	FILE *f;
+	size_t n = strlen(text);
+	struct manifest_file got;
+	struct err e = { .kind = ERR_NONE };
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(text, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(manifest_scan(path, n, ndjson, 0, &got, &e), 0);
+	assert_int_equal(got.rows, rows);
+	assert_int_equal(got.ts_min, ts_min);
+	assert_int_equal(got.ts_max, ts_max);
+}
+
+/*
+ * The scan keeps no record whole: a timestamp column after a cell longer
+ * than anything it captures, and a key after a long id, are still found.
+ */
+static void test_scan_finds_the_time_past_long_cells(void **state)
+{
+	size_t big = 200000;
+	char *text = malloc(big + 512), *p;
+
+	(void)state;
+	assert_non_null(text);
+	/* the long cell holds a line break and a comma, then closes */
+	p = text + sprintf(text, "message,unique,timestamp\r\n\"");
+	memset(p, 'm', big);
+	sprintf(p + big, "\r\n,\",u1,20\r\nshort,u2,\"30\"\r\nx,u3,12345678901234567890123\r\n"
+			 "y,u4,10\r\n");
+	/* "30" is quoted and the long one is no epoch */
+	scan_is("scan.csv", text, 0, 4, 10, 20);
+	p = text + sprintf(text, "{\"unique\":\"");
+	memset(p, 'u', big);
+	sprintf(p + big,
+		"\",\"timestamp\":7,\"message\":\"x\"}\n{\"unique\":\"v\",\"timestamp\":9}\n"
+		"{\"unique\":\"w\"}\n");
+	scan_is("scan.ndjson", text, 1, 3, 7, 9);
+	free(text);
+}
+
 static void test_written_atomically_with_mode_0600(void **state)
 {
 	const char *rows[] = { "{}\n" };
@@ -305,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_sum_beside_the_writes_is_of_the_bytes_on_disk),
 		cmocka_unit_test(test_appended_file_describes_the_whole_file),
 		cmocka_unit_test(test_appended_ndjson_counts_lines),
+		cmocka_unit_test(test_scan_finds_the_time_past_long_cells),
 		cmocka_unit_test(test_written_atomically_with_mode_0600),
 		cmocka_unit_test(test_checkpoint_age_warning),
 	};
