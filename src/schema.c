@@ -99,11 +99,13 @@ static int json_property(struct buf *out, enum column col, int last)
 		extra = ", \"format\": \"date-time\"";
 	else if (col == COL_DIRECTION)
 		extra = ", \"enum\": [\"incoming\", \"outgoing\", \"unknown\"]";
-	if (col == COL_TIMESTAMP) /* SPEC §4.1: a non-numeric timestamp keeps its raw text */
+	/* SPEC §4.1: a timestamp or code that is not an integer keeps its raw text */
+	if (col == COL_TIMESTAMP || col == COL_DIRECTION_CODE || col == COL_STATE_CODE)
 		return buf_addf(out,
 				"    \"%s\": {\"type\": [\"integer\", \"string\", \"null\"]}%s\n",
 				c->name, last ? "" : ",");
-	if (c->nullable)
+	/* A message the API sent without one has a null unique: the line is still written. */
+	if (c->nullable || col == COL_UNIQUE)
 		return buf_addf(out, "    \"%s\": {\"type\": [\"%s\", \"null\"]%s}%s\n", c->name,
 				c->json_type, extra, last ? "" : ",");
 	return buf_addf(out, "    \"%s\": {\"type\": \"%s\"%s}%s\n", c->name, c->json_type, extra,

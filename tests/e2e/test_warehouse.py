@@ -320,6 +320,22 @@ def test_ndjson_lines_validate_against_the_jsonschema_dialect(nights):
         validate(line, schema)
 
 
+def test_lines_of_drifted_messages_validate_too(tmp_path):
+    """SPEC §4.8 "exactly what is written": a message sent without an id, and codes and a
+    timestamp that are no integers, are written as they came; the schema must say so."""
+    src = tmp_path / "p.json"
+    src.write_text(json.dumps([{"timestamp": "soon", "direction": "x", "state": "y",
+                                "message": "m"},
+                               {"unique": "u", "timestamp": 1, "direction": 1, "state": 2}]))
+    r = run(["convert", "--format", "ndjson", src])
+    assert r.returncode == 0, r.stderr.decode()
+    schema = json.loads(run(["schema", "--dialect", "jsonschema"]).stdout)
+    lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    assert sorted(x["unique"] or "" for x in lines) == ["", "u"]    # the id-less one is null
+    for line in lines:
+        validate(line, schema)
+
+
 JSON_TYPES = {"string": str, "integer": int, "null": type(None), "object": dict}
 
 
