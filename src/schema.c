@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /*
  * A name that needs no quoting in any dialect, so it can be pasted into a
@@ -27,6 +28,126 @@ static int plain_name(const char *s)
 		}
 	}
 	return *s && !start && strlen(s) <= 128;
+}
+
+/*
+ * Words PostgreSQL reserves (its keyword appendix: "reserved"), which SQLite
+ * and DuckDB refuse as bare names too, with the few the other loaders add: a
+ * table named so needs quotes in every statement that names it, the
+ * README's recipes included.
+ */
+static const char *const reserved[] = {
+	"all",
+	"analyse",
+	"analyze",
+	"and",
+	"any",
+	"array",
+	"as",
+	"asc",
+	"asymmetric",
+	"between",
+	"both",
+	"by",
+	"case",
+	"cast",
+	"check",
+	"collate",
+	"column",
+	"constraint",
+	"create",
+	"cross",
+	"current_date",
+	"current_time",
+	"current_timestamp",
+	"current_user",
+	"default",
+	"deferrable",
+	"delete",
+	"desc",
+	"distinct",
+	"do",
+	"drop",
+	"else",
+	"end",
+	"except",
+	"exists",
+	"false",
+	"fetch",
+	"for",
+	"foreign",
+	"from",
+	"full",
+	"grant",
+	"group",
+	"having",
+	"in",
+	"index",
+	"initially",
+	"inner",
+	"insert",
+	"intersect",
+	"into",
+	"is",
+	"join",
+	"key",
+	"lateral",
+	"leading",
+	"left",
+	"like",
+	"limit",
+	"localtime",
+	"natural",
+	"not",
+	"null",
+	"offset",
+	"on",
+	"only",
+	"or",
+	"order",
+	"outer",
+	"placing",
+	"primary",
+	"references",
+	"returning",
+	"right",
+	"select",
+	"session_user",
+	"set",
+	"some",
+	"symmetric",
+	"table",
+	"then",
+	"to",
+	"trailing",
+	"true",
+	"union",
+	"unique",
+	"update",
+	"user",
+	"using",
+	"values",
+	"variadic",
+	"when",
+	"where",
+	"window",
+	"with",
+};
+
+/* A part of the name (up to '.' or the end) that is a reserved word, or NULL. */
+static const char *reserved_part(const char *s, size_t *len)
+{
+	for (const char *p = s; *p; p = *p ? p + 1 : p) {
+		size_t n = strcspn(p, ".");
+
+		for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+			if (strlen(reserved[i]) == n && !strncasecmp(p, reserved[i], n)) {
+				*len = n;
+				return p;
+			}
+		p += n;
+	}
+	return NULL;
 }
 
 static int has_unique(const struct writer_opts *w)
@@ -136,7 +257,8 @@ static int render_jsonschema(struct buf *out, const struct writer_opts *w, const
 
 int schema_render(struct buf *out, const struct schema_opts *o, struct err *e)
 {
-	const char *table = o->table ? o->table : SCHEMA_DEFAULT_TABLE;
+	const char *table = o->table ? o->table : SCHEMA_DEFAULT_TABLE, *word;
+	size_t wlen;
 	int rc;
 
 	if (!plain_name(table))
@@ -145,6 +267,12 @@ int schema_render(struct buf *out, const struct schema_opts *o, struct err *e)
 			       "whatsapp_messages or raw.whatsapp_messages (letters, digits, _; "
 			       "not starting with a digit)",
 			       table);
+	if ((word = reserved_part(table, &wlen)))
+		return err_set(
+			e, ERR_USAGE,
+			"--table '%s': '%.*s' is a reserved word in SQL, which every "
+			"statement would have to quote; choose another name, e.g. %.*s_messages",
+			table, (int)wlen, word, (int)wlen, word);
 	if (o->dialect == DIALECT_JSONSCHEMA && o->writer->format != WRITER_NDJSON)
 		return err_set(e, ERR_USAGE,
 			       "--dialect jsonschema describes one NDJSON line; "

@@ -130,6 +130,12 @@ static void test_table_names(void **state)
 	assert_non_null(strstr(text, "CREATE TABLE IF NOT EXISTS raw.chats_2 (\n"));
 	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "x; DROP TABLE y"), ERR_USAGE);
 	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "1abc"), ERR_USAGE);
+	/* A reserved word would need quotes in every statement that names the table. */
+	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "order"), ERR_USAGE);
+	assert_int_equal(render(DIALECT_SQLITE, NULL, 0, 0, "raw.User"), ERR_USAGE);
+	assert_int_equal(render(DIALECT_DUCKDB, NULL, 0, 0, "select.chats"), ERR_USAGE);
+	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "raw.orders"), 0);
+	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "user_log.to_do"), 0);
 	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "a.b.c"), ERR_USAGE);
 	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, "a."), ERR_USAGE);
 	assert_int_equal(render(DIALECT_POSTGRES, NULL, 0, 0, ""), ERR_USAGE);
