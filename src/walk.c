@@ -34,7 +34,9 @@ struct walk {
 	unsigned rng;
 	unsigned long next_request, next_emit, window;
 	int end;
-	int told_wait; /* on_wait was last called with a wait */
+	int told_wait;             /* on_wait was last called with a wait */
+	unsigned long failed_page; /* the lowest page given up on, 0: none */
+	struct err failed;         /* why */
 };
 
 static double now_s(const struct walk *w)
@@ -81,7 +83,23 @@ static double backoff(struct walk *w, const struct slot *s, const struct walk_an
 	return cap * (double)(next_rand(w) % 1000) / 1000.0;
 }
 
-/* A request finished: its page is done, waits for another try, or the walk fails. */
+/*
+ * Page s cannot be had. The walk fails at the first page it cannot hand on,
+ * not at the first that failed: an earlier page still asked for may end the
+ * history (a short page) or fail too, and then that one is the page to name.
+ * So the failure is kept, and walk_run ends with it once every page before
+ * it is handed on; no new page is asked for meanwhile.
+ */
+static int give_up(struct walk *w, const struct slot *s, const struct err *why)
+{
+	if (!w->failed_page || s->page_no < w->failed_page) {
+		w->failed_page = s->page_no;
+		w->failed = *why;
+	}
+	return 0;
+}
+
+/* A request finished: its page is done, waits for another try, or is given up on. */
 static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 {
 	struct slot *s = &w->slots[a->slot];
@@ -112,13 +130,17 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 	}
 	if (!retry || s->attempts > w->o->retries)
 		s->state = SLOT_IDLE; /* the walk ends here: nothing to cancel */
-	if (!retry)
-		return err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
-	if (s->attempts > w->o->retries)
-		return err_set(e, ERR_UNAVAILABLE,
-			       "page %lu: %s on each of %d tries; giving up "
-			       "(check the URL and the service, then run again)",
-			       s->page_no, why, s->attempts);
+	if (!retry) {
+		err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
+		return give_up(w, s, e);
+	}
+	if (s->attempts > w->o->retries) {
+		err_set(e, ERR_UNAVAILABLE,
+			"page %lu: %s on each of %d tries; giving up "
+			"(check the URL and the service, then run again)",
+			s->page_no, why, s->attempts);
+		return give_up(w, s, e);
+	}
 	s->state = SLOT_WAITING;
 	s->status = a->outcome == WALK_ANSWERED ? a->status : 0;
 	snprintf(s->why, sizeof(s->why), "%s", why);
@@ -134,7 +156,7 @@ static int start_due(struct walk *w, double *wake, struct err *e)
 	double now = now_s(w);
 
 	*wake = now + WAIT_MAX_MS / 1000.0;
-	while (!w->end && w->next_request < w->next_emit + w->window &&
+	while (!w->end && !w->failed_page && w->next_request < w->next_emit + w->window &&
 	       (!o->max_pages || w->next_request <= (unsigned long)o->max_pages)) {
 		int i = (int)(w->next_request % (unsigned long)w->nslots);
 
@@ -146,7 +168,7 @@ static int start_due(struct walk *w, double *wake, struct err *e)
 	for (int i = 0; i < w->nslots; i++) {
 		struct slot *s = &w->slots[i];
 
-		if (s->state != SLOT_WAITING)
+		if (s->state != SLOT_WAITING || (w->failed_page && s->page_no > w->failed_page))
 			continue;
 		if (s->not_before <= now) {
 			if (start(w, i, e))
@@ -264,6 +286,10 @@ int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_pag
 			goto out;
 		if (w.end)
 			break;
+		if (w.failed_page && w.next_emit == w.failed_page) {
+			*e = w.failed;
+			goto out;
+		}
 		if (got)
 			continue; /* a slot came free: ask for the next page before waiting */
 		tell_wait(&w);

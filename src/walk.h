@@ -4,7 +4,9 @@
  * page order through a callback that says whether the history goes on;
  * requests past the end are cancelled and their answers ignored. Transient
  * failures are retried with exponential backoff and full jitter, or after
- * the wait a 429/503 asked for in Retry-After.
+ * the wait a 429/503 asked for in Retry-After. A walk fails at the first
+ * page it cannot hand on: a later page that fails first waits for the pages
+ * before it, which may end the history or be the page the error names.
  *
  * The walk owns the order, the retries and the statistics, and nothing of
  * HTTP: it drives a transport, a small struct of function pointers that

@@ -155,6 +155,18 @@ def test_persistent_5xx_new_file_not_created(waexport, samples_mock, tmp_path):
     assert os.listdir(tmp_path) in ([], ["raw.ndjson"]), os.listdir(tmp_path)
 
 
+@pytest.mark.parametrize("conc", ["1", "8"])
+def test_no_server_names_page_1(waexport, tmp_path, conc):
+    """SPEC §3 "which page": with eight requests failing together, the error names the
+    first page the walk could not hand on, not whichever failure came back first."""
+    url = "http://127.0.0.1:%d/whatsapp/v2/getHistory" % free_port()
+    r = waexport(FETCH + ["--url", url, "--retries", "0", "--concurrency", conc,
+                          "-o", tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 69, r.stderr
+    line = one_error_line(r)
+    assert line.startswith("waexport: page 1: "), line
+
+
 def test_persistent_429_exit_69(waexport, samples_mock, tmp_path):
     samples_mock.control(fail_429="all", retry_after="0")
     r = waexport(FETCH + ["--url", samples_mock.url, "--retries", "1", "-o",

@@ -336,6 +336,36 @@ static void test_a_failure_or_a_404_is_not_retried(void **state)
 	assert_int_equal(s2.attempts[1], 1);
 }
 
+/*
+ * With several pages in flight the walk fails at the first page it cannot
+ * hand on, not at the first to fail: a dead server names page 1, whichever
+ * answer came first; and a page past the history's end that fails first
+ * does not fail a walk that the short page before it ends.
+ */
+static void test_the_first_page_that_cannot_be_had_is_the_one_named(void **state)
+{
+	static const struct fault dead[] = { { 1, 0, WALK_TRANSIENT, 0, 0 },
+					     { 2, 0, WALK_TRANSIENT, 0, 0 },
+					     { 3, 0, WALK_TRANSIENT, 0, 0 },
+					     { 4, 0, WALK_TRANSIENT, 0, 0 } };
+	static const struct fault past_end[] = { { 4, 0, WALK_ANSWERED, 404, 0 } };
+	struct script s = { .last = 9, .faults = dead, .nfaults = 4 };
+	struct script s2 = { .last = 3, .faults = past_end, .nfaults = 1 };
+	struct walk_opts o = { .concurrency = 4, .retries = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	for (unsigned long p = 1; p <= 4; p++)
+		s.delay[p] = s2.delay[p] = 0.5 - 0.1 * (double)p; /* page 4 answers first */
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_int_equal(e.kind, ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "page 1: Operation timed out on each of 2 tries"));
+	assert_int_equal(s.nemitted, 0);
+	assert_int_equal(walk(&s2, &o, &st, &e), 0);
+	assert_in_order(&s2, 3);
+}
+
 static void test_the_end_cancels_the_requests_past_it(void **state)
 {
 	struct script s = { .last = 1 };
@@ -424,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_a_wait_is_told_with_its_reason_and_countdown),
 		cmocka_unit_test(test_timeouts_are_retried_then_the_walk_gives_up),
 		cmocka_unit_test(test_a_failure_or_a_404_is_not_retried),
+		cmocka_unit_test(test_the_first_page_that_cannot_be_had_is_the_one_named),
 		cmocka_unit_test(test_the_end_cancels_the_requests_past_it),
 		cmocka_unit_test(test_max_pages_bounds_the_walk),
 		cmocka_unit_test(test_slow_start_asks_once_when_page_one_ends),
