@@ -228,7 +228,7 @@ def test_the_manifest_of_an_appended_file_with_a_huge_line_stays_small(mock, tmp
     if b"__asan_init" in Path(BIN).read_bytes():
         pytest.skip("an ASan build's memory is not held to the bound")
     out, state, man = tmp_path / "big.ndjson", tmp_path / "state", tmp_path / "m.json"
-    with open(out, "w") as f:          # in pieces: the child's peak must be its own
+    with open(out, "w") as f:          # in pieces, not one 64 MB string
         f.write('{"unique":"Z","timestamp":1,"message":"')
         for _ in range(64):
             f.write("A" * (1 << 20))
