@@ -1,10 +1,10 @@
 #include "run.h"
+#include "run_impl.h"
 #include "batch.h"
 #include "fetch.h"
 #include "output.h"
 #include "fsutil.h"
 #include "log.h"
-#include "manifest.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -20,39 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* One output file and the contact(s) that feed it. */
-struct target {
-	const char *to; /* fetch: the contact, NULL for the whole account */
-	char *path;
-	struct pipeline *pipeline;
-	int shared; /* the pipeline belongs to an earlier target */
-};
-
-/* Figures of every output together. */
-struct run_totals {
-	unsigned long long pages, messages, duplicates, filtered, made;
-	size_t files;
-};
-
-struct run {
-	struct options *opts;
-	const volatile int *stop; /* set by a signal */
-	struct tz *tz;
-	struct warn warn;
-	struct progress progress;
-	struct pool *pool;         /* the workers every pipeline shares */
-	struct fetch *fetch;       /* fetch: the API source */
-	struct when_window window; /* --since/--until */
-	struct target *targets;
-	size_t ntargets;
-	struct pipeline **live; /* each output's pipeline once (for the report) */
-	char *manifest_path;    /* --manifest, expanded */
-	unsigned long long bytes_in;
-	double started;
-	long long wall_started; /* epoch seconds, for the manifest */
-	int no_metrics;         /* --metrics-file's directory is missing: the run said so */
-};
 
 static void clear_progress(void *ctx)
 {
@@ -180,7 +147,7 @@ out:
 }
 
 /* The run's figures, for the summary, the metrics and the manifest. */
-static void gather(struct run *r, struct report *rp)
+void run_gather(struct run *r, struct report *rp)
 {
 	struct run_totals t = { 0 };
 
@@ -204,45 +171,6 @@ static void gather(struct run *r, struct report *rp)
 	rp->files = t.files;
 	if (r->fetch)
 		fetch_report(r->fetch, rp);
-}
-
-/* Every output's files and --save-raw: finished (fsynced beside their targets), or published. */
-static int each_output(struct run *r, int publish, struct err *e)
-{
-	for (size_t i = 0; i < r->ntargets; i++) {
-		struct pipeline *pl = r->targets[i].pipeline;
-
-		if (!r->targets[i].shared && (publish ? pipeline_publish : pipeline_finish)(pl, e))
-			return -1;
-	}
-	return r->fetch ? fetch_finish_raw(r->fetch, publish, e) : 0;
-}
-
-/*
- * Every file of the run is written and fsynced beside its target first: the
- * outputs, --save-raw, the manifest, the state. Only then are they renamed
- * into place, the outputs first, then the manifest, the state last (SPEC
- * §4.7, §5.3). A full disk, an I/O error or a signal before the renames
- * leaves every target as it was, so the next run repeats nothing.
- */
-static int commit_all(struct run *r, struct err *e)
-{
-	struct fsutil_staged manifest = { NULL, NULL };
-	struct report rp;
-	int rc = -1;
-
-	if (each_output(r, 0, e))
-		goto out;
-	if (r->manifest_path &&
-	    (gather(r, &rp), report_manifest(&rp, r->manifest_path, &manifest, e)))
-		goto out;
-	if ((r->fetch && fetch_stage_state(r->fetch, e)) || check_stop(r, e) ||
-	    each_output(r, 1, e) || (r->manifest_path && manifest_publish(&manifest, e)))
-		goto out;
-	rc = r->fetch ? fetch_publish_state(r->fetch, e) : 0;
-out:
-	fsutil_unstage(&manifest);
-	return rc;
 }
 
 /* The output files of one attempt (and --save-raw), opened before any page. */
@@ -346,10 +274,10 @@ int run_execute(struct run *r, struct err *e)
 			break;
 		close_outputs(r); /* nothing was committed: start again, one page at a time */
 	}
-	if (check_stop(r, e) || commit_all(r, e))
+	if (check_stop(r, e) || run_commit(r, e))
 		return -1;
 	progress_clear(&r->progress);
-	gather(r, &rp);
+	run_gather(r, &rp);
 	report_summary(&rp);
 	return 0;
 }
@@ -374,7 +302,7 @@ void run_write_metrics(struct run *r, int exit_code)
 
 	if (r->no_metrics)
 		return;
-	gather(r, &rp);
+	run_gather(r, &rp);
 	report_metrics(&rp, exit_code);
 }
 
