@@ -1,6 +1,6 @@
 #include "run.h"
-#include "run_impl.h"
 #include "batch.h"
+#include "commit.h"
 #include "fetch.h"
 #include "output.h"
 #include "fsutil.h"
@@ -20,6 +20,41 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* One output file and the contact(s) that feed it. */
+struct target {
+	const char *to; /* fetch: the contact, NULL for the whole account */
+	char *path;
+	struct pipeline *pipeline;
+	int shared; /* the pipeline belongs to an earlier target */
+};
+
+/* Figures of every output together. */
+struct run_totals {
+	unsigned long long pages, messages, duplicates, filtered, made;
+	size_t files;
+};
+
+struct run {
+	struct options *opts;
+	const volatile int *stop; /* set by a signal */
+	struct tz *tz;
+	struct warn warn;
+	struct progress progress;
+	struct pool *pool;         /* the workers every pipeline shares */
+	struct fetch *fetch;       /* fetch: the API source */
+	struct when_window window; /* --since/--until */
+	struct target *targets;
+	size_t ntargets;
+	struct pipeline **live; /* each output's pipeline once (for the report) */
+	char *manifest_path;    /* --manifest, expanded */
+	unsigned long long bytes_in;
+	double started;
+	long long wall_started; /* epoch seconds, for the manifest */
+	int no_metrics;         /* --metrics-file's directory is missing: the run said so */
+};
+
+/* The run's figures, for the summary, the metrics and the manifest. */
 
 static void clear_progress(void *ctx)
 {
@@ -147,7 +182,7 @@ out:
 }
 
 /* The run's figures, for the summary, the metrics and the manifest. */
-void run_gather(struct run *r, struct report *rp)
+static void gather(struct run *r, struct report *rp)
 {
 	struct run_totals t = { 0 };
 
@@ -171,6 +206,27 @@ void run_gather(struct run *r, struct report *rp)
 	rp->files = t.files;
 	if (r->fetch)
 		fetch_report(r->fetch, rp);
+}
+
+static void gather_for(void *ctx, struct report *rp)
+{
+	gather(ctx, rp);
+}
+
+/* Every file of the run into place (commit.h). */
+static int commit(struct run *r, struct err *e)
+{
+	struct report rp;
+	struct commit_job j = { .fetch = r->fetch,
+				.manifest_path = r->manifest_path,
+				.gather = gather_for,
+				.gather_ctx = r,
+				.stop = r->stop };
+
+	gather(r, &rp); /* r->live: each output's pipeline once */
+	j.pipelines = r->live;
+	j.npipelines = rp.npipelines;
+	return commit_run(&j, e);
 }
 
 /* The output files of one attempt (and --save-raw), opened before any page. */
@@ -274,10 +330,10 @@ int run_execute(struct run *r, struct err *e)
 			break;
 		close_outputs(r); /* nothing was committed: start again, one page at a time */
 	}
-	if (check_stop(r, e) || run_commit(r, e))
+	if (check_stop(r, e) || commit(r, e))
 		return -1;
 	progress_clear(&r->progress);
-	run_gather(r, &rp);
+	gather(r, &rp);
 	report_summary(&rp);
 	return 0;
 }
@@ -302,7 +358,7 @@ void run_write_metrics(struct run *r, int exit_code)
 
 	if (r->no_metrics)
 		return;
-	run_gather(r, &rp);
+	gather(r, &rp);
 	report_metrics(&rp, exit_code);
 }
 
