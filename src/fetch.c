@@ -75,6 +75,11 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 	/* Lock before any output is touched: a concurrent run must change nothing. */
 	if (!o->state || state_open(&f->state, o->state, e))
 		return o->state ? -1 : 0;
+	if (state_completed(f->state))
+		warn_note(warn,
+			  "--state %s: completed the commit of an earlier run that stopped while "
+			  "moving its files into place: %zu files",
+			  o->state, state_completed(f->state));
 	/*
 	 * SPEC §4.7: a nightly job that stopped for months is about to lose
 	 * messages to the API's one-year limit. The state file is rewritten by
@@ -112,6 +117,8 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 		return err_prefix(e, "--save-raw: ");
 	if (fsutil_need_parent(f->raw_path, o->create_dirs, "--save-raw", e))
 		return -1;
+	if (o->state) /* under its lock: what a killed run left (sink.c does so for appends) */
+		fsutil_remove_stale_temps(f->raw_path);
 	outpath_infer(f->raw_path, &ndjson, &so.gzip);
 	so.path = f->raw_path;
 	return sink_open(&f->raw, &so, e) ? err_prefix(e, "--save-raw: ") : 0;
@@ -122,6 +129,16 @@ int fetch_finish_raw(struct fetch *f, int publish, struct err *e)
 	if (f->raw && (publish ? sink_publish : sink_finish)(f->raw, e))
 		return err_prefix(e, "--save-raw: ");
 	return 0;
+}
+
+struct sink *fetch_raw(struct fetch *f)
+{
+	return f->raw;
+}
+
+struct state *fetch_state(struct fetch *f)
+{
+	return f->state;
 }
 
 void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx)

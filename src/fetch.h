@@ -49,6 +49,11 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e);
 int fetch_finish_raw(struct fetch *f, int publish, struct err *e);
 void fetch_close_raw(struct fetch *f);
 
+struct state;
+/* The commit plan (plan.h): --save-raw's output and the --state, each NULL without. */
+struct sink *fetch_raw(struct fetch *f);
+struct state *fetch_state(struct fetch *f);
+
 /* Called after every page and while a retry is waited for (the progress line). */
 void fetch_set_progress(struct fetch *f, void (*fn)(void *ctx), void *ctx);
 

@@ -120,6 +120,23 @@ int fsutil_temp_beside(const char *path, char **tmp)
 	return fd;
 }
 
+int fsutil_is_temp_of(const char *tmp, const char *path)
+{
+	size_t dirlen, len;
+	char *prefix = temp_prefix(path, &dirlen);
+	int yes;
+
+	if (!prefix)
+		return 0;
+	len = strlen(prefix);
+	/* mkostemp's random part: six letters or digits. */
+	yes = !strncmp(tmp, prefix, len) && strlen(tmp + len) == strlen(TEMP_RANDOM) &&
+	      strspn(tmp + len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
+		      strlen(TEMP_RANDOM);
+	free(prefix);
+	return yes;
+}
+
 int fsutil_remove_stale_temps(const char *path)
 {
 	size_t dirlen, len;
@@ -218,9 +235,7 @@ int fsutil_stage(const char *path, const void *data, size_t n, unsigned mode,
 		return -1;
 	}
 	if (close(fd)) {
-		saved = errno;
-		fsutil_unstage(s);
-		errno = saved;
+		fsutil_unstage(s); /* keeps errno */
 		return -1;
 	}
 	return 0;
@@ -233,13 +248,8 @@ int fsutil_publish(struct fsutil_staged *s, const char **step)
 		errno = ENOENT;
 		return -1;
 	}
-	if (rename(s->tmp, s->path)) {
-		int saved = errno;
-
-		fsutil_unstage(s);
-		errno = saved;
-		return -1;
-	}
+	if (rename(s->tmp, s->path))
+		return -1; /* still staged: the caller unstages it, or keeps it (plan.h) */
 	free(s->tmp);
 	s->tmp = NULL;
 	fsutil_sync_dir(s->path);
@@ -248,18 +258,52 @@ int fsutil_publish(struct fsutil_staged *s, const char **step)
 
 void fsutil_unstage(struct fsutil_staged *s)
 {
-	if (!s->tmp)
-		return;
-	unlink(s->tmp);
-	free(s->tmp);
-	s->tmp = NULL;
+	fsutil_drop_temp(&s->tmp);
 }
 
 int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, const char **step)
 {
 	struct fsutil_staged s;
 
-	return fsutil_stage(path, data, n, mode, &s, step) || fsutil_publish(&s, step) ? -1 : 0;
+	if (fsutil_stage(path, data, n, mode, &s, step))
+		return -1;
+	if (!fsutil_publish(&s, step))
+		return 0;
+	fsutil_unstage(&s); /* keeps errno */
+	return -1;
+}
+
+void fsutil_keep(struct fsutil_staged *s)
+{
+	free(s->tmp);
+	s->tmp = NULL;
+}
+
+void fsutil_drop_temp(char **tmp)
+{
+	int saved = errno; /* the caller's error, to report */
+
+	if (*tmp)
+		unlink(*tmp);
+	free(*tmp);
+	*tmp = NULL;
+	errno = saved;
+}
+
+int fsutil_move_into_place(char **tmp, const char *target, struct err *e)
+{
+	if (rename(*tmp, target)) {
+		int saved = errno;
+
+		err_set(e, ERR_CANTCREAT, "%s: cannot rename %s into place: %s", target, *tmp,
+			strerror(saved));
+		e->errnum = saved;
+		return -1;
+	}
+	free(*tmp);
+	*tmp = NULL;
+	fsutil_sync_dir(target);
+	return 0;
 }
 
 void fsutil_fixed_dir(const char *path, char *out, size_t size)

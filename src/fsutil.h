@@ -24,6 +24,9 @@ int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off);
  */
 int fsutil_temp_beside(const char *path, char **tmp);
 
+/* Whether tmp is a name fsutil_temp_beside makes for path (same directory, same prefix). */
+int fsutil_is_temp_of(const char *tmp, const char *path);
+
 /*
  * Remove the temporary files fsutil_temp_beside made for path that are
  * still there (a run killed with SIGKILL cannot remove its own). Only for a
@@ -52,8 +55,10 @@ int fsutil_replace(const char *path, const void *data, size_t n, unsigned mode, 
  * The same in two steps, for a run that must have every file of its own
  * written before it moves any into place: fsutil_stage leaves the fsynced
  * temporary file in *s (path is not copied: it must outlive *s),
- * fsutil_publish renames it over path, fsutil_unstage removes it (nothing
- * staged: nothing done). Same returns as fsutil_replace.
+ * fsutil_publish renames it over path (a failed rename leaves it staged),
+ * fsutil_unstage removes it (nothing staged: nothing done), fsutil_keep
+ * forgets it without removing it (a commit plan's file for the next run:
+ * plan.h). Same returns as fsutil_replace.
  */
 struct fsutil_staged {
 	const char *path;
@@ -63,6 +68,16 @@ int fsutil_stage(const char *path, const void *data, size_t n, unsigned mode,
 		 struct fsutil_staged *s, const char **step);
 int fsutil_publish(struct fsutil_staged *s, const char **step);
 void fsutil_unstage(struct fsutil_staged *s);
+void fsutil_keep(struct fsutil_staged *s);
+
+/* A temporary file's name freed and set NULL, the file removed (NULL: nothing); errno kept. */
+void fsutil_drop_temp(char **tmp);
+
+/*
+ * Rename *tmp over target (a file's publish), fsync the directory, free
+ * *tmp and set it NULL. A failed rename is ERR_CANTCREAT and leaves *tmp.
+ */
+int fsutil_move_into_place(char **tmp, const char *target, struct err *e);
 
 /* fsync the directory holding `path`, so a rename survives a crash. */
 void fsutil_sync_dir(const char *path);

@@ -180,7 +180,12 @@ int manifest_write(const struct manifest *m, const char *path, const struct mani
 {
 	struct fsutil_staged s;
 
-	return manifest_stage(m, path, run, &s, e) || manifest_publish(&s, e) ? -1 : 0;
+	if (manifest_stage(m, path, run, &s, e))
+		return -1;
+	if (!manifest_publish(&s, e))
+		return 0;
+	fsutil_unstage(&s); /* a failed rename leaves the file staged */
+	return -1;
 }
 
 void manifest_free(struct manifest *m)

@@ -102,9 +102,9 @@ void pipeline_close(struct pipeline *pl);
 void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out);
 /*
  * After pipeline_finish: fn for every file written, with its chat ({chat}
- * outputs, else NULL), for the manifest. Stops at the first non-zero return.
+ * outputs, else NULL), for the manifest and the commit plan. Stops at the first non-zero return.
  */
-typedef int (*pipeline_file_fn)(void *ctx, const struct sink *file, const char *chat);
+typedef int (*pipeline_file_fn)(void *ctx, struct sink *file, const char *chat);
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx);
 
 #endif

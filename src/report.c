@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-static int take_file(void *ctx, const struct sink *file, const char *chat)
+static int take_file(void *ctx, struct sink *file, const char *chat)
 {
 	(void)chat;
 	*(const struct sink **)ctx = file;
@@ -121,7 +121,7 @@ int report_manifest_path(const struct options *o, struct outpath_vars vars, char
 	return 0;
 }
 
-static int add_file(void *ctx, const struct sink *file, const char *chat)
+static int add_file(void *ctx, struct sink *file, const char *chat)
 {
 	void **pair = ctx;
 

@@ -311,7 +311,7 @@ void route_close(struct route *rt)
 }
 
 int route_each_file(const struct route *rt,
-		    int (*fn)(void *ctx, const struct sink *file, const char *chat), void *ctx)
+		    int (*fn)(void *ctx, struct sink *file, const char *chat), void *ctx)
 {
 	for (size_t i = 0; i < rt->nfiles; i++)
 		if (fn(ctx, rt->files[i], rt->o.chats ? split_chat(rt->split, i) : NULL))

@@ -55,7 +55,7 @@ void route_close(struct route *rt);
 
 /* After route_finish: fn for every file, with its chat (NULL when merged). */
 int route_each_file(const struct route *rt,
-		    int (*fn)(void *ctx, const struct sink *file, const char *chat), void *ctx);
+		    int (*fn)(void *ctx, struct sink *file, const char *chat), void *ctx);
 
 size_t route_files(const struct route *rt);
 unsigned long long route_bytes_out(const struct route *rt);

@@ -1,10 +1,10 @@
 #include "run.h"
 #include "batch.h"
+#include "commit.h"
 #include "fetch.h"
 #include "output.h"
 #include "fsutil.h"
 #include "log.h"
-#include "manifest.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -53,6 +53,8 @@ struct run {
 	long long wall_started; /* epoch seconds, for the manifest */
 	int no_metrics;         /* --metrics-file's directory is missing: the run said so */
 };
+
+/* The run's figures, for the summary, the metrics and the manifest. */
 
 static void clear_progress(void *ctx)
 {
@@ -206,43 +208,25 @@ static void gather(struct run *r, struct report *rp)
 		fetch_report(r->fetch, rp);
 }
 
-/* Every output's files and --save-raw: finished (fsynced beside their targets), or published. */
-static int each_output(struct run *r, int publish, struct err *e)
+static void gather_for(void *ctx, struct report *rp)
 {
-	for (size_t i = 0; i < r->ntargets; i++) {
-		struct pipeline *pl = r->targets[i].pipeline;
-
-		if (!r->targets[i].shared && (publish ? pipeline_publish : pipeline_finish)(pl, e))
-			return -1;
-	}
-	return r->fetch ? fetch_finish_raw(r->fetch, publish, e) : 0;
+	gather(ctx, rp);
 }
 
-/*
- * Every file of the run is written and fsynced beside its target first: the
- * outputs, --save-raw, the manifest, the state. Only then are they renamed
- * into place, the outputs first, then the manifest, the state last (SPEC
- * §4.7, §5.3). A full disk, an I/O error or a signal before the renames
- * leaves every target as it was, so the next run repeats nothing.
- */
-static int commit_all(struct run *r, struct err *e)
+/* Every file of the run into place (commit.h). */
+static int commit(struct run *r, struct err *e)
 {
-	struct fsutil_staged manifest = { NULL, NULL };
 	struct report rp;
-	int rc = -1;
+	struct commit_job j = { .fetch = r->fetch,
+				.manifest_path = r->manifest_path,
+				.gather = gather_for,
+				.gather_ctx = r,
+				.stop = r->stop };
 
-	if (each_output(r, 0, e))
-		goto out;
-	if (r->manifest_path &&
-	    (gather(r, &rp), report_manifest(&rp, r->manifest_path, &manifest, e)))
-		goto out;
-	if ((r->fetch && fetch_stage_state(r->fetch, e)) || check_stop(r, e) ||
-	    each_output(r, 1, e) || (r->manifest_path && manifest_publish(&manifest, e)))
-		goto out;
-	rc = r->fetch ? fetch_publish_state(r->fetch, e) : 0;
-out:
-	fsutil_unstage(&manifest);
-	return rc;
+	gather(r, &rp); /* r->live: each output's pipeline once */
+	j.pipelines = r->live;
+	j.npipelines = rp.npipelines;
+	return commit_run(&j, e);
 }
 
 /* The output files of one attempt (and --save-raw), opened before any page. */
@@ -346,7 +330,7 @@ int run_execute(struct run *r, struct err *e)
 			break;
 		close_outputs(r); /* nothing was committed: start again, one page at a time */
 	}
-	if (check_stop(r, e) || commit_all(r, e))
+	if (check_stop(r, e) || commit(r, e))
 		return -1;
 	progress_clear(&r->progress);
 	gather(r, &rp);

@@ -320,11 +320,7 @@ done:
 	release_buffers(s);
 	return 0;
 fail:
-	if (s->tmp) {
-		unlink(s->tmp);
-		free(s->tmp);
-		s->tmp = NULL;
-	}
+	fsutil_drop_temp(&s->tmp);
 	return -1;
 }
 
@@ -336,17 +332,23 @@ int sink_publish(struct sink *s, struct err *e)
 		return 0;
 	if (!s->finished || !s->tmp)
 		return err_set(e, ERR_SOFTWARE, "%s: published before it was finished", s->target);
-	if (rename(s->tmp, s->target)) {
-		err_set(e, ERR_CANTCREAT, "%s: cannot rename %s into place: %s", s->target, s->tmp,
-			strerror(errno));
-		e->errnum = errno;
+	if (fsutil_move_into_place(&s->tmp, s->target, e))
 		return -1;
-	}
-	free(s->tmp);
-	s->tmp = NULL;
-	fsutil_sync_dir(s->target);
 	s->committed = 1;
 	return 0;
+}
+
+const char *sink_staged(const struct sink *s, const char **target)
+{
+	*target = s->target;
+	return s->x ? xlsx_staged(s->x, target) : s->finished && !s->committed ? s->tmp : NULL;
+}
+
+void sink_keep(struct sink *s)
+{
+	xlsx_keep(s->x);
+	free(s->tmp);
+	s->tmp = NULL;
 }
 
 int sink_commit(struct sink *s, struct err *e)
@@ -366,10 +368,8 @@ void sink_close(struct sink *s)
 	xlsx_close(s->x);
 	if (s->fd >= 0 && !s->is_stdout)
 		close(s->fd);
-	if (s->tmp)
-		unlink(s->tmp);
+	fsutil_drop_temp(&s->tmp);
 	digest_free(s->md);
-	free(s->tmp);
 	free(s->target);
 	free(s->given);
 	free(s);

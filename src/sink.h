@@ -102,7 +102,16 @@ int sink_finish(struct sink *s, struct err *e);
 int sink_publish(struct sink *s, struct err *e);
 int sink_commit(struct sink *s, struct err *e);
 
-/* Free the output; without a commit, its temporary file goes. NULL is fine. */
+/*
+ * After sink_finish, the temporary file waiting for its rename (NULL: none,
+ * or in place already) and, in *target, where it goes: a commit plan's pair
+ * (plan.h). sink_keep forgets it, so that sink_close leaves it for the run
+ * that finishes the plan.
+ */
+const char *sink_staged(const struct sink *s, const char **target);
+void sink_keep(struct sink *s);
+
+/* Free the output; without a commit, its temporary file goes (unless kept). NULL is fine. */
 void sink_close(struct sink *s);
 
 /* What a sink has done, kept current as it works. */

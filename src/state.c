@@ -7,6 +7,7 @@
 #include "state.h"
 #include "buf.h"
 #include "fsutil.h"
+#include "plan.h"
 #include "state_impl.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@ struct state {
 	int lock_fd;
 	struct state_cps cps;
 	struct fsutil_staged staged;
+	size_t completed; /* files an earlier run's commit plan still had to move */
 };
 
 /* The checkpoint of from/to, made (empty) when there is none. NULL on no memory. */
@@ -57,11 +59,12 @@ int state_open(struct state **out, const char *path, struct err *e)
 	/* Lock before reading: what is read is what no other run can change under us. */
 	if (state_file_resolve(path, &st->real, e) ||
 	    state_file_lock(path, st->real, &st->lock_fd, e) ||
+	    plan_complete(st->real, &st->completed, e) || /* the state may be among its files */
 	    state_file_read(path, st->real, &data, &missing, e))
 		goto out;
 	if (!missing && state_format_parse(data.data, data.len, path, &st->cps, e))
 		goto out;
-	/* Locked: a temporary state file beside it is one a killed run left. */
+	/* Locked, the plan finished: a temporary state file beside it is one a killed run left. */
 	fsutil_remove_stale_temps(st->real);
 	*out = st;
 	st = NULL;
@@ -150,6 +153,26 @@ int state_publish(struct state *st, struct err *e)
 	const char *step;
 
 	return fsutil_publish(&st->staged, &step) ? replace_error(st, step, e) : 0;
+}
+
+const char *state_real(const struct state *st)
+{
+	return st->real;
+}
+
+const char *state_staged(const struct state *st)
+{
+	return st->staged.tmp;
+}
+
+void state_keep(struct state *st)
+{
+	fsutil_keep(&st->staged);
+}
+
+size_t state_completed(const struct state *st)
+{
+	return st->completed;
 }
 
 void state_close(struct state *st)

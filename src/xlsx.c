@@ -340,17 +340,24 @@ int xlsx_publish(struct xlsx *x, struct err *e)
 		return 0;
 	if (!x->finished || !x->tmp)
 		return err_set(e, ERR_SOFTWARE, "%s: published before it was finished", x->target);
-	if (rename(x->tmp, x->target)) {
-		err_set(e, ERR_CANTCREAT, "%s: cannot rename %s into place: %s", x->target, x->tmp,
-			strerror(errno));
-		e->errnum = errno;
+	if (fsutil_move_into_place(&x->tmp, x->target, e))
 		return -1;
-	}
-	free(x->tmp);
-	x->tmp = NULL;
-	fsutil_sync_dir(x->target);
 	x->committed = 1;
 	return 0;
+}
+
+const char *xlsx_staged(const struct xlsx *x, const char **target)
+{
+	*target = x->target;
+	return x->finished && !x->committed ? x->tmp : NULL;
+}
+
+void xlsx_keep(struct xlsx *x)
+{
+	if (!x)
+		return;
+	free(x->tmp);
+	x->tmp = NULL;
 }
 
 void xlsx_close(struct xlsx *x)

@@ -102,6 +102,9 @@ int xlsx_write(struct xlsx *x, const void *p, size_t n, struct err *e);
 int xlsx_finish(struct xlsx *x, struct err *e);
 /* Rename the workbook over the target and fsync the directory. */
 int xlsx_publish(struct xlsx *x, struct err *e);
+/* After xlsx_finish, as sink_staged and sink_keep (sink.h); xlsx_keep takes NULL. */
+const char *xlsx_staged(const struct xlsx *x, const char **target);
+void xlsx_keep(struct xlsx *x);
 /* Free; without a publish, the temporary files go. NULL is fine. */
 void xlsx_close(struct xlsx *x);
 

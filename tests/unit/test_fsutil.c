@@ -176,13 +176,30 @@ static void staged_files_move_only_when_published(void **state)
 	content_is(path, "new");
 	fsutil_unstage(&s); /* nothing staged: nothing done */
 	content_is(path, "new");
-	/* A rename that fails removes the staged file and says which step failed. */
+	/*
+	 * A rename that fails says which step failed and leaves the file staged:
+	 * removed by fsutil_unstage, or kept for a commit plan (fsutil_keep).
+	 */
 	assert_int_equal(fsutil_stage(path, "x", 1, 0600, &s, &step), 0);
 	s.path = dir; /* a directory cannot be replaced by a file */
 	assert_int_equal(fsutil_publish(&s, &step), -1);
 	assert_string_equal(step, "rename");
-	assert_null(s.tmp);
+	assert_non_null(s.tmp);
 	free(tmp);
+	tmp = strdup(s.tmp);
+	fsutil_unstage(&s);
+	assert_int_equal(access(tmp, F_OK), -1);
+	free(tmp);
+	assert_int_equal(fsutil_stage(path, "kept", 4, 0600, &s, &step), 0);
+	tmp = strdup(s.tmp);
+	fsutil_keep(&s);
+	assert_null(s.tmp);
+	content_is(tmp, "kept");
+	unlink(tmp);
+	free(tmp);
+	/* A failed replace leaves nothing behind. */
+	assert_int_equal(fsutil_replace(dir, "x", 1, 0600, &step), -1);
+	assert_string_equal(step, "rename");
 	testdir_remove(dir);
 }
 

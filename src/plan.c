@@ -1,0 +1,224 @@
+#include "plan.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct plan {
+	char *path;     /* STATE.commit */
+	struct buf out; /* the file's bytes */
+	int nomem;
+	int written;
+};
+
+static char *plan_path(const char *state_real)
+{
+	size_t n = strlen(state_real) + sizeof(".commit");
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s.commit", state_real);
+	return p;
+}
+
+int plan_new(struct plan **out, const char *state_real, struct err *e)
+{
+	struct plan *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->path = plan_path(state_real))) {
+		free(p);
+		return err_nomem(e);
+	}
+	if (buf_add(&p->out, PLAN_MAGIC, strlen(PLAN_MAGIC)))
+		p->nomem = 1;
+	*out = p;
+	return 0;
+}
+
+/* path, absolute, and its NUL. */
+static int add_path(struct buf *b, const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd)) || buf_add(b, cwd, strlen(cwd)) || buf_add(b, "/", 1))
+			return -1;
+	}
+	return buf_add(b, path, strlen(path) + 1);
+}
+
+void plan_add(struct plan *p, const char *tmp, const char *target)
+{
+	if (!p || !tmp)
+		return;
+	if (add_path(&p->out, tmp) || add_path(&p->out, target))
+		p->nomem = 1;
+}
+
+int plan_add_file(void *plan, struct sink *file, const char *chat)
+{
+	const char *target, *tmp = sink_staged(file, &target);
+
+	(void)chat;
+	plan_add(plan, tmp, target);
+	return 0;
+}
+
+int plan_keep_file(void *unused, struct sink *file, const char *chat)
+{
+	(void)unused;
+	(void)chat;
+	sink_keep(file);
+	return 0;
+}
+
+int plan_write(struct plan *p, struct err *e)
+{
+	const char *step;
+
+	if (p->nomem)
+		return err_set(e, ERR_IO, "%s: cannot make the commit plan: %s", p->path,
+			       strerror(ENOMEM));
+	if (fsutil_replace(p->path, p->out.data, p->out.len, 0600, &step))
+		return err_set(e, ERR_IO, "%s: cannot write the commit plan (%s failed): %s",
+			       p->path, step, strerror(errno));
+	p->written = 1;
+	return 0;
+}
+
+void plan_done(struct plan *p)
+{
+	if (!p || !p->written)
+		return;
+	if (!unlink(p->path))
+		fsutil_sync_dir(p->path);
+	p->written = 0;
+}
+
+int plan_written(const struct plan *p)
+{
+	return p && p->written;
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	buf_free(&p->out);
+	free(p->path);
+	free(p);
+}
+
+/* The whole plan file into b; a missing one is *missing. */
+static int read_plan(const char *path, struct buf *b, int *missing, struct err *e)
+{
+	char chunk[16384];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	*missing = fd < 0 && errno == ENOENT;
+	if (fd < 0)
+		return *missing ? 0
+				: err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || buf_add(b, chunk, (size_t)n)) {
+			int saved = n < 0 ? errno : ENOMEM;
+
+			close(fd);
+			return err_set(e, ERR_IO, "%s: cannot read: %s", path, strerror(saved));
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* Every pair renames a temporary file of its target, absolute, in its directory. */
+static int check_pairs(const char *path, const char *p, const char *end, struct err *e)
+{
+	size_t i = 0;
+
+	if (p < end && end[-1] != '\0')
+		return err_set(e, ERR_DATA, "%s: not a commit plan of waexport (cut short)", path);
+	for (; p < end; i++) {
+		const char *tmp = p, *target = tmp + strlen(tmp) + 1;
+
+		if (target >= end || tmp[0] != '/' || target[0] != '/' ||
+		    !fsutil_is_temp_of(tmp, target))
+			return err_set(e, ERR_DATA,
+				       "%s: file %zu of the commit plan is not a temporary file "
+				       "beside its target; nothing was renamed (check the plan and "
+				       "remove it)",
+				       path, i + 1);
+		p = target + strlen(target) + 1;
+	}
+	return 0;
+}
+
+/* Each temporary file still there over its target, in order. */
+static int rename_pairs(const char *path, const char *p, const char *end, size_t *moved,
+			struct err *e)
+{
+	while (p < end) {
+		const char *tmp = p, *target = tmp + strlen(tmp) + 1;
+		struct stat st;
+
+		p = target + strlen(target) + 1;
+		if (lstat(tmp, &st) || !S_ISREG(st.st_mode))
+			continue; /* in place already (or never made) */
+		if (rename(tmp, target))
+			return err_set(e, ERR_IO,
+				       "%s: cannot rename %s over %s: %s; the next run tries again",
+				       path, tmp, target, strerror(errno));
+		fsutil_sync_dir(target);
+		(*moved)++;
+	}
+	return 0;
+}
+
+int plan_complete(const char *state_real, size_t *moved, struct err *e)
+{
+	char *path = plan_path(state_real);
+	struct buf b = BUF_INIT;
+	const char *body;
+	int missing = 0, rc = -1;
+
+	*moved = 0;
+	if (!path)
+		return err_nomem(e);
+	if (read_plan(path, &b, &missing, e))
+		goto out;
+	rc = 0;
+	if (missing)
+		goto out;
+	rc = -1;
+	if (b.len < strlen(PLAN_MAGIC) || memcmp(b.data, PLAN_MAGIC, strlen(PLAN_MAGIC))) {
+		err_set(e, ERR_DATA, "%s: not a commit plan of waexport", path);
+		goto out;
+	}
+	body = b.data + strlen(PLAN_MAGIC);
+	if (check_pairs(path, body, b.data + b.len, e) ||
+	    rename_pairs(path, body, b.data + b.len, moved, e))
+		goto out;
+	if (unlink(path) && errno != ENOENT) {
+		err_set(e, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+		goto out;
+	}
+	fsutil_sync_dir(path);
+	rc = 0;
+out:
+	if (!rc) /* under the lock: a plan's own temporary file is one a killed run left */
+		fsutil_remove_stale_temps(path);
+	buf_free(&b);
+	free(path);
+	return rc;
+}

@@ -1,0 +1,244 @@
+/*
+ * plan: a --state run's commit plan (plan.h), written before the renames and
+ * finished by the next run: each temporary file still there is renamed over
+ * its target, one already moved is skipped, and a plan that would rename a
+ * file that is not a temporary file of its target renames nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "plan.h"
+#include "testdir.h"
+
+struct fx {
+	char dir[256];
+	char state[300];
+	char plan[320];
+	char out[300];
+	char *tmp_out, *tmp_state; /* stage_two's */
+};
+
+static int setup(void **ctx)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx || testdir_make(fx->dir, sizeof(fx->dir), "waexport-plan"))
+		return -1;
+	snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
+	snprintf(fx->plan, sizeof(fx->plan), "%s/state.commit", fx->dir);
+	*ctx = fx;
+	return 0;
+}
+
+static int teardown(void **ctx)
+{
+	struct fx *fx = *ctx;
+
+	testdir_remove(fx->dir);
+	free(fx->tmp_out);
+	free(fx->tmp_state);
+	free(fx);
+	return 0;
+}
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void is(const char *path, const char *want)
+{
+	char got[64] = { 0 };
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	assert_true(fread(got, 1, sizeof(got) - 1, f) > 0 || !*want);
+	fclose(f);
+	assert_string_equal(got, want);
+}
+
+/* A staged file for target, holding text: its temporary name (malloc'd). */
+static char *staged(const char *target, const char *text)
+{
+	char *tmp;
+	int fd = fsutil_temp_beside(target, &tmp);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fsutil_write_all(fd, text, strlen(text)), 0);
+	close(fd);
+	return tmp;
+}
+
+/* The day's file and the state staged, and the plan of both written: a run about to rename. */
+static void stage_two(struct fx *fx, const char *rows)
+{
+	struct plan *p;
+	struct err e = { 0 };
+
+	snprintf(fx->out, sizeof(fx->out), "%s/day.csv", fx->dir);
+	fx->tmp_out = staged(fx->out, rows);
+	fx->tmp_state = staged(fx->state, "new state");
+	assert_int_equal(plan_new(&p, fx->state, &e), 0);
+	plan_add(p, fx->tmp_out, fx->out);
+	plan_add(p, NULL, fx->out); /* nothing staged: nothing planned */
+	plan_add(p, fx->tmp_state, fx->state);
+	assert_int_equal(plan_write(p, &e), 0);
+	assert_true(plan_written(p));
+	assert_int_equal(access(fx->plan, F_OK), 0);
+	plan_free(p); /* the run stops here */
+}
+
+static void written_plan_is_finished_by_the_next_run(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct err e = { 0 };
+	size_t moved = 9;
+
+	put(fx->state, "old state");
+	stage_two(fx, "old\nnew\n");
+	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
+	assert_int_equal(moved, 2);
+	is(fx->out, "old\nnew\n");
+	is(fx->state, "new state");
+	assert_int_equal(access(fx->tmp_out, F_OK), -1);
+	assert_int_equal(access(fx->plan, F_OK), -1);
+	/* Once finished, there is nothing left to do. */
+	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
+	assert_int_equal(moved, 0);
+}
+
+static void a_file_already_in_place_is_skipped(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct err e = { 0 };
+	size_t moved = 0;
+
+	stage_two(fx, "moved before the stop\n");
+	assert_int_equal(rename(fx->tmp_out, fx->out), 0); /* the first rename happened */
+	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
+	assert_int_equal(moved, 1);
+	is(fx->out, "moved before the stop\n");
+	is(fx->state, "new state");
+}
+
+static void done_removes_the_plan(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct plan *p;
+	struct err e = { 0 };
+
+	assert_int_equal(plan_new(&p, fx->state, &e), 0);
+	assert_int_equal(plan_write(p, &e), 0);
+	plan_done(p);
+	assert_false(plan_written(p));
+	plan_free(p);
+	assert_int_equal(access(fx->plan, F_OK), -1);
+}
+
+static void write_raw_plan(const struct fx *fx, const char *tmp, const char *target)
+{
+	int fd = open(fx->plan, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fsutil_write_all(fd, PLAN_MAGIC, strlen(PLAN_MAGIC)), 0);
+	assert_int_equal(fsutil_write_all(fd, tmp, strlen(tmp) + 1), 0);
+	assert_int_equal(fsutil_write_all(fd, target, strlen(target) + 1), 0);
+	close(fd);
+}
+
+static void a_foreign_pair_renames_nothing(void **ctx)
+{
+	struct fx *fx = *ctx;
+	char victim[300], other[300], elsewhere[300];
+	struct err e = { 0 };
+	size_t moved = 0;
+
+	snprintf(victim, sizeof(victim), "%s/victim", fx->dir);
+	snprintf(other, sizeof(other), "%s/other", fx->dir);
+	put(victim, "keep me");
+	put(other, "not a temporary file");
+	write_raw_plan(fx, other, victim);
+	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
+	assert_int_equal(e.kind, ERR_DATA);
+	assert_non_null(strstr(e.msg, "state.commit"));
+	is(victim, "keep me");
+	is(other, "not a temporary file");
+	assert_int_equal(access(fx->plan, F_OK), 0); /* left for a person to look at */
+
+	/* A temporary name of the target, but in another directory. */
+	snprintf(elsewhere, sizeof(elsewhere), "/tmp/.victim.tmp.Ab12Cd");
+	write_raw_plan(fx, elsewhere, victim);
+	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
+	assert_int_equal(e.kind, ERR_DATA);
+	is(victim, "keep me");
+}
+
+static void a_relative_target_is_taken_from_the_working_directory(void **ctx)
+{
+	struct fx *fx = *ctx;
+	char cwd[4096];
+	char *tmp;
+	struct plan *p;
+	struct err e = { 0 };
+	size_t moved = 0;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(fx->dir), 0);
+	tmp = staged("rel.csv", "rows\n");
+	assert_int_equal(plan_new(&p, fx->state, &e), 0);
+	plan_add(p, tmp, "rel.csv");
+	assert_int_equal(plan_write(p, &e), 0);
+	plan_free(p);
+	assert_int_equal(chdir("/"), 0); /* the next run may start anywhere */
+	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(moved, 1);
+	assert_int_equal(chdir(fx->dir), 0);
+	is("rel.csv", "rows\n");
+	assert_int_equal(chdir(cwd), 0);
+	free(tmp);
+}
+
+static void temp_names_are_recognised(void **ctx)
+{
+	(void)ctx;
+	assert_true(fsutil_is_temp_of("/d/.a.csv.tmp.Ab12Cd", "/d/a.csv"));
+	assert_true(fsutil_is_temp_of(".a.csv.tmp.Ab12Cd", "a.csv"));
+	assert_false(fsutil_is_temp_of("/e/.a.csv.tmp.Ab12Cd", "/d/a.csv"));
+	assert_false(fsutil_is_temp_of("/d/.a.csv.tmp.Ab12C", "/d/a.csv"));
+	assert_false(fsutil_is_temp_of("/d/.a.csv.tmp.Ab12Cd/", "/d/a.csv"));
+	assert_false(fsutil_is_temp_of("/d/.a.csv.tmp.Ab/2Cd", "/d/a.csv"));
+	assert_false(fsutil_is_temp_of("/d/b", "/d/a.csv"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(written_plan_is_finished_by_the_next_run, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_file_already_in_place_is_skipped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(done_removes_the_plan, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_foreign_pair_renames_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_relative_target_is_taken_from_the_working_directory, setup, teardown),
+		cmocka_unit_test(temp_names_are_recognised),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
