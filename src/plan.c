@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A plan names each file of a run twice (a few kB even for a run of many chats): a bound. */
+#define PLAN_MAX (16u << 20)
+
 struct plan {
 	char *path;     /* STATE.commit */
 	struct buf out; /* the file's bytes */
@@ -131,6 +134,13 @@ static int read_plan(const char *path, struct buf *b, int *missing, struct err *
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n > 0 && b->len + (size_t)n > PLAN_MAX) {
+			close(fd);
+			return err_set(
+				e, ERR_DATA,
+				"%s: larger than any commit plan (%u MiB); check it and remove it",
+				path, PLAN_MAX >> 20);
+		}
 		if (n < 0 || buf_add(b, chunk, (size_t)n)) {
 			int saved = n < 0 ? errno : ENOMEM;
 

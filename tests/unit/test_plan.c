@@ -186,6 +186,19 @@ static void a_foreign_pair_renames_nothing(void **ctx)
 	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
 	assert_int_equal(e.kind, ERR_DATA);
 	is(victim, "keep me");
+
+	/* A file far larger than any plan is refused before it is read whole. */
+	{
+		FILE *f = fopen(fx->plan, "wb");
+
+		assert_non_null(f);
+		assert_int_equal(fseek(f, 64L << 20, SEEK_SET), 0);
+		assert_int_equal(fputc('x', f), 'x');
+		assert_int_equal(fclose(f), 0);
+	}
+	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
+	assert_int_equal(e.kind, ERR_DATA);
+	assert_non_null(strstr(e.msg, "larger than any commit plan"));
 }
 
 static void a_relative_target_is_taken_from_the_working_directory(void **ctx)
