@@ -5,6 +5,7 @@ SPEC §4 says the output must be; the tests then compare that with what the bina
 wrote. Where SPEC leaves a choice open, the expected value is a OneOf(...) of the
 acceptable answers, so a test never pins an implementation detail SPEC does not.
 """
+import contextlib
 import csv
 import gzip
 import io
@@ -12,10 +13,13 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import zlib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from conftest import BIN
 
@@ -329,3 +333,22 @@ def popen(args, **kw):
     env = dict(os.environ)
     env.pop("WAEXPORT_API_KEY", None)
     return subprocess.Popen([BIN] + [str(a) for a in args], env=env, **kw)
+
+
+@contextlib.contextmanager
+def small_tmpfs(options):
+    """A tmpfs mounted with options ("size=1m", "ro,size=64k"), unmounted afterwards;
+    the test is skipped where it cannot be mounted (not root)."""
+    d = tempfile.mkdtemp(prefix="waexport-tmpfs-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options + ",mode=0755", "tmpfs", d],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        os.rmdir(d)
+        pytest.skip("cannot mount a small tmpfs here (%s): %s" % (
+            "not root" if os.geteuid() else "mount refused", r.stderr.decode().strip()))
+    try:
+        yield d
+    finally:
+        if subprocess.run(["umount", d]).returncode != 0:
+            subprocess.run(["umount", "-l", d])
+        os.rmdir(d)

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import BIN, PY, ROOT, run
 from fetch_helpers import ACCOUNT, fetch_env, mock_factory  # noqa: F401
-from helpers import assert_error, assert_no_sanitizer_report
+from helpers import assert_error, assert_no_sanitizer_report, small_tmpfs
 from tools import roundtrip_data as rt
 
 
@@ -57,17 +57,8 @@ def test_fetch_to_dev_full(waexport, mock_factory, tmp_path):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def small_fs():
-    d = tempfile.mkdtemp(prefix="waexport-fullfs-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", d],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        os.rmdir(d)
-        pytest.skip("cannot mount a 1 MiB tmpfs here (%s): %s" % (
-            "not root" if os.geteuid() else "mount refused", r.stderr.decode().strip()))
-    yield d
-    if subprocess.run(["umount", d]).returncode != 0:
-        subprocess.run(["umount", "-l", d])
-    os.rmdir(d)
+    with small_tmpfs("size=1m") as d:
+        yield d
 
 
 @pytest.fixture

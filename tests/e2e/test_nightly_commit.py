@@ -12,12 +12,11 @@ temporary is left, and the next run exports every message exactly once.
 import gzip
 import json
 import os
-import subprocess
-import tempfile
 
 import pytest
 
 from fetch_helpers import ACCOUNT, Mock, csv_rows
+from helpers import small_tmpfs
 from nightly_helpers import all_messages, grow, night, settle, tmp_leftovers
 
 N = 80
@@ -40,23 +39,15 @@ def mock(server):
 @pytest.fixture
 def full_fs():
     """A small tmpfs filled to the last byte: a file can be made there, not written."""
-    d = tempfile.mkdtemp(prefix="waexport-fullfs-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", d],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        os.rmdir(d)
-        pytest.skip("cannot mount a small tmpfs here: %s" % r.stderr.decode().strip())
-    fd = os.open(os.path.join(d, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, b"\0" * 4096):
+    with small_tmpfs("size=64k") as d:
+        fd = os.open(os.path.join(d, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
             pass
-    except OSError:
-        pass
-    os.close(fd)
-    yield d
-    if subprocess.run(["umount", d]).returncode != 0:
-        subprocess.run(["umount", "-l", d])
-    os.rmdir(d)
+        os.close(fd)
+        yield d
 
 
 def test_temporary_files_a_killed_run_left_go_with_the_next(mock, tmp_path):

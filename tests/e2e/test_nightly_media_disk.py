@@ -6,13 +6,12 @@ file for good.  So a local failure ends the run with 74 and leaves the state
 (and the output) as they were; a dead link stays a warning (test_nightly_media).
 """
 import os
-import subprocess
-import tempfile
 
 import pytest
 
 from conftest import run
 from fetch_helpers import fetch_env, mock_factory  # noqa: F401
+from helpers import small_tmpfs
 from nightly_helpers import FETCH, write_samples
 from test_nightly_media import T0, media_server, msg  # noqa: F401
 
@@ -20,16 +19,8 @@ from test_nightly_media import T0, media_server, msg  # noqa: F401
 @pytest.fixture(params=["size=256k", "ro,size=64k"], ids=["disk-full", "read-only"])
 def small_fs(request):
     """A tmpfs too small for the media (or mounted read-only: no file can be created)."""
-    d = tempfile.mkdtemp(prefix="waexport-mediafs-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", request.param + ",mode=0755", "tmpfs", d],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        os.rmdir(d)
-        pytest.skip("cannot mount a small tmpfs here: %s" % r.stderr.decode().strip())
-    yield d, "Read-only file system" if request.param.startswith("ro") else "No space left"
-    if subprocess.run(["umount", d]).returncode != 0:
-        subprocess.run(["umount", "-l", d])
-    os.rmdir(d)
+    with small_tmpfs(request.param) as d:
+        yield d, "Read-only file system" if request.param.startswith("ro") else "No space left"
 
 
 def media_night(mock_factory, media_server, tmp_path, media_dir):  # noqa: F811
