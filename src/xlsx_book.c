@@ -1,10 +1,11 @@
 /*
- * The workbook itself, from the spool of encoded rows (xlsx.h): one pass,
+ * The workbook itself, from the spool of encoded rows (xlsx_row.h): one pass,
  * in row order, as libxlsxwriter's constant-memory mode needs. Every
  * libxlsxwriter return code is checked; workbook_close is where the file
  * is really written, so its code decides.
  */
 #include "xlsx.h"
+#include "xlsx_row.h"
 #include "cli.h"
 
 #include <errno.h>
