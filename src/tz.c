@@ -20,15 +20,22 @@ struct tz {
 	char date[10];  /* its "YYYY-MM-DD" */
 };
 
-static int zone_file_ok(const char *name)
+/* Where glibc looks for zone files. */
+static const char *zone_dir(void)
 {
 	const char *dir = getenv("TZDIR");
+
+	return dir && *dir ? dir : "/usr/share/zoneinfo";
+}
+
+static int zone_file_ok(const char *name)
+{
 	char path[PATH_MAX], magic[4];
 	int fd, ok;
 
 	if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 200)
 		return 0;
-	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+	snprintf(path, sizeof(path), "%s/%s", zone_dir(), name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -42,11 +49,17 @@ int tz_open(struct tz **out, const char *name, struct err *e)
 	struct tz *z;
 	int utc = !strcmp(name, "UTC") || !strcmp(name, "Etc/UTC") || !strcmp(name, "Z");
 
-	if (!utc && !zone_file_ok(name))
+	if (!utc && !zone_file_ok(name)) {
+		if (!zone_file_ok("UTC"))
+			return err_set(e, ERR_USAGE,
+				       "--tz '%s': no time zone database in %s (install the "
+				       "tzdata package, or set TZDIR); --tz UTC needs none",
+				       name, zone_dir());
 		return err_set(e, ERR_USAGE,
 			       "--tz '%s': unknown time zone; use an IANA name such as "
-			       "Asia/Jerusalem or UTC (see /usr/share/zoneinfo)",
-			       name);
+			       "Asia/Jerusalem or UTC (see %s)",
+			       name, zone_dir());
+	}
 	z = calloc(1, sizeof(*z));
 	if (!z)
 		return err_nomem(e);
@@ -145,6 +158,14 @@ size_t tz_format(struct tz *z, long long t, enum tz_style style, char *out)
 	if (t < T_MIN || t > T_MAX)
 		return 0;
 	off = tz_offset(z, t);
+	/*
+	 * Local mean time (most zones before ~1900) has offsets with seconds,
+	 * which RFC 3339, the JSON Schema's date-time, and loaders refuse: the
+	 * offset is rounded to the minute and the wall time follows it, so the
+	 * instant is still exact.
+	 */
+	if (off % 60)
+		off = (off >= 0 ? off + 30 : off - 30) / 60 * 60;
 	local = t + off;
 	days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
 	secs = local - days * 86400;
@@ -182,11 +203,6 @@ size_t tz_format(struct tz *z, long long t, enum tz_style style, char *out)
 	p[2] = ':';
 	put2(p + 3, (unsigned)(off / 60 % 60));
 	p += 5;
-	if (off % 60) { /* local mean time offsets before ~1900 carry seconds */
-		p[0] = ':';
-		put2(p + 1, (unsigned)(off % 60));
-		p += 3;
-	}
 	return (size_t)(p - out);
 }
 

@@ -16,7 +16,7 @@
 
 struct tz;
 
-/* Longest string tz_format writes: "-2147483648-12-31T23:59:59+14:00:00". */
+/* Room for the longest string tz_format writes ("9999-12-31T23:59:59+14:00"), with a margin. */
 #define TZ_FORMAT_MAX 40
 
 /* Open zone `name` ("UTC" or an IANA name under the zoneinfo directory). */
@@ -29,7 +29,8 @@ enum tz_style { TZ_ISO8601, TZ_SPREADSHEET };
 
 /*
  * Write the time of epoch second t in the zone: ISO 8601 with offset
- * (2021-02-24T22:32:57+02:00, or ...Z at offset 0) or, for spreadsheets,
+ * (2021-02-24T22:32:57+02:00, or ...Z at offset 0; an offset with seconds,
+ * before ~1900, rounded to the minute) or, for spreadsheets,
  * "2021-02-24 22:32:57". Returns the length, or 0 when t is outside years
  * 1..9999 (the caller leaves the cell empty and warns).
  */
