@@ -56,12 +56,26 @@ static long long days_from_civil(long long y, unsigned m, unsigned d)
 	return era * 146097 + (long long)doe - 719468;
 }
 
-/* Local wall time in zone z → epoch: two passes settle the offset around DST. */
+/*
+ * Local wall time in zone z → epoch. Around a change of offset a wall time
+ * may happen twice (the clock goes back: the first is taken) or never (it
+ * goes forward: the time is read with the offset before the change, so
+ * midnight of a day that starts at 01:00 is that 01:00). This is Python's
+ * fold=0, in every zone alike. The offsets before and after are looked up
+ * two days away: no zone changes its offset twice within four days.
+ */
 static long long from_local(struct tz *z, long long local)
 {
-	long long t = local - tz_offset(z, local);
+	long before = tz_offset(z, local - 2 * 86400), after = tz_offset(z, local + 2 * 86400);
+	long long early = local - before, late = local - after;
+	int early_ok = early + tz_offset(z, early) == local,
+	    late_ok = late + tz_offset(z, late) == local;
 
-	return local - tz_offset(z, t);
+	if (early_ok && late_ok)
+		return early < late ? early : late;
+	if (late_ok)
+		return late;
+	return early;
 }
 
 static int days_in_month(int y, int m)
@@ -70,6 +84,18 @@ static int days_in_month(int y, int m)
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return days[m - 1] + (m == 2 && leap);
+}
+
+/* Exactly n digits at s (sscanf's %2d would take " 5" and "-1"): 1 and their value. */
+static int fixed_digits(const char *s, int n, int *out)
+{
+	*out = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		*out = *out * 10 + (s[i] - '0');
+	}
+	return 1;
 }
 
 static int all_digits(const char *s)
@@ -109,7 +135,7 @@ static int epoch_seconds(const char *opt, const char *s, long long *out, struct 
 int when_parse(const char *opt, const char *s, struct tz *z, long long now, long long *out,
 	       struct err *e)
 {
-	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh = 0, om = 0, round_up = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, round_up = 0;
 	char sign = 0;
 	long long local;
 	const char *rest;
@@ -124,17 +150,17 @@ int when_parse(const char *opt, const char *s, struct tz *z, long long now, long
 		*out = now - back;
 		return 0;
 	}
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+	if (!fixed_digits(s, 4, &y) || s[4] != '-' || !fixed_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !fixed_digits(s + 8, 2, &d))
 		goto bad;
 	rest = s + 10;
 	if (*rest == 'T' || *rest == ' ') {
-		n = 0;
-		if (sscanf(rest + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5)
+		if (!fixed_digits(rest + 1, 2, &h) || rest[3] != ':' ||
+		    !fixed_digits(rest + 4, 2, &mi))
 			goto bad;
 		rest += 6;
 		if (*rest == ':') {
-			n = 0;
-			if (sscanf(rest + 1, "%2d%n", &sec, &n) != 1 || n != 2)
+			if (!fixed_digits(rest + 1, 2, &sec))
 				goto bad;
 			rest += 3;
 			/* A fraction: messages are whole seconds, so [since, until) starts at the next one. */
@@ -151,8 +177,8 @@ int when_parse(const char *opt, const char *s, struct tz *z, long long now, long
 			rest++;
 		} else if (*rest == '+' || *rest == '-') {
 			sign = *rest;
-			n = 0;
-			if (sscanf(rest + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5)
+			if (!fixed_digits(rest + 1, 2, &oh) || rest[3] != ':' ||
+			    !fixed_digits(rest + 4, 2, &om))
 				goto bad;
 			rest += 6;
 		}

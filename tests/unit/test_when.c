@@ -94,6 +94,39 @@ static void test_bad_values(void **state)
 	assert_refused("-5", "expected YYYY-MM-DD");
 }
 
+/*
+ * Around a change of offset every zone follows one rule (Python's fold=0):
+ * a wall time that happens twice is its first instant; one that never
+ * happens is read with the offset before the change. Values from Python's
+ * zoneinfo. Before the fix, zones west of UTC took the offset after the
+ * change: Santiago's midnight fell at 23:00 of the day before.
+ */
+static void test_changes_of_offset(void **state)
+{
+	(void)state;
+	/* Days that start at 01:00: the day begins at that 01:00. */
+	assert_int_equal(parse_in("America/Santiago", "2026-09-06"), 1788667200);
+	assert_int_equal(parse_in("America/Havana", "2026-03-08"), 1772946000);
+	/* 02:30 does not exist in New York or Jerusalem that night: it is 03:30. */
+	assert_int_equal(parse_in("America/New_York", "2026-03-08T02:30"), 1772955000);
+	assert_int_equal(parse_in("Asia/Jerusalem", "2026-03-27T02:30"), 1774571400);
+	/* 01:30 happens twice: the first, east and west of UTC alike. */
+	assert_int_equal(parse_in("Asia/Jerusalem", "2026-10-25T01:30"), 1792881000);
+	assert_int_equal(parse_in("America/New_York", "2026-11-01T01:30"), 1793511000);
+}
+
+/* Fields are exactly their digits: no spaces, signs or short forms. */
+static void test_fields_are_digits(void **state)
+{
+	(void)state;
+	assert_refused("2026- 5-01", "expected YYYY-MM-DD");
+	assert_refused("2026-05-01T-1:00", "expected YYYY-MM-DD");
+	assert_refused("-002-05-01", "expected YYYY-MM-DD");
+	assert_refused("2026-05-01T08:00+-3:00", "expected YYYY-MM-DD");
+	assert_refused("2026-05-01T08:00: 5", "expected YYYY-MM-DD");
+	assert_refused("2026-5-1", "expected YYYY-MM-DD");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,6 +135,8 @@ int main(void)
 		cmocka_unit_test(test_dates_and_times),
 		cmocka_unit_test(test_fractional_seconds),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_changes_of_offset),
+		cmocka_unit_test(test_fields_are_digits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
