@@ -18,7 +18,7 @@ enum err_kind {
 	ERR_IO,          /* 74: write error */
 	ERR_LOCKED,      /* 75: --state lock held by another run */
 	ERR_REFUSED,     /* 77: API answered status FAIL */
-	ERR_INTERRUPTED, /* 130/143: SIGINT/SIGTERM */
+	ERR_INTERRUPTED, /* 128 + signo: SIGHUP 129, SIGINT 130, SIGTERM 143 */
 };
 
 struct err {
@@ -26,7 +26,7 @@ struct err {
 	int signo;        /* with ERR_INTERRUPTED */
 	int errnum;       /* the errno behind an ERR_IO/ERR_CANTCREAT, or 0 */
 	long long offset; /* byte offset of bad data in its body, or -1 */
-	char msg[1024];
+	char msg[8192];   /* room for two paths of PATH_MAX and what to do */
 };
 
 /* Set kind and message; returns -1 so callers can `return err_set(...)`. */

@@ -19,11 +19,13 @@
 #include "xlsx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* One line on stderr, with whatever came from outside made printable (SPEC §5.6). */
@@ -66,7 +68,37 @@ static void install_signals(void)
 	/* No SA_RESTART: a blocked read returns EINTR and the run can end. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A hang-up (an ssh session that drops) ends the run as cleanly as SIGTERM. */
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * A descriptor 0, 1 or 2 that was closed (`>&-`, some supervisors) would be
+ * taken by the first file the run opens, and the CSV or the warnings would
+ * land in a lock file or an output. Each gets /dev/null opened the other
+ * way round, so that using it fails (EBADF: a write to stdout is an I/O
+ * error, 74) instead of going anywhere.
+ */
+static void keep_standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int got;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+		if (got != fd) { /* not even /dev/null: better not to run at all */
+			if (got >= 0)
+				close(got);
+			_exit(70);
+		}
+	}
+}
+
+static const char *signal_name(int signo)
+{
+	return signo == SIGTERM ? "SIGTERM" : signo == SIGHUP ? "SIGHUP" : "SIGINT";
 }
 
 static int exit_code(const struct err *e)
@@ -82,7 +114,7 @@ static int exit_code(const struct err *e)
 	case ERR_IO: return 74;
 	case ERR_LOCKED: return 75;
 	case ERR_REFUSED: return 77;
-	case ERR_INTERRUPTED: return e->signo == SIGTERM ? 143 : 130;
+	case ERR_INTERRUPTED: return 128 + (e->signo ? e->signo : SIGINT);
 	}
 	return 70;
 }
@@ -222,7 +254,7 @@ static int run_command(struct options *opts, struct err *e)
 			e->kind = ERR_INTERRUPTED;
 			e->signo = got_signal;
 			snprintf(e->msg, sizeof(e->msg), "interrupted by %s; %s",
-				 got_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+				 signal_name(got_signal),
 				 to_stdout ? "what reached standard output is incomplete"
 					   : "nothing was written (any previous output is "
 					     "untouched)");
@@ -246,6 +278,7 @@ int main(int argc, char **argv)
 	struct err e = { .kind = ERR_NONE, .offset = -1 };
 	int rc;
 
+	keep_standard_fds();
 	install_signals();
 	if (cli_parse(&opts, argc, argv, &e)) {
 		if (!opts.paths_clash) /* the log file may be one of the two, once expanded */

@@ -2,7 +2,7 @@
  * resume: resumable --state runs (SPEC §5.3 "Resumable runs", issue 13
  * item 3), the plan around journal.h. A run with --state keeps every page
  * body it takes in STATE.journal (page 0: which account/contact the pages
- * are of), so a run that fails or is interrupted (69, 74, 77, 130, 143, a
+ * are of), so a run that fails or is interrupted (69, 74, 77, 129, 130, 143, a
  * kill) leaves its pages behind; a run that succeeds removes the journal.
  *
  * The next run finds the pages shifted by the messages that arrived since

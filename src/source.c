@@ -138,9 +138,8 @@ static int read_raw(struct source *s, void *to, size_t cap, size_t *got, struct 
 	while (n < 0 && errno == EINTR && !(s->stop && *s->stop));
 	if (n < 0 && errno == EINTR)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	if (n < 0)
-		return err_set(e, errno == EISDIR ? ERR_NOINPUT : ERR_IO, "%s: cannot read: %s",
-			       s->name, strerror(errno));
+	if (n < 0) /* SPEC §3: an input that cannot be read is 66, whatever the reason */
+		return err_set(e, ERR_NOINPUT, "%s: cannot read: %s", s->name, strerror(errno));
 	*got = (size_t)n;
 	s->bytes_in += (unsigned long long)n;
 	if (!n)

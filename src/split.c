@@ -239,7 +239,7 @@ static int need(struct split *sp, size_t *at, unsigned long long *file_pos, size
 	return 0;
 }
 
-int split_scatter(struct split *sp, struct err *e)
+int split_scatter(struct split *sp, const volatile int *stop, struct err *e)
 {
 	unsigned long long pos = 0, start = 0, consumed = 0;
 	size_t per_chat, at = 0;
@@ -261,6 +261,8 @@ int split_scatter(struct split *sp, struct err *e)
 		uint32_t head[2];
 		struct chat *c;
 
+		if (stop && *stop) /* a signal: the spools go with the run */
+			return err_set(e, ERR_INTERRUPTED, "interrupted");
 		if (need(sp, &at, &pos, sizeof(head), e))
 			return -1;
 		memcpy(head, sp->rbuf.data + at, sizeof(head));

@@ -26,8 +26,8 @@ void split_close(struct split *sp);
 int split_add(struct split *sp, const char *chat, size_t chat_len, const char *row, size_t len,
 	      struct err *e);
 
-/* After the last split_add: group the rows by chat. */
-int split_scatter(struct split *sp, struct err *e);
+/* After the last split_add: group the rows by chat; ERR_INTERRUPTED once *stop is set. */
+int split_scatter(struct split *sp, const volatile int *stop, struct err *e);
 
 size_t split_count(const struct split *sp);
 /* Chat i's name (NUL-terminated), in order of first appearance. */
