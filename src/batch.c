@@ -71,6 +71,7 @@ int batch_add(struct batch *b, const char *body, size_t len, const char *where, 
 	at->len = len;
 	at->file_off = 0;
 	at->where = where;
+	at->first_of_file = 0;
 	if (buf_add(&b->bodies, body, len))
 		return err_nomem(e);
 	b->n++;
@@ -119,7 +120,8 @@ static int parse_body(struct batch *b, size_t i)
 			return err_nomem(&b->err);
 		m->r = r;
 		m->key = 0;
-		if (r->f[REC_UNIQUE].kind != FIELD_ABSENT &&
+		/* An empty unique names no message: written, not de-duplicated (as absent). */
+		if (r->f[REC_UNIQUE].kind != FIELD_ABSENT && r->f[REC_UNIQUE].len &&
 		    seen_key(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len, &m->key))
 			return err_nomem(&b->err);
 		m->row_off = m->row_len = 0;

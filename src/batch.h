@@ -45,6 +45,7 @@ struct batch_body {
 	size_t off, len;             /* in the batch's bodies */
 	unsigned long long file_off; /* where the body starts in its file (convert) */
 	const char *where;           /* "FILE" or "page N", for messages; owned by the caller */
+	int first_of_file;           /* convert: the first body of an input file */
 };
 
 /* One message of the batch, in API order. */

@@ -21,9 +21,8 @@ struct pipeline {
 	struct route *route;        /* {chat} or merged --to */
 	struct gz_deflater *gz;     /* the consumer's own, for rows it reassembles */
 	struct writer *head_writer; /* the head of every file (BOM, header row) */
-	struct buf head;
-	struct buf rows; /* kept rows of a batch that lost some */
-	struct buf z;
+	struct buf head, z;
+	struct buf rows;     /* kept rows of a batch that lost some */
 	unsigned char *keep; /* per message of the batch being consumed */
 	size_t keep_cap;
 	pipeline_media_fn media;
@@ -52,9 +51,7 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 	if (!sink_figures(pl->out)->appending && pl->head.len &&
 	    sink_write(pl->out, pl->head.data, pl->head.len, e))
 		return -1;
-	if (o->order != ORDER_OLDEST)
-		return 0;
-	return order_open_beside(&pl->order, o->out.path, e);
+	return o->order == ORDER_OLDEST ? order_open_beside(&pl->order, o->out.path, e) : 0;
 }
 
 int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struct pool *pool,
@@ -158,6 +155,8 @@ static int select_batch(struct pipeline *pl, struct batch *b, struct select_page
 		pl->stats.pages++;
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) /* the page first */
 			select_look(pl->select, b->msg[m].r, b->msg[m].key, &page);
+		if (b->body[i].first_of_file)
+			select_file_begins(pl->select, b->body[i].where, &page);
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) {
 			int k = select_message(pl->select, b->msg[m].r, b->msg[m].key,
 					       b->msg[m].in_range, &page, e);
@@ -286,7 +285,7 @@ static int fill(struct pipeline *pl, struct source *src, struct err *e)
 		return got;
 	for (int k = 0; k < got; k++)
 		b->body[k] = (struct batch_body){ sb[k].off, sb[k].len, sb[k].file_off,
-						  source_file_name(src, sb[k].file) };
+						  source_file_name(src, sb[k].file), sb[k].first };
 	b->n = (size_t)got;
 	submit(pl, b);
 	return 1;

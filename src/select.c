@@ -13,6 +13,9 @@ struct select {
 	int below; /* the earlier head was reached: what follows was exported */
 	struct select_newest newest, taken;
 	struct select_stats stats;
+	const char *file;      /* the input file read last (convert), and */
+	long long file_newest; /* the newest time of its first page */
+	int file_has_newest, file_warned;
 };
 
 int select_new(struct select **out, struct warn *warn, struct err *e)
@@ -108,6 +111,23 @@ void select_look(struct select *s, const struct record *r, uint64_t key, struct 
 			page->newest = r->ts;
 		page->has_oldest = page->has_newest = 1;
 	}
+}
+
+void select_file_begins(struct select *s, const char *name, const struct select_page *page)
+{
+	/* warn_note's prefix names this file (warn_where). */
+	if (s->file && s->file_has_newest && page->has_newest && page->newest > s->file_newest &&
+	    !s->file_warned) {
+		s->file_warned = 1;
+		warn_note(s->warn,
+			  "newer messages than %s, named before it: convert takes its files as "
+			  "one history, newest first; name them newest first (ls -r), or the rows "
+			  "are out of time order and older copies win",
+			  s->file);
+	}
+	s->file = name;
+	s->file_newest = page->newest;
+	s->file_has_newest = page->has_newest;
 }
 
 /*
@@ -211,10 +231,11 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 		return s->has_cp && head_note(&s->newest, r, 0) ? err_nomem(e) : 0;
 	}
 	if (!key) {
-		warn_note(s->warn,
-			  "byte %zu: message without 'unique'; written, but it cannot be "
-			  "de-duplicated",
-			  r->offset);
+		warn_note(
+			s->warn,
+			"byte %zu: message without 'unique' (or with an empty one); written, but it cannot be "
+			"de-duplicated",
+			r->offset);
 	} else if (seen_check(s->seen, key)) {
 		s->stats.duplicates++;
 		page->repeated++;

@@ -92,6 +92,15 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
  */
 void select_look(struct select *s, const struct record *r, uint64_t key, struct select_page *page);
 
+/*
+ * convert: page is the first of the input file `name`. The files are read as
+ * one history, newest first; a file whose first page is newer than the one
+ * before it (raw-*.jsonl.gz in the shell's order, oldest night first) makes
+ * --order oldest not chronological and keeps the older copy of a message:
+ * one warning says so.
+ */
+void select_file_begins(struct select *s, const char *name, const struct select_page *page);
+
 /* Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. */
 int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,
 		   struct select_page *page, struct err *e);

@@ -231,8 +231,9 @@ static int read_more(struct source *s, struct buf *dst, struct err *e)
 
 /*
  * The end of the body that starts at p[0], within p[0..n), or 0. The first
- * body of a file is scanned; when the rest of its line is blank, the file
- * is taken to hold one body per line and later bodies end at a newline.
+ * body of a file is scanned; when it is on one line and the rest of that
+ * line is blank, the file is taken to hold one body per line and later
+ * bodies end at a newline.
  */
 static size_t body_end(struct source *s, const char *p, size_t n)
 {
@@ -251,7 +252,8 @@ static size_t body_end(struct source *s, const char *p, size_t n)
 		return end;
 	for (i = end; i < n && p[i] != '\n' && boundary_is_ws(p[i]); i++)
 		;
-	s->mode = i < n && p[i] == '\n' ? MODE_LINES : MODE_SCAN;
+	/* A first body on lines of its own (jq's pretty print) says nothing of the next ones. */
+	s->mode = i < n && p[i] == '\n' && !memchr(p, '\n', end) ? MODE_LINES : MODE_SCAN;
 	return end;
 }
 
@@ -262,6 +264,7 @@ static int add_body(struct source *s, struct source_body *b, size_t off, size_t 
 	b->len = len;
 	b->file_off = file_off;
 	b->file = (unsigned)s->cur;
+	b->first = !s->bodies_in_file;
 	memset(&s->sc, 0, sizeof(s->sc));
 	s->bodies_in_file++;
 	return 1;

@@ -30,6 +30,7 @@ struct source_body {
 	size_t off, len;             /* in the buffer source_fill filled */
 	unsigned long long file_off; /* byte offset in its (decompressed) file */
 	unsigned file;               /* index of the file, for source_file_name */
+	int first;                   /* the file's first body */
 };
 
 struct source;

@@ -1,5 +1,6 @@
 """convert: output files, gzip, input forms, atomicity, pipes (SPEC §2, §4.4, §4.5 {date})."""
 import gzip
+import json
 import os
 import signal
 import stat
@@ -254,6 +255,42 @@ def test_pretty_printed_multiline_array(waexport):
     first = dict(zip(COLUMNS, rows[2]))
     assert first["time"] == "2021-02-24T20:32:57Z"       # SPEC §4.1's own example
     assert (first["direction"], first["state"]) == ("outgoing", "sent")
+
+
+def test_pretty_printed_arrays_one_after_another(waexport, tmp_path):
+    """`jq . page-1.json page-2.json ...`: every array on lines of its own. The first
+    one ending at a line break once made the file read as one array per line."""
+    pretty = tmp_path / "jq.json"
+    pretty.write_text("".join(json.dumps(json.loads(h.read_bytes()), indent=2) + "\n"
+                              for h in HISTORY))
+    assert ok(waexport, [pretty]) == ok(waexport, HISTORY)
+
+
+def test_files_named_oldest_night_first_are_warned_about(waexport, tmp_path):
+    """convert reads its files as one history, newest first: `raw-*.jsonl.gz` in the
+    shell's order (oldest night first) would write --order oldest out of time order and
+    keep the older copy of a message. One warning says so and how to name them."""
+    p = waexport(["convert", "-o", tmp_path / "out.csv"] + HISTORY[::-1])
+    assert p.returncode == 0, p.stderr.decode()
+    warnings = [ln for ln in p.stderr.decode().splitlines() if "warning:" in ln]
+    assert len(warnings) == 1, warnings
+    assert "name them newest first" in warnings[0] and HISTORY[1].name in warnings[0]
+    p = waexport(["convert", "-o", tmp_path / "out.csv"] + HISTORY)
+    assert summary(p.stderr)[3] == 0, p.stderr.decode()
+
+
+def test_an_empty_unique_is_written_like_a_missing_one(waexport, tmp_path):
+    """Two messages with "unique": "" are two messages, not one and a duplicate."""
+    m = {"timestamp": "1700000002", "direction": "1", "from": "972509876543",
+         "to": "972501234567", "type": "text"}
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps([dict(m, unique="", message="first"),
+                                dict(m, unique="", message="second"),
+                                dict(m, unique="X", message="third")]))
+    p = waexport(["convert", "--columns", "unique,message", page])
+    assert p.returncode == 0, p.stderr.decode()
+    assert [r[1] for r in read_csv(p.stdout)[1:]] == ["third", "second", "first"]
+    assert summary(p.stderr) == (3, 1, 0, 2)
 
 
 def test_gz_inputs_are_decompressed(waexport, tmp_path):
