@@ -90,3 +90,22 @@ def test_a_chat_id_that_looks_like_a_hashed_name_gets_its_own_file(waexport, tmp
     assert len(got) == len(ids), got
     assert "c-a_b-FE9F23441D8A5FE9.csv" in got and "c-x-0123.csv" in got  # ordinary ids keep theirs
     assert sorted(rows.values()) == [[f"H{i}"] for i in range(len(ids))], rows
+
+
+def test_summary_counts_the_chat_files(waexport, tmp_path):
+    """The summary names how many files a {chat} run wrote, never the pattern as if it
+    were a file (it said "to out/{chat}.csv (0 B)" for an input without messages)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    p = waexport(["convert", "-o", out / "{chat}.csv", empty])
+    assert p.returncode == 0 and os.listdir(out) == []
+    assert "to 0 files (%s/{chat}.csv)" % out in p.stderr.decode(), p.stderr.decode()
+    one = [m for m in json.loads(HISTORY[0].read_text()) if chat_of(m) == chat_of(
+        json.loads(HISTORY[0].read_text())[0])]
+    page = tmp_path / "one.json"
+    page.write_text(json.dumps(one))
+    p = waexport(["convert", "-o", out / "{chat}.csv", page])
+    assert p.returncode == 0 and len(os.listdir(out)) == 1
+    assert "to 1 file (%s/{chat}.csv)" % out in p.stderr.decode(), p.stderr.decode()
