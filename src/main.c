@@ -60,16 +60,24 @@ static void on_signal(int signo)
 
 static void install_signals(void)
 {
+	static const int handled[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocked read returns EINTR and the run can end. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* A hang-up (an ssh session that drops) ends the run as cleanly as SIGTERM. */
-	sigaction(SIGHUP, &sa, NULL);
+	/*
+	 * No SA_RESTART: a blocked read returns EINTR and the run can end. A
+	 * hang-up (an ssh session that drops) ends the run as cleanly as SIGTERM.
+	 * A signal the parent set to be ignored stays ignored: nohup, and `&` in
+	 * a script for SIGINT.
+	 */
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+		struct sigaction old;
+
+		if (sigaction(handled[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(handled[i], &sa, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 }
 

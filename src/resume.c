@@ -42,7 +42,10 @@ static const struct field *unique_at(struct resume *r, const char *body, size_t 
 {
 	const struct record *rec = page_rec(r->pg, body, i);
 
-	return rec && rec->f[REC_UNIQUE].kind == FIELD_STRING ? &rec->f[REC_UNIQUE] : NULL;
+	/* An empty unique names no message (as in select.c). */
+	return rec && rec->f[REC_UNIQUE].kind == FIELD_STRING && rec->f[REC_UNIQUE].len
+		       ? &rec->f[REC_UNIQUE]
+		       : NULL;
 }
 
 static int keep_unique(struct buf *b, const struct field *u)
@@ -146,7 +149,7 @@ int resume_append(struct resume *r, unsigned long page_no, const char *body, siz
 
 static int same(const struct field *u, const struct buf *b)
 {
-	return u && u->len == b->len && !memcmp(u->p, b->data, b->len);
+	return u && b->len && u->len == b->len && !memcmp(u->p, b->data, b->len);
 }
 
 int resume_seek(struct resume *r, unsigned long page_no, const char *body, size_t len,

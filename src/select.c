@@ -69,12 +69,18 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 		s->cp = *cp;
 }
 
+/* A unique that names a message: not absent, not null, not "" (batch.c: no dedupe key). */
+static int names_message(const struct field *u)
+{
+	return u->kind != FIELD_ABSENT && u->len;
+}
+
 /* Exported at the checkpoint's own second, by unique. */
 static int at_skip(const struct select *s, const struct record *r)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 
-	if (!r->ts_ok || r->ts != s->cp.skip_ts || u->kind == FIELD_ABSENT)
+	if (!r->ts_ok || r->ts != s->cp.skip_ts || !names_message(u))
 		return 0;
 	for (size_t i = 0; i < s->cp.nskip; i++)
 		if (strlen(s->cp.skip[i]) == u->len && !memcmp(s->cp.skip[i], u->p, u->len))
@@ -92,7 +98,7 @@ static int in_head(const struct select *s, const struct record *r)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 
-	if (u->kind == FIELD_ABSENT)
+	if (!names_message(u))
 		return 0;
 	for (size_t i = 0; i < s->cp.nhead; i++)
 		if (s->cp.head[i].len == u->len && !memcmp(s->cp.head[i].unique, u->p, u->len))
@@ -162,7 +168,7 @@ static int head_note(struct select_newest *n, const struct record *r, int gap)
 	const struct field *u = &r->f[REC_UNIQUE];
 	struct state_head *h;
 
-	if (n->head_done || u->kind == FIELD_ABSENT)
+	if (n->head_done || !names_message(u))
 		return 0;
 	if (gap) {
 		n->head_done = n->nhead > 0;
@@ -187,7 +193,7 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	const struct field *u = &r->f[REC_UNIQUE];
 	char *copy;
 
-	if (!r->ts_ok || u->kind != FIELD_STRING || (n->have && r->ts < n->ts))
+	if (!r->ts_ok || u->kind != FIELD_STRING || !u->len || (n->have && r->ts < n->ts))
 		return 0;
 	if (horizon && r->ts > horizon)
 		return 0; /* a wrong clock must not become the time the next night trusts */

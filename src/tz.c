@@ -160,11 +160,12 @@ size_t tz_format(struct tz *z, long long t, enum tz_style style, char *out)
 	off = tz_offset(z, t);
 	/*
 	 * Local mean time (most zones before ~1900) has offsets with seconds,
-	 * which RFC 3339, the JSON Schema's date-time, and loaders refuse: the
-	 * offset is rounded to the minute and the wall time follows it, so the
-	 * instant is still exact.
+	 * which RFC 3339, the JSON Schema's date-time, and loaders refuse: where
+	 * the offset is written it is rounded to the minute and the wall time
+	 * follows it, so the instant is still exact. The spreadsheet form writes
+	 * no offset and keeps the true local time.
 	 */
-	if (off % 60)
+	if (off % 60 && style == TZ_ISO8601)
 		off = (off >= 0 ? off + 30 : off - 30) / 60 * 60;
 	local = t + off;
 	days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);

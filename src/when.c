@@ -57,16 +57,24 @@ static long long days_from_civil(long long y, unsigned m, unsigned d)
 }
 
 /*
+ * How far from a wall time the offsets before and after a change are looked
+ * up: more than the largest change plus offset (Apia's 24 h jump at -10 h:
+ * 38 h), less than half the shortest time between two changes (Freetown
+ * 1939: 3.99 days).
+ */
+#define CHANGE_REACH (40 * 3600)
+
+/*
  * Local wall time in zone z → epoch. Around a change of offset a wall time
  * may happen twice (the clock goes back: the first is taken) or never (it
  * goes forward: the time is read with the offset before the change, so
  * midnight of a day that starts at 01:00 is that 01:00). This is Python's
- * fold=0, in every zone alike. The offsets before and after are looked up
- * two days away: no zone changes its offset twice within four days.
+ * fold=0, in every zone alike.
  */
 static long long from_local(struct tz *z, long long local)
 {
-	long before = tz_offset(z, local - 2 * 86400), after = tz_offset(z, local + 2 * 86400);
+	long before = tz_offset(z, local - CHANGE_REACH),
+	     after = tz_offset(z, local + CHANGE_REACH);
 	long long early = local - before, late = local - after;
 	int early_ok = early + tz_offset(z, early) == local,
 	    late_ok = late + tz_offset(z, late) == local;

@@ -70,6 +70,31 @@ def test_sighup_mid_walk_ends_like_sigterm(mock_factory, tmp_path):  # noqa: F81
         metrics.read_text()
 
 
+def test_a_hangup_the_parent_ignores_stays_ignored(tmp_path, many_chats):
+    """nohup (and `&` in a script, for SIGINT) start the run with the signal ignored:
+    the run must not take it back, or the backfill nohup protects dies at the hang-up."""
+    out = tmp_path / "out.csv"
+
+    def as_nohup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    p = popen(["convert", "-q", "--threads", "1", "-o", out, many_chats, many_chats,
+               many_chats], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+              preexec_fn=as_nohup)
+    try:
+        assert wait_for(lambda: leftovers(tmp_path), timeout=60), "the run never began"
+        p.send_signal(signal.SIGHUP)
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (p.returncode, stderr.decode())
+    assert out.exists() and leftovers(tmp_path) == []
+
+
 @pytest.fixture(scope="module")
 def many_chats(tmp_path_factory):
     f = tmp_path_factory.mktemp("chats") / "history.jsonl"

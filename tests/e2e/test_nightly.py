@@ -173,6 +173,35 @@ def test_same_second_arrival_is_not_lost_and_hostile_uniques_survive_the_state(
     assert uniques(out3.read_bytes()) == []
 
 
+def test_empty_uniques_never_stand_for_the_checkpoint(mock_factory, tmp_path):
+    """An empty unique names no message: it is written every time it comes (no dedupe),
+    and it must not become the head or the checkpoint's second's list, or the next
+    night takes any new message with an empty unique for the head and drops what
+    follows it (the state held the head line "+ TS <empty>" before the fix)."""
+    base = spaced_history(3, 600, seed=5)
+    t0 = ts_of(base[-1])
+    n1 = [dict(base[0], unique="", timestamp=str(t0 + 100)),
+          dict(base[1], unique="b", timestamp=str(t0 + 50)),
+          dict(base[2], unique="a", timestamp=str(t0))]
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", n1))
+    state = tmp_path / "state"
+    r, _ = night(m1, state, tmp_path / "n1.csv")
+    assert r.returncode == 0, r.stderr
+    assert len(csv_rows((tmp_path / "n1.csv").read_bytes())) == 3
+    n2 = [dict(base[0], unique="d", timestamp=str(t0 + 300)),
+          dict(base[1], unique="", timestamp=str(t0 + 250)),
+          dict(base[2], unique="c", timestamp=str(t0 + 200))] + n1
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", n2))
+    out2 = tmp_path / "n2.csv"
+    r, _ = night(m2, state, out2)
+    assert r.returncode == 0, r.stderr
+    # Everything above the head (b) again: d, the new "", c, and night 1's "" too,
+    # which nothing can tell from a new one (at least once, as SPEC §5.3 has it).
+    assert uniques(out2.read_bytes()) == ["", "c", "", "d"], out2.read_text()
+    messages = [row["message"] for row in csv_rows(out2.read_bytes())]
+    assert messages[1:] == [n2[2]["message"], n2[1]["message"], n2[0]["message"]]
+
+
 # ------------------------------------------------------------------ failed nights
 
 def test_failed_night_leaves_state_and_output_untouched_next_night_catches_up(

@@ -171,6 +171,11 @@ static void test_jerusalem(void **state)
 			 rounded / 3600, rounded / 60 % 60, rounded / 3600, rounded / 60 % 60);
 		assert_int_equal(tz_format(z, -2208988800LL, TZ_ISO8601, out), strlen(want));
 		assert_memory_equal(out, want, strlen(want));
+		/* The spreadsheet form writes no offset: the true local mean time. */
+		snprintf(want, sizeof(want), "1900-01-01 %02ld:%02ld:%02ld", off / 3600,
+			 off / 60 % 60, off % 60);
+		assert_int_equal(tz_format(z, -2208988800LL, TZ_SPREADSHEET, out), strlen(want));
+		assert_memory_equal(out, want, strlen(want));
 	}
 	/* Year 9999 ends two hours earlier in UTC. */
 	iso_is(z, 253402300799LL - 7200, "9999-12-31T23:59:59+02:00");

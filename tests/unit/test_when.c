@@ -113,6 +113,8 @@ static void test_changes_of_offset(void **state)
 	/* 01:30 happens twice: the first, east and west of UTC alike. */
 	assert_int_equal(parse_in("Asia/Jerusalem", "2026-10-25T01:30"), 1792881000);
 	assert_int_equal(parse_in("America/New_York", "2026-11-01T01:30"), 1793511000);
+	/* Two changes 3.99 days apart: a wall time between them has one offset only. */
+	assert_int_equal(parse_in("Africa/Freetown", "1939-09-03T00:40"), -957134400);
 }
 
 /* Fields are exactly their digits: no spaces, signs or short forms. */
