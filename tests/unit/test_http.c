@@ -180,7 +180,7 @@ static void answer_pages(int n, long size, char *said, size_t said_size, size_t 
  */
 static void test_page_answers_are_bounded_alone_and_together(void **state)
 {
-	char said[1024];
+	char said[sizeof(((struct err *)0)->msg)];
 	size_t held;
 
 	(void)state;
