@@ -236,6 +236,7 @@ static void test_429_waits_for_its_retry_after(void **state)
 /* What the walk told about its waits (SPEC §6: the progress line says why it waits). */
 struct told {
 	int waits, ends;
+	int cleared; /* the last call ended the wait (the progress line is clean) */
 	unsigned long page;
 	long status;
 	int retry, retries;
@@ -247,6 +248,7 @@ static void on_wait(void *ctx, const struct walk_wait *w)
 {
 	struct told *t = ctx;
 
+	t->cleared = !w;
 	if (!w) {
 		t->ends++;
 		return;
@@ -296,7 +298,13 @@ static void test_a_wait_is_told_with_its_reason_and_countdown(void **state)
 	assert_int_equal(told.status, 0);
 	assert_int_equal(told.retry, 2);
 	assert_string_equal(told.why, "Operation timed out");
-	assert_int_equal(told.ends, 2); /* each of the two waits ended */
+	/*
+	 * The waits are told ended when no page is waiting: between the two that
+	 * is only seen if the retry's answer comes after a turn of the loop (on
+	 * a busy machine it can come in the same turn). The last is always told.
+	 */
+	assert_in_range(told.ends, 1, 2);
+	assert_true(told.cleared);
 }
 
 static void test_timeouts_are_retried_then_the_walk_gives_up(void **state)
