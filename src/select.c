@@ -229,6 +229,12 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 {
 	page->records++;
 	if (!in_range) {
+		/* A second copy (pages shifted) is a duplicate here too, not a second "outside". */
+		if (key && seen_check(s->seen, key)) {
+			s->stats.duplicates++;
+			page->repeated++;
+			return 0;
+		}
 		s->stats.filtered++;
 		return s->has_cp && head_note(&s->newest, r, 1) ? err_nomem(e) : 0;
 	}

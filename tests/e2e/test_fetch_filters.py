@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from conftest import run
 from fetch_helpers import (ACCOUNT, convert_pages, convert_samples, csv_rows, csv_table,
-                           fetch_env, sample_messages, samples_mock,  # noqa: F401
-                           samples_server, stderr_lines)
+                           fetch_env, mock_factory, sample_messages, samples_mock,  # noqa: F401
+                           samples_server, stderr_lines, summary_number)
+from nightly_helpers import spaced_history, ts_of, write_samples
 
 FETCH = ["fetch", "--from", ACCOUNT]
 MSGS = sample_messages()                                   # newest first
@@ -227,3 +229,19 @@ def test_missing_from_is_usage_error(waexport, tmp_path):
                  env=fetch_env())
     assert r.returncode == 64, r.stderr
     assert b"--from" in r.stderr
+
+
+def test_a_second_copy_outside_the_window_counts_as_a_duplicate(mock_factory, tmp_path):  # noqa: F811
+    """Pages that shifted serve a message twice. Outside --since/--until the second copy
+    was counted as one more message "outside", so written + outside exceeded the
+    history (20 + 104 of 120) and "duplicates dropped" said 0 (SPEC §6)."""
+    msgs = spaced_history(120, 60, seed=9)
+    shifted = msgs[0:50] + msgs[48:98] + msgs[96:120]     # 4 messages served twice
+    mock = mock_factory("--samples", write_samples(tmp_path / "h.jsonl", shifted))
+    until = ts_of(msgs[99])                                # the 20 oldest are inside
+    r = run(FETCH + ["--url", mock.url, "--until", until, "-o", tmp_path / "w.csv"],
+            env=fetch_env())
+    assert r.returncode == 0, r.stderr.decode()
+    assert len(csv_rows((tmp_path / "w.csv").read_bytes())) == 20
+    assert summary_number(r, "outside") == 100, r.stderr.decode()
+    assert summary_number(r, "duplicates dropped") == 4, r.stderr.decode()
