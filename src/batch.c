@@ -120,8 +120,7 @@ static int parse_body(struct batch *b, size_t i)
 			return err_nomem(&b->err);
 		m->r = r;
 		m->key = 0;
-		/* An empty unique names no message: written, not de-duplicated (as absent). */
-		if (r->f[REC_UNIQUE].kind != FIELD_ABSENT && r->f[REC_UNIQUE].len &&
+		if (record_has_unique(r) &&
 		    seen_key(r->f[REC_UNIQUE].p, r->f[REC_UNIQUE].len, &m->key))
 			return err_nomem(&b->err);
 		m->row_off = m->row_len = 0;

@@ -60,6 +60,16 @@ int record_key_of(const char *name, size_t len);
 const char *record_key_name(enum record_key k);
 
 /*
+ * Whether r has a unique that names it: present, not null, not "". A message
+ * without one is written (with a warning) but never de-duplicated, matched
+ * against a checkpoint's head or a journal, or remembered as either.
+ */
+static inline int record_has_unique(const struct record *r)
+{
+	return r->f[REC_UNIQUE].kind != FIELD_ABSENT && r->f[REC_UNIQUE].len;
+}
+
+/*
  * Integer value of a field that is a JSON integer or a string of decimal
  * digits (optional '-'), within 64 bits. 0 on success, -1 otherwise.
  */

@@ -42,8 +42,7 @@ static const struct field *unique_at(struct resume *r, const char *body, size_t 
 {
 	const struct record *rec = page_rec(r->pg, body, i);
 
-	/* An empty unique names no message (as in select.c). */
-	return rec && rec->f[REC_UNIQUE].kind == FIELD_STRING && rec->f[REC_UNIQUE].len
+	return rec && rec->f[REC_UNIQUE].kind == FIELD_STRING && record_has_unique(rec)
 		       ? &rec->f[REC_UNIQUE]
 		       : NULL;
 }

@@ -69,18 +69,12 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 		s->cp = *cp;
 }
 
-/* A unique that names a message: not absent, not null, not "" (batch.c: no dedupe key). */
-static int names_message(const struct field *u)
-{
-	return u->kind != FIELD_ABSENT && u->len;
-}
-
 /* Exported at the checkpoint's own second, by unique. */
 static int at_skip(const struct select *s, const struct record *r)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 
-	if (!r->ts_ok || r->ts != s->cp.skip_ts || !names_message(u))
+	if (!r->ts_ok || r->ts != s->cp.skip_ts || !record_has_unique(r))
 		return 0;
 	for (size_t i = 0; i < s->cp.nskip; i++)
 		if (strlen(s->cp.skip[i]) == u->len && !memcmp(s->cp.skip[i], u->p, u->len))
@@ -98,7 +92,7 @@ static int in_head(const struct select *s, const struct record *r)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 
-	if (!names_message(u))
+	if (!record_has_unique(r))
 		return 0;
 	for (size_t i = 0; i < s->cp.nhead; i++)
 		if (s->cp.head[i].len == u->len && !memcmp(s->cp.head[i].unique, u->p, u->len))
@@ -168,7 +162,7 @@ static int head_note(struct select_newest *n, const struct record *r, int gap)
 	const struct field *u = &r->f[REC_UNIQUE];
 	struct state_head *h;
 
-	if (n->head_done || !names_message(u))
+	if (n->head_done || !record_has_unique(r))
 		return 0;
 	if (gap) {
 		n->head_done = n->nhead > 0;
@@ -193,7 +187,8 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	const struct field *u = &r->f[REC_UNIQUE];
 	char *copy;
 
-	if (!r->ts_ok || u->kind != FIELD_STRING || !u->len || (n->have && r->ts < n->ts))
+	if (!r->ts_ok || u->kind != FIELD_STRING || !record_has_unique(r) ||
+	    (n->have && r->ts < n->ts))
 		return 0;
 	if (horizon && r->ts > horizon)
 		return 0; /* a wrong clock must not become the time the next night trusts */
@@ -243,11 +238,10 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 		return s->has_cp && head_note(&s->newest, r, 0) ? err_nomem(e) : 0;
 	}
 	if (!key) {
-		warn_note(
-			s->warn,
-			"byte %zu: message without 'unique' (or with an empty one); written, but it cannot be "
-			"de-duplicated",
-			r->offset);
+		warn_note(s->warn,
+			  "byte %zu: message without 'unique' (or with an empty one); written, "
+			  "but it cannot be de-duplicated",
+			  r->offset);
 	} else if (seen_check(s->seen, key)) {
 		s->stats.duplicates++;
 		page->repeated++;
