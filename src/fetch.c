@@ -277,6 +277,7 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 	int rc = 0;
 
 	nextcp_clear(&f->next);
+	f->journal_pages = f->overlap_duplicates = 0; /* FETCH_AGAIN starts the figures over */
 	if (f->state && (rc = open_journal(f, t, n, e)))
 		return rc;
 	wo.retry_base = base ? atof(base) : 0;
@@ -323,6 +324,10 @@ void fetch_report(const struct fetch *f, struct report *rp)
 	size_t targets = f->o->nto ? f->o->nto : 1;
 
 	rp->retries = f->stats.retries;
+	/* Pages and duplicates are the pipelines' counts; a resume's journal is not the server's. */
+	rp->journal_pages = f->journal_pages;
+	rp->pages -= f->journal_pages;
+	rp->duplicates -= f->overlap_duplicates;
 	if (f->media) {
 		rp->media_downloaded = media_downloaded(f->media);
 		rp->media_present = media_present(f->media);

@@ -50,6 +50,9 @@ struct fetch {
 	int have_before;         /* the oldest checkpoint a target started from */
 	long long before;
 	unsigned long long last_body; /* the last fetched page's hash, 0: none */
+	/* A resumed run's figures (SPEC §6): pages that came from the journal, not
+	 * the server, and the duplicates its overlap pages held by design. */
+	unsigned long long journal_pages, overlap_duplicates;
 };
 
 /* The walk of the current target, from page 1 (its pages into the journal). */

@@ -57,11 +57,14 @@ void report_summary(const struct report *rp)
 	/* SPEC §4.4: a --state run that added to a file says so, and how many it holds now. */
 	added = appended_rows(rp, &now);
 	if (added)
-		bad |= buf_addf(&line, "added %llu messages to %s (now %llu) from %llu pages (",
-				rp->messages, rp->path, now, rp->pages);
+		bad |= buf_addf(&line, "added %llu messages to %s (now %llu)", rp->messages,
+				rp->path, now);
 	else
-		bad |= buf_addf(&line, "wrote %llu messages from %llu pages (", rp->messages,
-				rp->pages);
+		bad |= buf_addf(&line, "wrote %llu messages", rp->messages);
+	bad |= buf_addf(&line, " from %llu pages", rp->pages);
+	if (rp->journal_pages) /* a resumed run (SPEC §5.3) */
+		bad |= buf_addf(&line, " and %llu of the journal", rp->journal_pages);
+	bad |= buf_adds(&line, " (");
 	bad |= buf_addf(&line, "%llu duplicates dropped, ", rp->duplicates);
 	if (o->cmd == CMD_FETCH)
 		bad |= buf_addf(&line, "%llu retries, ", rp->retries);

@@ -19,6 +19,8 @@
 struct report {
 	const struct options *o;
 	unsigned long long pages, messages, duplicates, filtered, retries, warnings;
+	unsigned long long
+		journal_pages;    /* a resumed run's pages from the journal (not in pages) */
 	unsigned long long bytes; /* written to the output files */
 	unsigned long long media_downloaded, media_present, media_failed;
 	size_t files;

@@ -10,6 +10,7 @@ journal and goes on: about 55 requests, not 150, and an output equal to the
 mock's history message by message.  A torn journal (a kill mid-write) loses
 its last page only; a corrupt one is a warning and a full walk.
 """
+import json
 import os
 import re
 import signal
@@ -20,7 +21,9 @@ import pytest
 
 from conftest import BIN
 from fetch_helpers import Mock, fetch_env
-from nightly_helpers import FETCH, all_messages, grow, night, settle, truth
+from nightly_helpers import (FETCH, all_messages, grow, metric_value, night, parse_prometheus,
+                             settle, truth)
+from fetch_helpers import ACCOUNT
 
 PAGES = 150
 
@@ -70,6 +73,29 @@ def test_first_export_failing_at_page_100_resumes_with_about_55_requests(mock, t
     # And the night after: nothing new, nothing written, state moved on.
     r, _ = night(mock, state, tmp_path / "next.csv")
     assert r.returncode == 0, r.stderr
+
+
+def test_resumed_figures_count_the_servers_pages_and_no_overlap_as_duplicates(mock, tmp_path):
+    """SPEC §6: pages fetched are the server's, not the journal's; the pages the
+    resume reads twice on purpose (page 1, the checked page) are not duplicates."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=100)
+    r, _ = night(mock, state, out, "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    mock.control(fail_from=0)
+    metrics, manifest = tmp_path / "m.prom", tmp_path / "manifest.json"
+    grow(mock, 30)
+    r, reqs = night(mock, state, out, "--metrics-file", metrics, "--manifest", manifest)
+    assert r.returncode == 0, r.stderr
+    # page 1 (the journal's newest is there), page 100 (checked), pages 101..151
+    fetched = 1 + 1 + (151 - 100)
+    assert ("wrote 7530 messages from %d pages and 99 of the journal "
+            "(0 duplicates dropped," % fetched).encode() in r.stderr, r.stderr
+    m = parse_prometheus(metrics.read_text())
+    assert metric_value(m, "waexport_pages_fetched", **{"from": ACCOUNT}) == fetched
+    assert metric_value(m, "waexport_duplicates_dropped", **{"from": ACCOUNT}) == 0
+    doc = json.loads(manifest.read_text())
+    assert doc["pages_fetched"] == fetched and doc["duplicates_dropped"] == 0, doc
 
 
 def test_first_export_refused_at_page_100_resumes_too(mock, tmp_path):
