@@ -131,7 +131,8 @@ static int parse_body(struct batch *b, size_t i)
 	return 0;
 }
 
-int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out, struct err *e)
+static int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out,
+			struct err *e)
 {
 	struct batch_msg *msg = &b->msg[m];
 
@@ -151,7 +152,7 @@ int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *
 static int format_all(struct batch *b)
 {
 	for (size_t k = 0; k < b->nmsg; k++) {
-		size_t m = b->opts->reverse ? b->nmsg - 1 - k : k;
+		size_t m = b->opts->oldest_first ? b->nmsg - 1 - k : k;
 
 		if (!b->msg[m].in_range)
 			continue;
@@ -186,7 +187,7 @@ int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf
 		    struct err *e)
 {
 	for (size_t k = 0; k < b->nmsg; k++) {
-		size_t m = b->opts->reverse && b->opts->format ? b->nmsg - 1 - k : k;
+		size_t m = b->opts->oldest_first && b->opts->format ? b->nmsg - 1 - k : k;
 
 		if (keep[m] && buf_add(out, b->rows.data + b->msg[m].row_off, b->msg[m].row_len))
 			return err_nomem(e);
@@ -197,10 +198,10 @@ int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf
 int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn media, void *ctx,
 		      struct err *e)
 {
-	int back = b->opts->reverse;
+	int oldest_first = b->opts->oldest_first;
 
 	for (size_t k = 0; k < b->parsed; k++) {
-		size_t i = back ? b->parsed - 1 - k : k, lo = b->first_msg[i],
+		size_t i = oldest_first ? b->parsed - 1 - k : k, lo = b->first_msg[i],
 		       hi = b->first_msg[i + 1];
 		const char *const *files = NULL;
 
@@ -208,7 +209,7 @@ int batch_format_kept(struct batch *b, const unsigned char *keep, batch_media_fn
 		    media(ctx, b->page[i], b->bodies.data + b->body[i].off, keep + lo, &files, e))
 			return -1;
 		for (size_t j = 0; j < hi - lo; j++) {
-			size_t m = back ? hi - 1 - j : lo + j;
+			size_t m = oldest_first ? hi - 1 - j : lo + j;
 
 			if (!keep[m])
 				continue;

@@ -34,9 +34,9 @@
 /* What the workers do with a batch; shared, read-only while they run. */
 struct batch_opts {
 	struct writer_opts writer;
-	int format;      /* workers format rows; else the consumer formats what it keeps */
-	int reverse;     /* rows oldest first (--order oldest): the batch's messages backwards */
-	int gzip, level; /* with format: rows deflated into one chunk */
+	int format;       /* workers format rows; else the consumer formats what it keeps */
+	int oldest_first; /* --order oldest: the batch's rows made last message first */
+	int gzip, level;  /* with format: rows deflated into one chunk */
 	struct when_window window; /* rows only for the messages within it */
 	int quiet;
 };
@@ -91,9 +91,6 @@ int batch_add(struct batch *b, const char *body, size_t len, const char *where, 
 
 /* The pool's map function: parse, extract, format, deflate (see above). */
 void batch_map(void *ctx, void *job);
-
-/* Format message m into out (the consumer's late formatting, fetch). -1 on ENOMEM. */
-int batch_format(struct batch *b, size_t m, const char *media_file, struct buf *out, struct err *e);
 
 /* The rows of the messages with keep[m] set, in the order the batch made them, onto out. */
 int batch_kept_rows(const struct batch *b, const unsigned char *keep, struct buf *out,

@@ -1,6 +1,5 @@
 #include "fetch.h"
 #include "fetch_impl.h"
-#include "batch.h"
 #include "fsutil.h"
 #include "http.h"
 #include "key.h"
@@ -366,7 +365,7 @@ void fetch_free(struct fetch *f)
 	key_wipe(&f->key);
 	buf_free(&f->line);
 	buf_free(&f->first_unique);
-	buf_free(&f->held);
+	buf_free(&f->check_body);
 	resume_free(f->resume);
 	free(f);
 }

@@ -46,7 +46,7 @@ struct fetch {
 	int seeking, found;        /* looking for the journal's newest message; met it */
 	int last_verdict;
 	unsigned long seek_page; /* where it was met */
-	struct buf held;         /* the page that must hold the journal's oldest message */
+	struct buf check_body;   /* the page that must hold the journal's oldest message */
 	int have_before;         /* the oldest checkpoint a target started from */
 	long long before;
 	unsigned long long last_body; /* the last fetched page's hash, 0: none */

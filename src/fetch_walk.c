@@ -170,8 +170,8 @@ static int on_check_page(void *ctx, unsigned long page_no, const char *body, siz
 	struct fetch *f = ctx;
 
 	skip_bom(f, page_no + f->offset, &body, &len);
-	f->held.len = 0;
-	return buf_add(&f->held, body, len) ? err_nomem(e) : WALK_END;
+	f->check_body.len = 0;
+	return buf_add(&f->check_body, body, len) ? err_nomem(e) : WALK_END;
 }
 
 static int on_journal_page(void *ctx, unsigned long long page_no, const char *body, size_t len,
@@ -217,10 +217,12 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 	one.concurrency = 1;
 	one.max_pages = 1;
 	one.slow_start = 0;
-	f->held.len = 0;
+	f->check_body.len = 0;
 	if (walk_from(f, &one, t, check - 1, on_check_page, e))
 		return -1;
-	if ((ok = f->held.len ? resume_verify(f->resume, f->held.data, f->held.len, e) : 0) < 0)
+	if ((ok = f->check_body.len
+			  ? resume_verify(f->resume, f->check_body.data, f->check_body.len, e)
+			  : 0) < 0)
 		return -1;
 	if (!ok) {
 		warn_note(f->warn,
@@ -237,7 +239,8 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 		 resume_pages(f->resume), check + 1);
 	if (f->last_verdict == WALK_END)
 		return 0;
-	if ((ok = take_page(f, check, PAGE_CHECKED, f->held.data, f->held.len, e)) != WALK_MORE)
+	if ((ok = take_page(f, check, PAGE_CHECKED, f->check_body.data, f->check_body.len, e)) !=
+	    WALK_MORE)
 		return ok < 0 ? -1 : 0;
 	return walk_from(f, wo, t, check, on_page, e);
 }

@@ -12,9 +12,9 @@
  * file refuses fdatasync (EINVAL) or no thread can be made, the final fsync
  * does it all, as it would without this module.
  *
- * (The kernel's own AIO fdsync did the same without a thread, but releasing
- * its context waits for an RCU grace period: 25-35 ms at the end of every
- * large output on our virtual machines, 5% of a 1M-message convert.)
+ * (The kernel's own AIO fdsync would do it without a thread, but releasing
+ * its context waits for an RCU grace period at the end of every large
+ * output: docs/performance.md.)
  *
  * A flush owns its worker. A failed flush is not dropped: flush_wait
  * returns its errno before the final fsync, which may no longer see it.

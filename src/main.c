@@ -1,8 +1,8 @@
 /*
  * main: the process — command line, signals, and the exit code (SPEC §3:
  * every non-zero exit says on one stderr line what failed and what to do).
- * The stages are wired together by run.c (cli → input|fetch → page →
- * pipeline → writer → sink).
+ * run.c wires the stages together: source (files, or fetch's pages) →
+ * pipeline (page → select → order | route, pipeline.h) → writer → sink.
  */
 #include "buf.h"
 #include "cli.h"

@@ -9,6 +9,9 @@
  * after the last retry fails the run (ERR_UNAVAILABLE), as does a file that
  * cannot be saved here (disk full, permissions: ERR_IO): the checkpoint
  * stays, so the next run fetches the file while its link still works.
+ *
+ * A media owns one page's downloads and file names (valid until the next
+ * page) and the run's counts; the page's records are lent to it.
  */
 #ifndef WAEXPORT_MEDIA_H
 #define WAEXPORT_MEDIA_H

@@ -13,6 +13,7 @@
  * line at a time) and says PAGE_MORE until the value is complete. Records
  * are spans into the body: the body must stay in place (or move with the
  * same bytes) until the next page_reset. A page is confined to one thread.
+ * It owns its tokens, records and extras; the body is the caller's.
  */
 #ifndef WAEXPORT_PAGE_H
 #define WAEXPORT_PAGE_H

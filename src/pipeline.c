@@ -3,7 +3,6 @@
 #include "gz.h"
 #include "order.h"
 #include "route.h"
-#include "source.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +68,8 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 	pl->nbatch = pool_capacity(pool);
 	pl->bo = (struct batch_opts){
 		.writer = opts->writer,
-		.format = !opts->late_format,
-		.reverse = !routed && opts->order == ORDER_OLDEST,
+		.format = !opts->format_after_select,
+		.oldest_first = !routed && opts->order == ORDER_OLDEST,
 		.gzip = !routed && opts->out.gzip,
 		.level = opts->out.level,
 		.window = opts->window,
@@ -128,7 +127,7 @@ static int emit(struct pipeline *pl, const char *p, size_t n, const struct batch
 	if (!pl->bo.gzip)
 		return order_add(pl->order, p, n, 0, n, e);
 	pl->z.len = 0;
-	/* Made on first use: only a batch that lost rows comes here not yet deflated. */
+	/* Made on first use: a batch that lost rows, or made them late, comes here not deflated. */
 	if (!pl->gz && gz_deflater_new(&pl->gz, pl->opts.out.level, e))
 		return -1;
 	return gz_deflate_chunk(pl->gz, p, n, &pl->z, &crc, e) ||

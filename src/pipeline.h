@@ -7,10 +7,18 @@
  * output (newest), through the order spool (oldest, order.h), or to several
  * files ({chat}, or several --to merged by time: route.h).
  *
+ * Rows are made before the decision, optimistically: the rare message
+ * dropped (a page shift's repeat, what lies below the last run's head) has
+ * its row left out, and the batch is deflated again. One exception: with
+ * --media-dir a row names its media file, known only once the selected
+ * messages are downloaded, so those rows are made after the decision, on
+ * the caller's thread (format_after_select).
+ *
  *   source ─> [pool: batch_map] ─> select ─> order | route ─> out
  *
  * Memory stays flat whatever the history: the batches in flight, and the
- * spools on disk.
+ * spools on disk. A pipeline owns its batches, its select, and its output:
+ * the sink, the order spool or the route; the pool is lent by the run.
  */
 #ifndef WAEXPORT_PIPELINE_H
 #define WAEXPORT_PIPELINE_H
@@ -35,7 +43,7 @@ struct pipeline_opts {
 	int merge_segments;   /* several --to in one file: merged by time */
 	enum pipeline_order order;
 	struct when_window window; /* --since/--until */
-	int late_format;           /* fetch: rows made after selecting (media names) */
+	int format_after_select;   /* --media-dir: rows name the files downloaded */
 	int quiet;
 	int create_dirs; /* --create-dirs: each {chat} file's directory made */
 };

@@ -12,6 +12,9 @@
  * like a hashed name and hashed names always do, so two ids never share a
  * file, and the name of a chat does not depend on which other chats the run
  * met first.
+ *
+ * A route owns its spool (split.h) and the finished files until they are
+ * renamed together; rows are copied in, never kept by reference.
  */
 #ifndef WAEXPORT_ROUTE_H
 #define WAEXPORT_ROUTE_H

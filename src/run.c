@@ -54,8 +54,6 @@ struct run {
 	int no_metrics;         /* --metrics-file's directory is missing: the run said so */
 };
 
-/* The run's figures, for the summary, the metrics and the manifest. */
-
 static void clear_progress(void *ctx)
 {
 	struct run *r = ctx;

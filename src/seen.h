@@ -10,7 +10,8 @@
  * than SEEN_WINDOW messages after its first sighting would need that many
  * new messages to arrive during one run; it would be written twice, never
  * lost. Hashes are 64-bit: a false match among a million messages has a
- * probability of about 3e-8 per run.
+ * probability of about 3e-8 per run. A seen owns its two tables and hashes
+ * the uniques it is given itself (seen_key).
  */
 #ifndef WAEXPORT_SEEN_H
 #define WAEXPORT_SEEN_H

@@ -14,6 +14,9 @@
  * lies wholly at or before the checkpoint's time can fall back to the time
  * rule (the head was deleted on the server). A checkpoint without a head (a
  * version-1 state) keeps the time rule.
+ *
+ * A select owns its seen set, the earlier checkpoint it was given (a copy)
+ * and the next one it works out; records are lent to it for one call.
  */
 #ifndef WAEXPORT_SELECT_H
 #define WAEXPORT_SELECT_H

@@ -12,6 +12,10 @@
  * linear, and a body is refused (ERR_DATA) as soon as it outgrows
  * SOURCE_MAX_BODY, before more is read: memory stays bounded by that limit
  * plus one batch.
+ *
+ * A source owns the file it has open, its gzip stream, its read buffer and
+ * the start of a body a batch could not end; the bodies go into the
+ * caller's batches.
  */
 #ifndef WAEXPORT_SOURCE_H
 #define WAEXPORT_SOURCE_H

@@ -296,11 +296,11 @@ int split_scatter(struct split *sp, const volatile int *stop, struct err *e)
 struct split_cursor {
 	struct split *sp;
 	unsigned long long lo, hi;
-	int reverse;
+	int oldest_first;
 	struct buf row;
 };
 
-int split_cursor_open(struct split *sp, size_t i, int reverse, struct split_cursor **out,
+int split_cursor_open(struct split *sp, size_t i, int oldest_first, struct split_cursor **out,
 		      struct err *e)
 {
 	struct split_cursor *c = calloc(1, sizeof(*c));
@@ -310,7 +310,7 @@ int split_cursor_open(struct split *sp, size_t i, int reverse, struct split_curs
 	c->sp = sp;
 	c->lo = sp->chat[i].start;
 	c->hi = sp->chat[i].start + sp->chat[i].bytes;
-	c->reverse = reverse;
+	c->oldest_first = oldest_first;
 	*out = c;
 	return 0;
 }
@@ -324,12 +324,12 @@ int split_cursor_next(struct split_cursor *c, const char **row, size_t *len, str
 
 	if (c->lo >= c->hi)
 		return 0;
-	if (read_at(sp, sp->out_fd, (char *)&n, sizeof(n), c->reverse ? c->hi - sizeof(n) : c->lo,
-		    e))
+	if (read_at(sp, sp->out_fd, (char *)&n, sizeof(n),
+		    c->oldest_first ? c->hi - sizeof(n) : c->lo, e))
 		return -1;
 	if ((unsigned long long)n + 2 * sizeof(n) > c->hi - c->lo)
 		return err_set(e, ERR_SOFTWARE, "chat spool is corrupt");
-	if (c->reverse) {
+	if (c->oldest_first) {
 		at = c->hi - sizeof(n) - n;
 		c->hi = at - sizeof(n);
 	} else {
@@ -355,7 +355,7 @@ void split_cursor_close(struct split_cursor *c)
 	free(c);
 }
 
-int split_read_chat(struct split *sp, size_t i, int reverse, split_emit_fn emit, void *ctx,
+int split_read_chat(struct split *sp, size_t i, int oldest_first, split_emit_fn emit, void *ctx,
 		    struct err *e)
 {
 	struct split_cursor *c = NULL;
@@ -363,7 +363,7 @@ int split_read_chat(struct split *sp, size_t i, int reverse, split_emit_fn emit,
 	size_t len;
 	int rc;
 
-	if (split_cursor_open(sp, i, reverse, &c, e))
+	if (split_cursor_open(sp, i, oldest_first, &c, e))
 		return -1;
 	while ((rc = split_cursor_next(c, &row, &len, e)) > 0)
 		if (emit(ctx, row, len, e)) {

@@ -8,7 +8,8 @@
  * each chat gets a region, rows keep their order), and split_read_chat
  * reads one chat's rows forwards or backwards, so the caller writes one
  * file at a time. Memory: the chat names, plus small write buffers capped
- * at 8 MiB in all.
+ * at 8 MiB in all. A split owns both spools (unnamed files), the chat table
+ * and the buffers.
  */
 #ifndef WAEXPORT_SPLIT_H
 #define WAEXPORT_SPLIT_H
@@ -33,15 +34,15 @@ size_t split_count(const struct split *sp);
 /* Chat i's name (NUL-terminated), in order of first appearance. */
 const char *split_chat(const struct split *sp, size_t i);
 
-/* Feed chat i's rows to emit, in the order added (or reversed). */
+/* Feed chat i's rows to emit, in the order added (newest first) or oldest first. */
 typedef int (*split_emit_fn)(void *ctx, const char *row, size_t len, struct err *e);
-int split_read_chat(struct split *sp, size_t i, int reverse, split_emit_fn emit, void *ctx,
+int split_read_chat(struct split *sp, size_t i, int oldest_first, split_emit_fn emit, void *ctx,
 		    struct err *e);
 
 /* Reading one chat's rows a row at a time (for merging several chats). */
 struct split_cursor;
 
-int split_cursor_open(struct split *sp, size_t i, int reverse, struct split_cursor **out,
+int split_cursor_open(struct split *sp, size_t i, int oldest_first, struct split_cursor **out,
 		      struct err *e);
 /* 1 with the row set (valid until the next call), 0 at the end, -1 on error. */
 int split_cursor_next(struct split_cursor *c, const char **row, size_t *len, struct err *e);

@@ -2,8 +2,8 @@
  * writer: one record → one row of bytes, in CSV (RFC 4180 through libcsv,
  * SPEC §4.2), NDJSON (SPEC §4.1) or the typed cells of a workbook row
  * (SPEC §4.6, encoded as xlsx.h describes). Writers append to a caller's buffer and
- * know nothing of files, gzip or HTTP; the output stage decides where the
- * bytes go. A writer owns its scratch buffer and nothing else.
+ * know nothing of files, gzip or HTTP; the pipeline and the sink decide
+ * where the bytes go. A writer owns its scratch buffer and nothing else.
  */
 #ifndef WAEXPORT_WRITER_H
 #define WAEXPORT_WRITER_H

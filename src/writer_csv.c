@@ -25,9 +25,8 @@ static int formula_lead(char c)
  * Append one text cell. Decoded text is written straight at the buffer's
  * tail. A cell that needs quotes but holds no '"' gets them around it in
  * place (that is all csv_write would do); only a cell with a '"' to double
- * goes through scratch and csv_write. That is 1 quoted cell in 12 in the
- * benchmark's history, and libcsv's byte-at-a-time loop was a tenth of
- * the writing thread's instructions (callgrind).
+ * goes through scratch and csv_write, whose byte-at-a-time loop is too slow
+ * for every cell (docs/performance.md).
  */
 static int put_text(struct writer *w, const struct record *r, const char *src, size_t len,
 		    int decode, int present, struct buf *out, unsigned *bad)
