@@ -276,7 +276,7 @@ static int expand(const struct options *o, const char *tmpl, const char *to, con
 }
 
 /* The rows of list_paths that are neither -o nor an input. */
-#define SAMEFILE_FIXED 10
+#define SAMEFILE_FIXED 11
 
 /* The written files and the read ones, every template expanded into owned[]. */
 static int list_paths(const struct options *o, const char *today, struct samefile_path *all,
@@ -297,6 +297,7 @@ static int list_paths(const struct options *o, const char *today, struct samefil
 		{ "--state", o->state, NULL, 0, 0 },
 		{ "--state's journal", o->state, ".journal", 0, 0 },
 		{ "--state's lock", o->state, ".lock", 0, 0 },
+		{ "--state's commit plan", o->state, ".commit", 0, 0 },
 		{ "--log-file", o->log_file, NULL, 0, 0 },
 		{ "--media-dir", o->media_dir, NULL, 0, 0 },
 		{ "--api-key-file", o->api_key_file, NULL, 1, 0 },

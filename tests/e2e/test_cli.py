@@ -190,6 +190,17 @@ def test_a_path_over_a_state_companion_is_a_usage_error(samples_mock, tmp_path, 
                             "needs its own path" % (option, companion, companion, companion))
 
 
+@pytest.mark.parametrize("option", ["-o", "--manifest", "--log-file"])
+def test_a_path_over_the_state_commit_plan_is_a_usage_error(samples_mock, tmp_path, option):
+    """-o s.commit --state s: the commit plan's rename removed the export, state moved, exit 0."""
+    args = FETCH + ["--state", "./s", option, "s.commit"]
+    args += ["--format", "csv"] if option == "-o" else ["-o", "night.csv"]
+    pair = "%s and --state's commit plan name the same file (s.commit and ./s.commit)" % option
+    if option == "--log-file":  # named in the order of the options' table
+        pair = "--state's commit plan and --log-file name the same file (./s.commit and s.commit)"
+    refused_before_any_file(samples_mock, tmp_path, args, pair + ": each needs its own path")
+
+
 def test_a_link_to_the_output_is_the_same_file(samples_mock, tmp_path):
     (tmp_path / "sub").mkdir()
     os.symlink("../night.csv", tmp_path / "sub" / "link.csv")
