@@ -6,7 +6,7 @@
         [--account NUM] [--api-key KEY]
         [--latency-ms N] [--fail-5xx SPEC] [--fail-5xx-status 503]
         [--fail-429 SPEC] [--retry-after VALUE] [--reset SPEC]
-        [--truncate SPEC] [--invalid-json SPEC]
+        [--truncate SPEC] [--invalid-json SPEC] [--empty SPEC]
         [--fail-object SPEC] [--fail-reason N]
         [--grow-every N --grow-by K] [--ignore-page] [--empty-body-at-end]
         [--gzip] [--tls-cert FILE --tls-key FILE] [--log-max N] [--verbose]
@@ -29,10 +29,11 @@ Fault SPEC: a comma list of PAGE or PAGE:COUNT ("fail this page's first COUNT
 requests", COUNT defaults to 1), *:COUNT for every page, or "all".  Each
 fault knob keeps its own count per page, and knobs are tried in this order,
 so their counts add up: reset, truncate, fail-5xx, fail-429, invalid-json,
-fail-object.  reset closes the connection with a TCP RST and no answer;
+empty, fail-object.  reset closes the connection with a TCP RST and no answer;
 truncate announces the whole body in Content-Length but sends half of it and
 closes; invalid-json answers HTTP 200 with half of the real body (or an HTML
-page when the real body is "[]" or empty).  Faults act before the checks
+page when the real body is "[]" or empty); empty answers HTTP 200 with an
+empty array, "[]" (a proxy or cache that answers before the application).  Faults act before the checks
 above (a proxy fails before the application), except on a body that is not
 JSON.  --latency-ms delays every getHistory answer, faults included;
 --ignore-page answers page 1 whatever page is asked (faults still count by
@@ -59,7 +60,7 @@ Control (no latency, no faults):
 Every log entry: seq, t, page, served_page, to, kind, status, bytes,
 messages, gzip, client_port, in_flight, max_in_flight; kind is one of page,
 end, fail-2, fail-3, fail-4, reset, truncate, 5xx, 429, invalid-json,
-fail-object.  The apiKey is never logged or printed.
+empty, fail-object.  The apiKey is never logged or printed.
 """
 
 import argparse
@@ -86,11 +87,11 @@ PAGE_SIZE = 50
 TO_RE = re.compile(r'(?:[0-9]{8,15}|[A-Z]{2}\.[0-9]+)?')
 UNIQUE_RE = re.compile(rb'"unique":"((?:[^"\\]|\\.)*)"')
 FAULT_ORDER = ("reset", "truncate", "fail_5xx", "fail_429", "invalid_json",
-               "fail_object")
+               "empty", "fail_object")
 KNOB_DEFAULTS = {
     "latency_ms": 0.0, "fail_5xx": None, "fail_5xx_status": 503,
     "fail_429": None, "retry_after": None, "reset": None, "truncate": None,
-    "invalid_json": None, "fail_object": None, "fail_reason": 2,
+    "invalid_json": None, "empty": None, "fail_object": None, "fail_reason": 2,
     "grow_every": 0, "grow_by": 1, "ignore_page": False,
     "empty_body_at_end": False, "gzip": False, "fail_from": 0,
 }
@@ -342,7 +343,8 @@ class State:
             "fail_5xx_status": args.fail_5xx_status,
             "fail_429": args.fail_429, "retry_after": args.retry_after,
             "reset": args.reset, "truncate": args.truncate,
-            "invalid_json": args.invalid_json, "fail_object": args.fail_object,
+            "invalid_json": args.invalid_json, "empty": args.empty,
+            "fail_object": args.fail_object,
             "fail_reason": args.fail_reason, "grow_every": args.grow_every,
             "grow_by": args.grow_by, "ignore_page": args.ignore_page,
             "empty_body_at_end": args.empty_body_at_end, "gzip": args.gzip}))
@@ -626,6 +628,8 @@ class Handler(BaseHTTPRequestHandler):
             status = 200
             out = out[:len(out) // 2] if len(out) > 2 else \
                 b"<html><body>502 Bad Gateway</body></html>"
+        elif fault == "empty":
+            kind, status, count, out = "empty", 200, 0, b"[]"
         elif fault == "fail_object":
             kind, status, count = "fail-object", 200, 0
             out = fail_body(fail_reason)
@@ -689,7 +693,7 @@ def parse_args(argv):
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--port-file", metavar="PATH")
     ap.add_argument("--latency-ms", type=float, default=0.0, metavar="N")
-    for k in ("fail-5xx", "fail-429", "reset", "truncate", "invalid-json",
+    for k in ("fail-5xx", "fail-429", "reset", "truncate", "invalid-json", "empty",
               "fail-object"):
         ap.add_argument("--" + k, metavar="SPEC", type=_spec_arg)
     ap.add_argument("--fail-5xx-status", type=int, default=503, metavar="CODE")

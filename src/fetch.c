@@ -270,7 +270,8 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 				.max_pages = o->max_pages,
 				.stop = f->stop,
 				.on_wait = on_wait,
-				.wait_ctx = f };
+				.wait_ctx = f,
+				.confirm_empty = 1 };
 	struct walk_transport tr;
 	const char *base = getenv("WAEXPORT_RETRY_BASE"); /* tests: shorter backoff */
 	int rc = 0;

@@ -17,6 +17,7 @@ struct slot {
 	enum slot_state state;
 	unsigned long page_no;
 	int attempts;
+	int reasked;       /* an empty answer was asked for again (confirm_empty) */
 	double not_before; /* SLOT_WAITING: when to ask again */
 	long status;       /* SLOT_WAITING: why (the HTTP status, 0: no answer) */
 	char why[96];      /* SLOT_WAITING, no answer: the transport's words */
@@ -99,6 +100,45 @@ static int give_up(struct walk *w, const struct slot *s, const struct err *why)
 	return 0;
 }
 
+/* SPEC §1: no body, or an empty array (JSON white space around it), is an empty page. */
+static int empty_page(const char *p, size_t n)
+{
+	size_t i = 0, brackets = 0;
+
+	if (n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		i = 3;
+	for (; i < n; i++) {
+		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')
+			continue;
+		if (!((p[i] == '[' && brackets == 0) || (p[i] == ']' && brackets == 1)))
+			return 0;
+		brackets++;
+	}
+	return brackets == 0 || brackets == 2;
+}
+
+/*
+ * An empty page ends the history (SPEC §5.1), and one that ends it before
+ * its time loses everything past it for good: under --state the checkpoint
+ * moves past pages never exported. So with confirm_empty the first empty
+ * answer for a page is asked for again at once (not a retry: it spends none
+ * of them), and only a second one is handed on. A history that really ends
+ * costs one request more.
+ */
+static int reask_empty(struct walk *w, struct slot *s, const struct walk_answer *a)
+{
+	if (!w->o->confirm_empty || s->reasked || !empty_page(a->body ? a->body : "", a->len))
+		return 0;
+	s->reasked = 1;
+	s->attempts--; /* start() counts this ask again; it is no retry */
+	s->state = SLOT_WAITING;
+	s->status = a->status;
+	snprintf(s->why, sizeof(s->why), "an empty page, asked again");
+	s->not_before = now_s(w);
+	w->stats->reasked++;
+	return 1;
+}
+
 /* A request finished: its page is done, waits for another try, or is given up on. */
 static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 {
@@ -111,6 +151,8 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 		return 0; /* cancelled: the transport promised not to, but be safe */
 	w->in_flight--;
 	if (a->outcome == WALK_ANSWERED && a->status >= 200 && a->status < 300) {
+		if (reask_empty(w, s, a))
+			return 0;
 		s->state = SLOT_DONE;
 		s->body = a->body ? a->body : "";
 		s->len = a->len;
@@ -162,6 +204,7 @@ static int start_due(struct walk *w, double *wake, struct err *e)
 
 		w->slots[i].page_no = w->next_request++;
 		w->slots[i].attempts = 0;
+		w->slots[i].reasked = 0;
 		if (start(w, i, e))
 			return -1;
 	}

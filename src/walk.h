@@ -47,15 +47,18 @@ struct walk_opts {
 	const volatile int *stop; /* set by a signal: give up within a second */
 	walk_wait_fn on_wait;     /* NULL: nobody is told */
 	void *wait_ctx;
-	int keep_going; /* a page that failed every try goes to on_page with body NULL
+	int keep_going;    /* a page that failed every try goes to on_page with body NULL
 			   and the walk goes on (downloads), instead of ending it */
+	int confirm_empty; /* an empty page (SPEC §1: no body, or []) is asked once more before
+			      it goes on: a proxy's one empty answer must not end the history */
 };
 
 struct walk_stats {
 	unsigned long long pages; /* bodies handed on */
 	unsigned long long requests;
 	unsigned long long retries;
-	unsigned long long bytes; /* body bytes handed on */
+	unsigned long long reasked; /* empty pages asked once more (confirm_empty) */
+	unsigned long long bytes;   /* body bytes handed on */
 	int max_in_flight;
 	int capped; /* the walk stopped at max_pages, not at the history's end */
 };

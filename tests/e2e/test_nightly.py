@@ -119,6 +119,35 @@ def test_second_night_writes_exactly_the_7_new_in_at_most_2_requests(mock, tmp_p
     assert tmp_leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_one_empty_answer_before_the_head_loses_nothing(mock, tmp_path, concurrency):
+    """SPEC §5.3: an empty page (a proxy's "[]") on page 3 of 6 new pages ended the
+    walk: 100 of 300 written, exit 0, and the checkpoint moved past the other 200."""
+    state, msgs = first_night(mock, tmp_path)
+    grow(mock, 300)
+    new = all_messages(mock)[:300]
+    mock.control(empty="3")
+    out2 = tmp_path / "night2.csv"
+    r, reqs = night(mock, state, out2, "--concurrency", concurrency)
+    assert r.returncode == 0, r.stderr
+    assert out2.read_bytes() == truth(tmp_path, new)
+    assert [e["kind"] for e in reqs if e["page"] == 3][:2] == ["empty", "page"]
+    mock.control(empty=None)
+    r, _ = night(mock, state, tmp_path / "night3.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques((tmp_path / "night3.csv").read_bytes()) == []
+
+
+def test_one_empty_answer_does_not_cut_a_snapshot(mock, tmp_path):
+    """Without --state the export of the whole history was cut at the empty page."""
+    msgs = all_messages(mock)
+    mock.control(empty="4")
+    out = tmp_path / "all.csv"
+    r = run(FETCH + ["--url", mock.url, "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == truth(tmp_path, msgs)
+
+
 def test_night_after_a_full_page_of_news_walks_on_until_the_checkpoint(mock, tmp_path):
     """70 new messages: page 1 is all new, page 2 reaches the checkpoint."""
     state, msgs = first_night(mock, tmp_path)

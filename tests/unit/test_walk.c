@@ -5,8 +5,9 @@
  * the clock, so a 300-second Retry-After costs nothing. Checked: pages
  * handed on in order whatever order they finish in, retries of 503, 429
  * (after its Retry-After), timeouts, no retry of a failure or a 404, the end
- * at a short page with later requests cancelled, --max-pages, slow start,
- * and a stop flag noticed within a second of any wait.
+ * at a short page with later requests cancelled, an empty answer asked
+ * once more before it ends the history, --max-pages, slow start, and a
+ * stop flag noticed within a second of any wait.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +55,10 @@ struct script {
 	unsigned long emitted[MAX_PAGES];
 	size_t nemitted;
 	unsigned long fail_on_page; /* on_page fails with ERR_DATA there */
+	/* A proxy's empty answer: page empty_page's first empty_tries answers are empty_body. */
+	unsigned long empty_page;
+	int empty_tries;
+	const char *empty_body;
 };
 
 static int s_start(void *impl, int slot, unsigned long page, struct err *e)
@@ -97,6 +102,8 @@ static void answer(struct script *s, int slot, struct walk_answer *a)
 		 : page == s->last ? "short"
 				   : "empty",
 		 page);
+	if (page == s->empty_page && s->attempts[page] <= s->empty_tries)
+		snprintf(s->body[slot], sizeof(s->body[slot]), "%s", s->empty_body);
 	a->body = s->body[slot];
 	a->len = strlen(s->body[slot]);
 	s->inflight[slot].busy = 0;
@@ -148,9 +155,11 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 	char expect[32];
 
 	snprintf(expect, sizeof(expect), "%lu", page_no);
-	assert_non_null(strstr(body, expect));
 	assert_int_equal(len, strlen(body));
 	s->emitted[s->nemitted++] = page_no;
+	if (page_no == s->empty_page && !strstr(body, expect))
+		return WALK_END; /* the empty answer, handed on */
+	assert_non_null(strstr(body, expect));
 	if (page_no == s->fail_on_page)
 		return err_set(e, ERR_DATA, "not a page of messages");
 	return strncmp(body, "full", 4) ? WALK_END : WALK_MORE;
@@ -407,6 +416,61 @@ static void test_max_pages_bounds_the_walk(void **state)
 	assert_int_equal(s.attempts[4], 0);
 }
 
+/* SPEC §1, §5.1: an empty page ends the history, but not on a proxy's one empty answer. */
+static void test_an_empty_answer_is_asked_once_more_before_it_ends_the_history(void **state)
+{
+	static const char *const bodies[] = { "[]", "", " [ ]\r\n", "\xef\xbb\xbf[]" };
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(*bodies); b++) {
+		struct script s = { .last = 6, .empty_page = 3, .empty_tries = 1 };
+		struct walk_opts o = { .concurrency = 2, .retries = 0, .confirm_empty = 1 };
+		struct walk_stats st;
+		struct err e;
+
+		s.empty_body = bodies[b];
+		assert_int_equal(walk(&s, &o, &st, &e), 0);
+		assert_in_order(&s, 6); /* the second answer was the page: nothing lost */
+		assert_int_equal(s.attempts[3], 2);
+		assert_int_equal(st.reasked, 1);
+		assert_int_equal(st.retries, 0); /* no retry spent, with none to spend */
+	}
+}
+
+static void test_an_empty_page_twice_is_the_end(void **state)
+{
+	struct script s = { .last = 6, .empty_page = 3, .empty_tries = 2, .empty_body = "[]" };
+	struct walk_opts o = { .concurrency = 2, .retries = 3, .confirm_empty = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 3);
+	assert_int_equal(s.attempts[3], 2);
+	assert_int_equal(st.reasked, 1);
+}
+
+static void test_only_an_empty_page_is_asked_again(void **state)
+{
+	struct script s = { .last = 6, .empty_page = 3, .empty_tries = 1, .empty_body = "[{}]" };
+	struct walk_opts o = { .concurrency = 1, .retries = 3, .confirm_empty = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 3); /* a short page is the end, as the API says */
+	assert_int_equal(s.attempts[3], 1);
+	/* and without confirm_empty (downloads) an empty answer is taken at once */
+	memset(&s, 0, sizeof(s));
+	s = (struct script){ .last = 6, .empty_page = 3, .empty_tries = 1, .empty_body = "[]" };
+	o.confirm_empty = 0;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 3);
+	assert_int_equal(st.reasked, 0);
+}
+
 static void test_slow_start_asks_once_when_page_one_ends(void **state)
 {
 	struct script s = { .last = 1 };
@@ -465,6 +529,10 @@ int main(void)
 		cmocka_unit_test(test_the_first_page_that_cannot_be_had_is_the_one_named),
 		cmocka_unit_test(test_the_end_cancels_the_requests_past_it),
 		cmocka_unit_test(test_max_pages_bounds_the_walk),
+		cmocka_unit_test(
+			test_an_empty_answer_is_asked_once_more_before_it_ends_the_history),
+		cmocka_unit_test(test_an_empty_page_twice_is_the_end),
+		cmocka_unit_test(test_only_an_empty_page_is_asked_again),
 		cmocka_unit_test(test_slow_start_asks_once_when_page_one_ends),
 		cmocka_unit_test(test_stop_is_noticed_within_a_second_of_a_long_wait),
 		cmocka_unit_test(test_a_page_the_callback_refuses_names_its_number),
