@@ -42,7 +42,6 @@ struct fetch {
 	struct buf first_unique;   /* page 1's newest message: did history grow meanwhile? */
 	struct nextcp next;        /* the targets' next checkpoints */
 	struct resume *resume;     /* --state, one walk: the journal (resume.h) */
-	unsigned long offset;      /* the walk's page 1 is page offset + 1 of the history */
 	int seeking, found;        /* looking for the journal's newest message; met it */
 	int last_verdict;
 	unsigned long seek_page; /* where it was met */

@@ -151,7 +151,6 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 	struct fetch *f = ctx;
 	int v, met;
 
-	page_no += f->offset;
 	skip_bom(f, page_no, &body, &len);
 	if (f->resume && resume_append(f->resume, page_no, body, len, e))
 		return -1;
@@ -169,7 +168,7 @@ static int on_check_page(void *ctx, unsigned long page_no, const char *body, siz
 {
 	struct fetch *f = ctx;
 
-	skip_bom(f, page_no + f->offset, &body, &len);
+	skip_bom(f, page_no, &body, &len);
 	f->check_body.len = 0;
 	return buf_add(&f->check_body, body, len) ? err_nomem(e) : WALK_END;
 }
@@ -182,14 +181,14 @@ static int on_journal_page(void *ctx, unsigned long long page_no, const char *bo
 	return v < 0 ? -1 : v == WALK_END; /* 1: the history ends here, stop the replay */
 }
 
+/* The walk from page offset + 1 on: its pages, and what it says of them, by their real numbers. */
 static int walk_from(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     unsigned long offset, walk_page_fn fn, struct err *e)
 {
-	struct resume_shift s;
+	struct walk_opts from = *wo;
 
-	resume_shift_init(&s, t, offset);
-	f->offset = offset;
-	return walk_run(wo, &s.t, fn, f, &f->stats, e);
+	from.first_page = offset + 1;
+	return walk_run(&from, t, fn, f, &f->stats, e);
 }
 
 /*

@@ -32,7 +32,6 @@
 
 #include "err.h"
 #include "journal.h"
-#include "walk.h"
 #include "warn.h"
 
 #define RESUME_PAGE_SIZE 50
@@ -78,14 +77,5 @@ unsigned long long resume_pages(const struct resume *r);
 
 /* Close; the journal stays. NULL is fine. */
 void resume_free(struct resume *r);
-
-/* A transport that asks for page p + offset whenever t is asked for page p. */
-struct resume_shift {
-	struct walk_transport t;
-	const struct walk_transport *inner;
-	unsigned long offset;
-};
-void resume_shift_init(struct resume_shift *s, const struct walk_transport *inner,
-		       unsigned long offset);
 
 #endif

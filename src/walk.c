@@ -33,7 +33,7 @@ struct walk {
 	int nslots;
 	int in_flight;
 	unsigned rng;
-	unsigned long next_request, next_emit, window;
+	unsigned long first, next_request, next_emit, window;
 	int end;
 	int told_wait;             /* on_wait was last called with a wait */
 	unsigned long failed_page; /* the lowest page given up on, 0: none */
@@ -199,7 +199,7 @@ static int start_due(struct walk *w, double *wake, struct err *e)
 
 	*wake = now + WAIT_MAX_MS / 1000.0;
 	while (!w->end && !w->failed_page && w->next_request < w->next_emit + w->window &&
-	       (!o->max_pages || w->next_request <= (unsigned long)o->max_pages)) {
+	       (!o->max_pages || w->next_request - w->first < (unsigned long)o->max_pages)) {
 		int i = (int)(w->next_request % (unsigned long)w->nslots);
 
 		w->slots[i].page_no = w->next_request++;
@@ -292,7 +292,7 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 		if (w->window > (unsigned long)w->nslots)
 			w->window = (unsigned long)w->nslots;
 		if (verdict == WALK_END ||
-		    (o->max_pages && w->next_emit > (unsigned long)o->max_pages)) {
+		    (o->max_pages && w->next_emit - w->first >= (unsigned long)o->max_pages)) {
 			w->stats->capped = verdict != WALK_END;
 			w->end = 1;
 			cancel_all(w); /* requests past the end: their answers are ignored */
@@ -304,7 +304,13 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_page_fn on_page,
 	     void *ctx, struct walk_stats *stats, struct err *e)
 {
-	struct walk w = { .o = o, .t = t, .stats = stats, .next_request = 1, .next_emit = 1 };
+	unsigned long first = o->first_page ? o->first_page : 1;
+	struct walk w = { .o = o,
+			  .t = t,
+			  .stats = stats,
+			  .first = first,
+			  .next_request = first,
+			  .next_emit = first };
 	int rc = -1;
 
 	w.nslots = o->concurrency > 0 ? o->concurrency : 1;

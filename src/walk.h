@@ -38,11 +38,13 @@ struct walk_wait {
 typedef void (*walk_wait_fn)(void *ctx, const struct walk_wait *w);
 
 struct walk_opts {
-	int concurrency;          /* 1..32: pages in flight, and transport slots */
-	int retries;              /* tries after the first */
-	long max_pages;           /* 0: no limit */
-	double retry_base;        /* first backoff in seconds (0: 0.5) */
-	int slow_start;           /* one page in flight at first, doubled per page:
+	int concurrency; /* 1..32: pages in flight, and transport slots */
+	int retries;     /* tries after the first */
+	long max_pages;  /* 0: no limit; counted from first_page */
+	unsigned long
+		first_page; /* the first page asked (0: page 1); a resumed walk starts later */
+	double retry_base;  /* first backoff in seconds (0: 0.5) */
+	int slow_start;     /* one page in flight at first, doubled per page:
 	                                a nightly run that ends on page 1 asks once */
 	const volatile int *stop; /* set by a signal: give up within a second */
 	walk_wait_fn on_wait;     /* NULL: nobody is told */

@@ -98,6 +98,22 @@ def test_resumed_figures_count_the_servers_pages_and_no_overlap_as_duplicates(mo
     assert doc["pages_fetched"] == fetched and doc["duplicates_dropped"] == 0, doc
 
 
+def test_a_resumed_walk_names_the_real_page_when_it_fails(mock, tmp_path):
+    """SPEC §3 names the page: after "going on from page 100" a 503 on page 120
+    was reported as "page 21" (the walk's own count from where it resumed)."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=100)
+    r, _ = night(mock, state, out, "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    mock.control(fail_from=120)
+    r, reqs = night(mock, state, out, "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    assert b"going on from page 100" in r.stderr, r.stderr
+    assert b"waexport: page 120: server answered HTTP 503 on each of 2 tries" in r.stderr, \
+        r.stderr
+    assert min(e["page"] for e in reqs if e["kind"] == "5xx") == 120
+
+
 def test_first_export_refused_at_page_100_resumes_too(mock, tmp_path):
     """status FAIL at page 100 (exit 77) keeps the 99 pages before it, like a 503 does."""
     state, out = tmp_path / "state", tmp_path / "all.csv"

@@ -471,6 +471,29 @@ static void test_only_an_empty_page_is_asked_again(void **state)
 	assert_int_equal(st.reasked, 0);
 }
 
+/* A resumed walk starts past page 1: its pages, its bound and its errors by their real numbers. */
+static void test_a_walk_from_a_later_page_counts_from_there(void **state)
+{
+	static const struct fault f[] = { { 7, 0, WALK_ANSWERED, 503, 0 } };
+	struct script s = { .last = 9 };
+	struct walk_opts o = { .concurrency = 3, .retries = 1, .first_page = 5, .max_pages = 2 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_int_equal(s.nemitted, 2);
+	assert_int_equal(s.emitted[0], 5);
+	assert_int_equal(s.emitted[1], 6);
+	assert_int_equal(s.attempts[4], 0);
+	assert_int_equal(s.attempts[7], 0); /* max_pages counts from page 5 */
+	memset(&s, 0, sizeof(s));
+	s = (struct script){ .last = 9, .faults = f, .nfaults = 1 };
+	o.max_pages = 0;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_non_null(strstr(e.msg, "page 7: server answered HTTP 503"));
+}
+
 static void test_slow_start_asks_once_when_page_one_ends(void **state)
 {
 	struct script s = { .last = 1 };
@@ -533,6 +556,7 @@ int main(void)
 			test_an_empty_answer_is_asked_once_more_before_it_ends_the_history),
 		cmocka_unit_test(test_an_empty_page_twice_is_the_end),
 		cmocka_unit_test(test_only_an_empty_page_is_asked_again),
+		cmocka_unit_test(test_a_walk_from_a_later_page_counts_from_there),
 		cmocka_unit_test(test_slow_start_asks_once_when_page_one_ends),
 		cmocka_unit_test(test_stop_is_noticed_within_a_second_of_a_long_wait),
 		cmocka_unit_test(test_a_page_the_callback_refuses_names_its_number),
