@@ -1,5 +1,6 @@
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,4 +57,9 @@ int err_data(struct err *e, long long offset, const char *fmt, ...)
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int err_broken_pipe(const struct err *e)
+{
+	return e->kind == ERR_IO && e->errnum == EPIPE;
 }

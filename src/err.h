@@ -38,5 +38,7 @@ int err_nomem(struct err *e);
 /* ERR_DATA at a byte offset; the message itself does not repeat the offset. */
 int err_data(struct err *e, long long offset, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Was the error a reader closing our stdout (a write's EPIPE)? */
+int err_broken_pipe(const struct err *e);
 
 #endif

@@ -120,6 +120,12 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 		fsutil_remove_stale_temps(f->raw_path);
 	outpath_infer(f->raw_path, &ndjson, &so.gzip);
 	so.path = f->raw_path;
+	/*
+	 * SPEC §4.4: under --state no run replaces what an earlier one kept (a
+	 * rerun, {date}). Its pages go before the earlier runs', so the file stays
+	 * newest first, as convert reads a history.
+	 */
+	so.append = so.older_after = o->state != NULL;
 	return sink_open(&f->raw, &so, e) ? err_prefix(e, "--save-raw: ") : 0;
 }
 

@@ -267,7 +267,7 @@ static int run_command(struct options *opts, struct err *e)
 					   : "nothing was written (any previous output is "
 					     "untouched)");
 		}
-		if (sink_broken_pipe(e)) {
+		if (err_broken_pipe(e)) {
 			rc = 141; /* the reader closed our stdout (| head): end quietly, like cat */
 		} else {
 			print_error(e);

@@ -34,9 +34,11 @@ struct sink {
 	const volatile int *stop; /* opts.stop */
 	struct buf pend;          /* bytes on their way to fd */
 	struct sink_figures fig;
-	struct flush flush; /* a temporary file made durable as it grows */
-	struct digest *md;  /* opts.digest: what reaches the file, carried bytes first */
-	char *given;        /* the path as given (the manifest's) */
+	struct flush flush;     /* a temporary file made durable as it grows */
+	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
+	char *given;            /* the path as given (the manifest's) */
+	struct carry_want last; /* with carry_last (older_after): the target's bytes, after ours */
+	int carry_last;
 };
 
 static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
@@ -125,14 +127,15 @@ static int sum_bytes(void *md, const void *p, size_t n, struct err *e)
 	return digest_update(md, p, n, e);
 }
 
-/* Append mode: carry a non-empty target's bytes over, so this run adds after them. */
-static int carry_target(struct sink *s, const struct sink_opts *o, struct err *e)
+/* Append mode: carry a non-empty target's bytes over, so this run adds after (or before) them. */
+static int carry_target(struct sink *s, const struct carry_want *want, struct err *e)
 {
-	struct carry_want w = { o->path, o->gzip, o->csv, o->head, o->head_len, NULL, s->md };
+	struct carry_want w = *want;
 	struct stat st;
 	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1, got;
 
 	w.fn = s->md ? sum_bytes : NULL; /* the manifest's sum sees the carried bytes */
+	w.ctx = s->md;
 	if (old < 0 || fstat(old, &st)) {
 		io_error(s, errno, "opening the existing file to add to it", e);
 		goto out;
@@ -149,7 +152,7 @@ static int carry_target(struct sink *s, const struct sink_opts *o, struct err *e
 	s->fig.carried = (unsigned long long)st.st_size;
 	s->fig.appending = 1;
 	/* A copy dirties the page cache like any write: start its writeback too. */
-	flush_grown(&s->flush, s->fig.carried);
+	flush_grown(&s->flush, s->fig.carried + s->fig.out);
 	rc = 0;
 out:
 	if (old >= 0)
@@ -194,7 +197,11 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
 		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp,
 			       strerror(errno));
-	return have && o->append ? carry_target(s, o, e) : 0;
+	if (!have || !o->append)
+		return 0;
+	s->last = (struct carry_want){ o->path, o->gzip, o->csv, o->head, o->head_len, NULL, NULL };
+	s->fig.appending = (s->carry_last = o->older_after) && st.st_size > 0;
+	return o->older_after ? 0 : carry_target(s, &s->last, e);
 }
 
 int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
@@ -288,7 +295,7 @@ int sink_finish(struct sink *s, struct err *e)
 		return finish_workbook(s, e);
 	if (s->finished)
 		return 0;
-	if (drain(s, e))
+	if (drain(s, e) || (s->carry_last && carry_target(s, &s->last, e)))
 		goto fail;
 	if (s->md) {
 		if (digest_final(s->md, s->fig.sha256, e)) {
@@ -390,9 +397,4 @@ void sink_count_row(struct sink *s, int ts_ok, long long ts)
 	if (!s->fig.rows.have_ts || ts > s->fig.rows.ts_max)
 		s->fig.rows.ts_max = ts;
 	s->fig.rows.have_ts = 1;
-}
-
-int sink_broken_pipe(const struct err *e)
-{
-	return e->kind == ERR_IO && e->errnum == EPIPE;
 }

@@ -54,6 +54,7 @@ struct sink_opts {
 	int gzip;
 	int level;        /* 1..9, with gzip */
 	int append;       /* keep a non-empty target's bytes and add after them */
+	int older_after;  /* append: ... before them instead (a newest-first file: --save-raw) */
 	const void *head; /* append: what the target's text must start with (BOM, CSV header) */
 	size_t head_len;  /* 0: no head to compare (NDJSON) */
 	int csv;          /* append: quoted cells, which the target must not end inside */
@@ -130,8 +131,5 @@ const struct sink_figures *sink_figures(const struct sink *s);
 
 /* The manifest's rows: the producer says a row went in (with its time when it has one). */
 void sink_count_row(struct sink *s, int ts_ok, long long ts);
-
-/* Was the error a reader closing our stdout (EPIPE)? */
-int sink_broken_pipe(const struct err *e);
 
 #endif

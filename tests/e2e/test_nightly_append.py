@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BIN, run
 from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env  # noqa: F401
-from nightly_helpers import FETCH, all_messages, grow, night, settle
+from nightly_helpers import FETCH, all_messages, grow, night, settle, truth
 from test_roundtrip_duckdb import SCRIPT, duckdb_prefix  # noqa: F401
 
 N = 120
@@ -74,6 +74,27 @@ def test_two_runs_a_day_collect_in_one_file(mock, tmp_path, ext):
     if ext.endswith(".gz"):
         assert subprocess.run(["gzip", "-t", str(out)]).returncode == 0
     assert ("added 13 messages to %s (now %d)" % (out, N + 13)).encode() in r2.stderr, r2.stderr
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "jsonl.gz"])
+def test_save_raw_keeps_every_run_of_the_day(mock, tmp_path, ext):
+    """--save-raw 'raw-{date}.EXT' under --state: the second run replaced the first
+    run's pages, so `convert` of the day's raw file gave 50 messages, not 133."""
+    state, raw = tmp_path / "state", str(tmp_path / ("raw-{date}." + ext))
+    for k, grown in enumerate([0, 13]):
+        if grown:
+            grow(mock, grown)
+        r, _ = night(mock, state, str(tmp_path / "o-{date}.csv"), "--save-raw", raw,
+                     "--concurrency", "1")
+        assert r.returncode == 0, r.stderr
+    [saved] = list(tmp_path.glob("raw-*." + ext))
+    out = tmp_path / "back.csv"
+    r = run(["convert", "-o", str(out), str(saved)])
+    assert r.returncode == 0, r.stderr
+    # each run's pages before the earlier runs': the file stays newest first
+    assert out.read_bytes() == truth(tmp_path, all_messages(mock))
+    if ext.endswith(".gz"):
+        assert subprocess.run(["gzip", "-t", str(saved)]).returncode == 0
 
 
 @pytest.mark.parametrize("ext", FORMATS)

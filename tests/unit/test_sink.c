@@ -333,7 +333,7 @@ static void test_stdout_broken_pipe(void **state)
 	signal(SIGPIPE, old);
 	assert_int_equal(rc, -1);
 	assert_int_equal(e.kind, ERR_IO);
-	assert_true(sink_broken_pipe(&e));
+	assert_true(err_broken_pipe(&e));
 	assert_non_null(strstr(e.msg, "standard output"));
 }
 
@@ -887,7 +887,7 @@ static void dev_full(size_t n, int gzip)
 	assert_int_equal(e.kind, ERR_IO);
 	assert_int_equal(e.errnum, ENOSPC);
 	assert_non_null(strstr(e.msg, "/dev/full"));
-	assert_false(sink_broken_pipe(&e));
+	assert_false(err_broken_pipe(&e));
 	buf_free(&data);
 }
 
