@@ -172,8 +172,7 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	if (!s->target)
 		return err_nomem(e);
 	if (have && S_ISDIR(st.st_mode))
-		return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name with -o",
-			       o->path);
+		return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name", o->path);
 	if (have && !S_ISREG(st.st_mode)) {
 		s->in_place = 1;
 		s->fd = open(o->path, O_WRONLY | O_CLOEXEC);

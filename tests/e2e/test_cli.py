@@ -319,3 +319,21 @@ def test_man_page_is_in_sync_with_the_option_table():
     page = (ROOT / "waexport.1").read_text()
     assert generated.startswith('.\\" BEGIN OPTIONS'), generated[:80]
     assert generated in page, "waexport.1 differs from the option table: run 'make man'"
+
+
+@pytest.mark.parametrize("manifest", ["exports/", "exports", "exports/{date}/"])
+def test_a_manifest_naming_a_directory_fails_before_anything_moves(samples_mock, tmp_path,
+                                                                    manifest):
+    """--manifest exports/ was found only at the commit: the first run committed its CSV
+    and exited 73, and every later run on the state failed 74 retrying the plan's rename."""
+    (tmp_path / "exports").mkdir()
+    args = FETCH + ["--state", "st", "-o", "exports/n.csv", "--manifest", manifest]
+    r = run(args, env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 73, r.stderr
+    assert "is a directory; give a file name" in r.stderr.decode(), r.stderr
+    assert samples_mock.requests() == []
+    assert sorted(os.listdir(tmp_path)) == ["exports", "st.lock"]  # the lock is taken first
+    assert os.listdir(tmp_path / "exports") == []
+    r = run(FETCH + ["--state", "st", "-o", "exports/n.csv"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
