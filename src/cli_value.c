@@ -45,6 +45,9 @@ static int add_to(struct options *o, const char *v, struct err *e)
 			       "--to '%s': expected a number (international digits, "
 			       "no '+') or a hidden-number id such as IL.1605856887361213",
 			       v);
+	for (size_t i = 0; i < o->nto; i++)
+		if (!strcmp(o->to[i], v))
+			return 0; /* a contact named twice is walked once (a list with a repeat) */
 	t = realloc(o->to, (o->nto + 1) * sizeof(*t));
 	if (!t)
 		return err_nomem(e);

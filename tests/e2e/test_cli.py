@@ -87,6 +87,23 @@ def test_to_is_repeatable(samples_mock, tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("out", ["dup.csv", "dup-{to}.csv"])
+def test_a_contact_named_twice_is_walked_once(samples_mock, tmp_path, out):
+    """A list with a repeat: the contact (over 100 messages) was walked twice and the
+    second walk's repeats ended the night with 65 blaming the server ({to}: 64)."""
+    to = "972505492890"
+    r = run(FETCH + ["--to", to, "--to", to, "-o", out],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    twice = len(samples_mock.requests())
+    once = run(FETCH + ["--to", to, "-o", "once.csv"],
+               env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert once.returncode == 0, once.stderr
+    assert len(samples_mock.requests()) == 2 * twice, "the repeat was walked again"
+    [written] = [p for p in tmp_path.iterdir() if p.name.startswith("dup")]
+    assert written.read_bytes() == (tmp_path / "once.csv").read_bytes()
+
+
 @pytest.mark.parametrize("args,expected", [
     (["fetch", "--from", "0501234567"], "972501234567"),
     (FETCH + ["--to", "0509876543"], "972509876543"),
