@@ -238,6 +238,33 @@ static void set_today(struct options *o)
 	tz_free(z);
 }
 
+/*
+ * {from}, {to} (with one --to) and {date} expand in the other paths a run
+ * writes as they do in -o: one cron line per account, each with its own
+ * metrics file, state or log. Left as they were, every account's metrics
+ * went to one file named '{from}.prom'. {chat} has no value there.
+ */
+static int expand_paths(struct options *o, struct err *e)
+{
+	const char **path[] = { &o->metrics_file, &o->log_file, &o->state, &o->media_dir };
+	static const char *const name[] = { "--metrics-file", "--log-file", "--state",
+					    "--media-dir" };
+	struct outpath_vars v = { .from = o->cmd == CMD_FETCH ? o->from : NULL,
+				  .to = o->nto == 1 ? o->to[0] : NULL,
+				  .date = o->today,
+				  .no_to = o->nto > 1 };
+
+	for (size_t i = 0; i < sizeof(path) / sizeof(*path) && o->today[0]; i++) {
+		if (!*path[i] || !strchr(*path[i], '{'))
+			continue;
+		v.option = name[i];
+		if (outpath_expand(*path[i], &v, &o->expanded[i], e))
+			return -1;
+		*path[i] = o->expanded[i];
+	}
+	return 0;
+}
+
 /* What only the whole command line can tell. */
 static int check_together(struct options *o, struct err *e)
 {
@@ -271,6 +298,8 @@ static int check_together(struct options *o, struct err *e)
 	if (!o->format && strcmp(o->output, "-") && outpath_check_extension(o->output, e))
 		return -1;
 	set_today(o);
+	if (expand_paths(o, e))
+		return -1;
 	rc = samefile_check_options(o, o->today, e);
 	o->paths_clash = rc && e->kind == ERR_USAGE;
 	return rc;
@@ -331,4 +360,8 @@ void cli_free(struct options *o)
 	o->to = NULL;
 	free(o->files);
 	o->files = NULL;
+	for (size_t i = 0; i < sizeof(o->expanded) / sizeof(*o->expanded); i++) {
+		free(o->expanded[i]);
+		o->expanded[i] = NULL;
+	}
 }

@@ -94,6 +94,13 @@ static int check_text(const struct options_row *r, const char *v, struct err *e)
 				       "--log-file needs a file name (stderr already gets "
 				       "every line)");
 		return 0;
+	case OPT_METRICS_FILE:
+		if (!strcmp(v, "-"))
+			return err_set(
+				e, ERR_USAGE,
+				"--metrics-file needs a file name (it is written "
+				"atomically for a collector to read, never to standard output)");
+		return 0;
 	case OPT_DIALECT:
 		if (column_dialect_find(v) < 0)
 			return err_set(e, ERR_USAGE,

@@ -112,8 +112,9 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 		return 0;
 	vars.to = o->nto == 1 ? o->to[0] : NULL;
 	vars.keep_chat = 0;
+	vars.option = "--save-raw";
 	if (outpath_expand(o->save_raw, &vars, &f->raw_path, e))
-		return err_prefix(e, "--save-raw: ");
+		return -1;
 	if (fsutil_need_parent(f->raw_path, o->create_dirs, "--save-raw", e))
 		return -1;
 	if (o->state) /* under its lock: what a killed run left (sink.c does so for appends) */

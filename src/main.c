@@ -225,7 +225,8 @@ static const char *raw_option(int argc, char **argv, const char *name)
  * A usage error is logged too, when the command line names a log file: a
  * typo in a cron line must leave its trace where the operator looks. The
  * parse stopped at the error, so the log file and the account are taken
- * from argv as given; a log that cannot be opened changes nothing.
+ * from argv as given (a template stays unexpanded: then nothing is
+ * logged); a log that cannot be opened changes nothing.
  */
 static void log_usage_error(int argc, char **argv)
 {
@@ -235,6 +236,9 @@ static void log_usage_error(int argc, char **argv)
 	struct err ignored;
 
 	if (!path || !*path || argc < 2 || (strcmp(argv[1], "fetch") && strcmp(argv[1], "convert")))
+		return;
+	/* '-' is refused, and a template is known only once the line parses: no such file. */
+	if (!strcmp(path, "-") || strchr(path, '{'))
 		return;
 	/* Never into a file the line names otherwise (-o, an input): that may be the error. */
 	for (int i = 2; i < argc; i++)

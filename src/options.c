@@ -16,7 +16,8 @@ const struct options_row options_table[OPT_COUNT] = {
 			 .flags = OPTIONS_PATH, .arg = "PATH",
 			 .help = "output file, '-' for stdout (default); replaced only when the run succeeds. "
 				 "{date} is YYYY-MM-DD in --tz, {chat} one file per conversation; with fetch "
-				 "also {from}, and {to} for one file per --to",
+				 "also {from}, and {to} for one file per --to. {from}, {to} and {date} "
+				 "expand in the other paths too",
 			 .detail =
 				 "Values are sanitised so nothing can leave the target directory." },
 	[OPT_FORMAT] = { ROW(OPT_FORMAT, "format", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),

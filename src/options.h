@@ -51,6 +51,7 @@ struct options {
 	int create_dirs;      /* --create-dirs: make missing directories (mode 0700) */
 	const char *log_file; /* --log-file PATH: stderr's lines appended there too */
 	char today[11];       /* what {date} names, fixed once at parse; "": --tz is bad */
+	char *expanded[4];    /* the paths below -o whose placeholders were expanded (owned) */
 	int paths_clash;      /* the parse stopped at two paths naming one file */
 
 	/* schema */

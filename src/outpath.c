@@ -32,14 +32,14 @@ int outpath_uses(const char *tmpl, const char *placeholder)
 int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, struct err *e)
 {
 	struct buf b = BUF_INIT;
-	const char *p = tmpl;
+	const char *p = tmpl, *opt = v->option ? v->option : "-o", *open = NULL;
+	size_t n = 0;
 
 	while (*p) {
-		const char *open = strchr(p, '{'), *close;
-		const char *value = NULL;
+		const char *close, *value = NULL;
 		char safe[256];
-		size_t n;
 
+		open = strchr(p, '{');
 		if (!open) {
 			if (buf_adds(&b, p))
 				goto nomem;
@@ -50,19 +50,14 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 		close = strchr(open, '}');
 		n = close ? (size_t)(close - open + 1) : 0;
 		if (n == 6 && !memcmp(open, "{from}", 6)) {
-			value = v->from;
-			if (!value) {
-				buf_free(&b);
-				return err_set(e, ERR_USAGE, "-o %s: {from} is known only to fetch",
-					       tmpl);
-			}
+			if (!(value = v->from))
+				goto only_fetch;
 		} else if (n == 4 && !memcmp(open, "{to}", 4)) {
 			value = v->to ? v->to : "all";
-			if (!v->from) {
-				buf_free(&b);
-				return err_set(e, ERR_USAGE, "-o %s: {to} is known only to fetch",
-					       tmpl);
-			}
+			if (!v->from)
+				goto only_fetch;
+			if (v->no_to)
+				goto no_value;
 		} else if (n == 6 && !memcmp(open, "{date}", 6)) {
 			value = v->date;
 		} else if (n == 6 && !memcmp(open, "{chat}", 6) && (v->keep_chat || v->chat)) {
@@ -73,12 +68,14 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 				continue;
 			}
 			value = v->chat;
+		} else if (n == 6 && !memcmp(open, "{chat}", 6)) {
+			goto no_value;
 		} else {
 			buf_free(&b);
 			return err_set(e, ERR_USAGE,
-				       "-o %s: unknown placeholder '%.*s'; the placeholders "
+				       "%s %s: unknown placeholder '%.*s'; the placeholders "
 				       "are {from}, {to}, {chat} and {date}",
-				       tmpl, close ? (int)n : 1, open);
+				       opt, tmpl, close ? (int)n : 1, open);
 		}
 		outpath_sanitize(value, safe, sizeof(safe));
 		if (buf_adds(&b, safe))
@@ -89,6 +86,14 @@ int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, s
 		goto nomem;
 	*out = b.data;
 	return 0;
+only_fetch:
+	buf_free(&b);
+	return err_set(e, ERR_USAGE, "%s %s: %.*s is known only to fetch", opt, tmpl, (int)n, open);
+no_value:
+	buf_free(&b);
+	return err_set(e, ERR_USAGE,
+		       "%s %s: %.*s has no single value here (it names one file for the whole run)",
+		       opt, tmpl, (int)n, open);
 nomem:
 	buf_free(&b);
 	return err_nomem(e);

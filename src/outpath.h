@@ -11,11 +11,13 @@
 #include "err.h"
 
 struct outpath_vars {
-	const char *from; /* NULL: not available (convert) */
-	const char *to;   /* NULL: whole account */
-	const char *date; /* YYYY-MM-DD */
-	const char *chat; /* one conversation's id */
-	int keep_chat;    /* leave {chat} in place (expanded later, per chat) */
+	const char *from;   /* NULL: not available (convert) */
+	const char *to;     /* NULL: whole account */
+	const char *date;   /* YYYY-MM-DD */
+	const char *chat;   /* one conversation's id */
+	int keep_chat;      /* leave {chat} in place (expanded later, per chat) */
+	int no_to;          /* {to} has no single value (several --to, one file) */
+	const char *option; /* the option the template came from, for messages (NULL: -o) */
 };
 
 /* Expand tmpl into a new string (*out, caller frees). ERR_USAGE on a bad template. */

@@ -131,8 +131,9 @@ int report_manifest_path(const struct options *o, struct outpath_vars vars, char
 			"--manifest %s: one manifest describes every file of a "
 			"run; {chat} (and {to} with several --to) have no single value there",
 			o->manifest);
+	vars.option = "--manifest";
 	if (outpath_expand(o->manifest, &vars, path, e))
-		return err_prefix(e, "--manifest: ");
+		return -1;
 	/* Refused now: found at the commit, the plan would retry the rename every night (§4.7). */
 	if (names_dir(*path))
 		return err_set(e, ERR_CANTCREAT, "--manifest %s: is a directory; give a file name",

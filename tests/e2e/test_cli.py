@@ -92,11 +92,11 @@ def test_a_contact_named_twice_is_walked_once(samples_mock, tmp_path, out):
     """A list with a repeat: the contact (over 100 messages) was walked twice and the
     second walk's repeats ended the night with 65 blaming the server ({to}: 64)."""
     to = "972505492890"
-    r = run(FETCH + ["--to", to, "--to", to, "-o", out],
+    r = run(FETCH + ["--to", to, "--to", to, "-o", out, "--concurrency", "1"],
             env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     twice = len(samples_mock.requests())
-    once = run(FETCH + ["--to", to, "-o", "once.csv"],
+    once = run(FETCH + ["--to", to, "-o", "once.csv", "--concurrency", "1"],
                env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
     assert once.returncode == 0, once.stderr
     assert len(samples_mock.requests()) == 2 * twice, "the repeat was walked again"
@@ -354,3 +354,42 @@ def test_a_manifest_naming_a_directory_fails_before_anything_moves(samples_mock,
     r = run(FETCH + ["--state", "st", "-o", "exports/n.csv"],
             env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_placeholders_expand_in_every_path_the_run_writes(samples_mock, tmp_path):
+    """One cron line per account: --metrics-file 'st/{from}.prom' made a file named
+    '{from}.prom' that every account overwrote (likewise --log-file, --state)."""
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    (tmp_path / "st").mkdir()
+    r = run(FETCH + ["-q", "--metrics-file", "st/{from}.prom", "--log-file", "log-{date}.txt",
+                     "--state", "st/{from}-{to}", "--to", "972505492890",
+                     "--media-dir", "media-{from}", "-o", "out.csv"],
+            env=fetch_env(WAEXPORT_URL=samples_mock.url), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    names = set(os.listdir(tmp_path / "st"))
+    assert {ACCOUNT + ".prom", ACCOUNT + "-972505492890"} <= names, names
+    assert (tmp_path / ("log-%s.txt" % today)).exists()
+    assert (tmp_path / ("media-" + ACCOUNT)).is_dir()
+    assert not [n for n in os.listdir(tmp_path) if "{" in n]
+
+
+@pytest.mark.parametrize("option,path,message", [
+    ("--metrics-file", "{chat}.prom", "{chat} has no single value here"),
+    ("--save-raw", "r-{chat}.jsonl", "{chat} has no single value here"),
+    ("--log-file", "{nope}.log", "unknown placeholder '{nope}'"),
+])
+def test_a_placeholder_without_a_value_is_a_usage_error_naming_its_option(
+        samples_mock, tmp_path, option, path, message):
+    line = usage_error(samples_mock, tmp_path, FETCH + [option, path, "-o", "x.csv"])
+    assert line.startswith("waexport: %s %s: " % (option, path)), line
+    assert message in line, line
+
+
+def test_metrics_file_dash_is_a_usage_error_not_a_file_named_dash(samples_mock, tmp_path):
+    line = usage_error(samples_mock, tmp_path, FETCH + ["--metrics-file", "-", "-o", "x.csv"])
+    assert "--metrics-file needs a file name" in line, line
+
+
+def test_a_log_file_dash_refused_leaves_no_file_named_dash(samples_mock, tmp_path):
+    line = usage_error(samples_mock, tmp_path, FETCH + ["--log-file", "-", "-o", "x.csv"])
+    assert "--log-file needs a file name" in line, line
