@@ -19,9 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A Retry-After above this is waited only this long (SPEC §5.5: up to 5 minutes). */
-#define DL_RETRY_AFTER_CAP 300.0
-
 /* The walk's transport over the download slots. */
 struct dl_walk {
 	struct http *h;
@@ -178,16 +175,13 @@ static int dlw_start(void *impl, int slot, unsigned long page_no, struct err *e)
 static void dlw_classify(struct dl_walk *w, struct dl_slot *s, struct walk_answer *a)
 {
 	struct http_download *job = s->job;
-	curl_off_t ra = 0;
 	long status = 0;
 	CURLcode rc = s->x.rc;
 	int transient;
 
 	if (curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
 		status = 0;
-	/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
-	if (curl_easy_getinfo(s->x.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-		a->retry_after = (double)ra > DL_RETRY_AFTER_CAP ? DL_RETRY_AFTER_CAP : (double)ra;
+	a->retry_after = xfer_retry_after(&s->x);
 	transient = rc != CURLE_OK ? xfer_transient(rc) && !s->x.too_big && !s->write_failed
 				   : status == 408 || status == 429 || status >= 500;
 	dl_finish(w->h, s);

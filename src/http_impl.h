@@ -60,6 +60,8 @@ int xfer_start(struct http *h, struct xfer *x, const char *url, struct err *e);
 void xfer_cancel(struct http *h, struct xfer *x);
 const char *xfer_why(struct xfer *x);
 int xfer_transient(CURLcode rc);
+/* SPEC §5.5: the seconds the answer's Retry-After asks for, at most 5 minutes; 0: none. */
+double xfer_retry_after(struct xfer *x);
 /*
  * Drive every transfer, waiting at most timeout_ms for something to happen;
  * no wait when a transfer ended in the first step.

@@ -27,7 +27,6 @@
 #define BUDGET (2 * (size_t)BODY_MAX)
 /* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
 #define SLOT_KEEP ((size_t)1 << 20)
-#define RETRY_AFTER_CAP 300.0
 
 /* The capacity the body grows to for `want` bytes (buf_grow doubles from 256). */
 static size_t grown_cap(size_t cap, size_t want)
@@ -140,7 +139,6 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
 /* What libcurl said about a finished page request, in the walk's terms. */
 static void classify(struct page_slot *s, struct walk_answer *a)
 {
-	curl_off_t ra = 0;
 	CURLcode rc = s->x.rc;
 
 	if (rc == CURLE_OK) {
@@ -149,10 +147,7 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 			a->status = 0; /* no status: not a success, not retried */
 		a->body = s->body.data ? s->body.data : "";
 		a->len = s->body.len;
-		/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
-		if (curl_easy_getinfo(s->x.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-			a->retry_after =
-				(double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
+		a->retry_after = xfer_retry_after(&s->x);
 		return;
 	}
 	a->outcome = xfer_transient(rc) ? WALK_TRANSIENT : WALK_FAILED;

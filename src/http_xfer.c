@@ -158,3 +158,24 @@ int xfer_transient(CURLcode rc)
 	default: return 0;
 	}
 }
+
+/* A Retry-After above this is waited only this long (SPEC §5.5: up to 5 minutes). */
+#define RETRY_AFTER_CAP 300.0
+
+double xfer_retry_after(struct xfer *x)
+{
+	struct curl_header *h;
+	curl_off_t ra = 0;
+	const char *v;
+
+	/* libcurl 7.88 answers a negative number for an HTTP date in the past. */
+	if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+		return (double)ra > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : (double)ra;
+	/* Seconds too many for libcurl's integer come back as 0: the longest wait, not none. */
+	if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return 0;
+	v = h->value + strspn(h->value, " \t");
+	if (!*v || v[strspn(v, "0123456789")] || !v[strspn(v, "0")])
+		return 0;
+	return RETRY_AFTER_CAP;
+}

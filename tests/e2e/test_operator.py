@@ -224,6 +224,36 @@ def test_progress_line_says_why_it_waits_and_counts_down(mock_factory, tmp_path)
     assert "account %s" % ACCOUNT in seen[-1][1], seen[-1]
 
 
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808"])
+def test_a_retry_after_too_large_for_an_integer_waits_the_cap(mock_factory, tmp_path, value):
+    """SPEC §5.5: Retry-After up to 5 minutes. A value past 2^63 was dropped by libcurl
+    and the walk retried after 1 s, hammering a server that asked for a pause."""
+    import signal
+    import subprocess
+    import time
+    from conftest import BIN
+    mock = mock_factory("--samples", ROOT / "samples", "--fail-429", "1", "--retry-after", value)
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env(WAEXPORT_URL=mock.url))
+    env.pop("WAEXPORT_RETRY_BASE", None)
+    p = subprocess.Popen([BIN] + FETCH + ["--progress", "--concurrency", "1", "-o",
+                                       str(tmp_path / "o.csv")],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    buf, deadline = b"", time.monotonic() + 30
+    try:
+        while b"waiting" not in buf and time.monotonic() < deadline and p.poll() is None:
+            buf += p.stderr.read1(4096)
+        m = re.search(rb"waiting (\d+) s: page 1 answered HTTP 429", buf)
+        assert m and int(m.group(1)) >= 290, buf
+        time.sleep(1.5)
+        assert len(mock.requests()) == 1, "retried before the wait the server asked for"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+    assert p.returncode == 143
+
+
 # ------------------------------------------------------------------ convert of our own output
 
 HINT = "convert reads the API's pages, e.g. from --save-raw"
