@@ -174,23 +174,28 @@ def test_log_file_that_cannot_be_opened_is_73_before_any_request(samples_mock, t
 
 # ------------------------------------------------------------------ the progress line
 
+def fetch_with_progress(mock, tmp_path):
+    """A fetch with --progress and the real retry backoff, its stderr a pipe."""
+    import subprocess
+    from conftest import BIN
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env(WAEXPORT_URL=mock.url))
+    env.pop("WAEXPORT_RETRY_BASE", None)
+    return subprocess.Popen([BIN] + FETCH + ["--progress", "--concurrency", "1", "-o",
+                                            str(tmp_path / "o.csv")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 def test_progress_line_says_why_it_waits_and_counts_down(mock_factory, tmp_path):
     """Page 1 answers 429 with Retry-After: 3 once: while the run waits, the live
     line (read as it comes, not at the end) names the page, the status and the
     retry, and counts the seconds down; the pages after it (150 ms each) show how far
     back the walk has come."""
-    import subprocess
     import threading
-    from conftest import BIN
     mock = mock_factory("--samples", ROOT / "samples", "--fail-429", "1", "--retry-after", "3",
                         "--latency-ms", "150")
-    env = dict(os.environ)
-    env.pop("WAEXPORT_API_KEY", None)
-    env.update(fetch_env(WAEXPORT_URL=mock.url))
-    env.pop("WAEXPORT_RETRY_BASE", None)
-    p = subprocess.Popen([BIN] + FETCH + ["--progress", "--concurrency", "1", "-o",
-                                       str(tmp_path / "o.csv")],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = fetch_with_progress(mock, tmp_path)
     seen = []                                   # (seconds since start, segment)
     import time
     t0 = time.monotonic()
@@ -229,17 +234,9 @@ def test_a_retry_after_too_large_for_an_integer_waits_the_cap(mock_factory, tmp_
     """SPEC §5.5: Retry-After up to 5 minutes. A value past 2^63 was dropped by libcurl
     and the walk retried after 1 s, hammering a server that asked for a pause."""
     import signal
-    import subprocess
     import time
-    from conftest import BIN
     mock = mock_factory("--samples", ROOT / "samples", "--fail-429", "1", "--retry-after", value)
-    env = dict(os.environ)
-    env.pop("WAEXPORT_API_KEY", None)
-    env.update(fetch_env(WAEXPORT_URL=mock.url))
-    env.pop("WAEXPORT_RETRY_BASE", None)
-    p = subprocess.Popen([BIN] + FETCH + ["--progress", "--concurrency", "1", "-o",
-                                       str(tmp_path / "o.csv")],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = fetch_with_progress(mock, tmp_path)
     buf, deadline = b"", time.monotonic() + 30
     try:
         while b"waiting" not in buf and time.monotonic() < deadline and p.poll() is None:
