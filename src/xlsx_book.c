@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,18 +321,52 @@ static int open_book(struct book *k, struct err *e)
 	return 0;
 }
 
+/*
+ * workbook_close writes the file, and on a failure libxlsxwriter prints its
+ * own lines on stderr, -q or not, and keeps the cause (errno) to itself.
+ * Its lines go to /dev/null meanwhile (nothing else writes then: the run
+ * waits here), and its errno comes back into our one error line (SPEC §3).
+ */
+static lxw_error close_book(lxw_workbook *wb, int *errnum)
+{
+	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	lxw_error rc;
+
+	if (saved >= 0 && null >= 0)
+		dup2(null, STDERR_FILENO);
+	errno = 0;
+	rc = workbook_close(wb);
+	*errnum = errno;
+	if (saved >= 0 && null >= 0)
+		dup2(saved, STDERR_FILENO);
+	if (saved >= 0)
+		close(saved);
+	if (null >= 0)
+		close(null);
+	return rc;
+}
+
 int xlsx_book_build(const struct xlsx_book *b, int spool, struct err *e)
 {
 	struct book k = { .b = b, .left = b->rows };
 	lxw_error rc;
-	int ret = -1;
+	int ret = -1, errnum;
 
 	if (open_book(&k, e) || read_spool(&k, spool, e) || (!k.ws && new_sheet(&k, e)))
 		goto out;
-	rc = workbook_close(k.wb);
+	rc = close_book(k.wb, &errnum);
 	k.wb = NULL;
 	if (rc) {
-		failed(&k, rc, "writing the workbook", e);
+		if (!errnum || errnum == EINVAL) { /* no system call's cause: libxlsxwriter's */
+			failed(&k, rc, "writing the workbook", e);
+			goto out;
+		}
+		err_set(e, ERR_IO, "%s: writing the workbook failed: %s (%s)%s", b->where,
+			strerror(errnum), lxw_strerror(rc),
+			errnum == ENOSPC ? "; free some space and run again, the previous file "
+					   "is untouched"
+					 : "");
+		e->errnum = errnum;
 		goto out;
 	}
 	if (b->stop && *b->stop) { /* zipping is libxlsxwriter's, and takes what it takes */

@@ -102,6 +102,26 @@ def test_convert_onto_full_filesystem_keeps_previous_file(history, full_dir, nam
             os.unlink(ballast)
 
 
+def test_a_workbook_onto_a_full_filesystem_says_why_in_one_line(history, full_dir):
+    """libxlsxwriter printed its own [ERROR] lines (under -q too) and our line said only
+    'Zip generic error ZIP_ERRNO', not that the disk was full."""
+    import json
+    import random
+    rnd = random.Random(1)      # text that deflate cannot shrink much: the zip outgrows the disk
+    page = [{"unique": str(i), "timestamp": str(1700000000 + i), "direction": "1", "from": "1",
+             "to": "2", "type": "text", "state": 0,
+             "message": "".join(rnd.choice("abcdefgh0123") for _ in range(300))}
+            for i in range(1500)]
+    src = os.path.join(os.path.dirname(history), "wide.json")
+    with open(src, "w") as f:
+        json.dump(page, f)
+    out = os.path.join(full_dir, "chats.xlsx")
+    r = run(["convert", "-q", "--order", "newest", "-o", out, src])
+    line = assert_error(r, 74)
+    assert "No space left on device" in line and "free some space" in line, line
+    assert os.listdir(full_dir) == []
+
+
 def test_convert_onto_full_filesystem_creates_nothing(history, full_dir):
     out = os.path.join(full_dir, "new.ndjson")
     r = run(["convert", "--order", "newest", "-o", out, history])
