@@ -6,7 +6,7 @@
         [--account NUM] [--api-key KEY]
         [--latency-ms N] [--fail-5xx SPEC] [--fail-5xx-status 503]
         [--fail-429 SPEC] [--retry-after VALUE] [--reset SPEC]
-        [--truncate SPEC] [--invalid-json SPEC] [--empty SPEC]
+        [--truncate SPEC] [--cut SPEC] [--invalid-json SPEC] [--empty SPEC]
         [--fail-object SPEC] [--fail-reason N]
         [--grow-every N --grow-by K] [--ignore-page] [--empty-body-at-end]
         [--gzip] [--tls-cert FILE --tls-key FILE] [--log-max N] [--verbose]
@@ -28,10 +28,11 @@ first add K new messages at the newest end, so later pages shift by K.
 Fault SPEC: a comma list of PAGE or PAGE:COUNT ("fail this page's first COUNT
 requests", COUNT defaults to 1), *:COUNT for every page, or "all".  Each
 fault knob keeps its own count per page, and knobs are tried in this order,
-so their counts add up: reset, truncate, fail-5xx, fail-429, invalid-json,
-empty, fail-object.  reset closes the connection with a TCP RST and no answer;
+so their counts add up: reset, truncate, cut, fail-5xx, fail-429,
+invalid-json, empty, fail-object.  reset closes the connection with a TCP RST and no answer;
 truncate announces the whole body in Content-Length but sends half of it and
-closes; invalid-json answers HTTP 200 with half of the real body (or an HTML
+closes; cut announces no length (the body ends where the connection closes, as
+HTTP/1.0 does) and closes after half of it; invalid-json answers HTTP 200 with half of the real body (or an HTML
 page when the real body is "[]" or empty); empty answers HTTP 200 with an
 empty array, "[]" (a proxy or cache that answers before the application).  Faults act before the checks
 above (a proxy fails before the application), except on a body that is not
@@ -59,7 +60,7 @@ Control (no latency, no faults):
                      command-line knobs.
 Every log entry: seq, t, page, served_page, to, kind, status, bytes,
 messages, gzip, client_port, in_flight, max_in_flight; kind is one of page,
-end, fail-2, fail-3, fail-4, reset, truncate, 5xx, 429, invalid-json,
+end, fail-2, fail-3, fail-4, reset, truncate, cut, 5xx, 429, invalid-json,
 empty, fail-object.  The apiKey is never logged or printed.
 """
 
@@ -86,11 +87,11 @@ import gen_history  # noqa: E402
 PAGE_SIZE = 50
 TO_RE = re.compile(r'(?:[0-9]{8,15}|[A-Z]{2}\.[0-9]+)?')
 UNIQUE_RE = re.compile(rb'"unique":"((?:[^"\\]|\\.)*)"')
-FAULT_ORDER = ("reset", "truncate", "fail_5xx", "fail_429", "invalid_json",
+FAULT_ORDER = ("reset", "truncate", "cut", "fail_5xx", "fail_429", "invalid_json",
                "empty", "fail_object")
 KNOB_DEFAULTS = {
     "latency_ms": 0.0, "fail_5xx": None, "fail_5xx_status": 503,
-    "fail_429": None, "retry_after": None, "reset": None, "truncate": None,
+    "fail_429": None, "retry_after": None, "reset": None, "truncate": None, "cut": None,
     "invalid_json": None, "empty": None, "fail_object": None, "fail_reason": 2,
     "grow_every": 0, "grow_by": 1, "ignore_page": False,
     "empty_body_at_end": False, "gzip": False, "fail_from": 0,
@@ -342,7 +343,7 @@ class State:
             "latency_ms": args.latency_ms, "fail_5xx": args.fail_5xx,
             "fail_5xx_status": args.fail_5xx_status,
             "fail_429": args.fail_429, "retry_after": args.retry_after,
-            "reset": args.reset, "truncate": args.truncate,
+            "reset": args.reset, "truncate": args.truncate, "cut": args.cut,
             "invalid_json": args.invalid_json, "empty": args.empty,
             "fail_object": args.fail_object,
             "fail_reason": args.fail_reason, "grow_every": args.grow_every,
@@ -431,8 +432,9 @@ class Handler(BaseHTTPRequestHandler):
         """Write status, headers and body in one send (no Nagle stalls)."""
         lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
                  "Server: " + self.server_version,
-                 "Date: " + self.date_time_string(),
-                 "Content-Length: %d" % (len(body) if declared is None else declared)]
+                 "Date: " + self.date_time_string()]
+        if declared != -1:                      # -1: no length, the close ends the body
+            lines.append("Content-Length: %d" % (len(body) if declared is None else declared))
         lines.extend("%s: %s" % h for h in headers)
         if self.close_connection:
             lines.append("Connection: close")
@@ -614,6 +616,10 @@ class Handler(BaseHTTPRequestHandler):
             sent = out[:len(out) // 2]
             self.close_connection = True
             kind = "truncate"
+        elif fault == "cut":
+            declared, sent = -1, out[:len(out) // 2]
+            self.close_connection = True
+            kind = "cut"
         elif fault == "fail_5xx":
             kind, status, count = "5xx", status_5xx, 0
             out = b"<html><body><h1>%d</h1>mock upstream failure</body></html>" % status
@@ -639,7 +645,8 @@ class Handler(BaseHTTPRequestHandler):
                 (self.headers.get("Accept-Encoding") or "").lower()):
             out = gzip.compress(out, 6, mtime=0)
             if sent is not None:
-                declared, sent = len(out), out[:len(out) // 2]
+                declared = -1 if declared == -1 else len(out)
+                sent = out[:len(out) // 2]
             headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
             gz = True
         try:
@@ -693,7 +700,7 @@ def parse_args(argv):
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--port-file", metavar="PATH")
     ap.add_argument("--latency-ms", type=float, default=0.0, metavar="N")
-    for k in ("fail-5xx", "fail-429", "reset", "truncate", "invalid-json", "empty",
+    for k in ("fail-5xx", "fail-429", "reset", "truncate", "cut", "invalid-json", "empty",
               "fail-object"):
         ap.add_argument("--" + k, metavar="SPEC", type=_spec_arg)
     ap.add_argument("--fail-5xx-status", type=int, default=503, metavar="CODE")

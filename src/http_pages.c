@@ -136,6 +136,34 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
 	return xfer_start(h, &s->x, h->query->url, e);
 }
 
+/*
+ * SPEC §5.5: a truncated body is retried. libcurl knows a body was cut when
+ * its length was told (Content-Length, chunks, HTTP/2 frames); an HTTP/1
+ * answer that ends where the connection closes tells nothing. There, a body
+ * that begins as JSON must end as JSON does, or it was cut off.
+ */
+static int cut_off(const struct page_slot *s)
+{
+	const char *p = s->body.data, *end = p + s->body.len;
+	struct curl_header *h;
+	curl_off_t length = -1;
+	long version = 0;
+
+	if (curl_easy_getinfo(s->x.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK ||
+	    length >= 0 ||
+	    curl_easy_getinfo(s->x.easy, CURLINFO_HTTP_VERSION, &version) != CURLE_OK ||
+	    version >= CURL_HTTP_VERSION_2_0 ||
+	    curl_easy_header(s->x.easy, "Transfer-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		return 0;
+	if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	return p < end && (*p == '[' || *p == '{') && end[-1] != ']' && end[-1] != '}';
+}
+
 /* What libcurl said about a finished page request, in the walk's terms. */
 static void classify(struct page_slot *s, struct walk_answer *a)
 {
@@ -148,6 +176,13 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 		a->body = s->body.data ? s->body.data : "";
 		a->len = s->body.len;
 		a->retry_after = xfer_retry_after(&s->x);
+		if (a->status < 200 || a->status > 299 || !cut_off(s))
+			return;
+		a->outcome = WALK_TRANSIENT;
+		snprintf(
+			s->why, sizeof(s->why),
+			"the answer ended before its JSON did (no length was announced: cut off?)");
+		a->why = s->why;
 		return;
 	}
 	a->outcome = xfer_transient(rc) ? WALK_TRANSIENT : WALK_FAILED;

@@ -82,6 +82,8 @@ FAULTS = {
     "reset": dict(reset="2:2"),
     "truncate": dict(truncate="3"),
     "truncate-last-page": dict(truncate="7"),
+    # No length announced: the body ends where the connection closes, after half of it.
+    "cut-without-length": dict(cut="3"),
     "mixed": dict(reset="1", truncate="1", fail_5xx="1", fail_429="5"),
 }
 
@@ -109,9 +111,10 @@ def test_transient_fault_recovered(waexport, samples_mock, tmp_path, fault, fmt)
     assert retries >= faults - kinds["reset"], (retries, kinds)
 
 
-def test_truncated_gzip_transfer_recovered(waexport, mock_factory, tmp_path):
+@pytest.mark.parametrize("knob", ["--truncate", "--cut"])
+def test_truncated_gzip_transfer_recovered(waexport, mock_factory, tmp_path, knob):
     from fetch_helpers import SAMPLES
-    m = mock_factory("--samples", SAMPLES, "--gzip", "--truncate", "2")
+    m = mock_factory("--samples", SAMPLES, "--gzip", knob, "2")
     out = tmp_path / "out.csv"
     r = waexport(FETCH + ["--url", m.url, "-o", out], env=fetch_env())
     assert r.returncode == 0, r.stderr
