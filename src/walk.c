@@ -120,23 +120,22 @@ static int empty_page(const char *p, size_t n)
 /*
  * An empty page ends the history (SPEC §5.1), and one that ends it before
  * its time loses everything past it for good: under --state the checkpoint
- * moves past pages never exported. So with confirm_empty the first empty
- * answer for a page is asked for again at once (not a retry: it spends none
- * of them), and only a second one is handed on. A history that really ends
- * costs one request more.
+ * moves past pages never exported. So with confirm_empty the page that
+ * would end the walk with an empty answer is asked for again at once (not
+ * a retry: it spends none of them), and only a second empty answer is
+ * handed on. A history that really ends costs one request more; the empty
+ * pages past it are cancelled with the rest.
  */
-static int reask_empty(struct walk *w, struct slot *s, const struct walk_answer *a)
+static int reask_empty(struct walk *w, int i, struct err *e)
 {
-	if (!w->o->confirm_empty || s->reasked || !empty_page(a->body ? a->body : "", a->len))
+	struct slot *s = &w->slots[i];
+
+	if (!w->o->confirm_empty || s->reasked || !s->body || !empty_page(s->body, s->len))
 		return 0;
 	s->reasked = 1;
 	s->attempts--; /* start() counts this ask again; it is no retry */
-	s->state = SLOT_WAITING;
-	s->status = a->status;
-	snprintf(s->why, sizeof(s->why), "an empty page, asked again");
-	s->not_before = now_s(w);
 	w->stats->reasked++;
-	return 1;
+	return start(w, i, e) ? -1 : 1;
 }
 
 /* A request finished: its page is done, waits for another try, or is given up on. */
@@ -151,8 +150,6 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 		return 0; /* cancelled: the transport promised not to, but be safe */
 	w->in_flight--;
 	if (a->outcome == WALK_ANSWERED && a->status >= 200 && a->status < 300) {
-		if (reask_empty(w, s, a))
-			return 0;
 		s->state = SLOT_DONE;
 		s->body = a->body ? a->body : "";
 		s->len = a->len;
@@ -271,11 +268,13 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 	int emitted = 0;
 
 	for (;;) {
-		struct slot *s = &w->slots[w->next_emit % (unsigned long)w->nslots];
-		int verdict;
+		int i = (int)(w->next_emit % (unsigned long)w->nslots), verdict;
+		struct slot *s = &w->slots[i];
 
 		if (s->state != SLOT_DONE || s->page_no != w->next_emit)
 			return emitted;
+		if ((verdict = reask_empty(w, i, e)) != 0)
+			return verdict < 0 ? -1 : emitted;
 		w->stats->pages++;
 		w->stats->bytes += s->len;
 		verdict = on_page(ctx, s->page_no, s->body, s->len, e);

@@ -59,6 +59,7 @@ struct script {
 	unsigned long empty_page;
 	int empty_tries;
 	const char *empty_body;
+	unsigned long empty_from; /* > 0: this page and every later one answer [] (the real end) */
 };
 
 static int s_start(void *impl, int slot, unsigned long page, struct err *e)
@@ -104,6 +105,8 @@ static void answer(struct script *s, int slot, struct walk_answer *a)
 		 page);
 	if (page == s->empty_page && s->attempts[page] <= s->empty_tries)
 		snprintf(s->body[slot], sizeof(s->body[slot]), "%s", s->empty_body);
+	if (s->empty_from && page >= s->empty_from)
+		snprintf(s->body[slot], sizeof(s->body[slot]), "[]");
 	a->body = s->body[slot];
 	a->len = strlen(s->body[slot]);
 	s->inflight[slot].busy = 0;
@@ -157,7 +160,8 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 	snprintf(expect, sizeof(expect), "%lu", page_no);
 	assert_int_equal(len, strlen(body));
 	s->emitted[s->nemitted++] = page_no;
-	if (page_no == s->empty_page && !strstr(body, expect))
+	if ((page_no == s->empty_page || (s->empty_from && page_no >= s->empty_from)) &&
+	    !strstr(body, expect))
 		return WALK_END; /* the empty answer, handed on */
 	assert_non_null(strstr(body, expect));
 	if (page_no == s->fail_on_page)
@@ -451,6 +455,25 @@ static void test_an_empty_page_twice_is_the_end(void **state)
 	assert_int_equal(st.reasked, 1);
 }
 
+/* A history that ends on a page boundary: only the page that ends it is asked twice. */
+static void test_the_real_end_costs_one_request_more_at_any_concurrency(void **state)
+{
+	struct script s = { .last = 100, .empty_from = 4 };
+	struct walk_opts o = { .concurrency = 4, .retries = 2, .confirm_empty = 1 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	for (unsigned long p = 5; p < 12; p++)
+		s.delay[p] = 0.001; /* the pages past the end answer first */
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 4);
+	assert_int_equal(s.attempts[4], 2);
+	assert_int_equal(st.reasked, 1);
+	for (unsigned long p = 5; p < 12; p++)
+		assert_true(s.attempts[p] <= 1);
+}
+
 static void test_only_an_empty_page_is_asked_again(void **state)
 {
 	struct script s = { .last = 6, .empty_page = 3, .empty_tries = 1, .empty_body = "[{}]" };
@@ -555,6 +578,7 @@ int main(void)
 		cmocka_unit_test(
 			test_an_empty_answer_is_asked_once_more_before_it_ends_the_history),
 		cmocka_unit_test(test_an_empty_page_twice_is_the_end),
+		cmocka_unit_test(test_the_real_end_costs_one_request_more_at_any_concurrency),
 		cmocka_unit_test(test_only_an_empty_page_is_asked_again),
 		cmocka_unit_test(test_a_walk_from_a_later_page_counts_from_there),
 		cmocka_unit_test(test_slow_start_asks_once_when_page_one_ends),
