@@ -92,8 +92,9 @@ def test_concurrency_1_is_sequential(waexport, slow_mock, tmp_path):
     assert r.returncode == 0, r.stderr
     assert slow_mock.log()["max_in_flight"] == 1
     assert len(csv_rows(out.read_bytes())) == 1000
-    # One at a time, the pages go strictly 1, 2, 3, ... and stop at the empty page 21.
-    assert pages_requested(slow_mock) == list(range(1, 22))
+    # One at a time, the pages go strictly 1, 2, 3, ... and stop at the empty page 21
+    # (asked twice: one empty answer does not end the history).
+    assert pages_requested(slow_mock) == list(range(1, 22)) + [21]
 
 
 @pytest.mark.parametrize("bad", ["0", "33", "-1", "x", "4x", ""])
@@ -148,8 +149,11 @@ def test_exact_multiple_stops_at_empty_page(waexport, mock_factory, tmp_path, ex
                  env=fetch_env())
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "o.csv").read_bytes() == truth
-    assert pages_requested(m) == [1, 2, 3, 4]
-    assert [e["kind"] for e in m.requests()] == ["page", "page", "page", "end"]
+    # The empty page that ends the history is asked once more (a proxy's one empty
+    # answer must not end it): one request more, no retry.
+    assert pages_requested(m) == [1, 2, 3, 4, 4]
+    assert [e["kind"] for e in m.requests()] == ["page", "page", "page", "end", "end"]
+    assert summary_number(r, "retries") == 0, r.stderr
 
 
 def test_exact_multiple_with_concurrency_asks_few_past_end(waexport, mock_factory, tmp_path):
