@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -40,8 +41,10 @@ static int write_rest(void *ctx, const void *p, size_t n)
 int carry_copy(int from, int to, unsigned long long size)
 {
 	struct tail t = { to, 0, 0 };
+	struct stat st;
 
-	if (ioctl(to, FICLONE, from) == 0)
+	/* FICLONE makes `to` a copy of the whole of `from`: only into an empty file. */
+	if (!fstat(to, &st) && st.st_size == 0 && ioctl(to, FICLONE, from) == 0)
 		return lseek(to, 0, SEEK_END) < 0 ? -1 : 0;
 	while (t.skip < size) {
 		loff_t off = (loff_t)t.skip;
