@@ -171,6 +171,8 @@ static int take_block(void *ctx, const void *p, size_t n)
 
 	if (c->w->gzip ? take_gz(c, p, n) : take_text(c, p, n))
 		return -1;
+	if (c->to < 0)
+		return 0; /* only checked */
 	if (c->w->fn && c->w->fn(c->w->ctx, p, n, c->e)) {
 		c->fn_failed = 1;
 		return -1;
@@ -228,12 +230,12 @@ static const char *extension(const char *path)
 }
 
 /* What is wrong with the file, and what to do: the one line the user reads. */
-static void refusal(struct err *e, const char *path, const char *why)
+static void refusal(struct err *e, const struct carry_want *w, const char *why)
 {
 	err_set(e, ERR_CANTCREAT,
 		"%s: exists but cannot be added to: %s; move it aside, or write each "
-		"night to its own file with -o 'history-{date}%s'",
-		path, why, extension(path));
+		"night to its own file with %s 'history-{date}%s'",
+		w->name, why, w->option ? w->option : "-o", extension(w->name));
 }
 
 int carry_checked(int from, int to, unsigned long long size, const struct carry_want *w,
@@ -260,7 +262,7 @@ int carry_checked(int from, int to, unsigned long long size, const struct carry_
 		goto out;
 	}
 	c.why = verdict(&c);
-	rc = c.why || full ? 0 : carry_copy(from, to, size);
+	rc = c.why || full || to < 0 ? 0 : carry_copy(from, to, size);
 out:
 	errnum = errno;
 	if (w->gzip)
@@ -268,6 +270,33 @@ out:
 	errno = errnum;
 	if (!c.why)
 		return rc;
-	refusal(e, w->name, c.why);
+	refusal(e, w, c.why);
 	return 1;
+}
+
+int carry_file(const char *path, int to, const struct carry_want *w, unsigned long long *size,
+	       const char **what, struct err *e)
+{
+	struct stat st;
+	int old = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
+
+	*size = 0;
+	*what = "opening the existing file to add to it";
+	if (old < 0 || fstat(old, &st))
+		goto out;
+	rc = 0;
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		goto out;
+	*what = "copying the existing file";
+	rc = carry_checked(old, to, (unsigned long long)st.st_size, w, e);
+	if (!rc)
+		*size = (unsigned long long)st.st_size;
+out:
+	if (old >= 0) {
+		int errnum = errno;
+
+		close(old);
+		errno = errnum;
+	}
+	return rc;
 }

@@ -40,6 +40,7 @@ struct carry_want {
 	/* NULL, or every carried block, in order (the manifest's digest): non-zero stops */
 	int (*fn)(void *ctx, const void *p, size_t n, struct err *e);
 	void *ctx;
+	const char *option; /* the option that named the file, for the refusal (NULL: -o) */
 };
 
 /*
@@ -51,5 +52,15 @@ struct carry_want {
  */
 int carry_checked(int from, int to, unsigned long long size, const struct carry_want *w,
 		  struct err *e);
+
+/*
+ * The file at path (not followed if a link), as carry_checked takes it, onto
+ * the end of to; to < 0: only checked (fn is not called then). *size: the
+ * bytes carried, 0 for a file that is not regular or is empty (nothing to
+ * carry). Returns as carry_checked does; on -1 (an open or I/O failure,
+ * errno set) *what names the step that failed.
+ */
+int carry_file(const char *path, int to, const struct carry_want *w, unsigned long long *size,
+	       const char **what, struct err *e);
 
 #endif

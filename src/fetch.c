@@ -127,6 +127,7 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 	 * newest first, as convert reads a history.
 	 */
 	so.append = so.older_after = o->state != NULL;
+	so.option = "--save-raw";
 	return sink_open(&f->raw, &so, e) ? err_prefix(e, "--save-raw: ") : 0;
 }
 

@@ -127,37 +127,25 @@ static int sum_bytes(void *md, const void *p, size_t n, struct err *e)
 	return digest_update(md, p, n, e);
 }
 
-/* Append mode: carry a non-empty target's bytes over, so this run adds after (or before) them. */
-static int carry_target(struct sink *s, const struct carry_want *want, struct err *e)
+/* Append mode: a non-empty target's bytes carried over (to < 0: only checked). */
+static int carry_target(struct sink *s, int to, struct err *e)
 {
-	struct carry_want w = *want;
-	struct stat st;
-	int old = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1, got;
+	struct carry_want w = s->last;
+	unsigned long long size;
+	const char *what;
+	int got;
 
 	w.fn = s->md ? sum_bytes : NULL; /* the manifest's sum sees the carried bytes */
 	w.ctx = s->md;
-	if (old < 0 || fstat(old, &st)) {
-		io_error(s, errno, "opening the existing file to add to it", e);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		rc = 0;
-		goto out;
-	}
-	got = carry_checked(old, s->fd, (unsigned long long)st.st_size, &w, e);
-	if (got < 0)
-		io_error(s, errno, "copying the existing file", e);
-	if (got)
-		goto out;
-	s->fig.carried = (unsigned long long)st.st_size;
-	s->fig.appending = 1;
+	if ((got = carry_file(s->target, to, &w, &size, &what, e)) < 0)
+		return io_error(s, errno, what, e);
+	if (got || to < 0)
+		return got ? -1 : 0;
+	s->fig.carried = size;
+	s->fig.appending = size > 0;
 	/* A copy dirties the page cache like any write: start its writeback too. */
 	flush_grown(&s->flush, s->fig.carried + s->fig.out);
-	rc = 0;
-out:
-	if (old >= 0)
-		close(old);
-	return rc;
+	return 0;
 }
 
 static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
@@ -198,9 +186,15 @@ static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 			       strerror(errno));
 	if (!have || !o->append)
 		return 0;
-	s->last = (struct carry_want){ o->path, o->gzip, o->csv, o->head, o->head_len, NULL, NULL };
+	s->last = (struct carry_want){ .name = o->path,
+				       .gzip = o->gzip,
+				       .csv = o->csv,
+				       .head = o->head,
+				       .head_len = o->head_len,
+				       .option = o->option };
 	s->fig.appending = (s->carry_last = o->older_after) && st.st_size > 0;
-	return o->older_after ? 0 : carry_target(s, &s->last, e);
+	/* older_after: checked now, before any page is asked for; carried at the finish */
+	return carry_target(s, o->older_after ? -1 : s->fd, e);
 }
 
 int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
@@ -294,7 +288,7 @@ int sink_finish(struct sink *s, struct err *e)
 		return finish_workbook(s, e);
 	if (s->finished)
 		return 0;
-	if (drain(s, e) || (s->carry_last && carry_target(s, &s->last, e)))
+	if (drain(s, e) || (s->carry_last && carry_target(s, s->fd, e)))
 		goto fail;
 	if (s->md) {
 		if (digest_final(s->md, s->fig.sha256, e)) {

@@ -52,13 +52,14 @@ enum sink_digest { SINK_DIGEST_NONE, SINK_DIGEST_CALLER, SINK_DIGEST_BESIDE };
 struct sink_opts {
 	const char *path; /* NULL or "-": stdout */
 	int gzip;
-	int level;        /* 1..9, with gzip */
-	int append;       /* keep a non-empty target's bytes and add after them */
-	int older_after;  /* append: ... before them instead (a newest-first file: --save-raw) */
-	const void *head; /* append: what the target's text must start with (BOM, CSV header) */
-	size_t head_len;  /* 0: no head to compare (NDJSON) */
-	int csv;          /* append: quoted cells, which the target must not end inside */
-	int xlsx;         /* a workbook of these columns; append: refuse an existing one */
+	int level;          /* 1..9, with gzip */
+	int append;         /* keep a non-empty target's bytes and add after them */
+	int older_after;    /* append: ... before them instead (a newest-first file: --save-raw) */
+	const char *option; /* the option that named the file, for messages (NULL: -o) */
+	const void *head;   /* append: what the target's text must start with (BOM, CSV header) */
+	size_t head_len;    /* 0: no head to compare (NDJSON) */
+	int csv;            /* append: quoted cells, which the target must not end inside */
+	int xlsx;           /* a workbook of these columns; append: refuse an existing one */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
 	const char *media_dir;   /* xlsx: what media_file names are relative to */

@@ -97,6 +97,26 @@ def test_save_raw_keeps_every_run_of_the_day(mock, tmp_path, ext):
         assert subprocess.run(["gzip", "-t", str(saved)]).returncode == 0
 
 
+@pytest.mark.parametrize("ext,damaged", [("jsonl", b'[{"x":1}]'),
+                                         ("jsonl.gz", gzip.compress(b"[]\n", mtime=0)[:-5])],
+                         ids=["jsonl-no-newline", "jsonl.gz-cut"])
+def test_a_raw_file_that_cannot_be_added_to_is_refused_before_any_request(mock, tmp_path, ext,
+                                                                           damaged):
+    """It was found only at the commit, after the whole walk, and every run after it failed
+    the same way; the message told to use -o for --save-raw's file."""
+    raw = tmp_path / ("raw." + ext)
+    raw.write_bytes(damaged)
+    settle(mock)
+    mark = mock.log()["total"]
+    r, reqs = night(mock, tmp_path / "state", str(tmp_path / "o.csv"), "--save-raw", str(raw))
+    assert r.returncode == 73, r.stderr
+    assert reqs == [] and mock.log()["total"] == mark, "refused after a request"
+    line = r.stderr.decode()
+    assert "cannot be added to" in line and "--save-raw 'history-{date}." in line, line
+    assert raw.read_bytes() == damaged
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "state").exists()
+
+
 @pytest.mark.parametrize("ext", FORMATS)
 def test_a_quiet_rerun_leaves_the_file_as_it_was(mock, tmp_path, ext):
     state, pattern, out, _, _ = two_runs(mock, tmp_path, ext)
