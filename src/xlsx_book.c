@@ -329,7 +329,8 @@ static int open_book(struct book *k, struct err *e)
  */
 static lxw_error close_book(lxw_workbook *wb, int *errnum)
 {
-	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3),
+	    null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	lxw_error rc;
 
 	if (saved >= 0 && null >= 0)
