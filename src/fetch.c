@@ -239,19 +239,21 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 
 /*
  * --state with one walk keeps a journal (resume.h). Starting over after
- * FETCH_AGAIN, a journal of this run's own goes first: its pages are stale.
+ * FETCH_AGAIN, what this run journaled goes first: its pages are stale.
  */
 static int open_journal(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e)
 {
 	if (n != 1)
 		return 0;
-	if (f->resume && !resume_usable(f->resume)) {
+	if (f->resume && resume_usable(f->resume))
+		return resume_rewind(f->resume, e);
+	if (f->resume) {
 		if (resume_finish(f->resume, e))
 			return -1;
 		resume_free(f->resume);
 		f->resume = NULL;
 	}
-	return f->resume ? 0 : resume_open(&f->resume, f->o->state, f->o->from, t->to, f->warn, e);
+	return resume_open(&f->resume, f->o->state, f->o->from, t->to, f->warn, e);
 }
 
 /* The walk waits for a retry (NULL: no more): the progress line says why (SPEC §6). */

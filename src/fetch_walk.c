@@ -238,6 +238,10 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 		 resume_pages(f->resume), check + 1);
 	if (f->last_verdict == WALK_END)
 		return 0;
+	/* From here on this run's pages extend the journal: should it fail too, they stay. */
+	if (resume_mark(f->resume, e) ||
+	    resume_append(f->resume, check, f->check_body.data, f->check_body.len, e))
+		return -1;
 	if ((ok = take_page(f, check, PAGE_CHECKED, f->check_body.data, f->check_body.len, e)) !=
 	    WALK_MORE)
 		return ok < 0 ? -1 : 0;

@@ -10,7 +10,7 @@
 struct resume {
 	char *path; /* STATE.journal */
 	struct warn *warn;
-	struct journal *j; /* this run's journal (NULL when resuming from the old) */
+	struct journal *j; /* appended to: a new journal, or (once marked) the old one's sequel */
 	struct buf header; /* page 0: "from\tto" */
 	struct page *pg;
 	int usable;
@@ -18,12 +18,20 @@ struct resume {
 	int bad, header_ok;
 	int ended; /* a record that is no page of messages: the failed run's last */
 	const char *why;
-	unsigned long long pages, messages;
-	size_t last_count;         /* messages on the latest page read */
-	struct buf newest, oldest; /* the journal's first and last uniques */
+	unsigned long long pages;      /* page records of the walk(s), in file order */
+	unsigned long long covered;    /* messages from the newest to the oldest, both included */
+	unsigned long long top;        /* where the newest was in the latest walk's numbering */
+	unsigned long long next;       /* the page number the next record must have */
+	size_t last_count;             /* messages on the latest page read */
+	struct buf newest, oldest;     /* the journal's first and last uniques */
+	unsigned long long good_bytes; /* the journal as read, without a torn tail */
+	unsigned long long records;    /* page records read (marks and the header aside) */
+	unsigned long long skip[16];   /* which of them ended a walk (a FAIL): never replayed */
+	size_t nskip;
 	/* The walk: */
 	unsigned long long k; /* messages above the newest one now */
-	unsigned long long replayed;
+	int marked;           /* this run's sequel is being appended */
+	unsigned long long replayed, seen;
 	journal_record_fn fn;
 	void *ctx;
 	int stopped; /* fn asked to stop */
@@ -53,6 +61,27 @@ static int keep_unique(struct buf *b, const struct field *u)
 	return u ? buf_add(b, u->p, u->len) : 0;
 }
 
+/* A sequel's mark: where the newest message stood in the walk whose pages follow. */
+static int scan_mark(struct resume *r, const char *body, size_t len)
+{
+	char digits[24];
+	unsigned long long top;
+	char *end;
+
+	if (!r->pages || r->last_count < RESUME_PAGE_SIZE || len >= sizeof(digits))
+		return r->bad = 1;
+	r->ended = 0; /* the record that ended the walk before (a FAIL) is left out */
+	memcpy(digits, body, len);
+	digits[len] = '\0';
+	top = strtoull(digits, &end, 10);
+	if (!len || *end || top > (1ull << 40))
+		return r->bad = 1;
+	/* The sequel starts at the page that held the oldest message then: it was checked. */
+	r->top = top;
+	r->next = (top + r->covered - 1) / RESUME_PAGE_SIZE + 1;
+	return 0;
+}
+
 /* The first read: counts, and the two uniques the plan needs. */
 static int scan(void *ctx, unsigned long long page_no, const char *body, size_t len, struct err *e)
 {
@@ -65,9 +94,13 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 			r->pages == 0 && len == r->header.len && !memcmp(body, r->header.data, len);
 		return 0;
 	}
-	/* Pages 1, 2, 3 … each full but the last: anything else is not a run's walk. */
-	if (r->bad || r->ended || page_no != r->pages + 1 ||
-	    (r->pages && r->last_count < RESUME_PAGE_SIZE)) {
+	if (r->bad)
+		return 0;
+	if (page_no == RESUME_MARK)
+		return scan_mark(r, body, len), 0;
+	r->records++;
+	/* Pages 1, 2, 3 … (a sequel's from its mark on), each full but the last. */
+	if (r->ended || page_no != r->next || (r->pages && r->last_count < RESUME_PAGE_SIZE)) {
 		r->bad = 1;
 		return 0;
 	}
@@ -78,14 +111,20 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 	 */
 	if ((n = parse(r, body, len, &pe)) < 0) {
 		r->ended = 1;
+		if (r->nskip < sizeof(r->skip) / sizeof(*r->skip))
+			r->skip[r->nskip++] = r->records;
+		else
+			r->bad = 1;
 		return 0;
 	}
-	if (page_no == 1 && n && keep_unique(&r->newest, unique_at(r, body, 0)))
+	if (!r->pages && n && keep_unique(&r->newest, unique_at(r, body, 0)))
 		return err_nomem(e);
 	if (n && keep_unique(&r->oldest, unique_at(r, body, (size_t)n - 1)))
 		return err_nomem(e);
 	r->pages++;
-	r->messages += (unsigned long long)n;
+	r->next = page_no + 1;
+	if (n)
+		r->covered = (page_no - 1) * RESUME_PAGE_SIZE + (unsigned long long)n - r->top;
 	r->last_count = (size_t)n;
 	return 0;
 }
@@ -122,12 +161,15 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 		return err_nomem(e);
 	sprintf(r->path, "%s.journal", state_path);
 	r->warn = w;
+	r->next = 1;
 	if (journal_read(r->path, scan, r, &rep, e))
 		return -1;
 	if (!rep.missing)
 		judge(r, &rep);
+	r->good_bytes = rep.good_bytes;
+	/* Resuming: open to append this run's sequel (a torn tail goes), written once marked. */
 	if (r->usable)
-		return 0;
+		return journal_open(&r->j, r->path, r->good_bytes, e);
 	/* No journal to resume from: this run keeps its own, from the start. */
 	if (journal_open(&r->j, r->path, 0, e) ||
 	    journal_append(r->j, 0, r->header.data, r->header.len, e))
@@ -143,7 +185,31 @@ int resume_usable(const struct resume *r)
 int resume_append(struct resume *r, unsigned long page_no, const char *body, size_t len,
 		  struct err *e)
 {
-	return r->j ? journal_append(r->j, page_no, body, len, e) : 0;
+	if (!r->j || (r->usable && !r->marked))
+		return 0; /* resuming: the pages before the mark are the journal's already */
+	return journal_append(r->j, page_no, body, len, e);
+}
+
+int resume_mark(struct resume *r, struct err *e)
+{
+	char top[24];
+
+	if (!r->usable || !r->j)
+		return 0;
+	snprintf(top, sizeof(top), "%llu", r->k);
+	r->marked = 1;
+	return journal_append(r->j, RESUME_MARK, top, strlen(top), e);
+}
+
+int resume_rewind(struct resume *r, struct err *e)
+{
+	if (!r->usable)
+		return 0;
+	journal_close(r->j);
+	r->j = NULL;
+	r->marked = 0;
+	r->replayed = 0;
+	return journal_open(&r->j, r->path, r->good_bytes, e);
 }
 
 static int same(const struct field *u, const struct buf *b)
@@ -170,7 +236,7 @@ int resume_seek(struct resume *r, unsigned long page_no, const char *body, size_
 /* The journal's oldest message, counted from the top of the history now. */
 static unsigned long long oldest_at(const struct resume *r)
 {
-	return r->k + r->messages - 1;
+	return r->k + r->covered - 1;
 }
 
 unsigned long resume_check_page(const struct resume *r)
@@ -188,14 +254,20 @@ int resume_verify(struct resume *r, const char *body, size_t len, struct err *e)
 	return (size_t)n > at && same(unique_at(r, body, at), &r->oldest);
 }
 
-/* Replay pages 1 … pages (the good prefix) to the caller. */
+/* Replay the page records the first read took (the good prefix) to the caller. */
 static int replay_one(void *ctx, unsigned long long page_no, const char *body, size_t len,
 		      struct err *e)
 {
 	struct resume *r = ctx;
 	int rc;
 
-	if (page_no == 0 || page_no > r->pages)
+	if (page_no == 0 || page_no == RESUME_MARK)
+		return 0;
+	r->records++;
+	for (size_t i = 0; i < r->nskip; i++)
+		if (r->skip[i] == r->records)
+			return 0;
+	if (++r->seen > r->pages)
 		return 0;
 	r->replayed++;
 	rc = r->fn(r->ctx, page_no, body, len, e);
@@ -211,6 +283,7 @@ int resume_replay(struct resume *r, journal_record_fn fn, void *ctx, struct err 
 	r->fn = fn;
 	r->ctx = ctx;
 	r->stopped = 0;
+	r->seen = r->records = 0;
 	if (journal_read(r->path, replay_one, r, &rep, e))
 		return r->stopped ? 0 : -1;
 	return 0;

@@ -16,11 +16,16 @@
  * page after the newest message: slower, never wrong. Every message goes
  * through the one dedupe (select.h), so the overlaps are written once.
  *
+ * A resumed run extends the journal: after the old pages it writes a mark
+ * (where their newest message stands in its own page numbers), then the
+ * checked page and every page it fetches after it. A run that fails again
+ * thus keeps what it fetched, and the next one resumes from further on: the
+ * marks make the page numbers of each sequel line up with the one before.
+ *
  * A journal that is corrupt, or of another account or contact, is a warning
  * and a full walk; a torn last record (a kill mid-append) loses only that
- * page. A resumed run does not extend the old journal (its page numbers have
- * shifted): should it fail too, the next run resumes from the same journal.
- * With several --to in one run there is no journal (pages of several walks).
+ * page. With several --to in one run there is no journal (pages of several
+ * walks).
  *
  * resume owns the journal file (under the state's lock, which the caller
  * holds) and a copy of the two uniques it needs; never the journal's pages.
@@ -35,6 +40,8 @@
 #include "warn.h"
 
 #define RESUME_PAGE_SIZE 50
+/* The page number of a sequel's mark: no walk has that many pages. */
+#define RESUME_MARK (1ull << 62)
 
 struct resume;
 
@@ -49,9 +56,19 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 /* 1 when the journal's pages can be resumed from. */
 int resume_usable(const struct resume *r);
 
-/* Keep a page this run took (nothing when resuming: the old journal stays as it is). */
+/* Keep a page this run took (resuming: only once marked, the pages after the mark). */
 int resume_append(struct resume *r, unsigned long page_no, const char *body, size_t len,
 		  struct err *e);
+
+/*
+ * Resuming, once the journal's pages were checked and replayed: what this
+ * run fetches from the checked page on is appended after a mark that says
+ * where the journal's newest message stands in this run's page numbers.
+ */
+int resume_mark(struct resume *r, struct err *e);
+
+/* Starting the walk over (FETCH_AGAIN): a sequel written so far goes. */
+int resume_rewind(struct resume *r, struct err *e);
 
 /*
  * Phase 1: does this page (page_no of this run, from page 1 on) hold the

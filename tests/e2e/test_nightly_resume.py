@@ -23,7 +23,7 @@ from conftest import BIN
 from fetch_helpers import Mock, fetch_env
 from nightly_helpers import (FETCH, all_messages, grow, metric_value, night, parse_prometheus,
                              settle, truth)
-from fetch_helpers import ACCOUNT
+from fetch_helpers import ACCOUNT, csv_rows
 
 PAGES = 150
 
@@ -112,6 +112,56 @@ def test_a_resumed_walk_names_the_real_page_when_it_fails(mock, tmp_path):
     assert b"waexport: page 120: server answered HTTP 503 on each of 2 tries" in r.stderr, \
         r.stderr
     assert min(e["page"] for e in reqs if e["kind"] == "5xx") == 120
+
+
+def test_a_resumed_run_that_fails_again_keeps_what_it_fetched(mock, tmp_path):
+    """SPEC §5.3: a failed run does not throw its pages away, a resumed one included.
+    The resumed run's pages were not journaled: the third run resumed from the first
+    run's 49 pages again and fetched pages 51-109 a second time (a flaky first export
+    could never get further)."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=50)
+    r, _ = night(mock, state, out, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    grow(mock, 30)
+    mock.control(fail_from=110)
+    r, _ = night(mock, state, out, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    assert b"resumed: 49 pages from the journal" in r.stderr, r.stderr
+    assert not out.exists() and not state.exists()
+    grow(mock, 20)
+    mock.control(fail_from=0)
+    msgs = all_messages(mock)
+    r, reqs = night(mock, state, out)
+    assert r.returncode == 0, r.stderr
+    # 49 pages of the first run, then the second run's checked page 50 and 51-109
+    assert b"resumed: 109 pages from the journal" in r.stderr, r.stderr
+    assert out.read_bytes() == truth(tmp_path, msgs), "every message once, in order"
+    # page 1 and 2, the checked page 110, then 111-152: about 50, not the 113 of before
+    assert len(page_requests(reqs)) <= 60, "asked %d pages" % len(page_requests(reqs))
+    assert not (tmp_path / "state.journal").exists()
+
+
+def test_a_resumed_run_restarting_drops_only_its_own_sequel(mock, tmp_path):
+    """FETCH_AGAIN (new messages while pages were fetched side by side) starts the
+    walk over: what the resumed run journaled goes, the earlier pages stay."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=60)
+    r, _ = night(mock, state, out, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    journal = tmp_path / "state.journal"
+    size = journal.stat().st_size
+    mock.control(fail_from=0)
+    before = all_messages(mock)
+    mock.control(grow_every=40, grow_by=3)
+    r, _ = night(mock, state, out, "--concurrency", "4")
+    mock.control(grow_every=0)
+    assert r.returncode == 0, r.stderr
+    assert b"side by side" in r.stderr, "the walk did not start over: %s" % r.stderr
+    written = [row["unique"] for row in csv_rows(out.read_bytes())]
+    assert len(written) == len(set(written)), "a message written twice"
+    assert {m["unique"] for m in before} <= set(written), "a message lost"
+    assert not journal.exists() and size > 0
 
 
 def test_first_export_refused_at_page_100_resumes_too(mock, tmp_path):

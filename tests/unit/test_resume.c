@@ -209,6 +209,88 @@ static void test_the_fail_answer_that_ended_a_run_is_left_out(void **state)
 	resume_free(r);
 }
 
+struct pages_seen {
+	unsigned long long page[16];
+	int n;
+};
+
+static int note_page(void *ctx, unsigned long long page, const char *body, size_t len,
+		     struct err *e)
+{
+	struct pages_seen *s = ctx;
+
+	(void)body;
+	(void)len;
+	(void)e;
+	assert_true(s->n < 16);
+	s->page[s->n++] = page;
+	return 0;
+}
+
+/*
+ * A resumed run that fails again keeps what it fetched (SPEC §5.3): after
+ * the old pages, a mark (where their newest stood in its numbering), its
+ * checked page and the pages after it; then its FAIL answer. The next run
+ * finds the newest again, computes the oldest from both walks, and replays
+ * both, the FAIL answers left out.
+ */
+static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
+{
+	static const char fail[] = "{\"status\":\"FAIL\",\"reason\":3}";
+	struct fx *f = *state;
+	struct pages_seen seen = { 0 };
+	struct resume *r;
+	struct err e = { 0 };
+
+	failed_run(f, NULL); /* old0 … old149 on pages 1-3 */
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	page_mix(f, "new", 0, 7, "old", 0, 43); /* 7 new on top */
+	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 1);
+	assert_int_equal(resume_check_page(r), 4); /* old149 is message 156 */
+	page_mix(f, "old", 143, 7, "old", 150, 43);
+	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
+	assert_int_equal(resume_replay(r, note_page, &seen, &e), 0);
+	/* before the mark nothing is appended: the pages before are the journal's */
+	assert_int_equal(resume_append(r, 1, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_mark(r, &e), 0);
+	assert_int_equal(resume_append(r, 4, f->body.data, f->body.len, &e), 0);
+	page_of(f, "old", 193, RESUME_PAGE_SIZE);
+	assert_int_equal(resume_append(r, 5, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_append(r, 6, fail, sizeof(fail) - 1, &e), 0); /* failed again */
+	resume_free(r);
+
+	/* 10 more: old242, the oldest kept, is now message 17 + 242 = 259: page 6, index 9 */
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_true(resume_usable(r));
+	f->body.len = 0;
+	assert_int_equal(buf_addc(&f->body, '['), 0);
+	add_messages(f, "new", 7, 10);
+	add_messages(f, "new", 0, 7);
+	add_messages(f, "old", 0, 33);
+	assert_int_equal(buf_addc(&f->body, ']'), 0);
+	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 1);
+	assert_int_equal(resume_check_page(r), 6);
+	page_mix(f, "old", 233, 10, "old", 243, 40);
+	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
+	seen.n = 0;
+	assert_int_equal(resume_replay(r, note_page, &seen, &e), 0);
+	assert_int_equal(seen.n, 5);
+	assert_int_equal(seen.page[2], 3);
+	assert_int_equal(seen.page[3], 4);
+	assert_int_equal(seen.page[4], 5);
+	/* Starting over (FETCH_AGAIN) drops this run's own sequel, and only it. */
+	assert_int_equal(resume_mark(r, &e), 0);
+	assert_int_equal(resume_append(r, 6, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_rewind(r, &e), 0);
+	resume_free(r);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_true(resume_usable(r));
+	seen.n = 0;
+	assert_int_equal(resume_replay(r, note_page, &seen, &e), 0);
+	assert_int_equal(seen.n, 5);
+	resume_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +301,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pages_that_are_not_a_walk_are_not_used, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_the_fail_answer_that_ended_a_run_is_left_out,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_resumed_run_that_fails_too_leaves_a_sequel,
 						setup, teardown),
 	};
 
