@@ -41,6 +41,23 @@ static int appended_rows(const struct report *rp, unsigned long long *now)
 	return 1;
 }
 
+static int count_appended(void *ctx, struct sink *file, const char *chat)
+{
+	(void)chat;
+	*(size_t *)ctx += sink_figures(file)->appending;
+	return 0;
+}
+
+/* Several files ({chat}, {to}): did the run add to any that existed (SPEC §4.4)? */
+static int appended_any(const struct report *rp)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rp->npipelines; i++)
+		pipeline_each_file(rp->pipelines[i], count_appended, &n);
+	return n > 0;
+}
+
 /* SPEC §6: the one summary line; under --quiet only the log file gets it. */
 void report_summary(const struct report *rp)
 {
@@ -61,7 +78,8 @@ void report_summary(const struct report *rp)
 		bad |= buf_addf(&line, "added %llu messages to %s (now %llu)", rp->messages,
 				rp->path, now);
 	else
-		bad |= buf_addf(&line, "wrote %llu messages", rp->messages);
+		bad |= buf_addf(&line, "%s %llu messages", appended_any(rp) ? "added" : "wrote",
+				rp->messages);
 	bad |= buf_addf(&line, " from %llu pages", rp->pages);
 	if (rp->journal_pages) /* a resumed run (SPEC §5.3) */
 		bad |= buf_addf(&line, " and %llu of the journal", rp->journal_pages);

@@ -215,6 +215,27 @@ def test_chat_nightly_second_night_only_chats_with_news(chat_env, tmp_path):
     mock.reset()
 
 
+def test_chat_files_added_to_are_said_so(chat_env, tmp_path):
+    """SPEC §4.4: a second run into the same day's {chat} files added to them; the summary
+    said 'wrote 7 messages', as if the day's files held only those."""
+    mock, served, chats = chat_env
+    settle(mock)
+    mock.reset()
+    state, d = tmp_path / "state", tmp_path / "day"
+    d.mkdir()
+    r = night(mock, state, d / "{chat}.csv")[0]
+    assert r.returncode == 0, r.stderr
+    assert b"account %s: wrote " % ACCOUNT.encode() in r.stderr, r.stderr
+    grow(mock, 7)
+    r = night(mock, state, d / "{chat}.csv")[0]
+    assert r.returncode == 0, r.stderr
+    assert b"account %s: added 7 messages from " % ACCOUNT.encode() in r.stderr, r.stderr
+    assert b" to %d file" % len({norm(counterpart(x)) for x in all_messages(mock)[:7]}) \
+        in r.stderr, r.stderr
+    settle(mock)
+    mock.reset()
+
+
 def colliding_history():
     """Chats whose ids sanitise to the same file name: a/b, a_b, a b, a:b."""
     g = gen_history.History(22, ACCOUNT, 40)
