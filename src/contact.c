@@ -20,6 +20,11 @@ int contact_check_international(const char *opt, const char *s, struct err *e)
 	if (s[0] == '+' && all_digits(s + 1, 8, 15))
 		return err_set(e, ERR_USAGE, "--%s '%s': write the number without '+': %s", opt, s,
 			       s + 1);
+	/* 00 is the international dialling prefix: what follows is the number already. */
+	if (!strncmp(s, "00", 2) && s[2] != '0' && all_digits(s + 2, 8, 15))
+		return err_set(e, ERR_USAGE,
+			       "--%s '%s': write the number without the dialling prefix 00: %s",
+			       opt, s, s + 2);
 	if (s[0] == '0' && all_digits(s, 2, 20)) {
 		size_t zeros = strspn(s, "0");
 

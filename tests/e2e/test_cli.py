@@ -108,12 +108,16 @@ def test_a_contact_named_twice_is_walked_once(samples_mock, tmp_path, out):
     (["fetch", "--from", "0501234567"], "972501234567"),
     (FETCH + ["--to", "0509876543"], "972509876543"),
     (FETCH + ["--to", "+972509876543"], "972509876543"),
+    # 00 is the dialling prefix: the number follows it (was "972972501234567")
+    (["fetch", "--from", "00972501234567"], ": 972501234567"),
+    (FETCH + ["--to", "0044207946000"], ": 44207946000"),
 ])
 def test_a_local_format_number_shows_the_international_form(samples_mock, tmp_path, args,
                                                             expected):
     line = usage_error(samples_mock, tmp_path, args)
     assert expected in line, line
-    assert "no leading 0" in line or "without '+'" in line, line
+    assert any(w in line for w in ("no leading 0", "without '+'", "dialling prefix 00")), line
+    assert "972972" not in line and "97244" not in line, line
 
 
 @pytest.mark.parametrize("since,until", [
