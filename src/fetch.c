@@ -82,11 +82,19 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 	/*
 	 * SPEC §4.7: a nightly job that stopped for months is about to lose
 	 * messages to the API's one-year limit. The state file is rewritten by
-	 * every successful run, so its age is the age of the last success (the
-	 * newest message's time would also accuse an account that is just quiet).
+	 * every successful run, so its age is the age of the last success; the
+	 * checkpoint's own time (the newest message exported) says it too, and
+	 * also for a state restored or copied since (where the file is new).
 	 */
 	if (!stat(o->state, &st)) {
-		manifest_check_age(warn, "--state: ", (long long)st.st_mtime, now);
+		const struct checkpoint *cp, *oldest = NULL;
+
+		for (size_t i = 0; i < (o->nto ? o->nto : 1); i++)
+			if ((cp = state_get(f->state, o->from, o->nto ? o->to[i] : NULL)) &&
+			    (!oldest || cp->ts < oldest->ts))
+				oldest = cp;
+		manifest_check_age(warn, "--state: ", (long long)st.st_mtime, oldest != NULL,
+				   oldest ? oldest->ts : 0, now);
 		f->head_may_expire =
 			now - (long long)st.st_mtime > MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL;
 	}

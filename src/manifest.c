@@ -199,15 +199,22 @@ void manifest_free(struct manifest *m)
 	m->nfiles = 0;
 }
 
-void manifest_check_age(struct warn *w, const char *who, long long checkpoint, long long now)
+void manifest_check_age(struct warn *w, const char *who, long long written_at, int has_ts,
+			long long ts, long long now)
 {
-	long long days = (now - checkpoint) / 86400;
+	const long long limit = MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL;
 
-	if (now - checkpoint <= MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL)
-		return;
-	warn_note(w,
-		  "%sthe last successful export was %lld days ago: the API keeps messages "
-		  "for one year, so messages older than that may be deleted before they are "
-		  "exported; check why the nightly job stopped",
-		  who, days);
+	if (now - written_at > limit)
+		warn_note(w,
+			  "%sthe last successful export was %lld days ago: the API keeps messages "
+			  "for one year, so messages older than that may be deleted before they "
+			  "are exported; check why the nightly job stopped",
+			  who, (now - written_at) / 86400);
+	else if (has_ts && now - ts > limit)
+		warn_note(w,
+			  "%sthe checkpoint is %lld days old (the newest message it exported): "
+			  "the API keeps messages for one year, so messages sent since then may "
+			  "be deleted before they are exported (nothing is at risk if the account "
+			  "was quiet)",
+			  who, (now - ts) / 86400);
 }

@@ -72,10 +72,12 @@ int manifest_publish(struct fsutil_staged *s, struct err *e);
 void manifest_free(struct manifest *m);
 
 /*
- * SPEC §4.7: warn when the checkpoint was written (the last successful run)
- * longer than MANIFEST_CHECKPOINT_WARN_DAYS ago.
+ * SPEC §4.7: warn when the checkpoint is older than
+ * MANIFEST_CHECKPOINT_WARN_DAYS: written that long ago (the last successful
+ * run, written_at), or its newest message that old (has_ts, ts). Once.
  */
-void manifest_check_age(struct warn *w, const char *who, long long checkpoint, long long now);
+void manifest_check_age(struct warn *w, const char *who, long long written_at, int has_ts,
+			long long ts, long long now);
 
 /*
  * manifest_scan.c: the rows and timestamp range of the first `len` bytes

@@ -10,12 +10,14 @@ a state path that is a symlink is followed: the real file is read, locked beside
 replaced, and the link stays a link.
 """
 import os
+import time
 
 import pytest
 
-from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env  # noqa: F401
+from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env, mock_factory  # noqa: F401
 from nightly_helpers import (STATE_MAGIC, STATE_MAGIC_V1, all_messages, checkpoint_line, grow,
-                             night, one_error_line, settle, tmp_leftovers, truth, ts_of)
+                             night, one_error_line, settle, spaced_history, tmp_leftovers, truth,
+                             ts_of, write_samples)
 
 N_MESSAGES = 120
 
@@ -221,3 +223,27 @@ def test_a_state_not_rewritten_for_over_350_days_warns(mock, tmp_path):
     assert r.returncode == 0, r.stderr
     warned = [ln for ln in r.stderr.decode().splitlines() if "days ago" in ln]
     assert len(warned) == 1 and "360 days" in warned[0] and "one year" in warned[0], r.stderr
+
+
+def test_a_checkpoint_whose_newest_message_is_over_350_days_old_warns(mock, tmp_path):
+    """SPEC §4.7 "A checkpoint older than 350 days prints a warning": also when the
+    state file itself is new (restored from a backup, copied to a new machine). The
+    mock's history ends in November 2024."""
+    state, _ = first_night(mock, tmp_path)
+    r, _ = night(mock, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    warned = [ln for ln in r.stderr.decode().splitlines() if "days old" in ln]
+    assert len(warned) == 1 and "the checkpoint is" in warned[0] and "one year" in warned[0], \
+        r.stderr
+
+
+def test_a_recent_checkpoint_gives_no_age_warning(mock_factory, tmp_path):
+    now = int(time.time())
+    msgs = spaced_history(120, 60, end_epoch=now - 3600)
+    m = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    state = tmp_path / "state"
+    for name in ("n1.csv", "n2.csv"):
+        r, _ = night(m, state, tmp_path / name)
+        assert r.returncode == 0, r.stderr
+        assert b"days old" not in r.stderr and b"days ago" not in r.stderr, r.stderr
+

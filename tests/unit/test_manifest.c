@@ -340,10 +340,16 @@ static void test_checkpoint_age_warning(void **state)
 
 	(void)state;
 	warn_init(&w, 1);
-	manifest_check_age(&w, "", now - 350LL * 86400, now);
+	manifest_check_age(&w, "", now - 350LL * 86400, 1, now - 350LL * 86400, now);
 	assert_int_equal(w.count, 0);
-	manifest_check_age(&w, "--to 97250: ", now - 350LL * 86400 - 1, now);
+	/* the last success that long ago */
+	manifest_check_age(&w, "--to 97250: ", now - 350LL * 86400 - 1, 0, 0, now);
 	assert_int_equal(w.count, 1);
+	/* or a state written yesterday whose newest message is that old: once, not twice */
+	manifest_check_age(&w, "", now - 86400, 1, now - 351LL * 86400, now);
+	assert_int_equal(w.count, 2);
+	manifest_check_age(&w, "", now - 351LL * 86400, 1, now - 351LL * 86400, now);
+	assert_int_equal(w.count, 3);
 }
 
 int main(void)
