@@ -95,6 +95,12 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 				oldest = cp;
 		manifest_check_age(warn, "--state: ", (long long)st.st_mtime, oldest != NULL,
 				   oldest ? oldest->ts : 0, now);
+		/*
+		 * Only the last success's age lets a few old pages end the walk: an
+		 * old checkpoint alone may be a quiet account, and pages of late
+		 * deliveries above its head must still be walked (a slow night at
+		 * worst: a deleted head then costs a full walk, not a message).
+		 */
 		f->head_may_expire =
 			now - (long long)st.st_mtime > MANIFEST_CHECKPOINT_WARN_DAYS * 86400LL;
 	}

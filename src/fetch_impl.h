@@ -49,6 +49,7 @@ struct fetch {
 	int have_before;         /* the oldest checkpoint a target started from */
 	long long before;
 	unsigned long long last_body; /* the last fetched page's hash, 0: none */
+	size_t repeated;              /* the last page taken: its messages written before */
 	/* A resumed run's figures (SPEC §6): pages that came from the journal, not
 	 * the server, and the duplicates its overlap pages held by design. */
 	unsigned long long journal_pages, overlap_duplicates;

@@ -120,6 +120,7 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
 			return err_nomem(e);
 	}
+	f->repeated = res.repeated;
 	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
 		f->oldest = res.oldest;
 		f->has_oldest = 1;
@@ -152,9 +153,15 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 	int v, met;
 
 	skip_bom(f, page_no, &body, &len);
-	if (f->resume && resume_append(f->resume, page_no, body, len, e))
+	/*
+	 * Journaled once taken (an answer that is no page of messages is not: it
+	 * ends the run). Its repeats are the messages that arrived on top since
+	 * the page before was fetched: the journal marks the shift.
+	 */
+	if ((v = take_page(f, page_no, PAGE_FETCHED, body, len, e)) < 0 ||
+	    (f->resume && resume_append(f->resume, page_no, f->repeated, body, len, e)))
 		return -1;
-	if ((v = take_page(f, page_no, PAGE_FETCHED, body, len, e)) < 0 || !f->seeking)
+	if (!f->seeking)
 		return v;
 	if ((met = resume_seek(f->resume, page_no, body, len, e)) <= 0)
 		return met < 0 ? -1 : v;
@@ -240,7 +247,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 		return 0;
 	/* From here on this run's pages extend the journal: should it fail too, they stay. */
 	if (resume_mark(f->resume, e) ||
-	    resume_append(f->resume, check, f->check_body.data, f->check_body.len, e))
+	    resume_append(f->resume, check, 0, f->check_body.data, f->check_body.len, e))
 		return -1;
 	if ((ok = take_page(f, check, PAGE_CHECKED, f->check_body.data, f->check_body.len, e)) !=
 	    WALK_MORE)

@@ -29,8 +29,9 @@ struct resume {
 	unsigned long long skip[16];   /* which of them ended a walk (a FAIL): never replayed */
 	size_t nskip;
 	/* The walk: */
-	unsigned long long k; /* messages above the newest one now */
-	int marked;           /* this run's sequel is being appended */
+	unsigned long long k;        /* messages above the newest one now */
+	int marked;                  /* this run's sequel is being appended */
+	unsigned long long appended; /* pages this run appended */
 	unsigned long long replayed, seen;
 	journal_record_fn fn;
 	void *ctx;
@@ -171,6 +172,7 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 	if (r->usable)
 		return journal_open(&r->j, r->path, r->good_bytes, e);
 	/* No journal to resume from: this run keeps its own, from the start. */
+	r->top = 0;
 	if (journal_open(&r->j, r->path, 0, e) ||
 	    journal_append(r->j, 0, r->header.data, r->header.len, e))
 		return -1;
@@ -182,23 +184,32 @@ int resume_usable(const struct resume *r)
 	return r->usable;
 }
 
-int resume_append(struct resume *r, unsigned long page_no, const char *body, size_t len,
-		  struct err *e)
+static int append_mark(struct resume *r, unsigned long long top, struct err *e)
+{
+	char digits[24];
+
+	snprintf(digits, sizeof(digits), "%llu", top);
+	r->top = top;
+	return journal_append(r->j, RESUME_MARK, digits, strlen(digits), e);
+}
+
+int resume_append(struct resume *r, unsigned long page_no, size_t grown, const char *body,
+		  size_t len, struct err *e)
 {
 	if (!r->j || (r->usable && !r->marked))
 		return 0; /* resuming: the pages before the mark are the journal's already */
+	if (grown && r->appended && append_mark(r, r->top + grown, e))
+		return -1;
+	r->appended++;
 	return journal_append(r->j, page_no, body, len, e);
 }
 
 int resume_mark(struct resume *r, struct err *e)
 {
-	char top[24];
-
 	if (!r->usable || !r->j)
 		return 0;
-	snprintf(top, sizeof(top), "%llu", r->k);
 	r->marked = 1;
-	return journal_append(r->j, RESUME_MARK, top, strlen(top), e);
+	return append_mark(r, r->k, e);
 }
 
 int resume_rewind(struct resume *r, struct err *e)
@@ -208,7 +219,7 @@ int resume_rewind(struct resume *r, struct err *e)
 	journal_close(r->j);
 	r->j = NULL;
 	r->marked = 0;
-	r->replayed = 0;
+	r->replayed = r->appended = 0;
 	return journal_open(&r->j, r->path, r->good_bytes, e);
 }
 

@@ -56,9 +56,13 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 /* 1 when the journal's pages can be resumed from. */
 int resume_usable(const struct resume *r);
 
-/* Keep a page this run took (resuming: only once marked, the pages after the mark). */
-int resume_append(struct resume *r, unsigned long page_no, const char *body, size_t len,
-		  struct err *e);
+/*
+ * Keep a page this run took (resuming: only once marked, the pages after the
+ * mark). grown: its messages written before, on the page before (history
+ * that grew on top meanwhile): a mark re-bases the page numbers first.
+ */
+int resume_append(struct resume *r, unsigned long page_no, size_t grown, const char *body,
+		  size_t len, struct err *e);
 
 /*
  * Resuming, once the journal's pages were checked and replayed: what this

@@ -142,9 +142,33 @@ def test_a_resumed_run_that_fails_again_keeps_what_it_fetched(mock, tmp_path):
     assert not (tmp_path / "state.journal").exists()
 
 
-def test_a_resumed_run_restarting_drops_only_its_own_sequel(mock, tmp_path):
-    """FETCH_AGAIN (new messages while pages were fetched side by side) starts the
-    walk over: what the resumed run journaled goes, the earlier pages stay."""
+def test_messages_arriving_during_a_resumed_run_keep_its_journal_usable(mock, tmp_path):
+    """Three new messages every 20 requests during the second run shifted its later pages:
+    the journal's count of messages was off by as many, the next run's check failed and
+    the whole journal, the first run's good pages included, was left out (a full walk)."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=50)
+    r, _ = night(mock, state, out, "--retries", "0")
+    assert r.returncode == 69, r.stderr
+    grow(mock, 30)
+    mock.control(fail_from=110, grow_every=20, grow_by=3)
+    r, _ = night(mock, state, out, "--retries", "0", "--concurrency", "1")
+    mock.control(grow_every=0)
+    assert r.returncode == 69 and b"resumed: 49 pages" in r.stderr, r.stderr
+    grow(mock, 20)
+    mock.control(fail_from=0)
+    msgs = all_messages(mock)
+    r, reqs = night(mock, state, out)
+    assert r.returncode == 0, r.stderr
+    assert b"no longer line up" not in r.stderr and b"resumed: " in r.stderr, r.stderr
+    assert out.read_bytes() == truth(tmp_path, msgs), "every message once, in order"
+    assert len(page_requests(reqs)) <= 60, "asked %d pages" % len(page_requests(reqs))
+
+
+def test_a_resumed_run_starting_over_loses_and_repeats_nothing(mock, tmp_path):
+    """FETCH_AGAIN (new messages while pages were fetched side by side) starts a resumed
+    walk over: nothing lost, nothing twice (that the journal is truncated back to what
+    was read is checked in tests/unit/test_resume.c)."""
     state, out = tmp_path / "state", tmp_path / "all.csv"
     mock.control(fail_from=60)
     r, _ = night(mock, state, out, "--retries", "0")

@@ -98,7 +98,8 @@ static void failed_run(struct fx *f, const char *to)
 	assert_false(resume_usable(r));
 	for (int p = 1; p <= PAGES; p++) {
 		page_of(f, "old", (p - 1) * RESUME_PAGE_SIZE, RESUME_PAGE_SIZE);
-		assert_int_equal(resume_append(r, (unsigned long)p, f->body.data, f->body.len, &e),
+		assert_int_equal(resume_append(r, (unsigned long)p, 0, f->body.data, f->body.len,
+					       &e),
 				 0);
 	}
 	resume_free(r);
@@ -251,12 +252,12 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
 	assert_int_equal(resume_replay(r, note_page, &seen, &e), 0);
 	/* before the mark nothing is appended: the pages before are the journal's */
-	assert_int_equal(resume_append(r, 1, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_append(r, 1, 0, f->body.data, f->body.len, &e), 0);
 	assert_int_equal(resume_mark(r, &e), 0);
-	assert_int_equal(resume_append(r, 4, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_append(r, 4, 0, f->body.data, f->body.len, &e), 0);
 	page_of(f, "old", 193, RESUME_PAGE_SIZE);
-	assert_int_equal(resume_append(r, 5, f->body.data, f->body.len, &e), 0);
-	assert_int_equal(resume_append(r, 6, fail, sizeof(fail) - 1, &e), 0); /* failed again */
+	assert_int_equal(resume_append(r, 5, 0, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_append(r, 6, 0, fail, sizeof(fail) - 1, &e), 0); /* failed again */
 	resume_free(r);
 
 	/* 10 more: old242, the oldest kept, is now message 17 + 242 = 259: page 6, index 9 */
@@ -280,7 +281,7 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	assert_int_equal(seen.page[4], 5);
 	/* Starting over (FETCH_AGAIN) drops this run's own sequel, and only it. */
 	assert_int_equal(resume_mark(r, &e), 0);
-	assert_int_equal(resume_append(r, 6, f->body.data, f->body.len, &e), 0);
+	assert_int_equal(resume_append(r, 6, 0, f->body.data, f->body.len, &e), 0);
 	assert_int_equal(resume_rewind(r, &e), 0);
 	resume_free(r);
 	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
@@ -288,6 +289,36 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	seen.n = 0;
 	assert_int_equal(resume_replay(r, note_page, &seen, &e), 0);
 	assert_int_equal(seen.n, 5);
+	resume_free(r);
+}
+
+/*
+ * Messages that arrive while a run walks shift its later pages: the page
+ * after them repeats as many as arrived. The journal marks the shift, so
+ * the next run still finds where its oldest message is now.
+ */
+static void test_history_grown_during_the_walk_is_marked(void **state)
+{
+	struct fx *f = *state;
+	struct resume *r;
+	struct err e = { 0 };
+
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	page_of(f, "old", 0, RESUME_PAGE_SIZE);
+	assert_int_equal(resume_append(r, 1, 0, f->body.data, f->body.len, &e), 0);
+	page_of(f, "old", 50, RESUME_PAGE_SIZE);
+	assert_int_equal(resume_append(r, 2, 0, f->body.data, f->body.len, &e), 0);
+	page_of(f, "old", 97, RESUME_PAGE_SIZE); /* 3 arrived: old97-99 again */
+	assert_int_equal(resume_append(r, 3, 3, f->body.data, f->body.len, &e), 0);
+	resume_free(r);
+
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_true(resume_usable(r));
+	page_mix(f, "new", 0, 10, "old", 0, 40); /* 10 more on top: old0 is message 10 */
+	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 1);
+	assert_int_equal(resume_check_page(r), 4); /* old146 is message 156: page 4, index 6 */
+	page_of(f, "old", 140, RESUME_PAGE_SIZE);
+	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
 	resume_free(r);
 }
 
@@ -304,6 +335,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_resumed_run_that_fails_too_leaves_a_sequel,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_grown_during_the_walk_is_marked, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
