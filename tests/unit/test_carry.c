@@ -74,31 +74,31 @@ static void assert_holds(int fd, const char *text)
 	assert_string_equal(buf, text);
 }
 
-static void test_into_an_empty_file_a_clone_serves(void **state)
+/* "older pages\n" carried onto a file holding `there`: the result, and the clones made. */
+static void carry_onto(const char *there, const char *expect, int expect_clones)
 {
-	int from = file_with("older pages\n"), to = file_with("");
+	int from = file_with("older pages\n"), to = file_with(there);
 
-	(void)state;
 	clones = 0;
 	assert_int_equal(carry_copy(from, to, 12), 0);
-	assert_holds(to, "older pages\n");
-	assert_int_equal(clones, 1);
-	assert_int_equal(lseek(to, 0, SEEK_CUR), 12); /* the next write goes after them */
+	assert_holds(to, expect);
+	assert_int_equal(clones, expect_clones);
+	/* the next write goes after them */
+	assert_int_equal(lseek(to, 0, SEEK_CUR), (off_t)strlen(expect));
 	close(from);
 	close(to);
 }
 
+static void test_into_an_empty_file_a_clone_serves(void **state)
+{
+	(void)state;
+	carry_onto("", "older pages\n", 1);
+}
+
 static void test_after_bytes_already_there_they_stay(void **state)
 {
-	int from = file_with("older pages\n"), to = file_with("this run's pages, longer\n");
-
 	(void)state;
-	clones = 0;
-	assert_int_equal(carry_copy(from, to, 12), 0);
-	assert_holds(to, "this run's pages, longer\nolder pages\n");
-	assert_int_equal(clones, 0);
-	close(from);
-	close(to);
+	carry_onto("this run's pages, longer\n", "this run's pages, longer\nolder pages\n", 0);
 }
 
 static void test_checked_after_bytes_already_there_they_stay(void **state)
