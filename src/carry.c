@@ -1,5 +1,6 @@
 #include "carry.h"
 #include "fsutil.h"
+#include "keyline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@ static const char NO_NEWLINE[] = "it does not end with a line break (cut short, 
 static const char IN_QUOTES[] = "it ends inside a quoted cell (cut short, or edited?)";
 static const char OTHER_HEAD[] = "its first line is not the CSV header this run writes "
 				 "(other --columns, or with or without --excel?)";
+static const char OTHER_KEYS[] = "its first line does not have the keys this run writes "
+				 "(other --columns, or with or without --media-dir?)";
 
 struct tail {
 	int to;
@@ -74,8 +77,10 @@ int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const voi
 			errno = r ? errno : EIO;
 			return -1;
 		}
-		if (fn(ctx, tmp, (size_t)r))
-			return -1; /* errno as fn left it */
+		int more = fn(ctx, tmp, (size_t)r);
+
+		if (more)
+			return more < 0 ? -1 : 0; /* errno as fn left it */
 		done += (unsigned long long)r;
 	}
 	return 0;
@@ -84,11 +89,12 @@ int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const voi
 /* A carried file being checked (and, in a full pass, copied) block by block. */
 struct check {
 	const struct carry_want *w;
-	z_stream z;      /* gzip: the member being inflated */
-	int member_end;  /* gzip: the last member ended, nothing of another yet */
-	const char *why; /* the first fault found: the pass stops there */
-	size_t head_at;  /* text bytes compared with the head */
-	int any;         /* some text seen */
+	struct keyline keys; /* NDJSON: the first line's keys */
+	z_stream z;          /* gzip: the member being inflated */
+	int member_end;      /* gzip: the last member ended, nothing of another yet */
+	const char *why;     /* the first fault found: the pass stops there */
+	size_t head_at;      /* text bytes compared with the head */
+	int any;             /* some text seen */
 	unsigned char last;
 	unsigned quotes; /* CSV: '"' seen, mod 2: odd inside a quoted cell ("" inside counts 2) */
 	int to;          /* a full pass: where the bytes go */
@@ -109,6 +115,8 @@ static int take_text(struct check *c, const unsigned char *p, size_t n)
 
 	if (!n)
 		return 0;
+	if (w->ncolumns)
+		keyline_take(&c->keys, p, n);
 	if (c->head_at < w->head_len) {
 		size_t k = n < w->head_len - c->head_at ? n : w->head_len - c->head_at;
 
@@ -180,17 +188,25 @@ static int take_block(void *ctx, const void *p, size_t n)
 	return fsutil_write_all(c->to, p, n) ? -1 : 0;
 }
 
-/* A plain NDJSON file without fn: only its head and its last byte are read. */
+/* check_ends' reader: enough once the head and the first line's keys are known. */
+static int take_first(void *ctx, const void *p, size_t n)
+{
+	struct check *c = ctx;
+
+	if (take_text(c, p, n))
+		return -1;
+	return (!c->w->ncolumns || keyline_known(&c->keys)) &&
+	       c->head_at >= c->w->head_len; /* 1: stop */
+}
+
+/* A plain NDJSON file without fn: only its first line and its last byte are read. */
 static int check_ends(int from, unsigned long long size, struct check *c)
 {
-	unsigned long long first = c->w->head_len < size ? c->w->head_len : size;
 	unsigned char last;
 	ssize_t r;
 
-	if (first && carry_read(from, first, take_plain, c))
+	if (carry_read(from, size, take_first, c))
 		return -1;
-	if (size == first)
-		return 0;
 	while ((r = pread(from, &last, 1, (off_t)(size - 1))) < 0 && errno == EINTR)
 		;
 	if (r != 1) {
@@ -208,6 +224,8 @@ static const char *verdict(const struct check *c)
 		return NOT_GZIP; /* the file ends inside a member */
 	if (c->head_at < c->w->head_len)
 		return OTHER_HEAD; /* shorter than the head */
+	if (keyline_bad(&c->keys))
+		return OTHER_KEYS; /* (a first line that never ends: no line break, below) */
 	if (c->any && c->last != '\n')
 		return NO_NEWLINE;
 	return c->quotes ? IN_QUOTES : NULL;
@@ -244,6 +262,7 @@ int carry_checked(int from, int to, unsigned long long size, const struct carry_
 	struct check c = { .w = w, .to = to, .e = e };
 	int full = w->gzip || w->fn, rc = -1, errnum, got;
 
+	keyline_init(&c.keys, w->columns, w->ncolumns);
 	if (w->gzip && inflateInit2(&c.z, 15 + 16) != Z_OK) {
 		errno = ENOMEM;
 		return -1;

@@ -12,7 +12,7 @@
  * once, in bounded memory: a gzip file is inflated as it is copied (by read
  * and write then); a plain CSV file is read once for its quotes (a cell cut
  * short inside its quotes may end in a line break too), an NDJSON file's
- * head and last byte are all it needs, and a plain file's copy stays the
+ * first line (its keys) and last byte are all it needs, and a plain file's copy stays the
  * kernel's unless every byte has to pass through the caller too (fn: the
  * manifest's digest).
  */
@@ -21,12 +21,13 @@
 
 #include <stddef.h>
 
+#include "columns.h"
 #include "err.h"
 
 /* The first size bytes of from onto the end of to (its offset ends after them). 0 or -1. */
 int carry_copy(int from, int to, unsigned long long size);
 
-/* The first size bytes of from, a block at a time, to fn (non-zero from fn stops: -1). */
+/* The first size bytes of from, a block at a time, to fn: -1 from fn stops (-1), 1 stops (0). */
 int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const void *p, size_t n),
 	       void *ctx);
 
@@ -37,6 +38,13 @@ struct carry_want {
 	int csv;          /* quoted cells: the text must not end inside one */
 	const void *head; /* the bytes this run's text starts with (BOM, CSV header) */
 	size_t head_len;  /* 0: nothing to compare (NDJSON) */
+	/*
+	 * NDJSON (ncolumns > 0): the keys the file's first line must open with,
+	 * in this order; a key after them may not be a column's name (only an
+	 * extra field's, which never is one).
+	 */
+	const enum column *columns;
+	size_t ncolumns;
 	/* NULL, or every carried block, in order (the manifest's digest): non-zero stops */
 	int (*fn)(void *ctx, const void *p, size_t n, struct err *e);
 	void *ctx;

@@ -16,7 +16,7 @@ enum err_kind {
 	ERR_SOFTWARE,    /* 70: out of memory, internal failure */
 	ERR_CANTCREAT,   /* 73: output file could not be created */
 	ERR_IO,          /* 74: write error */
-	ERR_LOCKED,      /* 75: --state lock held by another run */
+	ERR_LOCKED,      /* 75: --state lock held, or the output being added to, by another run */
 	ERR_REFUSED,     /* 77: API answered status FAIL */
 	ERR_INTERRUPTED, /* 128 + signo: SIGHUP 129, SIGINT 130, SIGTERM 143 */
 };

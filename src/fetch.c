@@ -132,7 +132,7 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 	if (fsutil_need_parent(f->raw_path, o->create_dirs, "--save-raw", e))
 		return -1;
 	if (o->state) /* under its lock: what a killed run left (sink.c does so for appends) */
-		fsutil_remove_stale_temps(f->raw_path);
+		fsutil_remove_stale_temps(f->raw_path, NULL);
 	outpath_infer(f->raw_path, &ndjson, &so.gzip);
 	so.path = f->raw_path;
 	/*

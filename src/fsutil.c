@@ -1,14 +1,11 @@
 #include "fsutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 int fsutil_write_all(int fd, const void *p, size_t n)
@@ -66,130 +63,11 @@ void fsutil_dirname(const char *path, char *out, size_t size)
 		snprintf(out, size, "%.*s", (int)(slash - path), path);
 }
 
-/* NAME_MAX less the dot before and ".tmp.XXXXXX" after: the longest base a temporary name keeps. */
-#define TEMP_BASE_MAX (NAME_MAX - 12)
-#define TEMP_RANDOM "XXXXXX"
-
-/*
- * "dir/.base.tmp.", the name of a temporary file beside path up to its
- * random part, with room for it (malloc'd; NULL with errno). A dot file:
- * tools that watch the directory for *.csv do not see it. A name near the
- * file-name limit keeps only what fits of its base (cut at a UTF-8
- * character), so every name a file system takes can be written.
- */
-static char *temp_prefix(const char *path, size_t *dirlen)
+void fsutil_close(int *fd)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	size_t keep = strlen(base), n = strlen(path) + 32;
-	char *name = malloc(n);
-
-	*dirlen = (size_t)(base - path);
-	if (!name) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (keep > TEMP_BASE_MAX) {
-		keep = TEMP_BASE_MAX;
-		while (keep && ((unsigned char)base[keep] & 0xC0) == 0x80)
-			keep--;
-	}
-	snprintf(name, n, "%.*s.%.*s.tmp.", (int)*dirlen, path, (int)keep, base);
-	return name;
-}
-
-int fsutil_temp_beside(const char *path, char **tmp)
-{
-	size_t dirlen;
-	char *name = temp_prefix(path, &dirlen);
-	int fd;
-
-	if (!name)
-		return -1;
-	strcat(name, TEMP_RANDOM);
-	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more (SPEC §5.6). */
-	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		int saved = errno;
-
-		free(name);
-		errno = saved;
-		return -1;
-	}
-	*tmp = name;
-	return fd;
-}
-
-int fsutil_is_temp_of(const char *tmp, const char *path)
-{
-	size_t dirlen, len;
-	char *prefix = temp_prefix(path, &dirlen);
-	int yes;
-
-	if (!prefix)
-		return 0;
-	len = strlen(prefix);
-	/* mkostemp's random part: six letters or digits. */
-	yes = !strncmp(tmp, prefix, len) && strlen(tmp + len) == strlen(TEMP_RANDOM) &&
-	      strspn(tmp + len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
-		      strlen(TEMP_RANDOM);
-	free(prefix);
-	return yes;
-}
-
-int fsutil_remove_stale_temps(const char *path)
-{
-	size_t dirlen, len;
-	char *prefix = temp_prefix(path, &dirlen), *dirname;
-	const char *base;
-	DIR *d;
-	struct dirent *de;
-	int removed = 0;
-
-	if (!prefix)
-		return 0;
-	base = prefix + dirlen;
-	len = strlen(base);
-	dirname = dirlen ? strndup(prefix, dirlen) : strdup(".");
-	d = dirname ? opendir(dirname) : NULL;
-	while (d && (de = readdir(d))) {
-		struct stat st;
-
-		if (strncmp(de->d_name, base, len) ||
-		    strlen(de->d_name) != len + strlen(TEMP_RANDOM) ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-			continue;
-		removed += !unlinkat(dirfd(d), de->d_name, 0);
-	}
-	if (d)
-		closedir(d);
-	free(dirname);
-	free(prefix);
-	return removed;
-}
-
-int fsutil_remove_old_temps(const char *dir, long max_age)
-{
-	const size_t tail = strlen(".tmp." TEMP_RANDOM);
-	time_t now = time(NULL);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int removed = 0;
-
-	while (d && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		struct stat st;
-
-		if (de->d_name[0] != '.' || n <= tail + 1 ||
-		    strncmp(de->d_name + n - tail, ".tmp.", 5) ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime < max_age)
-			continue;
-		removed += !unlinkat(dirfd(d), de->d_name, 0);
-	}
-	if (d)
-		closedir(d);
-	return removed;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 void fsutil_sync_dir(const char *path)

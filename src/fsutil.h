@@ -11,6 +11,9 @@
 
 #include "err.h"
 
+/* Close *fd if it is open (>= 0), and mark it closed (-1). */
+void fsutil_close(int *fd);
+
 /* write(2) until done, retrying EINTR and short writes. 0, or -1 with errno. */
 int fsutil_write_all(int fd, const void *p, size_t n);
 
@@ -19,8 +22,9 @@ int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off);
 
 /*
  * Create a temporary file beside `path` (same directory, so rename is
- * atomic), mode 0600, O_CLOEXEC. Returns the fd and its name in *tmp
- * (caller frees), or -1 with errno.
+ * atomic), mode 0600, O_CLOEXEC, locked (flock) for as long as the fd is
+ * open, so no other run takes it for a leftover. Returns the fd and its name
+ * in *tmp (caller frees), or -1 with errno.
  */
 int fsutil_temp_beside(const char *path, char **tmp);
 
@@ -29,11 +33,12 @@ int fsutil_is_temp_of(const char *tmp, const char *path);
 
 /*
  * Remove the temporary files fsutil_temp_beside made for path that are
- * still there (a run killed with SIGKILL cannot remove its own). Only for a
- * caller that knows no other run writes path now (it holds the --state
- * lock). Returns how many were removed.
+ * still there (a run killed with SIGKILL cannot remove its own), except
+ * those a live run holds open (its lock): *live (if not NULL) is increased
+ * by their number. For a caller that holds the --state lock: runs on other
+ * state files may still write the same path. Returns how many were removed.
  */
-int fsutil_remove_stale_temps(const char *path);
+int fsutil_remove_stale_temps(const char *path, int *live);
 
 /*
  * Remove from dir every temporary file fsutil_temp_beside made there that

@@ -55,12 +55,14 @@ int output_opts(const struct options *o, struct tz *tz, const char *path, struct
 	po->out.append = o->cmd == CMD_FETCH && o->state; /* SPEC §4.4: add, never replace */
 	/* SPEC §4.7: each file's SHA-256 as it is written (route.c: by the caller for {chat}). */
 	po->out.digest = o->manifest ? SINK_DIGEST_BESIDE : SINK_DIGEST_NONE;
+	if (po->writer.format != WRITER_CSV) { /* the CSV header is the head instead */
+		memcpy(po->out.columns, po->writer.columns, sizeof(po->out.columns));
+		po->out.ncolumns = po->writer.ncolumns;
+	}
 	if (xlsx) {
 		/* --state: a workbook cannot be added to, so an existing one is refused (SPEC §4.4). */
 		po->out.xlsx = 1;
 		po->out.append = o->state != NULL;
-		memcpy(po->out.columns, po->writer.columns, sizeof(po->out.columns));
-		po->out.ncolumns = po->writer.ncolumns;
 		po->out.media_dir = o->media_dir;
 	}
 	po->format_after_select = o->media_dir != NULL;

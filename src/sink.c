@@ -1,4 +1,5 @@
 #include "sink.h"
+#include "sink_impl.h"
 #include "carry.h"
 #include "buf.h"
 #include "digest.h"
@@ -22,45 +23,12 @@
 /* Plain bytes deflated per call, so the pending output stays near OUT_BUF. */
 #define OUT_PIECE (128u * 1024u)
 
-struct sink {
-	int fd;
-	int is_stdout;
-	int in_place; /* writing the target itself (not a regular file) */
-	int finished, committed;
-	char *target;             /* final path */
-	char *tmp;                /* temporary path, NULL when none */
-	struct gz_member gz;      /* gzip: the member being written (gz.open set) */
-	struct xlsx *x;           /* a workbook: everything goes there */
-	const volatile int *stop; /* opts.stop */
-	struct buf pend;          /* bytes on their way to fd */
-	struct sink_figures fig;
-	struct flush flush;     /* a temporary file made durable as it grows */
-	struct digest *md;      /* opts.digest: what reaches the file, carried bytes first */
-	char *given;            /* the path as given (the manifest's) */
-	struct carry_want last; /* with carry_last (older_after): the target's bytes, after ours */
-	int carry_last;
-};
-
-static int io_error(struct sink *s, int errnum, const char *what, struct err *e)
-{
-	const char *where = s->is_stdout ? "standard output" : s->target;
-
-	if (errnum == ENOMEM)
-		return err_nomem(e);
-	err_set(e, ERR_IO, "%s: %s failed: %s%s", where, what, strerror(errnum),
-		errnum == ENOSPC
-			? " (free some space and run again; the previous file is untouched)"
-			: "");
-	e->errnum = errnum;
-	return -1;
-}
-
 static int write_fd(struct sink *s, const void *p, size_t n, struct err *e)
 {
 	if (s->md && digest_update(s->md, p, n, e))
 		return err_prefix(e, "%s: ", s->target);
 	if (fsutil_write_all(s->fd, p, n))
-		return io_error(s, errno ? errno : EIO, "write", e);
+		return sink_io_error(s, errno ? errno : EIO, "write", e);
 	s->fig.out += n;
 	flush_grown(&s->flush, s->fig.carried + s->fig.out);
 	return 0;
@@ -121,82 +89,6 @@ int sink_write_deflated(struct sink *s, const void *z, size_t zlen, uint32_t crc
 	return 0;
 }
 
-/* SPEC §4.7: the sum of the bytes on disk (carried ones first; a workbook as read back). */
-static int sum_bytes(void *md, const void *p, size_t n, struct err *e)
-{
-	return digest_update(md, p, n, e);
-}
-
-/* Append mode: a non-empty target's bytes carried over (to < 0: only checked). */
-static int carry_target(struct sink *s, int to, struct err *e)
-{
-	struct carry_want w = s->last;
-	unsigned long long size;
-	const char *what;
-	int got;
-
-	w.fn = s->md ? sum_bytes : NULL; /* the manifest's sum sees the carried bytes */
-	w.ctx = s->md;
-	if ((got = carry_file(s->target, to, &w, &size, &what, e)) < 0)
-		return io_error(s, errno, what, e);
-	if (got || to < 0)
-		return got ? -1 : 0;
-	s->fig.carried = size;
-	s->fig.appending = size > 0;
-	/* A copy dirties the page cache like any write: start its writeback too. */
-	flush_grown(&s->flush, s->fig.carried + s->fig.out);
-	return 0;
-}
-
-static int open_target(struct sink *s, const struct sink_opts *o, struct err *e)
-{
-	struct stat st;
-	int have = stat(o->path, &st) == 0;
-
-	/* Through a symlink, write what it points to: never replace the link. */
-	s->target = have ? realpath(o->path, NULL) : NULL;
-	if (!s->target)
-		s->target = strdup(o->path);
-	if (!s->target)
-		return err_nomem(e);
-	if (have && S_ISDIR(st.st_mode))
-		return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name", o->path);
-	if (have && !S_ISREG(st.st_mode)) {
-		s->in_place = 1;
-		s->fd = open(o->path, O_WRONLY | O_CLOEXEC);
-		if (s->fd < 0)
-			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", o->path,
-				       strerror(errno));
-		return 0;
-	}
-	/* Under the --state lock no other run writes here: clear what killed ones left. */
-	if (o->append)
-		fsutil_remove_stale_temps(s->target);
-	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a symlink planted there. */
-	s->fd = fsutil_temp_beside(s->target, &s->tmp);
-	if (s->fd < 0)
-		return err_set(e, ERR_CANTCREAT,
-			       "%s: cannot create a file in its directory: %s "
-			       "(check that the directory exists and is writable)",
-			       o->path, strerror(errno));
-	flush_open(&s->flush, s->fd);
-	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
-	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
-		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp,
-			       strerror(errno));
-	if (!have || !o->append)
-		return 0;
-	s->last = (struct carry_want){ .name = o->path,
-				       .gzip = o->gzip,
-				       .csv = o->csv,
-				       .head = o->head,
-				       .head_len = o->head_len,
-				       .option = o->option };
-	s->fig.appending = (s->carry_last = o->older_after) && st.st_size > 0;
-	/* older_after: checked now, before any page is asked for; carried at the finish */
-	return carry_target(s, o->older_after ? -1 : s->fd, e);
-}
-
 int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -204,7 +96,8 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	*res = NULL;
 	if (!s)
 		return err_nomem(e);
-	s->fd = -1;
+	s->fd = s->held = -1;
+	s->many = o->many;
 	s->stop = o->stop;
 	if (o->path && !(s->given = strdup(o->path)))
 		goto nomem;
@@ -218,7 +111,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 					.refuse_existing = o->append,
 					.media_dir = o->media_dir,
 					.stop = o->stop,
-					.sum = s->md ? sum_bytes : NULL,
+					.sum = s->md ? sink_sum_bytes : NULL,
 					.sum_ctx = s->md };
 
 		return xlsx_open(&s->x, &xo, e) ? (sink_close(s), -1) : (*res = s, 0);
@@ -229,7 +122,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (!o->path || !strcmp(o->path, "-")) {
 		s->is_stdout = 1;
 		s->fd = STDOUT_FILENO;
-	} else if (open_target(s, o, e)) {
+	} else if (sink_open_target(s, o, e)) {
 		goto fail;
 	}
 	if (buf_reserve(&s->pend, OUT_BUF))
@@ -266,18 +159,24 @@ static int drain(struct sink *s, struct err *e)
 	return flush_pend(s, e);
 }
 
-/* A workbook is written by libxlsxwriter, not through us: xlsx reads it back for its sum. */
-static int finish_workbook(struct sink *s, struct err *e)
+/* The manifest's SHA-256 of every byte that reached the file, once. */
+static int final_sum(struct sink *s, struct err *e)
 {
-	if (xlsx_finish(s->x, e))
-		return -1;
-	s->fig.out = xlsx_bytes_out(s->x);
 	if (!s->md || s->fig.have_sha256)
 		return 0;
 	if (digest_final(s->md, s->fig.sha256, e))
 		return err_prefix(e, "%s: ", s->target);
 	s->fig.have_sha256 = 1;
 	return 0;
+}
+
+/* A workbook is written by libxlsxwriter, not through us: xlsx reads it back for its sum. */
+static int finish_workbook(struct sink *s, struct err *e)
+{
+	if (xlsx_finish(s->x, e))
+		return -1;
+	s->fig.out = xlsx_bytes_out(s->x);
+	return final_sum(s, e);
 }
 
 int sink_finish(struct sink *s, struct err *e)
@@ -288,15 +187,8 @@ int sink_finish(struct sink *s, struct err *e)
 		return finish_workbook(s, e);
 	if (s->finished)
 		return 0;
-	if (drain(s, e) || (s->carry_last && carry_target(s, s->fd, e)))
+	if (drain(s, e) || (s->carry_last && sink_carry_target(s, s->fd, e)) || final_sum(s, e))
 		goto fail;
-	if (s->md) {
-		if (digest_final(s->md, s->fig.sha256, e)) {
-			err_prefix(e, "%s: ", s->target);
-			goto fail;
-		}
-		s->fig.have_sha256 = 1;
-	}
 	if (s->is_stdout) {
 		s->finished = s->committed = 1;
 		goto done;
@@ -307,11 +199,14 @@ int sink_finish(struct sink *s, struct err *e)
 		int errnum = s->flush.errnum ? s->flush.errnum : errno;
 
 		close(fd);
-		io_error(s, errnum, "fsync", e);
+		sink_io_error(s, errnum, "fsync", e);
 		goto fail;
 	}
+	/* Until the rename the file stays locked as a live run's: no other run clears it. */
+	if (!s->many && !s->in_place)
+		s->held = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (close(fd)) {
-		io_error(s, errno, "close", e);
+		sink_io_error(s, errno, "close", e);
 		goto fail;
 	}
 	s->finished = 1;
@@ -335,6 +230,7 @@ int sink_publish(struct sink *s, struct err *e)
 	if (fsutil_move_into_place(&s->tmp, s->target, e))
 		return -1;
 	s->committed = 1;
+	fsutil_close(&s->held);
 	return 0;
 }
 
@@ -369,6 +265,7 @@ void sink_close(struct sink *s)
 	if (s->fd >= 0 && !s->is_stdout)
 		close(s->fd);
 	fsutil_drop_temp(&s->tmp);
+	fsutil_close(&s->held);
 	digest_free(s->md);
 	free(s->target);
 	free(s->given);

@@ -60,10 +60,13 @@ struct sink_opts {
 	size_t head_len;    /* 0: no head to compare (NDJSON) */
 	int csv;            /* append: quoted cells, which the target must not end inside */
 	int xlsx;           /* a workbook of these columns; append: refuse an existing one */
+	/* xlsx: the workbook's columns; NDJSON append: the keys the target's lines open with */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;
 	const char *media_dir;   /* xlsx: what media_file names are relative to */
 	enum sink_digest digest; /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
+	/* One of many files all finished before any is renamed: none holds a descriptor meanwhile. */
+	int many;
 	/* Set by a signal: a commit's long work (the workbook) gives up, and nothing is renamed. */
 	const volatile int *stop;
 };

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import BIN, PY, ROOT, run
 from fetch_helpers import ACCOUNT, fetch_env, mock_factory  # noqa: F401
-from helpers import assert_error, assert_no_sanitizer_report, small_tmpfs
+from helpers import COLUMNS, assert_error, assert_no_sanitizer_report, small_tmpfs
 from tools import roundtrip_data as rt
 
 
@@ -134,7 +134,8 @@ def test_fetch_onto_full_filesystem_keeps_previous_file_and_state(mock_factory, 
     mock = mock_factory("--messages", 12000, "--seed", 4)
     out = os.path.join(full_dir, "history.ndjson")
     state = os.path.join(full_dir, "run.state")
-    old = b'{"previous":true}\n'
+    old = (json.dumps({k: "previous" if k == "unique" else None for k in COLUMNS},
+                      separators=(",", ":")) + "\n").encode()  # a line of this run's keys
     with open(out, "wb") as f:
         f.write(old)
     # A real checkpoint first: one contact's chat, fetched in full (it fits).

@@ -11,11 +11,13 @@ without --state a run still replaces (a snapshot).
 import gzip
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import BIN, run
+from helpers import COLUMNS
 from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env  # noqa: F401
 from nightly_helpers import FETCH, all_messages, grow, night, settle, truth
 from test_roundtrip_duckdb import SCRIPT, duckdb_prefix  # noqa: F401
@@ -185,13 +187,21 @@ DAMAGED = [
      "its first line is not the CSV header this run writes"),
     ("csv.gz", None, ("--columns", "unique,timestamp"),
      "its first line is not the CSV header this run writes"),
+    ("ndjson", None, ("--columns", "unique,timestamp"),
+     "its first line does not have the keys this run writes"),
+    ("ndjson.gz", None, ("--columns", "unique,timestamp"),
+     "its first line does not have the keys this run writes"),
+    ("ndjson", lambda d: b'["not", "an", "object"]\n' + d, (),
+     "its first line does not have the keys this run writes"),
 ]
 
 
 @pytest.mark.parametrize("ext,damage,extra,why", DAMAGED,
                          ids=["gz-cut", "ndjson-gz-cut", "csv-cut", "ndjson-cut", "csv-in-quotes",
                               "gz-text-cut",
-                              "excel-bom", "other-columns", "gz-other-columns"])
+                              "excel-bom", "other-columns", "gz-other-columns",
+                              "ndjson-other-columns", "ndjson-gz-other-columns",
+                              "ndjson-not-ours"])
 def test_a_file_that_cannot_be_added_to_is_refused_and_nothing_is_lost(
         mock, tmp_path, ext, damage, extra, why):
     state, pattern = tmp_path / "state", str(tmp_path / ("%s-{date}.%s" % (ACCOUNT, ext)))
@@ -270,7 +280,9 @@ def test_the_manifest_of_an_appended_file_with_a_huge_line_stays_small(mock, tmp
         pytest.skip("an ASan build's memory is not held to the bound")
     out, state, man = tmp_path / "big.ndjson", tmp_path / "state", tmp_path / "m.json"
     with open(out, "w") as f:          # in pieces, not one 64 MB string
-        f.write('{"unique":"Z","timestamp":1,"message":"')
+        # the keys this run writes (other keys are refused), then a message of 64 MB
+        f.write('{"unique":"Z","timestamp":1,' + "".join('"%s":null,' % k for k in COLUMNS[2:-1])
+                + '"message":"')
         for _ in range(64):
             f.write("A" * (1 << 20))
         f.write('"}\n')
@@ -286,3 +298,36 @@ def test_the_manifest_of_an_appended_file_with_a_huge_line_stays_small(mock, tmp
     assert peak_kib < 40 * 1024, "peak RSS %d KiB" % peak_kib
     files = json.loads(man.read_text())["files"]
     assert files[0]["rows"] == N + 1 and files[0]["first_timestamp"] == 1
+
+
+def test_a_run_on_another_state_leaves_a_file_being_added_to_alone(mock, tmp_path):
+    """Two cron lines with their own --state and one output file, at the same time: while
+    one adds to the file, the other is refused (75) and leaves the
+    first one's temporary file alone; run again later, it adds its rows. Before, the second
+    removed that file as a killed run's leftover: the first failed at its rename, and its
+    next run moved the checkpoint past rows that no file held."""
+    out = tmp_path / "day.csv"
+    mock.control(latency_ms=400)
+    first = subprocess.Popen([BIN] + FETCH + ["--url", mock.url, "--state", str(tmp_path / "a"),
+                                              "-o", str(out), "--concurrency", "1", "-q"],
+                             env=fetch_env(), stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob(".day.csv.tmp.*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [temp] = list(tmp_path.glob(".day.csv.tmp.*"))
+        # not night(): it waits for the mock to go quiet, that is for the first run's end
+        r = run(FETCH + ["--url", mock.url, "--state", tmp_path / "b", "-o", out],
+                env=fetch_env())
+        assert r.returncode == 75, r.stderr
+        assert b"another run is adding to this file now" in r.stderr, r.stderr
+        assert temp.exists(), "the live run's temporary file must stay"
+        assert first.poll() is None, "the first run was still going: the test proves nothing"
+    finally:
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    mock.control(latency_ms=0)
+    r, _ = night(mock, tmp_path / "b", out)
+    assert r.returncode == 0, r.stderr
+    assert len(rows_of(out)) == 2 * N, "each state's run wrote every message once"
+    assert not list(tmp_path.glob(".day.csv.tmp.*"))

@@ -1,0 +1,164 @@
+/*
+ * The temporary files of fsutil.h: made beside their target and locked
+ * while a run has them open, recognised by name, and cleared when a run
+ * that died left them.
+ */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* NAME_MAX less the dot before and ".tmp.XXXXXX" after: the longest base a temporary name keeps. */
+#define TEMP_BASE_MAX (NAME_MAX - 12)
+#define TEMP_RANDOM "XXXXXX"
+
+/*
+ * "dir/.base.tmp.", the name of a temporary file beside path up to its
+ * random part, with room for it (malloc'd; NULL with errno). A dot file:
+ * tools that watch the directory for *.csv do not see it. A name near the
+ * file-name limit keeps only what fits of its base (cut at a UTF-8
+ * character), so every name a file system takes can be written.
+ */
+static char *temp_prefix(const char *path, size_t *dirlen)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t keep = strlen(base), n = strlen(path) + 32;
+	char *name = malloc(n);
+
+	*dirlen = (size_t)(base - path);
+	if (!name) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (keep > TEMP_BASE_MAX) {
+		keep = TEMP_BASE_MAX;
+		while (keep && ((unsigned char)base[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	snprintf(name, n, "%.*s.%.*s.tmp.", (int)*dirlen, path, (int)keep, base);
+	return name;
+}
+
+int fsutil_temp_beside(const char *path, char **tmp)
+{
+	size_t dirlen;
+	char *name = temp_prefix(path, &dirlen);
+	int fd;
+
+	if (!name)
+		return -1;
+	strcat(name, TEMP_RANDOM);
+	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more (SPEC §5.6). */
+	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int saved = errno;
+
+		free(name);
+		errno = saved;
+		return -1;
+	}
+	/* Held until the file is closed: a live run's file, which no cleanup removes. */
+	(void)flock(fd, LOCK_EX | LOCK_NB);
+	*tmp = name;
+	return fd;
+}
+
+int fsutil_is_temp_of(const char *tmp, const char *path)
+{
+	size_t dirlen, len;
+	char *prefix = temp_prefix(path, &dirlen);
+	int yes;
+
+	if (!prefix)
+		return 0;
+	len = strlen(prefix);
+	/* mkostemp's random part: six letters or digits. */
+	yes = !strncmp(tmp, prefix, len) && strlen(tmp + len) == strlen(TEMP_RANDOM) &&
+	      strspn(tmp + len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
+		      strlen(TEMP_RANDOM);
+	free(prefix);
+	return yes;
+}
+
+/* Whether a temporary file is still open in a run that has not ended (it holds its lock). */
+static int in_use(int dir, const char *name)
+{
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), busy;
+
+	if (fd < 0)
+		return 0;
+	busy = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+int fsutil_remove_stale_temps(const char *path, int *live)
+{
+	size_t dirlen, len;
+	char *prefix = temp_prefix(path, &dirlen), *dirname;
+	const char *base;
+	DIR *d;
+	struct dirent *de;
+	int removed = 0;
+
+	if (!prefix)
+		return 0;
+	base = prefix + dirlen;
+	len = strlen(base);
+	dirname = dirlen ? strndup(prefix, dirlen) : strdup(".");
+	d = dirname ? opendir(dirname) : NULL;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+
+		if (strncmp(de->d_name, base, len) ||
+		    strlen(de->d_name) != len + strlen(TEMP_RANDOM) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (in_use(dirfd(d), de->d_name)) {
+			if (live)
+				(*live)++;
+			continue;
+		}
+		removed += !unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(dirname);
+	free(prefix);
+	return removed;
+}
+
+int fsutil_remove_old_temps(const char *dir, long max_age)
+{
+	const size_t tail = strlen(".tmp." TEMP_RANDOM);
+	time_t now = time(NULL);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int removed = 0;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+
+		if (de->d_name[0] != '.' || n <= tail + 1 ||
+		    strncmp(de->d_name + n - tail, ".tmp.", 5) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < max_age ||
+		    in_use(dirfd(d), de->d_name))
+			continue;
+		removed += !unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	return removed;
+}

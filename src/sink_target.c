@@ -1,0 +1,107 @@
+#include "sink_impl.h"
+#include "digest.h"
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sink_io_error(struct sink *s, int errnum, const char *what, struct err *e)
+{
+	const char *where = s->is_stdout ? "standard output" : s->target;
+
+	if (errnum == ENOMEM)
+		return err_nomem(e);
+	err_set(e, ERR_IO, "%s: %s failed: %s%s", where, what, strerror(errnum),
+		errnum == ENOSPC
+			? " (free some space and run again; the previous file is untouched)"
+			: "");
+	e->errnum = errnum;
+	return -1;
+}
+
+/* SPEC §4.7: the sum of the bytes on disk (carried ones first; a workbook as read back). */
+int sink_sum_bytes(void *md, const void *p, size_t n, struct err *e)
+{
+	return digest_update(md, p, n, e);
+}
+
+/* Append mode: a non-empty target's bytes carried over (to < 0: only checked). */
+int sink_carry_target(struct sink *s, int to, struct err *e)
+{
+	struct carry_want w = s->last;
+	unsigned long long size;
+	const char *what;
+	int got;
+
+	w.fn = s->md ? sink_sum_bytes : NULL; /* the manifest's sum sees the carried bytes */
+	w.ctx = s->md;
+	if ((got = carry_file(s->target, to, &w, &size, &what, e)) < 0)
+		return sink_io_error(s, errno, what, e);
+	if (got || to < 0)
+		return got ? -1 : 0;
+	s->fig.carried = size;
+	s->fig.appending = size > 0;
+	/* A copy dirties the page cache like any write: start its writeback too. */
+	flush_grown(&s->flush, s->fig.carried + s->fig.out);
+	return 0;
+}
+
+int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
+{
+	struct stat st;
+	int have = stat(o->path, &st) == 0, live = 0;
+
+	/* Through a symlink, write what it points to: never replace the link. */
+	s->target = have ? realpath(o->path, NULL) : NULL;
+	if (!s->target)
+		s->target = strdup(o->path);
+	if (!s->target)
+		return err_nomem(e);
+	if (have && S_ISDIR(st.st_mode))
+		return err_set(e, ERR_CANTCREAT, "%s: is a directory; give a file name", o->path);
+	if (have && !S_ISREG(st.st_mode)) {
+		s->in_place = 1;
+		s->fd = open(o->path, O_WRONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			return err_set(e, ERR_CANTCREAT, "%s: cannot open: %s", o->path,
+				       strerror(errno));
+		return 0;
+	}
+	/* Clear what killed runs left; two runs adding at once would lose one's rows at the rename. */
+	if (o->append && (fsutil_remove_stale_temps(s->target, &live), live))
+		return err_set(
+			e, ERR_LOCKED,
+			"%s: another run is adding to this file now; run "
+			"again when it has finished, or give each --state its own output file",
+			o->path);
+	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a symlink planted there. */
+	s->fd = fsutil_temp_beside(s->target, &s->tmp);
+	if (s->fd < 0)
+		return err_set(e, ERR_CANTCREAT,
+			       "%s: cannot create a file in its directory: %s "
+			       "(check that the directory exists and is writable)",
+			       o->path, strerror(errno));
+	flush_open(&s->flush, s->fd);
+	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
+	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
+		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", s->tmp,
+			       strerror(errno));
+	if (!have || !o->append)
+		return 0;
+	memcpy(s->columns, o->columns, sizeof(s->columns));
+	s->last = (struct carry_want){ .name = o->path,
+				       .gzip = o->gzip,
+				       .csv = o->csv,
+				       .head = o->head,
+				       .head_len = o->head_len,
+				       .columns = s->columns,
+				       .ncolumns = o->ncolumns,
+				       .option = o->option };
+	s->fig.appending = (s->carry_last = o->older_after) && st.st_size > 0;
+	/* older_after: checked now, before any page is asked for; carried at the finish */
+	return sink_carry_target(s, o->older_after ? -1 : s->fd, e);
+}
