@@ -63,3 +63,18 @@ int err_broken_pipe(const struct err *e)
 {
 	return e->kind == ERR_IO && e->errnum == EPIPE;
 }
+
+enum err_kind err_file_kind(int errnum)
+{
+	switch (errnum) {
+	case EACCES:
+	case EPERM:
+	case EROFS:
+	case ENOENT:
+	case ENOTDIR:
+	case EISDIR:
+	case ELOOP:
+	case ENAMETOOLONG: return ERR_CANTCREAT;
+	default: return ERR_IO;
+	}
+}

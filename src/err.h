@@ -38,6 +38,13 @@ int err_nomem(struct err *e);
 /* ERR_DATA at a byte offset; the message itself does not repeat the offset. */
 int err_data(struct err *e, long long offset, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * The kind a failed file operation calls for (SPEC §3): a permission or a
+ * path a person must fix (EACCES, EROFS, ENOENT, ...) is ERR_CANTCREAT, 73;
+ * anything else (a full disk, a quota, the device) ERR_IO, 74: worth another
+ * try later.
+ */
+enum err_kind err_file_kind(int errnum);
 /* Was the error a reader closing our stdout (a write's EPIPE)? */
 int err_broken_pipe(const struct err *e);
 

@@ -57,7 +57,8 @@ int journal_open(struct journal **out, const char *path, unsigned long long keep
 	}
 	j->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (j->fd < 0) {
-		err_set(e, ERR_IO, "journal %s: cannot open: %s%s", path, strerror(errno),
+		err_set(e, err_file_kind(errno), "journal %s: cannot open: %s%s", path,
+			strerror(errno),
 			errno == ELOOP ? " (it is a symbolic link; remove it)" : "");
 		goto fail;
 	}

@@ -58,9 +58,25 @@ static void on_signal(int signo)
 	stop_flag = 1;
 }
 
+/*
+ * The signals that end a run as cleanly as SIGTERM (exit 128 + the number,
+ * no temporary file left): the terminal's and the supervisor's, and those
+ * whose default would kill the run where it stands (a timer's SIGALRM, a
+ * stray SIGUSR1, the soft CPU limit's SIGXCPU).
+ */
+static const struct {
+	int signo;
+	const char *name;
+} ends_run[] = {
+	{ SIGINT, "SIGINT" },   { SIGTERM, "SIGTERM" }, { SIGHUP, "SIGHUP" },
+	{ SIGALRM, "SIGALRM" }, { SIGUSR1, "SIGUSR1" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGXCPU, "SIGXCPU" },
+};
+
+#define N_ENDS_RUN (sizeof(ends_run) / sizeof(ends_run[0]))
+
 static void install_signals(void)
 {
-	static const int handled[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
@@ -72,13 +88,15 @@ static void install_signals(void)
 	 * A signal the parent set to be ignored stays ignored: nohup, and `&` in
 	 * a script for SIGINT.
 	 */
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+	for (size_t i = 0; i < N_ENDS_RUN; i++) {
 		struct sigaction old;
 
-		if (sigaction(handled[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-			sigaction(handled[i], &sa, NULL);
+		if (sigaction(ends_run[i].signo, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(ends_run[i].signo, &sa, NULL);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (ulimit -f, LimitFSIZE=): the write fails with EFBIG, 74, cleaned up. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /*
@@ -106,7 +124,10 @@ static void keep_standard_fds(void)
 
 static const char *signal_name(int signo)
 {
-	return signo == SIGTERM ? "SIGTERM" : signo == SIGHUP ? "SIGHUP" : "SIGINT";
+	for (size_t i = 0; i < N_ENDS_RUN; i++)
+		if (ends_run[i].signo == signo)
+			return ends_run[i].name;
+	return "a signal";
 }
 
 static int exit_code(const struct err *e)

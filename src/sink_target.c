@@ -15,9 +15,12 @@ int sink_io_error(struct sink *s, int errnum, const char *what, struct err *e)
 
 	if (errnum == ENOMEM)
 		return err_nomem(e);
-	err_set(e, ERR_IO, "%s: %s failed: %s%s", where, what, strerror(errnum),
+	err_set(e, err_file_kind(errnum), "%s: %s failed: %s%s", where, what, strerror(errnum),
 		errnum == ENOSPC
 			? " (free some space and run again; the previous file is untouched)"
+		: errnum == EFBIG
+			? " (a limit on file size: ulimit -f, or the file system's largest file; "
+			  "the previous file is untouched)"
 			: "");
 	e->errnum = errnum;
 	return -1;
@@ -81,10 +84,12 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a symlink planted there. */
 	s->fd = fsutil_temp_beside(s->target, &s->tmp);
 	if (s->fd < 0)
-		return err_set(e, ERR_CANTCREAT,
-			       "%s: cannot create a file in its directory: %s "
-			       "(check that the directory exists and is writable)",
-			       o->path, strerror(errno));
+		return err_set(e, err_file_kind(errno),
+			       "%s: cannot create a file in its directory: %s (%s)", o->path,
+			       strerror(errno),
+			       err_file_kind(errno) == ERR_IO
+				       ? "free some space or inodes and run again"
+				       : "check that the directory exists and is writable");
 	flush_open(&s->flush, s->fd);
 	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))

@@ -128,8 +128,8 @@ int state_set_head(struct state *st, const char *from, const char *to,
 
 static int replace_error(const struct state *st, const char *step, struct err *e)
 {
-	return err_set(e, ERR_IO, "--state %s: cannot replace %s (%s failed): %s", st->path,
-		       st->real, step, strerror(errno));
+	return err_set(e, err_file_kind(errno), "--state %s: cannot replace %s (%s failed): %s",
+		       st->path, st->real, step, strerror(errno));
 }
 
 int state_stage(struct state *st, struct err *e)

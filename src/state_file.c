@@ -75,8 +75,9 @@ static int lock_open(const char *path, const char *name, int *fd, struct err *e)
 	if (*fd < 0 && errno == ELOOP)
 		return refuse_lock(path, name, "it is a symbolic link", e);
 	if (*fd < 0)
-		return err_set(e, ERR_IO, "--state %s: cannot create the lock file %s: %s", path,
-			       name, strerror(errno));
+		return err_set(e, err_file_kind(errno),
+			       "--state %s: cannot create the lock file %s: %s", path, name,
+			       strerror(errno));
 	if (fstat(*fd, &sb))
 		return err_set(e, ERR_IO, "--state %s: cannot lock %s: %s", path, name,
 			       strerror(errno));
@@ -157,8 +158,8 @@ int state_file_read(const char *path, const char *real, struct buf *data, int *m
 	*missing = fd < 0 && errno == ENOENT;
 	if (fd < 0)
 		return *missing ? 0
-				: err_set(e, ERR_IO, "--state %s: cannot read %s: %s", path, real,
-					  strerror(errno));
+				: err_set(e, err_file_kind(errno), "--state %s: cannot read %s: %s",
+					  path, real, strerror(errno));
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
 		err_set(e, ERR_IO,
 			"--state %s: not a regular file; name a file (the first run "

@@ -11,6 +11,7 @@ previous file intact) and a reader that goes away (`| head -1`: a quiet end).
 """
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -122,6 +123,28 @@ def test_a_workbook_onto_a_full_filesystem_says_why_in_one_line(history, full_di
     assert os.listdir(full_dir) == []
 
 
+@pytest.mark.parametrize("order", ["oldest", "newest"])
+def test_a_file_size_limit_is_an_io_error_that_leaves_nothing(history, tmp_path, order):
+    """ulimit -f (systemd's LimitFSIZE=): the kernel's SIGXFSZ killed the run silently
+    (exit 153, no line, no metrics) and left its temporary file, or its spool, behind.
+    Ignored, the write fails with EFBIG: 74, one line that says what limit, nothing left."""
+    out = tmp_path / "night.csv"
+    out.write_bytes(b"previous export\r\n")
+    limit = 256 * 1024
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE,
+                           (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    r = subprocess.run([BIN, "convert", "--order", order, "-o", str(out), str(history)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                       preexec_fn=small_files)
+    line = assert_error(r, 74)
+    assert "File too large" in line, line
+    assert out.read_bytes() == b"previous export\r\n"
+    assert os.listdir(tmp_path) == ["night.csv"]
+
+
 def test_convert_onto_full_filesystem_creates_nothing(history, full_dir):
     out = os.path.join(full_dir, "new.ndjson")
     r = run(["convert", "--order", "newest", "-o", out, history])
@@ -194,3 +217,32 @@ def test_fetch_into_head_ends_quietly(mock_factory):  # noqa: F811
     assert_no_sanitizer_report(err)
     assert rc in (141, -13), (rc, err.decode())
     assert err == b"", err.decode()
+
+
+# ---------------------------------------------------------------- 73 or 74
+
+def test_a_read_only_state_directory_needs_a_person_73(tmp_path):
+    """SPEC §3: 73 when a file cannot be created, 74 for I/O errors; the README tells a
+    scheduler that 74 is worth retrying and 73 needs a person. A --state on a read-only
+    file system (or a lock file left by root for a service user) can never succeed by
+    waiting: 73, where it was 74."""
+    with small_tmpfs("ro,size=64k") as d:
+        r = run(["fetch", "--from", ACCOUNT, "--url", "http://127.0.0.1:9/none",
+                 "--state", os.path.join(d, "st"), "-o", tmp_path / "out.csv"],
+                env=fetch_env())
+        line = assert_error(r, 73)
+        assert "Read-only file system" in line and "lock file" in line, line
+    assert os.listdir(tmp_path) == []
+
+
+def test_no_inode_left_is_an_io_error_74(history):
+    """The opposite: a file system out of inodes (ENOSPC at create) is a full disk, worth
+    another try once space is freed: 74 and a hint about space, not 73's "check that the
+    directory exists and is writable"."""
+    with small_tmpfs("size=1m,nr_inodes=2") as d:
+        with open(os.path.join(d, "previous.csv"), "wb") as f:
+            f.write(b"previous\r\n")
+        r = run(["convert", "-o", os.path.join(d, "previous.csv"), history])
+        line = assert_error(r, 74)
+        assert "No space left on device" in line and "free some space" in line, line
+        assert os.listdir(d) == ["previous.csv"]

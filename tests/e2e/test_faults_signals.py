@@ -78,13 +78,18 @@ class SlowFeeder(threading.Thread):
 
 
 # Each signal with and without a previous file, over the output kinds.
+# SIGALRM, SIGUSR1 and SIGXCPU (a timer, a stray signal, the soft CPU limit) killed the run
+# where it stood before, leaving its temporary file: they end it as SIGTERM does.
 CASES = [(signal.SIGINT, 130, "chats.csv", True), (signal.SIGTERM, 143, "chats.ndjson.gz", True),
-         (signal.SIGINT, 130, "chats.ndjson", False), (signal.SIGTERM, 143, "chats.csv.gz", False)]
+         (signal.SIGINT, 130, "chats.ndjson", False), (signal.SIGTERM, 143, "chats.csv.gz", False),
+         (signal.SIGALRM, 142, "chats.csv", True), (signal.SIGUSR1, 138, "chats.ndjson", False),
+         (signal.SIGXCPU, 152, "chats.csv.gz", True)]
 
 
 @pytest.mark.parametrize("sig,code,name,previous", CASES,
                          ids=["INT-csv-previous", "TERM-ndjson.gz-previous", "INT-ndjson-new",
-                              "TERM-csv.gz-new"])
+                              "TERM-csv.gz-new", "ALRM-csv-previous", "USR1-ndjson-new",
+                              "XCPU-csv.gz-previous"])
 def test_convert_interrupted_mid_input(tmp_path, big_history, sig, code, name, previous):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
