@@ -7,8 +7,13 @@
 #include "http.h"
 #include "http_impl.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+/* Descriptors kept for the run's own files while media download (outputs, state, log...). */
+#define HTTP_FD_RESERVE 16
 
 int http_global_init(struct err *e)
 {
@@ -64,6 +69,32 @@ int http_check_url(const char *url, struct err *e)
 	return rc;
 }
 
+/*
+ * How many media files may download at once beside n pages: each needs a
+ * socket and a file, each page a socket, and the run keeps some files of
+ * its own (outputs, state, journal, log). Under a low RLIMIT_NOFILE (ulimit
+ * -n, a supervisor's limit) fewer at once, never none: a download that
+ * cannot create its file fails the run (SPEC §5.4: the link would not come
+ * back), where a page's socket is only retried.
+ */
+static int downloads_at_once(int n)
+{
+	struct rlimit rl;
+	long open_now = 0, room;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || !d) {
+		if (d)
+			closedir(d);
+		return n;
+	}
+	while (readdir(d))
+		open_now++;
+	closedir(d);
+	room = ((long)rl.rlim_cur - open_now - HTTP_FD_RESERVE - n) / 2;
+	return room < 1 ? 1 : room < n ? (int)room : n;
+}
+
 int http_new(struct http **out, const struct http_opts *o, struct err *e)
 {
 	struct http *h = calloc(1, sizeof(*h));
@@ -73,6 +104,7 @@ int http_new(struct http **out, const struct http_opts *o, struct err *e)
 		return err_nomem(e);
 	h->o = *o;
 	h->o.concurrency = n;
+	h->dl_max = downloads_at_once(n);
 	h->multi = curl_multi_init();
 	h->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	h->pages = calloc((size_t)n, sizeof(*h->pages));

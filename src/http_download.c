@@ -257,7 +257,7 @@ int http_download(struct http *h, struct http_download *jobs, size_t n,
 		  const struct walk_opts *retry, struct walk_stats *stats, struct err *e)
 {
 	struct dl_walk w = { .h = h, .jobs = jobs };
-	struct walk_opts wo = { .concurrency = h->o.concurrency,
+	struct walk_opts wo = { .concurrency = h->dl_max,
 				.retries = retry->retries,
 				.retry_base = retry->retry_base,
 				.max_pages = (long)n,

@@ -50,6 +50,7 @@ struct http {
 	struct curl_slist *headers;
 	struct page_slot *pages; /* o.concurrency of each */
 	struct dl_slot *dls;
+	int dl_max; /* downloads at once: o.concurrency, or what the descriptor limit leaves room for */
 	const struct http_page_query *query;
 	size_t pages_held; /* bytes allocated by all page bodies together (http_pages.c) */
 };

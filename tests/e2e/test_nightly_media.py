@@ -11,13 +11,15 @@ the test; the API page is crafted here and served by the mock (--samples).
 import json
 import os
 import re
+import resource
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import run
+from conftest import BIN, run
 from fetch_helpers import (ACCOUNT, KEY, csv_rows, fetch_env, server_fixture,  # noqa: F401
                            mock_factory, stderr_lines, summary_number)
 from nightly_helpers import (FETCH, metric_value, parse_prometheus, snapshot,
@@ -544,3 +546,31 @@ def test_media_dead_link_is_a_warning_not_retried(mock_factory, media_server, tm
     assert summary_number(r, "warnings") == 1, stderr_lines(r)
     assert media_names(out) == {"PHOTO2": ""}
     assert state.read_bytes() != before
+
+
+def test_media_download_within_a_low_descriptor_limit(mock_factory, media_server, tmp_path):
+    """ulimit -n 48 (a supervisor's limit) and --concurrency 32: every download needs a
+    socket and a file, so 32 at once beside 32 pages ran out of descriptors, and a file
+    that cannot be created fails the run (74, SPEC §5.4), every night. Downloads now
+    fit what the limit leaves: fewer at once, all saved."""
+    files = {"/files/m%02d.jpg" % i: blob("m%02d" % i, 500) for i in range(40)}
+    srv = media_server(files)
+    msgs = [msg("LIM%03d" % i, "image", srv.url("/files/m%02d.jpg" % i), T0 + i)
+            for i in range(40)]
+    mock = mock_factory("--samples", write_samples(tmp_path / "h.jsonl", msgs))
+    mdir = tmp_path / "media"
+
+    def few_descriptors():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env())
+    r = subprocess.run([BIN] + FETCH + ["--url", mock.url, "--concurrency", "32",
+                                        "--media-dir", str(mdir), "-o", str(tmp_path / "o.csv")],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                       preexec_fn=few_descriptors)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in mdir.iterdir()) == ["LIM%03d.jpg" % i for i in range(40)]
+    assert all((mdir / ("LIM%03d.jpg" % i)).read_bytes() == files["/files/m%02d.jpg" % i]
+               for i in range(40))
