@@ -372,6 +372,9 @@ void fetch_report(const struct fetch *f, struct report *rp)
 void fetch_figures(const struct fetch *f, struct progress_figures *pf)
 {
 	pf->retries = f->stats.retries;
+	/* The pipelines count a resume's journal pages too: the server's pages are the rest. */
+	pf->journal_pages = f->journal_pages;
+	pf->pages -= f->journal_pages < pf->pages ? f->journal_pages : pf->pages;
 	pf->media = f->media ? media_downloaded(f->media) : 0;
 	pf->has_oldest = f->has_oldest;
 	pf->oldest = f->oldest;

@@ -65,9 +65,11 @@ void progress_format(char *out, size_t size, const struct progress_figures *f, d
 	else if (w)
 		add(out, size, &n, "waiting %.0f s: page %lu: %s (retry %d of %d); ", ceil(w->left),
 		    w->page_no, w->why ? w->why : "no answer", w->retry, w->retries);
-	add(out, size, &n, "%llu pages, %llu messages, %.0f msg/s, %s of output", f->pages,
-	    f->messages, (double)f->messages / (elapsed + 1e-9),
-	    progress_bytes(f->bytes, bytes, sizeof(bytes)));
+	add(out, size, &n, "%llu pages, ", f->pages);
+	if (f->journal_pages) /* worded as the summary words it */
+		add(out, size, &n, "%llu of the journal, ", f->journal_pages);
+	add(out, size, &n, "%llu messages, %.0f msg/s, %s of output", f->messages,
+	    (double)f->messages / (elapsed + 1e-9), progress_bytes(f->bytes, bytes, sizeof(bytes)));
 	t = (time_t)f->oldest;
 	if (f->has_oldest && gmtime_r(&t, &tm) &&
 	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))

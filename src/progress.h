@@ -15,6 +15,7 @@
 
 struct progress_figures {
 	unsigned long long pages, messages, duplicates, warnings, retries, bytes, media;
+	unsigned long long journal_pages; /* a resumed run's pages read back, not fetched */
 	int has_oldest;
 	long long oldest;             /* the oldest message reached (epoch seconds) */
 	const struct walk_wait *wait; /* the retry the run waits for, NULL: none */

@@ -98,6 +98,24 @@ def test_resumed_figures_count_the_servers_pages_and_no_overlap_as_duplicates(mo
     assert doc["pages_fetched"] == fetched and doc["duplicates_dropped"] == 0, doc
 
 
+def test_the_progress_line_of_a_resumed_run_counts_the_journal_apart(mock, tmp_path):
+    """SPEC §6: the live line's pages are the server's, as in the summary; the pages read
+    back from the journal are named apart (it said "152 pages" for 53 fetched)."""
+    state, out = tmp_path / "state", tmp_path / "all.csv"
+    mock.control(fail_from=100)
+    r, _ = night(mock, state, out, "--retries", "1")
+    assert r.returncode == 69, r.stderr
+    mock.control(fail_from=0, latency_ms=150)  # so the line is drawn after the journal
+    r, reqs = night(mock, state, out, "--progress")
+    assert r.returncode == 0, r.stderr
+    fetched = len(page_requests(reqs))
+    lines = r.stderr.decode().replace("\n", "\r").split("\r")
+    drawn = [ln for ln in lines if " messages, " in ln and " msg/s" in ln]
+    counts = [int(re.search(r"(\d+) pages, ", ln).group(1)) for ln in drawn]
+    assert counts and max(counts) <= fetched, (fetched, drawn[-3:])
+    assert any("pages, 99 of the journal, " in ln for ln in drawn), drawn[-3:]
+
+
 def test_a_resumed_walk_names_the_real_page_when_it_fails(mock, tmp_path):
     """SPEC §3 names the page: after "going on from page 100" a 503 on page 120
     was reported as "page 21" (the walk's own count from where it resumed)."""

@@ -49,11 +49,23 @@ static void a_wait_comes_first_with_reason_and_seconds(void **state)
 	assert_non_null(strstr(line, "waiting 1 s: page 4: Operation timed out (retry 1 of 5); "));
 }
 
+/* A resumed run reads pages back from its journal: they are not the server's. */
+static void journal_pages_are_named_apart(void **state)
+{
+	struct progress_figures f = { .pages = 53, .journal_pages = 99, .messages = 7600 };
+	char line[512];
+
+	(void)state;
+	progress_format(line, sizeof(line), &f, 10);
+	assert_non_null(strstr(line, "53 pages, 99 of the journal, 7600 messages, "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plain_line_shows_oldest_and_elapsed),
 		cmocka_unit_test(a_wait_comes_first_with_reason_and_seconds),
+		cmocka_unit_test(journal_pages_are_named_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
