@@ -5,10 +5,12 @@
  * http's downloads: concurrently, skipping files already there, each
  * capped in size. A dead link (they expire after 7 days: 404, 410, another
  * 4xx) is a warning; its row keeps an empty media_file. A host that fails
- * (5xx, 429, a timeout) is retried as the page requests are (SPEC §5.5), and
- * after the last retry fails the run (ERR_UNAVAILABLE), as does a file that
- * cannot be saved here (disk full, permissions: ERR_IO): the checkpoint
- * stays, so the next run fetches the file while its link still works.
+ * (5xx, 429, a timeout) is retried as the page requests are (SPEC §5.5);
+ * after the last retry it is a warning too (one file must not hold back
+ * every night's messages; --lookback asks again). A file that cannot be
+ * saved here (disk full, permissions) fails the run (ERR_IO): the
+ * checkpoint stays, so the next run fetches the file while its link works.
+ * Under a low descriptor limit fewer files download at once (http.c).
  *
  * A media owns one page's downloads and file names (valid until the next
  * page) and the run's counts; the page's records are lent to it.
