@@ -156,13 +156,16 @@ static void window_after(unsigned long n)
 	/*
 	 * A remembered hash is not inserted again, so checking the window does
 	 * not change it; newest first, so a forgotten one would show as the
-	 * first failure rather than disturb the rest.
+	 * first failure rather than disturb the rest. Checked once: a second
+	 * check_n would find the forgotten one just inserted again.
 	 */
 	for (unsigned long i = n; i-- > first;) {
-		if (check_n(s, i) != 1)
+		int r = check_n(s, i);
+
+		if (r != 1)
 			fprintf(stderr, "after %lu insertions, #%lu (%lu back) is forgotten\n", n,
 				i, n - i);
-		assert_int_equal(check_n(s, i), 1);
+		assert_int_equal(r, 1);
 	}
 	/* Something never inserted is new. */
 	assert_int_equal(check_n(s, n + 1000000), 0);
@@ -219,6 +222,36 @@ static void test_shifted_pages(void **state)
 	seen_free(s);
 }
 
+/*
+ * A page shifted by a few messages right after a generation switch: its
+ * repeats are in the old generation only, and still seen (the case of a
+ * lookup in the current generation alone).
+ */
+static void test_shifted_page_after_generation_switch(void **state)
+{
+	(void)state;
+	for (unsigned long gens = 1; gens <= 2; gens++) {
+		struct seen *s = seen_new();
+		unsigned long sw = gens * SEEN_WINDOW; /* the first message of a new generation */
+
+		assert_non_null(s);
+		for (unsigned long i = 0; i <= sw; i++)
+			assert_int_equal(check_n(s, i), 0);
+		/* The next page starts 3 back: the last 3 before the switch, then #sw. */
+		for (unsigned long i = sw - 3; i <= sw; i++) {
+			int r = check_n(s, i);
+
+			if (r != 1)
+				fprintf(stderr,
+					"switch at #%lu: #%lu on the shifted page is new again\n",
+					sw, i);
+			assert_int_equal(r, 1);
+		}
+		assert_int_equal(check_n(s, sw + 1), 0);
+		seen_free(s);
+	}
+}
+
 /* The early ones may be forgotten: memory is bounded (seen.h). */
 static void test_bounded_memory_forgets_old(void **state)
 {
@@ -259,8 +292,70 @@ static void test_uniques_compare_as_decoded_strings(void **state)
 	assert_int_equal(check_str(s, "a\\uD800b"), 1); /* hex case does not matter */
 	/* An escaped backslash followed by "ud800" is another string again. */
 	assert_int_equal(check_str(s, "a\\\\ud800b"), 0);
-	assert_int_equal(check_str(s, "a\\u005cud800b"), 1); /* \u005c is that backslash */
 	seen_free(s);
+}
+
+/*
+ * Whether b is seen after a, in a set holding a alone: nothing else
+ * inserted can stand in for a (as "a\ud800b" would for a backslash decoded
+ * undoubled).
+ */
+static int second_seen(const char *a, const char *b)
+{
+	struct seen *s = seen_new();
+	int r;
+
+	assert_non_null(s);
+	assert_int_equal(check_str(s, a), 0);
+	r = check_str(s, b);
+	seen_free(s);
+	return r;
+}
+
+static void assert_same(const char *a, const char *b)
+{
+	int r = second_seen(a, b);
+
+	if (r != 1)
+		fprintf(stderr, "'%s' then '%s': one string, written twice\n", a, b);
+	assert_int_equal(r, 1);
+}
+
+static void assert_apart(const char *a, const char *b)
+{
+	int r = second_seen(a, b);
+
+	if (r != 0)
+		fprintf(stderr, "'%s' then '%s': two strings, the second lost\n", a, b);
+	assert_int_equal(r, 0);
+}
+
+/* A backslash is one string however it is escaped, and never the start of an escape. */
+static void test_escaped_backslash(void **state)
+{
+	(void)state;
+	assert_same("a\\\\b", "a\\u005cb"); /* \u005c is a backslash */
+	assert_same("a\\u005cb", "a\\\\b");
+	assert_same("a\\\\b", "a\\u005Cb");
+	assert_same("a\\\\ud800b", "a\\u005cud800b");
+	/* A lone surrogate and a backslash followed by "ud800" text. */
+	assert_apart("X\\ud800", "X\\u005cud800");
+	assert_apart("X\\u005cud800", "X\\ud800");
+	assert_apart("X\\ud800", "X\\\\ud800");
+}
+
+/* A pair is a high surrogate then a low one, D800-DBFF then DC00-DFFF, nothing else. */
+static void test_surrogate_pairs(void **state)
+{
+	(void)state;
+	assert_same("Y\\ud801\\udc00", "Y\xf0\x90\x90\x80"); /* U+10400 */
+	assert_same("Y\\udbff\\udfff", "Y\xf4\x8f\xbf\xbf"); /* U+10FFFF, the last pair */
+	/* U+E000 is no low surrogate: a lone D800, then U+E000. */
+	assert_same("Y\\ud800\\ue000", "Y\\ud800\xee\x80\x80");
+	assert_apart("Y\\ud800\\ue000", "Y\\ud801\\udc00");
+	assert_apart("Y\\ud801\\udc00", "Y\\ud800\\ue000");
+	/* Two high surrogates are two lone ones, not a pair. */
+	assert_apart("Y\\ud800\\udbff", "Y\\ud800\\udc00");
 }
 
 /* A unique longer than seen_key's stack buffer takes the allocated path: the same keys. */
@@ -291,8 +386,11 @@ int main(void)
 		cmocka_unit_test(test_check_first_then_duplicate),
 		cmocka_unit_test(test_window_guarantee),
 		cmocka_unit_test(test_shifted_pages),
+		cmocka_unit_test(test_shifted_page_after_generation_switch),
 		cmocka_unit_test(test_bounded_memory_forgets_old),
 		cmocka_unit_test(test_uniques_compare_as_decoded_strings),
+		cmocka_unit_test(test_escaped_backslash),
+		cmocka_unit_test(test_surrogate_pairs),
 		cmocka_unit_test(test_long_escaped_uniques),
 	};
 
