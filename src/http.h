@@ -77,17 +77,27 @@ struct http_download {
 	const char *path;             /* final file name */
 	unsigned long long max_bytes; /* larger files are abandoned */
 	int done, ok;
-	int local; /* errno of a failure on this side (disk, rights), or 0 */
+	int local;     /* errno of a failure on this side (disk, rights), or 0 */
+	int not_tried; /* its host failed every try for the files before it (why says so) */
 	unsigned long long bytes;
 	char why[320]; /* why it failed */
 };
+
+/*
+ * A media host that failed every try for this many files in a row (down, or
+ * refusing us) is not asked for the rest of the run: each would cost every
+ * retry's wait (minutes a file), a night of them hours.
+ */
+#define HTTP_HOST_GIVE_UP 3
 
 /*
  * Download every job not already done. A 5xx, 429, 408, timeout or cut-off
  * body is retried as a page request is (SPEC §5.5: retry's retries and
  * retry_base; the retries are added to *stats, which may be NULL). A job
  * that fails otherwise, or on every try, is marked (ok 0, why set) and the
- * others go on. -1 for an interruption or a libcurl failure.
+ * others go on; once a host has failed every try for HTTP_HOST_GIVE_UP jobs
+ * in a row (this call or an earlier one), its other jobs are marked without
+ * a request (not_tried). -1 for an interruption or a libcurl failure.
  */
 int http_download(struct http *h, struct http_download *jobs, size_t n,
 		  const struct walk_opts *retry, struct walk_stats *stats, struct err *e);

@@ -156,12 +156,40 @@ static void dl_finish(struct http *h, struct dl_slot *s)
 	dl_drop(h, s);
 }
 
+/* The host part of a link ("https://media.example:8443"), for HTTP_HOST_GIVE_UP. */
+static struct dl_host *host_of(struct http *h, const char *url, int add)
+{
+	const char *at = strstr(url, "://");
+	size_t len = at ? (size_t)(at + 3 - url) + strcspn(at + 3, "/?#") : strlen(url);
+	char name[sizeof(h->hosts[0].name)];
+	struct dl_host *d;
+
+	snprintf(name, sizeof(name), "%.*s", (int)len, url);
+	for (unsigned i = 0; i < HTTP_HOSTS && i < h->nhosts; i++)
+		if (!strcmp(h->hosts[i].name, name))
+			return &h->hosts[i];
+	if (!add)
+		return NULL;
+	d = &h->hosts[h->nhosts++ % HTTP_HOSTS];
+	memcpy(d->name, name, sizeof(name));
+	d->failed = 0;
+	return d;
+}
+
 static int dlw_start(void *impl, int slot, unsigned long page_no, struct err *e)
 {
 	struct dl_walk *w = impl;
 	struct http_download *job = &w->jobs[page_no - 1];
+	struct dl_host *host = host_of(w->h, job->url, 0);
 
 	w->job_of[slot] = page_no - 1;
+	if (!job->done && host && host->failed >= HTTP_HOST_GIVE_UP) {
+		snprintf(job->why, sizeof(job->why),
+			 "not tried: %s failed every try for the %d files before it", host->name,
+			 host->failed);
+		job->done = job->not_tried = 1;
+		job->ok = 0;
+	}
 	if (!job->done && dl_start(w->h, &w->h->dls[slot], job, e))
 		return -1;
 	w->ready[slot] = (unsigned char)job->done; /* could not start: told at the next look */
@@ -243,6 +271,8 @@ static int dlw_page(void *ctx, unsigned long page_no, const char *body, size_t l
 	struct http_download *job = &w->jobs[page_no - 1];
 	size_t n = strlen(job->why);
 
+	struct dl_host *host = job->not_tried ? NULL : host_of(w->h, job->url, 1);
+
 	(void)len;
 	(void)e;
 	if (!body) {
@@ -250,6 +280,9 @@ static int dlw_page(void *ctx, unsigned long page_no, const char *body, size_t l
 		job->done = 1;
 		job->ok = 0;
 	}
+	/* Any answer (a dead link too) says the host is there; a failure on our side says nothing. */
+	if (host && !job->local)
+		host->failed = body ? 0 : host->failed + 1;
 	return WALK_MORE;
 }
 

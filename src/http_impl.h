@@ -44,6 +44,13 @@ struct dl_slot {
 	int write_failed; /* the errno of a failed write */
 };
 
+#define HTTP_HOSTS 16 /* media hosts remembered for HTTP_HOST_GIVE_UP; the oldest makes room */
+
+struct dl_host {
+	char name[256]; /* scheme://host:port as the link has it, cut at 255 bytes */
+	int failed;     /* files in a row that failed every try */
+};
+
 struct http {
 	struct http_opts o;
 	CURLM *multi;
@@ -51,6 +58,8 @@ struct http {
 	struct page_slot *pages; /* o.concurrency of each */
 	struct dl_slot *dls;
 	int dl_max; /* downloads at once: o.concurrency, or what the descriptor limit leaves room for */
+	struct dl_host hosts[HTTP_HOSTS];
+	unsigned nhosts; /* hosts seen: hosts[nhosts % HTTP_HOSTS] is the next to reuse */
 	const struct http_page_query *query;
 	size_t pages_held; /* bytes allocated by all page bodies together (http_pages.c) */
 };

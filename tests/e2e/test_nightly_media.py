@@ -574,3 +574,30 @@ def test_media_download_within_a_low_descriptor_limit(mock_factory, media_server
     assert sorted(p.name for p in mdir.iterdir()) == ["LIM%03d.jpg" % i for i in range(40)]
     assert all((mdir / ("LIM%03d.jpg" % i)).read_bytes() == files["/files/m%02d.jpg" % i]
                for i in range(40))
+
+
+def test_a_media_host_that_fails_every_try_is_not_asked_for_the_rest(mock_factory,
+                                                                     media_server, tmp_path):
+    """A media host that is down: each file cost every retry's wait (with the default
+    retries, minutes a file), so a night with hundreds of media links on it ran for
+    hours. After 3 files in a row failed every try, its other links are not asked this
+    run: a warning each, the night goes on (--lookback asks again). Another host's files
+    are still fetched."""
+    files = {"/d/%02d.jpg" % i: blob("D%02d" % i) for i in range(10)}
+    srv = media_server(files, {p: (503, None, None) for p in files})
+    good = media_server({"/ok.jpg": blob("OK")})
+    msgs = [msg("DOWN%02d" % i, "image", srv.url("/d/%02d.jpg" % i), T0 + 100 - i)
+            for i in range(10)] + [msg("GOOD01", "image", good.url("/ok.jpg"), T0)]
+    mock = mock_factory("--samples", write_samples(tmp_path / "h.jsonl", msgs))
+    mdir, out = tmp_path / "media", tmp_path / "o.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "--concurrency", "1",
+                     "--retries", "1", "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    asked = [srv.hits(p) for p in sorted(files)]
+    # in the page's order (DOWN00 is the newest): the first three, every try each
+    assert asked == [2, 2, 2] + [0] * 7, asked
+    err = r.stderr.decode()  # five warnings are shown, the rest counted
+    assert re.search(r"message DOWN03: media not saved: not tried: http://127\.0\.0\.1:\d+ "
+                     r"failed every try for the 3 files before it", err), err
+    assert summary_number(r, "warnings") == 10, stderr_lines(r)
+    assert (mdir / "GOOD01.jpg").read_bytes() == blob("OK")
