@@ -43,7 +43,9 @@ Content-Length 0; --gzip compresses when Accept-Encoding names gzip.
 
 Knob fail_from (control only): N > 0 answers every request for page N or
 later with the --fail-5xx-status error, however often it is retried (a first
-export that dies at page N); 0 turns it off.
+export that dies at page N); 0 turns it off.  Knob cycle_pages (control
+only): K > 0 answers page (N - 1) % K + 1 for page N, a server that goes
+round its first K pages whatever 'page' says.
 
 Control (no latency, no faults):
     GET  /__log      {"requests": [...], "total", "max_in_flight", "in_flight",
@@ -94,7 +96,7 @@ KNOB_DEFAULTS = {
     "fail_429": None, "retry_after": None, "reset": None, "truncate": None, "cut": None,
     "invalid_json": None, "empty": None, "fail_object": None, "fail_reason": 2,
     "grow_every": 0, "grow_by": 1, "ignore_page": False,
-    "empty_body_at_end": False, "gzip": False, "fail_from": 0,
+    "empty_body_at_end": False, "gzip": False, "fail_from": 0, "cycle_pages": 0,
 }
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests",
@@ -578,6 +580,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.history.grow(kn["grow_by"])
                 st.grown += kn["grow_by"]
             served = 1 if (kn["ignore_page"] and page is not None) else page
+            if kn["cycle_pages"] and page is not None:  # page K+1 is page 1 again, and so on
+                served = (page - 1) % kn["cycle_pages"] + 1
             fault = None
             if not isinstance(req, dict):
                 kind, status, out, count = "fail-2", 200, fail_body(2), 0

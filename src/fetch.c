@@ -212,8 +212,8 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	f->pl = g->pipeline;
 	if (f->media)
 		pipeline_set_media(f->pl, fetch_on_media, f);
-	f->consecutive_seen = 0;
-	f->first_unique.len = 0;
+	f->consecutive_seen = f->seen_streak = 0;
+	f->first_unique.len = f->prev_first.len = 0;
 	f->stats.max_in_flight = 0;
 	f->stats.capped = 0;
 	q->to = g->to;
@@ -251,25 +251,6 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	return 0;
 }
 
-/*
- * --state with one walk keeps a journal (resume.h). Starting over after
- * FETCH_AGAIN, what this run journaled goes first: its pages are stale.
- */
-static int open_journal(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e)
-{
-	if (n != 1)
-		return 0;
-	if (f->resume && resume_usable(f->resume))
-		return resume_rewind(f->resume, e);
-	if (f->resume) {
-		if (resume_finish(f->resume, e))
-			return -1;
-		resume_free(f->resume);
-		f->resume = NULL;
-	}
-	return resume_open(&f->resume, f->o->state, f->o->from, t->to, f->warn, e);
-}
-
 /* The walk waits for a retry (NULL: no more): the progress line says why (SPEC §6). */
 static void on_wait(void *ctx, const struct walk_wait *w)
 {
@@ -302,7 +283,7 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 
 	nextcp_clear(&f->next);
 	f->journal_pages = f->overlap_duplicates = 0; /* FETCH_AGAIN starts the figures over */
-	if (f->state && (rc = open_journal(f, t, n, e)))
+	if (f->state && (rc = fetch_open_journals(f, t, n, e)))
 		return rc;
 	wo.retry_base = base ? atof(base) : 0;
 	if (o->media_dir && !f->media &&
@@ -311,8 +292,11 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 	if (http_new(&f->http, &ho, e))
 		return -1;
 	http_pages(f->http, &q, &tr);
-	for (size_t i = 0; i < n && !rc; i++)
+	for (size_t i = 0; i < n && !rc; i++) {
+		f->resume = f->journals ? f->journals[i] : NULL;
 		rc = walk_target(f, &t[i], &wo, &tr, &q, e);
+	}
+	f->resume = NULL;
 	http_free(f->http);
 	f->http = NULL;
 	return rc;
@@ -338,8 +322,9 @@ int fetch_publish_state(struct fetch *f, struct err *e)
 	 * checkpoint. Everything is in place: a journal that stays is one the
 	 * next run finds behind its checkpoint, not a reason to fail this one.
 	 */
-	if (f->resume && resume_finish(f->resume, &gone))
-		warn_note(f->warn, "%s", gone.msg);
+	for (size_t i = 0; i < f->njournals; i++)
+		if (f->journals[i] && resume_finish(f->journals[i], &gone))
+			warn_note(f->warn, "%s", gone.msg);
 	return 0;
 }
 
@@ -394,6 +379,9 @@ void fetch_free(struct fetch *f)
 	buf_free(&f->line);
 	buf_free(&f->first_unique);
 	buf_free(&f->check_body);
-	resume_free(f->resume);
+	buf_free(&f->prev_first);
+	for (size_t i = 0; i < f->njournals; i++)
+		resume_free(f->journals[i]);
+	free(f->journals);
 	free(f);
 }

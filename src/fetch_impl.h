@@ -37,12 +37,16 @@ struct fetch {
 	/* The walk of the current target: */
 	struct pipeline *pl;
 	char where[32];            /* "page N" */
-	unsigned consecutive_seen; /* full pages of repeats in a row (SPEC §5.2) */
+	unsigned consecutive_seen; /* full pages of repeats in a row, each like one before (§5.2) */
+	unsigned seen_streak;      /* full pages of repeats in a row, of any kind */
+	struct buf prev_first;     /* the last fetched page's newest unique */
 	struct nextcp_walk cpw;    /* what ends the walk (SPEC §5.3) */
 	struct buf first_unique;   /* page 1's newest message: did history grow meanwhile? */
 	struct nextcp next;        /* the targets' next checkpoints */
-	struct resume *resume;     /* --state, one walk: the journal (resume.h) */
-	int seeking, found;        /* looking for the journal's newest message; met it */
+	struct resume *resume;    /* --state: the journal of the current walk (resume.h), or NULL */
+	struct resume **journals; /* --state: one per target walked, owned */
+	size_t njournals;
+	int seeking, found; /* looking for the journal's newest message; met it */
 	int last_verdict;
 	unsigned long seek_page; /* where it was met */
 	struct buf check_body;   /* the page that must hold the journal's oldest message */
@@ -54,6 +58,9 @@ struct fetch {
 	 * the server, and the duplicates its overlap pages held by design. */
 	unsigned long long journal_pages, overlap_duplicates;
 };
+
+/* --state: the journal of each target's walk opened (resuming one that is usable). */
+int fetch_open_journals(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e);
 
 /* The walk of the current target, from page 1 (its pages into the journal). */
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,

@@ -2,7 +2,8 @@
  * fetch_walk: the pages of one target's walk (SPEC §5.1-§5.3): each body
  * into the journal (resume.h), --save-raw and the pipeline, then the verdict
  * on whether the history goes on; and the walk of a run that resumes from
- * an earlier run's journal, in the three steps resume.h describes.
+ * an earlier run's journal, in the three steps resume.h describes (each
+ * walk's journal opened here too).
  */
 #include "fetch_impl.h"
 #include "log.h"
@@ -12,6 +13,7 @@
 #include "text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int save_raw(struct fetch *f, const char *body, size_t len, struct err *e)
@@ -38,12 +40,36 @@ int fetch_on_media(void *ctx, struct page *pg, const char *body, const unsigned 
 }
 
 /*
+ * --since: only a page whose messages ALL lie before it ends the walk.
+ * Timestamps are a sender's claim, so one message dated 0 among new ones
+ * says nothing; a whole page (50) of old-dated messages in a row is what
+ * the history's end looks like. A misdated page is still not written (it
+ * is outside the window); only the pages past it would be lost, and the
+ * time a lone misdated message could cost is none. Then the checkpoint's word.
+ */
+static int goes_on(struct fetch *f, const struct select_page *res)
+{
+	if (res->has_newest && f->has_since && res->newest < f->since)
+		return WALK_END;
+	return nextcp_verdict(&f->cpw, res);
+}
+
+/*
+ * Full pages of messages already seen in a row, of differing content, that
+ * end a walk too: a server that cycles through its pages whatever 'page'
+ * says. New messages arriving during a retry's wait (up to 5 minutes) shift
+ * the pages by as many: this is a thousand of them.
+ */
+#define SEEN_STREAK_MAX 20
+
+/*
  * What the page held decides whether the history goes on (SPEC §5.1-§5.3).
  * overlap: a journal page, or the page checked against the journal, which
  * repeat what was written by design: they say nothing of a server that
- * ignores 'page'. same: the page's bytes are those of the page before it.
+ * ignores 'page'. same: the page's bytes are those of the page before it;
+ * alike: its newest message is page 1's, or the page before's.
  */
-static int verdict(struct fetch *f, const struct select_page *res, int overlap, int same,
+static int verdict(struct fetch *f, const struct select_page *res, int overlap, int same, int alike,
 		   struct err *e)
 {
 	if (res->records < API_PAGE_SIZE)
@@ -53,31 +79,52 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 	 * Messages without a 'unique' are never "seen", so a server that sends
 	 * them on every page again is caught by its bytes instead: a real history
 	 * never has two pages of 50 alike, and new messages shift the pages.
+	 * A page of repeats that is another page (the history grew by more than
+	 * a page while the walk waited for a retry) is such a shift, not a
+	 * server ignoring 'page': only pages alike count toward the two.
 	 */
-	if (overlap) {
-		f->consecutive_seen = 0;
-	} else if (res->repeated == res->records || same) {
-		if (++f->consecutive_seen >= 2)
-			return err_set(
-				e, ERR_DATA,
-				"a second full page of messages already seen%s; the "
-				"server seems to ignore 'page' (stopping so the run cannot loop "
-				"forever)",
-				same ? " (the same bytes as the page before)" : "");
-	} else {
-		f->consecutive_seen = 0;
+	if (overlap || (res->repeated < res->records && !same)) {
+		f->consecutive_seen = f->seen_streak = 0;
+		return goes_on(f, res);
 	}
-	/*
-	 * --since: only a page whose messages ALL lie before it ends the walk.
-	 * Timestamps are a sender's claim, so one message dated 0 among new ones
-	 * says nothing; a whole page (50) of old-dated messages in a row is what
-	 * the history's end looks like. A misdated page is still not written (it
-	 * is outside the window); only the pages past it would be lost, and the
-	 * time a lone misdated message could cost is none.
-	 */
-	if (res->has_newest && f->has_since && res->newest < f->since)
-		return WALK_END;
-	return nextcp_verdict(&f->cpw, res);
+	f->consecutive_seen = same || alike ? f->consecutive_seen + 1 : 0;
+	if (f->consecutive_seen >= 2)
+		return err_set(e, ERR_DATA,
+			       "a second full page of messages already seen%s; the "
+			       "server seems to ignore 'page' (stopping so the run cannot loop "
+			       "forever)",
+			       same ? " (the same bytes as the page before)" : "");
+	if (++f->seen_streak >= SEEN_STREAK_MAX)
+		return err_set(
+			e, ERR_DATA,
+			"%d full pages in a row of messages already seen; the server "
+			"seems not to follow 'page' (stopping so the run cannot loop forever)",
+			SEEN_STREAK_MAX);
+	return goes_on(f, res);
+}
+
+/* Whether u (len bytes) is the unique held in b. */
+static int same_unique(const struct buf *b, const struct field *u)
+{
+	return u->kind == FIELD_STRING && b->len == u->len && !memcmp(b->data, u->p, u->len);
+}
+
+/*
+ * A fetched page's newest message against page 1's and the page before's
+ * (*alike: the same unique, as a server ignoring 'page' answers); then it
+ * is the page before's for the next one.
+ */
+static int first_alike(struct fetch *f, const struct record *first, unsigned long page_no,
+		       int *alike, struct err *e)
+{
+	const struct field *u = first ? &first->f[REC_UNIQUE] : NULL;
+
+	*alike = u && page_no > 1 &&
+		 (same_unique(&f->first_unique, u) || same_unique(&f->prev_first, u));
+	f->prev_first.len = 0;
+	if (u && u->kind == FIELD_STRING && buf_add(&f->prev_first, u->p, u->len))
+		return err_nomem(e);
+	return 0;
 }
 
 /* How a page came: fetched, replayed from the journal, or checked against it. */
@@ -91,6 +138,7 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 	struct pipeline_stats before, after;
 	const struct record *first;
 	unsigned long long last;
+	int alike = 0;
 
 	if (f->stop && *f->stop)
 		return err_set(e, ERR_INTERRUPTED, "interrupted");
@@ -120,6 +168,8 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
 			return err_nomem(e);
 	}
+	if (kind == PAGE_FETCHED && first_alike(f, first, page_no, &alike, e))
+		return -1;
 	f->repeated = res.repeated;
 	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
 		f->oldest = res.oldest;
@@ -128,7 +178,7 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 	if (f->progress)
 		f->progress(f->progress_ctx);
 	return f->last_verdict = verdict(f, &res, kind != PAGE_FETCHED,
-					 kind == PAGE_FETCHED && last == f->last_body, e);
+					 kind == PAGE_FETCHED && last == f->last_body, alike, e);
 }
 
 /*
@@ -260,4 +310,35 @@ int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct w
 {
 	f->last_body = 0;
 	return walk_from(f, wo, t, 0, on_page, e);
+}
+
+/*
+ * --state keeps a journal of each walk (resume.h): STATE.journal, or with
+ * several --to one for each contact. Starting over after FETCH_AGAIN, what
+ * this run journaled goes first: its pages are stale.
+ */
+static int open_journal(struct fetch *f, struct resume **r, const char *to, int own, struct err *e)
+{
+	if (*r && resume_usable(*r))
+		return resume_rewind(*r, e);
+	if (*r) {
+		if (resume_finish(*r, e))
+			return -1;
+		resume_free(*r);
+		*r = NULL;
+	}
+	return resume_open(r, f->o->state, f->o->from, to, own, f->warn, e);
+}
+
+int fetch_open_journals(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e)
+{
+	if (!f->journals) {
+		if (!(f->journals = calloc(n, sizeof(*f->journals))))
+			return err_nomem(e);
+		f->njournals = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (open_journal(f, &f->journals[i], t[i].to, n > 1, e))
+			return -1;
+	return 0;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 struct resume {
-	char *path; /* STATE.journal */
+	char *path; /* STATE.journal, or STATE.journal-TO */
 	struct warn *warn;
 	struct journal *j; /* appended to: a new journal, or (once marked) the old one's sequel */
 	struct buf header; /* page 0: "from\tto" */
@@ -149,7 +149,7 @@ static void judge(struct resume *r, const struct journal_report *rep)
 }
 
 int resume_open(struct resume **out, const char *state_path, const char *from, const char *to,
-		struct warn *w, struct err *e)
+		int own, struct warn *w, struct err *e)
 {
 	struct resume *r = calloc(1, sizeof(*r));
 	struct journal_report rep;
@@ -158,9 +158,10 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 	if (!r || !(r->pg = page_new()) || buf_adds(&r->header, from) ||
 	    buf_addc(&r->header, '\t') || buf_adds(&r->header, to ? to : "*"))
 		return err_nomem(e);
-	if (!(r->path = malloc(strlen(state_path) + sizeof(".journal"))))
+	own = own && to; /* --to values are digits (cli_value.c): a safe file name */
+	if (!(r->path = malloc(strlen(state_path) + sizeof(".journal-") + (own ? strlen(to) : 0))))
 		return err_nomem(e);
-	sprintf(r->path, "%s.journal", state_path);
+	sprintf(r->path, "%s.journal%s%s", state_path, own ? "-" : "", own ? to : "");
 	r->warn = w;
 	r->next = 1;
 	if (journal_read(r->path, scan, r, &rep, e))

@@ -47,11 +47,12 @@ struct resume;
 
 /*
  * Read STATE.journal (a stream: counts and two uniques are kept) for the walk
- * of from/to (to NULL: the whole account). Returns 0 with *out set; a journal
- * unfit to resume from is a warning, and this run journals afresh.
+ * of from/to (to NULL: the whole account); with `own` (a run of several --to
+ * walks), STATE.journal-TO, a journal for each. Returns 0 with *out set; a
+ * journal unfit to resume from is a warning, and this run journals afresh.
  */
 int resume_open(struct resume **out, const char *state_path, const char *from, const char *to,
-		struct warn *w, struct err *e);
+		int own, struct warn *w, struct err *e);
 
 /* 1 when the journal's pages can be resumed from. */
 int resume_usable(const struct resume *r);

@@ -4,10 +4,13 @@ persistent failures, FAIL objects, invalid data, a server ignoring `page`
 import json
 import os
 import re
+import subprocess
+import time
 from collections import Counter
 
 import pytest
 
+from conftest import BIN, run
 from fetch_helpers import (ACCOUNT, KEY, convert_pages, convert_samples, csv_rows,
                            fetch_env, free_port, mock_factory, samples_mock,  # noqa: F401
                            samples_server, stderr_lines, summary_number)
@@ -323,3 +326,56 @@ def test_max_pages_bounds_ignored_page(waexport, samples_mock, tmp_path):
                  env=fetch_env())
     assert r.returncode == 0, r.stderr
     assert len(csv_rows(out.read_bytes())) == 50
+
+
+def test_a_flood_during_a_retry_wait_is_a_shift_not_a_server_ignoring_page(mock_factory,
+                                                                             tmp_path):
+    """SPEC §5.2: 110 messages arrive while the walk waits out a 429 on page 5 (waits last
+    up to 5 minutes on a busy account), so pages 5 and 6 then hold only messages already
+    written. That was taken for a server ignoring 'page': 65, the night lost. Those pages
+    are other pages, not page 1 again (what a server ignoring 'page' sends): a shift. The
+    run goes on and writes every message of the history once."""
+    m = mock_factory("--messages", 1000, "--seed", 5)
+    before = [x["unique"] for x in json_pages(m)]
+    m.control(fail_429="5:1", retry_after="2")
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env())
+    out = tmp_path / "o.csv"
+    p = subprocess.Popen([BIN] + FETCH + ["--url", m.url, "--concurrency", "1", "-o", str(out)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not [x for x in m.log()["requests"] if x["status"] == 429]:
+            assert time.monotonic() < deadline and p.poll() is None, "no 429 served"
+            time.sleep(0.02)
+        m.control(grow_every=1, grow_by=110)  # fires on the next request but one
+        m.page(1)
+        m.page(1)
+        m.control(grow_every=0)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    got = [row["unique"] for row in csv_rows(out.read_bytes())]
+    assert sorted(got) == sorted(before), "every message of the history once"
+
+
+def json_pages(mock):
+    return [msg for raw in mock.pages() for msg in json.loads(raw)]
+
+
+def test_a_server_going_round_its_pages_is_stopped_too(mock_factory, tmp_path):
+    """A server that answers its first pages over and over (page 4 is page 1 again) sends
+    full pages already seen that are not alike one after the other, as a flood of new
+    messages would; twenty in a row end the run (65) all the same: never an endless walk."""
+    m = mock_factory("--messages", 1000, "--seed", 5)
+    m.control(cycle_pages=3)
+    r = run(FETCH + ["--url", m.url, "--concurrency", "1", "-o", tmp_path / "o.csv"],
+            env=fetch_env())
+    assert r.returncode == 65, r.stderr
+    assert "20 full pages in a row of messages already seen" in one_error_line(r)
+    assert m.log()["total"] <= 3 + 20 + 2, m.log()["total"]
+    assert os.listdir(tmp_path) == []

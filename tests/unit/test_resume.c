@@ -94,7 +94,7 @@ static void failed_run(struct fx *f, const char *to)
 	struct resume *r;
 	struct err e = { 0 };
 
-	assert_int_equal(resume_open(&r, f->state, "972501234567", to, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", to, 0, &f->warn, &e), 0);
 	assert_false(resume_usable(r));
 	for (int p = 1; p <= PAGES; p++) {
 		page_of(f, "old", (p - 1) * RESUME_PAGE_SIZE, RESUME_PAGE_SIZE);
@@ -126,7 +126,7 @@ static void test_found_again_checked_by_overlap_replayed_removed(void **state)
 	int n = 0;
 
 	failed_run(f, NULL);
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_true(resume_usable(r));
 	/* 57 new messages: page 1 all new, page 2 holds 7 new then old0 … */
 	page_of(f, "new", 0, RESUME_PAGE_SIZE);
@@ -155,12 +155,12 @@ static void test_another_contact_is_not_used_and_journaled_afresh(void **state)
 	unsigned long long before = f->warn.count;
 
 	failed_run(f, "972509876543");
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_false(resume_usable(r));
 	assert_int_equal(f->warn.count, before + 1);
 	resume_free(r);
 	/* What is left is this run's own journal: its header alone, nothing to resume. */
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_false(resume_usable(r));
 	assert_int_equal(f->warn.count, before + 1);
 	resume_free(r);
@@ -180,7 +180,7 @@ static void test_pages_that_are_not_a_walk_are_not_used(void **state)
 	page_of(f, "old", 100, RESUME_PAGE_SIZE);
 	assert_int_equal(journal_append(j, 3, f->body.data, f->body.len, &e), 0); /* no page 2 */
 	journal_close(j);
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_false(resume_usable(r));
 	resume_free(r);
 }
@@ -202,7 +202,7 @@ static void test_the_fail_answer_that_ended_a_run_is_left_out(void **state)
 	assert_int_equal(journal_open(&j, f->journal, (unsigned long long)st.st_size, &e), 0);
 	assert_int_equal(journal_append(j, PAGES + 1, fail, sizeof(fail) - 1, &e), 0);
 	journal_close(j);
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_true(resume_usable(r));
 	assert_int_equal(f->warn.count, before);
 	assert_int_equal(resume_replay(r, count_pages, &n, &e), 0);
@@ -244,7 +244,7 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	struct err e = { 0 };
 
 	failed_run(f, NULL); /* old0 … old149 on pages 1-3 */
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	page_mix(f, "new", 0, 7, "old", 0, 43); /* 7 new on top */
 	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 1);
 	assert_int_equal(resume_check_page(r), 4); /* old149 is message 156 */
@@ -261,7 +261,7 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	resume_free(r);
 
 	/* 10 more: old242, the oldest kept, is now message 17 + 242 = 259: page 6, index 9 */
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_true(resume_usable(r));
 	f->body.len = 0;
 	assert_int_equal(buf_addc(&f->body, '['), 0);
@@ -284,7 +284,7 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	assert_int_equal(resume_append(r, 6, 0, f->body.data, f->body.len, &e), 0);
 	assert_int_equal(resume_rewind(r, &e), 0);
 	resume_free(r);
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_true(resume_usable(r));
 	seen.n = 0;
 	assert_int_equal(resume_replay(r, note_page, &seen, &e), 0);
@@ -303,7 +303,7 @@ static void test_history_grown_during_the_walk_is_marked(void **state)
 	struct resume *r;
 	struct err e = { 0 };
 
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	page_of(f, "old", 0, RESUME_PAGE_SIZE);
 	assert_int_equal(resume_append(r, 1, 0, f->body.data, f->body.len, &e), 0);
 	page_of(f, "old", 50, RESUME_PAGE_SIZE);
@@ -312,7 +312,7 @@ static void test_history_grown_during_the_walk_is_marked(void **state)
 	assert_int_equal(resume_append(r, 3, 3, f->body.data, f->body.len, &e), 0);
 	resume_free(r);
 
-	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, &f->warn, &e), 0);
+	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_true(resume_usable(r));
 	page_mix(f, "new", 0, 10, "old", 0, 40); /* 10 more on top: old0 is message 10 */
 	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 1);
