@@ -132,7 +132,7 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 	if (fsutil_need_parent(f->raw_path, o->create_dirs, "--save-raw", e))
 		return -1;
 	if (o->state) /* under its lock: what a killed run left (sink.c does so for appends) */
-		fsutil_remove_stale_temps(f->raw_path, NULL);
+		fsutil_remove_stale_temps(f->raw_path, NULL, NULL);
 	outpath_infer(f->raw_path, &ndjson, &so.gzip);
 	so.path = f->raw_path;
 	/*
@@ -291,6 +291,8 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 		return -1;
 	if (http_new(&f->http, &ho, e))
 		return -1;
+	if (wo.concurrency > http_page_max(f->http))
+		wo.concurrency = http_page_max(f->http);
 	http_pages(f->http, &q, &tr);
 	for (size_t i = 0; i < n && !rc; i++) {
 		f->resume = f->journals ? f->journals[i] : NULL;

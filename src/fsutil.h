@@ -34,11 +34,12 @@ int fsutil_is_temp_of(const char *tmp, const char *path);
 /*
  * Remove the temporary files fsutil_temp_beside made for path that are
  * still there (a run killed with SIGKILL cannot remove its own), except
- * those a live run holds open (its lock): *live (if not NULL) is increased
- * by their number. For a caller that holds the --state lock: runs on other
- * state files may still write the same path. Returns how many were removed.
+ * `mine` (the caller's own, or NULL) and those a live run holds open (its
+ * lock): *live (if not NULL) is increased by their number. For a caller
+ * that holds the --state lock: runs on other state files may still write
+ * the same path. Returns how many were removed.
  */
-int fsutil_remove_stale_temps(const char *path, int *live);
+int fsutil_remove_stale_temps(const char *path, const char *mine, int *live);
 
 /*
  * Remove from dir every temporary file fsutil_temp_beside made there that

@@ -4,6 +4,7 @@
  * that died left them.
  */
 #include "fsutil.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +27,9 @@
  * random part, with room for it (malloc'd; NULL with errno). A dot file:
  * tools that watch the directory for *.csv do not see it. A name near the
  * file-name limit keeps only what fits of its base (cut at a UTF-8
- * character), so every name a file system takes can be written.
+ * character) and a hash of the whole base after "~": every name a file
+ * system takes can be written, and two long names alike in what is kept
+ * (two {chat} files of one run) never take each other's files for theirs.
  */
 static char *temp_prefix(const char *path, size_t *dirlen)
 {
@@ -40,12 +43,15 @@ static char *temp_prefix(const char *path, size_t *dirlen)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (keep > TEMP_BASE_MAX) {
-		keep = TEMP_BASE_MAX;
-		while (keep && ((unsigned char)base[keep] & 0xC0) == 0x80)
-			keep--;
+	if (keep <= TEMP_BASE_MAX) {
+		snprintf(name, n, "%.*s.%s.tmp.", (int)*dirlen, path, base);
+		return name;
 	}
-	snprintf(name, n, "%.*s.%.*s.tmp.", (int)*dirlen, path, (int)keep, base);
+	keep = TEMP_BASE_MAX - 9; /* room for "~" and eight hex digits */
+	while (keep && ((unsigned char)base[keep] & 0xC0) == 0x80)
+		keep--;
+	snprintf(name, n, "%.*s.%.*s~%08x.tmp.", (int)*dirlen, path, (int)keep, base,
+		 (unsigned)(hash_bytes(base, strlen(base)) & 0xffffffffu));
 	return name;
 }
 
@@ -102,11 +108,11 @@ static int in_use(int dir, const char *name)
 	return busy;
 }
 
-int fsutil_remove_stale_temps(const char *path, int *live)
+int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 {
 	size_t dirlen, len;
 	char *prefix = temp_prefix(path, &dirlen), *dirname;
-	const char *base;
+	const char *base, *own = mine ? strrchr(mine, '/') : NULL;
 	DIR *d;
 	struct dirent *de;
 	int removed = 0;
@@ -123,6 +129,8 @@ int fsutil_remove_stale_temps(const char *path, int *live)
 		if (strncmp(de->d_name, base, len) ||
 		    strlen(de->d_name) != len + strlen(TEMP_RANDOM) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (mine && !strcmp(de->d_name, own ? own + 1 : mine))
 			continue;
 		if (in_use(dirfd(d), de->d_name)) {
 			if (live)

@@ -69,30 +69,43 @@ int http_check_url(const char *url, struct err *e)
 	return rc;
 }
 
+static int clamp(long v, int n)
+{
+	return v < 1 ? 1 : v < n ? (int)v : n;
+}
+
 /*
- * How many media files may download at once beside n pages: each needs a
- * socket and a file, each page a socket, and the run keeps some files of
- * its own (outputs, state, journal, log). Under a low RLIMIT_NOFILE (ulimit
- * -n, a supervisor's limit) fewer at once, never none: a download that
- * cannot create its file fails the run (SPEC §5.4: the link would not come
- * back), where a page's socket is only retried.
+ * How many pages and media files may be in flight at once, up to n each,
+ * under RLIMIT_NOFILE (ulimit -n, a supervisor's limit): a download needs a
+ * socket and a file, a page a socket (libcurl's cache of idle connections
+ * is held to them too), and the run keeps some files of its own (outputs,
+ * state, journal, log). A download that cannot create its file fails the
+ * run (SPEC §5.4: the link would not come back): under a low limit fewer
+ * pages, fewer downloads, never none.
  */
-static int downloads_at_once(int n)
+static void in_flight_room(struct http *h, int n)
 {
 	struct rlimit rl;
 	long open_now = 0, room;
 	DIR *d = opendir("/proc/self/fd");
 
+	h->page_max = h->dl_max = n;
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || !d) {
 		if (d)
 			closedir(d);
-		return n;
+		return;
 	}
 	while (readdir(d))
 		open_now++;
 	closedir(d);
-	room = ((long)rl.rlim_cur - open_now - HTTP_FD_RESERVE - n) / 2;
-	return room < 1 ? 1 : room < n ? (int)room : n;
+	room = (long)rl.rlim_cur - open_now - HTTP_FD_RESERVE;
+	h->dl_max = clamp((room - n) / 2, n);
+	h->page_max = clamp(room - 2L * h->dl_max, n);
+}
+
+int http_page_max(const struct http *h)
+{
+	return h->page_max;
 }
 
 int http_new(struct http **out, const struct http_opts *o, struct err *e)
@@ -104,7 +117,7 @@ int http_new(struct http **out, const struct http_opts *o, struct err *e)
 		return err_nomem(e);
 	h->o = *o;
 	h->o.concurrency = n;
-	h->dl_max = downloads_at_once(n);
+	in_flight_room(h, n);
 	h->multi = curl_multi_init();
 	h->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	h->pages = calloc((size_t)n, sizeof(*h->pages));
@@ -119,6 +132,7 @@ int http_new(struct http **out, const struct http_opts *o, struct err *e)
 	 * waiting for a connection a media file holds would count the wait
 	 * against its timeout. */
 	if (curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)(2 * n)) ||
+	    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)(h->page_max + h->dl_max)) ||
 	    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX)) {
 		err_set(e, ERR_SOFTWARE, "libcurl refused a multi option");
 		goto fail;

@@ -51,6 +51,12 @@ struct http_opts {
 struct http;
 
 int http_new(struct http **out, const struct http_opts *o, struct err *e);
+
+/*
+ * The pages a walk may have in flight: o.concurrency, or fewer when the
+ * descriptor limit leaves no room for them and a media download beside.
+ */
+int http_page_max(const struct http *h);
 void http_free(struct http *h);
 
 /* What one page request asks getHistory for; the strings are borrowed. */

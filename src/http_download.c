@@ -156,15 +156,23 @@ static void dl_finish(struct http *h, struct dl_slot *s)
 	dl_drop(h, s);
 }
 
-/* The host part of a link ("https://media.example:8443"), for HTTP_HOST_GIVE_UP. */
+/*
+ * The host part of a link ("https://media.example:8443"), for
+ * HTTP_HOST_GIVE_UP; without a user and password (user:pw@), which a
+ * warning naming the host must not show.
+ */
 static struct dl_host *host_of(struct http *h, const char *url, int add)
 {
-	const char *at = strstr(url, "://");
-	size_t len = at ? (size_t)(at + 3 - url) + strcspn(at + 3, "/?#") : strlen(url);
+	const char *scheme_end = strstr(url, "://");
+	const char *auth = scheme_end ? scheme_end + 3 : url;
+	size_t alen = strcspn(auth, "/?#");
+	const char *user_end = memchr(auth, '@', alen);
+	const char *host = user_end ? user_end + 1 : auth;
 	char name[sizeof(h->hosts[0].name)];
 	struct dl_host *d;
 
-	snprintf(name, sizeof(name), "%.*s", (int)len, url);
+	snprintf(name, sizeof(name), "%.*s%.*s", (int)(auth - url), url, (int)(auth + alen - host),
+		 host);
 	for (unsigned i = 0; i < HTTP_HOSTS && i < h->nhosts; i++)
 		if (!strcmp(h->hosts[i].name, name))
 			return &h->hosts[i];

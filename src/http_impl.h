@@ -57,7 +57,8 @@ struct http {
 	struct curl_slist *headers;
 	struct page_slot *pages; /* o.concurrency of each */
 	struct dl_slot *dls;
-	int dl_max; /* downloads at once: o.concurrency, or what the descriptor limit leaves room for */
+	int page_max; /* pages at once: o.concurrency, or what the descriptor limit leaves room for */
+	int dl_max;   /* downloads at once: likewise */
 	struct dl_host hosts[HTTP_HOSTS];
 	unsigned nhosts; /* hosts seen: hosts[nhosts % HTTP_HOSTS] is the next to reuse */
 	const struct http_page_query *query;

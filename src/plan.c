@@ -227,7 +227,7 @@ int plan_complete(const char *state_real, size_t *moved, struct err *e)
 	rc = 0;
 out:
 	if (!rc) /* under the lock: a plan's own temporary file is one a killed run left */
-		fsutil_remove_stale_temps(path, NULL);
+		fsutil_remove_stale_temps(path, NULL, NULL);
 	buf_free(&b);
 	free(path);
 	return rc;

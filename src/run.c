@@ -317,7 +317,7 @@ int run_execute(struct run *r, struct err *e)
 			    fsutil_need_parent(r->manifest_path, o->create_dirs, "--manifest", e)))
 		return -1;
 	if (r->manifest_path && o->state) /* locked: as for the outputs (sink.c) */
-		fsutil_remove_stale_temps(r->manifest_path, NULL);
+		fsutil_remove_stale_temps(r->manifest_path, NULL, NULL);
 	for (int got;;) {
 		if (open_outputs(r, vars, e))
 			return -1;

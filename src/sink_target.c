@@ -74,13 +74,6 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 				       strerror(errno));
 		return 0;
 	}
-	/* Clear what killed runs left; two runs adding at once would lose one's rows at the rename. */
-	if (o->append && (fsutil_remove_stale_temps(s->target, &live), live))
-		return err_set(
-			e, ERR_LOCKED,
-			"%s: another run is adding to this file now; run "
-			"again when it has finished, or give each --state its own output file",
-			o->path);
 	/* mkostemp opens with O_CREAT|O_EXCL, which never follows a symlink planted there. */
 	s->fd = fsutil_temp_beside(s->target, &s->tmp);
 	if (s->fd < 0)
@@ -90,6 +83,17 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 			       err_file_kind(errno) == ERR_IO
 				       ? "free some space or inodes and run again"
 				       : "check that the directory exists and is writable");
+	/*
+	 * Ours made (and locked) first, then what killed runs left is cleared:
+	 * two runs adding to one file at once would each add to it as it was,
+	 * and the later rename would drop the other's rows. Started together,
+	 * each sees the other's: both are refused, neither loses anything.
+	 */
+	if (o->append && (fsutil_remove_stale_temps(s->target, s->tmp, &live), live))
+		return err_set(e, ERR_LOCKED,
+			       "%s: another run is adding to this file now; run again when it has "
+			       "finished, or give each --state its own output file",
+			       o->path);
 	flush_open(&s->flush, s->fd);
 	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))

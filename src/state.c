@@ -65,7 +65,7 @@ int state_open(struct state **out, const char *path, struct err *e)
 	if (!missing && state_format_parse(data.data, data.len, path, &st->cps, e))
 		goto out;
 	/* Locked, the plan finished: a temporary state file beside it is one a killed run left. */
-	fsutil_remove_stale_temps(st->real, NULL);
+	fsutil_remove_stale_temps(st->real, NULL, NULL);
 	*out = st;
 	st = NULL;
 	rc = 0;

@@ -132,7 +132,7 @@ static void longest_names_can_be_replaced(void **state)
 		assert_true(fd >= 0);
 		close(fd);
 		assert_int_equal(access(tmp, F_OK), 0);
-		assert_int_equal(fsutil_remove_stale_temps(path, NULL), 1);
+		assert_int_equal(fsutil_remove_stale_temps(path, NULL, NULL), 1);
 		assert_int_equal(access(tmp, F_OK), -1);
 		free(tmp);
 	}
@@ -287,7 +287,7 @@ static void temps_held_open_are_left_alone(void **state)
 	fd_dead = fsutil_temp_beside(path, &dead);
 	assert_true(fd_live >= 0 && fd_dead >= 0);
 	close(fd_dead);
-	assert_int_equal(fsutil_remove_stale_temps(path, &busy), 1);
+	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 1);
 	assert_int_equal(busy, 1);
 	assert_int_equal(access(live, F_OK), 0);
 	assert_int_equal(access(dead, F_OK), -1);
@@ -295,10 +295,59 @@ static void temps_held_open_are_left_alone(void **state)
 	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600), 0);
 	assert_int_equal(access(live, F_OK), 0);
 	close(fd_live);
-	assert_int_equal(fsutil_remove_stale_temps(path, &busy), 1);
+	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 1);
 	assert_int_equal(busy, 1);
 	free(live);
 	free(dead);
+	testdir_remove(dir);
+}
+
+/*
+ * Two long names alike in what a temporary name keeps of them (two {chat}
+ * files of one run, an output and its --save-raw): each has its own
+ * temporary files, so clearing one's leftovers never takes the other's.
+ */
+static void long_names_alike_keep_apart(void **state)
+{
+	char dir[256], a[600], b[600], *ta, *tb;
+	int fa, fb;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(a, sizeof(a), "%s/%0250d-a.csv", dir, 0);
+	snprintf(b, sizeof(b), "%s/%0250d-b.csv", dir, 0);
+	fa = fsutil_temp_beside(a, &ta);
+	fb = fsutil_temp_beside(b, &tb);
+	assert_true(fa >= 0 && fb >= 0);
+	close(fa);
+	close(fb);
+	assert_true(fsutil_is_temp_of(ta, a) && !fsutil_is_temp_of(ta, b));
+	assert_true(fsutil_is_temp_of(tb, b) && !fsutil_is_temp_of(tb, a));
+	assert_int_equal(fsutil_remove_stale_temps(b, NULL, NULL), 1);
+	assert_int_equal(access(ta, F_OK), 0);
+	assert_int_equal(access(tb, F_OK), -1);
+	assert_int_equal(fsutil_remove_stale_temps(a, NULL, NULL), 1);
+	free(ta);
+	free(tb);
+	testdir_remove(dir);
+}
+
+/* The caller's own temporary file is never taken for another run's, live or not. */
+static void my_own_temp_is_skipped(void **state)
+{
+	char dir[256], path[300], *mine;
+	int fd, busy = 0;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(path, sizeof(path), "%s/night.csv", dir);
+	fd = fsutil_temp_beside(path, &mine);
+	assert_true(fd >= 0);
+	assert_int_equal(fsutil_remove_stale_temps(path, mine, &busy), 0);
+	assert_int_equal(busy, 0);
+	assert_int_equal(access(mine, F_OK), 0);
+	close(fd);
+	free(mine);
 	testdir_remove(dir);
 }
 
@@ -312,6 +361,8 @@ int main(void)
 		cmocka_unit_test(staged_files_move_only_when_published),
 		cmocka_unit_test(old_temps_go_and_nothing_else),
 		cmocka_unit_test(temps_held_open_are_left_alone),
+		cmocka_unit_test(long_names_alike_keep_apart),
+		cmocka_unit_test(my_own_temp_is_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
