@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct resume {
 	char *path; /* STATE.journal, or STATE.journal-TO */
@@ -35,7 +36,8 @@ struct resume {
 	unsigned long long replayed, seen;
 	journal_record_fn fn;
 	void *ctx;
-	int stopped; /* fn asked to stop */
+	int stopped;       /* fn asked to stop */
+	char dropped[512]; /* why this run could not keep its journal, told when it succeeds */
 };
 
 /* The page parsed into r->pg; its message count, or -1 (bad JSON: e set). */
@@ -148,6 +150,25 @@ static void judge(struct resume *r, const struct journal_report *rep)
 			  r->path, r->pages);
 }
 
+/*
+ * The journal cannot be written (a full disk, no room for the raw pages
+ * beside the state): this run goes on without it, and removes what it
+ * wrote, which the next run would resume from only to fail at the same
+ * place again, every night. Only a failure of the file itself is taken so.
+ * A warning says so if the run succeeds (a run that fails says one line).
+ */
+static int drop_journal(struct resume *r, struct err *e)
+{
+	if (e->kind != ERR_IO && e->kind != ERR_CANTCREAT)
+		return -1;
+	snprintf(r->dropped, sizeof(r->dropped), "%.*s", (int)sizeof(r->dropped) - 1, e->msg);
+	journal_close(r->j);
+	r->j = NULL;
+	r->usable = 0;
+	(void)unlink(r->path);
+	return 0;
+}
+
 int resume_open(struct resume **out, const char *state_path, const char *from, const char *to,
 		int own, struct warn *w, struct err *e)
 {
@@ -176,7 +197,7 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 	r->top = 0;
 	if (journal_open(&r->j, r->path, 0, e) ||
 	    journal_append(r->j, 0, r->header.data, r->header.len, e))
-		return -1;
+		return drop_journal(r, e);
 	return 0;
 }
 
@@ -199,10 +220,11 @@ int resume_append(struct resume *r, unsigned long page_no, size_t grown, const c
 {
 	if (!r->j || (r->usable && !r->marked))
 		return 0; /* resuming: the pages before the mark are the journal's already */
-	if (grown && r->appended && append_mark(r, r->top + grown, e))
-		return -1;
+	if ((grown && r->appended && append_mark(r, r->top + grown, e)) ||
+	    journal_append(r->j, page_no, body, len, e))
+		return drop_journal(r, e);
 	r->appended++;
-	return journal_append(r->j, page_no, body, len, e);
+	return 0;
 }
 
 int resume_mark(struct resume *r, struct err *e)
@@ -210,7 +232,7 @@ int resume_mark(struct resume *r, struct err *e)
 	if (!r->usable || !r->j)
 		return 0;
 	r->marked = 1;
-	return append_mark(r, r->k, e);
+	return append_mark(r, r->k, e) ? drop_journal(r, e) : 0;
 }
 
 int resume_rewind(struct resume *r, struct err *e)
@@ -303,6 +325,12 @@ int resume_replay(struct resume *r, journal_record_fn fn, void *ctx, struct err 
 
 int resume_finish(struct resume *r, struct err *e)
 {
+	if (r->dropped[0])
+		warn_note(r->warn,
+			  "%s; this run kept no journal (had it failed, the next would "
+			  "have started over)",
+			  r->dropped);
+	r->dropped[0] = '\0';
 	journal_close(r->j);
 	r->j = NULL;
 	return journal_remove(r->path, e);

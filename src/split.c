@@ -36,8 +36,12 @@ struct split {
 
 static int io_fail(struct split *sp, const char *what, struct err *e)
 {
-	err_set(e, ERR_IO, "temporary chat spool in %s: %s failed: %s", sp->dir, what,
-		strerror(errno));
+	err_set(e, ERR_IO, "temporary chat spool in %s: %s failed: %s%s", sp->dir, what,
+		strerror(errno),
+		errno == ENOSPC ? " (the files per chat are made from a spool of their rows, "
+				  "not compressed: it needs about as much free space as the "
+				  "output uncompressed)"
+				: "");
 	e->errnum = errno;
 	return -1;
 }

@@ -19,7 +19,7 @@ import tempfile
 import pytest
 
 from conftest import BIN, PY, ROOT, run
-from fetch_helpers import ACCOUNT, fetch_env, mock_factory  # noqa: F401
+from fetch_helpers import ACCOUNT, csv_rows, fetch_env, mock_factory  # noqa: F401
 from helpers import COLUMNS, assert_error, assert_no_sanitizer_report, small_tmpfs
 from tools import roundtrip_data as rt
 
@@ -145,6 +145,16 @@ def test_a_file_size_limit_is_an_io_error_that_leaves_nothing(history, tmp_path,
     assert os.listdir(tmp_path) == ["night.csv"]
 
 
+def test_one_file_a_chat_onto_a_full_filesystem_says_how_much_room(history, full_dir):
+    """{chat} spools the rows before it writes each chat's file: gzip outputs need about
+    the uncompressed size free meanwhile, which the failure now says (SPEC §3: what to do)."""
+    r = run(["convert", "-o", os.path.join(full_dir, "{chat}.ndjson.gz"), history])
+    line = assert_error(r, 74)
+    assert "No space left on device" in line, line
+    assert "as much free space as the output uncompressed" in line, line
+    assert os.listdir(full_dir) == []
+
+
 def test_convert_onto_full_filesystem_creates_nothing(history, full_dir):
     out = os.path.join(full_dir, "new.ndjson")
     r = run(["convert", "--order", "newest", "-o", out, history])
@@ -246,3 +256,24 @@ def test_no_inode_left_is_an_io_error_74(history):
         line = assert_error(r, 74)
         assert "No space left on device" in line and "free some space" in line, line
         assert os.listdir(d) == ["previous.csv"]
+
+
+def test_a_journal_the_disk_cannot_hold_is_dropped_not_a_failed_night(mock_factory,  # noqa: F811
+                                                                      tmp_path):
+    """--state keeps the raw pages of a run in a journal beside the state (SPEC §5.3), about
+    1.5 times the CSV. On a disk with room for the output but not for the journal, the run
+    failed (74) and left a cut journal, from which every next night resumed only to fail at
+    the same page again: a stuck job. The journal is an aid, not the export: the run drops
+    it with a warning, removes what it wrote, and succeeds."""
+    mock = mock_factory("--messages", 2000, "--seed", 9)
+    with small_tmpfs("size=2m") as d:
+        with open(os.path.join(d, "other"), "wb") as f:
+            f.write(b"\0" * (1340 * 1024))          # about 700 KB left
+        out, state = os.path.join(d, "h.csv"), os.path.join(d, "st")
+        r = run(["fetch", "--from", ACCOUNT, "--url", mock.url, "--state", state, "-o", out],
+                env=fetch_env())
+        assert r.returncode == 0, r.stderr
+        err = r.stderr.decode()
+        assert "No space left on device; this run kept no journal" in err, err
+        assert sorted(os.listdir(d)) == ["h.csv", "other", "st", "st.lock"]
+        assert len(csv_rows(open(out, "rb").read())) == 2000
