@@ -56,9 +56,12 @@ def test_sighup_mid_walk_ends_like_sigterm(mock_factory, tmp_path):  # noqa: F81
     env = dict(os.environ)
     env.pop("WAEXPORT_API_KEY", None)
     env.update(fetch_env())
+    # SIGHUP at its default, as a terminal or ssh session starts it: under nohup (a test
+    # suite started so) the run rightly keeps it ignored (the test below)
     p = subprocess.Popen([BIN, "fetch", "--from", ACCOUNT, "--url", mock.url, "-q",
                           "--metrics-file", str(metrics), "-o", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     stdout, stderr = interrupt(p, lambda: mock.log()["total"] >= 3, signal.SIGHUP,
                                "fetch never asked for pages")
     assert p.returncode == 129, (p.returncode, stderr.decode())
