@@ -192,9 +192,11 @@ static int dlw_start(void *impl, int slot, unsigned long page_no, struct err *e)
 
 	w->job_of[slot] = page_no - 1;
 	if (!job->done && host && host->failed >= HTTP_HOST_GIVE_UP) {
-		snprintf(job->why, sizeof(job->why),
-			 "not tried: %s failed every try for the %d files before it", host->name,
-			 host->failed);
+		size_t n = strlen(job->why); /* a retry: why the last try failed */
+
+		snprintf(job->why + n, sizeof(job->why) - n,
+			 "%snot tried%s: %s failed every try for the %d files before it",
+			 n ? "; " : "", n ? " again" : "", host->name, host->failed);
 		job->done = job->not_tried = 1;
 		job->ok = 0;
 	}
