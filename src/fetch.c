@@ -235,9 +235,9 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 		f->stats.max_in_flight = before;
 	if (grew) {
 		warn_note(f->warn,
-			  "%s%snew messages arrived while pages were fetched side by side; "
+			  "%s%s%snew messages arrived while pages were fetched side by side; "
 			  "fetching again one page at a time so none is missed",
-			  g->to ? "--to " : "", g->to ? g->to : "");
+			  g->to ? "--to " : "", g->to ? g->to : "", g->to ? ": " : "");
 		f->sequential = 1;
 		return FETCH_AGAIN;
 	}
@@ -283,8 +283,6 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 
 	nextcp_clear(&f->next);
 	f->journal_pages = f->overlap_duplicates = 0; /* FETCH_AGAIN starts the figures over */
-	if (f->state && (rc = fetch_open_journals(f, t, n, e)))
-		return rc;
 	wo.retry_base = base ? atof(base) : 0;
 	if (o->media_dir && !f->media &&
 	    media_open(&f->media, o->media_dir, &wo, &f->stats, f->warn, e))
@@ -295,8 +293,12 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 		wo.concurrency = http_page_max(f->http);
 	http_pages(f->http, &q, &tr);
 	for (size_t i = 0; i < n && !rc; i++) {
-		f->resume = f->journals ? f->journals[i] : NULL;
-		rc = walk_target(f, &t[i], &wo, &tr, &q, e);
+		if (f->state && fetch_open_journal(f, i, &t[i], n, e))
+			rc = -1;
+		else
+			rc = walk_target(f, &t[i], &wo, &tr, &q, e);
+		if (f->resume)
+			resume_pause(f->resume);
 	}
 	f->resume = NULL;
 	http_free(f->http);
@@ -327,6 +329,7 @@ int fetch_publish_state(struct fetch *f, struct err *e)
 	for (size_t i = 0; i < f->njournals; i++)
 		if (f->journals[i] && resume_finish(f->journals[i], &gone))
 			warn_note(f->warn, "%s", gone.msg);
+	resume_clear_others(f->o->state);
 	return 0;
 }
 

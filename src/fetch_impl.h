@@ -59,8 +59,12 @@ struct fetch {
 	unsigned long long journal_pages, overlap_duplicates;
 };
 
-/* --state: the journal of each target's walk opened (resuming one that is usable). */
-int fetch_open_journals(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e);
+/*
+ * --state: the journal of target i of n opened (resuming one that is usable)
+ * as f->resume, at its walk: a run of many walks holds one file at a time.
+ */
+int fetch_open_journal(struct fetch *f, size_t i, const struct fetch_target *t, size_t n,
+		       struct err *e);
 
 /* The walk of the current target, from page 1 (its pages into the journal). */
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,

@@ -55,12 +55,13 @@ static int goes_on(struct fetch *f, const struct select_page *res)
 }
 
 /*
- * Full pages of messages already seen in a row, of differing content, that
- * end a walk too: a server that cycles through its pages whatever 'page'
- * says. New messages arriving during a retry's wait (up to 5 minutes) shift
- * the pages by as many: this is a thousand of them.
+ * Full pages of (nine tenths or more) messages already seen in a row, of
+ * any content, that end a walk too: a server that cycles through its pages
+ * whatever 'page' says, or ignores 'page' while a few messages arrive at a
+ * time. New messages arriving during a retry's wait (up to 5 minutes) shift
+ * the pages by as many: this is two thousand of them.
  */
-#define SEEN_STREAK_MAX 20
+#define SEEN_STREAK_MAX 40
 
 /*
  * What the page held decides whether the history goes on (SPEC §5.1-§5.3).
@@ -83,22 +84,30 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 	 * a page while the walk waited for a retry) is such a shift, not a
 	 * server ignoring 'page': only pages alike count toward the two.
 	 */
-	if (overlap || (res->repeated < res->records && !same)) {
+	if (overlap) {
 		f->consecutive_seen = f->seen_streak = 0;
 		return goes_on(f, res);
 	}
-	f->consecutive_seen = same || alike ? f->consecutive_seen + 1 : 0;
+	if (res->repeated * 10 < res->records * 9 && !same) {
+		f->consecutive_seen = f->seen_streak = 0; /* fresh messages: the history goes on */
+		return goes_on(f, res);
+	}
+	f->seen_streak++;
+	if (res->repeated < res->records && !same) /* a few new ones: stale, not alike */
+		f->consecutive_seen = 0;
+	else
+		f->consecutive_seen = same || alike ? f->consecutive_seen + 1 : 0;
 	if (f->consecutive_seen >= 2)
 		return err_set(e, ERR_DATA,
 			       "a second full page of messages already seen%s; the "
 			       "server seems to ignore 'page' (stopping so the run cannot loop "
 			       "forever)",
 			       same ? " (the same bytes as the page before)" : "");
-	if (++f->seen_streak >= SEEN_STREAK_MAX)
+	if (f->seen_streak >= SEEN_STREAK_MAX)
 		return err_set(
 			e, ERR_DATA,
-			"%d full pages in a row of messages already seen; the server "
-			"seems not to follow 'page' (stopping so the run cannot loop forever)",
+			"%d full pages in a row of messages already seen (nine tenths or more); the "
+			"server seems not to follow 'page' (stopping so the run cannot loop forever)",
 			SEEN_STREAK_MAX);
 	return goes_on(f, res);
 }
@@ -330,15 +339,17 @@ static int open_journal(struct fetch *f, struct resume **r, const char *to, int 
 	return resume_open(r, f->o->state, f->o->from, to, own, f->warn, e);
 }
 
-int fetch_open_journals(struct fetch *f, const struct fetch_target *t, size_t n, struct err *e)
+int fetch_open_journal(struct fetch *f, size_t i, const struct fetch_target *t, size_t n,
+		       struct err *e)
 {
 	if (!f->journals) {
 		if (!(f->journals = calloc(n, sizeof(*f->journals))))
 			return err_nomem(e);
 		f->njournals = n;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (open_journal(f, &f->journals[i], t[i].to, n > 1, e))
-			return -1;
+	f->resume = NULL;
+	if (open_journal(f, &f->journals[i], t->to, n > 1, e))
+		return -1;
+	f->resume = f->journals[i];
 	return 0;
 }

@@ -1,8 +1,10 @@
 #include "resume.h"
+#include "fsutil.h"
 #include "buf.h"
 #include "page.h"
 #include "record.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,8 +166,10 @@ static int drop_journal(struct resume *r, struct err *e)
 	snprintf(r->dropped, sizeof(r->dropped), "%.*s", (int)sizeof(r->dropped) - 1, e->msg);
 	journal_close(r->j);
 	r->j = NULL;
-	r->usable = 0;
-	(void)unlink(r->path);
+	if (r->usable) /* resuming: the earlier runs' pages stay, as they were read */
+		(void)truncate(r->path, (off_t)r->good_bytes);
+	else
+		(void)unlink(r->path);
 	return 0;
 }
 
@@ -199,6 +203,37 @@ int resume_open(struct resume **out, const char *state_path, const char *from, c
 	    journal_append(r->j, 0, r->header.data, r->header.len, e))
 		return drop_journal(r, e);
 	return 0;
+}
+
+void resume_clear_others(const char *state_path)
+{
+	char dir[4096];
+	const char *slash = strrchr(state_path, '/');
+	const char *base = slash ? slash + 1 : state_path;
+	size_t blen = strlen(base);
+	DIR *d;
+	struct dirent *de;
+
+	fsutil_dirname(state_path, dir, sizeof(dir));
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		const char *rest = de->d_name + blen;
+
+		/* STATE.journal, or STATE.journal-TO (digits) */
+		if (strncmp(de->d_name, base, blen) || strncmp(rest, ".journal", 8) ||
+		    (rest[8] && (rest[8] != '-' || !rest[9] ||
+				 strspn(rest + 9, "0123456789") != strlen(rest + 9))))
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+void resume_pause(struct resume *r)
+{
+	journal_close(r->j);
+	r->j = NULL;
 }
 
 int resume_usable(const struct resume *r)
@@ -327,9 +362,10 @@ int resume_finish(struct resume *r, struct err *e)
 {
 	if (r->dropped[0])
 		warn_note(r->warn,
-			  "%s; this run kept no journal (had it failed, the next would "
-			  "have started over)",
-			  r->dropped);
+			  "%s; this run's pages were not journaled (had it failed, the next %s)",
+			  r->dropped,
+			  r->usable ? "would have gone on from the earlier run's pages"
+				    : "would have started over");
 	r->dropped[0] = '\0';
 	journal_close(r->j);
 	r->j = NULL;

@@ -54,6 +54,19 @@ struct resume;
 int resume_open(struct resume **out, const char *state_path, const char *from, const char *to,
 		int own, struct warn *w, struct err *e);
 
+/*
+ * The walk is over (done, or failed): the journal's file is closed, its
+ * pages kept; resume_finish or resume_rewind as before.
+ */
+void resume_pause(struct resume *r);
+
+/*
+ * A successful run on the state at state_path: the journals of walks it did
+ * not make (another --to set before) are of no use now; removed. Under the
+ * state's lock, every journal beside it is this account's.
+ */
+void resume_clear_others(const char *state_path);
+
 /* 1 when the journal's pages can be resumed from. */
 int resume_usable(const struct resume *r);
 

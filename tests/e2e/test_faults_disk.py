@@ -274,6 +274,35 @@ def test_a_journal_the_disk_cannot_hold_is_dropped_not_a_failed_night(mock_facto
                 env=fetch_env())
         assert r.returncode == 0, r.stderr
         err = r.stderr.decode()
-        assert "No space left on device; this run kept no journal" in err, err
+        assert "No space left on device; this run's pages were not journaled" in err, err
         assert sorted(os.listdir(d)) == ["h.csv", "other", "st", "st.lock"]
         assert len(csv_rows(open(out, "rb").read())) == 2000
+
+
+def test_a_resumed_run_that_cannot_journal_keeps_the_earlier_pages(mock_factory,  # noqa: F811
+                                                                   tmp_path):
+    """A resumed run whose own pages do not fit beside the state (SPEC §5.3): the journal it
+    resumed from was deleted with them, and a first export of 20,000 pages started over.
+    The earlier run's pages stay, as they were read: the next run still resumes from them."""
+    mock = mock_factory("--messages", 4000, "--seed", 9)
+    with small_tmpfs("size=2m") as d:
+        state, journal = os.path.join(d, "st"), os.path.join(d, "st.journal")
+        args = ["fetch", "--from", ACCOUNT, "--url", mock.url, "--state", state,
+                "--retries", "1", "--concurrency", "1", "-o", tmp_path / "out.csv"]
+        mock.control(fail_from=40)
+        r = run(args, env=fetch_env())
+        assert r.returncode == 69, r.stderr
+        size = os.path.getsize(journal)
+        st = os.statvfs(d)
+        with open(os.path.join(d, "fill"), "wb") as f:   # 8 KB left
+            f.write(b"\0" * (st.f_bavail * st.f_frsize - 8192))
+        mock.control(fail_from=70)
+        r = run(args, env=fetch_env())
+        assert r.returncode == 69, r.stderr
+        assert os.path.getsize(journal) == size, "the earlier run's pages must stay"
+        os.unlink(os.path.join(d, "fill"))
+        mock.control(fail_from=0)
+        r = run(args, env=fetch_env())
+        assert r.returncode == 0, r.stderr
+        assert b"resumed: 39 pages from the journal" in r.stderr, r.stderr
+        assert len(csv_rows((tmp_path / "out.csv").read_bytes())) == 4000

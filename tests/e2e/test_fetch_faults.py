@@ -370,12 +370,28 @@ def json_pages(mock):
 def test_a_server_going_round_its_pages_is_stopped_too(mock_factory, tmp_path):
     """A server that answers its first pages over and over (page 4 is page 1 again) sends
     full pages already seen that are not alike one after the other, as a flood of new
-    messages would; twenty in a row end the run (65) all the same: never an endless walk."""
+    messages would; forty in a row end the run (65) all the same: never an endless walk."""
     m = mock_factory("--messages", 1000, "--seed", 5)
     m.control(cycle_pages=3)
     r = run(FETCH + ["--url", m.url, "--concurrency", "1", "-o", tmp_path / "o.csv"],
             env=fetch_env())
     assert r.returncode == 65, r.stderr
-    assert "20 full pages in a row of messages already seen" in one_error_line(r)
-    assert m.log()["total"] <= 3 + 20 + 2, m.log()["total"]
+    assert "40 full pages in a row of messages already seen" in one_error_line(r)
+    assert m.log()["total"] <= 3 + 40 + 2, m.log()["total"]
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_a_server_ignoring_page_while_messages_arrive_is_stopped(mock_factory, tmp_path,
+                                                                 concurrency):
+    """A server ignoring 'page' on an account where a message arrives every other request:
+    each page is page 1 with one new message on top, never two alike in a row. Pages of
+    nine tenths repeats count toward the forty too, so the run ends (65) instead of
+    asking for ever (an adversarial pass saw 79,000 requests in 20 s)."""
+    m = mock_factory("--messages", 3000, "--seed", 5, "--ignore-page")
+    m.control(grow_every=2, grow_by=1)
+    r = run(FETCH + ["--url", m.url, "--concurrency", concurrency, "-o", tmp_path / "o.csv"],
+            env=fetch_env(), timeout=60)
+    assert r.returncode == 65, r.stderr
+    assert "seen" in one_error_line(r)
+    assert m.log()["total"] <= 3 + 40 + 8, m.log()["total"]
