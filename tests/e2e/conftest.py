@@ -1,5 +1,6 @@
 """Shared fixtures for the end-to-end tests: the binary under test and helpers."""
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -8,6 +9,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("WAEXPORT_BIN", str(ROOT / "waexport"))
 PY = "/usr/bin/python3"
+
+# A suite started in the background of a script (SIGINT ignored) or under nohup (SIGHUP
+# ignored) would hand that to every run it starts, and waexport rightly keeps a signal
+# its parent ignores: the tests that send SIGINT or SIGHUP would see it ignored. Runs
+# start with the terminal's dispositions, as a user's do (a test that wants one ignored
+# says so in its own preexec_fn).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def run(args, input=None, env=None, timeout=120, cwd=None):
