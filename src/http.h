@@ -83,8 +83,9 @@ struct http_download {
 	const char *path;             /* final file name */
 	unsigned long long max_bytes; /* larger files are abandoned */
 	int done, ok;
-	int local;     /* errno of a failure on this side (disk, rights), or 0 */
-	int not_tried; /* its host failed every try for the files before it (why says so) */
+	int local;      /* errno of a failure on this side (disk, rights), or 0 */
+	int not_tried;  /* its host failed every try for the files before it (why says so) */
+	int redirected; /* the last try was sent on elsewhere: its failure is not its host's */
 	unsigned long long bytes;
 	char why[320]; /* why it failed */
 };

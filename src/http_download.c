@@ -213,12 +213,14 @@ static int dlw_start(void *impl, int slot, unsigned long page_no, struct err *e)
 static void dlw_classify(struct dl_walk *w, struct dl_slot *s, struct walk_answer *a)
 {
 	struct http_download *job = s->job;
-	long status = 0;
+	long status = 0, hops = 0;
 	CURLcode rc = s->x.rc;
 	int transient;
 
 	if (curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
 		status = 0;
+	if (curl_easy_getinfo(s->x.easy, CURLINFO_REDIRECT_COUNT, &hops) == CURLE_OK)
+		job->redirected = hops > 0;
 	a->retry_after = xfer_retry_after(&s->x);
 	transient = rc != CURLE_OK ? xfer_transient(rc) && !s->x.too_big && !s->write_failed
 				   : status == 408 || status == 429 || status >= 500;
@@ -290,9 +292,12 @@ static int dlw_page(void *ctx, unsigned long page_no, const char *body, size_t l
 		job->done = 1;
 		job->ok = 0;
 	}
-	/* Any answer (a dead link too) says the host is there; a failure on our side says nothing. */
+	/*
+	 * Any answer (a dead link too) says the host is there; a failure on our
+	 * side says nothing; a failure after a redirect is the other host's.
+	 */
 	if (host && !job->local)
-		host->failed = body ? 0 : host->failed + 1;
+		host->failed = body || job->redirected ? 0 : host->failed + 1;
 	return WALK_MORE;
 }
 

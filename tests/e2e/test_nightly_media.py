@@ -607,3 +607,24 @@ def test_a_media_host_that_fails_every_try_is_not_asked_for_the_rest(mock_factor
     assert summary_number(r, "warnings") == 10, stderr_lines(r)
     assert "s3cret" not in err, err
     assert (mdir / "GOOD01.jpg").read_bytes() == blob("OK")
+
+
+def test_a_host_that_redirects_is_not_blamed_for_where_it_sends(mock_factory, media_server,
+                                                               tmp_path):
+    """Links on host A that redirect to host B, which is down: their failures are B's. A
+    answered every request, so its own files after them are still fetched (they were
+    'not tried': A was counted as failing every try)."""
+    down = media_server({}, {"/x/%d.jpg" % i: (503, None, None) for i in range(3)})
+    files = {"/r/%d.jpg" % i: "redirect:" + down.url("/x/%d.jpg" % i) for i in range(3)}
+    files.update({"/g/%d.jpg" % i: blob("G%d" % i) for i in range(5)})
+    a = media_server(files)
+    msgs = ([msg("REDIR%d" % i, "image", a.url("/r/%d.jpg" % i), T0 + 100 - i)
+             for i in range(3)] +
+            [msg("GOOD%d" % i, "image", a.url("/g/%d.jpg" % i), T0 + 50 - i) for i in range(5)])
+    mock = mock_factory("--samples", write_samples(tmp_path / "h.jsonl", msgs))
+    mdir = tmp_path / "media"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "--concurrency", "1",
+                     "--retries", "1", "-o", tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in mdir.iterdir()) == ["GOOD%d.jpg" % i for i in range(5)]
+    assert b"not tried" not in r.stderr, r.stderr
