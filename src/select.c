@@ -42,12 +42,19 @@ static void uniques_clear(struct select_newest *n)
 	n->nuniques = n->cap = 0;
 }
 
+static void heads_free(struct state_head *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(h[i].unique);
+}
+
 static void newest_clear(struct select_newest *n)
 {
 	uniques_clear(n);
-	for (size_t i = 0; i < n->nhead; i++)
-		free(n->head[i].unique);
+	heads_free(n->head, n->nhead);
 	free(n->head);
+	heads_free(n->firsts, n->nfirsts);
+	free(n->firsts);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -156,12 +163,24 @@ static int exported(struct select *s, const struct record *r, struct select_page
 	return at_skip(s, r);
 }
 
+/* r's unique and time into h. */
+static int head_copy(struct state_head *h, const struct record *r)
+{
+	const struct field *u = &r->f[REC_UNIQUE];
+
+	if (!(h->unique = malloc(u->len + 1)))
+		return -1;
+	memcpy(h->unique, u->p, u->len);
+	h->unique[u->len] = '\0';
+	h->len = u->len;
+	h->ts = r->ts;
+	h->ts_ok = r->ts_ok;
+	return 0;
+}
+
 /* The head of this run's history: the first messages exported, without a gap. */
 static int head_note(struct select_newest *n, const struct record *r, int gap)
 {
-	const struct field *u = &r->f[REC_UNIQUE];
-	struct state_head *h;
-
 	if (n->head_done || !record_has_unique(r))
 		return 0;
 	if (gap) {
@@ -170,16 +189,46 @@ static int head_note(struct select_newest *n, const struct record *r, int gap)
 	}
 	if (!n->head && !(n->head = calloc(STATE_HEAD_MAX, sizeof(*n->head))))
 		return -1;
-	h = &n->head[n->nhead];
-	if (!(h->unique = malloc(u->len + 1)))
+	if (head_copy(&n->head[n->nhead], r))
 		return -1;
-	memcpy(h->unique, u->p, u->len);
-	h->unique[u->len] = '\0';
-	h->len = u->len;
-	h->ts = r->ts;
-	h->ts_ok = r->ts_ok;
 	n->head_done = ++n->nhead == STATE_HEAD_MAX;
 	return 0;
+}
+
+_Static_assert(SELECT_PAGE_FIRSTS < STATE_HEAD_MAX, "the head keeps some of its first messages");
+
+/* r, written first on a page after the head's: see SELECT_PAGE_FIRSTS. */
+static int first_note(struct select_newest *n, const struct record *r)
+{
+	if (!n->head_done || n->nfirsts == SELECT_PAGE_FIRSTS || !record_has_unique(r))
+		return 0;
+	if (!n->firsts && !(n->firsts = calloc(SELECT_PAGE_FIRSTS, sizeof(*n->firsts))))
+		return -1;
+	if (head_copy(&n->firsts[n->nfirsts], r))
+		return -1;
+	n->nfirsts++;
+	return 0;
+}
+
+/*
+ * The head the state keeps: the pages' firsts after as much of the first
+ * messages as leaves room (at least STATE_HEAD_MAX - SELECT_PAGE_FIRSTS).
+ */
+static void head_join_firsts(struct select_newest *n)
+{
+	size_t room = STATE_HEAD_MAX - n->nfirsts;
+
+	if (!n->nfirsts)
+		return;
+	if (n->nhead > room) {
+		heads_free(n->head + room, n->nhead - room);
+		n->nhead = room;
+	}
+	memcpy(n->head + n->nhead, n->firsts, n->nfirsts * sizeof(*n->firsts));
+	n->nhead += n->nfirsts;
+	free(n->firsts);
+	n->firsts = NULL;
+	n->nfirsts = 0;
 }
 
 static int newest_note(struct select_newest *n, const struct record *r, long long horizon)
@@ -250,6 +299,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 	page->fresh++;
 	s->stats.messages++;
 	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
+	    (s->has_cp && page->records == 1 && first_note(&s->newest, r)) ||
 	    (s->has_cp && head_note(&s->newest, r, 0)))
 		return err_nomem(e);
 	return 1;
@@ -258,6 +308,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 const struct select_newest *select_take_newest(struct select *s)
 {
 	newest_clear(&s->taken);
+	head_join_firsts(&s->newest);
 	s->taken = s->newest;
 	memset(&s->newest, 0, sizeof(s->newest));
 	return &s->taken;

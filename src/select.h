@@ -47,6 +47,18 @@ struct select_checkpoint {
 	long long horizon;
 };
 
+/*
+ * Pages after the first whose first message also marks where the next run
+ * may stop. Any message the walk wrote will do (SPEC §5.1: every page
+ * below it was walked), and the topmost is best: messages that arrive
+ * while a walk waits for a retry push new ones onto its later pages, above
+ * page 1's head, and a next run that stopped at page 1's head would write
+ * those again. A flood puts them on page k only when more than 50 (k - 1)
+ * arrive, and more than 2,000 at once ends the walk (SEEN_STREAK_MAX):
+ * forty pages hold every such first.
+ */
+#define SELECT_PAGE_FIRSTS 40
+
 /* The next checkpoint: the newest plausible message written, and the head. */
 struct select_newest {
 	int have;
@@ -54,9 +66,15 @@ struct select_newest {
 	char **uniques; /* raw uniques written at ts */
 	size_t cap;
 	size_t nuniques;
-	struct state_head *head; /* the first messages exported, API order */
+	/*
+	 * The first messages exported, API order (taken: then the first
+	 * messages of later pages, at most SELECT_PAGE_FIRSTS, in their order).
+	 */
+	struct state_head *head;
 	size_t nhead;
-	int head_done; /* the head stopped growing (full, or a gap) */
+	int head_done;             /* the head stopped growing (full, or a gap) */
+	struct state_head *firsts; /* the first message of each later page written */
+	size_t nfirsts;
 };
 
 /* What one page held (fetch's paging decisions, SPEC §5.1-§5.3). */

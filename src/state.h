@@ -2,11 +2,12 @@
  * state: the --state checkpoint file of incremental runs (SPEC §5.3, §5.6).
  *
  * Per account/contact (from/to) a checkpoint records where the last
- * successful run's export began: the head of the history in API order (the
- * first STATE_HEAD_MAX messages as that run saw them, page 1 first, each
- * with its unique and time), and, kept for the time fallback and for today's
- * run, the newest exported time with the uniques exported at that very
- * second. This module owns the file: it locks it for the whole run (flock on
+ * successful run's export began: the head of the history (the first
+ * messages as that run saw them, page 1 first, then the first message of
+ * each later page, at most STATE_HEAD_MAX in all, each with its unique and
+ * time: the next run stops at whichever it meets first), and, kept for the
+ * time fallback and for today's run, the newest exported time with the
+ * uniques exported at that very second. This module owns the file: it locks it for the whole run (flock on
  * PATH.lock, opened without following links: a second run on the same state
  * exits 75, a symlink at PATH.lock is refused), reads it strictly (a file
  * whose checksum does not match, cut or edited, is ERR_DATA naming it and is
@@ -33,7 +34,8 @@
 
 /*
  * Messages of the head kept per checkpoint: a page of the API (50) is enough
- * to recognise the head again even when some of it was deleted on the server.
+ * to recognise the head again even when some of it was deleted on the server
+ * (select.h keeps room for the first messages of later pages).
  */
 #define STATE_HEAD_MAX 50
 

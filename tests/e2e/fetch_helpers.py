@@ -15,6 +15,7 @@ import signal
 import ssl
 import subprocess
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -155,6 +156,31 @@ class Mock:
                 f.close()
             except OSError:
                 pass
+
+
+def run_with_a_flood_in_the_retry_wait(mock, args, flood):
+    """Run waexport (args after the binary) while the mock answers its next 429: once it has,
+    `flood` new messages arrive (within the Retry-After wait).  Returns (exit code, stderr)."""
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env())
+    p = subprocess.Popen([BIN] + [str(a) for a in args], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not [x for x in mock.log()["requests"] if x["status"] == 429]:
+            assert time.monotonic() < deadline and p.poll() is None, "no 429 served"
+            time.sleep(0.02)
+        mock.control(grow_every=1, grow_by=flood)  # fires on the next request but one
+        mock.page(1)
+        mock.page(1)
+        mock.control(grow_every=0)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, err
 
 
 def convert_pages(tmp_path, pages, *args, name="pages.ndjsonl"):

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import BIN, run
 from fetch_helpers import (ACCOUNT, KEY, convert_pages, convert_samples, csv_rows,
+                           run_with_a_flood_in_the_retry_wait,
                            fetch_env, free_port, mock_factory, samples_mock,  # noqa: F401
                            samples_server, stderr_lines, summary_number)
 
@@ -338,27 +339,10 @@ def test_a_flood_during_a_retry_wait_is_a_shift_not_a_server_ignoring_page(mock_
     m = mock_factory("--messages", 1000, "--seed", 5)
     before = [x["unique"] for x in json_pages(m)]
     m.control(fail_429="5:1", retry_after="2")
-    env = dict(os.environ)
-    env.pop("WAEXPORT_API_KEY", None)
-    env.update(fetch_env())
     out = tmp_path / "o.csv"
-    p = subprocess.Popen([BIN] + FETCH + ["--url", m.url, "--concurrency", "1", "-o", str(out)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not [x for x in m.log()["requests"] if x["status"] == 429]:
-            assert time.monotonic() < deadline and p.poll() is None, "no 429 served"
-            time.sleep(0.02)
-        m.control(grow_every=1, grow_by=110)  # fires on the next request but one
-        m.page(1)
-        m.page(1)
-        m.control(grow_every=0)
-        _, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, err
+    rc, err = run_with_a_flood_in_the_retry_wait(
+        m, FETCH + ["--url", m.url, "--concurrency", "1", "-o", out], 110)
+    assert rc == 0, err
     got = [row["unique"] for row in csv_rows(out.read_bytes())]
     assert sorted(got) == sorted(before), "every message of the history once"
 

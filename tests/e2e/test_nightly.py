@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BIN, run
 from fetch_helpers import (ACCOUNT, Mock, csv_rows, fetch_env,  # noqa: F401
-                           mock_factory)
+                           mock_factory, run_with_a_flood_in_the_retry_wait)
 from nightly_helpers import (FETCH, STATE_MAGIC, STATE_MAGIC_V1, all_messages, checkpoint_line,
                              gen_history, grow, metric_value, night, one_error_line,
                              parse_prometheus, read_state, settle, spaced_history,
@@ -583,6 +583,31 @@ def test_messages_arriving_during_a_night_are_never_lost(mock, tmp_path):
         "lost: %d" % len({m["unique"] for m in everything} - written)
     assert uniques(out4.read_bytes()) == []
     assert int(checkpoint_line(state)[2]) == max(ts_of(m) for m in everything)
+
+
+def test_a_flood_during_a_retry_wait_is_not_written_again_the_next_night(mock, tmp_path):
+    """120 messages arrive while night 2 waits out a 429 on its page 2 (one page at a
+    time): the retried page 2 then holds 50 of them, above the head night 2 began at.
+    Night 2 writes them; night 3 writes only the 50 of the flood still above, not those
+    again (the checkpoint also keeps the first message of each later page). Over all
+    nights every message is written once."""
+    state, _ = first_night(mock, tmp_path)
+    grow(mock, 70)
+    mock.control(fail_429="2:1", retry_after="2")
+    settle(mock)
+    rc, err = run_with_a_flood_in_the_retry_wait(
+        mock, FETCH + ["--url", mock.url, "--state", state, "--concurrency", "1", "-o",
+                       tmp_path / "night2.csv"], 120)
+    assert rc == 0, err
+    mock.control(fail_429=None)
+    out3 = tmp_path / "night3.csv"
+    r, _ = night(mock, state, out3)
+    assert r.returncode == 0, r.stderr
+    nights = [uniques((tmp_path / ("night%d.csv" % i)).read_bytes()) for i in (1, 2, 3)]
+    assert len(nights[2]) == 50, "night 3 wrote %d, of them %d written by night 2" % (
+        len(nights[2]), len(set(nights[1]) & set(nights[2])))
+    everything = [m["unique"] for m in all_messages(mock)]
+    assert sorted(sum(nights, [])) == sorted(everything), "every message once over the nights"
 
 
 def test_broadcast_of_100_in_one_second_is_not_reexported(mock_factory, tmp_path):

@@ -148,6 +148,28 @@ def test_pages_of_late_deliveries_above_the_head_are_all_written(mock_factory, t
     assert uniques(tmp_path / "n3.csv") == []
 
 
+def without_head(base):
+    """base after every message of the last night's head was deleted on the server: its
+    first two pages, and the first message of each later page (kept in the head too)."""
+    return [m for i, m in enumerate(base) if i >= 100 and i % 50]
+
+
+def test_a_head_deleted_is_met_again_at_a_later_pages_first(mock_factory, tmp_path):
+    """The last night's first two pages were deleted on the server. The checkpoint also
+    keeps the first message of each later page that night walked: the walk stops at page
+    3's, on the new page 1, and writes only what is new (no page walked again)."""
+    base = history(400, 600, 20, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news = history(30, 60, 21, 1732000000 + 3600, "new")
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
+    r, reqs = night(m2, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news)
+    assert max(e["page"] for e in reqs if e["page"]) == 1
+
+
 def test_when_the_head_is_gone_the_walk_falls_back_to_time(mock_factory, tmp_path):
     """The last night's head messages are gone from the server, and that night was
     almost a year ago (the API deletes after one year): the walk cannot meet them,
@@ -161,7 +183,8 @@ def test_when_the_head_is_gone_the_walk_falls_back_to_time(mock_factory, tmp_pat
     long_ago = time.time() - 351 * 86400
     os.utime(state, (long_ago, long_ago))
     news = history(30, 60, 16, 1732000000 + 3600, "new")
-    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl",
+                                                 news + without_head(base)))
     r, reqs = night(m2, state, tmp_path / "n2.csv")
     assert r.returncode == 0, r.stderr
     got = uniques(tmp_path / "n2.csv")
@@ -181,10 +204,11 @@ def test_a_head_deleted_lately_costs_a_full_walk_not_a_message(mock_factory, tmp
     m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
     assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
     news = history(30, 60, 21, 1732000000 + 3600, "new")
-    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
+    left = without_head(base)
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + left))
     r, _ = night(m2, state, tmp_path / "n2.csv")
     assert r.returncode == 0, r.stderr
-    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + base[100:])
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + left)
     r, _ = night(m2, state, tmp_path / "n3.csv")
     assert r.returncode == 0, r.stderr
     assert uniques(tmp_path / "n3.csv") == []

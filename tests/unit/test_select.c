@@ -1,0 +1,202 @@
+/*
+ * select: the head the next checkpoint keeps (SPEC §5.3). It is the first
+ * messages written, page 1 first, then the first message written on each
+ * later page: messages that arrived while the walk waited for a retry can
+ * sit on a later page above page 1's head, and the next run must be able to
+ * stop there instead of writing them again. Only messages this run wrote
+ * count; the pages' firsts never crowd out more than forty of the head.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "seen.h"
+#include "select.h"
+
+#define PAGE 50
+
+/* Message number i of a walk: unique "m<i>", newest first. */
+struct msg {
+	char unique[16];
+	struct record r;
+	uint64_t key;
+};
+
+static void make(struct msg *m, unsigned i)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->unique, sizeof(m->unique), "m%u", i);
+	m->r.f[REC_UNIQUE] = (struct field){ m->unique, strlen(m->unique), FIELD_STRING };
+	m->r.ts = 2000000000 - (long long)i;
+	m->r.ts_ok = 1;
+	assert_int_equal(seen_key(m->unique, strlen(m->unique), &m->key), 0);
+}
+
+/* One page of the messages numbered ids[0..n), all within --since/--until unless out. */
+static size_t page(struct select *s, const unsigned *ids, size_t n, const unsigned char *out)
+{
+	struct select_page pg = { 0 };
+	struct msg m[PAGE];
+	struct err e;
+	size_t written = 0;
+
+	assert_true(n <= PAGE);
+	for (size_t i = 0; i < n; i++) {
+		make(&m[i], ids[i]);
+		select_look(s, &m[i].r, m[i].key, &pg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int k = select_message(s, &m[i].r, m[i].key, !(out && out[i]), &pg, &e);
+
+		assert_true(k >= 0);
+		written += (size_t)k;
+	}
+	return written;
+}
+
+/* Page p (from 1) of a history that does not move: messages 50 (p - 1) ... */
+static void plain_page(struct select *s, unsigned p)
+{
+	unsigned ids[PAGE];
+
+	for (unsigned i = 0; i < PAGE; i++)
+		ids[i] = PAGE * (p - 1) + i;
+	assert_int_equal(page(s, ids, PAGE, NULL), PAGE);
+}
+
+/* A first run under --state: no earlier checkpoint. */
+static struct select *first_run(void)
+{
+	static const struct select_checkpoint none = { 0 };
+	struct select *s;
+	struct err e;
+
+	assert_int_equal(select_new(&s, NULL, &e), 0);
+	select_set_checkpoint(s, &none);
+	return s;
+}
+
+static void assert_head(const struct state_head *h, unsigned i)
+{
+	char want[16];
+
+	snprintf(want, sizeof(want), "m%u", i);
+	assert_string_equal(h->unique, want);
+	assert_int_equal(h->len, strlen(want));
+}
+
+static void test_a_long_walk_keeps_ten_of_page_one_and_forty_pages_firsts(void **state)
+{
+	struct select *s = first_run();
+	const struct select_newest *n;
+
+	(void)state;
+	for (unsigned p = 1; p <= 45; p++)
+		plain_page(s, p);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	for (unsigned i = 0; i < STATE_HEAD_MAX - SELECT_PAGE_FIRSTS; i++)
+		assert_head(&n->head[i], i);
+	for (unsigned k = 0; k < SELECT_PAGE_FIRSTS; k++) /* pages 2 to 41 */
+		assert_head(&n->head[STATE_HEAD_MAX - SELECT_PAGE_FIRSTS + k], PAGE * (k + 1));
+	select_free(s);
+}
+
+static void test_a_short_walk_keeps_the_head_whole_but_one(void **state)
+{
+	struct select *s = first_run();
+	const struct select_newest *n;
+	unsigned ids[20];
+
+	(void)state;
+	plain_page(s, 1);
+	for (unsigned i = 0; i < 20; i++)
+		ids[i] = PAGE + i;
+	assert_int_equal(page(s, ids, 20, NULL), 20);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	for (unsigned i = 0; i < STATE_HEAD_MAX - 1; i++)
+		assert_head(&n->head[i], i);
+	assert_head(&n->head[STATE_HEAD_MAX - 1], PAGE);
+	select_free(s);
+}
+
+/*
+ * Only a page's first message written by this run: a repeat (the pages
+ * shifted) or one outside --since/--until at the top of a page is no place
+ * the next run may stop at.
+ */
+static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing(void **state)
+{
+	struct select *s = first_run();
+	const struct select_newest *n;
+	unsigned shifted[PAGE], filtered[PAGE];
+	unsigned char out[PAGE] = { 1 };
+
+	(void)state;
+	plain_page(s, 1);
+	for (unsigned i = 0; i < PAGE; i++) {
+		shifted[i] = PAGE - 3 + i; /* three of page 1 again, then new ones */
+		filtered[i] = 2 * PAGE - 3 + i;
+	}
+	assert_int_equal(page(s, shifted, PAGE, NULL), PAGE - 3);
+	assert_int_equal(page(s, filtered, PAGE, out), PAGE - 1);
+	plain_page(s, 4);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	assert_head(&n->head[STATE_HEAD_MAX - 2], PAGE - 2); /* page 1's 49th */
+	assert_head(&n->head[STATE_HEAD_MAX - 1], 3 * PAGE);
+	select_free(s);
+}
+
+/* What was taken is gone: the next target (or a later walk) starts its own head. */
+static void test_taking_the_head_starts_a_new_one(void **state)
+{
+	struct select *s = first_run();
+	const struct select_newest *n;
+	unsigned later[1] = { 500 };
+
+	(void)state;
+	for (unsigned p = 1; p <= 3; p++)
+		plain_page(s, p);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	assert_int_equal(page(s, later, 1, NULL), 1);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, 1);
+	assert_head(&n->head[0], 500);
+	select_free(s);
+}
+
+/* Without --state there is no next checkpoint: no head is kept at all. */
+static void test_without_a_checkpoint_no_head_is_kept(void **state)
+{
+	struct select *s;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(select_new(&s, NULL, &e), 0);
+	for (unsigned p = 1; p <= 3; p++)
+		plain_page(s, p);
+	assert_int_equal(select_take_newest(s)->nhead, 0);
+	select_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_long_walk_keeps_ten_of_page_one_and_forty_pages_firsts),
+		cmocka_unit_test(test_a_short_walk_keeps_the_head_whole_but_one),
+		cmocka_unit_test(
+			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
+		cmocka_unit_test(test_taking_the_head_starts_a_new_one),
+		cmocka_unit_test(test_without_a_checkpoint_no_head_is_kept),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
