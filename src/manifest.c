@@ -102,8 +102,10 @@ static int add_file(struct buf *out, const struct manifest_file *f, int last)
 	    buf_addf(out,
 		     ", \"rows\": %llu, \"bytes\": %llu, \"sha256\": \"%s\", \"first_timestamp\": ",
 		     f->rows, f->bytes, f->sha256) ||
-	    add_opt_int(out, f->have_ts, f->ts_min) || buf_adds(out, ", \"last_timestamp\": ") ||
-	    add_opt_int(out, f->have_ts, f->ts_max) || buf_adds(out, ", \"chat\": ") ||
+	    add_opt_int(out, f->have_ts && !f->ts_unknown, f->ts_min) ||
+	    buf_adds(out, ", \"last_timestamp\": ") ||
+	    add_opt_int(out, f->have_ts && !f->ts_unknown, f->ts_max) ||
+	    buf_adds(out, ", \"chat\": ") ||
 	    add_str(out, f->chat) ||
 	    buf_addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
 		return -1;

@@ -41,6 +41,7 @@ struct manifest_file {
 	char *path, *chat;
 	unsigned long long rows, rows_added, bytes;
 	int appended, have_ts;
+	int ts_unknown; /* rows it held before lack the timestamp column: no range */
 	long long ts_min, ts_max;
 	char sha256[65];
 };

@@ -4,7 +4,8 @@
  * after the run, only for files that were appended to; gzip members are
  * inflated one after another (RFC 1952 §2.2: a file may hold several).
  * CSV records are found quote-aware (RFC 4180: a quoted field may hold CRLF);
- * the timestamp column is found by its header cell.
+ * the timestamp column is found by its header cell. Rows written without it
+ * (--columns) leave the file's range unknown: null, not this run's range.
  */
 #include "manifest.h"
 
@@ -83,9 +84,12 @@ static void take_ts(struct scan *s)
 	s->cap_over = 0;
 }
 
-static void end_record(struct scan *s)
+/* has_column: the record has a timestamp column or key, whatever its value. */
+static void end_record(struct scan *s, int has_column)
 {
 	s->f->rows++;
+	if (!has_column)
+		s->f->ts_unknown = 1; /* other --columns: the earlier rows' times are not known */
 	if (s->have_ts)
 		note_ts(s->f, s->ts);
 	s->have_ts = 0;
@@ -102,7 +106,7 @@ static void ndjson_byte(struct scan *s, char c)
 	if (c == '\n') {
 		if (s->key_state == 1)
 			take_ts(s);
-		end_record(s);
+		end_record(s, s->key_state != 0);
 		s->key_state = 0;
 		s->ntail = 0;
 		return;
@@ -158,7 +162,7 @@ static void csv_byte(struct scan *s, char c)
 		if (c == ',')
 			return;
 		if (s->header_done)
-			end_record(s);
+			end_record(s, s->ts_col >= 0);
 		s->header_done = 1;
 		s->field = 0;
 		return;

@@ -300,6 +300,26 @@ def test_the_manifest_of_an_appended_file_with_a_huge_line_stays_small(mock, tmp
     assert files[0]["rows"] == N + 1 and files[0]["first_timestamp"] == 1
 
 
+@pytest.mark.parametrize("ext", ["csv", "ndjson.gz"])
+def test_the_manifest_of_an_appended_file_without_timestamps_gives_no_time_range(mock, tmp_path,
+                                                                                 ext):
+    """SPEC §4.7: an appended file's first/last_timestamp are those of the whole file. With
+    --columns that leave out timestamp, the rows it held before say nothing of their times:
+    null, not the range of the rows this run added (an adversarial pass saw that)."""
+    state, out, man = tmp_path / "state", tmp_path / ("day." + ext), tmp_path / "m.json"
+    cols = ["--columns", "unique,time", "--manifest", man]
+    r, _ = night(mock, state, out, "--concurrency", "1", *cols)
+    assert r.returncode == 0, r.stderr
+    [f] = json.loads(man.read_text())["files"]
+    assert f["first_timestamp"] is not None and not f["appended"]
+    grow(mock, 3)
+    r, _ = night(mock, state, out, *cols)
+    assert r.returncode == 0, r.stderr
+    [f] = json.loads(man.read_text())["files"]
+    assert f["appended"] and f["rows"] == N + 3 and f["rows_added"] == 3
+    assert (f["first_timestamp"], f["last_timestamp"]) == (None, None)
+
+
 def test_a_run_on_another_state_leaves_a_file_being_added_to_alone(mock, tmp_path):
     """Two cron lines with their own --state and one output file, at the same time: while
     one adds to the file, the other is refused (75) and leaves the

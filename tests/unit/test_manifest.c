@@ -237,9 +237,12 @@ static void test_appended_ndjson_counts_lines(void **state)
 	manifest_free(&m);
 }
 
-/* text, scanned as the earlier bytes of an appended file: its rows and time range. */
+/*
+ * text, scanned as the earlier bytes of an appended file: its rows and time
+ * range, and whether a row lacked the timestamp column (the range unknown).
+ */
 static void scan_is(const char *name, const char *text, int ndjson, unsigned long long rows,
-		    long long ts_min, long long ts_max)
+		    long long ts_min, long long ts_max, int unknown)
 {
 	char path[512];
 	FILE *f;
@@ -256,6 +259,7 @@ static void scan_is(const char *name, const char *text, int ndjson, unsigned lon
 	assert_int_equal(got.rows, rows);
 	assert_int_equal(got.ts_min, ts_min);
 	assert_int_equal(got.ts_max, ts_max);
+	assert_int_equal(got.ts_unknown, unknown);
 }
 
 /*
@@ -275,14 +279,29 @@ static void test_scan_finds_the_time_past_long_cells(void **state)
 	sprintf(p + big, "\r\n,\",u1,20\r\nshort,u2,\"30\"\r\nx,u3,12345678901234567890123\r\n"
 			 "y,u4,10\r\n");
 	/* "30" is quoted and the long one is no epoch */
-	scan_is("scan.csv", text, 0, 4, 10, 20);
+	scan_is("scan.csv", text, 0, 4, 10, 20, 0);
 	p = text + sprintf(text, "{\"unique\":\"");
 	memset(p, 'u', big);
 	sprintf(p + big,
 		"\",\"timestamp\":7,\"message\":\"x\"}\n{\"unique\":\"v\",\"timestamp\":9}\n"
-		"{\"unique\":\"w\"}\n");
-	scan_is("scan.ndjson", text, 1, 3, 7, 9);
+		"{\"unique\":\"w\",\"timestamp\":null}\n");
+	scan_is("scan.ndjson", text, 1, 3, 7, 9, 0);
 	free(text);
+}
+
+/*
+ * Rows written with --columns that leave out timestamp say nothing of their
+ * times: the whole file's range is unknown (null in the manifest), not the
+ * range of the rows this run adds.
+ */
+static void test_rows_without_the_timestamp_column_leave_the_range_unknown(void **state)
+{
+	(void)state;
+	scan_is("notime.csv", "unique,time\r\nu1,2021-02-24T20:32:57Z\r\n", 0, 1, 0, 0, 1);
+	scan_is("notime.ndjson", "{\"unique\":\"u1\",\"time\":\"2021-02-24T20:32:57Z\"}\n", 1, 1,
+		0, 0, 1);
+	scan_is("header-only.csv", "unique,time\r\n", 0, 0, 0, 0, 0);
+	scan_is("some.ndjson", "{\"timestamp\":5}\n{\"unique\":\"u\"}\n", 1, 2, 5, 5, 1);
 }
 
 static void test_written_atomically_with_mode_0600(void **state)
@@ -360,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_appended_file_describes_the_whole_file),
 		cmocka_unit_test(test_appended_ndjson_counts_lines),
 		cmocka_unit_test(test_scan_finds_the_time_past_long_cells),
+		cmocka_unit_test(test_rows_without_the_timestamp_column_leave_the_range_unknown),
 		cmocka_unit_test(test_written_atomically_with_mode_0600),
 		cmocka_unit_test(test_checkpoint_age_warning),
 	};
