@@ -105,8 +105,7 @@ static int add_file(struct buf *out, const struct manifest_file *f, int last)
 	    add_opt_int(out, f->have_ts && !f->ts_unknown, f->ts_min) ||
 	    buf_adds(out, ", \"last_timestamp\": ") ||
 	    add_opt_int(out, f->have_ts && !f->ts_unknown, f->ts_max) ||
-	    buf_adds(out, ", \"chat\": ") ||
-	    add_str(out, f->chat) ||
+	    buf_adds(out, ", \"chat\": ") || add_str(out, f->chat) ||
 	    buf_addf(out, ", \"appended\": %s", f->appended ? "true" : "false"))
 		return -1;
 	if (f->appended && buf_addf(out, ", \"rows_added\": %llu", f->rows_added))
