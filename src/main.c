@@ -194,7 +194,8 @@ static int print_schema(const struct options *opts, struct err *e)
 	if (opts->format)
 		w.format = strcmp(opts->format, "ndjson") ? WRITER_CSV : WRITER_NDJSON;
 	if (opts->columns) {
-		if (writer_parse_columns(&w, opts->columns, e))
+		if (writer_parse_columns(&w, opts->columns, e) ||
+		    writer_check_media(&w, opts->media_dir != NULL, e))
 			goto out;
 	} else {
 		writer_default_columns(&w, opts->media_dir != NULL);

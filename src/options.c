@@ -44,7 +44,8 @@ const struct options_row options_table[OPT_COUNT] = {
 			.detail = "Memory stays flat either way." },
 	[OPT_COLUMNS] = { ROW(OPT_COLUMNS, "columns", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),
 			  .arg = "LIST",
-			  .help = "columns to write, in this order, e.g. time,from,message" },
+			  .help = "columns to write, in this order, e.g. time,from,message "
+				  "(media_file only with --media-dir)" },
 	[OPT_QUIET] = { ROW(OPT_QUIET, "quiet", 'q', OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
 			.help = "no warnings, no summary line on stderr (--log-file still gets them)" },
 	[OPT_PROGRESS] = { ROW(OPT_PROGRESS, "progress", 0, OPTIONS_FLAG, OPTIONS_BOTH,

@@ -42,7 +42,8 @@ int output_opts(const struct options *o, struct tz *tz, const char *path, struct
 			       "--gzip-level and .xlsx.gz do not apply",
 			       path);
 	if (o->columns) {
-		if (writer_parse_columns(&po->writer, o->columns, e))
+		if (writer_parse_columns(&po->writer, o->columns, e) ||
+		    writer_check_media(&po->writer, o->media_dir != NULL, e))
 			return -1;
 	} else {
 		writer_default_columns(&po->writer, o->media_dir != NULL);

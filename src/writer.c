@@ -55,6 +55,17 @@ int writer_parse_columns(struct writer_opts *opts, const char *list, struct err 
 	return 0;
 }
 
+int writer_check_media(const struct writer_opts *opts, int with_media, struct err *e)
+{
+	for (size_t i = 0; i < opts->ncolumns && !with_media; i++)
+		if (opts->columns[i] == COL_MEDIA_FILE)
+			return err_set(e, ERR_USAGE,
+				       "--columns: media_file names the file fetch --media-dir "
+				       "downloads; without --media-dir every cell would be empty "
+				       "(add --media-dir DIR, or drop media_file)");
+	return 0;
+}
+
 struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
 {
 	struct writer *w = calloc(1, sizeof(*w));

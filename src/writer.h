@@ -48,6 +48,12 @@ const char *writer_column_name(enum column c);
  */
 int writer_parse_columns(struct writer_opts *opts, const char *list, struct err *e);
 
+/*
+ * SPEC §4.1: media_file is filled only with --media-dir (with_media); named
+ * in --columns without it, every cell would be empty. ERR_USAGE then.
+ */
+int writer_check_media(const struct writer_opts *opts, int with_media, struct err *e);
+
 /* The default columns: all of §4.1, media_file only with --media-dir. */
 void writer_default_columns(struct writer_opts *opts, int with_media);
 

@@ -389,6 +389,18 @@ def test_a_placeholder_without_a_value_is_a_usage_error_naming_its_option(
     assert message in line, line
 
 
+@pytest.mark.parametrize("args", [
+    FETCH + ["--columns", "unique,media_file", "-o", "x.csv"],
+    ["convert", "--columns", "media_file,unique", "-o", "x.csv", "in.json"],
+    ["schema", "--dialect", "postgres", "--columns", "unique,media_file"],
+])
+def test_media_file_without_media_dir_is_a_usage_error(samples_mock, tmp_path, args):
+    """SPEC §4.1: media_file is filled only with --media-dir; asked for without it, every
+    cell would be empty, silently (a user who forgot --media-dir)."""
+    line = usage_error(samples_mock, tmp_path, args)
+    assert "media_file" in line and "without --media-dir" in line, line
+
+
 def test_metrics_file_dash_is_a_usage_error_not_a_file_named_dash(samples_mock, tmp_path):
     line = usage_error(samples_mock, tmp_path, FETCH + ["--metrics-file", "-", "-o", "x.csv"])
     assert "--metrics-file needs a file name" in line, line
