@@ -125,6 +125,7 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 	if (!o->save_raw)
 		return 0;
 	vars.to = o->nto == 1 ? o->to[0] : NULL;
+	vars.no_to = o->nto > 1; /* one file for every --to: {to} has no value */
 	vars.keep_chat = 0;
 	vars.option = "--save-raw";
 	if (outpath_expand(o->save_raw, &vars, &f->raw_path, e))

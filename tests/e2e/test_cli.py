@@ -389,6 +389,16 @@ def test_a_placeholder_without_a_value_is_a_usage_error_naming_its_option(
     assert message in line, line
 
 
+def test_to_in_save_raw_with_several_to_is_a_usage_error(samples_mock, tmp_path):
+    """--save-raw is one file for the run, as --state and --manifest are: with several --to,
+    {to} has no value there (it became 'all', where every other path option refused it)."""
+    line = usage_error(samples_mock, tmp_path, FETCH + ["--to", "972500000001", "--to",
+                                                        "972500000002", "--save-raw",
+                                                        "r-{to}.jsonl", "-o", "x.csv"])
+    assert line.startswith("waexport: --save-raw r-{to}.jsonl: "), line
+    assert "{to} has no single value here" in line, line
+
+
 @pytest.mark.parametrize("args", [
     FETCH + ["--columns", "unique,media_file", "-o", "x.csv"],
     ["convert", "--columns", "media_file,unique", "-o", "x.csv", "in.json"],
