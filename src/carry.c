@@ -18,6 +18,10 @@
 #define TEXT_PIECE (16 * 1024)
 
 static const char NOT_GZIP[] = "it is not a complete gzip file (cut short, or damaged?)";
+static const char PLAIN[] = "it is not gzip, and this run writes gzip (--gzip, or a name "
+			    "ending in .gz, and not the night before?)";
+static const char GZIPPED[] = "it is gzip, and this run does not write gzip (--gzip the "
+			      "night before, and not now?)";
 static const char NO_NEWLINE[] = "it does not end with a line break (cut short, or edited?)";
 static const char IN_QUOTES[] = "it ends inside a quoted cell (cut short, or edited?)";
 static const char OTHER_HEAD[] = "its first line is not the CSV header this run writes "
@@ -95,6 +99,7 @@ struct check {
 	const char *why;     /* the first fault found: the pass stops there */
 	size_t head_at;      /* text bytes compared with the head */
 	int any;             /* some text seen */
+	int begun;           /* the file's first bytes were looked at */
 	unsigned char last;
 	unsigned quotes; /* CSV: '"' seen, mod 2: odd inside a quoted cell ("" inside counts 2) */
 	int to;          /* a full pass: where the bytes go */
@@ -167,9 +172,23 @@ static int take_gz(struct check *c, const void *p, size_t n)
 	}
 }
 
+/* The file's first bytes: gzip or not, as this run writes (RFC 1952 §2.3.1: 1f 8b)? */
+static int take_start(struct check *c, const unsigned char *p, size_t n)
+{
+	int gz;
+
+	if (c->begun || n < 2)
+		return 0;
+	c->begun = 1;
+	gz = p[0] == 0x1f && p[1] == 0x8b;
+	if (gz != !!c->w->gzip)
+		return refuse(c, gz ? GZIPPED : PLAIN);
+	return 0;
+}
+
 static int take_plain(void *ctx, const void *p, size_t n)
 {
-	return take_text(ctx, p, n);
+	return take_start(ctx, p, n) || take_text(ctx, p, n) ? -1 : 0;
 }
 
 /* A full pass: each block checked, then handed to fn, then written. */
@@ -177,7 +196,7 @@ static int take_block(void *ctx, const void *p, size_t n)
 {
 	struct check *c = ctx;
 
-	if (c->w->gzip ? take_gz(c, p, n) : take_text(c, p, n))
+	if (take_start(c, p, n) || (c->w->gzip ? take_gz(c, p, n) : take_text(c, p, n)))
 		return -1;
 	if (c->to < 0)
 		return 0; /* only checked */
@@ -193,7 +212,7 @@ static int take_first(void *ctx, const void *p, size_t n)
 {
 	struct check *c = ctx;
 
-	if (take_text(c, p, n))
+	if (take_start(c, p, n) || take_text(c, p, n))
 		return -1;
 	return (!c->w->ncolumns || keyline_known(&c->keys)) &&
 	       c->head_at >= c->w->head_len; /* 1: stop */

@@ -42,7 +42,7 @@ def mock(server):
 
 def rows_of(path):
     data = path.read_bytes()
-    if path.name.endswith(".gz"):
+    if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)      # every member, one after the other
     if ".ndjson" in path.name:
         return [json.loads(line) for line in data.decode("utf-8").splitlines()]
@@ -193,6 +193,8 @@ DAMAGED = [
      "its first line does not have the keys this run writes"),
     ("ndjson", lambda d: b'["not", "an", "object"]\n' + d, (),
      "its first line does not have the keys this run writes"),
+    ("csv", None, ("--gzip",), "it is not gzip, and this run writes gzip (--gzip"),
+    ("ndjson", gzip.compress, (), "it is gzip, and this run does not write gzip (--gzip"),
 ]
 
 
@@ -201,7 +203,7 @@ DAMAGED = [
                               "gz-text-cut",
                               "excel-bom", "other-columns", "gz-other-columns",
                               "ndjson-other-columns", "ndjson-gz-other-columns",
-                              "ndjson-not-ours"])
+                              "ndjson-not-ours", "gzip-now", "gzip-before"])
 def test_a_file_that_cannot_be_added_to_is_refused_and_nothing_is_lost(
         mock, tmp_path, ext, damage, extra, why):
     state, pattern = tmp_path / "state", str(tmp_path / ("%s-{date}.%s" % (ACCOUNT, ext)))
