@@ -24,8 +24,8 @@
  *
  * A journal that is corrupt, or of another account or contact, is a warning
  * and a full walk; a torn last record (a kill mid-append) loses only that
- * page. With several --to in one run there is no journal (pages of several
- * walks).
+ * page. With several --to in one run each contact's walk has a journal of
+ * its own, STATE.journal-TO.
  *
  * resume owns the journal file (under the state's lock, which the caller
  * holds) and a copy of the two uniques it needs; never the journal's pages.
