@@ -125,7 +125,7 @@ static int parse_body(struct batch *b, size_t i)
 			return err_nomem(&b->err);
 		m->row_off = m->row_len = 0;
 		m->body = (unsigned)i;
-		m->in_range = !r->ts_ok || when_in(&o->window, r->ts);
+		m->when = (unsigned char)(r->ts_ok ? when_where(&o->window, r->ts) : WHEN_WITHIN);
 		b->nmsg++;
 	}
 	return 0;
@@ -154,7 +154,7 @@ static int format_all(struct batch *b)
 	for (size_t k = 0; k < b->nmsg; k++) {
 		size_t m = b->opts->oldest_first ? b->nmsg - 1 - k : k;
 
-		if (!b->msg[m].in_range)
+		if (b->msg[m].when != WHEN_WITHIN)
 			continue;
 		if (batch_format(b, m, NULL, &b->rows, &b->err))
 			return -1;

@@ -54,7 +54,7 @@ struct batch_msg {
 	uint64_t key;            /* seen_key of its unique; 0: it has none */
 	size_t row_off, row_len; /* its row in rows (row_len 0: not formatted) */
 	unsigned body;           /* which body it came from */
-	unsigned char in_range;  /* within --since/--until */
+	unsigned char when;      /* enum when_where: within --since/--until, or not */
 };
 
 struct batch {

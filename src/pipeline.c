@@ -158,7 +158,7 @@ static int select_batch(struct pipeline *pl, struct batch *b, struct select_page
 			select_file_begins(pl->select, b->body[i].where, &page);
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) {
 			int k = select_message(pl->select, b->msg[m].r, b->msg[m].key,
-					       b->msg[m].in_range, &page, e);
+					       b->msg[m].when, &page, e);
 
 			if (k < 0)
 				return -1;

@@ -1,6 +1,7 @@
 #include "select.h"
 #include "seen.h"
 #include "state.h"
+#include "when.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,21 @@ static int head_note(struct select_newest *n, const struct record *r, int gap)
 
 _Static_assert(SELECT_PAGE_FIRSTS < STATE_HEAD_MAX, "the head keeps some of its first messages");
 
+/*
+ * A message held back by --until (newer than it): the next run, without
+ * --until, must find it above its head, so the head begins below it. A head
+ * begun above it (late deliveries on top, old-dated) would have the next
+ * run take it for exported: lost. Misdated far-future messages deeper down
+ * move the head down with them: written again, never lost.
+ */
+static void head_restart(struct select_newest *n)
+{
+	heads_free(n->head, n->nhead);
+	heads_free(n->firsts, n->nfirsts);
+	n->nhead = n->nfirsts = 0;
+	n->head_done = 0;
+}
+
 /* r, written first on a page after the head's: see SELECT_PAGE_FIRSTS. */
 static int first_note(struct select_newest *n, const struct record *r)
 {
@@ -268,11 +284,11 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	return 0;
 }
 
-int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,
+int select_message(struct select *s, const struct record *r, uint64_t key, int when,
 		   struct select_page *page, struct err *e)
 {
 	page->records++;
-	if (!in_range) {
+	if (when != WHEN_WITHIN) {
 		/* A second copy (pages shifted) is a duplicate here too, not a second "outside". */
 		if (key && seen_check(s->seen, key)) {
 			s->stats.duplicates++;
@@ -280,6 +296,8 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 			return 0;
 		}
 		s->stats.filtered++;
+		if (s->has_cp && when == WHEN_AFTER)
+			head_restart(&s->newest);
 		return s->has_cp && head_note(&s->newest, r, 1) ? err_nomem(e) : 0;
 	}
 	if (exported(s, r, page)) {
@@ -299,7 +317,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int i
 	page->fresh++;
 	s->stats.messages++;
 	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
-	    (s->has_cp && page->records == 1 && first_note(&s->newest, r)) ||
+	    (s->has_cp && s->cp.firsts && page->records == 1 && first_note(&s->newest, r)) ||
 	    (s->has_cp && head_note(&s->newest, r, 0)))
 		return err_nomem(e);
 	return 1;

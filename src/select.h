@@ -45,6 +45,7 @@ struct select_checkpoint {
 	const struct state_head *head;
 	size_t nhead;
 	long long horizon;
+	int firsts; /* the next head also keeps pages' firsts (SELECT_PAGE_FIRSTS) */
 };
 
 /*
@@ -54,10 +55,14 @@ struct select_checkpoint {
  * while a walk waits for a retry push new ones onto its later pages, above
  * page 1's head, and a next run that stopped at page 1's head would write
  * those again. A flood puts them on page k only when more than 50 (k - 1)
- * arrive, and more than 2,000 at once ends the walk (SEEN_STREAK_MAX):
- * forty pages hold every such first.
+ * arrive: pages 2 to 26 hold every first of a flood of up to 1,250 (a
+ * greater one is written again the next night). The other half of the head
+ * stays page 1's, so that messages deleted at the top cost few duplicates.
+ * Not with --lookback: a next run that met a first of late deliveries
+ * (old-dated) would take the window for left there, and its re-export
+ * writes such messages again anyway.
  */
-#define SELECT_PAGE_FIRSTS 40
+#define SELECT_PAGE_FIRSTS 25
 
 /* The next checkpoint: the newest plausible message written, and the head. */
 struct select_newest {
@@ -122,8 +127,12 @@ void select_look(struct select *s, const struct record *r, uint64_t key, struct 
  */
 void select_file_begins(struct select *s, const char *name, const struct select_page *page);
 
-/* Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. */
-int select_message(struct select *s, const struct record *r, uint64_t key, int in_range,
+/*
+ * Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. when
+ * (when.h): where its time lies against --since/--until (WHEN_WITHIN for a
+ * message without one).
+ */
+int select_message(struct select *s, const struct record *r, uint64_t key, int when,
 		   struct select_page *page, struct err *e);
 
 /* The next checkpoint as selected since the last call, and forget it. */

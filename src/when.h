@@ -22,6 +22,16 @@ static inline int when_in(const struct when_window *w, long long ts)
 	return (!w->has_since || ts >= w->since) && (!w->has_until || ts < w->until);
 }
 
+/* Where a message at ts lies against w: before --since, within, or at or after --until. */
+enum when_where { WHEN_BEFORE, WHEN_WITHIN, WHEN_AFTER };
+
+static inline enum when_where when_where(const struct when_window *w, long long ts)
+{
+	if (w->has_since && ts < w->since)
+		return WHEN_BEFORE;
+	return w->has_until && ts >= w->until ? WHEN_AFTER : WHEN_WITHIN;
+}
+
 /* Parse s into epoch seconds. ERR_USAGE naming `opt` on a bad value. */
 int when_parse(const char *opt, const char *s, struct tz *z, long long now, long long *out,
 	       struct err *e);

@@ -12,9 +12,10 @@ import json
 import os
 
 from conftest import run
-from fetch_helpers import ACCOUNT, Mock, csv_rows, fetch_env, server_fixture, summary_number
+from fetch_helpers import (ACCOUNT, Mock, csv_rows, fetch_env,
+                           run_with_a_flood_in_the_retry_wait, server_fixture, summary_number)
 from nightly_helpers import (FETCH, STATE_MAGIC_V1, all_messages, gen_history, night,
-                             read_state, truth, write_samples)
+                             read_state, settle, truth, write_samples)
 
 T = gen_history.DEFAULT_END_EPOCH      # the newest second of every history here
 SENDER = "972505492890"
@@ -83,6 +84,49 @@ def test_message_held_back_by_until_is_exported_the_night_after(mock_factory, tm
     assert uniques(n1) == ["MSG-B", "MSG-A"]
     assert uniques(n2) == ["MSG-N"], "the message held back by --until was never exported"
     assert n2.read_bytes() == truth(tmp_path, [base[0]])
+
+
+def test_a_message_held_back_by_until_below_a_late_delivery_is_exported(mock_factory,
+                                                                         tmp_path):
+    """The same, with a late delivery (old-dated, newest in API order) above the message
+    --until held back: the head began at the late delivery, the held-back message lay
+    below it and was taken for exported by every night after (an adversarial pass found
+    it). The head now begins below the last message held back."""
+    base = [msg("MSG-LATE", T - 3600), msg("MSG-N", T), msg("MSG-A", T - 100),
+            msg("MSG-B", T - 200)]
+    n1, n2 = nights(mock_factory, tmp_path, [base, base], [["--until", str(T - 50)], []])
+    assert uniques(n1) == ["MSG-B", "MSG-A", "MSG-LATE"]
+    assert "MSG-N" in uniques(n2), "the message held back by --until was never exported"
+
+
+def test_lookback_writes_its_window_after_a_flood_of_late_deliveries(mock_factory, tmp_path):
+    """--lookback 1d: 120 late deliveries (dated ten days back, as after an outage) arrive
+    while night 2 waits out a 429 on page 2. Night 3 must write the window below its
+    head again (SPEC §5.3). Had night 2's head kept a late delivery on its page 2 as a
+    place to stop, night 3 would have met it first, taken the window for left there (the
+    messages from the head on all old-dated) and written none of it (an adversarial pass
+    found it): with --lookback the head is page 1's alone."""
+    day = 86400
+    recent = [msg("R%03d" % i, T - 60 * i) for i in range(1, 201)]
+    news = [msg("N%03d" % k, T + 60 * k) for k in range(70, 0, -1)]
+    lookback = ["--lookback", "1d", "--concurrency", "1", "-q"]
+    state = tmp_path / "state"
+    r, _ = night(serve(mock_factory, tmp_path, "h1", recent), state, tmp_path / "n1.csv",
+                 *lookback)
+    assert r.returncode == 0, r.stderr
+    # the mock dates what it adds from its newest message: a late delivery on top
+    m = serve(mock_factory, tmp_path, "h2", [msg("LATE", T - 10 * day)] + news + recent)
+    m.control(fail_429="2:1", retry_after="2")
+    settle(m)
+    rc, err = run_with_a_flood_in_the_retry_wait(
+        m, FETCH + ["--url", m.url, "--state", state, "-o", tmp_path / "n2.csv"] + lookback,
+        120)
+    assert rc == 0, err
+    m.control(fail_429=None)
+    r, _ = night(m, state, tmp_path / "n3.csv", *lookback)
+    assert r.returncode == 0, r.stderr
+    again = [u for u in uniques(tmp_path / "n3.csv") if u[0] in "RN"]
+    assert len(again) == 270, "night 3 wrote %d of the 270 messages in its window" % len(again)
 
 
 def test_one_deleted_message_does_not_reexport_the_history(mock_factory, tmp_path):

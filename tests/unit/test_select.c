@@ -4,7 +4,7 @@
  * later page: messages that arrived while the walk waited for a retry can
  * sit on a later page above page 1's head, and the next run must be able to
  * stop there instead of writing them again. Only messages this run wrote
- * count; the pages' firsts never crowd out more than forty of the head.
+ * count; the pages' firsts never crowd out more than half of the head.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 
 #include "seen.h"
 #include "select.h"
+#include "when.h"
 
 #define PAGE 50
 
@@ -37,8 +38,8 @@ static void make(struct msg *m, unsigned i)
 	assert_int_equal(seen_key(m->unique, strlen(m->unique), &m->key), 0);
 }
 
-/* One page of the messages numbered ids[0..n), all within --since/--until unless out. */
-static size_t page(struct select *s, const unsigned *ids, size_t n, const unsigned char *out)
+/* One page of the messages numbered ids[0..n), within --since/--until unless when says. */
+static size_t page(struct select *s, const unsigned *ids, size_t n, const unsigned char *when)
 {
 	struct select_page pg = { 0 };
 	struct msg m[PAGE];
@@ -51,7 +52,7 @@ static size_t page(struct select *s, const unsigned *ids, size_t n, const unsign
 		select_look(s, &m[i].r, m[i].key, &pg);
 	}
 	for (size_t i = 0; i < n; i++) {
-		int k = select_message(s, &m[i].r, m[i].key, !(out && out[i]), &pg, &e);
+		int k = select_message(s, &m[i].r, m[i].key, when ? when[i] : WHEN_WITHIN, &pg, &e);
 
 		assert_true(k >= 0);
 		written += (size_t)k;
@@ -69,16 +70,21 @@ static void plain_page(struct select *s, unsigned p)
 	assert_int_equal(page(s, ids, PAGE, NULL), PAGE);
 }
 
-/* A first run under --state: no earlier checkpoint. */
-static struct select *first_run(void)
+/* A first run under --state (no earlier checkpoint), with --lookback or not. */
+static struct select *run_with(int lookback)
 {
-	static const struct select_checkpoint none = { 0 };
+	static const struct select_checkpoint plain = { .firsts = 1 }, window = { 0 };
 	struct select *s;
 	struct err e;
 
 	assert_int_equal(select_new(&s, NULL, &e), 0);
-	select_set_checkpoint(s, &none);
+	select_set_checkpoint(s, lookback ? &window : &plain);
 	return s;
+}
+
+static struct select *first_run(void)
+{
+	return run_with(0);
 }
 
 static void assert_head(const struct state_head *h, unsigned i)
@@ -90,7 +96,7 @@ static void assert_head(const struct state_head *h, unsigned i)
 	assert_int_equal(h->len, strlen(want));
 }
 
-static void test_a_long_walk_keeps_ten_of_page_one_and_forty_pages_firsts(void **state)
+static void test_a_long_walk_keeps_half_of_page_one_and_the_pages_firsts(void **state)
 {
 	struct select *s = first_run();
 	const struct select_newest *n;
@@ -102,7 +108,7 @@ static void test_a_long_walk_keeps_ten_of_page_one_and_forty_pages_firsts(void *
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	for (unsigned i = 0; i < STATE_HEAD_MAX - SELECT_PAGE_FIRSTS; i++)
 		assert_head(&n->head[i], i);
-	for (unsigned k = 0; k < SELECT_PAGE_FIRSTS; k++) /* pages 2 to 41 */
+	for (unsigned k = 0; k < SELECT_PAGE_FIRSTS; k++) /* pages 2 to 26 */
 		assert_head(&n->head[STATE_HEAD_MAX - SELECT_PAGE_FIRSTS + k], PAGE * (k + 1));
 	select_free(s);
 }
@@ -136,10 +142,12 @@ static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_not
 	struct select *s = first_run();
 	const struct select_newest *n;
 	unsigned shifted[PAGE], filtered[PAGE];
-	unsigned char out[PAGE] = { 1 };
+	unsigned char out[PAGE];
 
 	(void)state;
 	plain_page(s, 1);
+	memset(out, WHEN_WITHIN, sizeof(out));
+	out[0] = WHEN_BEFORE;
 	for (unsigned i = 0; i < PAGE; i++) {
 		shifted[i] = PAGE - 3 + i; /* three of page 1 again, then new ones */
 		filtered[i] = 2 * PAGE - 3 + i;
@@ -151,6 +159,47 @@ static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_not
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	assert_head(&n->head[STATE_HEAD_MAX - 2], PAGE - 2); /* page 1's 49th */
 	assert_head(&n->head[STATE_HEAD_MAX - 1], 3 * PAGE);
+	select_free(s);
+}
+
+/*
+ * --lookback's next run ends its window where the messages from the head on
+ * leave it: a first of late deliveries would end it there. Page 1's head only.
+ */
+static void test_with_lookback_the_head_is_page_ones_alone(void **state)
+{
+	struct select *s = run_with(1);
+	const struct select_newest *n;
+
+	(void)state;
+	for (unsigned p = 1; p <= 5; p++)
+		plain_page(s, p);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	for (unsigned i = 0; i < STATE_HEAD_MAX; i++)
+		assert_head(&n->head[i], i);
+	select_free(s);
+}
+
+/*
+ * A message newer than --until, held back, below messages written (late
+ * deliveries, old-dated, on top): the head begins below it, so the next run
+ * without --until finds it above the head and writes it. Before, the head
+ * was the late deliveries: the held-back message was taken for exported.
+ */
+static void test_a_message_held_back_by_until_starts_the_head_below_it(void **state)
+{
+	struct select *s = first_run();
+	const struct select_newest *n;
+	unsigned ids[6] = { 0, 1, 2, 3, 4, 5 };
+	unsigned char when[6] = { WHEN_WITHIN, WHEN_AFTER, WHEN_WITHIN,
+				  WHEN_WITHIN, WHEN_AFTER, WHEN_WITHIN };
+
+	(void)state;
+	assert_int_equal(page(s, ids, 6, when), 4);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, 1);
+	assert_head(&n->head[0], 5);
 	select_free(s);
 }
 
@@ -190,10 +239,12 @@ static void test_without_a_checkpoint_no_head_is_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_a_long_walk_keeps_ten_of_page_one_and_forty_pages_firsts),
+		cmocka_unit_test(test_a_long_walk_keeps_half_of_page_one_and_the_pages_firsts),
 		cmocka_unit_test(test_a_short_walk_keeps_the_head_whole_but_one),
 		cmocka_unit_test(
 			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
+		cmocka_unit_test(test_with_lookback_the_head_is_page_ones_alone),
+		cmocka_unit_test(test_a_message_held_back_by_until_starts_the_head_below_it),
 		cmocka_unit_test(test_taking_the_head_starts_a_new_one),
 		cmocka_unit_test(test_without_a_checkpoint_no_head_is_kept),
 	};
