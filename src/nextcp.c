@@ -41,8 +41,8 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
 
 /*
  * With a head, paging ends at the head; with --lookback, at the page where
- * the messages from the head on leave the window: none of them inside it, or
- * the page ending with NEXTCP_WINDOW_LEFT of them in a row outside it.
+ * the messages from the head on have left the window: NEXTCP_WINDOW_LEFT of
+ * them in a row outside it.
  * Everything behind was exported by an earlier run (new messages arrive above
  * the head in API order), and one misdated message (a timestamp of 0, a late
  * delivery) does not cut the window's re-export short. While the head is not
@@ -60,9 +60,10 @@ int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res)
 	if (!w->has_head) /* a version-1 checkpoint: its first night keeps the time rule */
 		return below_floor ? WALK_END : WALK_MORE;
 	if (res->head_met) {
-		if (!w->lookback_on || (res->from_head && !res->in_window))
+		if (!w->lookback_on)
 			return WALK_END;
-		return res->tail_out >= NEXTCP_WINDOW_LEFT ? WALK_END : WALK_MORE;
+		w->out_run = res->in_window ? res->tail_out : w->out_run + res->from_head;
+		return w->out_run >= NEXTCP_WINDOW_LEFT ? WALK_END : WALK_MORE;
 	}
 	if (!w->head_may_expire || !res->has_newest || res->newest > w->floor) {
 		w->old_pages = 0;

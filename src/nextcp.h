@@ -34,11 +34,14 @@
 #define NEXTCP_GONE_PAGES 4
 
 /*
- * With --lookback, a page that ends with this many messages in a row behind
- * the window (from the head on) has left it: the API order has passed the
- * window's edge. Fewer may be misdated messages; the next page tells.
+ * With --lookback, this many messages in a row behind the window (from the
+ * head on, across pages) say the API order has passed the window's edge: a
+ * page of them. Fewer may be misdated: late deliveries after an outage sit
+ * among the window's messages with old dates, and three of them ended the
+ * re-export there, below them nothing written again. The price is about
+ * one page more a night.
  */
-#define NEXTCP_WINDOW_LEFT 3
+#define NEXTCP_WINDOW_LEFT 50
 
 /* What ends one target's walk. */
 struct nextcp_walk {
@@ -48,6 +51,7 @@ struct nextcp_walk {
 	int head_may_expire; /* the last run is old enough for the API to have deleted the head */
 	long long floor;     /* its time minus --lookback */
 	unsigned old_pages;  /* pages in a row wholly at or before floor, the head not met */
+	size_t out_run;      /* messages in a row behind the window, from the head on */
 };
 
 /* One target's next checkpoint. */

@@ -129,6 +129,24 @@ def test_lookback_writes_its_window_after_a_flood_of_late_deliveries(mock_factor
     assert len(again) == 270, "night 3 wrote %d of the 270 messages in its window" % len(again)
 
 
+def test_lookback_window_is_not_cut_by_late_deliveries_below_the_head(mock_factory, tmp_path):
+    """--lookback 1d: forty late deliveries (dated ten days back, as after an outage) sit
+    on top of night 1's history, so night 2 meets its head and then five, then thirty-five
+    messages from the head on that are all behind the window, and only then the window's.
+    Three such in a row ended the re-export there, and the window's messages read since
+    (state 3) were never written again. A page's worth in a row is the window's edge."""
+    day = 86400
+    late = [msg("L%02d" % i, T - 10 * day) for i in range(1, 41)]
+    recent = [msg("R%03d" % i, T - 60 * i) for i in range(1, 201)]
+    news = [msg("N%02d" % k, T + 60 * k) for k in range(45, 0, -1)]
+    read = [dict(x, state=3) for x in recent]
+    n1, n2 = nights(mock_factory, tmp_path, [late + recent, news + late + read],
+                    [[], ["--lookback", "1d"]])
+    rows = csv_rows(n2.read_bytes())
+    assert sorted(r["unique"] for r in rows) == sorted(x["unique"] for x in news + recent)
+    assert all(r["state_code"] == "3" for r in rows if r["unique"][0] == "R")
+
+
 def test_one_deleted_message_does_not_reexport_the_history(mock_factory, tmp_path):
     """SPEC §5.3: the head is the messages at the top of the history, new or already
     exported (up to 50), so that deleting one of them cannot make it "gone".  After a

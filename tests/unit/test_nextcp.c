@@ -76,12 +76,51 @@ static void test_old_pages_end_the_walk_only_when_the_head_may_have_expired(void
 	assert_int_equal(nextcp_verdict(&w, &old), WALK_END);
 }
 
+/*
+ * --lookback: the walk ends when a page's worth of messages in a row from
+ * the head on lie behind the window, across pages, not at the first few: late
+ * deliveries (old-dated, after an outage) sit among the window's messages.
+ */
+static void test_the_window_ends_after_a_page_of_messages_behind_it(void **state)
+{
+	struct state_head head = { .unique = "h", .len = 1, .ts = 1000, .ts_ok = 1 };
+	struct checkpoint cp = { .from = "1", .ts = 1000, .head = &head, .nhead = 1 };
+	struct select_page met = { .records = 50, .head_met = 1, .from_head = 20, .tail_out = 20 };
+	struct select_page late = {
+		.records = 50, .head_met = 1, .from_head = 50, .tail_out = 20, .in_window = 30
+	};
+	struct select_page behind = {
+		.records = 50, .head_met = 1, .from_head = 50, .tail_out = 50
+	};
+	struct select_checkpoint pc;
+	struct nextcp_walk w;
+
+	(void)state;
+	/* the head, then 20 late deliveries: not the window's edge */
+	nextcp_begin(&w, &cp, TWO_DAYS, NOW, 0, &pc);
+	assert_int_equal(nextcp_verdict(&w, &met), WALK_MORE);
+	/* window messages again, ending with 20 behind: 20 in a row, still not */
+	assert_int_equal(nextcp_verdict(&w, &late), WALK_MORE);
+	assert_int_equal(nextcp_verdict(&w, &late), WALK_MORE);
+	/* then a page wholly behind: 70 in a row */
+	assert_int_equal(nextcp_verdict(&w, &behind), WALK_END);
+	/* 20, then 20 more on a page with none in the window: 40 */
+	nextcp_begin(&w, &cp, TWO_DAYS, NOW, 0, &pc);
+	assert_int_equal(nextcp_verdict(&w, &met), WALK_MORE);
+	assert_int_equal(nextcp_verdict(&w, &met), WALK_MORE);
+	assert_int_equal(nextcp_verdict(&w, &met), WALK_END);
+	/* without --lookback the head ends the walk at once */
+	nextcp_begin(&w, &cp, 0, NOW, 0, &pc);
+	assert_int_equal(nextcp_verdict(&w, &met), WALK_END);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_floor_is_the_checkpoint_minus_the_lookback),
 		cmocka_unit_test(test_a_floor_below_llong_min_saturates_and_keeps_the_window),
 		cmocka_unit_test(test_old_pages_end_the_walk_only_when_the_head_may_have_expired),
+		cmocka_unit_test(test_the_window_ends_after_a_page_of_messages_behind_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
