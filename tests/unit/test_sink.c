@@ -754,7 +754,7 @@ static void test_append_refuses_truncated_gzip(void **state)
 	write_file(fx->path, z.data, z.len, 0600);
 	refused(fx, 1, NULL, "it is not a complete gzip file");
 	write_file(fx->path, rows.data, rows.len, 0600); /* plain text where gzip goes */
-	refused(fx, 1, NULL, "it is not a complete gzip file");
+	refused(fx, 1, NULL, "it is not gzip, and this run writes gzip");
 	buf_free(&rows);
 	buf_free(&z);
 }
