@@ -173,8 +173,8 @@ int fsutil_move_into_place(char **tmp, const char *target, struct err *e)
 	if (rename(*tmp, target)) {
 		int saved = errno;
 
-		err_set(e, ERR_CANTCREAT, "%s: cannot rename %s into place: %s", target, *tmp,
-			strerror(saved));
+		err_set(e, err_file_kind(saved), "%s: cannot rename %s into place: %s", target,
+			*tmp, strerror(saved));
 		e->errnum = saved;
 		return -1;
 	}

@@ -32,8 +32,28 @@ int fsutil_temp_beside(const char *path, char **tmp);
 int fsutil_is_temp_of(const char *tmp, const char *path);
 
 /*
- * Remove the temporary files fsutil_temp_beside made for path that are
- * still there (a run killed with SIGKILL cannot remove its own), except
+ * A temporary directory beside path, mode 0700, named as fsutil_temp_beside
+ * names files (so the cleanups below know it), for what a library reopens
+ * by name: in a directory no one else can write to, no link can be swapped
+ * in (SPEC §5.6). Returns its fd, locked (flock) while open, and its name
+ * in *dir (caller frees), or -1 with errno.
+ */
+int fsutil_temp_dir_beside(const char *path, char **dir);
+
+/* Remove such a directory and the files in it. */
+void fsutil_remove_temp_dir(const char *dir);
+
+/*
+ * A file without a name in dir, mode 0600, for a spool: O_TMPFILE, or where
+ * the file system has none, a temporary file named after dir/hint and
+ * unlinked at once (one a kill leaves in between is a stale temporary file
+ * of dir/hint). -1 with errno.
+ */
+int fsutil_unnamed_file(const char *dir, const char *hint);
+
+/*
+ * Remove the temporary files (and directories, fsutil_temp_dir_beside) made
+ * for path that are still there (a run killed with SIGKILL cannot remove its own), except
  * `mine` (the caller's own, or NULL) and those a live run holds open (its
  * lock): *live (if not NULL) is increased by their number. For a caller
  * that holds the --state lock: runs on other state files may still write

@@ -79,6 +79,77 @@ int fsutil_temp_beside(const char *path, char **tmp)
 	return fd;
 }
 
+int fsutil_temp_dir_beside(const char *path, char **dir)
+{
+	size_t dirlen;
+	char *name = temp_prefix(path, &dirlen);
+	int fd, saved;
+
+	if (!name)
+		return -1;
+	strcat(name, TEMP_RANDOM);
+	if (!mkdtemp(name)) {
+		saved = errno;
+		free(name);
+		errno = saved;
+		return -1;
+	}
+	fd = open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		rmdir(name);
+		free(name);
+		errno = saved;
+		return -1;
+	}
+	(void)flock(fd, LOCK_EX | LOCK_NB);
+	*dir = name;
+	return fd;
+}
+
+/* The files in parent's directory name, then the directory (one level: all a run puts there). */
+static int clear_dir(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	return unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void fsutil_remove_temp_dir(const char *dir)
+{
+	(void)clear_dir(AT_FDCWD, dir);
+}
+
+int fsutil_unnamed_file(const char *dir, const char *hint)
+{
+	char path[PATH_MAX], *tmp = NULL;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, hint) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = fsutil_temp_beside(path, &tmp);
+	if (fd >= 0) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return fd;
+}
+
 int fsutil_is_temp_of(const char *tmp, const char *path)
 {
 	size_t dirlen, len;
@@ -128,7 +199,8 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 
 		if (strncmp(de->d_name, base, len) ||
 		    strlen(de->d_name) != len + strlen(TEMP_RANDOM) ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 			continue;
 		if (mine && !strcmp(de->d_name, own ? own + 1 : mine))
 			continue;
@@ -137,7 +209,8 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 				(*live)++;
 			continue;
 		}
-		removed += !unlinkat(dirfd(d), de->d_name, 0);
+		removed += S_ISDIR(st.st_mode) ? !clear_dir(dirfd(d), de->d_name)
+					       : !unlinkat(dirfd(d), de->d_name, 0);
 	}
 	if (d)
 		closedir(d);

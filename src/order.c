@@ -49,24 +49,6 @@ static int order_io(struct order *o, const char *what, struct err *e)
 	return -1;
 }
 
-/* An unnamed file in dir: O_TMPFILE, or a named one unlinked at once. */
-static int open_unlinked(const char *dir)
-{
-	char path[4096];
-	char *tmp = NULL;
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd;
-	snprintf(path, sizeof(path), "%s/waexport-order", dir);
-	fd = fsutil_temp_beside(path, &tmp);
-	if (fd >= 0) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return fd;
-}
-
 int order_open(struct order **out, const char *dir, struct err *e)
 {
 	struct order *o = calloc(1, sizeof(*o));
@@ -82,9 +64,10 @@ int order_open(struct order **out, const char *dir, struct err *e)
 		free(o);
 		return err_nomem(e);
 	}
-	o->fd = open_unlinked(dir);
+	o->fd = fsutil_unnamed_file(dir, "waexport-order");
 	if (o->fd < 0) {
-		err_set(e, ERR_CANTCREAT,
+		/* No room or no inode left: 74, worth a retry; no permission: 73. */
+		err_set(e, err_file_kind(errno),
 			"cannot create a temporary spool for --order oldest in %s: %s (%s)", dir,
 			strerror(errno), o->where);
 		e->errnum = errno;

@@ -46,18 +46,18 @@ static int io_fail(struct split *sp, const char *what, struct err *e)
 	return -1;
 }
 
+/* No name a kill could leave behind (O_TMPFILE where the file system has it). */
 static int anon_file(const char *dir, struct err *e)
 {
-	char path[4096], *tmp = NULL;
-	int fd;
+	int fd = fsutil_unnamed_file(dir, "waexport-chats");
 
-	snprintf(path, sizeof(path), "%s/waexport-chats", dir);
-	fd = fsutil_temp_beside(path, &tmp);
-	if (fd < 0)
-		return err_set(e, ERR_CANTCREAT, "cannot create a temporary spool in %s: %s", dir,
-			       strerror(errno));
-	unlink(tmp);
-	free(tmp);
+	if (fd < 0) {
+		int errnum = errno;
+
+		err_set(e, err_file_kind(errnum), "cannot create a temporary spool in %s: %s", dir,
+			strerror(errnum));
+		e->errnum = errnum;
+	}
 	return fd;
 }
 

@@ -27,9 +27,10 @@ struct xlsx {
 	int finished, committed;
 	mode_t mode;  /* of the workbook: 0600, or the replaced file's */
 	char *target; /* final path ("standard output" for stdout) */
-	char *tmp;    /* the temporary workbook */
+	char *tmp;    /* the temporary workbook, in: */
+	char *work;   /* a directory of this run's beside the target (0700) */
+	int work_fd;  /* open (locked) while the workbook is built */
 	/* Until finished (a run of {chat} keeps every finished workbook until the renames): */
-	char *dir;  /* the workbook's directory: libxlsxwriter's tmpdir too */
 	char *base; /* the target's directory, resolved (relative links) */
 	int spool;  /* encoded rows, unlinked */
 	struct buf pend;
@@ -103,15 +104,31 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 		return err_nomem(e);
 	fsutil_dirname(x->is_stdout ? path : x->target, dir, sizeof(dir));
 	/* Media links are relative to where the workbook is read: its directory, or here. */
-	if (!(x->dir = strdup(dir)) || (!(x->base = realpath(x->is_stdout ? "." : dir, NULL)) &&
-					!(x->base = strdup(x->is_stdout ? "." : dir))))
+	if (!(x->base = realpath(x->is_stdout ? "." : dir, NULL)) &&
+	    !(x->base = strdup(x->is_stdout ? "." : dir)))
 		return err_nomem(e);
-	fd = fsutil_temp_beside(x->is_stdout ? path : x->target, &x->tmp);
-	if (fd < 0)
-		return err_set(e, ERR_CANTCREAT,
+	/* --state: what a killed run left (a run on this state is the only one on it). */
+	if (x->o.refuse_existing)
+		fsutil_remove_stale_temps(x->target, NULL, NULL);
+	/*
+	 * libxlsxwriter reopens the workbook by name, and makes its own files in
+	 * its tmpdir: both in a directory of this run's, where no one else can
+	 * swap in a link (SPEC §5.6) and which the next run clears if this one
+	 * is killed.
+	 */
+	x->work_fd = fsutil_temp_dir_beside(x->is_stdout ? path : x->target, &x->work);
+	if (x->work_fd < 0)
+		return err_set(e, err_file_kind(errno),
 			       "%s: cannot create a file in its directory: %s "
 			       "(check that the directory exists and is writable)",
 			       path, strerror(errno));
+	if (!(x->tmp = malloc(strlen(x->work) + sizeof("/workbook.xlsx"))))
+		return err_nomem(e);
+	sprintf(x->tmp, "%s/workbook.xlsx", x->work);
+	fd = open(x->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(e, err_file_kind(errno), "%s: cannot create: %s", x->tmp,
+			       strerror(errno));
 	/* libxlsxwriter reopens the name: truncated, the mode stays. */
 	if (fchmod(fd, x->mode)) {
 		int errnum = errno;
@@ -127,13 +144,12 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 int xlsx_open(struct xlsx **res, const struct xlsx_opts *o, struct err *e)
 {
 	struct xlsx *x = calloc(1, sizeof(*x));
-	char *spool_name = NULL;
 
 	*res = NULL;
 	if (!x)
 		return err_nomem(e);
 	x->o = *o;
-	x->spool = -1;
+	x->spool = x->work_fd = -1;
 	x->is_stdout = !o->path || !strcmp(o->path, "-");
 	x->copy_fd = x->is_stdout ? STDOUT_FILENO : -1;
 	if (!x->o.rows_per_sheet)
@@ -147,14 +163,12 @@ int xlsx_open(struct xlsx **res, const struct xlsx_opts *o, struct err *e)
 	x->o.path = NULL;
 	if (place_workbook(x, o->path, e))
 		goto fail;
-	x->spool = fsutil_temp_beside(x->tmp, &spool_name);
+	x->spool = fsutil_unnamed_file(x->work, "spool");
 	if (x->spool < 0) {
-		err_set(e, ERR_CANTCREAT, "%s: cannot create a spool file beside it: %s", x->target,
-			strerror(errno));
+		err_set(e, err_file_kind(errno), "%s: cannot create a spool file beside it: %s",
+			x->target, strerror(errno));
 		goto fail;
 	}
-	unlink(spool_name);
-	free(spool_name);
 	if (buf_reserve(&x->pend, SPOOL_BUF)) {
 		err_nomem(e);
 		goto fail;
@@ -280,10 +294,12 @@ static void release(struct xlsx *x)
 	if (x->spool >= 0)
 		close(x->spool);
 	x->spool = -1;
+	if (x->work_fd >= 0)
+		close(x->work_fd); /* a run of {chat} holds no descriptor a finished workbook */
+	x->work_fd = -1;
 	buf_free(&x->pend);
-	free(x->dir);
 	free(x->base);
-	x->dir = x->base = NULL;
+	x->base = NULL;
 }
 
 static void drop_tmp(struct xlsx *x)
@@ -293,13 +309,18 @@ static void drop_tmp(struct xlsx *x)
 		free(x->tmp);
 		x->tmp = NULL;
 	}
+	if (x->work) {
+		fsutil_remove_temp_dir(x->work); /* and what libxlsxwriter left there */
+		free(x->work);
+		x->work = NULL;
+	}
 }
 
 int xlsx_finish(struct xlsx *x, struct err *e)
 {
 	struct xlsx_book b = {
 		.file = x->tmp,
-		.tmpdir = x->dir,
+		.tmpdir = x->work,
 		.base = x->base,
 		.where = x->target,
 		.media_dir = x->o.media_dir,
@@ -343,6 +364,7 @@ int xlsx_publish(struct xlsx *x, struct err *e)
 	if (fsutil_move_into_place(&x->tmp, x->target, e))
 		return -1;
 	x->committed = 1;
+	drop_tmp(x); /* the directory it was built in, empty now */
 	return 0;
 }
 
@@ -358,6 +380,8 @@ void xlsx_keep(struct xlsx *x)
 		return;
 	free(x->tmp);
 	x->tmp = NULL;
+	free(x->work); /* the workbook stays in it for the commit plan */
+	x->work = NULL;
 }
 
 void xlsx_close(struct xlsx *x)

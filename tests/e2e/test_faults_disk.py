@@ -258,6 +258,18 @@ def test_no_inode_left_is_an_io_error_74(history):
         assert os.listdir(d) == ["previous.csv"]
 
 
+@pytest.mark.parametrize("name", ["all.csv", "{chat}.csv"], ids=["oldest-spool", "chat-spool"])
+def test_no_inode_left_for_a_spool_is_74_too(history, name):
+    """The spools (--order oldest's, {chat}'s) on a file system out of inodes: the same full
+    disk, 74, not 73's "needs a person" (an adversarial pass saw 73 there, 74 for the output
+    itself on the same disk)."""
+    with small_tmpfs("size=1m,nr_inodes=2") as d:
+        r = run(["convert", "-o", os.path.join(d, name), history])
+        line = assert_error(r, 74)
+        assert "No space left on device" in line, line
+        assert os.listdir(d) == []
+
+
 def test_a_journal_the_disk_cannot_hold_is_dropped_not_a_failed_night(mock_factory,  # noqa: F811
                                                                       tmp_path):
     """--state keeps the raw pages of a run in a journal beside the state (SPEC §5.3), about

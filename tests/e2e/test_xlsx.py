@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import zipfile
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import PY, ROOT, run
+from conftest import BIN, PY, ROOT, run
 from fetch_helpers import (ACCOUNT, fetch_env, mock_factory, samples_mock,  # noqa: F401
                            samples_server)
 from helpers import COLUMNS, OneOf, int_code, json_text, ordered, state_label
@@ -562,3 +563,36 @@ def test_media_link_is_percent_encoded(mock_factory, tmp_path):  # noqa: F811
     assert "#" not in target and " " not in target, target
     assert unquote(target) == "media #2/" + name
     assert (tmp_path / unquote(target)).read_bytes() == blob("IMG")
+
+
+def test_a_killed_workbook_run_leaves_nothing_behind_the_next(mock_factory, tmp_path):  # noqa: F811
+    """A workbook is built in a directory of the run's, mode 0700 (libxlsxwriter reopens the
+    file by name, and no one else can swap in a link there: SPEC §5.6). A run killed with
+    SIGKILL leaves it; the next run under --state clears it, as it does the temporary files
+    of CSV and NDJSON (an adversarial pass found workbooks left for good)."""
+    mock = mock_factory("--messages", 400, "--seed", 3)
+    mock.control(latency_ms=300)
+    args = [BIN, "fetch", "--from", ACCOUNT, "--url", mock.url, "--state", str(tmp_path / "st"),
+            "--concurrency", "1", "-q", "-o", str(tmp_path / "night-{date}.xlsx")]
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    env.update(fetch_env())
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not [n for n in os.listdir(tmp_path) if ".xlsx.tmp." in n]:
+            assert time.monotonic() < deadline and p.poll() is None, "no workbook begun"
+            time.sleep(0.02)
+        [work] = [tmp_path / n for n in os.listdir(tmp_path) if ".xlsx.tmp." in n]
+        assert work.is_dir() and (work.stat().st_mode & 0o777) == 0o700, "built in the open"
+        assert (work / "workbook.xlsx").exists()
+    finally:
+        p.kill()
+        p.wait()
+    mock.control(latency_ms=0)
+    r = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert [n for n in os.listdir(tmp_path) if ".tmp." in n] == []
+    [book] = [n for n in os.listdir(tmp_path) if n.endswith(".xlsx")]
+    assert zipfile.is_zipfile(tmp_path / book)

@@ -351,6 +351,59 @@ static void my_own_temp_is_skipped(void **state)
 	testdir_remove(dir);
 }
 
+/*
+ * A workbook is built in a directory of the run's (libxlsxwriter reopens it
+ * by name): mode 0700, named as the temporary files of its target, so that
+ * the next run clears one a killed run left, with what is in it, and leaves
+ * a live run's (locked) alone.
+ */
+static void temp_dirs_are_private_and_cleared_when_left(void **state)
+{
+	char dir[256], path[300], file[400], *live, *dead;
+	int fd_live, fd_dead, fd, busy = 0;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(path, sizeof(path), "%s/night.xlsx", dir);
+	fd_live = fsutil_temp_dir_beside(path, &live);
+	fd_dead = fsutil_temp_dir_beside(path, &dead);
+	assert_true(fd_live >= 0 && fd_dead >= 0);
+	assert_true(fsutil_is_temp_of(live, path));
+	assert_int_equal(stat(live, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(file, sizeof(file), "%s/workbook.xlsx", dead);
+	assert_true((fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	close(fd_dead); /* the run that made it was killed */
+	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 1);
+	assert_int_equal(busy, 1);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+	close(fd_live);
+	fsutil_remove_temp_dir(live);
+	assert_int_equal(access(live, F_OK), -1);
+	assert_int_equal(rmdir(dir), 0); /* nothing else was left */
+	free(live);
+	free(dead);
+}
+
+/* A spool has no name a kill could leave behind (O_TMPFILE here). */
+static void an_unnamed_file_leaves_no_name(void **state)
+{
+	char dir[256];
+	int fd;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	fd = fsutil_unnamed_file(dir, "spool");
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	assert_int_equal(rmdir(dir), 0); /* empty while the file is open */
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +416,8 @@ int main(void)
 		cmocka_unit_test(temps_held_open_are_left_alone),
 		cmocka_unit_test(long_names_alike_keep_apart),
 		cmocka_unit_test(my_own_temp_is_skipped),
+		cmocka_unit_test(temp_dirs_are_private_and_cleared_when_left),
+		cmocka_unit_test(an_unnamed_file_leaves_no_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
