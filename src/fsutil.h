@@ -44,6 +44,13 @@ int fsutil_temp_dir_beside(const char *path, char **dir);
 void fsutil_remove_temp_dir(const char *dir);
 
 /*
+ * An empty file `name` (mode `mode`) in a new fsutil_temp_dir_beside(path):
+ * returns the directory's fd (locked) with *dir and *file (caller frees),
+ * or -1 with errno and nothing left behind.
+ */
+int fsutil_temp_dir_file(const char *path, const char *name, mode_t mode, char **dir, char **file);
+
+/*
  * A file without a name in dir, mode 0600, for a spool: O_TMPFILE, or where
  * the file system has none, a temporary file named after dir/hint and
  * unlinked at once (one a kill leaves in between is a stale temporary file

@@ -131,6 +131,33 @@ void fsutil_remove_temp_dir(const char *dir)
 	(void)clear_dir(AT_FDCWD, dir);
 }
 
+int fsutil_temp_dir_file(const char *path, const char *name, mode_t mode, char **dir, char **file)
+{
+	int dfd = fsutil_temp_dir_beside(path, dir), fd = -1, saved;
+
+	if (dfd < 0)
+		return -1;
+	*file = malloc(strlen(*dir) + strlen(name) + 2);
+	if (*file) {
+		sprintf(*file, "%s/%s", *dir, name);
+		fd = open(*file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	} else {
+		errno = ENOMEM;
+	}
+	if (fd >= 0 && !fchmod(fd, mode) && !close(fd))
+		return dfd;
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	fsutil_remove_temp_dir(*dir);
+	free(*dir);
+	free(*file);
+	*dir = *file = NULL;
+	errno = saved;
+	return -1;
+}
+
 int fsutil_unnamed_file(const char *dir, const char *hint)
 {
 	char path[PATH_MAX], *tmp = NULL;

@@ -63,7 +63,7 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 	const char *tmpdir = getenv("TMPDIR");
 	char stdout_name[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
-	int have = 0, fd;
+	int have = 0;
 
 	x->mode = 0600;
 	if (!x->is_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -116,28 +116,14 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 	 * swap in a link (SPEC §5.6) and which the next run clears if this one
 	 * is killed.
 	 */
-	x->work_fd = fsutil_temp_dir_beside(x->is_stdout ? path : x->target, &x->work);
+	x->work_fd =
+		fsutil_temp_dir_file(x->is_stdout ? path : x->target, "workbook.xlsx", x->mode,
+				     &x->work, &x->tmp); /* reopened: truncated, the mode stays */
 	if (x->work_fd < 0)
 		return err_set(e, err_file_kind(errno),
 			       "%s: cannot create a file in its directory: %s "
 			       "(check that the directory exists and is writable)",
 			       path, strerror(errno));
-	if (!(x->tmp = malloc(strlen(x->work) + sizeof("/workbook.xlsx"))))
-		return err_nomem(e);
-	sprintf(x->tmp, "%s/workbook.xlsx", x->work);
-	fd = open(x->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_set(e, err_file_kind(errno), "%s: cannot create: %s", x->tmp,
-			       strerror(errno));
-	/* libxlsxwriter reopens the name: truncated, the mode stays. */
-	if (fchmod(fd, x->mode)) {
-		int errnum = errno;
-
-		close(fd);
-		return err_set(e, ERR_CANTCREAT, "%s: cannot set mode: %s", x->tmp,
-			       strerror(errnum));
-	}
-	close(fd);
 	return 0;
 }
 
