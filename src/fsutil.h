@@ -32,6 +32,15 @@ int fsutil_temp_beside(const char *path, char **tmp);
 int fsutil_is_temp_of(const char *tmp, const char *path);
 
 /*
+ * Whether tmp is a file staged for path: a temporary file beside it, or a
+ * file in a temporary directory beside it (fsutil_temp_dir_file). After the
+ * rename, fsutil_unstaged removes such a directory (empty, or with what a
+ * library left there).
+ */
+int fsutil_is_staged_for(const char *tmp, const char *path);
+void fsutil_unstaged(const char *tmp, const char *path);
+
+/*
  * A temporary directory beside path, mode 0700, named as fsutil_temp_beside
  * names files (so the cleanups below know it), for what a library reopens
  * by name: in a directory no one else can write to, no link can be swapped

@@ -158,6 +158,39 @@ int fsutil_temp_dir_file(const char *path, const char *name, mode_t mode, char *
 	return -1;
 }
 
+/* The directory of a file in a temporary directory beside path, or NULL. */
+static char *staged_dir(const char *tmp, const char *path)
+{
+	const char *slash = strrchr(tmp, '/');
+	char *dir;
+
+	if (!slash || slash == tmp || !slash[1] || fsutil_is_temp_of(tmp, path))
+		return NULL;
+	dir = strndup(tmp, (size_t)(slash - tmp));
+	if (dir && !fsutil_is_temp_of(dir, path)) {
+		free(dir);
+		dir = NULL;
+	}
+	return dir;
+}
+
+int fsutil_is_staged_for(const char *tmp, const char *path)
+{
+	char *dir = staged_dir(tmp, path);
+
+	free(dir);
+	return dir || fsutil_is_temp_of(tmp, path);
+}
+
+void fsutil_unstaged(const char *tmp, const char *path)
+{
+	char *dir = staged_dir(tmp, path);
+
+	if (dir)
+		fsutil_remove_temp_dir(dir);
+	free(dir);
+}
+
 int fsutil_unnamed_file(const char *dir, const char *hint)
 {
 	char path[PATH_MAX], *tmp = NULL;

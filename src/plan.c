@@ -163,7 +163,7 @@ static int check_pairs(const char *path, const char *p, const char *end, struct 
 		const char *tmp = p, *target = tmp + strlen(tmp) + 1;
 
 		if (target >= end || tmp[0] != '/' || target[0] != '/' ||
-		    !fsutil_is_temp_of(tmp, target))
+		    !fsutil_is_staged_for(tmp, target))
 			return err_set(e, ERR_DATA,
 				       "%s: file %zu of the commit plan is not a temporary file "
 				       "beside its target; nothing was renamed (check the plan and "
@@ -183,14 +183,16 @@ static int rename_pairs(const char *path, const char *p, const char *end, size_t
 		struct stat st;
 
 		p = target + strlen(target) + 1;
-		if (lstat(tmp, &st) || !S_ISREG(st.st_mode))
-			continue; /* in place already (or never made) */
-		if (rename(tmp, target))
-			return err_set(e, ERR_IO,
-				       "%s: cannot rename %s over %s: %s; the next run tries again",
-				       path, tmp, target, strerror(errno));
-		fsutil_sync_dir(target);
-		(*moved)++;
+		if (!lstat(tmp, &st) && S_ISREG(st.st_mode)) { /* else in place already */
+			if (rename(tmp, target))
+				return err_set(e, ERR_IO,
+					       "%s: cannot rename %s over %s: %s; the next run "
+					       "tries again",
+					       path, tmp, target, strerror(errno));
+			fsutil_sync_dir(target);
+			(*moved)++;
+		}
+		fsutil_unstaged(tmp, target); /* a workbook's directory, left empty */
 	}
 	return 0;
 }

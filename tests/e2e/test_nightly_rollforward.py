@@ -144,3 +144,39 @@ def test_a_plan_that_renames_a_foreign_file_is_refused(mock, tmp_path):
     assert r.returncode == 65, r.stderr
     assert b"state.commit" in r.stderr, r.stderr
     assert victim.read_text() == "keep me"
+
+
+def test_a_workbook_run_stopped_during_the_commit_is_finished_by_the_next(mock, tmp_path):
+    """A workbook is staged in a directory of its run's beside its target: the commit plan
+    names the file in it, and the next run renames it into place and removes the directory.
+    A plan naming such a file was refused as "not a temporary file beside its target" (65
+    every night until a person removed the plan). The next run here writes another file:
+    the day's workbook exists, and a workbook is never added to (SPEC §4.4)."""
+    settle(mock)
+    mock.reset(knobs=True)
+    log = tmp_path / "renames.log"
+    d0 = tmp_path / "count"
+    d0.mkdir()
+    book = ["--url", mock.url, "--state", "state", "-o", "night-{date}.xlsx"]
+    r = subprocess.run([STRACE, "-f", "-o", str(log), "-e", "trace=rename", "--", BIN] + FETCH +
+                       book, env=dict(fetch_env(), ASAN_OPTIONS="detect_leaks=0"), cwd=d0,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    total = sum(1 for line in log.read_text().splitlines() if "rename(" in line)
+    for n in range(2, total + 1):
+        d = tmp_path / ("at%d" % n)
+        d.mkdir()
+        settle(mock)
+        r = subprocess.run([STRACE, "-f", "-o", os.devnull, "-e",
+                            "inject=rename:signal=KILL:when=%d" % n, "--", BIN] + FETCH + book,
+                           env=dict(fetch_env(), ASAN_OPTIONS="detect_leaks=0"), cwd=d,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        assert r.returncode != 0, (n, r.stderr)
+        settle(mock)
+        r, _ = night(mock, d / "state", d / "other.xlsx")
+        assert r.returncode == 0, (n, r.stderr)
+        [day] = list(d.glob("night-*.xlsx"))
+        with open(day, "rb") as f:
+            assert f.read(2) == b"PK", n
+        assert [x.name for x in d.iterdir() if ".tmp." in x.name] == [], n
+        assert not (d / "state.commit").exists(), n

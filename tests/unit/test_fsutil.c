@@ -389,6 +389,35 @@ static void temp_dirs_are_private_and_cleared_when_left(void **state)
 	free(dead);
 }
 
+/*
+ * A commit plan may name a file in a temporary directory of its target (a
+ * workbook's), nothing else: not a file of another directory, nor deeper.
+ */
+static void a_file_in_a_temp_dir_is_staged_for_its_target(void **state)
+{
+	char dir[256], path[300], other[300], deeper[400], *work, *file;
+	int fd;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(path, sizeof(path), "%s/night.xlsx", dir);
+	snprintf(other, sizeof(other), "%s/other.xlsx", dir);
+	fd = fsutil_temp_dir_file(path, "workbook.xlsx", 0640, &work, &file);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_true(fsutil_is_staged_for(file, path));
+	assert_false(fsutil_is_staged_for(file, other));
+	snprintf(deeper, sizeof(deeper), "%s/sub/workbook.xlsx", work);
+	assert_false(fsutil_is_staged_for(deeper, path));
+	assert_int_equal(rename(file, path), 0);
+	fsutil_unstaged(file, path);
+	assert_int_equal(access(work, F_OK), -1);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(work);
+	free(file);
+}
+
 /* A spool has no name a kill could leave behind (O_TMPFILE here). */
 static void an_unnamed_file_leaves_no_name(void **state)
 {
@@ -418,6 +447,7 @@ int main(void)
 		cmocka_unit_test(my_own_temp_is_skipped),
 		cmocka_unit_test(temp_dirs_are_private_and_cleared_when_left),
 		cmocka_unit_test(an_unnamed_file_leaves_no_name),
+		cmocka_unit_test(a_file_in_a_temp_dir_is_staged_for_its_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
