@@ -35,13 +35,13 @@
 
 /*
  * With --lookback, this many messages in a row behind the window (from the
- * head on, across pages) say the API order has passed the window's edge: a
- * page of them. Fewer may be misdated: late deliveries after an outage sit
- * among the window's messages with old dates, and three of them ended the
- * re-export there, below them nothing written again. The price is about
- * one page more a night.
+ * head on, across pages) say the API order has passed the window's edge:
+ * four pages of them. Fewer may be misdated: late deliveries after an
+ * outage sit among the window's messages with old dates, and three of them
+ * ended the re-export there, below them nothing written again. The price
+ * is about four pages more a night.
  */
-#define NEXTCP_WINDOW_LEFT 50
+#define NEXTCP_WINDOW_LEFT 200
 
 /* What ends one target's walk. */
 struct nextcp_walk {

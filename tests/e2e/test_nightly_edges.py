@@ -11,6 +11,8 @@ second and the --until/--lookback windows are SPEC §5.3; version-1 states are
 import json
 import os
 
+import pytest
+
 from conftest import run
 from fetch_helpers import (ACCOUNT, Mock, csv_rows, fetch_env,
                            run_with_a_flood_in_the_retry_wait, server_fixture, summary_number)
@@ -129,14 +131,16 @@ def test_lookback_writes_its_window_after_a_flood_of_late_deliveries(mock_factor
     assert len(again) == 270, "night 3 wrote %d of the 270 messages in its window" % len(again)
 
 
-def test_lookback_window_is_not_cut_by_late_deliveries_below_the_head(mock_factory, tmp_path):
-    """--lookback 1d: forty late deliveries (dated ten days back, as after an outage) sit
-    on top of night 1's history, so night 2 meets its head and then five, then thirty-five
-    messages from the head on that are all behind the window, and only then the window's.
-    Three such in a row ended the re-export there, and the window's messages read since
-    (state 3) were never written again. A page's worth in a row is the window's edge."""
+@pytest.mark.parametrize("n_late", [40, 150])
+def test_lookback_window_is_not_cut_by_late_deliveries_below_the_head(mock_factory, tmp_path,
+                                                                       n_late):
+    """--lookback 1d: late deliveries (dated ten days back, as after an outage) sit on top
+    of night 1's history, so night 2 meets its head and then messages from the head on that
+    are all behind the window, and only then the window's. Three such in a row ended the
+    re-export there, and the window's messages read since (state 3) were never written
+    again. Four pages' worth in a row is the window's edge."""
     day = 86400
-    late = [msg("L%02d" % i, T - 10 * day) for i in range(1, 41)]
+    late = [msg("L%03d" % i, T - 10 * day) for i in range(1, n_late + 1)]
     recent = [msg("R%03d" % i, T - 60 * i) for i in range(1, 201)]
     news = [msg("N%02d" % k, T + 60 * k) for k in range(45, 0, -1)]
     read = [dict(x, state=3) for x in recent]
@@ -145,6 +149,26 @@ def test_lookback_window_is_not_cut_by_late_deliveries_below_the_head(mock_facto
     rows = csv_rows(n2.read_bytes())
     assert sorted(r["unique"] for r in rows) == sorted(x["unique"] for x in news + recent)
     assert all(r["state_code"] == "3" for r in rows if r["unique"][0] == "R")
+
+
+def test_a_far_future_message_held_back_by_until_is_not_written_around_each_night(
+        mock_factory, tmp_path):
+    """A message dated ten years ahead (a wrong clock), 100 messages deep, is held back by
+    every --until night. Starting the head below it each time (as for a real message held
+    back) made every night walk down to it and write again all above it, more each night
+    (an adversarial review: 109, 114, 119 rows for 5 new): the horizon tells them apart."""
+    year = 365 * 86400
+    recent = [msg("R%03d" % i, T - 60 * i) for i in range(1, 301)]
+    hist = recent[:100] + [msg("FUTURE", T + 10 * year)] + recent[100:]
+    state = tmp_path / "state"
+    for n in range(1, 4):
+        hist = [msg("N%d-%d" % (n, k), T + 60 * k + n) for k in range(5, 0, -1)] + hist
+        out = tmp_path / ("n%d.csv" % n)
+        r, _ = night(serve(mock_factory, tmp_path, "h%d" % n, hist), state, out, "-q",
+                     "--until", str(T + 3600))
+        assert r.returncode == 0, r.stderr
+        if n > 1:
+            assert len(uniques(out)) == 5, "night %d wrote %d" % (n, len(uniques(out)))
 
 
 def test_one_deleted_message_does_not_reexport_the_history(mock_factory, tmp_path):

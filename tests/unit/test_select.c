@@ -20,6 +20,8 @@
 #include "when.h"
 
 #define PAGE 50
+#define NEWEST 2000000000LL      /* the time of message m0 */
+#define HORIZON (NEWEST + 86400) /* the run's start and a day */
 
 /* Message number i of a walk: unique "m<i>", newest first. */
 struct msg {
@@ -33,7 +35,7 @@ static void make(struct msg *m, unsigned i)
 	memset(m, 0, sizeof(*m));
 	snprintf(m->unique, sizeof(m->unique), "m%u", i);
 	m->r.f[REC_UNIQUE] = (struct field){ m->unique, strlen(m->unique), FIELD_STRING };
-	m->r.ts = 2000000000 - (long long)i;
+	m->r.ts = NEWEST - (long long)i;
 	m->r.ts_ok = 1;
 	assert_int_equal(seen_key(m->unique, strlen(m->unique), &m->key), 0);
 }
@@ -73,7 +75,8 @@ static void plain_page(struct select *s, unsigned p)
 /* A first run under --state (no earlier checkpoint), with --lookback or not. */
 static struct select *run_with(int lookback)
 {
-	static const struct select_checkpoint plain = { .firsts = 1 }, window = { 0 };
+	static const struct select_checkpoint plain = { .firsts = 1, .horizon = HORIZON },
+					      window = { .horizon = HORIZON };
 	struct select *s;
 	struct err e;
 
@@ -203,6 +206,36 @@ static void test_a_message_held_back_by_until_starts_the_head_below_it(void **st
 	select_free(s);
 }
 
+/*
+ * One dated years ahead (a wrong clock) is held back by every --until: a
+ * head restarted below it would have each night walk down to it and write
+ * again everything above. It leaves the head where it is.
+ */
+static void test_a_far_future_message_held_back_leaves_the_head(void **state)
+{
+	struct select *s = first_run();
+	const struct select_newest *n;
+	unsigned ids[3] = { 0, 1, 2 };
+	unsigned char when[3] = { WHEN_WITHIN, WHEN_AFTER, WHEN_WITHIN };
+	struct select_page pg = { 0 };
+	struct msg m[3];
+	struct err e;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		make(&m[i], ids[i]);
+		if (i == 1)
+			m[i].r.ts = HORIZON + 1;
+		select_look(s, &m[i].r, m[i].key, &pg);
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_true(select_message(s, &m[i].r, m[i].key, when[i], &pg, &e) >= 0);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, 1);
+	assert_head(&n->head[0], 0);
+	select_free(s);
+}
+
 /* What was taken is gone: the next target (or a later walk) starts its own head. */
 static void test_taking_the_head_starts_a_new_one(void **state)
 {
@@ -245,6 +278,7 @@ int main(void)
 			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
 		cmocka_unit_test(test_with_lookback_the_head_is_page_ones_alone),
 		cmocka_unit_test(test_a_message_held_back_by_until_starts_the_head_below_it),
+		cmocka_unit_test(test_a_far_future_message_held_back_leaves_the_head),
 		cmocka_unit_test(test_taking_the_head_starts_a_new_one),
 		cmocka_unit_test(test_without_a_checkpoint_no_head_is_kept),
 	};
