@@ -177,9 +177,11 @@ static int take_start(struct check *c, const unsigned char *p, size_t n)
 {
 	int gz;
 
-	if (c->begun || n < 2)
+	if (c->begun || !n)
 		return 0;
 	c->begun = 1;
+	if (n < 2)
+		return 0; /* a one-byte file: the checks below say what is wrong with it */
 	gz = p[0] == 0x1f && p[1] == 0x8b;
 	if (gz != !!c->w->gzip)
 		return refuse(c, gz ? GZIPPED : PLAIN);

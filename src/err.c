@@ -18,6 +18,19 @@ int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 	return -1;
 }
 
+int err_file(struct err *e, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->kind = err_file_kind(errnum);
+	e->errnum = errnum;
+	e->offset = -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int err_prefix(struct err *e, const char *fmt, ...)
 {
 	char old[sizeof(e->msg)];

@@ -45,6 +45,8 @@ int err_data(struct err *e, long long offset, const char *fmt, ...)
  * try later.
  */
 enum err_kind err_file_kind(int errnum);
+/* err_set with err_file_kind(errnum), and errnum kept in e. Returns -1. */
+int err_file(struct err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Was the error a reader closing our stdout (a write's EPIPE)? */
 int err_broken_pipe(const struct err *e);
 

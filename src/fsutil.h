@@ -68,8 +68,9 @@ int fsutil_temp_dir_file(const char *path, const char *name, mode_t mode, char *
 int fsutil_unnamed_file(const char *dir, const char *hint);
 
 /*
- * Remove the temporary files (and directories, fsutil_temp_dir_beside) made
- * for path that are still there (a run killed with SIGKILL cannot remove its own), except
+ * Remove the temporary files (and directories, fsutil_temp_dir_beside, once
+ * two hours old) made for path that are still there (a run killed with
+ * SIGKILL cannot remove its own), except
  * `mine` (the caller's own, or NULL) and those a live run holds open (its
  * lock): *live (if not NULL) is increased by their number. For a caller
  * that holds the --state lock: runs on other state files may still write

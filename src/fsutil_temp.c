@@ -21,6 +21,13 @@
 /* NAME_MAX less the dot before and ".tmp.XXXXXX" after: the longest base a temporary name keeps. */
 #define TEMP_BASE_MAX (NAME_MAX - 12)
 #define TEMP_RANDOM "XXXXXX"
+/*
+ * A temporary directory (a workbook's) is unlocked once its workbook is
+ * finished, until the rename: a run on another state file writing the same
+ * name must not take a live run's for a leftover. Nothing stays there this
+ * long but what a killed run left.
+ */
+#define TEMP_DIR_AGE (2 * 3600)
 
 /*
  * "dir/.base.tmp.", the name of a temporary file beside path up to its
@@ -144,8 +151,11 @@ int fsutil_temp_dir_file(const char *path, const char *name, mode_t mode, char *
 	} else {
 		errno = ENOMEM;
 	}
-	if (fd >= 0 && !fchmod(fd, mode) && !close(fd))
-		return dfd;
+	if (fd >= 0 && !fchmod(fd, mode)) {
+		if (!close(fd))
+			return dfd;
+		fd = -1; /* closed all the same (POSIX: the state is unspecified; Linux closes) */
+	}
 	saved = errno;
 	if (fd >= 0)
 		close(fd);
@@ -247,6 +257,7 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 	DIR *d;
 	struct dirent *de;
 	int removed = 0;
+	time_t now = time(NULL);
 
 	if (!prefix)
 		return 0;
@@ -263,6 +274,8 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 		    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 			continue;
 		if (mine && !strcmp(de->d_name, own ? own + 1 : mine))
+			continue;
+		if (S_ISDIR(st.st_mode) && now - st.st_mtime < TEMP_DIR_AGE)
 			continue;
 		if (in_use(dirfd(d), de->d_name)) {
 			if (live)

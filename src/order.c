@@ -67,10 +67,9 @@ int order_open(struct order **out, const char *dir, struct err *e)
 	o->fd = fsutil_unnamed_file(dir, "waexport-order");
 	if (o->fd < 0) {
 		/* No room or no inode left: 74, worth a retry; no permission: 73. */
-		err_set(e, err_file_kind(errno),
-			"cannot create a temporary spool for --order oldest in %s: %s (%s)", dir,
-			strerror(errno), o->where);
-		e->errnum = errno;
+		err_file(e, errno,
+			 "cannot create a temporary spool for --order oldest in %s: %s (%s)", dir,
+			 strerror(errno), o->where);
 		order_close(o);
 		return -1;
 	}

@@ -51,13 +51,9 @@ static int anon_file(const char *dir, struct err *e)
 {
 	int fd = fsutil_unnamed_file(dir, "waexport-chats");
 
-	if (fd < 0) {
-		int errnum = errno;
-
-		err_set(e, err_file_kind(errnum), "cannot create a temporary spool in %s: %s", dir,
-			strerror(errnum));
-		e->errnum = errnum;
-	}
+	if (fd < 0)
+		err_file(e, errno, "cannot create a temporary spool in %s: %s", dir,
+			 strerror(errno));
 	return fd;
 }
 

@@ -54,9 +54,10 @@ static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
 }
 
 /*
- * Where the workbook is built: a temporary file beside the target (mode
- * 0600; a replaced file keeps its mode), or in $TMPDIR for stdout and for a
- * target that is not a regular file (/dev/null, a FIFO), which get a copy.
+ * Where the workbook is built: in a temporary directory beside the target
+ * (the file mode 0600; a replaced file keeps its mode), or in $TMPDIR for
+ * stdout and for a target that is not a regular file (/dev/null, a FIFO),
+ * which get a copy.
  */
 static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 {
@@ -109,7 +110,7 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 		return err_nomem(e);
 	/* --state: what a killed run left (a run on this state is the only one on it). */
 	if (x->o.refuse_existing)
-		fsutil_remove_stale_temps(x->target, NULL, NULL);
+		fsutil_remove_stale_temps(x->is_stdout ? path : x->target, NULL, NULL);
 	/*
 	 * libxlsxwriter reopens the workbook by name, and makes its own files in
 	 * its tmpdir: both in a directory of this run's, where no one else can
@@ -120,10 +121,10 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 		fsutil_temp_dir_file(x->is_stdout ? path : x->target, "workbook.xlsx", x->mode,
 				     &x->work, &x->tmp); /* reopened: truncated, the mode stays */
 	if (x->work_fd < 0)
-		return err_set(e, err_file_kind(errno),
-			       "%s: cannot create a file in its directory: %s "
-			       "(check that the directory exists and is writable)",
-			       path, strerror(errno));
+		return err_file(e, errno,
+				"%s: cannot create a file in its directory: %s "
+				"(check that the directory exists and is writable)",
+				path, strerror(errno));
 	return 0;
 }
 
@@ -151,8 +152,8 @@ int xlsx_open(struct xlsx **res, const struct xlsx_opts *o, struct err *e)
 		goto fail;
 	x->spool = fsutil_unnamed_file(x->work, "spool");
 	if (x->spool < 0) {
-		err_set(e, err_file_kind(errno), "%s: cannot create a spool file beside it: %s",
-			x->target, strerror(errno));
+		err_file(e, errno, "%s: cannot create a spool file beside it: %s", x->target,
+			 strerror(errno));
 		goto fail;
 	}
 	if (buf_reserve(&x->pend, SPOOL_BUF)) {

@@ -568,8 +568,10 @@ def test_media_link_is_percent_encoded(mock_factory, tmp_path):  # noqa: F811
 def test_a_killed_workbook_run_leaves_nothing_behind_the_next(mock_factory, tmp_path):  # noqa: F811
     """A workbook is built in a directory of the run's, mode 0700 (libxlsxwriter reopens the
     file by name, and no one else can swap in a link there: SPEC §5.6). A run killed with
-    SIGKILL leaves it; the next run under --state clears it, as it does the temporary files
-    of CSV and NDJSON (an adversarial pass found workbooks left for good)."""
+    SIGKILL leaves it; the next run under --state on that target clears it once it is two
+    hours old (younger, it may be another state's finished workbook waiting for its rename),
+    as it does the temporary files of CSV and NDJSON (an adversarial pass found workbooks
+    left for good)."""
     mock = mock_factory("--messages", 400, "--seed", 3)
     mock.control(latency_ms=300)
     args = [BIN, "fetch", "--from", ACCOUNT, "--url", mock.url, "--state", str(tmp_path / "st"),
@@ -590,6 +592,8 @@ def test_a_killed_workbook_run_leaves_nothing_behind_the_next(mock_factory, tmp_
         p.kill()
         p.wait()
     mock.control(latency_ms=0)
+    last_night = time.time() - 3 * 3600
+    os.utime(work, (last_night, last_night))
     r = subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        timeout=60)
     assert r.returncode == 0, r.stderr

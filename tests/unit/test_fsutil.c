@@ -355,7 +355,8 @@ static void my_own_temp_is_skipped(void **state)
  * A workbook is built in a directory of the run's (libxlsxwriter reopens it
  * by name): mode 0700, named as the temporary files of its target, so that
  * the next run clears one a killed run left, with what is in it, and leaves
- * a live run's (locked) alone.
+ * a live run's alone: locked while it builds, then (finished, waiting for
+ * its rename, unlocked) younger than two hours.
  */
 static void temp_dirs_are_private_and_cleared_when_left(void **state)
 {
@@ -376,7 +377,12 @@ static void temp_dirs_are_private_and_cleared_when_left(void **state)
 	snprintf(file, sizeof(file), "%s/workbook.xlsx", dead);
 	assert_true((fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
 	close(fd);
-	close(fd_dead); /* the run that made it was killed */
+	close(fd_dead); /* finished, or the run that made it was killed */
+	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 0);
+	assert_int_equal(access(dead, F_OK), 0);
+	assert_int_equal(busy, 0);
+	age_by(dead, 3 * 3600); /* last night's */
+	age_by(live, 3 * 3600); /* a long build: still locked */
 	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 1);
 	assert_int_equal(busy, 1);
 	assert_int_equal(access(dead, F_OK), -1);
