@@ -108,7 +108,7 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 	if (!(x->base = realpath(x->is_stdout ? "." : dir, NULL)) &&
 	    !(x->base = strdup(x->is_stdout ? "." : dir)))
 		return err_nomem(e);
-	/* --state: what a killed run left (a run on this state is the only one on it). */
+	/* --state: what a killed run left (a workbook's directory once two hours old). */
 	if (x->o.refuse_existing)
 		fsutil_remove_stale_temps(x->is_stdout ? path : x->target, NULL, NULL);
 	/*
