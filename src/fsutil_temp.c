@@ -275,7 +275,9 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 			continue;
 		if (mine && !strcmp(de->d_name, own ? own + 1 : mine))
 			continue;
-		if (S_ISDIR(st.st_mode) && now - st.st_mtime < TEMP_DIR_AGE)
+		/* A directory of ours is as mkdtemp made it: the run's user's, 0700. */
+		if (S_ISDIR(st.st_mode) && (now - st.st_mtime < TEMP_DIR_AGE ||
+					    (st.st_mode & 0777) != 0700 || st.st_uid != geteuid()))
 			continue;
 		if (in_use(dirfd(d), de->d_name)) {
 			if (live)

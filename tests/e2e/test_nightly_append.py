@@ -10,6 +10,7 @@ without --state a run still replaces (a snapshot).
 """
 import gzip
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -261,7 +262,9 @@ def test_temporary_files_of_killed_runs_are_cleared_by_the_next(mock, tmp_path):
             tmp_path / "night.csv.tmp.a1B2c3"]
     for p in stale + keep:
         p.write_bytes(b"left by a killed run")
-    (tmp_path / ".night.csv.tmp.dir123").mkdir()
+    (tmp_path / ".night.csv.tmp.dir123").mkdir(0o755)   # not made by a run (0700)
+    last_night = time.time() - 3 * 3600
+    os.utime(tmp_path / ".night.csv.tmp.dir123", (last_night, last_night))
     snap = tmp_path / "snap.csv"
     (tmp_path / ".snap.csv.tmp.q1w2e3").write_bytes(b"x")
     assert run(FETCH + ["--url", mock.url, "-o", str(snap)], env=fetch_env()).returncode == 0
