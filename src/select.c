@@ -202,9 +202,12 @@ _Static_assert(SELECT_PAGE_FIRSTS < STATE_HEAD_MAX, "the head keeps some of its 
  * A message held back by --until (newer than it): the next run, without
  * --until, must find it above its head, so the head begins below it. A head
  * begun above it (late deliveries on top, old-dated) would have the next
- * run take it for exported: lost. Not for a message dated past the horizon
- * (a sender's wrong clock, years ahead): every --until holds it back, and
- * each night would move the head down to it and write again all above.
+ * run take it for exported: lost. A message dated past the horizon (a
+ * sender's clock days or years ahead) is held back by every --until while
+ * it stays ahead: the head moved below it each night would have each night
+ * write again all above it. So one is followed only while the head is not
+ * done (within the walk's first fifty messages written, again and again at
+ * most); one deeper down stays below the head, as before.
  */
 static void head_restart(struct select_newest *n)
 {
@@ -297,7 +300,8 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 			return 0;
 		}
 		s->stats.filtered++;
-		if (s->has_cp && when == WHEN_AFTER && r->ts <= s->cp.horizon)
+		if (s->has_cp && when == WHEN_AFTER &&
+		    (!s->newest.head_done || r->ts <= s->cp.horizon))
 			head_restart(&s->newest);
 		return s->has_cp && head_note(&s->newest, r, 1) ? err_nomem(e) : 0;
 	}
