@@ -16,12 +16,6 @@ struct when_window {
 	long long since, until;
 };
 
-/* Does a message at ts fall in w? */
-static inline int when_in(const struct when_window *w, long long ts)
-{
-	return (!w->has_since || ts >= w->since) && (!w->has_until || ts < w->until);
-}
-
 /* Where a message at ts lies against w: before --since, within, or at or after --until. */
 enum when_where { WHEN_BEFORE, WHEN_WITHIN, WHEN_AFTER };
 

@@ -22,6 +22,7 @@
 #define PAGE 50
 #define NEWEST 2000000000LL      /* the time of message m0 */
 #define HORIZON (NEWEST + 86400) /* the run's start and a day */
+#define AHEAD 1000000u           /* message numbers from here on are dated a year past it */
 
 /* Message number i of a walk: unique "m<i>", newest first. */
 struct msg {
@@ -35,7 +36,7 @@ static void make(struct msg *m, unsigned i)
 	memset(m, 0, sizeof(*m));
 	snprintf(m->unique, sizeof(m->unique), "m%u", i);
 	m->r.f[REC_UNIQUE] = (struct field){ m->unique, strlen(m->unique), FIELD_STRING };
-	m->r.ts = NEWEST - (long long)i;
+	m->r.ts = i >= AHEAD ? HORIZON + 365 * 86400LL : NEWEST - (long long)i;
 	m->r.ts_ok = 1;
 	assert_int_equal(seen_key(m->unique, strlen(m->unique), &m->key), 0);
 }
@@ -206,24 +207,6 @@ static void test_a_message_held_back_by_until_starts_the_head_below_it(void **st
 	select_free(s);
 }
 
-/* A message held back by --until, as the tests below make it: ids[1] dated ts. */
-static void held_back_second(struct select *s, long long ts)
-{
-	unsigned char when[3] = { WHEN_WITHIN, WHEN_AFTER, WHEN_WITHIN };
-	struct select_page pg = { 0 };
-	struct msg m[3];
-	struct err e;
-
-	for (size_t i = 0; i < 3; i++) {
-		make(&m[i], (unsigned)i);
-		if (i == 1)
-			m[i].r.ts = ts;
-		select_look(s, &m[i].r, m[i].key, &pg);
-	}
-	for (size_t i = 0; i < 3; i++)
-		assert_true(select_message(s, &m[i].r, m[i].key, when[i], &pg, &e) >= 0);
-}
-
 /*
  * One dated past the horizon (a clock days or years ahead) is held back by
  * every --until while it stays ahead: near the top the head still begins
@@ -235,14 +218,13 @@ static void test_a_far_future_message_held_back_moves_only_a_head_not_done(void 
 {
 	struct select *s = first_run();
 	const struct select_newest *n;
-	unsigned ids[PAGE];
+	unsigned near[3] = { 0, AHEAD, 2 }, deep[PAGE];
 	unsigned char when[PAGE];
-	struct select_page pg = { 0 };
-	struct msg m[PAGE];
-	struct err e;
 
 	(void)state;
-	held_back_second(s, HORIZON + 365 * 86400LL);
+	memset(when, WHEN_WITHIN, sizeof(when));
+	when[1] = WHEN_AFTER;
+	assert_int_equal(page(s, near, 3, when), 2);
 	n = select_take_newest(s);
 	assert_int_equal(n->nhead, 1);
 	assert_head(&n->head[0], 2);
@@ -250,17 +232,9 @@ static void test_a_far_future_message_held_back_moves_only_a_head_not_done(void 
 
 	s = first_run();
 	plain_page(s, 1);
-	memset(when, WHEN_WITHIN, sizeof(when));
-	when[1] = WHEN_AFTER;
-	for (unsigned i = 0; i < PAGE; i++) {
-		ids[i] = PAGE + i;
-		make(&m[i], ids[i]);
-		if (i == 1)
-			m[i].r.ts = HORIZON + 365 * 86400LL;
-		select_look(s, &m[i].r, m[i].key, &pg);
-	}
 	for (unsigned i = 0; i < PAGE; i++)
-		assert_true(select_message(s, &m[i].r, m[i].key, when[i], &pg, &e) >= 0);
+		deep[i] = i == 1 ? AHEAD : PAGE + i;
+	assert_int_equal(page(s, deep, PAGE, when), PAGE - 1);
 	n = select_take_newest(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	assert_head(&n->head[0], 0);
