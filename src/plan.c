@@ -174,9 +174,25 @@ static int check_pairs(const char *path, const char *p, const char *end, struct 
 	return 0;
 }
 
+/* The target a pair put in place, by identity (a missing one is nothing to say). */
+static int note_target(struct plan_finished *done, const char *target)
+{
+	struct plan_file *t;
+	struct stat st;
+
+	if (stat(target, &st))
+		return 0;
+	if (!(t = realloc(done->targets, (done->ntargets + 1) * sizeof(*t))))
+		return -1;
+	done->targets = t;
+	t[done->ntargets].dev = st.st_dev;
+	t[done->ntargets++].ino = st.st_ino;
+	return 0;
+}
+
 /* Each temporary file still there over its target, in order. */
-static int rename_pairs(const char *path, const char *p, const char *end, size_t *moved,
-			struct err *e)
+static int rename_pairs(const char *path, const char *p, const char *end,
+			struct plan_finished *done, struct err *e)
 {
 	while (p < end) {
 		const char *tmp = p, *target = tmp + strlen(tmp) + 1;
@@ -190,21 +206,23 @@ static int rename_pairs(const char *path, const char *p, const char *end, size_t
 					       "tries again",
 					       path, tmp, target, strerror(errno));
 			fsutil_sync_dir(target);
-			(*moved)++;
+			done->moved++;
 		}
 		fsutil_unstaged(tmp, target); /* a workbook's directory, left empty */
+		if (note_target(done, target))
+			return err_nomem(e);
 	}
 	return 0;
 }
 
-int plan_complete(const char *state_real, size_t *moved, struct err *e)
+int plan_complete(const char *state_real, struct plan_finished *done, struct err *e)
 {
 	char *path = plan_path(state_real);
 	struct buf b = BUF_INIT;
 	const char *body;
 	int missing = 0, rc = -1;
 
-	*moved = 0;
+	memset(done, 0, sizeof(*done));
 	if (!path)
 		return err_nomem(e);
 	if (read_plan(path, &b, &missing, e))
@@ -219,7 +237,7 @@ int plan_complete(const char *state_real, size_t *moved, struct err *e)
 	}
 	body = b.data + strlen(PLAN_MAGIC);
 	if (check_pairs(path, body, b.data + b.len, e) ||
-	    rename_pairs(path, body, b.data + b.len, moved, e))
+	    rename_pairs(path, body, b.data + b.len, done, e))
 		goto out;
 	if (unlink(path) && errno != ENOENT) {
 		err_set(e, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
@@ -230,7 +248,27 @@ int plan_complete(const char *state_real, size_t *moved, struct err *e)
 out:
 	if (!rc) /* under the lock: a plan's own temporary file is one a killed run left */
 		fsutil_remove_stale_temps(path, NULL, NULL);
+	else
+		plan_finished_free(done);
 	buf_free(&b);
 	free(path);
 	return rc;
+}
+
+int plan_finished_has(const struct plan_finished *done, const char *path)
+{
+	struct stat st;
+
+	if (!done->ntargets || stat(path, &st))
+		return 0;
+	for (size_t i = 0; i < done->ntargets; i++)
+		if (done->targets[i].dev == st.st_dev && done->targets[i].ino == st.st_ino)
+			return 1;
+	return 0;
+}
+
+void plan_finished_free(struct plan_finished *done)
+{
+	free(done->targets);
+	memset(done, 0, sizeof(*done));
 }

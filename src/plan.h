@@ -21,6 +21,7 @@
 #define WAEXPORT_PLAN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -57,13 +58,29 @@ int plan_written(const struct plan *p);
 /* Free. NULL is fine. */
 void plan_free(struct plan *p);
 
+/* What plan_complete finished: the files it renamed, and every target of the plan (in place now). */
+struct plan_finished {
+	size_t moved;
+	size_t ntargets;
+	struct plan_file {
+		dev_t dev;
+		ino_t ino;
+	} * targets; /* by identity: a target's name may reach it by another path */
+};
+
 /*
  * The next run, under the state's lock, before it reads the state: finish
- * the plan beside state_real, if there is one. *moved says how many files
- * were renamed. A plan that is not one (a pair in two directories, a name
- * that is not a temporary file of its target) is ERR_DATA naming it, and
- * nothing is renamed; a failed rename is ERR_IO, and the plan stays.
+ * the plan beside state_real, if there is one, into *done (zeroed when there
+ * is none; plan_finished_free). A plan that is not one (a pair in two
+ * directories, a name that is not a temporary file of its target) is
+ * ERR_DATA naming it, and nothing is renamed; a failed rename is ERR_IO, and
+ * the plan stays.
  */
-int plan_complete(const char *state_real, size_t *moved, struct err *e);
+int plan_complete(const char *state_real, struct plan_finished *done, struct err *e);
+
+/* Whether path is now one of the targets a finished plan put in place. */
+int plan_finished_has(const struct plan_finished *done, const char *path);
+
+void plan_finished_free(struct plan_finished *done);
 
 #endif

@@ -12,6 +12,7 @@
 #include "report.h"
 #include "sink.h"
 #include "source.h"
+#include "state.h"
 #include "tz.h"
 #include "warn.h"
 
@@ -108,6 +109,9 @@ static void show_progress(void *ctx)
 	progress_update(&r->progress, &f);
 }
 
+/* open_targets: this target is the workbook of the earlier run state_open finished. */
+#define OPEN_FINISHED 1
+
 /*
  * One target per --to when the path says {to}, else one file for all.
  * Every pipeline is opened before any page is fetched, so a bad path fails
@@ -140,6 +144,16 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		    fsutil_need_parent(g->path, o->create_dirs, "-o", e) ||
 		    output_opts(r->opts, r->tz, g->path, &po, e))
 			return -1;
+		/* That of a killed run this one finished (state_open): complete, never added to. */
+		if (po.out.xlsx && po.out.append && r->fetch &&
+		    state_completed_file(fetch_state(r->fetch), g->path)) {
+			warn_note(&r->warn,
+				  "%s: the workbook of the earlier run whose commit this run "
+				  "finished; a workbook cannot be added to, so this run ends here "
+				  "(the next run, with another {date}, exports what is new)",
+				  g->path);
+			return OPEN_FINISHED;
+		}
 		po.out.stop = r->stop;
 		po.split_chats = outpath_uses(g->path, "{chat}");
 		po.merge_segments = n > 1 && !per_contact && !po.split_chats;
@@ -227,11 +241,13 @@ static int commit(struct run *r, struct err *e)
 	return commit_run(&j, e);
 }
 
-/* The output files of one attempt (and --save-raw), opened before any page. */
+/* The output files of one attempt (and --save-raw), opened before any page; or OPEN_FINISHED. */
 static int open_outputs(struct run *r, struct outpath_vars vars, struct err *e)
 {
-	if (open_targets(r, vars, e))
-		return -1;
+	int rc = open_targets(r, vars, e);
+
+	if (rc)
+		return rc;
 	return r->fetch ? fetch_open_raw(r->fetch, vars, e) : 0;
 }
 
@@ -319,8 +335,10 @@ int run_execute(struct run *r, struct err *e)
 	if (r->manifest_path && o->state) /* locked: as for the outputs (sink.c) */
 		fsutil_remove_stale_temps(r->manifest_path, NULL, NULL);
 	for (int got;;) {
-		if (open_outputs(r, vars, e))
+		if ((got = open_outputs(r, vars, e)) < 0)
 			return -1;
+		if (got == OPEN_FINISHED)
+			return 0; /* nothing of this run's to commit or report */
 		got = r->fetch ? run_fetch(r, e) : run_convert(r, e);
 		if (got < 0)
 			return -1;

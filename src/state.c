@@ -21,7 +21,7 @@ struct state {
 	int lock_fd;
 	struct state_cps cps;
 	struct fsutil_staged staged;
-	size_t completed; /* files an earlier run's commit plan still had to move */
+	struct plan_finished finished; /* an earlier run's commit plan, finished by state_open */
 };
 
 /* The checkpoint of from/to, made (empty) when there is none. NULL on no memory. */
@@ -59,7 +59,7 @@ int state_open(struct state **out, const char *path, struct err *e)
 	/* Lock before reading: what is read is what no other run can change under us. */
 	if (state_file_resolve(path, &st->real, e) ||
 	    state_file_lock(path, st->real, &st->lock_fd, e) ||
-	    plan_complete(st->real, &st->completed, e) || /* the state may be among its files */
+	    plan_complete(st->real, &st->finished, e) || /* the state may be among its files */
 	    state_file_read(path, st->real, &data, &missing, e))
 		goto out;
 	if (!missing && state_format_parse(data.data, data.len, path, &st->cps, e))
@@ -172,7 +172,12 @@ void state_keep(struct state *st)
 
 size_t state_completed(const struct state *st)
 {
-	return st->completed;
+	return st->finished.moved;
+}
+
+int state_completed_file(const struct state *st, const char *path)
+{
+	return plan_finished_has(&st->finished, path);
 }
 
 void state_close(struct state *st)
@@ -180,6 +185,7 @@ void state_close(struct state *st)
 	if (!st)
 		return;
 	state_cps_free(&st->cps);
+	plan_finished_free(&st->finished);
 	fsutil_unstage(&st->staged);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */

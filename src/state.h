@@ -94,12 +94,14 @@ int state_publish(struct state *st, struct err *e);
  * The commit plan (plan.h): the real file the state is renamed over (the
  * plan lies beside it), the staged temporary file or NULL, and state_keep,
  * which leaves that file for the next run instead of removing it. How many
- * files state_open moved into place finishing an earlier run's plan.
+ * files state_open moved into place finishing an earlier run's plan, and
+ * whether path is one of that plan's targets (in place now).
  */
 const char *state_real(const struct state *st);
 const char *state_staged(const struct state *st);
 void state_keep(struct state *st);
 size_t state_completed(const struct state *st);
+int state_completed_file(const struct state *st, const char *path);
 
 /* Unlock and free. NULL is fine. */
 void state_close(struct state *st);

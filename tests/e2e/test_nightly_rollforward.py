@@ -150,8 +150,10 @@ def test_a_workbook_run_stopped_during_the_commit_is_finished_by_the_next(mock, 
     """A workbook is staged in a directory of its run's beside its target: the commit plan
     names the file in it, and the next run renames it into place and removes the directory.
     A plan naming such a file was refused as "not a temporary file beside its target" (65
-    every night until a person removed the plan). The next run here writes another file:
-    the day's workbook exists, and a workbook is never added to (SPEC §4.4)."""
+    every night until a person removed the plan). The same command run again (cron's
+    retry) finishes the plan and ends there with 0: the day's workbook is that run's,
+    complete, and a workbook is never added to (SPEC §4.4); it used to exit 73, for a
+    person. A later night writes another file."""
     settle(mock)
     mock.reset(knobs=True)
     log = tmp_path / "renames.log"
@@ -173,6 +175,10 @@ def test_a_workbook_run_stopped_during_the_commit_is_finished_by_the_next(mock, 
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         assert r.returncode != 0, (n, r.stderr)
         settle(mock)
+        r, asked = night(mock, d / "state", d / "night-{date}.xlsx")
+        assert r.returncode == 0, (n, r.stderr)
+        assert b"this run ends here" in r.stderr, (n, r.stderr)
+        assert asked == [], (n, "no request after the roll-forward")
         r, _ = night(mock, d / "state", d / "other.xlsx")
         assert r.returncode == 0, (n, r.stderr)
         [day] = list(d.glob("night-*.xlsx"))

@@ -107,31 +107,39 @@ static void written_plan_is_finished_by_the_next_run(void **ctx)
 {
 	struct fx *fx = *ctx;
 	struct err e = { 0 };
-	size_t moved = 9;
+	struct plan_finished done = { 0 };
 
 	put(fx->state, "old state");
 	stage_two(fx, "old\nnew\n");
-	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
-	assert_int_equal(moved, 2);
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
+	assert_int_equal(done.moved, 2);
+	/* Both targets are known as the plan's: a workbook there is the earlier run's. */
+	assert_true(plan_finished_has(&done, fx->out));
+	assert_true(plan_finished_has(&done, fx->state));
+	assert_false(plan_finished_has(&done, fx->plan));
 	is(fx->out, "old\nnew\n");
 	is(fx->state, "new state");
 	assert_int_equal(access(fx->tmp_out, F_OK), -1);
 	assert_int_equal(access(fx->plan, F_OK), -1);
+	plan_finished_free(&done);
 	/* Once finished, there is nothing left to do. */
-	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
-	assert_int_equal(moved, 0);
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
+	assert_int_equal(done.moved, 0);
+	assert_false(plan_finished_has(&done, fx->out));
 }
 
 static void a_file_already_in_place_is_skipped(void **ctx)
 {
 	struct fx *fx = *ctx;
 	struct err e = { 0 };
-	size_t moved = 0;
+	struct plan_finished done = { 0 };
 
 	stage_two(fx, "moved before the stop\n");
 	assert_int_equal(rename(fx->tmp_out, fx->out), 0); /* the first rename happened */
-	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
-	assert_int_equal(moved, 1);
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
+	assert_int_equal(done.moved, 1);
+	assert_true(plan_finished_has(&done, fx->out)); /* in place before: still the plan's */
+	plan_finished_free(&done);
 	is(fx->out, "moved before the stop\n");
 	is(fx->state, "new state");
 }
@@ -166,14 +174,14 @@ static void a_foreign_pair_renames_nothing(void **ctx)
 	struct fx *fx = *ctx;
 	char victim[300], other[300], elsewhere[300];
 	struct err e = { 0 };
-	size_t moved = 0;
+	struct plan_finished done = { 0 };
 
 	snprintf(victim, sizeof(victim), "%s/victim", fx->dir);
 	snprintf(other, sizeof(other), "%s/other", fx->dir);
 	put(victim, "keep me");
 	put(other, "not a temporary file");
 	write_raw_plan(fx, other, victim);
-	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
+	assert_int_equal(plan_complete(fx->state, &done, &e), -1);
 	assert_int_equal(e.kind, ERR_DATA);
 	assert_non_null(strstr(e.msg, "state.commit"));
 	is(victim, "keep me");
@@ -183,7 +191,7 @@ static void a_foreign_pair_renames_nothing(void **ctx)
 	/* A temporary name of the target, but in another directory. */
 	snprintf(elsewhere, sizeof(elsewhere), "/tmp/.victim.tmp.Ab12Cd");
 	write_raw_plan(fx, elsewhere, victim);
-	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
+	assert_int_equal(plan_complete(fx->state, &done, &e), -1);
 	assert_int_equal(e.kind, ERR_DATA);
 	is(victim, "keep me");
 
@@ -196,7 +204,7 @@ static void a_foreign_pair_renames_nothing(void **ctx)
 		assert_int_equal(fputc('x', f), 'x');
 		assert_int_equal(fclose(f), 0);
 	}
-	assert_int_equal(plan_complete(fx->state, &moved, &e), -1);
+	assert_int_equal(plan_complete(fx->state, &done, &e), -1);
 	assert_int_equal(e.kind, ERR_DATA);
 	assert_non_null(strstr(e.msg, "larger than any commit plan"));
 }
@@ -208,7 +216,7 @@ static void a_relative_target_is_taken_from_the_working_directory(void **ctx)
 	char *tmp;
 	struct plan *p;
 	struct err e = { 0 };
-	size_t moved = 0;
+	struct plan_finished done = { 0 };
 
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(fx->dir), 0);
@@ -218,11 +226,13 @@ static void a_relative_target_is_taken_from_the_working_directory(void **ctx)
 	assert_int_equal(plan_write(p, &e), 0);
 	plan_free(p);
 	assert_int_equal(chdir("/"), 0); /* the next run may start anywhere */
-	assert_int_equal(plan_complete(fx->state, &moved, &e), 0);
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
 	assert_int_equal(chdir(cwd), 0);
-	assert_int_equal(moved, 1);
+	assert_int_equal(done.moved, 1);
 	assert_int_equal(chdir(fx->dir), 0);
 	is("rel.csv", "rows\n");
+	assert_true(plan_finished_has(&done, "rel.csv"));
+	plan_finished_free(&done);
 	assert_int_equal(chdir(cwd), 0);
 	free(tmp);
 }
