@@ -1,5 +1,5 @@
 #include "badinput.h"
-#include "boundary.h"
+#include "jsontext.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,13 +7,13 @@
 const char *badinput_own_output(const char *p, size_t n)
 {
 	static const char key[] = "\"unique\"", head[] = "unique,timestamp";
-	size_t i = n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3) ? 3 : 0;
+	size_t i = json_bom_len(p, n);
 
 	if (n - i >= sizeof(head) - 1 && !memcmp(p + i, head, sizeof(head) - 1))
 		return "CSV";
 	if (i == n || p[i] != '{')
 		return NULL;
-	for (i++; i < n && boundary_is_ws(p[i]); i++)
+	for (i++; i < n && json_is_space(p[i]); i++)
 		;
 	return n - i >= sizeof(key) - 1 && !memcmp(p + i, key, sizeof(key) - 1) ? "NDJSON" : NULL;
 }

@@ -38,7 +38,6 @@ struct batch_opts {
 	int oldest_first; /* --order oldest: the batch's rows made last message first */
 	int gzip, level;  /* with format: rows deflated into one chunk */
 	struct when_window window; /* rows only for the messages within it */
-	int quiet;
 };
 
 struct batch_body {
@@ -62,9 +61,8 @@ struct batch {
 	struct buf bodies;
 	struct batch_body body[BATCH_BODIES];
 	struct page *page[BATCH_BODIES];
-	char where[BATCH_BODIES][24]; /* "page N" for fetch */
-	size_t n;                     /* bodies */
-	size_t parsed;                /* bodies parsed: < n when body[parsed] failed */
+	size_t n;      /* bodies */
+	size_t parsed; /* bodies parsed: < n when body[parsed] failed */
 	struct err err;
 	struct batch_msg *msg;
 	size_t nmsg, msg_cap;

@@ -1,4 +1,5 @@
 #include "boundary.h"
+#include "jsontext.h"
 
 /*
  * Follow strings and brackets from where the scanner stopped; the offset
@@ -18,7 +19,7 @@ size_t boundary_scan(struct boundary *sc, const char *p, size_t n)
 		char c = p[i];
 
 		if (sc->scalar) {
-			if (boundary_is_ws(c))
+			if (json_is_space(c))
 				return i;
 		} else if (sc->in_str) {
 			if (sc->esc)

@@ -10,20 +10,14 @@
 
 #include <stddef.h>
 
+/* Zeroed to start on a new value at p[0] (not white space). */
 struct boundary {
 	size_t pos; /* bytes of the value scanned so far */
 	unsigned depth;
 	int in_str, esc, begun, scalar;
 };
 
-/* Zero a struct boundary to start on a new value at p[0] (not white space). */
-
 /* The offset just after the value that starts at p[0], when it ends within p[0..n); else 0. */
 size_t boundary_scan(struct boundary *b, const char *p, size_t n);
-
-static inline int boundary_is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 #endif

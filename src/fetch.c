@@ -119,7 +119,6 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 {
 	const struct options *o = f->o;
 	struct sink_opts so = { .level = 6 };
-	int ndjson;
 
 	fetch_close_raw(f);
 	if (!o->save_raw)
@@ -134,7 +133,7 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 		return -1;
 	if (o->state) /* under its lock: what a killed run left (sink.c does so for appends) */
 		fsutil_remove_stale_temps(f->raw_path, NULL, NULL);
-	outpath_infer(f->raw_path, &ndjson, &so.gzip);
+	outpath_infer(f->raw_path, NULL, &so.gzip); /* page bodies, one a line */
 	so.path = f->raw_path;
 	/*
 	 * SPEC §4.4: under --state no run replaces what an earlier one kept (a

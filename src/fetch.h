@@ -31,7 +31,7 @@
 struct fetch_target {
 	const char *to;
 	struct pipeline *pipeline;
-	int shares_file; /* with the next target: one file, several contacts */
+	int shares_file; /* with another target: one file, several contacts */
 };
 
 struct fetch;

@@ -8,6 +8,7 @@
 #include "fetch_impl.h"
 #include "log.h"
 #include "hash.h"
+#include "jsontext.h"
 #include "media.h"
 #include "resume.h"
 #include "text.h"
@@ -198,7 +199,7 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
  */
 static void skip_bom(struct fetch *f, unsigned long page_no, const char **body, size_t *len)
 {
-	if (*len < 3 || memcmp(*body, "\xef\xbb\xbf", 3))
+	if (!json_bom_len(*body, *len))
 		return;
 	warn_where(f->warn, "page %lu", page_no);
 	warn_note(f->warn, "skipped a UTF-8 byte-order mark at the start");

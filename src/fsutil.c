@@ -51,6 +51,13 @@ int fsutil_pread_all(int fd, void *p, size_t n, unsigned long long off)
 	return 0;
 }
 
+const char *fsutil_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t && *t ? t : "/tmp";
+}
+
 void fsutil_dirname(const char *path, char *out, size_t size)
 {
 	const char *slash = strrchr(path, '/');
@@ -81,17 +88,6 @@ void fsutil_sync_dir(const char *path)
 		return;
 	fsync(fd); /* best effort: some file systems refuse fsync on directories */
 	close(fd);
-}
-
-int fsutil_regular_or_new(const char *path)
-{
-	struct stat st;
-
-	if (!strcmp(path, "-"))
-		return 0;
-	if (stat(path, &st))
-		return errno == ENOENT;
-	return S_ISREG(st.st_mode);
 }
 
 int fsutil_stage(const char *path, const void *data, size_t n, unsigned mode,

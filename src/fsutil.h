@@ -125,12 +125,8 @@ int fsutil_move_into_place(char **tmp, const char *target, struct err *e);
 /* fsync the directory holding `path`, so a rename survives a crash. */
 void fsutil_sync_dir(const char *path);
 
-/*
- * Whether output to path goes through a temporary file (so nothing is seen
- * before the rename): a regular file, or one not there yet. Not for "-",
- * devices, pipes.
- */
-int fsutil_regular_or_new(const char *path);
+/* Where a file with no directory of its own goes: $TMPDIR, or /tmp when unset or empty. */
+const char *fsutil_tmpdir(void);
 
 /* Directory part of path into out (at least PATH_MAX), "." when none. */
 void fsutil_dirname(const char *path, char *out, size_t size);

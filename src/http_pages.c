@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A page body larger than this is refused (50 messages are ~20 kB): the parser's own limit. */
-#define BODY_MAX JSON_MAX_BODY
 /*
  * What the bodies of all pages in flight may hold together (SPEC §5.7: memory
  * stays bounded whatever --concurrency). A per-page limit alone lets 32
@@ -24,7 +22,7 @@
  * handed on stays charged: its bytes are still in memory. Real pages (tens of
  * kB in buffers of tens of KiB) use a sliver of it at any concurrency.
  */
-#define BUDGET (2 * (size_t)BODY_MAX)
+#define BUDGET (2 * (size_t)JSON_MAX_BODY)
 /* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
 #define SLOT_KEEP ((size_t)1 << 20)
 
@@ -42,7 +40,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct page_slot *s = arg;
 	size_t len = size * n, want = s->body.len + len, old = s->body.cap, more;
 
-	if (want > BODY_MAX) {
+	if (want > JSON_MAX_BODY) {
 		s->x.too_big = 1;
 		return CURL_WRITEFUNC_ERROR;
 	}
@@ -155,11 +153,10 @@ static int cut_off(const struct page_slot *s)
 	    version >= CURL_HTTP_VERSION_2_0 ||
 	    curl_easy_header(s->x.easy, "Transfer-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 		return 0;
-	if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-		p += 3;
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+	p += json_bom_len(p, (size_t)(end - p));
+	while (p < end && json_is_space(*p))
 		p++;
-	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+	while (end > p && json_is_space(end[-1]))
 		end--;
 	return p < end && (*p == '[' || *p == '{') && end[-1] != ']' && end[-1] != '}';
 }
@@ -212,7 +209,7 @@ static int refuse_size(const struct page_slot *s, struct err *e)
 	return err_set(e, ERR_DATA,
 		       "page %lu: answer larger than the %u-byte limit (64 MiB); a page "
 		       "of 50 messages is tens of kB: not a page of messages, not retried",
-		       s->page_no, BODY_MAX);
+		       s->page_no, JSON_MAX_BODY);
 }
 
 static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)

@@ -5,13 +5,9 @@
  * takes a fast path.
  */
 #include "json.h"
+#include "jsontext.h"
 
 #include <string.h>
-
-static int is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 
 /* RFC 8259 §6 number grammar, in full (jsmn accepts `01`, `-`, `1.`). */
 static int valid_number(const char *p, size_t len)
@@ -70,7 +66,7 @@ static int token_after(const jsmntok_t *t)
 
 static int skip_ws(const char *body, int p, int end)
 {
-	while (p < end && is_ws(body[p]))
+	while (p < end && json_is_space(body[p]))
 		p++;
 	return p;
 }

@@ -14,10 +14,10 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "jsontext.h"
 
-/* The limits the scan enforces, each named in the message of the refusal it causes. */
-#define JSON_MAX_BODY (64u * 1024u * 1024u) /* bytes in one body */
-#define JSON_MAX_DEPTH 64u                  /* arrays and objects inside each other */
+/* The limits the scan enforces (and JSON_MAX_BODY), each named in the refusal it causes. */
+#define JSON_MAX_DEPTH 64u /* arrays and objects inside each other */
 
 /* Where the pre-scan is in the body; all zero but root_start after json_scan_reset. */
 struct json_scan {
@@ -27,11 +27,6 @@ struct json_scan {
 	unsigned depth;
 	unsigned char in_string, escaped;
 };
-
-static inline int json_is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 
 /* Forget the body: the next scan starts a new one. */
 void json_scan_reset(struct json_scan *s);

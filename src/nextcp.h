@@ -35,11 +35,10 @@
 
 /*
  * With --lookback, this many messages in a row behind the window (from the
- * head on, across pages) say the API order has passed the window's edge:
- * four pages of them. Fewer may be misdated: late deliveries after an
- * outage sit among the window's messages with old dates, and three of them
- * ended the re-export there, below them nothing written again. The price
- * is about four pages more a night.
+ * head on, across pages: four pages of them) say the API order has passed
+ * the window's edge. Fewer may be misdated: late deliveries after an outage
+ * sit among the window's messages with old dates, and must not end the
+ * re-export above the rest of the window.
  */
 #define NEXTCP_WINDOW_LEFT 200
 

@@ -52,14 +52,13 @@ static int order_io(struct order *o, const char *what, struct err *e)
 int order_open(struct order **out, const char *dir, struct err *e)
 {
 	struct order *o = calloc(1, sizeof(*o));
-	const char *t = getenv("TMPDIR");
 
 	*out = NULL;
 	if (!o)
 		return err_nomem(e);
 	o->where = dir ? "it is kept beside the output" : "TMPDIR chooses the directory";
 	if (!dir)
-		dir = t && *t ? t : "/tmp";
+		dir = fsutil_tmpdir();
 	if (!(o->dir = strdup(dir))) {
 		free(o);
 		return err_nomem(e);

@@ -113,9 +113,11 @@ void outpath_infer(const char *path, int *format, int *gzip)
 	*gzip = ends_with(path, n, ".gz");
 	if (*gzip)
 		n -= 3;
-	*format = ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") ? OUTPATH_NDJSON
-		  : ends_with(path, n, ".xlsx")                                 ? OUTPATH_XLSX
-										: OUTPATH_CSV;
+	if (format)
+		*format = ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl")
+				  ? OUTPATH_NDJSON
+			  : ends_with(path, n, ".xlsx") ? OUTPATH_XLSX
+							: OUTPATH_CSV;
 }
 
 int outpath_check_extension(const char *path, struct err *e)

@@ -28,8 +28,8 @@ int outpath_uses(const char *tmpl, const char *placeholder);
 
 enum outpath_format { OUTPATH_CSV, OUTPATH_NDJSON, OUTPATH_XLSX };
 
-/* Format (enum outpath_format) and gzip implied by a path's extension (.csv
- * .ndjson .jsonl .xlsx, + .gz, in any case; .xlsx.gz is for the caller to refuse). */
+/* Format (enum outpath_format; format may be NULL) and gzip implied by a path's extension
+ * (.csv .ndjson .jsonl .xlsx, + .gz, in any case; .xlsx.gz is for the caller to refuse). */
 void outpath_infer(const char *path, int *format, int *gzip);
 
 /*

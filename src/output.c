@@ -67,7 +67,6 @@ int output_opts(const struct options *o, struct tz *tz, const char *path, struct
 		po->out.media_dir = o->media_dir;
 	}
 	po->format_after_select = o->media_dir != NULL;
-	po->quiet = o->quiet;
 	po->order = o->order_newest ? ORDER_NEWEST : ORDER_OLDEST;
 	po->create_dirs = o->create_dirs;
 	return 0;

@@ -14,7 +14,7 @@
 
 /*
  * The format of the output at path (OUTPATH_CSV, _NDJSON or _XLSX, outpath.h):
- * --format, else the extension; *gzip: --gzip/--no-gzip, else ".gz".
+ * --format, else the extension; *gzip: --gzip, else ".gz".
  */
 int output_format(const struct options *o, const char *path, int *gzip);
 

@@ -73,7 +73,6 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		.gzip = !routed && opts->out.gzip,
 		.level = opts->out.level,
 		.window = opts->window,
-		.quiet = opts->quiet,
 	};
 	pl->batch = calloc(pl->nbatch, sizeof(*pl->batch));
 	pl->head_writer = writer_new(&opts->writer, warn);

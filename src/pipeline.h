@@ -44,8 +44,7 @@ struct pipeline_opts {
 	enum pipeline_order order;
 	struct when_window window; /* --since/--until */
 	int format_after_select;   /* --media-dir: rows name the files downloaded */
-	int quiet;
-	int create_dirs; /* --create-dirs: each {chat} file's directory made */
+	int create_dirs;           /* --create-dirs: each {chat} file's directory made */
 };
 
 struct pipeline_stats {

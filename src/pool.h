@@ -11,7 +11,7 @@
  * runs, the consumer from pool_take on. Anything a job needs (a parser, a
  * writer, a compressor) travels inside it, so workers share nothing.
  *
- * Why this design: whole jobs (a batch of pages, about a MiB of input) cross
+ * Why this design: whole jobs (a batch of pages, some 128 KiB of input: batch.h) cross
  * threads under one mutex and two condition variables. A wake-up costs tens
  * of microseconds on a virtual machine and a batch costs milliseconds, so
  * plain blocking hand-offs lose nothing, and there are no spins, naps or

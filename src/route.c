@@ -32,7 +32,6 @@ int route_open(struct route **out, const struct route_opts *o, const struct buf 
 {
 	struct route *rt;
 	char dir[4096];
-	const char *t = getenv("TMPDIR");
 
 	*out = NULL;
 	if (o->chats && !strcmp(o->path, "-"))
@@ -45,7 +44,7 @@ int route_open(struct route **out, const struct route_opts *o, const struct buf 
 	if (strchr(o->path, '/'))
 		fsutil_fixed_dir(o->path, dir, sizeof(dir)); /* not inside a {chat} directory */
 	else
-		snprintf(dir, sizeof(dir), "%s", strcmp(o->path, "-") ? "." : t && *t ? t : "/tmp");
+		snprintf(dir, sizeof(dir), "%s", strcmp(o->path, "-") ? "." : fsutil_tmpdir());
 	if (split_open(&rt->split, dir, e)) {
 		free(rt);
 		return -1;

@@ -95,11 +95,12 @@ static void show_progress(void *ctx)
 	struct run *r = ctx;
 	struct run_totals t;
 	struct progress_figures f = { 0 };
+	unsigned long long written;
 
 	if (!r->progress.live)
 		return;
-	run_totals(r, &t, &f.bytes);
-	f.bytes = t.made;
+	run_totals(r, &t, &written);
+	f.bytes = t.made; /* made, not yet written: a spool writes its file at the end */
 	f.pages = t.pages;
 	f.messages = t.messages;
 	f.duplicates = t.duplicates;

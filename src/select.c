@@ -90,7 +90,7 @@ static int at_skip(const struct select *s, const struct record *r)
 	return 0;
 }
 
-/* The time rule: version-1 states, and the fallback when the head is gone. */
+/* The time rule: version-1 states (a checkpoint without a head). */
 static int covered_by_time(const struct select *s, const struct record *r)
 {
 	return r->ts_ok && (r->ts < s->cp.floor || at_skip(s, r));
@@ -206,8 +206,8 @@ _Static_assert(SELECT_PAGE_FIRSTS < STATE_HEAD_MAX, "the head keeps some of its 
  * sender's clock days or years ahead) is held back by every --until while
  * it stays ahead: the head moved below it each night would have each night
  * write again all above it. So one is followed only while the head is not
- * done (within the walk's first fifty messages written, again and again at
- * most); one deeper down stays below the head, as before.
+ * done (within the walk's first STATE_HEAD_MAX messages written); one deeper
+ * down stays below the head (README: the one exception).
  */
 static void head_restart(struct select_newest *n)
 {

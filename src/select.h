@@ -4,16 +4,18 @@
  * (SPEC §5.2, through seen), none that an earlier run exported (--state, the
  * checkpoint of SPEC §5.3), and what the next checkpoint will be: the head
  * of the history as this run saw it and the newest plausible time written.
- * --since/--until is decided earlier, by the workers (batch.h): select only
- * counts what they left out.
+ * Where a message lies against --since/--until is found by the workers
+ * (batch.h): select counts what the window left out, and a message held
+ * back by --until moves the head below it (the next run must write it).
  *
  * The checkpoint trusts API order, not timestamps (SPEC §5.3): everything
  * above the earlier run's head is written whatever its time says; from the
- * head on, only --lookback's window is written again. Each page is looked at
- * whole first (select_look) so that a page that holds no head message and
- * lies wholly at or before the checkpoint's time can fall back to the time
- * rule (the head was deleted on the server). A checkpoint without a head (a
- * version-1 state) keeps the time rule.
+ * head on, only --lookback's window is written again. A head deleted on the
+ * server is not looked for by time: the walk goes on (nextcp.h decides when
+ * it ends) and what it reads is written again, never lost. Each page is
+ * looked at whole first (select_look: its oldest and newest times, and the
+ * seen slots prefetched). A checkpoint without a head (a version-1 state)
+ * keeps the time rule.
  *
  * A select owns its seen set, the earlier checkpoint it was given (a copy)
  * and the next one it works out; records are lent to it for one call.

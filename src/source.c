@@ -1,5 +1,6 @@
 #include "source.h"
 #include "boundary.h"
+#include "jsontext.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -250,7 +251,7 @@ static size_t body_end(struct source *s, const char *p, size_t n)
 	end = boundary_scan(&s->sc, p, n);
 	if (!end || s->mode != MODE_FIRST)
 		return end;
-	for (i = end; i < n && p[i] != '\n' && boundary_is_ws(p[i]); i++)
+	for (i = end; i < n && p[i] != '\n' && json_is_space(p[i]); i++)
 		;
 	/* A first body on lines of its own (jq's pretty print) says nothing of the next ones. */
 	s->mode = i < n && p[i] == '\n' && !memchr(p, '\n', end) ? MODE_LINES : MODE_SCAN;
@@ -284,11 +285,9 @@ static int end_file(struct source *s, struct err *e)
 /* A UTF-8 byte-order mark before the first body is skipped (SPEC §5.7). -1: need more bytes. */
 static int skip_bom(struct source *s, const char *p, size_t n)
 {
-	static const char bom[3] = { '\xef', '\xbb', '\xbf' };
-
-	if (n < 3 && !s->done && !memcmp(p, bom, n))
+	if (n < 3 && !s->done && !memcmp(p, "\xef\xbb\xbf", n)) /* a mark's first bytes */
 		return -1;
-	if (n >= 3 && !memcmp(p, bom, 3)) {
+	if (json_bom_len(p, n)) {
 		warn_note(s->warn, "%s: skipped a UTF-8 byte-order mark at the start", s->name);
 		return 3;
 	}
@@ -308,7 +307,7 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 	s->carry.len = 0;
 	/* Skipped bytes (a BOM) count toward want: without a body yet, go on, 0 is the end. */
 	while (count < max && (pos - base < want || !count)) {
-		while (pos < dst->len && boundary_is_ws(dst->data[pos]) && !s->sc.begun) {
+		while (pos < dst->len && json_is_space(dst->data[pos]) && !s->sc.begun) {
 			pos++;
 			off++;
 		}
@@ -328,11 +327,11 @@ int source_fill(struct source *s, struct buf *dst, size_t want, struct source_bo
 				off += end;
 				continue;
 			}
-			if (dst->len - pos > SOURCE_MAX_BODY)
+			if (dst->len - pos > JSON_MAX_BODY)
 				return err_set(e, ERR_DATA,
 					       "%s: byte %llu: a page longer than %u MiB "
 					       "(the limit of one page)",
-					       s->name, off, SOURCE_MAX_BODY >> 20);
+					       s->name, off, JSON_MAX_BODY >> 20);
 		}
 		if (!count && pos > base) {
 			/* Only white space so far: drop it, so blank input cannot grow the buffer. */

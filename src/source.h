@@ -10,7 +10,7 @@
  * time (memchr); any other file goes through a small scanner that follows
  * strings and brackets, so a pretty-printed array is one body. Both are
  * linear, and a body is refused (ERR_DATA) as soon as it outgrows
- * SOURCE_MAX_BODY, before more is read: memory stays bounded by that limit
+ * JSON_MAX_BODY (jsontext.h), before more is read: memory stays bounded by that limit
  * plus one batch.
  *
  * A source owns the file it has open, its gzip stream, its read buffer and
@@ -25,9 +25,6 @@
 #include "buf.h"
 #include "err.h"
 #include "warn.h"
-
-/* A body larger than this is refused (jsmn offsets are int; SPEC §5.7). */
-#define SOURCE_MAX_BODY (64u * 1024 * 1024)
 
 /* Where one body is: its bytes in the caller's buffer, and where it came from. */
 struct source_body {

@@ -1,4 +1,5 @@
 #include "walk.h"
+#include "jsontext.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -103,12 +104,10 @@ static int give_up(struct walk *w, const struct slot *s, const struct err *why)
 /* SPEC §1: no body, or an empty array (JSON white space around it), is an empty page. */
 static int empty_page(const char *p, size_t n)
 {
-	size_t i = 0, brackets = 0;
+	size_t brackets = 0;
 
-	if (n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
-		i = 3;
-	for (; i < n; i++) {
-		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')
+	for (size_t i = json_bom_len(p, n); i < n; i++) {
+		if (json_is_space(p[i]))
 			continue;
 		if (!((p[i] == '[' && brackets == 0) || (p[i] == ']' && brackets == 1)))
 			return 0;

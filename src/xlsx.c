@@ -61,7 +61,6 @@ static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
  */
 static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 {
-	const char *tmpdir = getenv("TMPDIR");
 	char stdout_name[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	int have = 0;
@@ -78,8 +77,7 @@ static int place_workbook(struct xlsx *x, const char *path, struct err *e)
 		x->target = strdup("standard output");
 	}
 	if (x->is_stdout) {
-		snprintf(stdout_name, sizeof(stdout_name), "%s/waexport.xlsx",
-			 tmpdir && *tmpdir ? tmpdir : "/tmp");
+		snprintf(stdout_name, sizeof(stdout_name), "%s/waexport.xlsx", fsutil_tmpdir());
 		path = stdout_name;
 	} else {
 		have = stat(path, &st) == 0;
@@ -381,11 +379,6 @@ void xlsx_close(struct xlsx *x)
 	drop_tmp(x);
 	free(x->target);
 	free(x);
-}
-
-unsigned long long xlsx_bytes_in(const struct xlsx *x)
-{
-	return x->in;
 }
 
 unsigned long long xlsx_bytes_out(const struct xlsx *x)

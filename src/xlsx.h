@@ -66,7 +66,6 @@ void xlsx_keep(struct xlsx *x);
 /* Free; without a publish, the temporary files go. NULL is fine. */
 void xlsx_close(struct xlsx *x);
 
-unsigned long long xlsx_bytes_in(const struct xlsx *x);
 /* libxlsxwriter's version, for --version. */
 const char *xlsx_library_version(void);
 unsigned long long xlsx_bytes_out(const struct xlsx *x);

@@ -16,7 +16,7 @@
  * What must hold (each a __builtin_trap() when broken):
  *   - every body is the very bytes of its (decompressed) file at its
  *     file_off, is not empty, starts with a byte that is not white space,
- *     and is at most SOURCE_MAX_BODY long;
+ *     and is at most JSON_MAX_BODY long;
  *   - bodies come in file order, do not overlap, and what lies between
  *     them (and before the first, after the last) is white space, but for
  *     a UTF-8 byte-order mark at offset 0: the bodies tile the input's
@@ -40,6 +40,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "jsontext.h"
 #include "source.h"
 #include "warn.h"
 
@@ -180,7 +181,7 @@ static void check_body(struct expect *x, const struct buf *dst, const struct sou
 		x->at = 0;
 	}
 	c = x->content[b->file];
-	CHECK(b->len > 0 && b->len <= SOURCE_MAX_BODY);
+	CHECK(b->len > 0 && b->len <= JSON_MAX_BODY);
 	CHECK(b->off + b->len <= dst->len);
 	CHECK(b->file_off >= x->at && b->file_off + b->len <= x->len[b->file]);
 	CHECK(!memcmp(dst->data + b->off, c + b->file_off, b->len));
