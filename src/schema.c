@@ -202,9 +202,12 @@ static int render_bigquery(struct buf *out, const struct writer_opts *w)
 	for (size_t i = 0; i < w->ncolumns; i++) {
 		const struct column_info *c = column_info(w->columns[i]);
 
+		/* A message without unique is written with a null one (json_property). */
+		int may_be_null = c->nullable || w->columns[i] == COL_UNIQUE;
+
 		if (buf_addf(out, "%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"mode\": \"%s\"}",
 			     i ? "," : "", c->name, c->type[DIALECT_BIGQUERY],
-			     c->nullable ? "NULLABLE" : "REQUIRED"))
+			     may_be_null ? "NULLABLE" : "REQUIRED"))
 			return -1;
 	}
 	return buf_addf(out, "\n]\n");

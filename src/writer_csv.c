@@ -149,9 +149,9 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 		case COL_FROM: rc = put_field(w, r, &r->f[REC_FROM], out, &bad); break;
 		case COL_TO: rc = put_field(w, r, &r->f[REC_TO], out, &bad); break;
 		case COL_TYPE: rc = put_field(w, r, &r->f[REC_TYPE], out, &bad); break;
-		case COL_STATE:
-			if (row->state_label)
-				rc = buf_adds(out, row->state_label);
+		case COL_STATE: /* an incoming message's is empty: "", as NDJSON's "" */
+			rc = row->state_label ? buf_adds(out, row->state_label)
+					      : buf_add(out, "\"\"", 2);
 			break;
 		case COL_STATE_CODE:
 			rc = put_code(w, r, &r->f[REC_STATE], row->state_ok, row->state, out, &bad);

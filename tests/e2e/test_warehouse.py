@@ -218,6 +218,13 @@ def expected(msgs):
     return {m["unique"]: m for m in msgs}
 
 
+def labels(m):
+    """SPEC §4.3: the direction's label, and the state's (empty for an incoming message)."""
+    d = int(m["direction"])
+    state = {0: "failed", 1: "sent", 2: "delivered", 3: "read"}.get(int(m["state"]), "unknown")
+    return {1: "incoming", 2: "outgoing"}.get(d, "unknown"), "" if d == 1 else state
+
+
 def check_rows(rows, truth):
     """rows: dicts from a table; every field of the mock's final history."""
     got = {r["unique"]: r for r in rows}
@@ -229,6 +236,9 @@ def check_rows(rows, truth):
         assert r["direction_code"] == int(m["direction"]), u
         assert r["from"] == str(m["from"]) and r["to"] == str(m["to"]), u
         assert (r["message"] or "") == (m.get("message") or ""), u
+        # an incoming message's state label is "" in CSV as in NDJSON (it was null from CSV)
+        assert (r["direction"], r["state"]) == labels(m), (u, r["direction"], r["state"])
+        assert r["type"] == m["type"], u
 
 
 def test_restated_messages_land_on_night_three(nights):
@@ -239,8 +249,7 @@ def test_restated_messages_land_on_night_three(nights):
         assert u in n3 and n3[u]["state_code"] == "3", u
 
 
-@pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("postgres")])
-def test_postgres_table_equals_the_final_history(nights, pg, block):
+def postgres_rows(nights, block):
     db = block.replace("-", "_")
     out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                           "-c", "SELECT json_agg(t) FROM (SELECT *, pg_typeof(\"time\")::text AS tt,"
@@ -249,22 +258,31 @@ def test_postgres_table_equals_the_final_history(nights, pg, block):
                          env=nights["envs"][block], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     assert out.returncode == 0, out.stderr.decode()
-    rows = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("postgres")])
+def test_postgres_table_equals_the_final_history(nights, pg, block):
+    rows = postgres_rows(nights, block)
     check_rows(rows, expected(nights["truth"]))
     for r in rows:
         assert r["tt"] == "timestamp with time zone" and r["tst"] == "bigint"
         assert r["te"] == r["timestamp"]
 
 
-@pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("duckdb")])
-def test_duckdb_table_equals_the_final_history(nights, tools, block):
+def duckdb_rows(nights, tools, block):
     w = nights["work"][block]
     q = ("SELECT *, typeof(\"time\") AS tt, typeof(\"timestamp\") AS tst, "
          "epoch(\"time\")::BIGINT AS te FROM whatsapp_messages")
     r = subprocess.run([str(tools / "duckdb"), "warehouse.duckdb", q], cwd=w,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert r.returncode == 0, r.stderr.decode()
-    rows = [json.loads(j) for j in json.loads(r.stdout)]
+    return [json.loads(j) for j in json.loads(r.stdout)]
+
+
+@pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("duckdb")])
+def test_duckdb_table_equals_the_final_history(nights, tools, block):
+    rows = duckdb_rows(nights, tools, block)
     check_rows(rows, expected(nights["truth"]))
     for row in rows:
         assert row["tt"] == "TIMESTAMP WITH TIME ZONE" and row["tst"] == "BIGINT"
@@ -283,6 +301,20 @@ def test_sqlite_table_equals_the_final_history(nights, block):
     for r in rows:
         assert (r["tst"], r["tsc"], r["tf"]) == ("integer", "integer", "text")
         assert r["te"] == r["timestamp"]
+
+
+def test_csv_and_ndjson_loads_give_the_same_table(nights, pg, tools):
+    """Every column, null and empty string told apart: the same night through the README's
+    CSV and NDJSON recipes gives the same rows (SQLite's CSV import has no null)."""
+    for rows_of, blocks in ((lambda b: postgres_rows(nights, b), ("postgres-csv",
+                                                                   "postgres-ndjson")),
+                            (lambda b: duckdb_rows(nights, tools, b), ("duckdb-csv",
+                                                                       "duckdb-ndjson"))):
+        a, b = ({r["unique"]: r for r in rows_of(x)} for x in blocks)
+        assert a.keys() == b.keys(), blocks
+        for u in a:
+            assert a[u] == b[u], (blocks, u, {k: (a[u][k], b[u][k]) for k in a[u]
+                                               if a[u][k] != b[u].get(k)})
 
 
 def test_every_night_wrote_a_manifest_with_the_checkpoints(nights):

@@ -97,12 +97,15 @@ static void test_columns_and_media_dir_choose_the_columns(void **state)
 static void test_bigquery_is_the_field_list_bq_load_takes(void **state)
 {
 	(void)state;
-	assert_int_equal(render(DIALECT_BIGQUERY, "unique,timestamp,time", 0, 1, NULL), 0);
+	assert_int_equal(render(DIALECT_BIGQUERY, "unique,timestamp,time,direction", 0, 1, NULL),
+			 0);
+	/* unique may be null (a message sent without one), as the JSON schema says: NULLABLE */
 	assert_string_equal(
 		text,
-		"[\n  {\"name\": \"unique\", \"type\": \"STRING\", \"mode\": \"REQUIRED\"},\n"
+		"[\n  {\"name\": \"unique\", \"type\": \"STRING\", \"mode\": \"NULLABLE\"},\n"
 		"  {\"name\": \"timestamp\", \"type\": \"INTEGER\", \"mode\": \"NULLABLE\"},\n"
-		"  {\"name\": \"time\", \"type\": \"TIMESTAMP\", \"mode\": \"NULLABLE\"}\n]\n");
+		"  {\"name\": \"time\", \"type\": \"TIMESTAMP\", \"mode\": \"NULLABLE\"},\n"
+		"  {\"name\": \"direction\", \"type\": \"STRING\", \"mode\": \"REQUIRED\"}\n]\n");
 }
 
 static void test_jsonschema_describes_one_ndjson_line(void **state)

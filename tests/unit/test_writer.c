@@ -141,7 +141,7 @@ static void test_csv_normal_page(void **state)
 	opts_init(&o, WRITER_CSV, 0, NULL);
 	assert_int_equal(render(&o, normal_page, 1, NULL, &out), 0);
 	buf_is(&out, HEADER
-	       "m1,1614198777,2021-02-24T20:32:57Z,incoming,1,972501234567,972509876543,text,,0,," SHALOM
+	       "m1,1614198777,2021-02-24T20:32:57Z,incoming,1,972501234567,972509876543,text,\"\",0,," SHALOM
 	       " " GRIN " http://x\r\n"
 	       "m2,1614198700,2021-02-24T20:31:40Z,outgoing,2,972509876543,972501234567,file,sent,1,"
 	       "quota,hi\r\n");
@@ -284,7 +284,7 @@ static void test_csv_drifted_codes(void **state)
 	 */
 	assert_int_equal(render(&o, body, 0, NULL, &out), 7);
 	buf_is(&out, "d1,abc,,unknown,x,unknown,\"s,t\"\r\n"
-		     "d2,1.5,,incoming,1,,3\r\n"
+		     "d2,1.5,,incoming,1,\"\",3\r\n" /* an incoming message's state: "" */
 		     "d3,,,outgoing,2,unknown,9\r\n"
 		     "d4,,,unknown,,unknown,\r\n"
 		     "d5,,,unknown,,unknown,\r\n");
