@@ -102,8 +102,12 @@ struct check {
 	int begun;           /* the file's first bytes were looked at */
 	unsigned char last;
 	unsigned quotes; /* CSV: '"' seen, mod 2: odd inside a quoted cell ("" inside counts 2) */
-	int to;          /* a full pass: where the bytes go */
-	struct err *e;   /* what fn said when it failed */
+	unsigned long long text_at; /* text bytes seen */
+	char row[CARRY_ROW_MAX];    /* CSV with check_row: the first row's first bytes */
+	size_t row_len;
+	int row_done;
+	int to;        /* a full pass: where the bytes go */
+	struct err *e; /* what fn said when it failed */
 	int fn_failed;
 };
 
@@ -111,6 +115,14 @@ static int refuse(struct check *c, const char *why)
 {
 	c->why = why;
 	return -1;
+}
+
+/* A byte of the first row, which ends at a line break outside quotes (or fills c->row). */
+static void take_row(struct check *c, unsigned char b)
+{
+	if (c->row_len < sizeof(c->row))
+		c->row[c->row_len++] = (char)b;
+	c->row_done = (b == '\n' && !c->quotes) || c->row_len == sizeof(c->row);
 }
 
 /* The file's text (inflated for gzip): its first bytes must be the head. */
@@ -130,8 +142,12 @@ static int take_text(struct check *c, const unsigned char *p, size_t n)
 		c->head_at += k;
 	}
 	if (w->csv)
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			c->quotes ^= p[i] == '"';
+			if (w->check_row && !c->row_done && c->text_at + i >= w->head_len)
+				take_row(c, p[i]);
+		}
+	c->text_at += n;
 	c->any = 1;
 	c->last = p[n - 1];
 	return 0;
@@ -249,7 +265,9 @@ static const char *verdict(const struct check *c)
 		return OTHER_KEYS; /* (a first line that never ends: no line break, below) */
 	if (c->any && c->last != '\n')
 		return NO_NEWLINE;
-	return c->quotes ? IN_QUOTES : NULL;
+	if (c->quotes)
+		return IN_QUOTES;
+	return c->row_len ? c->w->check_row(c->w->row_ctx, c->row, c->row_len) : NULL;
 }
 
 /* The extension of a file name (".csv.gz", ".ndjson"): the suggested name keeps it. */

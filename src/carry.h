@@ -31,6 +31,8 @@ int carry_copy(int from, int to, unsigned long long size);
 int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const void *p, size_t n),
 	       void *ctx);
 
+#define CARRY_ROW_MAX 4096
+
 /* What a file must be for this run to add to it, and who else sees its bytes. */
 struct carry_want {
 	const char *name; /* the file, as a refusal names it */
@@ -45,6 +47,13 @@ struct carry_want {
 	 */
 	const enum column *columns;
 	size_t ncolumns;
+	/*
+	 * CSV: NULL, or what the file's first row (after the head, the first
+	 * CARRY_ROW_MAX bytes of it, line break included when it fits) must be
+	 * for this run's rows to join it: NULL when they may, else why not.
+	 */
+	const char *(*check_row)(void *ctx, const char *row, size_t len);
+	void *row_ctx;
 	/* NULL, or every carried block, in order (the manifest's digest): non-zero stops */
 	int (*fn)(void *ctx, const void *p, size_t n, struct err *e);
 	void *ctx;

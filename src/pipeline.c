@@ -82,6 +82,8 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 	}
 	pl->opts.out.head = pl->head.data; /* what a file added to must start with */
 	pl->opts.out.head_len = pl->head.len;
+	pl->opts.out.check_row = pl->opts.out.csv ? writer_csv_joins : NULL; /* its first row */
+	pl->opts.out.row_ctx = pl->head_writer;
 	if (select_new(&pl->select, warn, e) || open_outputs(pl, e))
 		goto fail;
 	*out = pl;

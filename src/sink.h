@@ -59,7 +59,10 @@ struct sink_opts {
 	const void *head;   /* append: what the target's text must start with (BOM, CSV header) */
 	size_t head_len;    /* 0: no head to compare (NDJSON) */
 	int csv;            /* append: quoted cells, which the target must not end inside */
-	int xlsx;           /* a workbook of these columns; append: refuse an existing one */
+	/* CSV append: whether the target's first row may take this run's rows (carry.h) */
+	const char *(*check_row)(void *ctx, const char *row, size_t len);
+	void *row_ctx;
+	int xlsx; /* a workbook of these columns; append: refuse an existing one */
 	/* xlsx: the workbook's columns; NDJSON append: the keys the target's lines open with */
 	enum column columns[COL_COUNT];
 	size_t ncolumns;

@@ -107,6 +107,8 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 				       .csv = o->csv,
 				       .head = o->head,
 				       .head_len = o->head_len,
+				       .check_row = o->check_row,
+				       .row_ctx = o->row_ctx,
 				       .columns = s->columns,
 				       .ncolumns = o->ncolumns,
 				       .option = o->option };

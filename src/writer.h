@@ -43,6 +43,15 @@ int writer_row(struct writer *w, const struct record *r, const char *media_file,
 const char *writer_column_name(enum column c);
 
 /*
+ * carry.h's check_row (ctx: the writer) for a CSV file this run adds to:
+ * NULL when the file's first row (its first bytes) may take this writer's
+ * rows, else why not. An --excel time has no offset, so a file of another
+ * --tz would mix two zones with nothing to tell them apart: its first row's
+ * `time` must be what this writer makes of that row's `timestamp`.
+ */
+const char *writer_csv_joins(void *ctx, const char *row, size_t len);
+
+/*
  * Parse a --columns list ("unique,time,message") into opts. Returns 0, or
  * -1 with e set (ERR_USAGE naming the unknown column).
  */

@@ -10,8 +10,12 @@
  */
 #include "writer_impl.h"
 #include "text.h"
+#include "tz.h"
 
 #include <csv.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EXCEL_CELL_MAX 32767 /* UTF-16 code units per cell */
@@ -177,3 +181,72 @@ static int csv_row(struct writer *w, const struct record *r, const struct row *r
 }
 
 const struct writer_ops writer_csv_ops = { csv_begin, csv_row };
+
+static const char OTHER_ZONE[] = "its times are local times of another zone than this run's "
+				 "(another --tz the night before?)";
+
+/*
+ * The cell of column k in one CSV row: [*cell, *cell + *n), quotes taken
+ * off (a cell with a doubled quote is not a time or a number: NULL). NULL
+ * when the row ends first (its first bytes only).
+ */
+static const char *cell_of(const char *row, size_t len, size_t k, size_t *n)
+{
+	size_t i = 0;
+
+	for (size_t col = 0;; col++) {
+		size_t start = i, end;
+		int quoted = i < len && row[i] == '"';
+
+		if (quoted) {
+			const char *q = memchr(row + i + 1, '"', len - i - 1);
+
+			if (!q)
+				return NULL;
+			start = i + 1;
+			end = (size_t)(q - row);
+			i = end + 1;
+		} else {
+			while (i < len && row[i] != ',' && row[i] != '\r' && row[i] != '\n')
+				i++;
+			end = i;
+		}
+		if (i == len || (row[i] != ',' && row[i] != '\r' && row[i] != '\n'))
+			return NULL; /* cut off here, or a doubled quote */
+		if (col == k) {
+			*n = end - start;
+			return row + start;
+		}
+		if (row[i++] != ',')
+			return NULL;
+	}
+}
+
+const char *writer_csv_joins(void *ctx, const char *row, size_t len)
+{
+	struct writer *w = ctx;
+	size_t ts_col = SIZE_MAX, time_col = SIZE_MAX, n_ts, n_time;
+	const char *ts, *time;
+	char digits[24], made[TZ_FORMAT_MAX], *end;
+	long long t;
+
+	if (!w->opts.excel)
+		return NULL; /* ISO 8601 times carry their offset: a mix is still exact */
+	for (size_t i = 0; i < w->opts.ncolumns; i++) {
+		ts_col = w->opts.columns[i] == COL_TIMESTAMP ? i : ts_col;
+		time_col = w->opts.columns[i] == COL_TIME ? i : time_col;
+	}
+	if (ts_col == SIZE_MAX || time_col == SIZE_MAX ||
+	    !(ts = cell_of(row, len, ts_col, &n_ts)) ||
+	    !(time = cell_of(row, len, time_col, &n_time)) || !n_ts || !n_time ||
+	    n_ts >= sizeof(digits))
+		return NULL; /* nothing to compare: the row says no time */
+	memcpy(digits, ts, n_ts);
+	digits[n_ts] = '\0';
+	errno = 0;
+	t = strtoll(digits, &end, 10);
+	if (errno || *end)
+		return NULL;
+	n_ts = tz_format(w->opts.tz, t, TZ_SPREADSHEET, made);
+	return n_ts && (n_ts != n_time || memcmp(made, time, n_time)) ? OTHER_ZONE : NULL;
+}

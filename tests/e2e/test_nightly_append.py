@@ -8,7 +8,9 @@ both runs (one CSV header, a clean gzip concatenation that Python's gzip and
 DuckDB read whole), a run with nothing new leaves the bytes as they were, and
 without --state a run still replaces (a snapshot).
 """
+import csv
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -356,3 +358,31 @@ def test_a_run_on_another_state_leaves_a_file_being_added_to_alone(mock, tmp_pat
     assert r.returncode == 0, r.stderr
     assert len(rows_of(out)) == 2 * N, "each state's run wrote every message once"
     assert not list(tmp_path.glob(".day.csv.tmp.*"))
+
+
+@pytest.mark.parametrize("ext", ["csv", "csv.gz"])
+def test_an_excel_file_of_another_zone_is_refused(mock, tmp_path, ext):
+    """--excel times carry no offset: rows of another --tz added to the file would mix two
+    zones with nothing to tell them apart (they were added, exit 0). The file's first row
+    says its zone: its `time` must be what this run makes of its `timestamp`."""
+    state, pattern = tmp_path / "state", str(tmp_path / ("%s-{date}.%s" % (ACCOUNT, ext)))
+    r1, _ = night(mock, state, pattern, "--excel", "--tz", "UTC")
+    assert r1.returncode == 0, r1.stderr
+    [out] = list(tmp_path.glob("%s-*.%s" % (ACCOUNT, ext)))
+    before, checkpoint = out.read_bytes(), state.read_bytes()
+    grow(mock, 5)
+
+    r2, asked = night(mock, state, pattern, "--excel", "--tz", "Asia/Jerusalem")
+    assert r2.returncode == 73, r2.stderr
+    assert b"its times are local times of another zone" in r2.stderr, r2.stderr
+    assert asked == [], "refused before any request"
+    assert out.read_bytes() == before and state.read_bytes() == checkpoint
+
+    # The same zone (by another name, with the same offset) adds as before.
+    r3, _ = night(mock, state, pattern, "--excel", "--tz", "Etc/UTC")
+    assert r3.returncode == 0, r3.stderr
+    text = out.read_bytes()
+    text = gzip.decompress(text) if ext.endswith(".gz") else text
+    assert text.startswith(b"\xef\xbb\xbf") and text.count(b"\xef\xbb\xbfunique") == 1
+    rows = list(csv.reader(io.StringIO(text[3:].decode("utf-8"), newline="")))
+    assert len(rows) == 1 + N + 5 and len({r[0] for r in rows[1:]}) == N + 5

@@ -291,6 +291,42 @@ static void test_csv_drifted_codes(void **state)
 	buf_free(&out);
 }
 
+/* carry.h's first-row check: an --excel file takes rows only of its own zone. */
+static void test_csv_joins_only_its_own_zone(void **state)
+{
+	struct writer_opts o;
+	struct writer *w;
+	struct warn warn;
+	struct tz *jlm;
+	struct err e;
+#define ROW(t) "\"m1\",1614198777," t ",\"incoming\",1,\"a,b\",\"x\"\r\n"
+
+	(void)state;
+	warn_init(&warn, 1);
+	opts_init(&o, WRITER_CSV, 1, "unique,timestamp,time,direction,direction_code,from,to");
+	assert_non_null(w = writer_new(&o, &warn));
+	assert_null(writer_csv_joins(w, ROW("2021-02-24 20:32:57"), strlen(ROW("")) + 19));
+	assert_non_null(writer_csv_joins(w, ROW("2021-02-24 22:32:57"), strlen(ROW("")) + 19));
+	/* cut before the time ends, or no time: nothing to compare */
+	assert_null(writer_csv_joins(w, ROW("2021-02-24 22:32:57"), 30));
+	assert_null(writer_csv_joins(w, ROW(""), strlen(ROW(""))));
+	assert_null(writer_csv_joins(w, "\"m\",\"a\"\"b\",2021-02-24 22:32:57\r\n", 30));
+	writer_free(w);
+	assert_int_equal(tz_open(&jlm, "Asia/Jerusalem", &e), 0);
+	o.tz = jlm;
+	assert_non_null(w = writer_new(&o, &warn));
+	assert_null(writer_csv_joins(w, ROW("2021-02-24 22:32:57"), strlen(ROW("")) + 19));
+	assert_non_null(writer_csv_joins(w, ROW("2021-02-24 20:32:57"), strlen(ROW("")) + 19));
+	writer_free(w);
+	/* without --excel a time carries its offset: any zone joins */
+	opts_init(&o, WRITER_CSV, 0, "unique,timestamp,time,direction,direction_code,from,to");
+	assert_non_null(w = writer_new(&o, &warn));
+	assert_null(writer_csv_joins(w, ROW("2021-02-24T22:32:57+02:00"), strlen(ROW("")) + 25));
+	writer_free(w);
+	tz_free(jlm);
+#undef ROW
+}
+
 /* Codes and timestamps come out canonical: raw digits only when they already are. */
 static void test_integer_fields_canonical(void **state)
 {
@@ -767,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_csv_lone_empty_cell),
 		cmocka_unit_test(test_csv_types_and_compound),
 		cmocka_unit_test(test_csv_drifted_codes),
+		cmocka_unit_test(test_csv_joins_only_its_own_zone),
 		cmocka_unit_test(test_integer_fields_canonical),
 		cmocka_unit_test(test_csv_bad_text_warns),
 		cmocka_unit_test(test_csv_excel_formula_prefix),
