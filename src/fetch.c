@@ -1,5 +1,6 @@
 #include "fetch.h"
 #include "fetch_impl.h"
+#include "output.h"
 #include "fsutil.h"
 #include "http.h"
 #include "key.h"
@@ -132,7 +133,7 @@ int fetch_open_raw(struct fetch *f, struct outpath_vars vars, struct err *e)
 	if (fsutil_need_parent(f->raw_path, o->create_dirs, "--save-raw", e))
 		return -1;
 	if (o->state) /* under its lock: what a killed run left (sink.c does so for appends) */
-		fsutil_remove_stale_temps(f->raw_path, NULL, NULL);
+		output_clear_family(o->save_raw, f->raw_path, &vars);
 	outpath_infer(f->raw_path, NULL, &so.gzip); /* page bodies, one a line */
 	so.path = f->raw_path;
 	/*

@@ -80,11 +80,14 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live);
 
 /*
  * Remove from dir every temporary file fsutil_temp_beside made there that
- * has not been written to for max_age seconds: a file being written now is
- * younger, so no other run's loses its file (media directories, which runs
- * on other state files may share). Returns how many were removed.
+ * has not been written to for max_age seconds, no live run holds, and
+ * whose target's name `of` says is one of the caller's (NULL: any): a file
+ * being written now is younger, so no other run's loses its file (media
+ * directories, which runs on other state files may share; outputs of other
+ * days). Returns how many were removed.
  */
-int fsutil_remove_old_temps(const char *dir, long max_age);
+int fsutil_remove_old_temps(const char *dir, long max_age, int (*of)(void *ctx, const char *name),
+			    void *ctx);
 
 /*
  * Replace the file at `path` with data[0..n) atomically: a temporary file

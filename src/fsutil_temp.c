@@ -294,7 +294,8 @@ int fsutil_remove_stale_temps(const char *path, const char *mine, int *live)
 	return removed;
 }
 
-int fsutil_remove_old_temps(const char *dir, long max_age)
+int fsutil_remove_old_temps(const char *dir, long max_age, int (*of)(void *ctx, const char *name),
+			    void *ctx)
 {
 	const size_t tail = strlen(".tmp." TEMP_RANDOM);
 	time_t now = time(NULL);
@@ -309,8 +310,17 @@ int fsutil_remove_old_temps(const char *dir, long max_age)
 		if (de->d_name[0] != '.' || n <= tail + 1 ||
 		    strncmp(de->d_name + n - tail, ".tmp.", 5) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime < max_age ||
-		    in_use(dirfd(d), de->d_name))
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < max_age)
+			continue;
+		if (of) { /* ".NAME.tmp.XXXXXX": NAME is its target's */
+			char *target = strndup(de->d_name + 1, n - tail - 1);
+			int ours = target && of(ctx, target);
+
+			free(target);
+			if (!ours)
+				continue;
+		}
+		if (in_use(dirfd(d), de->d_name))
 			continue;
 		removed += !unlinkat(dirfd(d), de->d_name, 0);
 	}

@@ -50,7 +50,7 @@ int media_open(struct media **out, const char *dir, const struct walk_opts *retr
 		return err_set(e, ERR_CANTCREAT, "--media-dir %s: not a directory", dir);
 	}
 	/* Downloads a killed run left half done (SIGKILL: it could not remove them). */
-	fsutil_remove_old_temps(dir, MEDIA_TEMP_AGE);
+	fsutil_remove_old_temps(dir, MEDIA_TEMP_AGE, NULL, NULL);
 	*out = m;
 	return 0;
 }

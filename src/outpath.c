@@ -5,6 +5,13 @@
 #include <string.h>
 #include <strings.h>
 
+/* A character outpath_sanitize keeps. */
+static int safe_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-' || c == '+';
+}
+
 void outpath_sanitize(const char *value, char *out, size_t size)
 {
 	size_t n = 0;
@@ -12,16 +19,45 @@ void outpath_sanitize(const char *value, char *out, size_t size)
 
 	for (const char *p = value; *p && n + 1 < size; p++) {
 		char c = *p;
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '+';
 
-		out[n++] = ok ? c : '_';
+		out[n++] = safe_char(c) ? c : '_';
 		if (c != '.')
 			only_dots = 0;
 	}
 	out[n] = '\0';
 	if (!n || only_dots)
 		snprintf(out, size, "_");
+}
+
+int outpath_family(const char *tmpl, const struct outpath_vars *v, char **out, struct err *e)
+{
+	struct outpath_vars any = *v;
+
+	any.date = OUTPATH_ANY_DATE;
+	any.chat = NULL;
+	any.keep_chat = 1;
+	return outpath_expand(tmpl, &any, out, e);
+}
+
+int outpath_matches(const char *family, const char *name)
+{
+	static const char date[] = OUTPATH_ANY_DATE, chat[] = "{chat}";
+
+	if (!strncmp(family, date, sizeof(date) - 1)) {
+		for (size_t i = 0; i < sizeof(date) - 1; i++)
+			if (date[i] == '-' ? name[i] != '-' : !(name[i] >= '0' && name[i] <= '9'))
+				return 0;
+		return outpath_matches(family + sizeof(date) - 1, name + sizeof(date) - 1);
+	}
+	if (!strncmp(family, chat, sizeof(chat) - 1)) { /* one safe character or more */
+		for (size_t i = 0; safe_char(name[i]); i++)
+			if (outpath_matches(family + sizeof(chat) - 1, name + i + 1))
+				return 1;
+		return 0;
+	}
+	if (*family != *name)
+		return 0;
+	return !*family || outpath_matches(family + 1, name + 1);
 }
 
 int outpath_uses(const char *tmpl, const char *placeholder)

@@ -23,6 +23,17 @@ struct outpath_vars {
 /* Expand tmpl into a new string (*out, caller frees). ERR_USAGE on a bad template. */
 int outpath_expand(const char *tmpl, const struct outpath_vars *v, char **out, struct err *e);
 
+/*
+ * The files of every day and chat a template names for v (v->date and
+ * v->chat ignored): *out is the template expanded with OUTPATH_ANY_DATE for
+ * {date} and {chat} kept, for outpath_matches. Caller frees.
+ */
+#define OUTPATH_ANY_DATE "YYYY-MM-DD"
+int outpath_family(const char *tmpl, const struct outpath_vars *v, char **out, struct err *e);
+
+/* Whether name is one of family's files: OUTPATH_ANY_DATE any date, {chat} any chat. */
+int outpath_matches(const char *family, const char *name);
+
 /* Does the template use this placeholder (e.g. "{to}")? */
 int outpath_uses(const char *tmpl, const char *placeholder);
 

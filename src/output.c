@@ -1,7 +1,36 @@
 #include "output.h"
+#include "fsutil.h"
 #include "outpath.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define OLD_TEMP_AGE (2 * 86400)
+
+static int of_family(void *family, const char *name)
+{
+	return outpath_matches(family, name);
+}
+
+void output_clear_family(const char *tmpl, const char *path, const struct outpath_vars *vars)
+{
+	char *family = NULL, dir[PATH_MAX];
+	const char *base;
+	struct err e;
+
+	if (path)
+		fsutil_remove_stale_temps(path, NULL, NULL);
+	if (!tmpl || !strcmp(tmpl, "-") || outpath_family(tmpl, vars, &family, &e))
+		return;
+	base = strrchr(family, '/');
+	fsutil_dirname(family, dir, sizeof(dir));
+	/* Only beside this run's file: a template whose directories vary is left alone. */
+	if (!strstr(dir, OUTPATH_ANY_DATE) && !strstr(dir, "{chat}"))
+		fsutil_remove_old_temps(dir, OLD_TEMP_AGE, of_family,
+					(void *)(base ? base + 1 : family));
+	free(family);
+}
 
 int output_format(const struct options *o, const char *path, int *gzip)
 {

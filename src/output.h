@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "options.h"
+#include "outpath.h"
 #include "pipeline.h"
 #include "tz.h"
 
@@ -17,6 +18,16 @@
  * --format, else the extension; *gzip: --gzip, else ".gz".
  */
 int output_format(const struct options *o, const char *path, int *gzip);
+
+/*
+ * --state, under its lock: the temporary files that killed runs left for
+ * path (NULL: sink.c does it), at once, and for the other files of the
+ * template tmpl (other days' {date}, other chats) once two days old, if no
+ * run holds them. Another day's wait: a run on another state file with the
+ * same template (which the README advises against) may have staged one for
+ * a commit plan its next run will finish.
+ */
+void output_clear_family(const char *tmpl, const char *path, const struct outpath_vars *vars);
 
 /* The pipeline options of the output at path (expanded but for {chat}). */
 int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,

@@ -141,6 +141,8 @@ static int open_targets(struct run *r, struct outpath_vars vars, struct err *e)
 		}
 		vars.to = g->to;
 		vars.keep_chat = 1;
+		if (o->state) /* locked: killed runs' files of other days (sink.c: this one's) */
+			output_clear_family(o->output, NULL, &vars);
 		if (outpath_expand(o->output, &vars, &g->path, e) ||
 		    fsutil_need_parent(g->path, o->create_dirs, "-o", e) ||
 		    output_opts(r->opts, r->tz, g->path, &po, e))
@@ -334,7 +336,7 @@ int run_execute(struct run *r, struct err *e)
 			    fsutil_need_parent(r->manifest_path, o->create_dirs, "--manifest", e)))
 		return -1;
 	if (r->manifest_path && o->state) /* locked: as for the outputs (sink.c) */
-		fsutil_remove_stale_temps(r->manifest_path, NULL, NULL);
+		output_clear_family(o->manifest, r->manifest_path, &vars);
 	for (int got;;) {
 		if ((got = open_outputs(r, vars, e)) < 0)
 			return -1;

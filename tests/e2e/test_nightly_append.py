@@ -386,3 +386,29 @@ def test_an_excel_file_of_another_zone_is_refused(mock, tmp_path, ext):
     assert text.startswith(b"\xef\xbb\xbf") and text.count(b"\xef\xbb\xbfunique") == 1
     rows = list(csv.reader(io.StringIO(text[3:].decode("utf-8"), newline="")))
     assert len(rows) == 1 + N + 5 and len({r[0] for r in rows[1:]}) == N + 5
+
+
+def test_killed_runs_files_of_other_days_are_cleared_once_two_days_old(mock, tmp_path):
+    """A night killed with SIGKILL leaves its temporary files; with `{date}` names the next
+    night's target is another file, so they stayed for good (164 MB a night for a large
+    account). Under --state, a run also clears those of the other days of its templates
+    (-o, --save-raw, --manifest) once two days old; younger ones, other templates' and
+    live ones stay."""
+    state = tmp_path / "state"
+    pattern = str(tmp_path / ("%s-{date}.csv" % ACCOUNT))
+    old = time.time() - 3 * 86400
+    gone = [".%s-2026-11-30.csv.tmp.aB3xYz" % ACCOUNT, ".raw-2026-11-30.ndjson.tmp.Qq1234",
+            ".m-2026-11-30.json.tmp.zZ9yY8"]
+    kept_old = [".other-2026-11-30.csv.tmp.aB3xYz",        # another template
+                ".%s-2026-11-30.csv.gz.tmp.aB3xYz" % ACCOUNT,  # another extension
+                ".%s-30.csv.tmp.aB3xYz" % ACCOUNT]            # not a date
+    young = ".%s-2026-12-01.csv.tmp.aB3xYz" % ACCOUNT
+    for name in gone + kept_old + [young]:
+        (tmp_path / name).write_bytes(b"left by a killed run")
+        if name != young:
+            os.utime(tmp_path / name, (old, old))
+    r, _ = night(mock, state, pattern, "--save-raw", tmp_path / "raw-{date}.ndjson",
+                 "--manifest", tmp_path / "m-{date}.json")
+    assert r.returncode == 0, r.stderr
+    assert [n for n in gone if (tmp_path / n).exists()] == []
+    assert all((tmp_path / n).exists() for n in kept_old + [young])

@@ -235,6 +235,12 @@ static int exists(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
+static int starts_with_a(void *ctx, const char *name)
+{
+	(void)ctx;
+	return name[0] == 'a' && !strcmp(name + 1, "-2026-12-03.csv");
+}
+
 /*
  * Downloads a killed run left (SIGKILL) go once nobody can be writing them;
  * a fresh one (another run's, in progress) and every other file stay.
@@ -256,7 +262,7 @@ static void old_temps_go_and_nothing_else(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	age_by(tmp, 3 * 3600);
-	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600), 2);
+	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600, NULL, NULL), 2);
 	assert_int_equal(access(tmp, F_OK), -1);
 	free(tmp);
 	assert_false(exists(dir, ".M000.jpg.tmp.aB3xYz"));
@@ -264,8 +270,14 @@ static void old_temps_go_and_nothing_else(void **state)
 	assert_true(exists(dir, "M002.jpg"));
 	assert_true(exists(dir, ".M003.jpg.tmp."));
 	assert_true(exists(dir, ".hidden"));
-	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600), 0);
-	assert_int_equal(fsutil_remove_old_temps(sub, 2 * 3600), 0); /* not a directory */
+	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600, NULL, NULL), 0);
+	assert_int_equal(fsutil_remove_old_temps(sub, 2 * 3600, NULL, NULL), 0); /* not a directory */
+	/* With `of`: only the files it names (by their target's name) go. */
+	make_aged(dir, ".a-2026-12-03.csv.tmp.aB3xYz", 3 * 3600);
+	make_aged(dir, ".b-2026-12-03.csv.tmp.aB3xYz", 3 * 3600);
+	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600, starts_with_a, NULL), 1);
+	assert_false(exists(dir, ".a-2026-12-03.csv.tmp.aB3xYz"));
+	assert_true(exists(dir, ".b-2026-12-03.csv.tmp.aB3xYz"));
 	testdir_remove(dir);
 }
 
@@ -292,7 +304,7 @@ static void temps_held_open_are_left_alone(void **state)
 	assert_int_equal(access(live, F_OK), 0);
 	assert_int_equal(access(dead, F_OK), -1);
 	age_by(live, 3 * 3600);
-	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600), 0);
+	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600, NULL, NULL), 0);
 	assert_int_equal(access(live, F_OK), 0);
 	close(fd_live);
 	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 1);

@@ -138,6 +138,32 @@ static void test_expand_chat(void **state)
 	assert_null(out);
 }
 
+/* The files of every day and chat of a template, and nothing else. */
+static void test_family(void **state)
+{
+	struct outpath_vars v = { .from = "972501234567", .to = "9725*", .date = "2026-12-05" };
+	struct err e;
+	char *f = NULL;
+
+	(void)state;
+	assert_int_equal(outpath_family("/x/{from}-{to}-{date}.csv", &v, &f, &e), 0);
+	assert_string_equal(f, "/x/972501234567-9725_-YYYY-MM-DD.csv");
+	assert_true(outpath_matches(f + 3, "972501234567-9725_-2026-12-03.csv"));
+	assert_false(outpath_matches(f + 3, "972501234567-9725_-2026-12-03.csv.gz"));
+	assert_false(outpath_matches(f + 3, "972501234567-9725_-2026-1-03.csv"));
+	assert_false(outpath_matches(f + 3, "111-9725_-2026-12-03.csv"));
+	free(f);
+	assert_int_equal(outpath_family("{chat}/{date}", &v, &f, &e), 0);
+	assert_string_equal(f, "{chat}/YYYY-MM-DD");
+	free(f);
+	assert_int_equal(outpath_family("night-{chat}-{date}.ndjson", &v, &f, &e), 0);
+	assert_true(outpath_matches(f, "night-972509876543-2026-12-03.ndjson"));
+	assert_true(outpath_matches(f, "night-IL.160-5-2026-12-03.ndjson")); /* a - in the chat */
+	assert_false(outpath_matches(f, "night--2026-12-03.ndjson"));        /* no chat */
+	assert_false(outpath_matches(f, "night-a/b-2026-12-03.ndjson"));
+	free(f);
+}
+
 static void test_uses(void **state)
 {
 	(void)state;
@@ -212,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_expand_sanitizes_values),
 		cmocka_unit_test(test_expand_errors),
 		cmocka_unit_test(test_expand_chat),
+		cmocka_unit_test(test_family),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_infer),
