@@ -1,6 +1,10 @@
 #include "hash.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static inline uint64_t mix(uint64_t h)
 {
@@ -16,9 +20,9 @@ static inline uint64_t mix(uint64_t h)
  * One multiply per eight bytes, one full mix at the end: uniques are short
  * (20 hex digits), and this runs for every message.
  */
-uint64_t hash_bytes(const char *p, size_t len)
+static uint64_t hash_with(uint64_t seed, const char *p, size_t len)
 {
-	uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)len * 0xC2B2AE3D27D4EB4FULL);
+	uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)len * 0xC2B2AE3D27D4EB4FULL) ^ seed;
 	int whole = len >= 8;
 
 	while (len >= 8) {
@@ -51,4 +55,29 @@ uint64_t hash_bytes(const char *p, size_t len)
 	}
 	h = mix(h);
 	return h ? h : 1; /* 0 marks an empty slot */
+}
+
+uint64_t hash_bytes(const char *p, size_t len)
+{
+	return hash_with(0, p, len);
+}
+
+static uint64_t table_seed;
+static pthread_once_t table_seed_once = PTHREAD_ONCE_INIT;
+
+static void draw_table_seed(void)
+{
+	struct timespec t;
+
+	if (getrandom(&table_seed, sizeof(table_seed), GRND_NONBLOCK) == sizeof(table_seed))
+		return;
+	/* no entropy yet (early boot): the clock, still unknown to a server in advance */
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	table_seed = mix((uint64_t)t.tv_nsec ^ ((uint64_t)t.tv_sec << 32) ^ (uint64_t)getpid());
+}
+
+uint64_t hash_table(const char *p, size_t len)
+{
+	pthread_once(&table_seed_once, draw_table_seed);
+	return hash_with(table_seed, p, len);
 }

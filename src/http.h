@@ -78,6 +78,9 @@ void http_pages(struct http *h, const struct http_page_query *q, struct walk_tra
  * written to a temporary file in its directory and renamed into place only
  * when complete, while page requests in flight go on.
  */
+/* A longer media link is not one (real ones are some hundred bytes): that file fails. */
+#define HTTP_MEDIA_URL_MAX (64u * 1024)
+
 struct http_download {
 	const char *url;
 	const char *path;             /* final file name */

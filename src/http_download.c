@@ -86,6 +86,16 @@ void dl_slot_free(struct http *h, struct dl_slot *s)
 
 static int dl_start(struct http *h, struct dl_slot *s, struct http_download *job, struct err *e)
 {
+	size_t len = strlen(job->url);
+
+	/* libcurl takes no URL over 8 MB, and refusing it would end the run: this file fails. */
+	if (len > HTTP_MEDIA_URL_MAX) {
+		snprintf(job->why, sizeof(job->why),
+			 "the link is %zu bytes long: no media link is (at most %u bytes taken)", len,
+			 HTTP_MEDIA_URL_MAX);
+		job->done = 1;
+		return 0;
+	}
 	s->fd = fsutil_temp_beside(job->path, &s->tmp);
 	if (s->fd < 0) {
 		job->local = errno ? errno : EIO;

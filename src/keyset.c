@@ -45,7 +45,7 @@ int keyset_add(struct keyset *ks, const char *raw, size_t len)
 	unsigned bad = 0;
 	const char *k = ks->text.data + ks->text.len;
 	size_t n = text_decode(ks->text.data + ks->text.len, raw, len, &bad);
-	size_t mask = ks->nslot - 1, h = (size_t)hash_bytes(k, n) & mask;
+	size_t mask = ks->nslot - 1, h = (size_t)hash_table(k, n) & mask;
 
 	/* The table is at least twice the keys: a free slot ends every probe. */
 	for (; ks->slot[h] != UINT32_MAX; h = (h + 1) & mask) {

@@ -119,14 +119,14 @@ int seen_key(const char *unique, size_t len, uint64_t *key)
 	size_t n;
 
 	if (!memchr(unique, '\\', len)) {
-		*key = hash_bytes(unique, len);
+		*key = hash_table(unique, len);
 		return 0;
 	}
 	canon = len <= sizeof(small) ? small : malloc(len);
 	if (!canon)
 		return -1;
 	n = canonical(canon, unique, len);
-	*key = hash_bytes(canon, n);
+	*key = hash_table(canon, n);
 	if (canon != small)
 		free(canon);
 	return 0;

@@ -10,7 +10,7 @@
  * than SEEN_WINDOW messages after its first sighting would need that many
  * new messages to arrive during one run; it would be written twice, never
  * lost. Hashes are 64-bit: a false match among a million messages has a
- * probability of about 3e-8 per run. A seen owns its two tables and hashes
+ * probability of about 3e-8 per run, and a server cannot aim at one. A seen owns its two tables and hashes
  * the uniques it is given itself (seen_key).
  */
 #ifndef WAEXPORT_SEEN_H
@@ -29,8 +29,9 @@ void seen_free(struct seen *s);
 /*
  * The key of a unique (the body of a JSON string as sent, escapes and all):
  * uniques are compared as the strings they stand for ("\u0064" is "d"), and
- * strings that differ never meet. A pure function of its input, so the
- * workers compute it beside the rest of a page's work. 0, or -1 when memory
+ * strings that differ never meet. A pure function of its input within a
+ * run (hash_table: seeded per process, so a server cannot pick uniques that
+ * meet), so the workers compute it beside the rest of a page's work. 0, or -1 when memory
  * runs out (a long unique with escapes).
  */
 int seen_key(const char *unique, size_t len, uint64_t *key);

@@ -117,7 +117,7 @@ static int grow_index(struct split *sp)
 /* The number of chat `name`, added if new; -1 on ENOMEM. */
 static long chat_number(struct split *sp, const char *name, size_t len)
 {
-	uint64_t h = hash_bytes(name, len);
+	uint64_t h = hash_table(name, len);
 	size_t s;
 	struct chat *c;
 

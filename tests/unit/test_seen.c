@@ -127,6 +127,35 @@ static void test_hash_determinism_and_differences(void **state)
 	}
 }
 
+/*
+ * The tables' hash is seeded per process: ids a server picked so that their
+ * fixed hashes share their low bits (one run of slots, every insert walking
+ * the others: minutes for one page) spread out under it, and it is the same
+ * within the run. seen_key uses it.
+ */
+static void test_table_hash_is_seeded(void **state)
+{
+	char id[32];
+	unsigned picked = 0, clustered = 0;
+	uint64_t key;
+
+	(void)state;
+	assert_true(hash_table("abc", 3) == hash_table("abc", 3));
+	assert_true(hash_table("abc", 3) != hash_bytes("abc", 3));
+	assert_int_equal(seen_key("abc", 3, &key), 0);
+	assert_true(key == hash_table("abc", 3));
+	for (unsigned long i = 0; i < 2000000 && picked < 200; i++) {
+		int n = snprintf(id, sizeof(id), "k%07lx", i);
+
+		if (hash_bytes(id, (size_t)n) & 0xfff)
+			continue;
+		picked++; /* low 12 bits 0 under the fixed hash */
+		clustered += !(hash_table(id, (size_t)n) & 0xfff);
+	}
+	assert_true(picked >= 100);
+	assert_true(clustered <= 3); /* ~0.05 expected by chance */
+}
+
 static void test_check_first_then_duplicate(void **state)
 {
 	struct seen *s = seen_new();
@@ -383,6 +412,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_values_are_stable),
 		cmocka_unit_test(test_hash_determinism_and_differences),
+		cmocka_unit_test(test_table_hash_is_seeded),
 		cmocka_unit_test(test_check_first_then_duplicate),
 		cmocka_unit_test(test_window_guarantee),
 		cmocka_unit_test(test_shifted_pages),
