@@ -61,6 +61,27 @@ void batch_reset(struct batch *b)
 	b->where_body = (unsigned)-1;
 }
 
+void batch_trim(struct batch *b)
+{
+	if (!b)
+		return;
+	writer_trim(b->writer, BATCH_KEEP);
+	if (b->bodies.cap <= BATCH_KEEP && b->rows.cap <= BATCH_KEEP && b->z.cap <= BATCH_KEEP &&
+	    b->msg_cap * sizeof(*b->msg) <= BATCH_KEEP)
+		return;
+	buf_free(&b->bodies);
+	buf_free(&b->rows);
+	buf_free(&b->z);
+	free(b->msg);
+	b->msg = NULL;
+	b->msg_cap = b->nmsg = 0;
+	for (size_t i = 0; i < BATCH_BODIES; i++) {
+		page_free(b->page[i]); /* its records, as many as the page's messages */
+		b->page[i] = NULL;
+	}
+	batch_reset(b);
+}
+
 int batch_add(struct batch *b, const char *body, size_t len, const char *where, struct err *e)
 {
 	struct batch_body *at = &b->body[b->n];

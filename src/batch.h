@@ -84,6 +84,21 @@ void batch_free(struct batch *b);
 /* Empty the batch for new bodies (its buffers and pages are kept). */
 void batch_reset(struct batch *b);
 
+/*
+ * After the consumer is done with it: a batch that held far more than a
+ * batch (a page of tens of MB, which a server may send) gives its memory
+ * back, so the ring of batches never keeps one such page each (SPEC §5.7).
+ */
+#define BATCH_KEEP (1u << 20)
+void batch_trim(struct batch *b); /* NULL is fine */
+
+/*
+ * Bytes of bodies a consumer hands to the pool at once: ~100 batches of
+ * ordinary pages, or one of the largest a server may send (a few huge ones
+ * would fill all the memory a pool of batches was sized for).
+ */
+#define BATCH_INFLIGHT_MAX (16u << 20)
+
 /* Append one body (fetch: a page the walk received). -1 on ENOMEM. */
 int batch_add(struct batch *b, const char *body, size_t len, const char *where, struct err *e);
 

@@ -184,7 +184,7 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 		f->have_before = 1;
 	}
 	/* Without --state there is no next checkpoint to find: nothing to select by. */
-	pipeline_set_checkpoint(f->pl, f->state ? &pc : NULL);
+	select_set_checkpoint(pipeline_select(f->pl), f->state ? &pc : NULL);
 }
 
 /*
@@ -245,7 +245,7 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	if (f->state && f->stats.capped)
 		keep_checkpoint(f, g->to);
 	else if (f->state && nextcp_keep(&f->next, g->to, state_get(f->state, f->o->from, g->to),
-					 pipeline_take_newest(g->pipeline), e))
+					 select_take_newest(pipeline_select(g->pipeline)), e))
 		return -1;
 	if (g->shares_file)
 		pipeline_segment_end(g->pipeline);

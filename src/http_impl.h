@@ -29,7 +29,7 @@ struct page_slot {
 	struct xfer x;
 	struct http *h; /* whose budget the body counts against */
 	unsigned long page_no;
-	int over_budget; /* refused: the slots together held too much */
+	int paused; /* its answer waits: the slots together hold the budget (http_pages.c) */
 	struct buf body;
 	struct buf post; /* the request body: holds the key */
 	char why[CURL_ERROR_SIZE + 96];
@@ -62,7 +62,8 @@ struct http {
 	struct dl_host hosts[HTTP_HOSTS];
 	unsigned nhosts; /* hosts seen: hosts[nhosts % HTTP_HOSTS] is the next to reuse */
 	const struct http_page_query *query;
-	size_t pages_held; /* bytes allocated by all page bodies together (http_pages.c) */
+	size_t pages_held;         /* bytes allocated by all page bodies together (http_pages.c) */
+	unsigned long page_needed; /* the page the walk hands on next: never paused */
 };
 
 /* http_xfer.c */

@@ -17,10 +17,13 @@
  * What the bodies of all pages in flight may hold together (SPEC §5.7: memory
  * stays bounded whatever --concurrency). A per-page limit alone lets 32
  * endless answers cost 32 x 64 MiB; so every slot's allocation is charged to
- * one budget, twice a page's limit, and an answer that would take more than
- * is left of it is refused like an oversized one. A page held but not yet
- * handed on stays charged: its bytes are still in memory. Real pages (tens of
- * kB in buffers of tens of KiB) use a sliver of it at any concurrency.
+ * one budget, twice a page's limit. An answer that would take more than is
+ * left of it waits (libcurl pauses it) until others give theirs back, but
+ * the page the walk hands on next never waits (walk.h: needed): the walk
+ * hands pages on in order, so that one always lets it get on, and the
+ * bodies stay under the budget plus that page. A page held but not yet handed on stays charged: its bytes are
+ * still in memory. Real pages (tens of kB in buffers of tens of KiB) use a
+ * sliver of it at any concurrency.
  */
 #define BUDGET (2 * (size_t)JSON_MAX_BODY)
 /* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
@@ -35,6 +38,16 @@ static size_t grown_cap(size_t cap, size_t want)
 	return cap;
 }
 
+/* Every waiting answer goes on; one still over the budget waits again (on_body). */
+static void resume_paused(struct http *h)
+{
+	for (int i = 0; i < h->o.concurrency; i++)
+		if (h->pages[i].paused) {
+			h->pages[i].paused = 0;
+			curl_easy_pause(h->pages[i].x.easy, CURLPAUSE_CONT);
+		}
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct page_slot *s = arg;
@@ -46,10 +59,9 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	}
 	if (want > old) {
 		more = grown_cap(old, want) - old;
-		if (s->h->pages_held + more > BUDGET) {
-			s->x.too_big = 1;
-			s->over_budget = 1;
-			return CURL_WRITEFUNC_ERROR;
+		if (s->h->pages_held + more > BUDGET && s->page_no != s->h->page_needed) {
+			s->paused = 1;
+			return CURL_WRITEFUNC_PAUSE; /* the same bytes come again once resumed */
 		}
 		if (buf_reserve(&s->body, len))
 			return CURL_WRITEFUNC_ERROR;
@@ -123,7 +135,8 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
 	struct page_slot *s = &h->pages[slot];
 
 	trim_body(s, SLOT_KEEP);
-	s->over_budget = 0;
+	resume_paused(h); /* some of the budget may be free now */
+	s->paused = 0;
 	s->page_no = page_no;
 	if (build_post(h->query, &s->post, page_no))
 		return err_nomem(e);
@@ -200,12 +213,6 @@ static void classify(struct page_slot *s, struct walk_answer *a)
  */
 static int refuse_size(const struct page_slot *s, struct err *e)
 {
-	if (s->over_budget)
-		return err_set(e, ERR_DATA,
-			       "page %lu: the answers in flight together grew past the "
-			       "%zu-byte limit (128 MiB; this one %zu bytes so far); a page of 50 "
-			       "messages is tens of kB: not a page of messages, not retried",
-			       s->page_no, BUDGET, s->body.len);
 	return err_set(e, ERR_DATA,
 		       "page %lu: answer larger than the %u-byte limit (64 MiB); a page "
 		       "of 50 messages is tens of kB: not a page of messages, not retried",
@@ -229,17 +236,36 @@ static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct 
 			classify(s, a);
 			return 1;
 		}
-		if (!pass && http_pump(h, timeout_ms, e))
+		if (pass)
+			break;
+		resume_paused(h); /* a page below may have been handed on, or become the lowest */
+		if (http_pump(h, timeout_ms, e))
 			return -1;
 	}
 	return 0;
 }
 
-static void pages_cancel(void *impl, int slot)
+static void pages_needed(void *impl, unsigned long page_no)
 {
 	struct http *h = impl;
 
-	xfer_cancel(h, &h->pages[slot].x);
+	h->page_needed = page_no;
+	for (int i = 0; i < h->o.concurrency;
+	     i++) /* pages below it are handed on: their bodies go */
+		if (h->pages[i].page_no < page_no && !h->pages[i].x.running)
+			trim_body(&h->pages[i], SLOT_KEEP);
+}
+
+static void pages_cancel(void *impl, int slot)
+{
+	struct http *h = impl;
+	struct page_slot *s = &h->pages[slot];
+
+	xfer_cancel(h, &s->x);
+	if (s->paused) { /* out of the loop: nothing comes; the handle is used again */
+		s->paused = 0;
+		curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+	}
 }
 
 void http_pages(struct http *h, const struct http_page_query *q, struct walk_transport *t)
@@ -250,4 +276,5 @@ void http_pages(struct http *h, const struct http_page_query *q, struct walk_tra
 	t->start = pages_start;
 	t->next = pages_next;
 	t->cancel = pages_cancel;
+	t->needed = pages_needed;
 }

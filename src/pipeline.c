@@ -13,6 +13,8 @@ struct pipeline {
 	struct pool *pool;
 	struct batch **batch; /* as many as the pool holds, made on first use */
 	size_t nbatch, next;
+	struct batch *last; /* fetch: the page before, trimmed when the next comes */
+	size_t inflight;    /* convert: bytes of bodies in the pool (BATCH_INFLIGHT_MAX) */
 	struct warn *warn;
 	struct select *select;
 	struct sink *out;           /* one file: the output */
@@ -105,9 +107,9 @@ void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx
 	pl->progress_ctx = ctx;
 }
 
-void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp)
+struct select *pipeline_select(struct pipeline *pl)
 {
-	select_set_checkpoint(pl->select, cp);
+	return pl->select;
 }
 
 /* A finished run of rows goes on: to the output, or to the order spool. */
@@ -233,10 +235,11 @@ int pipeline_page(struct pipeline *pl, const char *body, size_t len, const char 
 
 	memset(res, 0, sizeof(*res));
 	*first = NULL;
+	batch_trim(pl->last); /* the page before: *first was its, and is not looked at now */
 	if (peek_batch(pl, &b, e) || batch_add(b, body, len, where, e))
 		return -1;
 	submit(pl, b);
-	b = pool_take(pl->pool, 1);
+	pl->last = b = pool_take(pl->pool, 1);
 	if (b->parsed < b->n) {
 		*e = b->err;
 		return -1;
@@ -255,6 +258,7 @@ static int consume(struct pipeline *pl, struct batch *b, struct err *e)
 {
 	size_t kept;
 
+	pl->inflight -= b->bodies.len;
 	if (b->parsed < b->n) {
 		const struct batch_body *at = &b->body[b->parsed];
 
@@ -266,6 +270,7 @@ static int consume(struct pipeline *pl, struct batch *b, struct err *e)
 		return -1;
 	if (write_batch(pl, b, kept, e))
 		return name_output(pl, e);
+	batch_trim(b);
 	if (pl->progress)
 		pl->progress(pl->progress_ctx);
 	return 0;
@@ -287,6 +292,7 @@ static int fill(struct pipeline *pl, struct source *src, struct err *e)
 		b->body[k] = (struct batch_body){ sb[k].off, sb[k].len, sb[k].file_off,
 						  source_file_name(src, sb[k].file), sb[k].first };
 	b->n = (size_t)got;
+	pl->inflight += b->bodies.len;
 	submit(pl, b);
 	return 1;
 }
@@ -303,7 +309,7 @@ int pipeline_source(struct pipeline *pl, struct source *src, const volatile int 
 			rc = err_set(e, ERR_INTERRUPTED, "interrupted");
 			break;
 		}
-		if (more && !pool_full(pl->pool)) {
+		if (more && !pool_full(pl->pool) && pl->inflight < BATCH_INFLIGHT_MAX) {
 			more = fill(pl, src, e);
 			if (more < 0) {
 				rc = -1;
@@ -325,11 +331,6 @@ int pipeline_source(struct pipeline *pl, struct source *src, const volatile int 
 	while (pool_take(pl->pool, 1))
 		;
 	return rc;
-}
-
-const struct select_newest *pipeline_take_newest(struct pipeline *pl)
-{
-	return select_take_newest(pl->select);
 }
 
 static int replay(void *ctx, const void *p, size_t n, uint32_t crc, unsigned long long raw_len,

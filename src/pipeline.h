@@ -72,7 +72,8 @@ void pipeline_set_media(struct pipeline *pl, pipeline_media_fn fn, void *ctx);
 
 /* convert: called after every batch written (the progress line). */
 void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx);
-void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp);
+/* fetch: the select stage, for the checkpoint it starts from and the one it finds (select.h). */
+struct select *pipeline_select(struct pipeline *pl);
 
 /*
  * fetch: one page body, parsed, selected and written before this returns.
@@ -88,9 +89,6 @@ int pipeline_page(struct pipeline *pl, const char *body, size_t len, const char 
  */
 int pipeline_source(struct pipeline *pl, struct source *src, const volatile int *stop,
 		    struct err *e);
-
-/* The newest message written since the last call (the next checkpoint), and forget it. */
-const struct select_newest *pipeline_take_newest(struct pipeline *pl);
 
 /* Several --to in one file: the next contact begins. */
 void pipeline_segment_end(struct pipeline *pl);

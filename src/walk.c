@@ -343,6 +343,8 @@ int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_pag
 		now = now_s(&w);
 		memset(&a, 0, sizeof(a));
 		wait_ms = wake > now ? (int)((wake - now) * 1000) + 1 : 0;
+		if (t->needed)
+			t->needed(t->impl, w.next_emit);
 		got = t->next(t->impl, wait_ms < WAIT_MAX_MS ? wait_ms : WAIT_MAX_MS, &a, e);
 		if (got < 0 || (got && answered(&w, &a, e)))
 			goto out;

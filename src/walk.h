@@ -104,6 +104,11 @@ struct walk_transport {
 	void (*cancel)(void *impl, int slot);
 	/* Monotonic seconds; NULL: CLOCK_MONOTONIC (tests bring their own clock). */
 	double (*now)(void *impl);
+	/*
+	 * NULL, or told before each next() the page the walk hands on next (it
+	 * waits for it): the answers of the pages below are no longer looked at.
+	 */
+	void (*needed)(void *impl, unsigned long page_no);
 };
 
 int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_page_fn on_page,

@@ -91,6 +91,14 @@ struct writer *writer_new(const struct writer_opts *opts, struct warn *warn)
 	return w;
 }
 
+void writer_trim(struct writer *w, size_t keep)
+{
+	if (w->scratch.cap > keep)
+		buf_free(&w->scratch);
+	if (w->json.cap > keep)
+		buf_free(&w->json);
+}
+
 void writer_free(struct writer *w)
 {
 	if (!w)

@@ -34,6 +34,9 @@ struct writer;
 struct writer *writer_new(const struct writer_opts *opts, struct warn *warn);
 void writer_free(struct writer *w);
 
+/* Give back a scratch buffer grown past keep bytes (a huge cell): the writer stays usable. */
+void writer_trim(struct writer *w, size_t keep);
+
 /* Bytes that open the output: BOM (--excel) and header row (CSV); none for xlsx. */
 int writer_begin(struct writer *w, struct buf *out);
 

@@ -365,3 +365,23 @@ def test_a_history_without_uniques_is_not_taken_for_a_repeat(server, tmp_path):
     r = fetch_bounded(tmp_path, s.url, "--concurrency", 4)
     assert r.returncode == 0, r.stderr
     assert len((tmp_path / "o.csv").read_bytes().decode().splitlines()) == 1 + 150
+
+
+def test_pages_of_100000_messages_in_a_row_stay_within_the_bound(tmp_path):
+    """Pages inside every limit of SPEC §5.7 (16 MB, 100,000 messages: tokens, records
+    and rows of ~150 MB each) must not add up: every batch of the pool's ring held one
+    (366 MB for six such pages at the default threads, 2.6 GB at --threads 8 in a
+    fetch). Now the bodies in the pool are bounded together and a batch that held such
+    a page gives its memory back."""
+    src = tmp_path / "pages.jsonl"
+    with open(src, "w") as f:
+        for p in range(6):
+            f.write(json.dumps([{"unique": "u%d-%d" % (p, i), "timestamp": str(1700000000 - i),
+                                 "direction": "1", "from": "972500000001",
+                                 "to": "972501234567", "type": "text", "state": 0,
+                                 "message": "m%d" % i} for i in range(100000)]) + "\n")
+    r = bounded(["convert", "-q", "-o", tmp_path / "out.csv", src], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
+    with open(tmp_path / "out.csv", "rb") as f:
+        assert sum(1 for _ in f) == 1 + 600000

@@ -60,6 +60,7 @@ struct script {
 	int empty_tries;
 	const char *empty_body;
 	unsigned long empty_from; /* > 0: this page and every later one answer [] (the real end) */
+	unsigned long needed;     /* what the walk last said it hands on next */
 };
 
 static int s_start(void *impl, int slot, unsigned long page, struct err *e)
@@ -152,6 +153,17 @@ static double s_now(void *impl)
 	return ((struct script *)impl)->clock;
 }
 
+/* The page after the last one handed on, every time (http_pages.c frees what lies below). */
+static void s_needed(void *impl, unsigned long page_no)
+{
+	struct script *s = impl;
+
+	if (s->nemitted)
+		assert_int_equal(page_no, s->emitted[s->nemitted - 1] + 1);
+	assert_true(page_no >= s->needed);
+	s->needed = page_no;
+}
+
 static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
 {
 	struct script *s = ctx;
@@ -172,7 +184,7 @@ static int on_page(void *ctx, unsigned long page_no, const char *body, size_t le
 static int walk(struct script *s, struct walk_opts *o, struct walk_stats *st, struct err *e)
 {
 	static volatile int stop;
-	struct walk_transport t = { s, s_start, s_next, s_cancel, s_now };
+	struct walk_transport t = { s, s_start, s_next, s_cancel, s_now, s_needed };
 
 	stop = 0;
 	s->stop = &stop;
