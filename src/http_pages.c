@@ -201,6 +201,11 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 			 "%s (is the server's certificate signed by a CA "
 			 "you trust? see --cacert)",
 			 xfer_why(&s->x));
+	else if (rc == CURLE_OUT_OF_MEMORY) /* libcurl's word for a header line past 100 kB, too */
+		snprintf(s->why, sizeof(s->why),
+			 "%s (a header line over libcurl's 100 kB limit says so too: "
+			 "not an answer of the API)",
+			 xfer_why(&s->x));
 	else
 		snprintf(s->why, sizeof(s->why), "%s", xfer_why(&s->x));
 	a->why = s->why;

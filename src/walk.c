@@ -21,7 +21,7 @@ struct slot {
 	int reasked;       /* an empty answer was asked for again (confirm_empty) */
 	double not_before; /* SLOT_WAITING: when to ask again */
 	long status;       /* SLOT_WAITING: why (the HTTP status, 0: no answer) */
-	char why[96];      /* SLOT_WAITING, no answer: the transport's words */
+	char why[200];     /* SLOT_WAITING, no answer: the transport's words */
 	const char *body;  /* SLOT_DONE: the transport's copy */
 	size_t len;
 };
@@ -141,7 +141,7 @@ static int reask_empty(struct walk *w, int i, struct err *e)
 static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 {
 	struct slot *s = &w->slots[a->slot];
-	char status[64];
+	char status[200];
 	const char *why = a->why ? a->why : "no answer";
 	int retry;
 
@@ -157,7 +157,11 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 	retry = a->outcome == WALK_TRANSIENT;
 	if (a->outcome == WALK_ANSWERED) {
 		retry = a->status == 408 || a->status == 429 || a->status >= 500;
-		snprintf(status, sizeof(status), "server answered HTTP %ld", a->status);
+		snprintf(status, sizeof(status), "server answered HTTP %ld%s", a->status,
+			 a->status >= 300 && a->status < 400
+				 ? " (a redirect: not followed, since the request carries the key; "
+				   "give --url the address it points to)"
+				 : "");
 		why = status;
 	}
 	if (retry && s->attempts > w->o->retries && w->o->keep_going) {
@@ -173,10 +177,16 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 		return give_up(w, s, e);
 	}
 	if (s->attempts > w->o->retries) {
-		err_set(e, ERR_UNAVAILABLE,
-			"page %lu: %s on each of %d tries; giving up "
-			"(check the URL and the service, then run again)",
-			s->page_no, why, s->attempts);
+		if (s->attempts > 1)
+			err_set(e, ERR_UNAVAILABLE,
+				"page %lu: %s on each of %d tries; giving up "
+				"(check the URL and the service, then run again)",
+				s->page_no, why, s->attempts);
+		else
+			err_set(e, ERR_UNAVAILABLE,
+				"page %lu: %s (--retries 0); giving up "
+				"(check the URL and the service, then run again)",
+				s->page_no, why);
 		return give_up(w, s, e);
 	}
 	s->state = SLOT_WAITING;

@@ -399,6 +399,25 @@ static void test_the_first_page_that_cannot_be_had_is_the_one_named(void **state
 	assert_in_order(&s2, 3);
 }
 
+/* What the one line says: a redirect is not followed (it would carry the key elsewhere). */
+static void test_a_redirect_and_a_single_try_are_said_plainly(void **state)
+{
+	static const struct fault moved[] = { { 2, 0, WALK_ANSWERED, 302, 0 } };
+	static const struct fault down[] = { { 1, 0, WALK_TRANSIENT, 0, 0 } };
+	struct script s = { .last = 9, .faults = moved, .nfaults = 1 };
+	struct script s2 = { .last = 9, .faults = down, .nfaults = 1 };
+	struct walk_opts o = { .concurrency = 1, .retries = 0 };
+	struct walk_stats st;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), -1);
+	assert_non_null(strstr(e.msg, "page 2: server answered HTTP 302 (a redirect: not "
+				      "followed, since the request carries the key; give --url"));
+	assert_int_equal(walk(&s2, &o, &st, &e), -1);
+	assert_non_null(strstr(e.msg, "page 1: Operation timed out (--retries 0); giving up"));
+}
+
 static void test_the_end_cancels_the_requests_past_it(void **state)
 {
 	struct script s = { .last = 1 };
@@ -578,6 +597,7 @@ static void test_a_page_the_callback_refuses_names_its_number(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_redirect_and_a_single_try_are_said_plainly),
 		cmocka_unit_test(test_pages_finishing_out_of_order_are_handed_on_in_order),
 		cmocka_unit_test(test_503_then_200_is_retried),
 		cmocka_unit_test(test_429_waits_for_its_retry_after),
