@@ -5,12 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each generation's table is twice the window: load factor at most 1/2. */
-#define TABLE_SIZE (2 * SEEN_WINDOW)
-
 struct seen {
 	uint64_t *cur, *old;
 	size_t ncur;
+	size_t window; /* SEEN_WINDOW, or more for pages that large (seen_fit) */
+	size_t size;   /* each generation's table: twice the window, load at most 1/2 */
 };
 
 struct seen *seen_new(void)
@@ -19,8 +18,10 @@ struct seen *seen_new(void)
 
 	if (!s)
 		return NULL;
-	s->cur = calloc(TABLE_SIZE, sizeof(uint64_t));
-	s->old = calloc(TABLE_SIZE, sizeof(uint64_t));
+	s->window = SEEN_WINDOW;
+	s->size = 2 * SEEN_WINDOW;
+	s->cur = calloc(s->size, sizeof(uint64_t));
+	s->old = calloc(s->size, sizeof(uint64_t));
 	if (!s->cur || !s->old) {
 		seen_free(s);
 		return NULL;
@@ -37,16 +38,53 @@ void seen_free(struct seen *s)
 	free(s);
 }
 
-static int lookup(const uint64_t *t, uint64_t h, size_t *slot)
+static int lookup(const uint64_t *t, size_t size, uint64_t h, size_t *slot)
 {
-	size_t i = (size_t)h & (TABLE_SIZE - 1);
+	size_t i = (size_t)h & (size - 1);
 
 	while (t[i]) {
 		if (t[i] == h)
 			return 1;
-		i = (i + 1) & (TABLE_SIZE - 1);
+		i = (i + 1) & (size - 1);
 	}
 	*slot = i;
+	return 0;
+}
+
+/* t's keys in a new table of size slots (a power of two): NULL on no memory. */
+static uint64_t *rehash(const uint64_t *t, size_t old_size, size_t size)
+{
+	uint64_t *n = calloc(size, sizeof(uint64_t));
+	size_t slot;
+
+	for (size_t i = 0; n && i < old_size; i++)
+		if (t[i] && !lookup(n, size, t[i], &slot))
+			n[slot] = t[i];
+	return n;
+}
+
+int seen_fit(struct seen *s, size_t n)
+{
+	size_t window = s->window;
+	uint64_t *cur, *old;
+
+	while (window < 2 * n && window < SEEN_WINDOW_MAX)
+		window *= 2;
+	if (window == s->window)
+		return 0;
+	cur = rehash(s->cur, s->size, 2 * window);
+	old = rehash(s->old, s->size, 2 * window);
+	if (!cur || !old) {
+		free(cur);
+		free(old);
+		return -1;
+	}
+	free(s->cur);
+	free(s->old);
+	s->cur = cur;
+	s->old = old;
+	s->window = window;
+	s->size = 2 * window;
 	return 0;
 }
 
@@ -134,7 +172,7 @@ int seen_key(const char *unique, size_t len, uint64_t *key)
 
 void seen_prefetch(const struct seen *s, uint64_t key)
 {
-	size_t i = (size_t)key & (TABLE_SIZE - 1);
+	size_t i = (size_t)key & (s->size - 1);
 
 	__builtin_prefetch(&s->old[i]);
 	__builtin_prefetch(&s->cur[i]);
@@ -144,16 +182,16 @@ int seen_check(struct seen *s, uint64_t key)
 {
 	size_t slot, unused;
 
-	if (lookup(s->old, key, &unused) || lookup(s->cur, key, &slot))
+	if (lookup(s->old, s->size, key, &unused) || lookup(s->cur, s->size, key, &slot))
 		return 1;
-	if (s->ncur == SEEN_WINDOW) {
+	if (s->ncur >= s->window) {
 		uint64_t *t = s->old;
 
 		s->old = s->cur;
 		s->cur = t;
-		memset(s->cur, 0, TABLE_SIZE * sizeof(uint64_t));
+		memset(s->cur, 0, s->size * sizeof(uint64_t));
 		s->ncur = 0;
-		lookup(s->cur, key, &slot);
+		lookup(s->cur, s->size, key, &slot);
 	}
 	s->cur[slot] = key;
 	s->ncur++;

@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #define SEEN_WINDOW (1u << 15)
+/* A page's element limit (SPEC §5.7: 256 Ki) twice: 16 MiB of tables at most. */
+#define SEEN_WINDOW_MAX (1u << 19)
 
 struct seen;
 
@@ -35,6 +37,14 @@ void seen_free(struct seen *s);
  * runs out (a long unique with escapes).
  */
 int seen_key(const char *unique, size_t len, uint64_t *key);
+
+/*
+ * A page of n messages: the window grows to hold at least two such pages
+ * (a message a shift pushed to the next page meets itself again), up to
+ * SEEN_WINDOW_MAX, remembering what it holds. A server's pages of 50 never
+ * grow it. 0, or -1 on no memory (the window stays: at worst written twice).
+ */
+int seen_fit(struct seen *s, size_t n);
 
 /* Start loading where key will be looked for: a batch's keys first, then seen_check. */
 void seen_prefetch(const struct seen *s, uint64_t key);

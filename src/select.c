@@ -110,6 +110,9 @@ static int in_head(const struct select *s, const struct record *r)
 
 void select_look(struct select *s, const struct record *r, uint64_t key, struct select_page *page)
 {
+	/* A page of more messages than half the window: grown to hold two (no memory: as is). */
+	if (++page->looked > SEEN_WINDOW / 2)
+		(void)seen_fit(s->seen, page->looked);
 	if (key)
 		seen_prefetch(s->seen, key);
 	if (r->ts_ok) {

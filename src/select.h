@@ -86,6 +86,7 @@ struct select_newest {
 
 /* What one page held (fetch's paging decisions, SPEC §5.1-§5.3). */
 struct select_page {
+	size_t looked; /* messages select_look has seen */
 	size_t records;
 	size_t fresh;    /* written */
 	size_t repeated; /* already written earlier in this run */

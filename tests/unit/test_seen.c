@@ -128,6 +128,30 @@ static void test_hash_determinism_and_differences(void **state)
 }
 
 /*
+ * Pages larger than the window (a server may send 256 Ki messages a page):
+ * seen_fit grows it to two such pages, keeping what it holds, so a page sent
+ * again is still known. Pages of 70,000 were all written again, each time.
+ */
+static void test_fit_holds_two_pages_of_any_size(void **state)
+{
+	enum { PAGE = 70000 };
+	struct seen *s = seen_new();
+
+	(void)state;
+	assert_non_null(s);
+	for (unsigned long i = 0; i < 1000; i++)
+		assert_int_equal(seen_check(s, hash_n(i)), 0);
+	assert_int_equal(seen_fit(s, PAGE), 0);
+	assert_int_equal(seen_check(s, hash_n(999)), 1); /* kept across the growth */
+	for (unsigned long i = 1000; i < 1000 + 2 * PAGE; i++)
+		assert_int_equal(seen_check(s, hash_n(i)), 0);
+	for (unsigned long i = 1000; i < 1000 + 2 * PAGE; i++)
+		assert_int_equal(seen_check(s, hash_n(i)), 1);
+	assert_int_equal(seen_fit(s, 10 * 1000 * 1000), 0); /* capped: SEEN_WINDOW_MAX */
+	seen_free(s);
+}
+
+/*
  * The tables' hash is seeded per process: ids a server picked so that their
  * fixed hashes share their low bits (one run of slots, every insert walking
  * the others: minutes for one page) spread out under it, and it is the same
@@ -412,6 +436,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_values_are_stable),
 		cmocka_unit_test(test_hash_determinism_and_differences),
+		cmocka_unit_test(test_fit_holds_two_pages_of_any_size),
 		cmocka_unit_test(test_table_hash_is_seeded),
 		cmocka_unit_test(test_check_first_then_duplicate),
 		cmocka_unit_test(test_window_guarantee),
