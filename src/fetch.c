@@ -80,7 +80,11 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 			  "--state %s: completed the commit of an earlier run that stopped while "
 			  "moving its files into place: %zu files",
 			  o->state, state_completed(f->state));
-	/*
+	if (state_abandoned(f->state))
+		warn_note(warn,
+			  "--state %s: a file an earlier run had staged is gone: nothing of that "
+			  "run was moved into place, its messages are exported again (%s)",
+			  o->state, state_abandoned(f->state)); /*
 	 * SPEC §4.7: a nightly job that stopped for months is about to lose
 	 * messages to the API's one-year limit. The state file is rewritten by
 	 * every successful run, so its age is the age of the last success; the

@@ -40,7 +40,7 @@ int plan_new(struct plan **out, const char *state_real, struct err *e)
 		free(p);
 		return err_nomem(e);
 	}
-	if (buf_add(&p->out, PLAN_MAGIC, strlen(PLAN_MAGIC)))
+	if (buf_add(&p->out, PLAN_MAGIC_2, strlen(PLAN_MAGIC_2)))
 		p->nomem = 1;
 	*out = p;
 	return 0;
@@ -58,11 +58,26 @@ static int add_path(struct buf *b, const char *path)
 	return buf_add(b, path, strlen(path) + 1);
 }
 
+/* A file's identity, "DEV:INO", or "" when it cannot be had. */
+static void file_id(const char *path, char *out, size_t size)
+{
+	struct stat st;
+
+	out[0] = '\0';
+	if (!stat(path, &st))
+		snprintf(out, size, "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+}
+
 void plan_add(struct plan *p, const char *tmp, const char *target)
 {
+	char id[48];
+
 	if (!p || !tmp)
 		return;
-	if (add_path(&p->out, tmp) || add_path(&p->out, target))
+	file_id(tmp, id, sizeof(id));
+	if (add_path(&p->out, tmp) || add_path(&p->out, target) ||
+	    buf_add(&p->out, id, strlen(id) + 1))
 		p->nomem = 1;
 }
 
@@ -152,26 +167,66 @@ static int read_plan(const char *path, struct buf *b, int *missing, struct err *
 	return 0;
 }
 
-/* Every pair renames a temporary file of its target, absolute, in its directory. */
-static int check_pairs(const char *path, const char *p, const char *end, struct err *e)
+/* One entry of a plan at *p: its fields (id "" in a version-1 plan); 0 past its end. */
+struct entry {
+	const char *tmp, *target, *id;
+};
+
+static int next_entry(const char **p, const char *end, int v2, struct entry *en)
 {
-	size_t i = 0;
+	const char *q = *p;
+
+	if (q >= end)
+		return 0;
+	en->tmp = q;
+	q += strlen(q) + 1;
+	en->target = q < end ? q : "";
+	q = q < end ? q + strlen(q) + 1 : end;
+	en->id = v2 && q < end ? q : "";
+	if (v2)
+		q = q < end ? q + strlen(q) + 1 : end + 1;
+	*p = q;
+	return 1;
+}
+
+/* Every entry renames a temporary file of its target, absolute, in its directory. */
+static int check_pairs(const char *path, const char *p, const char *end, int v2, struct err *e)
+{
+	struct entry en;
 
 	if (p < end && end[-1] != '\0')
 		return err_set(e, ERR_DATA, "%s: not a commit plan of waexport (cut short)", path);
-	for (; p < end; i++) {
-		const char *tmp = p, *target = tmp + strlen(tmp) + 1;
-
-		if (target >= end || tmp[0] != '/' || target[0] != '/' ||
-		    !fsutil_is_staged_for(tmp, target))
+	for (size_t i = 1; next_entry(&p, end, v2, &en); i++)
+		if (p > end || en.tmp[0] != '/' || en.target[0] != '/' ||
+		    !fsutil_is_staged_for(en.tmp, en.target))
 			return err_set(e, ERR_DATA,
 				       "%s: file %zu of the commit plan is not a temporary file "
 				       "beside its target; nothing was renamed (check the plan and "
 				       "remove it)",
-				       path, i + 1);
-		p = target + strlen(target) + 1;
-	}
+				       path, i);
 	return 0;
+}
+
+/*
+ * A staged file that is gone, and not because it was renamed over its
+ * target (the target is another file): removed by hand, or by a cleanup of
+ * old temporary files. Then nothing of the plan may move: the state would
+ * pass messages no file holds.
+ */
+static const char *lost_file(const char *p, const char *end, int v2)
+{
+	struct entry en;
+	char id[48];
+	struct stat st;
+
+	while (next_entry(&p, end, v2, &en)) {
+		if (!*en.id || (!lstat(en.tmp, &st) && S_ISREG(st.st_mode)))
+			continue;
+		file_id(en.target, id, sizeof(id));
+		if (strcmp(id, en.id))
+			return en.tmp;
+	}
+	return NULL;
 }
 
 /* The target a pair put in place, by identity (a missing one is nothing to say). */
@@ -191,14 +246,15 @@ static int note_target(struct plan_finished *done, const char *target)
 }
 
 /* Each temporary file still there over its target, in order. */
-static int rename_pairs(const char *path, const char *p, const char *end,
+static int rename_pairs(const char *path, const char *p, const char *end, int v2,
 			struct plan_finished *done, struct err *e)
 {
-	while (p < end) {
-		const char *tmp = p, *target = tmp + strlen(tmp) + 1;
+	struct entry en;
+
+	while (next_entry(&p, end, v2, &en)) {
+		const char *tmp = en.tmp, *target = en.target;
 		struct stat st;
 
-		p = target + strlen(target) + 1;
 		if (!lstat(tmp, &st) && S_ISREG(st.st_mode)) { /* else in place already */
 			if (rename(tmp, target))
 				return err_set(e, ERR_IO,
@@ -219,8 +275,8 @@ int plan_complete(const char *state_real, struct plan_finished *done, struct err
 {
 	char *path = plan_path(state_real);
 	struct buf b = BUF_INIT;
-	const char *body;
-	int missing = 0, rc = -1;
+	const char *body, *lost;
+	int missing = 0, rc = -1, v2;
 
 	memset(done, 0, sizeof(*done));
 	if (!path)
@@ -231,13 +287,20 @@ int plan_complete(const char *state_real, struct plan_finished *done, struct err
 	if (missing)
 		goto out;
 	rc = -1;
-	if (b.len < strlen(PLAN_MAGIC) || memcmp(b.data, PLAN_MAGIC, strlen(PLAN_MAGIC))) {
+	v2 = b.len >= strlen(PLAN_MAGIC_2) && !memcmp(b.data, PLAN_MAGIC_2, strlen(PLAN_MAGIC_2));
+	if (!v2 && (b.len < strlen(PLAN_MAGIC) || memcmp(b.data, PLAN_MAGIC, strlen(PLAN_MAGIC)))) {
 		err_set(e, ERR_DATA, "%s: not a commit plan of waexport", path);
 		goto out;
 	}
 	body = b.data + strlen(PLAN_MAGIC);
-	if (check_pairs(path, body, b.data + b.len, e) ||
-	    rename_pairs(path, body, b.data + b.len, done, e))
+	if (check_pairs(path, body, b.data + b.len, v2, e))
+		goto out;
+	/* One gone: the plan is abandoned whole, its staged files cleared as a killed run's. */
+	if ((lost = lost_file(body, b.data + b.len, v2)) && !(done->lost = strdup(lost))) {
+		err_nomem(e);
+		goto out;
+	}
+	if (!lost && rename_pairs(path, body, b.data + b.len, v2, done, e))
 		goto out;
 	if (unlink(path) && errno != ENOENT) {
 		err_set(e, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
@@ -270,5 +333,6 @@ int plan_finished_has(const struct plan_finished *done, const char *path)
 void plan_finished_free(struct plan_finished *done)
 {
 	free(done->targets);
+	free(done->lost);
 	memset(done, 0, sizeof(*done));
 }

@@ -11,11 +11,14 @@
  * fails after plan_write keeps its staged files (sink_keep, state_keep,
  * fsutil_keep). The next run, under the same lock and before it reads the
  * state, calls plan_complete: every temporary file still there is renamed
- * over its target, and the plan goes.
+ * over its target, and the plan goes. If a staged file is gone without
+ * being in place (removed by hand or by a cleanup), none is: the state stays
+ * behind and the messages are exported again, never lost.
  *
  * The plan owns its pairs (copies) and its path. The format survives any
- * byte of a path but NUL: the line PLAN_MAGIC, then each path followed by a
- * NUL, temporary file then target.
+ * byte of a path but NUL: the line PLAN_MAGIC_2, then for each file its
+ * temporary file, its target and the temporary file's "DEV:INO" (how a
+ * target the file was renamed over is known), each followed by a NUL.
  */
 #ifndef WAEXPORT_PLAN_H
 #define WAEXPORT_PLAN_H
@@ -25,7 +28,8 @@
 
 #include "err.h"
 
-#define PLAN_MAGIC "waexport commit plan 1\n"
+#define PLAN_MAGIC "waexport commit plan 1\n"   /* pairs: still read */
+#define PLAN_MAGIC_2 "waexport commit plan 2\n" /* each pair and its staged file's identity */
 
 struct plan;
 
@@ -60,6 +64,12 @@ void plan_free(struct plan *p);
 
 /* What plan_complete finished: the files it renamed, and every target of the plan (in place now). */
 struct plan_finished {
+	/*
+	 * A staged file that is gone and not in place (not renamed over its
+	 * target): nothing was moved, and the state stays where it was, so the
+	 * run's messages are exported again. NULL: none.
+	 */
+	char *lost;
 	size_t moved;
 	size_t ntargets;
 	struct plan_file {

@@ -175,6 +175,11 @@ size_t state_completed(const struct state *st)
 	return st->finished.moved;
 }
 
+const char *state_abandoned(const struct state *st)
+{
+	return st->finished.lost;
+}
+
 int state_completed_file(const struct state *st, const char *path)
 {
 	return plan_finished_has(&st->finished, path);

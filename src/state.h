@@ -101,6 +101,8 @@ const char *state_real(const struct state *st);
 const char *state_staged(const struct state *st);
 void state_keep(struct state *st);
 size_t state_completed(const struct state *st);
+/* The staged file whose loss made state_open abandon the plan (plan.h), or NULL. */
+const char *state_abandoned(const struct state *st);
 int state_completed_file(const struct state *st, const char *path);
 
 /* Unlock and free. NULL is fine. */

@@ -186,3 +186,27 @@ def test_a_workbook_run_stopped_during_the_commit_is_finished_by_the_next(mock, 
             assert f.read(2) == b"PK", n
         assert [x.name for x in d.iterdir() if ".tmp." in x.name] == [], n
         assert not (d / "state.commit").exists(), n
+
+
+def test_a_staged_file_that_is_gone_costs_no_message(mock, tmp_path):
+    """A night whose commit failed keeps its staged files for the next. If one is gone
+    before that (removed by hand, or by another state's cleanup of old temporary files
+    with the same -o template), the next night moved the state anyway, and the night's
+    new messages were in no file. Now the plan is abandoned whole: the state stays, and
+    the messages are exported again."""
+    d = tmp_path / "gone"
+    before = first_nights(mock, d)
+    r = traced(mock, d, "-o", os.devnull, "-e", "inject=rename:error=EIO:when=2")
+    assert r.returncode == 74, r.stderr
+    staged = [p for p in d.iterdir() if p.name.startswith(".%s-" % ACCOUNT) and ".tmp." in p.name]
+    assert len(staged) == 1, sorted(p.name for p in d.iterdir())
+    staged[0].unlink()
+    r, _ = night(mock, d / "state", d / ("%s-{date}.csv" % ACCOUNT), "--manifest",
+                 d / "manifest.json", "--save-raw", d / "raw-{date}.ndjson")
+    assert r.returncode == 0, r.stderr
+    assert b"is gone: nothing of that run was moved into place, its messages are exported again" in r.stderr, r.stderr.decode()
+    [out] = list(d.glob("%s-*.csv" % ACCOUNT))
+    got = [row["unique"] for row in csv_rows(out.read_bytes())]
+    assert sorted(got) == sorted(m["unique"] for m in all_messages(mock)), "a message lost"
+    assert len(got) == N + NEW and (d / "state").read_bytes() != before
+    assert tmp_leftovers(d) == [] and not (d / "state.commit").exists()

@@ -144,6 +144,32 @@ static void a_file_already_in_place_is_skipped(void **ctx)
 	is(fx->state, "new state");
 }
 
+/*
+ * A staged file gone without being renamed into place (a cleanup of another
+ * state's old temporary files took it): nothing moves, the state stays, so
+ * the run's messages are exported again. Moving the state lost them for good.
+ */
+static void a_staged_file_gone_abandons_the_plan(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct err e = { 0 };
+	struct plan_finished done = { 0 };
+
+	put(fx->state, "old state");
+	snprintf(fx->out, sizeof(fx->out), "%s/day.csv", fx->dir); /* as stage_two names it */
+	put(fx->out, "an earlier night\n");
+	stage_two(fx, "an earlier night\nthis night\n");
+	assert_int_equal(unlink(fx->tmp_out), 0);
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
+	assert_non_null(done.lost);
+	assert_string_equal(done.lost, fx->tmp_out);
+	assert_int_equal(done.moved, 0);
+	is(fx->state, "old state");
+	is(fx->out, "an earlier night\n");
+	assert_int_equal(access(fx->plan, F_OK), -1);
+	plan_finished_free(&done);
+}
+
 static void done_removes_the_plan(void **ctx)
 {
 	struct fx *fx = *ctx;
@@ -255,6 +281,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(written_plan_is_finished_by_the_next_run, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_file_already_in_place_is_skipped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_staged_file_gone_abandons_the_plan, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(done_removes_the_plan, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_foreign_pair_renames_nothing, setup, teardown),
