@@ -178,6 +178,19 @@ static void test_table_hash_is_seeded(void **state)
 	}
 	assert_true(picked >= 100);
 	assert_true(clustered <= 3); /* ~0.05 expected by chance */
+	/*
+	 * Keyed, not merely seeded: under a seed mixed into hash_bytes's start,
+	 * bytes 7 and 15 flipped by 0x80 and byte 12 by 0x04 met under every seed.
+	 */
+	{
+		char a[] = "ABCDEFGAIJKLMNOPQRST", b[sizeof(a)];
+
+		memcpy(b, a, sizeof(a));
+		b[7] ^= (char)0x80;
+		b[12] ^= 0x04;
+		b[15] ^= (char)0x80;
+		assert_true(hash_table(a, 20) != hash_table(b, 20));
+	}
 }
 
 static void test_check_first_then_duplicate(void **state)
