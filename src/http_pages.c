@@ -93,6 +93,13 @@ int page_slot_init(struct http *h, struct page_slot *s, struct err *e)
 		return -1;
 	c = s->x.easy;
 	ok &= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+	/*
+	 * A paused answer (on_body) keeps in libcurl what it had already read,
+	 * inflated: one read of gzip can be a thousand times its size. Reads of
+	 * 1 KiB (libcurl's least) hold that to ~1 MiB a paused page; pages are
+	 * tens of kB, so the reads cost nothing.
+	 */
+	ok &= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1024L) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers) == CURLE_OK;

@@ -1,6 +1,7 @@
 #include "walk.h"
 #include "jsontext.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -364,6 +365,8 @@ out:
 	if (w.told_wait)
 		o->on_wait(o->wait_ctx, NULL);
 	cancel_all(&w);
+	if (t->needed) /* nothing more: the answers it holds can go */
+		t->needed(t->impl, ULONG_MAX);
 	free(w.slots);
 	return rc;
 }

@@ -107,6 +107,7 @@ struct walk_transport {
 	/*
 	 * NULL, or told before each next() the page the walk hands on next (it
 	 * waits for it): the answers of the pages below are no longer looked at.
+	 * ULONG_MAX when the walk ends.
 	 */
 	void (*needed)(void *impl, unsigned long page_no);
 };
