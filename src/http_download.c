@@ -91,8 +91,8 @@ static int dl_start(struct http *h, struct dl_slot *s, struct http_download *job
 	/* libcurl takes no URL over 8 MB, and refusing it would end the run: this file fails. */
 	if (len > HTTP_MEDIA_URL_MAX) {
 		snprintf(job->why, sizeof(job->why),
-			 "the link is %zu bytes long: no media link is (at most %u bytes taken)", len,
-			 HTTP_MEDIA_URL_MAX);
+			 "the link is %zu bytes long: no media link is (at most %u bytes taken)",
+			 len, HTTP_MEDIA_URL_MAX);
 		job->done = 1;
 		return 0;
 	}

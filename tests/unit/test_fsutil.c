@@ -271,7 +271,8 @@ static void old_temps_go_and_nothing_else(void **state)
 	assert_true(exists(dir, ".M003.jpg.tmp."));
 	assert_true(exists(dir, ".hidden"));
 	assert_int_equal(fsutil_remove_old_temps(dir, 2 * 3600, NULL, NULL), 0);
-	assert_int_equal(fsutil_remove_old_temps(sub, 2 * 3600, NULL, NULL), 0); /* not a directory */
+	assert_int_equal(fsutil_remove_old_temps(sub, 2 * 3600, NULL, NULL),
+			 0); /* not a directory */
 	/* With `of`: only the files it names (by their target's name) go. */
 	make_aged(dir, ".a-2026-12-03.csv.tmp.aB3xYz", 3 * 3600);
 	make_aged(dir, ".b-2026-12-03.csv.tmp.aB3xYz", 3 * 3600);
