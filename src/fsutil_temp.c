@@ -312,7 +312,7 @@ int fsutil_remove_old_temps(const char *dir, long max_age, int (*of)(void *ctx, 
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(st.st_mode) || now - st.st_mtime < max_age)
 			continue;
-		if (of) { /* ".NAME.tmp.XXXXXX": NAME is its target's */
+		if (of) { /* ".NAME.tmp." and mkostemp's six letters: NAME is its target's */
 			char *target = strndup(de->d_name + 1, n - tail - 1);
 			int ours = target && of(ctx, target);
 
