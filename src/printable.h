@@ -1,8 +1,9 @@
 /*
  * printable: text from outside (a server's FAIL reason, a unique, a file
  * name) made safe to print on a terminal (SPEC §5.6): C0 controls, DEL, C1
- * controls and bytes that are not UTF-8 become \xHH, so no terminal escape
- * gets through. Every line waexport prints on stderr goes through it.
+ * controls, bytes that are not UTF-8 and the bidirectional controls
+ * (U+202E and its kin) become \xHH, so no terminal escape gets through and
+ * no line is shown reordered. Every line waexport prints on stderr goes through it.
  */
 #ifndef WAEXPORT_PRINTABLE_H
 #define WAEXPORT_PRINTABLE_H

@@ -161,6 +161,17 @@ def test_server_text_in_messages_has_controls_escaped(tmp_path):
     assert b"r\\xc2\\x9b31m" in r.stderr and b"\x9b" not in r.stderr
 
 
+def test_server_text_cannot_reorder_a_line_on_stderr(tmp_path):
+    """U+202E (right-to-left override) in a unique would show the rest of the warning
+    reversed ("Trojan Source"); it is escaped. Hebrew in the same text stays as it is."""
+    src = tmp_path / "bidi.json"
+    src.write_bytes('[{"unique":"a\u202ecod.exe\u05e9","timestamp":"never"}]\n'.encode())
+    r = bounded(["convert", "-o", tmp_path / "o.csv", src], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert b"a\\xe2\\x80\\xaecod.exe\xd7\xa9" in r.stderr, r.stderr
+    assert "\u202e".encode() not in r.stderr
+
+
 @pytest.mark.parametrize("mib", [32, 128])
 def test_a_line_of_white_space_costs_linear_time_and_little_memory(tmp_path, mib):
     """`[` + N MiB of spaces + `]` on one line: read once (no quadratic rescans), never held

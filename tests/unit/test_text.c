@@ -987,6 +987,12 @@ static void test_escape_controls(void **state)
 	escaped_is(S("x\xC2\x9B"
 		     "1m\xC2\xA0\xD7\xA9\x9B\xFF"),
 		   64, "x\\xc2\\x9b1m\xC2\xA0\xD7\xA9\\x9b\\xff", __LINE__);
+	/* The bidirectional controls (U+202E, U+2066, U+200F, U+061C); Hebrew stays. */
+	escaped_is(S("id\xE2\x80\xAEtxt.exe\xE2\x81\xA6\xE2\x80\x8F\xD8\x9C\xD7\xA9"), 128,
+		   "id\\xe2\\x80\\xaetxt.exe\\xe2\\x81\\xa6\\xe2\\x80\\x8f\\xd8\\x9c\xD7\xA9",
+		   __LINE__);
+	/* Their neighbours stay: U+202F (a no-break space), U+200D (the emoji joiner). */
+	escaped_is(S("\xE2\x80\xAF\xE2\x80\x8D"), 64, "\xE2\x80\xAF\xE2\x80\x8D", __LINE__);
 	/* Cut to the room given, never half an escape or half a character. */
 	escaped_is(S("abc\x1b"), 6, "abc", __LINE__);
 	escaped_is(S("abc\x1b"), 8, "abc\\x1b", __LINE__);
