@@ -329,7 +329,7 @@ static int extract_one(struct page *pg, const char *body, size_t i, struct recor
 	}
 	if (pg->nextra - first > 1 && drop_repeated_extras(pg, first, &dups))
 		return -1;
-	r->ts_ok = !record_int(&r->f[REC_TIMESTAMP], &r->ts);
+	r->ts_ok = !record_epoch(&r->f[REC_TIMESTAMP], &r->ts);
 	r->dir_ok = !record_int(&r->f[REC_DIRECTION], &r->dir);
 	r->state_ok = !record_int(&r->f[REC_STATE], &r->state);
 	r->n_extra = (unsigned)(pg->nextra - first);

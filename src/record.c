@@ -44,16 +44,17 @@ const char *record_key_name(enum record_key k)
 }
 
 /*
- * A number with a fraction or an exponent whose value is whole (2.0,
- * 1614198777.0 as PHP prints a float, 1.5e9): that value, within 18
- * digits. -1 for anything else (1.5, 1e-3, text).
+ * A number with a fraction or an exponent (2.0, 1614198777.0 as PHP prints
+ * a float, 1.5e9): its value, within 18 digits, when it is whole; when it
+ * is not (1.5, 1e-3), the whole number below it if `floor` is set, -1
+ * otherwise. -1 for anything that is not a number.
  */
-static int whole_number(const char *p, const char *end, int neg, long long *out)
+static int real_number(const char *p, const char *end, int neg, int floor, long long *out)
 {
 	char digits[40]; /* room for trailing zeros; the value is held to 18 digits below */
 	size_t nd = 0;
 	long exp10 = 0, e = 0;
-	int point = 0, any = 0, eneg = 0;
+	int point = 0, any = 0, eneg = 0, cut = 0; /* cut: a digit not kept was not 0 */
 
 	for (; p < end && ((*p >= '0' && *p <= '9') || *p == '.'); p++) {
 		if (*p == '.') {
@@ -64,11 +65,17 @@ static int whole_number(const char *p, const char *end, int neg, long long *out)
 			continue;
 		}
 		any = 1;
-		exp10 -= point;
-		if (*p == '0' && !nd)
+		if (*p == '0' && !nd) {
+			exp10 -= point;
 			continue; /* leading zeros */
-		if (nd == sizeof(digits))
-			return -1;
+		}
+		if (nd == sizeof(digits)) {
+			if (!point || !floor)
+				return -1;
+			cut |= *p != '0'; /* far past the point: it only decides the rounding */
+			continue;
+		}
+		exp10 -= point;
 		digits[nd++] = *p;
 	}
 	if (!any)
@@ -79,8 +86,8 @@ static int whole_number(const char *p, const char *end, int neg, long long *out)
 		if (p == end)
 			return -1;
 		for (; p < end && *p >= '0' && *p <= '9'; p++)
-			if ((e = e * 10 + (*p - '0')) > 100)
-				return -1;
+			if (e < 1000) /* past it the value is 0 or too large: held there */
+				e = e * 10 + (*p - '0');
 		exp10 += eneg ? -e : e;
 	}
 	if (p != end)
@@ -91,7 +98,16 @@ static int whole_number(const char *p, const char *end, int neg, long long *out)
 	}
 	if (!nd)
 		exp10 = 0;
-	if (exp10 < 0 || nd + (size_t)exp10 > 18)
+	if (exp10 < 0 || cut) {
+		size_t drop = exp10 < 0 ? (size_t)-exp10 : 0;
+
+		if (!floor)
+			return -1;
+		cut |= drop > 0; /* the last digit kept above is not 0 */
+		nd = drop >= nd ? 0 : nd - drop;
+		exp10 = 0;
+	}
+	if (nd + (size_t)exp10 > 18)
 		return -1;
 	*out = 0;
 	for (size_t i = 0; i < nd; i++)
@@ -99,11 +115,12 @@ static int whole_number(const char *p, const char *end, int neg, long long *out)
 	for (long i = 0; i < exp10; i++)
 		*out *= 10;
 	if (neg)
-		*out = -*out;
+		*out = -*out - cut; /* -1.5 lies in the second that starts at -2 */
 	return 0;
 }
 
-int record_int(const struct field *f, long long *out)
+/* record_int and record_epoch: `floor` takes a fraction off instead of refusing it. */
+static int field_number(const struct field *f, int floor, long long *out)
 {
 	const char *p, *end;
 	int neg = 0;
@@ -125,7 +142,7 @@ int record_int(const struct field *f, long long *out)
 			unsigned d = (unsigned)(*p - '0');
 
 			if (d > 9)
-				return whole_number(f->p + neg, end, neg, out);
+				return real_number(f->p + neg, end, neg, floor, out);
 			v = v * 10 + d;
 		}
 		*out = neg ? -(long long)v : (long long)v;
@@ -136,13 +153,23 @@ int record_int(const struct field *f, long long *out)
 		unsigned d = (unsigned)(*p - '0');
 
 		if (d > 9)
-			return whole_number(f->p + neg, end, neg, out);
+			return real_number(f->p + neg, end, neg, floor, out);
 		if (v > (limit - d) / 10)
 			return -1;
 		v = v * 10 + d;
 	}
 	*out = neg ? (long long)(0ULL - v) : (long long)v;
 	return 0;
+}
+
+int record_int(const struct field *f, long long *out)
+{
+	return field_number(f, 0, out);
+}
+
+int record_epoch(const struct field *f, long long *out)
+{
+	return field_number(f, 1, out);
 }
 
 const char *record_direction_label(int known, long long code)

@@ -48,7 +48,7 @@ struct record {
 	struct field f[REC_NKEYS];
 	const struct extra *extra; /* owned by the page */
 	size_t offset;             /* byte offset of the object in its body */
-	/* The codes, parsed once with record_int (valid when *_ok). */
+	/* The codes, parsed once with record_int, ts with record_epoch (valid when *_ok). */
 	long long ts, dir, state;
 	unsigned n_extra;
 	unsigned char ts_ok, dir_ok, state_ok;
@@ -71,9 +71,17 @@ static inline int record_has_unique(const struct record *r)
 
 /*
  * Integer value of a field that is a JSON integer or a string of decimal
- * digits (optional '-'), within 64 bits. 0 on success, -1 otherwise.
+ * digits (optional '-'), within 64 bits, or a number in either form whose
+ * value is whole (2.0, 1.5e9). 0 on success, -1 otherwise.
  */
 int record_int(const struct field *f, long long *out);
+
+/*
+ * The same for a timestamp, which may also carry a fraction of a second
+ * (1614198777.5, as a number or a string): the second it lies in, the
+ * whole number at or below it (SPEC §1: epoch seconds, a number accepted).
+ */
+int record_epoch(const struct field *f, long long *out);
 
 /* SPEC §4.3 labels: the one table of codes and their meaning. */
 #define DIRECTION_INCOMING 1

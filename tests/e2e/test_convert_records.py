@@ -106,6 +106,27 @@ def test_non_numeric_timestamp_keeps_raw_value_empty_time_and_warns(waexport, fm
     assert messages == 11 and warnings >= 1
 
 
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_a_fraction_of_a_second_is_the_second_it_lies_in(waexport, tmp_path, fmt):
+    """SPEC §1: a number is accepted. 1614198777.5 (a number or a string) is written as the
+    whole second it lies in, like 1.6e9, and not as raw text that an integer column of the
+    loaders would refuse."""
+    src = tmp_path / "fractions.json"
+    src.write_text('[{"unique":"n","timestamp":1614198777.5},{"unique":"s","timestamp":"1614198777.25"},'
+                   '{"unique":"e","timestamp":1.6e9},{"unique":"p","timestamp":-0.5}]\n')
+    p = convert(waexport, fmt, [src])
+    if fmt == "csv":
+        rows = {r[0]: dict(zip(COLUMNS, r)) for r in read_csv(p.stdout)[1:]}
+    else:
+        rows = {o["unique"]: o for o in read_ndjson(p.stdout)}
+    got = {u: (str(r["timestamp"]), r["time"]) for u, r in rows.items()}
+    assert got == {"n": ("1614198777", "2021-02-24T20:32:57Z"),
+                   "s": ("1614198777", "2021-02-24T20:32:57Z"),
+                   "e": ("1600000000", "2020-09-13T12:26:40Z"),
+                   "p": ("-1", "1969-12-31T23:59:59Z")}, got
+    assert summary(p.stderr)[3] == 0, p.stderr
+
+
 def test_missing_timestamp_leaves_time_empty_and_keeps_the_message(waexport):
     c = by_unique_csv(waexport, [DRIFT])["DR00"]
     assert (c["timestamp"], c["time"], c["message"]) == ("", "", "no timestamp at all")

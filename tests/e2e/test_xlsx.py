@@ -27,7 +27,7 @@ import pytest
 from conftest import BIN, PY, ROOT, run
 from fetch_helpers import (ACCOUNT, fetch_env, mock_factory, samples_mock,  # noqa: F401
                            samples_server)
-from helpers import COLUMNS, OneOf, int_code, json_text, ordered, state_label
+from helpers import COLUMNS, OneOf, epoch_of, int_code, json_text, ordered, state_label
 
 TZ = "Asia/Jerusalem"
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -136,7 +136,7 @@ def expected_cells(msg):
             return ("number", c)
         return text(k)
 
-    ts = int_code(msg.get("timestamp"))
+    ts = epoch_of(msg.get("timestamp"))
     d = int_code(msg.get("direction"))
     label = state_label(msg)
     out = {k: text(k) for k in ("unique", "from", "to", "type", "reason", "message")}
@@ -310,7 +310,7 @@ def test_libreoffice_keeps_ids_text_and_dates_dates(crafted):
             # C0 controls but TAB and LF are the CSV filter's business, CR LF reads as LF.
             got = CONTROLS.sub("", (cells["message"] + cells["message_2"]).replace("\r\n", "\n"))
             assert got == CONTROLS.sub("", msg["message"].replace("\r\n", "\n"))
-        ts = int_code(msg.get("timestamp"))
+        ts = epoch_of(msg.get("timestamp"))
         if ts is not None:
             local = datetime.fromtimestamp(ts, ZoneInfo(TZ))
             assert cells["time"] == local.strftime("%Y-%m-%d %H:%M:%S")

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "record.h"
@@ -70,19 +71,33 @@ static void test_key_of_near_misses(void **state)
 	assert_int_equal(record_key_of("unique\0x", 6), REC_UNIQUE);
 }
 
-static int int_of(enum field_kind kind, const char *s, long long *out)
+typedef int parse_fn(const struct field *f, long long *out);
+
+static int parse_of(parse_fn *parse, enum field_kind kind, const char *s, long long *out)
 {
 	struct field f = { s, strlen(s), kind };
 
-	return record_int(&f, out);
+	return parse(&f, out);
+}
+
+static int int_of(enum field_kind kind, const char *s, long long *out)
+{
+	return parse_of(record_int, kind, s, out);
+}
+
+static void parses_to(parse_fn *parse, enum field_kind kind, const char *s, long long want)
+{
+	long long v = 12345;
+
+	assert_int_equal(parse_of(parse, kind, s, &v), 0);
+	if (v != want)
+		fprintf(stderr, "%s: got %lld, want %lld\n", s, v, want);
+	assert_true(v == want);
 }
 
 static void ok_int(enum field_kind kind, const char *s, long long want)
 {
-	long long v = 12345;
-
-	assert_int_equal(int_of(kind, s, &v), 0);
-	assert_true(v == want);
+	parses_to(record_int, kind, s, want);
 }
 
 static void bad_int(enum field_kind kind, const char *s)
@@ -159,6 +174,56 @@ static void test_record_int(void **state)
 	bad_int(FIELD_STRING, "\\u0031");
 }
 
+static int epoch_of(enum field_kind kind, const char *s, long long *out)
+{
+	return parse_of(record_epoch, kind, s, out);
+}
+
+static void ok_epoch(enum field_kind kind, const char *s, long long want)
+{
+	parses_to(record_epoch, kind, s, want);
+}
+
+static void test_record_epoch(void **state)
+{
+	long long v = 0;
+
+	(void)state;
+	/* Whatever record_int takes, the same value. */
+	ok_epoch(FIELD_STRING, "1614198777", 1614198777LL);
+	ok_epoch(FIELD_NUMBER, "1.5e9", 1500000000LL);
+	ok_epoch(FIELD_NUMBER, "1614198777.0", 1614198777LL);
+	ok_epoch(FIELD_STRING, "-9223372036854775808", LLONG_MIN);
+	/* A fraction of a second: the second it lies in, as a number or a string. */
+	ok_epoch(FIELD_NUMBER, "1614198777.5", 1614198777LL);
+	ok_epoch(FIELD_STRING, "1614198777.999999", 1614198777LL);
+	ok_epoch(FIELD_NUMBER, "1614198777123e-3", 1614198777LL);
+	ok_epoch(FIELD_NUMBER, "0.5", 0);
+	ok_epoch(FIELD_NUMBER, "1e-3", 0);
+	ok_epoch(FIELD_NUMBER, "0.05", 0);
+	/* Before 1970 the second starts below: -0.5 is 23:59:59 of the day before. */
+	ok_epoch(FIELD_NUMBER, "-0.5", -1);
+	ok_epoch(FIELD_NUMBER, "-1.5", -2);
+	ok_epoch(FIELD_NUMBER, "-2.0", -2);
+	ok_epoch(FIELD_NUMBER, "-1e-300", -1);
+	/* More digits than are held: those far past the point still decide. */
+	ok_epoch(FIELD_NUMBER, "1614198777.0000000000000000000000000000000000000000001",
+		 1614198777LL);
+	ok_epoch(FIELD_NUMBER, "-1614198777.0000000000000000000000000000000000000000001",
+		 -1614198778LL);
+	ok_epoch(FIELD_NUMBER, "-1614198777.00000000000000000000000000000000000000000000",
+		 -1614198777LL);
+	/* Still not numbers, or out of range. */
+	assert_int_equal(epoch_of(FIELD_NUMBER, "1e19", &v), -1);
+	assert_int_equal(epoch_of(FIELD_NUMBER, "1e400", &v), -1);
+	assert_int_equal(epoch_of(FIELD_STRING, "1.", &v), -1);
+	assert_int_equal(epoch_of(FIELD_STRING, ".5", &v), -1);
+	assert_int_equal(epoch_of(FIELD_STRING, "1.5x", &v), -1);
+	assert_int_equal(epoch_of(FIELD_STRING, "never", &v), -1);
+	assert_int_equal(epoch_of(FIELD_BOOL, "true", &v), -1);
+	assert_int_equal(epoch_of(FIELD_ABSENT, "", &v), -1);
+}
+
 static void test_direction_labels(void **state)
 {
 	(void)state;
@@ -214,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_key_of_every_key),
 		cmocka_unit_test(test_key_of_near_misses),
 		cmocka_unit_test(test_record_int),
+		cmocka_unit_test(test_record_epoch),
 		cmocka_unit_test(test_direction_labels),
 		cmocka_unit_test(test_state_labels_outgoing),
 		cmocka_unit_test(test_state_labels_incoming_and_unknown_direction),
