@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +76,18 @@ void fsutil_close(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+int fsutil_hold(int fd)
+{
+	struct rlimit rl;
+	int held = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	/* Descriptors are handed out lowest first: the new one's number is how many are open. */
+	if (held >= 0 && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)held + FSUTIL_FD_RESERVE >= rl.rlim_cur)
+		fsutil_close(&held);
+	return held;
 }
 
 void fsutil_sync_dir(const char *path)

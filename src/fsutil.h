@@ -14,6 +14,15 @@
 /* Close *fd if it is open (>= 0), and mark it closed (-1). */
 void fsutil_close(int *fd);
 
+/*
+ * A second descriptor for fd (close-on-exec), which keeps the file's lock
+ * once fd is closed, if taking it leaves FSUTIL_FD_RESERVE descriptors free
+ * under RLIMIT_NOFILE; -1 otherwise. Many files finished before any is
+ * renamed hold theirs this way until the descriptors run short.
+ */
+#define FSUTIL_FD_RESERVE 64
+int fsutil_hold(int fd);
+
 /* write(2) until done, retrying EINTR and short writes. 0, or -1 with errno. */
 int fsutil_write_all(int fd, const void *p, size_t n);
 

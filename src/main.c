@@ -49,6 +49,21 @@ static void no_core_dumps(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/*
+ * The soft limit on open files up to the hard one: a run that finishes one
+ * file per chat keeps each locked until all are renamed (fsutil_hold), and
+ * the soft limit (often 1024) is only there for programs that use select().
+ */
+static void files_limit_up(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static volatile sig_atomic_t got_signal;
 static volatile int stop_flag; /* what the stages poll */
 
@@ -329,6 +344,7 @@ int main(int argc, char **argv)
 	/* Only fetch talks to the network: convert skips TLS's start-up. */
 	if (opts.cmd == CMD_FETCH)
 		no_core_dumps();
+	files_limit_up();
 	if (opts.cmd == CMD_FETCH && http_global_init(&e)) {
 		print_error(&e);
 		rc = exit_code(&e);

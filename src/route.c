@@ -150,7 +150,6 @@ static int open_file(struct route *rt, const char *path, struct sink **f, struct
 	struct sink_opts oo = rt->o.out;
 
 	oo.path = path;
-	oo.many = 1;
 	if (oo.digest) /* many files at once: hashed by the caller, not a worker each */
 		oo.digest = SINK_DIGEST_CALLER;
 	if (fsutil_need_parent(path, rt->o.create_dirs, "-o", e) || sink_open(f, &oo, e))

@@ -97,7 +97,6 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (!s)
 		return err_nomem(e);
 	s->fd = s->held = -1;
-	s->many = o->many;
 	s->stop = o->stop;
 	if (o->path && !(s->given = strdup(o->path)))
 		goto nomem;
@@ -202,9 +201,14 @@ int sink_finish(struct sink *s, struct err *e)
 		sink_io_error(s, errnum, "fsync", e);
 		goto fail;
 	}
-	/* Until the rename the file stays locked as a live run's: no other run clears it. */
-	if (!s->many && !s->in_place)
-		s->held = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	/*
+	 * Until the rename the file stays locked as a live run's: no other run
+	 * clears it, and one adding to the same target is refused (75) instead
+	 * of renaming its file over this one's rows. Many files (one per chat,
+	 * all finished before any is renamed) hold theirs while descriptors last.
+	 */
+	if (!s->in_place)
+		s->held = fsutil_hold(fd);
 	if (close(fd)) {
 		sink_io_error(s, errno, "close", e);
 		goto fail;

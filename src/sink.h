@@ -68,8 +68,6 @@ struct sink_opts {
 	size_t ncolumns;
 	const char *media_dir;   /* xlsx: what media_file names are relative to */
 	enum sink_digest digest; /* SHA-256 of the bytes on disk, for the manifest (SPEC §4.7) */
-	/* One of many files all finished before any is renamed: none holds a descriptor meanwhile. */
-	int many;
 	/* Set by a signal: a commit's long work (the workbook) gives up, and nothing is renamed. */
 	const volatile int *stop;
 };

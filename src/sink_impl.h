@@ -32,7 +32,6 @@ struct sink {
 	int carry_last;
 	enum column columns[COL_COUNT]; /* last.columns: opts.columns, which may not outlive open */
 	int held; /* finished, not yet renamed: the temporary file's lock (fsutil.h), or -1 */
-	int many; /* opts.many */
 };
 
 /* An I/O failure on the sink's file, in the user's words (ERR_IO; ENOMEM: ERR_NOMEM). */

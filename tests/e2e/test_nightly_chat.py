@@ -161,6 +161,51 @@ def test_chat_300_contacts_with_64_file_descriptors(chat_env, tmp_path):
     check_split(tmp_path, out_dir, served, chats)
 
 
+def test_chat_files_stay_locked_until_they_are_renamed(tmp_path):
+    """Files written per chat are all finished before any is renamed. Each stays locked as a
+    live run's until then: a run on another state file that adds to one of them meanwhile
+    is refused (75). Unlocked, that run took the finished file for a killed run's leftover,
+    removed it, and the first run failed (73) at its rename; had it not removed it, it would
+    have renamed its own file over the first run's rows."""
+    import fcntl
+    import json
+    import time
+    src = tmp_path / "chats.json"
+    n = 3000
+    with open(src, "w") as f:
+        for page in range(n // 50):
+            f.write(json.dumps([{"unique": f"u{page * 50 + i}", "timestamp": str(1700000000 + i),
+                                 "direction": "2", "from": ACCOUNT, "to": f"9725{page * 50 + i:08d}",
+                                 "message": "x"} for i in range(50)]) + "\n")
+    out = tmp_path / "chats"
+    out.mkdir()
+    p = subprocess.Popen([BIN, "convert", "-q", "-o", str(out / "{chat}.csv"), str(src)],
+                         stderr=subprocess.PIPE)
+    seen, deadline = 0, time.monotonic() + 120
+    try:
+        while p.poll() is None and time.monotonic() < deadline:
+            unlocked, temps = 0, [e for e in os.listdir(out) if ".tmp." in e]
+            for name in temps:
+                try:
+                    fd = os.open(out / name, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue  # renamed into place since
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    unlocked += 1  # the one just made may not be locked yet: one is allowed
+                except BlockingIOError:
+                    pass
+                finally:
+                    os.close(fd)
+            assert unlocked <= 1, f"{unlocked} of {len(temps)} finished chat files unlocked"
+            seen = max(seen, len(temps))
+    finally:
+        _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert seen >= 3, f"saw at most {seen} files before the renames: nothing was checked"
+    assert len(os.listdir(out)) == n
+
+
 def test_chat_ndjson_gz_split_with_date(chat_env, tmp_path):
     import gzip
     import json

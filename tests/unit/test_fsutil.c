@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -316,6 +318,45 @@ static void temps_held_open_are_left_alone(void **state)
 }
 
 /*
+ * A held descriptor keeps the lock once the file's own is closed, while
+ * RLIMIT_NOFILE leaves FSUTIL_FD_RESERVE free; past that, none is held.
+ * In a child: the limit is lowered for good.
+ */
+static void held_files_keep_their_lock_while_descriptors_last(void **state)
+{
+	char dir[256], path[300], *tmp;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(path, sizeof(path), "%s/chat.csv", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct rlimit rl = { FSUTIL_FD_RESERVE + 32, FSUTIL_FD_RESERVE + 32 };
+		int fd, held, busy = 0, last = -1;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) || (fd = fsutil_temp_beside(path, &tmp)) < 0)
+			_exit(2);
+		held = fsutil_hold(fd);
+		close(fd);
+		if (held < 0 || fsutil_remove_stale_temps(path, NULL, &busy) != 0 || busy != 1)
+			_exit(3);
+		/* Open files up to the reserve: then no descriptor is held. */
+		while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd + 1 < 32)
+			last = fd;
+		if (last < 0 || fsutil_hold(held) != -1)
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	testdir_remove(dir);
+}
+
+/*
  * Two long names alike in what a temporary name keeps of them (two {chat}
  * files of one run, an output and its --save-raw): each has its own
  * temporary files, so clearing one's leftovers never takes the other's.
@@ -462,6 +503,7 @@ int main(void)
 		cmocka_unit_test(staged_files_move_only_when_published),
 		cmocka_unit_test(old_temps_go_and_nothing_else),
 		cmocka_unit_test(temps_held_open_are_left_alone),
+		cmocka_unit_test(held_files_keep_their_lock_while_descriptors_last),
 		cmocka_unit_test(long_names_alike_keep_apart),
 		cmocka_unit_test(my_own_temp_is_skipped),
 		cmocka_unit_test(temp_dirs_are_private_and_cleared_when_left),
