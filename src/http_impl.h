@@ -30,6 +30,8 @@ struct page_slot {
 	struct http *h; /* whose budget the body counts against */
 	unsigned long page_no;
 	int paused; /* its answer waits: the slots together hold the budget (http_pages.c) */
+	/* --timeout, less the waits: when it started, and how long it has waited (ms) */
+	long long started_ms, paused_at_ms, waited_ms;
 	struct buf body;
 	struct buf post; /* the request body: holds the key */
 	char why[CURL_ERROR_SIZE + 96];

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * What the bodies of all pages in flight may hold together (SPEC §5.7: memory
@@ -23,7 +24,8 @@
  * hands pages on in order, so that one always lets it get on, and the
  * bodies stay under the budget plus that page. A page held but not yet handed on stays charged: its bytes are
  * still in memory. Real pages (tens of kB in buffers of tens of KiB) use a
- * sliver of it at any concurrency.
+ * sliver of it at any concurrency. The wait is not the server's doing: a
+ * page's --timeout is counted here, without it (libcurl's would count it).
  */
 #define BUDGET (2 * (size_t)JSON_MAX_BODY)
 /* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
@@ -38,14 +40,54 @@ static size_t grown_cap(size_t cap, size_t want)
 	return cap;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot's answer goes on (it was paused), its wait no longer counted. */
+static void resume(struct page_slot *s)
+{
+	s->paused = 0;
+	s->waited_ms += now_ms() - s->paused_at_ms;
+	curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+}
+
 /* Every waiting answer goes on; one still over the budget waits again (on_body). */
 static void resume_paused(struct http *h)
 {
 	for (int i = 0; i < h->o.concurrency; i++)
-		if (h->pages[i].paused) {
-			h->pages[i].paused = 0;
-			curl_easy_pause(h->pages[i].x.easy, CURLPAUSE_CONT);
-		}
+		if (h->pages[i].paused)
+			resume(&h->pages[i]);
+}
+
+/*
+ * A request that has run longer than --timeout, its waits for the budget
+ * not counted, ends as libcurl would have ended it (a timeout: retried).
+ */
+static void time_out(struct http *h)
+{
+	long long now = now_ms(), limit = (long long)h->o.timeout * 1000;
+
+	for (int i = 0; i < h->o.concurrency; i++) {
+		struct page_slot *s = &h->pages[i];
+		long long ran = now - s->started_ms - s->waited_ms -
+				(s->paused ? now - s->paused_at_ms : 0);
+
+		if (!s->x.running || ran <= limit)
+			continue;
+		xfer_cancel(h, &s->x);
+		if (s->paused)
+			resume(s);
+		s->x.finished = 1;
+		s->x.rc = CURLE_OPERATION_TIMEDOUT;
+		snprintf(s->x.errbuf, sizeof(s->x.errbuf),
+			 "Operation timed out after %lld milliseconds with %zu bytes received", ran,
+			 s->body.len);
+	}
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -61,6 +103,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 		more = grown_cap(old, want) - old;
 		if (s->h->pages_held + more > BUDGET && s->page_no != s->h->page_needed) {
 			s->paused = 1;
+			s->paused_at_ms = now_ms();
 			return CURL_WRITEFUNC_PAUSE; /* the same bytes come again once resumed */
 		}
 		if (buf_reserve(&s->body, len))
@@ -100,6 +143,7 @@ int page_slot_init(struct http *h, struct page_slot *s, struct err *e)
 	 * tens of kB, so the reads cost nothing.
 	 */
 	ok &= curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1024L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L) == CURLE_OK; /* time_out() counts */
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers) == CURLE_OK;
@@ -143,8 +187,9 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
 
 	trim_body(s, SLOT_KEEP);
 	resume_paused(h); /* some of the budget may be free now */
-	s->paused = 0;
 	s->page_no = page_no;
+	s->started_ms = now_ms();
+	s->waited_ms = 0;
 	if (build_post(h->query, &s->post, page_no))
 		return err_nomem(e);
 	if (curl_easy_setopt(s->x.easy, CURLOPT_POSTFIELDS, s->post.data) != CURLE_OK ||
@@ -253,6 +298,7 @@ static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct 
 		resume_paused(h); /* a page below may have been handed on, or become the lowest */
 		if (http_pump(h, timeout_ms, e))
 			return -1;
+		time_out(h);
 	}
 	return 0;
 }
@@ -274,10 +320,8 @@ static void pages_cancel(void *impl, int slot)
 	struct page_slot *s = &h->pages[slot];
 
 	xfer_cancel(h, &s->x);
-	if (s->paused) { /* out of the loop: nothing comes; the handle is used again */
-		s->paused = 0;
-		curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
-	}
+	if (s->paused) /* out of the loop: nothing comes; the handle is used again */
+		resume(s);
 }
 
 void http_pages(struct http *h, const struct http_page_query *q, struct walk_transport *t)

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdio.h>
@@ -133,10 +134,11 @@ static void test_url_rules(void **state)
 
 /*
  * A loopback HTTP/1.1 server in a child process: every request on every
- * connection (one process each, keep-alive) is answered with `size` bytes.
- * libcurl pauses only such transfers, not file: ones. Returns its port.
+ * connection (one process each, keep-alive) is answered with `size` bytes,
+ * a pause of `gap_us` after every 64 KiB. libcurl pauses only such
+ * transfers, not file: ones. Returns its port.
  */
-static void serve_connection(int c, long size)
+static void serve_connection(int c, long size, long gap_us)
 {
 	static char zeros[1 << 16];
 	char req[8192], head[128];
@@ -168,11 +170,13 @@ static void serve_connection(int c, long size)
 			if (w <= 0)
 				return;
 			left -= w;
+			if (gap_us)
+				usleep((useconds_t)gap_us);
 		}
 	}
 }
 
-static pid_t serve(long size, int *port)
+static pid_t serve(long size, long gap_us, int *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
@@ -190,12 +194,15 @@ static pid_t serve(long size, int *port)
 		close(l);
 		return pid;
 	}
+	/* A failed assertion skips the kill: the server must not outlive the test. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGCHLD, SIG_IGN);
 	for (;;) {
 		int c = accept(l, NULL, NULL);
 
 		if (c >= 0 && fork() == 0) {
-			serve_connection(c, size);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			serve_connection(c, size, gap_us);
 			_exit(0);
 		}
 		if (c >= 0)
@@ -204,14 +211,22 @@ static pid_t serve(long size, int *port)
 }
 
 /*
- * Answers of `size` bytes (from serve) to `total`
- * pages, `n` in flight, each slot given the next page once its answer is in
- * (as the walk does): what the first refusal says, or "" when all were
- * answered; *most: the most the bodies held together at any time.
+ * Answers of `size` bytes (from serve, `gap_us` after every 64 KiB) to
+ * `total` pages, `n` in flight, each slot given the next page once its
+ * answer is in (as the walk does), `timeout` seconds each: what the first
+ * refusal says, or "" when all were answered; *most: the most the bodies
+ * held together at any time.
  */
-static void answer_pages(int n, int total, long size, char *said, size_t said_size, size_t *most)
+struct answers {
+	int n, total, timeout;
+	long size, gap_us;
+};
+
+static void answer_pages(const struct answers *p, char *said, size_t said_size, size_t *most)
 {
-	struct http_opts o = { .timeout = 60, .concurrency = n };
+	int n = p->n, total = p->total;
+	long size = p->size;
+	struct http_opts o = { .timeout = p->timeout, .concurrency = n };
 	struct err e = { .kind = ERR_NONE };
 	char url[320];
 	struct http_page_query q = { .url = url, .api_key = "k", .from = "972501234567" };
@@ -219,7 +234,7 @@ static void answer_pages(int n, int total, long size, char *said, size_t said_si
 	struct walk_answer a;
 	struct http *h = NULL;
 	int answered = 0, got = 0, started = n, port;
-	pid_t server = serve(size, &port);
+	pid_t server = serve(size, p->gap_us, &port);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/getHistory", port);
 	assert_int_equal(http_new(&h, &o, &e), 0);
@@ -272,13 +287,33 @@ static void test_page_answers_are_bounded_alone_and_together(void **state)
 	size_t most;
 
 	(void)state;
-	answer_pages(1, 1, 64 * MIB + 1, said, sizeof(said), &most);
+	answer_pages(&(struct answers){ 1, 1, 60, 64 * MIB + 1, 0 }, said, sizeof(said), &most);
 	assert_non_null(strstr(said, "page 1: answer larger than the 67108864-byte limit"));
-	answer_pages(4, 8, 40 * MIB, said, sizeof(said), &most);
+	answer_pages(&(struct answers){ 4, 8, 60, 40 * MIB, 0 }, said, sizeof(said), &most);
 	assert_string_equal(said, "");
 	assert_true(most <= 128 * MIB + 64 * MIB);
-	answer_pages(4, 4, 20 * 1000, said, sizeof(said), &most); /* real pages: untouched */
+	/* real pages: untouched */
+	answer_pages(&(struct answers){ 4, 4, 60, 20 * 1000, 0 }, said, sizeof(said), &most);
 	assert_string_equal(said, "");
+}
+
+/*
+ * A page that waits for the budget is not timed meanwhile: answers of 40
+ * MiB that take about a second each, eight at once, --timeout 3. The budget
+ * lets two run at a time, so the last wait three seconds before their
+ * answer can go on; counted, that wait timed them out (and each retry
+ * waited the same), so such pages failed the run whatever --retries.
+ */
+static void test_a_wait_for_the_budget_is_not_timed(void **state)
+{
+	char said[sizeof(((struct err *)0)->msg)];
+	size_t most;
+
+	(void)state;
+	/* 640 pieces of 64 KiB, 1.5 ms apart: 0.96 s of sending each */
+	answer_pages(&(struct answers){ 8, 8, 3, 40 * MIB, 1500 }, said, sizeof(said), &most);
+	assert_string_equal(said, "");
+	assert_true(most <= 128 * MIB + 64 * MIB);
 }
 
 int main(void)
@@ -289,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_url_rules),
 		cmocka_unit_test(test_a_finished_transfer_is_not_waited_for),
 		cmocka_unit_test(test_page_answers_are_bounded_alone_and_together),
+		cmocka_unit_test(test_a_wait_for_the_budget_is_not_timed),
 	};
 	struct err e;
 	int failed;
