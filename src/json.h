@@ -23,6 +23,7 @@
 #endif
 
 #include <stddef.h>
+#include <string.h>
 
 #include "err.h"
 #include "json_scan.h"
@@ -63,6 +64,14 @@ int json_parse(struct json *j, const char *body, size_t len, int final, struct e
  * json_parse runs them. Sets j->flat. 0, or -1 with e set (ERR_DATA).
  */
 int json_check(struct json *j, const char *body, struct err *e);
+
+/* Is token t's text exactly s? (A string token's text is without its quotes.) */
+static inline int json_token_is(const char *body, const jsmntok_t *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	return (size_t)(t->end - t->start) == n && !memcmp(body + t->start, s, n);
+}
 
 /* Index of the token after token i and its whole subtree. */
 int json_skip(const struct json *j, int i);

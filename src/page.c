@@ -1,11 +1,11 @@
 /*
  * The page shape (page.h): the tokens of json.c read as the API's array of
- * message objects, or its refusal object; records and extras extracted.
+ * message objects (a root object: page_fail.c); records and extras extracted.
  */
 #include "json.h"
 #include "keyset.h"
 #include "page.h"
-#include "printable.h"
+#include "page_fail.h"
 #include "text.h"
 
 #include <stdint.h>
@@ -63,66 +63,6 @@ void page_reset(struct page *pg)
 	pg->root_end = 0;
 	pg->extracted = 0;
 	pg->nextra = 0;
-}
-
-const char *page_fail_reason(long long code)
-{
-	switch (code) {
-	case 2: return "the 'from' account does not exist (or the request was malformed)";
-	case 3: return "wrong apiKey";
-	case 4: return "'to' is empty or in a wrong format";
-	default: return NULL;
-	}
-}
-
-static int token_is(const char *body, const jsmntok_t *t, const char *s)
-{
-	size_t n = strlen(s);
-
-	return (size_t)(t->end - t->start) == n && !memcmp(body + t->start, s, n);
-}
-
-/* The refusal's reason, as a code we know or the server's text made safe to print. */
-static int refused(const char *body, const jsmntok_t *reason, struct err *e)
-{
-	struct field f = { 0 };
-	long long code;
-	const char *meaning = NULL;
-	char shown[41 * 4 + 1];
-
-	if (!reason)
-		return err_set(e, ERR_REFUSED,
-			       "the API refused the request (status FAIL, no reason given)");
-	f.p = body + reason->start;
-	f.len = (size_t)(reason->end - reason->start);
-	f.kind = reason->type == JSMN_STRING ? FIELD_STRING : FIELD_NUMBER;
-	if (!record_int(&f, &code))
-		meaning = page_fail_reason(code);
-	if (meaning)
-		return err_set(e, ERR_REFUSED, "the API refused the request: reason %lld, %s", code,
-			       meaning);
-	printable(shown, sizeof(shown), f.p, f.len > 40 ? 40 : f.len);
-	return err_set(e, ERR_REFUSED,
-		       "the API refused the request: reason '%s' (a code this tool does not know)",
-		       shown);
-}
-
-/* A root object: the API's refusal, or something we do not understand. */
-static int root_object(const struct json *j, const char *body, struct err *e)
-{
-	const jsmntok_t *status = NULL, *reason = NULL;
-	int i = 1;
-
-	for (int k = 0; k < j->tok[0].size && i + 1 < j->ntok; k++) {
-		if (token_is(body, &j->tok[i], "status"))
-			status = &j->tok[i + 1];
-		else if (token_is(body, &j->tok[i], "reason"))
-			reason = &j->tok[i + 1];
-		i = json_skip(j, i + 1);
-	}
-	if (status && token_is(body, status, "FAIL"))
-		return refused(body, reason, e);
-	return err_data(e, j->tok[0].start, "expected a JSON array of messages, got an object");
 }
 
 static const char *type_name(const jsmntok_t *t, const char *body)
@@ -192,7 +132,7 @@ int page_parse(struct page *pg, const char *body, size_t len, int final, struct 
 	}
 	pg->root_end = (size_t)j->tok[0].end;
 	if (j->tok[0].type == JSMN_OBJECT)
-		return root_object(j, body, e);
+		return page_root_object(j, body, e);
 	if (j->tok[0].type != JSMN_ARRAY)
 		return err_data(e, j->tok[0].start, "expected a JSON array of messages");
 	return collect_elements(pg, body, e) ? -1 : PAGE_DONE;

@@ -69,7 +69,4 @@ int page_record(struct page *pg, const char *body, size_t i, struct record *r);
 /* The same record in place, without a copy (NULL on ENOMEM). */
 const struct record *page_rec(struct page *pg, const char *body, size_t i);
 
-/* What an API refusal's reason code means (SPEC §1), or NULL. */
-const char *page_fail_reason(long long code);
-
 #endif

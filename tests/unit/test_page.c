@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "err.h"
 #include "page.h"
+#include "page_fail.h"
 #include "record.h"
 #include "seen.h"
 #include "json.h"
