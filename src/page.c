@@ -244,6 +244,35 @@ static void clear_record(struct record *r, size_t offset)
 	r->offset = offset;
 }
 
+/* The eight keys, each as the API writes it, in the order it writes them. */
+static int api_keys(const char *body, const jsmntok_t *t)
+{
+	return json_token_is(body, &t[0], "unique") && json_token_is(body, &t[2], "timestamp") &&
+	       json_token_is(body, &t[4], "direction") && json_token_is(body, &t[6], "from") &&
+	       json_token_is(body, &t[8], "to") && json_token_is(body, &t[10], "type") &&
+	       json_token_is(body, &t[12], "state") && json_token_is(body, &t[14], "message");
+}
+
+/*
+ * A message as the API sends it, its keys as api_keys says and its values
+ * scalars (a flat page): each value is the token after its key, with no
+ * name to look up, no repeat, no extra. Key by key, through key_of, took
+ * most of the extraction's time: a lookup by length for every key.
+ */
+static int api_message(const struct json *j, const char *body, int t, struct record *r)
+{
+	const jsmntok_t *kv = &j->tok[t + 1];
+	static const enum record_key order[] = { REC_UNIQUE, REC_TIMESTAMP, REC_DIRECTION,
+						 REC_FROM,   REC_TO,        REC_TYPE,
+						 REC_STATE,  REC_MESSAGE };
+
+	if (!j->flat || j->tok[t].size != 8 || !api_keys(body, kv))
+		return 0;
+	for (int n = 0; n < 8; n++)
+		set_field(&r->f[order[n]], body, &kv[2 * n + 1]);
+	return 1;
+}
+
 /* Element i into *r. -1 on ENOMEM. */
 static int extract_one(struct page *pg, const char *body, size_t i, struct record *r)
 {
@@ -253,7 +282,7 @@ static int extract_one(struct page *pg, const char *body, size_t i, struct recor
 	unsigned known = 0, dups = 0;
 
 	clear_record(r, (size_t)j->tok[t].start);
-	for (int n = 0; n < j->tok[t].size; n++) {
+	for (int n = api_message(j, body, t, r) ? j->tok[t].size : 0; n < j->tok[t].size; n++) {
 		const jsmntok_t *key = &j->tok[k];
 		int which = key_of(body + key->start, (size_t)(key->end - key->start));
 

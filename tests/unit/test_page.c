@@ -430,6 +430,79 @@ static void compare_records(struct page *a, const char *body_a, struct page *b, 
 	}
 }
 
+/* Records with the same fields, wherever their bytes are in the two bodies. */
+static void same_fields(struct page *a, const char *body_a, struct page *b, const char *body_b)
+{
+	assert_int_equal(page_count(a), page_count(b));
+	for (size_t i = 0; i < page_count(a); i++) {
+		struct record ra, rb;
+
+		assert_int_equal(page_record(a, body_a, i, &ra), 0);
+		assert_int_equal(page_record(b, body_b, i, &rb), 0);
+		assert_int_equal(ra.n_extra, rb.n_extra);
+		assert_int_equal(ra.dup_keys, rb.dup_keys);
+		assert_int_equal(ra.ts_ok, rb.ts_ok);
+		assert_int_equal(ra.dir_ok, rb.dir_ok);
+		assert_int_equal(ra.state_ok, rb.state_ok);
+		assert_true(ra.ts == rb.ts && ra.dir == rb.dir && ra.state == rb.state);
+		for (int k = 0; k < REC_NKEYS; k++) {
+			assert_int_equal(ra.f[k].kind, rb.f[k].kind);
+			assert_int_equal(ra.f[k].len, rb.f[k].len);
+			if (ra.f[k].len)
+				assert_memory_equal(ra.f[k].p, rb.f[k].p, ra.f[k].len);
+		}
+	}
+}
+
+/*
+ * A compact page with the API's eight keys in the API's order takes
+ * extract's fast path; the same messages spaced out, with a key escaped,
+ * or with one key more or repeated take the general one. Same records.
+ */
+static void test_api_shape_fast_path(void **state)
+{
+	struct page *pg = *state, *other = page_new();
+	struct err e;
+	static const char api[] =
+		"[{\"unique\":\"a1\",\"timestamp\":\"1614198777\",\"direction\":\"2\",\"from\":"
+		"\"9725\",\"to\":\"9726\",\"type\":\"text\",\"state\":3,\"message\":\"hi "
+		"\\u05e9\"},{\"unique\":\"a2\",\"timestamp\":1614198700,\"direction\":1,\"from\":"
+		"\"x\",\"to\":\"y\",\"type\":\"image\",\"state\":null,\"message\":\"\"}]";
+	static const char spaced[] =
+		"[{\"unique\": \"a1\", \"timestamp\": \"1614198777\", \"direction\": \"2\", "
+		"\"from\": \"9725\", \"to\": \"9726\", \"type\": \"text\", \"state\": 3, "
+		"\"message\": \"hi \\u05e9\"}, {\"unique\": \"a2\", \"timestamp\": 1614198700, "
+		"\"direction\": 1, \"from\": \"x\", \"to\": \"y\", \"type\": \"image\", "
+		"\"state\": null, \"message\": \"\"}]";
+	static const char escaped[] =
+		"[{\"uniq\\u0075e\":\"a1\",\"timestamp\":\"1614198777\",\"direction\":\"2\","
+		"\"from\":\"9725\",\"to\":\"9726\",\"type\":\"text\",\"state\":3,\"message\":\"hi "
+		"\\u05e9\"},{\"unique\":\"a2\",\"timestamp\":1614198700,\"direction\":1,\"from\":"
+		"\"x\",\"to\":\"y\",\"type\":\"image\",\"state\":null,\"message\":\"\"}]";
+	static const char repeated[] =
+		"[{\"unique\":\"a1\",\"timestamp\":\"1614198777\",\"direction\":\"2\",\"from\":"
+		"\"9725\",\"to\":\"9726\",\"type\":\"text\",\"state\":3,\"unique\":\"a9\"}]";
+
+	assert_non_null(other);
+	assert_int_equal(parse(pg, S(api), &e), PAGE_DONE);
+	assert_int_equal(parse(other, S(spaced), &e), PAGE_DONE);
+	same_fields(pg, api, other, spaced);
+	assert_int_equal(parse(other, S(escaped), &e), PAGE_DONE);
+	same_fields(pg, api, other, escaped);
+
+	/* Eight keys in order but one a repeat: the first wins, and it is counted. */
+	assert_int_equal(parse(pg, S(repeated), &e), PAGE_DONE);
+	{
+		const struct record *r = page_rec(pg, repeated, 0);
+
+		assert_non_null(r);
+		assert_field(&r->f[REC_UNIQUE], FIELD_STRING, "a1");
+		assert_int_equal(r->f[REC_MESSAGE].kind, FIELD_ABSENT);
+		assert_int_equal(r->dup_keys, 1);
+	}
+	page_free(other);
+}
+
 static const char pretty_page[] =
 	"[\n"
 	"  {\n"
@@ -1038,6 +1111,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_root_objects_are_data_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_shape_fast_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incremental_by_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incremental_by_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_page_grows_tokens, setup, teardown),
