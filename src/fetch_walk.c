@@ -145,7 +145,6 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 		     size_t len, struct err *e)
 {
 	struct select_page res;
-	struct pipeline_stats before, after;
 	const struct record *first;
 	unsigned long long last;
 	int alike = 0;
@@ -158,7 +157,6 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 	f->last_body = kind == PAGE_FETCHED ? hash_bytes(body, len) : 0;
 	snprintf(f->where, sizeof(f->where), "%spage %lu", kind == PAGE_JOURNAL ? "journal " : "",
 		 page_no);
-	pipeline_stats(f->pl, &before);
 	if (pipeline_page(f->pl, body, len, f->where, &res, &first, e) < 0) {
 		if (e->kind == ERR_DATA && e->offset >= 0)
 			err_prefix(e, "byte %lld: ", e->offset);
@@ -168,8 +166,7 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 		return -1;
 	}
 	if (kind != PAGE_FETCHED) { /* the resume's overlap: re-read on purpose */
-		pipeline_stats(f->pl, &after);
-		f->overlap_duplicates += after.sel.duplicates - before.sel.duplicates;
+		f->overlap_duplicates += res.repeated;
 		f->journal_pages += kind == PAGE_JOURNAL;
 	}
 	if (page_no == 1 && kind != PAGE_JOURNAL) {
