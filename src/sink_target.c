@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,7 +54,11 @@ int sink_carry_target(struct sink *s, int to, struct err *e)
 	return 0;
 }
 
-int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
+/* open_once: another run is adding to the target now (its temporary file is live). */
+#define BUSY 1
+
+/* The target opened through a temporary file beside it; BUSY, or -1 with e set. */
+static int open_once(struct sink *s, const struct sink_opts *o, struct err *e)
 {
 	struct stat st;
 	int have = stat(o->path, &st) == 0, live = 0;
@@ -87,13 +92,10 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	 * Ours made (and locked) first, then what killed runs left is cleared:
 	 * two runs adding to one file at once would each add to it as it was,
 	 * and the later rename would drop the other's rows. Started together,
-	 * each sees the other's: both are refused, neither loses anything.
+	 * each sees the other's: neither goes on (sink_open_target).
 	 */
 	if (o->append && (fsutil_remove_stale_temps(s->target, s->tmp, &live), live))
-		return err_set(e, ERR_LOCKED,
-			       "%s: another run is adding to this file now; run again when it has "
-			       "finished, or give each --state its own output file",
-			       o->path);
+		return BUSY;
 	flush_open(&s->flush, s->fd);
 	/* New files are 0600 whatever the umask (SPEC §4.4); a replaced one keeps its mode. */
 	if (fchmod(s->fd, have ? st.st_mode & 07777 : 0600))
@@ -115,4 +117,51 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 	s->fig.appending = (s->carry_last = o->older_after) && st.st_size > 0;
 	/* older_after: checked now, before any page is asked for; carried at the finish */
 	return sink_carry_target(s, o->older_after ? -1 : s->fd, e);
+}
+
+/* A wait of 50-300 ms, different in every run. */
+static unsigned jitter_ms(void)
+{
+	unsigned v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+		v = (unsigned)getpid() * 2654435761u;
+	return 50 + v % 251;
+}
+
+/*
+ * A run that finds another adding to its target gives its own temporary
+ * file up and tries again after a random wait, for SINK_WAIT_MS at most.
+ * Two runs started together (two cron lines, one output) see each other:
+ * refused at once, both were refused night after night; waiting apart, one
+ * goes on and the other follows once it is done, or is refused (75) if it
+ * holds the file longer. Only its own file is ever given up, so the rule
+ * that keeps rows safe is unchanged: a run goes on only when, its own
+ * temporary file there, no other run's is live.
+ */
+#define SINK_WAIT_MS 10000
+
+int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
+{
+	unsigned waited = 0;
+	int rc;
+
+	while ((rc = open_once(s, o, e)) == BUSY) {
+		unsigned ms = jitter_ms();
+
+		fsutil_drop_temp(&s->tmp); /* gone while still locked: no run takes it for live */
+		fsutil_close(&s->fd);
+		free(s->target);
+		s->target = NULL;
+		if (o->stop && *o->stop)
+			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (waited >= SINK_WAIT_MS)
+			return err_set(e, ERR_LOCKED,
+				       "%s: another run is adding to this file now; run again when "
+				       "it has finished, or give each --state its own output file",
+				       o->path);
+		usleep(ms * 1000);
+		waited += ms;
+	}
+	return rc;
 }

@@ -327,29 +327,56 @@ def test_the_manifest_of_an_appended_file_without_timestamps_gives_no_time_range
     assert (f["first_timestamp"], f["last_timestamp"]) == (None, None)
 
 
-def test_a_run_on_another_state_leaves_a_file_being_added_to_alone(mock, tmp_path):
-    """Two cron lines with their own --state and one output file, at the same time: while
-    one adds to the file, the other is refused (75) and leaves the
-    first one's temporary file alone; run again later, it adds its rows. Before, the second
-    removed that file as a killed run's leftover: the first failed at its rename, and its
-    next run moved the checkpoint past rows that no file held."""
-    out = tmp_path / "day.csv"
-    mock.control(latency_ms=400)
+def start_adding(mock, tmp_path, out, latency_ms):
+    """A run on state `a` adding to out, its pages `latency_ms` apart: started, and its
+    temporary file there (it is live from now until its rename)."""
+    mock.control(latency_ms=latency_ms)
     first = subprocess.Popen([BIN] + FETCH + ["--url", mock.url, "--state", str(tmp_path / "a"),
                                               "-o", str(out), "--concurrency", "1", "-q"],
                              env=fetch_env(), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".day.csv.tmp.*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [temp] = list(tmp_path.glob(".day.csv.tmp.*"))
+    return first, temp
+
+
+def test_a_run_on_another_state_waits_for_a_file_being_added_to(mock, tmp_path):
+    """Two cron lines with their own --state and one output file, at the same time: while
+    one adds to the file, the other waits (it leaves the first one's temporary file alone),
+    then adds its rows to what the first wrote. Before, the second removed that file as a
+    killed run's leftover: the first failed at its rename, and its next run moved the
+    checkpoint past rows that no file held. Then it was refused at once (75): two runs
+    started together refused each other, night after night."""
+    out = tmp_path / "day.csv"
+    first, temp = start_adding(mock, tmp_path, out, 400)
     try:
-        deadline = time.monotonic() + 30
-        while not list(tmp_path.glob(".day.csv.tmp.*")) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        [temp] = list(tmp_path.glob(".day.csv.tmp.*"))
         # not night(): it waits for the mock to go quiet, that is for the first run's end
+        r = run(FETCH + ["--url", mock.url, "--state", tmp_path / "b", "-o", out],
+                env=fetch_env())
+        assert r.returncode == 0, r.stderr
+        assert first.poll() is not None, "the second run went on before the first was done"
+    finally:
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert len(rows_of(out)) == 2 * N, "each state's run wrote every message once"
+    assert not temp.exists() and not list(tmp_path.glob(".day.csv.tmp.*"))
+
+
+def test_a_run_on_another_state_is_refused_when_the_file_stays_busy(mock, tmp_path):
+    """The wait has an end: a run that holds the file longer (a long walk) makes the other
+    give up (75, its checkpoint not moved, the first one's file left alone); run again
+    later, it adds its rows."""
+    out = tmp_path / "day.csv"
+    first, temp = start_adding(mock, tmp_path, out, 4000)  # four requests: 16 s
+    try:
         r = run(FETCH + ["--url", mock.url, "--state", tmp_path / "b", "-o", out],
                 env=fetch_env())
         assert r.returncode == 75, r.stderr
         assert b"another run is adding to this file now" in r.stderr, r.stderr
         assert temp.exists(), "the live run's temporary file must stay"
         assert first.poll() is None, "the first run was still going: the test proves nothing"
+        assert not (tmp_path / "b").exists()
     finally:
         _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
