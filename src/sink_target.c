@@ -143,7 +143,11 @@ static unsigned jitter_ms(void)
 
 int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 {
-	unsigned waited = 0;
+	/*
+	 * 10-15 s: two runs with {chat} files, each holding a file the other
+	 * waits for, do not give up together; the first to go lets the other on.
+	 */
+	unsigned waited = 0, limit = SINK_WAIT_MS + (jitter_ms() - 50) * 20;
 	int rc;
 
 	while ((rc = open_once(s, o, e)) == BUSY) {
@@ -155,7 +159,7 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 		s->target = NULL;
 		if (o->stop && *o->stop)
 			return err_set(e, ERR_INTERRUPTED, "interrupted");
-		if (waited >= SINK_WAIT_MS)
+		if (waited >= limit)
 			return err_set(e, ERR_LOCKED,
 				       "%s: another run is adding to this file now; run again when "
 				       "it has finished, or give each --state its own output file",

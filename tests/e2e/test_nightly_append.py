@@ -368,7 +368,7 @@ def test_a_run_on_another_state_is_refused_when_the_file_stays_busy(mock, tmp_pa
     give up (75, its checkpoint not moved, the first one's file left alone); run again
     later, it adds its rows."""
     out = tmp_path / "day.csv"
-    first, temp = start_adding(mock, tmp_path, out, 4000)  # four requests: 16 s
+    first, temp = start_adding(mock, tmp_path, out, 8000)  # three requests: 24 s, past the wait
     try:
         r = run(FETCH + ["--url", mock.url, "--state", tmp_path / "b", "-o", out],
                 env=fetch_env())
