@@ -53,7 +53,7 @@ static int real_number(const char *p, const char *end, int neg, int floor, long 
 {
 	char digits[40]; /* room for trailing zeros; the value is held to 18 digits below */
 	size_t nd = 0;
-	long exp10 = 0, e = 0;
+	long exp10 = 0, e = 0, held = (long)(end - p) + 100;
 	int point = 0, any = 0, eneg = 0, cut = 0; /* cut: a digit not kept was not 0 */
 
 	for (; p < end && ((*p >= '0' && *p <= '9') || *p == '.'); p++) {
@@ -85,9 +85,14 @@ static int real_number(const char *p, const char *end, int neg, int floor, long 
 			eneg = *p++ == '-';
 		if (p == end)
 			return -1;
+		/*
+		 * Leading zeros can offset an exponent by no more than the text's
+		 * length: past that the value is below 1 or far too large, and the
+		 * exponent is held there (a long one costs no overflow).
+		 */
 		for (; p < end && *p >= '0' && *p <= '9'; p++)
-			if (e < 1000) /* past it the value is 0 or too large: held there */
-				e = e * 10 + (*p - '0');
+			if ((e = e * 10 + (*p - '0')) > held)
+				e = held + 1;
 		exp10 += eneg ? -e : e;
 	}
 	if (p != end)

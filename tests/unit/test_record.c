@@ -213,6 +213,19 @@ static void test_record_epoch(void **state)
 		 -1614198778LL);
 	ok_epoch(FIELD_NUMBER, "-1614198777.00000000000000000000000000000000000000000000",
 		 -1614198777LL);
+	/* Leading zeros offset by a long exponent; an exponent of any length. */
+	{
+		char big[300] = "0.";
+
+		memset(big + 2, '0', 200);
+		strcpy(big + 202, "1e205");
+		ok_epoch(FIELD_NUMBER, big, 10000);
+		ok_int(FIELD_NUMBER, big, 10000);
+	}
+	ok_epoch(FIELD_NUMBER, "1e-99999999999999999999999", 0);
+	ok_epoch(FIELD_NUMBER, "-1e-99999999999999999999999", -1);
+	assert_int_equal(epoch_of(FIELD_NUMBER, "1e99999999999999999999999", &v), -1);
+	assert_int_equal(int_of(FIELD_NUMBER, "1e-99999999999999999999999", &v), -1);
 	/* Still not numbers, or out of range. */
 	assert_int_equal(epoch_of(FIELD_NUMBER, "1e19", &v), -1);
 	assert_int_equal(epoch_of(FIELD_NUMBER, "1e400", &v), -1);
