@@ -29,7 +29,8 @@ struct page_slot {
 	struct xfer x;
 	struct http *h; /* whose budget the body counts against */
 	unsigned long page_no;
-	int paused; /* its answer waits: the slots together hold the budget (http_pages.c) */
+	int paused;  /* its answer waits: the slots together hold the budget (http_pages.c) */
+	size_t more; /* what it waits for room for */
 	/* --timeout, less the waits: when it started, and how long it has waited (ms) */
 	long long started_ms, paused_at_ms, waited_ms;
 	struct buf body;
