@@ -1,7 +1,9 @@
 #include "progress.h"
+#include "printable.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
 double progress_now(void)
@@ -62,9 +64,14 @@ void progress_format(char *out, size_t size, const struct progress_figures *f, d
 	if (w && w->status)
 		add(out, size, &n, "waiting %.0f s: page %lu answered HTTP %ld (retry %d of %d); ",
 		    ceil(w->left), w->page_no, w->status, w->retry, w->retries);
-	else if (w)
+	else if (w) {
+		char why[256]; /* libcurl's words may quote what the server sent */
+
+		printable(why, sizeof(why), w->why ? w->why : "no answer",
+			  strlen(w->why ? w->why : "no answer"));
 		add(out, size, &n, "waiting %.0f s: page %lu: %s (retry %d of %d); ", ceil(w->left),
-		    w->page_no, w->why ? w->why : "no answer", w->retry, w->retries);
+		    w->page_no, why, w->retry, w->retries);
+	}
 	add(out, size, &n, "%llu pages, ", f->pages);
 	if (f->journal_pages) /* worded as the summary words it */
 		add(out, size, &n, "%llu of the journal, ", f->journal_pages);

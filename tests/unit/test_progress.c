@@ -47,6 +47,10 @@ static void a_wait_comes_first_with_reason_and_seconds(void **state)
 	f.wait = &t;
 	progress_format(line, sizeof(line), &f, 5);
 	assert_non_null(strstr(line, "waiting 1 s: page 4: Operation timed out (retry 1 of 5); "));
+	/* The transport's words may quote the server: escaped like every stderr line. */
+	t.why = "bad \x1b[2J\xe2\x80\xae here";
+	progress_format(line, sizeof(line), &f, 5);
+	assert_non_null(strstr(line, "page 4: bad \\x1b[2J\\xe2\\x80\\xae here (retry"));
 }
 
 /* A resumed run reads pages back from its journal: they are not the server's. */
