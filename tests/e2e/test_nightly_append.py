@@ -391,8 +391,9 @@ def test_a_run_on_another_state_is_refused_when_the_file_stays_busy(mock, tmp_pa
 def test_an_excel_file_of_another_zone_is_refused(mock, tmp_path, ext):
     """--excel times carry no offset: rows of another --tz added to the file would mix two
     zones with nothing to tell them apart (they were added, exit 0). The file's first row
-    says its zone: its `time` must be what this run makes of its `timestamp`."""
-    state, pattern = tmp_path / "state", str(tmp_path / ("%s-{date}.%s" % (ACCOUNT, ext)))
+    says its zone: its `time` must be what this run makes of its `timestamp`. (One file
+    name, not `{date}`: from 22:00 UTC Jerusalem's date is the next day's, another file.)"""
+    state, pattern = tmp_path / "state", str(tmp_path / ("%s-day.%s" % (ACCOUNT, ext)))
     r1, _ = night(mock, state, pattern, "--excel", "--tz", "UTC")
     assert r1.returncode == 0, r1.stderr
     [out] = list(tmp_path.glob("%s-*.%s" % (ACCOUNT, ext)))
