@@ -64,24 +64,36 @@ static char *temp_prefix(const char *path, size_t *dirlen)
 
 int fsutil_temp_beside(const char *path, char **tmp)
 {
-	size_t dirlen;
+	size_t dirlen, end;
 	char *name = temp_prefix(path, &dirlen);
+	struct stat st;
 	int fd;
 
 	if (!name)
 		return -1;
-	strcat(name, TEMP_RANDOM);
-	/* mkostemp opens O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW says so once more (SPEC §5.6). */
-	fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		int saved = errno;
+	end = strlen(name);
+	do {
+		strcpy(name + end, TEMP_RANDOM);
+		/* mkostemp: O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW once more (SPEC §5.6). */
+		fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			int saved = errno;
 
-		free(name);
-		errno = saved;
-		return -1;
-	}
-	/* Held until the file is closed: a live run's file, which no cleanup removes. */
-	(void)flock(fd, LOCK_EX | LOCK_NB);
+			free(name);
+			errno = saved;
+			return -1;
+		}
+		/* Held until the file is closed: a live run's file, which no cleanup removes. */
+		(void)flock(fd, LOCK_EX | LOCK_NB);
+		/*
+		 * Between the two calls another run's cleanup may have taken it,
+		 * unlocked, for a killed run's leftover: rows written to it would
+		 * be in no file. Gone, it is made again.
+		 */
+		if (fstat(fd, &st) || st.st_nlink)
+			break;
+		close(fd);
+	} while (1);
 	*tmp = name;
 	return fd;
 }

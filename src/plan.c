@@ -220,8 +220,17 @@ static const char *lost_file(const char *p, const char *end, int v2)
 	struct stat st;
 
 	while (next_entry(&p, end, v2, &en)) {
-		if (!*en.id || (!lstat(en.tmp, &st) && S_ISREG(st.st_mode)))
+		if (!lstat(en.tmp, &st) && S_ISREG(st.st_mode))
 			continue;
+		/*
+		 * No identity: format 1 has none (nothing to say), but in format 2
+		 * the file was already gone when the plan was written.
+		 */
+		if (!*en.id) {
+			if (v2)
+				return en.tmp;
+			continue;
+		}
 		file_id(en.target, id, sizeof(id));
 		if (strcmp(id, en.id))
 			return en.tmp;

@@ -10,10 +10,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -318,6 +321,54 @@ static void temps_held_open_are_left_alone(void **state)
 }
 
 /*
+ * flock(2) as the tests see it: when steal_next is set, the file is first
+ * unlinked, as another run's cleanup may do between mkostemp and flock
+ * (it is not locked yet, so it looks like a killed run's leftover).
+ */
+static int steal_next;
+
+int flock(int fd, int op)
+{
+	if (steal_next && (op & LOCK_EX)) {
+		char link[64], path[PATH_MAX];
+		ssize_t n;
+
+		steal_next--;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		if (n > 0) {
+			path[n] = '\0';
+			unlink(path);
+		}
+	}
+	return (int)syscall(SYS_flock, fd, op);
+}
+
+/* A temporary file taken for a leftover before it was locked is made again. */
+static void a_temp_taken_before_its_lock_is_made_again(void **state)
+{
+	char dir[256], path[300], *tmp;
+	struct stat st;
+	int fd, busy = 0;
+
+	(void)state;
+	assert_int_equal(testdir_make(dir, sizeof(dir), "fsutil"), 0);
+	snprintf(path, sizeof(path), "%s/night.csv", dir);
+	steal_next = 1;
+	fd = fsutil_temp_beside(path, &tmp);
+	assert_true(fd >= 0);
+	assert_int_equal(steal_next, 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_nlink, 1); /* the rows go to a file that has a name */
+	assert_int_equal(access(tmp, F_OK), 0);
+	assert_int_equal(fsutil_remove_stale_temps(path, NULL, &busy), 0);
+	assert_int_equal(busy, 1);
+	close(fd);
+	free(tmp);
+	testdir_remove(dir);
+}
+
+/*
  * A held descriptor keeps the lock once the file's own is closed, while
  * RLIMIT_NOFILE leaves FSUTIL_FD_RESERVE free; past that, none is held.
  * In a child: the limit is lowered for good.
@@ -504,6 +555,7 @@ int main(void)
 		cmocka_unit_test(old_temps_go_and_nothing_else),
 		cmocka_unit_test(temps_held_open_are_left_alone),
 		cmocka_unit_test(held_files_keep_their_lock_while_descriptors_last),
+		cmocka_unit_test(a_temp_taken_before_its_lock_is_made_again),
 		cmocka_unit_test(long_names_alike_keep_apart),
 		cmocka_unit_test(my_own_temp_is_skipped),
 		cmocka_unit_test(temp_dirs_are_private_and_cleared_when_left),

@@ -144,22 +144,12 @@ static void a_file_already_in_place_is_skipped(void **ctx)
 	is(fx->state, "new state");
 }
 
-/*
- * A staged file gone without being renamed into place (a cleanup of another
- * state's old temporary files took it): nothing moves, the state stays, so
- * the run's messages are exported again. Moving the state lost them for good.
- */
-static void a_staged_file_gone_abandons_the_plan(void **ctx)
+/* The next run abandons the plan: the staged day's file is lost, nothing moves. */
+static void abandoned(const struct fx *fx)
 {
-	struct fx *fx = *ctx;
 	struct err e = { 0 };
 	struct plan_finished done = { 0 };
 
-	put(fx->state, "old state");
-	snprintf(fx->out, sizeof(fx->out), "%s/day.csv", fx->dir); /* as stage_two names it */
-	put(fx->out, "an earlier night\n");
-	stage_two(fx, "an earlier night\nthis night\n");
-	assert_int_equal(unlink(fx->tmp_out), 0);
 	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
 	assert_non_null(done.lost);
 	assert_string_equal(done.lost, fx->tmp_out);
@@ -168,6 +158,49 @@ static void a_staged_file_gone_abandons_the_plan(void **ctx)
 	is(fx->out, "an earlier night\n");
 	assert_int_equal(access(fx->plan, F_OK), -1);
 	plan_finished_free(&done);
+}
+
+/*
+ * A staged file gone without being renamed into place (a cleanup of another
+ * state's old temporary files took it): nothing moves, the state stays, so
+ * the run's messages are exported again. Moving the state lost them for good.
+ */
+static void a_staged_file_gone_abandons_the_plan(void **ctx)
+{
+	struct fx *fx = *ctx;
+
+	put(fx->state, "old state");
+	snprintf(fx->out, sizeof(fx->out), "%s/day.csv", fx->dir); /* as stage_two names it */
+	put(fx->out, "an earlier night\n");
+	stage_two(fx, "an earlier night\nthis night\n");
+	assert_int_equal(unlink(fx->tmp_out), 0);
+	abandoned(fx);
+}
+
+/*
+ * A staged file gone before the plan was written (another run's cleanup
+ * took it in the instant before it was locked): the plan holds no identity
+ * for it. The run failed at its rename; its next run took the missing file
+ * for one in place already and moved the state past rows no file held.
+ */
+static void a_file_gone_before_the_plan_abandons_it(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct plan *p;
+	struct err e = { 0 };
+
+	put(fx->state, "old state");
+	snprintf(fx->out, sizeof(fx->out), "%s/day.csv", fx->dir);
+	put(fx->out, "an earlier night\n");
+	fx->tmp_out = staged(fx->out, "an earlier night\nthis night\n");
+	fx->tmp_state = staged(fx->state, "new state");
+	assert_int_equal(unlink(fx->tmp_out), 0);
+	assert_int_equal(plan_new(&p, fx->state, &e), 0);
+	plan_add(p, fx->tmp_out, fx->out);
+	plan_add(p, fx->tmp_state, fx->state);
+	assert_int_equal(plan_write(p, &e), 0);
+	plan_free(p);
+	abandoned(fx);
 }
 
 static void done_removes_the_plan(void **ctx)
@@ -283,6 +316,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_file_already_in_place_is_skipped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_staged_file_gone_abandons_the_plan, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_file_gone_before_the_plan_abandons_it, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(done_removes_the_plan, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_foreign_pair_renames_nothing, setup, teardown),
