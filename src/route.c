@@ -191,11 +191,11 @@ static int stopped(const struct route *rt, struct err *e)
 	return 0;
 }
 
-static int finish_chats(struct route *rt, struct err *e)
+/* Each chat's file written and finished, chat order[0] first. */
+static int finish_chats_in(struct route *rt, const size_t *order, size_t n, struct err *e)
 {
-	size_t n = split_count(rt->split);
-
-	for (size_t i = 0; i < n; i++) {
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k];
 		struct outpath_vars v = { 0 };
 		const char *chat = split_chat(rt->split, i);
 		char name[ROUTE_NAME_MAX + 24], *path = NULL;
@@ -218,6 +218,32 @@ static int finish_chats(struct route *rt, struct err *e)
 		rt->bytes_out += sink_figures(f)->out;
 	}
 	return 0;
+}
+
+static int by_chat(const void *a, const void *b, void *split)
+{
+	return strcmp(split_chat(split, *(const size_t *)a), split_chat(split, *(const size_t *)b));
+}
+
+/*
+ * Files are opened in the order of their chats' ids, not as the chats came:
+ * two runs adding to the same files then take them in one order, and one
+ * never waits for a file the other holds while holding one it waits for
+ * (sink_open_target), which made one of them give up.
+ */
+static int finish_chats(struct route *rt, struct err *e)
+{
+	size_t n = split_count(rt->split), *order = malloc((n ? n : 1) * sizeof(*order));
+	int rc;
+
+	if (!order)
+		return err_nomem(e);
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), by_chat, rt->split);
+	rc = finish_chats_in(rt, order, n, e);
+	free(order);
+	return rc;
 }
 
 /* The next row of segment i into row[i] (NULL at its end). */

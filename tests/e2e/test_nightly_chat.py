@@ -281,6 +281,38 @@ def test_chat_files_added_to_are_said_so(chat_env, tmp_path):
     mock.reset()
 
 
+def test_two_runs_adding_to_the_same_chat_files_both_finish(mock_factory, tmp_path):
+    """Two states whose --to lists name the same contacts in opposite orders, run together,
+    {chat} files: each took its files in the order its chats came, so each held a finished
+    file the other waited for, and one gave up after its wait (75) in nearly every trial.
+    Taken in the order of the chats' ids, both finish at once, every message in the files
+    once per state."""
+    mock = mock_factory("--messages", 3000, "--seed", 8, "--contacts", 20)
+    chats = sorted({counterpart(x) for x in all_messages(mock)})
+    assert len(chats) >= 10
+    out = tmp_path / "c"
+    out.mkdir()
+
+    def start(state, tos):
+        args = FETCH + ["--url", mock.url, "--state", str(tmp_path / state), "-q",
+                        "-o", str(out / "{chat}.csv")]
+        for c in tos:
+            args += ["--to", c]
+        return subprocess.Popen([BIN] + args, env=fetch_env(), stderr=subprocess.PIPE)
+
+    for state, tos in (("a", chats), ("b", chats[::-1])):  # both have the files first
+        assert start(state, tos).wait(timeout=120) == 0
+    for trial in range(3):
+        grow(mock, 200)
+        a, b = start("a", chats), start("b", chats[::-1])
+        ea, eb = a.communicate(timeout=120)[1], b.communicate(timeout=120)[1]
+        assert (a.returncode, b.returncode) == (0, 0), (trial, ea, eb)
+    rows = [row["unique"] for f in out.iterdir() for row in csv_rows(f.read_bytes())]
+    assert sorted(set(rows)) == sorted(x["unique"] for x in all_messages(mock)
+                                       if counterpart(x) in chats)
+    assert len(rows) == 2 * len(set(rows))
+
+
 def colliding_history():
     """Chats whose ids sanitise to the same file name: a/b, a_b, a b, a:b."""
     g = gen_history.History(22, ACCOUNT, 40)
