@@ -72,7 +72,7 @@ int fsutil_temp_beside(const char *path, char **tmp)
 	if (!name)
 		return -1;
 	end = strlen(name);
-	do {
+	for (;;) {
 		strcpy(name + end, TEMP_RANDOM);
 		/* mkostemp: O_CREAT | O_EXCL, mode 0600; O_NOFOLLOW once more (SPEC §5.6). */
 		fd = mkostemp(name, O_CLOEXEC | O_NOFOLLOW);
@@ -93,7 +93,7 @@ int fsutil_temp_beside(const char *path, char **tmp)
 		if (fstat(fd, &st) || st.st_nlink)
 			break;
 		close(fd);
-	} while (1);
+	}
 	*tmp = name;
 	return fd;
 }

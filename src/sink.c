@@ -203,8 +203,8 @@ int sink_finish(struct sink *s, struct err *e)
 	}
 	/*
 	 * Until the rename the file stays locked as a live run's: no other run
-	 * clears it, and one adding to the same target is refused (75) instead
-	 * of renaming its file over this one's rows. Many files (one per chat,
+	 * clears it, and one adding to the same target waits for it (then 75)
+	 * instead of renaming its file over this one's rows. Many files (one per chat,
 	 * all finished before any is renamed) hold theirs while descriptors last.
 	 */
 	if (!s->in_place)
