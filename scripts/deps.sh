@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build=(make gcc pkg-config libcurl4-openssl-dev libjsmn-dev libcsv-dev zlib1g-dev libssl-dev libxlsxwriter-dev tzdata)
-test=(clang-format libcmocka-dev python3 python3-pytest python3-openpyxl sqlite3 curl gzip jq libreoffice-calc-nogui postgresql valgrind mount time strace)
+test=(clang-format libcmocka-dev python3 python3-pytest python3-openpyxl sqlite3 curl gzip jq libreoffice-calc-nogui postgresql valgrind mount time strace zstd)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;

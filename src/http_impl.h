@@ -1,8 +1,9 @@
 /*
- * The inside of the http module, shared by its four files and nothing else:
+ * The inside of the http module, shared by its five files and nothing else:
  * http.c (libcurl set-up, the session's slots), http_pages.c (page
- * requests), http_download.c (media files) and http_xfer.c (a transfer, the
- * loop); calls go one way, in that order. A transfer (struct xfer) is one easy
+ * requests), http_answer.c (a page's answer as it arrives), http_download.c
+ * (media files) and http_xfer.c (a transfer, the loop); calls go one way, in
+ * that order. A transfer (struct xfer) is one easy
  * handle reused request after request; the loop (http_pump) only marks
  * transfers finished, and their owner (the page transport or the
  * downloader) collects them, so whichever of the two is waiting drives the
@@ -13,6 +14,7 @@
 
 #include "http.h"
 #include "buf.h"
+#include "decode.h"
 
 #include <curl/curl.h>
 
@@ -31,9 +33,13 @@ struct page_slot {
 	unsigned long page_no;
 	int paused;  /* its answer waits: the slots together hold the budget (http_pages.c) */
 	size_t more; /* what it waits for room for */
-	/* --timeout, less the waits: when it started, and how long it has waited (ms) */
+	/* --timeout on the loop's clock (http_pumped_ms), less the waits for the budget */
 	long long started_ms, paused_at_ms, waited_ms;
 	struct buf body;
+	struct decode dec; /* the answer's Content-Encoding, undone as it comes */
+	int dec_known;     /* dec is this answer's (its first bytes have come) */
+	int dec_failed;    /* 1: corrupt (dec_why says how); 2: an encoding not asked for */
+	const char *dec_why;
 	struct buf post; /* the request body: holds the key */
 	char why[CURL_ERROR_SIZE + 96];
 };
@@ -65,6 +71,8 @@ struct http {
 	struct dl_host hosts[HTTP_HOSTS];
 	unsigned nhosts; /* hosts seen: hosts[nhosts % HTTP_HOSTS] is the next to reuse */
 	const struct http_page_query *query;
+	long long pumped_ms,
+		pump_began_ms;     /* time spent in http_pump, and when the one running began */
 	size_t pages_held;         /* bytes allocated by all page bodies together (http_pages.c) */
 	unsigned long page_needed; /* the page the walk hands on next: never paused */
 };
@@ -82,10 +90,27 @@ double xfer_retry_after(struct xfer *x);
  * no wait when a transfer ended in the first step.
  */
 int http_pump(struct http *h, int timeout_ms, struct err *e);
+/*
+ * The loop's clock (ms): time spent in http_pump, the only time transfers
+ * are read. A request's --timeout runs on it: while the walk writes what it
+ * was handed, or waits for a disk, nothing is read and no server is slow.
+ */
+long long http_pumped_ms(const struct http *h);
 
 /* http_pages.c */
 int page_slot_init(struct http *h, struct page_slot *s, struct err *e);
 void page_slot_free(struct http *h, struct page_slot *s);
+
+/* http_answer.c: a page's answer, as libcurl hands it on (its write callback is answer_body). */
+void answer_begin(struct page_slot *s); /* a request starts: its clock, a new answer */
+size_t answer_body(char *p, size_t size, size_t n, void *slot);
+void answer_resume(struct page_slot *s); /* a paused answer goes on */
+/* Resume every paused answer the budget now has room for, and the page the walk needs. */
+void answer_resume_paused(struct http *h);
+/* End, as a timeout, each request past --timeout (its budget waits not counted). */
+void answer_time_out(struct http *h);
+/* Empty the body; give its buffer (and its share of the budget) back if over keep bytes. */
+void answer_trim(struct page_slot *s, size_t keep);
 
 /* http_download.c */
 int dl_slot_init(struct http *h, struct dl_slot *s, struct err *e);

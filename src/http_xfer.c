@@ -9,6 +9,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 int http_limit_protocols(struct Curl_easy *easy, int str_rc)
 {
@@ -117,7 +118,20 @@ static int collect(struct http *h)
 	return ended;
 }
 
-int http_pump(struct http *h, int timeout_ms, struct err *e)
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long http_pumped_ms(const struct http *h)
+{
+	return h->pumped_ms + (h->pump_began_ms ? now_ms() - h->pump_began_ms : 0);
+}
+
+static int pump(struct http *h, int timeout_ms, struct err *e)
 {
 	int still;
 	CURLMcode mc = curl_multi_perform(h->multi, &still);
@@ -135,6 +149,17 @@ int http_pump(struct http *h, int timeout_ms, struct err *e)
 	if (mc != CURLM_OK)
 		return err_set(e, ERR_SOFTWARE, "libcurl: %s", curl_multi_strerror(mc));
 	return 0;
+}
+
+int http_pump(struct http *h, int timeout_ms, struct err *e)
+{
+	int rc;
+
+	h->pump_began_ms = now_ms();
+	rc = pump(h, timeout_ms, e);
+	h->pumped_ms = http_pumped_ms(h);
+	h->pump_began_ms = 0;
+	return rc;
 }
 
 const char *xfer_why(struct xfer *x)

@@ -102,7 +102,11 @@ const struct options_row options_table[OPT_COUNT] = {
 	[OPT_TIMEOUT] = { ROW(OPT_TIMEOUT, "timeout", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 			      GROUP_FETCH),
 			  .lo = 1, .hi = 3600, .arg = "S",
-			  .help = "seconds per request (default 30)" },
+			  .help = "seconds per request (default 30)",
+			  .detail =
+				  "A page request counts the time waexport reads the network: not "
+				  "the time it spends writing what it was handed, nor a wait for "
+				  "memory (SPEC §5.7). A media download counts every second." },
 	[OPT_SINCE] = { ROW(OPT_SINCE, "since", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
 			.arg = "T",
 			.help = "keep messages at or after T: YYYY-MM-DD (midnight in --tz), ISO 8601, "

@@ -271,22 +271,37 @@ def server():
         s.stop()
 
 
-def endless(gzip):
-    """`[{},{},...` in chunks without end, plain or gzip-encoded (a decompression bomb)."""
+def zstd_frame(data):
+    return subprocess.run(["zstd", "-q", "-c", "-1"], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def endless(encoding):
+    """`[{},{},...` in chunks without end, plain or encoded (a decompression bomb): gzip,
+    or zstd (which waexport does not ask for, and libcurl decodes when asked: one read of
+    it inflates to tens of MiB)."""
+    piece = b"{}," * 20000
+    if encoding == "zstd":
+        first, more = zstd_frame(b"[" + piece * 500), zstd_frame(piece * 500)
+
     def answer(h, page):
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Transfer-Encoding", "chunked")
-        if gzip:
-            h.send_header("Content-Encoding", "gzip")
+        if encoding != "plain":
+            h.send_header("Content-Encoding", encoding)
         h.end_headers()
-        z = zlib.compressobj(9, zlib.DEFLATED, 31) if gzip else None
-        piece = b"{}," * 20000
-        data = z.compress(b"[" + piece) + z.flush(zlib.Z_SYNC_FLUSH) if z else b"[" + piece
+        z = zlib.compressobj(9, zlib.DEFLATED, 31) if encoding == "gzip" else None
+        if encoding == "zstd":
+            data = first
+        else:
+            data = z.compress(b"[" + piece) + z.flush(zlib.Z_SYNC_FLUSH) if z else b"[" + piece
         while True:
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             if z:
                 data = z.compress(piece) + z.flush(zlib.Z_SYNC_FLUSH)
+            elif encoding == "zstd":
+                data = more
     return answer
 
 
@@ -295,17 +310,75 @@ def fetch_bounded(tmp_path, url, *args):
                     "--retries", "0"] + list(args), tmp_path, FETCH_ENV)
 
 
-@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("encoding", ["plain", "gzip", "zstd"])
 @pytest.mark.parametrize("conc", [4, 32])
-def test_endless_answers_cost_bounded_memory_at_any_concurrency(server, tmp_path, conc, gzip):
+def test_endless_answers_cost_bounded_memory_at_any_concurrency(server, tmp_path, conc,
+                                                                encoding):
     """SPEC §5.7: answers that never end are refused with 65 (as convert refuses the same
     body) naming the page and the limit, and the bodies of all pages in flight together
-    stay within one budget: peak RSS does not grow with --concurrency."""
-    s = server(endless(gzip))
+    stay within one budget: peak RSS does not grow with --concurrency. An encoding
+    waexport did not ask for (zstd) is refused at its first bytes, not inflated."""
+    s = server(endless(encoding))
     r = fetch_bounded(tmp_path, s.url, "--concurrency", conc)
     assert r.returncode == 65, r.stderr
     line = r.stderr.decode().strip().splitlines()[-1]
-    assert re.search(r"page \d+: ", line) and re.search(r"\d{8,}-byte limit", line), line
+    if encoding == "zstd":
+        assert re.search(r'page \d+: the API answered in Content-Encoding "zstd"', line), line
+    else:
+        assert re.search(r"page \d+: ", line) and re.search(r"\d{8,}-byte limit", line), line
+    assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
+    assert not (tmp_path / "o.csv").exists()
+
+
+def budget_then_bombs(encoding):
+    """Page 1 arrives slowly; pages 2 and 3 (60 MB each, sent compressed) fill the
+    memory budget of the pages in flight, so every later page waits for room: each of them
+    a decompression bomb in `encoding`."""
+    big = zlib.compress(b"[" + b" " * (60 << 20), 9)  # no page: the run ends at page 2
+    bomb = (zstd_frame(b" " * (256 << 20)) if encoding == "zstd" else
+            zlib.compress(b" " * (256 << 20), 9))
+    first = json.dumps([message(i) for i in range(50)]).encode()
+
+    def send(h, body, coding):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        if coding:
+            h.send_header("Content-Encoding", coding)
+        h.end_headers()
+        h.wfile.write(body)
+
+    def answer(h, page):
+        if page == 1:
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(first)))
+            h.end_headers()
+            h.wfile.write(first[:100])
+            h.wfile.flush()
+            time.sleep(2)
+            h.wfile.write(first[100:])
+        elif page in (2, 3):
+            send(h, big, "deflate")
+        else:
+            time.sleep(0.5)  # after pages 2 and 3 have filled the budget
+            send(h, bomb, encoding)
+    return answer
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+def test_answers_waiting_for_memory_hold_no_inflated_bytes(server, tmp_path, encoding):
+    """SPEC §5.7: pages that wait for the budget of the pages in flight hold only the bytes
+    read, not what they inflate to. libcurl inflated a whole read before it could be told to
+    wait, and kept it: 1 KiB of zstd is 32 MiB, so 29 waiting pages took a gigabyte. Now
+    waexport asks for gzip and deflate only and inflates them itself, when there is room;
+    an answer in another encoding is refused at its first bytes (65, not retried)."""
+    s = server(budget_then_bombs(encoding))
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 32)
+    assert r.returncode == 65, r.stderr
+    line = r.stderr.decode().strip().splitlines()[-1]
+    if encoding == "zstd":
+        assert re.search(r'page \d+: the API answered in Content-Encoding "zstd"', line), line
+    else:  # page 2 is no page of messages
+        assert "page 2: " in line, line
     assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
     assert not (tmp_path / "o.csv").exists()
 

@@ -133,20 +133,49 @@ static void test_url_rules(void **state)
 #define MIB (1024L * 1024L)
 
 /*
- * A loopback HTTP/1.1 server in a child process: every request on every
- * connection (one process each, keep-alive) is answered with `size` bytes.
- * libcurl pauses only such transfers, not file: ones. Returns its port.
+ * What answer_pages asks for: `n` pages in flight of `total`, `timeout`
+ * seconds each, answers of `size` bytes; the answer to page `late_page`
+ * stops halfway for `late_ms`; the first answer is handed on `hold_ms` after
+ * it came, the walk away from the loop meanwhile (`away`: writing to a slow
+ * disk) or still driving it.
  */
-static void serve_connection(int c, long size)
+struct answers {
+	int n, total, timeout;
+	long size, hold_ms;
+	int away;
+	int late_page;
+	long late_ms;
+};
+
+static int write_zeros(int c, long n)
 {
 	static char zeros[1 << 16];
-	char req[8192], head[128];
+
+	while (n > 0) {
+		ssize_t w = write(c, zeros, n < (long)sizeof(zeros) ? (size_t)n : sizeof(zeros));
+
+		if (w <= 0)
+			return -1;
+		n -= w;
+	}
+	return 0;
+}
+
+/*
+ * A loopback HTTP/1.1 server in a child process: every request on every
+ * connection (one process each, keep-alive) is answered as p says.
+ * libcurl pauses only such transfers, not file: ones. Returns its port.
+ */
+static void serve_connection(int c, const struct answers *p)
+{
+	char req[8192], head[128], late[32];
 	size_t have = 0;
 
+	snprintf(late, sizeof(late), "\"page\":%d}", p->late_page);
 	for (;;) {
 		ssize_t r = read(c, req + have, sizeof(req) - have);
 		char *end, *cl;
-		long body, left;
+		long body, half;
 
 		if (r <= 0)
 			return;
@@ -157,23 +186,19 @@ static void serve_connection(int c, long size)
 		body = cl ? atol(cl + 16) : 0;
 		if ((long)have < end + 4 - req + body)
 			continue;
+		half = memmem(end, (size_t)body + 4, late, strlen(late)) ? p->size / 2 : p->size;
 		have = 0; /* one request at a time: the next starts afresh */
 		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n",
-			 size);
-		if (write(c, head, strlen(head)) < 0)
+			 p->size);
+		if (write(c, head, strlen(head)) < 0 || write_zeros(c, half))
 			return;
-		for (left = size; left > 0;) {
-			ssize_t w =
-				write(c, zeros,
-				      left < (long)sizeof(zeros) ? (size_t)left : sizeof(zeros));
-			if (w <= 0)
-				return;
-			left -= w;
-		}
+		if (half < p->size &&
+		    (usleep((useconds_t)p->late_ms * 1000) || write_zeros(c, p->size - half)))
+			return;
 	}
 }
 
-static pid_t serve(long size, int *port)
+static pid_t serve(const struct answers *p, int *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
@@ -199,7 +224,7 @@ static pid_t serve(long size, int *port)
 
 		if (c >= 0 && fork() == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			serve_connection(c, size);
+			serve_connection(c, p);
 			_exit(0);
 		}
 		if (c >= 0)
@@ -207,22 +232,22 @@ static pid_t serve(long size, int *port)
 	}
 }
 
-/*
- * Answers of `size` bytes (from serve) to `total` pages, `n` in flight,
- * each slot given the next page once its answer is in (as the walk does),
- * `timeout` seconds each, the first answer handed on after `hold_ms` (a
- * slow writer): what the first refusal says, or "" when all were answered;
- * *most: the most the bodies held together at any time.
- */
-struct answers {
-	int n, total, timeout;
-	long size, hold_ms;
-};
+static long long ms_now(void)
+{
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Pages answered as p says, each slot given the next page once its answer
+ * is handed on (as the walk does): what the first refusal says, or "" when
+ * all were answered; *most: the most the bodies held together at any time.
+ */
 static void answer_pages(const struct answers *p, char *said, size_t said_size, size_t *most)
 {
 	int n = p->n, total = p->total;
-	long size = p->size;
 	struct http_opts o = { .timeout = p->timeout, .concurrency = n };
 	struct err e = { .kind = ERR_NONE };
 	char url[320];
@@ -230,8 +255,10 @@ static void answer_pages(const struct answers *p, char *said, size_t said_size, 
 	struct walk_transport t;
 	struct walk_answer a;
 	struct http *h = NULL;
-	int answered = 0, got = 0, started = n, port;
-	pid_t server = serve(size, &port);
+	int answered = 0, got = 0, started = n, port, held = -1; /* held: the slot handed on late */
+	long long held_at = 0;
+	pid_t server = serve(p, &port);
+	unsigned done = 0; /* bit k: page k + 1 handed on */
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/getHistory", port);
 	assert_int_equal(http_new(&h, &o, &e), 0);
@@ -240,15 +267,19 @@ static void answer_pages(const struct answers *p, char *said, size_t said_size, 
 		assert_int_equal(t.start(t.impl, i, (unsigned long)i + 1, &e), 0);
 	said[0] = '\0';
 	*most = 0;
-	unsigned done = 0; /* bit k: page k + 1 answered */
-
-	while (answered < total) {
+	while (answered < total || held >= 0) {
 		unsigned long needed = 1;
+		int slot;
 
+		if (held >= 0 && ms_now() - held_at >= p->hold_ms) {
+			slot = held;
+			held = -1;
+			goto hand_on;
+		}
 		while (done & (1u << (needed - 1)))
 			needed++;
 		t.needed(t.impl, needed); /* as the walk: the lowest page not yet handed on */
-		if ((got = t.next(t.impl, 1000, &a, &e)) < 0)
+		if ((got = t.next(t.impl, held >= 0 ? 50 : 1000, &a, &e)) < 0)
 			break;
 		*most = h->pages_held > *most ? h->pages_held : *most;
 		if (!got)
@@ -256,12 +287,19 @@ static void answer_pages(const struct answers *p, char *said, size_t said_size, 
 		if (a.outcome != WALK_ANSWERED)
 			fprintf(stderr, "page answer: %s\n", a.why ? a.why : "");
 		assert_int_equal(a.outcome, WALK_ANSWERED);
-		assert_int_equal(a.len, (size_t)size);
-		done |= 1u << (h->pages[a.slot].page_no - 1);
-		if (++answered == 1 && p->hold_ms)
+		assert_int_equal(a.len, (size_t)p->size);
+		slot = a.slot;
+		if (++answered == 1 && p->hold_ms && p->away) {
 			usleep((useconds_t)p->hold_ms * 1000);
-		if (answered < total && started < total)
-			assert_int_equal(t.start(t.impl, a.slot, (unsigned long)++started, &e), 0);
+		} else if (answered == 1 && p->hold_ms) {
+			held = slot;
+			held_at = ms_now();
+			continue;
+		}
+hand_on:
+		done |= 1u << (h->pages[slot].page_no - 1);
+		if (started < total)
+			assert_int_equal(t.start(t.impl, slot, (unsigned long)++started, &e), 0);
 	}
 	if (got < 0) {
 		assert_int_equal(e.kind, ERR_DATA);
@@ -286,22 +324,25 @@ static void test_page_answers_are_bounded_alone_and_together(void **state)
 	size_t most;
 
 	(void)state;
-	answer_pages(&(struct answers){ 1, 1, 60, 64 * MIB + 1, 0 }, said, sizeof(said), &most);
+	answer_pages(&(struct answers){ .n = 1, .total = 1, .timeout = 60, .size = 64 * MIB + 1 },
+		     said, sizeof(said), &most);
 	assert_non_null(strstr(said, "page 1: answer larger than the 67108864-byte limit"));
-	answer_pages(&(struct answers){ 4, 8, 60, 40 * MIB, 0 }, said, sizeof(said), &most);
+	answer_pages(&(struct answers){ .n = 4, .total = 8, .timeout = 60, .size = 40 * MIB }, said,
+		     sizeof(said), &most);
 	assert_string_equal(said, "");
 	assert_true(most <= 128 * MIB + 64 * MIB);
 	/* real pages: untouched */
-	answer_pages(&(struct answers){ 4, 4, 60, 20 * 1000, 0 }, said, sizeof(said), &most);
+	answer_pages(&(struct answers){ .n = 4, .total = 4, .timeout = 60, .size = 20 * 1000 },
+		     said, sizeof(said), &most);
 	assert_string_equal(said, "");
 }
 
 /*
  * A page that waits for the budget is not timed meanwhile: four answers of
- * 40 MiB, --timeout 3, and a writer that takes 4 s over the first. The
- * budget holds three; the fourth waits for the first to be handed on.
- * Counted, that wait timed it out (and each retry waited the same), so
- * pages of tens of MB behind a slow disk failed the run whatever --retries.
+ * 40 MiB, --timeout 3, and the first handed on 4 s after it came, the loop
+ * driven all the while. The budget holds three; the fourth waits for the
+ * first to be handed on. Counted, that wait timed it out (and each retry
+ * waited the same), so pages of tens of MB failed the run whatever --retries.
  */
 static void test_a_wait_for_the_budget_is_not_timed(void **state)
 {
@@ -309,9 +350,38 @@ static void test_a_wait_for_the_budget_is_not_timed(void **state)
 	size_t most;
 
 	(void)state;
-	answer_pages(&(struct answers){ 4, 4, 3, 40 * MIB, 4000 }, said, sizeof(said), &most);
+	answer_pages(&(struct answers){ .n = 4,
+					.total = 4,
+					.timeout = 3,
+					.size = 40 * MIB,
+					.hold_ms = 4000 },
+		     said, sizeof(said), &most);
 	assert_string_equal(said, "");
 	assert_true(most <= 128 * MIB + 64 * MIB);
+}
+
+/*
+ * Nor is a page timed while the walk is away from the loop (writing what
+ * it was handed to a slow disk): nothing is read then. --timeout 2; page 2
+ * stops halfway for 3.5 s, the walk away for 3 s of them: 0.5 s of its
+ * answer counts. On the wall clock it timed out as the walk came back.
+ */
+static void test_time_away_from_the_loop_is_not_timed(void **state)
+{
+	char said[sizeof(((struct err *)0)->msg)];
+	size_t most;
+
+	(void)state;
+	answer_pages(&(struct answers){ .n = 2,
+					.total = 2,
+					.timeout = 2,
+					.size = 1 * MIB,
+					.hold_ms = 3000,
+					.away = 1,
+					.late_page = 2,
+					.late_ms = 3500 },
+		     said, sizeof(said), &most);
+	assert_string_equal(said, "");
 }
 
 int main(void)
@@ -323,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_a_finished_transfer_is_not_waited_for),
 		cmocka_unit_test(test_page_answers_are_bounded_alone_and_together),
 		cmocka_unit_test(test_a_wait_for_the_budget_is_not_timed),
+		cmocka_unit_test(test_time_away_from_the_loop_is_not_timed),
 	};
 	struct err e;
 	int failed;

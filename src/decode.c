@@ -1,0 +1,148 @@
+#include "decode.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+/* Output room made at a time (less when max leaves less). */
+#define DECODE_STEP ((size_t)16384)
+
+enum decode_kind decode_kind_of(const char *value)
+{
+	static const struct {
+		const char *name;
+		enum decode_kind kind;
+	} names[] = {
+		{ "identity", DECODE_IDENTITY },
+		{ "gzip", DECODE_GZIP },
+		{ "x-gzip", DECODE_GZIP },
+		{ "deflate", DECODE_DEFLATE },
+	};
+	size_t n;
+
+	if (!value)
+		return DECODE_IDENTITY;
+	value += strspn(value, " \t");
+	n = strcspn(value, " \t");
+	if (!n && !value[0])
+		return DECODE_IDENTITY;
+	if (value[n + strspn(value + n, " \t")])
+		return DECODE_OTHER; /* a list ("gzip, br"): not one waexport asked for */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == n && !strncasecmp(value, names[i].name, n))
+			return names[i].kind;
+	return DECODE_OTHER;
+}
+
+/* zlib's window bits: 16 + 15 a gzip member, 15 the zlib format, -15 raw deflate. */
+static int window_bits(const struct decode *d)
+{
+	return d->kind == DECODE_GZIP ? 16 + MAX_WBITS : d->raw ? -MAX_WBITS : MAX_WBITS;
+}
+
+int decode_start(struct decode *d, enum decode_kind kind)
+{
+	d->kind = kind;
+	d->raw = 0;
+	d->ended = 0;
+	d->fed = 0;
+	if (kind != DECODE_GZIP && kind != DECODE_DEFLATE)
+		return 0;
+	if (d->open)
+		return inflateReset2(&d->z, window_bits(d)) == Z_OK ? 0 : -1;
+	memset(&d->z, 0, sizeof(d->z));
+	if (inflateInit2(&d->z, window_bits(d)) != Z_OK)
+		return -1;
+	d->open = 1;
+	return 0;
+}
+
+/*
+ * "deflate" in the zlib format, as RFC 9110 says, unless its first two bytes
+ * are no zlib header: then the raw stream some servers send, from the start
+ * (the first byte may have come in an earlier call: d->head keeps it; one
+ * byte of raw deflate never completes a symbol, so it gives no output).
+ */
+static int try_raw(struct decode *d, int rc, size_t took)
+{
+	unsigned char none[1];
+
+	if (rc != Z_DATA_ERROR || d->kind != DECODE_DEFLATE || d->raw || d->z.total_out ||
+	    d->fed + took > 2)
+		return 0;
+	d->raw = 1;
+	if (inflateReset2(&d->z, window_bits(d)) != Z_OK)
+		return 0;
+	if (d->fed == 1) {
+		d->z.next_in = &d->head;
+		d->z.avail_in = 1;
+		d->z.next_out = none;
+		d->z.avail_out = sizeof(none);
+		if (inflate(&d->z, Z_NO_FLUSH) != Z_OK || d->z.avail_in || d->z.total_out)
+			return 0;
+	}
+	return 1;
+}
+
+int decode_more(struct decode *d, const void *in, size_t n, struct buf *out, size_t max,
+		const char **why)
+{
+	size_t limit = out->len + max;
+
+	d->z.next_in = (Bytef *)(uintptr_t)in;
+	d->z.avail_in = (uInt)n; /* n is one read of libcurl's: far below 4 GiB */
+	while (d->z.avail_in) {
+		size_t room, took;
+		int rc;
+
+		if (d->ended) {
+			if (d->kind != DECODE_GZIP || *d->z.next_in != 0x1f)
+				break; /* bytes after the end: ignored */
+			if (inflateReset(&d->z) != Z_OK)
+				return -2;
+			d->ended = 0;
+		}
+		room = limit - out->len < DECODE_STEP ? limit - out->len : DECODE_STEP;
+		if (buf_reserve(out, room))
+			return -2;
+		room = out->cap - out->len < limit - out->len ? out->cap - out->len
+							      : limit - out->len;
+		d->z.next_out = (Bytef *)out->data + out->len;
+		d->z.avail_out = (uInt)room;
+		took = d->z.avail_in;
+		rc = inflate(&d->z, Z_NO_FLUSH);
+		took -= d->z.avail_in;
+		out->len += room - d->z.avail_out;
+		if (try_raw(d, rc, took)) {
+			d->z.next_in = (Bytef *)(uintptr_t)in;
+			d->z.avail_in = (uInt)n;
+			continue;
+		}
+		if (!d->fed && took)
+			d->head = *(const unsigned char *)in;
+		d->fed += took;
+		if (out->len == limit && !d->z.avail_out && rc != Z_STREAM_END)
+			return 1; /* max reached, and the stream may hold more */
+		if (rc == Z_STREAM_END)
+			d->ended = 1;
+		else if (rc == Z_MEM_ERROR)
+			return -2;
+		else if (rc != Z_OK && !(rc == Z_BUF_ERROR && !d->z.avail_out)) {
+			*why = d->z.msg ? d->z.msg : "not a compressed stream";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int decode_complete(const struct decode *d)
+{
+	return (d->kind != DECODE_GZIP && d->kind != DECODE_DEFLATE) || d->ended;
+}
+
+void decode_end(struct decode *d)
+{
+	if (d->open)
+		inflateEnd(&d->z);
+	d->open = 0;
+}
