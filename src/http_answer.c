@@ -131,9 +131,11 @@ static size_t take_encoded(struct page_slot *s, const char *p, size_t len)
 		return CURL_WRITEFUNC_PAUSE;
 	rc = decode_more(&s->dec, p, len, &s->body, max, &s->dec_why);
 	s->h->pages_held += s->body.cap - old;
-	if (rc == 1 && max == left)
-		s->x.too_big = 1;
-	else if (rc == 1 || rc == -1) {
+	if ((rc == 1 && max == left) || s->body.len > JSON_MAX_BODY) {
+		s->x.too_big = 1; /* (a stream may end on the byte past the limit) */
+		return CURL_WRITEFUNC_ERROR;
+	}
+	if (rc == 1 || rc == -1) {
 		s->dec_failed = 1;
 		if (rc == 1)
 			s->dec_why = "it inflates past what deflate can encode";

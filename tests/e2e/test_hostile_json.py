@@ -383,6 +383,34 @@ def test_answers_waiting_for_memory_hold_no_inflated_bytes(server, tmp_path, enc
     assert not (tmp_path / "o.csv").exists()
 
 
+@pytest.mark.parametrize("encoding", ["plain", "gzip"])
+@pytest.mark.parametrize("over", [0, 1])
+def test_an_answer_at_the_page_limit_passes_and_one_byte_more_is_refused(server, tmp_path,
+                                                                         encoding, over):
+    """SPEC §5.7: a page body of 64 MiB is read (here an empty page: the history ends);
+    one byte more is refused (65) as it arrives, sent as it is or gzipped (the inflated
+    size counts; a gzip stream that ended on the byte past the limit got through to the
+    parser, which refused it in other words)."""
+    body = b"[" + b" " * ((64 << 20) - 2 + over) + b"]"
+    sent = zlib.compress(body, 9, wbits=31) if encoding == "gzip" else body
+
+    def answer(h, page):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(sent)))
+        if encoding == "gzip":
+            h.send_header("Content-Encoding", "gzip")
+        h.end_headers()
+        h.wfile.write(sent)
+    s = server(answer)
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", 1)
+    if over:
+        assert r.returncode == 65, r.stderr
+        assert b"page 1: answer larger than the 67108864-byte limit" in r.stderr, r.stderr
+    else:
+        assert r.returncode == 0, r.stderr
+        assert b"wrote 0 messages" in r.stderr, r.stderr
+
+
 def message(i, unique=True):
     m = {"timestamp": str(1700000000 - i), "direction": "1", "from": "972500000001",
          "to": "972501234567", "type": "text", "state": 0, "message": "m%d" % i}
