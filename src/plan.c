@@ -58,20 +58,39 @@ static int add_path(struct buf *b, const char *path)
 	return buf_add(b, path, strlen(path) + 1);
 }
 
-/* A file's identity, "DEV:INO", or "" when it cannot be had. */
+/*
+ * A file's identity, "DEV:INO:SIZE:MTIME" (seconds.nanoseconds), or "" when
+ * it cannot be had. A rename keeps all four; a file put at the target after
+ * the staged one was removed by hand may get its inode number again, not
+ * its size and time to the nanosecond.
+ */
+#define ID_MAX 128
 static void file_id(const char *path, char *out, size_t size)
 {
 	struct stat st;
 
 	out[0] = '\0';
 	if (!stat(path, &st))
-		snprintf(out, size, "%llu:%llu", (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino);
+		snprintf(out, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino, (long long)st.st_size,
+			 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+/* Whether the file at path is the one planned as `id` (a plan of an earlier version: "DEV:INO"). */
+static int is_file(const char *path, const char *id)
+{
+	char now[ID_MAX];
+	size_t n = strlen(id);
+
+	file_id(path, now, sizeof(now));
+	if (strchr(id, ':') == strrchr(id, ':'))
+		return !strncmp(now, id, n) && now[n] == ':';
+	return !strcmp(now, id);
 }
 
 void plan_add(struct plan *p, const char *tmp, const char *target)
 {
-	char id[48];
+	char id[ID_MAX];
 
 	if (!p || !tmp)
 		return;
@@ -216,7 +235,6 @@ static int check_pairs(const char *path, const char *p, const char *end, int v2,
 static const char *lost_file(const char *p, const char *end, int v2)
 {
 	struct entry en;
-	char id[48];
 	struct stat st;
 
 	while (next_entry(&p, end, v2, &en)) {
@@ -231,8 +249,7 @@ static const char *lost_file(const char *p, const char *end, int v2)
 				return en.tmp;
 			continue;
 		}
-		file_id(en.target, id, sizeof(id));
-		if (strcmp(id, en.id))
+		if (!is_file(en.target, en.id))
 			return en.tmp;
 	}
 	return NULL;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fsutil.h"
 #include "plan.h"
 #include "testdir.h"
@@ -203,6 +204,78 @@ static void a_file_gone_before_the_plan_abandons_it(void **ctx)
 	abandoned(fx);
 }
 
+/*
+ * A staged file removed by hand, and a file put at its target that got the
+ * freed inode number again (ext4 hands them out again readily): same
+ * DEV:INO, other bytes. Taken for the staged file in place, it let the
+ * state move past a night no file held.
+ */
+static void a_target_with_the_staged_inode_but_other_bytes_abandons_the_plan(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct err e = { 0 };
+	struct plan_finished done = { 0 };
+	int fd;
+
+	put(fx->state, "old state");
+	stage_two(fx, "an earlier night\nthis night\n");
+	/* The inode comes back at the target with other bytes, as a reused one would. */
+	assert_int_equal(rename(fx->tmp_out, fx->out), 0);
+	fd = open(fx->out, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(fsutil_write_all(fd, "a copy\n", 7), 0);
+	close(fd);
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
+	assert_non_null(done.lost);
+	assert_string_equal(done.lost, fx->tmp_out);
+	assert_int_equal(done.moved, 0);
+	is(fx->state, "old state");
+	plan_finished_free(&done);
+}
+
+/* A plan an earlier version wrote names each file by "DEV:INO" only: still read. */
+static void a_plan_with_the_old_identities_is_finished(void **ctx)
+{
+	struct fx *fx = *ctx;
+	struct err e = { 0 };
+	struct plan_finished done = { 0 };
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int fd;
+
+	put(fx->state, "old state");
+	snprintf(fx->out, sizeof(fx->out), "%s/day.csv", fx->dir);
+	fx->tmp_out = staged(fx->out, "this night\n");
+	fx->tmp_state = staged(fx->state, "new state");
+	assert_int_equal(buf_adds(&b, PLAN_MAGIC_2), 0);
+	assert_int_equal(stat(fx->tmp_out, &st), 0);
+	assert_int_equal(buf_add(&b, fx->tmp_out, strlen(fx->tmp_out) + 1), 0);
+	assert_int_equal(buf_add(&b, fx->out, strlen(fx->out) + 1), 0);
+	assert_int_equal(buf_addf(&b, "%llu:%llu", (unsigned long long)st.st_dev,
+				  (unsigned long long)st.st_ino),
+			 0);
+	assert_int_equal(buf_addc(&b, '\0'), 0);
+	assert_int_equal(stat(fx->tmp_state, &st), 0);
+	assert_int_equal(buf_add(&b, fx->tmp_state, strlen(fx->tmp_state) + 1), 0);
+	assert_int_equal(buf_add(&b, fx->state, strlen(fx->state) + 1), 0);
+	assert_int_equal(buf_addf(&b, "%llu:%llu", (unsigned long long)st.st_dev,
+				  (unsigned long long)st.st_ino),
+			 0);
+	assert_int_equal(buf_addc(&b, '\0'), 0);
+	fd = open(fx->plan, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fsutil_write_all(fd, b.data, b.len), 0);
+	close(fd);
+	assert_int_equal(rename(fx->tmp_out, fx->out), 0); /* the first rename happened */
+	assert_int_equal(plan_complete(fx->state, &done, &e), 0);
+	assert_null(done.lost);
+	assert_int_equal(done.moved, 1);
+	is(fx->out, "this night\n");
+	is(fx->state, "new state");
+	plan_finished_free(&done);
+	buf_free(&b);
+}
+
 static void done_removes_the_plan(void **ctx)
 {
 	struct fx *fx = *ctx;
@@ -316,6 +389,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_file_already_in_place_is_skipped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_staged_file_gone_abandons_the_plan, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_target_with_the_staged_inode_but_other_bytes_abandons_the_plan, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(a_plan_with_the_old_identities_is_finished, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_file_gone_before_the_plan_abandons_it, setup,
 						teardown),
