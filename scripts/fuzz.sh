@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the libFuzzer harnesses (tests/fuzz/fuzz_NAME.c: page, source, state,
-# journal) with clang, ASan and UBSan, and run them one after the other on
+# journal, decode) with clang, ASan and UBSan, and run them one after the other on
 # working copies of their seed corpora (tests/fuzz/corpus-NAME/), SECONDS in
 # all (default 60) split evenly between them. Fails (non-zero) on any crash,
 # leak, timeout, out-of-memory or sanitizer report; prints one line per
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(page source state journal)
+all=(page source state journal decode)
 secs=${1:-60}
 case "$secs" in
 '' | *[!0-9]*) echo "usage: $0 [SECONDS] [${all[*]}]..." >&2; exit 64 ;;

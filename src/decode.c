@@ -88,20 +88,25 @@ int decode_more(struct decode *d, const void *in, size_t n, struct buf *out, siz
 		const char **why)
 {
 	size_t limit = out->len + max;
+	int full = 0; /* the last inflate filled its room: it may hold more output */
 
 	d->z.next_in = (Bytef *)(uintptr_t)in;
 	d->z.avail_in = (uInt)n; /* n is one read of libcurl's: far below 4 GiB */
-	while (d->z.avail_in) {
+	while (d->z.avail_in || full) {
 		size_t room, took;
 		int rc;
 
 		if (d->ended) {
-			if (d->kind != DECODE_GZIP || *d->z.next_in != 0x1f)
-				break; /* bytes after the end: ignored */
+			if (d->ended == 2 || d->kind != DECODE_GZIP || *d->z.next_in != 0x1f) {
+				d->ended = 2; /* bytes after the end: ignored, all of them */
+				break;
+			}
 			if (inflateReset(&d->z) != Z_OK)
 				return -2;
 			d->ended = 0;
 		}
+		if (out->len == limit)
+			return 1; /* max reached, and the stream may hold more */
 		room = limit - out->len < DECODE_STEP ? limit - out->len : DECODE_STEP;
 		if (buf_reserve(out, room))
 			return -2;
@@ -121,13 +126,14 @@ int decode_more(struct decode *d, const void *in, size_t n, struct buf *out, siz
 		if (!d->fed && took)
 			d->head = *(const unsigned char *)in;
 		d->fed += took;
-		if (out->len == limit && !d->z.avail_out && rc != Z_STREAM_END)
-			return 1; /* max reached, and the stream may hold more */
+		full = rc == Z_OK && !d->z.avail_out;
 		if (rc == Z_STREAM_END)
 			d->ended = 1;
 		else if (rc == Z_MEM_ERROR)
 			return -2;
-		else if (rc != Z_OK && !(rc == Z_BUF_ERROR && !d->z.avail_out)) {
+		else if (rc == Z_BUF_ERROR && !d->z.avail_in)
+			break; /* all taken, all given out: the rest comes with the next bytes */
+		else if (rc != Z_OK) {
 			*why = d->z.msg ? d->z.msg : "not a compressed stream";
 			return -1;
 		}

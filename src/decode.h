@@ -36,7 +36,7 @@ struct decode {
 	enum decode_kind kind;
 	int open;           /* z is initialised */
 	int raw;            /* deflate without the zlib wrapper */
-	int ended;          /* the stream (a gzip member) has ended */
+	int ended;          /* the stream (a gzip member) has ended; 2: what follows is ignored */
 	size_t fed;         /* bytes given to the stream so far */
 	unsigned char head; /* the first of them */
 };
