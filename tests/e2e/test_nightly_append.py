@@ -430,7 +430,8 @@ def test_killed_runs_files_of_other_days_are_cleared_once_two_days_old(mock, tmp
     kept_old = [".other-2026-11-30.csv.tmp.aB3xYz",        # another template
                 ".%s-2026-11-30.csv.gz.tmp.aB3xYz" % ACCOUNT,  # another extension
                 ".%s-30.csv.tmp.aB3xYz" % ACCOUNT]            # not a date
-    young = ".%s-2026-12-01.csv.tmp.aB3xYz" % ACCOUNT
+    yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+    young = ".%s-%s.csv.tmp.aB3xYz" % (ACCOUNT, yesterday)  # another day's, not two days old
     for name in gone + kept_old + [young]:
         (tmp_path / name).write_bytes(b"left by a killed run")
         if name != young:

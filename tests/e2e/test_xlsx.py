@@ -587,7 +587,9 @@ def test_a_killed_workbook_run_leaves_nothing_behind_the_next(mock_factory, tmp_
             time.sleep(0.02)
         [work] = [tmp_path / n for n in os.listdir(tmp_path) if ".xlsx.tmp." in n]
         assert work.is_dir() and (work.stat().st_mode & 0o777) == 0o700, "built in the open"
-        assert (work / "workbook.xlsx").exists()
+        while not (work / "workbook.xlsx").exists():  # made in it an instant later
+            assert time.monotonic() < deadline and p.poll() is None, "no workbook begun"
+            time.sleep(0.02)
     finally:
         p.kill()
         p.wait()
