@@ -28,12 +28,26 @@ static const char *zone_dir(void)
 	return dir && *dir ? dir : "/usr/share/zoneinfo";
 }
 
+/*
+ * Files of the zone directory that are no IANA zone name: the host's zone
+ * ("localtime": output would follow the host), glibc's rule file, and
+ * the "right/" zones, whose clocks count leap seconds the API's epoch does
+ * not (every time 27 s early). Odd spellings ("./x", "a//b") are refused too.
+ */
+static int iana_name(const char *name)
+{
+	return strcmp(name, "localtime") && strcmp(name, "posixrules") &&
+	       strncmp(name, "right/", 6) && strncmp(name, "./", 2) && !strstr(name, "/./") &&
+	       !strstr(name, "//");
+}
+
 static int zone_file_ok(const char *name)
 {
 	char path[PATH_MAX], magic[4];
 	int fd, ok;
 
-	if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 200)
+	if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 200 ||
+	    !iana_name(name))
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", zone_dir(), name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -318,6 +318,13 @@ static void test_open_refuses(void **state)
 	refused("iso3166.tab");
 	refused("Asia/Jerusalem/");
 	refused("EST5EDT,M3.2.0,M11.1.0"); /* a POSIX rule, not an IANA name */
+	/* Files of the zone directory that are no IANA name (an adversarial pass found them taken) */
+	refused("localtime");            /* the host's zone: output would follow the host */
+	refused("posixrules");           /* glibc's rule file */
+	refused("right/Asia/Jerusalem"); /* counts leap seconds: every time 27 s early */
+	refused("./Asia/Jerusalem");
+	refused("Asia//Jerusalem");
+	refused("Asia/./Jerusalem");
 }
 
 /* Without a zone database (a container without tzdata) the message says so. */
