@@ -7,7 +7,8 @@
 /* Output room made at a time (less when max leaves less). */
 #define DECODE_STEP ((size_t)16384)
 
-enum decode_kind decode_kind_of(const char *value)
+/* One coding of a Content-Encoding list, n bytes at p. */
+static enum decode_kind coding(const char *p, size_t n)
 {
 	static const struct {
 		const char *name;
@@ -18,26 +19,44 @@ enum decode_kind decode_kind_of(const char *value)
 		{ "x-gzip", DECODE_GZIP },
 		{ "deflate", DECODE_DEFLATE },
 	};
-	size_t n;
 
-	if (!value)
-		return DECODE_IDENTITY;
-	value += strspn(value, " \t");
-	n = strcspn(value, " \t");
-	if (!n && !value[0])
-		return DECODE_IDENTITY;
-	if (value[n + strspn(value + n, " \t")])
-		return DECODE_OTHER; /* a list ("gzip, br"): not one waexport asked for */
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i].name) == n && !strncasecmp(value, names[i].name, n))
+		if (strlen(names[i].name) == n && !strncasecmp(p, names[i].name, n))
 			return names[i].kind;
 	return DECODE_OTHER;
 }
 
-/* zlib's window bits: 16 + 15 a gzip member, 15 the zlib format, -15 raw deflate. */
+enum decode_kind decode_kind_add(enum decode_kind so_far, const char *value)
+{
+	static const char space[] = " \t\r\n";
+
+	while (value && *value) {
+		size_t n;
+		enum decode_kind k;
+
+		value += strspn(value, space);
+		n = strcspn(value, ",");
+		while (n && strchr(space, value[n - 1]))
+			n--;
+		k = n ? coding(value, n) : DECODE_IDENTITY;
+		if (k == DECODE_OTHER || (k != DECODE_IDENTITY && so_far != DECODE_IDENTITY))
+			return DECODE_OTHER; /* not asked for, or applied twice */
+		if (k != DECODE_IDENTITY)
+			so_far = k;
+		value += strcspn(value, ",");
+		value += *value == ',';
+	}
+	return so_far;
+}
+
+/*
+ * zlib's window bits: 32 + 15 a gzip member or the zlib format (zlib tells
+ * them apart; libcurl read zlib data labelled gzip so, and servers send it),
+ * 15 the zlib format, -15 raw deflate.
+ */
 static int window_bits(const struct decode *d)
 {
-	return d->kind == DECODE_GZIP ? 16 + MAX_WBITS : d->raw ? -MAX_WBITS : MAX_WBITS;
+	return d->kind == DECODE_GZIP ? 32 + MAX_WBITS : d->raw ? -MAX_WBITS : MAX_WBITS;
 }
 
 int decode_start(struct decode *d, enum decode_kind kind)

@@ -41,8 +41,13 @@ struct decode {
 	unsigned char head; /* the first of them */
 };
 
-/* The kind a Content-Encoding header value names (NULL: no header). */
-enum decode_kind decode_kind_of(const char *value);
+/*
+ * The kind of an answer whose Content-Encoding so far is so_far, given one
+ * more header value (a comma list; NULL or "" add nothing): "identity" adds
+ * nothing, a second coding makes DECODE_OTHER (applied twice), as does one
+ * not asked for. Start from DECODE_IDENTITY (no header).
+ */
+enum decode_kind decode_kind_add(enum decode_kind so_far, const char *value);
 
 /* Begin an answer of that kind (d may hold an earlier one). 0, or -1: out of memory. */
 int decode_start(struct decode *d, enum decode_kind kind);

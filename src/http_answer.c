@@ -143,21 +143,43 @@ static size_t take_encoded(struct page_slot *s, const char *p, size_t len)
 	return rc ? CURL_WRITEFUNC_ERROR : len;
 }
 
+/* The answer's Content-Encoding, every header of it together. */
+static enum decode_kind encoding_of(struct page_slot *s)
+{
+	enum decode_kind kind = DECODE_IDENTITY;
+	struct curl_header *h;
+
+	for (size_t i = 0;
+	     curl_easy_header(s->x.easy, "Content-Encoding", i, CURLH_HEADER, -1, &h) == CURLHE_OK;
+	     i++) {
+		kind = decode_kind_add(kind, h->value);
+		if (i + 1 >= h->amount)
+			break;
+	}
+	return kind;
+}
+
 /* An answer's bytes, as its Content-Encoding (read with the first of them) says. */
 size_t answer_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct page_slot *s = arg;
-	struct curl_header *h;
 
 	if (!s->dec_known) {
-		enum decode_kind kind = DECODE_IDENTITY;
+		enum decode_kind kind = encoding_of(s);
+		long status = 0;
 
-		if (curl_easy_header(s->x.easy, "Content-Encoding", 0, CURLH_HEADER, -1, &h) ==
-		    CURLHE_OK)
-			kind = h->amount > 1 ? DECODE_OTHER : decode_kind_of(h->value);
 		if (kind == DECODE_OTHER) {
-			s->dec_failed = 2;
-			return CURL_WRITEFUNC_ERROR;
+			/*
+			 * Not asked for: a page cannot be read, but an error's
+			 * body (a proxy's 503) is not read either: kept as it
+			 * came, the status decides.
+			 */
+			curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &status);
+			if (status >= 200 && status <= 299) {
+				s->dec_failed = 2;
+				return CURL_WRITEFUNC_ERROR;
+			}
+			kind = DECODE_IDENTITY;
 		}
 		if (decode_start(&s->dec, kind))
 			return CURL_WRITEFUNC_ERROR;

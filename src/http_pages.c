@@ -178,15 +178,18 @@ static int refuse_size(const struct page_slot *s, struct err *e)
 /* An answer in an encoding waexport did not ask for cannot be read, now or on a retry. */
 static int refuse_encoding(const struct page_slot *s, struct err *e)
 {
-	struct curl_header *h;
+	struct curl_header *h = NULL;
 	const char *v = "?";
 
 	if (curl_easy_header(s->x.easy, "Content-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 		v = h->value;
+	else
+		h = NULL;
 	return err_set(e, ERR_DATA,
-		       "page %lu: the API answered in Content-Encoding \"%.64s\", which waexport "
-		       "did not ask for (it asks for gzip or deflate) and cannot read: not retried",
-		       s->page_no, v);
+		       "page %lu: the API answered in Content-Encoding \"%.64s\"%s, which waexport "
+		       "did not ask for (it asks for gzip or deflate, once) and cannot read: not "
+		       "retried",
+		       s->page_no, v, h && h->amount > 1 ? " (and more)" : "");
 }
 
 static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct err *e)

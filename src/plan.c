@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* A plan names each file of a run twice (a few kB even for a run of many chats): a bound. */
@@ -59,32 +60,48 @@ static int add_path(struct buf *b, const char *path)
 }
 
 /*
- * A file's identity, "DEV:INO:SIZE:MTIME" (seconds.nanoseconds), or "" when
- * it cannot be had. A rename keeps all four; a file put at the target after
- * the staged one was removed by hand may get its inode number again, not
- * its size and time to the nanosecond.
+ * A file's identity, "DEV:INO:B<birth time>" (seconds.nanoseconds; "DEV:INO"
+ * where the filesystem keeps no birth time), or "" when it cannot be had.
+ * A rename keeps all three, and so does touching or adding to the file; a
+ * file put at the target after the staged one was removed by hand may get
+ * its inode number again, never its birth time.
  */
 #define ID_MAX 128
 static void file_id(const char *path, char *out, size_t size)
 {
-	struct stat st;
+	struct statx st;
 
 	out[0] = '\0';
-	if (!stat(path, &st))
-		snprintf(out, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino, (long long)st.st_size,
-			 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+	if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &st))
+		return;
+	if (st.stx_mask & STATX_BTIME)
+		snprintf(out, size, "%llu:%llu:B%lld.%09u",
+			 (unsigned long long)makedev(st.stx_dev_major, st.stx_dev_minor),
+			 (unsigned long long)st.stx_ino, (long long)st.stx_btime.tv_sec,
+			 st.stx_btime.tv_nsec);
+	else
+		snprintf(out, size, "%llu:%llu",
+			 (unsigned long long)makedev(st.stx_dev_major, st.stx_dev_minor),
+			 (unsigned long long)st.stx_ino);
 }
 
-/* Whether the file at path is the one planned as `id` (a plan of an earlier version: "DEV:INO"). */
+/*
+ * Whether the file at path is the one planned as `id`. Only DEV:INO is
+ * compared where either side has no birth time (a plan of an earlier
+ * version, or a filesystem that keeps none).
+ */
 static int is_file(const char *path, const char *id)
 {
 	char now[ID_MAX];
-	size_t n = strlen(id);
+	size_t n = strcspn(id, "B"), k;
 
 	file_id(path, now, sizeof(now));
-	if (strchr(id, ':') == strrchr(id, ':'))
-		return !strncmp(now, id, n) && now[n] == ':';
+	k = strcspn(now, "B");
+	if (!id[n] || !now[k]) {
+		n -= n && id[n] ? 1 : 0; /* "DEV:INO:" without its ':' */
+		k -= k && now[k] ? 1 : 0;
+		return n == k && !strncmp(now, id, n) && *now;
+	}
 	return !strcmp(now, id);
 }
 
