@@ -18,8 +18,9 @@
  * The plan owns its pairs (copies) and its path. The format survives any
  * byte of a path but NUL: the line PLAN_MAGIC_2, then for each file its
  * temporary file, its target and the temporary file's identity
- * "DEV:INO:SIZE:MTIME" (how a target the file was renamed over is known; an
- * earlier version wrote "DEV:INO"), each followed by a NUL.
+ * "DEV:INO:B<birth time>" (how a target the file was renamed over is known;
+ * "DEV:INO" where the filesystem keeps no birth time, and from earlier
+ * versions), each followed by a NUL.
  */
 #ifndef WAEXPORT_PLAN_H
 #define WAEXPORT_PLAN_H
