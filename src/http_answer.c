@@ -119,6 +119,15 @@ static size_t take_plain(struct page_slot *s, const char *p, size_t len)
 	return len;
 }
 
+/* Whether the answer is a page (2xx), not an error whose status decides what follows. */
+static int is_page(struct page_slot *s)
+{
+	long status = 0;
+
+	curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &status);
+	return status >= 200 && status <= 299;
+}
+
 /* Compressed bytes, inflated only when the budget has room for all they may become. */
 static size_t take_encoded(struct page_slot *s, const char *p, size_t len)
 {
@@ -136,6 +145,10 @@ static size_t take_encoded(struct page_slot *s, const char *p, size_t len)
 		return CURL_WRITEFUNC_ERROR;
 	}
 	if (rc == 1 || rc == -1) {
+		if (!is_page(s)) { /* an error's body: its status decides, the rest is dropped */
+			s->dec_failed = 3;
+			return len;
+		}
 		s->dec_failed = 1;
 		if (rc == 1)
 			s->dec_why = "it inflates past what deflate can encode";
@@ -166,7 +179,6 @@ size_t answer_body(char *p, size_t size, size_t n, void *arg)
 
 	if (!s->dec_known) {
 		enum decode_kind kind = encoding_of(s);
-		long status = 0;
 
 		if (kind == DECODE_OTHER) {
 			/*
@@ -174,8 +186,7 @@ size_t answer_body(char *p, size_t size, size_t n, void *arg)
 			 * body (a proxy's 503) is not read either: kept as it
 			 * came, the status decides.
 			 */
-			curl_easy_getinfo(s->x.easy, CURLINFO_RESPONSE_CODE, &status);
-			if (status >= 200 && status <= 299) {
+			if (is_page(s)) {
 				s->dec_failed = 2;
 				return CURL_WRITEFUNC_ERROR;
 			}
@@ -185,6 +196,8 @@ size_t answer_body(char *p, size_t size, size_t n, void *arg)
 			return CURL_WRITEFUNC_ERROR;
 		s->dec_known = 1;
 	}
+	if (s->dec_failed == 3)
+		return size * n;
 	if (s->dec.kind == DECODE_IDENTITY)
 		return take_plain(s, p, size * n);
 	return take_encoded(s, p, size * n);

@@ -129,7 +129,7 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 		a->body = s->body.data ? s->body.data : "";
 		a->len = s->body.len;
 		a->retry_after = xfer_retry_after(&s->x);
-		if (!decode_complete(&s->dec))
+		if (a->status >= 200 && a->status <= 299 && !decode_complete(&s->dec))
 			snprintf(s->why, sizeof(s->why),
 				 "the compressed answer ended before its compressed data did "
 				 "(cut off?)");

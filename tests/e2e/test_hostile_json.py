@@ -519,6 +519,28 @@ def test_an_error_answer_in_an_encoding_not_asked_for_is_retried(server, tmp_pat
     assert len((tmp_path / "o.csv").read_bytes().decode().splitlines()) == 1 + 3
 
 
+def test_an_error_answer_with_a_corrupt_compressed_body_is_judged_by_its_status(server,
+                                                                              tmp_path):
+    """A 404 is not retried whatever its body: one whose gzip body is corrupt is not a
+    corrupt page to ask for again (it was asked for three times with --retries 2, when
+    libcurl inflated answers and when waexport first did); its status decides."""
+    junk = bytearray(zlib.compress(b"<html>not here</html>" * 50, 6, wbits=31))
+    junk[len(junk) // 2] ^= 0xff
+
+    def answer(h, page):
+        h.send_response(404)
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(junk)))
+        h.end_headers()
+        h.wfile.write(bytes(junk))
+    s = server(answer)
+    r = bounded(["fetch", "--from", "972501234567", "--url", s.url, "-o", tmp_path / "o.csv",
+                 "--concurrency", 1, "--retries", 2], tmp_path, FETCH_ENV)
+    assert r.returncode == 69, r.stderr
+    assert s.pages == [1], s.pages  # asked once: a 404 is not retried
+    assert b"404" in r.stderr, r.stderr
+
+
 def test_a_server_repeating_a_page_without_uniques_is_stopped(server, tmp_path):
     """SPEC §5.2: messages without `unique` are never "seen", so a server that ignores
     `page` and sends them again and again is stopped by the bytes: the second repeat of
