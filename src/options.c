@@ -106,7 +106,8 @@ const struct options_row options_table[OPT_COUNT] = {
 			  .detail =
 				  "A page request counts the time waexport reads the network: not "
 				  "the time it spends writing what it was handed, nor a wait for "
-				  "memory (SPEC §5.7). A media download counts every second." },
+				  "memory (the answers in flight share 128 MiB). A media download counts "
+				  "every second." },
 	[OPT_SINCE] = { ROW(OPT_SINCE, "since", 0, OPTIONS_TEXT, OPTIONS_FETCH, GROUP_FETCH),
 			.arg = "T",
 			.help = "keep messages at or after T: YYYY-MM-DD (midnight in --tz), ISO 8601, "
