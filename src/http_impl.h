@@ -72,8 +72,8 @@ struct http {
 	struct dl_host hosts[HTTP_HOSTS];
 	unsigned nhosts; /* hosts seen: hosts[nhosts % HTTP_HOSTS] is the next to reuse */
 	const struct http_page_query *query;
-	long long pumped_ms,
-		pump_began_ms;     /* time spent in http_pump, and when the one running began */
+	/* time spent in http_pump, and when the one running began (http_xfer.c) */
+	long long pumped_ms, pump_began_ms;
 	size_t pages_held;         /* bytes allocated by all page bodies together (http_pages.c) */
 	unsigned long page_needed; /* the page the walk hands on next: never paused */
 };
@@ -93,8 +93,8 @@ double xfer_retry_after(struct xfer *x);
 int http_pump(struct http *h, int timeout_ms, struct err *e);
 /*
  * The loop's clock (ms): time spent in http_pump, the only time transfers
- * are read. A request's --timeout runs on it: while the walk writes what it
- * was handed, or waits for a disk, nothing is read and no server is slow.
+ * are read. A page request's --timeout runs on it: while the walk writes what
+ * it was handed, or waits for a disk, nothing is read and no server is slow.
  */
 long long http_pumped_ms(const struct http *h);
 
