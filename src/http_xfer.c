@@ -6,10 +6,10 @@
  */
 #include "http.h"
 #include "http_impl.h"
+#include "monotonic.h"
 
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 int http_limit_protocols(struct Curl_easy *easy, int str_rc)
 {
@@ -118,17 +118,9 @@ static int collect(struct http *h)
 	return ended;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long long http_pumped_ms(const struct http *h)
 {
-	return h->pumped_ms + (h->pump_began_ms ? now_ms() - h->pump_began_ms : 0);
+	return h->pumped_ms + (h->pump_began_ms ? monotonic_ms() - h->pump_began_ms : 0);
 }
 
 static int pump(struct http *h, int timeout_ms, struct err *e)
@@ -155,7 +147,7 @@ int http_pump(struct http *h, int timeout_ms, struct err *e)
 {
 	int rc;
 
-	h->pump_began_ms = now_ms();
+	h->pump_began_ms = monotonic_ms();
 	rc = pump(h, timeout_ms, e);
 	h->pumped_ms = http_pumped_ms(h);
 	h->pump_began_ms = 0;

@@ -1,4 +1,5 @@
 #include "progress.h"
+#include "monotonic.h"
 #include "printable.h"
 
 #include <math.h>
@@ -6,18 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-double progress_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void progress_init(struct progress *p, int live)
 {
 	p->live = live;
-	p->start = p->last = progress_now();
+	p->start = p->last = monotonic_s();
 	p->drawn = 0;
 	p->waiting = 0;
 	p->to = stderr;
@@ -95,7 +88,7 @@ void progress_update(struct progress *p, const struct progress_figures *f)
 
 	if (!p->live)
 		return;
-	now = progress_now();
+	now = monotonic_s();
 	/* A wait that starts or ends is shown at once; the rest five times a second. */
 	if (now - p->last < 0.2 && (f->wait != NULL) == p->waiting)
 		return;

@@ -29,7 +29,6 @@ struct progress {
 	FILE *to;
 };
 
-double progress_now(void); /* monotonic seconds */
 void progress_init(struct progress *p, int live);
 void progress_update(struct progress *p, const struct progress_figures *f);
 /* Erase the live line (before the summary or an error message). */

@@ -5,6 +5,7 @@
 #include "output.h"
 #include "fsutil.h"
 #include "log.h"
+#include "monotonic.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "pool.h"
@@ -210,7 +211,7 @@ static void gather(struct run *r, struct report *rp)
 	rp->duplicates = t.duplicates;
 	rp->filtered = t.filtered;
 	rp->warnings = r->warn.count;
-	rp->seconds = progress_now() - r->started;
+	rp->seconds = monotonic_s() - r->started;
 	rp->started = r->wall_started;
 	rp->targets = (int)r->ntargets;
 	rp->path = r->targets ? r->targets[0].path : "-";
@@ -389,7 +390,7 @@ struct run *run_new(struct options *opts, const volatile int *stop)
 		return NULL;
 	r->opts = opts;
 	r->stop = stop;
-	r->started = progress_now();
+	r->started = monotonic_s();
 	r->wall_started = (long long)time(NULL);
 	warn_init(&r->warn, opts->quiet);
 	progress_init(&r->progress, opts->progress > 0 || (opts->progress < 0 && !opts->quiet &&

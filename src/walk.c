@@ -1,5 +1,6 @@
 #include "walk.h"
 #include "jsontext.h"
+#include "monotonic.h"
 
 #include <limits.h>
 #include <math.h>
@@ -44,12 +45,7 @@ struct walk {
 
 static double now_s(const struct walk *w)
 {
-	struct timespec ts;
-
-	if (w->t->now)
-		return w->t->now(w->t->impl);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return w->t->now ? w->t->now(w->t->impl) : monotonic_s();
 }
 
 static int start(struct walk *w, int i, struct err *e)
