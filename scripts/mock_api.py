@@ -24,6 +24,8 @@ reason 3, "to" in a wrong format -> reason 4, "page" missing or < 1 -> reason 2.
 Growth: with --grow-every N --grow-by K, requests N+1, 2N+1, ... (counted
 from the start, the last /__reset or the last change of those knobs) each
 first add K new messages at the newest end, so later pages shift by K.
+Knob grow_times (control only): T > 0 stops the growth after T such
+additions (counted from the same moment); 0, the default: no end.
 
 Fault SPEC: a comma list of PAGE or PAGE:COUNT ("fail this page's first COUNT
 requests", COUNT defaults to 1), *:COUNT for every page, or "all".  Each
@@ -97,6 +99,7 @@ KNOB_DEFAULTS = {
     "invalid_json": None, "empty": None, "fail_object": None, "fail_reason": 2,
     "grow_every": 0, "grow_by": 1, "ignore_page": False,
     "empty_body_at_end": False, "gzip": False, "fail_from": 0, "cycle_pages": 0,
+    "grow_times": 0,
 }
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests",
@@ -363,6 +366,7 @@ class State:
         self.requests = 0
         self.grow_count = 0             # requests since growth was (re)configured
         self.grown = 0
+        self.grow_events = 0            # additions since growth was (re)configured
         self.fired = {k: {} for k in FAULT_ORDER}
         self.in_flight = getattr(self, "in_flight", 0)
         self.max_in_flight = self.in_flight
@@ -521,8 +525,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.knobs[k] = v
                 if k in FAULT_ORDER:
                     st.fired[k] = {}
-                elif k in ("grow_every", "grow_by"):
-                    st.grow_count = 0
+                elif k in ("grow_every", "grow_by", "grow_times"):
+                    st.grow_count = st.grow_events = 0
             out = knobs_json(st.knobs)
         return self.send_json(200, out)
 
@@ -576,9 +580,11 @@ class Handler(BaseHTTPRequestHandler):
             st.requests += 1
             st.grow_count += 1
             if (kn["grow_every"] and kn["grow_by"] and st.grow_count > 1
-                    and (st.grow_count - 1) % kn["grow_every"] == 0):
+                    and (st.grow_count - 1) % kn["grow_every"] == 0
+                    and not (kn["grow_times"] and st.grow_events >= kn["grow_times"])):
                 st.history.grow(kn["grow_by"])
                 st.grown += kn["grow_by"]
+                st.grow_events += 1
             served = 1 if (kn["ignore_page"] and page is not None) else page
             if kn["cycle_pages"] and page is not None:  # page K+1 is page 1 again, and so on
                 served = (page - 1) % kn["cycle_pages"] + 1

@@ -230,9 +230,11 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 			err_prefix(e, "--to %s: ", g->to);
 		return -1;
 	}
-	if (f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 && f->first_unique.len) {
-		grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, &f->stats,
-				      e);
+	/* A walk after a shift checked each stretch as it went (fetch_walk_pages). */
+	if (!f->shifted && f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 &&
+	    f->first_unique.len) {
+		grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, NULL,
+				      &f->stats, e);
 		if (grew < 0)
 			return -1;
 	}
@@ -241,9 +243,10 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	if (grew) {
 		warn_note(f->warn,
 			  "%s%s%snew messages arrived while pages were fetched side by side; "
-			  "fetching again one page at a time so none is missed",
+			  "fetching again, each stretch of pages checked against page 1, so "
+			  "none is missed",
 			  g->to ? "--to " : "", g->to ? g->to : "", g->to ? ": " : "");
-		f->sequential = 1;
+		f->shifted = 1;
 		return FETCH_AGAIN;
 	}
 	if (f->state && f->stats.capped)
@@ -275,7 +278,7 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 				.concurrency = o->concurrency,
 				.stop = f->stop };
 	struct http_page_query q = { .url = fetch_url(o), .api_key = f->key.data, .from = o->from };
-	struct walk_opts wo = { .concurrency = f->sequential ? 1 : o->concurrency,
+	struct walk_opts wo = { .concurrency = o->concurrency,
 				.retries = o->retries,
 				.max_pages = o->max_pages,
 				.stop = f->stop,

@@ -68,7 +68,7 @@ void fetch_figures(const struct fetch *f, struct progress_figures *pf);
 /*
  * Walk every target in turn. Returns 0; FETCH_AGAIN when new messages
  * arrived while pages were fetched side by side (the caller starts over
- * with fresh outputs: the next walk goes one page at a time); -1 with e set.
+ * with fresh outputs: the next walk goes in checked stretches); -1 with e set.
  */
 #define FETCH_AGAIN 1
 int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e);

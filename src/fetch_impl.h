@@ -33,7 +33,7 @@ struct fetch {
 	struct walk_stats stats;
 	long long since, lookback;
 	int has_since;
-	int sequential; /* new messages arrived meanwhile: one page at a time */
+	int shifted; /* new messages arrived meanwhile: a walk in checked stretches */
 	/* The walk of the current target: */
 	struct pipeline *pl;
 	char where[32];            /* "page N" */
@@ -69,6 +69,13 @@ int fetch_open_journal(struct fetch *f, size_t i, const struct fetch_target *t, 
 /* The walk of the current target, from page 1 (its pages into the journal). */
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     struct err *e);
+
+/* fetch_walk_pages after a shift (f->shifted): stretches checked against page 1 (fetch_stretch.c). */
+int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
+			 const struct walk_transport *t, struct err *e);
+
+/* A fetched page of the current walk, taken (walk_page_fn, ctx: the fetch). */
+int fetch_on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e);
 
 /* The walk of a run that resumes from the journal (resume.h). */
 int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,

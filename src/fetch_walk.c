@@ -204,7 +204,7 @@ static void skip_bom(struct fetch *f, unsigned long page_no, const char **body, 
 	*len -= 3;
 }
 
-static int on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+int fetch_on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
 {
 	struct fetch *f = ctx;
 	int v, met;
@@ -261,18 +261,21 @@ static int walk_from(struct fetch *f, const struct walk_opts *wo, const struct w
  * the journal's pages replayed; then on after the checked page. A check that
  * fails leaves the journal out: the walk goes on after the newest message.
  */
-int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
-		       struct err *e)
+int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
+		       const struct walk_transport *t, struct err *e)
 {
-	struct walk_opts one = *wo, first = *wo;
+	struct walk_opts side = *walk, *wo = &side, one, first;
 	unsigned long check;
 	int ok;
 
+	if (f->shifted) /* after a shift: one page at a time, which cannot miss a message */
+		side.concurrency = 1;
+	one = first = side;
 	f->seeking = 1;
 	f->found = 0;
 	f->last_body = 0;
 	first.slow_start = 1; /* the newest message is on page 1 unless much arrived since */
-	ok = walk_from(f, &first, t, 0, on_page, e);
+	ok = walk_from(f, &first, t, 0, fetch_on_page, e);
 	f->seeking = 0;
 	if (ok || !f->found || f->last_verdict == WALK_END)
 		return ok; /* the walk ended before the journal's pages were needed */
@@ -292,7 +295,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 			  "the journal's pages no longer line up with the server's (page "
 			  "%lu); walking on from page %lu instead",
 			  check, f->seek_page + 1);
-		return walk_from(f, wo, t, f->seek_page, on_page, e);
+		return walk_from(f, wo, t, f->seek_page, fetch_on_page, e);
 	}
 	if (resume_replay(f->resume, on_journal_page, f, e))
 		return -1;
@@ -309,14 +312,16 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct
 	if ((ok = take_page(f, check, PAGE_CHECKED, f->check_body.data, f->check_body.len, e)) !=
 	    WALK_MORE)
 		return ok < 0 ? -1 : 0;
-	return walk_from(f, wo, t, check, on_page, e);
+	return walk_from(f, wo, t, check, fetch_on_page, e);
 }
 
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     struct err *e)
 {
 	f->last_body = 0;
-	return walk_from(f, wo, t, 0, on_page, e);
+	if (f->shifted && wo->concurrency > 1)
+		return fetch_walk_stretches(f, wo, t, e);
+	return walk_from(f, wo, t, 0, fetch_on_page, e);
 }
 
 /*

@@ -6,6 +6,7 @@
 struct probe {
 	const char *first;
 	size_t len;
+	struct buf *now;
 	int grew;
 };
 
@@ -27,10 +28,16 @@ static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t l
 		goto out;
 	}
 	p->grew = 0;
+	if (p->now)
+		p->now->len = 0;
 	if (b->nmsg) {
 		u = &b->msg[0].r->f[REC_UNIQUE];
 		p->grew = u->kind != FIELD_STRING || u->len != p->len ||
 			  memcmp(u->p, p->first, u->len);
+		if (p->now && u->kind == FIELD_STRING && buf_add(p->now, u->p, u->len)) {
+			err_nomem(e);
+			goto out;
+		}
 	}
 	rc = WALK_END;
 out:
@@ -39,13 +46,14 @@ out:
 }
 
 int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,
-		   size_t len, struct walk_stats *stats, struct err *e)
+		   size_t len, struct buf *now, struct walk_stats *stats, struct err *e)
 {
 	struct walk_opts wo = *walk;
 	struct walk_stats st = { 0 };
-	struct probe p = { first, len, 0 };
+	struct probe p = { first, len, now, 0 };
 
 	wo.concurrency = 1;
+	wo.first_page = 1;
 	wo.max_pages = 1;
 	wo.slow_start = 0;
 	if (walk_run(&wo, t, on_probe, &p, &st, e))

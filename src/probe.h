@@ -5,23 +5,25 @@
  * answered after it leaves a gap no page shows. So when pages were in
  * flight together, page 1 is asked again at the end: if it is no longer
  * led by the message that led it, the walk may have skipped some, and the
- * run is redone one page at a time (each page asked for after the previous
- * one arrived can only repeat messages, and repeats are dropped).
+ * run is redone in stretches checked the same way (fetch_stretch.c).
  */
 #ifndef WAEXPORT_PROBE_H
 #define WAEXPORT_PROBE_H
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 #include "walk.h"
 
 /*
  * Ask for page 1 again through t (one request, with walk's retries); 1 when
  * its first unique is no longer first[0..len), 0 when it is, -1 with e set.
- * The request and its retries are added to stats.
+ * With `now`, page 1's first unique as answered goes there (empty: the page
+ * had no message, or none with a string unique). The request and its
+ * retries are added to stats.
  */
 int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,
-		   size_t len, struct walk_stats *stats, struct err *e);
+		   size_t len, struct buf *now, struct walk_stats *stats, struct err *e);
 
 #endif

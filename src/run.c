@@ -348,7 +348,7 @@ int run_execute(struct run *r, struct err *e)
 			return -1;
 		if (got != FETCH_AGAIN)
 			break;
-		close_outputs(r); /* nothing was committed: start again, one page at a time */
+		close_outputs(r); /* nothing was committed: start again, in checked stretches */
 	}
 	if (check_stop(r, e) || commit(r, e))
 		return -1;

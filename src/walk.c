@@ -98,8 +98,7 @@ static int give_up(struct walk *w, const struct slot *s, const struct err *why)
 	return 0;
 }
 
-/* SPEC §1: no body, or an empty array (JSON white space around it), is an empty page. */
-static int empty_page(const char *p, size_t n)
+int walk_empty_page(const char *p, size_t n)
 {
 	size_t brackets = 0;
 
@@ -126,7 +125,7 @@ static int reask_empty(struct walk *w, int i, struct err *e)
 {
 	struct slot *s = &w->slots[i];
 
-	if (!w->o->confirm_empty || s->reasked || !s->body || !empty_page(s->body, s->len))
+	if (!w->o->confirm_empty || s->reasked || !s->body || !walk_empty_page(s->body, s->len))
 		return 0;
 	s->reasked = 1;
 	s->attempts--; /* start() counts this ask again; it is no retry */

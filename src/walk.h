@@ -112,6 +112,9 @@ struct walk_transport {
 	void (*needed)(void *impl, unsigned long page_no);
 };
 
+/* SPEC §1: no body, or an empty array (JSON white space around it), is an empty page. */
+int walk_empty_page(const char *body, size_t len);
+
 int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_page_fn on_page,
 	     void *ctx, struct walk_stats *stats, struct err *e);
 

@@ -1,0 +1,168 @@
+/*
+ * The walk after a shift (fetch_impl.h: fetch_walk_pages with f->shifted).
+ * New messages arrived while an earlier walk had pages in flight together,
+ * so a page answered before them may sit next to one answered after them,
+ * and the messages pushed across that boundary were in neither (probe.h).
+ * This walk still asks for pages side by side, but a stretch at a time,
+ * each between two looks at page 1:
+ *
+ *   look → the stretch's pages, side by side → look → hand them on
+ *
+ * When page 1 is led by the same message at both looks, no message arrived
+ * while the stretch's pages were answered: they all show one state of the
+ * history, so they tile it without a gap. The stretch before was answered
+ * before the first look, in an older state: against this one it can only
+ * repeat messages (dropped as duplicates), never miss one. When page 1
+ * changed, the stretch's pages are thrown away and asked for again; the
+ * second look is the next try's first.
+ *
+ * Stretches start at one page, so a nightly walk that ends on page 1 asks
+ * little more than it did, and double up to STRETCH_MAX pages; a stretch
+ * that failed is halved. When messages arrive faster than that, the rest
+ * of the walk goes one page at a time, each page asked after the one
+ * before arrived, which can only repeat messages and needs no look: after
+ * a failed stretch of STRETCH_MIN pages or fewer (a stretch costs two
+ * round trips more than its pages side by side, so a short one is no
+ * faster), or after STRETCH_TRIES failures in a row.
+ *
+ * A stretch's bodies are held until it is handed on, at most STRETCH_BYTES
+ * of them (a stretch ends early past that), whatever the pages hold.
+ */
+#include "fetch_impl.h"
+#include "probe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define STRETCH_MAX 64
+#define STRETCH_MIN 8
+#define STRETCH_TRIES 4
+#define STRETCH_BYTES (16u << 20)
+
+struct stretch {
+	struct buf bodies;
+	size_t off[STRETCH_MAX + 1]; /* body i is bodies[off[i], off[i + 1]) */
+	size_t n;
+};
+
+/* A page of the stretch, kept; an empty one ends it, as it ends the history. */
+static int keep_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	struct stretch *s = ctx;
+
+	(void)page_no;
+	if (buf_add(&s->bodies, body, len))
+		return err_nomem(e);
+	s->off[++s->n] = s->bodies.len;
+	if (walk_empty_page(body, len) || s->n == STRETCH_MAX || s->bodies.len >= STRETCH_BYTES)
+		return WALK_END;
+	return WALK_MORE;
+}
+
+/* The figures of a stretch's walk that count whether or not it is handed on. */
+static void add_requests(struct walk_stats *to, const struct walk_stats *st)
+{
+	to->requests += st->requests;
+	to->retries += st->retries;
+	to->reasked += st->reasked;
+	if (st->max_in_flight > to->max_in_flight)
+		to->max_in_flight = st->max_in_flight;
+}
+
+static int same_buf(const struct buf *a, const struct buf *b)
+{
+	return a->len == b->len && (!a->len || !memcmp(a->data, b->data, a->len));
+}
+
+/*
+ * Pages first.. of one stretch, at most `want`, into s; then the look at
+ * page 1 after it, into *after. 1: page 1 is led as in *before.
+ */
+static int ask_stretch(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+		       unsigned long first, size_t want, struct stretch *s,
+		       const struct buf *before, struct buf *after, struct err *e)
+{
+	struct walk_opts so = *wo;
+	struct walk_stats st = { 0 };
+
+	so.first_page = first;
+	so.max_pages = (long)want;
+	so.slow_start = 0;
+	s->n = 0;
+	s->bodies.len = 0;
+	if (walk_run(&so, t, keep_page, s, &st, e))
+		return -1;
+	add_requests(&f->stats, &st);
+	if (probe_page_one(wo, t, NULL, 0, after, &f->stats, e) < 0)
+		return -1;
+	return same_buf(before, after);
+}
+
+/* The stretch's pages on, in order, as the walk hands its own; the verdict of the last. */
+static int hand_on(struct fetch *f, unsigned long first, const struct stretch *s, struct err *e)
+{
+	int v = WALK_MORE;
+
+	for (size_t i = 0; i < s->n && v == WALK_MORE; i++) {
+		size_t len = s->off[i + 1] - s->off[i];
+
+		f->stats.pages++;
+		f->stats.bytes += len;
+		v = fetch_on_page(f, first + i, s->bodies.data + s->off[i], len, e);
+	}
+	return v;
+}
+
+int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
+			 const struct walk_transport *t, struct err *e)
+{
+	struct stretch s = { 0 };
+	struct buf before = { 0 }, after = { 0 }, tmp;
+	unsigned long next = 1;
+	long left = wo->max_pages; /* 0: no limit */
+	size_t want = 1;
+	int tries = 0, v = WALK_MORE, same;
+
+	if (probe_page_one(wo, t, NULL, 0, &before, &f->stats, e) < 0)
+		goto fail;
+	while (v == WALK_MORE && tries < STRETCH_TRIES) {
+		if (left && (long)want > left)
+			want = (size_t)left;
+		if ((same = ask_stretch(f, wo, t, next, want, &s, &before, &after, e)) < 0)
+			goto fail;
+		tmp = before, before = after, after = tmp; /* this look is the next one's first */
+		if (!same) {
+			if (want <= STRETCH_MIN)
+				tries = STRETCH_TRIES;
+			tries++;
+			want /= 2;
+			continue;
+		}
+		tries = 0;
+		if ((v = hand_on(f, next, &s, e)) < 0)
+			goto fail;
+		next += s.n;
+		if (left && !(left -= (long)s.n)) {
+			f->stats.capped = v == WALK_MORE;
+			break;
+		}
+		want = want < STRETCH_MAX ? 2 * want : STRETCH_MAX;
+	}
+	if (v == WALK_MORE && tries >= STRETCH_TRIES) {
+		struct walk_opts one = *wo;
+
+		one.concurrency = 1;
+		one.first_page = next;
+		one.max_pages = left;
+		v = walk_run(&one, t, fetch_on_page, f, &f->stats, e);
+	}
+	buf_free(&s.bodies);
+	buf_free(&before);
+	buf_free(&after);
+	return v < 0 ? -1 : 0;
+fail:
+	buf_free(&s.bodies);
+	buf_free(&before);
+	buf_free(&after);
+	return -1;
+}
