@@ -20,8 +20,9 @@ struct route {
 	struct split *split;
 	struct sink **files; /* finished, waiting to be renamed together */
 	size_t nfiles;
-	struct buf name; /* the chat of the current row, decoded */
-	struct buf row;  /* merge: the row behind its time */
+	size_t *file_chat; /* {chat}: files[k] holds the split's chat file_chat[k] */
+	struct buf name;   /* the chat of the current row, decoded */
+	struct buf row;    /* merge: the row behind its time */
 	unsigned segment;
 	long long segment_ts; /* merge: the last valid time of this segment */
 	unsigned long long made, bytes_out;
@@ -234,16 +235,14 @@ static int by_chat(const void *a, const void *b, void *split)
 static int finish_chats(struct route *rt, struct err *e)
 {
 	size_t n = split_count(rt->split), *order = malloc((n ? n : 1) * sizeof(*order));
-	int rc;
 
 	if (!order)
 		return err_nomem(e);
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	qsort_r(order, n, sizeof(*order), by_chat, rt->split);
-	rc = finish_chats_in(rt, order, n, e);
-	free(order);
-	return rc;
+	rt->file_chat = order;
+	return finish_chats_in(rt, order, n, e);
 }
 
 /* The next row of segment i into row[i] (NULL at its end). */
@@ -339,6 +338,7 @@ void route_close(struct route *rt)
 	for (size_t i = 0; i < rt->nfiles; i++)
 		sink_close(rt->files[i]);
 	free(rt->files);
+	free(rt->file_chat);
 	split_close(rt->split);
 	buf_free(&rt->name);
 	buf_free(&rt->row);
@@ -349,7 +349,8 @@ int route_each_file(const struct route *rt,
 		    int (*fn)(void *ctx, struct sink *file, const char *chat), void *ctx)
 {
 	for (size_t i = 0; i < rt->nfiles; i++)
-		if (fn(ctx, rt->files[i], rt->o.chats ? split_chat(rt->split, i) : NULL))
+		if (fn(ctx, rt->files[i],
+		       rt->o.chats ? split_chat(rt->split, rt->file_chat[i]) : NULL))
 			return -1;
 	return 0;
 }

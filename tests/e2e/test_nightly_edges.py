@@ -308,6 +308,28 @@ def test_chat_manifest_ignores_a_row_without_a_time(tmp_path):
                                                                          1764900000)
 
 
+def test_chat_manifest_names_each_files_own_chat(tmp_path):
+    """SPEC §4.7: each {chat} file's entry names its chat.  The files are made in the
+    order of their chats' ids, not as the chats first came (here the newest message is
+    the last chat's): each entry must still name the chat whose rows its file holds."""
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps([msg("U3", 1764900003, frm="972505550009"),
+                                msg("U2", 1764900002, frm="972505550001"),
+                                msg("U1", 1764900001, frm="972505550001"),
+                                msg("U0", 1764900000, frm="972505550005")]),
+                    encoding="ascii")
+    r = run(["convert", "-q", "-o", "out-{chat}.csv", "--manifest", "m.json", page],
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    files = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))["files"]
+    assert len(files) == 3
+    for f in files:
+        rows = csv_rows((tmp_path / f["path"]).read_bytes())
+        assert f["path"] == "out-%s.csv" % f["chat"], f
+        assert {row["from"] for row in rows} == {f["chat"]}, f
+        assert f["rows"] == len(rows), f
+
+
 # ------------------------------------------------------------------ retries
 
 def test_one_http_408_is_retried_not_a_failed_night(mock_factory, tmp_path):
