@@ -289,6 +289,44 @@ def test_duckdb_table_equals_the_final_history(nights, tools, block):
         assert row["te"] == row["timestamp"]
 
 
+@pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("duckdb")])
+def test_a_duckdb_load_that_fails_changes_nothing(tools, tmp_path, block):
+    """README: a row whose timestamp is no number stops the load; load the night again
+    once it is corrected. The load's DELETE must not outlive its failed INSERT: both
+    messages of the night were in the warehouse before, and still are, as they were."""
+    env = dict(os.environ, PATH="%s:%s" % (tools, os.environ.get("PATH", "")))
+    page = tmp_path / "p.json"
+
+    def night(first_ts, text):
+        page.write_text(json.dumps([
+            {"unique": "U2", "timestamp": first_ts, "direction": 1, "from": "972500000001",
+             "to": ACCOUNT, "type": "chat", "state": 0, "message": text},
+            {"unique": "U1", "timestamp": 1764900000, "direction": 1, "from": "972500000001",
+             "to": ACCOUNT, "type": "chat", "state": 0, "message": text}]))
+        fmt = LOADS[block]
+        r = run(["convert", "-q", "--tz", "UTC", "-o", tmp_path / ("night." + fmt), page])
+        assert r.returncode == 0, r.stderr.decode()
+
+    def table():
+        r = subprocess.run([str(tools / "duckdb"), "warehouse.duckdb",
+                            'SELECT "unique", message FROM whatsapp_messages ORDER BY 1'],
+                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert r.returncode == 0, r.stderr.decode()
+        return [json.loads(j) for j in json.loads(r.stdout)]
+
+    sh("duckdb-create", tmp_path, env)
+    night(1764900100, "first")
+    sh(block, tmp_path, env)
+    before = table()
+    assert before == [{"unique": "U1", "message": "first"}, {"unique": "U2", "message": "first"}]
+    night("abc", "second")
+    r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", BLOCKS[block]], cwd=tmp_path,
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert r.returncode != 0, "a timestamp that is no number was loaded"
+    assert b"abc" in r.stderr, r.stderr
+    assert table() == before
+
+
 @pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("sqlite")])
 def test_sqlite_table_equals_the_final_history(nights, block):
     import sqlite3

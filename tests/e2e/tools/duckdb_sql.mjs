@@ -1,14 +1,19 @@
-// duckdb_sql.mjs PREFIX DBFILE [QUERY] -- the `duckdb` shell, as far as the
-// README's warehouse recipes use it: the SQL on stdin runs statement by
-// statement (split at ';' ending a line) against DBFILE; with QUERY, its rows
-// are printed as one JSON array of DuckDB's own to_json() texts (BIGINT stays
-// an exact integer). PREFIX is the npm prefix holding @duckdb/node-api.
+// duckdb_sql.mjs PREFIX [-bail] DBFILE [QUERY] -- the `duckdb` shell, as far as
+// the README's warehouse recipes use it: the SQL on stdin runs statement by
+// statement (split at ';' ending a line) against DBFILE, and the first error
+// ends it with status 1 (as the shell's -bail does; an open transaction is
+// then rolled back); with QUERY, its rows are printed as one JSON array of
+// DuckDB's own to_json() texts (BIGINT stays an exact integer). PREFIX is the
+// npm prefix holding @duckdb/node-api.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const [prefix, db, query] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const prefix = args.shift();
+if (args[0] === '-bail') args.shift();
+const [db, query] = args;
 if (!prefix || !db) {
   process.stderr.write('usage: node duckdb_sql.mjs PREFIX DBFILE [QUERY] < SQL\n');
   process.exit(64);
