@@ -180,11 +180,13 @@ static int render_sql(struct buf *out, const struct schema_opts *o, const char *
 		if (ch && c->nullable &&
 		    buf_addf(out, "    %c%s%c Nullable(%s)%s\n", q, c->name, q, type, end))
 			return -1;
+		/* SQLite alone lets a TEXT key be NULL: such rows would never merge. */
 		if ((!ch || !c->nullable) &&
 		    buf_addf(out, "    %c%s%c %s%s%s\n", q, c->name, q, type,
-			     key && !ch            ? " PRIMARY KEY"
-			     : !c->nullable && !ch ? " NOT NULL"
-						   : "",
+			     key && o->dialect == DIALECT_SQLITE ? " PRIMARY KEY NOT NULL"
+			     : key && !ch                        ? " PRIMARY KEY"
+			     : !c->nullable && !ch               ? " NOT NULL"
+								 : "",
 			     end))
 			return -1;
 	}

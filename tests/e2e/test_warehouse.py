@@ -328,6 +328,49 @@ def test_a_duckdb_load_that_fails_changes_nothing(tools, tmp_path, block):
 
 
 @pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("sqlite")])
+def test_sqlite_loads_read_absent_values_alike_and_refuse_a_missing_key(tools, tmp_path, block):
+    """The SQLite CSV and NDJSON loads give one table: a reason the API did not send is
+    NULL from either. A message without `unique` stops the load as it does PostgreSQL's
+    and DuckDB's (a NULL key would never merge: every night would add it again), and the
+    load changes nothing."""
+    import sqlite3
+    env = dict(os.environ, PATH="%s:%s" % (tools, os.environ.get("PATH", "")))
+    page = tmp_path / "p.json"
+    fmt = LOADS[block]
+
+    def night(msgs):
+        page.write_text(json.dumps(msgs))
+        r = run(["convert", "-q", "--tz", "UTC", "-o", tmp_path / ("night." + fmt), page])
+        assert r.returncode == 0, r.stderr.decode()
+
+    def table():
+        con = sqlite3.connect(tmp_path / "warehouse.db")
+        try:
+            return con.execute('SELECT "unique", reason IS NULL, message FROM whatsapp_messages '
+                               'ORDER BY 1').fetchall()
+        finally:
+            con.close()
+
+    def message(unique, text):
+        m = {"timestamp": 1764900000, "direction": 1, "from": "972500000001", "to": ACCOUNT,
+             "type": "chat", "state": 0, "message": text}
+        if unique:
+            m["unique"] = unique
+        return m
+
+    sh("sqlite-create", tmp_path, env)
+    night([message("U1", "first")])
+    sh(block, tmp_path, env)
+    assert table() == [("U1", 1, "first")]
+    night([message(None, "no key"), message("U1", "second")])
+    r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", BLOCKS[block]], cwd=tmp_path,
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert r.returncode != 0, "a message without unique was loaded"
+    assert b"NOT NULL" in r.stderr, r.stderr
+    assert table() == [("U1", 1, "first")]
+
+
+@pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("sqlite")])
 def test_sqlite_table_equals_the_final_history(nights, block):
     import sqlite3
     con = sqlite3.connect(nights["work"][block] / "warehouse.db")

@@ -68,6 +68,7 @@ static void test_every_sql_dialect_follows_the_column_table(void **state)
 	assert_int_equal(render(DIALECT_SQLITE, NULL, 0, 0, NULL), 0);
 	assert_non_null(strstr(text, "\"timestamp\" INTEGER,"));
 	assert_non_null(strstr(text, "\"time\" TEXT,"));
+	assert_non_null(strstr(text, "\"unique\" TEXT PRIMARY KEY NOT NULL,"));
 	assert_int_equal(render(DIALECT_CLICKHOUSE, NULL, 0, 0, NULL), 0);
 	assert_non_null(strstr(text, "`time` Nullable(DateTime64(0, 'UTC')),"));
 	assert_non_null(strstr(text, "ENGINE = ReplacingMergeTree\nORDER BY `unique`;"));
