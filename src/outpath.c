@@ -156,16 +156,36 @@ void outpath_infer(const char *path, int *format, int *gzip)
 							: OUTPATH_CSV;
 }
 
-int outpath_check_extension(const char *path, struct err *e)
+/* The name's length without a final .gz. */
+static size_t without_gz(const char *name)
 {
-	const char *slash = strrchr(path, '/');
-	const char *name = slash ? slash + 1 : path, *dot;
 	size_t n = strlen(name);
 
-	if (n > 3 && ends_with(name, n, ".gz"))
-		n -= 3;
-	if (ends_with(name, n, ".csv") || ends_with(name, n, ".ndjson") ||
-	    ends_with(name, n, ".jsonl") || ends_with(name, n, ".xlsx"))
+	return n > 3 && ends_with(name, n, ".gz") ? n - 3 : n;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+int outpath_known_extension(const char *path)
+{
+	const char *name = base_name(path);
+	size_t n = without_gz(name);
+
+	return ends_with(name, n, ".csv") || ends_with(name, n, ".ndjson") ||
+	       ends_with(name, n, ".jsonl") || ends_with(name, n, ".xlsx");
+}
+
+int outpath_check_extension(const char *path, struct err *e)
+{
+	const char *name = base_name(path), *dot;
+	size_t n = without_gz(name);
+
+	if (outpath_known_extension(path))
 		return 0;
 	dot = memrchr(name, '.', n);
 	/* No extension (a leading dot only starts a hidden name): CSV, as documented. */

@@ -43,6 +43,9 @@ enum outpath_format { OUTPATH_CSV, OUTPATH_NDJSON, OUTPATH_XLSX };
  * (.csv .ndjson .jsonl .xlsx, + .gz, in any case; .xlsx.gz is for the caller to refuse). */
 void outpath_infer(const char *path, int *format, int *gzip);
 
+/* Does the file name end in an extension of a format written (.csv .ndjson .jsonl .xlsx, + .gz)? */
+int outpath_known_extension(const char *path);
+
 /*
  * Without --format, the output's extension names its format (SPEC §2): 0 when
  * it is one written (.csv .ndjson .jsonl, each optionally .gz; .xlsx) or when the

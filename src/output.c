@@ -3,6 +3,7 @@
 #include "outpath.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,28 @@ int output_format(const struct options *o, const char *path, int *gzip)
 						      : OUTPATH_CSV;
 	*gzip = o->gzip >= 0 ? o->gzip : gz;
 	return format;
+}
+
+int output_name_disagrees(const struct options *o, const char *path, char *why, size_t size)
+{
+	static const char *const says[] = { "CSV", "NDJSON", "an xlsx workbook" };
+	int named, named_gz, gz, format;
+
+	if (!strcmp(path, "-") || !outpath_known_extension(path))
+		return 0;
+	outpath_infer(path, &named, &named_gz);
+	format = output_format(o, path, &gz);
+	if (format != named)
+		snprintf(why, size, "-o %s: the name says %s, but --format %s writes %s", path,
+			 says[named], o->format, says[format]);
+	else if (gz && !named_gz)
+		snprintf(why, size,
+			 "-o %s: --gzip (or --gzip-level) writes gzip data under a name "
+			 "without .gz (readers that go by the name will not unpack it)",
+			 path);
+	else
+		return 0;
+	return 1;
 }
 
 int output_opts(const struct options *o, struct tz *tz, const char *path, struct pipeline_opts *po,

@@ -20,6 +20,14 @@
 int output_format(const struct options *o, const char *path, int *gzip);
 
 /*
+ * When --format or --gzip write other than path's extension says (ndjson in
+ * a .csv, gzip data in a name without .gz), the sentence that says so into
+ * why, and 1: readers that go by the name would misread the file. 0 when
+ * they agree, or the name has no known extension.
+ */
+int output_name_disagrees(const struct options *o, const char *path, char *why, size_t size);
+
+/*
  * --state, under its lock: the temporary files that killed runs left for
  * path (NULL: sink.c does it), at once, and for the other files of the
  * template tmpl (other days' {date}, other chats) once two days old, if no

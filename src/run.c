@@ -65,9 +65,7 @@ static void clear_progress(void *ctx)
 
 static int check_stop(struct run *r, struct err *e)
 {
-	if (!*r->stop)
-		return 0;
-	return err_set(e, ERR_INTERRUPTED, "interrupted");
+	return *r->stop ? err_set(e, ERR_INTERRUPTED, "interrupted") : 0;
 }
 
 static void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes)
@@ -298,11 +296,13 @@ int run_execute(struct run *r, struct err *e)
 	struct options *o = r->opts;
 	struct outpath_vars vars = { 0 };
 	struct report rp;
-	char today[11];
+	char today[11], why[512];
 	unsigned workers;
 
 	if (tz_open(&r->tz, o->tz, e))
 		return -1;
+	if (output_name_disagrees(o, o->output, why, sizeof(why)))
+		warn_note(&r->warn, "%s", why);
 	/* SPEC §2: a missing directory fails (or is made) before any lock, page or file. */
 	if (fsutil_need_parent(o->metrics_file, o->create_dirs, "--metrics-file", e)) {
 		r->no_metrics = 1; /* that one line says it all: no second about the file */

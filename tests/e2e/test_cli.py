@@ -147,6 +147,35 @@ def test_an_unknown_extension_is_fine_with_format(samples_mock, tmp_path):
     assert (tmp_path / "out.json").read_bytes().startswith(b'{"unique":')
 
 
+@pytest.mark.parametrize("args, said", [
+    (["-o", "out.csv", "--format", "ndjson"], "the name says CSV, but --format ndjson writes NDJSON"),
+    (["-o", "out.jsonl.gz", "--format", "xlsx", "--gzip-level", "1"], None),  # 64 (xlsx + gzip)
+    (["-o", "out.ndjson", "--format", "csv"], "the name says NDJSON, but --format csv writes CSV"),
+    (["-o", "out.csv", "--gzip"], "--gzip (or --gzip-level) writes gzip data under a name"),
+    (["-o", "out.ndjson", "--gzip-level", "9"], "writes gzip data under a name without .gz"),
+    (["-o", "out.csv", "--format", "csv"], ""),
+    (["-o", "out.csv.gz", "--gzip-level", "9"], ""),
+    (["-o", "out.json", "--format", "ndjson"], ""),
+])
+def test_a_name_that_says_another_format_is_a_warning(samples_mock, tmp_path, args, said):
+    """--format and --gzip choose what is written; a known extension that says otherwise
+    (NDJSON in a .csv, gzip data in a .ndjson) would be misread by whatever goes by the
+    name (a spreadsheet, psql's COPY), so the run says so, once, and writes as asked."""
+    r = run(FETCH + args, env=fetch_env(WAEXPORT_URL=samples_mock.url),
+            cwd=tmp_path)
+    if said is None:
+        assert r.returncode == 64, r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    notes = [line for line in r.stderr.decode().splitlines() if "the name says" in line or
+             "under a name without .gz" in line]
+    if said:
+        assert len(notes) == 1 and said in notes[0], r.stderr
+        assert notes[0].startswith("waexport: warning: -o %s: " % args[1]), notes
+    else:
+        assert notes == [], r.stderr
+
+
 @pytest.mark.parametrize("name", ["out", "out.gz"])
 def test_a_path_without_extension_stays_csv(samples_mock, tmp_path, name):
     r = run(FETCH + ["-q", "-o", name], env=fetch_env(WAEXPORT_URL=samples_mock.url),
