@@ -10,7 +10,7 @@ const char *page_fail_reason(long long code)
 {
 	switch (code) {
 	case 2: return "the 'from' account does not exist (or the request was malformed)";
-	case 3: return "wrong apiKey";
+	case 3: return "wrong apiKey (check WAEXPORT_API_KEY or the --api-key-file)";
 	case 4: return "'to' is empty or in a wrong format";
 	default: return NULL;
 	}

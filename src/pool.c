@@ -94,7 +94,9 @@ int pool_new(struct pool **out, unsigned workers, size_t capacity, pool_map_fn m
 		rc = pthread_create(&p->threads[i], NULL, worker, p);
 		if (rc) {
 			pool_free(p);
-			return err_set(e, ERR_SOFTWARE, "cannot start a worker thread: %s",
+			return err_set(e, ERR_SOFTWARE,
+				       "cannot start a worker thread: %s (fewer with --threads, "
+				       "down to 1, need less memory)",
 				       strerror(rc));
 		}
 		p->nthreads++;

@@ -16,13 +16,14 @@ int sink_io_error(struct sink *s, int errnum, const char *what, struct err *e)
 
 	if (errnum == ENOMEM)
 		return err_nomem(e);
-	err_set(e, err_file_kind(errnum), "%s: %s failed: %s%s", where, what, strerror(errnum),
-		errnum == ENOSPC
-			? " (free some space and run again; the previous file is untouched)"
+	err_set(e, err_file_kind(errnum), "%s: %s failed: %s%s%s", where, what, strerror(errnum),
+		errnum == ENOSPC ? " (free some space and run again"
 		: errnum == EFBIG
-			? " (a limit on file size: ulimit -f, or the file system's largest file; "
-			  "the previous file is untouched)"
-			: "");
+			? " (a limit on file size: ulimit -f, or the file system's largest file"
+			: "",
+		errnum != ENOSPC && errnum != EFBIG ? ""
+		: s->is_stdout                      ? ")"
+						    : "; the previous file is untouched)");
 	e->errnum = errnum;
 	return -1;
 }

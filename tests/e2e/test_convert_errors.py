@@ -234,13 +234,15 @@ def test_gzip_output_to_a_full_device(waexport):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["fetch", "--help"], ["--version"],
-                                  ["schema", "--dialect", "sqlite"]])
+                                  ["schema", "--dialect", "sqlite"], ["convert", GOOD]])
 def test_help_version_and_schema_to_a_full_device_say_why(args):
-    """SPEC §3: every non-zero exit prints one line, these too (they write only stdout)."""
+    """SPEC §3: every non-zero exit prints one line, these too (they write only stdout),
+    and a conversion to standard output too (which has no previous file to speak of)."""
     with open("/dev/full", "wb") as full:
         p = subprocess.run([BIN] + args, stdout=full, stderr=subprocess.PIPE)
     line = assert_error(p, 74)
     assert "standard output" in line and "No space left" in line, line
+    assert "previous file" not in line, line  # standard output has none
 
 
 # ---------------------------------------------------------------- quiet does not hide errors

@@ -253,6 +253,7 @@ def test_wrong_key_exit_77(waexport, samples_mock, tmp_path):
     line = one_error_line(r)
     assert re.search(r"\b3\b", line), line
     assert re.search(r"key", line, re.I), line
+    assert "WAEXPORT_API_KEY" in line and "--api-key-file" in line, line  # what to check
     assert b"not-the-right-key" not in r.stderr
     assert out.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["o.csv"]
