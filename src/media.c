@@ -91,16 +91,13 @@ static int field_is(const struct field *f, const char *s)
 
 /* Job j's unique, for a message: at most its first 60 bytes (*len). */
 static const char *job_unique(const struct media *m, struct page *pg, const char *body, size_t j,
-			      int *len)
+			      char *out, size_t size)
 {
 	struct record r;
 
-	if (page_record(pg, body, m->job_elem[j], &r)) {
-		*len = 1;
-		return "?";
-	}
-	*len = (int)(r.f[REC_UNIQUE].len > 60 ? 60 : r.f[REC_UNIQUE].len);
-	return r.f[REC_UNIQUE].p;
+	return page_record(pg, body, m->job_elem[j], &r)
+		       ? "?"
+		       : record_unique_shown(&r.f[REC_UNIQUE], out, size);
 }
 
 /*
@@ -115,20 +112,19 @@ static int count_downloads(struct media *m, struct page *pg, const char *body, s
 			   struct err *e)
 {
 	for (size_t j = 0; j < njobs; j++) {
+		char shown[64];
 		const char *u;
-		int len;
 
 		if (m->jobs[j].ok) {
 			m->downloaded++;
 			continue;
 		}
-		u = job_unique(m, pg, body, j, &len);
+		u = job_unique(m, pg, body, j, shown, sizeof(shown));
 		if (m->jobs[j].local)
-			return err_set(e, ERR_IO,
-				       "--media-dir %s: message %.*s: media not saved: %s", m->dir,
-				       len, u, m->jobs[j].why);
+			return err_set(e, ERR_IO, "--media-dir %s: message %s: media not saved: %s",
+				       m->dir, u, m->jobs[j].why);
 		m->failed++;
-		warn_note(m->warn, "message %.*s: media not saved: %s", len, u, m->jobs[j].why);
+		warn_note(m->warn, "message %s: media not saved: %s", u, m->jobs[j].why);
 		m->files[m->job_elem[j]] = NULL;
 	}
 	return 0;

@@ -1,6 +1,9 @@
 #include "record.h"
+#include "printable.h"
+#include "text.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const key_names[REC_NKEYS] = {
@@ -206,4 +209,23 @@ const char *record_state_label(int direction_known, long long direction, int sta
 	    state < (long long)(sizeof(state_labels) / sizeof(state_labels[0])))
 		return state_labels[state];
 	return "unknown";
+}
+
+const char *record_unique_shown(const struct field *u, char *out, size_t size)
+{
+	/* The first 120 bytes as sent are more than a warning shows of it. */
+	char decoded[TEXT_DECODE_MAX(120)];
+	size_t n = u->len < 120 ? u->len : 120;
+	unsigned bad = 0;
+
+	if (u->kind == FIELD_ABSENT) {
+		snprintf(out, size, "(no unique)");
+		return out;
+	}
+	if (u->kind == FIELD_STRING)
+		n = text_decode(decoded, u->p, n, &bad);
+	else
+		memcpy(decoded, u->p, n);
+	printable(out, size, decoded, n);
+	return out;
 }

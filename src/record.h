@@ -83,6 +83,13 @@ int record_int(const struct field *f, long long *out);
  */
 int record_epoch(const struct field *f, long long *out);
 
+/*
+ * A message's unique as warnings show it: decoded as the file has it (so it
+ * can be searched for there), made printable (printable.h), at most size - 1
+ * bytes; "(no unique)" when absent. Returns out.
+ */
+const char *record_unique_shown(const struct field *u, char *out, size_t size);
+
 /* SPEC §4.3 labels: the one table of codes and their meaning. */
 #define DIRECTION_INCOMING 1
 #define DIRECTION_OUTGOING 2

@@ -4,7 +4,6 @@
  */
 #include "writer.h"
 #include "writer_impl.h"
-#include "printable.h"
 #include "text.h"
 
 #include <stdio.h>
@@ -114,17 +113,6 @@ int writer_begin(struct writer *w, struct buf *out)
 	return w->ops->begin(w, out);
 }
 
-static const char *unique_for_warning(const struct record *r, char *tmp, size_t size)
-{
-	const struct field *u = &r->f[REC_UNIQUE];
-
-	if (u->kind == FIELD_ABSENT)
-		return "(no unique)";
-	/* The server's bytes: no terminal escape may reach stderr through them. */
-	printable(tmp, size, u->p, u->len);
-	return tmp;
-}
-
 void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad)
 {
 	char tmp[64];
@@ -132,14 +120,15 @@ void writer_warn_bad_text(struct writer *w, const struct record *r, unsigned bad
 	warn_note(w->warn,
 		  "message %s: %u invalid character(s) (broken surrogate, invalid UTF-8 "
 		  "or U+0000) replaced with U+FFFD",
-		  unique_for_warning(r, tmp, sizeof(tmp)), bad);
+		  record_unique_shown(&r->f[REC_UNIQUE], tmp, sizeof(tmp)), bad);
 }
 
 void writer_warn(struct writer *w, const struct record *r, const char *what)
 {
 	char tmp[64];
 
-	warn_note(w->warn, "message %s: %s", unique_for_warning(r, tmp, sizeof(tmp)), what);
+	warn_note(w->warn, "message %s: %s",
+		  record_unique_shown(&r->f[REC_UNIQUE], tmp, sizeof(tmp)), what);
 }
 
 void writer_prepare(struct writer *w, const struct record *r, struct row *row)

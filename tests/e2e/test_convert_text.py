@@ -104,3 +104,16 @@ def test_decoded_records_match_ground_truth_field_by_field(waexport):
         assert rows == [expected_csv(m) for m in ordered([path])]
         objs = read_ndjson(run(waexport, "ndjson", path, "-q").stdout)
         assert objs == [expected_ndjson(m) for m in ordered([path])]
+
+
+def test_a_warning_names_the_message_by_its_unique_as_the_file_has_it(waexport, tmp_path):
+    """A warning names its message by the unique the output holds (decoded: what a user
+    searches the file for), not by the escapes the API sent: `..\\/x\\u00e9` is `../xé`."""
+    page = tmp_path / "p.json"
+    page.write_bytes(b'[{"unique":"..\\/x\\u00e9","timestamp":1732000000,"direction":"sideways",'
+                     b'"from":"1","to":"2","type":"chat","state":1,"message":"m"}]\n')
+    p = waexport(["convert", "-o", tmp_path / "out.csv", page])
+    assert p.returncode == 0, p.stderr
+    err = p.stderr.decode()
+    assert "message ../x\u00e9: direction is not an integer code" in err, err
+    assert read_csv((tmp_path / "out.csv").read_bytes())[1][0] == "../x\u00e9"
