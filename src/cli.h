@@ -19,6 +19,4 @@
 int cli_parse(struct options *opts, int argc, char **argv, struct err *e);
 void cli_free(struct options *opts);
 
-#define WAEXPORT_VERSION "0.1.0"
-
 #endif

@@ -7,6 +7,7 @@
 #include "http.h"
 #include "http_impl.h"
 #include "monotonic.h"
+#include "version.h"
 
 #include <string.h>
 #include <strings.h>
@@ -46,9 +47,7 @@ int xfer_init(struct xfer *x, const struct http_opts *o, struct err *e)
 	      CURLE_OK;
 	ok &= http_limit_protocols(c, curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
 						       "http,https")) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT,
-			       "waexport/"
-			       "0.1") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "waexport/" WAEXPORT_VERSION) == CURLE_OK;
 	if (o->cacert)
 		ok &= curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert) == CURLE_OK;
 	if (!ok)

@@ -16,6 +16,7 @@
 #include "sink.h"
 #include "printable.h"
 #include "usage.h"
+#include "version.h"
 #include "xlsx.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 #include "manifest.h"
 #include "buf.h"
-#include "cli.h"
+#include "version.h"
 #include "digest.h"
 #include "fsutil.h"
 

@@ -6,7 +6,7 @@
  */
 #include "xlsx.h"
 #include "xlsx_row.h"
-#include "cli.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
