@@ -1,7 +1,7 @@
 /*
  * decode: an HTTP answer's Content-Encoding undone as its bytes arrive
  * (RFC 9110 §8.4.1): gzip (RFC 1952; members one after another, as gzip
- * writes them; zlib data sent under that name, as libcurl read it) and
+ * writes them; zlib data sent under that name, as libcurl also accepts) and
  * deflate (the zlib format of RFC 1950, or the raw RFC 1951 stream some
  * servers send under that name), through zlib.
  *

@@ -13,7 +13,6 @@
 #include "report.h"
 #include "resume.h"
 #include "state.h"
-#include "text.h"
 #include "when.h"
 
 #include <errno.h>
@@ -84,7 +83,8 @@ int fetch_new(struct fetch **out, const struct options *o, struct tz *tz, const 
 		warn_note(warn,
 			  "--state %s: a file an earlier run had staged is gone: nothing of that "
 			  "run was moved into place, its messages are exported again (%s)",
-			  o->state, state_abandoned(f->state)); /*
+			  o->state, state_abandoned(f->state));
+	/*
 	 * SPEC §4.7: a nightly job that stopped for months is about to lose
 	 * messages to the API's one-year limit. The state file is rewritten by
 	 * every successful run, so its age is the age of the last success; the

@@ -113,7 +113,7 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 	return goes_on(f, res);
 }
 
-/* Whether u (len bytes) is the unique held in b. */
+/* Whether the string field u is the unique held in b. */
 static int same_unique(const struct buf *b, const struct field *u)
 {
 	return u->kind == FIELD_STRING && b->len == u->len && !memcmp(b->data, u->p, u->len);

@@ -2,7 +2,9 @@
  * The http session (http.h): libcurl's global set-up, the check of --url,
  * and http_new/http_free, which make the multi and the slots of the page
  * requests (http_pages.c) and of the media downloads (http_download.c).
- * Calls go one way: this file → those two → http_xfer.c (a transfer, the loop).
+ * Calls go one way: this file → those two → http_answer.c (a page's answer:
+ * the memory budget, decoding, its timeout) and http_xfer.c (a transfer, the
+ * loop).
  */
 #include "http.h"
 #include "http_impl.h"

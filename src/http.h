@@ -42,7 +42,8 @@ struct Curl_easy;
 int http_limit_protocols(struct Curl_easy *easy, int str_rc);
 
 struct http_opts {
-	int timeout;              /* seconds per transfer */
+	int timeout; /* seconds per transfer: a media file's, or a page's on the loop's clock less
+			its waits for the memory budget (http_answer.c) */
 	const char *cacert;       /* NULL: the system bundle */
 	int concurrency;          /* 1..32: pages, and media files, at once */
 	const volatile int *stop; /* set by a signal: downloads give up within a second */

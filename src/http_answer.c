@@ -47,8 +47,8 @@ void answer_resume(struct page_slot *s)
 
 /*
  * Every waiting answer the budget now has room for goes on, and the page
- * the walk hands on next whatever it holds. (Resumed at every turn of the
- * loop, one over the budget paused again at once: hundreds of times a page.)
+ * the walk hands on next whatever it holds. Only those: one resumed without
+ * room would be paused again at once, at every turn of the loop.
  */
 void answer_resume_paused(struct http *h)
 {

@@ -31,7 +31,7 @@ struct page_slot {
 	struct xfer x;
 	struct http *h; /* whose budget the body counts against */
 	unsigned long page_no;
-	int paused;  /* its answer waits: the slots together hold the budget (http_pages.c) */
+	int paused;  /* its answer waits: the slots together hold the budget (http_answer.c) */
 	size_t more; /* what it waits for room for */
 	/* --timeout on the loop's clock (http_pumped_ms), less the waits for the budget */
 	long long started_ms, paused_at_ms, waited_ms;
@@ -74,7 +74,7 @@ struct http {
 	const struct http_page_query *query;
 	/* time spent in http_pump, and when the one running began (http_xfer.c) */
 	long long pumped_ms, pump_began_ms;
-	size_t pages_held;         /* bytes allocated by all page bodies together (http_pages.c) */
+	size_t pages_held;         /* bytes allocated by all page bodies together (http_answer.c) */
 	unsigned long page_needed; /* the page the walk hands on next: never paused */
 };
 

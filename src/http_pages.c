@@ -12,7 +12,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* A slot keeps a buffer up to this size from page to page; a larger one is given back. */
 #define SLOT_KEEP ((size_t)1 << 20)
@@ -29,12 +28,12 @@ int page_slot_init(struct http *h, struct page_slot *s, struct err *e)
 	/*
 	 * Compressed answers are asked for and inflated here (decode.h), not
 	 * by libcurl: a paused answer then holds one read of raw bytes in
-	 * libcurl, not all that read inflates to (a read of zstd can become a
-	 * thousand reads, and 32 paused pages a gigabyte).
+	 * libcurl, not all that read inflates to (up to 1032 times as much for
+	 * deflate, more for encodings not asked for).
 	 */
 	ok &= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip, deflate") == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L) == CURLE_OK; /* time_out() counts */
+	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L) == CURLE_OK; /* answer_time_out counts */
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, answer_body) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, s) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers) == CURLE_OK;

@@ -41,7 +41,7 @@ typedef int (*order_emit_fn)(void *ctx, const void *p, size_t n, uint32_t crc,
 
 /*
  * Every chunk added so far to emit, last first; then the order is empty and
- * takes new chunks (one replay per --to segment). Stops at emit's first
+ * takes new chunks. Stops at emit's first
  * error and returns it, or with ERR_INTERRUPTED once *stop (if not NULL) is set.
  */
 int order_replay(struct order *o, const volatile int *stop, order_emit_fn emit, void *ctx,

@@ -228,8 +228,7 @@ static void clear_record(struct record *r, size_t offset)
 {
 	/*
 	 * Field by field, not memset: GCC turns a memset of this size into
-	 * `rep stos`, whose start-up cost showed as a stall here and in the
-	 * record_int loads that follow.
+	 * `rep stos`, slow to start for so few bytes (docs/performance.md).
 	 */
 	for (int f = 0; f < REC_NKEYS; f++) {
 		r->f[f].p = NULL;
@@ -256,8 +255,8 @@ static int api_keys(const char *body, const jsmntok_t *t)
 /*
  * A message as the API sends it, its keys as api_keys says and its values
  * scalars (a flat page): each value is the token after its key, with no
- * name to look up, no repeat, no extra. Key by key, through key_of, took
- * most of the extraction's time: a lookup by length for every key.
+ * name to look up, no repeat, no extra, so no key_of (a lookup by length
+ * for every key) on the common path.
  */
 static int api_message(const struct json *j, const char *body, int t, struct record *r)
 {

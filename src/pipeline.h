@@ -77,8 +77,8 @@ struct select *pipeline_select(struct pipeline *pl);
 
 /*
  * fetch: one page body, parsed, selected and written before this returns.
- * res says what the page held; res->first (its first message) is valid until
- * the next call. Bad data is ERR_DATA with the byte offset in the body.
+ * res says what the page held; *first (its first message, or NULL) is valid
+ * until the next call. Bad data is ERR_DATA with the byte offset in the body.
  */
 int pipeline_page(struct pipeline *pl, const char *body, size_t len, const char *where,
 		  struct select_page *res, const struct record **first, struct err *e);

@@ -19,8 +19,9 @@
  * byte of a path but NUL: the line PLAN_MAGIC_2, then for each file its
  * temporary file, its target and the temporary file's identity
  * "DEV:INO:B<birth time>" (how a target the file was renamed over is known;
- * "DEV:INO" where the filesystem keeps no birth time, and from earlier
- * versions), each followed by a NUL.
+ * "DEV:INO" where the filesystem keeps no birth time, as format 1 plans
+ * had it), each followed by a NUL. A plan whose identities are neither is
+ * abandoned like a lost file: its rows are exported again, never lost.
  */
 #ifndef WAEXPORT_PLAN_H
 #define WAEXPORT_PLAN_H
@@ -40,7 +41,8 @@ int plan_new(struct plan **out, const char *state_real, struct err *e);
 
 /*
  * One more file: tmp is renamed over target (relative paths are taken from
- * the working directory now). No memory is said by plan_write.
+ * the working directory now). Running out of memory here is reported by
+ * plan_write.
  */
 void plan_add(struct plan *p, const char *tmp, const char *target);
 

@@ -228,9 +228,9 @@ static int by_chat(const void *a, const void *b, void *split)
 
 /*
  * Files are opened in the order of their chats' ids, not as the chats came:
- * two runs adding to the same files then take them in one order, and one
+ * two runs adding to the same files then take them in one order, so one
  * never waits for a file the other holds while holding one it waits for
- * (sink_open_target), which made one of them give up.
+ * (a run that finds another adding to its file waits, then gives up: sink.h).
  */
 static int finish_chats(struct route *rt, struct err *e)
 {

@@ -1,7 +1,8 @@
 /*
  * split: rows routed to one output per conversation ({chat} in -o, SPEC
- * §4.5) in one pass over the pages, with no limit from open file
- * descriptors: spool, then commit.
+ * §4.5), or to the segments of several --to merged into one file (route.c
+ * names those "0", "1", …), in one pass over the pages, with no limit from
+ * open file descriptors: spool, then commit.
  *
  * Rows go into one spool tagged with their chat. When the input is done,
  * split_scatter sorts them by chat into a second spool (a counting sort:

@@ -10,7 +10,8 @@
  *
  * The walk owns the order, the retries and the statistics, and nothing of
  * HTTP: it drives a transport, a small struct of function pointers that
- * http.c implements over libcurl and tests/unit/test_walk.c scripts. Page p
+ * http_pages.c (pages) and http_download.c (media) implement over libcurl
+ * and tests/unit/test_walk.c scripts. Page p
  * always travels in transport slot p % concurrency, so at most `concurrency`
  * bodies are held at once.
  */
