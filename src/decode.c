@@ -116,8 +116,9 @@ int decode_more(struct decode *d, const void *in, size_t n, struct buf *out, siz
 		int rc;
 
 		if (d->ended) {
-			if (d->ended == 2 || d->kind != DECODE_GZIP || *d->z.next_in != 0x1f) {
-				d->ended = 2; /* bytes after the end: ignored, all of them */
+			if (d->ended == DECODE_ENDED_ALL || d->kind != DECODE_GZIP ||
+			    *d->z.next_in != 0x1f) {
+				d->ended = DECODE_ENDED_ALL; /* bytes after the end: ignored, all */
 				break;
 			}
 			if (inflateReset(&d->z) != Z_OK)

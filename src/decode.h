@@ -32,12 +32,14 @@ enum decode_kind {
 
 #define DECODE_BOUND(n) ((size_t)(n)*1032 + 1024)
 
+#define DECODE_ENDED_ALL 2 /* struct decode's ended: no second gzip member can follow */
+
 struct decode {
 	z_stream z;
 	enum decode_kind kind;
-	int open;           /* z is initialised */
-	int raw;            /* deflate without the zlib wrapper */
-	int ended;          /* the stream (a gzip member) has ended; 2: what follows is ignored */
+	int open; /* z is initialised */
+	int raw;  /* deflate without the zlib wrapper */
+	int ended; /* the stream (a gzip member) has ended; DECODE_ENDED_ALL: what follows is ignored */
 	size_t fed;         /* bytes given to the stream so far */
 	unsigned char head; /* the first of them */
 };

@@ -146,10 +146,10 @@ static size_t take_encoded(struct page_slot *s, const char *p, size_t len)
 	}
 	if (rc == 1 || rc == -1) {
 		if (!is_page(s)) { /* an error's body: its status decides, the rest is dropped */
-			s->dec_failed = 3;
+			s->dec_failed = DEC_ERROR_BODY;
 			return len;
 		}
-		s->dec_failed = 1;
+		s->dec_failed = DEC_CORRUPT;
 		if (rc == 1)
 			s->dec_why = "it inflates past what deflate can encode";
 	}
@@ -187,7 +187,7 @@ size_t answer_body(char *p, size_t size, size_t n, void *arg)
 			 * came, the status decides.
 			 */
 			if (is_page(s)) {
-				s->dec_failed = 2;
+				s->dec_failed = DEC_NOT_ASKED;
 				return CURL_WRITEFUNC_ERROR;
 			}
 			kind = DECODE_IDENTITY;
@@ -196,7 +196,7 @@ size_t answer_body(char *p, size_t size, size_t n, void *arg)
 			return CURL_WRITEFUNC_ERROR;
 		s->dec_known = 1;
 	}
-	if (s->dec_failed == 3)
+	if (s->dec_failed == DEC_ERROR_BODY)
 		return size * n;
 	if (s->dec.kind == DECODE_IDENTITY)
 		return take_plain(s, p, size * n);
@@ -218,6 +218,6 @@ void answer_begin(struct page_slot *s)
 	s->started_ms = http_pumped_ms(s->h);
 	s->waited_ms = 0;
 	s->dec_known = 0;
-	s->dec_failed = 0;
+	s->dec_failed = DEC_OK;
 	(void)decode_start(&s->dec, DECODE_IDENTITY); /* until its first bytes say otherwise */
 }

@@ -38,8 +38,12 @@ struct page_slot {
 	struct buf body;
 	struct decode dec; /* the answer's Content-Encoding, undone as it comes */
 	int dec_known;     /* dec is this answer's (its first bytes have come) */
-	/* 1: corrupt (dec_why says how); 2: an encoding not asked for; 3: an error's body, not read on */
-	int dec_failed;
+	enum {
+		DEC_OK,
+		DEC_CORRUPT,    /* dec_why says how: retried like a cut answer */
+		DEC_NOT_ASKED,  /* a page in an encoding not asked for: refused */
+		DEC_ERROR_BODY, /* an error's body, not read on: its status decides */
+	} dec_failed;
 	const char *dec_why;
 	struct buf post; /* the request body: holds the key */
 	char why[CURL_ERROR_SIZE + 96];

@@ -142,8 +142,9 @@ static void classify(struct page_slot *s, struct walk_answer *a)
 		a->why = s->why;
 		return;
 	}
-	a->outcome = xfer_transient(rc) || s->dec_failed ? WALK_TRANSIENT : WALK_FAILED;
-	if (s->dec_failed)
+	a->outcome =
+		xfer_transient(rc) || s->dec_failed == DEC_CORRUPT ? WALK_TRANSIENT : WALK_FAILED;
+	if (s->dec_failed == DEC_CORRUPT)
 		snprintf(s->why, sizeof(s->why), "the answer's compressed data is corrupt: %s",
 			 s->dec_why);
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
@@ -204,7 +205,7 @@ static int pages_next(void *impl, int timeout_ms, struct walk_answer *a, struct 
 			s->x.finished = 0;
 			if (s->x.too_big)
 				return refuse_size(s, e);
-			if (s->dec_failed == 2)
+			if (s->dec_failed == DEC_NOT_ASKED)
 				return refuse_encoding(s, e);
 			a->slot = i;
 			classify(s, a);

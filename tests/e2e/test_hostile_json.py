@@ -583,3 +583,31 @@ def test_pages_of_100000_messages_in_a_row_stay_within_the_bound(tmp_path):
     assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
     with open(tmp_path / "out.csv", "rb") as f:
         assert sum(1 for _ in f) == 1 + 600000
+
+
+def test_an_error_answer_cut_short_with_a_corrupt_compressed_body_is_no_corrupt_page(server,
+                                                                                     tmp_path):
+    """A 503 is retried whatever its body; one whose gzip body is corrupt and cut short
+    (the connection closes before its announced length) is a transport failure of an
+    error answer: the last line says the answer was cut, never that a page's compressed
+    data is corrupt (its body was not read on)."""
+    junk = bytearray(zlib.compress(b"<html>busy</html>" * 50, 6, wbits=31))
+    junk[len(junk) // 3] ^= 0xff
+
+    def answer(h, page):
+        h.send_response(503)
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Content-Length", str(len(junk) + 100))
+        h.end_headers()
+        h.wfile.write(bytes(junk))
+        h.wfile.flush()
+        h.close_connection = True
+    s = server(answer)
+    r = bounded(["fetch", "--from", "972501234567", "--url", s.url, "-o", tmp_path / "o.csv",
+                 "--concurrency", 1, "--retries", 1], tmp_path,
+                dict(FETCH_ENV, WAEXPORT_RETRY_BASE="0.01"))
+    assert r.returncode == 69, r.stderr
+    assert s.pages == [1, 1], s.pages  # retried: a 503, and cut
+    line = r.stderr.decode().strip().splitlines()[-1]
+    assert "corrupt" not in line and "(null)" not in line, line
+    assert "503" in line or "closed" in line or "transfer" in line.lower(), line
