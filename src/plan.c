@@ -335,7 +335,7 @@ int plan_complete(const char *state_real, struct plan_finished *done, struct err
 		err_set(e, ERR_DATA, "%s: not a commit plan of waexport", path);
 		goto out;
 	}
-	body = b.data + strlen(PLAN_MAGIC);
+	body = b.data + strlen(v2 ? PLAN_MAGIC_2 : PLAN_MAGIC);
 	if (check_pairs(path, body, b.data + b.len, v2, e))
 		goto out;
 	/* One gone: the plan is abandoned whole, its staged files cleared as a killed run's. */
