@@ -4,7 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *badinput_own_output(const char *p, size_t n)
+/*
+ * Whether a body that is not a page looks like waexport's own output:
+ * "NDJSON" for an object whose first key is "unique", "CSV" for a header row
+ * that starts "unique,timestamp" (a byte-order mark before either is fine),
+ * else NULL.
+ */
+static const char *own_output(const char *p, size_t n)
 {
 	static const char key[] = "\"unique\"", head[] = "unique,timestamp";
 	size_t i = json_bom_len(p, n);
@@ -21,7 +27,7 @@ const char *badinput_own_output(const char *p, size_t n)
 int badinput_explain(struct err *e, const char *p, size_t n, const char *where,
 		     unsigned long long file_off)
 {
-	const char *own = badinput_own_output(p, n);
+	const char *own = own_output(p, n);
 	size_t used = strlen(e->msg);
 
 	/* Only the file's first body (after a byte-order mark) tells what the file is. */

@@ -13,14 +13,6 @@
 #include "err.h"
 
 /*
- * Whether a body that is not a page looks like waexport's own output:
- * "NDJSON" for an object whose first key is "unique", "CSV" for a header row
- * that starts "unique,timestamp" (a byte-order mark before either is fine),
- * else NULL.
- */
-const char *badinput_own_output(const char *p, size_t n);
-
-/*
  * e, the failure of the body p[0..n) that starts at file_off in the file
  * named where, named for the user. Returns -1 (the caller's failure).
  */

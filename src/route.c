@@ -69,7 +69,8 @@ static int looks_hashed(const char *id, size_t len)
 	return 1;
 }
 
-void route_chat_name(const char *id, size_t len, char *out, size_t size)
+/* The file-name form of a chat id (route.h) into out (size > ROUTE_NAME_MAX + 18). */
+static void route_chat_name(const char *id, size_t len, char *out, size_t size)
 {
 	size_t n = 0;
 	int safe = len > 0 && len <= ROUTE_NAME_MAX, dots = 1;

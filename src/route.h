@@ -64,7 +64,4 @@ size_t route_files(const struct route *rt);
 unsigned long long route_bytes_out(const struct route *rt);
 unsigned long long route_bytes_made(const struct route *rt);
 
-/* The file-name form of a chat id (see above) into out (size > ROUTE_NAME_MAX + 18). */
-void route_chat_name(const char *id, size_t len, char *out, size_t size);
-
 #endif
