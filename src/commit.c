@@ -75,8 +75,7 @@ int commit_run(const struct commit_job *j, struct err *e)
 	if (j->manifest_path &&
 	    (j->gather(j->gather_ctx, &rp), report_manifest(&rp, j->manifest_path, &manifest, e)))
 		goto out;
-	if ((j->fetch && fetch_stage_state(j->fetch, e)) ||
-	    (j->stop && *j->stop && err_set(e, ERR_INTERRUPTED, "interrupted")) ||
+	if ((j->fetch && fetch_stage_state(j->fetch, e)) || err_stopped(j->stop, e) ||
 	    write_plan(j, &manifest, &plan, e) || each_output(j, STEP_PUBLISH, NULL, e) ||
 	    (j->manifest_path && manifest_publish(&manifest, e)) ||
 	    (j->fetch && fetch_publish_state(j->fetch, e)))

@@ -59,6 +59,11 @@ int err_nomem(struct err *e)
 	return err_set(e, ERR_SOFTWARE, "out of memory");
 }
 
+int err_stopped(const volatile int *stop, struct err *e)
+{
+	return stop && *stop ? err_set(e, ERR_INTERRUPTED, "interrupted") : 0;
+}
+
 int err_data(struct err *e, long long offset, const char *fmt, ...)
 {
 	va_list ap;

@@ -35,6 +35,8 @@ int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 /* Prepend context ("page 37: ") to the message already set. Returns -1. */
 int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int err_nomem(struct err *e);
+/* A signal set *stop (stop may be NULL): e is ERR_INTERRUPTED and -1; else 0. */
+int err_stopped(const volatile int *stop, struct err *e);
 /* ERR_DATA at a byte offset; the message itself does not repeat the offset. */
 int err_data(struct err *e, long long offset, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -149,8 +149,8 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 	unsigned long long last;
 	int alike = 0;
 
-	if (f->stop && *f->stop)
-		return err_set(e, ERR_INTERRUPTED, "interrupted");
+	if (err_stopped(f->stop, e))
+		return -1;
 	if (save_raw(f, body, len, e))
 		return -1;
 	last = f->last_body;

@@ -173,8 +173,8 @@ int order_replay(struct order *o, const volatile int *stop, order_emit_fn emit, 
 			return -1;
 		memcpy(&t, p, sizeof(t));
 		pos -= sizeof(t);
-		if (stop && *stop) /* a signal: the spool is dropped with the run */
-			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (err_stopped(stop, e)) /* a signal: the spool is dropped with the run */
+			return -1;
 		if (t.magic != ORDER_MAGIC || t.len > pos)
 			return err_set(e, ERR_SOFTWARE, "temporary spool in %s is corrupt", o->dir);
 		pos -= t.len;

@@ -305,10 +305,8 @@ int pipeline_source(struct pipeline *pl, struct source *src, const volatile int 
 	for (;;) {
 		struct batch *b;
 
-		if (stop && *stop) {
-			rc = err_set(e, ERR_INTERRUPTED, "interrupted");
+		if ((rc = err_stopped(stop, e)))
 			break;
-		}
 		if (more && !pool_full(pl->pool) && pl->inflight < BATCH_INFLIGHT_MAX) {
 			more = fill(pl, src, e);
 			if (more < 0) {

@@ -188,9 +188,7 @@ static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
 /* A signal: SPEC §5.7 wants the run ended within a second, not after every file. */
 static int stopped(const struct route *rt, struct err *e)
 {
-	if (rt->o.out.stop && *rt->o.out.stop)
-		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	return 0;
+	return err_stopped(rt->o.out.stop, e);
 }
 
 /* Each chat's file written and finished, chat order[0] first. */

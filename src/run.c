@@ -65,7 +65,7 @@ static void clear_progress(void *ctx)
 
 static int check_stop(struct run *r, struct err *e)
 {
-	return *r->stop ? err_set(e, ERR_INTERRUPTED, "interrupted") : 0;
+	return err_stopped(r->stop, e);
 }
 
 static void run_totals(const struct run *r, struct run_totals *t, unsigned long long *bytes)

@@ -255,8 +255,8 @@ int sink_commit(struct sink *s, struct err *e)
 {
 	if (sink_finish(s, e))
 		return -1;
-	if (s->stop && *s->stop) /* a signal during the finish: the target stays as it was */
-		return err_set(e, ERR_INTERRUPTED, "interrupted");
+	if (err_stopped(s->stop, e)) /* a signal during the finish: the target stays as it was */
+		return -1;
 	return sink_publish(s, e);
 }
 

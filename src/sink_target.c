@@ -158,8 +158,8 @@ int sink_open_target(struct sink *s, const struct sink_opts *o, struct err *e)
 		fsutil_close(&s->fd);
 		free(s->target);
 		s->target = NULL;
-		if (o->stop && *o->stop)
-			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (err_stopped(o->stop, e))
+			return -1;
 		if (waited >= limit)
 			return err_set(e, ERR_LOCKED,
 				       "%s: another run is adding to this file now; run again when "

@@ -39,9 +39,7 @@ struct source {
 
 static int stopped(const struct source *s, struct err *e)
 {
-	if (s->stop && *s->stop)
-		return err_set(e, ERR_INTERRUPTED, "interrupted");
-	return 0;
+	return err_stopped(s->stop, e);
 }
 
 /* SPEC §3: an input that cannot be opened or read is 66, naming it. */

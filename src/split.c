@@ -261,8 +261,8 @@ int split_scatter(struct split *sp, const volatile int *stop, struct err *e)
 		uint32_t head[2];
 		struct chat *c;
 
-		if (stop && *stop) /* a signal: the spools go with the run */
-			return err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (err_stopped(stop, e)) /* a signal: the spools go with the run */
+			return -1;
 		if (need(sp, &at, &pos, sizeof(head), e))
 			return -1;
 		memcpy(head, sp->rbuf.data + at, sizeof(head));

@@ -328,10 +328,8 @@ int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_pag
 		double wake, now;
 		int got, wait_ms;
 
-		if (o->stop && *o->stop) {
-			err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (err_stopped(o->stop, e))
 			goto out;
-		}
 		if (start_due(&w, &wake, e))
 			goto out;
 		got = emit(&w, on_page, ctx, e);

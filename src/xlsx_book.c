@@ -285,10 +285,8 @@ static int read_spool(struct book *k, int fd, struct err *e)
 		}
 		if (put_row(k, k->body.data, len, e))
 			goto out;
-		if (k->b->stop && *k->b->stop) {
-			err_set(e, ERR_INTERRUPTED, "interrupted");
+		if (err_stopped(k->b->stop, e))
 			goto out;
-		}
 	}
 	rc = 0;
 out:
@@ -370,10 +368,8 @@ int xlsx_book_build(const struct xlsx_book *b, int spool, struct err *e)
 		e->errnum = errnum;
 		goto out;
 	}
-	if (b->stop && *b->stop) { /* zipping is libxlsxwriter's, and takes what it takes */
-		err_set(e, ERR_INTERRUPTED, "interrupted");
+	if (err_stopped(b->stop, e)) /* zipping is libxlsxwriter's, and takes what it takes */
 		goto out;
-	}
 	ret = 0;
 out:
 	if (k.wb)
