@@ -53,10 +53,7 @@ void batch_reset(struct batch *b)
 	b->deflated = 0;
 	b->crc = 0;
 	b->err = (struct err){ .kind = ERR_NONE, .offset = -1 };
-	b->warn.count = 0;
-	b->warn.ntags = 0;
-	b->warn.nkept = 0;
-	b->warn.tag = WARN_UNTAGGED;
+	warn_collect_reset(&b->warn);
 	b->warn.where[0] = '\0';
 	b->where_body = (unsigned)-1;
 }

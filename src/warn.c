@@ -103,10 +103,15 @@ void warn_merge(struct warn *into, struct warn *from, const unsigned char *keep)
 	into->count += from->count - from->ntags;
 	for (size_t i = 0; i < from->ntags; i++)
 		into->count += (unsigned long long)passes(from->tags[i], keep);
-	from->count = 0;
-	from->ntags = 0;
-	from->nkept = 0;
-	from->tag = WARN_UNTAGGED;
+	warn_collect_reset(from);
+}
+
+void warn_collect_reset(struct warn *w)
+{
+	w->count = 0;
+	w->ntags = 0;
+	w->nkept = 0;
+	w->tag = WARN_UNTAGGED;
 }
 
 void warn_free_collector(struct warn *w)

@@ -40,9 +40,11 @@ void warn_note(struct warn *w, const char *fmt, ...) __attribute__((format(print
  * the tag set last (the message it is about), and warn_merge passes on the
  * notes whose tag is WARN_UNTAGGED or has keep[tag] set (keep NULL: all):
  * a message the consumer drops as a repeat brings no warning. warn_merge
- * empties the collector; warn_free_collector frees it.
+ * empties the collector (as warn_collect_reset does; where stays);
+ * warn_free_collector frees it.
  */
 void warn_collect(struct warn *w);
+void warn_collect_reset(struct warn *w);
 void warn_tag(struct warn *w, long tag);
 void warn_merge(struct warn *into, struct warn *from, const unsigned char *keep);
 void warn_free_collector(struct warn *w);
