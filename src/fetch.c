@@ -278,7 +278,9 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 				.concurrency = o->concurrency,
 				.stop = f->stop };
 	struct http_page_query q = { .url = fetch_url(o), .api_key = f->key.data, .from = o->from };
+	/* first_alone: page 1's head is what the walk's end compares with (probe.h). */
 	struct walk_opts wo = { .concurrency = o->concurrency,
+				.first_alone = 1,
 				.retries = o->retries,
 				.max_pages = o->max_pages,
 				.stop = f->stop,

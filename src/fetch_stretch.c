@@ -87,7 +87,7 @@ static int ask_stretch(struct fetch *f, const struct walk_opts *wo, const struct
 
 	so.first_page = first;
 	so.max_pages = (long)want;
-	so.slow_start = 0;
+	so.slow_start = so.first_alone = 0; /* between two looks: any order will do */
 	s->n = 0;
 	s->bodies.len = 0;
 	if (walk_run(&so, t, keep_page, s, &st, e))

@@ -291,8 +291,7 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 		s->state = SLOT_IDLE;
 		w->next_emit++;
 		emitted++;
-		if (w->window < (unsigned long)w->nslots)
-			w->window *= 2;
+		w->window = o->slow_start ? 2 * w->window : (unsigned long)w->nslots;
 		if (w->window > (unsigned long)w->nslots)
 			w->window = (unsigned long)w->nslots;
 		if (verdict == WALK_END ||
@@ -318,7 +317,7 @@ int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_pag
 	int rc = -1;
 
 	w.nslots = o->concurrency > 0 ? o->concurrency : 1;
-	w.window = o->slow_start ? 1 : (unsigned long)w.nslots;
+	w.window = o->slow_start || o->first_alone ? 1 : (unsigned long)w.nslots;
 	w.rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&w;
 	w.slots = calloc((size_t)w.nslots, sizeof(*w.slots));
 	if (!w.slots)

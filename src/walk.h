@@ -47,6 +47,8 @@ struct walk_opts {
 	double retry_base;  /* first backoff in seconds (0: 0.5) */
 	int slow_start;     /* one page in flight at first, doubled per page:
 	                                a nightly run that ends on page 1 asks once */
+	int first_alone;    /* the first page alone in flight, then `concurrency`: every other
+			    page is answered after it (probe.h compares with its head) */
 	const volatile int *stop; /* set by a signal: give up within a second */
 	walk_wait_fn on_wait;     /* NULL: nobody is told */
 	void *wait_ctx;

@@ -72,6 +72,31 @@ def test_growth_mid_run_writes_each_message_once(waexport, mock_factory, tmp_pat
         assert ts == sorted(ts), "still written oldest first"
 
 
+@pytest.mark.parametrize("fault", [dict(fail_429="1:1", retry_after="1"), dict(fail_5xx="1:1")])
+def test_messages_arriving_while_page_one_is_retried_are_not_skipped(waexport, mock_factory,
+                                                                     tmp_path, fault):
+    """The walk's end asks for page 1 again and compares its head with page 1's as it was
+    answered. Page 1 retried while pages 2..8 were answered, and 10 messages arriving
+    in between, pushed 10 messages from page 1 onto page 2 after page 2 was answered:
+    in neither page, and page 1's head unchanged at the end, so they were skipped with
+    exit 0 (and for good under --state). Page 1 now goes alone first."""
+    m = mock_factory("--messages", 3000, "--seed", 5, "--latency-ms", 5)
+    initial = [msg["unique"] for p in m.pages() for msg in json.loads(p)]
+    m.reset()
+    m.control(grow_every=2, grow_by=10, grow_times=1, **fault)
+    out = tmp_path / "out.csv"
+    r = waexport(FETCH + ["--url", m.url, "--concurrency", 8, "-o", out],
+                 env=fetch_env(WAEXPORT_RETRY_BASE="0.2"))
+    assert r.returncode == 0, r.stderr
+    m.quiesce()
+    assert m.log()["grown"] == 10
+    m.control(grow_every=0, grow_times=0, fail_429=None, fail_5xx=None)
+    counts = Counter(row["unique"] for row in csv_rows(out.read_bytes()))
+    assert [u for u, n in counts.items() if n > 1] == [], "duplicate uniques written"
+    missing = [i for i, u in enumerate(initial) if u not in counts]
+    assert missing == [], "skipped the messages at newest-first positions %s" % missing
+
+
 @pytest.mark.parametrize("grow_times", [1, 3])
 def test_a_walk_done_again_after_a_shift_keeps_pages_side_by_side(waexport, mock_factory,
                                                                   tmp_path, grow_times):

@@ -564,6 +564,31 @@ static void test_slow_start_asks_once_when_page_one_ends(void **state)
 	assert_int_equal(st.max_in_flight, 1);
 }
 
+/*
+ * first_alone (probe.h): page 1 is answered before any other page is asked
+ * for, even when it must be asked again, and then the rest go side by side.
+ */
+static void test_first_alone_answers_page_one_before_any_other(void **state)
+{
+	static const struct fault f[] = { { 1, 1, WALK_ANSWERED, 503, 0 } };
+	struct script s = { .last = 20, .faults = f, .nfaults = 1 };
+	struct walk_opts o = {
+		.concurrency = 8, .retries = 2, .first_alone = 1, .retry_base = 0.1
+	};
+	struct walk_stats st;
+	struct err e;
+	double one_done;
+
+	(void)state;
+	assert_int_equal(walk(&s, &o, &st, &e), 0);
+	assert_in_order(&s, 20);
+	assert_int_equal(s.attempts[1], 2);
+	one_done = s.started_at[1][1] + 0.01; /* its second try's answer */
+	for (unsigned long p = 2; p <= 20; p++)
+		assert_true(s.started_at[p][0] >= one_done);
+	assert_int_equal(st.max_in_flight, 8);
+}
+
 static void test_stop_is_noticed_within_a_second_of_a_long_wait(void **state)
 {
 	static const struct fault f[] = { { 1, 1, WALK_ANSWERED, 429, 300 } };
@@ -617,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_only_an_empty_page_is_asked_again),
 		cmocka_unit_test(test_a_walk_from_a_later_page_counts_from_there),
 		cmocka_unit_test(test_slow_start_asks_once_when_page_one_ends),
+		cmocka_unit_test(test_first_alone_answers_page_one_before_any_other),
 		cmocka_unit_test(test_stop_is_noticed_within_a_second_of_a_long_wait),
 		cmocka_unit_test(test_a_page_the_callback_refuses_names_its_number),
 	};
