@@ -182,6 +182,7 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 
 	nextcp_begin(&f->cpw, cp, f->lookback, now, f->head_may_expire, &pc);
 	wo->slow_start = cp != NULL;
+	wo->first_alone = 1; /* page 1's head is what the walk's end compares with (probe.h) */
 	if (cp) {
 		if (!f->have_before || cp->ts < f->before)
 			f->before = cp->ts;
@@ -233,9 +234,8 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	/* A walk after a shift checked each stretch as it went (fetch_walk_pages). */
 	if (!f->shifted && f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 &&
 	    f->first_unique.len) {
-		grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, NULL,
-				      &f->stats, e);
-		if (grew < 0)
+		if ((grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, NULL,
+					   &f->stats, e)) < 0)
 			return -1;
 	}
 	if (f->stats.max_in_flight < before)
@@ -278,9 +278,7 @@ int fetch_run(struct fetch *f, struct fetch_target *t, size_t n, struct err *e)
 				.concurrency = o->concurrency,
 				.stop = f->stop };
 	struct http_page_query q = { .url = fetch_url(o), .api_key = f->key.data, .from = o->from };
-	/* first_alone: page 1's head is what the walk's end compares with (probe.h). */
 	struct walk_opts wo = { .concurrency = o->concurrency,
-				.first_alone = 1,
 				.retries = o->retries,
 				.max_pages = o->max_pages,
 				.stop = f->stop,
