@@ -21,9 +21,9 @@
  * that failed is halved. When messages arrive faster than that, the rest
  * of the walk goes one page at a time, each page asked after the one
  * before arrived, which can only repeat messages and needs no look: after
- * a failed stretch of STRETCH_MIN pages or fewer (a stretch costs two
- * round trips more than its pages side by side, so a short one is no
- * faster), or after STRETCH_TRIES failures in a row.
+ * STRETCH_TRIES failures with no stretch of STRETCH_MIN pages or more
+ * handed on between them (a stretch costs two round trips more than its
+ * pages side by side, so short ones are no faster).
  *
  * A stretch's bodies are held until it is handed on, at most STRETCH_BYTES
  * of them (a stretch ends early past that), whatever the pages hold.
@@ -36,7 +36,7 @@
 
 #define STRETCH_MAX 64
 #define STRETCH_MIN 8
-#define STRETCH_TRIES 4
+#define STRETCH_TRIES 3
 #define STRETCH_BYTES (16u << 20)
 
 struct stretch {
@@ -132,13 +132,12 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 			goto fail;
 		tmp = before, before = after, after = tmp; /* this look is the next one's first */
 		if (!same) {
-			if (want <= STRETCH_MIN)
-				tries = STRETCH_TRIES;
 			tries++;
-			want /= 2;
+			want = want > 1 ? want / 2 : 1;
 			continue;
 		}
-		tries = 0;
+		if (s.n >= STRETCH_MIN)
+			tries = 0;
 		if ((v = hand_on(f, next, &s, e)) < 0)
 			goto fail;
 		next += s.n;

@@ -97,6 +97,32 @@ def test_messages_arriving_while_page_one_is_retried_are_not_skipped(waexport, m
     assert missing == [], "skipped the messages at newest-first positions %s" % missing
 
 
+def test_one_arrival_early_in_the_walk_done_again_keeps_it_side_by_side(waexport, mock_factory,
+                                                                        tmp_path):
+    """Messages arrive once during the first walk and once early in the walk done again,
+    while its stretches are still short (1, 2, 4, 8 pages): that stretch is asked again,
+    and the walk goes on side by side; only arrivals faster than stretches of 8 get
+    through send it one page at a time (that took 3 times as long)."""
+    m = mock_factory("--messages", 5000, "--seed", 5, "--latency-ms", 5)
+    initial = [msg["unique"] for p in m.pages() for msg in json.loads(p)]
+    m.reset()
+    m.control(grow_every=62, grow_by=3, grow_times=2)  # requests 63 and 125
+    out = tmp_path / "out.csv"
+    r = waexport(FETCH + ["--url", m.url, "--concurrency", 8, "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    m.quiesce()
+    assert m.log()["grown"] == 6
+    reqs = sorted(m.requests(), key=lambda e: e["seq"])
+    m.control(grow_every=0, grow_times=0)
+    assert b"fetching again" in r.stderr, r.stderr
+    counts = Counter(row["unique"] for row in csv_rows(out.read_bytes()))
+    assert [u for u, n in counts.items() if n > 1] == []
+    assert [u for u in initial if u not in counts] == []
+    after = reqs[140:]  # past the stretch the second arrival failed (the walk again: ~106)
+    assert len(after) > 60, len(after)
+    assert max(e["in_flight"] for e in after) > 1, "the rest went one page at a time"
+
+
 @pytest.mark.parametrize("grow_times", [1, 3])
 def test_a_walk_done_again_after_a_shift_keeps_pages_side_by_side(waexport, mock_factory,
                                                                   tmp_path, grow_times):
