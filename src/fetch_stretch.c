@@ -25,8 +25,9 @@
  * handed on between them (a stretch costs two round trips more than its
  * pages side by side, so short ones are no faster).
  *
- * A stretch's bodies are held until it is handed on, at most STRETCH_BYTES
- * of them (a stretch ends early past that), whatever the pages hold.
+ * A stretch's bodies are held until it is handed on: a stretch ends at the
+ * body that takes them past STRETCH_BYTES, so they stay under that plus one
+ * body's limit (JSON_MAX_BODY), whatever the pages hold.
  */
 #include "fetch_impl.h"
 #include "probe.h"

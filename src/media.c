@@ -89,7 +89,7 @@ static int field_is(const struct field *f, const char *s)
 	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
 }
 
-/* Job j's unique, for a message: at most its first 60 bytes (*len). */
+/* Job j's unique, as a warning shows it (record_unique_shown), into out. */
 static const char *job_unique(const struct media *m, struct page *pg, const char *body, size_t j,
 			      char *out, size_t size)
 {

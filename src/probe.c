@@ -33,7 +33,7 @@ static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t l
 	if (b->nmsg) {
 		u = &b->msg[0].r->f[REC_UNIQUE];
 		p->grew = u->kind != FIELD_STRING || u->len != p->len ||
-			  memcmp(u->p, p->first, u->len);
+			  (u->len && memcmp(u->p, p->first, u->len));
 		if (p->now && u->kind == FIELD_STRING && buf_add(p->now, u->p, u->len)) {
 			err_nomem(e);
 			goto out;
@@ -60,5 +60,6 @@ int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t,
 		return -1;
 	stats->requests += st.requests;
 	stats->retries += st.retries;
+	stats->reasked += st.reasked;
 	return p.grew;
 }

@@ -215,13 +215,24 @@ const char *record_unique_shown(const struct field *u, char *out, size_t size)
 {
 	/* The first 120 bytes as sent are more than a warning shows of it. */
 	char decoded[TEXT_DECODE_MAX(120)];
-	size_t n = u->len < 120 ? u->len : 120;
+	size_t n = 0, step;
 	unsigned bad = 0;
 
 	if (u->kind == FIELD_ABSENT) {
 		snprintf(out, size, "(no unique)");
 		return out;
 	}
+	/* Whole escapes only (a surrogate pair is two): a cut one would show as U+FFFD. */
+	for (; n < u->len; n += step) {
+		step = u->p[n] != '\\' || n + 1 == u->len ? 1 : u->p[n + 1] != 'u' ? 2 : 6;
+		if (step == 6 && n + 12 <= u->len && (u->p[n + 2] | 0x20) == 'd' &&
+		    memchr("89abAB", u->p[n + 3], 6))
+			step = 12;
+		if (n + step > 120)
+			break;
+	}
+	if (n > u->len)
+		n = u->len;
 	if (u->kind == FIELD_STRING)
 		n = text_decode(decoded, u->p, n, &bad);
 	else

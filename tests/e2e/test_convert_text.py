@@ -117,3 +117,18 @@ def test_a_warning_names_the_message_by_its_unique_as_the_file_has_it(waexport, 
     err = p.stderr.decode()
     assert "message ../x\u00e9: direction is not an integer code" in err, err
     assert read_csv((tmp_path / "out.csv").read_bytes())[1][0] == "../x\u00e9"
+
+
+def test_a_long_unique_in_a_warning_is_cut_between_characters(waexport, tmp_path):
+    """A warning shows the first bytes of a long unique: cut between escapes, never
+    inside one (which showed U+FFFD and the rest of its hex digits) or a surrogate pair."""
+    page = tmp_path / "p.json"
+    for body in ("ab" + "\\u00e9" * 20 + "xyz", "ab" + "\\ud83d\\ude00" * 10 + "xyz"):
+        page.write_text('[{"unique":"%s","timestamp":1732000000,"direction":"sideways",'
+                        '"from":"1","to":"2","type":"chat","state":1,"message":"m"}]\n' % body)
+        p = waexport(["convert", "-o", tmp_path / "out.csv", page])
+        assert p.returncode == 0, p.stderr
+        line = [x for x in p.stderr.decode().splitlines() if "direction is not" in x][0]
+        shown = line.split("message ", 1)[1].split(": direction", 1)[0]
+        assert "\ufffd" not in shown and shown.startswith("ab"), line
+        assert set(shown[2:]) <= {"\u00e9", "\U0001F600"} and len(shown) > 8, line

@@ -354,7 +354,7 @@ def test_sqlite_loads_read_absent_values_alike_and_refuse_a_missing_key(tools, t
     def message(unique, text):
         m = {"timestamp": 1764900000, "direction": 1, "from": "972500000001", "to": ACCOUNT,
              "type": "chat", "state": 0, "message": text}
-        if unique:
+        if unique is not None:
             m["unique"] = unique
         return m
 
@@ -362,12 +362,16 @@ def test_sqlite_loads_read_absent_values_alike_and_refuse_a_missing_key(tools, t
     night([message("U1", "first")])
     sh(block, tmp_path, env)
     assert table() == [("U1", 1, "first")]
-    night([message(None, "no key"), message("U1", "second")])
-    r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", BLOCKS[block]], cwd=tmp_path,
-                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    assert r.returncode != 0, "a message without unique was loaded"
-    assert b"NOT NULL" in r.stderr, r.stderr
-    assert table() == [("U1", 1, "first")]
+    night([dict(message("U2", "empty reason"), reason="")])
+    sh(block, tmp_path, env)
+    assert table() == [("U1", 1, "first"), ("U2", 1, "empty reason")]
+    for key in (None, ""):  # absent, or sent empty: the same from a CSV
+        night([message(key, "no key"), message("U1", "second")])
+        r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", BLOCKS[block]], cwd=tmp_path,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        assert r.returncode != 0, "a message without unique was loaded"
+        assert b"NOT NULL" in r.stderr, r.stderr
+        assert table() == [("U1", 1, "first"), ("U2", 1, "empty reason")]
 
 
 @pytest.mark.parametrize("block", [b for b in LOADS if b.startswith("sqlite")])
