@@ -331,13 +331,14 @@ def test_endless_answers_cost_bounded_memory_at_any_concurrency(server, tmp_path
 
 
 def budget_then_bombs(encoding):
-    """Page 1 arrives slowly; pages 2 and 3 (60 MB each, sent compressed) fill the
-    memory budget of the pages in flight, so every later page waits for room: each of them
-    a decompression bomb in `encoding`."""
-    big = zlib.compress(b"[" + b" " * (60 << 20), 9)  # no page: the run ends at page 2
+    """Page 1 comes at once (it is asked alone); page 2 arrives slowly; pages 3 and 4 (60 MB
+    each, sent compressed) fill the memory budget of the pages in flight, so every later
+    page waits for room: each of them a decompression bomb in `encoding`."""
+    big = zlib.compress(b"[" + b" " * (60 << 20), 9)  # no page: the run ends at page 3
     bomb = (zstd_frame(b" " * (256 << 20)) if encoding == "zstd" else
             zlib.compress(b" " * (256 << 20), 9))
-    first = json.dumps([message(i) for i in range(50)]).encode()
+    one = json.dumps([message(i) for i in range(50)]).encode()
+    first = json.dumps([message(i) for i in range(50, 100)]).encode()
 
     def send(h, body, coding):
         h.send_response(200)
@@ -349,6 +350,8 @@ def budget_then_bombs(encoding):
 
     def answer(h, page):
         if page == 1:
+            send(h, one, None)
+        elif page == 2:
             h.send_response(200)
             h.send_header("Content-Length", str(len(first)))
             h.end_headers()
@@ -356,10 +359,10 @@ def budget_then_bombs(encoding):
             h.wfile.flush()
             time.sleep(2)
             h.wfile.write(first[100:])
-        elif page in (2, 3):
+        elif page in (3, 4):
             send(h, big, "deflate")
         else:
-            time.sleep(0.5)  # after pages 2 and 3 have filled the budget
+            time.sleep(0.5)  # after pages 3 and 4 have filled the budget
             send(h, bomb, encoding)
     return answer
 
@@ -377,8 +380,8 @@ def test_answers_waiting_for_memory_hold_no_inflated_bytes(server, tmp_path, enc
     line = r.stderr.decode().strip().splitlines()[-1]
     if encoding == "zstd":
         assert re.search(r'page \d+: the API answered in Content-Encoding "zstd"', line), line
-    else:  # page 2 is no page of messages
-        assert "page 2: " in line, line
+    else:  # page 3 is no page of messages
+        assert "page 3: " in line, line
     assert r.peak_kib < RSS_BOUND_KIB, "peak RSS %d KiB" % r.peak_kib
     assert not (tmp_path / "o.csv").exists()
 
