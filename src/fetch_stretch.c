@@ -60,16 +60,6 @@ static int keep_page(void *ctx, unsigned long page_no, const char *body, size_t 
 	return WALK_MORE;
 }
 
-/* The figures of a stretch's walk that count whether or not it is handed on. */
-static void add_requests(struct walk_stats *to, const struct walk_stats *st)
-{
-	to->requests += st->requests;
-	to->retries += st->retries;
-	to->reasked += st->reasked;
-	if (st->max_in_flight > to->max_in_flight)
-		to->max_in_flight = st->max_in_flight;
-}
-
 static int same_buf(const struct buf *a, const struct buf *b)
 {
 	return a->len == b->len && (!a->len || !memcmp(a->data, b->data, a->len));
@@ -93,7 +83,7 @@ static int ask_stretch(struct fetch *f, const struct walk_opts *wo, const struct
 	s->bodies.len = 0;
 	if (walk_run(&so, t, keep_page, s, &st, e))
 		return -1;
-	add_requests(&f->stats, &st);
+	walk_stats_add_requests(&f->stats, &st);
 	if (probe_page_one(wo, t, NULL, 0, after, &f->stats, e) < 0)
 		return -1;
 	return same_buf(before, after);
@@ -125,12 +115,14 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 	int tries = 0, v = WALK_MORE, same;
 
 	if (probe_page_one(wo, t, NULL, 0, &before, &f->stats, e) < 0)
-		goto fail;
+		v = -1;
 	while (v == WALK_MORE && tries < STRETCH_TRIES) {
 		if (left && (long)want > left)
 			want = (size_t)left;
-		if ((same = ask_stretch(f, wo, t, next, want, &s, &before, &after, e)) < 0)
-			goto fail;
+		if ((same = ask_stretch(f, wo, t, next, want, &s, &before, &after, e)) < 0) {
+			v = -1;
+			break;
+		}
 		tmp = before, before = after, after = tmp; /* this look is the next one's first */
 		if (!same) {
 			tries++;
@@ -140,7 +132,7 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 		if (s.n >= STRETCH_MIN)
 			tries = 0;
 		if ((v = hand_on(f, next, &s, e)) < 0)
-			goto fail;
+			break;
 		next += s.n;
 		if (left && !(left -= (long)s.n)) {
 			f->stats.capped = v == WALK_MORE;
@@ -160,9 +152,4 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 	buf_free(&before);
 	buf_free(&after);
 	return v < 0 ? -1 : 0;
-fail:
-	buf_free(&s.bodies);
-	buf_free(&before);
-	buf_free(&after);
-	return -1;
 }

@@ -58,8 +58,6 @@ int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t,
 	wo.slow_start = 0;
 	if (walk_run(&wo, t, on_probe, &p, &st, e))
 		return -1;
-	stats->requests += st.requests;
-	stats->retries += st.retries;
-	stats->reasked += st.reasked;
+	walk_stats_add_requests(stats, &st);
 	return p.grew;
 }

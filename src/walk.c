@@ -98,6 +98,15 @@ static int give_up(struct walk *w, const struct slot *s, const struct err *why)
 	return 0;
 }
 
+void walk_stats_add_requests(struct walk_stats *to, const struct walk_stats *from)
+{
+	to->requests += from->requests;
+	to->retries += from->retries;
+	to->reasked += from->reasked;
+	if (from->max_in_flight > to->max_in_flight)
+		to->max_in_flight = from->max_in_flight;
+}
+
 int walk_empty_page(const char *p, size_t n)
 {
 	size_t brackets = 0;

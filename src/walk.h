@@ -115,6 +115,12 @@ struct walk_transport {
 	void (*needed)(void *impl, unsigned long page_no);
 };
 
+/*
+ * A walk run for a look or a stretch, into the walk's figures: its requests,
+ * retries, re-asked pages and most in flight (its pages count where taken).
+ */
+void walk_stats_add_requests(struct walk_stats *to, const struct walk_stats *from);
+
 /* SPEC §1: no body, or an empty array (JSON white space around it), is an empty page. */
 int walk_empty_page(const char *body, size_t len);
 
