@@ -299,10 +299,11 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
 	}
 	if (resume_replay(f->resume, on_journal_page, f, e))
 		return -1;
-	log_line(f->o->quiet ? NULL : stderr,
-		 "waexport: resumed: %llu pages from the journal of an earlier run, going on "
-		 "from page %lu",
-		 resume_pages(f->resume), check + 1);
+	if (resume_tell_once(f->resume))
+		log_line(f->o->quiet ? NULL : stderr,
+			 "waexport: resumed: %llu pages from the journal of an earlier run, "
+			 "going on from page %lu",
+			 resume_pages(f->resume), check + 1);
 	if (f->last_verdict == WALK_END)
 		return 0;
 	/* From here on this run's pages extend the journal: should it fail too, they stay. */

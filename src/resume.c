@@ -36,6 +36,7 @@ struct resume {
 	int marked;                  /* this run's sequel is being appended */
 	unsigned long long appended; /* pages this run appended */
 	unsigned long long replayed, seen;
+	int told; /* the "resumed:" line was printed: a walk started over says it once */
 	journal_record_fn fn;
 	void *ctx;
 	int stopped;       /* fn asked to stop */
@@ -375,6 +376,14 @@ int resume_finish(struct resume *r, struct err *e)
 unsigned long long resume_pages(const struct resume *r)
 {
 	return r->replayed;
+}
+
+int resume_tell_once(struct resume *r)
+{
+	int first = !r->told;
+
+	r->told = 1;
+	return first;
 }
 
 void resume_free(struct resume *r)

@@ -110,6 +110,12 @@ int resume_finish(struct resume *r, struct err *e);
 /* Journal pages replayed, for the log line. */
 unsigned long long resume_pages(const struct resume *r);
 
+/*
+ * 1 the first time it is asked, then 0: the log line of a walk resumed from
+ * this journal is printed once, though a walk started over replays it again.
+ */
+int resume_tell_once(struct resume *r);
+
 /* Close; the journal stays. NULL is fine. */
 void resume_free(struct resume *r);
 

@@ -201,6 +201,7 @@ def test_a_resumed_run_starting_over_loses_and_repeats_nothing(mock, tmp_path):
     mock.control(grow_every=0)
     assert r.returncode == 0, r.stderr
     assert b"side by side" in r.stderr, "the walk did not start over: %s" % r.stderr
+    assert r.stderr.count(b"resumed: ") == 1, "said more than once: %s" % r.stderr
     written = [row["unique"] for row in csv_rows(out.read_bytes())]
     assert len(written) == len(set(written)), "a message written twice"
     assert {m["unique"] for m in before} <= set(written), "a message lost"
