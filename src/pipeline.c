@@ -45,12 +45,9 @@ static int open_outputs(struct pipeline *pl, struct err *e)
 					 .oldest = o->order == ORDER_OLDEST,
 					 .create_dirs = o->create_dirs };
 
-		return route_open(&pl->route, &ro, &pl->head, e);
+		return route_open(&pl->route, &ro, e);
 	}
 	if (sink_open(&pl->out, &o->out, e))
-		return -1;
-	if (!sink_figures(pl->out)->appending && pl->head.len &&
-	    sink_write(pl->out, pl->head.data, pl->head.len, e))
 		return -1;
 	return o->order == ORDER_OLDEST ? order_open_beside(&pl->order, o->out.path, e) : 0;
 }
@@ -82,7 +79,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 		err_nomem(e);
 		goto fail;
 	}
-	pl->opts.out.head = pl->head.data; /* what a file added to must start with */
+	pl->opts.out.head = pl->head.data; /* what a file opens with */
 	pl->opts.out.head_len = pl->head.len;
 	pl->opts.out.check_row = pl->opts.out.csv ? writer_csv_joins : NULL; /* its first row */
 	pl->opts.out.row_ctx = pl->head_writer;

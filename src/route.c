@@ -16,7 +16,6 @@
 
 struct route {
 	struct route_opts o;
-	const struct buf *head;
 	struct split *split;
 	struct sink **files; /* finished, waiting to be renamed together */
 	size_t nfiles;
@@ -28,8 +27,7 @@ struct route {
 	unsigned long long made, bytes_out;
 };
 
-int route_open(struct route **out, const struct route_opts *o, const struct buf *head,
-	       struct err *e)
+int route_open(struct route **out, const struct route_opts *o, struct err *e)
 {
 	struct route *rt;
 	char dir[4096];
@@ -41,7 +39,6 @@ int route_open(struct route **out, const struct route_opts *o, const struct buf 
 	if (!rt)
 		return err_nomem(e);
 	rt->o = *o;
-	rt->head = head;
 	if (strchr(o->path, '/'))
 		fsutil_fixed_dir(o->path, dir, sizeof(dir)); /* not inside a {chat} directory */
 	else
@@ -146,7 +143,7 @@ void route_segment_end(struct route *rt)
 	rt->segment++;
 }
 
-/* A new file: its output opened, the head written unless it is appended to. */
+/* A new file: its output opened (with its head, sink.h). */
 static int open_file(struct route *rt, const char *path, struct sink **f, struct err *e)
 {
 	struct sink_opts oo = rt->o.out;
@@ -154,12 +151,8 @@ static int open_file(struct route *rt, const char *path, struct sink **f, struct
 	oo.path = path;
 	if (oo.digest) /* many files at once: hashed by the caller, not a worker each */
 		oo.digest = SINK_DIGEST_CALLER;
-	if (fsutil_need_parent(path, rt->o.create_dirs, "-o", e) || sink_open(f, &oo, e))
-		return -1;
-	if (!sink_figures(*f)->appending && rt->head->len &&
-	    sink_write(*f, rt->head->data, rt->head->len, e))
-		return -1;
-	return 0;
+	return fsutil_need_parent(path, rt->o.create_dirs, "-o", e) || sink_open(f, &oo, e) ? -1
+											    : 0;
 }
 
 static int add_file(struct route *rt, struct sink *f, struct err *e)

@@ -38,9 +38,8 @@ struct route_opts {
 
 struct route;
 
-/* head: what every file opens with (BOM, header row), left out when appending. */
-int route_open(struct route **out, const struct route_opts *o, const struct buf *head,
-	       struct err *e);
+/* Every file opens with o->out.head (sink.h), left out when appending. */
+int route_open(struct route **out, const struct route_opts *o, struct err *e);
 
 /* One row, for the chat of r (chats) or the current segment (merge). */
 int route_add(struct route *rt, const struct record *r, const char *row, size_t len, struct err *e);

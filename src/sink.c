@@ -126,6 +126,8 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	}
 	if (buf_reserve(&s->pend, OUT_BUF))
 		goto nomem;
+	if (!s->fig.appending && o->head_len && sink_write(s, o->head, o->head_len, e))
+		goto fail;
 	*res = s;
 	return 0;
 nomem:

@@ -56,9 +56,11 @@ struct sink_opts {
 	int append;         /* keep a non-empty target's bytes and add after them */
 	int older_after;    /* append: ... before them instead (a newest-first file: --save-raw) */
 	const char *option; /* the option that named the file, for messages (NULL: -o) */
-	const void *head;   /* append: what the target's text must start with (BOM, CSV header) */
-	size_t head_len;    /* 0: no head to compare (NDJSON) */
-	int csv;            /* append: quoted cells, which the target must not end inside */
+	/* What the file opens with (BOM, CSV header): written first, or, when the
+	 * target is appended to, what its text must start with already. */
+	const void *head;
+	size_t head_len; /* 0: no head (NDJSON) */
+	int csv;         /* append: quoted cells, which the target must not end inside */
 	/* CSV append: whether the target's first row may take this run's rows (carry.h) */
 	const char *(*check_row)(void *ctx, const char *row, size_t len);
 	void *row_ctx;

@@ -5,6 +5,7 @@ incoming one, `to` when the direction is unknown. Names are sanitised so nothing
 escapes the target directory."""
 import json
 import os
+import subprocess
 
 from helpers import HISTORY, expected_csv, int_code, ordered, read_csv, tmp_leftovers
 
@@ -109,3 +110,20 @@ def test_summary_counts_the_chat_files(waexport, tmp_path):
     p = waexport(["convert", "-o", out / "{chat}.csv", page])
     assert p.returncode == 0 and len(os.listdir(out)) == 1
     assert "to 1 file (%s/{chat}.csv)" % out in p.stderr.decode(), p.stderr.decode()
+
+
+def test_a_chat_file_that_cannot_start_its_gzip_leaves_no_temporary_file(waexport, tmp_path):
+    """SPEC §4.4: a failed run leaves no temporary file. The first {chat} file's gzip stream
+    cannot be made (zlib out of memory, through an LD_PRELOAD shim): exit 70, and its
+    temporary file, opened just before, is gone too (it was left behind, and its sink
+    leaked)."""
+    shim = tmp_path / "failz.so"
+    src = os.path.join(os.path.dirname(__file__), "tools", "failz.c")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), src, "-ldl"], check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    p = waexport(["convert", "-q", "-o", out / "{chat}.csv.gz"] + HISTORY,
+                 env={"LD_PRELOAD": str(shim), "FAILZ_AT": "1"})
+    assert p.returncode == 70, p.stderr.decode()
+    assert b"out of memory" in p.stderr, p.stderr
+    assert os.listdir(out) == [], os.listdir(out)

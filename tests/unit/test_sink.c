@@ -842,6 +842,29 @@ static void test_append_same_header(void **state)
 	buf_free(&got);
 }
 
+/* A file that is not added to opens with the head (sink_opts.head), written by the sink. */
+static void test_head_opens_a_new_file(void **state)
+{
+	struct fx *fx = *state;
+	static const char head[] = "\xEF\xBB\xBF"
+				   "a,b\r\n";
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct sink *s = NULL;
+	struct err e;
+
+	assert_int_equal(open_append(fx->path, 0, head, 0, &s, &e), 0); /* no target yet */
+	assert_int_equal(sink_figures(s)->appending, 0);
+	assert_int_equal(sink_write(s, "1,2\r\n", 5, &e), 0);
+	commit(s);
+	assert_int_equal(buf_add(&want, head, strlen(head)), 0);
+	assert_int_equal(buf_add(&want, "1,2\r\n", 5), 0);
+	read_file(fx->path, &got);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	buf_free(&want);
+	buf_free(&got);
+}
+
 /* -o through a symlink writes the file it points to and keeps the link. */
 static void test_symlinked_target(void **state)
 {
@@ -997,6 +1020,7 @@ int main(void)
 		T(test_append_accepts_gzip_members),
 		T(test_append_refuses_other_header),
 		T(test_append_same_header),
+		T(test_head_opens_a_new_file),
 		T(test_symlinked_target),
 		T(test_dev_full),
 		T(test_full_file_system),
