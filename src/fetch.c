@@ -231,8 +231,8 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 			err_prefix(e, "--to %s: ", g->to);
 		return -1;
 	}
-	/* A walk after a shift checked each stretch as it went (fetch_walk_pages). */
-	if (!f->shifted && f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 &&
+	/* A checked walk checked each stretch as it went (fetch_walk_pages). */
+	if (!fetch_walk_checked(f) && f->stats.max_in_flight > 1 && f->stats.pages - pages > 1 &&
 	    f->first_unique.len) {
 		if ((grew = probe_page_one(wo, t, f->first_unique.data, f->first_unique.len, NULL,
 					   &f->stats, e)) < 0)

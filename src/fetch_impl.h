@@ -66,6 +66,14 @@ struct fetch {
 int fetch_open_journal(struct fetch *f, size_t i, const struct fetch_target *t, size_t n,
 		       struct err *e);
 
+/*
+ * Whether the current walk must never need doing again, so goes in stretches
+ * checked against page 1 (or one page at a time): after a shift, and when
+ * its rows go out as they come (-o - newest first), where a walk done again
+ * would send them twice.
+ */
+int fetch_walk_checked(struct fetch *f);
+
 /* The walk of the current target, from page 1 (its pages into the journal). */
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     struct err *e);

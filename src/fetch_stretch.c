@@ -1,10 +1,12 @@
 /*
- * The walk after a shift (fetch_impl.h: fetch_walk_pages with f->shifted).
- * New messages arrived while an earlier walk had pages in flight together,
- * so a page answered before them may sit next to one answered after them,
- * and the messages pushed across that boundary were in neither (probe.h).
- * This walk still asks for pages side by side, but a stretch at a time,
- * each between two looks at page 1:
+ * A checked walk (fetch_impl.h: fetch_walk_checked): the walk after a
+ * shift, or one whose rows go out as they come (-o -, newest first). New
+ * messages arriving while pages are in flight together mean a page answered
+ * before them may sit next to one answered after them, and the messages
+ * pushed across that boundary are in neither (probe.h). An ordinary walk
+ * finds that out at its end and is done again; this one must not need that.
+ * It still asks for pages side by side, but a stretch at a time, each
+ * between two looks at page 1:
  *
  *   look → the stretch's pages, side by side → look → hand them on
  *

@@ -268,7 +268,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
 	unsigned long check;
 	int ok;
 
-	if (f->shifted) /* after a shift: one page at a time, which cannot miss a message */
+	if (fetch_walk_checked(f)) /* one page at a time, which cannot miss a message */
 		side.concurrency = 1;
 	one = first = side;
 	f->seeking = 1;
@@ -316,11 +316,19 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
 	return walk_from(f, wo, t, check, fetch_on_page, e);
 }
 
+int fetch_walk_checked(struct fetch *f)
+{
+	struct pipeline_stats st;
+
+	pipeline_stats(f->pl, &st);
+	return f->shifted || st.streams;
+}
+
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     struct err *e)
 {
 	f->last_body = 0;
-	if (f->shifted && wo->concurrency > 1)
+	if (fetch_walk_checked(f) && wo->concurrency > 1)
 		return fetch_walk_stretches(f, wo, t, e);
 	return walk_from(f, wo, t, 0, fetch_on_page, e);
 }

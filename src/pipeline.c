@@ -381,6 +381,7 @@ void pipeline_stats(const struct pipeline *pl, struct pipeline_stats *out)
 	out->files = pl->route ? route_files(pl->route) : 1;
 	out->bytes_out = pl->route ? route_bytes_out(pl->route) : sink_figures(pl->out)->out;
 	out->bytes_made = pl->route ? route_bytes_made(pl->route) : pl->made;
+	out->streams = !pl->route && !pl->order && sink_figures(pl->out)->streams;
 }
 
 int pipeline_each_file(const struct pipeline *pl, pipeline_file_fn fn, void *ctx)

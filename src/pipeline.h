@@ -53,6 +53,7 @@ struct pipeline_stats {
 	size_t files;                  /* one, or one per chat once committed */
 	unsigned long long bytes_out;  /* written to the file(s) */
 	unsigned long long bytes_made; /* row bytes made so far, before gzip (the progress line) */
+	int streams; /* rows go out as they come (standard output, newest first): never taken back */
 };
 
 /*

@@ -119,7 +119,7 @@ int sink_open(struct sink **res, const struct sink_opts *o, struct err *e)
 	if (o->gzip && gz_member_open(&s->gz, o->level, &s->pend, e))
 		goto fail;
 	if (!o->path || !strcmp(o->path, "-")) {
-		s->is_stdout = 1;
+		s->is_stdout = s->fig.streams = 1;
 		s->fd = STDOUT_FILENO;
 	} else if (sink_open_target(s, o, e)) {
 		goto fail;

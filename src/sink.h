@@ -129,6 +129,7 @@ struct sink_figures {
 	unsigned long long carried; /* bytes carried over from the target (append) */
 	int appending;              /* append found a non-empty target: it has its header already */
 	const char *path;           /* the path as given to sink_open ("-": stdout) */
+	int streams;                /* standard output, not a workbook: written is sent, for good */
 	struct sink_rows rows;      /* as the producer counted them (sink_count_row) */
 	int have_sha256;            /* with opts.digest, after sink_finish: */
 	unsigned char sha256[32];   /* the SHA-256 of every byte of the file, carried ones too */
