@@ -45,44 +45,71 @@ static int normalise(const char *s, struct buf *out)
 }
 
 /*
+ * out (a directory, absolute, NUL-terminated) with the components of rest
+ * added, ".." taking the last one off: exact for directories not made yet,
+ * which will be plain directories (--create-dirs), never symbolic links.
+ */
+static int add_lexically(struct buf *out, const char *rest)
+{
+	out->len = strlen(out->data);
+	while (*rest) {
+		size_t n = strcspn(rest, "/");
+
+		if (n == 2 && !strncmp(rest, "..", 2)) {
+			char *slash = strrchr(out->data, '/');
+
+			out->len = slash && slash != out->data ? (size_t)(slash - out->data) : 1;
+		} else if (n && ((out->len > 1 && buf_addc(out, '/')) || buf_add(out, rest, n))) {
+			return -1;
+		}
+		if (buf_addc(out, '\0'))
+			return -1;
+		out->len--;
+		rest += n + (rest[n] == '/');
+	}
+	return 0;
+}
+
+/*
  * The realpath of path's parent directory and its last component; when the
- * parent does not exist yet, the normalised path made absolute from the
- * working directory.
+ * parent does not exist yet, the realpath of its longest existing ancestor
+ * (or the working directory) and the rest added lexically.
  */
 static int canonical(const char *path, struct buf *out)
 {
 	struct buf norm = BUF_INIT;
-	char real[PATH_MAX], cwd[PATH_MAX];
-	const char *base;
-	char *slash;
+	char real[PATH_MAX];
+	char *d, *slash, *rest;
 	int rc = -1;
 
 	out->len = 0;
 	if (normalise(path, &norm))
 		goto out;
-	slash = strrchr(norm.data, '/');
-	base = slash ? slash + 1 : norm.data;
-	if (slash == norm.data) { /* "/name" */
-		strcpy(real, "/");
-	} else if (slash) {
+	d = norm.data;
+	for (slash = strrchr(d, '/');;) {
+		int found;
+
+		if (!slash || slash == d) { /* no ancestor exists: from "/" or "." */
+			if (!realpath(*d == '/' ? "/" : ".", real))
+				goto out;
+			rest = *d == '/' ? d + 1 : d;
+			break;
+		}
 		*slash = '\0';
-		if (!realpath(norm.data, real))
-			real[0] = '\0';
+		found = realpath(d, real) != NULL;
 		*slash = '/';
-	} else if (!realpath(".", real)) {
-		real[0] = '\0';
+		if (found) {
+			rest = slash + 1;
+			break;
+		}
+		while (--slash > d && *slash != '/')
+			;
+		slash = *slash == '/' ? slash : NULL;
 	}
-	if (real[0]) {
-		rc = buf_adds(out, real) || (strcmp(real, "/") && buf_addc(out, '/')) ||
-				     buf_adds(out, base) || buf_addc(out, '\0')
-			     ? -1
-			     : 0;
-		goto out;
-	}
-	if (norm.data[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
-	    (buf_adds(out, cwd) || buf_addc(out, '/')))
-		goto out;
-	rc = buf_adds(out, norm.data) || buf_addc(out, '\0') ? -1 : 0;
+	rc = buf_adds(out, real) || buf_addc(out, '\0') || add_lexically(out, rest) ||
+			     buf_addc(out, '\0')
+		     ? -1
+		     : 0;
 out:
 	buf_free(&norm);
 	return rc;
@@ -225,11 +252,19 @@ int samefile_check(const struct samefile_path *p, size_t n, struct err *e)
 
 	if (!r)
 		return err_nomem(e);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (p[i].path && resolve(&p[i], &r[i])) {
 			err_nomem(e);
 			goto out;
 		}
+		if (r[i].chats && !strstr(r[i].canon.data, "{chat}")) { /* y/{chat}/../a.csv */
+			err_set(e, ERR_USAGE,
+				"%s %s: '..' leads out of {chat}'s directory, so every chat would "
+				"have the same file; put {chat} in the part that stays",
+				p[i].option, p[i].path);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; p[i].path && j < n; j++)
 			if (p[j].path && !(p[i].input && p[j].input)) {

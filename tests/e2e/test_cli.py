@@ -276,6 +276,27 @@ def test_a_path_that_names_the_output_once_date_is_expanded_is_a_usage_error(
                             % (first, second, today), "n-%s.csv" % today)
 
 
+def test_two_to_files_made_one_by_dot_dot_are_a_usage_error(samples_mock, tmp_path):
+    """-o 'z/{to}/../t.csv' with two --to and --create-dirs: both contacts' files were
+    z/t.csv, the second renamed over the first, exit 0 (messages lost)."""
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + ["--to", "972521123781", "--to", "972543554801",
+                                     "--create-dirs", "-o", "z/{to}/../t.csv"],
+                            "-o and -o name the same file (z/972521123781/../t.csv and "
+                            "z/972543554801/../t.csv): each needs its own path")
+
+
+def test_a_chat_template_whose_dot_dot_leaves_the_chat_out_is_a_usage_error(samples_mock,
+                                                                            tmp_path):
+    """-o 'y/{chat}/../same.csv': every chat's file was y/same.csv, each renamed over the
+    one before, exit 0 with a manifest listing eight files (messages lost)."""
+    refused_before_any_file(samples_mock, tmp_path,
+                            FETCH + ["--create-dirs", "-o", "y/{chat}/../same.csv"],
+                            "-o y/{chat}/../same.csv: '..' leads out of {chat}'s directory, "
+                            "so every chat would have the same file; put {chat} in the part "
+                            "that stays")
+
+
 def test_a_log_file_linked_to_an_output_not_made_yet_is_the_same_file(samples_mock, tmp_path):
     os.symlink("ln.csv", tmp_path / "ln.log")
     r = run(FETCH + ["-o", "ln.csv", "--log-file", "ln.log"],

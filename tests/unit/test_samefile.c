@@ -149,6 +149,36 @@ static void test_a_parent_that_does_not_exist_compares_the_strings(void **state)
 	assert_int_equal(samefile_same("nodir/a.csv", "other/a.csv"), 0);
 }
 
+/*
+ * ".." past directories not made yet is taken lexically: --create-dirs makes
+ * them plain directories. Two --to files of -o 'z/{to}/../t.csv' are one.
+ */
+static void test_dot_dot_past_a_directory_not_made_yet_is_the_same_file(void **state)
+{
+	(void)state;
+	assert_int_equal(samefile_same("z/A/../t.csv", "z/B/../t.csv"), 1);
+	assert_int_equal(samefile_same("z/A/../t.csv", "z/t.csv"), 1);
+	assert_int_equal(samefile_same("sub/A/B/../../t.csv", "sub/t.csv"), 1); /* sub exists */
+	assert_int_equal(samefile_same("nodir/../../up.csv", "../up.csv"), 1);
+	assert_int_equal(samefile_same("z/A/../t.csv", "z/A/t.csv"), 0);
+}
+
+/* A {chat} pattern whose '..' leads out of {chat}'s directory gives every chat one file. */
+static void test_a_chat_pattern_that_loses_its_chat_is_refused(void **state)
+{
+	struct samefile_path p[] = { { "-o", "y/{chat}/../same.csv", NULL, 0, 1 } };
+	struct err e = { 0 };
+
+	(void)state;
+	assert_int_equal(samefile_check(p, 1, &e), -1);
+	assert_int_equal(e.kind, ERR_USAGE);
+	assert_non_null(strstr(e.msg, "-o y/{chat}/../same.csv: '..' leads out of {chat}'s"));
+	p[0].path = "y/{chat}/x/../{chat}.csv";
+	assert_int_equal(samefile_check(p, 1, &e), 0);
+	p[0].path = "y/{chat}/../{chat}.csv";
+	assert_int_equal(samefile_check(p, 1, &e), 0);
+}
+
 static void test_check_names_both_options_and_skips_two_inputs(void **state)
 {
 	struct samefile_path p[] = {
@@ -188,6 +218,8 @@ int main(void)
 		cmocka_unit_test(test_a_hard_link_is_the_same_file),
 		cmocka_unit_test(test_two_different_files_are_not),
 		cmocka_unit_test(test_a_parent_that_does_not_exist_compares_the_strings),
+		cmocka_unit_test(test_dot_dot_past_a_directory_not_made_yet_is_the_same_file),
+		cmocka_unit_test(test_a_chat_pattern_that_loses_its_chat_is_refused),
 		cmocka_unit_test(test_check_names_both_options_and_skips_two_inputs),
 	};
 
