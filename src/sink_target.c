@@ -13,17 +13,22 @@
 int sink_io_error(struct sink *s, int errnum, const char *what, struct err *e)
 {
 	const char *where = s->is_stdout ? "standard output" : s->target;
+	/* What to do, and for a file that the previous one stands (not for a pipe). */
+	const char *hint =
+		errnum == ENOSPC ? " (free some space and run again"
+		: errnum == EFBIG
+			? " (a limit on file size: ulimit -f, or the file system's largest file"
+		: errnum == EPIPE
+			? " (its reader went away before the end: what it read is incomplete"
+			: NULL;
 
 	if (errnum == ENOMEM)
 		return err_nomem(e);
 	err_set(e, err_file_kind(errnum), "%s: %s failed: %s%s%s", where, what, strerror(errnum),
-		errnum == ENOSPC ? " (free some space and run again"
-		: errnum == EFBIG
-			? " (a limit on file size: ulimit -f, or the file system's largest file"
-			: "",
-		errnum != ENOSPC && errnum != EFBIG ? ""
-		: s->is_stdout                      ? ")"
-						    : "; the previous file is untouched)");
+		hint ? hint : "",
+		!hint                             ? ""
+		: s->is_stdout || errnum == EPIPE ? ")"
+						  : "; the previous file is untouched)");
 	e->errnum = errnum;
 	return -1;
 }

@@ -7,14 +7,18 @@ previous file intact) and a reader that goes away (`| head -1`: a quiet end).
   waexport's output (several MB) cannot fit: the run must fail with exit 74, the
   previous file must keep its bytes, and the temporary file must be gone (the
   space it took is free again).
-* stdout closed early: exit 141 (SIGPIPE), nothing on stderr, no sanitizer report.
+* stdout closed early: exit 141 (SIGPIPE), nothing on stderr, no sanitizer report; a FIFO
+  named by -o is a file: 74 with one line.
 """
 import json
 import os
 import resource
+import select
 import shutil
+import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -227,6 +231,36 @@ def test_fetch_into_head_ends_quietly(mock_factory):  # noqa: F811
     assert_no_sanitizer_report(err)
     assert rc in (141, -13), (rc, err.decode())
     assert err == b"", err.decode()
+
+
+def test_a_pipe_given_as_the_output_file_whose_reader_goes_away_is_74(history, tmp_path):
+    """SPEC §3: 74 for a "broken pipe to a file". -o names a FIFO whose reader reads a
+    little and goes away: one line naming the file and saying what it means (it ended
+    quietly with 141, as a closed standard output does)."""
+    fifo = tmp_path / "out-pipe"
+    os.mkfifo(fifo)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)   # never blocks, whatever the writer does
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen([BIN, "convert", "-o", str(fifo), history],
+                             stdout=subprocess.DEVNULL, stderr=err)
+        got, deadline = b"", time.monotonic() + 60
+        while len(got) < 100 and p.poll() is None and time.monotonic() < deadline:
+            select.select([fd], [], [], 0.1)
+            try:
+                got += os.read(fd, 100)
+            except BlockingIOError:
+                pass
+        os.close(fd)
+        assert got, "nothing came through the pipe"
+        rc = p.wait(timeout=120)
+        err.seek(0)
+        text = err.read().decode()
+    assert_no_sanitizer_report(text.encode())
+    assert rc == 74, (rc, text)
+    assert text.splitlines() == [
+        "waexport: %s: write failed: Broken pipe (its reader went away before the end: what "
+        "it read is incomplete)" % fifo], text
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)   # not replaced by a file
 
 
 # ---------------------------------------------------------------- 73 or 74
