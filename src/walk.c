@@ -166,6 +166,9 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 			 a->status >= 300 && a->status < 400
 				 ? " (a redirect: not followed, since the request carries the key; "
 				   "give --url the address it points to)"
+			 : a->status >= 400 && a->status < 500 && !retry
+				 ? " (a request it will not take: check --url, the API's address, "
+				   "and the key)"
 				 : "");
 		why = status;
 	}

@@ -319,7 +319,9 @@ def test_http_404_not_retried(waexport, samples_mock, tmp_path):
     url = samples_mock.base + "/no/such/endpoint"
     r = waexport(FETCH + ["--url", url, "-o", tmp_path / "o.csv"], env=fetch_env())
     assert r.returncode == 69, r.stderr
-    assert "404" in one_error_line(r)
+    line = one_error_line(r)
+    assert "404" in line
+    assert "check --url" in line, line   # SPEC §3: the line says what to do
     assert summary_number(r, "retries") in (None, 0)
 
 
