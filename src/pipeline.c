@@ -154,8 +154,8 @@ static int select_batch(struct pipeline *pl, struct batch *b, struct select_page
 		pl->stats.pages++;
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) /* the page first */
 			select_look(pl->select, b->msg[m].r, b->msg[m].key, &page);
-		if (b->body[i].first_of_file)
-			select_file_begins(pl->select, b->body[i].where, &page);
+		select_page_looked(pl->select, b->body[i].first_of_file ? b->body[i].where : NULL,
+				   &page);
 		for (size_t m = b->first_msg[i]; m < b->first_msg[i + 1]; m++) {
 			int k = select_message(pl->select, b->msg[m].r, b->msg[m].key,
 					       b->msg[m].when, &page, e);

@@ -17,6 +17,7 @@ struct select {
 	const char *file;      /* the input file read last (convert), and */
 	long long file_newest; /* the newest time of its first page */
 	int file_has_newest, file_warned;
+	int rising_warned; /* a page whose times only rise (select_page_looked) */
 };
 
 int select_new(struct select **out, struct warn *warn, struct err *e)
@@ -116,6 +117,9 @@ void select_look(struct select *s, const struct record *r, uint64_t key, struct 
 	if (key)
 		seen_prefetch(s->seen, key);
 	if (r->ts_ok) {
+		page->rises += page->has_oldest && r->ts > page->last;
+		page->falls += page->has_oldest && r->ts < page->last;
+		page->last = r->ts;
 		if (!page->has_oldest || r->ts < page->oldest)
 			page->oldest = r->ts;
 		if (!page->has_newest || r->ts > page->newest)
@@ -124,8 +128,20 @@ void select_look(struct select *s, const struct record *r, uint64_t key, struct 
 	}
 }
 
-void select_file_begins(struct select *s, const char *name, const struct select_page *page)
+/* Three messages or more whose times only rise: no page the API sends, even misdated. */
+#define SELECT_RISING_MIN 2
+
+void select_page_looked(struct select *s, const char *name, const struct select_page *page)
 {
+	if (page->rises >= SELECT_RISING_MIN && !page->falls && !s->rising_warned) {
+		s->rising_warned = 1; /* warn_note's prefix names the page */
+		warn_note(s->warn,
+			  "its messages run oldest first, but a page is read as the API sends it, "
+			  "newest first, so its rows come out in reverse time order (for files "
+			  "sorted oldest first, --order newest keeps their order)");
+	}
+	if (!name)
+		return;
 	/* warn_note's prefix names this file (warn_where). */
 	if (s->file && s->file_has_newest && page->has_newest && page->newest > s->file_newest &&
 	    !s->file_warned) {

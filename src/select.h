@@ -94,6 +94,8 @@ struct select_page {
 	long long oldest; /* the page's oldest timestamp */
 	int has_newest;
 	long long newest; /* the page's newest timestamp */
+	long long last; /* the last valid timestamp looked at, and how the ones before led to it: */
+	size_t rises, falls;
 	int head_met;     /* the earlier head was reached, here or before */
 	size_t from_head; /* messages from the head on (the head included) */
 	size_t in_window; /* of those, within --lookback's window */
@@ -122,13 +124,16 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 void select_look(struct select *s, const struct record *r, uint64_t key, struct select_page *page);
 
 /*
- * convert: page is the first of the input file `name`. The files are read as
- * one history, newest first; a file whose first page is newer than the one
- * before it (raw-*.jsonl.gz in the shell's order, oldest night first) makes
- * --order oldest not chronological and keeps the older copy of a message:
- * one warning says so.
+ * A page looked at (select_look), before its messages are selected. Pages
+ * are read as the API sends them, newest first: a page whose valid times
+ * all rise (a hand-made dump sorted oldest first) comes out in reverse, and
+ * one warning says so. convert: name is the input file when the page is its
+ * first (else NULL). The files are read as one history, newest first; a file
+ * whose first page is newer than the one before it (raw-*.jsonl.gz in the
+ * shell's order, oldest night first) makes --order oldest not chronological
+ * and keeps the older copy of a message: one warning says so.
  */
-void select_file_begins(struct select *s, const char *name, const struct select_page *page);
+void select_page_looked(struct select *s, const char *name, const struct select_page *page);
 
 /*
  * Decide one message: 1 to write it, 0 to drop it, -1 on ENOMEM. when

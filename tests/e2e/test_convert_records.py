@@ -1,4 +1,5 @@
 """convert: odd and drifting records (SPEC §1 "defensively", §4.1, §4.3) and de-duplication (§5.2)."""
+import json
 import pytest
 
 from helpers import (COLUMNS, FIXTURES, HISTORY, expected_csv, expected_ndjson, ordered, read_csv,
@@ -170,3 +171,30 @@ def test_duplicates_across_files_and_lines_are_dropped(waexport, tmp_path):
 def test_newest_order_with_duplicates(waexport):
     p = convert(waexport, "csv", DUP, "--order", "newest")
     assert [r[0] for r in read_csv(p.stdout)[1:]] == ["D5", "D4", "D3", "D2", "D1"]
+
+
+def test_a_page_sorted_oldest_first_is_warned_about_once(waexport, tmp_path):
+    """SPEC §2 --order oldest is chronological; convert takes a page as the API sends it,
+    newest first. A hand-made dump sorted oldest first came out newest first with no
+    word: now one warning says so and how to keep its order. A page the API could send
+    (newest first, one message misdated) is not warned about."""
+    asc = tmp_path / "asc.json"
+    asc.write_text(json.dumps([{"unique": u, "timestamp": str(t)} for u, t in
+                               [("a", 100), ("b", 200), ("c", 300)]]))
+    asc2 = tmp_path / "asc2.json"
+    asc2.write_text(json.dumps([{"unique": "d", "timestamp": "50"},
+                                {"unique": "e", "timestamp": "60"},
+                                {"unique": "f", "timestamp": "70"}]))
+    p = waexport(["convert", "--columns", "unique,timestamp", asc, asc2])
+    assert p.returncode == 0, p.stderr
+    warned = [l for l in p.stderr.decode().splitlines() if "run oldest first" in l]
+    assert len(warned) == 1 and str(asc) in warned[0], p.stderr
+    assert "--order newest keeps their order" in warned[0]
+    p = waexport(["convert", "-q", "--order", "newest", "--columns", "unique,timestamp", asc])
+    assert p.stdout == b"unique,timestamp\r\na,100\r\nb,200\r\nc,300\r\n"
+    api = tmp_path / "api.json"   # newest first; the top one a late delivery, dated early
+    api.write_text(json.dumps([{"unique": "x", "timestamp": "10"},
+                               {"unique": "y", "timestamp": "300"},
+                               {"unique": "z", "timestamp": "200"}]))
+    p = waexport(["convert", "--columns", "unique", api])
+    assert p.returncode == 0 and b"oldest first" not in p.stderr, p.stderr
