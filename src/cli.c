@@ -282,6 +282,10 @@ static int check_together(struct options *o, struct err *e)
 			return err_set(e, ERR_USAGE,
 				       "schema needs --dialect NAME: postgres, duckdb, "
 				       "sqlite, bigquery, clickhouse or jsonschema");
+		if (o->format && !strcmp(o->format, "xlsx")) /* SPEC §4.8: csv|ndjson */
+			return err_set(e, ERR_USAGE,
+				       "schema describes the rows of a CSV or NDJSON file "
+				       "(--format csv or ndjson); a workbook is not for loaders");
 		return 0;
 	}
 	if (o->cmd == CMD_FETCH) {

@@ -461,6 +461,13 @@ def test_media_file_without_media_dir_is_a_usage_error(samples_mock, tmp_path, a
     assert "media_file" in line and "without --media-dir" in line, line
 
 
+def test_schema_of_a_workbook_is_a_usage_error(samples_mock, tmp_path):
+    """SPEC §4.8: schema [--format csv|ndjson]; --format xlsx printed a table, exit 0."""
+    line = usage_error(samples_mock, tmp_path, ["schema", "--dialect", "postgres", "--format",
+                                                "xlsx"])
+    assert "schema describes the rows of a CSV or NDJSON file" in line, line
+
+
 def test_metrics_file_dash_is_a_usage_error_not_a_file_named_dash(samples_mock, tmp_path):
     line = usage_error(samples_mock, tmp_path, FETCH + ["--metrics-file", "-", "-o", "x.csv"])
     assert "--metrics-file needs a file name" in line, line
