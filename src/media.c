@@ -324,7 +324,7 @@ int media_page(struct media *m, struct http *h, struct page *pg, const char *bod
 		if (!m->files[i])
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", m->dir, m->files[i]);
-		if (!stat(path, &st)) {
+		if (!stat(path, &st) && S_ISREG(st.st_mode)) { /* a directory is no saved file */
 			m->present++;
 			continue; /* already saved by an earlier run */
 		}

@@ -286,6 +286,30 @@ def test_media_already_present_are_skipped_and_still_named(
     assert metric_value(m, "waexport_media_downloaded", **{"from": ACCOUNT}) == 0
 
 
+def test_a_directory_in_place_of_a_media_file_is_not_taken_for_it(mock_factory, media_server,
+                                                                    tmp_path):
+    """SPEC §5.4 skips files already present: a directory of that name is no file. It was
+    counted present and named in media_file, pointing a reader at a directory. Now the
+    file is fetched, and cannot be put in place: a failure on this side, 74 (as a full
+    disk), so no checkpoint moves past a message whose link will expire."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    mdir = tmp_path / "media"
+    mdir.mkdir()
+    srv, msgs, expect = build(media_server, outside)
+    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
+    out1, out2 = tmp_path / "o1.csv", tmp_path / "o2.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out1], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    victim = sorted(n for n in os.listdir(mdir) if not n.startswith("."))[0]
+    os.unlink(mdir / victim)
+    os.mkdir(mdir / victim)
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out2], env=fetch_env())
+    assert r.returncode == 74, r.stderr
+    assert b"media not saved: cannot rename into place: Is a directory" in r.stderr, r.stderr
+    assert not out2.exists()
+
+
 def test_downloads_a_killed_run_left_are_removed_once_old(mock_factory, media_server, tmp_path):
     """A run killed with SIGKILL mid-download leaves `.NAME.tmp.XXXXXX` in --media-dir; the
     next run removes those nobody has written for two hours (every live download ends
