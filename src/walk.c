@@ -166,9 +166,6 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 			 a->status >= 300 && a->status < 400
 				 ? " (a redirect: not followed, since the request carries the key; "
 				   "give --url the address it points to)"
-			 : a->status >= 400 && a->status < 500 && !retry
-				 ? " (a request it will not take: check --url, the API's address, "
-				   "and the key)"
 				 : "");
 		why = status;
 	}
@@ -181,7 +178,11 @@ static int answered(struct walk *w, const struct walk_answer *a, struct err *e)
 	if (!retry || s->attempts > w->o->retries)
 		s->state = SLOT_IDLE; /* the walk ends here: nothing to cancel */
 	if (!retry) {
-		err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried", s->page_no, why);
+		err_set(e, ERR_UNAVAILABLE, "page %lu: %s; not retried%s", s->page_no, why,
+			a->outcome == WALK_ANSWERED && a->status >= 400 && a->status < 500
+				? " (a request the server will not take: check --url, the "
+				  "API's address, and the key)"
+				: "");
 		return give_up(w, s, e);
 	}
 	if (s->attempts > w->o->retries) {
