@@ -219,7 +219,7 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	if (f->media)
 		pipeline_set_media(f->pl, fetch_on_media, f);
 	f->consecutive_seen = f->seen_streak = 0;
-	f->first_unique.len = f->prev_first.len = 0;
+	f->first_unique.len = 0;
 	f->stats.max_in_flight = 0;
 	f->stats.capped = 0;
 	q->to = g->to;
@@ -392,7 +392,6 @@ void fetch_free(struct fetch *f)
 	buf_free(&f->line);
 	buf_free(&f->first_unique);
 	buf_free(&f->check_body);
-	buf_free(&f->prev_first);
 	for (size_t i = 0; i < f->njournals; i++)
 		resume_free(f->journals[i]);
 	free(f->journals);

@@ -6,12 +6,22 @@
 #ifndef WAEXPORT_FETCH_IMPL_H
 #define WAEXPORT_FETCH_IMPL_H
 
+#include <stdint.h>
+
 #include "buf.h"
 #include "fetch.h"
 #include "nextcp.h"
 #include "walk.h"
 
 #define API_PAGE_SIZE 50
+
+/*
+ * A full page of messages already seen, led by the newest message of one of
+ * the walk's last this many pages, is the server going round its pages
+ * (SPEC §5.2: two such pages in a row end the run), whatever the round's
+ * length up to this.
+ */
+#define FETCH_FIRSTS_KEPT 64
 
 struct fetch {
 	const struct options *o;
@@ -39,10 +49,12 @@ struct fetch {
 	char where[32];            /* "page N" */
 	unsigned consecutive_seen; /* full pages of repeats in a row, each like one before (§5.2) */
 	unsigned seen_streak;      /* full pages of repeats in a row, of any kind */
-	struct buf prev_first;     /* the last fetched page's newest unique */
-	struct nextcp_walk cpw;    /* what ends the walk (SPEC §5.3) */
-	struct buf first_unique;   /* page 1's newest message: did history grow meanwhile? */
-	struct nextcp next;        /* the targets' next checkpoints */
+	/* The newest unique of each of the walk's last pages fetched (hashes, a ring). */
+	uint64_t firsts[FETCH_FIRSTS_KEPT];
+	unsigned nfirsts;
+	struct nextcp_walk cpw;   /* what ends the walk (SPEC §5.3) */
+	struct buf first_unique;  /* page 1's newest message: did history grow meanwhile? */
+	struct nextcp next;       /* the targets' next checkpoints */
 	struct resume *resume;    /* --state: the journal of the current walk (resume.h), or NULL */
 	struct resume **journals; /* --state: one per target walked, owned */
 	size_t njournals;

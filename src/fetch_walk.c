@@ -69,7 +69,7 @@ static int goes_on(struct fetch *f, const struct select_page *res)
  * overlap: a journal page, or the page checked against the journal, which
  * repeat what was written by design: they say nothing of a server that
  * ignores 'page'. same: the page's bytes are those of the page before it;
- * alike: its newest message is page 1's, or the page before's.
+ * alike: its newest message led page 1 or one of the walk's last pages.
  */
 static int verdict(struct fetch *f, const struct select_page *res, int overlap, int same, int alike,
 		   struct err *e)
@@ -81,9 +81,11 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 	 * Messages without a 'unique' are never "seen", so a server that sends
 	 * them on every page again is caught by its bytes instead: a real history
 	 * never has two pages of 50 alike, and new messages shift the pages.
-	 * A page of repeats that is another page (the history grew by more than
-	 * a page while the walk waited for a retry) is such a shift, not a
-	 * server ignoring 'page': only pages alike count toward the two.
+	 * A page of repeats that straddles two earlier pages (the history grew
+	 * by more than a page while the walk waited for a retry) is such a
+	 * shift, not a server ignoring 'page': only pages alike count toward the
+	 * two. (A flood of exactly a multiple of 50 lines pages up again: 65,
+	 * nothing written, and the next run goes through.)
 	 */
 	if (overlap) {
 		f->consecutive_seen = f->seen_streak = 0;
@@ -120,21 +122,28 @@ static int same_unique(const struct buf *b, const struct field *u)
 }
 
 /*
- * A fetched page's newest message against page 1's and the page before's
- * (*alike: the same unique, as a server ignoring 'page' answers); then it
- * is the page before's for the next one.
+ * A fetched page's newest message against page 1's and the walk's last
+ * pages' (*alike: one of them, as a server ignoring 'page', or going round
+ * its pages, answers); then it is kept among them. A walk begins at page 1.
  */
-static int first_alike(struct fetch *f, const struct record *first, unsigned long page_no,
-		       int *alike, struct err *e)
+static void first_alike(struct fetch *f, const struct record *first, unsigned long page_no,
+			int *alike)
 {
 	const struct field *u = first ? &first->f[REC_UNIQUE] : NULL;
+	uint64_t h;
 
-	*alike = u && page_no > 1 &&
-		 (same_unique(&f->first_unique, u) || same_unique(&f->prev_first, u));
-	f->prev_first.len = 0;
-	if (u && u->kind == FIELD_STRING && buf_add(&f->prev_first, u->p, u->len))
-		return err_nomem(e);
-	return 0;
+	*alike = 0;
+	if (page_no == 1)
+		f->nfirsts = 0;
+	if (!u || u->kind != FIELD_STRING)
+		return;
+	h = hash_bytes(u->p, u->len);
+	*alike = page_no > 1 && same_unique(&f->first_unique, u);
+	for (unsigned i = 0; i < f->nfirsts && i < FETCH_FIRSTS_KEPT; i++)
+		*alike |= f->firsts[i] == h;
+	f->firsts[f->nfirsts++ % FETCH_FIRSTS_KEPT] = h;
+	if (f->nfirsts == 2 * FETCH_FIRSTS_KEPT)
+		f->nfirsts = FETCH_FIRSTS_KEPT; /* the ring stays full; no wrap of the count */
 }
 
 /* How a page came: fetched, replayed from the journal, or checked against it. */
@@ -175,8 +184,8 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
 			return err_nomem(e);
 	}
-	if (kind == PAGE_FETCHED && first_alike(f, first, page_no, &alike, e))
-		return -1;
+	if (kind == PAGE_FETCHED)
+		first_alike(f, first, page_no, &alike);
 	f->repeated = res.repeated;
 	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
 		f->oldest = res.oldest;

@@ -466,17 +466,22 @@ def json_pages(mock):
     return [msg for raw in mock.pages() for msg in json.loads(raw)]
 
 
-def test_a_server_going_round_its_pages_is_stopped_too(mock_factory, tmp_path):
-    """A server that answers its first pages over and over (page 4 is page 1 again) sends
-    full pages already seen that are not alike one after the other, as a flood of new
-    messages would; forty in a row end the run (65) all the same: never an endless walk."""
-    m = mock_factory("--messages", 1000, "--seed", 5)
-    m.control(cycle_pages=3)
+@pytest.mark.parametrize("cycle", [2, 3, 20])
+def test_a_server_going_round_its_pages_is_stopped_at_the_second_page_again(
+        mock_factory, tmp_path, cycle):
+    """SPEC §5.2: two consecutive full pages of messages already seen stop the run (65)
+    naming the page. A server that answers its first pages over and over (page 3, 4 or
+    21 is page 1 again) went on for forty pages: only pages led by page 1's or the page
+    before's newest message counted. Each page led by the newest message of one of the
+    walk's last 64 pages counts now."""
+    m = mock_factory("--messages", 2000, "--seed", 5)
+    m.control(cycle_pages=cycle)
     r = run(FETCH + ["--url", m.url, "--concurrency", "1", "-o", tmp_path / "o.csv"],
             env=fetch_env())
     assert r.returncode == 65, r.stderr
-    assert "40 full pages in a row of messages already seen" in one_error_line(r)
-    assert m.log()["total"] <= 3 + 40 + 2, m.log()["total"]
+    line = one_error_line(r)
+    assert "page %d: a second full page of messages already seen" % (cycle + 2) in line, line
+    assert m.log()["total"] == cycle + 2, m.log()["total"]
     assert os.listdir(tmp_path) == []
 
 
