@@ -1,6 +1,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@ int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 
 	e->kind = kind;
 	e->errnum = 0;
+	e->signo = 0;
 	e->offset = -1;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
@@ -79,7 +81,7 @@ int err_data(struct err *e, long long offset, const char *fmt, ...)
 
 int err_broken_pipe(const struct err *e)
 {
-	return e->kind == ERR_IO && e->errnum == EPIPE;
+	return e->kind == ERR_IO && e->errnum == EPIPE && e->signo == SIGPIPE;
 }
 
 enum err_kind err_file_kind(int errnum)

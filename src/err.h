@@ -23,7 +23,7 @@ enum err_kind {
 
 struct err {
 	enum err_kind kind;
-	int signo;        /* with ERR_INTERRUPTED */
+	int signo;        /* with ERR_INTERRUPTED; SIGPIPE: an ERR_IO of stdout, its reader gone */
 	int errnum;       /* the errno behind an ERR_IO/ERR_CANTCREAT, or 0 */
 	long long offset; /* byte offset of bad data in its body, or -1 */
 	char msg[8192];   /* room for two paths of PATH_MAX and what to do */
@@ -49,7 +49,7 @@ int err_data(struct err *e, long long offset, const char *fmt, ...)
 enum err_kind err_file_kind(int errnum);
 /* err_set with err_file_kind(errnum), and errnum kept in e. Returns -1. */
 int err_file(struct err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Was the error a reader closing our stdout (a write's EPIPE)? */
+/* Was the error the reader of our standard output going away (| head)? */
 int err_broken_pipe(const struct err *e);
 
 #endif

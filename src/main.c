@@ -298,9 +298,9 @@ static int run_command(struct options *opts, struct err *e)
 	int rc = r ? run_execute(r, e) : err_nomem(e);
 
 	if (rc) {
-		int to_stdout = !opts->output || !strcmp(opts->output, "-");
-
 		if (got_signal) {
+			int to_stdout = !opts->output || !strcmp(opts->output, "-");
+
 			e->kind = ERR_INTERRUPTED;
 			e->signo = got_signal;
 			snprintf(e->msg, sizeof(e->msg), "interrupted by %s; %s",
@@ -311,9 +311,9 @@ static int run_command(struct options *opts, struct err *e)
 		}
 		/*
 		 * The reader closed our stdout (| head): end quietly, like cat. A
-		 * pipe given as -o is a file (SPEC §3: "broken pipe to a file"): 74.
+		 * pipe named as a file is 74 (SPEC §3: "broken pipe to a file").
 		 */
-		if (to_stdout && err_broken_pipe(e)) {
+		if (err_broken_pipe(e)) {
 			rc = 141;
 		} else {
 			print_error(e);

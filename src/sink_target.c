@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -30,6 +31,8 @@ int sink_io_error(struct sink *s, int errnum, const char *what, struct err *e)
 		: s->is_stdout || errnum == EPIPE ? ")"
 						  : "; the previous file is untouched)");
 	e->errnum = errnum;
+	if (errnum == EPIPE && s->is_stdout)
+		e->signo = SIGPIPE; /* | head: main ends quietly; a pipe named as a file is 74 */
 	return -1;
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ static int io_error(struct xlsx *x, int errnum, const char *what, struct err *e)
 			? " (free some space and run again; the previous file is untouched)"
 			: "");
 	e->errnum = errnum;
+	if (errnum == EPIPE && x->copy_fd == STDOUT_FILENO)
+		e->signo = SIGPIPE; /* | head: main ends quietly (err.h) */
 	return -1;
 }
 
