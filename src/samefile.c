@@ -90,8 +90,11 @@ static int canonical(const char *path, struct buf *out)
 		int found;
 
 		if (!slash || slash == d) { /* no ancestor exists: from "/" or "." */
-			if (!realpath(*d == '/' ? "/" : ".", real))
+			if (!realpath(*d == '/' ? "/" : ".",
+				      real)) { /* the working directory is gone */
+				rc = buf_adds(out, d) || buf_addc(out, '\0') ? -1 : 0;
 				goto out;
+			}
 			rest = *d == '/' ? d + 1 : d;
 			break;
 		}

@@ -179,6 +179,20 @@ static void test_a_chat_pattern_that_loses_its_chat_is_refused(void **state)
 	assert_int_equal(samefile_check(p, 1, &e), 0);
 }
 
+/* A working directory removed under the run: paths compare as written, not "no memory". */
+static void test_a_removed_working_directory_compares_the_strings(void **state)
+{
+	struct scratch *s = *state;
+
+	assert_int_equal(mkdir("gone", 0700), 0);
+	assert_int_equal(chdir("gone"), 0);
+	assert_int_equal(rmdir("../gone"), 0);
+	assert_int_equal(samefile_same("out.csv", "out.csv"), 1);
+	assert_int_equal(samefile_same("out.csv", "rel.log"), 0);
+	assert_int_equal(samefile_same("a/../out.csv", "out.csv"), 0); /* nothing to resolve from */
+	assert_int_equal(chdir(s->dir), 0);
+}
+
 static void test_check_names_both_options_and_skips_two_inputs(void **state)
 {
 	struct samefile_path p[] = {
@@ -220,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_a_parent_that_does_not_exist_compares_the_strings),
 		cmocka_unit_test(test_dot_dot_past_a_directory_not_made_yet_is_the_same_file),
 		cmocka_unit_test(test_a_chat_pattern_that_loses_its_chat_is_refused),
+		cmocka_unit_test(test_a_removed_working_directory_compares_the_strings),
 		cmocka_unit_test(test_check_names_both_options_and_skips_two_inputs),
 	};
 
