@@ -128,12 +128,17 @@ void select_look(struct select *s, const struct record *r, uint64_t key, struct 
 	}
 }
 
-/* Three messages or more whose times only rise: no page the API sends, even misdated. */
-#define SELECT_RISING_MIN 2
+/*
+ * Five messages or more whose times only rise: no page the API sends, even
+ * with a few misdated (a timestamp of 0 on top, one of 2100 below).
+ */
+#define SELECT_RISING_MIN 4
 
 void select_page_looked(struct select *s, const char *name, const struct select_page *page)
 {
-	if (page->rises >= SELECT_RISING_MIN && !page->falls && !s->rising_warned) {
+	int convert = name || s->file; /* fetch's pages are the API's order, whatever it is */
+
+	if (convert && page->rises >= SELECT_RISING_MIN && !page->falls && !s->rising_warned) {
 		s->rising_warned = 1; /* warn_note's prefix names the page */
 		warn_note(s->warn,
 			  "its messages run oldest first, but a page is read as the API sends it, "

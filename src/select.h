@@ -124,11 +124,11 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 void select_look(struct select *s, const struct record *r, uint64_t key, struct select_page *page);
 
 /*
- * A page looked at (select_look), before its messages are selected. Pages
- * are read as the API sends them, newest first: a page whose valid times
- * all rise (a hand-made dump sorted oldest first) comes out in reverse, and
- * one warning says so. convert: name is the input file when the page is its
- * first (else NULL). The files are read as one history, newest first; a file
+ * A page looked at (select_look), before its messages are selected.
+ * convert: name is the input file when the page is its first (else NULL).
+ * Pages are read as the API sends them, newest first: a page whose valid
+ * times all rise (a hand-made dump sorted oldest first) comes out in
+ * reverse, and one warning says so. The files are read as one history, newest first; a file
  * whose first page is newer than the one before it (raw-*.jsonl.gz in the
  * shell's order, oldest night first) makes --order oldest not chronological
  * and keeps the older copy of a message: one warning says so.

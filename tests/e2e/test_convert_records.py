@@ -180,21 +180,26 @@ def test_a_page_sorted_oldest_first_is_warned_about_once(waexport, tmp_path):
     (newest first, one message misdated) is not warned about."""
     asc = tmp_path / "asc.json"
     asc.write_text(json.dumps([{"unique": u, "timestamp": str(t)} for u, t in
-                               [("a", 100), ("b", 200), ("c", 300)]]))
+                               [("a", 100), ("b", 200), ("c", 300), ("d", 400), ("e", 500)]]))
     asc2 = tmp_path / "asc2.json"
-    asc2.write_text(json.dumps([{"unique": "d", "timestamp": "50"},
-                                {"unique": "e", "timestamp": "60"},
-                                {"unique": "f", "timestamp": "70"}]))
+    asc2.write_text(json.dumps([{"unique": u, "timestamp": str(t)} for u, t in
+                                [("f", 10), ("g", 20), ("h", 30), ("i", 40), ("j", 50)]]))
     p = waexport(["convert", "--columns", "unique,timestamp", asc, asc2])
     assert p.returncode == 0, p.stderr
     warned = [l for l in p.stderr.decode().splitlines() if "run oldest first" in l]
     assert len(warned) == 1 and str(asc) in warned[0], p.stderr
     assert "--order newest keeps their order" in warned[0]
     p = waexport(["convert", "-q", "--order", "newest", "--columns", "unique,timestamp", asc])
-    assert p.stdout == b"unique,timestamp\r\na,100\r\nb,200\r\nc,300\r\n"
+    assert p.stdout == b"unique,timestamp\r\na,100\r\nb,200\r\nc,300\r\nd,400\r\ne,500\r\n"
     api = tmp_path / "api.json"   # newest first; the top one a late delivery, dated early
     api.write_text(json.dumps([{"unique": "x", "timestamp": "10"},
                                {"unique": "y", "timestamp": "300"},
                                {"unique": "z", "timestamp": "200"}]))
+    odd = tmp_path / "odd.json"   # in API order, a timestamp of 0 on top and 2100 below
+    odd.write_text(json.dumps([{"unique": "p", "timestamp": "0"},
+                               {"unique": "q", "timestamp": "1732000000"},
+                               {"unique": "r", "timestamp": "4102444800"}]))
+    p = waexport(["convert", "--columns", "unique", odd])
+    assert p.returncode == 0 and b"oldest first" not in p.stderr, p.stderr
     p = waexport(["convert", "--columns", "unique", api])
     assert p.returncode == 0 and b"oldest first" not in p.stderr, p.stderr

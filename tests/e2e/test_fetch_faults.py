@@ -499,3 +499,16 @@ def test_a_server_ignoring_page_while_messages_arrive_is_stopped(mock_factory, t
     assert r.returncode == 65, r.stderr
     assert "seen" in one_error_line(r)
     assert m.log()["total"] <= 3 + 40 + 8, m.log()["total"]
+
+
+def test_pages_of_rising_times_from_the_server_are_not_warned_about(mock_factory, tmp_path):
+    """convert warns about a page whose times only rise (a dump sorted oldest first); a
+    fetch's pages are the API's order whatever it is, and the warning's advice is for
+    files: it was printed once per --to, and again after a walk done again."""
+    from nightly_helpers import spaced_history, write_samples
+    msgs = spaced_history(300, 60)[::-1]   # served oldest first
+    m = mock_factory("--samples", write_samples(tmp_path / "rising.jsonl", msgs))
+    r = run(FETCH + ["--url", m.url, "-o", tmp_path / "o.csv"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert b"oldest first" not in r.stderr, r.stderr
+    assert len(csv_rows((tmp_path / "o.csv").read_bytes())) == 300
