@@ -23,7 +23,8 @@ const struct options_row options_table[OPT_COUNT] = {
 	[OPT_FORMAT] = { ROW(OPT_FORMAT, "format", 0, OPTIONS_TEXT, OPTIONS_ALL, GROUP_OUTPUT),
 			 .arg = "csv|ndjson|xlsx",
 			 .help = "output format (default: from PATH's extension .csv .ndjson .jsonl, each "
-				 "optionally .gz, or .xlsx; csv when PATH has no extension or is '-')",
+				 "optionally .gz, or .xlsx; csv when PATH has no extension or is '-'; "
+				 "schema describes csv or ndjson)",
 			 .detail = "Any other extension without --format is a usage error." },
 	[OPT_GZIP] = { ROW(OPT_GZIP, "gzip", 0, OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
 		       .help = "gzip the output (on when PATH ends in .gz)" },
