@@ -92,10 +92,10 @@ void report_summary(const struct report *rp)
 	if (o->media_dir)
 		bad |= buf_addf(&line, "%llu media files saved, ", rp->media_downloaded);
 	bad |= buf_addf(&line, "%llu warnings)", rp->warnings);
-	if (!added &&
-	    (rp->files != 1 || rp->targets > 1 || (o->output && strstr(o->output, "{chat}"))))
+	if (!added && o->output && strcmp(o->output, "-") &&
+	    (rp->files != 1 || rp->targets > 1 || strstr(o->output, "{chat}")))
 		bad |= buf_addf(&line, " to %zu file%s (%s)", rp->files, rp->files == 1 ? "" : "s",
-				o->output ? o->output : "standard output");
+				o->output);
 	else if (!added)
 		bad |= buf_addf(&line, " to %s",
 				strcmp(rp->path, "-") ? rp->path : "standard output");

@@ -512,3 +512,13 @@ def test_pages_of_rising_times_from_the_server_are_not_warned_about(mock_factory
     assert r.returncode == 0, r.stderr
     assert b"oldest first" not in r.stderr, r.stderr
     assert len(csv_rows((tmp_path / "o.csv").read_bytes())) == 300
+
+
+def test_the_summary_of_several_to_merged_to_standard_output_says_so(mock_factory):
+    """The summary said 'to 1 file (-)' for several --to merged into -o -."""
+    m = mock_factory("--messages", 300, "--seed", 5)
+    r = run(FETCH + ["--url", m.url, "--to", "972521123781", "--to", "972543554801",
+                     "-o", "-"], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    last = r.stderr.decode().splitlines()[-1]
+    assert ") to standard output (" in last and "file" not in last, last
