@@ -14,7 +14,7 @@
 int sink_io_error(struct sink *s, int errnum, const char *what, struct err *e)
 {
 	const char *where = s->is_stdout ? "standard output" : s->target;
-	/* What to do, and for a file that the previous one stands (not for a pipe). */
+	/* What to do; for a file, also that the previous one is untouched (not for a pipe). */
 	const char *hint =
 		errnum == ENOSPC ? " (free some space and run again"
 		: errnum == EFBIG

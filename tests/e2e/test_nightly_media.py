@@ -258,17 +258,25 @@ def test_media_saved_dead_link_warns_hostile_uniques_stay_inside(
     assert csv_rows(out.read_bytes())[0].keys() >= {"unique", "message", "media_file"}
 
 
-def test_media_already_present_are_skipped_and_still_named(
-        mock_factory, media_server, tmp_path):
+def first_night_with_media(mock_factory, media_server, tmp_path):
+    """A first night that saves the media of build()'s messages into tmp_path/media:
+    (the media server, the mock, the media directory, the night's output)."""
     outside = tmp_path / "outside"
     outside.mkdir()
     mdir = tmp_path / "media"
     mdir.mkdir()
-    srv, msgs, expect = build(media_server, outside)
+    srv, msgs, _ = build(media_server, outside)
     mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
-    out1, out2 = tmp_path / "o1.csv", tmp_path / "o2.csv"
+    out1 = tmp_path / "o1.csv"
     r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out1], env=fetch_env())
     assert r.returncode == 0, r.stderr
+    return srv, mock, mdir, out1
+
+
+def test_media_already_present_are_skipped_and_still_named(
+        mock_factory, media_server, tmp_path):
+    srv, mock, mdir, out1 = first_night_with_media(mock_factory, media_server, tmp_path)
+    out2 = tmp_path / "o2.csv"
     files1 = snapshot(mdir)
     hits1 = {p: srv.hits(p) for p in ("/files/photo.jpg", "/files/clip.mp4",
                                       "/files/report.pdf?token=abc", "/files/out.zip")}
@@ -292,15 +300,8 @@ def test_a_directory_in_place_of_a_media_file_is_not_taken_for_it(mock_factory, 
     counted present and named in media_file, pointing a reader at a directory. Now the
     file is fetched, and cannot be put in place: a failure on this side, 74 (as a full
     disk), so no checkpoint moves past a message whose link will expire."""
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    mdir = tmp_path / "media"
-    mdir.mkdir()
-    srv, msgs, expect = build(media_server, outside)
-    mock = mock_factory("--samples", write_samples(tmp_path / "p.jsonl", msgs))
-    out1, out2 = tmp_path / "o1.csv", tmp_path / "o2.csv"
-    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out1], env=fetch_env())
-    assert r.returncode == 0, r.stderr
+    _, mock, mdir, _ = first_night_with_media(mock_factory, media_server, tmp_path)
+    out2 = tmp_path / "o2.csv"
     victim = sorted(n for n in os.listdir(mdir) if not n.startswith("."))[0]
     os.unlink(mdir / victim)
     os.mkdir(mdir / victim)
