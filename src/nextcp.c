@@ -22,7 +22,7 @@ void nextcp_begin(struct nextcp_walk *w, const struct checkpoint *cp, long long 
 	memset(pc, 0, sizeof(*pc));
 	pc->horizon = now + NEXTCP_FUTURE_SLACK;
 	w->lookback_on = lookback > 0;
-	pc->firsts = !w->lookback_on;
+	pc->marks = w->lookback_on ? SELECT_MARK_LAST : SELECT_MARK_FIRST;
 	w->head_may_expire = head_may_expire;
 	if (!cp)
 		return;

@@ -55,8 +55,8 @@ static void newest_clear(struct select_newest *n)
 	uniques_clear(n);
 	heads_free(n->head, n->nhead);
 	free(n->head);
-	heads_free(n->firsts, n->nfirsts);
-	free(n->firsts);
+	heads_free(n->marks, n->nmarks);
+	free(n->marks);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -220,7 +220,7 @@ static int head_note(struct select_newest *n, const struct record *r, int gap)
 	return 0;
 }
 
-_Static_assert(SELECT_PAGE_FIRSTS < STATE_HEAD_MAX, "the head keeps some of its first messages");
+_Static_assert(SELECT_PAGE_MARKS < STATE_HEAD_MAX, "the head keeps some of its first messages");
 
 /*
  * A message held back by --until (newer than it): the next run, without
@@ -236,43 +236,43 @@ _Static_assert(SELECT_PAGE_FIRSTS < STATE_HEAD_MAX, "the head keeps some of its 
 static void head_restart(struct select_newest *n)
 {
 	heads_free(n->head, n->nhead);
-	heads_free(n->firsts, n->nfirsts);
-	n->nhead = n->nfirsts = 0;
+	heads_free(n->marks, n->nmarks);
+	n->nhead = n->nmarks = 0;
 	n->head_done = 0;
 }
 
-/* r, written first on a page after the head's: see SELECT_PAGE_FIRSTS. */
-static int first_note(struct select_newest *n, const struct record *r)
+/* r, a page's mark (SELECT_PAGE_MARKS), on a page after the head's. */
+static int mark_note(struct select_newest *n, const struct record *r)
 {
-	if (!n->head_done || n->nfirsts == SELECT_PAGE_FIRSTS || !record_has_unique(r))
+	if (!n->head_done || n->nmarks == SELECT_PAGE_MARKS || !record_has_unique(r))
 		return 0;
-	if (!n->firsts && !(n->firsts = calloc(SELECT_PAGE_FIRSTS, sizeof(*n->firsts))))
+	if (!n->marks && !(n->marks = calloc(SELECT_PAGE_MARKS, sizeof(*n->marks))))
 		return -1;
-	if (head_copy(&n->firsts[n->nfirsts], r))
+	if (head_copy(&n->marks[n->nmarks], r))
 		return -1;
-	n->nfirsts++;
+	n->nmarks++;
 	return 0;
 }
 
 /*
- * The head the state keeps: the pages' firsts after as much of the first
- * messages as leaves room (at least STATE_HEAD_MAX - SELECT_PAGE_FIRSTS).
+ * The head the state keeps: the pages' marks after as much of the first
+ * messages as leaves room (at least STATE_HEAD_MAX - SELECT_PAGE_MARKS).
  */
-static void head_join_firsts(struct select_newest *n)
+static void head_join_marks(struct select_newest *n)
 {
-	size_t room = STATE_HEAD_MAX - n->nfirsts;
+	size_t room = STATE_HEAD_MAX - n->nmarks;
 
-	if (!n->nfirsts)
+	if (!n->nmarks)
 		return;
 	if (n->nhead > room) {
 		heads_free(n->head + room, n->nhead - room);
 		n->nhead = room;
 	}
-	memcpy(n->head + n->nhead, n->firsts, n->nfirsts * sizeof(*n->firsts));
-	n->nhead += n->nfirsts;
-	free(n->firsts);
-	n->firsts = NULL;
-	n->nfirsts = 0;
+	memcpy(n->head + n->nhead, n->marks, n->nmarks * sizeof(*n->marks));
+	n->nhead += n->nmarks;
+	free(n->marks);
+	n->marks = NULL;
+	n->nmarks = 0;
 }
 
 static int newest_note(struct select_newest *n, const struct record *r, long long horizon)
@@ -315,7 +315,10 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 int select_message(struct select *s, const struct record *r, uint64_t key, int when,
 		   struct select_page *page, struct err *e)
 {
-	page->records++;
+	/* Written or not: a message --until holds back below it drops it (head_restart). */
+	if (++page->records == SELECT_PAGE_LAST && s->has_cp && s->cp.marks == SELECT_MARK_LAST &&
+	    mark_note(&s->newest, r))
+		return err_nomem(e);
 	if (when != WHEN_WITHIN) {
 		/* A second copy (pages shifted) is a duplicate here too, not a second "outside". */
 		if (key && seen_check(s->seen, key)) {
@@ -346,7 +349,8 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 	page->fresh++;
 	s->stats.messages++;
 	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
-	    (s->has_cp && s->cp.firsts && page->records == 1 && first_note(&s->newest, r)) ||
+	    (s->has_cp && s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&
+	     mark_note(&s->newest, r)) ||
 	    (s->has_cp && head_note(&s->newest, r, 0)))
 		return err_nomem(e);
 	return 1;
@@ -355,7 +359,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 const struct select_newest *select_take_newest(struct select *s)
 {
 	newest_clear(&s->taken);
-	head_join_firsts(&s->newest);
+	head_join_marks(&s->newest);
 	s->taken = s->newest;
 	memset(&s->newest, 0, sizeof(s->newest));
 	return &s->taken;

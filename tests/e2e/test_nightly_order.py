@@ -212,3 +212,26 @@ def test_a_head_deleted_lately_costs_a_full_walk_not_a_message(mock_factory, tmp
     r, _ = night(m2, state, tmp_path / "n3.csv")
     assert r.returncode == 0, r.stderr
     assert uniques(tmp_path / "n3.csv") == []
+
+
+def test_with_lookback_a_head_deleted_is_passed_at_a_later_pages_last(mock_factory, tmp_path):
+    """--lookback 1d, and the last night's first two pages deleted on the server (its
+    head, and page 2's last message). That night kept the last message of each later
+    page it walked as a mark below its head: the walk meets page 3's, writes what lies
+    above it (the news, and what it cannot tell from them), then the window from there,
+    and stops where the messages have left the window: not a walk, and an export, of the
+    whole history again (SPEC §5.3: only when the head is gone does time end the walk)."""
+    base = history(1000, 600, 22, 1732000000, "old")  # 144 a day
+    lookback = ("--lookback", "1d")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv", *lookback)[0].returncode == 0
+    news = history(30, 60, 23, 1732000000 + 3600, "new")
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news + base[100:]))
+    r, reqs = night(m2, state, tmp_path / "n2.csv", *lookback)
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news + base[100:149])
+    assert max(e["page"] for e in reqs if e["page"]) < 10, "a walk of the whole history"
+    r, _ = night(m2, state, tmp_path / "n3.csv", *lookback)
+    assert r.returncode == 0, r.stderr
+    assert set(uniques(tmp_path / "n3.csv")) >= set(x["unique"] for x in news)

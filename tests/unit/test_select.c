@@ -1,10 +1,10 @@
 /*
  * select: the head the next checkpoint keeps (SPEC §5.3). It is the first
- * messages written, page 1 first, then the first message written on each
- * later page: messages that arrived while the walk waited for a retry can
- * sit on a later page above page 1's head, and the next run must be able to
- * stop there instead of writing them again. Only messages this run wrote
- * count; the pages' firsts never crowd out more than half of the head.
+ * messages written, page 1 first, then a mark of each later page: its first
+ * message written (messages that arrived while the walk waited for a retry
+ * can sit on a later page above page 1's head, and the next run must be able
+ * to stop there instead of writing them again), or with --lookback its last
+ * (select.h). The pages' marks never crowd out more than half of the head.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,8 +76,10 @@ static void plain_page(struct select *s, unsigned p)
 /* A first run under --state (no earlier checkpoint), with --lookback or not. */
 static struct select *run_with(int lookback)
 {
-	static const struct select_checkpoint plain = { .firsts = 1, .horizon = HORIZON },
-					      window = { .horizon = HORIZON };
+	static const struct select_checkpoint plain = { .marks = SELECT_MARK_FIRST,
+							.horizon = HORIZON },
+					      window = { .marks = SELECT_MARK_LAST,
+							 .horizon = HORIZON };
 	struct select *s;
 	struct err e;
 
@@ -110,10 +112,10 @@ static void test_a_long_walk_keeps_half_of_page_one_and_the_pages_firsts(void **
 		plain_page(s, p);
 	n = select_take_newest(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
-	for (unsigned i = 0; i < STATE_HEAD_MAX - SELECT_PAGE_FIRSTS; i++)
+	for (unsigned i = 0; i < STATE_HEAD_MAX - SELECT_PAGE_MARKS; i++)
 		assert_head(&n->head[i], i);
-	for (unsigned k = 0; k < SELECT_PAGE_FIRSTS; k++) /* pages 2 to 26 */
-		assert_head(&n->head[STATE_HEAD_MAX - SELECT_PAGE_FIRSTS + k], PAGE * (k + 1));
+	for (unsigned k = 0; k < SELECT_PAGE_MARKS; k++) /* pages 2 to 26 */
+		assert_head(&n->head[STATE_HEAD_MAX - SELECT_PAGE_MARKS + k], PAGE * (k + 1));
 	select_free(s);
 }
 
@@ -167,10 +169,12 @@ static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_not
 }
 
 /*
- * --lookback's next run ends its window where the messages from the head on
- * leave it: a first of late deliveries would end it there. Page 1's head only.
+ * --lookback's next run writes the window again from the first mark it
+ * meets: a page's first could be a late delivery above page 1's head and end
+ * the window there, so the marks are the pages' last messages (written or
+ * not: page 4's were all exported by an earlier run), below the head.
  */
-static void test_with_lookback_the_head_is_page_ones_alone(void **state)
+static void test_with_lookback_the_marks_are_the_pages_lasts(void **state)
 {
 	struct select *s = run_with(1);
 	const struct select_newest *n;
@@ -180,8 +184,10 @@ static void test_with_lookback_the_head_is_page_ones_alone(void **state)
 		plain_page(s, p);
 	n = select_take_newest(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
-	for (unsigned i = 0; i < STATE_HEAD_MAX; i++)
+	for (unsigned i = 0; i < STATE_HEAD_MAX - 4; i++)
 		assert_head(&n->head[i], i);
+	for (unsigned k = 0; k < 4; k++) /* pages 2 to 5 */
+		assert_head(&n->head[STATE_HEAD_MAX - 4 + k], PAGE * (k + 2) - 1);
 	select_free(s);
 }
 
@@ -281,7 +287,7 @@ int main(void)
 		cmocka_unit_test(test_a_short_walk_keeps_the_head_whole_but_one),
 		cmocka_unit_test(
 			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
-		cmocka_unit_test(test_with_lookback_the_head_is_page_ones_alone),
+		cmocka_unit_test(test_with_lookback_the_marks_are_the_pages_lasts),
 		cmocka_unit_test(test_a_message_held_back_by_until_starts_the_head_below_it),
 		cmocka_unit_test(test_a_far_future_message_held_back_moves_only_a_head_not_done),
 		cmocka_unit_test(test_taking_the_head_starts_a_new_one),
