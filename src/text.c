@@ -144,12 +144,12 @@ static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 }
 
 /*
- * A run of escaped two-byte letters (U+0080..U+07FF: Hebrew, Arabic,
- * Cyrillic, Greek) and the spaces between them, as the API writes a word
- * of Hebrew: eight bytes loaded at once, `\u0` and a digit 0-7 telling the
- * range, two table loads the rest. Returns where it stopped: at anything
- * else, for the general code. Writes only letters and spaces (nothing CSV
- * quotes for), at most as many bytes as it reads.
+ * A run of escaped two-byte letters (U+00A0..U+07FF: Hebrew, Arabic, Cyrillic,
+ * Greek; not the C1 controls, which JSON keeps escaped) and the spaces between
+ * them, as the API writes a word of Hebrew: eight bytes loaded at once, `\u0`
+ * and a digit 0-7 telling the range, two table loads the rest. Returns where
+ * it stopped: at anything else, for the general code. Writes only letters and
+ * spaces (nothing CSV quotes for), at most as many bytes as it reads.
  */
 static inline const char *two_byte_run(const char *p, const char *end, char **dst)
 {
@@ -170,7 +170,7 @@ static inline const char *two_byte_run(const char *p, const char *end, char **ds
 		hi = hexval[(unsigned char)(w >> 32)] - 1;
 		lo = hexval[(unsigned char)(w >> 40)] - 1;
 		u = (unsigned)((w >> 24) & 7) << 8 | (unsigned)hi << 4 | (unsigned)lo;
-		if ((hi | lo) < 0 || u < 0x80)
+		if ((hi | lo) < 0 || u < 0xA0)
 			break;
 		d[0] = (char)(0xC0 | u >> 6);
 		d[1] = (char)(0x80 | (u & 0x3F));
@@ -373,7 +373,7 @@ static inline size_t put_json_cp(char *d, unsigned long cp)
 		d[1] = short_escape[cp];
 		return 2;
 	}
-	if (cp < 0x20 || cp == 0x2028 || cp == 0x2029) {
+	if (cp < 0x20 || (cp >= 0x80 && cp < 0xA0) || cp == 0x2028 || cp == 0x2029) {
 		d[0] = '\\';
 		d[1] = 'u';
 		d[2] = hexdigit[cp >> 12 & 0xF];
@@ -389,6 +389,16 @@ static inline size_t put_json_cp(char *d, unsigned long cp)
 static inline int is_line_sep(const unsigned char *p, size_t n)
 {
 	return n == 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9);
+}
+
+/*
+ * Is the 2-byte sequence at p a C1 control (U+0080-U+009F, whose second
+ * byte is the code point)? U+0085 (NEL) ends a line for Python's
+ * str.splitlines and for Unicode line breaking, as U+2028 does.
+ */
+static inline int is_c1(const unsigned char *p, size_t n)
+{
+	return n == 2 && p[0] == 0xC2 && p[1] < 0xA0;
 }
 
 size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
@@ -436,6 +446,9 @@ size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad)
 			} else if (is_line_sep((const unsigned char *)p, n)) {
 				d += put_json_cp(d, (unsigned char)p[2] == 0xA8 ? 0x2028 : 0x2029);
 				p += n;
+			} else if (is_c1((const unsigned char *)p, n)) {
+				d += put_json_cp(d, (unsigned char)p[1]);
+				p += n;
 			} else {
 				memcpy(d, p, n);
 				d += n;
@@ -455,8 +468,8 @@ size_t text_json_escape(char *dst, const char *src, size_t len)
 		while (end - p >= 8) {
 			uint64_t w = load64(p);
 
-			if (has_byte(w, 0xE2) | has_byte(w, '\\') | has_byte(w, '"') |
-			    has_less(w, 0x20))
+			if (has_byte(w, 0xE2) | has_byte(w, 0xC2) | has_byte(w, '\\') |
+			    has_byte(w, '"') | has_less(w, 0x20))
 				break;
 			memcpy(d, &w, 8);
 			p += 8;
@@ -469,6 +482,9 @@ size_t text_json_escape(char *dst, const char *src, size_t len)
 		    is_line_sep((const unsigned char *)p, (size_t)(end - p) >= 3 ? 3 : 0)) {
 			d += put_json_cp(d, (unsigned char)p[2] == 0xA8 ? 0x2028 : 0x2029);
 			p += 3;
+		} else if (c == 0xC2 && is_c1((const unsigned char *)p, end - p >= 2 ? 2 : 0)) {
+			d += put_json_cp(d, (unsigned char)p[1]);
+			p += 2;
 		} else if (c < 0x80) {
 			d += put_json_cp(d, c);
 			p++;

@@ -3,7 +3,8 @@
  * order with stable types (integers for codes and timestamps, strings for
  * ids, null for what is absent), then the fields the API sent that §4.1
  * does not name. Text is recoded straight from the page body: non-ASCII as
- * UTF-8, only the escapes RFC 8259 §7 requires, plus U+2028/U+2029.
+ * UTF-8, only the escapes RFC 8259 §7 requires, plus U+2028/U+2029 and the
+ * C1 controls (text.h).
  */
 #include "writer_impl.h"
 #include "text.h"

@@ -97,6 +97,27 @@ def test_ndjson_escapes_u2028_and_u2029(waexport):
     assert msg.count("\u2028") == 2 and msg.count("\u2029") == 2   # raw and escaped inputs alike
 
 
+def test_ndjson_escapes_the_c1_controls_python_splits_lines_on(waexport, tmp_path):
+    """SPEC §4.1: control characters are escaped, for line readers. U+0085 (NEL) is one
+    (Unicode's C1 controls, U+0080-U+009F): Python's str.splitlines splits a line at it,
+    sent escaped or raw. U+00A0 (no-break space) next to them stays raw UTF-8."""
+    head = (b'{"unique":"%s","timestamp":"1732000000","direction":1,"type":"text",'
+            b'"from":"972501234567","to":"0501234567","state":1,')
+    page = (b"[" + head % b"NEL1" + b'"message":"a\\u0085b \\u0080\\u009f \\u00a0 \\u05e9"},'
+            + head % b"NEL2" + b'"message":"c\xc2\x85d","note":"e\xc2\x85f\xc2\x9f"}]\n')
+    src = tmp_path / "nel.json"
+    src.write_bytes(page)
+    out = ndjson(waexport, ["--order", "newest", src])
+    for c1 in range(0x80, 0xA0):
+        assert chr(c1).encode() not in out, hex(c1)
+    lines = out.decode().splitlines()
+    assert len(lines) == 2, lines
+    objs = [json.loads(line) for line in lines]
+    assert objs[0]["message"] == "a\x85b \x80\x9f \xa0 \u05e9"
+    assert objs[1]["message"] == "c\x85d" and objs[1]["note"] == "e\x85f\x9f"
+    assert "\xa0".encode() in out
+
+
 def test_ndjson_has_no_raw_control_characters(waexport):
     out = ndjson(waexport, HISTORY + [CONTROLS])
     for line in out.split(b"\n"):

@@ -422,6 +422,24 @@ static void test_recode_line_separators(void **state)
 	REC("\\u2027\\u202a", "\xE2\x80\xA7\xE2\x80\xAA", 0);
 }
 
+/*
+ * The C1 controls (U+0080-U+009F), raw or escaped, come out escaped: Python's
+ * str.splitlines splits a line at U+0085 (NEL). Their neighbours do not.
+ */
+static void test_recode_c1_controls(void **state)
+{
+	(void)state;
+	REC("a\xC2\x85"
+	    "b",
+	    "a\\u0085b", 0);
+	REC("\\u0085", "\\u0085", 0);
+	REC("\xC2\x80\xC2\x9F", "\\u0080\\u009f", 0);
+	REC("\\u0080\\u009f", "\\u0080\\u009f", 0);
+	REC("abcdefgh\xC2\x85", "abcdefgh\\u0085", 0);
+	REC("\xC2\xA0\x7F\xD7\xA9", "\xC2\xA0\x7F\xD7\xA9", 0);
+	REC("\xC2", FFFD, 1); /* truncated */
+}
+
 static void test_recode_broken_input(void **state)
 {
 	(void)state;
@@ -473,6 +491,8 @@ static void test_escape(void **state)
 	ESC("\xD7\xA9\xF0\x9F\x98\x80\xC3\xA9", "\xD7\xA9\xF0\x9F\x98\x80\xC3\xA9");
 	ESC("\xE2\x80\xA8\xE2\x80\xA9", "\\u2028\\u2029");
 	ESC("\xE2\x82\xAC\xE2\x80\xA7", "\xE2\x82\xAC\xE2\x80\xA7");
+	ESC("\xC2\x85\xC2\x9F\xC2\xA0", "\\u0085\\u009f\xC2\xA0");
+	ESC("abcdefgh\xC2\x80", "abcdefgh\\u0080");
 	ESC("2021-02-24T22:32:57+02:00", "2021-02-24T22:32:57+02:00");
 	/* Backslash-u text is text, not an escape. */
 	ESC("\\u0041", "\\\\u0041");
@@ -483,11 +503,12 @@ static void test_escape_at_every_position(void **state)
 	(void)state;
 	for (size_t len = 0; len <= 20; len++) {
 		for (size_t pos = 0; pos <= len; pos++) {
-			static const char *const specials[] = { "\"", "\\", "\x02",
-								"\xE2\x80\xA8" };
-			static const char *const forms[] = { "\\\"", "\\\\", "\\u0002", "\\u2028" };
+			static const char *const specials[] = { "\"", "\\", "\x02", "\xE2\x80\xA8",
+								"\xC2\x85" };
+			static const char *const forms[] = { "\\\"", "\\\\", "\\u0002", "\\u2028",
+							     "\\u0085" };
 
-			for (size_t k = 0; k < 4; k++) {
+			for (size_t k = 0; k < 5; k++) {
 				char src[64], want[64];
 				size_t s = 0, w = 0;
 
@@ -1020,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_recode_control_at_every_position),
 		cmocka_unit_test(test_recode_non_ascii_kept_raw),
 		cmocka_unit_test(test_recode_line_separators),
+		cmocka_unit_test(test_recode_c1_controls),
 		cmocka_unit_test(test_recode_broken_input),
 		cmocka_unit_test(test_recode_worst_case_bound),
 		cmocka_unit_test(test_escape),
