@@ -13,6 +13,8 @@ struct select {
 	int has_cp;
 	int below; /* the earlier head was reached: what follows was exported */
 	struct select_newest newest, taken;
+	uint64_t head_keys[STATE_HEAD_MAX]; /* seen_key of newest.head's messages */
+	size_t nkeys;
 	struct select_stats stats;
 	const char *file;      /* the input file read last (convert), and */
 	long long file_newest; /* the newest time of its first page */
@@ -74,6 +76,7 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 {
 	s->has_cp = cp != NULL;
 	s->below = 0;
+	s->nkeys = 0;
 	if (cp)
 		s->cp = *cp;
 }
@@ -146,8 +149,7 @@ void select_page_looked(struct select *s, const char *name, const struct select_
 			  "sorted oldest first, --order newest keeps their order)");
 	}
 	if (!name)
-		return;
-	/* warn_note's prefix names this file (warn_where). */
+		return; /* below, warn_note's prefix names this file (warn_where) */
 	if (s->file && s->file_has_newest && page->has_newest && page->newest > s->file_newest &&
 	    !s->file_warned) {
 		s->file_warned = 1;
@@ -192,21 +194,22 @@ static int exported(struct select *s, const struct record *r, struct select_page
 static int head_copy(struct state_head *h, const struct record *r)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
+	char *p = malloc(u->len + 1);
 
-	if (!(h->unique = malloc(u->len + 1)))
+	if (!p)
 		return -1;
-	memcpy(h->unique, u->p, u->len);
-	h->unique[u->len] = '\0';
-	h->len = u->len;
-	h->ts = r->ts;
-	h->ts_ok = r->ts_ok;
+	memcpy(p, u->p, u->len);
+	p[u->len] = '\0';
+	*h = (struct state_head){ .unique = p, .len = u->len, .ts = r->ts, .ts_ok = r->ts_ok };
 	return 0;
 }
 
 /* The head of this run's history: the first messages exported, without a gap. */
-static int head_note(struct select_newest *n, const struct record *r, int gap)
+static int head_note(struct select *s, const struct record *r, uint64_t key, int gap)
 {
-	if (n->head_done || !record_has_unique(r))
+	struct select_newest *n = &s->newest;
+
+	if (!s->has_cp || n->head_done || !record_has_unique(r))
 		return 0;
 	if (gap) {
 		n->head_done = n->nhead > 0;
@@ -216,6 +219,7 @@ static int head_note(struct select_newest *n, const struct record *r, int gap)
 		return -1;
 	if (head_copy(&n->head[n->nhead], r))
 		return -1;
+	s->head_keys[s->nkeys++] = key; /* in step with n->nhead */
 	n->head_done = ++n->nhead == STATE_HEAD_MAX;
 	return 0;
 }
@@ -233,12 +237,33 @@ _Static_assert(SELECT_PAGE_MARKS < STATE_HEAD_MAX, "the head keeps some of its f
  * done (within the walk's first STATE_HEAD_MAX messages written); one deeper
  * down stays below the head (README: the one exception).
  */
-static void head_restart(struct select_newest *n)
+static void head_restart(struct select *s)
 {
+	struct select_newest *n = &s->newest;
+
 	heads_free(n->head, n->nhead);
 	heads_free(n->marks, n->nmarks);
-	n->nhead = n->nmarks = 0;
+	n->nhead = n->nmarks = s->nkeys = 0;
 	n->head_done = 0;
+}
+
+/*
+ * With --lookback a page's mark must lie below page 1's head (select.h): one of
+ * the head's messages met again (1) says a flood pushed the pages down under
+ * the walk, so the marks taken before lie among the newcomers (late deliveries,
+ * old-dated) and would end the next window's re-export there. They go.
+ */
+static int marks_check(struct select *s, uint64_t key)
+{
+	struct select_newest *n = &s->newest;
+
+	for (size_t i = 0; key && n->head_done && i < s->nkeys; i++)
+		if (s->head_keys[i] == key) {
+			heads_free(n->marks, n->nmarks);
+			n->nmarks = 0;
+			return 1;
+		}
+	return 0;
 }
 
 /* r, a page's mark (SELECT_PAGE_MARKS), on a page after the head's. */
@@ -315,10 +340,13 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 int select_message(struct select *s, const struct record *r, uint64_t key, int when,
 		   struct select_page *page, struct err *e)
 {
-	/* Written or not: a message --until holds back below it drops it (head_restart). */
-	if (++page->records == SELECT_PAGE_LAST && s->has_cp && s->cp.marks == SELECT_MARK_LAST &&
-	    mark_note(&s->newest, r))
-		return err_nomem(e);
+	page->records++;
+	if (s->has_cp && s->cp.marks == SELECT_MARK_LAST) {
+		/* Written or not: a message --until holds back below it drops it (head_restart). */
+		if (!marks_check(s, key) && page->records == SELECT_PAGE_LAST &&
+		    mark_note(&s->newest, r))
+			return err_nomem(e);
+	}
 	if (when != WHEN_WITHIN) {
 		/* A second copy (pages shifted) is a duplicate here too, not a second "outside". */
 		if (key && seen_check(s->seen, key)) {
@@ -329,12 +357,12 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		s->stats.filtered++;
 		if (s->has_cp && when == WHEN_AFTER &&
 		    (!s->newest.head_done || r->ts <= s->cp.horizon))
-			head_restart(&s->newest);
-		return s->has_cp && head_note(&s->newest, r, 1) ? err_nomem(e) : 0;
+			head_restart(s);
+		return head_note(s, r, key, 1) ? err_nomem(e) : 0;
 	}
 	if (exported(s, r, page)) {
 		s->stats.checkpointed++;
-		return s->has_cp && head_note(&s->newest, r, 0) ? err_nomem(e) : 0;
+		return head_note(s, r, key, 0) ? err_nomem(e) : 0;
 	}
 	if (!key) {
 		warn_note(s->warn,
@@ -351,7 +379,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
 	    (s->has_cp && s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&
 	     mark_note(&s->newest, r)) ||
-	    (s->has_cp && head_note(&s->newest, r, 0)))
+	    head_note(s, r, key, 0))
 		return err_nomem(e);
 	return 1;
 }
@@ -360,6 +388,7 @@ const struct select_newest *select_take_newest(struct select *s)
 {
 	newest_clear(&s->taken);
 	head_join_marks(&s->newest);
+	s->nkeys = 0;
 	s->taken = s->newest;
 	memset(&s->newest, 0, sizeof(s->newest));
 	return &s->taken;

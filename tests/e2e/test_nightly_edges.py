@@ -102,13 +102,17 @@ def test_a_message_held_back_by_until_below_a_late_delivery_is_exported(mock_fac
     assert "MSG-N" in uniques(n2), "the message held back by --until was never exported"
 
 
-def test_lookback_writes_its_window_after_a_flood_of_late_deliveries(mock_factory, tmp_path):
-    """--lookback 1d: 120 late deliveries (dated ten days back, as after an outage) arrive
+@pytest.mark.parametrize("flood", [120, 300])
+def test_lookback_writes_its_window_after_a_flood_of_late_deliveries(mock_factory, tmp_path,
+                                                                      flood):
+    """--lookback 1d: late deliveries (dated ten days back, as after an outage) arrive
     while night 2 waits out a 429 on page 2. Night 3 must write the window below its
     head again (SPEC §5.3). Had night 2's head kept a late delivery on its page 2 as a
     place to stop, night 3 would have met it first, taken the window for left there (the
-    messages from the head on all old-dated) and written none of it (an adversarial pass
-    found it): with --lookback the head is page 1's alone."""
+    messages from the head on all old-dated) and written none of it (adversarial passes
+    found it twice): with --lookback a page's mark is its last message, and the marks
+    taken before page 1's messages come round again (300: pages 2 to 7 are the flood's)
+    are dropped."""
     day = 86400
     recent = [msg("R%03d" % i, T - 60 * i) for i in range(1, 201)]
     news = [msg("N%03d" % k, T + 60 * k) for k in range(70, 0, -1)]
@@ -123,7 +127,7 @@ def test_lookback_writes_its_window_after_a_flood_of_late_deliveries(mock_factor
     settle(m)
     rc, err = run_with_a_flood_in_the_retry_wait(
         m, FETCH + ["--url", m.url, "--state", state, "-o", tmp_path / "n2.csv"] + lookback,
-        120)
+        flood)
     assert rc == 0, err
     m.control(fail_429=None)
     r, _ = night(m, state, tmp_path / "n3.csv", *lookback)

@@ -192,6 +192,37 @@ static void test_with_lookback_the_marks_are_the_pages_lasts(void **state)
 }
 
 /*
+ * With --lookback, a flood arrived while the walk waited before page 2 (100
+ * messages, numbered from 5000 on: pages 2 and 3 are theirs), and page 4 is
+ * page 1 again: the marks of pages 2 and 3 lie above page 1's head in the
+ * next night's order and are dropped; page 5's, below it, is kept.
+ */
+static void test_with_lookback_marks_above_the_head_are_dropped(void **state)
+{
+	struct select *s = run_with(1);
+	const struct select_newest *n;
+	unsigned ids[PAGE];
+
+	(void)state;
+	plain_page(s, 1);
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned i = 0; i < PAGE; i++)
+			ids[i] = 5000 + PAGE * p + i;
+		assert_int_equal(page(s, ids, PAGE, NULL), PAGE);
+	}
+	for (unsigned i = 0; i < PAGE; i++)
+		ids[i] = i;
+	assert_int_equal(page(s, ids, PAGE, NULL), 0); /* repeats */
+	plain_page(s, 2);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	for (unsigned i = 0; i < STATE_HEAD_MAX - 1; i++)
+		assert_head(&n->head[i], i);
+	assert_head(&n->head[STATE_HEAD_MAX - 1], 2 * PAGE - 1);
+	select_free(s);
+}
+
+/*
  * A message newer than --until, held back, below messages written (late
  * deliveries, old-dated, on top): the head begins below it, so the next run
  * without --until finds it above the head and writes it. Before, the head
@@ -288,6 +319,7 @@ int main(void)
 		cmocka_unit_test(
 			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
 		cmocka_unit_test(test_with_lookback_the_marks_are_the_pages_lasts),
+		cmocka_unit_test(test_with_lookback_marks_above_the_head_are_dropped),
 		cmocka_unit_test(test_a_message_held_back_by_until_starts_the_head_below_it),
 		cmocka_unit_test(test_a_far_future_message_held_back_moves_only_a_head_not_done),
 		cmocka_unit_test(test_taking_the_head_starts_a_new_one),
