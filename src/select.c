@@ -1,4 +1,5 @@
 #include "select.h"
+#include "select_head.h"
 #include "seen.h"
 #include "state.h"
 #include "when.h"
@@ -13,8 +14,6 @@ struct select {
 	int has_cp;
 	int below; /* the earlier head was reached: what follows was exported */
 	struct select_newest newest, taken;
-	uint64_t head_keys[STATE_HEAD_MAX]; /* seen_key of newest.head's messages */
-	size_t nkeys;
 	struct select_stats stats;
 	const char *file;      /* the input file read last (convert), and */
 	long long file_newest; /* the newest time of its first page */
@@ -46,18 +45,12 @@ static void uniques_clear(struct select_newest *n)
 	n->nuniques = n->cap = 0;
 }
 
-static void heads_free(struct state_head *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(h[i].unique);
-}
-
 static void newest_clear(struct select_newest *n)
 {
 	uniques_clear(n);
-	heads_free(n->head, n->nhead);
+	select_head_free(n->head, n->nhead);
 	free(n->head);
-	heads_free(n->marks, n->nmarks);
+	select_head_free(n->marks, n->nmarks);
 	free(n->marks);
 	memset(n, 0, sizeof(*n));
 }
@@ -76,7 +69,6 @@ void select_set_checkpoint(struct select *s, const struct select_checkpoint *cp)
 {
 	s->has_cp = cp != NULL;
 	s->below = 0;
-	s->nkeys = 0;
 	if (cp)
 		s->cp = *cp;
 }
@@ -190,116 +182,6 @@ static int exported(struct select *s, const struct record *r, struct select_page
 	return at_skip(s, r);
 }
 
-/* r's unique and time into h. */
-static int head_copy(struct state_head *h, const struct record *r)
-{
-	const struct field *u = &r->f[REC_UNIQUE];
-	char *p = malloc(u->len + 1);
-
-	if (!p)
-		return -1;
-	memcpy(p, u->p, u->len);
-	p[u->len] = '\0';
-	*h = (struct state_head){ .unique = p, .len = u->len, .ts = r->ts, .ts_ok = r->ts_ok };
-	return 0;
-}
-
-/* The head of this run's history: the first messages exported, without a gap. */
-static int head_note(struct select *s, const struct record *r, uint64_t key, int gap)
-{
-	struct select_newest *n = &s->newest;
-
-	if (!s->has_cp || n->head_done || !record_has_unique(r))
-		return 0;
-	if (gap) {
-		n->head_done = n->nhead > 0;
-		return 0;
-	}
-	if (!n->head && !(n->head = calloc(STATE_HEAD_MAX, sizeof(*n->head))))
-		return -1;
-	if (head_copy(&n->head[n->nhead], r))
-		return -1;
-	s->head_keys[s->nkeys++] = key; /* in step with n->nhead */
-	n->head_done = ++n->nhead == STATE_HEAD_MAX;
-	return 0;
-}
-
-_Static_assert(SELECT_PAGE_MARKS < STATE_HEAD_MAX, "the head keeps some of its first messages");
-
-/*
- * A message held back by --until (newer than it): the next run, without
- * --until, must find it above its head, so the head begins below it. A head
- * begun above it (late deliveries on top, old-dated) would have the next
- * run take it for exported: lost. A message dated past the horizon (a
- * sender's clock days or years ahead) is held back by every --until while
- * it stays ahead: the head moved below it each night would have each night
- * write again all above it. So one is followed only while the head is not
- * done (within the walk's first STATE_HEAD_MAX messages written); one deeper
- * down stays below the head (README: the one exception).
- */
-static void head_restart(struct select *s)
-{
-	struct select_newest *n = &s->newest;
-
-	heads_free(n->head, n->nhead);
-	heads_free(n->marks, n->nmarks);
-	n->nhead = n->nmarks = s->nkeys = 0;
-	n->head_done = 0;
-}
-
-/*
- * With --lookback a page's mark must lie below page 1's head (select.h): one of
- * the head's messages met again (1) says a flood pushed the pages down under
- * the walk, so the marks taken before lie among the newcomers (late deliveries,
- * old-dated) and would end the next window's re-export there. They go.
- */
-static int marks_check(struct select *s, uint64_t key)
-{
-	struct select_newest *n = &s->newest;
-
-	for (size_t i = 0; key && n->head_done && i < s->nkeys; i++)
-		if (s->head_keys[i] == key) {
-			heads_free(n->marks, n->nmarks);
-			n->nmarks = 0;
-			return 1;
-		}
-	return 0;
-}
-
-/* r, a page's mark (SELECT_PAGE_MARKS), on a page after the head's. */
-static int mark_note(struct select_newest *n, const struct record *r)
-{
-	if (!n->head_done || n->nmarks == SELECT_PAGE_MARKS || !record_has_unique(r))
-		return 0;
-	if (!n->marks && !(n->marks = calloc(SELECT_PAGE_MARKS, sizeof(*n->marks))))
-		return -1;
-	if (head_copy(&n->marks[n->nmarks], r))
-		return -1;
-	n->nmarks++;
-	return 0;
-}
-
-/*
- * The head the state keeps: the pages' marks after as much of the first
- * messages as leaves room (at least STATE_HEAD_MAX - SELECT_PAGE_MARKS).
- */
-static void head_join_marks(struct select_newest *n)
-{
-	size_t room = STATE_HEAD_MAX - n->nmarks;
-
-	if (!n->nmarks)
-		return;
-	if (n->nhead > room) {
-		heads_free(n->head + room, n->nhead - room);
-		n->nhead = room;
-	}
-	memcpy(n->head + n->nhead, n->marks, n->nmarks * sizeof(*n->marks));
-	n->nhead += n->nmarks;
-	free(n->marks);
-	n->marks = NULL;
-	n->nmarks = 0;
-}
-
 static int newest_note(struct select_newest *n, const struct record *r, long long horizon)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
@@ -342,9 +224,9 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 {
 	page->records++;
 	if (s->has_cp && s->cp.marks == SELECT_MARK_LAST) {
-		/* Written or not: a message --until holds back below it drops it (head_restart). */
-		if (!marks_check(s, key) && page->records == SELECT_PAGE_LAST &&
-		    mark_note(&s->newest, r))
+		/* Written or not: a message --until holds back below it drops it (select_head_restart). */
+		if (!select_head_again(&s->newest, key) && page->records == SELECT_PAGE_LAST &&
+		    select_head_mark(&s->newest, r))
 			return err_nomem(e);
 	}
 	if (when != WHEN_WITHIN) {
@@ -357,12 +239,12 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		s->stats.filtered++;
 		if (s->has_cp && when == WHEN_AFTER &&
 		    (!s->newest.head_done || r->ts <= s->cp.horizon))
-			head_restart(s);
-		return head_note(s, r, key, 1) ? err_nomem(e) : 0;
+			select_head_restart(&s->newest);
+		return s->has_cp && select_head_note(&s->newest, r, key, 1) ? err_nomem(e) : 0;
 	}
 	if (exported(s, r, page)) {
 		s->stats.checkpointed++;
-		return head_note(s, r, key, 0) ? err_nomem(e) : 0;
+		return s->has_cp && select_head_note(&s->newest, r, key, 0) ? err_nomem(e) : 0;
 	}
 	if (!key) {
 		warn_note(s->warn,
@@ -378,8 +260,8 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 	s->stats.messages++;
 	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
 	    (s->has_cp && s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&
-	     mark_note(&s->newest, r)) ||
-	    head_note(s, r, key, 0))
+	     select_head_mark(&s->newest, r)) ||
+	    (s->has_cp && select_head_note(&s->newest, r, key, 0)))
 		return err_nomem(e);
 	return 1;
 }
@@ -387,8 +269,9 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 const struct select_newest *select_take_newest(struct select *s)
 {
 	newest_clear(&s->taken);
-	head_join_marks(&s->newest);
-	s->nkeys = 0;
+	if (s->has_cp)
+		select_head_finish(&s->newest, s->cp.earlier ? s->cp.head : NULL,
+				   s->cp.earlier ? s->cp.nhead : 0);
 	s->taken = s->newest;
 	memset(&s->newest, 0, sizeof(s->newest));
 	return &s->taken;

@@ -28,6 +28,7 @@
 
 #include "err.h"
 #include "record.h"
+#include "select_head.h"
 #include "state.h"
 #include "warn.h"
 
@@ -48,55 +49,6 @@ struct select_checkpoint {
 	size_t nhead;
 	long long horizon;
 	int marks; /* what the next head keeps of later pages: SELECT_MARK_FIRST, _LAST, 0 none */
-};
-
-/*
- * Besides page 1's first messages, the head keeps one message of each later
- * page, at most SELECT_PAGE_MARKS (pages 2 to 26), where the next run may
- * stop when page 1's are gone (deleted on the server). Any message the walk
- * saw will do (SPEC §5.1: every page below it was walked); which one depends
- * on what the next run does at it:
- *
- * - Without --lookback it stops there, and the topmost is best: a page's
- *   first message written (SELECT_MARK_FIRST). Messages that arrive while a
- *   walk waits for a retry push new ones onto its later pages, above page
- *   1's head, and a next run that stopped at page 1's head would write those
- *   again. A flood puts them on page k only when more than 50 (k - 1)
- *   arrive: pages 2 to 26 hold every first of a flood of up to 1,250 (a
- *   greater one is written again the next night).
- * - With --lookback it writes the window again from there, and ends it
- *   where the messages have left the window: a mark must lie below page 1's
- *   head, never among a flood of late deliveries (old-dated, as after an
- *   outage) above it, which would end the window before it began. A page's
- *   last message (SELECT_MARK_LAST, the SELECT_PAGE_LASTth) is one of those
- *   pushed down from above only when 50 k or more arrived during the walk.
- *   Without these, a head deleted on the server made the next night walk
- *   and write the whole history again.
- *
- * The other half of the head stays page 1's, so that messages deleted at the
- * top cost few duplicates.
- */
-#define SELECT_MARK_FIRST 1
-#define SELECT_MARK_LAST 2
-#define SELECT_PAGE_LAST 50 /* the API's pages hold 50 messages */
-#define SELECT_PAGE_MARKS 25
-
-/* The next checkpoint: the newest plausible message written, and the head. */
-struct select_newest {
-	int have;
-	long long ts;
-	char **uniques; /* raw uniques written at ts */
-	size_t cap;
-	size_t nuniques;
-	/*
-	 * The first messages exported, API order (taken: then the
-	 * pages' marks, at most SELECT_PAGE_MARKS, in their order).
-	 */
-	struct state_head *head;
-	size_t nhead;
-	int head_done;            /* the head stopped growing (full, or a gap) */
-	struct state_head *marks; /* one message of each later page (SELECT_PAGE_MARKS) */
-	size_t nmarks;
 };
 
 /* What one page held (fetch's paging decisions, SPEC §5.1-§5.3). */

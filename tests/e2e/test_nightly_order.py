@@ -235,3 +235,27 @@ def test_with_lookback_a_head_deleted_is_passed_at_a_later_pages_last(mock_facto
     r, _ = night(m2, state, tmp_path / "n3.csv", *lookback)
     assert r.returncode == 0, r.stderr
     assert set(uniques(tmp_path / "n3.csv")) >= set(x["unique"] for x in news)
+
+
+def test_a_head_deleted_after_a_one_page_night_is_met_at_an_earlier_nights_mark(
+        mock_factory, tmp_path):
+    """Night 2 walks one page (ten news): no mark of its own, so its checkpoint carries
+    night 1's (the first message of each later page night 1 walked). Then the newest 60
+    are deleted on the server (night 2's whole page 1): night 3 meets night 1's page-2
+    mark, the first message left, writes its news alone and stops, instead of walking and
+    writing the whole history again (the previous binary: 355 rows)."""
+    base = history(400, 600, 24, 1732000000, "old")
+    state = tmp_path / "state"
+    m1 = mock_factory("--samples", write_samples(tmp_path / "h1.jsonl", base))
+    assert night(m1, state, tmp_path / "n1.csv")[0].returncode == 0
+    news2 = history(10, 60, 25, 1732000000 + 3600, "new2")
+    m2 = mock_factory("--samples", write_samples(tmp_path / "h2.jsonl", news2 + base))
+    r, _ = night(m2, state, tmp_path / "n2.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n2.csv") == sorted(x["unique"] for x in news2)
+    news3 = history(5, 60, 26, 1732000000 + 7200, "new3")
+    m3 = mock_factory("--samples", write_samples(tmp_path / "h3.jsonl", news3 + base[50:]))
+    r, reqs = night(m3, state, tmp_path / "n3.csv")
+    assert r.returncode == 0, r.stderr
+    assert uniques(tmp_path / "n3.csv") == sorted(x["unique"] for x in news3)
+    assert max(e["page"] for e in reqs if e["page"]) < 8, "a walk of the whole history"

@@ -223,6 +223,50 @@ static void test_with_lookback_marks_above_the_head_are_dropped(void **state)
 }
 
 /*
+ * A night of one page after an earlier checkpoint keeps no mark of its own:
+ * the head's second half is then the earlier head's entries, its second half
+ * (the deepest) first, and none this run holds itself twice.
+ */
+static void carried(unsigned first, unsigned own, unsigned from, unsigned n)
+{
+	static char names[STATE_HEAD_MAX][16];
+	struct state_head earlier[STATE_HEAD_MAX];
+	struct select_checkpoint cp = { .earlier = 1,
+					.marks = SELECT_MARK_FIRST,
+					.horizon = HORIZON };
+	const struct select_newest *got;
+	struct select *s;
+	struct err e;
+	unsigned ids[PAGE];
+
+	for (unsigned i = 0; i < STATE_HEAD_MAX; i++) {
+		snprintf(names[i], sizeof(names[i]), "m%u", first + i);
+		earlier[i] = (struct state_head){ names[i], strlen(names[i]), NEWEST, 1 };
+	}
+	cp.head = earlier;
+	cp.nhead = STATE_HEAD_MAX;
+	assert_int_equal(select_new(&s, NULL, &e), 0);
+	select_set_checkpoint(s, &cp);
+	for (unsigned i = 0; i < PAGE; i++)
+		ids[i] = i;
+	(void)page(s, ids, PAGE, NULL);
+	got = select_take_newest(s);
+	assert_int_equal(got->nhead, own + n);
+	for (unsigned i = 0; i < own; i++)
+		assert_head(&got->head[i], i);
+	for (unsigned k = 0; k < n; k++)
+		assert_head(&got->head[own + k], from + k);
+	select_free(s);
+}
+
+static void test_a_one_page_night_carries_the_earlier_head(void **state)
+{
+	(void)state;
+	carried(40, STATE_HEAD_MAX - SELECT_PAGE_MARKS, 65, SELECT_PAGE_MARKS);
+	carried(10, 40, 50, 10); /* m35-m49 and m10-m34 are its own */
+}
+
+/*
  * A message newer than --until, held back, below messages written (late
  * deliveries, old-dated, on top): the head begins below it, so the next run
  * without --until finds it above the head and writes it. Before, the head
@@ -320,6 +364,7 @@ int main(void)
 			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
 		cmocka_unit_test(test_with_lookback_the_marks_are_the_pages_lasts),
 		cmocka_unit_test(test_with_lookback_marks_above_the_head_are_dropped),
+		cmocka_unit_test(test_a_one_page_night_carries_the_earlier_head),
 		cmocka_unit_test(test_a_message_held_back_by_until_starts_the_head_below_it),
 		cmocka_unit_test(test_a_far_future_message_held_back_moves_only_a_head_not_done),
 		cmocka_unit_test(test_taking_the_head_starts_a_new_one),
