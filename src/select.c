@@ -224,9 +224,13 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 {
 	page->records++;
 	if (s->has_cp && s->cp.marks == SELECT_MARK_LAST) {
-		/* Written or not: a message --until holds back below it drops it (select_head_restart). */
+		/*
+		 * Written or not, but within --since/--until: a message they leave
+		 * out is no place to stop (a message --until holds back below a mark
+		 * drops it: select_head_restart).
+		 */
 		if (!select_head_again(&s->newest, key) && page->records == SELECT_PAGE_LAST &&
-		    select_head_mark(&s->newest, r))
+		    when == WHEN_WITHIN && select_head_mark(&s->newest, r))
 			return err_nomem(e);
 	}
 	if (when != WHEN_WITHIN) {

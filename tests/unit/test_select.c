@@ -222,6 +222,29 @@ static void test_with_lookback_marks_above_the_head_are_dropped(void **state)
 	select_free(s);
 }
 
+/* With --lookback, a page's 50th that --since leaves out is no mark: the next page's is. */
+static void test_with_lookback_a_message_left_out_is_no_mark(void **state)
+{
+	struct select *s = run_with(1);
+	const struct select_newest *n;
+	unsigned ids[PAGE];
+	unsigned char when[PAGE];
+
+	(void)state;
+	plain_page(s, 1);
+	for (unsigned i = 0; i < PAGE; i++) {
+		ids[i] = PAGE + i;
+		when[i] = i == PAGE - 1 ? WHEN_BEFORE : WHEN_WITHIN;
+	}
+	assert_int_equal(page(s, ids, PAGE, when), PAGE - 1);
+	plain_page(s, 3);
+	n = select_take_newest(s);
+	assert_int_equal(n->nhead, STATE_HEAD_MAX);
+	assert_head(&n->head[STATE_HEAD_MAX - 2], STATE_HEAD_MAX - 2);
+	assert_head(&n->head[STATE_HEAD_MAX - 1], 3 * PAGE - 1);
+	select_free(s);
+}
+
 /*
  * A night of one page after an earlier checkpoint keeps no mark of its own:
  * the head's second half is then the earlier head's entries, its second half
@@ -364,6 +387,7 @@ int main(void)
 			test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing),
 		cmocka_unit_test(test_with_lookback_the_marks_are_the_pages_lasts),
 		cmocka_unit_test(test_with_lookback_marks_above_the_head_are_dropped),
+		cmocka_unit_test(test_with_lookback_a_message_left_out_is_no_mark),
 		cmocka_unit_test(test_a_one_page_night_carries_the_earlier_head),
 		cmocka_unit_test(test_a_message_held_back_by_until_starts_the_head_below_it),
 		cmocka_unit_test(test_a_far_future_message_held_back_moves_only_a_head_not_done),
