@@ -90,13 +90,6 @@ int fetch_walk_checked(struct fetch *f);
 int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		     struct err *e);
 
-/* fetch_walk_pages after a shift (f->shifted): stretches checked against page 1 (fetch_stretch.c). */
-int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
-			 const struct walk_transport *t, struct err *e);
-
-/* A fetched page of the current walk, taken (walk_page_fn, ctx: the fetch). */
-int fetch_on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e);
-
 /* The walk of a run that resumes from the journal (resume.h). */
 int fetch_walk_resumed(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
 		       struct err *e);

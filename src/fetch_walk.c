@@ -12,6 +12,7 @@
 #include "media.h"
 #include "resume.h"
 #include "text.h"
+#include "walk_stretch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,7 +214,9 @@ static void skip_bom(struct fetch *f, unsigned long page_no, const char **body, 
 	*len -= 3;
 }
 
-int fetch_on_page(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+/* A fetched page of the current walk, taken (walk_page_fn, ctx: the fetch). */
+static int on_fetched_page(void *ctx, unsigned long page_no, const char *body, size_t len,
+			   struct err *e)
 {
 	struct fetch *f = ctx;
 	int v, met;
@@ -284,7 +287,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
 	f->found = 0;
 	f->last_body = 0;
 	first.slow_start = 1; /* the newest message is on page 1 unless much arrived since */
-	ok = walk_from(f, &first, t, 0, fetch_on_page, e);
+	ok = walk_from(f, &first, t, 0, on_fetched_page, e);
 	f->seeking = 0;
 	if (ok || !f->found || f->last_verdict == WALK_END)
 		return ok; /* the walk ended before the journal's pages were needed */
@@ -304,7 +307,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
 			  "the journal's pages no longer line up with the server's (page "
 			  "%lu); walking on from page %lu instead",
 			  check, f->seek_page + 1);
-		return walk_from(f, wo, t, f->seek_page, fetch_on_page, e);
+		return walk_from(f, wo, t, f->seek_page, on_fetched_page, e);
 	}
 	if (resume_replay(f->resume, on_journal_page, f, e))
 		return -1;
@@ -322,7 +325,7 @@ int fetch_walk_resumed(struct fetch *f, const struct walk_opts *walk,
 	if ((ok = take_page(f, check, PAGE_CHECKED, f->check_body.data, f->check_body.len, e)) !=
 	    WALK_MORE)
 		return ok < 0 ? -1 : 0;
-	return walk_from(f, wo, t, check, fetch_on_page, e);
+	return walk_from(f, wo, t, check, on_fetched_page, e);
 }
 
 int fetch_walk_checked(struct fetch *f)
@@ -338,8 +341,8 @@ int fetch_walk_pages(struct fetch *f, const struct walk_opts *wo, const struct w
 {
 	f->last_body = 0;
 	if (fetch_walk_checked(f) && wo->concurrency > 1)
-		return fetch_walk_stretches(f, wo, t, e);
-	return walk_from(f, wo, t, 0, fetch_on_page, e);
+		return walk_stretches(wo, t, on_fetched_page, f, &f->stats, e);
+	return walk_from(f, wo, t, 0, on_fetched_page, e);
 }
 
 /*

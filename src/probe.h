@@ -5,7 +5,7 @@
  * answered after it leaves a gap no page shows. So when pages were in
  * flight together, page 1 is asked again at the end: if it is no longer
  * led by the message that led it, the walk may have skipped some, and the
- * run is redone in stretches checked the same way (fetch_stretch.c). This
+ * run is redone in stretches checked the same way (walk_stretch.h). This
  * holds only if page 1 was answered before every other page: the walk
  * asks for it alone first (walk.h: first_alone).
  */

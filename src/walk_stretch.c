@@ -1,27 +1,8 @@
 /*
- * A checked walk (fetch_impl.h: fetch_walk_checked): the walk after a
- * shift, or one whose rows go out as they come (-o -, newest first). New
- * messages arriving while pages are in flight together mean a page answered
- * before them may sit next to one answered after them, and the messages
- * pushed across that boundary are in neither (probe.h). An ordinary walk
- * finds that out at its end and is done again; this one must not need that.
- * It still asks for pages side by side, but a stretch at a time, each
- * between two looks at page 1:
- *
- *   look → the stretch's pages, side by side → look → hand them on
- *
- * When page 1 is led by the same message at both looks, no message arrived
- * while the stretch's pages were answered: they all show one state of the
- * history, so they tile it without a gap. The stretch before was answered
- * before the first look, in an older state: against this one it can only
- * repeat messages (dropped as duplicates), never miss one. When page 1
- * changed, the stretch's pages are thrown away and asked for again; the
- * second look is the next try's first.
- *
  * Stretches start at one page, so a nightly walk that ends on page 1 asks
- * little more than it did, and double up to STRETCH_MAX pages; a stretch
- * that failed is halved. When messages arrive faster than that, the rest
- * of the walk goes one page at a time, each page asked after the one
+ * little more than a plain walk, and double up to STRETCH_MAX pages; a
+ * stretch that failed is halved. When messages arrive faster than that, the
+ * rest of the walk goes one page at a time, each page asked after the one
  * before arrived, which can only repeat messages and needs no look: after
  * STRETCH_TRIES failures with no stretch of STRETCH_MIN pages or more
  * handed on between them (a stretch costs two round trips more than its
@@ -31,7 +12,7 @@
  * body that takes them past STRETCH_BYTES, so they stay under that plus one
  * body's limit (JSON_MAX_BODY), whatever the pages hold.
  */
-#include "fetch_impl.h"
+#include "walk_stretch.h"
 #include "probe.h"
 
 #include <stdlib.h>
@@ -71,9 +52,10 @@ static int same_buf(const struct buf *a, const struct buf *b)
  * Pages first.. of one stretch, at most `want`, into s; then the look at
  * page 1 after it, into *after. 1: page 1 is led as in *before.
  */
-static int ask_stretch(struct fetch *f, const struct walk_opts *wo, const struct walk_transport *t,
+static int ask_stretch(const struct walk_opts *wo, const struct walk_transport *t,
 		       unsigned long first, size_t want, struct stretch *s,
-		       const struct buf *before, struct buf *after, struct err *e)
+		       const struct buf *before, struct buf *after, struct walk_stats *stats,
+		       struct err *e)
 {
 	struct walk_opts so = *wo;
 	struct walk_stats st = { 0 };
@@ -85,29 +67,30 @@ static int ask_stretch(struct fetch *f, const struct walk_opts *wo, const struct
 	s->bodies.len = 0;
 	if (walk_run(&so, t, keep_page, s, &st, e))
 		return -1;
-	walk_stats_add_requests(&f->stats, &st);
-	if (probe_page_one(wo, t, NULL, 0, after, &f->stats, e) < 0)
+	walk_stats_add_requests(stats, &st);
+	if (probe_page_one(wo, t, NULL, 0, after, stats, e) < 0)
 		return -1;
 	return same_buf(before, after);
 }
 
-/* The stretch's pages on, in order, as the walk hands its own; the verdict of the last. */
-static int hand_on(struct fetch *f, unsigned long first, const struct stretch *s, struct err *e)
+/* The stretch's pages on, in order, as walk_run hands its own; the verdict of the last. */
+static int hand_on(const struct stretch *s, unsigned long first, walk_page_fn on_page, void *ctx,
+		   struct walk_stats *stats, struct err *e)
 {
 	int v = WALK_MORE;
 
 	for (size_t i = 0; i < s->n && v == WALK_MORE; i++) {
 		size_t len = s->off[i + 1] - s->off[i];
 
-		f->stats.pages++;
-		f->stats.bytes += len;
-		v = fetch_on_page(f, first + i, s->bodies.data + s->off[i], len, e);
+		stats->pages++;
+		stats->bytes += len;
+		v = on_page(ctx, first + i, s->bodies.data + s->off[i], len, e);
 	}
 	return v;
 }
 
-int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
-			 const struct walk_transport *t, struct err *e)
+int walk_stretches(const struct walk_opts *wo, const struct walk_transport *t, walk_page_fn on_page,
+		   void *ctx, struct walk_stats *stats, struct err *e)
 {
 	struct stretch s = { 0 };
 	struct buf before = { 0 }, after = { 0 }, tmp;
@@ -116,12 +99,12 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 	size_t want = 1;
 	int tries = 0, v = WALK_MORE, same;
 
-	if (probe_page_one(wo, t, NULL, 0, &before, &f->stats, e) < 0)
+	if (probe_page_one(wo, t, NULL, 0, &before, stats, e) < 0)
 		v = -1;
 	while (v == WALK_MORE && tries < STRETCH_TRIES) {
 		if (left && (long)want > left)
 			want = (size_t)left;
-		if ((same = ask_stretch(f, wo, t, next, want, &s, &before, &after, e)) < 0) {
+		if ((same = ask_stretch(wo, t, next, want, &s, &before, &after, stats, e)) < 0) {
 			v = -1;
 			break;
 		}
@@ -133,11 +116,11 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 		}
 		if (s.n >= STRETCH_MIN)
 			tries = 0;
-		if ((v = hand_on(f, next, &s, e)) < 0)
+		if ((v = hand_on(&s, next, on_page, ctx, stats, e)) < 0)
 			break;
 		next += s.n;
 		if (left && !(left -= (long)s.n)) {
-			f->stats.capped = v == WALK_MORE;
+			stats->capped = v == WALK_MORE;
 			break;
 		}
 		want = want < STRETCH_MAX ? 2 * want : STRETCH_MAX;
@@ -148,7 +131,7 @@ int fetch_walk_stretches(struct fetch *f, const struct walk_opts *wo,
 		one.concurrency = 1;
 		one.first_page = next;
 		one.max_pages = left;
-		v = walk_run(&one, t, fetch_on_page, f, &f->stats, e);
+		v = walk_run(&one, t, on_page, ctx, stats, e);
 	}
 	buf_free(&s.bodies);
 	buf_free(&before);
