@@ -35,6 +35,9 @@ struct tail {
 	unsigned long long at;
 };
 
+static int carry_read(int from, unsigned long long size,
+		      int (*fn)(void *ctx, const void *p, size_t n), void *ctx);
+
 /* carry_read's sink for the read-and-write fallback: what the kernel did not copy. */
 static int write_rest(void *ctx, const void *p, size_t n)
 {
@@ -66,8 +69,9 @@ int carry_copy(int from, int to, unsigned long long size)
 	return t.skip < size ? carry_read(from, size, write_rest, &t) : 0;
 }
 
-int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const void *p, size_t n),
-	       void *ctx)
+/* The first size bytes of from, a block at a time, to fn: -1 from fn stops (-1), 1 stops (0). */
+static int carry_read(int from, unsigned long long size,
+		      int (*fn)(void *ctx, const void *p, size_t n), void *ctx)
 {
 	char tmp[BLOCK];
 

@@ -27,10 +27,6 @@
 /* The first size bytes of from onto the end of to (its offset ends after them). 0 or -1. */
 int carry_copy(int from, int to, unsigned long long size);
 
-/* The first size bytes of from, a block at a time, to fn: -1 from fn stops (-1), 1 stops (0). */
-int carry_read(int from, unsigned long long size, int (*fn)(void *ctx, const void *p, size_t n),
-	       void *ctx);
-
 #define CARRY_ROW_MAX 4096
 
 /* What a file must be for this run to add to it, and who else sees its bytes. */

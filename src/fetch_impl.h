@@ -13,8 +13,6 @@
 #include "nextcp.h"
 #include "walk.h"
 
-#define API_PAGE_SIZE 50
-
 /*
  * A full page of messages already seen, led by the newest message of one of
  * the walk's last this many pages, is the server going round its pages

@@ -2,7 +2,7 @@
  * fetch_walk: the pages of one target's walk (SPEC §5.1-§5.3): each body
  * into the journal (resume.h), --save-raw and the pipeline, then the verdict
  * on whether the history goes on; and the walk of a run that resumes from
- * an earlier run's journal, in the three steps resume.h describes (each
+ * an earlier run's journal, in the four steps resume.h describes (each
  * walk's journal opened here too).
  */
 #include "fetch_impl.h"
@@ -46,8 +46,8 @@ int fetch_on_media(void *ctx, struct page *pg, const char *body, const unsigned 
  * Timestamps are a sender's claim, so one message dated 0 among new ones
  * says nothing; a whole page (50) of old-dated messages in a row is what
  * the history's end looks like. A misdated page is still not written (it
- * is outside the window); only the pages past it would be lost, and the
- * time a lone misdated message could cost is none. Then the checkpoint's word.
+ * is outside the window), and a lone misdated message among others ends
+ * nothing. Within --since, the checkpoint decides (nextcp_verdict).
  */
 static int goes_on(struct fetch *f, const struct select_page *res)
 {

@@ -2,7 +2,8 @@
  * main: the process — command line, signals, and the exit code (SPEC §3:
  * every non-zero exit says on one stderr line what failed and what to do).
  * run.c wires the stages together: source (files, or fetch's pages) →
- * pipeline (page → select → order | route, pipeline.h) → writer → sink.
+ * pool workers (page → writer's rows → gzip chunk, batch.h) → select →
+ * order | route → sink (pipeline.h: why rows are made before the decision).
  */
 #include "buf.h"
 #include "cli.h"

@@ -2,7 +2,8 @@
  * output: what one output is, as the command line and its path say (SPEC
  * §2, §4): format (by --format, else by extension), the CSV dialect, gzip,
  * a workbook, the columns, the order, and the combinations that make no
- * sense (usage errors, exit 64). A pure function: nothing is opened.
+ * sense (usage errors, exit 64): output_plan opens nothing.
+ * output_clear_family clears what killed runs left beside its files.
  */
 #ifndef WAEXPORT_OUTPUT_H
 #define WAEXPORT_OUTPUT_H

@@ -9,8 +9,9 @@
  * the extras; a key repeated in a message keeps its first value and marks
  * the record (dup_keys) for the writer's warning.
  *
- * page_parse may be fed a growing prefix of the same body (convert reads a
- * line at a time) and says PAGE_MORE until the value is complete. Records
+ * page_parse takes a whole body; given a prefix of one (final == 0), it says
+ * PAGE_MORE until the value is complete, the limits holding as the bytes
+ * arrive (the page fuzzer holds prefixes and wholes to one answer). Records
  * are spans into the body: the body must stay in place (or move with the
  * same bytes) until the next page_reset. A page is confined to one thread.
  * It owns its tokens, records and extras; the body is the caller's.

@@ -7,9 +7,10 @@
  * output (newest), through the order spool (oldest, order.h), or to several
  * files ({chat}, or several --to merged by time: route.h).
  *
- * Rows are made before the decision, optimistically: the rare message
- * dropped (a page shift's repeat, what lies below the last run's head) has
- * its row left out, and the batch is deflated again. One exception: with
+ * Rows are made before the decision, optimistically: a message dropped (a
+ * page shift's repeat; under --state, what lies below the last run's head on
+ * the night's last page) has its row left out, and that batch is deflated
+ * again; the batches before it go out as they were made. One exception: with
  * --media-dir a row names its media file, known only once the selected
  * messages are downloaded, so those rows are made after the decision, on
  * the caller's thread (format_after_select).

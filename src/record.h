@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* The messages of one full page of getHistory (SPEC §1): fewer end the history. */
+#define API_PAGE_SIZE 50
+
 enum field_kind {
 	FIELD_ABSENT = 0, /* key missing, or JSON null */
 	FIELD_STRING,     /* span is the raw string body, escapes undecoded */

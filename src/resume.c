@@ -74,7 +74,7 @@ static int scan_mark(struct resume *r, const char *body, size_t len)
 	unsigned long long top;
 	char *end;
 
-	if (!r->pages || r->last_count < RESUME_PAGE_SIZE || len >= sizeof(digits))
+	if (!r->pages || r->last_count < API_PAGE_SIZE || len >= sizeof(digits))
 		return r->bad = 1;
 	r->ended = 0; /* the record that ended the walk before (a FAIL) is left out */
 	memcpy(digits, body, len);
@@ -84,7 +84,7 @@ static int scan_mark(struct resume *r, const char *body, size_t len)
 		return r->bad = 1;
 	/* The sequel starts at the page that held the oldest message then: it was checked. */
 	r->top = top;
-	r->next = (top + r->covered - 1) / RESUME_PAGE_SIZE + 1;
+	r->next = (top + r->covered - 1) / API_PAGE_SIZE + 1;
 	return 0;
 }
 
@@ -106,7 +106,7 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 		return scan_mark(r, body, len), 0;
 	r->records++;
 	/* Pages 1, 2, 3 … (a sequel's from its mark on), each full but the last. */
-	if (r->ended || page_no != r->next || (r->pages && r->last_count < RESUME_PAGE_SIZE)) {
+	if (r->ended || page_no != r->next || (r->pages && r->last_count < API_PAGE_SIZE)) {
 		r->bad = 1;
 		return 0;
 	}
@@ -130,7 +130,7 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 	r->pages++;
 	r->next = page_no + 1;
 	if (n)
-		r->covered = (page_no - 1) * RESUME_PAGE_SIZE + (unsigned long long)n - r->top;
+		r->covered = (page_no - 1) * API_PAGE_SIZE + (unsigned long long)n - r->top;
 	r->last_count = (size_t)n;
 	return 0;
 }
@@ -296,7 +296,7 @@ int resume_seek(struct resume *r, unsigned long page_no, const char *body, size_
 		return -1;
 	for (long i = 0; i < n; i++)
 		if (same(unique_at(r, body, (size_t)i), &r->newest)) {
-			r->k = (unsigned long long)(page_no - 1) * RESUME_PAGE_SIZE +
+			r->k = (unsigned long long)(page_no - 1) * API_PAGE_SIZE +
 			       (unsigned long long)i;
 			return 1;
 		}
@@ -311,12 +311,12 @@ static unsigned long long oldest_at(const struct resume *r)
 
 unsigned long resume_check_page(const struct resume *r)
 {
-	return (unsigned long)(oldest_at(r) / RESUME_PAGE_SIZE + 1);
+	return (unsigned long)(oldest_at(r) / API_PAGE_SIZE + 1);
 }
 
 int resume_verify(struct resume *r, const char *body, size_t len, struct err *e)
 {
-	size_t at = (size_t)(oldest_at(r) % RESUME_PAGE_SIZE);
+	size_t at = (size_t)(oldest_at(r) % API_PAGE_SIZE);
 	long n = parse(r, body, len, e);
 
 	if (n < 0)

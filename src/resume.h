@@ -37,9 +37,9 @@
 
 #include "err.h"
 #include "journal.h"
+#include "record.h"
 #include "warn.h"
 
-#define RESUME_PAGE_SIZE 50
 /* The page number of a sequel's mark: no walk has that many pages. */
 #define RESUME_MARK (1ull << 62)
 

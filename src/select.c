@@ -193,7 +193,7 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	if (horizon && r->ts > horizon)
 		return 0; /* a wrong clock must not become the time the next night trusts */
 	if (n->have && r->ts > n->ts)
-		uniques_clear(n); /* not the head: it is where this run began, whatever the times */
+		uniques_clear(n); /* a newer second (the time kept; the head follows API order) */
 	n->have = 1;
 	n->ts = r->ts;
 	for (size_t i = 0; i < u->len; i++)
@@ -229,7 +229,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		 * out is no place to stop (a message --until holds back below a mark
 		 * drops it: select_head_restart).
 		 */
-		if (!select_head_again(&s->newest, key) && page->records == SELECT_PAGE_LAST &&
+		if (!select_head_again(&s->newest, key) && page->records == API_PAGE_SIZE &&
 		    when == WHEN_WITHIN && select_head_mark(&s->newest, r))
 			return err_nomem(e);
 	}
@@ -247,7 +247,6 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		return s->has_cp && select_head_note(&s->newest, r, key, 1) ? err_nomem(e) : 0;
 	}
 	if (exported(s, r, page)) {
-		s->stats.checkpointed++;
 		return s->has_cp && select_head_note(&s->newest, r, key, 0) ? err_nomem(e) : 0;
 	}
 	if (!key) {
@@ -260,7 +259,6 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		page->repeated++;
 		return 0;
 	}
-	page->fresh++;
 	s->stats.messages++;
 	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
 	    (s->has_cp && s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&

@@ -55,7 +55,6 @@ struct select_checkpoint {
 struct select_page {
 	size_t looked; /* messages select_look has seen */
 	size_t records;
-	size_t fresh;    /* written */
 	size_t repeated; /* already written earlier in this run */
 	int has_oldest;
 	long long oldest; /* the page's oldest timestamp */
@@ -70,10 +69,9 @@ struct select_page {
 };
 
 struct select_stats {
-	unsigned long long messages;     /* selected for writing */
-	unsigned long long duplicates;   /* dropped as already written */
-	unsigned long long filtered;     /* outside --since/--until */
-	unsigned long long checkpointed; /* exported by an earlier run */
+	unsigned long long messages;   /* selected for writing */
+	unsigned long long duplicates; /* dropped as already written */
+	unsigned long long filtered;   /* outside --since/--until */
 };
 
 struct select;

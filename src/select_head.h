@@ -3,10 +3,10 @@
  * select decides the messages of a walk in API order: page 1's first
  * messages without a gap, one mark of each later page (SELECT_PAGE_MARKS),
  * and, when the walk is done, room left in the head's second half, the
- * earlier checkpoint's entries carried forward. Internal to select: the
- * entries live in its struct select_newest, which this module fills and
- * frees (select, which includes this header, fills its time and the
- * uniques at the newest second).
+ * earlier checkpoint's entries carried forward. select calls it for every
+ * message it writes; the entries live in struct select_newest, which this
+ * module fills and frees and select hands on (select_take_newest) with its
+ * time and the uniques at the newest second, for nextcp to keep.
  */
 #ifndef WAEXPORT_SELECT_HEAD_H
 #define WAEXPORT_SELECT_HEAD_H
@@ -25,7 +25,8 @@
  * on what the next run does at it:
  *
  * - Without --lookback it stops there, and the topmost is best: a page's
- *   first message written (SELECT_MARK_FIRST). Messages that arrive while a
+ *   first element, when it is written (SELECT_MARK_FIRST: a page led by a
+ *   repeat gives none). Messages that arrive while a
  *   walk waits for a retry push new ones onto its later pages, above page
  *   1's head, and a next run that stopped at page 1's head would write those
  *   again. A flood puts them on page k only when more than 50 (k - 1)
@@ -35,7 +36,7 @@
  *   where the messages have left the window: a mark must lie below page 1's
  *   head, never among a flood of late deliveries (old-dated, as after an
  *   outage) above it, which would end the window before it began. A page's
- *   last message (SELECT_MARK_LAST, the SELECT_PAGE_LASTth) is one of those
+ *   last message (SELECT_MARK_LAST, the API_PAGE_SIZEth) is one of those
  *   pushed down from above only when 50 k or more arrived during the walk.
  *   Without these, a head deleted on the server made the next night walk
  *   and write the whole history again.
@@ -46,7 +47,6 @@
  */
 #define SELECT_MARK_FIRST 1
 #define SELECT_MARK_LAST 2
-#define SELECT_PAGE_LAST 50 /* the API's pages hold 50 messages */
 #define SELECT_PAGE_MARKS 25
 
 /* The next checkpoint: the newest plausible message written, and the head. */

@@ -22,8 +22,8 @@
  * extents or an in-kernel copy where it can), then this run's; a gzip output
  * starts a new member after them. A target rows cannot safely follow (cut
  * short, a damaged gzip member, another head than `head`) is refused before
- * anything is added. sink_figures' `appending` tells the caller to leave out
- * what a file has once (CSV header, BOM).
+ * anything is added. The head (CSV header, BOM) goes only into a file that
+ * does not have it yet; sink_figures' `appending` says which it was.
  *
  * With `digest`, the bytes are hashed (SHA-256, digest.h) on their way to
  * the file descriptor (SINK_DIGEST_BESIDE: on a worker of the digest's own);

@@ -4,7 +4,8 @@
  * Per account/contact (from/to) a checkpoint records where the last
  * successful run's export began: the head of the history (the first
  * messages as that run saw them, page 1 first, then one message of each
- * later page (select.h), at most STATE_HEAD_MAX in all, each with its unique and
+ * later page, or the earlier checkpoint's where the walk had fewer
+ * (select_head.h), at most STATE_HEAD_MAX in all, each with its unique and
  * time: the next run stops at whichever it meets first), and, kept for the
  * time fallback and for today's run, the newest exported time with the
  * uniques exported at that very second. This module owns the file: it locks it for the whole run (flock on
@@ -35,7 +36,7 @@
 /*
  * Messages of the head kept per checkpoint: a page of the API (50) is enough
  * to recognise the head again even when some of it was deleted on the server
- * (select.h keeps room for one message of each later page).
+ * (select_head.h keeps half of it for one message of each later page).
  */
 #define STATE_HEAD_MAX 50
 

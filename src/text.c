@@ -4,8 +4,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define HIGHS SWAR_HIGHS
-
 /* Hex digit value + 1; 0 for anything else. */
 static const signed char hexval[256] = {
 	['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
@@ -187,6 +185,18 @@ static inline int csv_special(unsigned long cp)
 	return cp == ',' || cp == '"' || cp == '\n' || cp == '\r';
 }
 
+/* The bytes of w that end a plain run: not ASCII, '\\', a control byte, '"' in JSON. */
+static inline uint64_t special_bytes(uint64_t w, int json)
+{
+	return (w & SWAR_HIGHS) | has_byte(w, '\\') | has_less(w, 0x20) |
+	       (json ? has_byte(w, '"') : 0);
+}
+
+static inline uint64_t csv_marks(uint64_t w, int json)
+{
+	return json ? 0 : has_byte(w, ',') | has_byte(w, '"');
+}
+
 /*
  * Copy plain ASCII eight bytes at a time (raw control bytes leave it); at
  * the first special byte, copy the plain bytes before it in one go. The
@@ -195,16 +205,6 @@ static inline int csv_special(unsigned long cp)
  * inlined) a quote ends the run instead. Returns where the plain run ends;
  * *dp advances with it.
  */
-static inline uint64_t special_bytes(uint64_t w, int json)
-{
-	return (w & HIGHS) | has_byte(w, '\\') | has_less(w, 0x20) | (json ? has_byte(w, '"') : 0);
-}
-
-static inline uint64_t csv_marks(uint64_t w, int json)
-{
-	return json ? 0 : has_byte(w, ',') | has_byte(w, '"');
-}
-
 static inline const char *plain_run(const char *p, const char *end, const char *src, size_t len,
 				    const char *dst, char **dp, uint64_t *commas, int json)
 {

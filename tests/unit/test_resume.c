@@ -97,7 +97,7 @@ static void failed_run(struct fx *f, const char *to)
 	assert_int_equal(resume_open(&r, f->state, "972501234567", to, 0, &f->warn, &e), 0);
 	assert_false(resume_usable(r));
 	for (int p = 1; p <= PAGES; p++) {
-		page_of(f, "old", (p - 1) * RESUME_PAGE_SIZE, RESUME_PAGE_SIZE);
+		page_of(f, "old", (p - 1) * API_PAGE_SIZE, API_PAGE_SIZE);
 		assert_int_equal(resume_append(r, (unsigned long)p, 0, f->body.data, f->body.len,
 					       &e),
 				 0);
@@ -129,15 +129,15 @@ static void test_found_again_checked_by_overlap_replayed_removed(void **state)
 	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
 	assert_true(resume_usable(r));
 	/* 57 new messages: page 1 all new, page 2 holds 7 new then old0 … */
-	page_of(f, "new", 0, RESUME_PAGE_SIZE);
+	page_of(f, "new", 0, API_PAGE_SIZE);
 	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 0);
 	page_mix(f, "new", 50, 7, "old", 0, 43);
 	assert_int_equal(resume_seek(r, 2, f->body.data, f->body.len, &e), 1);
 	/* old149 is now message 57 + 149 = 206: page 5, index 6. */
 	assert_int_equal(resume_check_page(r), 5);
-	page_of(f, "old", 143, RESUME_PAGE_SIZE);
+	page_of(f, "old", 143, API_PAGE_SIZE);
 	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
-	page_of(f, "old", 144, RESUME_PAGE_SIZE); /* one message deleted: it does not line up */
+	page_of(f, "old", 144, API_PAGE_SIZE); /* one message deleted: it does not line up */
 	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 0);
 	assert_int_equal(resume_replay(r, count_pages, &n, &e), 0);
 	assert_int_equal(n, PAGES);
@@ -175,9 +175,9 @@ static void test_pages_that_are_not_a_walk_are_not_used(void **state)
 
 	assert_int_equal(journal_open(&j, f->journal, 0, &e), 0);
 	assert_int_equal(journal_append(j, 0, "972501234567\t*", 14, &e), 0);
-	page_of(f, "old", 0, RESUME_PAGE_SIZE);
+	page_of(f, "old", 0, API_PAGE_SIZE);
 	assert_int_equal(journal_append(j, 1, f->body.data, f->body.len, &e), 0);
-	page_of(f, "old", 100, RESUME_PAGE_SIZE);
+	page_of(f, "old", 100, API_PAGE_SIZE);
 	assert_int_equal(journal_append(j, 3, f->body.data, f->body.len, &e), 0); /* no page 2 */
 	journal_close(j);
 	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
@@ -255,7 +255,7 @@ static void test_a_resumed_run_that_fails_too_leaves_a_sequel(void **state)
 	assert_int_equal(resume_append(r, 1, 0, f->body.data, f->body.len, &e), 0);
 	assert_int_equal(resume_mark(r, &e), 0);
 	assert_int_equal(resume_append(r, 4, 0, f->body.data, f->body.len, &e), 0);
-	page_of(f, "old", 193, RESUME_PAGE_SIZE);
+	page_of(f, "old", 193, API_PAGE_SIZE);
 	assert_int_equal(resume_append(r, 5, 0, f->body.data, f->body.len, &e), 0);
 	assert_int_equal(resume_append(r, 6, 0, fail, sizeof(fail) - 1, &e), 0); /* failed again */
 	resume_free(r);
@@ -304,11 +304,11 @@ static void test_history_grown_during_the_walk_is_marked(void **state)
 	struct err e = { 0 };
 
 	assert_int_equal(resume_open(&r, f->state, "972501234567", NULL, 0, &f->warn, &e), 0);
-	page_of(f, "old", 0, RESUME_PAGE_SIZE);
+	page_of(f, "old", 0, API_PAGE_SIZE);
 	assert_int_equal(resume_append(r, 1, 0, f->body.data, f->body.len, &e), 0);
-	page_of(f, "old", 50, RESUME_PAGE_SIZE);
+	page_of(f, "old", 50, API_PAGE_SIZE);
 	assert_int_equal(resume_append(r, 2, 0, f->body.data, f->body.len, &e), 0);
-	page_of(f, "old", 97, RESUME_PAGE_SIZE); /* 3 arrived: old97-99 again */
+	page_of(f, "old", 97, API_PAGE_SIZE); /* 3 arrived: old97-99 again */
 	assert_int_equal(resume_append(r, 3, 3, f->body.data, f->body.len, &e), 0);
 	resume_free(r);
 
@@ -317,7 +317,7 @@ static void test_history_grown_during_the_walk_is_marked(void **state)
 	page_mix(f, "new", 0, 10, "old", 0, 40); /* 10 more on top: old0 is message 10 */
 	assert_int_equal(resume_seek(r, 1, f->body.data, f->body.len, &e), 1);
 	assert_int_equal(resume_check_page(r), 4); /* old146 is message 156: page 4, index 6 */
-	page_of(f, "old", 140, RESUME_PAGE_SIZE);
+	page_of(f, "old", 140, API_PAGE_SIZE);
 	assert_int_equal(resume_verify(r, f->body.data, f->body.len, &e), 1);
 	resume_free(r);
 }
