@@ -3,6 +3,7 @@
 #include "version.h"
 #include "digest.h"
 #include "fsutil.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -62,22 +63,20 @@ int manifest_add(struct manifest *m, const struct sink *file, const char *chat, 
 
 /* ---------------------------------------------------------------- JSON */
 
-/* A JSON string (RFC 8259 §7), or null for NULL. */
+/* A JSON string, escaped as the NDJSON rows are (text.h), or null for NULL. */
 static int add_str(struct buf *out, const char *s)
 {
+	size_t len;
+
 	if (!s)
 		return buf_adds(out, "null");
-	if (buf_addc(out, '"'))
+	len = strlen(s);
+	if (buf_reserve(out, TEXT_RECODE_MAX(len) + 2))
 		return -1;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		int rc = *p == '"' || *p == '\\' ? buf_addf(out, "\\%c", *p)
-			 : *p < 0x20             ? buf_addf(out, "\\u%04x", *p)
-						 : buf_addc(out, (char)*p);
-
-		if (rc)
-			return -1;
-	}
-	return buf_addc(out, '"');
+	out->data[out->len++] = '"';
+	out->len += text_json_escape(buf_tail(out), s, len);
+	out->data[out->len++] = '"';
+	return 0;
 }
 
 static int add_time(struct buf *out, long long t)

@@ -346,3 +346,18 @@ def test_one_http_408_is_retried_not_a_failed_night(mock_factory, tmp_path):
     assert r.returncode == 0, r.stderr
     assert summary_number(r, "retries") == 1, r.stderr
     assert out.read_bytes() == truth(tmp_path, all_messages(m))
+
+
+def test_manifest_escapes_a_path_as_the_ndjson_rows_are(tmp_path):
+    """SPEC §4.7: the manifest is JSON read by line-oriented tools too.  A file name with
+    U+2028 or a C1 control (U+0085, which Python's splitlines breaks at) is written as
+    an escape, as the NDJSON rows write them, and reads back as the same name."""
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps([msg("U1", 1764900000)]), encoding="ascii")
+    name = "out\u2028a\u0085b.csv"
+    r = run(["convert", "-q", "-o", name, "--manifest", "m.json", page], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    raw = (tmp_path / "m.json").read_text(encoding="utf-8")
+    assert "\u2028" not in raw and "\u0085" not in raw, raw
+    assert "\\u2028" in raw and "\\u0085" in raw, raw
+    assert [f["path"] for f in json.loads(raw)["files"]] == [name]
