@@ -229,7 +229,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		 * out is no place to stop (a message --until holds back below a mark
 		 * drops it: select_head_restart).
 		 */
-		if (!select_head_again(&s->newest, key) && page->records == API_PAGE_SIZE &&
+		if (!select_head_pushed_down(&s->newest, key) && page->records == API_PAGE_SIZE &&
 		    when == WHEN_WITHIN && select_head_mark(&s->newest, r))
 			return err_nomem(e);
 	}

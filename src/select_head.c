@@ -63,12 +63,12 @@ void select_head_restart(struct select_newest *n)
 }
 
 /*
- * With --lookback a page's mark must lie below page 1's head (select.h): one of
+ * With --lookback a page's mark must lie below page 1's head (select_head.h): one of
  * the head's messages met again (1) says a flood pushed the pages down under
  * the walk, so the marks taken before lie among the newcomers (late deliveries,
  * old-dated) and would end the next window's re-export there. They go.
  */
-int select_head_again(struct select_newest *n, uint64_t key)
+int select_head_pushed_down(struct select_newest *n, uint64_t key)
 {
 	for (size_t i = 0; key && n->head_done && i < n->nkeys; i++)
 		if (n->keys[i] == key) {

@@ -85,10 +85,11 @@ int select_head_note(struct select_newest *n, const struct record *r, uint64_t k
 void select_head_restart(struct select_newest *n);
 
 /*
- * Whether key is one of the head's messages met again further down; with
- * --lookback the marks taken so far are then dropped (select_head.c).
+ * Whether key is one of the head's messages met again further down (new
+ * messages pushed the pages down under the walk); if so, the marks taken so
+ * far are dropped (select_head.c says why).
  */
-int select_head_again(struct select_newest *n, uint64_t key);
+int select_head_pushed_down(struct select_newest *n, uint64_t key);
 
 /* r as a page's mark, on a page after the head's. -1 on ENOMEM. */
 int select_head_mark(struct select_newest *n, const struct record *r);
