@@ -309,7 +309,11 @@ static int check_together(struct options *o, struct err *e)
 	return rc;
 }
 
-static void set_defaults(struct options *o)
+/*
+ * The table's defaults (options_row.def) go through the parser as if given,
+ * so help and run cannot disagree; the rest are what "not given" means.
+ */
+static int set_defaults(struct options *o, struct err *e)
 {
 	memset(o, 0, sizeof(*o));
 	o->output = "-";
@@ -317,9 +321,11 @@ static void set_defaults(struct options *o)
 	o->gzip_level = 6;
 	o->tz = "UTC";
 	o->progress = -1;
-	o->concurrency = 4;
-	o->retries = 5;
-	o->timeout = 30;
+	for (int i = 0; i < OPT_COUNT; i++)
+		if (options_table[i].def &&
+		    cli_value_apply(o, &options_table[i], options_table[i].def, e))
+			return -1;
+	return 0;
 }
 
 int cli_parse(struct options *o, int argc, char **argv, struct err *e)
@@ -327,7 +333,8 @@ int cli_parse(struct options *o, int argc, char **argv, struct err *e)
 	struct parser p;
 	int only_files = 0;
 
-	set_defaults(o);
+	if (set_defaults(o, e))
+		return -1;
 	if (argc < 2)
 		return err_set(e, ERR_USAGE, "no command given; try 'waexport --help'");
 	if (parse_command(o, argc, argv, e))

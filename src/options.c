@@ -90,20 +90,20 @@ const struct options_row options_table[OPT_COUNT] = {
 			 .help = "verify the server against this CA bundle instead of the system's" },
 	[OPT_CONCURRENCY] = { ROW(OPT_CONCURRENCY, "concurrency", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 				  GROUP_FETCH),
-			      .lo = 1, .hi = 32, .arg = "N",
-			      .help = "pages in flight, 1-32 (default 4)" },
+			      .lo = 1, .hi = 32, .arg = "N", .help = "pages in flight, 1-32",
+			      .def = "4" },
 	[OPT_RETRIES] = { ROW(OPT_RETRIES, "retries", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 			      GROUP_FETCH),
 			  .lo = 0, .hi = 100, .arg = "N",
-			  .help = "retries per request after the first (default 5)",
+			  .help = "retries per request after the first", .def = "5",
 			  .detail =
 				  "Timeouts, connection errors, truncated answers, HTTP 5xx and 429 are "
 				  "retried with exponential backoff and jitter, honouring Retry-After up to "
 				  "5 minutes." },
 	[OPT_TIMEOUT] = { ROW(OPT_TIMEOUT, "timeout", 0, OPTIONS_NUMBER, OPTIONS_FETCH,
 			      GROUP_FETCH),
-			  .lo = 1, .hi = 3600, .arg = "S",
-			  .help = "seconds per request (default 30)",
+			  .lo = 1, .hi = 3600, .arg = "S", .help = "seconds per request",
+			  .def = "30",
 			  .detail =
 				  "A page request counts the time waexport reads the network: not "
 				  "the time it spends writing what it was handed, nor a wait for "

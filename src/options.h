@@ -142,6 +142,8 @@ struct options_row {
 	long lo, hi;        /* OPTIONS_NUMBER: the range */
 	const char *arg;    /* the value's name in help ("PATH"), NULL for a flag */
 	const char *help;   /* one phrase for --help, lower case, no final stop */
+	const char *def;    /* the value a run takes without the option, parsed as if
+			       given and shown after help as "(default …)"; NULL: none */
 	const char *detail; /* more sentences for the man page, or NULL */
 	const char *hint;   /* names people try instead ("timezone"): suggested, never accepted */
 };

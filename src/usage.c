@@ -49,6 +49,15 @@ static int add_wrapped(struct buf *out, const char *text, size_t col, size_t ind
 	return buf_addc(out, '\n');
 }
 
+/* The row's help phrase, with its default when it has one (buf: room for it). */
+static const char *help_of(const struct options_row *r, char *buf, size_t size)
+{
+	if (!r->def)
+		return r->help;
+	snprintf(buf, size, "%s (default %s)", r->help, r->def);
+	return buf;
+}
+
 /* "  -o, --output PATH       output file, ..." */
 static int add_row(struct buf *out, const struct options_row *r)
 {
@@ -67,7 +76,9 @@ static int add_row(struct buf *out, const struct options_row *r)
 	}
 	if (add_spaces(out, HELP_INDENT - len))
 		return -1;
-	return add_wrapped(out, r->help, HELP_INDENT, HELP_INDENT);
+	char help[512];
+
+	return add_wrapped(out, help_of(r, help, sizeof(help)), HELP_INDENT, HELP_INDENT);
 }
 
 static int shown(const struct options_row *r, unsigned bit)
@@ -232,7 +243,9 @@ static int add_roff(struct buf *out, const char *text, size_t n)
 
 static int add_man_row(struct buf *out, const struct options_row *r)
 {
-	char first = (char)toupper((unsigned char)r->help[0]);
+	char buf[512];
+	const char *help = help_of(r, buf, sizeof(buf));
+	char first = (char)toupper((unsigned char)help[0]);
 
 	if (buf_adds(out, ".TP\n"))
 		return -1;
@@ -246,7 +259,7 @@ static int add_man_row(struct buf *out, const struct options_row *r)
 		       buf_adds(out, "\\fR")))
 		return -1;
 	if (buf_addc(out, '\n') || buf_addc(out, first) ||
-	    add_roff(out, r->help + 1, strlen(r->help + 1)) || buf_addc(out, '.'))
+	    add_roff(out, help + 1, strlen(help + 1)) || buf_addc(out, '.'))
 		return -1;
 	if (r->detail && (buf_addc(out, ' ') || add_roff(out, r->detail, strlen(r->detail))))
 		return -1;

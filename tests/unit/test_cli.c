@@ -209,6 +209,36 @@ static void test_values_land_in_their_fields(void **state)
 	done(p);
 }
 
+/*
+ * A default the help shows is the one a run takes: fetch without the option
+ * parses to the same fetch, field by field, as with "--NAME DEFAULT".
+ */
+static void test_a_shown_default_is_the_value_a_run_takes(void **state)
+{
+	int rows = 0;
+
+	(void)state;
+	for (int i = 0; i < OPT_COUNT; i++) {
+		const struct options_row *r = &options_table[i];
+		struct parsed *with, *without;
+		char name[64];
+
+		if (!r->def)
+			continue;
+		assert_true(r->commands & OPTIONS_FETCH);
+		snprintf(name, sizeof(name), "--%s", r->name);
+		with = ok("fetch", "--from", "972501234567", name, r->def, NULL);
+		without = ok("fetch", "--from", "972501234567", NULL);
+		assert_int_equal(with->o.concurrency, without->o.concurrency);
+		assert_int_equal(with->o.retries, without->o.retries);
+		assert_int_equal(with->o.timeout, without->o.timeout);
+		done(with);
+		done(without);
+		rows++;
+	}
+	assert_int_equal(rows, 3); /* --concurrency, --retries, --timeout */
+}
+
 /* ---------------------------------------------------------------- forms */
 
 static void test_short_and_equals_forms(void **state)
@@ -516,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_table_rows_are_well_formed),
 		cmocka_unit_test(test_every_row_parses),
 		cmocka_unit_test(test_values_land_in_their_fields),
+		cmocka_unit_test(test_a_shown_default_is_the_value_a_run_takes),
 		cmocka_unit_test(test_short_and_equals_forms),
 		cmocka_unit_test(test_files_dash_and_double_dash),
 		cmocka_unit_test(test_no_prefix_abbreviations),
