@@ -34,7 +34,8 @@ struct pipeline {
 	unsigned long long made; /* row bytes handed on (the progress line) */
 };
 
-static int open_outputs(struct pipeline *pl, struct err *e)
+/* The pipeline's one output: a route of files, or a sink (behind the order spool, oldest first). */
+static int open_output(struct pipeline *pl, struct err *e)
 {
 	const struct pipeline_opts *o = &pl->opts;
 
@@ -83,7 +84,7 @@ int pipeline_open(struct pipeline **out, const struct pipeline_opts *opts, struc
 	pl->opts.out.head_len = pl->head.len;
 	pl->opts.out.check_row = pl->opts.out.csv ? writer_csv_joins : NULL; /* its first row */
 	pl->opts.out.row_ctx = pl->head_writer;
-	if (select_new(&pl->select, warn, e) || open_outputs(pl, e))
+	if (select_new(&pl->select, warn, e) || open_output(pl, e))
 		goto fail;
 	*out = pl;
 	return 0;
