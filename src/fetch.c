@@ -189,7 +189,7 @@ static void set_checkpoint(struct fetch *f, const char *to, struct walk_opts *wo
 		f->have_before = 1;
 	}
 	/* Without --state there is no next checkpoint to find: nothing to select by. */
-	select_set_checkpoint(pipeline_select(f->pl), f->state ? &pc : NULL);
+	pipeline_set_checkpoint(f->pl, f->state ? &pc : NULL);
 }
 
 /*
@@ -252,7 +252,7 @@ static int walk_target(struct fetch *f, struct fetch_target *g, struct walk_opts
 	if (f->state && f->stats.capped)
 		keep_checkpoint(f, g->to);
 	else if (f->state && nextcp_keep(&f->next, g->to, state_get(f->state, f->o->from, g->to),
-					 select_take_newest(pipeline_select(g->pipeline)), e))
+					 pipeline_take_checkpoint(g->pipeline), e))
 		return -1;
 	if (g->shares_file)
 		pipeline_segment_end(g->pipeline);

@@ -105,9 +105,14 @@ void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx
 	pl->progress_ctx = ctx;
 }
 
-struct select *pipeline_select(struct pipeline *pl)
+void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp)
 {
-	return pl->select;
+	select_set_checkpoint(pl->select, cp);
+}
+
+const struct select_newest *pipeline_take_checkpoint(struct pipeline *pl)
+{
+	return select_take_newest(pl->select);
 }
 
 /* A finished run of rows goes on: to the output, or to the order spool. */

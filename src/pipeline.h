@@ -74,8 +74,11 @@ void pipeline_set_media(struct pipeline *pl, pipeline_media_fn fn, void *ctx);
 
 /* convert: called after every batch written (the progress line). */
 void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx);
-/* fetch: the select stage, for the checkpoint it starts from and the one it finds (select.h). */
-struct select *pipeline_select(struct pipeline *pl);
+/* fetch, before each walk: the checkpoint select starts from (NULL: none; select.h). */
+void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp);
+
+/* fetch, after a walk: the next checkpoint select found in it, then forgotten (select.h). */
+const struct select_newest *pipeline_take_checkpoint(struct pipeline *pl);
 
 /*
  * fetch: one page body, parsed, selected and written before this returns.
