@@ -185,11 +185,14 @@ static inline int csv_special(unsigned long cp)
 	return cp == ',' || cp == '"' || cp == '\n' || cp == '\r';
 }
 
-/* The bytes of w that end a plain run: not ASCII, '\\', a control byte, '"' in JSON. */
+/*
+ * The bytes of w that end a plain run: not ASCII, '\\', a control byte, in
+ * JSON '"' and DEL (w + 1 sets DEL's high bit; a carry errs only above it).
+ */
 static inline uint64_t special_bytes(uint64_t w, int json)
 {
-	return (w & SWAR_HIGHS) | has_byte(w, '\\') | has_less(w, 0x20) |
-	       (json ? has_byte(w, '"') : 0);
+	return ((json ? w | (w + SWAR_ONES) : w) & SWAR_HIGHS) | has_byte(w, '\\') |
+	       has_less(w, 0x20) | (json ? has_byte(w, '"') : 0);
 }
 
 static inline uint64_t csv_marks(uint64_t w, int json)
@@ -373,7 +376,7 @@ static inline size_t put_json_cp(char *d, unsigned long cp)
 		d[1] = short_escape[cp];
 		return 2;
 	}
-	if (cp < 0x20 || (cp >= 0x80 && cp < 0xA0) || cp == 0x2028 || cp == 0x2029) {
+	if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0x2028 || cp == 0x2029) {
 		d[0] = '\\';
 		d[1] = 'u';
 		d[2] = hexdigit[cp >> 12 & 0xF];
@@ -469,7 +472,7 @@ size_t text_json_escape(char *dst, const char *src, size_t len)
 			uint64_t w = load64(p);
 
 			if (has_byte(w, 0xE2) | has_byte(w, 0xC2) | has_byte(w, '\\') |
-			    has_byte(w, '"') | has_less(w, 0x20))
+			    has_byte(w, '"') | has_less(w, 0x20) | has_byte(w, 0x7F))
 				break;
 			memcpy(d, &w, 8);
 			p += 8;
@@ -526,62 +529,6 @@ int text_csv_needs_quotes(const char *s, size_t len)
 		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
 			return 1;
 	return 0;
-}
-
-size_t text_json_single_line(char *dst, const char *src, size_t len)
-{
-	int in_string = 0, escaped = 0;
-	char *d = dst;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = src[i];
-
-		if (c == '\n' || c == '\r') {
-			if (in_string) {
-				*d++ = '\\';
-				*d++ = c == '\n' ? 'n' : 'r';
-			} else {
-				*d++ = ' ';
-			}
-			escaped = 0;
-			continue;
-		}
-		*d++ = c;
-		if (escaped)
-			escaped = 0;
-		else if (in_string && c == '\\')
-			escaped = 1;
-		else if (c == '"')
-			in_string = !in_string;
-	}
-	return (size_t)(d - dst);
-}
-
-size_t text_json_compact(char *dst, const char *src, size_t len, unsigned *bad)
-{
-	const char *p = src, *end = src + len;
-	char *d = dst;
-
-	while (p < end) {
-		char c = *p++;
-
-		if (c == '"') {
-			const char *s = p;
-
-			/* The value was validated: every escape is complete, so the pair skip stays in. */
-			while (p < end && *p != '"')
-				p += *p == '\\' ? 2 : 1;
-			if (p > end)
-				p = end;
-			*d++ = '"';
-			d += text_json_recode(d, s, (size_t)(p - s), bad);
-			*d++ = '"';
-			p += p < end;
-		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			*d++ = c;
-		}
-	}
-	return (size_t)(d - dst);
 }
 
 long text_hex4(const char *p, const char *end)

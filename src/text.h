@@ -30,8 +30,8 @@ size_t text_decode_csv(char *dst, const char *src, size_t len, unsigned *bad, in
 /*
  * Recode a raw JSON string body into a JSON string body that is valid UTF-8,
  * keeps non-ASCII as raw UTF-8, and escapes only what RFC 8259 §7 requires
- * plus U+2028/U+2029 and the C1 controls U+0080-U+009F (line readers split
- * on U+2028, U+2029 and U+0085).
+ * plus U+2028/U+2029 and the other control characters, DEL and C1
+ * (U+007F-U+009F; SPEC §4.1; line readers split on U+2028, U+2029, U+0085).
  */
 size_t text_json_recode(char *dst, const char *src, size_t len, unsigned *bad);
 

@@ -163,7 +163,7 @@ static unsigned long hexval4(const char *p)
 /*
  * Is s[0..len) the body of a JSON string as the NDJSON writer must produce
  * it: RFC 8259 §7 escapes only (surrogate escapes paired), no raw control
- * byte, no raw '"', valid UTF-8, no raw U+2028/U+2029, and no U+0000 in any
+ * character (C0, DEL, C1), no raw '"', valid UTF-8, no raw U+2028/U+2029, and no U+0000 in any
  * form (SPEC §4.1 replaces it). Returns the number of bytes consumed when
  * `stop_at_quote` (a whole JSON text is being checked), else 1/0.
  */
@@ -182,7 +182,7 @@ static size_t json_string_body(const char *s, size_t len, int stop_at_quote)
 
 		if (c == '"')
 			return stop_at_quote ? (size_t)((const char *)p - s) : 0;
-		if (c < 0x20)
+		if (c < 0x20 || c == 0x7F)
 			return 0;
 		if (c == '\\') {
 			if (end - p < 2)
@@ -221,7 +221,7 @@ static size_t json_string_body(const char *s, size_t len, int stop_at_quote)
 		}
 		size_t n = utf8_one(p, end, &cp);
 
-		if (!n || cp == 0x2028 || cp == 0x2029)
+		if (!n || cp == 0x2028 || cp == 0x2029 || (cp >= 0x80 && cp < 0xA0))
 			return 0;
 		p += n;
 	}

@@ -362,9 +362,9 @@ static void test_recode_control_chars(void **state)
 	REC("a\tb", "a\\tb", 0);
 	REC("a\nb\rc", "a\\nb\\rc", 0);
 	REC("\b\f", "\\b\\f", 0);
-	/* DEL and space need nothing. */
-	REC("\x7f", "\x7f", 0);
-	REC("\\u007f\\u0020", "\x7f ", 0);
+	/* Space needs nothing; DEL is a control character too (test_recode_del). */
+	REC("\\u0020", " ", 0);
+	REC("\\u007f\\u0020", "\\u007f ", 0);
 	/* U+0000 is replaced, not re-escaped. */
 	REC("\\u0000", FFFD, 1);
 }
@@ -436,8 +436,29 @@ static void test_recode_c1_controls(void **state)
 	REC("\xC2\x80\xC2\x9F", "\\u0080\\u009f", 0);
 	REC("\\u0080\\u009f", "\\u0080\\u009f", 0);
 	REC("abcdefgh\xC2\x85", "abcdefgh\\u0085", 0);
-	REC("\xC2\xA0\x7F\xD7\xA9", "\xC2\xA0\x7F\xD7\xA9", 0);
+	REC("\xC2\xA0\xD7\xA9", "\xC2\xA0\xD7\xA9", 0);
 	REC("\xC2", FFFD, 1); /* truncated */
+}
+
+/* DEL (U+007F) is a control character too (SPEC §4.1): raw or escaped, it comes out escaped. */
+static void test_recode_del(void **state)
+{
+	(void)state;
+	REC("a\x7F"
+	    "b",
+	    "a\\u007fb", 0);
+	REC("\\u007f", "\\u007f", 0);
+	REC("abcdefgh\x7F", "abcdefgh\\u007f", 0);
+	REC("\x7F"
+	    "abcdefgh~",
+	    "\\u007fabcdefgh~", 0);
+	REC("~\x7F\xC2\x80\xC2\xA0", "~\\u007f\\u0080\xC2\xA0", 0);
+	/* A byte of 0xFF before a '~' (0x7E): the carry of the DEL test flags only above it. */
+	REC("\xFF~abcdefgh", FFFD "~abcdefgh", 1);
+	ESC("a\x7F"
+	    "b",
+	    "a\\u007fb");
+	ESC("abcdefgh\x7Fijklmnop", "abcdefgh\\u007fijklmnop");
 }
 
 static void test_recode_broken_input(void **state)
@@ -503,12 +524,13 @@ static void test_escape_at_every_position(void **state)
 	(void)state;
 	for (size_t len = 0; len <= 20; len++) {
 		for (size_t pos = 0; pos <= len; pos++) {
-			static const char *const specials[] = { "\"", "\\", "\x02", "\xE2\x80\xA8",
-								"\xC2\x85" };
-			static const char *const forms[] = { "\\\"", "\\\\", "\\u0002", "\\u2028",
-							     "\\u0085" };
+			static const char *const specials[] = {
+				"\"", "\\", "\x02", "\xE2\x80\xA8", "\xC2\x85", "\x7F"
+			};
+			static const char *const forms[] = { "\\\"",    "\\\\",    "\\u0002",
+							     "\\u2028", "\\u0085", "\\u007f" };
 
-			for (size_t k = 0; k < 5; k++) {
+			for (size_t k = 0; k < 6; k++) {
 				char src[64], want[64];
 				size_t s = 0, w = 0;
 
@@ -1042,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_recode_non_ascii_kept_raw),
 		cmocka_unit_test(test_recode_line_separators),
 		cmocka_unit_test(test_recode_c1_controls),
+		cmocka_unit_test(test_recode_del),
 		cmocka_unit_test(test_recode_broken_input),
 		cmocka_unit_test(test_recode_worst_case_bound),
 		cmocka_unit_test(test_escape),
