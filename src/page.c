@@ -173,12 +173,12 @@ static inline int skip_value(const struct json *j, int i)
 /* record_key_of, but a key written with escapes ("messag\u0065") is decoded first. */
 static int key_of(const char *p, size_t len)
 {
-	char tmp[16 * 3];
+	char tmp[TEXT_DECODE_MAX(RECORD_KEY_ESCAPED_MAX)];
 	unsigned bad = 0;
 	int k = record_key_of(p, len);
 
 	/* A known name has no backslash: only a key that is not one can be escaped. */
-	if (k >= 0 || len > 16 || !memchr(p, '\\', len))
+	if (k >= 0 || len > RECORD_KEY_ESCAPED_MAX || !memchr(p, '\\', len))
 		return k;
 	return record_key_of(tmp, text_decode(tmp, p, len, &bad));
 }

@@ -41,6 +41,10 @@ enum record_key {
 	REC_NKEYS
 };
 
+/* The longest key name (timestamp, direction), and its longest escaped form (\uXXXX each). */
+#define RECORD_KEY_MAX 9
+#define RECORD_KEY_ESCAPED_MAX (6 * RECORD_KEY_MAX)
+
 /* A field the SPEC does not name, carried through after the known keys. */
 struct extra {
 	struct field key;

@@ -135,7 +135,7 @@ static int put_extras(struct writer *w, const struct record *r, struct buf *out,
 		const char *col = NULL;
 		unsigned prefixes = 0, ignored = 0;
 
-		if (x->key.len <= 64) { /* longer than any column name, even escaped */
+		if (x->key.len <= 6 * COLUMN_NAME_MAX) { /* longer than any column name, escaped */
 			if (decode_key(w, x, &ignored))
 				return -1;
 			col = column_named(w->scratch.data, w->scratch.len);

@@ -978,6 +978,30 @@ static void test_duplicate_keys(void **state)
 	assert_field(&r.extra[0].value, FIELD_NUMBER, "9");
 }
 
+/*
+ * A known key written with escapes is that key, however long the escaped form
+ * (SPEC §4.1: text is decoded): "timestamp" escaped letter by letter is 54
+ * bytes, the longest; "mess\u0061g\u0065" 17.
+ */
+static void test_escaped_known_keys(void **state)
+{
+	static const char body[] =
+		"[{\"unique\":\"a\",\"\\u0074\\u0069\\u006d\\u0065\\u0073\\u0074\\u0061\\u006d"
+		"\\u0070\":\"1614198777\",\"mess\\u0061g\\u0065\":\"m\",\"\\u0075\\u006e\\u0069q"
+		"\\u0075\\u0065\":\"b\"}]";
+	struct page *pg = *state;
+	struct err e;
+	struct record r;
+
+	assert_int_equal(parse(pg, S(body), &e), PAGE_DONE);
+	assert_int_equal(page_record(pg, body, 0, &r), 0);
+	assert_field(&r.f[REC_TIMESTAMP], FIELD_STRING, "1614198777");
+	assert_field(&r.f[REC_MESSAGE], FIELD_STRING, "m");
+	assert_field(&r.f[REC_UNIQUE], FIELD_STRING, "a"); /* the escaped repeat is a repeat */
+	assert_int_equal(r.n_extra, 0);
+	assert_int_equal(r.dup_keys, 1);
+}
+
 /* Finding repeats is linear: a message with 200k distinct keys, and as many repeats. */
 static void test_many_keys_linear(void **state)
 {
@@ -1123,6 +1147,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_control_characters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escaped_known_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_keys_linear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_text_is_escaped, setup, teardown),

@@ -726,7 +726,10 @@ static void test_ndjson_keys_stay_unique(void **state)
 		"[{\"unique\":\"u1\",\"time\":1,\"api_time\":2,\"api_api_time\":3,\"to\":\"x\","
 		"\"state_code\":4,\"api_state_code\":5},"
 		"{\"unique\":\"u2\",\"api_time\":6,\"time\":7},"
-		"{\"unique\":\"u3\",\"api_\\u0074ime\":8,\"tim\\u0065\":9,\"api_\":10,\"api\":11}]";
+		"{\"unique\":\"u3\",\"api_\\u0074ime\":8,\"tim\\u0065\":9,\"api_\":10,\"api\":11},"
+		/* the longest column name with every letter escaped: 84 bytes as sent */
+		"{\"unique\":\"u4\",\"\\u0064\\u0069\\u0072\\u0065\\u0063\\u0074\\u0069\\u006f"
+		"\\u006e\\u005f\\u0063\\u006f\\u0064\\u0065\":12}]";
 	struct writer_opts o;
 	struct buf out = BUF_INIT;
 
@@ -737,7 +740,8 @@ static void test_ndjson_keys_stay_unique(void **state)
 	       "{\"unique\":\"u1\",\"api_api_api_time\":1,\"api_time\":2,\"api_api_time\":3,"
 	       "\"api_api_state_code\":4,\"api_state_code\":5}\n"
 	       "{\"unique\":\"u2\",\"api_time\":6,\"api_api_time\":7}\n"
-	       "{\"unique\":\"u3\",\"api_time\":8,\"api_api_time\":9,\"api_\":10,\"api\":11}\n");
+	       "{\"unique\":\"u3\",\"api_time\":8,\"api_api_time\":9,\"api_\":10,\"api\":11}\n"
+	       "{\"unique\":\"u4\",\"api_direction_code\":12}\n");
 	buf_free(&out);
 }
 
