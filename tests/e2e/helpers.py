@@ -17,7 +17,7 @@ import re
 import subprocess
 import tempfile
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,13 +47,61 @@ class OneOf:
         self.values = values
 
     def __eq__(self, other):
-        return any(v == other and type(v) is type(other) for v in self.values)
+        return any(_same(v, other) for v in self.values)
 
     def __repr__(self):
         return "OneOf" + repr(self.values)
 
 
+def _same(expected, got):
+    """expected == got, and of the same JSON type (1 is not True, "" is not None); an
+    expectation object (JsonEqual, ANYTHING, OneOf) decides for itself."""
+    if type(expected).__module__ == __name__ and not isinstance(expected, (int, float)):
+        return expected == got
+    return expected == got and (type(expected) is type(got) or
+                                (isinstance(expected, int) and not isinstance(expected, bool)
+                                 and type(got) is int)
+                                or (isinstance(expected, float) and type(got) is float))
+
+
 ANYTHING = type("Anything", (), {"__eq__": lambda s, o: True, "__repr__": lambda s: "ANYTHING"})()
+
+
+class JsonEqual:
+    """An expected string that SPEC lets be any JSON text of a value (an object or array
+    sent where text was expected: kept as its JSON, whose spacing and escapes are open)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        if not isinstance(other, str):
+            return False
+        try:
+            return json.loads(other) == self.value
+        except ValueError:
+            return False
+
+    def __repr__(self):
+        return "JsonEqual(%r)" % (self.value,)
+
+
+class RawInt(int):
+    """A JSON integer that remembers its text as sent (SPEC: numbers never reformatted)."""
+
+    def __new__(cls, text):
+        o = int.__new__(cls, text)
+        o.raw = text
+        return o
+
+
+class RawFloat(float):
+    """A JSON number with a fraction or exponent, with its text as sent."""
+
+    def __new__(cls, text):
+        o = float.__new__(cls, text)
+        o.raw = text
+        return o
 
 
 # ---------------------------------------------------------------- reading the input
@@ -73,13 +121,27 @@ def sanitize(value):
     return value
 
 
-def load_pages(path):
-    """The pages (JSON arrays) of one input file: one array, or one per line, .gz or not."""
+def first_wins(pairs):
+    """SPEC §5.7: a key repeated in a message is a warning and the first wins (Python's
+    json keeps the last)."""
+    out = {}
+    for k, v in pairs:
+        out.setdefault(k, v)
+    return out
+
+
+def load_pages(path, invalid="byte"):
+    """The pages (JSON arrays) of one input file: one array, or one per line, .gz or not.
+
+    invalid says how many U+FFFD an invalid UTF-8 sequence becomes (SPEC §4.1 says only
+    "U+FFFD"): "byte", one per byte; "subpart", one per maximal subpart (Unicode's
+    recommended practice, Python's errors="replace")."""
     raw = Path(path).read_bytes()
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
-    text = raw.decode("utf-8", "surrogateescape")
-    dec = json.JSONDecoder(strict=False)  # raw control bytes in strings are tolerated input
+    text = raw.decode("utf-8", "surrogateescape" if invalid == "byte" else "replace")
+    dec = json.JSONDecoder(strict=False,  # raw control bytes in strings are tolerated input
+                           object_pairs_hook=first_wins, parse_int=RawInt, parse_float=RawFloat)
     pages, pos = [], 0
     while True:
         while pos < len(text) and text[pos] in " \t\r\n":
@@ -90,82 +152,261 @@ def load_pages(path):
         pages.append(sanitize(page))
 
 
-def api_messages(paths):
+def api_messages(paths, invalid="byte"):
     """All message objects of the inputs, in API (file, page, position) order."""
-    return [m for p in paths for page in load_pages(p) for m in page if isinstance(m, dict)]
+    return [m for p in paths for page in load_pages(p, invalid) for m in page
+            if isinstance(m, dict)]
 
 
 def dedupe(msgs):
+    """SPEC §5.2: once per `unique` (compared decoded), the first in API order kept; a
+    message without a unique is never a repeat of another."""
     seen, out = set(), []
     for m in msgs:
-        if m.get("unique") not in seen:
-            seen.add(m.get("unique"))
-            out.append(m)
+        u = m.get("unique")
+        key = None if u is None else json_text(u) if not isinstance(u, (dict, list)) else None
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+        out.append(m)
     return out
 
 
-def ordered(paths, order="oldest"):
-    msgs = dedupe(api_messages(paths))
+def ordered(paths, order="oldest", invalid="byte"):
+    msgs = dedupe(api_messages(paths, invalid))
     return list(reversed(msgs)) if order == "oldest" else msgs
 
 
 # ---------------------------------------------------------------- deriving each field
 
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+INT_TEXT = re.compile(r"-?[0-9]+")
+NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+# Every column name (media_file too): an extra field of that name must be renamed.
+ALL_COLUMNS = COLUMNS + ["media_file"]
+
+
+def one_of(values):
+    """The expectation that accepts each of values (OneOfs flattened, ANYTHING absorbs)."""
+    flat = []
+    for v in values:
+        for x in (v.values if isinstance(v, OneOf) else (v,)):
+            if x is ANYTHING:
+                return ANYTHING
+            if not any(x is y or (_same(x, y) and _same(y, x)) for y in flat):
+                flat.append(x)
+    return flat[0] if len(flat) == 1 else OneOf(*flat)
+
+
+def _in_int64(n):
+    return INT64[0] <= n <= INT64[1]
+
+
 def int_code(v):
-    """A code given as a number or a string of digits (SPEC §1: types drift)."""
+    """A code given as a number or a string of digits (SPEC §1: types drift), within
+    64 bits; None for anything else."""
     if isinstance(v, bool) or v is None:
         return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str) and re.fullmatch(r"-?[0-9]+", v):
+    if isinstance(v, int) and _in_int64(v):
+        return int(v)
+    if isinstance(v, str) and INT_TEXT.fullmatch(v) and _in_int64(int(v)):
         return int(v)
     return None
 
 
+def _decimal_of(v):
+    """The exact value of a JSON number (as sent) or of a number-shaped string, or None."""
+    if isinstance(v, bool) or v is None:
+        return None
+    text = getattr(v, "raw", None)
+    if text is None:
+        if isinstance(v, float):
+            text = repr(v) if math.isfinite(v) else None
+        elif isinstance(v, int):
+            text = str(v)
+        elif isinstance(v, str) and NUMBER_TEXT.fullmatch(v):
+            text = v
+    return None if text is None else decimal.Decimal(text)
+
+
+def code_alternatives(v):
+    """The codes a raw direction/state may be read as: an integer is itself; a whole
+    number written with a fraction or exponent (2.0, "2e0") is that integer or not a
+    code (SPEC: "accept a number too" leaves it open); None stands for "not a code"."""
+    n = int_code(v)
+    if n is not None:
+        return (n,)
+    d = _decimal_of(v)
+    if d is not None and abs(d) < 10 ** 18 and d == d.to_integral_value():
+        return (int(d), None)
+    return (None,)
+
+
 def epoch_of(v):
     """A timestamp (SPEC §1: a number accepted): a fraction of a second is dropped to the
-    second it lies in, whether sent as a number or as text."""
-    if isinstance(v, float) and math.isfinite(v) and abs(v) < 1e18:
-        return math.floor(v)
-    if isinstance(v, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", v):
-        d = decimal.Decimal(v)
-        if abs(d) < 10 ** 18:
-            return int(d.to_integral_value(rounding=decimal.ROUND_FLOOR))
-    return int_code(v)
+    second it lies in, whether sent as a number or as text (exactly, from the digits)."""
+    n = int_code(v)
+    if n is not None:
+        return n
+    d = _decimal_of(v)
+    if d is not None and abs(d) < 10 ** 18:
+        return int(d.to_integral_value(rounding=decimal.ROUND_FLOOR))
+    return None
 
 
 def json_text(v):
-    """The text of a scalar as the API sent it (numbers never reformatted)."""
+    """The text of a scalar as the API sent it (numbers never reformatted); an object or
+    array is kept as JSON text of itself (its spacing open: a JsonEqual)."""
     if isinstance(v, str):
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return JsonEqual(v)
+    if hasattr(v, "raw"):
+        return v.raw
     return json.dumps(v)
 
 
+def _local(ts, tz, offset=None):
+    """(local datetime, UTC offset in seconds) of epoch second ts in tz, or None outside
+    years 1..9999. With offset, the wall time at that fixed offset instead."""
+    try:
+        utc = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=ts)
+        loc = utc.astimezone(ZoneInfo(tz))
+        off = int(loc.utcoffset().total_seconds())
+        if offset is not None:
+            loc, off = utc + timedelta(seconds=offset), offset
+    except (OverflowError, ValueError):
+        return None
+    return loc, off
+
+
+def _time_forms(ts, tz):
+    """[(wall time, offset)] an ISO/spreadsheet time may show. An offset with seconds
+    (local mean time, before ~1900) cannot be written in ISO 8601's ±hh:mm; SPEC is silent,
+    so the wall time at the true offset with the offset rounded or cut to the minute, or
+    the wall time at the rounded offset, are all accepted."""
+    got = _local(ts, tz)
+    if got is None:
+        return []
+    loc, off = got
+    if off % 60 == 0:
+        return [(loc, off)]
+    rounded = int(math.floor(off / 60 + 0.5)) * 60
+    cut = int(off / 60) * 60
+    forms = [(loc, rounded), (loc, cut)]
+    shifted = _local(ts, tz, rounded)
+    if shifted is not None:
+        forms.append(shifted)
+    return forms
+
+
+def _wall(dt, sep):
+    return "%04d-%02d-%02d%s%02d:%02d:%02d" % (dt.year, dt.month, dt.day, sep, dt.hour,
+                                               dt.minute, dt.second)
+
+
+def _ok_year(dt):
+    return 1 <= dt.year <= 9999
+
+
 def iso_time(ts, tz):
-    dt = datetime.fromtimestamp(ts, ZoneInfo(tz))
-    if tz == "UTC":
-        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    off = int(dt.utcoffset().total_seconds())
-    sign = "+" if off >= 0 else "-"
-    off = abs(off)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f"{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
+    """The ISO 8601 time of ts in tz, a OneOf where SPEC leaves a choice, or None where
+    no time can be written (outside years 1..9999)."""
+    out = []
+    for loc, off in _time_forms(ts, tz):
+        if not _ok_year(loc):
+            continue
+        if off == 0 and tz == "UTC":
+            out.append(_wall(loc, "T") + "Z")
+            continue
+        sign = "+" if off >= 0 else "-"
+        a = abs(off)
+        out.append(_wall(loc, "T") + f"{sign}{a // 3600:02d}:{a % 3600 // 60:02d}")
+        if off == 0:
+            out.append(_wall(loc, "T") + "Z")     # offset 0 in a zone that is not UTC
+    return one_of(out) if out else None
 
 
 def excel_time(ts, tz):
-    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+    out = [_wall(loc, " ") for loc, off in _time_forms(ts, tz) if _ok_year(loc)]
+    return one_of(out) if out else None
 
 
 def state_label(msg):
-    d, s = int_code(msg.get("direction")), int_code(msg.get("state"))
-    if d == 1:
-        return ""                      # incoming: label empty, code kept
-    if d == 2:
-        if s is None:
-            return OneOf("unknown", "")  # SPEC names codes only; a missing one is open
-        return STATE.get(s, "unknown")
-    return ANYTHING                    # unknown direction: SPEC is silent
+    labels = []
+    for d in code_alternatives(msg.get("direction")):
+        for s in code_alternatives(msg.get("state")):
+            if d == 1:
+                labels.append("")                 # incoming: label empty, code kept
+            elif d == 2:
+                # SPEC names codes only; a missing one is open
+                labels.append(OneOf("unknown", "") if s is None else STATE.get(s, "unknown"))
+            else:
+                labels.append(ANYTHING)           # unknown direction: SPEC is silent
+    return one_of(labels)
+
+
+def _map_text(v, f):
+    """f applied to each text an expectation accepts."""
+    if isinstance(v, OneOf):
+        return one_of([f(x) if isinstance(x, str) else x for x in v.values])
+    return f(v) if isinstance(v, str) else v
+
+
+def _code_ndjson(msg, k):
+    """direction_code/state_code: the integer; null when absent; a value that is not a
+    code is null or keeps its text (SPEC §1: nothing lost; §4.1 only says integer)."""
+    out = []
+    for c in code_alternatives(msg.get(k)):
+        if c is not None:
+            out.append(c)
+        elif msg.get(k) is None or msg.get(k) == "":
+            out.append(None)
+        else:
+            out += [None, json_text(msg[k])]
+    return one_of(out)
+
+
+def _excel_prefix(v):
+    """SPEC §4.2 --excel: a text cell that a spreadsheet would run as a formula gets a '."""
+    return _map_text(v, lambda t: "'" + t if t.startswith(EXCEL_TRIGGERS) else t)
+
+
+def _code_csv(msg, k, excel):
+    """A code cell: the integer (generated, never prefixed), or empty / the raw text."""
+    out = []
+    for c in code_alternatives(msg.get(k)):
+        if c is not None:
+            out.append(str(c))
+        else:
+            v = msg.get(k)
+            raw = "" if v is None else json_text(v)
+            out += ["", _excel_prefix(raw) if excel else raw]
+    return one_of(out)
+
+
+def ndjson_extra_names(msg):
+    """{api key: NDJSON key} for the fields §4.1 does not name. One named like a column
+    gets "api_" prefixes, one more than the most any other field of the message has
+    before that name (SPEC §5.7: NDJSON keys stay unique; the scheme is the tool's)."""
+    extras = [k for k in msg if k not in API_KEYS]
+    names = {}
+    for k in extras:
+        if k not in ALL_COLUMNS:
+            names[k] = k
+            continue
+        most = 0
+        for other in extras:
+            j, rest = 0, other
+            while len(rest) > len(k) and rest.startswith("api_"):
+                rest, j = rest[4:], j + 1
+            if j and rest == k:
+                most = max(most, j)
+        names[k] = "api_" * (most + 1) + k
+    return names
 
 
 def expected_ndjson(msg, tz="UTC"):
@@ -173,62 +414,71 @@ def expected_ndjson(msg, tz="UTC"):
     ts = epoch_of(msg.get("timestamp"))
     absent_text = OneOf(None, "")
     out = {}
-    out["unique"] = msg["unique"]
+    u = msg.get("unique")
+    out["unique"] = absent_text if u is None else json_text(u)
+    time = iso_time(ts, tz) if ts is not None else None
     if ts is not None:
         out["timestamp"] = ts
-        out["time"] = iso_time(ts, tz)
+        out["time"] = OneOf(None, "") if time is None else time
     else:
         raw = msg.get("timestamp")
-        out["timestamp"] = raw if "timestamp" in msg else OneOf(None, "")
+        if "timestamp" not in msg or raw is None:
+            out["timestamp"] = OneOf(None, "")
+        elif raw == "":   # SPEC: "keeps its raw value"; null is what a loader can take
+            out["timestamp"] = OneOf("", None)
+        elif isinstance(raw, str):
+            out["timestamp"] = raw
+        else:   # a number too big, a bool, an object: its value or its text
+            out["timestamp"] = one_of([raw, json_text(raw)])
         out["time"] = OneOf(None, "")
-    d = int_code(msg.get("direction"))
-    out["direction"] = DIRECTION.get(d, "unknown")
-    out["direction_code"] = d
+    code = [c for c in code_alternatives(msg.get("direction"))]
+    out["direction"] = one_of([DIRECTION.get(d, "unknown") for d in code])
+    out["direction_code"] = _code_ndjson(msg, "direction")
     for k in ("from", "to", "type"):
         v = msg.get(k)
         out[k] = absent_text if v is None else json_text(v)
     out["state"] = state_label(msg)
-    out["state_code"] = int_code(msg.get("state"))
+    out["state_code"] = _code_ndjson(msg, "state")
     r = msg.get("reason")
     out["reason"] = None if r is None else json_text(r)
     m = msg.get("message")
     out["message"] = absent_text if m is None else json_text(m)
-    for k, v in msg.items():
-        if k not in API_KEYS:
-            out[k] = v
+    for k, name in ndjson_extra_names(msg).items():
+        out[name] = msg[k]
     return out
 
 
 def expected_csv(msg, tz="UTC", excel=False, columns=COLUMNS):
     """The CSV cells (strings) for one message, after --excel's rules when asked."""
     ts = epoch_of(msg.get("timestamp"))
-    d = int_code(msg.get("direction"))
-    s = int_code(msg.get("state"))
+    d = code_alternatives(msg.get("direction"))
 
     def text(k):
         v = msg.get(k)
         return "" if v is None else json_text(v)
 
+    time = None if ts is None else excel_time(ts, tz) if excel else iso_time(ts, tz)
     cells = {
         "unique": text("unique"),
         "timestamp": str(ts) if ts is not None else text("timestamp"),
-        "time": "" if ts is None else (excel_time(ts, tz) if excel else iso_time(ts, tz)),
-        "direction": DIRECTION.get(d, "unknown"),
-        "direction_code": str(d) if d is not None else OneOf("", text("direction")),
+        "time": "" if time is None else time,
+        "direction": one_of([DIRECTION.get(x, "unknown") for x in d]),
+        "direction_code": _code_csv(msg, "direction", excel),
         "from": text("from"),
         "to": text("to"),
         "type": text("type"),
         "state": state_label(msg),
-        "state_code": str(s) if s is not None else OneOf("", text("state")),
+        "state_code": _code_csv(msg, "state", excel),
         "reason": text("reason"),
         "message": text("message"),
     }
     if excel:
-        generated_numbers = {"timestamp": ts is not None, "direction_code": d is not None,
-                             "state_code": s is not None, "time": True}
+        # Columns the tool generates (numbers, times, labels) are never prefixed.
+        generated = {"timestamp": ts is not None, "time": True, "direction": True,
+                     "state": True, "direction_code": True, "state_code": True}
         for k, v in cells.items():
-            if isinstance(v, str) and v.startswith(EXCEL_TRIGGERS) and not generated_numbers.get(k):
-                cells[k] = "'" + v
+            if not generated.get(k):
+                cells[k] = _excel_prefix(v)
     return [cells[c] for c in columns]
 
 

@@ -1,0 +1,558 @@
+"""convert against the model of helpers.py on random input (SPEC §1, §4.1-§4.3, §5.2).
+
+Each case (one seed) builds pages of random messages as raw JSON text, the way the API
+or a hand-made dump could send them: every kind of escape, raw UTF-8 of every length,
+code points at the edges, lone and paired surrogates, \\u0000, invalid UTF-8 bytes,
+numbers/strings/bools/null/objects in every field, big and fractional timestamps, extra,
+missing, repeated and escaped keys, and a few messages repeated across pages. It writes
+them one page per line, runs the binary for CSV and NDJSON in both orders, with another
+--tz, --excel and --columns, and compares every row with helpers.expected_csv /
+expected_ndjson. A failure names the seed and the smallest message that still fails.
+
+Knobs (environment):
+  WAEXPORT_RANDOM_CASES=N    cases to run (default 6)
+  WAEXPORT_RANDOM_SEED=S     first seed (default 1)
+  WAEXPORT_RANDOM_PAGES=P    pages per case (default 3)
+  WAEXPORT_RANDOM_SKIP=a,b   input features not to generate (names in FEATURES), e.g.
+                             to hunt further while a known discrepancy is open
+  WAEXPORT_RANDOM_LOG=PATH   also append each failure report to PATH as it happens
+                             (a long campaign cut by a timeout keeps what it found)
+"""
+import json
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN
+from helpers import (BOM, COLUMNS, api_messages, dedupe, expected_csv, expected_ndjson,
+                     parse_csv_strict, summary)
+
+CASES = int(os.environ.get("WAEXPORT_RANDOM_CASES", "6"))
+FIRST_SEED = int(os.environ.get("WAEXPORT_RANDOM_SEED", "1"))
+PAGES = int(os.environ.get("WAEXPORT_RANDOM_PAGES", "3"))
+FEATURES = {"escaped-keys",     # known keys written with \\u escapes ("mess\\u0061ge")
+            "long-escaped-keys",  # ... every letter escaped (longer than 16 bytes)
+            "column-extras",    # extra fields named like a column (time, state_code, ...)
+            "dup-keys",         # a key twice in one message
+            "invalid-utf8",     # raw bytes that are not UTF-8
+            "del",              # U+007F
+            "compound",         # objects/arrays where text or codes were expected
+            "odd-numbers",      # 2.0, 1e3, -0, huge: numbers in non-canonical forms
+            "odd-times",        # timestamps outside years 1..9999, before 1900
+            "no-unique"}        # messages without a unique
+SKIP = {f for f in os.environ.get("WAEXPORT_RANDOM_SKIP", "").split(",") if f}
+assert SKIP <= FEATURES, f"unknown WAEXPORT_RANDOM_SKIP features: {SKIP - FEATURES}"
+ZONES = ["Asia/Jerusalem", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatham",
+         "Australia/Lord_Howe", "Europe/London", "America/Los_Angeles", "Pacific/Kiritimati"]
+TIMEOUT = 60
+SANITIZER = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error")
+
+
+def on(feature):
+    return feature not in SKIP
+
+
+# ---------------------------------------------------------------- random JSON text
+
+EDGE_CPS = [0x7F, 0x80, 0x85, 0x9B, 0x9F, 0xA0, 0xAD, 0x5E9, 0x7FF, 0x800, 0x200E, 0x202E,
+            0x2028, 0x2029, 0xFEFF, 0xFFFD, 0xFFFE, 0xFFFF, 0x10000, 0x1F600, 0x10FFFF,
+            0x1C, 0x1D, 0x1E, 0x1F, 0x0B, 0x0C, 0x01, 0x1B]
+INVALID_BYTES = [b"\x80", b"\xbf", b"\xc0\xaf", b"\xc1", b"\xc2", b"\xe2\x82", b"\xe0\x80\x80",
+                 b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf0\x8f\xbf\xbf", b"\xf4\x90\x80\x80",
+                 b"\xf5", b"\xf8\x88\x80\x80\x80", b"\xfe", b"\xff", b"\xf0\x9f\x98",
+                 b"\xc2\x20"]
+ASCII_WORDS = [b"hello", b"972501234567", b"a,b", b"x", b"=1+2", b"+972", b"-5", b"@me",
+               b"'q", b" ", b"sep=,", b"0541112233", b"1/2", b"http:\\/\\/x.co\\/a"]
+
+
+def hex4(cp, r):
+    h = "%04x" % cp
+    return ("\\u" + (h.upper() if r.random() < 0.3 else h)).encode()
+
+
+def utf16_escape(cp, r):
+    if cp < 0x10000:
+        return hex4(cp, r)
+    v = cp - 0x10000
+    return hex4(0xD800 + (v >> 10), r) + hex4(0xDC00 + (v & 0x3FF), r)
+
+
+def raw_utf8(cp):
+    return chr(cp).encode("utf-8", "surrogatepass")
+
+
+def random_cp(r):
+    kind = r.random()
+    if kind < 0.4:
+        return r.choice([c for c in EDGE_CPS if c != 0x7F or on("del")])
+    if kind < 0.6:
+        return r.randint(0x80, 0x7FF)
+    if kind < 0.8:
+        cp = r.randint(0x800, 0xFFFF)
+        return cp if not 0xD800 <= cp <= 0xDFFF else 0x5D0
+    return r.randint(0x10000, 0x10FFFF)
+
+
+def fragment(r):
+    """One piece of the body of a JSON string, as raw bytes."""
+    k = r.random()
+    if k < 0.18:
+        return r.choice(ASCII_WORDS)
+    if k < 0.26:
+        return r.choice([b",", b'\\"', b"\\\\", b"\\/", b"=", b"+", b"-", b"@", b"'", b";"])
+    if k < 0.34:
+        return r.choice([b"\\b", b"\\f", b"\\n", b"\\r", b"\\t", b"\\r\\n"])
+    if k < 0.50:
+        cp = random_cp(r)
+        if cp < 0x20 or r.random() < 0.7:
+            return utf16_escape(cp, r)
+        return raw_utf8(cp)
+    if k < 0.62:
+        cp = random_cp(r)
+        if cp < 0x20:
+            return utf16_escape(cp, r)
+        return raw_utf8(cp)
+    if k < 0.72:
+        return r.choice([hex4(0xD800, r), hex4(0xDBFF, r), hex4(0xDC00, r), hex4(0xDFFF, r),
+                         hex4(0xD83D, r) + b"\\u0041", hex4(0xDE00, r) + hex4(0xD83D, r),
+                         hex4(0xD83D, r) + b"x", hex4(0xD83D, r) + b"\\n",
+                         utf16_escape(r.randint(0x10000, 0x10FFFF), r)])
+    if k < 0.78:
+        return b"\\u0000"
+    if k < 0.86 and on("invalid-utf8"):
+        return r.choice(INVALID_BYTES)
+    if k < 0.90:
+        return r.choice([b"\\u05e9\\u05dc\\u05d5\\u05dd", b" \\u05e9", b"\\u0080\\u009f",
+                         b"\\u00a0\\u00e9\\u07ff"])
+    if k < 0.93 and on("del"):
+        return r.choice([b"\x7f", b"\\u007f", b"\\u007F"])
+    return bytes(r.choice(b"abcdefghijklmnopqrstuvwxyz 0123456789") for _ in range(r.randint(1, 6)))
+
+
+def text_fragments(r, most=12):
+    return [fragment(r) for _ in range(r.choice([0, 1, 1, 2, 3, r.randint(0, most)]))]
+
+
+class Str:
+    """A JSON string made of fragments (so the shrinker can drop them one by one)."""
+
+    def __init__(self, frags):
+        self.frags = list(frags)
+
+    def raw(self):
+        return b'"' + b"".join(self.frags) + b'"'
+
+
+class Raw:
+    """Any other JSON text, kept as is."""
+
+    def __init__(self, text):
+        self.text = text if isinstance(text, bytes) else text.encode()
+
+    def raw(self):
+        return self.text
+
+
+NUMBERS = ["0", "-0", "7", "-12", "1.50", "1e5", "1E+2", "2.0", "-3.25e-1", "0.5",
+           "123456789012345678901234", "9223372036854775807", "-9223372036854775808",
+           "9223372036854775808", "1e400", "1.0e0"]
+
+
+def number(r):
+    if on("odd-numbers"):
+        return Raw(r.choice(NUMBERS))
+    return Raw(str(r.randint(-5, 100)))
+
+
+def compound(r, depth=0):
+    if depth >= 2 or r.random() < 0.3:
+        k = r.random()
+        if k < 0.5:
+            return Str(text_fragments(r, 4))
+        if k < 0.7:
+            return number(r)
+        return Raw(r.choice(["true", "false", "null"]))
+    if r.random() < 0.5:
+        items = [compound(r, depth + 1) for _ in range(r.randint(0, 3))]
+        return Raw(b"[" + b",".join(i.raw() for i in items) + b"]")
+    keys = ["k%d" % i for i in range(r.randint(0, 3))]
+    body = b",".join(b'"%s":%s' % (k.encode(), compound(r, depth + 1).raw()) for k in keys)
+    return Raw(b"{" + body + b"}")
+
+
+def drift(r, text_value):
+    """A value for a text field: mostly text, else any JSON type."""
+    k = r.random()
+    if k < 0.72:
+        return text_value()
+    if k < 0.82:
+        return number(r)
+    if k < 0.86:
+        return Raw(r.choice(["true", "false"]))
+    if k < 0.92:
+        return Raw("null")
+    if k < 0.96 and on("compound"):
+        return compound(r)
+    return None  # the key is missing
+
+
+def code_value(r, codes):
+    k = r.random()
+    if k < 0.45:
+        return Raw(str(r.choice(codes)))
+    if k < 0.75:
+        return Str([str(r.choice(codes)).encode()])
+    opts = [Str([b"01"]), Str([b""]), Str([b"x"]), Str([b" 1"]), Str([b"-1"]), Raw("null"),
+            Raw("true"), Raw("-1"), Str([b"99999999999999999999"]), None]
+    if on("odd-numbers"):
+        opts += [Raw("2.0"), Str([b"2.0"]), Raw("1e0"), Raw("2.5"), Str([b"1E0"]),
+                 Raw("99999999999999999999")]
+    if on("compound"):
+        opts.append(Raw("[2]"))
+    return r.choice(opts)
+
+
+def timestamp_value(r):
+    k = r.random()
+    now = r.randint(1577836800, 1798761600)  # 2020..2027
+    if k < 0.35:
+        return Str([str(now).encode()])
+    if k < 0.55:
+        return Raw(str(now))
+    if k < 0.65:
+        return r.choice([Raw("%d.%d" % (now, r.randint(0, 999999))),
+                         Str([b"%d.%03d" % (now, r.randint(0, 999))]),
+                         Raw("%d.%de%d" % (now // 1000, now % 1000, 3)), Raw("1.6e9"),
+                         Raw("-0.5"), Str([b"1614198777.99999999999999999999"])])
+    if k < 0.80 and on("odd-times"):
+        return r.choice([Raw("0"), Raw("-1"), Raw("-2208988801"), Raw("-2840140800"),
+                         Raw("-62135596800"), Raw("-62135596801"), Raw("253402300799"),
+                         Raw("253402300800"), Str([b"100000000000000000"]),
+                         Raw("9223372036854775807"), Raw("9223372036854775808"),
+                         Raw("-9223372036854775808"), Str([b"4102444800"]),
+                         Raw("999999999999999999.5"), Raw("-999999999999999999.5"),
+                         Raw("1e18"), Raw("1e-999999"), Str([b"0000000000000000000001614198777"])])
+    return r.choice([Str([b""]), Str([b"yesterday"]), Raw("null"), Raw("true"), None,
+                     Str([b"1e3"]), Str([b"+5"]), Str([b"1."]), Str([b".5"]), Raw("[1]")
+                     if on("compound") else Raw("1")])
+
+
+COLUMN_EXTRAS = ["time", "direction_code", "state_code", "media_file", "api_time",
+                 "api_api_state_code", "api_media_file"]
+
+
+def key_text(r, name):
+    """A key as JSON text: plain, or some or every letter \\u-escaped."""
+    if not on("escaped-keys") or r.random() < 0.8:
+        return b'"' + name.encode() + b'"'
+    every = on("long-escaped-keys") and r.random() < 0.4
+    out = b""
+    for i, ch in enumerate(name):
+        out += hex4(ord(ch), r) if every or (i == len(name) - 1) or r.random() < 0.2 else ch.encode()
+    if not on("long-escaped-keys") and len(out) > 16:   # keep under 17 bytes as sent
+        out = name.encode()
+        if len(name) <= 11:
+            i = r.randrange(len(name))
+            out = name[:i].encode() + hex4(ord(name[i]), r) + name[i + 1:].encode()
+    return b'"' + out + b'"'
+
+
+def message(r, case, i, uniques):
+    """One message: a list of (key text, value) pairs."""
+    pairs = []
+    if uniques and r.random() < 0.12:
+        u = r.choice(uniques)   # a repeat of an earlier message (maybe escaped differently)
+        frags = [hex4(b, r) if r.random() < 0.3 and b != 0x2d else bytes([b]) for b in u]
+        unique = Str(frags)
+    elif on("no-unique") and r.random() < 0.03:
+        unique = r.choice([None, Raw("null")])
+    elif r.random() < 0.05:
+        unique = Raw(str(7000000 + case * 1000 + i))
+    else:
+        base = b"u%d-%d" % (case, i)
+        uniques.append(base)
+        unique = Str([base] + (text_fragments(r, 4) if r.random() < 0.3 else []))
+    fields = {
+        "unique": unique,
+        "timestamp": timestamp_value(r) if r.random() > 0.04 else None,
+        "direction": code_value(r, [1, 2, 2, 1, 3, 0]) if r.random() > 0.04 else None,
+        "from": drift(r, lambda: Str([r.choice([b"972501234567", b"IL.1605856887361213",
+                                                b"0501234567", b"+972"])] + text_fragments(r, 2))),
+        "to": drift(r, lambda: Str([r.choice([b"972509876543", b"-972505492890", b""])])),
+        "type": drift(r, lambda: Str([r.choice([b"text", b"chat", b"image", b"poll_v2",
+                                                b"=cmd", b"@x"])])),
+        "state": code_value(r, [0, 1, 2, 3, 7]) if r.random() > 0.1 else None,
+        "message": drift(r, lambda: Str(text_fragments(r, 16))),
+        "reason": drift(r, lambda: Str(text_fragments(r, 4))) if r.random() < 0.3 else None,
+    }
+    names = list(fields)
+    if r.random() < 0.3:
+        r.shuffle(names)
+    for n in names:
+        if fields[n] is not None:
+            pairs.append((key_text(r, n), fields[n]))
+    for j in range(r.choice([0, 0, 0, 1, 2, 3])):
+        if on("column-extras") and r.random() < 0.25:
+            name = r.choice(COLUMN_EXTRAS)
+        else:
+            name = "x%d_%s" % (j, r.choice(["note", "is_forwarded", "API", "ok"]))
+        kt = key_text(r, name)
+        if r.random() < 0.2:
+            kt = b'"x%d_' % j + b"".join(text_fragments(r, 3)).replace(b"\\u0000", b"0") + b'"'
+        value = compound(r) if on("compound") and r.random() < 0.3 else drift(r, lambda: Str(
+            text_fragments(r, 6))) or Raw("1")
+        pairs.append((kt, value))
+    if on("dup-keys") and pairs and r.random() < 0.1:
+        k, _ = r.choice(pairs)
+        pairs.append((k, Str([b"second copy"])))
+    if pairs and r.random() < 0.05:
+        r.shuffle(pairs)
+    return pairs
+
+
+def message_raw(pairs, r=None):
+    sep = b", " if r is not None and r.random() < 0.2 else b","
+    return b"{" + sep.join(k + b":" + v.raw() for k, v in pairs) + b"}"
+
+
+def pages_raw(pages):
+    return b"".join(b"[" + b",".join(message_raw(m) for m in page) + b"]\n" for page in pages)
+
+
+def build_case(seed, n_pages=PAGES):
+    r = random.Random(seed)
+    uniques, pages, i = [], [], 0
+    for _ in range(n_pages):
+        page = []
+        for _ in range(r.choice([0, 1, 3, 5, 8, 12]) if n_pages > 1 else r.randint(1, 12)):
+            page.append(message(r, seed, i, uniques))
+            i += 1
+        pages.append(page)
+    return pages
+
+
+# ---------------------------------------------------------------- running and comparing
+
+def run_convert(path, args):
+    env = dict(os.environ)
+    env.pop("WAEXPORT_API_KEY", None)
+    return subprocess.run([BIN, "convert"] + args + [str(path)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=TIMEOUT, env=env)
+
+
+def configs(seed):
+    r = random.Random(seed * 7919 + 1)
+    tz = r.choice(ZONES)
+    cols = r.sample(COLUMNS, r.randint(1, len(COLUMNS)))
+    order = r.choice(["oldest", "newest"])
+    return [
+        ("csv", ["--format", "csv"], {}),
+        ("csv", ["--format", "csv", "--order", "newest"], {"order": "newest"}),
+        ("ndjson", ["--format", "ndjson"], {}),
+        ("ndjson", ["--format", "ndjson", "--order", "newest", "--tz", tz],
+         {"order": "newest", "tz": tz}),
+        ("csv", ["--format", "csv", "--excel", "--tz", tz], {"tz": tz, "excel": True}),
+        ("csv", ["--format", "csv", "--columns", ",".join(cols), "--tz", tz, "--order", order],
+         {"tz": tz, "columns": cols, "order": order}),
+    ]
+
+
+def models(path, order):
+    """[(message, expected-by-'byte'-rule, expected-by-'subpart'-rule)] per row written."""
+    out = []
+    for invalid in ("byte", "subpart"):
+        msgs = dedupe(api_messages([path], invalid))
+        out.append(list(reversed(msgs)) if order == "oldest" else msgs)
+    return list(zip(out[0], out[1]))
+
+
+def check_ndjson_line(line):
+    problems = []
+    if any(b < 0x20 for b in line):
+        problems.append("raw byte < 0x20 in the line")
+    text = line.decode("utf-8")          # strict: raises on invalid UTF-8
+    if len(text.splitlines()) != 1:
+        problems.append("str.splitlines() splits the line in %d" % len(text.splitlines()))
+    for ch in text:
+        if ch == "\x7f" or "\x80" <= ch <= "\x9f" or ch in "\u2028\u2029":
+            problems.append("raw control character U+%04X in the line" % ord(ch))
+            break
+    pairs = json.loads(text, object_pairs_hook=lambda p: p)
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        problems.append("duplicate key: %r" % keys)
+    return problems, json.loads(text)
+
+
+def compare(fmt, opts, p, path):
+    """Problems found in one run: a list of (row index or None, text)."""
+    if p.returncode != 0:
+        return [(None, "exit %d: %s" % (p.returncode, p.stderr.decode("utf-8", "replace")[-500:]))]
+    order = opts.get("order", "oldest")
+    tz = opts.get("tz", "UTC")
+    rows = models(path, order)
+    problems = []
+    out = p.stdout
+    if fmt == "ndjson":
+        if out and not out.endswith(b"\n"):
+            return [(None, "NDJSON does not end with a newline")]
+        lines = out.split(b"\n")[:-1] if out else []
+        if len(lines) != len(rows):
+            return [(None, "%d lines, model expects %d" % (len(lines), len(rows)))]
+        for i, (line, (_, (ma, mb))) in enumerate(zip(lines, enumerate(rows))):
+            try:
+                bad, got = check_ndjson_line(line)
+            except ValueError as e:
+                problems.append((i, "line %d is not strict UTF-8 JSON: %s: %r" % (i, e, line)))
+                continue
+            problems += [(i, "%s: %r" % (b, line)) for b in bad]
+            exps = [expected_ndjson(ma, tz), expected_ndjson(mb, tz)]
+            if not any(list(got) == list(e) and got == e for e in exps):
+                problems.append((i, diff_ndjson(got, exps[0])))
+    else:
+        excel = opts.get("excel", False)
+        cols = opts.get("columns", COLUMNS)
+        if excel:
+            if not out.startswith(BOM):
+                return [(None, "--excel output does not start with a BOM")]
+            out = out[len(BOM):]
+        elif out.startswith(BOM):
+            return [(None, "BOM without --excel")]
+        try:
+            recs = parse_csv_strict(out)
+        except (AssertionError, ValueError, UnicodeDecodeError) as e:
+            return [(None, "not strict RFC 4180 UTF-8: %s" % e)]
+        if [v for v, _ in recs[0]] != cols or recs[0][0][1]:
+            return [(None, "header %r" % (recs[0],))]
+        if len(recs) - 1 != len(rows):
+            return [(None, "%d rows, model expects %d" % (len(recs) - 1, len(rows)))]
+        for i, (rec, (ma, mb)) in enumerate(zip(recs[1:], rows)):
+            got = [v for v, _ in rec]
+            exps = [expected_csv(ma, tz, excel, cols), expected_csv(mb, tz, excel, cols)]
+            if not any(got == e for e in exps):
+                problems.append((i, diff_csv(got, exps[0], cols)))
+    return problems
+
+
+def diff_ndjson(got, exp):
+    if list(got) != list(exp):
+        return "keys %r, model %r" % (list(got), list(exp))
+    return "; ".join("%s: binary %r, model %r" % (k, got[k], exp[k]) for k in exp
+                     if not exp[k] == got[k])
+
+
+def diff_csv(got, exp, cols):
+    if len(got) != len(exp):
+        return "%d cells, model %d: %r" % (len(got), len(exp), got)
+    return "; ".join("%s: binary %r, model %r" % (c, g, e) for c, g, e in zip(cols, got, exp)
+                     if not e == g)
+
+
+def fails(pages, fmt, args, opts, workdir):
+    path = Path(workdir) / "shrink.jsonl"
+    path.write_bytes(pages_raw(pages))
+    return compare(fmt, opts, run_convert(path, args), path)
+
+
+# ---------------------------------------------------------------- shrinking
+
+def shrink(pages, fmt, args, opts, workdir, budget=150):
+    """The smallest input (one message if one alone fails) that still fails."""
+    tries = [0]
+
+    def still(pg):
+        tries[0] += 1
+        return tries[0] <= budget and bool(fails(pg, fmt, args, opts, workdir))
+
+    msgs = [m for page in pages for m in page]
+    alone = next((m for m in msgs if still([[m]])), None)
+    if alone is None:   # needs several messages: drop what is not needed
+        i = 0
+        while i < len(pages) and tries[0] < budget:
+            for j in range(len(pages[i]) - 1, -1, -1):
+                trial = [list(pg) for pg in pages]
+                del trial[i][j]
+                if still(trial):
+                    pages = trial
+            i += 1
+        return pages
+    m = list(alone)
+    for j in range(len(m) - 1, -1, -1):         # drop keys
+        trial = m[:j] + m[j + 1:]
+        if still([[trial]]):
+            m = trial
+    for j, (k, v) in enumerate(m):             # drop fragments of strings
+        if not isinstance(v, Str):
+            continue
+        frags = list(v.frags)
+        n = len(frags) // 2
+        while n >= 1:
+            start = 0
+            while start < len(frags):
+                trial_frags = frags[:start] + frags[start + n:]
+                trial = m[:j] + [(k, Str(trial_frags))] + m[j + 1:]
+                if still([[trial]]):
+                    frags = trial_frags
+                    m = trial
+                else:
+                    start += n
+            n //= 2
+    return [[m]]
+
+
+def report(seed, fmt, args, opts, problems, pages, workdir):
+    small = shrink(pages, fmt, args, opts, workdir)
+    path = Path(workdir) / "shrink.jsonl"
+    raw = pages_raw(small)
+    path.write_bytes(raw)
+    p = run_convert(path, args)
+    again = compare(fmt, opts, p, path)
+    lines = ["seed %d: waexport convert %s (first of %d problems: %s)"
+             % (seed, " ".join(args), len(problems), problems[0][1]),
+             "smallest input that fails (%d bytes): %r" % (len(raw), raw),
+             "binary wrote: %r" % p.stdout[-2000:],
+             "its problems: %s" % [t for _, t in again][:3],
+             "reproduce: WAEXPORT_RANDOM_SEED=%d WAEXPORT_RANDOM_CASES=1 pytest %s" % (
+                 seed, Path(__file__).name)]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the test
+
+@pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + CASES))
+def test_convert_matches_the_model_on_random_pages(seed, tmp_path):
+    pages = build_case(seed)
+    src = tmp_path / "pages.jsonl"
+    src.write_bytes(pages_raw(pages))
+    n_msgs = sum(len(pg) for pg in pages)
+    n_rows = len(dedupe(api_messages([src])))
+    failures = []
+    ndjson_bytes = None
+    for fmt, args, opts in configs(seed):
+        p = run_convert(src, args)
+        problems = compare(fmt, opts, p, src)
+        if not problems:
+            got = summary(p.stderr)
+            if got[:3] != (n_rows, len(pages), n_msgs - n_rows):
+                problems = [(None, "summary %r, model (messages, pages, duplicates) %r" % (
+                    got, (n_rows, len(pages), n_msgs - n_rows)))]
+        err = p.stderr.decode("utf-8", "replace")
+        problems += [(None, "sanitizer: " + err[-1500:]) for bad in SANITIZER if bad in err][:1]
+        if problems and not failures:   # shrink once a case: it costs up to 150 runs
+            failures.append(report(seed, fmt, args, opts, problems, pages, tmp_path))
+        elif problems:
+            failures.append("seed %d: waexport convert %s: %d problems, the first: %s" % (
+                seed, " ".join(args), len(problems), problems[0][1]))
+        if args == ["--format", "ndjson"]:
+            ndjson_bytes = p.stdout
+    # SPEC §2 --threads: output bytes do not depend on N
+    p = run_convert(src, ["--format", "ndjson", "-q", "--threads", "1"])
+    if p.stdout != ndjson_bytes:
+        failures.append("seed %d: --threads 1 wrote other bytes than the default" % seed)
+    if failures and os.environ.get("WAEXPORT_RANDOM_LOG"):
+        with open(os.environ["WAEXPORT_RANDOM_LOG"], "a") as log:
+            log.write("\n\n".join(failures) + "\n\n")
+    assert not failures, "\n\n".join(failures)
