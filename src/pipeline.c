@@ -194,7 +194,7 @@ static int write_batch(struct pipeline *pl, struct batch *b, size_t kept, struct
 			sink_count_row(pl->out, b->msg[m].r->ts_ok, b->msg[m].r->ts);
 	if (kept == b->formatted)
 		return emit(pl, b->rows.data, b->rows.len, b->deflated ? b : NULL, e);
-	/* Some rows were made for messages now dropped (rare: a page shift's repeats). */
+	/* Some rows were made for messages now dropped (repeats, or below the last head). */
 	pl->rows.len = 0;
 	if (batch_kept_rows(b, pl->keep, &pl->rows, e))
 		return -1;
@@ -269,10 +269,8 @@ static int consume(struct pipeline *pl, struct batch *b, struct err *e)
 		return badinput_explain(e, b->bodies.data + at->off, at->len, at->where,
 					at->file_off);
 	}
-	if (select_batch(pl, b, NULL, &kept, e))
-		return -1;
-	if (write_batch(pl, b, kept, e))
-		return name_output(pl, e);
+	if (select_batch(pl, b, NULL, &kept, e) || write_batch(pl, b, kept, e))
+		return name_output(pl, e); /* a file's failure names the file; others pass */
 	batch_trim(b);
 	if (pl->progress)
 		pl->progress(pl->progress_ctx);
