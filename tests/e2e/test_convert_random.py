@@ -18,10 +18,12 @@ Knobs (environment):
   WAEXPORT_RANDOM_LOG=PATH   also append each failure report to PATH as it happens
                              (a long campaign cut by a timeout keeps what it found)
 """
+import gzip
 import json
 import os
 import random
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -357,6 +359,9 @@ def configs(seed):
         ("csv", ["--format", "csv", "--excel", "--tz", tz], {"tz": tz, "excel": True}),
         ("csv", ["--format", "csv", "--columns", ",".join(cols), "--tz", tz, "--order", order],
          {"tz": tz, "columns": cols, "order": order}),
+        # gzip: the workers' deflated chunks joined (pigz's method), read back whole
+        ("csv", ["--format", "csv", "--gzip", "--order", order], {"order": order, "gzip": True}),
+        ("ndjson", ["--format", "ndjson", "--gzip-level", "1"], {"gzip": True}),
     ]
 
 
@@ -396,6 +401,11 @@ def compare(fmt, opts, p, path):
     rows = models(path, order)
     problems = []
     out = p.stdout
+    if opts.get("gzip"):
+        try:
+            out = gzip.decompress(out)
+        except (OSError, EOFError, zlib.error) as e:
+            return [(None, "not a complete gzip stream: %s" % e)]
     if fmt == "ndjson":
         if out and not out.endswith(b"\n"):
             return [(None, "NDJSON does not end with a newline")]
