@@ -315,6 +315,20 @@ def message(r, case, i, uniques):
     return pairs
 
 
+def api_shaped(r, case, i, uniques):
+    """A message as the API sends it: its eight keys, plain, in the API's order, scalar
+    values of the types it drifts between. A page of these alone is the one the page
+    stage reads without looking its keys up (src/page.c api_message)."""
+    base = b"a%d-%d" % (case, i)
+    uniques.append(base)
+    return [(b'"unique"', Str([base])), (b'"timestamp"', timestamp_value(r) or Raw("0")),
+            (b'"direction"', code_value(r, [1, 2]) or Raw("1")),
+            (b'"from"', Str([b"972501234567"])), (b'"to"', Str([b"972509876543"])),
+            (b'"type"', Str([r.choice([b"text", b"chat", b"image"])])),
+            (b'"state"', code_value(r, [0, 1, 2, 3]) or Raw("0")),
+            (b'"message"', Str(text_fragments(r, 16)))]
+
+
 def message_raw(pairs, r=None):
     sep = b", " if r is not None and r.random() < 0.2 else b","
     return b"{" + sep.join(k + b":" + v.raw() for k, v in pairs) + b"}"
@@ -329,8 +343,10 @@ def build_case(seed, n_pages=PAGES):
     uniques, pages, i = [], [], 0
     for _ in range(n_pages):
         page = []
-        for _ in range(r.choice([0, 1, 3, 5, 8, 12]) if n_pages > 1 else r.randint(1, 12)):
-            page.append(message(r, seed, i, uniques))
+        shaped = r.random() < 0.25   # a full page as the API sends it
+        for _ in range(50 if shaped else r.choice([0, 1, 3, 5, 8, 12]) if n_pages > 1
+                       else r.randint(1, 12)):
+            page.append((api_shaped if shaped else message)(r, seed, i, uniques))
             i += 1
         pages.append(page)
     return pages
