@@ -150,7 +150,36 @@ static void first_alike(struct fetch *f, const struct record *first, unsigned lo
 /* How a page came: fetched, replayed from the journal, or checked against it. */
 enum page_kind { PAGE_FETCHED, PAGE_JOURNAL, PAGE_CHECKED };
 
-/* One page into the pipeline; the verdict. */
+/*
+ * What the walk keeps of a page the pipeline took: a resume's overlap
+ * figures, page 1's newest message, the ring of the last pages' (*alike),
+ * the oldest time reached (the progress line).
+ */
+static int note_page(struct fetch *f, unsigned long page_no, enum page_kind kind,
+		     const struct select_page *res, const struct record *first, int *alike,
+		     struct err *e)
+{
+	if (kind != PAGE_FETCHED) { /* the resume's overlap: re-read on purpose */
+		f->overlap_duplicates += res->repeated;
+		f->journal_pages += kind == PAGE_JOURNAL;
+	}
+	if (page_no == 1 && kind != PAGE_JOURNAL) {
+		f->first_unique.len = 0;
+		if (first && first->f[REC_UNIQUE].kind == FIELD_STRING &&
+		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
+			return err_nomem(e);
+	}
+	if (kind == PAGE_FETCHED)
+		first_alike(f, first, page_no, alike);
+	f->repeated = res->repeated;
+	if (res->has_oldest && (!f->has_oldest || res->oldest < f->oldest)) {
+		f->oldest = res->oldest;
+		f->has_oldest = 1;
+	}
+	return 0;
+}
+
+/* One page: --save-raw, into the pipeline, noted; the verdict. */
 static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind, const char *body,
 		     size_t len, struct err *e)
 {
@@ -175,23 +204,8 @@ static int take_page(struct fetch *f, unsigned long page_no, enum page_kind kind
 					     "messages: ");
 		return -1;
 	}
-	if (kind != PAGE_FETCHED) { /* the resume's overlap: re-read on purpose */
-		f->overlap_duplicates += res.repeated;
-		f->journal_pages += kind == PAGE_JOURNAL;
-	}
-	if (page_no == 1 && kind != PAGE_JOURNAL) {
-		f->first_unique.len = 0;
-		if (first && first->f[REC_UNIQUE].kind == FIELD_STRING &&
-		    buf_add(&f->first_unique, first->f[REC_UNIQUE].p, first->f[REC_UNIQUE].len))
-			return err_nomem(e);
-	}
-	if (kind == PAGE_FETCHED)
-		first_alike(f, first, page_no, &alike);
-	f->repeated = res.repeated;
-	if (res.has_oldest && (!f->has_oldest || res.oldest < f->oldest)) {
-		f->oldest = res.oldest;
-		f->has_oldest = 1;
-	}
+	if (note_page(f, page_no, kind, &res, first, &alike, e))
+		return -1;
 	if (f->progress)
 		f->progress(f->progress_ctx);
 	return f->last_verdict = verdict(f, &res, kind != PAGE_FETCHED,
