@@ -219,20 +219,44 @@ static int newest_note(struct select_newest *n, const struct record *r, long lon
 	return 0;
 }
 
+/*
+ * --lookback: a full page's last message is its mark (select_head.h), written
+ * or not, but within --since/--until: a message they leave out is no place
+ * to stop (one --until holds back below a mark drops it: select_head_restart).
+ * -1 on ENOMEM.
+ */
+static int mark_last(struct select *s, const struct record *r, uint64_t key, int when,
+		     const struct select_page *page)
+{
+	if (!s->has_cp || s->cp.marks != SELECT_MARK_LAST)
+		return 0;
+	/* every message: one of the head's met again drops the marks so far */
+	if (select_head_pushed_down(&s->newest, key) || page->records != API_PAGE_SIZE ||
+	    when != WHEN_WITHIN)
+		return 0;
+	return select_head_mark(&s->newest, r);
+}
+
+/* A message to be written, into the next checkpoint: its time, a page's first as a mark, the head. */
+static int note_written(struct select *s, const struct record *r, uint64_t key,
+			const struct select_page *page)
+{
+	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0))
+		return -1;
+	if (!s->has_cp)
+		return 0;
+	if (s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&
+	    select_head_mark(&s->newest, r))
+		return -1;
+	return select_head_note(&s->newest, r, key, 0);
+}
+
 int select_message(struct select *s, const struct record *r, uint64_t key, int when,
 		   struct select_page *page, struct err *e)
 {
 	page->records++;
-	if (s->has_cp && s->cp.marks == SELECT_MARK_LAST) {
-		/*
-		 * Written or not, but within --since/--until: a message they leave
-		 * out is no place to stop (a message --until holds back below a mark
-		 * drops it: select_head_restart).
-		 */
-		if (!select_head_pushed_down(&s->newest, key) && page->records == API_PAGE_SIZE &&
-		    when == WHEN_WITHIN && select_head_mark(&s->newest, r))
-			return err_nomem(e);
-	}
+	if (mark_last(s, r, key, when, page))
+		return err_nomem(e);
 	if (when != WHEN_WITHIN) {
 		/* A second copy (pages shifted) is a duplicate here too, not a second "outside". */
 		if (key && seen_check(s->seen, key)) {
@@ -246,9 +270,8 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 			select_head_restart(&s->newest);
 		return s->has_cp && select_head_note(&s->newest, r, key, 1) ? err_nomem(e) : 0;
 	}
-	if (exported(s, r, page)) {
+	if (exported(s, r, page))
 		return s->has_cp && select_head_note(&s->newest, r, key, 0) ? err_nomem(e) : 0;
-	}
 	if (!key) {
 		warn_note(s->warn,
 			  "byte %zu: message without 'unique' (or with an empty one); written, "
@@ -260,12 +283,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		return 0;
 	}
 	s->stats.messages++;
-	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0) ||
-	    (s->has_cp && s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&
-	     select_head_mark(&s->newest, r)) ||
-	    (s->has_cp && select_head_note(&s->newest, r, key, 0)))
-		return err_nomem(e);
-	return 1;
+	return note_written(s, r, key, page) ? err_nomem(e) : 1;
 }
 
 const struct select_newest *select_take_newest(struct select *s)
