@@ -72,7 +72,7 @@ int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res)
 	return ++w->old_pages >= NEXTCP_GONE_PAGES ? WALK_END : WALK_MORE;
 }
 
-static int copy_head(struct nextcp_entry *k, const struct select_newest *n)
+static int copy_head(struct nextcp_entry *k, const struct select_next *n)
 {
 	if (n->nhead && !(k->head = calloc(n->nhead, sizeof(*k->head))))
 		return -1;
@@ -86,7 +86,7 @@ static int copy_head(struct nextcp_entry *k, const struct select_newest *n)
 }
 
 int nextcp_keep(struct nextcp *l, const char *to, const struct checkpoint *old,
-		const struct select_newest *n, struct err *e)
+		const struct select_next *n, struct err *e)
 {
 	struct nextcp_entry *k;
 

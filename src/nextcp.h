@@ -81,7 +81,7 @@ int nextcp_verdict(struct nextcp_walk *w, const struct select_page *res);
 
 /* Keep what the walk selected (n) as to's next checkpoint; old: the earlier one. */
 int nextcp_keep(struct nextcp *l, const char *to, const struct checkpoint *old,
-		const struct select_newest *n, struct err *e);
+		const struct select_next *n, struct err *e);
 
 /* Record the kept checkpoints in st (the caller commits it). */
 int nextcp_apply(const struct nextcp *l, struct state *st, const char *from, struct err *e);

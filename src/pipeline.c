@@ -110,9 +110,9 @@ void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint
 	select_set_checkpoint(pl->select, cp);
 }
 
-const struct select_newest *pipeline_take_checkpoint(struct pipeline *pl)
+const struct select_next *pipeline_take_checkpoint(struct pipeline *pl)
 {
-	return select_take_newest(pl->select);
+	return select_take_next(pl->select);
 }
 
 /* A finished run of rows goes on: to the output, or to the order spool. */

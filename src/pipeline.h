@@ -78,7 +78,7 @@ void pipeline_set_progress(struct pipeline *pl, void (*fn)(void *ctx), void *ctx
 void pipeline_set_checkpoint(struct pipeline *pl, const struct select_checkpoint *cp);
 
 /* fetch, after a walk: the next checkpoint select found in it, then forgotten (select.h). */
-const struct select_newest *pipeline_take_checkpoint(struct pipeline *pl);
+const struct select_next *pipeline_take_checkpoint(struct pipeline *pl);
 
 /*
  * fetch: one page body, parsed, selected and written before this returns.

@@ -13,7 +13,7 @@ struct select {
 	struct select_checkpoint cp;
 	int has_cp;
 	int below; /* the earlier head was reached: what follows was exported */
-	struct select_newest newest, taken;
+	struct select_next next, taken; /* the next checkpoint, and the one handed out */
 	struct select_stats stats;
 	const char *file;      /* the input file read last (convert), and */
 	long long file_newest; /* the newest time of its first page */
@@ -36,7 +36,7 @@ int select_new(struct select **out, struct warn *warn, struct err *e)
 }
 
 /* The uniques written at the newest second (a newer second starts them again). */
-static void uniques_clear(struct select_newest *n)
+static void uniques_clear(struct select_next *n)
 {
 	for (size_t i = 0; i < n->nuniques; i++)
 		free(n->uniques[i]);
@@ -45,7 +45,7 @@ static void uniques_clear(struct select_newest *n)
 	n->nuniques = n->cap = 0;
 }
 
-static void newest_clear(struct select_newest *n)
+static void next_clear(struct select_next *n)
 {
 	uniques_clear(n);
 	select_head_free(n->head, n->nhead);
@@ -59,8 +59,8 @@ void select_free(struct select *s)
 {
 	if (!s)
 		return;
-	newest_clear(&s->newest);
-	newest_clear(&s->taken);
+	next_clear(&s->next);
+	next_clear(&s->taken);
 	seen_free(s->seen);
 	free(s);
 }
@@ -182,7 +182,7 @@ static int exported(struct select *s, const struct record *r, struct select_page
 	return at_skip(s, r);
 }
 
-static int newest_note(struct select_newest *n, const struct record *r, long long horizon)
+static int newest_note(struct select_next *n, const struct record *r, long long horizon)
 {
 	const struct field *u = &r->f[REC_UNIQUE];
 	char *copy;
@@ -231,24 +231,23 @@ static int mark_last(struct select *s, const struct record *r, uint64_t key, int
 	if (!s->has_cp || s->cp.marks != SELECT_MARK_LAST)
 		return 0;
 	/* every message: one of the head's met again drops the marks so far */
-	if (select_head_pushed_down(&s->newest, key) || page->records != API_PAGE_SIZE ||
+	if (select_head_pushed_down(&s->next, key) || page->records != API_PAGE_SIZE ||
 	    when != WHEN_WITHIN)
 		return 0;
-	return select_head_mark(&s->newest, r);
+	return select_head_mark(&s->next, r);
 }
 
 /* A message to be written, into the next checkpoint: its time, a page's first as a mark, the head. */
 static int note_written(struct select *s, const struct record *r, uint64_t key,
 			const struct select_page *page)
 {
-	if (newest_note(&s->newest, r, s->has_cp ? s->cp.horizon : 0))
+	if (newest_note(&s->next, r, s->has_cp ? s->cp.horizon : 0))
 		return -1;
 	if (!s->has_cp)
 		return 0;
-	if (s->cp.marks == SELECT_MARK_FIRST && page->records == 1 &&
-	    select_head_mark(&s->newest, r))
+	if (s->cp.marks == SELECT_MARK_FIRST && page->records == 1 && select_head_mark(&s->next, r))
 		return -1;
-	return select_head_note(&s->newest, r, key, 0);
+	return select_head_note(&s->next, r, key, 0);
 }
 
 int select_message(struct select *s, const struct record *r, uint64_t key, int when,
@@ -266,12 +265,12 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		}
 		s->stats.filtered++;
 		if (s->has_cp && when == WHEN_AFTER &&
-		    (!s->newest.head_done || r->ts <= s->cp.horizon))
-			select_head_restart(&s->newest);
-		return s->has_cp && select_head_note(&s->newest, r, key, 1) ? err_nomem(e) : 0;
+		    (!s->next.head_done || r->ts <= s->cp.horizon))
+			select_head_restart(&s->next);
+		return s->has_cp && select_head_note(&s->next, r, key, 1) ? err_nomem(e) : 0;
 	}
 	if (exported(s, r, page))
-		return s->has_cp && select_head_note(&s->newest, r, key, 0) ? err_nomem(e) : 0;
+		return s->has_cp && select_head_note(&s->next, r, key, 0) ? err_nomem(e) : 0;
 	if (!key) {
 		warn_note(s->warn,
 			  "byte %zu: message without 'unique' (or with an empty one); written, "
@@ -286,14 +285,14 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 	return note_written(s, r, key, page) ? err_nomem(e) : 1;
 }
 
-const struct select_newest *select_take_newest(struct select *s)
+const struct select_next *select_take_next(struct select *s)
 {
-	newest_clear(&s->taken);
+	next_clear(&s->taken);
 	if (s->has_cp)
-		select_head_finish(&s->newest, s->cp.earlier ? s->cp.head : NULL,
+		select_head_finish(&s->next, s->cp.earlier ? s->cp.head : NULL,
 				   s->cp.earlier ? s->cp.nhead : 0);
-	s->taken = s->newest;
-	memset(&s->newest, 0, sizeof(s->newest));
+	s->taken = s->next;
+	memset(&s->next, 0, sizeof(s->next));
 	return &s->taken;
 }
 

@@ -109,7 +109,7 @@ int select_message(struct select *s, const struct record *r, uint64_t key, int w
 		   struct select_page *page, struct err *e);
 
 /* The next checkpoint as selected since the last call, and forget it. */
-const struct select_newest *select_take_newest(struct select *s);
+const struct select_next *select_take_next(struct select *s);
 
 const struct select_stats *select_stats(const struct select *s);
 

@@ -23,7 +23,7 @@ static int head_copy(struct state_head *h, const struct record *r)
 	return 0;
 }
 
-int select_head_note(struct select_newest *n, const struct record *r, uint64_t key, int gap)
+int select_head_note(struct select_next *n, const struct record *r, uint64_t key, int gap)
 {
 	if (n->head_done || !record_has_unique(r))
 		return 0;
@@ -53,7 +53,7 @@ _Static_assert(SELECT_PAGE_MARKS < STATE_HEAD_MAX, "the head keeps some of its f
  * done (within the walk's first STATE_HEAD_MAX messages written); one deeper
  * down stays below the head (README: the one exception).
  */
-void select_head_restart(struct select_newest *n)
+void select_head_restart(struct select_next *n)
 {
 	select_head_free(n->head, n->nhead);
 	select_head_free(n->marks, n->nmarks);
@@ -68,7 +68,7 @@ void select_head_restart(struct select_newest *n)
  * the walk, so the marks taken before lie among the newcomers (late deliveries,
  * old-dated) and would end the next window's re-export there. They go.
  */
-int select_head_pushed_down(struct select_newest *n, uint64_t key)
+int select_head_pushed_down(struct select_next *n, uint64_t key)
 {
 	for (size_t i = 0; key && n->head_done && i < n->nkeys; i++)
 		if (n->keys[i] == key) {
@@ -79,7 +79,7 @@ int select_head_pushed_down(struct select_newest *n, uint64_t key)
 	return 0;
 }
 
-int select_head_mark(struct select_newest *n, const struct record *r)
+int select_head_mark(struct select_next *n, const struct record *r)
 {
 	if (!n->head_done || n->nmarks == SELECT_PAGE_MARKS || !record_has_unique(r))
 		return 0;
@@ -100,7 +100,7 @@ int select_head_mark(struct select_newest *n, const struct record *r)
  * walk and write the whole history again). The earlier second half first:
  * its marks lie deepest. Not a duplicate of this run's own entries.
  */
-static int carry_one(struct select_newest *n, const struct state_head *h)
+static int carry_one(struct select_next *n, const struct state_head *h)
 {
 	char *p;
 
@@ -118,7 +118,7 @@ static int carry_one(struct select_newest *n, const struct state_head *h)
 	return 0;
 }
 
-static void carry(struct select_newest *n, const struct state_head *earlier, size_t nearlier)
+static void carry(struct select_next *n, const struct state_head *earlier, size_t nearlier)
 {
 	size_t half = STATE_HEAD_MAX - SELECT_PAGE_MARKS, from = nearlier > half ? half : 0;
 
@@ -135,7 +135,7 @@ static void carry(struct select_newest *n, const struct state_head *earlier, siz
  * (at least STATE_HEAD_MAX - SELECT_PAGE_MARKS), then the marks, then what
  * was carried.
  */
-void select_head_finish(struct select_newest *n, const struct state_head *earlier, size_t nearlier)
+void select_head_finish(struct select_next *n, const struct state_head *earlier, size_t nearlier)
 {
 	size_t room;
 

@@ -4,8 +4,8 @@
  * messages without a gap, one mark of each later page (SELECT_PAGE_MARKS),
  * and, when the walk is done, room left in the head's second half, the
  * earlier checkpoint's entries carried forward. select calls it for every
- * message it writes; the entries live in struct select_newest, which this
- * module fills and frees and select hands on (select_take_newest) with its
+ * message it writes; the entries live in struct select_next, which this
+ * module fills and frees and select hands on (select_take_next) with its
  * time and the uniques at the newest second, for nextcp to keep.
  */
 #ifndef WAEXPORT_SELECT_HEAD_H
@@ -50,7 +50,7 @@
 #define SELECT_PAGE_MARKS 25
 
 /* The next checkpoint: the newest plausible message written, and the head. */
-struct select_newest {
+struct select_next {
 	int have;
 	long long ts;
 	char **uniques; /* raw uniques written at ts */
@@ -79,20 +79,20 @@ void select_head_free(struct state_head *h, size_t n);
  * STATE_HEAD_MAX-th message or at the first gap (a message not exported:
  * outside --since/--until). -1 on ENOMEM.
  */
-int select_head_note(struct select_newest *n, const struct record *r, uint64_t key, int gap);
+int select_head_note(struct select_next *n, const struct record *r, uint64_t key, int gap);
 
 /* Start the head again below a message --until held back (select.c says when). */
-void select_head_restart(struct select_newest *n);
+void select_head_restart(struct select_next *n);
 
 /*
  * Whether key is one of the head's messages met again further down (new
  * messages pushed the pages down under the walk); if so, the marks taken so
  * far are dropped (select_head.c says why).
  */
-int select_head_pushed_down(struct select_newest *n, uint64_t key);
+int select_head_pushed_down(struct select_next *n, uint64_t key);
 
 /* r as a page's mark, on a page after the head's. -1 on ENOMEM. */
-int select_head_mark(struct select_newest *n, const struct record *r);
+int select_head_mark(struct select_next *n, const struct record *r);
 
 /*
  * The walk is done: the marks join the head, then what room the second half
@@ -100,6 +100,6 @@ int select_head_mark(struct select_newest *n, const struct record *r);
  * unless the head was started again (restarted). Best effort: without
  * memory, fewer are carried.
  */
-void select_head_finish(struct select_newest *n, const struct state_head *earlier, size_t nearlier);
+void select_head_finish(struct select_next *n, const struct state_head *earlier, size_t nearlier);
 
 #endif

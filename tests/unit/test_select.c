@@ -105,12 +105,12 @@ static void assert_head(const struct state_head *h, unsigned i)
 static void test_a_long_walk_keeps_half_of_page_one_and_the_pages_firsts(void **state)
 {
 	struct select *s = first_run();
-	const struct select_newest *n;
+	const struct select_next *n;
 
 	(void)state;
 	for (unsigned p = 1; p <= 45; p++)
 		plain_page(s, p);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	for (unsigned i = 0; i < STATE_HEAD_MAX - SELECT_PAGE_MARKS; i++)
 		assert_head(&n->head[i], i);
@@ -122,7 +122,7 @@ static void test_a_long_walk_keeps_half_of_page_one_and_the_pages_firsts(void **
 static void test_a_short_walk_keeps_the_head_whole_but_one(void **state)
 {
 	struct select *s = first_run();
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned ids[20];
 
 	(void)state;
@@ -130,7 +130,7 @@ static void test_a_short_walk_keeps_the_head_whole_but_one(void **state)
 	for (unsigned i = 0; i < 20; i++)
 		ids[i] = PAGE + i;
 	assert_int_equal(page(s, ids, 20, NULL), 20);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	for (unsigned i = 0; i < STATE_HEAD_MAX - 1; i++)
 		assert_head(&n->head[i], i);
@@ -146,7 +146,7 @@ static void test_a_short_walk_keeps_the_head_whole_but_one(void **state)
 static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_nothing(void **state)
 {
 	struct select *s = first_run();
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned shifted[PAGE], filtered[PAGE];
 	unsigned char out[PAGE];
 
@@ -161,7 +161,7 @@ static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_not
 	assert_int_equal(page(s, shifted, PAGE, NULL), PAGE - 3);
 	assert_int_equal(page(s, filtered, PAGE, out), PAGE - 1);
 	plain_page(s, 4);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	assert_head(&n->head[STATE_HEAD_MAX - 2], PAGE - 2); /* page 1's 49th */
 	assert_head(&n->head[STATE_HEAD_MAX - 1], 3 * PAGE);
@@ -177,12 +177,12 @@ static void test_a_page_that_begins_with_a_repeat_or_a_filtered_message_adds_not
 static void test_with_lookback_the_marks_are_the_pages_lasts(void **state)
 {
 	struct select *s = run_with(1);
-	const struct select_newest *n;
+	const struct select_next *n;
 
 	(void)state;
 	for (unsigned p = 1; p <= 5; p++)
 		plain_page(s, p);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	for (unsigned i = 0; i < STATE_HEAD_MAX - 4; i++)
 		assert_head(&n->head[i], i);
@@ -200,7 +200,7 @@ static void test_with_lookback_the_marks_are_the_pages_lasts(void **state)
 static void test_with_lookback_marks_above_the_head_are_dropped(void **state)
 {
 	struct select *s = run_with(1);
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned ids[PAGE];
 
 	(void)state;
@@ -214,7 +214,7 @@ static void test_with_lookback_marks_above_the_head_are_dropped(void **state)
 		ids[i] = i;
 	assert_int_equal(page(s, ids, PAGE, NULL), 0); /* repeats */
 	plain_page(s, 2);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	for (unsigned i = 0; i < STATE_HEAD_MAX - 1; i++)
 		assert_head(&n->head[i], i);
@@ -226,7 +226,7 @@ static void test_with_lookback_marks_above_the_head_are_dropped(void **state)
 static void test_with_lookback_a_message_left_out_is_no_mark(void **state)
 {
 	struct select *s = run_with(1);
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned ids[PAGE];
 	unsigned char when[PAGE];
 
@@ -238,7 +238,7 @@ static void test_with_lookback_a_message_left_out_is_no_mark(void **state)
 	}
 	assert_int_equal(page(s, ids, PAGE, when), PAGE - 1);
 	plain_page(s, 3);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	assert_head(&n->head[STATE_HEAD_MAX - 2], STATE_HEAD_MAX - 2);
 	assert_head(&n->head[STATE_HEAD_MAX - 1], 3 * PAGE - 1);
@@ -257,7 +257,7 @@ static void carried(unsigned first, unsigned own, unsigned from, unsigned n)
 	struct select_checkpoint cp = { .earlier = 1,
 					.marks = SELECT_MARK_FIRST,
 					.horizon = HORIZON };
-	const struct select_newest *got;
+	const struct select_next *got;
 	struct select *s;
 	struct err e;
 	unsigned ids[PAGE];
@@ -273,7 +273,7 @@ static void carried(unsigned first, unsigned own, unsigned from, unsigned n)
 	for (unsigned i = 0; i < PAGE; i++)
 		ids[i] = i;
 	(void)page(s, ids, PAGE, NULL);
-	got = select_take_newest(s);
+	got = select_take_next(s);
 	assert_int_equal(got->nhead, own + n);
 	for (unsigned i = 0; i < own; i++)
 		assert_head(&got->head[i], i);
@@ -298,14 +298,14 @@ static void test_a_one_page_night_carries_the_earlier_head(void **state)
 static void test_a_message_held_back_by_until_starts_the_head_below_it(void **state)
 {
 	struct select *s = first_run();
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned ids[6] = { 0, 1, 2, 3, 4, 5 };
 	unsigned char when[6] = { WHEN_WITHIN, WHEN_AFTER, WHEN_WITHIN,
 				  WHEN_WITHIN, WHEN_AFTER, WHEN_WITHIN };
 
 	(void)state;
 	assert_int_equal(page(s, ids, 6, when), 4);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, 1);
 	assert_head(&n->head[0], 5);
 	select_free(s);
@@ -321,7 +321,7 @@ static void test_a_message_held_back_by_until_starts_the_head_below_it(void **st
 static void test_a_far_future_message_held_back_moves_only_a_head_not_done(void **state)
 {
 	struct select *s = first_run();
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned near[3] = { 0, AHEAD, 2 }, deep[PAGE];
 	unsigned char when[PAGE];
 
@@ -329,7 +329,7 @@ static void test_a_far_future_message_held_back_moves_only_a_head_not_done(void 
 	memset(when, WHEN_WITHIN, sizeof(when));
 	when[1] = WHEN_AFTER;
 	assert_int_equal(page(s, near, 3, when), 2);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, 1);
 	assert_head(&n->head[0], 2);
 	select_free(s);
@@ -339,7 +339,7 @@ static void test_a_far_future_message_held_back_moves_only_a_head_not_done(void 
 	for (unsigned i = 0; i < PAGE; i++)
 		deep[i] = i == 1 ? AHEAD : PAGE + i;
 	assert_int_equal(page(s, deep, PAGE, when), PAGE - 1);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	assert_head(&n->head[0], 0);
 	select_free(s);
@@ -349,16 +349,16 @@ static void test_a_far_future_message_held_back_moves_only_a_head_not_done(void 
 static void test_taking_the_head_starts_a_new_one(void **state)
 {
 	struct select *s = first_run();
-	const struct select_newest *n;
+	const struct select_next *n;
 	unsigned later[1] = { 500 };
 
 	(void)state;
 	for (unsigned p = 1; p <= 3; p++)
 		plain_page(s, p);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, STATE_HEAD_MAX);
 	assert_int_equal(page(s, later, 1, NULL), 1);
-	n = select_take_newest(s);
+	n = select_take_next(s);
 	assert_int_equal(n->nhead, 1);
 	assert_head(&n->head[0], 500);
 	select_free(s);
@@ -374,7 +374,7 @@ static void test_without_a_checkpoint_no_head_is_kept(void **state)
 	assert_int_equal(select_new(&s, NULL, &e), 0);
 	for (unsigned p = 1; p <= 3; p++)
 		plain_page(s, p);
-	assert_int_equal(select_take_newest(s)->nhead, 0);
+	assert_int_equal(select_take_next(s)->nhead, 0);
 	select_free(s);
 }
 
