@@ -8,7 +8,10 @@
  *
  * Text is made safe for the workbook here (LIBRARY-NOTES §6):
  * - a literal `_xHHHH_` would be read back as the character U+HHHH, so its
- *   underscore is written as the OOXML escape `_x005F_`;
+ *   underscore is written as the OOXML escape `_x005F_`; so is that of an
+ *   `_xHHHH` before a character written as an escape (a control character,
+ *   which libxlsxwriter writes as `_x0001_`, or U+FFFE/U+FFFF below), whose
+ *   escape's `_` would close it;
  * - U+FFFE and U+FFFF are not XML characters (LibreOffice stops reading the
  *   sheet at them), so they are written as `_xFFFE_` and `_xFFFF_`;
  * - a cell holds 32,767 UTF-16 units in Excel, and libxlsxwriter refuses more
@@ -32,11 +35,28 @@ static int is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Does s[i..n) start with a literal OOXML escape `_xHHHH_`? */
+/* U+FFFE or U+FFFF at s[i..n): not XML characters, written as OOXML escapes. */
+static const char *noncharacter_at(const char *s, size_t i, size_t n)
+{
+	unsigned char last;
+
+	if (n - i < 3 || memcmp(s + i, "\xEF\xBF", 2))
+		return NULL;
+	last = (unsigned char)s[i + 2];
+	return last == 0xBE ? "_xFFFE_" : last == 0xBF ? "_xFFFF_" : NULL;
+}
+
+/*
+ * Does s[i..n) start with what a reader would take for an OOXML escape: a
+ * literal `_xHHHH_`, or `_xHHHH` before a character written as an escape
+ * (a control character, U+FFFE, U+FFFF), whose escape's `_` closes it?
+ */
 static int escape_at(const char *s, size_t i, size_t n)
 {
-	return n - i >= 7 && s[i] == '_' && s[i + 1] == 'x' && is_hex(s[i + 2]) &&
-	       is_hex(s[i + 3]) && is_hex(s[i + 4]) && is_hex(s[i + 5]) && s[i + 6] == '_';
+	if (n - i < 7 || s[i] != '_' || s[i + 1] != 'x' || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) ||
+	    !is_hex(s[i + 4]) || !is_hex(s[i + 5]))
+		return 0;
+	return s[i + 6] == '_' || (unsigned char)s[i + 6] < 0x20 || noncharacter_at(s, i + 6, n);
 }
 
 static size_t utf8_len(unsigned char lead)
@@ -68,10 +88,8 @@ static unsigned put_cells(struct buf *out, const char *s, size_t n, size_t limit
 
 			if (escape_at(s, i, n))
 				esc = "_x005F_";
-			else if (k == 3 && !memcmp(s + i, "\xEF\xBF\xBE", 3))
-				esc = "_xFFFE_";
-			else if (k == 3 && !memcmp(s + i, "\xEF\xBF\xBF", 3))
-				esc = "_xFFFF_";
+			else
+				esc = noncharacter_at(s, i, n);
 			if (esc)
 				cost = 7;
 			/*
