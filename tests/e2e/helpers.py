@@ -227,7 +227,17 @@ def _decimal_of(v):
             text = str(v)
         elif isinstance(v, str) and NUMBER_TEXT.fullmatch(v):
             text = v
-    return None if text is None else decimal.Decimal(text)
+    if text is None:
+        return None
+    m = re.fullmatch(r"([^eE]*)[eE]([+-]?)0*([0-9]+)", text)
+    if m and len(m.group(3)) > 7:   # past Decimal's exponents: as far, for every use here
+        text = "%se%s9999999" % (m.group(1), m.group(2))
+    return decimal.Decimal(text)
+
+
+def _small(d):
+    """|d| < 10**18 (abs() itself overflows past 1e999999)."""
+    return d == 0 or d.adjusted() < 18
 
 
 def code_alternatives(v):
@@ -238,7 +248,7 @@ def code_alternatives(v):
     if n is not None:
         return (n,)
     d = _decimal_of(v)
-    if d is not None and abs(d) < 10 ** 18 and d == d.to_integral_value():
+    if d is not None and _small(d) and d == d.to_integral_value():
         return (int(d), None)
     return (None,)
 
@@ -250,7 +260,7 @@ def epoch_of(v):
     if n is not None:
         return n
     d = _decimal_of(v)
-    if d is not None and abs(d) < 10 ** 18:
+    if d is not None and _small(d):
         return int(d.to_integral_value(rounding=decimal.ROUND_FLOOR))
     return None
 

@@ -548,6 +548,26 @@ def report(seed, fmt, args, opts, problems, pages, workdir):
 
 # ---------------------------------------------------------------- the test
 
+def with_summary(p, problems, want):
+    """A run's problems, and then its summary's (messages, pages, duplicates) against want
+    and any sanitizer report on its stderr."""
+    if not problems:
+        got = summary(p.stderr)
+        if got[:3] != want:
+            problems = [(None, "summary %r, model (messages, pages, duplicates) %r" % (
+                got, want))]
+    err = p.stderr.decode("utf-8", "replace")
+    return problems + [(None, "sanitizer: " + err[-1500:]) for bad in SANITIZER if bad in err][:1]
+
+
+def settle(failures):
+    """Log the case's failures (WAEXPORT_RANDOM_LOG) and fail with them."""
+    if failures and os.environ.get("WAEXPORT_RANDOM_LOG"):
+        with open(os.environ["WAEXPORT_RANDOM_LOG"], "a") as log:
+            log.write("\n\n".join(failures) + "\n\n")
+    assert not failures, "\n\n".join(failures)
+
+
 @pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + CASES))
 def test_convert_matches_the_model_on_random_pages(seed, tmp_path):
     pages = build_case(seed)
@@ -559,14 +579,8 @@ def test_convert_matches_the_model_on_random_pages(seed, tmp_path):
     ndjson_bytes = None
     for fmt, args, opts in configs(seed):
         p = run_convert(src, args)
-        problems = compare(fmt, opts, p, src)
-        if not problems:
-            got = summary(p.stderr)
-            if got[:3] != (n_rows, len(pages), n_msgs - n_rows):
-                problems = [(None, "summary %r, model (messages, pages, duplicates) %r" % (
-                    got, (n_rows, len(pages), n_msgs - n_rows)))]
-        err = p.stderr.decode("utf-8", "replace")
-        problems += [(None, "sanitizer: " + err[-1500:]) for bad in SANITIZER if bad in err][:1]
+        problems = with_summary(p, compare(fmt, opts, p, src), (n_rows, len(pages),
+                                                                n_msgs - n_rows))
         if problems and not failures:   # shrink once a case: it costs up to 150 runs
             failures.append(report(seed, fmt, args, opts, problems, pages, tmp_path))
         elif problems:
@@ -578,7 +592,4 @@ def test_convert_matches_the_model_on_random_pages(seed, tmp_path):
     p = run_convert(src, ["--format", "ndjson", "-q", "--threads", "1"])
     if p.stdout != ndjson_bytes:
         failures.append("seed %d: --threads 1 wrote other bytes than the default" % seed)
-    if failures and os.environ.get("WAEXPORT_RANDOM_LOG"):
-        with open(os.environ["WAEXPORT_RANDOM_LOG"], "a") as log:
-            log.write("\n\n".join(failures) + "\n\n")
-    assert not failures, "\n\n".join(failures)
+    settle(failures)
