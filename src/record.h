@@ -41,7 +41,7 @@ enum record_key {
 	REC_NKEYS
 };
 
-/* The longest key name (timestamp, direction), and its longest escaped form (\uXXXX each). */
+/* The longest key name (timestamp, direction), and its longest escaped form (six bytes a letter). */
 #define RECORD_KEY_MAX 9
 #define RECORD_KEY_ESCAPED_MAX (6 * RECORD_KEY_MAX)
 
