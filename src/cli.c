@@ -319,7 +319,6 @@ static int set_defaults(struct options *o, struct err *e)
 	o->output = "-";
 	o->gzip = -1;
 	o->gzip_level = 6;
-	o->tz = "UTC";
 	o->progress = -1;
 	for (int i = 0; i < OPT_COUNT; i++)
 		if (options_table[i].def &&

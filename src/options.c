@@ -34,7 +34,7 @@ const struct options_row options_table[OPT_COUNT] = {
 			     .help = "gzip level 1-9 (default 6; implies --gzip)" },
 	[OPT_TZ] = { ROW(OPT_TZ, "tz", 0, OPTIONS_TEXT, OPTIONS_BOTH, GROUP_OUTPUT), .arg = "ZONE",
 		     .hint = "timezone time-zone zone",
-		     .help = "IANA zone for the 'time' column (default UTC), e.g. Asia/Jerusalem" },
+		     .help = "IANA zone for the 'time' column, e.g. Asia/Jerusalem", .def = "UTC" },
 	[OPT_EXCEL] = { ROW(OPT_EXCEL, "excel", 0, OPTIONS_FLAG, OPTIONS_BOTH, GROUP_OUTPUT),
 			.help = "spreadsheet CSV: BOM, 'YYYY-MM-DD HH:MM:SS' times, formula-looking cells "
 				"prefixed with '",

@@ -38,8 +38,8 @@ import pytest
 
 from helpers import (ANYTHING, COLUMNS, JsonEqual, OneOf, _time_forms, api_messages,
                      code_alternatives, dedupe, epoch_of, expected_csv, iso_time, json_text)
-from test_convert_random import (ZONES, Str, build_case, models, pages_raw, run_convert, settle,
-                                 with_summary)
+from test_convert_random import (Str, build_case, models, pages_raw, random_settings, run_convert,
+                                 settle, with_summary)
 from test_xlsx import NS, Book, unescape
 
 CASES = int(os.environ.get("WAEXPORT_RANDOM_CASES", "8"))
@@ -455,10 +455,7 @@ def openpyxl_compare(out, cols, grp, header, rows, tz):
 # ---------------------------------------------------------------- running
 
 def configs(seed):
-    r = random.Random(seed * 7919 + 5)
-    tz = r.choice(ZONES)
-    cols = r.sample(COLUMNS, r.randint(1, len(COLUMNS)))
-    order = r.choice(["oldest", "newest"])
+    tz, cols, order = random_settings(seed, 5)
     return [
         (["--format", "xlsx"], {}),
         (["--order", "newest", "--tz", tz], {"order": "newest", "tz": tz}),

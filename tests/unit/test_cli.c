@@ -206,6 +206,7 @@ static void test_values_land_in_their_fields(void **state)
 	assert_int_equal(p->o.threads, 0);
 	assert_int_equal(p->o.gzip, -1);
 	assert_int_equal(p->o.concurrency, 4);
+	assert_string_equal(p->o.tz, "UTC");
 	done(p);
 }
 
@@ -232,11 +233,12 @@ static void test_a_shown_default_is_the_value_a_run_takes(void **state)
 		assert_int_equal(with->o.concurrency, without->o.concurrency);
 		assert_int_equal(with->o.retries, without->o.retries);
 		assert_int_equal(with->o.timeout, without->o.timeout);
+		assert_string_equal(with->o.tz, without->o.tz);
 		done(with);
 		done(without);
 		rows++;
 	}
-	assert_int_equal(rows, 3); /* --concurrency, --retries, --timeout */
+	assert_int_equal(rows, 4); /* --tz, --concurrency, --retries, --timeout */
 }
 
 /* ---------------------------------------------------------------- forms */
