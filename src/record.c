@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const key_names[REC_NKEYS] = {
@@ -127,6 +128,39 @@ static int real_number(const char *p, const char *end, int neg, int floor, long 
 	return 0;
 }
 
+static int field_number(const struct field *f, int floor, long long *out);
+
+/*
+ * A code or time sent as a string with escapes ("\u0031" is "1"): the string
+ * decoded, then read as a number. Only reached once the plain digits failed,
+ * so the usual message pays nothing for it.
+ */
+static int escaped_number(const struct field *f, int floor, long long *out)
+{
+	char small[TEXT_DECODE_MAX(64)], *buf = small;
+	struct field text;
+	unsigned bad = 0;
+	int rc;
+
+	if (f->len > 64 && !(buf = malloc(TEXT_DECODE_MAX(f->len))))
+		return -1;
+	/* Decoded, a number's text holds no escapes left to find. What decodes to
+	 * other than digits (U+FFFD, a backslash) fails as any non-digit does. */
+	text = (struct field){ buf, text_decode(buf, f->p, f->len, &bad), FIELD_NUMBER };
+	rc = field_number(&text, floor, out);
+	if (buf != small)
+		free(buf);
+	return rc;
+}
+
+/* Not plain digits: a real number, or a string with escapes decoded. */
+static int other_number(const struct field *f, const char *end, int neg, int floor, long long *out)
+{
+	if (f->kind == FIELD_STRING && memchr(f->p, '\\', f->len))
+		return escaped_number(f, floor, out);
+	return real_number(f->p + neg, end, neg, floor, out);
+}
+
 /* record_int and record_epoch: `floor` takes a fraction off instead of refusing it. */
 static int field_number(const struct field *f, int floor, long long *out)
 {
@@ -150,7 +184,7 @@ static int field_number(const struct field *f, int floor, long long *out)
 			unsigned d = (unsigned)(*p - '0');
 
 			if (d > 9)
-				return real_number(f->p + neg, end, neg, floor, out);
+				return other_number(f, end, neg, floor, out);
 			v = v * 10 + d;
 		}
 		*out = neg ? -(long long)v : (long long)v;
@@ -161,7 +195,7 @@ static int field_number(const struct field *f, int floor, long long *out)
 		unsigned d = (unsigned)(*p - '0');
 
 		if (d > 9)
-			return real_number(f->p + neg, end, neg, floor, out);
+			return other_number(f, end, neg, floor, out);
 		if (v > (limit - d) / 10)
 			return -1;
 		v = v * 10 + d;

@@ -44,6 +44,7 @@ FEATURES = {"escaped-keys",     # known keys written with \\u escapes ("mess\\u0
             "compound",         # objects/arrays where text or codes were expected
             "odd-numbers",      # 2.0, 1e3, -0, huge: numbers in non-canonical forms
             "odd-times",        # timestamps outside years 1..9999, before 1900
+            "escaped-codes",    # codes and times as strings with \\u escapes ("\\u0031")
             "no-unique"}        # messages without a unique
 SKIP = {f for f in os.environ.get("WAEXPORT_RANDOM_SKIP", "").split(",") if f}
 assert SKIP <= FEATURES, f"unknown WAEXPORT_RANDOM_SKIP features: {SKIP - FEATURES}"
@@ -201,12 +202,20 @@ def drift(r, text_value):
     return None  # the key is missing
 
 
+def escaped_digits(text, r):
+    """text as a string body with some of its characters \\u-escaped ("1" as "\\u0031")."""
+    return Str([hex4(ord(c), r) if r.random() < 0.5 else c.encode() for c in text])
+
+
 def code_value(r, codes):
     k = r.random()
     if k < 0.45:
         return Raw(str(r.choice(codes)))
     if k < 0.75:
         return Str([str(r.choice(codes)).encode()])
+    if k < 0.82 and on("escaped-codes"):
+        return escaped_digits(r.choice([str(r.choice(codes)), "-1", "0" + str(r.choice(codes)),
+                                        "2.0", "1x"]), r)
     opts = [Str([b"01"]), Str([b""]), Str([b"x"]), Str([b" 1"]), Str([b"-1"]), Raw("null"),
             Raw("true"), Raw("-1"), Str([b"99999999999999999999"]), None]
     if on("odd-numbers"):
@@ -224,6 +233,8 @@ def timestamp_value(r):
         return Str([str(now).encode()])
     if k < 0.55:
         return Raw(str(now))
+    if k < 0.60 and on("escaped-codes"):
+        return escaped_digits(r.choice([str(now), "%d.%03d" % (now, r.randint(0, 999))]), r)
     if k < 0.65:
         return r.choice([Raw("%d.%d" % (now, r.randint(0, 999999))),
                          Str([b"%d.%03d" % (now, r.randint(0, 999))]),

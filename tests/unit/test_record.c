@@ -170,8 +170,24 @@ static void test_record_int(void **state)
 	bad_int(FIELD_ABSENT, "1");
 	bad_int(FIELD_COMPOUND, "[1]");
 	bad_int(FIELD_COMPOUND, "1");
-	/* Escapes are not decoded by record_int: "\u0031" is not digits. */
-	bad_int(FIELD_STRING, "\\u0031");
+	/* A string is read decoded: "\u0031" is the string "1" (SPEC §1: direction "1"). */
+	ok_int(FIELD_STRING, "\\u0031", 1);
+	ok_int(FIELD_STRING, "\\u002d5", -5);
+	ok_int(FIELD_STRING, "-\\u0035", -5);
+	ok_int(FIELD_STRING, "0\\u0032", 2);
+	ok_int(FIELD_STRING, "1\\u0065\\u0033", 1000);
+	ok_int(FIELD_STRING, "\\u0039223372036854775807", LLONG_MAX);
+	/* Longer than the decoder's space on the stack. */
+	ok_int(FIELD_STRING,
+	       "\\u0031\\u0032\\u0033\\u0034\\u0035\\u0036\\u0037\\u0038\\u0039\\u0030\\u0031\\u0032",
+	       123456789012LL);
+	bad_int(FIELD_STRING, "\\u0031x");
+	bad_int(FIELD_STRING, "\\u0000");
+	bad_int(FIELD_STRING, "\\\\1");
+	bad_int(FIELD_STRING, "\\u00311\\ud800");
+	bad_int(FIELD_STRING, "\\u0039223372036854775808");
+	bad_int(FIELD_STRING, "\\u0031.5");
+	bad_int(FIELD_STRING, "\\n1");
 }
 
 static int epoch_of(enum field_kind kind, const char *s, long long *out)
@@ -233,6 +249,11 @@ static void test_record_epoch(void **state)
 	assert_int_equal(epoch_of(FIELD_STRING, ".5", &v), -1);
 	assert_int_equal(epoch_of(FIELD_STRING, "1.5x", &v), -1);
 	assert_int_equal(epoch_of(FIELD_STRING, "never", &v), -1);
+	/* Escaped as a string: decoded first, a fraction floored as unescaped. */
+	ok_epoch(FIELD_STRING, "\\u0031614198777", 1614198777LL);
+	ok_epoch(FIELD_STRING, "1614198777\\u002e5", 1614198777LL);
+	ok_epoch(FIELD_STRING, "-\\u0030.5", -1);
+	assert_int_equal(epoch_of(FIELD_STRING, "\\u0031614198777x", &v), -1);
 	assert_int_equal(epoch_of(FIELD_BOOL, "true", &v), -1);
 	assert_int_equal(epoch_of(FIELD_ABSENT, "", &v), -1);
 }
