@@ -70,8 +70,14 @@ static int looks_hashed(const char *id, size_t len)
 static void route_chat_name(const char *id, size_t len, char *out, size_t size)
 {
 	size_t n = 0;
-	int safe = len > 0 && len <= ROUTE_NAME_MAX, dots = 1;
+	int safe = len <= ROUTE_NAME_MAX &&
+		   !(len == sizeof(ROUTE_NO_CHAT) - 1 && !memcmp(id, ROUTE_NO_CHAT, len)),
+	    dots = 1;
 
+	if (!len) {
+		snprintf(out, size, "%s", ROUTE_NO_CHAT);
+		return;
+	}
 	for (size_t i = 0; i < len; i++) {
 		char c = id[i];
 		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -98,10 +104,11 @@ static int chat_of(struct route *rt, const struct record *r, struct err *e)
 	unsigned bad = 0;
 
 	rt->name.len = 0;
-	if (f->kind == FIELD_ABSENT || f->kind == FIELD_COMPOUND || !f->len)
-		return buf_adds(&rt->name, "unknown") ? err_nomem(e) : 0;
-	if (buf_reserve(&rt->name, TEXT_DECODE_MAX(f->len)))
+	/* No counterpart: the empty id, which no counterpart sent has (route.h). */
+	if (buf_reserve(&rt->name, TEXT_DECODE_MAX(f->len) + 1))
 		return err_nomem(e);
+	if (f->kind == FIELD_ABSENT || f->kind == FIELD_COMPOUND || !f->len)
+		return 0;
 	if (f->kind == FIELD_STRING)
 		rt->name.len = text_decode(rt->name.data, f->p, f->len, &bad);
 	else

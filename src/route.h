@@ -11,7 +11,9 @@
  * by "-" and a hash of the id's bytes (SPEC §5.7). Names used as is never end
  * like a hashed name and hashed names always do, so two ids never share a
  * file, and the name of a chat does not depend on which other chats the run
- * met first.
+ * met first. A message without a counterpart (absent, null, "", an object or
+ * an array) goes to the chat named ROUTE_NO_CHAT; an id that is that word
+ * takes the hashed form, so the two never share a file.
  *
  * A route owns its spool (split.h) and the finished files until they are
  * renamed together; rows are copied in, never kept by reference.
@@ -27,6 +29,7 @@
 #include "record.h"
 
 #define ROUTE_NAME_MAX 100
+#define ROUTE_NO_CHAT "unknown"
 
 struct route_opts {
 	const char *path;     /* the -o path, {chat} not yet expanded */
