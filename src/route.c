@@ -5,14 +5,12 @@
 #include "split.h"
 #include "text.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The spool's prefix of every row: sort time, own time. */
-#define ROUTE_PREFIX (2 * sizeof(long long))
-#define ROUTE_NO_TS LLONG_MIN
+/* The spool's prefix of every row: sort time, own time, whether it has one. */
+#define ROUTE_PREFIX (2 * sizeof(long long) + 1)
 
 struct route {
 	struct route_opts o;
@@ -123,18 +121,19 @@ int route_add(struct route *rt, const struct record *r, const char *row, size_t 
 
 	rt->made += len;
 	/*
-	 * Every spooled row is [sort time][own time][row]: the sort time merges
-	 * --to segments (a row without a time stays beside its neighbours), the
-	 * own time (ROUTE_NO_TS when none) is counted into the file's manifest
-	 * figures at commit.
+	 * Every spooled row is [sort time][own time][has own time][row]: the sort
+	 * time merges --to segments (a row without a time stays beside its
+	 * neighbours), the own time is counted into the file's manifest figures
+	 * at commit. Any 64-bit value is a time a message may carry, so whether
+	 * it has one is a byte of its own, not a value set aside.
 	 */
 	if (r->ts_ok)
 		rt->segment_ts = r->ts;
 	ts = rt->segment_ts;
-	own = r->ts_ok ? r->ts : ROUTE_NO_TS;
+	own = r->ts_ok ? r->ts : 0;
 	rt->row.len = 0;
 	if (buf_add(&rt->row, &ts, sizeof(ts)) || buf_add(&rt->row, &own, sizeof(own)) ||
-	    buf_add(&rt->row, row, len))
+	    buf_addc(&rt->row, r->ts_ok ? 1 : 0) || buf_add(&rt->row, row, len))
 		return err_nomem(e);
 	if (rt->o.chats)
 		return chat_of(rt, r, e) || split_add(rt->split, rt->name.data, rt->name.len,
@@ -181,7 +180,7 @@ static int emit_row(void *ctx, const char *row, size_t len, struct err *e)
 	long long own;
 
 	memcpy(&own, row + sizeof(long long), sizeof(own));
-	sink_count_row(ctx, own != ROUTE_NO_TS, own);
+	sink_count_row(ctx, row[2 * sizeof(long long)], own);
 	return sink_write(ctx, row + ROUTE_PREFIX, len - ROUTE_PREFIX, e);
 }
 

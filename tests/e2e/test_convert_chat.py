@@ -5,6 +5,7 @@ incoming one, `to` when the direction is unknown. Names are sanitised so nothing
 escapes the target directory."""
 import json
 import os
+import re
 import subprocess
 
 from conftest import BIN
@@ -92,6 +93,40 @@ def test_a_chat_id_that_looks_like_a_hashed_name_gets_its_own_file(waexport, tmp
     assert len(got) == len(ids), got
     assert "c-a_b-FE9F23441D8A5FE9.csv" in got and "c-x-0123.csv" in got  # ordinary ids keep theirs
     assert sorted(rows.values()) == [[f"H{i}"] for i in range(len(ids))], rows
+
+
+def test_messages_without_a_counterpart_and_the_id_unknown_keep_apart(waexport, tmp_path):
+    """Messages with no counterpart (absent, null, "", an object) go to `unknown`; a
+    counterpart that is the text "unknown" (also escaped) is a chat of its own."""
+    msgs = [{"unique": "N1", "direction": "2"}, {"unique": "N2", "direction": "2", "to": None},
+            {"unique": "N3", "direction": "2", "to": ""}, {"unique": "N4", "to": {"x": 1}},
+            {"unique": "U1", "direction": "2", "to": "unknown"},
+            {"unique": "U2", "direction": "1", "from": "unknown"}]
+    got, rows = export_by_chat(waexport, tmp_path, tmp_path / "out", msgs)
+    hashed = [n for n in got if n != "unknown.csv"]
+    assert len(got) == 2 and len(hashed) == 1 and re.fullmatch(r"unknown-[0-9a-f]{16}\.csv",
+                                                               hashed[0]), got
+    assert sorted(rows["unknown.csv"]) == ["N1", "N2", "N3", "N4"]
+    assert sorted(rows[hashed[0]]) == ["U1", "U2"]
+
+
+def test_chat_file_time_range_holds_the_lowest_64_bit_time(waexport, tmp_path):
+    """SPEC §4.7: first/last_timestamp are the file's min and max; -2^63 is a time a
+    message may carry, not a marker for none (it was dropped in {chat} files)."""
+    low = -9223372036854775808
+    pages = tmp_path / "p.json"
+    pages.write_text(json.dumps([{"unique": "a", "timestamp": low, "to": "1"},
+                                 {"unique": "b", "timestamp": 5, "to": "1"},
+                                 {"unique": "c", "to": "2"}]))
+    out = tmp_path / "out"
+    out.mkdir()
+    p = waexport(["convert", "-q", "-o", out / "{chat}.csv", "--manifest",
+                  tmp_path / "m.json", pages])
+    assert p.returncode == 0, p.stderr.decode()
+    files = {os.path.basename(f["path"]): f for f in
+             json.loads((tmp_path / "m.json").read_text())["files"]}
+    assert (files["1.csv"]["first_timestamp"], files["1.csv"]["last_timestamp"]) == (low, 5)
+    assert (files["2.csv"]["first_timestamp"], files["2.csv"]["last_timestamp"]) == (None, None)
 
 
 def test_summary_counts_the_chat_files(waexport, tmp_path):

@@ -8,6 +8,9 @@ missing, repeated and escaped keys, and a few messages repeated across pages. It
 them one page per line, runs the binary for CSV and NDJSON in both orders, with another
 --tz, --excel and --columns, and compares every row with helpers.expected_csv /
 expected_ndjson. A failure names the seed and the smallest message that still fails.
+Some of the runs write to a file with --manifest, and the manifest (SPEC §4.7) is checked
+against the file, the model and the summary line (check_manifest, which
+test_route_random.py uses too).
 
 Knobs (environment):
   WAEXPORT_RANDOM_CASES=N    cases to run (default 6)
@@ -19,9 +22,11 @@ Knobs (environment):
                              (a long campaign cut by a timeout keeps what it found)
 """
 import gzip
+import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import zlib
 from pathlib import Path
@@ -29,8 +34,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN
-from helpers import (BOM, COLUMNS, api_messages, dedupe, expected_csv, expected_ndjson,
-                     parse_csv_strict, summary)
+from helpers import (BOM, COLUMNS, api_messages, dedupe, epoch_of, expected_csv,
+                     expected_ndjson, parse_csv_strict, summary)
 
 CASES = int(os.environ.get("WAEXPORT_RANDOM_CASES", "6"))
 FIRST_SEED = int(os.environ.get("WAEXPORT_RANDOM_SEED", "1"))
@@ -44,6 +49,7 @@ FEATURES = {"escaped-keys",     # known keys written with \\u escapes ("mess\\u0
             "compound",         # objects/arrays where text or codes were expected
             "odd-numbers",      # 2.0, 1e3, -0, huge: numbers in non-canonical forms
             "odd-times",        # timestamps outside years 1..9999, before 1900
+            "int64-min-time",   # ... one of them -9223372036854775808 (INT64_MIN)
             "escaped-codes",    # codes and times as strings with \\u escapes ("\\u0031")
             "no-unique"}        # messages without a unique
 SKIP = {f for f in os.environ.get("WAEXPORT_RANDOM_SKIP", "").split(",") if f}
@@ -52,6 +58,7 @@ ZONES = ["Asia/Jerusalem", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatha
          "Australia/Lord_Howe", "Europe/London", "America/Los_Angeles", "Pacific/Kiritimati"]
 TIMEOUT = 60
 SANITIZER = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error")
+MANIFEST = "manifest"   # the kind of a manifest problem (a problem's first item), shrunk as such
 
 
 def on(feature):
@@ -244,10 +251,12 @@ def timestamp_value(r):
         return r.choice([Raw("0"), Raw("-1"), Raw("-2208988801"), Raw("-2840140800"),
                          Raw("-62135596800"), Raw("-62135596801"), Raw("253402300799"),
                          Raw("253402300800"), Str([b"100000000000000000"]),
-                         Raw("9223372036854775807"), Raw("9223372036854775808"),
-                         Raw("-9223372036854775808"), Str([b"4102444800"]),
-                         Raw("999999999999999999.5"), Raw("-999999999999999999.5"),
-                         Raw("1e18"), Raw("1e-999999"), Str([b"0000000000000000000001614198777"])])
+                         Raw("9223372036854775807"), Raw("9223372036854775808")]
+                        + [Raw("-9223372036854775808")] * on("int64-min-time")
+                        + [Str([b"4102444800"]),
+                           Raw("999999999999999999.5"), Raw("-999999999999999999.5"),
+                           Raw("1e18"), Raw("1e-999999"),
+                           Str([b"0000000000000000000001614198777"])])
     return r.choice([Str([b""]), Str([b"yesterday"]), Raw("null"), Raw("true"), None,
                      Str([b"1e3"]), Str([b"+5"]), Str([b"1."]), Str([b".5"]), Raw("[1]")
                      if on("compound") else Raw("1")])
@@ -365,11 +374,26 @@ def build_case(seed, n_pages=PAGES):
 
 # ---------------------------------------------------------------- running and comparing
 
-def run_convert(path, args):
+def run_convert(path, args, opts=None):
+    """convert path to stdout; with opts["manifest"], to a file beside path with --manifest
+    (then p.stdout is the file's bytes, p.out its path and p.manifest the manifest's bytes,
+    None when none was written)."""
     env = dict(os.environ)
     env.pop("WAEXPORT_API_KEY", None)
-    return subprocess.run([BIN, "convert"] + args + [str(path)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=TIMEOUT, env=env)
+    extra = []
+    if opts and opts.get("manifest"):
+        out = path.parent / ("out.%s%s" % (opts["fmt"], ".gz" if opts.get("gzip") else ""))
+        man = path.parent / "out.manifest.json"
+        for f in (out, man):
+            if f.exists():
+                f.unlink()
+        extra = ["-o", str(out), "--manifest", str(man)]
+    p = subprocess.run([BIN, "convert"] + args + extra + [str(path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=TIMEOUT, env=env)
+    if extra:
+        p.out, p.manifest = out, man.read_bytes() if man.exists() else None
+        p.stdout = out.read_bytes() if out.exists() else b""
+    return p
 
 
 def random_settings(seed, salt):
@@ -380,19 +404,23 @@ def random_settings(seed, salt):
 
 
 def configs(seed):
+    """(format, args, opts); opts["manifest"]: written to a file with --manifest."""
     tz, cols, order = random_settings(seed, 1)
+    man = {"manifest": True}
     return [
-        ("csv", ["--format", "csv"], {}),
+        ("csv", ["--format", "csv"], dict(man, fmt="csv")),
         ("csv", ["--format", "csv", "--order", "newest"], {"order": "newest"}),
         ("ndjson", ["--format", "ndjson"], {}),
         ("ndjson", ["--format", "ndjson", "--order", "newest", "--tz", tz],
-         {"order": "newest", "tz": tz}),
-        ("csv", ["--format", "csv", "--excel", "--tz", tz], {"tz": tz, "excel": True}),
+         dict(man, fmt="ndjson", order="newest", tz=tz)),
+        ("csv", ["--format", "csv", "--excel", "--tz", tz],
+         dict(man, fmt="csv", tz=tz, excel=True)),
         ("csv", ["--format", "csv", "--columns", ",".join(cols), "--tz", tz, "--order", order],
-         {"tz": tz, "columns": cols, "order": order}),
+         dict(man, fmt="csv", tz=tz, columns=cols, order=order)),
         # gzip: the workers' deflated chunks joined (pigz's method), read back whole
         ("csv", ["--format", "csv", "--gzip", "--order", order], {"order": order, "gzip": True}),
-        ("ndjson", ["--format", "ndjson", "--gzip-level", "1"], {"gzip": True}),
+        ("ndjson", ["--format", "ndjson", "--gzip-level", "1"],
+         dict(man, fmt="ndjson", gzip=True)),
     ]
 
 
@@ -424,7 +452,17 @@ def check_ndjson_line(line):
 
 
 def compare(fmt, opts, p, path):
-    """Problems found in one run: a list of (row index or None, text)."""
+    """Problems found in one run: a list of (row index or None, text), then its manifest's
+    (MANIFEST, text)."""
+    problems = compare_output(fmt, opts, p, path)
+    if p.returncode == 0 and opts.get("manifest"):
+        msgs = dedupe(api_messages([path]))
+        problems += check_manifest(p.manifest, p.stderr, dict(opts, format=fmt), {
+            str(p.out): (p.out, len(msgs), [epoch_of(m.get("timestamp")) for m in msgs], None)})
+    return problems
+
+
+def compare_output(fmt, opts, p, path):
     if p.returncode != 0:
         return [(None, "exit %d: %s" % (p.returncode, p.stderr.decode("utf-8", "replace")[-500:]))]
     order = opts.get("order", "oldest")
@@ -495,18 +533,20 @@ def diff_csv(got, exp, cols):
 def fails(pages, fmt, args, opts, workdir):
     path = Path(workdir) / "shrink.jsonl"
     path.write_bytes(pages_raw(pages))
-    return compare(fmt, opts, run_convert(path, args), path)
+    return compare(fmt, opts, run_convert(path, args, opts), path)
 
 
 # ---------------------------------------------------------------- shrinking
 
-def shrink(pages, fmt, args, opts, workdir, budget=150):
-    """The smallest input (one message if one alone fails) that still fails."""
+def shrink(pages, fmt, args, opts, workdir, budget=150, kind=None):
+    """The smallest input (one message if one alone fails) that still fails (with kind
+    MANIFEST: that still has a manifest problem)."""
     tries = [0]
 
     def still(pg):
         tries[0] += 1
-        return tries[0] <= budget and bool(fails(pg, fmt, args, opts, workdir))
+        return tries[0] <= budget and any(kind in (None, q[0]) for q in fails(
+            pg, fmt, args, opts, workdir))
 
     msgs = [m for page in pages for m in page]
     alone = next((m for m in msgs if still([[m]])), None)
@@ -545,17 +585,22 @@ def shrink(pages, fmt, args, opts, workdir, budget=150):
 
 
 def report(seed, fmt, args, opts, problems, pages, workdir):
-    small = shrink(pages, fmt, args, opts, workdir)
+    small = shrink(pages, fmt, args, opts, workdir,
+                   kind=MANIFEST if problems[0][0] == MANIFEST else None)
     path = Path(workdir) / "shrink.jsonl"
     raw = pages_raw(small)
     path.write_bytes(raw)
-    p = run_convert(path, args)
+    p = run_convert(path, args, opts)
     again = compare(fmt, opts, p, path)
+    if opts.get("manifest"):
+        args = args + ["-o", str(p.out), "--manifest", str(path.parent / "out.manifest.json")]
     lines = ["seed %d: waexport convert %s (first of %d problems: %s)"
              % (seed, " ".join(args), len(problems), problems[0][1]),
              "smallest input that fails (%d bytes): %r" % (len(raw), raw),
              "binary wrote: %r" % p.stdout[-2000:],
              "its problems: %s" % [t for _, t in again][:3],
+             "its manifest: %r" % (p.manifest[-2000:] if opts.get("manifest") and p.manifest
+                                   else None),
              "reproduce: WAEXPORT_RANDOM_SEED=%d WAEXPORT_RANDOM_CASES=1 pytest %s" % (
                  seed, Path(__file__).name)]
     return "\n".join(lines)
@@ -566,13 +611,84 @@ def report(seed, fmt, args, opts, problems, pages, workdir):
 def with_summary(p, problems, want):
     """A run's problems, and then its summary's (messages, pages, duplicates) against want
     and any sanitizer report on its stderr."""
-    if not problems:
+    if all(q[0] == MANIFEST for q in problems):
         got = summary(p.stderr)
         if got[:3] != want:
             problems = [(None, "summary %r, model (messages, pages, duplicates) %r" % (
                 got, want))]
     err = p.stderr.decode("utf-8", "replace")
     return problems + [(None, "sanitizer: " + err[-1500:]) for bad in SANITIZER if bad in err][:1]
+
+
+RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z")
+UNSET = object()
+
+
+def same(got, want):
+    """got == want and of the same JSON type (1 is not true, 0 is not null), all through."""
+    if isinstance(want, (dict, list)):
+        return json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+    return got == want and type(got) is type(want)
+
+
+def check_manifest(raw, stderr, opts, files):
+    """Problems, each (MANIFEST, text), of a convert run's manifest (SPEC §4.7): raw its
+    bytes (None: none written), stderr the run's (its summary line), opts its format, gzip
+    and tz, files {path as given: (the file, rows, [epoch or None per row], chat)} as the
+    model has them (rows None: a file only its bytes are known of)."""
+    def bad(text):
+        return [(MANIFEST, text)]
+
+    if raw is None:
+        return bad("no manifest was written")
+    try:
+        text = raw.decode("utf-8")
+        m = json.loads(text)
+    except ValueError as e:
+        return bad("not UTF-8 JSON: %s: %r" % (e, raw[:300]))
+    if not isinstance(m, dict):
+        return bad("not a JSON object: %r" % raw[:300])
+    problems = [(MANIFEST, "str.splitlines() breaks this line of it: %r" % line[:300])
+                for line in text.split("\n") if line.splitlines() not in ([line], [])][:1]
+    try:
+        messages, pages, duplicates, warnings = summary(stderr)
+    except AssertionError as e:
+        return problems + bad("no summary line to compare with: %s" % e)
+    want = {"tool": "waexport", "command": "convert", "from": None, "to": [],
+            "format": opts["format"], "gzip": bool(opts.get("gzip")), "tz": opts.get("tz", "UTC"),
+            "messages_written": messages, "pages_fetched": pages,
+            "duplicates_dropped": duplicates, "retries": 0, "warnings": warnings,
+            "media": {"downloaded": 0, "present": 0, "failed": 0},
+            "checkpoint_before": None, "checkpoint_after": None}
+    problems += [(MANIFEST, "%s: %r, expected %r" % (k, m.get(k, "(absent)"), v))
+                 for k, v in want.items() if not same(m.get(k, UNSET), v)]
+    if not (isinstance(m.get("version"), str) and m["version"]):
+        problems += bad("version: %r" % m.get("version"))
+    times = [m.get(k) for k in ("started", "finished")]
+    if not all(isinstance(t, str) and RFC3339_UTC.fullmatch(t) for t in times) \
+            or times[0] > times[1]:
+        problems += bad("started, finished: %r (RFC 3339 UTC, in order)" % times)
+    got = m.get("files")
+    if not isinstance(got, list) or not all(isinstance(f, dict) for f in got):
+        return problems + bad("files: %r" % got)
+    paths = [f.get("path") for f in got]
+    if not all(isinstance(x, str) for x in paths) or sorted(paths) != sorted(files):
+        return problems + bad("files[] paths %r, the files written %r" % (paths, sorted(files)))
+    for f in got:
+        disk, rows, stamps, chat = files[f["path"]]
+        data = disk.read_bytes()
+        ts = [t for t in stamps or [] if t is not None]
+        exp = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        if rows is not None:
+            exp.update(rows=rows, first_timestamp=min(ts) if ts else None,
+                       last_timestamp=max(ts) if ts else None, chat=chat)
+        problems += [(MANIFEST, "file %r: %s: %r, expected %r" % (
+            f["path"], k, f.get(k, "(absent)"), v)) for k, v in exp.items()
+            if not same(f.get(k, UNSET), v)]
+        if f.get("appended", False) is not False or f.get("rows_added", rows) != rows:
+            problems += bad("file %r: appended %r, rows_added %r: a new file" % (
+                f["path"], f.get("appended", "(absent)"), f.get("rows_added", "(absent)")))
+    return problems
 
 
 def settle(failures):
@@ -593,7 +709,7 @@ def test_convert_matches_the_model_on_random_pages(seed, tmp_path):
     failures = []
     ndjson_bytes = None
     for fmt, args, opts in configs(seed):
-        p = run_convert(src, args)
+        p = run_convert(src, args, opts)
         problems = with_summary(p, compare(fmt, opts, p, src), (n_rows, len(pages),
                                                                 n_msgs - n_rows))
         if problems and not failures:   # shrink once a case: it costs up to 150 runs

@@ -34,7 +34,10 @@ hashed name another chat got. The model (SPEC §4.5; src/route.h's rule) says:
   `..`, ending like a hashed name); either form for the rest (spaces, `+`, Hebrew, ...,
   where route.h does not say what "safe" is);
 - a chat's STEM is the same in every run of the case and whatever order the chats came in;
-- the summary counts the messages, pages, duplicates and files.
+- the summary counts the messages, pages, duplicates and files;
+- every run writes --manifest (SPEC §4.7; test_convert_random.check_manifest): one entry
+  per file in DIR, its path, the model's rows and time range of its chat, its bytes and
+  sha256, and its chat's id (decoded; "" for `unknown`).
 
 A failure names the seed, the run, the smallest input that still fails and where the
 case's pages are kept.
@@ -60,10 +63,11 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN
-from helpers import (COLUMNS, api_messages, code_alternatives, dedupe, expected_csv,
+from helpers import (COLUMNS, api_messages, code_alternatives, dedupe, epoch_of, expected_csv,
                      expected_ndjson, gunzip_single_member, json_text, parse_csv_strict)
-from test_convert_random import (Raw, Str, build_case, check_ndjson_line, key_text, on,
-                                 pages_raw, random_settings, settle, utf16_escape, with_summary)
+from test_convert_random import (MANIFEST, Raw, Str, build_case, check_manifest,
+                                 check_ndjson_line, key_text, on, pages_raw, random_settings,
+                                 settle, utf16_escape, with_summary)
 
 CASES = int(os.environ.get("WAEXPORT_ROUTE_CASES", "6"))
 FIRST_SEED = int(os.environ.get("WAEXPORT_ROUTE_SEED", "1"))
@@ -85,7 +89,8 @@ HASHED_STEM = re.compile(r"(.*)-([0-9a-f]{16})", re.S)
 NOCHAT = ("none",)                  # the chat of messages whose counterpart is no id
 NOCHAT_NAME = "unknown"             # its file name (README -o); an id "unknown" is hashed
 # Kinds of problem, the most telling first (None: with_summary's summary and sanitizer).
-KINDS = ["exit", "outside", "group", "name", "stable", "order", "format", "rows", "summary", None]
+KINDS = ["exit", "outside", "group", "name", "stable", "order", "format", "rows", MANIFEST,
+         "summary", None]
 SUMMARY_FILES = re.compile(r"to (\d+) files? \(")
 
 
@@ -455,32 +460,43 @@ def configs(seed):
 
 
 def tree(root, skip):
-    """Every entry under root but skip and what it holds: (path, mode, size, mtime)."""
+    """Every entry under root but those in skip (and what they hold): (path, mode, size,
+    mtime)."""
     out = []
     for d, dirs, files in os.walk(root):
-        dirs[:] = [n for n in dirs if Path(d) / n != skip]
-        for n in dirs + files:
+        dirs[:] = [n for n in dirs if Path(d) / n not in skip]
+        for n in dirs + [n for n in files if Path(d) / n not in skip]:
             st = os.lstat(os.path.join(d, n))
             out.append((os.path.relpath(os.path.join(d, n), root), st.st_mode, st.st_size,
                         st.st_mtime_ns))
     return sorted(out)
 
 
+def manifest_path(out_dir):
+    return out_dir.with_name(out_dir.name + ".manifest.json")
+
+
 def run_routed(src, out_dir, ext, args, work):
-    """convert src -o out_dir/{chat}EXT in a fresh out_dir: (process, problems outside it)."""
+    """convert src -o out_dir/{chat}EXT --manifest manifest_path(out_dir) in a fresh out_dir:
+    (process, problems outside it); p.manifest is the manifest's bytes (None: none)."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir()
+    man = manifest_path(out_dir)
+    if man.exists():
+        man.unlink()
     for d in ("cwd", "tmpdir"):
         (work / d).mkdir(exist_ok=True)
     env = dict(os.environ)
     env.pop("WAEXPORT_API_KEY", None)
     env["TMPDIR"] = str(work / "tmpdir")
-    before = tree(work, out_dir)
-    p = subprocess.run([BIN, "convert", "-o", str(out_dir / ("{chat}" + ext))] + args + [str(src)],
+    before = tree(work, (out_dir, man))
+    p = subprocess.run([BIN, "convert", "-o", str(out_dir / ("{chat}" + ext)), "--manifest",
+                        str(man)] + args + [str(src)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT, env=env,
                        cwd=work / "cwd")
-    after = tree(work, out_dir)
+    p.manifest = man.read_bytes() if man.exists() else None
+    after = tree(work, (out_dir, man))
     problems = []
     if before != after:
         new = sorted(set(after) - set(before))
@@ -673,6 +689,7 @@ def check(fmt, ext, opts, p, outside, out_dir, readings, ref, want):
     if best[0]:
         best = check_run(out, best[2], ref, True) + (best[2],)
     problems += best[0]
+    problems += manifest_problems(fmt, ext, opts, p, out_dir, files, best[1], best[2])
     m = SUMMARY_FILES.search(p.stderr.decode("utf-8", "replace"))
     n_chats = len(set(best[2][2]))
     if not m or int(m.group(1)) != n_chats:
@@ -680,6 +697,22 @@ def check(fmt, ext, opts, p, outside, out_dir, readings, ref, want):
             m.group(1) if m else "no", n_chats)))
     problems = with_summary(p, problems, want)
     return sorted(problems, key=lambda t: KINDS.index(t[0])), best[1], best[2]
+
+
+def manifest_problems(fmt, ext, opts, p, out_dir, files, stems, reading):
+    """The manifest against the files in out_dir: each chat's file (stems) with its chat's
+    rows, time range and id under the reading; a file that is no chat's by its bytes only."""
+    _, msgs, chats = reading
+    groups = {}
+    for i, k in enumerate(chats):
+        groups.setdefault(k, []).append(i)
+    want = {str(out_dir / n): (out_dir / n, None, None, None) for n in files}
+    for k, stem in stems.items():
+        want[str(out_dir / (stem + ext))] = (
+            out_dir / (stem + ext), len(groups[k]),
+            [epoch_of(msgs[i][0].get("timestamp")) for i in groups[k]],
+            "" if k == NOCHAT else k[1])
+    return check_manifest(p.manifest, p.stderr, dict(opts, format=fmt), want)
 
 
 def counts(src, n_pages):
@@ -748,12 +781,14 @@ def report(seed, cfg, problems, pages, work, src):
     again = fails(small, cfg, work)
     out = work / "shrink-out"
     written = {n: short((out / n).read_bytes(), 300) for n in sorted(os.listdir(out))}
+    man = manifest_path(out)
     return "\n".join([
         "seed %d: waexport convert -o DIR/{chat}%s %s (first of %d problems: %s: %s)" % (
             seed, cfg[1], " ".join(cfg[2]), len(problems), problems[0][0], problems[0][1][:800]),
         "smallest input that fails (%d bytes): %s" % (len(raw), short(raw)),
         "binary wrote: %s" % written,
         "its problems: %s" % [t[:600] for _, t in again][:3],
+        "its manifest (%s): %s" % (man, short(man.read_bytes(), 1500) if man.exists() else None),
         "the case's pages: %s" % src,
         "reproduce: WAEXPORT_ROUTE_SEED=%d WAEXPORT_ROUTE_CASES=1 pytest %s" % (
             seed, Path(__file__).name)])
@@ -788,8 +823,10 @@ def test_chat_files_match_the_model_on_random_pages(seed, tmp_path):
         p, outside = run_routed(src, out_dir, ext, args, tmp_path)
         problems, stems, reading = check(fmt, ext, opts, p, outside, out_dir,
                                          [chosen] if chosen else readings, ref, want)
-        if not problems and ref is None:
-            ref, chosen = stems, reading   # the names (and reading) every other run must keep
+        if ref is None and all(k == MANIFEST for k, _ in problems):
+            # the names (and reading) every other run must keep (a manifest's problem
+            # leaves them known: with --columns, chats' rows can look alike)
+            ref, chosen = stems, reading
         if problems and not failures:
             failures.append(report(seed, cfg, problems, pages, tmp_path, src))
         elif problems:
