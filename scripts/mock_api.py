@@ -2,7 +2,7 @@
 """Local mock of the 99digital WhatsApp getHistory endpoint (SPEC section 1).
 
     /usr/bin/python3 scripts/mock_api.py [--port 0] [--port-file PATH]
-        (--samples DIR|FILE | --messages N [--seed S] [--contacts K])
+        (--samples DIR|FILE | --messages N [--seed S] [--contacts K] | --raw-pages FILE)
         [--account NUM] [--api-key KEY]
         [--latency-ms N] [--fail-5xx SPEC] [--fail-5xx-status 503]
         [--fail-429 SPEC] [--retry-after VALUE] [--reset SPEC]
@@ -43,6 +43,16 @@ JSON.  --latency-ms delays every getHistory answer, faults included;
 the page asked); --empty-body-at-end answers past the end with HTTP 200 and
 Content-Length 0; --gzip compresses when Accept-Encoding names gzip.
 
+Raw mode: with --raw-pages FILE (one JSON page per line, as written by
+tests/e2e/test_convert_random.py's pages_raw or by --save-raw), page N is line N's
+bytes verbatim (its "\n" dropped), past the last line "[]": hostile text the
+generator would re-encode is served as is.  The checks, faults, latency, --gzip,
+--ignore-page, --empty-body-at-end and the control endpoints work as above; a
+page's "messages" in the log counts its elements when Python can read it, else 0.
+There is no chat index: a request with a non-empty "to" is answered HTTP 400
+(kind no-to), and growth (--grow-every, grow_every) and /__restate are refused
+(exit 64 at start, HTTP 400 from the control endpoints).
+
 Knob fail_from (control only): N > 0 answers every request for page N or
 later with the --fail-5xx-status error, however often it is retried (a first
 export that dies at page N); 0 turns it off.  Knob cycle_pages (control
@@ -64,7 +74,7 @@ Control (no latency, no faults):
                      command-line knobs.
 Every log entry: seq, t, page, served_page, to, kind, status, bytes,
 messages, gzip, client_port, in_flight, max_in_flight; kind is one of page,
-end, fail-2, fail-3, fail-4, reset, truncate, cut, 5xx, 429, invalid-json,
+end, fail-2, fail-3, fail-4, no-to, reset, truncate, cut, 5xx, 429, invalid-json,
 empty, fail-object.  The apiKey is never logged or printed.
 """
 
@@ -258,6 +268,9 @@ class History:
         self.cache = {}
         self.grow_idx = 0
 
+    def messages(self):
+        return len(self.items)
+
     def restore(self):
         n, self.newest_ts = self.initial
         del self.items[n:]
@@ -336,12 +349,43 @@ class History:
         return res
 
 
+class RawPages:
+    """--raw-pages: page N is line N of the file, verbatim; past the last line "[]"."""
+
+    raw = True
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.lines = f.read().split(b"\n")
+        if self.lines and not self.lines[-1]:
+            self.lines.pop()            # the file's last newline ends a line
+        self.counts = []
+        for line in self.lines:
+            try:
+                page = json.loads(line.decode("utf-8", "surrogateescape"))
+            except ValueError:
+                page = None
+            self.counts.append(len(page) if isinstance(page, list) else 0)
+
+    def messages(self):
+        return sum(self.counts)
+
+    def restore(self):
+        pass
+
+    def page(self, to, page_no):
+        if page_no > len(self.lines):
+            return None, 0
+        return self.lines[page_no - 1], self.counts[page_no - 1]
+
+
 class State:
     def __init__(self, args, history):
         self.lock = threading.Lock()
         self.account = args.account
         self.api_key = args.api_key
         self.history = history
+        self.raw = getattr(history, "raw", False)
         self.verbose = args.verbose
         self.startup_knobs = dict(KNOB_DEFAULTS)
         self.startup_knobs.update(normalize_knobs({
@@ -476,7 +520,7 @@ class Handler(BaseHTTPRequestHandler):
                 out = {"requests": reqs, "total": st.seq,
                        "max_in_flight": st.max_in_flight,
                        "in_flight": st.in_flight,
-                       "messages": len(st.history.items), "grown": st.grown,
+                       "messages": st.history.messages(), "grown": st.grown,
                        "knobs": knobs_json(st.knobs)}
             return self.send_json(200, out)
         if url.path.endswith("getHistory"):
@@ -507,6 +551,8 @@ class Handler(BaseHTTPRequestHandler):
             k, state = int(opts["newest"]), opts["state"]
         except (ValueError, TypeError, KeyError) as e:
             return self.send_json(400, {"error": "expected {\"newest\": K, \"state\": S}: %s" % e})
+        if st.raw:
+            return self.send_json(400, {"error": "no /__restate with --raw-pages"})
         with st.lock:
             changed = st.history.restate(k, state)
         return self.send_json(200, {"changed": changed})
@@ -518,6 +564,8 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(raw, dict):
                 raise ValueError("expected a JSON object")
             new = normalize_knobs(raw)
+            if st.raw and new.get("grow_every"):
+                raise ValueError("no growth with --raw-pages")
         except (ValueError, TypeError) as e:
             return self.send_json(400, {"error": str(e)})
         with st.lock:
@@ -603,6 +651,9 @@ class Handler(BaseHTTPRequestHandler):
                     kind, status, out, count = "fail-4", 200, fail_body(4), 0
                 elif page is None or page < 1:
                     kind, status, out, count = "fail-2", 200, fail_body(2), 0
+                elif to and st.raw:
+                    kind, status, count = "no-to", 400, 0
+                    out = b'{"error":"no \\"to\\" filtering with --raw-pages"}'
                 else:
                     out, count = st.history.page(to, served)
                     if out is None:
@@ -703,6 +754,8 @@ def parse_args(argv):
                           "file of JSON arrays (one per line)")
     src.add_argument("--messages", type=int, metavar="N",
                      help="serve N generated messages")
+    src.add_argument("--raw-pages", metavar="FILE",
+                     help="serve line N of FILE verbatim as page N (see the module doc)")
     ap.add_argument("--seed", type=int, default=1, metavar="S")
     ap.add_argument("--contacts", type=int, default=40, metavar="K")
     ap.add_argument("--account", default=gen_history.DEFAULT_ACCOUNT, metavar="NUM")
@@ -753,7 +806,16 @@ def main(argv=None):
     signal.signal(signal.SIGINT, on_signal)
     args = parse_args(argv)
     gen = gen_history.History(args.seed, args.account, args.contacts)
-    if args.samples:
+    if args.raw_pages:
+        if args.grow_every:
+            sys.stderr.write("mock_api: --grow-every cannot go with --raw-pages\n")
+            return 64
+        try:
+            history = RawPages(args.raw_pages)
+        except OSError as e:
+            sys.stderr.write("mock_api: cannot load --raw-pages %s: %s\n" % (args.raw_pages, e))
+            return 2
+    elif args.samples:
         try:
             history = History(load_history(args.samples), gen)
         except (OSError, ValueError) as e:
@@ -791,7 +853,7 @@ def main(argv=None):
     sys.stdout.write("PORT %d\n" % port)
     sys.stdout.flush()
     sys.stderr.write("mock_api: %d messages for %s on %s://127.0.0.1:%d\n"
-                     % (len(history.items), args.account,
+                     % (history.messages(), args.account,
                         "https" if args.tls_cert else "http", port))
     sys.stderr.flush()
     while not stop.wait(0.5):
