@@ -84,9 +84,29 @@ unsigned long long media_failed(const struct media *m)
 	return m->failed;
 }
 
+/*
+ * The first decoded bytes of a string field (at most HEAD_RAW raw bytes, 10
+ * characters even when every one is escaped) into out: a type or a link's
+ * scheme is compared as the text it stands for ("t\u0065xt" is "text").
+ */
+#define HEAD_RAW 60
+static size_t field_head(const struct field *f, char out[TEXT_DECODE_MAX(HEAD_RAW)])
+{
+	unsigned bad = 0;
+
+	return text_decode(out, f->p, f->len < HEAD_RAW ? f->len : HEAD_RAW, &bad);
+}
+
 static int field_is(const struct field *f, const char *s)
 {
-	return f->kind == FIELD_STRING && f->len == strlen(s) && !memcmp(f->p, s, f->len);
+	char head[TEXT_DECODE_MAX(HEAD_RAW)];
+	size_t n = strlen(s);
+
+	if (f->kind != FIELD_STRING)
+		return 0;
+	if (!memchr(f->p, '\\', f->len))
+		return f->len == n && !memcmp(f->p, s, n);
+	return f->len <= HEAD_RAW && field_head(f, head) == n && !memcmp(head, s, n);
 }
 
 /* Job j's unique, as a warning shows it (record_unique_shown), into out. */
@@ -134,12 +154,14 @@ static int count_downloads(struct media *m, struct page *pg, const char *body, s
 static int is_media(const struct record *r)
 {
 	const struct field *msg = &r->f[REC_MESSAGE], *type = &r->f[REC_TYPE];
+	char head[TEXT_DECODE_MAX(HEAD_RAW)];
+	size_t n;
 
 	if (msg->kind != FIELD_STRING || field_is(type, "text") || field_is(type, "chat") ||
 	    field_is(type, "location"))
 		return 0;
-	return (msg->len > 8 && !memcmp(msg->p, "https:", 6)) ||
-	       (msg->len > 7 && !memcmp(msg->p, "http:", 5));
+	n = field_head(msg, head);
+	return (n > 8 && !memcmp(head, "https:", 6)) || (n > 7 && !memcmp(head, "http:", 5));
 }
 
 /* The extension: from the link's last path segment if it looks like one, else by type. */

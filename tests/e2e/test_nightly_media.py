@@ -674,3 +674,37 @@ def test_a_link_too_long_for_libcurl_fails_that_file_not_the_run(mock_factory, m
     csv.field_size_limit(1 << 30)  # the 9 MB link is the message's cell
     names = media_names(out)
     assert names["LONG01"] == "" and (mdir / names["OK0001"]).read_bytes() == blob("OK")
+
+
+def test_media_type_and_link_are_read_as_the_text_they_stand_for(mock_factory, media_server,
+                                                                 tmp_path):
+    """SPEC §5.4: a media message is one whose `message` is an http(s) link, and JSON text
+    is compared decoded (SPEC §5.7). `"im\\u0061ge"` with `"\\u0068ttp:\\/\\/…"` is an image
+    to save; `"t\\u0065xt"` with a link is a text, whose link is never fetched. Both were
+    read raw: the image was not saved, and the text's link was downloaded."""
+    srv = media_server({"/files/esc.jpg": blob("ESC"), "/files/text.jpg": blob("TXT")})
+
+    def escaped_link(path):
+        url = srv.url(path).replace("/", "\\/")
+        return "\\u0068" + url[1:]                       # the h of http escaped
+
+    def raw_msg(unique, mtype, message, ts):
+        return ('{"unique":"%s","timestamp":"%d","direction":"1","from":"972509876543",'
+                '"to":"%s","type":"%s","state":0,"message":"%s"}'
+                % (unique, ts, ACCOUNT, mtype, message))
+
+    page = "[%s]\n" % ",".join([
+        raw_msg("ESC2", "t\\u0065xt", srv.url("/files/text.jpg"), T0 + 20),
+        raw_msg("ESC1", "im\\u0061ge", escaped_link("/files/esc.jpg"), T0 + 10)])
+    pages = tmp_path / "raw.jsonl"
+    pages.write_text(page)
+    mock = mock_factory("--raw-pages", pages)
+    mdir = tmp_path / "media"
+    out = tmp_path / "o.csv"
+    r = run(FETCH + ["--url", mock.url, "--media-dir", mdir, "-o", out, "-q"],
+            env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert media_names(out) == {"ESC1": "ESC1.jpg", "ESC2": ""}
+    assert (mdir / "ESC1.jpg").read_bytes() == blob("ESC")
+    assert srv.hits("/files/text.jpg") == 0
+    assert sorted(os.listdir(mdir)) == ["ESC1.jpg"]
