@@ -11,15 +11,13 @@ struct probe {
 };
 
 /* Page 1 through the page stage like every page (a batch of one, on this thread). */
-static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+static int lead(struct probe *p, const char *body, size_t len, struct err *e)
 {
 	static const struct batch_opts parse_only = { .format = 0 };
-	struct probe *p = ctx;
 	struct batch *b = NULL;
 	const struct field *u;
 	int rc = -1;
 
-	(void)page_no;
 	if (batch_new(&b, &parse_only, e) || batch_add(b, body, len, "page 1", e))
 		goto out;
 	batch_map(NULL, b);
@@ -39,10 +37,23 @@ static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t l
 			goto out;
 		}
 	}
-	rc = WALK_END;
+	rc = 0;
 out:
 	batch_free(b);
 	return rc;
+}
+
+static int on_probe(void *ctx, unsigned long page_no, const char *body, size_t len, struct err *e)
+{
+	(void)page_no;
+	return lead(ctx, body, len, e) ? -1 : WALK_END;
+}
+
+int probe_lead(const char *body, size_t len, struct buf *now, struct err *e)
+{
+	struct probe p = { NULL, 0, now, 0 };
+
+	return lead(&p, body, len, e);
 }
 
 int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,

@@ -28,4 +28,7 @@
 int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,
 		   size_t len, struct buf *now, struct walk_stats *stats, struct err *e);
 
+/* Page 1's first unique, as probe_page_one puts it in `now`, from a body already asked. */
+int probe_lead(const char *body, size_t len, struct buf *now, struct err *e);
+
 #endif

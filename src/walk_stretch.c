@@ -1,7 +1,8 @@
 /*
- * Stretches start at one page, so a nightly walk that ends on page 1 asks
- * little more than a plain walk, and double up to STRETCH_MAX pages; a
- * stretch that failed is halved. When messages arrive faster than that, the
+ * Page 1 is asked alone and handed on as it comes (one answer is one state
+ * of the history), so a nightly walk that ends on page 1 asks no more than a
+ * plain walk; its lead is the first look of the stretch after it. Stretches
+ * start at two pages and double up to STRETCH_MAX; one that failed is halved. When messages arrive faster than that, the
  * rest of the walk goes one page at a time, each page asked after the one
  * before arrived, which can only repeat messages and needs no look: after
  * STRETCH_TRIES failures with no stretch of STRETCH_MIN pages or more
@@ -48,14 +49,10 @@ static int same_buf(const struct buf *a, const struct buf *b)
 	return a->len == b->len && (!a->len || !memcmp(a->data, b->data, a->len));
 }
 
-/*
- * Pages first.. of one stretch, at most `want`, into s; then the look at
- * page 1 after it, into *after. 1: page 1 is led as in *before.
- */
-static int ask_stretch(const struct walk_opts *wo, const struct walk_transport *t,
-		       unsigned long first, size_t want, struct stretch *s,
-		       const struct buf *before, struct buf *after, struct walk_stats *stats,
-		       struct err *e)
+/* Pages first.. of one stretch, at most `want`, side by side into s. */
+static int ask_pages(const struct walk_opts *wo, const struct walk_transport *t,
+		     unsigned long first, size_t want, struct stretch *s, struct walk_stats *stats,
+		     struct err *e)
 {
 	struct walk_opts so = *wo;
 	struct walk_stats st = { 0 };
@@ -68,6 +65,20 @@ static int ask_stretch(const struct walk_opts *wo, const struct walk_transport *
 	if (walk_run(&so, t, keep_page, s, &st, e))
 		return -1;
 	walk_stats_add_requests(stats, &st);
+	return 0;
+}
+
+/*
+ * Pages first.. of one stretch, at most `want`, into s; then the look at
+ * page 1 after it, into *after. 1: page 1 is led as in *before.
+ */
+static int ask_stretch(const struct walk_opts *wo, const struct walk_transport *t,
+		       unsigned long first, size_t want, struct stretch *s,
+		       const struct buf *before, struct buf *after, struct walk_stats *stats,
+		       struct err *e)
+{
+	if (ask_pages(wo, t, first, want, s, stats, e))
+		return -1;
 	if (probe_page_one(wo, t, NULL, 0, after, stats, e) < 0)
 		return -1;
 	return same_buf(before, after);
@@ -99,8 +110,22 @@ int walk_stretches(const struct walk_opts *wo, const struct walk_transport *t, w
 	size_t want = 1;
 	int tries = 0, v = WALK_MORE, same;
 
-	if (probe_page_one(wo, t, NULL, 0, &before, stats, e) < 0)
+	/*
+	 * Page 1 alone is one state of the history: it is handed on as it comes,
+	 * and its lead is the first stretch's first look.
+	 */
+	if (ask_pages(wo, t, 1, 1, &s, stats, e) ||
+	    (s.n && probe_lead(s.bodies.data, s.off[1], &before, e)) ||
+	    (v = s.n ? hand_on(&s, next, on_page, ctx, stats, e) : WALK_END) < 0) {
 		v = -1;
+	} else {
+		next = 2;
+		want = 2;
+		if (left && !--left) {
+			stats->capped = v == WALK_MORE;
+			v = WALK_END;
+		}
+	}
 	while (v == WALK_MORE && tries < STRETCH_TRIES) {
 		if (left && (long)want > left)
 			want = (size_t)left;

@@ -9,6 +9,9 @@
  *
  *   look → the stretch's pages, side by side → look → hand them on
  *
+ * (page 1 comes first, alone, and is its own look: a single answer is one
+ * state of the history, so it is handed on at once).
+ *
  * When page 1 is led by the same message at both looks, no message arrived
  * while the stretch's pages were answered: they all show one state of the
  * history, so they tile it without a gap. The stretch before was answered

@@ -218,9 +218,9 @@ def log_problems(mock, cfg, pages):
         # "Reliability"); with pages in flight page 1 is asked once more at the end.
         most = 1 + (n == last and empty_end) + (n == 1 and cfg["concurrency"] > 1)
         if stretched(cfg) and n == 1:
-            # Two looks a stretch; stretches double (1, 2, 4, ... pages), the empty
-            # page's second asking may take one more.
-            most = 2 * (math.ceil(math.log2(last + 2)) + 2)
+            # Page 1 alone, then a look after each stretch (2, 4, 8, ... pages); an
+            # empty page 1 is asked once more.
+            most = math.ceil(math.log2(last + 2)) + 3
         elif stretched(cfg) and n > last:
             most = 2    # held for the stretch's second look, an empty one is asked again
         if k - failed[n] > most:

@@ -7,7 +7,8 @@
  * earlier one after it: the case that makes a plain walk_run miss the
  * messages pushed across (checked first, so the scenario is known to bite).
  * Checked: every message there at the start is handed on, pages in rising
- * order; a walk with no arrivals asks each page once; a history that grows
+ * order; a walk with no arrivals asks each page once, and page 1 once more
+ * only for each stretch's look (once in all when the walk ends there); a history that grows
  * on every answer falls back to one page at a time and still ends complete;
  * max_pages bounds the walk.
  */
@@ -244,6 +245,23 @@ static void test_without_arrivals_each_page_is_asked_once_besides_the_looks(void
 		assert_int_equal(a.requests[p], 1);
 	for (int id = 0; id < a.initial; id++)
 		assert_int_equal(a.got[id], 1);
+	/* Page 1 itself (its own first look), then one look after each stretch: 2-3, 4-7, 8-15, 16-21. */
+	assert_int_equal(a.requests[1], 5);
+}
+
+static void test_a_walk_that_ends_on_page_one_asks_it_once(void **state)
+{
+	static struct api a;
+	struct walk_opts o = opts(8);
+	struct walk_stats st;
+
+	(void)state;
+	setup(&a, 30, 0, 0); /* the usual night: its news fit on page 1 */
+	run(&a, walk_stretches, &o, &st);
+	assert_int_equal(missed(&a), 0);
+	assert_int_equal(a.npages, 1);
+	assert_int_equal(a.requests[1], 1);
+	assert_int_equal(st.requests, 1);
 }
 
 static void test_arrivals_on_every_answer_fall_back_to_one_page_at_a_time(void **state)
@@ -283,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_a_plain_walk_misses_what_arrivals_push_across),
 		cmocka_unit_test(test_stretches_miss_nothing_while_messages_arrive),
 		cmocka_unit_test(test_without_arrivals_each_page_is_asked_once_besides_the_looks),
+		cmocka_unit_test(test_a_walk_that_ends_on_page_one_asks_it_once),
 		cmocka_unit_test(test_arrivals_on_every_answer_fall_back_to_one_page_at_a_time),
 		cmocka_unit_test(test_max_pages_bounds_the_walk),
 	};
