@@ -93,7 +93,10 @@ static int pages_start(void *impl, int slot, unsigned long page_no, struct err *
  * SPEC §5.5: a truncated body is retried. libcurl knows a body was cut when
  * its length was told (Content-Length, chunks, HTTP/2 frames); an HTTP/1
  * answer that ends where the connection closes tells nothing. There, a body
- * that begins as JSON must end as JSON does, or it was cut off.
+ * that begins as JSON must end as JSON does, or it was cut off: its root
+ * array or object closed (the pre-scan's word; a cut after some inner `}`
+ * or `]` is no end). A body the scan refuses is not called cut: the page
+ * stage names what is wrong with it.
  */
 static int cut_off(const struct page_slot *s)
 {
@@ -101,6 +104,8 @@ static int cut_off(const struct page_slot *s)
 	struct curl_header *h;
 	curl_off_t length = -1;
 	long version = 0;
+	struct json_scan scan;
+	struct err ignored;
 
 	if (curl_easy_getinfo(s->x.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK ||
 	    length >= 0 ||
@@ -111,9 +116,10 @@ static int cut_off(const struct page_slot *s)
 	p += json_bom_len(p, (size_t)(end - p));
 	while (p < end && json_is_space(*p))
 		p++;
-	while (end > p && json_is_space(end[-1]))
-		end--;
-	return p < end && (*p == '[' || *p == '{') && end[-1] != ']' && end[-1] != '}';
+	if (p == end || (*p != '[' && *p != '{'))
+		return 0;
+	json_scan_reset(&scan);
+	return !json_scan(&scan, 1, p, (size_t)(end - p), &ignored) && !scan.root_end;
 }
 
 /* What libcurl said about a finished page request, in the walk's terms. */

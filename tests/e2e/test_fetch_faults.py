@@ -238,6 +238,29 @@ def test_truncated_gzip_transfer_recovered(waexport, mock_factory, tmp_path, kno
     assert summary_number(r, "retries") >= 1
 
 
+@pytest.mark.parametrize("inner", ["}", "]"])
+def test_a_body_cut_after_an_inner_bracket_is_retried(waexport, mock_factory, tmp_path, inner):
+    """SPEC §5.5: an answer with no length announced ends where the connection closes; a
+    body cut there just after a message's `}` or an inner array's `]` looked complete to a
+    test of its last byte, and the run failed with 65 ("JSON ends early") instead of asking
+    again. The cut is placed there: the mock's --cut sends the first half of the body."""
+    head = b'[{"unique":"c1","timestamp":"1700000000","direction":"1","note":[1,2]'
+    head += b"}" if inner == "}" else b""
+    tail = b',"message":"' if inner == "]" else b',{"unique":"c2","message":"'
+    pad = len(head) - len(tail) - len(b'"}]')
+    body = head + tail + b"x" * pad + b'"}]'
+    assert body[:len(body) // 2] == head and json.loads(body)
+    pages = tmp_path / "raw.jsonl"
+    pages.write_bytes(body + b"\n")
+    m = mock_factory("--raw-pages", pages, "--cut", "1")
+    out = tmp_path / "out.csv"
+    r = waexport(FETCH + ["--url", m.url, "-o", out], env=fetch_env())
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == convert_pages(tmp_path, [body], "--format", "csv")
+    assert summary_number(r, "retries") >= 1
+    assert [e["kind"] for e in m.requests()][:2] == ["cut", "page"]
+
+
 # ------------------------------------------------------------------ 6. persistent failure
 
 def test_persistent_5xx_exit_69_keeps_old_file(waexport, samples_mock, tmp_path):
