@@ -626,3 +626,25 @@ def small_tmpfs(options):
         if subprocess.run(["umount", d]).returncode != 0:
             subprocess.run(["umount", "-l", d])
         os.rmdir(d)
+
+
+# ---------------------------------------------------------------- --since / --until
+
+def in_window(msg, since=None, until=None):
+    """SPEC §2: a message is kept when its time lies in [since, until). Its time is the
+    second epoch_of gives (README: a fraction sent is dropped, the second it lies in; a
+    time sent as escaped text is read decoded). A message without a usable time is kept:
+    the README and SPEC are silent, and leaving it out would lose a message (SPEC §1)."""
+    ts = epoch_of(msg.get("timestamp"))
+    if ts is None:
+        return True
+    return (since is None or ts >= since) and (until is None or ts < until)
+
+
+def windowed(msgs, since=None, until=None):
+    """The messages a window writes, in API order, and the copies dropped as duplicates:
+    repeats are decided as without a window (the first copy in API order is the message,
+    so a repeat whose first copy lay outside the window is dropped too, counted as a
+    duplicate, not written), then the window is applied."""
+    kept = dedupe(msgs)
+    return [m for m in kept if in_window(m, since, until)], len(msgs) - len(kept)

@@ -11,6 +11,13 @@ expected_ndjson. A failure names the seed and the smallest message that still fa
 Some of the runs write to a file with --manifest, and the manifest (SPEC §4.7) is checked
 against the file, the model and the summary line (check_manifest, which
 test_route_random.py uses too).
+Three runs a case check --since/--until (SPEC §2) on the same messages: the window is an
+option of fetch alone (convert refuses it), so these fetch the case's messages, paged 50
+at a time, from a server in this process, with T cut through the case's own times (at a
+message's second, one either side, a fractional time's second; epoch seconds, ISO 8601
+with Z, an offset, a fraction or none, a date-only T in another --tz), both orders, CSV
+(with its manifest) and NDJSON, and one T that is not valid or since >= until (64, nothing
+written, no request); the model is helpers.windowed plus the walk's end (window_models).
 
 Knobs (environment):
   WAEXPORT_RANDOM_CASES=N    cases to run (default 6)
@@ -28,14 +35,19 @@ import os
 import random
 import re
 import subprocess
+import threading
 import zlib
+import http.server
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from conftest import BIN
+from fetch_helpers import ACCOUNT, fetch_env
 from helpers import (BOM, COLUMNS, api_messages, dedupe, epoch_of, expected_csv,
-                     expected_ndjson, parse_csv_strict, summary)
+                     expected_ndjson, load_pages, parse_csv_strict, summary, windowed)
 
 CASES = int(os.environ.get("WAEXPORT_RANDOM_CASES", "6"))
 FIRST_SEED = int(os.environ.get("WAEXPORT_RANDOM_SEED", "1"))
@@ -58,6 +70,7 @@ ZONES = ["Asia/Jerusalem", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatha
          "Australia/Lord_Howe", "Europe/London", "America/Los_Angeles", "Pacific/Kiritimati"]
 TIMEOUT = 60
 SANITIZER = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error")
+API_PAGE = 50           # messages a page of the API holds
 MANIFEST = "manifest"   # the kind of a manifest problem (a problem's first item), shrunk as such
 
 
@@ -454,6 +467,8 @@ def check_ndjson_line(line):
 def compare(fmt, opts, p, path):
     """Problems found in one run: a list of (row index or None, text), then its manifest's
     (MANIFEST, text)."""
+    if opts.get("window"):
+        return compare_window(fmt, opts, p, path)
     problems = compare_output(fmt, opts, p, path)
     if p.returncode == 0 and opts.get("manifest"):
         msgs = dedupe(api_messages([path]))
@@ -467,7 +482,7 @@ def compare_output(fmt, opts, p, path):
         return [(None, "exit %d: %s" % (p.returncode, p.stderr.decode("utf-8", "replace")[-500:]))]
     order = opts.get("order", "oldest")
     tz = opts.get("tz", "UTC")
-    rows = models(path, order)
+    rows = window_models(path, opts)[0] if opts.get("window") else models(path, order)
     problems = []
     out = p.stdout
     if opts.get("gzip"):
@@ -533,7 +548,15 @@ def diff_csv(got, exp, cols):
 def fails(pages, fmt, args, opts, workdir):
     path = Path(workdir) / "shrink.jsonl"
     path.write_bytes(pages_raw(pages))
-    return compare(fmt, opts, run_convert(path, args, opts), path)
+    return compare(fmt, opts, run_config(path, pages, args, opts), path)
+
+
+def run_config(path, pages, args, opts):
+    """Run one config on the pages (written to path): convert, or for a window config
+    fetch from the in-process server (path is then the history it serves)."""
+    if opts.get("window"):
+        return run_window(path, pages, args, opts)
+    return run_convert(path, args, opts)
 
 
 # ---------------------------------------------------------------- shrinking
@@ -590,12 +613,15 @@ def report(seed, fmt, args, opts, problems, pages, workdir):
     path = Path(workdir) / "shrink.jsonl"
     raw = pages_raw(small)
     path.write_bytes(raw)
-    p = run_convert(path, args, opts)
+    p = run_config(path, small, args, opts)
     again = compare(fmt, opts, p, path)
     if opts.get("manifest"):
         args = args + ["-o", str(p.out), "--manifest", str(path.parent / "out.manifest.json")]
-    lines = ["seed %d: waexport convert %s (first of %d problems: %s)"
-             % (seed, " ".join(args), len(problems), problems[0][1]),
+    if opts.get("window"):
+        raw = b"".join(served_lines(small))
+    lines = ["seed %d: waexport %s %s (first of %d problems: %s)"
+             % (seed, "fetch" if opts.get("window") else "convert", " ".join(args),
+                len(problems), problems[0][1]),
              "smallest input that fails (%d bytes): %r" % (len(raw), raw),
              "binary wrote: %r" % p.stdout[-2000:],
              "its problems: %s" % [t for _, t in again][:3],
@@ -604,6 +630,229 @@ def report(seed, fmt, args, opts, problems, pages, workdir):
              "reproduce: WAEXPORT_RANDOM_SEED=%d WAEXPORT_RANDOM_CASES=1 pytest %s" % (
                  seed, Path(__file__).name)]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- --since / --until
+
+# The window (SPEC §2, README "Fetch options": --since/--until are options of fetch, and
+# convert refuses them, test_convert_errors.py) is checked by fetching the case's pages
+# from a server in this process: the messages laid out as the API pages them (full pages
+# of 50, then a short one, or "[]" past a full last one), one fetch at --concurrency 1.
+# fetch and convert run one pipeline (test_fetch_random.py checks they write the same
+# bytes), so the model is the convert model's, with the window and the walk's end.
+
+class _Served(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    lines = []
+    asked = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            n = int(json.loads(body)["page"])
+        except (ValueError, KeyError, TypeError):
+            n = 0
+        _Served.asked.append(n)
+        out = _Served.lines[n - 1] if 1 <= n <= len(_Served.lines) else b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *a):
+        pass
+
+
+_SERVER = []
+
+
+def server_url():
+    """The in-process server (started once, on a free loopback port)."""
+    if not _SERVER:
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Served)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        _SERVER.append(srv)
+    return "http://127.0.0.1:%d/whatsapp/v2/getHistory" % _SERVER[0].server_address[1]
+
+
+def served_lines(pages):
+    """The case's messages, in order, as the API pages them: 50 a page."""
+    msgs = [m for page in pages for m in page]
+    chunks = [msgs[i:i + API_PAGE] for i in range(0, len(msgs), API_PAGE)] or [[]]
+    return [b"[" + b",".join(message_raw(m) for m in c) + b"]\n" for c in chunks]
+
+
+def run_window(path, pages, args, opts):
+    """fetch the pages (also written to path, the history the model reads) with args;
+    like run_convert, to stdout or, with opts["manifest"] or opts["usage"], to a file
+    (p.out, p.manifest); p.asked: the pages the server was asked for."""
+    lines = served_lines(pages)
+    path.write_bytes(b"".join(lines))
+    _Served.lines, _Served.asked = lines, []
+    extra = []
+    if opts.get("manifest") or opts.get("usage"):
+        out = path.parent / ("win.%s" % opts["fmt"])
+        man = path.parent / "win.manifest.json"
+        for f in (out, man):
+            if f.exists():
+                f.unlink()
+        extra = ["-o", str(out), "--manifest", str(man)]
+    env = dict(os.environ, **fetch_env())
+    p = subprocess.run([BIN, "fetch", "--from", ACCOUNT, "--url", server_url(),
+                        "--concurrency", "1"] + args + extra, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=TIMEOUT, env=env)
+    p.asked = list(_Served.asked)
+    if extra:
+        p.out, p.manifest = out, man.read_bytes() if man.exists() else None
+        p.stdout = out.read_bytes() if out.exists() else b""
+    return p
+
+
+def window_models(path, opts):
+    """([(message by 'byte' rule, by 'subpart' rule)] per row written, duplicates dropped,
+    pages fetched) of a fetch of the history in path with opts' window: the walk ends at
+    a short page, or after a page whose messages with a usable time all lie before
+    --since (README "Fetch options": "paging stops once pages are older than --since";
+    src/fetch_walk.c: a page with no usable time says nothing); repeats as without a
+    window (helpers.windowed), among the pages walked."""
+    since, until = opts.get("since"), opts.get("until")
+    out = []
+    for invalid in ("byte", "subpart"):
+        walked, n = [], 0
+        for page in load_pages(path, invalid):
+            n += 1
+            walked += [m for m in page if isinstance(m, dict)]
+            stamps = [t for t in (epoch_of(m.get("timestamp")) for m in page
+                                  if isinstance(m, dict)) if t is not None]
+            if len(page) < API_PAGE or (since is not None and stamps and max(stamps) < since):
+                break
+        else:
+            n += 1      # the empty page past a full last one, which ends the history
+        kept, dups = windowed(walked, since, until)
+        out.append(list(reversed(kept)) if opts.get("order", "oldest") == "oldest" else kept)
+    return list(zip(out[0], out[1])), dups, n
+
+
+def compare_window(fmt, opts, p, path):
+    if opts.get("usage"):
+        problems = []
+        err = p.stderr.decode("utf-8", "replace")
+        if p.returncode != 64 or len(err.splitlines()) != 1 or not err.startswith("waexport:"):
+            problems.append((None, "exit %d, expected 64 and one line 'waexport: ...': %r"
+                             % (p.returncode, err[-500:])))
+        if p.out.exists() or p.manifest is not None:
+            problems.append((None, "a usage error wrote %s" % (
+                [str(f.name) for f in (p.out,) if f.exists()] + ["manifest"] * (
+                    p.manifest is not None))))
+        if p.asked:
+            problems.append((None, "a usage error asked the server for pages %r" % p.asked))
+        return problems
+    problems = compare_output(fmt, opts, p, path)
+    if p.returncode == 0 and opts.get("manifest"):
+        rows, _, _ = window_models(path, opts)
+        stamps = [epoch_of(ma.get("timestamp")) for ma, _ in rows]
+        problems += check_manifest(p.manifest, p.stderr, dict(opts, format=fmt), {
+            str(p.out): (p.out, len(rows), stamps, None)},
+            expect={"command": "fetch", "from": ACCOUNT})
+    return problems
+
+
+def _wall_text(ts, tz):
+    dt = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    return dt, dt.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _offset_text(dt):
+    off = int(dt.utcoffset().total_seconds())
+    return "%s%02d:%02d" % ("+" if off >= 0 else "-", abs(off) // 3600, abs(off) % 3600 // 60)
+
+
+def window_bound(r, t, tz, kind):
+    """(T as typed, the epoch second it bounds at) for a T near message time t: kind
+    "epoch", "iso-offset" (another zone's offset), "iso-z", "iso-frac" (a fraction of a
+    second: [since, until) over whole seconds begins at the next one), "iso-local" (no
+    offset: read in --tz) or "date" (midnight of t's day in --tz; a midnight that does
+    not exist is read with the offset before the change, Python's fold=0)."""
+    t += r.choice([-1, 0, 0, 1])
+    if kind == "epoch":
+        return str(t), t
+    if kind == "date":
+        day = datetime.fromtimestamp(t, ZoneInfo(tz)).date()
+        mid = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz), fold=0)
+        return day.isoformat(), int(mid.timestamp())
+    if kind == "iso-local":
+        dt, text = _wall_text(t, tz)
+        back = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=ZoneInfo(tz),
+                                                                     fold=0)
+        return text, int(back.timestamp())
+    zone = r.choice(ZONES)
+    dt, text = _wall_text(t, zone)
+    if kind == "iso-z":
+        return _wall_text(t, "UTC")[1] + "Z", t
+    if kind == "iso-frac":
+        frac = r.choice([".5", ".001", ".999999", ".000"])
+        return text + frac + _offset_text(dt), t + (frac != ".000")
+    return text + _offset_text(dt), t
+
+
+WINDOW_KINDS = ["epoch", "iso-offset", "iso-z", "iso-frac", "iso-local", "date"]
+BAD_TIMES = ["2024-13-01", "2024-02-30", "20240501", "yesterday", "2024-05-01T25:00:00Z",
+             "1e9", "", "2024-05-01T08:00:00+3", "-5", "123456789012", "2024-05-01T08:00+03:00x"]
+
+
+def case_times(path, r):
+    """Times to cut at: the case's message seconds (a fractional one's among them when
+    there is one), those a T can name (2001..5138)."""
+    msgs = api_messages([path])
+    ok = [(epoch_of(m.get("timestamp")), m.get("timestamp")) for m in msgs]
+    ok = [(t, raw) for t, raw in ok if t is not None and 10 ** 9 <= t < 10 ** 11]
+    frac = [t for t, raw in ok if "." in str(getattr(raw, "raw", raw))]
+    times = sorted({t for t, _ in ok}) or [1700000000]
+    return times, frac
+
+
+def window_configs(seed, path, pages):
+    """Three fetch configs: --since (and maybe --until), CSV with a manifest; --until (and
+    maybe --since), NDJSON; and a usage error (a T that is not valid, or since >= until)."""
+    r = random.Random(seed * 7919 + 11)
+    tz = random_settings(seed, 1)[0]
+    path.write_bytes(b"".join(served_lines(pages)))
+    times, frac = case_times(path, r)
+
+    def draw():
+        t = r.choice(frac) if frac and r.random() < 0.3 else r.choice(times)
+        return window_bound(r, t, tz, r.choice(WINDOW_KINDS))
+
+    out = []
+    for fmt, first in (("csv", "since"), ("ndjson", "until")):
+        order = r.choice(["oldest", "newest"]) if fmt == "csv" else \
+            ("newest" if out[0][2]["order"] == "oldest" else "oldest")
+        bounds = {first: draw()}
+        if r.random() < 0.5:
+            other = "until" if first == "since" else "since"
+            bounds[other] = draw()
+            if bounds["since"][1] > bounds["until"][1]:
+                bounds["since"], bounds["until"] = bounds["until"], bounds["since"]
+            if bounds["since"][1] == bounds["until"][1]:
+                del bounds[other]
+        args = ["--format", fmt, "--order", order, "--tz", tz]
+        opts = dict(window=True, fmt=fmt, order=order, tz=tz, manifest=fmt == "csv")
+        for k, (text, at) in sorted(bounds.items()):
+            args += ["--" + k, text]
+            opts[k] = at
+        out.append((fmt, args, opts))
+    a, b = draw(), draw()
+    if r.random() < 0.5:
+        bad = [("--since", r.choice(BAD_TIMES))] + [("--until", a[0])] * (r.random() < 0.5)
+        r.shuffle(bad)
+    else:   # --since at or after --until
+        lo, hi = sorted([a, b], key=lambda x: x[1])
+        bad = [("--since", hi[0]), ("--until", lo[0] if lo[1] < hi[1] else hi[0])]
+    args = ["--format", "csv", "--tz", tz] + [x for pair in bad for x in pair]
+    out.append(("csv", args, dict(window=True, usage=True, fmt="csv", tz=tz)))
+    return out
 
 
 # ---------------------------------------------------------------- the test
@@ -631,11 +880,12 @@ def same(got, want):
     return got == want and type(got) is type(want)
 
 
-def check_manifest(raw, stderr, opts, files):
+def check_manifest(raw, stderr, opts, files, expect=None):
     """Problems, each (MANIFEST, text), of a convert run's manifest (SPEC §4.7): raw its
     bytes (None: none written), stderr the run's (its summary line), opts its format, gzip
     and tz, files {path as given: (the file, rows, [epoch or None per row], chat)} as the
-    model has them (rows None: a file only its bytes are known of)."""
+    model has them (rows None: a file only its bytes are known of); expect: keys whose
+    expected value differs from a convert's (a fetch's command and from)."""
     def bad(text):
         return [(MANIFEST, text)]
 
@@ -660,6 +910,7 @@ def check_manifest(raw, stderr, opts, files):
             "duplicates_dropped": duplicates, "retries": 0, "warnings": warnings,
             "media": {"downloaded": 0, "present": 0, "failed": 0},
             "checkpoint_before": None, "checkpoint_after": None}
+    want.update(expect or {})
     problems += [(MANIFEST, "%s: %r, expected %r" % (k, m.get(k, "(absent)"), v))
                  for k, v in want.items() if not same(m.get(k, UNSET), v)]
     if not (isinstance(m.get("version"), str) and m["version"]):
@@ -719,6 +970,19 @@ def test_convert_matches_the_model_on_random_pages(seed, tmp_path):
                 seed, " ".join(args), len(problems), problems[0][1]))
         if args == ["--format", "ndjson"]:
             ndjson_bytes = p.stdout
+    # SPEC §2 --since/--until, through fetch (convert refuses them)
+    served = tmp_path / "served.jsonl"
+    for fmt, args, opts in window_configs(seed, served, pages):
+        p = run_window(served, pages, args, opts)
+        problems = compare(fmt, opts, p, served)
+        if not opts.get("usage"):
+            rows, dups, fetched = window_models(served, opts)
+            problems = with_summary(p, problems, (len(rows), fetched, dups))
+        if problems and not failures:
+            failures.append(report(seed, fmt, args, opts, problems, pages, tmp_path))
+        elif problems:
+            failures.append("seed %d: waexport fetch %s: %d problems, the first: %s" % (
+                seed, " ".join(args), len(problems), problems[0][1]))
     # SPEC §2 --threads: output bytes do not depend on N
     p = run_convert(src, ["--format", "ndjson", "-q", "--threads", "1"])
     if p.stdout != ndjson_bytes:
