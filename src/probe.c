@@ -1,5 +1,6 @@
 #include "probe.h"
 #include "batch.h"
+#include "jsontext.h"
 
 #include <string.h>
 
@@ -16,9 +17,10 @@ static int lead(struct probe *p, const char *body, size_t len, struct err *e)
 	static const struct batch_opts parse_only = { .format = 0 };
 	struct batch *b = NULL;
 	const struct field *u;
+	size_t n = json_bom_len(body, len); /* skipped here too; the page itself warns of it */
 	int rc = -1;
 
-	if (batch_new(&b, &parse_only, e) || batch_add(b, body, len, "page 1", e))
+	if (batch_new(&b, &parse_only, e) || batch_add(b, body + n, len - n, "page 1", e))
 		goto out;
 	batch_map(NULL, b);
 	if (b->parsed < b->n) {
@@ -53,7 +55,11 @@ int probe_lead(const char *body, size_t len, struct buf *now, struct err *e)
 {
 	struct probe p = { NULL, 0, now, 0 };
 
-	return lead(&p, body, len, e);
+	if (!lead(&p, body, len, e))
+		return 0;
+	if (e->kind == ERR_DATA || e->kind == ERR_REFUSED)
+		err_prefix(e, "page 1: ");
+	return -1;
 }
 
 int probe_page_one(const struct walk_opts *walk, const struct walk_transport *t, const char *first,

@@ -107,6 +107,16 @@ void walk_stats_add_requests(struct walk_stats *to, const struct walk_stats *fro
 		to->max_in_flight = from->max_in_flight;
 }
 
+int walk_hand_on(walk_page_fn on_page, void *ctx, unsigned long page_no, const char *body,
+		 size_t len, struct err *e)
+{
+	int verdict = on_page(ctx, page_no, body, len, e);
+
+	if (verdict < 0 && (e->kind == ERR_DATA || e->kind == ERR_REFUSED))
+		err_prefix(e, "page %lu: ", page_no);
+	return verdict;
+}
+
 int walk_empty_page(const char *p, size_t n)
 {
 	size_t brackets = 0;
@@ -295,12 +305,8 @@ static int emit(struct walk *w, walk_page_fn on_page, void *ctx, struct err *e)
 			return verdict < 0 ? -1 : emitted;
 		w->stats->pages++;
 		w->stats->bytes += s->len;
-		verdict = on_page(ctx, s->page_no, s->body, s->len, e);
-		if (verdict < 0) {
-			if (e->kind == ERR_DATA || e->kind == ERR_REFUSED)
-				err_prefix(e, "page %lu: ", s->page_no);
+		if ((verdict = walk_hand_on(on_page, ctx, s->page_no, s->body, s->len, e)) < 0)
 			return -1;
-		}
 		s->state = SLOT_IDLE;
 		w->next_emit++;
 		emitted++;

@@ -124,6 +124,13 @@ void walk_stats_add_requests(struct walk_stats *to, const struct walk_stats *fro
 /* SPEC §1: no body, or an empty array (JSON white space around it), is an empty page. */
 int walk_empty_page(const char *body, size_t len);
 
+/*
+ * A page handed on: on_page's verdict, its error (SPEC §3: bad data or a
+ * refusal) prefixed with the page's number, as every walk hands pages on.
+ */
+int walk_hand_on(walk_page_fn on_page, void *ctx, unsigned long page_no, const char *body,
+		 size_t len, struct err *e);
+
 int walk_run(const struct walk_opts *o, const struct walk_transport *t, walk_page_fn on_page,
 	     void *ctx, struct walk_stats *stats, struct err *e);
 

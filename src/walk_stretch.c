@@ -95,7 +95,7 @@ static int hand_on(const struct stretch *s, unsigned long first, walk_page_fn on
 
 		stats->pages++;
 		stats->bytes += len;
-		v = on_page(ctx, first + i, s->bodies.data + s->off[i], len, e);
+		v = walk_hand_on(on_page, ctx, first + i, s->bodies.data + s->off[i], len, e);
 	}
 	return v;
 }
@@ -115,8 +115,8 @@ int walk_stretches(const struct walk_opts *wo, const struct walk_transport *t, w
 	 * and its lead is the first stretch's first look.
 	 */
 	if (ask_pages(wo, t, 1, 1, &s, stats, e) ||
-	    (s.n && probe_lead(s.bodies.data, s.off[1], &before, e)) ||
-	    (v = s.n ? hand_on(&s, next, on_page, ctx, stats, e) : WALK_END) < 0) {
+	    (v = s.n ? hand_on(&s, next, on_page, ctx, stats, e) : WALK_END) < 0 ||
+	    (v == WALK_MORE && probe_lead(s.bodies.data, s.off[1], &before, e))) {
 		v = -1;
 	} else {
 		next = 2;

@@ -438,13 +438,16 @@ def history(pages, prefix=b""):
     return lambda n: prefix + json.dumps(pages[n - 1] if 0 < n <= len(pages) else []).encode()
 
 
-def test_a_byte_order_mark_before_a_page_is_skipped_with_a_warning(server, tmp_path):
+@pytest.mark.parametrize("conc", [1, 4])
+def test_a_byte_order_mark_before_a_page_is_skipped_with_a_warning(server, tmp_path, conc):
     """SPEC §5.7/§2: fetch skips a leading UTF-8 BOM as convert does, once per body, with
-    convert's warning, and --save-raw keeps the page without it."""
+    convert's warning, and --save-raw keeps the page without it. With pages in flight
+    (--concurrency 4) page 1 is looked at again at the end: that look read the mark as
+    bad JSON and failed the run with 65."""
     pages = [[message(i) for i in range(50)], [message(i) for i in range(50, 53)]]
     s = serve_pages(server, history(pages, prefix=b"\xef\xbb\xbf"))
     raw = tmp_path / "raw.ndjsonl"
-    r = fetch_bounded(tmp_path, s.url, "--concurrency", 1, "--save-raw", raw)
+    r = fetch_bounded(tmp_path, s.url, "--concurrency", conc, "--save-raw", raw)
     assert r.returncode == 0, r.stderr
     err = r.stderr.decode()
     for n in (1, 2):
@@ -456,6 +459,23 @@ def test_a_byte_order_mark_before_a_page_is_skipped_with_a_warning(server, tmp_p
     c = bounded(["convert", "-q", "-o", tmp_path / "c.csv", raw], tmp_path)
     assert c.returncode == 0, c.stderr
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "o.csv").read_bytes()
+
+
+@pytest.mark.parametrize("bad_page", [1, 2])
+def test_a_bad_page_in_a_checked_walk_is_named(server, tmp_path, bad_page):
+    """SPEC §3: the error names the page. To standard output with --order newest and pages
+    in flight the walk goes in checked stretches, which handed pages on without the
+    "page N:" every other walk puts before bad data (and page 1 was parsed for its look
+    first, unnamed)."""
+    good = [message(i) for i in range(50)]
+    s = serve_pages(server, lambda n: b'[1,"x",null]' if n == bad_page else (
+        json.dumps(good if n == 1 else []).encode()))
+    r = bounded(["fetch", "--from", "972501234567", "--url", s.url, "-o", "-", "--order",
+                 "newest", "--concurrency", "4", "--retries", "0"], tmp_path, FETCH_ENV)
+    assert r.returncode == 65, r.stderr
+    line = r.stderr.decode().strip().splitlines()[-1]
+    assert line.startswith("waexport: page %d: " % bad_page), line
+    assert "array element 0 is a number" in line, line
 
 
 ENCODED_AS_BEFORE = {
