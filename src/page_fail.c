@@ -5,6 +5,9 @@
 #include "page_fail.h"
 #include "printable.h"
 #include "record.h"
+#include "text.h"
+
+#include <string.h>
 
 const char *page_fail_reason(long long code)
 {
@@ -41,19 +44,36 @@ static int refused(const char *body, const jsmntok_t *reason, struct err *e)
 		       shown);
 }
 
+/* Is string token t the text s, escapes decoded ("F\u0041IL" is "FAIL", SPEC §5.7)? */
+static int text_is(const char *body, const jsmntok_t *t, const char *s)
+{
+	char text[TEXT_DECODE_MAX(6 * 8)];
+	size_t len = (size_t)(t->end - t->start), n = strlen(s);
+	unsigned bad = 0;
+
+	if (t->type != JSMN_STRING)
+		return 0;
+	if (json_token_is(body, t, s))
+		return 1;
+	/* Each character of s is at most a 6-byte escape; a longer token is another text. */
+	if (n > 8 || len > 6 * n || !memchr(body + t->start, '\\', len))
+		return 0;
+	return text_decode(text, body + t->start, len, &bad) == n && !memcmp(text, s, n);
+}
+
 int page_root_object(const struct json *j, const char *body, struct err *e)
 {
 	const jsmntok_t *status = NULL, *reason = NULL;
 	int i = 1;
 
 	for (int k = 0; k < j->tok[0].size && i + 1 < j->ntok; k++) {
-		if (json_token_is(body, &j->tok[i], "status"))
+		if (text_is(body, &j->tok[i], "status"))
 			status = &j->tok[i + 1];
-		else if (json_token_is(body, &j->tok[i], "reason"))
+		else if (text_is(body, &j->tok[i], "reason"))
 			reason = &j->tok[i + 1];
 		i = json_skip(j, i + 1);
 	}
-	if (status && json_token_is(body, status, "FAIL"))
+	if (status && text_is(body, status, "FAIL"))
 		return refused(body, reason, e);
 	return err_data(e, j->tok[0].start, "expected a JSON array of messages, got an object");
 }

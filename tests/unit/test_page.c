@@ -352,6 +352,10 @@ static void test_refusal_objects(void **state)
 	/* FAIL without a reason is still a refusal. */
 	refused(pg, S("{\"status\":\"FAIL\"}"), &e);
 
+	/* Keys and values are compared as the text they stand for (escapes decoded). */
+	refused(pg, S("{\"st\\u0061tus\":\"F\\u0041IL\",\"r\\u0065ason\":\"\\u0033\"}"), &e);
+	assert_non_null(strstr(e.msg, "apiKey"));
+
 	assert_non_null(page_fail_reason(2));
 	assert_non_null(strstr(page_fail_reason(3), "apiKey"));
 	assert_non_null(page_fail_reason(4));
@@ -367,6 +371,8 @@ static void test_other_root_objects_are_data_errors(void **state)
 		"{\"reason\":3}",
 		"{\"status\":\"OK\",\"reason\":3}",
 		"{\"status\":\"fail\",\"reason\":3}",
+		"{\"status\":\"F\\u0041IL\\u0000\",\"reason\":3}",
+		"{\"st\\u0061tuses\":\"FAIL\",\"reason\":3}",
 		"{\"data\":{\"status\":\"FAIL\",\"reason\":3}}",
 		"\"just a string\"",
 	};
