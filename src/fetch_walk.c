@@ -119,7 +119,9 @@ static int verdict(struct fetch *f, const struct select_page *res, int overlap, 
 /* Whether the string field u is the unique held in b. */
 static int same_unique(const struct buf *b, const struct field *u)
 {
-	return u->kind == FIELD_STRING && b->len == u->len && !memcmp(b->data, u->p, u->len);
+	/* "" against an empty buf: equal, and no memcmp of its NULL data */
+	return u->kind == FIELD_STRING && b->len == u->len &&
+	       (!u->len || !memcmp(b->data, u->p, u->len));
 }
 
 /*

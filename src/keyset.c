@@ -51,7 +51,7 @@ int keyset_add(struct keyset *ks, const char *raw, size_t len)
 	for (; ks->slot[h] != UINT32_MAX; h = (h + 1) & mask) {
 		uint32_t i = ks->slot[h];
 
-		if (ks->len[i] == n && !memcmp(ks->text.data + ks->off[i], k, n))
+		if (ks->len[i] == n && (!n || !memcmp(ks->text.data + ks->off[i], k, n)))
 			return 0;
 	}
 	ks->slot[h] = (uint32_t)ks->n;

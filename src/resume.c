@@ -96,8 +96,8 @@ static int scan(void *ctx, unsigned long long page_no, const char *body, size_t 
 	long n;
 
 	if (page_no == 0) {
-		r->header_ok =
-			r->pages == 0 && len == r->header.len && !memcmp(body, r->header.data, len);
+		r->header_ok = r->pages == 0 && len == r->header.len &&
+			       (!len || !memcmp(body, r->header.data, len));
 		return 0;
 	}
 	if (r->bad)
