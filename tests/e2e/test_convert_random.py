@@ -583,7 +583,13 @@ def shrink(pages, fmt, args, opts, workdir, budget=150, kind=None):
                     pages = trial
             i += 1
         return pages
-    m = list(alone)
+    return [[shrink_message(alone, still)]]
+
+
+def shrink_message(m, still):
+    """Message m (key, value pairs) without the keys and the string fragments it still
+    fails without: still([[trial]]) says whether a trial message still fails."""
+    m = list(m)
     for j in range(len(m) - 1, -1, -1):         # drop keys
         trial = m[:j] + m[j + 1:]
         if still([[trial]]):
@@ -591,20 +597,18 @@ def shrink(pages, fmt, args, opts, workdir, budget=150, kind=None):
     for j, (k, v) in enumerate(m):             # drop fragments of strings
         if not isinstance(v, Str):
             continue
-        frags = list(v.frags)
-        n = len(frags) // 2
+        frags, n = list(v.frags), len(v.frags) // 2
         while n >= 1:
             start = 0
             while start < len(frags):
                 trial_frags = frags[:start] + frags[start + n:]
                 trial = m[:j] + [(k, Str(trial_frags))] + m[j + 1:]
                 if still([[trial]]):
-                    frags = trial_frags
-                    m = trial
+                    frags, m = trial_frags, trial
                 else:
                     start += n
             n //= 2
-    return [[m]]
+    return m
 
 
 def report(seed, fmt, args, opts, problems, pages, workdir):

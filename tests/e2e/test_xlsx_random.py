@@ -39,7 +39,7 @@ import pytest
 from helpers import (ANYTHING, COLUMNS, JsonEqual, OneOf, _time_forms, api_messages,
                      code_alternatives, dedupe, epoch_of, expected_csv, iso_time, json_text)
 from test_convert_random import (Str, build_case, models, pages_raw, random_settings, run_convert,
-                                 settle, with_summary)
+                                 settle, shrink_message, with_summary)
 from test_xlsx import NS, Book, unescape
 
 CASES = int(os.environ.get("WAEXPORT_RANDOM_CASES", "8"))
@@ -495,26 +495,7 @@ def shrink(pages, args, opts, workdir, budget=120):
                 if tries[0] < budget and still(trial):
                     pages = trial
         return pages
-    m = list(alone)
-    for j in range(len(m) - 1, -1, -1):
-        trial = m[:j] + m[j + 1:]
-        if still([[trial]]):
-            m = trial
-    for j, (k, v) in enumerate(m):
-        if not isinstance(v, Str):
-            continue
-        frags, n = list(v.frags), len(v.frags) // 2
-        while n >= 1:
-            start = 0
-            while start < len(frags):
-                trial_frags = frags[:start] + frags[start + n:]
-                trial = m[:j] + [(k, Str(trial_frags))] + m[j + 1:]
-                if still([[trial]]):
-                    frags, m = trial_frags, trial
-                else:
-                    start += n
-            n //= 2
-    return [[m]]
+    return [[shrink_message(alone, still)]]
 
 
 def short(b, most=600):
