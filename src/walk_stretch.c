@@ -2,12 +2,13 @@
  * Page 1 is asked alone and handed on as it comes (one answer is one state
  * of the history), so a nightly walk that ends on page 1 asks no more than a
  * plain walk; its lead is the first look of the stretch after it. Stretches
- * start at two pages and double up to STRETCH_MAX; one that failed is halved. When messages arrive faster than that, the
- * rest of the walk goes one page at a time, each page asked after the one
- * before arrived, which can only repeat messages and needs no look: after
- * STRETCH_TRIES failures with no stretch of STRETCH_MIN pages or more
- * handed on between them (a stretch costs two round trips more than its
- * pages side by side, so short ones are no faster).
+ * start at two pages and double up to STRETCH_MAX; one that failed is
+ * halved. When messages arrive faster than that, the rest of the walk goes
+ * one page at a time, each page asked after the one before arrived, which
+ * can only repeat messages and needs no look: after STRETCH_TRIES failures
+ * with no stretch of STRETCH_MIN pages or more handed on between them (a
+ * stretch costs two round trips more than its pages side by side, so short
+ * ones are no faster).
  *
  * A stretch's bodies are held until it is handed on: a stretch ends at the
  * body that takes them past STRETCH_BYTES, so they stay under that plus one
